@@ -1,0 +1,1039 @@
+/* The request engine: libcurl multi on libev (curl's evhiperfifo pattern),
+ * a token-bucket rate limiter and an in-flight bound per client, retries
+ * with backoff that honour Retry-After, credentials (static token, rotating
+ * token file, exec plugin, client certificates) and error mapping. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fed/log.h"
+#include "kube_internal.h"
+
+#define DEFAULT_QPS 50.0
+#define DEFAULT_BURST 100
+#define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_MAX_RETRIES 5
+#define DEFAULT_MAX_INFLIGHT 32
+#define EXEC_TIMEOUT_MS 30000
+#define EXEC_EXPIRY_MARGIN 10 /* seconds: refresh a little before expiry */
+
+struct sockinfo {
+	ev_io io;
+	struct fed_kube_client *client;
+	struct sockinfo *next;
+};
+
+/* Sockets curl asked us to watch; kept in a list so free can stop them. */
+static struct sockinfo *sock_list_remove(struct sockinfo **head, struct sockinfo *si)
+{
+	struct sockinfo **pp;
+
+	for (pp = head; *pp; pp = &(*pp)->next)
+		if (*pp == si) {
+			*pp = si->next;
+			return si;
+		}
+	return NULL;
+}
+
+struct client_priv {
+	struct sockinfo *socks;
+	int dispatching;
+	int in_curl; /* inside curl_multi_socket_action: handles cannot be removed */
+	bool free_pending;
+	struct fed_kube_call *reap;
+};
+
+/* client_priv lives right after the public struct in one allocation. */
+struct client_alloc {
+	struct fed_kube_client c;
+	struct client_priv p;
+};
+
+static struct client_priv *priv(struct fed_kube_client *c)
+{
+	return &((struct client_alloc *)c)->p;
+}
+
+static void client_really_free(struct fed_kube_client *c);
+static void check_multi_info(struct fed_kube_client *c);
+static void pump(struct fed_kube_client *c);
+
+static void dispatch_begin(struct fed_kube_client *c)
+{
+	priv(c)->dispatching++;
+}
+
+/* Returns true if the client was freed. */
+static bool dispatch_end(struct fed_kube_client *c)
+{
+	struct client_priv *p = priv(c);
+
+	if (--p->dispatching == 0 && p->free_pending) {
+		client_really_free(c);
+		return true;
+	}
+	return false;
+}
+
+/* Calls canceled from inside curl's callbacks are freed once curl has
+ * returned, which also drops any completion message curl queued for them. */
+static void socket_action(struct fed_kube_client *c, curl_socket_t fd, int action)
+{
+	struct client_priv *p = priv(c);
+	int running;
+
+	p->in_curl++;
+	curl_multi_socket_action(c->multi, fd, action, &running);
+	p->in_curl--;
+	while (p->reap) {
+		struct fed_kube_call *call = p->reap;
+		p->reap = call->reap_next;
+		fed_kube_call_free(call);
+	}
+}
+
+static void multi_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fed_kube_client *c = w->data;
+
+	dispatch_begin(c);
+	socket_action(c, CURL_SOCKET_TIMEOUT, 0);
+	check_multi_info(c);
+	dispatch_end(c);
+}
+
+static void sock_event_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sockinfo *si = (struct sockinfo *)w;
+	struct fed_kube_client *c = si->client;
+	int action = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) |
+		     ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+
+	dispatch_begin(c);
+	socket_action(c, w->fd, action);
+	check_multi_info(c);
+	dispatch_end(c);
+}
+
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *sockp)
+{
+	struct fed_kube_client *c = userp;
+	struct sockinfo *si = sockp;
+	int kind;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (si) {
+			ev_io_stop(c->loop, &si->io);
+			sock_list_remove(&priv(c)->socks, si);
+			free(si);
+			curl_multi_assign(c->multi, s, NULL);
+		}
+		return 0;
+	}
+	if (!si) {
+		si = calloc(1, sizeof(*si));
+		if (!si)
+			return -1;
+		si->client = c;
+		si->next = priv(c)->socks;
+		priv(c)->socks = si;
+		curl_multi_assign(c->multi, s, si);
+	} else {
+		ev_io_stop(c->loop, &si->io);
+	}
+	kind = ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	ev_io_init(&si->io, sock_event_cb, s, kind);
+	ev_io_start(c->loop, &si->io);
+	return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct fed_kube_client *c = userp;
+
+	ev_timer_stop(c->loop, &c->multi_timer);
+	if (timeout_ms >= 0) {
+		ev_timer_set(&c->multi_timer, (double)timeout_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &c->multi_timer);
+	}
+	return 0;
+}
+
+/* ---- URL handling ---------------------------------------------------- */
+
+/* base_url is the server with the host replaced by tls_server_name when one
+ * is set; CONNECT_TO then routes the connection to the real host, so SNI
+ * and certificate verification use the name while TCP goes to the address. */
+static int build_base(struct fed_kube_client *c, struct fed_error *err)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *path = NULL, *url = NULL;
+	struct fed_buf b = FED_BUF_INIT;
+	int ret = FED_EINVAL;
+
+	if (!u)
+		return FED_ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, c->cfg.server, 0)) {
+		fed_error_set(err, FED_EINVAL, "server %s: not a valid URL", c->cfg.server);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) {
+		fed_error_set(err, FED_EINVAL, "server %s: no host", c->cfg.server);
+		goto out;
+	}
+	if (c->cfg.tls_server_name && *c->cfg.tls_server_name) {
+		char *h = NULL;
+		if (fed_buf_printf(&b, "::%s:%s", host, port) || !(h = fed_buf_detach(&b)))
+			goto oom;
+		/* "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT", host empty = any */
+		c->connect_to = curl_slist_append(NULL, h);
+		free(h);
+		if (!c->connect_to)
+			goto oom;
+		if (curl_url_set(u, CURLUPART_HOST, c->cfg.tls_server_name, 0)) {
+			fed_error_set(err, FED_EINVAL, "tls-server-name %s: not a valid host name",
+				      c->cfg.tls_server_name);
+			goto out;
+		}
+	}
+	if (curl_url_get(u, CURLUPART_URL, &url, 0))
+		goto oom;
+	/* drop a trailing '/' so paths can be appended */
+	if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") == 0) {
+		size_t n = strlen(url);
+		if (n && url[n - 1] == '/')
+			url[n - 1] = '\0';
+	} else {
+		size_t n = strlen(url);
+		if (n && url[n - 1] == '/')
+			url[n - 1] = '\0';
+	}
+	c->base_url = strdup(url);
+	if (!c->base_url)
+		goto oom;
+	ret = 0;
+	goto out;
+oom:
+	ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_free(url);
+	curl_url_cleanup(u);
+	fed_buf_release(&b);
+	return ret;
+}
+
+/* ---- client ------------------------------------------------------------ */
+
+int fed_kube_client_new(struct fed_kube_client **out, struct ev_loop *loop,
+			const struct fed_rest_config *cfg, const char *name, struct fed_error *err)
+{
+	static bool curl_ready;
+	struct client_alloc *a = NULL;
+	struct fed_kube_client *c;
+	int ret;
+
+	*out = NULL;
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT))
+			return fed_error_set(err, FED_ERR, "libcurl initialisation failed");
+		curl_ready = true;
+	}
+	if (!cfg->server || !*cfg->server)
+		return fed_error_set(err, FED_EINVAL, "no server address configured");
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	c = &a->c;
+	c->loop = loop;
+	fed_rest_config_init(&c->cfg);
+	ret = fed_rest_config_copy(&c->cfg, cfg, err);
+	if (ret)
+		goto fail;
+	c->name = strdup(name ? name : (cfg->context ? cfg->context : "cluster"));
+	if (!c->name) {
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (c->cfg.qps <= 0)
+		c->cfg.qps = DEFAULT_QPS;
+	if (c->cfg.burst <= 0)
+		c->cfg.burst = DEFAULT_BURST;
+	if (c->cfg.timeout_ms <= 0)
+		c->cfg.timeout_ms = DEFAULT_TIMEOUT_MS;
+	c->tokens = c->cfg.burst;
+	c->tokens_at = ev_now(loop);
+	c->max_inflight = DEFAULT_MAX_INFLIGHT;
+	ret = build_base(c, err);
+	if (ret)
+		goto fail;
+	c->multi = curl_multi_init();
+	if (!c->multi) {
+		ret = fed_error_set(err, FED_ENOMEM, "curl_multi_init failed");
+		goto fail;
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	ev_timer_init(&c->multi_timer, multi_timer_cb, 0., 0.);
+	c->multi_timer.data = c;
+	*out = c;
+	return 0;
+fail:
+	fed_rest_config_release(&c->cfg);
+	free(c->name);
+	free(c->base_url);
+	curl_slist_free_all(c->connect_to);
+	free(a);
+	return ret;
+}
+
+static void call_unlink(struct fed_kube_call *call)
+{
+	struct fed_kube_client *c = call->client;
+
+	if (call->queued) {
+		if (call->prev)
+			call->prev->next = call->next;
+		else
+			c->queue_head = call->next;
+		if (call->next)
+			call->next->prev = call->prev;
+		else
+			c->queue_tail = call->prev;
+		call->queued = false;
+		c->stats.queued--;
+	} else if (call->active) {
+		curl_multi_remove_handle(c->multi, call->easy);
+		if (call->prev)
+			call->prev->next = call->next;
+		else
+			c->active = call->next;
+		if (call->next)
+			call->next->prev = call->prev;
+		call->active = false;
+		if (!call->streaming)
+			c->inflight--;
+		c->stats.inflight--;
+	} else if (call->delayed) {
+		if (call->prev)
+			call->prev->next = call->next;
+		else
+			c->delayed = call->next;
+		if (call->next)
+			call->next->prev = call->prev;
+		call->delayed = false;
+	}
+	call->next = call->prev = NULL;
+	ev_timer_stop(c->loop, &call->retry_timer);
+}
+
+void fed_kube_call_free(struct fed_kube_call *call)
+{
+	if (!call)
+		return;
+	call_unlink(call);
+	if (call->easy)
+		curl_easy_cleanup(call->easy);
+	curl_slist_free_all(call->headers);
+	free(call->method);
+	free(call->url);
+	free(call->body);
+	free(call->content_type);
+	free(call->accept);
+	fed_buf_release(&call->resp);
+	free(call);
+}
+
+static void client_really_free(struct fed_kube_client *c)
+{
+	struct sockinfo *si;
+
+	priv(c)->reap = NULL; /* those are on the active list too */
+	while (c->delayed)
+		fed_kube_call_free(c->delayed);
+	while (c->queue_head)
+		fed_kube_call_free(c->queue_head);
+	while (c->active)
+		fed_kube_call_free(c->active);
+	ev_timer_stop(c->loop, &c->multi_timer);
+	ev_timer_stop(c->loop, &c->queue_timer);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	while ((si = priv(c)->socks) != NULL) {
+		priv(c)->socks = si->next;
+		ev_io_stop(c->loop, &si->io);
+		free(si);
+	}
+	curl_slist_free_all(c->connect_to);
+	fed_rest_config_release(&c->cfg);
+	fed_exec_credential_release(&c->exec_cred);
+	if (c->file_token) {
+		memset(c->file_token, 0, strlen(c->file_token));
+		free(c->file_token);
+	}
+	free(c->base_url);
+	free(c->name);
+	free((struct client_alloc *)c);
+}
+
+void fed_kube_client_free(struct fed_kube_client *c)
+{
+	if (!c)
+		return;
+	if (priv(c)->dispatching) {
+		/* inside one of our own callbacks: finish unwinding first */
+		priv(c)->free_pending = true;
+		return;
+	}
+	client_really_free(c);
+}
+
+const char *fed_kube_client_name(const struct fed_kube_client *c)
+{
+	return c->name;
+}
+
+const char *fed_kube_client_server(const struct fed_kube_client *c)
+{
+	return c->cfg.server;
+}
+
+struct ev_loop *fed_kube_client_loop(const struct fed_kube_client *c)
+{
+	return c->loop;
+}
+
+void fed_kube_client_stats(const struct fed_kube_client *c, struct fed_kube_client_stats *out)
+{
+	*out = c->stats;
+}
+
+void fed_kube_client_set_max_inflight(struct fed_kube_client *c, int n)
+{
+	c->max_inflight = n > 0 ? n : 1;
+	pump(c);
+}
+
+/* ---- credentials ------------------------------------------------------- */
+
+/* Tokens in files rotate (projected service-account tokens): re-read when
+ * the file changed, looking at most once a second. */
+static int file_token(struct fed_kube_client *c, const char **out, struct fed_error *err)
+{
+	struct stat st;
+	ev_tstamp now = ev_now(c->loop);
+	FILE *f = NULL;
+	char buf[16384];
+	size_t n;
+
+	*out = c->file_token;
+	if (c->file_token && now - c->file_token_checked < 1.0)
+		return 0;
+	c->file_token_checked = now;
+	if (stat(c->cfg.token_file, &st))
+		return fed_error_set(err, FED_EUNAUTHORIZED, "cannot read token file %s: %s",
+				     c->cfg.token_file, strerror(errno));
+	if (c->file_token && st.st_mtime == c->file_token_mtime)
+		return 0;
+	f = fopen(c->cfg.token_file, "r");
+	if (!f)
+		return fed_error_set(err, FED_EUNAUTHORIZED, "cannot read token file %s: %s",
+				     c->cfg.token_file, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	free(c->file_token);
+	c->file_token = strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	if (!c->file_token)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	c->file_token_mtime = st.st_mtime;
+	*out = c->file_token;
+	return 0;
+}
+
+static int exec_credential(struct fed_kube_client *c, struct fed_error *err)
+{
+	time_t now = time(NULL);
+	int ret;
+
+	if (c->have_exec_cred &&
+	    (!c->exec_cred.expires || now + EXEC_EXPIRY_MARGIN < c->exec_cred.expires))
+		return 0;
+	fed_exec_credential_release(&c->exec_cred);
+	c->have_exec_cred = false;
+	FED_LOG_DEBUG(c->name, "running exec credential plugin %s", c->cfg.exec->command);
+	ret = fed_exec_credential_get(&c->cfg, EXEC_TIMEOUT_MS, &c->exec_cred, err);
+	if (ret)
+		return ret;
+	c->have_exec_cred = true;
+	return 0;
+}
+
+/* ---- starting a call --------------------------------------------------- */
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct fed_kube_call *call = ud;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	if (call->canceled || priv(call->client)->free_pending)
+		return 0;
+	if (call->on_data) {
+		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300) {
+			int stop = call->on_data(ptr, n, call->ud);
+			if (stop || call->canceled || priv(call->client)->free_pending)
+				return 0;
+			return n;
+		}
+	}
+	if (fed_buf_append(&call->resp, ptr, n))
+		return 0;
+	return n;
+}
+
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct fed_kube_call *call = ud;
+	size_t n = size * nmemb;
+
+	if (n > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
+		double v = strtod(ptr + 12, NULL);
+		if (v > 0 && v < 3600)
+			call->retry_after = v;
+	}
+	return n;
+}
+
+static int add_header(struct curl_slist **list, const char *h)
+{
+	struct curl_slist *l = curl_slist_append(*list, h);
+
+	if (!l)
+		return FED_ENOMEM;
+	*list = l;
+	return 0;
+}
+
+static int setup_easy(struct fed_kube_call *call, struct fed_error *err)
+{
+	struct fed_kube_client *c = call->client;
+	struct fed_rest_config *cfg = &c->cfg;
+	struct fed_buf h = FED_BUF_INIT;
+	const char *token = cfg->token;
+	const char *cert = cfg->cert_pem, *key = cfg->key_pem;
+	size_t cert_len = cfg->cert_len, key_len = cfg->key_len;
+	struct curl_blob blob;
+	CURL *e;
+	int ret;
+
+	if (cfg->token_file && !cfg->token) {
+		ret = file_token(c, &token, err);
+		if (ret)
+			return ret;
+	}
+	if (cfg->exec) {
+		ret = exec_credential(c, err);
+		if (ret)
+			return ret;
+		if (c->exec_cred.token)
+			token = c->exec_cred.token;
+		if (c->exec_cred.client_cert_pem && c->exec_cred.client_key_pem) {
+			cert = c->exec_cred.client_cert_pem;
+			cert_len = strlen(cert);
+			key = c->exec_cred.client_key_pem;
+			key_len = strlen(key);
+		}
+	}
+
+	if (call->easy)
+		curl_easy_cleanup(call->easy);
+	curl_slist_free_all(call->headers);
+	call->headers = NULL;
+	call->easy = e = curl_easy_init();
+	if (!e)
+		return fed_error_set(err, FED_ENOMEM, "curl_easy_init failed");
+
+	if (fed_buf_printf(&h, "Accept: %s", call->accept ? call->accept : "application/json") ||
+	    add_header(&call->headers, fed_buf_str(&h)) || add_header(&call->headers, "Expect:") ||
+	    add_header(&call->headers, "User-Agent: fed/" FED_VERSION))
+		goto oom;
+	fed_buf_reset(&h);
+	if (call->body) {
+		if (fed_buf_printf(&h, "Content-Type: %s",
+				   call->content_type ? call->content_type : "application/json") ||
+		    add_header(&call->headers, fed_buf_str(&h)))
+			goto oom;
+		fed_buf_reset(&h);
+	}
+	if (token && *token) {
+		if (fed_buf_printf(&h, "Authorization: Bearer %s", token) ||
+		    add_header(&call->headers, fed_buf_str(&h)))
+			goto oom;
+		memset(h.data, 0, h.len);
+	}
+	fed_buf_release(&h);
+
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
+	if (strcmp(call->method, "GET") == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	if (call->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? (long)call->timeout_ms : 0L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	if (c->connect_to)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
+	if (cfg->proxy_url)
+		curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
+	else
+		curl_easy_setopt(e, CURLOPT_PROXY, ""); /* kubeconfig says: no proxy env */
+	if (cfg->insecure_skip_tls_verify) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (cfg->ca_pem) {
+		blob.data = cfg->ca_pem;
+		blob.len = cfg->ca_len;
+		blob.flags = CURL_BLOB_NOCOPY;
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (cert && key) {
+		blob.data = (void *)cert;
+		blob.len = cert_len;
+		blob.flags = CURL_BLOB_COPY;
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		blob.data = (void *)key;
+		blob.len = key_len;
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	return 0;
+oom:
+	fed_buf_release(&h);
+	return fed_error_set(err, FED_ENOMEM, "out of memory");
+}
+
+static void finish(struct fed_kube_call *call, struct fed_kube_response *resp);
+
+/* Start a call now: hand it to curl. On a local failure (credential plugin,
+ * memory) the call completes with that error. */
+static void start(struct fed_kube_call *call)
+{
+	struct fed_kube_client *c = call->client;
+	struct fed_kube_response resp;
+
+	memset(&resp, 0, sizeof(resp));
+	fed_buf_reset(&call->resp);
+	call->retry_after = 0;
+	call->errbuf[0] = '\0';
+	if (setup_easy(call, &resp.err)) {
+		finish(call, &resp);
+		return;
+	}
+	if (curl_multi_add_handle(c->multi, call->easy) != CURLM_OK) {
+		fed_error_set(&resp.err, FED_ERR, "curl_multi_add_handle failed");
+		finish(call, &resp);
+		return;
+	}
+	call->active = true;
+	call->prev = NULL;
+	call->next = c->active;
+	if (c->active)
+		c->active->prev = call;
+	c->active = call;
+	if (!call->streaming)
+		c->inflight++;
+	c->stats.inflight++;
+	c->stats.requests++;
+}
+
+static void queue_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fed_kube_client *c = w->data;
+
+	dispatch_begin(c);
+	pump(c);
+	dispatch_end(c);
+}
+
+/* Start queued calls while the token bucket and the in-flight bound allow.
+ * Streaming calls (watches) do not count against the in-flight bound. */
+static void pump(struct fed_kube_client *c)
+{
+	struct fed_kube_call *call, *next;
+	ev_tstamp now;
+
+	if (priv(c)->free_pending)
+		return;
+	now = ev_now(c->loop);
+	c->tokens += (now - c->tokens_at) * c->cfg.qps;
+	if (c->tokens > c->cfg.burst)
+		c->tokens = c->cfg.burst;
+	c->tokens_at = now;
+	for (call = c->queue_head; call; call = next) {
+		next = call->next;
+		if (!call->streaming && c->inflight >= c->max_inflight)
+			continue;
+		if (c->tokens < 1.0) {
+			double wait = (1.0 - c->tokens) / c->cfg.qps;
+			if (!ev_is_active(&c->queue_timer)) {
+				ev_timer_init(&c->queue_timer, queue_timer_cb, wait, 0.);
+				c->queue_timer.data = c;
+				ev_timer_start(c->loop, &c->queue_timer);
+				c->stats.throttled++;
+			}
+			return;
+		}
+		c->tokens -= 1.0;
+		call_unlink(call);
+		start(call);
+	}
+}
+
+static void enqueue(struct fed_kube_call *call)
+{
+	struct fed_kube_client *c = call->client;
+
+	call->queued = true;
+	call->next = NULL;
+	call->prev = c->queue_tail;
+	if (c->queue_tail)
+		c->queue_tail->next = call;
+	else
+		c->queue_head = call;
+	c->queue_tail = call;
+	c->stats.queued++;
+}
+
+int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *req,
+		     fed_kube_cb cb, void *ud, struct fed_kube_call **out, struct fed_error *err)
+{
+	struct fed_kube_call *call;
+	struct fed_buf url = FED_BUF_INIT;
+
+	if (out)
+		*out = NULL;
+	call = calloc(1, sizeof(*call));
+	if (!call)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	call->client = c;
+	if (fed_buf_printf(&url, "%s%s", c->base_url, req->path))
+		goto oom;
+	call->url = fed_buf_detach(&url);
+	call->method = strdup(req->method ? req->method : "GET");
+	if (!call->url || !call->method)
+		goto oom;
+	if (req->body) {
+		call->body = malloc(req->body_len + 1);
+		if (!call->body)
+			goto oom;
+		memcpy(call->body, req->body, req->body_len);
+		call->body[req->body_len] = '\0';
+		call->body_len = req->body_len;
+	}
+	if (req->content_type && !(call->content_type = strdup(req->content_type)))
+		goto oom;
+	if (req->accept && !(call->accept = strdup(req->accept)))
+		goto oom;
+	call->streaming = req->on_data != NULL;
+	call->timeout_ms = req->timeout_ms < 0 ? 0 : (req->timeout_ms ? req->timeout_ms : c->cfg.timeout_ms);
+	if (call->streaming && req->timeout_ms == 0)
+		call->timeout_ms = 0;
+	call->max_retries = req->max_retries < 0 ? DEFAULT_MAX_RETRIES : req->max_retries;
+	call->cb = cb;
+	call->on_data = req->on_data;
+	call->ud = ud;
+	ev_timer_init(&call->retry_timer, NULL, 0., 0.);
+	enqueue(call);
+	if (out)
+		*out = call;
+	/* start from the loop, never here: a callback must not run before the
+	 * caller has the handle */
+	if (!ev_is_active(&c->queue_timer)) {
+		ev_timer_init(&c->queue_timer, queue_timer_cb, 0., 0.);
+		c->queue_timer.data = c;
+		ev_timer_start(c->loop, &c->queue_timer);
+	}
+	return 0;
+oom:
+	fed_buf_release(&url);
+	fed_kube_call_free(call);
+	return fed_error_set(err, FED_ENOMEM, "out of memory");
+}
+
+void fed_kube_call_cancel(struct fed_kube_call *call)
+{
+	if (!call)
+		return;
+	if (call->canceled)
+		return;
+	call->canceled = true;
+	if (priv(call->client)->in_curl && call->active) {
+		if (!call->reaping) {
+			call->reaping = true;
+			call->reap_next = priv(call->client)->reap;
+			priv(call->client)->reap = call;
+		}
+		return;
+	}
+	fed_kube_call_free(call);
+}
+
+/* ---- completion -------------------------------------------------------- */
+
+static const char *status_message(const cJSON *json)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
+
+	return cJSON_IsString(m) ? m->valuestring : NULL;
+}
+
+static void map_http_error(struct fed_kube_call *call, long status, const cJSON *json,
+			   struct fed_error *err)
+{
+	const char *msg = status_message(json);
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(json, "reason");
+	const char *r = cJSON_IsString(reason) ? reason->valuestring : "";
+	const char *cl = call->client->name;
+	int code;
+
+	if (status == 404)
+		code = FED_ENOTFOUND;
+	else if (status == 409)
+		code = strcmp(r, "AlreadyExists") == 0 ? FED_EEXISTS : FED_ECONFLICT;
+	else if (status == 410)
+		code = FED_EGONE;
+	else if (status == 401)
+		code = FED_EUNAUTHORIZED;
+	else if (status == 403)
+		code = FED_EFORBIDDEN;
+	else if (status == 400 || status == 422)
+		code = FED_EINVALID;
+	else if (status == 429 || status >= 500)
+		code = FED_EUNAVAILABLE;
+	else
+		code = FED_ERR;
+
+	if (status == 401)
+		fed_error_set(err, code,
+			      "cluster %s: %s %s: Unauthorized: the credentials of user %s were rejected "
+			      "(check its token or client certificate in %s)",
+			      cl, call->method, call->url + strlen(call->client->base_url),
+			      call->client->cfg.user ? call->client->cfg.user : "(none)",
+			      call->client->cfg.source ? call->client->cfg.source : "the kubeconfig");
+	else
+		fed_error_set(err, code, "cluster %s: %s %s: %ld %s%s%s", cl, call->method,
+			      call->url + strlen(call->client->base_url), status,
+			      *r ? r : fed_err_name(code), msg ? ": " : "", msg ? msg : "");
+	err->http_status = (int)status;
+	snprintf(err->reason, sizeof(err->reason), "%s", *r ? r : fed_err_name(code));
+}
+
+static void map_curl_error(struct fed_kube_call *call, CURLcode rc, struct fed_error *err)
+{
+	struct fed_kube_client *c = call->client;
+	const char *detail = call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc);
+
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		fed_error_set(err, FED_ETLS,
+			      "cluster %s: cannot verify the server certificate of %s: %s (check "
+			      "certificate-authority-data and tls-server-name of cluster %s in %s)",
+			      c->name, c->cfg.server, detail, c->cfg.cluster ? c->cfg.cluster : c->name,
+			      c->cfg.source ? c->cfg.source : "the kubeconfig");
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+		fed_error_set(err, FED_ETLS, "cluster %s: TLS handshake with %s failed: %s", c->name,
+			      c->cfg.server, detail);
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		fed_error_set(err, FED_ETIMEOUT, "cluster %s: %s %s: no answer from %s in time: %s",
+			      c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
+			      detail);
+		break;
+	default:
+		fed_error_set(err, FED_EUNAVAILABLE, "cluster %s: %s %s: cannot reach %s: %s",
+			      c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
+			      detail);
+		break;
+	}
+}
+
+static bool is_read(const struct fed_kube_call *call)
+{
+	return strcmp(call->method, "GET") == 0;
+}
+
+static double backoff(int attempt)
+{
+	double d = 0.1 * pow(2.0, attempt);
+
+	if (d > 5.0)
+		d = 5.0;
+	/* jitter: between half and the full delay */
+	return d * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
+}
+
+static void retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fed_kube_call *call = w->data;
+	struct fed_kube_client *c = call->client;
+
+	dispatch_begin(c);
+	call_unlink(call);
+	enqueue(call);
+	pump(c);
+	dispatch_end(c);
+}
+
+static void finish(struct fed_kube_call *call, struct fed_kube_response *resp)
+{
+	struct fed_kube_client *c = call->client;
+
+	call_unlink(call);
+	if (!call->canceled && !priv(c)->free_pending && call->cb) {
+		call->canceled = true; /* a cancel from inside the callback is a no-op */
+		call->cb(resp, call->ud);
+	}
+	cJSON_Delete(resp->json);
+	fed_kube_call_free(call);
+}
+
+static void complete(struct fed_kube_call *call, CURLcode rc)
+{
+	struct fed_kube_client *c = call->client;
+	struct fed_kube_response resp;
+	long status = 0, httpver = 0;
+	bool retry = false;
+
+	memset(&resp, 0, sizeof(resp));
+	if (call->canceled) {
+		if (!call->reaping)
+			fed_kube_call_free(call);
+		return;
+	}
+	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(call->easy, CURLINFO_HTTP_VERSION, &httpver);
+	if (httpver == CURL_HTTP_VERSION_2_0)
+		c->stats.http2++;
+	call_unlink(call);
+
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && call->on_data && status < 300)) {
+		map_curl_error(call, rc, &resp.err);
+		/* connection-level failures: safe to repeat reads only */
+		retry = !call->streaming && is_read(call) && resp.err.code != FED_ETLS;
+	} else if (status < 200 || status >= 300) {
+		resp.json = cJSON_ParseWithLength(fed_buf_str(&call->resp), call->resp.len);
+		map_http_error(call, status, resp.json, &resp.err);
+		if (status == 429 || (status >= 500 && status != 501 && (is_read(call) || call->retry_after > 0)))
+			retry = !call->streaming;
+		if (status == 401 && c->cfg.exec && !call->auth_retried) {
+			/* the plugin's credential may have been revoked early */
+			call->auth_retried = true;
+			fed_exec_credential_release(&c->exec_cred);
+			c->have_exec_cred = false;
+			retry = true;
+			call->attempt--;
+		}
+	} else {
+		if (strcmp(call->method, "GET") != 0)
+			c->stats.writes++;
+		if (!call->on_data && call->resp.len)
+			resp.json = cJSON_ParseWithLength(fed_buf_str(&call->resp), call->resp.len);
+	}
+
+	if (retry && call->attempt < call->max_retries) {
+		double delay = call->retry_after > 0 ? fmin(call->retry_after, 30.0) : backoff(call->attempt);
+		call->attempt++;
+		c->stats.retries++;
+		FED_LOG_DEBUG(c->name, "retrying %s %s in %.2fs: %s", call->method,
+			      call->url + strlen(c->base_url), delay, resp.err.msg);
+		cJSON_Delete(resp.json);
+		ev_timer_init(&call->retry_timer, retry_timer_cb, delay, 0.);
+		call->retry_timer.data = call;
+		ev_timer_start(c->loop, &call->retry_timer);
+		call->delayed = true;
+		call->prev = NULL;
+		call->next = c->delayed;
+		if (c->delayed)
+			c->delayed->prev = call;
+		c->delayed = call;
+		return;
+	}
+	resp.status = (int)status;
+	resp.body = fed_buf_str(&call->resp);
+	resp.body_len = call->resp.len;
+	resp.retry_after = call->retry_after;
+	finish(call, &resp);
+}
+
+static void check_multi_info(struct fed_kube_client *c)
+{
+	CURLMsg *msg;
+	int left;
+
+	while (!priv(c)->free_pending && (msg = curl_multi_info_read(c->multi, &left))) {
+		struct fed_kube_call *call = NULL;
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+		if (call)
+			complete(call, msg->data.result);
+	}
+	pump(c);
+}
+
+static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	*(bool *)w->data = true;
+}
+
+int fed_kube_wait(struct ev_loop *loop, const bool *flag, double timeout_s)
+{
+	bool expired = false;
+	ev_timer t;
+
+	ev_timer_init(&t, wait_timer_cb, timeout_s, 0.);
+	t.data = &expired;
+	ev_timer_start(loop, &t);
+	while (!*flag && !expired)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+	return *flag ? 0 : FED_ETIMEOUT;
+}

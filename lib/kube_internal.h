@@ -1,0 +1,72 @@
+/* Internals of the kube client shared by kube_*.c. */
+#ifndef FED_KUBE_INTERNAL_H
+#define FED_KUBE_INTERNAL_H
+
+#include <curl/curl.h>
+#include <ev.h>
+
+#include "fed/buf.h"
+#include "fed/kube.h"
+
+struct fed_kube_call {
+	struct fed_kube_client *client;
+	struct fed_kube_call *next, *prev; /* client's list: queued or active */
+	CURL *easy;
+	struct curl_slist *headers;
+	char *method;
+	char *url;
+	char *body;
+	size_t body_len;
+	char *content_type;
+	char *accept;
+	int timeout_ms;
+	int max_retries;
+	int attempt;
+	bool streaming;
+	bool active;	/* handed to curl */
+	bool queued;	/* waiting for a rate-limit token or an inflight slot */
+	bool delayed;	/* waiting for its retry timer */
+	bool canceled;
+	bool auth_retried;
+	bool reaping;	/* canceled inside a curl callback, freed right after it */
+	struct fed_kube_call *reap_next; /* one retry after a 401 with a refreshed exec credential */
+	fed_kube_cb cb;
+	fed_kube_data_cb on_data;
+	void *ud;
+	struct fed_buf resp;
+	double retry_after;
+	char errbuf[CURL_ERROR_SIZE];
+	ev_timer retry_timer;
+};
+
+struct fed_kube_client {
+	struct ev_loop *loop;
+	char *name;
+	struct fed_rest_config cfg;
+	/* URL pieces: the host in URLs is tls_server_name when set, and
+	 * CONNECT_TO sends the connection to the real address. */
+	char *base_url;
+	struct curl_slist *connect_to;
+	CURLM *multi;
+	ev_timer multi_timer;
+	/* token bucket */
+	double tokens;
+	ev_tstamp tokens_at;
+	ev_timer queue_timer;
+	int max_inflight;
+	int inflight;
+	struct fed_kube_call *queue_head, *queue_tail;
+	struct fed_kube_call *active; /* doubly linked */
+	struct fed_kube_call *delayed;
+	/* credentials that change */
+	char *file_token;
+	ev_tstamp file_token_checked;
+	long file_token_mtime;
+	struct fed_exec_credential exec_cred;
+	bool have_exec_cred;
+	struct fed_kube_client_stats stats;
+};
+
+void fed_kube_call_free(struct fed_kube_call *call);
+
+#endif

@@ -1,0 +1,175 @@
+/* WATCH: a streaming GET whose body is one JSON event per line. An ERROR
+ * event carrying 410 ends the stream with FED_EGONE so the caller re-lists. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fed/log.h"
+#include "kube_internal.h"
+
+#define MAX_EVENT_BYTES (64u << 20) /* one object larger than this is an error */
+
+struct fed_kube_watch {
+	struct fed_kube_client *client;
+	struct fed_kube_call *call;
+	struct fed_buf line;
+	fed_kube_event_cb on_event;
+	fed_kube_done_cb on_done;
+	void *ud;
+	struct fed_error err; /* set by the stream itself: 410, bad event */
+	bool in_data;
+	bool canceled;
+	bool finished;
+};
+
+static void watch_free(struct fed_kube_watch *w)
+{
+	fed_buf_release(&w->line);
+	free(w);
+}
+
+void fed_kube_watch_cancel(struct fed_kube_watch *w)
+{
+	if (!w || w->canceled || w->finished)
+		return;
+	w->canceled = true;
+	fed_kube_call_cancel(w->call);
+	w->call = NULL;
+	if (!w->in_data)
+		watch_free(w);
+}
+
+static enum fed_watch_type event_type(const char *t, bool *ok)
+{
+	*ok = true;
+	if (!strcmp(t, "ADDED"))
+		return FED_WATCH_ADDED;
+	if (!strcmp(t, "MODIFIED"))
+		return FED_WATCH_MODIFIED;
+	if (!strcmp(t, "DELETED"))
+		return FED_WATCH_DELETED;
+	if (!strcmp(t, "BOOKMARK"))
+		return FED_WATCH_BOOKMARK;
+	*ok = false;
+	return FED_WATCH_ADDED;
+}
+
+/* Returns non-zero to end the stream. */
+static int handle_line(struct fed_kube_watch *w, const char *s, size_t n)
+{
+	cJSON *ev = cJSON_ParseWithLength(s, n);
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
+	enum fed_watch_type t;
+	bool ok;
+	int ret = 0;
+
+	if (!cJSON_IsString(type) || !cJSON_IsObject(obj)) {
+		fed_error_set(&w->err, FED_ERR, "cluster %s: malformed watch event",
+			      w->client->name);
+		ret = 1;
+		goto out;
+	}
+	if (!strcmp(type->valuestring, "ERROR")) {
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+		const char *msg = fed_obj_str(obj, "message");
+		int http = cJSON_IsNumber(code) ? code->valueint : 0;
+		fed_error_set(&w->err, http == 410 ? FED_EGONE : FED_EUNAVAILABLE,
+			      "cluster %s: watch: %d %s", w->client->name, http, msg ? msg : "");
+		w->err.http_status = http;
+		ret = 1;
+		goto out;
+	}
+	t = event_type(type->valuestring, &ok);
+	if (!ok) {
+		FED_LOG_WARN(w->client->name, "ignoring watch event of unknown type %s",
+			     type->valuestring);
+		goto out;
+	}
+	w->on_event(t, obj, w->ud);
+out:
+	cJSON_Delete(ev);
+	return ret;
+}
+
+static int watch_data(const char *data, size_t len, void *ud)
+{
+	struct fed_kube_watch *w = ud;
+	size_t start = 0, i;
+	int stop = 0;
+
+	if (fed_buf_append(&w->line, data, len))
+		return 1;
+	w->in_data = true;
+	for (i = 0; i < w->line.len && !stop && !w->canceled; i++) {
+		if (w->line.data[i] != '\n')
+			continue;
+		if (i > start)
+			stop = handle_line(w, w->line.data + start, i - start);
+		start = i + 1;
+	}
+	w->in_data = false;
+	if (w->canceled) {
+		watch_free(w);
+		return 1;
+	}
+	fed_buf_consume(&w->line, start);
+	if (!stop && w->line.len > MAX_EVENT_BYTES) {
+		fed_error_set(&w->err, FED_ERR, "cluster %s: watch event larger than %u bytes",
+			      w->client->name, MAX_EVENT_BYTES);
+		stop = 1;
+	}
+	return stop;
+}
+
+static void watch_done(struct fed_kube_response *resp, void *ud)
+{
+	struct fed_kube_watch *w = ud;
+	const struct fed_error *err = w->err.code ? &w->err : &resp->err;
+
+	w->call = NULL;
+	w->finished = true;
+	w->on_done(err, w->ud);
+	watch_free(w);
+}
+
+int fed_kube_watch(struct fed_kube_client *c, const struct fed_kube_ref *ref,
+		   const struct fed_kube_list_opts *o, fed_kube_event_cb on_event,
+		   fed_kube_done_cb on_done, void *ud, struct fed_kube_watch **out,
+		   struct fed_error *err)
+{
+	struct fed_kube_watch *w;
+	struct fed_buf p = FED_BUF_INIT;
+	struct fed_kube_request req;
+	struct fed_kube_ref r = *ref;
+	int ret;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	w->client = c;
+	w->on_event = on_event;
+	w->on_done = on_done;
+	w->ud = ud;
+	r.name = NULL;
+	if (fed_kube_path(&p, &r) || fed_kube_list_query(&p, o, true)) {
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto fail;
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.path = fed_buf_str(&p);
+	req.timeout_ms = -1;
+	req.max_retries = 0;
+	req.on_data = watch_data;
+	ret = fed_kube_request(c, &req, watch_done, w, &w->call, err);
+	if (ret)
+		goto fail;
+	fed_buf_release(&p);
+	*out = w;
+	return 0;
+fail:
+	fed_buf_release(&p);
+	watch_free(w);
+	return ret;
+}
