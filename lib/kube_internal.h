@@ -69,4 +69,10 @@ struct fed_kube_client {
 
 void fed_kube_call_free(struct fed_kube_call *call);
 
+/* Decode one watch line. 0: *event is the whole event (caller frees), its
+ * "object" the object; 1: an unknown event type to skip; <0: an ERROR event
+ * (FED_EGONE for 410) or a malformed line, err set. */
+int fed_watch_decode(const char *line, size_t n, enum fed_watch_type *type, cJSON **event,
+		     struct fed_error *err);
+
 #endif

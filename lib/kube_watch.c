@@ -53,42 +53,54 @@ static enum fed_watch_type event_type(const char *t, bool *ok)
 	return FED_WATCH_ADDED;
 }
 
-/* Returns non-zero to end the stream. */
-static int handle_line(struct fed_kube_watch *w, const char *s, size_t n)
+int fed_watch_decode(const char *line, size_t n, enum fed_watch_type *type, cJSON **event,
+		     struct fed_error *err)
 {
-	cJSON *ev = cJSON_ParseWithLength(s, n);
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	cJSON *ev = cJSON_ParseWithLength(line, n);
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
 	cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
-	enum fed_watch_type t;
 	bool ok;
-	int ret = 0;
 
-	if (!cJSON_IsString(type) || !cJSON_IsObject(obj)) {
-		fed_error_set(&w->err, FED_ERR, "cluster %s: malformed watch event",
-			      w->client->name);
-		ret = 1;
-		goto out;
+	*event = NULL;
+	if (!cJSON_IsString(t) || !cJSON_IsObject(obj)) {
+		cJSON_Delete(ev);
+		return fed_error_set(err, FED_ERR, "malformed watch event");
 	}
-	if (!strcmp(type->valuestring, "ERROR")) {
+	if (!strcmp(t->valuestring, "ERROR")) {
 		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
 		const char *msg = fed_obj_str(obj, "message");
 		int http = cJSON_IsNumber(code) ? code->valueint : 0;
-		fed_error_set(&w->err, http == 410 ? FED_EGONE : FED_EUNAVAILABLE,
-			      "cluster %s: watch: %d %s", w->client->name, http, msg ? msg : "");
-		w->err.http_status = http;
-		ret = 1;
-		goto out;
+		fed_error_set(err, http == 410 ? FED_EGONE : FED_EUNAVAILABLE, "watch: %d %s", http,
+			      msg ? msg : "");
+		err->http_status = http;
+		cJSON_Delete(ev);
+		return err->code;
 	}
-	t = event_type(type->valuestring, &ok);
+	*type = event_type(t->valuestring, &ok);
 	if (!ok) {
-		FED_LOG_WARN(w->client->name, "ignoring watch event of unknown type %s",
-			     type->valuestring);
-		goto out;
+		cJSON_Delete(ev);
+		return 1; /* unknown type: skip, the stream goes on */
 	}
-	w->on_event(t, obj, w->ud);
-out:
+	*event = ev;
+	return 0;
+}
+
+/* Returns non-zero to end the stream. */
+static int handle_line(struct fed_kube_watch *w, const char *s, size_t n)
+{
+	enum fed_watch_type t;
+	cJSON *ev = NULL;
+	int ret = fed_watch_decode(s, n, &t, &ev, &w->err);
+
+	if (ret == 1)
+		return 0;
+	if (ret) {
+		fed_error_wrap(&w->err, "cluster %s", w->client->name);
+		return 1;
+	}
+	w->on_event(t, cJSON_GetObjectItemCaseSensitive(ev, "object"), w->ud);
 	cJSON_Delete(ev);
-	return ret;
+	return 0;
 }
 
 static int watch_data(const char *data, size_t len, void *ud)
