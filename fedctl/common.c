@@ -1,0 +1,119 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "fed/log.h"
+#include "fedctl.h"
+
+const struct fed_opt fedctl_global_opts[] = {
+	{FED_OPT_STRING, "kubeconfig", 0, NULL, "FILE",
+	 "kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)"},
+	{FED_OPT_STRING, "host-cluster-context", 0, NULL, "CONTEXT",
+	 "context of the host cluster (default: the current context)"},
+	{FED_OPT_STRING, "federation-namespace", 0, NULL, "NS",
+	 "namespace of the federation (default: kube-federation-system)"},
+	{FED_OPT_INT, "v", 'v', NULL, "N", "log verbosity: 0 errors ... 4 trace (default 1)"},
+	FED_OPT_TABLE_END,
+};
+
+int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
+		 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
+		 int *nargs)
+{
+	struct fed_opt globals[sizeof(fedctl_global_opts) / sizeof(fedctl_global_opts[0])];
+	const struct fed_opt *tables[3] = {opts, globals, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	bool help = false;
+	int verbosity = -1;
+
+	/* the global table is static; bind it to this ctx */
+	memcpy(globals, fedctl_global_opts, sizeof(globals));
+	globals[0].value = &ctx->kubeconfig;
+	globals[1].value = &ctx->host_context;
+	globals[2].value = &ctx->fed_namespace;
+	globals[3].value = &verbosity;
+	if (!opts)
+		tables[0] = globals, tables[1] = NULL;
+	if (fed_opt_parse(tables, argc, argv, args, max_args, nargs, &help, &err)) {
+		fprintf(stderr, "error: %s\nUsage: %s\n", err.msg, usage);
+		return EXIT_USAGE;
+	}
+	if (help) {
+		printf("Usage: %s\n\nOptions:\n", usage);
+		fed_opt_print_help(stdout, tables);
+		if (examples)
+			printf("\nExamples:\n%s", examples);
+		return EXIT_OK;
+	}
+	if (verbosity >= 0) {
+		ctx->verbosity = verbosity;
+		fed_log_setup(verbosity, false);
+	}
+	return -1;
+}
+
+int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_error *err)
+{
+	struct fed_rest_config cfg;
+	int ret;
+
+	if (ctx->host) {
+		*out = ctx->host;
+		return 0;
+	}
+	fed_rest_config_init(&cfg);
+	ret = fed_rest_config_load(&cfg, ctx->kubeconfig, ctx->host_context, err);
+	if (!ret)
+		ret = fed_kube_client_new(&ctx->host, ctx->loop, &cfg,
+					  cfg.context ? cfg.context : "host", err);
+	fed_rest_config_release(&cfg);
+	*out = ctx->host;
+	return ret;
+}
+
+struct get_result {
+	bool done;
+	cJSON *json;
+	struct fed_error err;
+};
+
+static void get_cb(struct fed_kube_response *resp, void *ud)
+{
+	struct get_result *r = ud;
+
+	r->done = true;
+	r->err = resp->err;
+	r->json = resp->json;
+	resp->json = NULL;
+}
+
+cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *path,
+		  struct fed_error *err)
+{
+	struct fed_kube_request req;
+	struct get_result r;
+
+	memset(&req, 0, sizeof(req));
+	memset(&r, 0, sizeof(r));
+	req.method = "GET";
+	req.path = path;
+	req.max_retries = -1;
+	if (fed_kube_request(c, &req, get_cb, &r, NULL, err))
+		return NULL;
+	if (fed_kube_wait(ctx->loop, &r.done, 60)) {
+		fed_error_set(err, FED_ETIMEOUT, "no answer from %s within 60s",
+			      fed_kube_client_server(c));
+		return NULL;
+	}
+	if (r.err.code) {
+		*err = r.err;
+		cJSON_Delete(r.json);
+		return NULL;
+	}
+	return r.json;
+}
+
+int fedctl_fail(const struct fed_error *err)
+{
+	fprintf(stderr, "error: %s\n", err->msg);
+	return EXIT_FAIL;
+}
