@@ -1,0 +1,130 @@
+/* lib/yaml.c: the small libfyaml layer shared by the config parsers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "yaml.h"
+
+static void test_access(void)
+{
+	static const char src[] = "a: &x\n  s: hello\n  n: 42\n  b: yes\n  q: \"true\"\n"
+				  "  nul: ~\n  l: [1, two]\n"
+				  "b: *x\n";
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_yaml_doc *doc = NULL;
+	struct fy_node *root, *a, *b, *item, *val, *key;
+	const char *k;
+	size_t klen, count = 0;
+	void *iter = NULL;
+	long long n = 0;
+	bool flag = false;
+	char *s = NULL;
+	int line, col;
+
+	CHECK_INT(fed_yaml_parse(&doc, src, strlen(src), "cfg", &err), 0);
+	root = fed_yaml_root(doc);
+	CHECK_INT(fed_yaml_kind(root), FED_YAML_MAP);
+	a = fed_yaml_get(root, "a");
+	b = fed_yaml_get(root, "b"); /* alias, resolved */
+	CHECK(a && a == b);
+	CHECK_INT(fed_yaml_str(fed_yaml_get(b, "s"), &s), 0);
+	CHECK_STR(s, "hello");
+	free(s);
+	CHECK_INT(fed_yaml_int(fed_yaml_get(a, "n"), &n), 0);
+	CHECK_INT(n, 42);
+	CHECK_INT(fed_yaml_int(fed_yaml_get(a, "s"), &n), FED_EINVAL);
+	CHECK_INT(fed_yaml_bool(fed_yaml_get(a, "b"), &flag), 0);
+	CHECK(flag);
+	/* quoted is a string, as in kubectl */
+	CHECK_INT(fed_yaml_bool(fed_yaml_get(a, "q"), &flag), FED_EINVAL);
+	CHECK_INT(fed_yaml_kind(fed_yaml_get(a, "nul")), FED_YAML_NULL);
+	CHECK_INT(fed_yaml_str(fed_yaml_get(a, "nul"), &s), 0);
+	CHECK(s == NULL);
+	CHECK_INT(fed_yaml_str(fed_yaml_get(a, "l"), &s), FED_EINVAL);
+	CHECK(fed_yaml_get(a, "missing") == NULL);
+	CHECK(fed_yaml_get(fed_yaml_get(a, "s"), "x") == NULL); /* not a mapping */
+
+	while (fed_yaml_map_next(a, &iter, &key, &k, &klen, &val))
+		count++;
+	CHECK_INT(count, 6);
+	iter = NULL;
+	count = 0;
+	while (fed_yaml_seq_next(fed_yaml_get(a, "l"), &iter, &item))
+		count++;
+	CHECK_INT(count, 2);
+
+	key = fed_yaml_key(a, "n");
+	fed_yaml_mark(key, &line, &col);
+	CHECK_INT(line, 3);
+	CHECK_INT(col, 3);
+	fed_yaml_mark(fed_yaml_get(a, "l"), &line, &col);
+	CHECK_INT(line, 7);
+	CHECK_INT(col, 7);
+	CHECK_INT(fed_yaml_error(&err, FED_EINVAL, doc, key, "n: too %s", "big"), FED_EINVAL);
+	CHECK_STR(err.msg, "cfg:3:3: n: too big");
+	fed_yaml_free(doc);
+}
+
+static void test_parse_errors(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_yaml_doc *doc = NULL;
+
+	CHECK_INT(fed_yaml_parse(&doc, "a: 1\na: 2\n", 10, "f.yaml", &err), FED_EINVAL);
+	CHECK(doc == NULL);
+	CHECK_STR(err.msg, "f.yaml:2:1: duplicate key");
+	CHECK_INT(fed_yaml_parse(&doc, "a: [", 4, NULL, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "<string>:");
+	/* checked before libfyaml, which hangs on some of these */
+	CHECK_INT(fed_yaml_parse(&doc, "a: 1\n%\xff", 7, "f", &err), FED_EINVAL);
+	CHECK_STR(err.msg, "f:2:2: invalid UTF-8");
+	CHECK_INT(fed_yaml_parse(&doc, "%\xed\xa0\x80", 4, "f", &err), FED_EINVAL);
+	CHECK_INT(fed_yaml_parse(&doc, "%\xf4\x90\x80\x80", 5, "f", &err), FED_EINVAL);
+	CHECK_INT(fed_yaml_parse(&doc, "\xc0\xaf", 2, "f", &err), FED_EINVAL); /* overlong */
+	CHECK_INT(fed_yaml_parse(&doc, "a: \xc3", 4, "f", &err), FED_EINVAL);	/* truncated */
+	CHECK_INT(fed_yaml_parse(&doc, "a: \xc3\xa9\xf0\x9f\x98\x80", 10, "f", &err), 0);
+	fed_yaml_free(doc);
+	/* libfyaml 0.7.12 crashes on some of these */
+	CHECK_INT(fed_yaml_parse(&doc, "a: 1\n- ? e:\t:\n", 14, "f", &err), FED_EINVAL);
+	CHECK_STR(err.msg, "f:2:3: explicit keys (\"? key\") are not supported");
+	CHECK_INT(fed_yaml_parse(&doc, "a: \"?\"\nb: what? yes\nc: ?x\n", 27, "f", &err), 0);
+	fed_yaml_free(doc);
+	/* blank: a document without a root */
+	CHECK_INT(fed_yaml_parse(&doc, " \n# c\n", 6, NULL, &err), 0);
+	CHECK(fed_yaml_root(doc) == NULL);
+	fed_yaml_free(doc);
+	fed_yaml_free(NULL);
+}
+
+static void test_alias_bomb(void)
+{
+	/* aliases are followed, never expanded: this stays small */
+	static const char src[] = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+				  "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+				  "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+				  "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+				  "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+				  "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+				  "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+				  "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+				  "i: [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_yaml_doc *doc = NULL;
+	struct fy_node *item;
+	void *iter = NULL;
+	int n = 0;
+
+	CHECK_INT(fed_yaml_parse(&doc, src, strlen(src), NULL, &err), 0);
+	while (fed_yaml_seq_next(fed_yaml_get(fed_yaml_root(doc), "i"), &iter, &item))
+		n += fed_yaml_kind(item) == FED_YAML_SEQ;
+	CHECK_INT(n, 10);
+	fed_yaml_free(doc);
+}
+
+int main(void)
+{
+	RUN(test_access);
+	RUN(test_parse_errors);
+	RUN(test_alias_bomb);
+	return CHECK_EXIT();
+}
