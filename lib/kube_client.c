@@ -321,7 +321,7 @@ static void call_unlink(struct fed_kube_call *call)
 		if (call->next)
 			call->next->prev = call->prev;
 		call->active = false;
-		if (!call->streaming)
+		if (!call->exempt)
 			c->inflight--;
 		c->stats.inflight--;
 	} else if (call->delayed) {
@@ -673,7 +673,7 @@ static void start(struct fed_kube_call *call)
 	if (c->active)
 		c->active->prev = call;
 	c->active = call;
-	if (!call->streaming)
+	if (!call->exempt)
 		c->inflight++;
 	c->stats.inflight++;
 	c->stats.requests++;
@@ -689,7 +689,8 @@ static void queue_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Start queued calls while the token bucket and the in-flight bound allow.
- * Streaming calls (watches) do not count against the in-flight bound. */
+ * Exempt calls (watches, health probes) do not count against the in-flight
+ * bound: a member busy with writes must still answer its health probe. */
 static void pump(struct fed_kube_client *c)
 {
 	struct fed_kube_call *call, *next;
@@ -704,7 +705,7 @@ static void pump(struct fed_kube_client *c)
 	c->tokens_at = now;
 	for (call = c->queue_head; call; call = next) {
 		next = call->next;
-		if (!call->streaming && c->inflight >= c->max_inflight)
+		if (!call->exempt && c->inflight >= c->max_inflight)
 			continue;
 		if (c->tokens < 1.0) {
 			double wait = (1.0 - c->tokens) / c->cfg.qps;
@@ -768,6 +769,7 @@ int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *r
 	if (req->accept && !(call->accept = strdup(req->accept)))
 		goto oom;
 	call->streaming = req->on_data != NULL;
+	call->exempt = call->streaming || req->exempt;
 	call->timeout_ms = req->timeout_ms < 0 ? 0 : (req->timeout_ms ? req->timeout_ms : c->cfg.timeout_ms);
 	if (call->streaming && req->timeout_ms == 0)
 		call->timeout_ms = 0;

@@ -23,6 +23,7 @@ struct fed_kube_call {
 	int max_retries;
 	int attempt;
 	bool streaming;
+	bool exempt; /* streaming or asked for: not bounded by max_inflight */
 	bool active;	/* handed to curl */
 	bool queued;	/* waiting for a rate-limit token or an inflight slot */
 	bool delayed;	/* waiting for its retry timer */

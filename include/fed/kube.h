@@ -62,6 +62,7 @@ struct fed_kube_request {
 	int timeout_ms;		  /* 0: client default; -1: none (watches) */
 	int max_retries;	  /* -1: client default */
 	fed_kube_data_cb on_data; /* set for streaming (watch) */
+	bool exempt;		  /* not bounded by max_inflight (health probes) */
 };
 
 struct fed_kube_client_stats {
