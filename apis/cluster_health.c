@@ -21,8 +21,9 @@ static enum fed_health_state state_of(enum fed_probe_result r)
 		return FED_HEALTH_READY;
 	case FED_PROBE_NOT_READY:
 	case FED_PROBE_FORBIDDEN:
-	case FED_PROBE_TLS:
 		return FED_HEALTH_NOT_READY;
+	case FED_PROBE_TLS: /* no verified connection: as unreachable as can be */
+		return FED_HEALTH_OFFLINE;
 	case FED_PROBE_UNAUTHORIZED:
 		return FED_HEALTH_EXPIRED;
 	case FED_PROBE_UNREACHABLE:

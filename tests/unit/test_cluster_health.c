@@ -65,6 +65,13 @@ static void test_success_threshold(void)
 	CHECK(!fed_health_observe(&h, FED_PROBE_OK, "ok", 2));
 	CHECK(fed_health_observe(&h, FED_PROBE_OK, "ok", 3));
 	CHECK_INT(h.state, FED_HEALTH_READY);
+
+	/* a server that cannot be verified is not reachable as far as we care */
+	fed_health_init(&h, 1, 1);
+	CHECK(fed_health_observe(&h, FED_PROBE_TLS, "unknown CA", 1));
+	CHECK_INT(h.state, FED_HEALTH_OFFLINE);
+	CHECK_STR(h.reason, "ClusterTLSError");
+	CHECK_STR(fed_health_connectivity(h.state), "Offline");
 }
 
 static void test_classify(void)
