@@ -1,36 +1,83 @@
 #!/usr/bin/env bash
-# fed-controller under valgrind through real activity on the host cluster
-# (its inputs created, changed and deleted; the host apiserver restarted):
+# fed-controller under valgrind through real activity: it leads, joins
+# member1 and member2 from the ConfigMap and Secret, sees member1 go away and
+# come back, a bad config, a removed cluster and a host apiserver restart;
 # no leaks and no memory errors when it exits on SIGTERM.
 set -euo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
 command -v valgrind >/dev/null || { echo "valgrind is not installed (scripts/setup installs it)"; exit 1; }
-k() { kubectl --kubeconfig "$FED_E2E_KUBECONFIG" --context host "$@"; }
-log=$(mktemp); vlog=$(mktemp)
-trap 'rm -f "$log" "$vlog"; k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true' EXIT
+root=$(cd "$(dirname "$0")/.." && pwd)
+K=$FED_E2E_KUBECONFIG
+k() { kubectl --kubeconfig "$K" --context host "$@"; }
+work=$(mktemp -d)
+cleanup() {
+	[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || true
+	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
+	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
+	k -n kube-federation-system delete kubefedclusters --all >/dev/null 2>&1 || true
+	"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+log=$work/log vlog=$work/vlog
+k apply -f "$root/manifests/00-namespace.yaml" -f "$root/manifests/01-crd-kubefedclusters.yaml" >/dev/null
+k wait --for condition=established crd/kubefedclusters.core.kubefed.io --timeout=30s >/dev/null
 k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
+
+srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.server}"; }
+cm() { # entries "name address" ...
+	local e
+	{
+		printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubefed-config, namespace: kube-system}\ndata:\n  kubefed.yaml: |\n'
+		printf '    apiVersion: federation/v1beta1\n    kind: Federation\n    spec:\n      clusters:\n'
+		for e in "$@"; do
+			printf '      - clusterName: %s\n        serverAddressByClientCIDRs:\n        - {clientCIDR: 0.0.0.0/0, serverAddress: "%s"}\n' ${e}
+		done
+	} | k apply -f - >/dev/null
+}
+{
+	printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: kubefed-kubeconfig, namespace: kube-system}\nstringData:\n'
+	for c in member1 member2; do
+		echo "  kubeconfig-$c: |"
+		kubectl --kubeconfig "$K" config view --raw --minify --flatten --context $c | sed 's/^/    /'
+	done
+} | k apply -f - >/dev/null
 
 valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 --log-file="$vlog" \
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$FED_E2E_KUBECONFIG" --context host \
+	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
+	--health-period 1 --health-timeout 1 --failure-threshold 2 --metrics-address 127.0.0.1:0 \
 	--log-level debug 2>"$log" &
 pid=$!
-wait_log() { # pattern timeout
-	for _ in $(seq $(( $2 * 10 ))); do grep -q "$1" "$log" && return 0; sleep 0.1; done
-	echo "FAIL: no log line matching '$1' within $2s"; cat "$log"; kill $pid 2>/dev/null; exit 1
+wait_log() { # pattern timeout [count]
+	for _ in $(seq $(($2 * 10))); do
+		[ "$(grep -c -- "$1" "$log" || true)" -ge "${3:-1}" ] && return 0
+		sleep 0.1
+	done
+	echo "FAIL: no log line matching '$1' within $2s"; cat "$log"; exit 1
 }
-wait_log "connecting to" 60
-sleep 3 # valgrind is slow to get its informers going
-k -n kube-system create cm kubefed-config --from-literal=kubefed.yaml=a >/dev/null
-wait_log "federation config kube-system/kubefed-config" 30
-"$FED_LOCAL_CLUSTERS" restart --state-dir "$FED_E2E_STATE" host >&2
-k -n kube-system patch cm kubefed-config -p '{"data":{"kubefed.yaml":"b"}}' >/dev/null
-k -n kube-system delete cm kubefed-config >/dev/null
-wait_log "was deleted" 60
+wait_log "leading (Lease" 90
+cm "member1 $(srv member1)" "member2 $(srv member2)"
+wait_log "\[member1\] Connected" 60
+wait_log "\[member2\] Connected" 60
+port=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$log" | head -1)
+curl -sf "http://127.0.0.1:$port/metrics" | grep -q 'kubefedcluster_total{state="ready"} 2'
+"$FED_LOCAL_CLUSTERS" stop --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
+wait_log "\[member1\] Offline" 60
+"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
+wait_log "\[member1\] Connected" 60 2
+k -n kube-system patch cm kubefed-config -p '{"data":{"kubefed.yaml":"spec: ["}}' >/dev/null
+wait_log "previous configuration stays" 30
+cm "member1 $(srv member1)" "member2 10.0.0.0/33"
+wait_log "federation config applied" 30 2
+"$FED_LOCAL_CLUSTERS" restart --state-dir "$FED_E2E_STATE" host >/dev/null 2>&1
+cm "member1 $(srv member1)"
+wait_log "\[member2\] removed from the federation" 60
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
+pid=
 if [ $rc -ne 0 ]; then
-	echo "FAIL: fed-controller under valgrind exited $rc"; cat "$vlog"; exit 1
+	echo "FAIL: fed-controller under valgrind exited $rc"; cat "$vlog"; tail -20 "$log"; exit 1
 fi
-grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$vlog"
+grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|All heap" "$vlog"
 echo "1 passed, 0 failed"

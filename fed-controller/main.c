@@ -1,118 +1,250 @@
-/* fed-controller: runs on the host cluster. This is the process shell:
- * options, logging, the event loop, signals, the connection to the host
- * and informers on its two inputs (the Federation ConfigMap and the
- * kubeconfig Secret). Joining members builds on these (issue 3). */
+/* fed-controller: runs on the host cluster, turns the Federation ConfigMap
+ * and the kubeconfig Secret into joined, health-checked members. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <ev.h>
-
-#include "fed/informer.h"
+#include "controller.h"
+#include "fed/federation.h"
 #include "fed/log.h"
 #include "fed/opt.h"
 
-struct controller {
-	struct ev_loop *loop;
-	struct fed_kube_client *host;
-	struct fed_informer *config;
-	struct fed_informer *secret;
-	ev_signal sigint, sigterm;
-};
-
-struct options {
-	const char *kubeconfig;
-	const char *context;
-	const char *config_namespace;
-	const char *config_name;
-	const char *secret_name;
-	const char *log_level;
-	bool log_json;
-};
-
-static void on_config(const cJSON *obj, void *ud)
+static void changed_add(const cJSON *obj, void *ud)
 {
-	FED_LOG_INFO(NULL, "federation config %s/%s at resourceVersion %s", fed_obj_namespace(obj),
-		     fed_obj_name(obj), fed_obj_resource_version(obj));
+	controller_schedule_sync(ud);
 }
 
-static void on_config_update(const cJSON *old, const cJSON *obj, void *ud)
+static void changed_update(const cJSON *old, const cJSON *obj, void *ud)
 {
-	on_config(obj, ud);
+	controller_schedule_sync(ud);
 }
 
-static void on_config_delete(const cJSON *obj, void *ud)
+static void changed_synced(void *ud)
 {
-	FED_LOG_WARN(NULL, "federation config %s/%s was deleted", fed_obj_namespace(obj),
-		     fed_obj_name(obj));
+	controller_schedule_sync(ud);
 }
 
-static void on_secret(const cJSON *obj, void *ud)
+static void kfc_deleted(const cJSON *obj, void *ud)
 {
-	/* names and versions only: the data holds credentials */
-	FED_LOG_INFO(NULL, "kubeconfig secret %s/%s at resourceVersion %s", fed_obj_namespace(obj),
-		     fed_obj_name(obj), fed_obj_resource_version(obj));
+	struct controller *ctl = ud;
+	struct member *m = fed_map_get(&ctl->members, fed_obj_name(obj));
+
+	/* someone deleted the object of a member we still have: restore it */
+	if (m)
+		member_object_lost(m);
+	controller_schedule_sync(ctl);
 }
 
-static void on_secret_update(const cJSON *old, const cJSON *obj, void *ud)
+static void stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	on_secret(obj, ud);
+	FED_LOG_WARN(NULL, "could not release the leader Lease in time; it expires on its own");
+	ev_break(loop, EVBREAK_ALL);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	struct controller *ctl = w->data;
+
 	FED_LOG_INFO(NULL, "received signal %d, shutting down", w->signum);
-	ev_break(loop, EVBREAK_ALL);
+	if (!ctl->leader || ev_is_active(&ctl->stop_timer)) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	/* hand the Lease over so the standby leads at once, not after it expires */
+	ev_timer_init(&ctl->stop_timer, stop_timeout, 3., 0.);
+	ev_timer_start(loop, &ctl->stop_timer);
+	fed_leader_release(ctl->leader);
 }
 
-static int watch_named(struct controller *c, const struct fed_kube_resource *r, const char *ns,
-		       const char *name, struct fed_informer_handlers h, struct fed_informer **out,
-		       struct fed_error *err)
+static int start_informer(struct controller *ctl, const struct fed_kube_resource *r,
+			  const char *ns, const char *field, const char *label,
+			  struct fed_informer_handlers h, struct fed_informer **out,
+			  struct fed_error *err)
 {
 	struct fed_informer_opts o;
-	char field[300];
 
 	memset(&o, 0, sizeof(o));
-	snprintf(field, sizeof(field), "metadata.name=%s", name);
 	o.resource = *r;
 	o.namespace = ns;
 	o.field_selector = field;
+	o.label_selector = label;
 	o.handlers = h;
-	o.ud = c;
-	if (fed_informer_new(out, c->host, &o, err))
+	o.ud = ctl;
+	if (fed_informer_new(out, ctl->host, &o, err))
 		return err->code;
 	fed_informer_start(*out);
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Our own address for clientCIDR matching: the flag, the pod IP from the
+ * downward API, or every interface address. */
+static int client_ips(struct controller *ctl, struct fed_error *err)
+{
+	const char *ip = ctl->o.client_ip ? ctl->o.client_ip : getenv("POD_IP");
+
+	if (ip && *ip) {
+		ctl->client_ips = calloc(2, sizeof(char *));
+		if (!ctl->client_ips || !(ctl->client_ips[0] = strdup(ip)))
+			return fed_error_set(err, FED_ENOMEM, "out of memory");
+		ctl->n_client_ips = 1;
+		return 0;
+	}
+	return fed_local_addresses(&ctl->client_ips, &ctl->n_client_ips, err);
+}
+
+static int start_acting(struct controller *ctl, struct fed_error *err)
 {
 	static const struct fed_kube_resource r_cm = {"", "v1", "configmaps", true};
 	static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
-	struct options o = {NULL, NULL, "kube-system", "kubefed-config", "kubefed-kubeconfig", "info", false};
+	struct fed_informer_handlers h_input = {changed_add, changed_update, changed_add,
+						changed_synced};
+	struct fed_informer_handlers h_kfc = {NULL, NULL, kfc_deleted, changed_synced};
+	const struct controller_opts *o = &ctl->o;
+	char field[300];
+	int ret;
+
+	ctl->started = true;
+	controller_update_metrics(ctl);
+	snprintf(field, sizeof(field), "metadata.name=%s", o->config_name);
+	if ((ret = start_informer(ctl, &r_cm, o->config_namespace, field, NULL, h_input,
+				  &ctl->config, err)))
+		return ret;
+	snprintf(field, sizeof(field), "metadata.name=%s", o->secret_name);
+	if ((ret = start_informer(ctl, &r_secret, o->config_namespace, field, NULL, h_input,
+				  &ctl->secret, err)))
+		return ret;
+	return start_informer(ctl, &kfc_resource, o->fed_namespace, NULL,
+			      FED_MANAGED_BY_LABEL "=" FED_MANAGER, h_kfc, &ctl->clusters, err);
+}
+
+static void started_leading(void *ud)
+{
+	struct controller *ctl = ud;
+	struct fed_error err = FED_ERROR_INIT;
+
+	FED_LOG_INFO(NULL, "leading (Lease %s/%s): acting on the federation", ctl->o.fed_namespace,
+		     ctl->o.lease_name);
+	if (start_acting(ctl, &err)) {
+		FED_LOG_ERR(NULL, "%s", err.msg);
+		ctl->exit_code = 1;
+		ev_break(ctl->loop, EVBREAK_ALL);
+	}
+}
+
+/* Exit rather than try to unwind: a fresh process starts from a clean
+ * cache, which is what level-triggering wants (client-go does the same). */
+static void stopped_leading(void *ud)
+{
+	struct controller *ctl = ud;
+
+	ctl->started = false;
+	if (ev_is_active(&ctl->stop_timer))
+		return; /* we are shutting down and gave the Lease up ourselves */
+	FED_LOG_ERR(NULL, "lost the leader Lease: exiting so that a fresh start campaigns again");
+	ctl->exit_code = 1;
+	ev_break(ctl->loop, EVBREAK_ALL);
+}
+
+static void new_leader(const char *identity, void *ud)
+{
+	FED_LOG_INFO(NULL, "leader is now %s", identity && *identity ? identity : "(none)");
+}
+
+static void released(const struct fed_error *err, void *ud)
+{
+	struct controller *ctl = ud;
+
+	if (err)
+		FED_LOG_WARN(NULL, "releasing the leader Lease: %s", err->msg);
+	ev_break(ctl->loop, EVBREAK_ALL);
+}
+
+static int start_election(struct controller *ctl, const struct fed_rest_config *cfg,
+			  struct fed_error *err)
+{
+	struct fed_leader_opts lo;
+	const char *pod = getenv("POD_NAME");
+	int ret;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.lease_namespace = ctl->o.fed_namespace;
+	lo.lease_name = ctl->o.lease_name;
+	lo.identity = pod && *pod ? pod : NULL;
+	lo.lease_duration = ctl->o.lease_duration;
+	lo.renew_deadline = ctl->o.renew_deadline;
+	lo.retry_period = ctl->o.retry_period;
+	lo.cb.on_started_leading = started_leading;
+	lo.cb.on_stopped_leading = stopped_leading;
+	lo.cb.on_new_leader = new_leader;
+	lo.cb.on_released = released;
+	lo.ud = ctl;
+	if ((ret = fed_kube_client_new(&ctl->leader_client, ctl->loop, cfg, "lease", err)) ||
+	    (ret = fed_leader_new(&ctl->leader, ctl->leader_client, &lo, err)))
+		return ret;
+	return fed_leader_start(ctl->leader, err);
+}
+
+static void free_members(struct controller *ctl)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it))
+		member_free(e->value);
+	fed_map_release(&ctl->members, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct controller ctl;
+	struct controller_opts *o = &ctl.o;
 	const struct fed_opt table[] = {
-		{FED_OPT_STRING, "kubeconfig", 0, &o.kubeconfig, "FILE", "kubeconfig of the host cluster (default: in-cluster)"},
-		{FED_OPT_STRING, "context", 0, &o.context, "CONTEXT", "kubeconfig context of the host cluster"},
-		{FED_OPT_STRING, "config-namespace", 0, &o.config_namespace, "NS", "namespace of the Federation ConfigMap and Secret (default kube-system)"},
-		{FED_OPT_STRING, "config-name", 0, &o.config_name, "NAME", "Federation ConfigMap (default kubefed-config)"},
-		{FED_OPT_STRING, "secret-name", 0, &o.secret_name, "NAME", "kubeconfig Secret (default kubefed-kubeconfig)"},
-		{FED_OPT_STRING, "log-level", 0, &o.log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
-		{FED_OPT_BOOL, "log-json", 0, &o.log_json, NULL, "log JSON lines"},
+		{FED_OPT_STRING, "kubeconfig", 0, &o->kubeconfig, "FILE", "kubeconfig of the host cluster (default: in-cluster)"},
+		{FED_OPT_STRING, "context", 0, &o->context, "CONTEXT", "kubeconfig context of the host cluster"},
+		{FED_OPT_STRING, "config-namespace", 0, &o->config_namespace, "NS", "namespace of the Federation ConfigMap and Secret (default kube-system)"},
+		{FED_OPT_STRING, "config-name", 0, &o->config_name, "NAME", "Federation ConfigMap (default kubefed-config)"},
+		{FED_OPT_STRING, "secret-name", 0, &o->secret_name, "NAME", "kubeconfig Secret (default kubefed-kubeconfig)"},
+		{FED_OPT_STRING, "federation-namespace", 0, &o->fed_namespace, "NS", "namespace of KubeFedClusters and the leader Lease (default kube-federation-system)"},
+		{FED_OPT_STRING, "client-ip", 0, &o->client_ip, "IP", "address matched against clientCIDRs (default: $POD_IP, else this host's addresses)"},
+		{FED_OPT_DOUBLE, "health-period", 0, &o->probe_period, "SECONDS", "health check period (default 10)"},
+		{FED_OPT_DOUBLE, "health-timeout", 0, &o->probe_timeout, "SECONDS", "health check timeout (default 3)"},
+		{FED_OPT_INT, "failure-threshold", 0, &o->failure_threshold, "N", "consecutive failed checks before a cluster is offline (default 3)"},
+		{FED_OPT_INT, "success-threshold", 0, &o->success_threshold, "N", "consecutive good checks before a cluster is ready (default 1)"},
+		{FED_OPT_STRING, "metrics-address", 0, &o->metrics_address, "HOST:PORT", "serve /healthz, /readyz and /metrics here (default :8080; port 0 picks one; off)"},
+		{FED_OPT_BOOL, "leader-elect", 0, &o->leader_elect, NULL, "elect one acting replica on a Lease (default true; --leader-elect=false for one replica)"},
+		{FED_OPT_STRING, "leader-elect-lease-name", 0, &o->lease_name, "NAME", "Lease in the federation namespace (default fed-controller)"},
+		{FED_OPT_DOUBLE, "leader-elect-lease-duration", 0, &o->lease_duration, "SECONDS", "how long a standby waits before taking an unrenewed Lease (default 15)"},
+		{FED_OPT_DOUBLE, "leader-elect-renew-deadline", 0, &o->renew_deadline, "SECONDS", "the leader steps down when it cannot renew for this long (default 10)"},
+		{FED_OPT_DOUBLE, "leader-elect-retry-period", 0, &o->retry_period, "SECONDS", "between Lease attempts (default 2)"},
+		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
+		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
 		FED_OPT_TABLE_END,
 	};
 	const struct fed_opt *const tables[] = {table, NULL};
-	struct fed_informer_handlers hc = {on_config, on_config_update, on_config_delete, NULL};
-	struct fed_informer_handlers hs = {on_secret, on_secret_update, NULL, NULL};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_rest_config cfg;
-	struct controller c;
 	char *args[1];
 	bool help;
-	int nargs, level, ret = 1;
+	int nargs, level;
+	size_t i;
 
-	memset(&c, 0, sizeof(c));
+	memset(&ctl, 0, sizeof(ctl));
+	o->config_namespace = "kube-system";
+	o->config_name = "kubefed-config";
+	o->secret_name = "kubefed-kubeconfig";
+	o->fed_namespace = "kube-federation-system";
+	o->probe_period = 10;
+	o->probe_timeout = 3;
+	o->failure_threshold = 3;
+	o->success_threshold = 1;
+	o->log_level = "info";
+	o->metrics_address = ":8080";
+	o->leader_elect = true;
+	o->lease_name = "fed-controller";
+	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
+	fed_map_init(&ctl.members);
 	if (fed_opt_parse(tables, argc - 1, argv + 1, args, 0, &nargs, &help, &err)) {
 		fprintf(stderr, "fed-controller: %s\n", err.msg);
 		return 2;
@@ -122,36 +254,52 @@ int main(int argc, char **argv)
 		fed_opt_print_help(stdout, tables);
 		return 0;
 	}
-	level = fed_log_level_parse(o.log_level);
-	if (level < 0) {
-		fprintf(stderr, "fed-controller: --log-level: unknown level \"%s\" (use error, warn, info, debug or trace)\n", o.log_level);
+	level = fed_log_level_parse(o->log_level);
+	if (level < 0 || o->probe_period <= 0 || o->probe_timeout <= 0 ||
+	    o->failure_threshold < 1 || o->success_threshold < 1) {
+		fprintf(stderr, "fed-controller: %s\n",
+			level < 0 ? "--log-level: use error, warn, info, debug or trace"
+				  : "--health-period and --health-timeout must be > 0, thresholds >= 1");
 		return 2;
 	}
-	fed_log_setup(level, o.log_json);
-	c.loop = ev_default_loop(0);
-	if (fed_rest_config_load(&cfg, o.kubeconfig, o.context, &err) ||
-	    fed_kube_client_new(&c.host, c.loop, &cfg, "host", &err)) {
-		FED_LOG_ERR(NULL, "%s", err.msg);
-		goto out;
-	}
-	FED_LOG_INFO(NULL, "fed-controller %s connecting to %s", FED_VERSION, cfg.server);
-	if (watch_named(&c, &r_cm, o.config_namespace, o.config_name, hc, &c.config, &err) ||
-	    watch_named(&c, &r_secret, o.config_namespace, o.secret_name, hs, &c.secret, &err)) {
-		FED_LOG_ERR(NULL, "%s", err.msg);
-		goto out;
-	}
-	ev_signal_init(&c.sigint, on_signal, SIGINT);
-	ev_signal_init(&c.sigterm, on_signal, SIGTERM);
-	ev_signal_start(c.loop, &c.sigint);
-	ev_signal_start(c.loop, &c.sigterm);
-	ev_run(c.loop, 0);
-	ret = 0;
+	fed_log_setup(level, o->log_json);
+	ctl.loop = ev_default_loop(0);
+	ev_init(&ctl.stop_timer, stop_timeout);
+	if (client_ips(&ctl, &err) || fed_rest_config_load(&cfg, o->kubeconfig, o->context, &err) ||
+	    fed_kube_client_new(&ctl.host, ctl.loop, &cfg, "host", &err) ||
+	    controller_ops_start(&ctl, &err))
+		goto fail;
+	FED_LOG_INFO(NULL, "fed-controller %s: host %s, %zu client address(es) for clientCIDR matching",
+		     FED_VERSION, cfg.server, ctl.n_client_ips);
+	if (o->leader_elect ? start_election(&ctl, &cfg, &err) : start_acting(&ctl, &err))
+		goto fail;
+	ev_signal_init(&ctl.sigint, on_signal, SIGINT);
+	ev_signal_init(&ctl.sigterm, on_signal, SIGTERM);
+	ctl.sigint.data = ctl.sigterm.data = &ctl;
+	ev_signal_start(ctl.loop, &ctl.sigint);
+	ev_signal_start(ctl.loop, &ctl.sigterm);
+	ctl.exit_code = 0;
+	ev_run(ctl.loop, 0);
+	goto out;
+fail:
+	FED_LOG_ERR(NULL, "%s", err.msg);
 out:
-	fed_informer_free(c.config);
-	fed_informer_free(c.secret);
-	fed_kube_client_free(c.host);
+	ev_timer_stop(ctl.loop, &ctl.resync);
+	ev_timer_stop(ctl.loop, &ctl.stop_timer);
+	free_members(&ctl);
+	fed_informer_free(ctl.config);
+	fed_informer_free(ctl.secret);
+	fed_informer_free(ctl.clusters);
+	fed_leader_free(ctl.leader);
+	fed_kube_client_free(ctl.leader_client);
+	fed_kube_client_free(ctl.host);
+	controller_ops_stop(&ctl);
 	fed_rest_config_release(&cfg);
-	if (c.loop)
-		ev_loop_destroy(c.loop);
-	return ret;
+	for (i = 0; i < ctl.n_client_ips; i++)
+		free(ctl.client_ips[i]);
+	free(ctl.client_ips);
+	free(ctl.config_rv);
+	if (ctl.loop)
+		ev_loop_destroy(ctl.loop);
+	return ctl.exit_code;
 }

@@ -1,0 +1,107 @@
+/* fed-controller internals. One loop, one thread; see docs/architecture.md. */
+#ifndef FED_CONTROLLER_H
+#define FED_CONTROLLER_H
+
+#include <ev.h>
+
+#include "fed/cluster_health.h"
+#include "fed/http_server.h"
+#include "fed/leader.h"
+#include "fed/metrics.h"
+#include "fed/informer.h"
+#include "fed/map.h"
+
+struct controller_opts {
+	const char *kubeconfig;
+	const char *context;
+	const char *config_namespace;
+	const char *config_name;
+	const char *secret_name;
+	const char *fed_namespace;
+	const char *client_ip; /* override of the address used to pick serverAddressByClientCIDRs */
+	double probe_period;   /* seconds, default 10 */
+	double probe_timeout;  /* seconds, default 3 */
+	int failure_threshold;
+	int success_threshold;
+	const char *log_level;
+	bool log_json;
+	const char *metrics_address; /* HOST:PORT for /healthz, /readyz, /metrics; "off" */
+	bool leader_elect;
+	const char *lease_name;
+	double lease_duration, renew_deadline, retry_period;
+};
+
+struct controller {
+	struct controller_opts o;
+	struct ev_loop *loop;
+	struct fed_kube_client *host;
+	struct fed_informer *config;  /* the Federation ConfigMap */
+	struct fed_informer *secret;  /* the kubeconfig Secret */
+	struct fed_informer *clusters; /* KubeFedClusters we manage */
+	struct fed_map members;	      /* name -> struct member * */
+	char **client_ips;	      /* our own addresses, for CIDR matching */
+	size_t n_client_ips;
+	ev_timer resync;	      /* debounces config changes */
+	ev_signal sigint, sigterm;
+	bool config_valid;	      /* last ConfigMap parsed */
+	char config_error[FED_ERROR_MSG_MAX + 128];
+	/* operations */
+	struct fed_http_server *http;
+	struct fed_metrics *metrics;
+	struct fed_metrics_family *m_clusters, *m_joined, *m_probe_seconds, *m_cluster_ready,
+		*m_leader;
+	/* HA */
+	struct fed_kube_client *leader_client; /* renewals never queue behind our writes */
+	struct fed_leader *leader;
+	bool started; /* informers running: we lead (or election is off) */
+	int exit_code;
+	ev_timer stop_timer; /* bounds a graceful release on shutdown */
+	char *config_rv; /* ConfigMap resourceVersion whose problems were reported */
+};
+
+/* What the Federation config and Secret say about one member. */
+struct member_desired {
+	const char *server_url;	  /* chosen by clientCIDR; NULL when not connectable */
+	const char *matched_cidr;
+	const char *mode;	  /* "direct" or "agent" */
+	const char *kubeconfig;	  /* the Secret's kubeconfig-<name> text, NULL if missing */
+	const char *error_reason; /* non-NULL: the entry cannot be used (InvalidConfig, ...) */
+	const char *error_message;
+};
+
+struct member;
+
+int member_new(struct member **out, struct controller *ctl, const char *name);
+/* Apply what the config says now; rebuilds the client if the address or
+ * the kubeconfig changed, and writes spec and status when they differ. */
+void member_apply(struct member *m, const struct member_desired *d);
+void member_free(struct member *m);
+/* Its KubeFedCluster was deleted by someone: write it again. */
+void member_object_lost(struct member *m);
+const char *member_name(const struct member *m);
+/* kubefed's kubefedcluster_total states: "ready", "notready" or "offline". */
+const char *member_state(const struct member *m);
+
+/* ops.c: /healthz, /readyz, /metrics. */
+int controller_ops_start(struct controller *ctl, struct fed_error *err);
+void controller_ops_stop(struct controller *ctl);
+/* Recount kubefedcluster_total and friends after a member changed. */
+void controller_update_metrics(struct controller *ctl);
+void controller_observe_probe(struct controller *ctl, double seconds);
+
+/* KubeFedCluster resource in the federation namespace. */
+extern const struct fed_kube_resource kfc_resource;
+#define FED_MANAGED_BY_LABEL "fed.io/managed-by"
+#define FED_MANAGER "fed-controller"
+
+/* events.c */
+struct controller_event_target {
+	const char *api_version, *kind, *namespace, *name, *uid; /* uid may be NULL */
+};
+void controller_event(struct controller *ctl, const struct controller_event_target *t,
+		      bool warning, const char *reason, const char *message);
+
+/* Re-read config and Secret and converge members (debounced). */
+void controller_schedule_sync(struct controller *ctl);
+
+#endif

@@ -1,0 +1,289 @@
+/* Level-triggered convergence of the Federation ConfigMap and the
+ * kubeconfig Secret into members and their KubeFedClusters. Any change to
+ * either input (or to a KubeFedCluster we manage) schedules one sync; a
+ * sync always starts from the current state of all three, so a restart at
+ * any moment converges to the same result. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "controller.h"
+#include "fed/federation.h"
+#include "fed/log.h"
+
+#define SYNC_DELAY 0.05 /* coalesce a burst of events into one sync */
+
+static bool valid_object_name(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, i;
+
+	if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-' ||
+		      s[i] == '.'))
+			return false;
+	return true;
+}
+
+/* The Secret's kubeconfig-<name>, decoded. The API server always returns
+ * data base64-encoded (stringData is folded into data on write). */
+static char *secret_kubeconfig(const cJSON *secret, const char *name, bool *bad)
+{
+	char key[300];
+	const char *b64;
+	unsigned char *out;
+	size_t len, pad = 0;
+	int n;
+
+	*bad = false;
+	snprintf(key, sizeof(key), "kubeconfig-%s", name);
+	b64 = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(secret, "data"), key));
+	if (!b64)
+		return NULL;
+	len = strlen(b64);
+	out = malloc(len / 4 * 3 + 4);
+	if (!out)
+		return NULL;
+	n = len ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len) : 0;
+	if (n < 0 || len % 4) {
+		free(out);
+		*bad = true;
+		return NULL;
+	}
+	if (len >= 1 && b64[len - 1] == '=')
+		pad++;
+	if (len >= 2 && b64[len - 2] == '=')
+		pad++;
+	n -= (int)pad;
+	out[n] = '\0';
+	if (memchr(out, '\0', (size_t)n)) { /* binary: not a kubeconfig */
+		free(out);
+		*bad = true;
+		return NULL;
+	}
+	return (char *)out;
+}
+
+static void delete_done(struct fed_kube_response *resp, void *ud)
+{
+	if (resp->err.code && resp->err.code != FED_ENOTFOUND)
+		FED_LOG_WARN(NULL, "deleting KubeFedCluster: %s", resp->err.msg);
+}
+
+static void delete_kfc(struct controller *ctl, const char *name)
+{
+	struct fed_kube_ref ref = {&kfc_resource, ctl->o.fed_namespace, name, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+
+	FED_LOG_INFO(name, "removed from the federation: deleting its KubeFedCluster");
+	if (fed_kube_delete(ctl->host, &ref, NULL, delete_done, NULL, NULL, &err))
+		FED_LOG_ERR(name, "deleting KubeFedCluster: %s", err.msg);
+}
+
+static void cidrs_of(const struct fed_cluster_spec *c, char *buf, size_t n)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->n_addrs && used + 1 < n; i++)
+		used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "",
+					 c->addrs[i].client_cidr ? c->addrs[i].client_cidr : "?");
+}
+
+static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec *c,
+			  const cJSON *secret, struct fed_map *seen)
+{
+	struct member_desired d;
+	struct member *m;
+	char msg[1024], cidrs[512], ips[512];
+	char *kubeconfig = NULL;
+	const char *url = NULL, *cidr = NULL;
+	bool bad = false;
+	size_t i, used = 0;
+
+	memset(&d, 0, sizeof(d));
+	d.mode = c->mode == FED_CLUSTER_AGENT ? "agent" : "direct";
+	if (c->err.code) {
+		d.error_reason = "InvalidConfig";
+		d.error_message = c->err.msg;
+	} else if (c->disabled) {
+		d.error_reason = "ClusterDisabled";
+		d.error_message = "disabled: true in the Federation config";
+	} else if (c->mode == FED_CLUSTER_AGENT) {
+		d.error_reason = "AgentNotConnected";
+		d.error_message = "waiting for the cluster's fed-agent to connect";
+	} else if (!(kubeconfig = secret_kubeconfig(secret, c->name, &bad))) {
+		d.error_reason = "MissingKubeconfig";
+		snprintf(msg, sizeof(msg),
+			 bad ? "secret %s/%s key kubeconfig-%s is not a kubeconfig: if you wrote the "
+			       "kubeconfig as plain YAML under data:, put it under stringData: instead "
+			       "(data: values must be base64)"
+			     : "secret %s/%s has no key kubeconfig-%s: add the member's kubeconfig "
+			       "under stringData: (plain YAML) or data: (base64)",
+			 ctl->o.config_namespace, ctl->o.secret_name, c->name);
+		d.error_message = msg;
+	} else if (fed_federation_pick_address(c, (const char *const *)ctl->client_ips,
+					       ctl->n_client_ips, &url, &cidr)) {
+		cidrs_of(c, cidrs, sizeof(cidrs));
+		ips[0] = '\0';
+		for (i = 0; i < ctl->n_client_ips && used + 1 < sizeof(ips); i++)
+			used += (size_t)snprintf(ips + used, sizeof(ips) - used, "%s%s", i ? ", " : "",
+						 ctl->client_ips[i]);
+		d.error_reason = "NoMatchingClientCIDR";
+		snprintf(msg, sizeof(msg),
+			 "no clientCIDR of serverAddressByClientCIDRs (%s) contains this controller's "
+			 "address (%s): add an entry for it, e.g. clientCIDR 0.0.0.0/0",
+			 cidrs, ips[0] ? ips : "none found");
+		d.error_message = msg;
+	}
+	d.server_url = url;
+	d.matched_cidr = cidr;
+	d.kubeconfig = kubeconfig;
+
+	m = fed_map_get(&ctl->members, c->name);
+	if (!m) {
+		if (member_new(&m, ctl, c->name) || fed_map_put(&ctl->members, c->name, m, NULL)) {
+			FED_LOG_ERR(c->name, "out of memory");
+			member_free(m);
+			goto out;
+		}
+		FED_LOG_INFO(c->name, "joined the federation");
+	}
+	fed_map_put(seen, c->name, (void *)1, NULL);
+	member_apply(m, &d);
+out:
+	if (kubeconfig) {
+		memset(kubeconfig, 0, strlen(kubeconfig));
+		free(kubeconfig);
+	}
+}
+
+static void config_event(struct controller *ctl, const cJSON *cm, bool warning,
+			 const char *reason, const char *message)
+{
+	struct controller_event_target t = {"v1", "ConfigMap", ctl->o.config_namespace,
+					    ctl->o.config_name, fed_obj_str(cm, "metadata.uid")};
+
+	controller_event(ctl, &t, warning, reason, message);
+}
+
+/* Report a ConfigMap's problems once per version of it, not per sync. */
+static bool new_config_version(struct controller *ctl, const cJSON *cm)
+{
+	const char *rv = fed_obj_str(cm, "metadata.resourceVersion");
+
+	if (!rv || (ctl->config_rv && !strcmp(ctl->config_rv, rv)))
+		return false;
+	free(ctl->config_rv);
+	ctl->config_rv = strdup(rv);
+	return true;
+}
+
+static void sync_now(struct controller *ctl)
+{
+	const cJSON *cm, *secret;
+	const char *yaml;
+	struct fed_federation *fed = NULL;
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_map seen = FED_MAP_INIT;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	char source[300], msg[128];
+	size_t i, bad = 0;
+	bool report;
+
+	if (!fed_informer_synced(ctl->config) || !fed_informer_synced(ctl->secret) ||
+	    !fed_informer_synced(ctl->clusters))
+		return; /* act only on a complete picture */
+	cm = fed_informer_get(ctl->config, ctl->o.config_namespace, ctl->o.config_name);
+	secret = fed_informer_get(ctl->secret, ctl->o.config_namespace, ctl->o.secret_name);
+	if (!cm) {
+		/* keep what runs: a missing ConfigMap is more often a mistake than
+		 * a wish to drop every member */
+		snprintf(ctl->config_error, sizeof(ctl->config_error),
+			 "ConfigMap %s/%s not found: create it with your Federation (key kubefed.yaml)",
+			 ctl->o.config_namespace, ctl->o.config_name);
+		FED_LOG_WARN(NULL, "%s", ctl->config_error);
+		return;
+	}
+	report = new_config_version(ctl, cm);
+	yaml = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml"));
+	snprintf(source, sizeof(source), "configmap %s/%s key kubefed.yaml", ctl->o.config_namespace,
+		 ctl->o.config_name);
+	if (!yaml) {
+		snprintf(ctl->config_error, sizeof(ctl->config_error),
+			 "%s: missing: put the Federation document under data.kubefed.yaml", source);
+		FED_LOG_ERR(NULL, "%s", ctl->config_error);
+		if (report)
+			config_event(ctl, cm, true, "InvalidConfig", ctl->config_error);
+		return;
+	}
+	if (fed_federation_parse(&fed, yaml, strlen(yaml), source, &err)) {
+		/* keep the last good federation running */
+		snprintf(ctl->config_error, sizeof(ctl->config_error),
+			 "%s (the previous configuration stays in effect until this is fixed)",
+			 err.msg);
+		FED_LOG_ERR(NULL, "%s", ctl->config_error);
+		if (report)
+			config_event(ctl, cm, true, "InvalidConfig", ctl->config_error);
+		return;
+	}
+	ctl->config_error[0] = '\0';
+	ctl->config_valid = true;
+	for (i = 0; i < fed->n; i++) {
+		const struct fed_cluster_spec *c = &fed->clusters[i];
+		if (c->err.code) {
+			bad++;
+			if (report) {
+				FED_LOG_ERR(NULL, "%s", c->err.msg);
+				config_event(ctl, cm, true, "InvalidClusterEntry", c->err.msg);
+			}
+		}
+		if (!c->name || !valid_object_name(c->name) || fed_map_get(&seen, c->name))
+			continue; /* no KubeFedCluster can carry this name (or it is a duplicate) */
+		apply_cluster(ctl, c, secret, &seen);
+	}
+	/* members no longer in the config */
+	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it)) {
+		if (fed_map_get(&seen, e->key))
+			continue;
+		delete_kfc(ctl, e->key);
+		if (ctl->metrics)
+			fed_metrics_remove_matching(ctl->m_cluster_ready, "cluster", e->key);
+		member_free(fed_map_del(&ctl->members, e->key));
+	}
+	/* KubeFedClusters we wrote before a restart that the config dropped */
+	for (e = fed_map_first(fed_informer_store(ctl->clusters), &it); e;
+	     e = fed_map_next(fed_informer_store(ctl->clusters), &it)) {
+		const char *name = fed_obj_name(e->value);
+		if (name && !fed_map_get(&seen, name) && !fed_map_get(&ctl->members, name))
+			delete_kfc(ctl, name);
+	}
+	if (report) {
+		snprintf(msg, sizeof(msg), "federation config applied: %zu cluster(s), %zu invalid",
+			 fed->n, bad);
+		FED_LOG_INFO(NULL, "%s", msg);
+		config_event(ctl, cm, false, "ConfigApplied", msg);
+	}
+	fed_map_release(&seen, NULL);
+	fed_federation_free(fed);
+	controller_update_metrics(ctl);
+}
+
+static void sync_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	sync_now(w->data);
+}
+
+void controller_schedule_sync(struct controller *ctl)
+{
+	if (ev_is_active(&ctl->resync))
+		return;
+	ev_timer_init(&ctl->resync, sync_cb, SYNC_DELAY, 0.);
+	ctl->resync.data = ctl;
+	ev_timer_start(ctl->loop, &ctl->resync);
+}
