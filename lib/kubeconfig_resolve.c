@@ -17,10 +17,8 @@
 void fed_rest_config_init(struct fed_rest_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	/* client-go's defaults are 5/10 for controllers; a federation
-	 * controller talks to each member cluster a lot more than that */
-	cfg->qps = 20.0;
-	cfg->burst = 40;
+	/* qps/burst 0: the client's defaults (kube.h), which are sized for a
+	 * federation controller rather than client-go's 5/10 */
 	cfg->timeout_ms = 30000;
 }
 

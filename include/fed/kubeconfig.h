@@ -50,7 +50,7 @@ struct fed_rest_config {
 	char *user;
 	char *namespace; /* context namespace, NULL if unset */
 	char *source;	 /* file the context came from, "in-cluster" or "<string>" */
-	/* client tuning, defaults filled by fed_rest_config_init */
+	/* client tuning; qps/burst 0 take the client's defaults (50/100) */
 	double qps;
 	int burst;
 	int timeout_ms;

@@ -120,7 +120,7 @@ static void test_file_refs(void)
 	CHECK_STR(cfg.user, "files");
 	CHECK_STR(cfg.namespace, "team-a");
 	CHECK_STR(cfg.source, FIX "/full.yaml");
-	CHECK(cfg.qps > 0 && cfg.burst > 0);
+	CHECK(cfg.qps == 0 && cfg.burst == 0); /* the client's defaults apply */
 	fed_rest_config_release(&cfg);
 	/* a token file is kept as a path (absolute: resolved against the
 	 * kubeconfig's directory), so that the client re-reads it */
