@@ -1,0 +1,29 @@
+/* Helpers shared by the propagation files (apis/placement.c, overrides.c,
+ * object_for_cluster.c, json_canon.c); not part of the public API. */
+#ifndef FED_PROPAGATION_INTERNAL_H
+#define FED_PROPAGATION_INTERNAL_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "fed/error.h"
+
+/* Longest piece of user text quoted into an error message, and the buffer
+ * that holds it. */
+#define FED_PROP_QUOTE_MAX 160
+#define FED_PROP_QUOTE_BUF (FED_PROP_QUOTE_MAX + 16)
+
+/* s in double quotes with JSON escapes (so a message stays one line), cut
+ * after about FED_PROP_QUOTE_MAX bytes with ... before the closing quote;
+ * "(null)" for NULL. n should be FED_PROP_QUOTE_BUF. Returns buf. */
+const char *fed_prop_quote(char *buf, size_t n, const char *s);
+
+/* fed_json_patch_apply() with the op array named `where` in messages
+ * ("ops", "spec.overrides[2].clusterOverrides"). */
+int fed_prop_patch_apply(cJSON *doc, const cJSON *ops, const char *where, struct fed_error *err);
+
+/* Index in spec.overrides of the first entry for `cluster`, or -1. */
+int fed_prop_overrides_index(const cJSON *overrides, const char *cluster);
+
+#endif
