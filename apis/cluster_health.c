@@ -76,7 +76,9 @@ bool fed_health_observe(struct fed_health *h, enum fed_probe_result r, const cha
 			return false;
 		h->run = 0;
 	}
-	changed = h->state != next || strcmp(h->reason, reason) || strcmp(h->message, msg);
+	/* the message alone (curl's "after 1 ms" vs "after 0 ms") is not a
+	 * change worth an event or a status write; it is kept for the next one */
+	changed = h->state != next || strcmp(h->reason, reason);
 	if (h->state != next)
 		h->last_transition = now;
 	h->state = next;

@@ -66,6 +66,30 @@ curl -sf "http://127.0.0.1:$port/metrics" | grep -q 'kubefedcluster_total{state=
 wait_log "\[member1\] Offline" 60
 "$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
 wait_log "\[member1\] Connected" 60 2
+# propagation: a namespace and a ConfigMap in both members, then gone
+k apply -f "$root/manifests/" >/dev/null
+k wait --for condition=established crd --all --timeout=60s >/dev/null
+k apply -f "$root/manifests/types/" >/dev/null
+ns=fed-vg-$$
+k create ns $ns >/dev/null
+cat <<EOF2 | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedNamespace
+metadata: {name: $ns, namespace: $ns}
+spec: {placement: {clusterSelector: {}}}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: cfg, namespace: $ns}
+spec:
+  template: {data: {a: "1"}}
+  placement: {clusterSelector: {}}
+  overrides: [{clusterName: member2, clusterOverrides: [{path: /data/a, value: "2"}]}]
+EOF2
+wait_log "\[member2\] created ConfigMap $ns/cfg" 90
+wait_log "\[member1\] created ConfigMap $ns/cfg" 30
+k -n $ns delete federatedconfigmap cfg --wait=false >/dev/null
+wait_log "FederatedConfigMap $ns/cfg deleted" 60
 k -n kube-system patch cm kubefed-config -p '{"data":{"kubefed.yaml":"spec: ["}}' >/dev/null
 wait_log "previous configuration stays" 30
 cm "member1 $(srv member1)" "member2 10.0.0.0/33"

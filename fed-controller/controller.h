@@ -57,6 +57,11 @@ struct controller {
 	int exit_code;
 	ev_timer stop_timer; /* bounds a graceful release on shutdown */
 	char *config_rv; /* ConfigMap resourceVersion whose problems were reported */
+	/* propagation */
+	struct fed_informer *ftcs; /* FederatedTypeConfigs */
+	struct fed_map types;	   /* FTC name -> struct ftype * */
+	bool adopt;		   /* adopt pre-existing unlabelled objects in members */
+	bool members_known;	   /* the Federation config was read once: members are real */
 };
 
 /* What the Federation config and Secret say about one member. */
@@ -79,6 +84,17 @@ void member_free(struct member *m);
 /* Its KubeFedCluster was deleted by someone: write it again. */
 void member_object_lost(struct member *m);
 const char *member_name(const struct member *m);
+/* The member's client while it is Ready, else NULL. */
+struct fed_kube_client *member_client(const struct member *m);
+/* KubeFedCluster labels, for placement selectors (NULL if none). */
+const cJSON *member_labels(const struct controller *ctl, const char *name);
+
+/* types.c */
+int types_start(struct controller *ctl, struct fed_error *err);
+void types_stop(struct controller *ctl);
+void types_member_changed(struct controller *ctl, const char *cluster, bool ready);
+void types_enqueue_all(struct controller *ctl);
+
 /* kubefed's kubefedcluster_total states: "ready", "notready" or "offline". */
 const char *member_state(const struct member *m);
 

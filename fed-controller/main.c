@@ -114,8 +114,10 @@ static int start_acting(struct controller *ctl, struct fed_error *err)
 	if ((ret = start_informer(ctl, &r_secret, o->config_namespace, field, NULL, h_input,
 				  &ctl->secret, err)))
 		return ret;
-	return start_informer(ctl, &kfc_resource, o->fed_namespace, NULL,
-			      FED_MANAGED_BY_LABEL "=" FED_MANAGER, h_kfc, &ctl->clusters, err);
+	if ((ret = start_informer(ctl, &kfc_resource, o->fed_namespace, NULL,
+				  FED_MANAGED_BY_LABEL "=" FED_MANAGER, h_kfc, &ctl->clusters, err)))
+		return ret;
+	return types_start(ctl, err);
 }
 
 static void started_leading(void *ud)
@@ -217,6 +219,7 @@ int main(int argc, char **argv)
 		{FED_OPT_DOUBLE, "leader-elect-lease-duration", 0, &o->lease_duration, "SECONDS", "how long a standby waits before taking an unrenewed Lease (default 15)"},
 		{FED_OPT_DOUBLE, "leader-elect-renew-deadline", 0, &o->renew_deadline, "SECONDS", "the leader steps down when it cannot renew for this long (default 10)"},
 		{FED_OPT_DOUBLE, "leader-elect-retry-period", 0, &o->retry_period, "SECONDS", "between Lease attempts (default 2)"},
+		{FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL, "adopt objects that already exist in members without the kubefed.io/managed label (default true)"},
 		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
 		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
 		FED_OPT_TABLE_END,
@@ -242,9 +245,11 @@ int main(int argc, char **argv)
 	o->metrics_address = ":8080";
 	o->leader_elect = true;
 	o->lease_name = "fed-controller";
+	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
 	fed_map_init(&ctl.members);
+	fed_map_init(&ctl.types);
 	if (fed_opt_parse(tables, argc - 1, argv + 1, args, 0, &nargs, &help, &err)) {
 		fprintf(stderr, "fed-controller: %s\n", err.msg);
 		return 2;
@@ -287,6 +292,7 @@ out:
 	ev_timer_stop(ctl.loop, &ctl.resync);
 	ev_timer_stop(ctl.loop, &ctl.stop_timer);
 	free_members(&ctl);
+	types_stop(&ctl);
 	fed_informer_free(ctl.config);
 	fed_informer_free(ctl.secret);
 	fed_informer_free(ctl.clusters);

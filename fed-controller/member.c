@@ -63,14 +63,30 @@ const char *member_name(const struct member *m)
 	return m->name;
 }
 
+struct fed_kube_client *member_client(const struct member *m)
+{
+	return !m->err_reason && m->health.state == FED_HEALTH_READY ? m->client : NULL;
+}
+
+const cJSON *member_labels(const struct controller *ctl, const char *name)
+{
+	const cJSON *obj =
+		ctl->clusters ? fed_informer_get(ctl->clusters, ctl->o.fed_namespace, name) : NULL;
+
+	return obj ? cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "labels") : NULL;
+}
+
 const char *member_state(const struct member *m)
 {
+	/* as the KubeFedCluster shows it: config problems and expired
+	 * credentials are Offline there */
 	if (m->err_reason)
-		return "notready";
+		return "offline";
 	switch (m->health.state) {
 	case FED_HEALTH_READY:
 		return "ready";
 	case FED_HEALTH_OFFLINE:
+	case FED_HEALTH_EXPIRED:
 		return "offline";
 	default:
 		return "notready";
@@ -442,6 +458,8 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 		write_status(m);
 		controller_update_metrics(m->ctl);
 	}
+	if (was_ready != (m->health.state == FED_HEALTH_READY))
+		types_member_changed(m->ctl, m->name, m->health.state == FED_HEALTH_READY);
 }
 
 static void probe_start(struct member *m)
@@ -471,6 +489,8 @@ static void probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void drop_client(struct member *m)
 {
+	if (m->client) /* its watches use the client: stop them first */
+		types_member_changed(m->ctl, m->name, false);
 	ev_timer_stop(m->ctl->loop, &m->probe_timer);
 	fed_kube_call_cancel(m->probe);
 	fed_kube_call_cancel(m->version_call);
@@ -510,6 +530,15 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 	}
 	if (ret)
 		goto out;
+	if (cfg.insecure_skip_tls_verify) {
+		/* the host holds credentials for every member: never send them to a
+		 * server it cannot verify */
+		ret = fed_error_set(err, FED_EINVAL,
+				    "%s: insecure-skip-tls-verify is not allowed for members: give the "
+				    "member's CA as certificate-authority-data instead",
+				    source);
+		goto out;
+	}
 	if (!cfg.tls_server_name && (u = curl_url()) &&
 	    !curl_url_set(u, CURLUPART_URL, cfg.server, 0) &&
 	    !curl_url_get(u, CURLUPART_HOST, &host, 0) && host && !strchr(host, ':') &&

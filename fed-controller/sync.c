@@ -272,6 +272,10 @@ static void sync_now(struct controller *ctl)
 	fed_map_release(&seen, NULL);
 	fed_federation_free(fed);
 	controller_update_metrics(ctl);
+	if (!ctl->members_known) {
+		ctl->members_known = true;
+		types_enqueue_all(ctl);
+	}
 }
 
 static void sync_cb(struct ev_loop *loop, ev_timer *w, int revents)

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# Propagation of Federated<Kind> objects from the host to member1 and
+# member2 (real apiservers): placement, overrides, the managed label,
+# retained fields, drift correction, adoption and managed=false, restart
+# without writes, status and events, deletion (also orphaning, and with an
+# unready member that holds no copy).
+set -euo pipefail
+: "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
+root=$(cd "$(dirname "$0")/.." && pwd)
+K=$FED_E2E_KUBECONFIG
+FNS=kube-federation-system NS=fed-e2e-$$  # unique: without kcm a deleted namespace never goes
+work=$(mktemp -d)
+pass=0 fail=0 cpid=
+
+k() { kubectl --kubeconfig "$K" --context host "$@"; }
+km() { local c=$1; shift; kubectl --kubeconfig "$K" --context "$c" "$@"; }
+ok() { echo "ok: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+wait_until() { # SECONDS CMD...
+	local end
+	end=$(awk -v a="$(now)" -v t="$1" 'BEGIN { printf "%.3f", a + t }'); shift
+	until "$@"; do
+		awk -v a="$(now)" -v b="$end" 'BEGIN { exit !(a <= b) }' || return 1
+		sleep 0.05
+	done
+}
+mget() { km "$1" -n $NS get "${@:2}" 2>/dev/null || true; }
+cm_data() { mget "$1" cm "$2" -o jsonpath="{.data.$3}"; }
+absent() { ! km "$1" -n $NS get "$2" "$3" >/dev/null 2>&1; }
+fstatus() { k -n $NS get "$1" "$2" -o jsonpath="$3" 2>/dev/null || true; }
+writes() { grep -c " $NS/[a-z0-9.-]*: writing (" "$work/ctl.log" || true; }
+
+cleanup() {
+	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
+	"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1 || true
+	for c in host member1 member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
+	km member1 delete clusterrole fed-e2e-reader --ignore-not-found >/dev/null 2>&1 || true
+	km member2 delete clusterrole fed-e2e-reader --ignore-not-found >/dev/null 2>&1 || true
+	k delete federatedclusterrole fed-e2e-reader --ignore-not-found --wait=false >/dev/null 2>&1 || true
+	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
+	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
+	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-propagation-controller.log" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- install: CRDs and RBAC, then the default FederatedTypeConfigs --------
+k apply -f "$root/manifests/" >/dev/null
+k wait --for condition=established crd --all --timeout=60s >/dev/null
+if out=$(k apply -f "$root/manifests/types/" 2>&1); then
+	ok "manifests/ then manifests/types/ applied: $(echo "$out" | wc -l) FederatedTypeConfigs"
+else
+	bad "apply manifests/types/: $out"
+fi
+k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+
+srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.server}"; }
+{
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubefed-config, namespace: kube-system}\ndata:\n  kubefed.yaml: |\n'
+	printf '    apiVersion: federation/v1beta1\n    kind: Federation\n    spec:\n      clusters:\n'
+	for c in member1 member2; do
+		printf '      - clusterName: %s\n        serverAddressByClientCIDRs:\n        - {clientCIDR: 0.0.0.0/0, serverAddress: "%s"}\n' $c "$(srv $c)"
+	done
+} | k apply -f - >/dev/null
+{
+	printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: kubefed-kubeconfig, namespace: kube-system}\nstringData:\n'
+	for c in member1 member2; do
+		echo "  kubeconfig-$c: |"
+		kubectl --kubeconfig "$K" config view --raw --minify --flatten --context $c | sed 's/^/    /'
+	done
+} | k apply -f - >/dev/null
+
+start_controller() {
+	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
+		--health-period 1 --health-timeout 1 --failure-threshold 2 --metrics-address 127.0.0.1:0 \
+		--leader-elect=false --log-level debug 2>>"$work/ctl.log" &
+	cpid=$!
+}
+start_controller
+ready() { [ "$(k -n $FNS get kubefedcluster "$1" -o jsonpath='{.status.connectivityStatus}' 2>/dev/null)" = Connected ]; }
+wait_until 30 ready member1 && wait_until 30 ready member2 || { bad "members not Ready"; cat "$work/ctl.log"; exit 1; }
+wait_until 30 grep -q "type services: propagating" "$work/ctl.log" || { bad "types not started"; exit 1; }
+
+# ---- propagate ---------------------------------------------------------------
+k create ns $NS >/dev/null
+# an object that already exists unlabelled in member2 (adopted) and one
+# labelled managed=false in member1 (never touched)
+km member1 create ns $NS >/dev/null; km member2 create ns $NS >/dev/null
+km member2 -n $NS create cm adopt-me --from-literal=a=old >/dev/null
+km member1 -n $NS create cm hands-off --from-literal=a=mine >/dev/null
+km member1 -n $NS label cm hands-off kubefed.io/managed=false >/dev/null
+cat >"$work/objs.yaml" <<EOF
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedNamespace
+metadata: {name: $NS, namespace: $NS}
+spec:
+  placement: {clusterSelector: {}}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: cfg, namespace: $NS}
+spec:
+  template:
+    metadata: {annotations: {team: blue}}
+    data: {a: "1"}
+  placement:
+    clusters: [{name: member1}, {name: member2}]
+  overrides:
+  - clusterName: member2
+    clusterOverrides:
+    - {path: /data/a, value: "2"}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: adopt-me, namespace: $NS}
+spec:
+  template: {data: {a: new}}
+  placement: {clusterSelector: {}}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: hands-off, namespace: $NS}
+spec:
+  template: {data: {a: fed}}
+  placement: {clusterSelector: {}}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedService
+metadata: {name: web, namespace: $NS}
+spec:
+  template:
+    spec:
+      type: NodePort
+      selector: {app: web}
+      ports: [{name: http, port: 80}]
+  placement: {clusterSelector: {}}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedDeployment
+metadata: {name: web, namespace: $NS}
+spec:
+  template:
+    spec:
+      replicas: 3
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec: {containers: [{name: web, image: nginx}]}
+  placement: {clusterSelector: {}}
+  overrides:
+  - clusterName: member1
+    clusterOverrides:
+    - {path: /spec/replicas, value: 5}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedClusterRole
+metadata: {name: fed-e2e-reader}
+spec:
+  template:
+    rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
+  placement: {clusterSelector: {}}
+EOF
+t0=$(now)
+k apply -f "$work/objs.yaml" >/dev/null
+if wait_until 10 test "$(cm_data member2 cfg a)" = 2 && wait_until 10 test "$(cm_data member1 cfg a)" = 1 &&
+	wait_until 10 test "$(mget member1 deploy web -o jsonpath='{.spec.replicas}')" = 5 &&
+	wait_until 10 test "$(mget member2 deploy web -o jsonpath='{.spec.replicas}')" = 3 &&
+	wait_until 10 km member2 get clusterrole fed-e2e-reader; then
+	ok "propagated in $(since "$t0")s: ConfigMap (override a=2 on member2), Service, Deployment (replicas 5 on member1, 3 on member2), ClusterRole"
+else
+	bad "propagation: $(mget member1 cm -o name) / $(mget member2 deploy -o name)"; grep -E "WARN|ERR" "$work/ctl.log" | tail -5
+fi
+[ "$(mget member1 cm cfg -o jsonpath='{.metadata.labels.kubefed\.io/managed}')" = true ] &&
+	[ "$(mget member1 cm cfg -o jsonpath='{.metadata.annotations.team}')" = blue ] &&
+	ok "member copy labelled kubefed.io/managed=true, template annotation kept" || bad "label/annotation on member copy"
+wait_until 10 test "$(cm_data member2 adopt-me a)" = new &&
+	ok "pre-existing unlabelled ConfigMap in member2 adopted (a: old -> new)" || bad "adoption: $(cm_data member2 adopt-me a)"
+wait_until 10 test "$(fstatus federatedconfigmap hands-off '{.status.clusters[?(@.name=="member1")].status}')" = ManagedLabelFalse &&
+	[ "$(cm_data member1 hands-off a)" = mine ] &&
+	ok "managed=false object in member1 untouched, status ManagedLabelFalse" || bad "managed=false: $(fstatus federatedconfigmap hands-off '{.status}')"
+wait_until 10 test "$(fstatus federatedconfigmap cfg '{.status.conditions[0].status}')" = True &&
+	ok "status: Propagation=True, clusters $(fstatus federatedconfigmap cfg '{.status.clusters[*].name}')" || bad "status: $(fstatus federatedconfigmap cfg '{.status}')"
+
+# ---- retained fields ---------------------------------------------------------
+ip=$(mget member1 svc web -o jsonpath='{.spec.clusterIP}'); np=$(mget member1 svc web -o jsonpath='{.spec.ports[0].nodePort}')
+k -n $NS patch federatedservice web --type merge -p '{"spec":{"template":{"metadata":{"labels":{"v":"2"}}}}}' >/dev/null
+if wait_until 10 test "$(mget member1 svc web -o jsonpath='{.metadata.labels.v}')" = 2 &&
+	[ "$(mget member1 svc web -o jsonpath='{.spec.clusterIP}')" = "$ip" ] &&
+	[ "$(mget member1 svc web -o jsonpath='{.spec.ports[0].nodePort}')" = "$np" ] && [ -n "$ip" ]; then
+	ok "Service template updated in place: clusterIP $ip and nodePort $np retained"
+else
+	bad "Service retention: $(mget member1 svc web -o yaml)"
+fi
+
+# ---- drift -------------------------------------------------------------------
+km member1 -n $NS patch cm cfg -p '{"data":{"a":"drift"}}' >/dev/null
+t0=$(now)
+wait_until 5 test "$(cm_data member1 cfg a)" = 1 && ok "member-side edit corrected in $(since "$t0")s" || bad "drift not corrected: $(cm_data member1 cfg a)"
+km member2 -n $NS delete cm cfg >/dev/null
+t0=$(now)
+wait_until 5 test "$(cm_data member2 cfg a)" = 2 && ok "member-side delete corrected in $(since "$t0")s" || bad "deleted copy not recreated"
+
+# ---- aggregate status ----------------------------------------------------------
+# No kube-controller-manager here: write the members' Deployment status the
+# way theirs would, and the federated object sums it up.
+for c in member1:5 member2:3; do
+	km ${c%%:*} -n $NS patch deploy web --subresource=status --type merge -p \
+		"{\"status\":{\"replicas\":${c#*:},\"readyReplicas\":${c#*:},\"availableReplicas\":${c#*:},\"updatedReplicas\":${c#*:}}}" >/dev/null
+done
+t0=$(now)
+if wait_until 5 test "$(fstatus federateddeployment web '{.status.aggregate.availableReplicas}')" = 8; then
+	ok "aggregate over members in $(since "$t0")s: $(fstatus federateddeployment web '{.status.aggregate}')"
+else
+	bad "aggregate: $(fstatus federateddeployment web '{.status}')"
+fi
+
+# ---- placement change --------------------------------------------------------
+k -n $NS patch federatedconfigmap cfg --type merge -p '{"spec":{"placement":{"clusters":[{"name":"member2"}]}}}' >/dev/null
+t0=$(now)
+wait_until 5 absent member1 cm cfg && ok "placement narrowed to member2: member1 copy removed in $(since "$t0")s" || bad "member1 copy still there"
+
+# ---- restart: nothing written ------------------------------------------------
+sleep 1
+kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
+before=$(writes)
+start_controller
+wait_until 20 grep -q "type services: propagating" <(tail -n +1 "$work/ctl.log" | tail -n 200) || true
+sleep 4
+after=$(writes)
+[ "$after" = "$before" ] && ok "controller restarted: 0 writes to members (everything already as wanted)" ||
+	{ bad "restart wrote $((after - before)) objects"; grep "writing (" "$work/ctl.log" | grep " $NS/" | tail -n $((after - before)); }
+
+# ---- failures reported -------------------------------------------------------
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedDeployment
+metadata: {name: broken, namespace: $NS}
+spec:
+  template:
+    spec:
+      selector: {matchLabels: {app: x}}
+      template:
+        metadata: {labels: {app: y}}
+        spec: {containers: [{name: c, image: nginx}]}
+  placement: {clusters: [{name: member1}]}
+EOF
+if wait_until 10 test "$(fstatus federateddeployment broken '{.status.clusters[0].status}')" = CreationFailed; then
+	ok "invalid template: member1 CreationFailed: $(fstatus federateddeployment broken '{.status.clusters[0].message}' | cut -c1-160)"
+else
+	bad "no CreationFailed: $(fstatus federateddeployment broken '{.status}')"
+fi
+wait_until 10 test -n "$(k -n $NS get events --field-selector involvedObject.name=broken,reason=CreateInClusterFailed -o name 2>/dev/null)" &&
+	ok "event CreateInClusterFailed on the FederatedDeployment" || bad "no CreateInClusterFailed event"
+k -n $NS delete federateddeployment broken --wait=false >/dev/null
+
+# ---- deletion ----------------------------------------------------------------
+k -n $NS annotate federatedconfigmap adopt-me kubefed.io/orphan=true >/dev/null
+k -n $NS delete federatedconfigmap adopt-me --wait=false >/dev/null
+wait_until 10 bash -c "! kubectl --kubeconfig '$K' --context host -n $NS get federatedconfigmap adopt-me >/dev/null 2>&1" &&
+	[ "$(cm_data member2 adopt-me a)" = new ] &&
+	[ -z "$(mget member2 cm adopt-me -o jsonpath='{.metadata.labels.kubefed\.io/managed}')" ] &&
+	ok "kubefed.io/orphan: federated object gone, member copies kept without the managed label" || bad "orphan deletion"
+# member1 holds no copy of cfg (placement is member2): its outage must not block
+"$FED_LOCAL_CLUSTERS" stop --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
+wait_until 15 test "$(k -n $FNS get kubefedcluster member1 -o jsonpath='{.status.connectivityStatus}')" = Offline || true
+t0=$(now)
+k -n $NS delete federatedconfigmap cfg --wait=false >/dev/null
+if wait_until 10 absent member2 cm cfg &&
+	wait_until 10 bash -c "! kubectl --kubeconfig '$K' --context host -n $NS get federatedconfigmap cfg >/dev/null 2>&1"; then
+	ok "deleted with member1 offline (it held no copy): removed from member2 and finalized in $(since "$t0")s"
+else
+	bad "deletion blocked: $(fstatus federatedconfigmap cfg '{.status}')"
+fi
+# member1 holds a copy of the Deployment: deletion waits for it
+k -n $NS delete federateddeployment web --wait=false >/dev/null
+sleep 2
+k -n $NS get federateddeployment web >/dev/null 2>&1 &&
+	ok "deletion of an object member1 (offline) holds waits: $(fstatus federateddeployment web '{.status.clusters[?(@.name=="member1")].status}')" ||
+	bad "FederatedDeployment finalized while member1 still holds a copy"
+"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
+t0=$(now)
+if wait_until 30 absent member1 deploy web &&
+	wait_until 10 bash -c "! kubectl --kubeconfig '$K' --context host -n $NS get federateddeployment web >/dev/null 2>&1"; then
+	ok "member1 back: its copy removed and the FederatedDeployment finalized in $(since "$t0")s"
+else
+	bad "after member1 returned: $(mget member1 deploy -o name)"
+fi
+
+kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,888 @@
+/* Sync of one Federated<Kind> object: make every member match it, then
+ * report. Level-triggered: each sync starts from the current federated
+ * object, the members' informers and what the object's status says we
+ * last wrote, so a restart at any moment converges without writing what
+ * is already right.
+ *
+ * Writes to members are server-side applies (field manager
+ * fed-controller, forced), so fields the member's own controllers set
+ * (a Service's clusterIP, an HPA's replicas) stay theirs. Each object has
+ * at most one round of writes in flight; events meanwhile mark it dirty
+ * and it syncs again when the round ends, which keeps per-object order. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fed/log.h"
+#include "propagate.h"
+
+#define BACKOFF_MIN 1.0
+#define BACKOFF_MAX 60.0
+#define AWAIT_EVENT 10.0 /* seconds to wait for the watch event of our own write */
+#define PARKED 30.0	 /* seconds before looking again at an object we may not touch */
+
+struct write_ctx {
+	struct fobj *o;
+	char *cluster;
+	char hash[65];
+	bool is_delete;
+	bool is_create; /* apply after a 404: reported as a creation */
+	bool orphan;	/* a write-off that only drops the managed label */
+	cJSON *desired; /* kept for the adoption GET */
+};
+
+static void crec_free(struct crec *r)
+{
+	if (!r)
+		return;
+	free(r->version);
+	free(r->status);
+	free(r->message);
+	free(r);
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fobj *o = w->data;
+
+	ftype_enqueue(o->t, o->key);
+}
+
+void fobj_free(struct fobj *o)
+{
+	if (!o)
+		return;
+	ev_timer_stop(o->t->ctl->loop, &o->retry);
+	fed_kube_call_cancel(o->status_call);
+	fed_map_release(&o->recs, (void (*)(void *))crec_free);
+	free(o->status_hash);
+	free(o->key);
+	free(o);
+}
+
+static struct fobj *fobj_get(struct ftype *t, const char *key)
+{
+	struct fobj *o = fed_map_get(&t->objs, key);
+
+	if (o)
+		return o;
+	if (!(o = calloc(1, sizeof(*o))) || !(o->key = strdup(key))) {
+		free(o);
+		return NULL;
+	}
+	o->t = t;
+	fed_map_init(&o->recs);
+	ev_timer_init(&o->retry, retry_cb, 0., 0.);
+	o->retry.data = o;
+	if (fed_map_put(&t->objs, key, o, NULL)) {
+		fobj_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static struct crec *crec_get(struct fobj *o, const char *cluster)
+{
+	struct crec *r = fed_map_get(&o->recs, cluster);
+
+	if (r)
+		return r;
+	if (!(r = calloc(1, sizeof(*r))))
+		return NULL;
+	if (fed_map_put(&o->recs, cluster, r, NULL)) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void set_str(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = s ? strdup(s) : NULL;
+}
+
+static void crec_set(struct crec *r, const char *status, const char *message)
+{
+	set_str(&r->status, status);
+	set_str(&r->message, message && *message ? message : NULL);
+}
+
+/* "gen:N" when the object has a generation (status churn leaves it
+ * alone), else "rv:N" (kubefed's rule). */
+static void version_of(const cJSON *obj, char *buf, size_t n)
+{
+	const cJSON *g = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "generation");
+	const char *rv = fed_obj_resource_version(obj);
+
+	if (cJSON_IsNumber(g) && g->valuedouble > 0)
+		snprintf(buf, n, "gen:%.0f", g->valuedouble);
+	else
+		snprintf(buf, n, "rv:%s", rv ? rv : "");
+}
+
+/* Whether the informer's copy is older than what our last write
+ * returned. resourceVersions are opaque to clients in principle; every
+ * apiserver backed by etcd hands out increasing integers, and reading
+ * them so avoids re-applying an object merely because its watch event has
+ * not arrived yet. Anything unparsable counts as "not older". */
+static bool older_than(const char *have, const char *recorded)
+{
+	char *e1, *e2;
+	unsigned long long a, b;
+
+	if (!have || !recorded || strncmp(have, recorded, 3))
+		return false;
+	a = strtoull(have + 4, &e1, 10);
+	b = strtoull(recorded + 4, &e2, 10);
+	return !*e1 && !*e2 && a < b;
+}
+
+static void load_recs(struct fobj *o, const cJSON *fed)
+{
+	const cJSON *c;
+
+	o->loaded = true;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "status"), "clusters"))
+	{
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(c, "version"));
+		const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(c, "hash"));
+		struct crec *r;
+		if (!name || !v || !(r = crec_get(o, name)))
+			continue;
+		set_str(&r->version, v);
+		snprintf(r->hash, sizeof(r->hash), "%s", h ? h : "");
+		crec_set(r, cJSON_GetStringValue(cJSON_GetObjectItem(c, "status")), NULL);
+	}
+}
+
+static void fed_event(struct fobj *o, const cJSON *fed, bool warning, const char *reason,
+		      const char *fmt, const char *cluster, const char *detail)
+{
+	struct controller_event_target tg = {o->t->fed_api_version, o->t->cfg.federated.kind,
+					     fed_obj_namespace(fed) ? fed_obj_namespace(fed)
+								    : o->t->ctl->o.fed_namespace,
+					     fed_obj_name(fed), fed_obj_str(fed, "metadata.uid")};
+	char msg[FED_ERROR_MSG_MAX + 256];
+
+	snprintf(msg, sizeof(msg), fmt, cluster, detail ? detail : "");
+	controller_event(o->t->ctl, &tg, warning, reason, msg);
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static void write_ctx_free(struct write_ctx *w)
+{
+	if (!w)
+		return;
+	cJSON_Delete(w->desired);
+	free(w->cluster);
+	free(w);
+}
+
+static void round_done(struct fobj *o)
+{
+	if (--o->inflight > 0)
+		return;
+	/* report, and catch up with whatever happened meanwhile */
+	o->dirty = false;
+	ftype_enqueue(o->t, o->key);
+}
+
+static void failed(struct fobj *o, const char *cluster, struct crec *r, const char *status,
+		   const struct fed_error *e)
+{
+	const cJSON *fed = NULL;
+	const char *slash = strchr(o->key, '/');
+	char ns[256];
+
+	crec_set(r, status, e->msg);
+	if (slash) {
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - o->key), o->key);
+		fed = fed_informer_get(o->t->fed_inf, ns, slash + 1);
+	} else {
+		fed = fed_informer_get(o->t->fed_inf, NULL, o->key);
+	}
+	if (fed) {
+		char reason[64];
+		snprintf(reason, sizeof(reason), "%sInClusterFailed",
+			 !strcmp(status, "CreationFailed")   ? "Create"
+			 : !strcmp(status, "DeletionFailed") ? "Delete"
+							     : "Update");
+		fed_event(o, fed, true, reason, "cluster %s: %s", cluster, e->msg);
+	}
+	/* recoverable: try again with backoff, not in a hot loop */
+	o->backoff = o->backoff ? o->backoff * 2 : BACKOFF_MIN;
+	if (o->backoff > BACKOFF_MAX)
+		o->backoff = BACKOFF_MAX;
+	ev_timer_stop(o->t->ctl->loop, &o->retry);
+	ev_timer_set(&o->retry, o->backoff, 0.);
+	ev_timer_start(o->t->ctl->loop, &o->retry);
+}
+
+static void apply_done(struct fed_kube_response *resp, void *ud)
+{
+	struct write_ctx *w = ud;
+	struct fobj *o = w->o;
+	struct crec *r = crec_get(o, w->cluster);
+	char v[64];
+
+	if (r && !resp->err.code) {
+		version_of(resp->json, v, sizeof(v));
+		set_str(&r->version, v);
+		memcpy(r->hash, w->hash, sizeof(r->hash));
+		crec_set(r, "", NULL);
+		r->written_at = ev_now(o->t->ctl->loop);
+		o->backoff = 0;
+		FED_LOG_DEBUG(w->cluster, "%s %s %s (%s)", w->is_create ? "created" : "updated",
+			      o->t->cfg.target.kind, o->key, v);
+	} else if (r) {
+		failed(o, w->cluster, r, w->is_create ? "CreationFailed" : "UpdateFailed", &resp->err);
+		FED_LOG_WARN(w->cluster, "%s %s %s: %s", w->is_create ? "creating" : "updating",
+			     o->t->cfg.target.kind, o->key, resp->err.msg);
+	}
+	write_ctx_free(w);
+	round_done(o);
+}
+
+static void start_apply(struct write_ctx *w, struct fed_kube_client *c)
+{
+	struct fed_kube_ref ref = {&w->o->t->target_res, fed_obj_namespace(w->desired),
+				   fed_obj_name(w->desired), NULL};
+	struct fed_kube_write_opts wo = {FED_MANAGER, true, false};
+	struct fed_error err = FED_ERROR_INIT;
+	struct crec *r = crec_get(w->o, w->cluster);
+	char *body;
+
+	/* no resourceVersion: apply is not a compare-and-swap here */
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(w->desired, "metadata"), "resourceVersion");
+	body = cJSON_PrintUnformatted(w->desired);
+	if (!body || fed_kube_patch(c, &ref, FED_PATCH_APPLY, body, &wo, apply_done, w, NULL, &err)) {
+		if (!err.code)
+			fed_error_set(&err, FED_ENOMEM, "out of memory");
+		if (r)
+			failed(w->o, w->cluster, r, "UpdateFailed", &err);
+		round_done(w->o);
+		write_ctx_free(w);
+	}
+	free(body);
+}
+
+/* The object is not among the member's managed ones: find out whether it
+ * exists unlabelled (adoption) or labelled false (hands off). */
+static void probe_done(struct fed_kube_response *resp, void *ud)
+{
+	struct write_ctx *w = ud;
+	struct fobj *o = w->o;
+	struct crec *r = crec_get(o, w->cluster);
+	struct member *m = fed_map_get(&o->t->ctl->members, w->cluster);
+	struct fed_kube_client *c = m ? member_client(m) : NULL;
+	struct fed_error e = FED_ERROR_INIT;
+
+	if (!r || !c) {
+		if (r)
+			crec_set(r, "ClusterNotReady", "the cluster stopped being ready");
+		goto done;
+	}
+	if (resp->err.code == FED_ENOTFOUND) {
+		w->is_create = true;
+		FED_LOG_DEBUG(w->cluster, "%s %s: writing (absent)", o->t->cfg.target.kind, o->key);
+		start_apply(w, c);
+		return;
+	}
+	if (resp->err.code) {
+		failed(o, w->cluster, r, "RetrievalFailed", &resp->err);
+		goto done;
+	}
+	switch (fed_managed_state(resp->json)) {
+	case FED_MANAGED_FALSE:
+		r->parked_at = ev_now(o->t->ctl->loop);
+		memcpy(r->parked_hash, w->hash, sizeof(w->hash));
+		crec_set(r, "ManagedLabelFalse",
+			 "the object in the member is labelled kubefed.io/managed=false: fed "
+			 "leaves it alone");
+		goto done;
+	case FED_MANAGED_NONE:
+		if (!o->t->ctl->adopt) {
+			fed_error_set(&e, FED_EEXISTS,
+				      "the object already exists in the member and adoption is off "
+				      "(--adopt-resources=false): delete it there or label it "
+				      "kubefed.io/managed=true");
+			crec_set(r, "AlreadyExists", e.msg);
+			r->parked_at = ev_now(o->t->ctl->loop);
+			memcpy(r->parked_hash, w->hash, sizeof(w->hash));
+			goto done;
+		}
+		FED_LOG_INFO(w->cluster, "adopting existing %s %s", o->t->cfg.target.kind, o->key);
+		break;
+	case FED_MANAGED_YES:
+		break;
+	}
+	FED_LOG_DEBUG(w->cluster, "%s %s: writing (found)", o->t->cfg.target.kind, o->key);
+	start_apply(w, c);
+	return;
+done:
+	write_ctx_free(w);
+	round_done(o);
+}
+
+static void delete_done(struct fed_kube_response *resp, void *ud)
+{
+	struct write_ctx *w = ud;
+	struct fobj *o = w->o;
+	struct crec *r = crec_get(o, w->cluster);
+
+	if (r && resp->err.code && resp->err.code != FED_ENOTFOUND) {
+		r->deleting = false;
+		failed(o, w->cluster, r, "DeletionFailed", &resp->err);
+	} else {
+		FED_LOG_DEBUG(w->cluster, "%s %s %s", w->orphan ? "released" : "deleted",
+			      o->t->cfg.target.kind, o->key);
+	}
+	write_ctx_free(w);
+	round_done(o);
+}
+
+/* Annotation keys have dots, so no dotted-path lookup. */
+static const char *annotation(const cJSON *obj, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "annotations"), key));
+}
+
+static const char *delete_policy(const cJSON *fed)
+{
+	const char *opt = annotation(fed, FED_DELETEOPTION_ANNOTATION);
+	static char policy[32];
+	cJSON *j;
+
+	if (!opt || !(j = cJSON_Parse(opt)))
+		return "Background";
+	snprintf(policy, sizeof(policy), "%s",
+		 cJSON_GetStringValue(cJSON_GetObjectItem(j, "propagationPolicy"))
+			 ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "propagationPolicy"))
+			 : "Background");
+	cJSON_Delete(j);
+	return policy;
+}
+
+/* Take our copy out of a cluster: delete it, or with kubefed.io/orphan
+ * leave it and only drop the managed label (kubefed's orphaning). */
+static void start_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
+			    struct fed_kube_client *c, const cJSON *existing, bool orphan)
+{
+	struct fed_kube_ref ref = {&o->t->target_res, fed_obj_namespace(existing),
+				   fed_obj_name(existing), NULL};
+	struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
+	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
+	struct fed_error err = FED_ERROR_INIT;
+	struct write_ctx *w = calloc(1, sizeof(*w));
+	struct crec *r = crec_get(o, cluster);
+	int ret;
+
+	if (!w || !r || !(w->cluster = strdup(cluster))) {
+		write_ctx_free(w);
+		return;
+	}
+	w->o = o;
+	w->is_delete = true;
+	w->orphan = orphan;
+	r->deleting = true;
+	crec_set(r, "WaitingForRemoval", NULL);
+	o->inflight++;
+	if (orphan) {
+		ret = fed_kube_patch(c, &ref, FED_PATCH_MERGE,
+				     "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL "\":null}}}",
+				     &wo, delete_done, w, NULL, &err);
+	} else {
+		d.precondition_uid = fed_obj_str(existing, "metadata.uid");
+		d.propagation_policy = delete_policy(fed);
+		ret = fed_kube_delete(c, &ref, &d, delete_done, w, NULL, &err);
+	}
+	if (ret) {
+		r->deleting = false;
+		failed(o, cluster, r, orphan ? "LabelRemovalFailed" : "DeletionFailed", &err);
+		write_ctx_free(w);
+		round_done(o);
+	}
+}
+
+/* Create or update the object in one Ready cluster. */
+static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
+		   struct fed_kube_client *c, const cJSON *existing)
+{
+	struct crec *r = crec_get(o, cluster);
+	struct fed_error err = FED_ERROR_INIT;
+	struct write_ctx *w = NULL;
+	char hash[65], v[64];
+
+	if (!r)
+		return;
+	if (fed_desired_hash(fed, &o->t->tt, cluster, hash, &err)) {
+		crec_set(r, "ApplyOverridesFailed", err.msg);
+		return;
+	}
+	if (existing) {
+		r->written_at = 0; /* its event arrived */
+		version_of(existing, v, sizeof(v));
+		if (!strcmp(hash, r->hash) && r->version &&
+		    (!strcmp(v, r->version) || older_than(v, r->version))) {
+			if (!r->status || strcmp(r->status, "") != 0)
+				crec_set(r, "", NULL);
+			return; /* as we left it (or our write's event is on its way) */
+		}
+	} else if (r->parked_at && ev_now(o->t->ctl->loop) - r->parked_at < PARKED &&
+		   !strcmp(hash, r->parked_hash)) {
+		/* not ours to touch: its label may change without an event we
+		 * see (we watch managed objects only), so look again later */
+		if (!ev_is_active(&o->retry)) {
+			ev_timer_set(&o->retry, PARKED, 0.);
+			ev_timer_start(o->t->ctl->loop, &o->retry);
+		}
+		return;
+	} else if (r->written_at && ev_now(o->t->ctl->loop) - r->written_at < AWAIT_EVENT &&
+		   !strcmp(hash, r->hash)) {
+		/* just written: its watch event has not arrived yet; look again
+		 * later in case it never does (created and deleted at once) */
+		if (!ev_is_active(&o->retry)) {
+			ev_timer_set(&o->retry, AWAIT_EVENT, 0.);
+			ev_timer_start(o->t->ctl->loop, &o->retry);
+		}
+		return;
+	}
+	r->written_at = r->parked_at = 0;
+	FED_LOG_DEBUG(cluster, "%s %s: %s (hash %.12s was %.12s, version %s was %s)",
+		      o->t->cfg.target.kind, o->key, existing ? "writing" : "looking up", hash,
+		      r->hash, existing ? v : "-", r->version ? r->version : "-");
+	if (!(w = calloc(1, sizeof(*w))) || !(w->cluster = strdup(cluster)))
+		goto oom;
+	w->o = o;
+	memcpy(w->hash, hash, sizeof(hash));
+	if (fed_object_for_cluster(fed, &o->t->tt, cluster, existing, &w->desired, &err)) {
+		crec_set(r, "ComputeResourceFailed", err.msg);
+		write_ctx_free(w);
+		return;
+	}
+	o->inflight++;
+	if (existing) {
+		start_apply(w, c);
+		return;
+	}
+	{
+		struct fed_kube_ref ref = {&o->t->target_res, fed_obj_namespace(w->desired),
+					   fed_obj_name(w->desired), NULL};
+		if (fed_kube_get(c, &ref, probe_done, w, NULL, &err)) {
+			failed(o, cluster, r, "RetrievalFailed", &err);
+			write_ctx_free(w);
+			round_done(o);
+		}
+	}
+	return;
+oom:
+	write_ctx_free(w);
+}
+
+/* ---- placement --------------------------------------------------------- */
+
+/* Which members the object goes to; for namespaced types only where its
+ * FederatedNamespace goes (kubefed's gating). */
+static int placed(struct fobj *o, const cJSON *fed, const char **names, size_t n, bool *sel,
+		  const char **why, struct fed_error *err)
+{
+	struct fed_member_info *mi = calloc(n ? n : 1, sizeof(*mi));
+	bool *nsel = NULL;
+	const cJSON *fns;
+	struct ftype *nst;
+	const char *ns = fed_obj_namespace(fed);
+	size_t i;
+	int ret = 0;
+
+	*why = NULL;
+	if (!mi)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		mi[i] = (struct fed_member_info){names[i], member_labels(o->t->ctl, names[i])};
+	if ((ret = fed_placement_select(cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"),
+							     "placement"),
+					mi, n, sel, err)))
+		goto out;
+	if (!o->t->cfg.target.namespaced || o->t->is_namespaces)
+		goto out;
+	nst = types_namespaces(o->t->ctl);
+	fns = nst && ns ? fed_informer_get(nst->fed_inf, ns, ns) : NULL;
+	if (!fns) {
+		*why = "NamespaceNotFederated";
+		memset(sel, 0, n * sizeof(*sel));
+		goto out;
+	}
+	if (!(nsel = calloc(n ? n : 1, sizeof(*nsel)))) {
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (fed_placement_select(cJSON_GetObjectItem(cJSON_GetObjectItem(fns, "spec"), "placement"),
+				 mi, n, nsel, err)) {
+		fed_error_clear(err);
+		memset(nsel, 0, n * sizeof(*nsel));
+	}
+	for (i = 0; i < n; i++)
+		sel[i] = sel[i] && nsel[i];
+out:
+	free(nsel);
+	free(mi);
+	return ret;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static void status_done(struct fed_kube_response *resp, void *ud)
+{
+	struct fobj *o = ud;
+
+	o->status_call = NULL;
+	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
+		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
+			     resp->err.msg);
+		free(o->status_hash);
+		o->status_hash = NULL;
+	}
+}
+
+static void add_sum(cJSON *agg, const char *field, const cJSON *st)
+{
+	const cJSON *v = cJSON_GetObjectItem(st, field);
+	cJSON *a = cJSON_GetObjectItem(agg, field);
+
+	if (!cJSON_IsNumber(v))
+		return;
+	if (a)
+		cJSON_SetNumberValue(a, a->valuedouble + v->valuedouble);
+	else
+		cJSON_AddNumberToObject(agg, field, v->valuedouble);
+}
+
+static void write_status(struct fobj *o, const cJSON *fed, const char *const *names, size_t n,
+			 const bool *sel, const char *reason, const char *message)
+{
+	static const char *const sums[] = {"replicas", "readyReplicas", "availableReplicas",
+					   "updatedReplicas"};
+	struct fed_kube_ref ref = {&o->t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed),
+				   "status"};
+	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
+	struct fed_error err = FED_ERROR_INIT;
+	cJSON *st = cJSON_CreateObject(), *clusters, *agg, *cond, *patch = NULL, *conds;
+	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "generation");
+	char hash[65], now[32], *body = NULL;
+	const char *prev_t = NULL;
+	bool ok = !reason, synced, any_agg = false;
+	struct tm tm;
+	time_t t = time(NULL);
+	size_t i;
+
+	clusters = cJSON_AddArrayToObject(st, "clusters");
+	agg = cJSON_CreateObject();
+	for (i = 0; i < n; i++) {
+		struct crec *r = fed_map_get(&o->recs, names[i]);
+		const cJSON *existing = minf_get(o->t, names[i], o->key, &synced);
+		cJSON *c;
+		if (!sel[i] && !(r && r->version))
+			continue;
+		c = cJSON_CreateObject();
+		cJSON_AddStringToObject(c, "name", names[i]);
+		cJSON_AddStringToObject(c, "status", r && r->status ? r->status : "");
+		if (r && r->message)
+			cJSON_AddStringToObject(c, "message", r->message);
+		if (r && r->version) {
+			cJSON_AddStringToObject(c, "version", r->version);
+			cJSON_AddStringToObject(c, "hash", r->hash);
+		}
+		if (r && r->status && *r->status)
+			ok = false;
+		if (existing && cJSON_GetObjectItem(existing, "status")) {
+			const cJSON *rs = cJSON_GetObjectItem(existing, "status");
+			if (o->t->cfg.status_collection)
+				cJSON_AddItemToObject(c, "remoteStatus", cJSON_Duplicate(rs, 1));
+			for (size_t k = 0; k < sizeof(sums) / sizeof(sums[0]); k++)
+				add_sum(agg, sums[k], rs);
+			any_agg = any_agg || cJSON_GetObjectItem(rs, "replicas");
+		}
+		cJSON_AddItemToArray(clusters, c);
+	}
+	if (any_agg) {
+		cJSON_AddNumberToObject(agg, "clusters", (double)cJSON_GetArraySize(clusters));
+		cJSON_AddItemToObject(st, "aggregate", agg);
+	} else {
+		cJSON_Delete(agg);
+	}
+	if (cJSON_IsNumber(gen))
+		cJSON_AddNumberToObject(st, "observedGeneration", gen->valuedouble);
+	conds = cJSON_AddArrayToObject(st, "conditions");
+	cond = cJSON_CreateObject();
+	cJSON_AddStringToObject(cond, "type", "Propagation");
+	cJSON_AddStringToObject(cond, "status", ok ? "True" : "False");
+	if (reason || !ok)
+		cJSON_AddStringToObject(cond, "reason", reason ? reason : "CheckClusters");
+	if (message)
+		cJSON_AddStringToObject(cond, "message", message);
+	cJSON_AddItemToArray(conds, cond);
+	/* compare without times: a probe of nothing new writes nothing */
+	if (fed_json_hash(st, hash) || (o->status_hash && !strcmp(o->status_hash, hash)))
+		goto out;
+	{
+		/* after a restart, compare with what the object already says */
+		cJSON *cur = cJSON_Duplicate(cJSON_GetObjectItem(fed, "status"), 1);
+		char h2[65] = "";
+		const cJSON *c0 =
+			cJSON_GetArrayItem(cJSON_GetObjectItem(cur, "conditions"), 0);
+		prev_t = c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "lastTransitionTime"))
+			    : NULL;
+		prev_t = prev_t ? strdup(prev_t) : NULL; /* the item goes below */
+		if (c0) {
+			cJSON_DeleteItemFromObject((cJSON *)c0, "lastUpdateTime");
+			cJSON_DeleteItemFromObject((cJSON *)c0, "lastTransitionTime");
+		}
+		if (cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
+			set_str(&o->status_hash, hash);
+			cJSON_Delete(cur);
+			free((char *)prev_t);
+			goto out;
+		}
+		/* keep the transition time when the condition's status stays */
+		if (c0 && prev_t &&
+		    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c0, "status"))
+				    ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "status"))
+				    : "",
+			    ok ? "True" : "False"))
+			;
+		else {
+			free((char *)prev_t);
+			prev_t = NULL;
+		}
+		cJSON_Delete(cur);
+	}
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(cond, "lastUpdateTime", now);
+	cJSON_AddStringToObject(cond, "lastTransitionTime", prev_t ? prev_t : now);
+	free((char *)prev_t);
+	patch = cJSON_CreateObject();
+	cJSON_AddItemToObject(patch, "status", st);
+	st = NULL;
+	body = cJSON_PrintUnformatted(patch);
+	fed_kube_call_cancel(o->status_call);
+	o->status_call = NULL;
+	if (!body || fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
+				    o, &o->status_call, &err)) {
+		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
+			     err.msg);
+		goto out;
+	}
+	set_str(&o->status_hash, hash);
+out:
+	free(body);
+	cJSON_Delete(patch);
+	cJSON_Delete(st);
+}
+
+/* ---- finalizer --------------------------------------------------------- */
+
+static bool has_finalizer(const cJSON *fed)
+{
+	const cJSON *f;
+
+	cJSON_ArrayForEach(f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "finalizers"))
+		if (cJSON_IsString(f) && !strcmp(f->valuestring, FED_SYNC_FINALIZER))
+			return true;
+	return false;
+}
+
+static void fin_done(struct fed_kube_response *resp, void *ud)
+{
+	char *what = ud;
+
+	if (resp->err.code && resp->err.code != FED_ENOTFOUND && resp->err.code != FED_ECONFLICT)
+		FED_LOG_WARN(NULL, "%s: %s", what, resp->err.msg);
+	free(what);
+}
+
+/* add (or remove) our finalizer, guarded by resourceVersion so that
+ * someone else's finalizers are never lost */
+static void set_finalizer(struct fobj *o, const cJSON *fed, bool add)
+{
+	struct fed_kube_ref ref = {&o->t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed), NULL};
+	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
+	struct fed_error err = FED_ERROR_INIT;
+	cJSON *patch = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(patch, "metadata"),
+	      *list = cJSON_AddArrayToObject(meta, "finalizers");
+	const cJSON *f;
+	char *body, *what = NULL;
+
+	cJSON_AddStringToObject(meta, "resourceVersion", fed_obj_resource_version(fed));
+	cJSON_ArrayForEach(f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "finalizers"))
+		if (cJSON_IsString(f) && strcmp(f->valuestring, FED_SYNC_FINALIZER))
+			cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
+	if (add)
+		cJSON_AddItemToArray(list, cJSON_CreateString(FED_SYNC_FINALIZER));
+	body = cJSON_PrintUnformatted(patch);
+	if (body && (what = malloc(strlen(o->key) + 64)))
+		sprintf(what, "%s finalizer on %s", add ? "adding" : "removing", o->key);
+	if (!body || !what ||
+	    fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, fin_done, what, NULL,
+			   &err)) {
+		FED_LOG_WARN(NULL, "%s: %s", o->key, err.msg);
+		free(what);
+	}
+	free(body);
+	cJSON_Delete(patch);
+}
+
+/* ---- the sync ---------------------------------------------------------- */
+
+static const cJSON *fed_get(struct ftype *t, const char *key)
+{
+	const char *slash = strchr(key, '/');
+	char ns[256];
+
+	if (!slash)
+		return fed_informer_get(t->fed_inf, NULL, key);
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+	return fed_informer_get(t->fed_inf, ns, slash + 1);
+}
+
+void fobj_sync(struct ftype *t, const char *key)
+{
+	struct controller *ctl = t->ctl;
+	const cJSON *fed = fed_get(t, key);
+	struct fobj *o;
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	const char **names = NULL, *why = NULL;
+	char msg[FED_ERROR_MSG_MAX];
+	bool *sel = NULL, deleting, orphan, remaining = false, synced, hold, listing = false;
+	size_t n = 0, i;
+
+	if (!fed) { /* gone from the host: our finalizer saw to the members */
+		fobj_free(fed_map_del(&t->objs, key));
+		return;
+	}
+	/* before the Federation config is read, no member is known, and every
+	 * cluster would look like one that left */
+	if (!ctl->members_known || !fed_informer_synced(t->fed_inf) || !(o = fobj_get(t, key)))
+		return;
+	if (o->inflight) {
+		o->dirty = true;
+		return;
+	}
+	if (!o->loaded)
+		load_recs(o, fed);
+	/* after a failed write, members are touched again when the backoff
+	 * ends; status is still kept current */
+	hold = ev_is_active(&o->retry) && o->backoff > 0;
+	msg[0] = '\0';
+	deleting = fed_obj_str(fed, "metadata.deletionTimestamp") != NULL;
+	orphan = deleting && annotation(fed, FED_ORPHAN_ANNOTATION) &&
+		 !strcmp(annotation(fed, FED_ORPHAN_ANNOTATION), "true");
+	if (deleting && !has_finalizer(fed))
+		return; /* someone else's finalizer holds it; nothing of ours to do */
+	if (!deleting && !has_finalizer(fed)) {
+		set_finalizer(o, fed, true);
+		return; /* the update comes back as an event */
+	}
+	n = fed_map_count(&ctl->members);
+	names = calloc(n ? n : 1, sizeof(*names));
+	sel = calloc(n ? n : 1, sizeof(*sel));
+	if (!names || !sel)
+		goto out;
+	i = 0;
+	for (e = fed_map_first(&ctl->members, &it); e && i < n; e = fed_map_next(&ctl->members, &it))
+		names[i++] = e->key;
+	n = i;
+	if (deleting) {
+		why = orphan ? NULL : "WaitingForRemoval";
+	} else if (t->cfg.target.namespaced && !t->is_namespaces &&
+		   fed_namespace_reserved(fed_obj_namespace(fed), ctl->o.fed_namespace)) {
+		why = "NamespaceNotFederated";
+		snprintf(msg, sizeof(msg), "namespace %s is never propagated",
+			 fed_obj_namespace(fed));
+	} else if (t->is_namespaces && fed_namespace_reserved(fed_obj_name(fed), ctl->o.fed_namespace)) {
+		why = "NamespaceNotFederated";
+		snprintf(msg, sizeof(msg), "namespace %s is never propagated", fed_obj_name(fed));
+	} else if (t->is_namespaces && strcmp(fed_obj_name(fed), fed_obj_namespace(fed) ? fed_obj_namespace(fed) : "")) {
+		why = "InvalidName";
+		snprintf(msg, sizeof(msg),
+			 "a FederatedNamespace must be named after its namespace: %s/%s should be "
+			 "%s/%s",
+			 fed_obj_namespace(fed), fed_obj_name(fed), fed_obj_namespace(fed),
+			 fed_obj_namespace(fed));
+	} else if (fed_overrides_validate(cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"),
+							      "overrides"),
+					  &err)) {
+		why = "ComputePlacementFailed";
+		snprintf(msg, sizeof(msg), "%s", err.msg);
+	} else if (placed(o, fed, names, n, sel, &why, &err)) {
+		why = "ComputePlacementFailed";
+		snprintf(msg, sizeof(msg), "%s", err.msg);
+	}
+	if (why && strcmp(why, "WaitingForRemoval") && strcmp(why, "NamespaceNotFederated"))
+		memset(sel, 0, n * sizeof(*sel)); /* a broken object changes nothing in members */
+	for (i = 0; i < n; i++) {
+		struct member *m = fed_map_get(&ctl->members, names[i]);
+		struct fed_kube_client *c = member_client(m);
+		const cJSON *existing = minf_get(t, names[i], key, &synced);
+		struct crec *r = fed_map_get(&o->recs, names[i]);
+
+		if (why && strcmp(why, "WaitingForRemoval") && strcmp(why, "NamespaceNotFederated") &&
+		    !deleting)
+			continue; /* invalid spec: leave members as they are */
+		if (c && !synced)
+			listing = true;
+		if (sel[i] && !deleting) {
+			if (!c || !synced) {
+				if ((r = crec_get(o, names[i])))
+					crec_set(r, "ClusterNotReady", "the cluster is not ready");
+				continue;
+			}
+			if (!hold)
+				ensure(o, fed, names[i], c, existing);
+			continue;
+		}
+		/* not placed here (or being deleted): remove our copy */
+		if (c && synced) {
+			if (existing) {
+				remaining = true;
+				if ((!r || !r->deleting) && !hold)
+					start_write_off(o, fed, names[i], c, existing, orphan);
+			} else if (r) {
+				crec_free(fed_map_del(&o->recs, names[i]));
+			}
+		} else if (r && r->version && !orphan) {
+			/* unreachable and it holds our copy: removal waits for it */
+			remaining = true;
+			crec_set(r, "ClusterNotReady", "waiting for the cluster to remove its copy");
+		} else if (r) {
+			/* holds no copy: never blocks anything */
+			crec_free(fed_map_del(&o->recs, names[i]));
+		}
+	}
+	/* records of clusters that left the federation */
+	for (e = fed_map_first(&o->recs, &it); e; e = fed_map_next(&o->recs, &it))
+		if (!fed_map_get(&ctl->members, e->key))
+			crec_free(fed_map_del(&o->recs, e->key));
+	if (deleting) {
+		if (!remaining && !o->inflight) {
+			FED_LOG_INFO(NULL, "%s %s deleted%s", t->cfg.federated.kind, key,
+				     orphan ? " (member copies orphaned)" : " from every member");
+			set_finalizer(o, fed, false);
+		}
+		goto out;
+	}
+	/* a Ready member still listing would show as ClusterNotReady for a
+	 * moment: report once it has listed (its sync enqueues us again) */
+	if (!o->inflight && !listing)
+		write_status(o, fed, names, n, sel, why, msg[0] ? msg : NULL);
+out:
+	free(names);
+	free(sel);
+}

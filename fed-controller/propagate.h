@@ -1,0 +1,76 @@
+/* Propagation of Federated<Kind> objects: one struct ftype per enabled
+ * FederatedTypeConfig, holding the host informer of its federated objects,
+ * one informer per Ready member on the target type (managed objects only),
+ * and a queue of object keys to sync. See docs/architecture.md. */
+#ifndef FED_CONTROLLER_PROPAGATE_H
+#define FED_CONTROLLER_PROPAGATE_H
+
+#include "controller.h"
+#include "fed/federated_type.h"
+#include "fed/propagation.h"
+
+#define FED_SYNC_FINALIZER "kubefed.io/sync-controller"
+#define FED_ORPHAN_ANNOTATION "kubefed.io/orphan"
+#define FED_DELETEOPTION_ANNOTATION "kubefed.io/deleteoption"
+
+struct ftype {
+	struct controller *ctl;
+	struct fed_type_config cfg;
+	char *target_api_version; /* "apps/v1" */
+	char *fed_api_version;	  /* "types.kubefed.io/v1beta1" */
+	struct fed_kube_resource target_res, fed_res; /* strings borrowed from cfg */
+	struct fed_target_type tt;
+	struct fed_informer *fed_inf;	/* Federated<Kind> on the host */
+	struct fed_map minf;		/* member name -> struct minf * */
+	struct fed_map objs;		/* key -> struct fobj * (state kept between syncs) */
+	struct fed_map queue;		/* key -> (void *)1: to sync */
+	ev_timer kick;			/* drains the queue on the next loop iteration */
+	bool is_namespaces;		/* the FederatedNamespace type: gates the others */
+};
+
+/* A member's informer on the target type (label kubefed.io/managed=true). */
+struct minf {
+	struct ftype *t;
+	char *cluster;
+	struct fed_informer *inf;
+};
+
+/* What we last did in one cluster for one object: persisted in the
+ * federated object's status.clusters[] (version, hash), so a restarted
+ * controller knows what it wrote without writing again. */
+struct crec {
+	char hash[65];	  /* desired-state hash applied */
+	char *version;	  /* "gen:N" or "rv:N" of the member object after our write */
+	char *status;	  /* kubefed's per-cluster status ("" = OK) */
+	char *message;	  /* the member's message on failure */
+	bool deleting;	  /* a delete is in flight or awaited */
+	double written_at; /* ev_now() of our last successful write, until its event shows */
+	double parked_at;  /* found unmanaged (managed=false, or adoption off): look again later */
+	char parked_hash[65];
+};
+
+struct fobj {
+	struct ftype *t;
+	char *key;		/* "ns/name" or "name" */
+	int inflight;		/* writes to members not yet answered */
+	bool dirty;		/* changed while writes were in flight: sync again */
+	bool loaded;		/* crecs read from the object's status */
+	struct fed_map recs;	/* cluster -> struct crec * */
+	char *status_hash;	/* of the status last written (times left out) */
+	struct fed_kube_call *status_call;
+	ev_timer retry;		/* backoff after a failed write */
+	double backoff;
+};
+
+/* types.c */
+void ftype_enqueue(struct ftype *t, const char *key);
+void ftype_enqueue_all(struct ftype *t);
+void ftype_enqueue_namespace(struct ftype *t, const char *ns);
+struct ftype *types_namespaces(struct controller *ctl); /* the FederatedNamespace type, or NULL */
+const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, bool *synced);
+
+/* propagate.c */
+void fobj_sync(struct ftype *t, const char *key);
+void fobj_free(struct fobj *o);
+
+#endif

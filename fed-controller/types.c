@@ -1,0 +1,429 @@
+/* The machinery per FederatedTypeConfig: started when an FTC with
+ * propagation Enabled appears, rebuilt when it changes, stopped when it
+ * goes. Per type: an informer on its Federated<Kind> objects in the host,
+ * and one informer per Ready member on the target type, restricted to
+ * objects labelled kubefed.io/managed=true, torn down when the member
+ * leaves or goes offline and re-listed when it returns. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fed/log.h"
+#include "propagate.h"
+
+static const struct fed_kube_resource r_ftc = {"core.kubefed.io", "v1beta1",
+					       "federatedtypeconfigs", true};
+
+static void ftype_free(struct ftype *t);
+
+/* ---- queue ------------------------------------------------------------- */
+
+static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ftype *t = w->data;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	struct fed_map batch = t->queue;
+
+	/* take the batch: syncs may enqueue again */
+	fed_map_init(&t->queue);
+	for (e = fed_map_first(&batch, &it); e; e = fed_map_next(&batch, &it))
+		fobj_sync(t, e->key);
+	fed_map_release(&batch, NULL);
+}
+
+void ftype_enqueue(struct ftype *t, const char *key)
+{
+	if (!key || fed_map_put(&t->queue, key, (void *)1, NULL))
+		return;
+	if (!ev_is_active(&t->kick)) {
+		ev_timer_set(&t->kick, 0., 0.);
+		ev_timer_start(t->ctl->loop, &t->kick);
+	}
+}
+
+void ftype_enqueue_all(struct ftype *t)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	if (!t->fed_inf)
+		return;
+	for (e = fed_map_first(fed_informer_store(t->fed_inf), &it); e;
+	     e = fed_map_next(fed_informer_store(t->fed_inf), &it))
+		ftype_enqueue(t, e->key);
+}
+
+void ftype_enqueue_namespace(struct ftype *t, const char *ns)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	size_t n = strlen(ns);
+
+	if (!t->fed_inf || !t->cfg.target.namespaced)
+		return;
+	for (e = fed_map_first(fed_informer_store(t->fed_inf), &it); e;
+	     e = fed_map_next(fed_informer_store(t->fed_inf), &it))
+		if (!strncmp(e->key, ns, n) && e->key[n] == '/')
+			ftype_enqueue(t, e->key);
+}
+
+struct ftype *types_namespaces(struct controller *ctl)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it))
+		if (((struct ftype *)e->value)->is_namespaces)
+			return e->value;
+	return NULL;
+}
+
+/* ---- host informer of federated objects ------------------------------- */
+
+static void key_of(const cJSON *obj, struct fed_buf *b)
+{
+	fed_informer_key(b, fed_obj_namespace(obj), fed_obj_name(obj));
+}
+
+static void fed_changed(struct ftype *t, const cJSON *obj)
+{
+	struct fed_buf key = FED_BUF_INIT;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	key_of(obj, &key);
+	ftype_enqueue(t, key.data);
+	/* a FederatedNamespace gates every namespaced object in it */
+	if (t->is_namespaces)
+		for (e = fed_map_first(&t->ctl->types, &it); e; e = fed_map_next(&t->ctl->types, &it))
+			if (e->value != t)
+				ftype_enqueue_namespace(e->value, fed_obj_name(obj));
+	fed_buf_release(&key);
+}
+
+static void fed_add(const cJSON *obj, void *ud)
+{
+	fed_changed(ud, obj);
+}
+
+static void fed_update(const cJSON *old, const cJSON *obj, void *ud)
+{
+	/* our own status writes come back here too; the sync finds nothing
+	 * to do for them without writing */
+	fed_changed(ud, obj);
+}
+
+static void fed_synced(void *ud)
+{
+	ftype_enqueue_all(ud);
+}
+
+/* ---- member informers -------------------------------------------------- */
+
+static void member_obj_changed(struct minf *mi, const cJSON *obj)
+{
+	struct fed_buf key = FED_BUF_INIT;
+
+	const char *name = fed_obj_name(obj);
+	/* the federated twin: same key, except that a Namespace's twin is
+	 * the FederatedNamespace "name/name" */
+	const char *ns = mi->t->is_namespaces ? name : fed_obj_namespace(obj);
+
+	fed_informer_key(&key, ns, name);
+	/* only objects with a federated twin matter; drift is fixed at once */
+	if (key.data && fed_informer_get(mi->t->fed_inf, ns, name))
+		ftype_enqueue(mi->t, key.data);
+	fed_buf_release(&key);
+}
+
+static void m_add(const cJSON *obj, void *ud)
+{
+	member_obj_changed(ud, obj);
+}
+
+static void m_update(const cJSON *old, const cJSON *obj, void *ud)
+{
+	member_obj_changed(ud, obj);
+}
+
+static void m_delete(const cJSON *obj, void *ud)
+{
+	member_obj_changed(ud, obj);
+}
+
+static void m_synced(void *ud)
+{
+	ftype_enqueue_all(((struct minf *)ud)->t);
+}
+
+static void minf_free(struct minf *mi)
+{
+	if (!mi)
+		return;
+	fed_informer_free(mi->inf);
+	free(mi->cluster);
+	free(mi);
+}
+
+const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, bool *synced)
+{
+	struct minf *mi = fed_map_get(&t->minf, cluster);
+	const char *slash = strchr(key, '/');
+	char ns[256];
+
+	*synced = mi && fed_informer_synced(mi->inf);
+	if (!*synced)
+		return NULL;
+	if (!t->cfg.target.namespaced) /* a FederatedNamespace "ns/ns" is Namespace "ns" */
+		return fed_informer_get(mi->inf, NULL, slash ? slash + 1 : key);
+	if (!slash)
+		return fed_informer_get(mi->inf, NULL, key);
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+	return fed_informer_get(mi->inf, ns, slash + 1);
+}
+
+static void minf_start(struct ftype *t, const char *cluster, struct fed_kube_client *client)
+{
+	struct fed_informer_opts o;
+	struct fed_error err = FED_ERROR_INIT;
+	struct minf *mi;
+
+	if (fed_map_get(&t->minf, cluster))
+		return;
+	if (!(mi = calloc(1, sizeof(*mi))) || !(mi->cluster = strdup(cluster)))
+		goto oom;
+	mi->t = t;
+	memset(&o, 0, sizeof(o));
+	o.resource = t->target_res;
+	o.label_selector = FED_MANAGED_LABEL "=true";
+	o.handlers = (struct fed_informer_handlers){m_add, m_update, m_delete, m_synced};
+	o.ud = mi;
+	if (fed_informer_new(&mi->inf, client, &o, &err)) {
+		FED_LOG_ERR(cluster, "watching %s: %s", t->cfg.name, err.msg);
+		minf_free(mi);
+		return;
+	}
+	if (fed_map_put(&t->minf, cluster, mi, NULL))
+		goto oom;
+	FED_LOG_DEBUG(cluster, "watching managed %s", t->cfg.name);
+	fed_informer_start(mi->inf);
+	return;
+oom:
+	FED_LOG_ERR(cluster, "out of memory");
+	minf_free(mi);
+}
+
+static void minf_stop(struct ftype *t, const char *cluster)
+{
+	struct minf *mi = fed_map_del(&t->minf, cluster);
+
+	if (!mi)
+		return;
+	FED_LOG_DEBUG(cluster, "stopped watching %s", t->cfg.name);
+	minf_free(mi);
+	ftype_enqueue_all(t); /* its objects now report ClusterNotReady */
+}
+
+static void ftype_sync_members(struct ftype *t)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	for (e = fed_map_first(&t->ctl->members, &it); e; e = fed_map_next(&t->ctl->members, &it)) {
+		struct fed_kube_client *c = member_client(e->value);
+		if (c)
+			minf_start(t, e->key, c);
+		else
+			minf_stop(t, e->key);
+	}
+	for (e = fed_map_first(&t->minf, &it); e; e = fed_map_next(&t->minf, &it))
+		if (!fed_map_get(&t->ctl->members, e->key))
+			minf_stop(t, e->key);
+}
+
+/* A member became Ready (watch it, re-listing from scratch), or stopped
+ * being Ready or lost its client (stop watching before the client goes). */
+void types_member_changed(struct controller *ctl, const char *cluster, bool ready)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	struct member *m = fed_map_get(&ctl->members, cluster);
+	struct fed_kube_client *c = ready && m ? member_client(m) : NULL;
+
+	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+		struct ftype *t = e->value;
+		minf_stop(t, cluster);
+		if (c)
+			minf_start(t, cluster, c);
+		ftype_enqueue_all(t);
+	}
+}
+
+void types_enqueue_all(struct controller *ctl)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it))
+		ftype_enqueue_all(e->value);
+}
+
+/* ---- FTC lifecycle ----------------------------------------------------- */
+
+static void ftype_free(struct ftype *t)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	if (!t)
+		return;
+	ev_timer_stop(t->ctl->loop, &t->kick);
+	fed_informer_free(t->fed_inf);
+	for (e = fed_map_first(&t->minf, &it); e; e = fed_map_next(&t->minf, &it))
+		minf_free(e->value);
+	fed_map_release(&t->minf, NULL);
+	for (e = fed_map_first(&t->objs, &it); e; e = fed_map_next(&t->objs, &it))
+		fobj_free(e->value);
+	fed_map_release(&t->objs, NULL);
+	fed_map_release(&t->queue, NULL);
+	fed_type_config_release(&t->cfg);
+	free(t->target_api_version);
+	free(t->fed_api_version);
+	free(t);
+}
+
+static int ftype_new(struct controller *ctl, const cJSON *ftc, struct ftype **out,
+		     struct fed_error *err)
+{
+	struct fed_informer_opts o;
+	struct ftype *t = calloc(1, sizeof(*t));
+	int ret;
+
+	*out = NULL;
+	if (!t)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	t->ctl = ctl;
+	fed_map_init(&t->minf);
+	fed_map_init(&t->objs);
+	fed_map_init(&t->queue);
+	ev_timer_init(&t->kick, kick_cb, 0., 0.);
+	t->kick.data = t;
+	if ((ret = fed_type_config_parse(ftc, &t->cfg, err)))
+		goto out;
+	t->target_api_version = fed_api_resource_api_version(&t->cfg.target);
+	t->fed_api_version = fed_api_resource_api_version(&t->cfg.federated);
+	if (!t->target_api_version || !t->fed_api_version) {
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto out;
+	}
+	t->target_res = (struct fed_kube_resource){t->cfg.target.group, t->cfg.target.version,
+						   t->cfg.target.plural, t->cfg.target.namespaced};
+	t->fed_res = (struct fed_kube_resource){t->cfg.federated.group, t->cfg.federated.version,
+						t->cfg.federated.plural, t->cfg.federated.namespaced};
+	t->tt = (struct fed_target_type){t->target_api_version, t->cfg.target.kind,
+					 t->cfg.target.namespaced};
+	t->is_namespaces = !*t->cfg.target.group && !strcmp(t->cfg.target.plural, "namespaces");
+	memset(&o, 0, sizeof(o));
+	o.resource = t->fed_res;
+	o.handlers = (struct fed_informer_handlers){fed_add, fed_update, fed_add, fed_synced};
+	o.ud = t;
+	if ((ret = fed_informer_new(&t->fed_inf, ctl->host, &o, err)))
+		goto out;
+	*out = t;
+	t = NULL;
+out:
+	ftype_free(t);
+	return ret;
+}
+
+static void ftc_apply(struct controller *ctl, const cJSON *ftc)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct ftype *t = NULL, *old;
+	const char *name = fed_obj_name(ftc);
+	const char *prop = fed_obj_str(ftc, "spec.propagation");
+
+	if (!name)
+		return;
+	old = fed_map_get(&ctl->types, name);
+	if (prop && strcmp(prop, "Enabled")) {
+		if (old) {
+			FED_LOG_INFO(NULL, "type %s: propagation disabled, stopping", name);
+			ftype_free(fed_map_del(&ctl->types, name));
+		}
+		return;
+	}
+	if (ftype_new(ctl, ftc, &t, &err)) {
+		FED_LOG_ERR(NULL, "FederatedTypeConfig %s: %s", name, err.msg);
+		return;
+	}
+	if (old) {
+		/* same type, same federated type: keep the running machinery */
+		if (!strcmp(old->fed_api_version, t->fed_api_version) &&
+		    !strcmp(old->target_api_version, t->target_api_version) &&
+		    !strcmp(old->cfg.federated.plural, t->cfg.federated.plural) &&
+		    old->cfg.status_collection == t->cfg.status_collection) {
+			ftype_free(t);
+			return;
+		}
+		ftype_free(fed_map_del(&ctl->types, name));
+	}
+	if (fed_map_put(&ctl->types, name, t, NULL)) {
+		ftype_free(t);
+		return;
+	}
+	FED_LOG_INFO(NULL, "type %s: propagating %s (%s) to members", name,
+		     t->cfg.federated.kind, t->fed_api_version);
+	fed_informer_start(t->fed_inf);
+	ftype_sync_members(t);
+}
+
+static void ftc_add(const cJSON *obj, void *ud)
+{
+	ftc_apply(ud, obj);
+}
+
+static void ftc_update(const cJSON *old, const cJSON *obj, void *ud)
+{
+	ftc_apply(ud, obj);
+}
+
+static void ftc_delete(const cJSON *obj, void *ud)
+{
+	struct controller *ctl = ud;
+	const char *name = fed_obj_name(obj);
+
+	if (name && fed_map_get(&ctl->types, name)) {
+		FED_LOG_INFO(NULL, "type %s: FederatedTypeConfig deleted, stopping", name);
+		ftype_free(fed_map_del(&ctl->types, name));
+	}
+}
+
+int types_start(struct controller *ctl, struct fed_error *err)
+{
+	struct fed_informer_opts o;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.resource = r_ftc;
+	o.namespace = ctl->o.fed_namespace;
+	o.handlers = (struct fed_informer_handlers){ftc_add, ftc_update, ftc_delete, NULL};
+	o.ud = ctl;
+	if ((ret = fed_informer_new(&ctl->ftcs, ctl->host, &o, err)))
+		return ret;
+	fed_informer_start(ctl->ftcs);
+	return 0;
+}
+
+void types_stop(struct controller *ctl)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	fed_informer_free(ctl->ftcs);
+	ctl->ftcs = NULL;
+	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it))
+		ftype_free(e->value);
+	fed_map_release(&ctl->types, NULL);
+}
