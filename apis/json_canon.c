@@ -18,57 +18,6 @@
 /* Hashing refuses values deeper than this (patches stop at FED_JSON_MAX_DEPTH). */
 #define CANON_MAX_DEPTH (2 * FED_JSON_MAX_DEPTH)
 
-const char *fed_prop_quote(char *buf, size_t n, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0, limit;
-
-	if (n < 8) {
-		if (n)
-			buf[0] = '\0';
-		return buf;
-	}
-	if (!s) {
-		snprintf(buf, n, "(null)");
-		return buf;
-	}
-	/* room for the longest escape, "...", the closing quote and NUL */
-	limit = n - 12;
-	if (limit > FED_PROP_QUOTE_MAX)
-		limit = FED_PROP_QUOTE_MAX;
-	buf[o++] = '"';
-	for (; *s && o < limit; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c == '\n') {
-			buf[o++] = '\\';
-			buf[o++] = 'n';
-		} else if (c == '\t') {
-			buf[o++] = '\\';
-			buf[o++] = 't';
-		} else if (c < 0x20 || c == 0x7f) {
-			buf[o++] = '\\';
-			buf[o++] = 'u';
-			buf[o++] = '0';
-			buf[o++] = '0';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 15];
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	if (*s) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
 static int put_string(struct fed_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";

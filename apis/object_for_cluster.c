@@ -398,7 +398,7 @@ struct build {
 static int base_object(const cJSON *fed_obj, const struct fed_target_type *t, const cJSON *existing,
                        struct build *b, cJSON **out, struct fed_error *err)
 {
-	char qn[FED_PROP_QUOTE_BUF];
+	char qn[FED_QUOTE_BUF];
 	const cJSON *fmeta, *tmpl, *v;
 	cJSON *obj = NULL, *meta;
 	size_t i;
@@ -425,7 +425,7 @@ static int base_object(const cJSON *fed_obj, const struct fed_target_type *t, co
 			                    "metadata.namespace: required: %s is namespaced, so "
 			                    "Federated%s %s must live in a namespace",
 			                    t->kind, t->kind,
-			                    fed_prop_quote(qn, sizeof(qn), b->name));
+			                    fed_quote(qn, sizeof(qn), b->name));
 			goto out;
 		}
 	}
@@ -505,7 +505,7 @@ out:
 static int finish_object(cJSON *obj, const struct fed_target_type *t, const char *cluster,
                          const struct build *b, bool *patch_failed, struct fed_error *err)
 {
-	char where[96], qc[FED_PROP_QUOTE_BUF];
+	char where[96], qc[FED_QUOTE_BUF];
 	const cJSON *v;
 	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata"), *labels;
 	bool bad;
@@ -525,7 +525,7 @@ static int finish_object(cJSON *obj, const struct fed_target_type *t, const char
 			*patch_failed = ret == FED_EINVAL;
 			goto out;
 		}
-		fed_prop_quote(qc, sizeof(qc), cluster);
+		fed_quote(qc, sizeof(qc), cluster);
 		meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 		if (!cJSON_IsObject(meta)) {
 			ret =
@@ -577,11 +577,11 @@ static int check_type(const struct fed_target_type *t, struct fed_error *err)
 static int nomem(const struct fed_target_type *t, const struct build *b, const char *cluster,
                  struct fed_error *err)
 {
-	char qn[FED_PROP_QUOTE_BUF], qc[FED_PROP_QUOTE_BUF];
+	char qn[FED_QUOTE_BUF], qc[FED_QUOTE_BUF];
 
 	return fed_error_set(err, FED_ENOMEM, "%s %s for cluster %s: out of memory", t->kind,
-	                     b->name ? fed_prop_quote(qn, sizeof(qn), b->name) : "(unnamed)",
-	                     fed_prop_quote(qc, sizeof(qc), cluster));
+	                     b->name ? fed_quote(qn, sizeof(qn), b->name) : "(unnamed)",
+	                     fed_quote(qc, sizeof(qc), cluster));
 }
 
 int fed_object_for_cluster(const cJSON *fed_obj, const struct fed_target_type *t,
@@ -614,7 +614,7 @@ out:
 int fed_desired_hash(const cJSON *fed_obj, const struct fed_target_type *t, const char *cluster,
                      char out[65], struct fed_error *err)
 {
-	char qc[FED_PROP_QUOTE_BUF];
+	char qc[FED_QUOTE_BUF];
 	struct build b = {NULL, NULL, NULL, NULL};
 	cJSON *base = NULL, *obj = NULL, *inputs = NULL;
 	const cJSON *hashed;
@@ -654,7 +654,7 @@ int fed_desired_hash(const cJSON *fed_obj, const struct fed_target_type *t, cons
 	ret = fed_json_hash(hashed, out);
 	if (ret)
 		ret = fed_error_set(err, ret, "hash of the %s for cluster %s: %s", t->kind,
-		                    fed_prop_quote(qc, sizeof(qc), cluster),
+		                    fed_quote(qc, sizeof(qc), cluster),
 		                    ret == FED_EINVAL ? "nested too deep" : "out of memory");
 out:
 	cJSON_Delete(inputs);

@@ -97,9 +97,9 @@ static size_t raw_prefix_len(const char *path, size_t k)
 /* Message for a pointer that does not parse; fills err. */
 static int pointer_error(enum ptr_err e, const char *field, const char *path, struct fed_error *err)
 {
-	char q[FED_PROP_QUOTE_BUF];
+	char q[FED_QUOTE_BUF];
 
-	fed_prop_quote(q, sizeof(q), path);
+	fed_quote(q, sizeof(q), path);
 	switch (e) {
 	case PTR_NOMEM:
 		return fed_error_set(err, FED_ENOMEM, "%s: out of memory", field);
@@ -144,7 +144,7 @@ static const char *op_name(int k)
 
 static int bad_op(const char *field, const cJSON *op, struct fed_error *err)
 {
-	char q[FED_PROP_QUOTE_BUF];
+	char q[FED_QUOTE_BUF];
 
 	if (!cJSON_IsString(op))
 		return fed_error_set(
@@ -152,14 +152,14 @@ static int bad_op(const char *field, const cJSON *op, struct fed_error *err)
 		    "%s.op: must be a string: add, remove or replace (the default)", field);
 	return fed_error_set(err, FED_EINVAL,
 	                     "%s.op: %s is not supported: use add, remove or replace (the default)",
-	                     field, fed_prop_quote(q, sizeof(q), op->valuestring));
+	                     field, fed_quote(q, sizeof(q), op->valuestring));
 }
 
 /* One clusterOverrides entry; paths maps path -> index + 1 within the cluster. */
 static int validate_one(const cJSON *co, size_t i, size_t j, const char *cluster,
                         struct fed_map *paths, struct fed_error *err)
 {
-	char field[96], q[FED_PROP_QUOTE_BUF], qc[FED_PROP_QUOTE_BUF];
+	char field[96], q[FED_QUOTE_BUF], qc[FED_QUOTE_BUF];
 	struct pointer p = {NULL, NULL, 0};
 	const cJSON *op, *path;
 	const char *ps;
@@ -187,7 +187,7 @@ static int validate_one(const cJSON *co, size_t i, size_t j, const char *cluster
 		goto out;
 	}
 	ps = path->valuestring;
-	fed_prop_quote(q, sizeof(q), ps);
+	fed_quote(q, sizeof(q), ps);
 	if (!*ps) {
 		ret =
 		    fed_error_set(err, FED_EINVAL,
@@ -232,7 +232,7 @@ static int validate_one(const cJSON *co, size_t i, size_t j, const char *cluster
 		ret = fed_error_set(err, FED_EINVAL,
 		                    "%s.path: %s appears twice for cluster %s (first at "
 		                    "clusterOverrides[%zu]): keep one",
-		                    field, q, fed_prop_quote(qc, sizeof(qc), cluster),
+		                    field, q, fed_quote(qc, sizeof(qc), cluster),
 		                    (size_t)((uintptr_t)first - 1));
 		goto out;
 	}
@@ -247,7 +247,7 @@ out:
 
 int fed_overrides_validate(const cJSON *overrides, struct fed_error *err)
 {
-	char q[FED_PROP_QUOTE_BUF];
+	char q[FED_QUOTE_BUF];
 	struct fed_map names = FED_MAP_INIT, paths = FED_MAP_INIT;
 	const cJSON *o, *cos, *co;
 	size_t i = 0, j;
@@ -287,7 +287,7 @@ int fed_overrides_validate(const cJSON *overrides, struct fed_error *err)
 			    "spec.overrides[%zu].clusterName: %s appears twice (first at "
 			    "spec.overrides[%zu]): put all its clusterOverrides in one "
 			    "entry",
-			    i, fed_prop_quote(q, sizeof(q), name->valuestring),
+			    i, fed_quote(q, sizeof(q), name->valuestring),
 			    (size_t)((uintptr_t)first - 1));
 			goto out;
 		}
@@ -433,27 +433,27 @@ static int op_fail(const struct op_ctx *c, const char *fmt, ...)
 
 static int op_fail(const struct op_ctx *c, const char *fmt, ...)
 {
-	char q[FED_PROP_QUOTE_BUF], what[FED_ERROR_MSG_MAX];
+	char q[FED_QUOTE_BUF], what[FED_ERROR_MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	return fed_error_set(c->err, FED_EINVAL, "%s[%zu] %s %s: %s", c->where, c->idx, c->opname,
-	                     fed_prop_quote(q, sizeof(q), c->path), what);
+	                     fed_quote(q, sizeof(q), c->path), what);
 }
 
 /* The raw prefix naming the first k tokens, quoted. */
 static const char *prefix_q(char *q, size_t n, const char *path, size_t k)
 {
-	char raw[FED_PROP_QUOTE_MAX + 1];
+	char raw[FED_QUOTE_MAX + 1];
 	size_t len = raw_prefix_len(path, k);
 
-	if (len > FED_PROP_QUOTE_MAX)
-		len = FED_PROP_QUOTE_MAX;
+	if (len > FED_QUOTE_MAX)
+		len = FED_QUOTE_MAX;
 	memcpy(raw, path, len);
 	raw[len] = '\0';
-	return fed_prop_quote(q, n, raw);
+	return fed_quote(q, n, raw);
 }
 
 static const char *type_name(const cJSON *v)
@@ -473,7 +473,7 @@ static const char *type_name(const cJSON *v)
 static int walk(cJSON *root, const struct pointer *p, size_t upto, const struct op_ctx *c,
                 cJSON **found)
 {
-	char q[FED_PROP_QUOTE_BUF], qt[FED_PROP_QUOTE_BUF];
+	char q[FED_QUOTE_BUF], qt[FED_QUOTE_BUF];
 	cJSON *cur = root, *next;
 	size_t k;
 	long ix;
@@ -487,7 +487,7 @@ static int walk(cJSON *root, const struct pointer *p, size_t upto, const struct 
 			if (!next) {
 				ret = op_fail(c, "%s has no member %s",
 				              prefix_q(q, sizeof(q), c->path, k),
-				              fed_prop_quote(qt, sizeof(qt), t));
+				              fed_quote(qt, sizeof(qt), t));
 				goto out;
 			}
 		} else if (cJSON_IsArray(cur)) {
@@ -495,7 +495,7 @@ static int walk(cJSON *root, const struct pointer *p, size_t upto, const struct 
 			if (ix < 0) {
 				ret = op_fail(c, "%s is a list and %s is not an index (0, 1, ...)",
 				              prefix_q(q, sizeof(q), c->path, k),
-				              fed_prop_quote(qt, sizeof(qt), t));
+				              fed_quote(qt, sizeof(qt), t));
 				goto out;
 			}
 			next =
@@ -522,7 +522,7 @@ out:
 /* Apply one op to doc (the working copy). */
 static int apply_one(cJSON *doc, const cJSON *o, struct op_ctx *c)
 {
-	char q[FED_PROP_QUOTE_BUF], qt[FED_PROP_QUOTE_BUF], field[96];
+	char q[FED_QUOTE_BUF], qt[FED_QUOTE_BUF], field[96];
 	struct pointer p = {NULL, NULL, 0};
 	const cJSON *op, *path, *value = NULL;
 	cJSON *parent = NULL, *target, *dup = NULL;
@@ -600,7 +600,7 @@ static int apply_one(cJSON *doc, const cJSON *o, struct op_ctx *c)
 		if (!target && kind != OPK_ADD) {
 			ret = op_fail(c, "%s has no member %s%s",
 			              prefix_q(q, sizeof(q), c->path, p.n - 1),
-			              fed_prop_quote(qt, sizeof(qt), last),
+			              fed_quote(qt, sizeof(qt), last),
 			              kind == OPK_REPLACE ? ": use op add to create it" : "");
 			goto out;
 		}
@@ -637,7 +637,7 @@ static int apply_one(cJSON *doc, const cJSON *o, struct op_ctx *c)
 			              "%s is a list and %s is not an index (0, 1, ... or - to "
 			              "append)",
 			              prefix_q(q, sizeof(q), c->path, p.n - 1),
-			              fed_prop_quote(qt, sizeof(qt), last));
+			              fed_quote(qt, sizeof(qt), last));
 			goto out;
 		}
 		if (ix > size || (ix == size && kind != OPK_ADD)) {

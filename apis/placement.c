@@ -22,7 +22,7 @@ static const char *label_value(const cJSON *labels, const char *key)
 static int eval_match_labels(const cJSON *ml, const cJSON *labels, bool *match,
                              struct fed_error *err)
 {
-	char q[FED_PROP_QUOTE_BUF];
+	char q[FED_QUOTE_BUF];
 	const cJSON *e;
 	int ret = 0;
 
@@ -42,7 +42,7 @@ static int eval_match_labels(const cJSON *ml, const cJSON *labels, bool *match,
 			ret = fed_error_set(err, FED_EINVAL,
 			                    SEL ".matchLabels[%s]: must be a string (quote it: "
 			                        "\"true\", \"1\")",
-			                    fed_prop_quote(q, sizeof(q), e->string));
+			                    fed_quote(q, sizeof(q), e->string));
 			goto out;
 		}
 		have = label_value(labels, e->string);
@@ -58,7 +58,7 @@ enum sel_op { OP_IN, OP_NOT_IN, OP_EXISTS, OP_DOES_NOT_EXIST };
 static int eval_expression(const cJSON *x, size_t i, const cJSON *labels, bool *match,
                            struct fed_error *err)
 {
-	char q[FED_PROP_QUOTE_BUF];
+	char q[FED_QUOTE_BUF];
 	const cJSON *key, *op, *values, *v;
 	const char *have;
 	enum sel_op o;
@@ -102,7 +102,7 @@ static int eval_expression(const cJSON *x, size_t i, const cJSON *labels, bool *
 		                    SEL
 		                    ".matchExpressions[%zu].operator: %s is not a valid operator: "
 		                    "use In, NotIn, Exists or DoesNotExist",
-		                    i, fed_prop_quote(q, sizeof(q), op->valuestring));
+		                    i, fed_quote(q, sizeof(q), op->valuestring));
 		goto out;
 	}
 	if (values && !cJSON_IsNull(values) && !cJSON_IsArray(values)) {

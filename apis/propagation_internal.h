@@ -9,15 +9,6 @@
 
 #include "fed/error.h"
 
-/* Longest piece of user text quoted into an error message, and the buffer
- * that holds it. */
-#define FED_PROP_QUOTE_MAX 160
-#define FED_PROP_QUOTE_BUF (FED_PROP_QUOTE_MAX + 16)
-
-/* s in double quotes with JSON escapes (so a message stays one line), cut
- * after about FED_PROP_QUOTE_MAX bytes with ... before the closing quote;
- * "(null)" for NULL. n should be FED_PROP_QUOTE_BUF. Returns buf. */
-const char *fed_prop_quote(char *buf, size_t n, const char *s);
 
 /* fed_json_patch_apply() with the op array named `where` in messages
  * ("ops", "spec.overrides[2].clusterOverrides"). */

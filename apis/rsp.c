@@ -9,8 +9,7 @@
 
 #include "fed/rsp.h"
 
-#define QUOTE_MAX      64
-#define ENTRY_PATH_MAX 112
+#define ENTRY_PATH_MAX (FED_QUOTE_BUF + 32)
 
 static const char *const kind_names[] = {
     [FED_RSP_FEDERATED_DEPLOYMENT] = "FederatedDeployment",
@@ -30,42 +29,12 @@ const char *fed_rsp_target_kind_name(enum fed_rsp_target_kind k)
 	return (size_t)k < N_KINDS ? kind_names[k] : "unknown";
 }
 
-/* s in double quotes for a one-line message: escaped, long names cut.
- * size must be at least 16. */
-static void quote(char *out, size_t size, const char *s)
-{
-	size_t o = 0;
-
-	out[o++] = '"';
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		/* room for the longest escape, "...", the quote and the NUL */
-		if (o + 4 + 3 + 2 > size) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			snprintf(out + o, size - o, "\\x%02x", c);
-			o += 4;
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-}
-
 /* Field path of a cluster entry: spec.clusters["east"] */
 static void entry_path(char *out, size_t size, const char *name)
 {
-	char q[QUOTE_MAX];
+	char q[FED_QUOTE_BUF];
 
-	quote(q, sizeof(q), name);
+	fed_quote(q, sizeof(q), name);
 	snprintf(out, size, "spec.clusters[%s]", q);
 }
 
@@ -96,7 +65,7 @@ static int check_fields(const cJSON *obj, const char *const *known, const char *
 
 	cJSON_ArrayForEach(it, obj)
 	{
-		char q[QUOTE_MAX];
+		char q[FED_QUOTE_BUF];
 		const char *hint = NULL;
 
 		for (i = 0; known[i]; i++) {
@@ -107,7 +76,7 @@ static int check_fields(const cJSON *obj, const char *const *known, const char *
 		}
 		if (known[i])
 			continue;
-		quote(q, sizeof(q), it->string ? it->string : "");
+		fed_quote(q, sizeof(q), it->string ? it->string : "");
 		if (hint)
 			return fed_error_set(err, FED_EINVAL,
 					     "%s: unknown field %s; did you mean \"%s\"?", path, q,
@@ -171,7 +140,7 @@ static int get_bool(const cJSON *obj, const char *field, bool *out, struct fed_e
 static int parse_kind(const cJSON *spec, enum fed_rsp_target_kind *out, struct fed_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, "targetKind");
-	char q[QUOTE_MAX];
+	char q[FED_QUOTE_BUF];
 	size_t i;
 
 	if (!v || cJSON_IsNull(v))
@@ -188,7 +157,7 @@ static int parse_kind(const cJSON *spec, enum fed_rsp_target_kind *out, struct f
 			return 0;
 		}
 	}
-	quote(q, sizeof(q), v->valuestring);
+	fed_quote(q, sizeof(q), v->valuestring);
 	return fed_error_set(err, FED_EINVAL,
 			     "spec.targetKind: %s is not supported; use "
 			     "FederatedDeployment, FederatedReplicaSet or FederatedStatefulSet",
@@ -312,8 +281,8 @@ int fed_rsp_parse(const cJSON *obj, struct fed_rsp_spec *out, struct fed_error *
 	}
 	kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
 	if (kind && !(cJSON_IsString(kind) && !strcmp(kind->valuestring, FED_RSP_KIND))) {
-		char q[QUOTE_MAX];
-		quote(q, sizeof(q), cJSON_IsString(kind) ? kind->valuestring : type_name(kind));
+		char q[FED_QUOTE_BUF];
+		fed_quote(q, sizeof(q), cJSON_IsString(kind) ? kind->valuestring : type_name(kind));
 		ret = fed_error_set(err, FED_EINVAL,
 				    "kind: %s is not " FED_RSP_KIND "; pass the RSP object", q);
 		goto out;

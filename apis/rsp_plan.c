@@ -10,7 +10,6 @@
 
 #include "fed/rsp.h"
 
-#define QUOTE_MAX 64
 
 enum cap { CAP_NONE, CAP_MAX, CAP_CAPACITY };
 
@@ -29,33 +28,6 @@ struct cand {
 	int64_t overflow; /* kubefed's: wanted beyond capacity */
 	enum cap capped;
 };
-
-static void quote(char *out, size_t size, const char *s)
-{
-	size_t o = 0;
-
-	out[o++] = '"';
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (o + 4 + 3 + 2 > size) { /* escape, "...", quote, NUL */
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			snprintf(out + o, size - o, "\\x%02x", c);
-			o += 4;
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-}
 
 /* kubefed's tie-break: FNV-1 32 (hash/fnv.New32) of name then key. */
 static uint32_t fnv1(const char *name, const char *key)
@@ -108,7 +80,7 @@ static int cmp_named(const void *a, const void *b)
 static int check_names(const struct fed_rsp_cluster_in *in, size_t n, struct named *tmp,
 		       struct fed_error *err)
 {
-	char q[QUOTE_MAX];
+	char q[FED_QUOTE_BUF];
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -125,7 +97,7 @@ static int check_names(const struct fed_rsp_cluster_in *in, size_t n, struct nam
 
 		if (tmp[i - 1].hash != tmp[i].hash || strcmp(tmp[i - 1].name, tmp[i].name))
 			continue;
-		quote(q, sizeof(q), tmp[i].name);
+		fed_quote(q, sizeof(q), tmp[i].name);
 		return fed_error_set(err, FED_EINVAL,
 				     "clusters[%zu] and clusters[%zu]: %s is given "
 				     "twice; pass each cluster once",

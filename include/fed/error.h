@@ -47,6 +47,13 @@ int fed_error_wrap(struct fed_error *err, const char *fmt, ...)
 
 void fed_error_clear(struct fed_error *err);
 
+/* s in double quotes with JSON escapes, so that a message stays one line,
+ * cut after about FED_QUOTE_MAX bytes with "..." before the closing quote;
+ * "(null)" for NULL. n should be FED_QUOTE_BUF. Returns buf. */
+#define FED_QUOTE_MAX 160
+#define FED_QUOTE_BUF (FED_QUOTE_MAX + 16)
+const char *fed_quote(char *buf, size_t n, const char *s);
+
 /* Short stable name of a code ("NotFound", "Unavailable", ...). */
 const char *fed_err_name(int code);
 

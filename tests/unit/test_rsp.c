@@ -447,7 +447,7 @@ static void test_parse_errors(void)
 	expect_error(BAD("[]"), "spec.clusters: expected a map");
 	/* a hostile name stays on one line */
 	expect_error(BAD("{\"a\\nb\":{\"minReplicas\":2,\"maxReplicas\":1}}"),
-		     "spec.clusters[\"a\\x0ab\"].maxReplicas");
+		     "spec.clusters[\"a\\nb\"].maxReplicas");
 
 	expect_error("{\"spec\":{\"targetKind\":\"Deployment\",\"totalReplicas\":1}}",
 		     "spec.targetKind: \"Deployment\" is not supported; use FederatedDeployment");
