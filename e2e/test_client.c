@@ -314,38 +314,6 @@ static void w_done(const struct fed_error *err, void *ud)
 	w->err = *err;
 }
 
-static void test_watch_gone(void)
-{
-	struct fed_kube_ref ref = {&r_cm, ns, NULL, NULL};
-	struct fed_kube_list_opts o;
-	struct fed_error err = FED_ERROR_INIT;
-	struct fed_kube_watch *w = NULL;
-	struct watch_result wr;
-	int attempt;
-
-	/* once etcd has compacted past it, a watch from resourceVersion 1
-	 * gets 410 Gone (before that the server replays history from etcd).
-	 * The apiserver may still serve the watch from before the compaction
-	 * took effect, so a stream that stays open is retried after compacting
-	 * again; it must end with 410 within three tries. */
-	memset(&wr, 0, sizeof(wr));
-	for (attempt = 0; attempt < 3 && !wr.done; attempt++) {
-		CHECK_INT(e2e_compact_etcd(), 0);
-		memset(&o, 0, sizeof(o));
-		memset(&wr, 0, sizeof(wr));
-		o.resource_version = "1";
-		CHECK_INT(fed_kube_watch(cl, &ref, &o, w_event, w_done, &wr, &w, &err), 0);
-		if (fed_kube_wait(loop, &wr.done, 10) != 0) {
-			printf("  watch from rv 1 still open after 10s (%d events): compacting again\n",
-			       wr.events);
-			fed_kube_watch_cancel(w);
-		}
-	}
-	CHECK(wr.done);
-	CHECK_INT(wr.err.code, FED_EGONE);
-	CHECK_HAS(wr.err.msg, "410");
-}
-
 static void test_watch_events_and_cancel(void)
 {
 	struct fed_kube_ref ref = {&r_cm, ns, NULL, NULL};
@@ -524,7 +492,6 @@ int main(void)
 	RUN(test_crud);
 	RUN(test_status_subresource);
 	RUN(test_paging);
-	RUN(test_watch_gone);
 	RUN(test_watch_events_and_cancel);
 	RUN(test_http2_and_rate_limit);
 	RUN(test_discovery_and_crd);

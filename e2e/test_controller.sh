@@ -171,7 +171,7 @@ if [ -n "$v1" ] && [ -n "$v2" ] && [ "$n1" = "$nodes" ] && [ -n "$n2" ]; then
 else
 	bad "facts missing: '$v1' '$n1' '$v2' '$n2' (member1 has $nodes nodes)"
 fi
-hdr=$(k -n $FNS get kubefedclusters | head -1)
+hdr=$(k -n $FNS get kubefedclusters 2>&1 | sed -n 1p || true)
 if [[ $hdr =~ NAME\ +READY\ +STATUS\ +VERSION\ +NODES\ +AGE ]]; then
 	ok "kubectl get kubefedclusters: $(echo "$hdr" | tr -s ' ')"
 else
