@@ -256,6 +256,147 @@ wait_until 10 test -n "$(k -n $NS get events --field-selector involvedObject.nam
 	ok "event CreateInClusterFailed on the FederatedDeployment" || bad "no CreateInClusterFailed event"
 k -n $NS delete federateddeployment broken --wait=false >/dev/null
 
+# ---- NamespaceNotFederated and a forbidden override ---------------------------
+k create ns $NS-nofed >/dev/null
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: lonely, namespace: $NS-nofed}
+spec: {template: {data: {a: "1"}}, placement: {clusterSelector: {}}}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: rename-me, namespace: $NS}
+spec:
+  template: {data: {a: "1"}}
+  placement: {clusterSelector: {}}
+  overrides: [{clusterName: member2, clusterOverrides: [{path: /metadata/name, value: other}]}]
+EOF
+lonely() { k -n $NS-nofed get federatedconfigmap lonely -o jsonpath="$1" 2>/dev/null || true; }
+if wait_until 10 test "$(lonely '{.status.conditions[0].reason}')" = NamespaceNotFederated &&
+	! km member1 -n $NS-nofed get cm lonely >/dev/null 2>&1; then
+	ok "no FederatedNamespace: Propagation False, reason NamespaceNotFederated, nothing written"
+else
+	bad "NamespaceNotFederated: $(lonely '{.status}')"
+fi
+if wait_until 10 test "$(fstatus federatedconfigmap rename-me '{.status.conditions[0].reason}')" = ApplyOverridesFailed &&
+	absent member1 cm rename-me; then
+	ok "forbidden override refused: $(fstatus federatedconfigmap rename-me '{.status.conditions[0].message}')"
+else
+	bad "forbidden override: $(fstatus federatedconfigmap rename-me '{.status}')"
+fi
+
+# ---- a custom resource type enabled at runtime ---------------------------------
+G=e2e.fed.io
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.$G}
+spec:
+  group: $G
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+EOF
+awk '/^---/{n++} n==1' "$root/manifests/11-crds-federated-types.yaml" |
+	sed -e 's/federatedconfigmaps/federatedwidgets/g; s/FederatedConfigMap/FederatedWidget/g; s/federatedconfigmap/federatedwidget/g; s/- fcm/- fwidget/' |
+	k apply -f - >/dev/null
+k wait --for condition=established crd/widgets.$G crd/federatedwidgets.types.kubefed.io --timeout=30s >/dev/null
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: core.kubefed.io/v1beta1
+kind: FederatedTypeConfig
+metadata: {name: widgets.$G, namespace: $FNS}
+spec:
+  targetType: {group: $G, version: v1, kind: Widget, pluralName: widgets, scope: Namespaced}
+  federatedType: {group: types.kubefed.io, version: v1beta1, kind: FederatedWidget, pluralName: federatedwidgets, scope: Namespaced}
+  propagation: Enabled
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedWidget
+metadata: {name: w1, namespace: $NS}
+spec:
+  template: {spec: {size: 3}}
+  placement: {clusterSelector: {}}
+  overrides: [{clusterName: member2, clusterOverrides: [{path: /spec/size, value: 7}]}]
+EOF
+t0=$(now)
+if wait_until 30 test "$(mget member2 widgets.$G w1 -o jsonpath='{.spec.size}')" = 7 &&
+	wait_until 10 test "$(mget member1 widgets.$G w1 -o jsonpath='{.spec.size}')" = 3; then
+	ok "custom type widgets.$G enabled at runtime: its CRD created in members, then Widget w1 (size 3 / 7) in $(since "$t0")s"
+else
+	bad "custom type: $(km member1 get crd widgets.$G 2>&1 | tail -1)"; grep -E "widgets|Widget" "$work/ctl.log" | tail -5
+fi
+
+# ---- a frozen member does not hold the other back -------------------------------
+"$FED_LOCAL_CLUSTERS" freeze --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: during-freeze, namespace: $NS}
+spec: {template: {data: {a: "1"}}, placement: {clusterSelector: {}}}
+EOF
+t0=$(now)
+if wait_until 5 test "$(cm_data member2 during-freeze a)" = 1; then
+	ok "member1 frozen (SIGSTOP): member2 got a new object in $(since "$t0")s"
+else
+	bad "member2 held back by frozen member1"
+fi
+"$FED_LOCAL_CLUSTERS" thaw --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
+t0=$(now)
+wait_until 60 test "$(cm_data member1 during-freeze a)" = 1 &&
+	ok "member1 thawed (SIGCONT): caught up in $(since "$t0")s" || bad "member1 did not catch up"
+wait_until 30 ready member1 || true
+
+# ---- create, update, delete of every default type --------------------------------
+tmpl() { # KIND -> template (YAML flow style)
+	case $1 in
+	ConfigMap) echo '{data: {k: v}}' ;;
+	Secret) echo '{stringData: {k: v}}' ;;
+	ServiceAccount) echo '{}' ;;
+	Service) echo '{spec: {selector: {app: t}, ports: [{port: 80}]}}' ;;
+	Deployment | ReplicaSet | DaemonSet) echo '{spec: {selector: {matchLabels: {app: t}}, template: {metadata: {labels: {app: t}}, spec: {containers: [{name: c, image: nginx}]}}}}' ;;
+	StatefulSet) echo '{spec: {serviceName: t, selector: {matchLabels: {app: t}}, template: {metadata: {labels: {app: t}}, spec: {containers: [{name: c, image: nginx}]}}}}' ;;
+	Job) echo '{spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}' ;;
+	CronJob) echo '{spec: {schedule: "0 0 * * *", jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}}}' ;;
+	Ingress) echo '{spec: {defaultBackend: {service: {name: t, port: {number: 80}}}}}' ;;
+	ClusterRole) echo '{rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]}' ;;
+	ClusterRoleBinding) echo '{roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}, subjects: [{kind: ServiceAccount, name: t, namespace: default}]}' ;;
+	esac
+}
+crud_ok=0 crud_bad=
+for T in ConfigMap Secret ServiceAccount Service Deployment ReplicaSet StatefulSet DaemonSet Job CronJob Ingress ClusterRole ClusterRoleBinding; do
+	lower=$(echo "$T" | tr 'A-Z' 'a-z')
+	case $T in
+	ClusterRole | ClusterRoleBinding) nsarg=() name=crud-$lower-$$ meta="{name: crud-$lower-$$}" ;;
+	*) nsarg=(-n $NS) name=crud-$lower meta="{name: crud-$lower, namespace: $NS}" ;;
+	esac
+	printf 'apiVersion: types.kubefed.io/v1beta1\nkind: Federated%s\nmetadata: %s\nspec: {template: %s, placement: {clusterSelector: {}}}\n' \
+		"$T" "$meta" "$(tmpl $T)" | k apply -f - >/dev/null
+	got() { km "$1" "${nsarg[@]}" get "$lower" "$name" -o jsonpath="$2" 2>/dev/null || true; }
+	if wait_until 15 test -n "$(got member1 '{.metadata.uid}')" && wait_until 5 test -n "$(got member2 '{.metadata.uid}')" &&
+		k "${nsarg[@]}" patch "federated$lower" "$name" --type merge -p '{"spec":{"template":{"metadata":{"labels":{"crud":"2"}}}}}' >/dev/null &&
+		wait_until 10 test "$(got member1 '{.metadata.labels.crud}')" = 2 && wait_until 5 test "$(got member2 '{.metadata.labels.crud}')" = 2 &&
+		k "${nsarg[@]}" delete "federated$lower" "$name" --wait=false >/dev/null &&
+		wait_until 15 test -z "$(got member1 '{.metadata.uid}')" && wait_until 5 test -z "$(got member2 '{.metadata.uid}')"; then
+		crud_ok=$((crud_ok + 1))
+	else
+		crud_bad="$crud_bad $T"
+	fi
+done
+if [ -z "$crud_bad" ]; then
+	ok "create, update and delete propagated for all $crud_ok other default types (Namespace above)"
+else
+	bad "create/update/delete failed for:$crud_bad"
+fi
+
 # ---- deletion ----------------------------------------------------------------
 k -n $NS annotate federatedconfigmap adopt-me kubefed.io/orphan=true >/dev/null
 k -n $NS delete federatedconfigmap adopt-me --wait=false >/dev/null

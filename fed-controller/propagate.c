@@ -819,7 +819,7 @@ void fobj_sync(struct ftype *t, const char *key)
 	} else if (fed_overrides_validate(cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"),
 							      "overrides"),
 					  &err)) {
-		why = "ComputePlacementFailed";
+		why = "ApplyOverridesFailed";
 		snprintf(msg, sizeof(msg), "%s", err.msg);
 	} else if (placed(o, fed, names, n, sel, &why, &err)) {
 		why = "ComputePlacementFailed";

@@ -26,6 +26,11 @@ struct ftype {
 	struct fed_map queue;		/* key -> (void *)1: to sync */
 	ev_timer kick;			/* drains the queue on the next loop iteration */
 	bool is_namespaces;		/* the FederatedNamespace type: gates the others */
+	/* a custom resource type: its CRD, copied to each member before any of
+	 * its objects (NULL for built-in types) */
+	enum { CRD_UNKNOWN, CRD_NONE, CRD_FOUND } crd_state;
+	cJSON *crd;
+	struct fed_kube_call *crd_call;
 };
 
 /* A member's informer on the target type (label kubefed.io/managed=true). */

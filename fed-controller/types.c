@@ -183,14 +183,45 @@ const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, boo
 	return fed_informer_get(mi->inf, ns, slash + 1);
 }
 
+static void crd_applied(struct fed_kube_response *resp, void *ud)
+{
+	char *cluster = ud;
+
+	if (resp->err.code)
+		FED_LOG_WARN(cluster, "creating CustomResourceDefinition: %s", resp->err.msg);
+	free(cluster);
+}
+
+/* The type's CRD goes to the member first; the member informer lists
+ * only once the member serves the type, and nothing is written before
+ * that informer has listed, so no custom resource precedes its CRD. */
+static void crd_to_member(struct ftype *t, const char *cluster, struct fed_kube_client *client)
+{
+	static const struct fed_kube_resource r_crd = {"apiextensions.k8s.io", "v1",
+						       "customresourcedefinitions", false};
+	struct fed_kube_ref ref = {&r_crd, NULL, fed_obj_name(t->crd), NULL};
+	struct fed_kube_write_opts wo = {FED_MANAGER, true, false};
+	struct fed_error err = FED_ERROR_INIT;
+	char *body = cJSON_PrintUnformatted(t->crd), *ud = strdup(cluster);
+
+	if (!body || !ud ||
+	    fed_kube_patch(client, &ref, FED_PATCH_APPLY, body, &wo, crd_applied, ud, NULL, &err)) {
+		FED_LOG_WARN(cluster, "creating CustomResourceDefinition: %s", err.msg);
+		free(ud);
+	}
+	free(body);
+}
+
 static void minf_start(struct ftype *t, const char *cluster, struct fed_kube_client *client)
 {
 	struct fed_informer_opts o;
 	struct fed_error err = FED_ERROR_INIT;
 	struct minf *mi;
 
-	if (fed_map_get(&t->minf, cluster))
-		return;
+	if (fed_map_get(&t->minf, cluster) || t->crd_state == CRD_UNKNOWN)
+		return; /* started, or waiting to learn whether a CRD must go first */
+	if (t->crd)
+		crd_to_member(t, cluster, client);
 	if (!(mi = calloc(1, sizeof(*mi))) || !(mi->cluster = strdup(cluster)))
 		goto oom;
 	mi->t = t;
@@ -279,6 +310,8 @@ static void ftype_free(struct ftype *t)
 	if (!t)
 		return;
 	ev_timer_stop(t->ctl->loop, &t->kick);
+	fed_kube_call_cancel(t->crd_call);
+	cJSON_Delete(t->crd);
 	fed_informer_free(t->fed_inf);
 	for (e = fed_map_first(&t->minf, &it); e; e = fed_map_next(&t->minf, &it))
 		minf_free(e->value);
@@ -337,6 +370,68 @@ out:
 	return ret;
 }
 
+/* What goes to members of the host's CRD: its spec, name and labels. */
+static cJSON *member_crd(const cJSON *host_crd)
+{
+	cJSON *crd = cJSON_CreateObject(), *meta;
+	const cJSON *labels = cJSON_GetObjectItem(cJSON_GetObjectItem(host_crd, "metadata"), "labels");
+
+	cJSON_AddStringToObject(crd, "apiVersion", "apiextensions.k8s.io/v1");
+	cJSON_AddStringToObject(crd, "kind", "CustomResourceDefinition");
+	meta = cJSON_AddObjectToObject(crd, "metadata");
+	cJSON_AddStringToObject(meta, "name", fed_obj_name(host_crd));
+	if (labels)
+		cJSON_AddItemToObject(meta, "labels", cJSON_Duplicate(labels, 1));
+	cJSON_AddItemToObject(crd, "spec",
+			      cJSON_Duplicate(cJSON_GetObjectItem(host_crd, "spec"), 1));
+	return crd;
+}
+
+static void crd_fetched(struct fed_kube_response *resp, void *ud)
+{
+	struct ftype *t = ud;
+
+	t->crd_call = NULL;
+	if (resp->err.code == FED_ENOTFOUND) {
+		t->crd_state = CRD_NONE; /* a built-in (or aggregated) type */
+	} else if (resp->err.code) {
+		FED_LOG_WARN(NULL, "type %s: reading its CRD on the host: %s (members get none)",
+			     t->cfg.name, resp->err.msg);
+		t->crd_state = CRD_NONE;
+	} else {
+		t->crd = member_crd(resp->json);
+		t->crd_state = CRD_FOUND;
+		FED_LOG_INFO(NULL, "type %s: a custom resource; its CRD goes to members first",
+			     t->cfg.name);
+	}
+	ftype_sync_members(t);
+}
+
+/* Core and well-known groups have no CRD; anything else may. */
+static void learn_crd(struct ftype *t)
+{
+	static const struct fed_kube_resource r_crd = {"apiextensions.k8s.io", "v1",
+						       "customresourcedefinitions", false};
+	struct fed_kube_ref ref = {&r_crd, NULL, t->cfg.name, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	const char *g = t->cfg.target.group;
+
+	if (!*g || !strchr(g, '.') || !strcmp(g, "networking.k8s.io") ||
+	    !strcmp(g, "rbac.authorization.k8s.io") || !strcmp(g, "storage.k8s.io") ||
+	    !strcmp(g, "apiextensions.k8s.io") || !strcmp(g, "admissionregistration.k8s.io") ||
+	    !strcmp(g, "scheduling.k8s.io") || !strcmp(g, "coordination.k8s.io") ||
+	    !strcmp(g, "discovery.k8s.io") || !strcmp(g, "node.k8s.io") ||
+	    !strcmp(g, "certificates.k8s.io") || !strcmp(g, "events.k8s.io") ||
+	    !strcmp(g, "flowcontrol.apiserver.k8s.io")) {
+		t->crd_state = CRD_NONE;
+		return;
+	}
+	if (fed_kube_get(t->ctl->host, &ref, crd_fetched, t, &t->crd_call, &err)) {
+		FED_LOG_WARN(NULL, "type %s: %s", t->cfg.name, err.msg);
+		t->crd_state = CRD_NONE;
+	}
+}
+
 static void ftc_apply(struct controller *ctl, const cJSON *ftc)
 {
 	struct fed_error err = FED_ERROR_INIT;
@@ -376,6 +471,7 @@ static void ftc_apply(struct controller *ctl, const cJSON *ftc)
 	FED_LOG_INFO(NULL, "type %s: propagating %s (%s) to members", name,
 		     t->cfg.federated.kind, t->fed_api_version);
 	fed_informer_start(t->fed_inf);
+	learn_crd(t);
 	ftype_sync_members(t);
 }
 
