@@ -137,9 +137,36 @@ static void member_obj_changed(struct minf *mi, const cJSON *obj)
 	fed_buf_release(&key);
 }
 
+/* A namespace now exists in a member: objects in it that failed there
+ * (namespace not found) are retried at once, not after their backoff. */
+static void namespace_arrived(struct controller *ctl, const char *ns)
+{
+	struct fed_map_iter it, oit;
+	struct fed_map_entry *e, *oe;
+	size_t n = strlen(ns);
+
+	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+		struct ftype *t = e->value;
+		if (t->is_namespaces || !t->cfg.target.namespaced)
+			continue;
+		for (oe = fed_map_first(&t->objs, &oit); oe; oe = fed_map_next(&t->objs, &oit)) {
+			struct fobj *o = oe->value;
+			if (strncmp(oe->key, ns, n) || oe->key[n] != '/' || !o->backoff)
+				continue;
+			ev_timer_stop(ctl->loop, &o->retry);
+			o->backoff = 0;
+			ftype_enqueue(t, oe->key);
+		}
+	}
+}
+
 static void m_add(const cJSON *obj, void *ud)
 {
-	member_obj_changed(ud, obj);
+	struct minf *mi = ud;
+
+	member_obj_changed(mi, obj);
+	if (mi->t->is_namespaces && fed_obj_name(obj))
+		namespace_arrived(mi->t->ctl, fed_obj_name(obj));
 }
 
 static void m_update(const cJSON *old, const cJSON *obj, void *ud)
