@@ -86,6 +86,8 @@ void member_object_lost(struct member *m);
 const char *member_name(const struct member *m);
 /* The member's client while it is Ready, else NULL. */
 struct fed_kube_client *member_client(const struct member *m);
+/* Connected but not probed yet: its state is not known. */
+bool member_connecting(const struct member *m);
 /* KubeFedCluster labels, for placement selectors (NULL if none). */
 const cJSON *member_labels(const struct controller *ctl, const char *name);
 

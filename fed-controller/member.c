@@ -68,6 +68,11 @@ struct fed_kube_client *member_client(const struct member *m)
 	return !m->err_reason && m->health.state == FED_HEALTH_READY ? m->client : NULL;
 }
 
+bool member_connecting(const struct member *m)
+{
+	return !m->err_reason && m->client && m->health.state == FED_HEALTH_CONNECTING;
+}
+
 const cJSON *member_labels(const struct controller *ctl, const char *name)
 {
 	const cJSON *obj =
@@ -422,7 +427,8 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	struct member *m = ud;
 	enum fed_probe_result r;
 	char msg[FED_ERROR_MSG_MAX + 64];
-	bool changed, was_ready = m->health.state == FED_HEALTH_READY;
+	bool changed, was_ready = m->health.state == FED_HEALTH_READY,
+		      was_connecting = m->health.state == FED_HEALTH_CONNECTING;
 
 	m->probe = NULL;
 	controller_observe_probe(m->ctl, ev_time() - m->probe_sent);
@@ -460,6 +466,8 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	}
 	if (was_ready != (m->health.state == FED_HEALTH_READY))
 		types_member_changed(m->ctl, m->name, m->health.state == FED_HEALTH_READY);
+	else if (was_connecting && m->health.state != FED_HEALTH_CONNECTING)
+		types_enqueue_all(m->ctl); /* a first verdict that is not Ready */
 }
 
 static void probe_start(struct member *m)

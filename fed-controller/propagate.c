@@ -132,11 +132,14 @@ static bool older_than(const char *have, const char *recorded)
 	char *e1, *e2;
 	unsigned long long a, b;
 
-	if (!have || !recorded || strncmp(have, recorded, 3))
+	const char *ha = have ? strchr(have, ':') : NULL, *hb = recorded ? strchr(recorded, ':') : NULL;
+
+	/* same kind ("gen:" or "rv:") and a number after the colon */
+	if (!ha || !hb || ha - have != hb - recorded || strncmp(have, recorded, (size_t)(ha - have)))
 		return false;
-	a = strtoull(have + 4, &e1, 10);
-	b = strtoull(recorded + 4, &e2, 10);
-	return !*e1 && !*e2 && a < b;
+	a = strtoull(ha + 1, &e1, 10);
+	b = strtoull(hb + 1, &e2, 10);
+	return e1 != ha + 1 && e2 != hb + 1 && !*e1 && !*e2 && a < b;
 }
 
 static void load_recs(struct fobj *o, const cJSON *fed)
@@ -546,6 +549,11 @@ static void status_done(struct fed_kube_response *resp, void *ud)
 			     resp->err.msg);
 		free(o->status_hash);
 		o->status_hash = NULL;
+		o->status_dirty = true;
+	}
+	if (o->status_dirty) { /* what changed meanwhile goes out now */
+		o->status_dirty = false;
+		ftype_enqueue(o->t, o->key);
 	}
 }
 
@@ -629,35 +637,35 @@ static void write_status(struct fobj *o, const cJSON *fed, const char *const *na
 	/* compare without times: a probe of nothing new writes nothing */
 	if (fed_json_hash(st, hash) || (o->status_hash && !strcmp(o->status_hash, hash)))
 		goto out;
+	if (o->status_call) {
+		/* one status write at a time, or an older one could land last */
+		o->status_dirty = true;
+		goto out;
+	}
 	{
-		/* after a restart, compare with what the object already says */
 		cJSON *cur = cJSON_Duplicate(cJSON_GetObjectItem(fed, "status"), 1);
 		char h2[65] = "";
-		const cJSON *c0 =
-			cJSON_GetArrayItem(cJSON_GetObjectItem(cur, "conditions"), 0);
+		const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cur, "conditions"), 0);
+		const char *cur_status = c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "status"))
+					    : NULL;
+
+		/* the transition time stays while the condition's status does */
 		prev_t = c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "lastTransitionTime"))
 			    : NULL;
-		prev_t = prev_t ? strdup(prev_t) : NULL; /* the item goes below */
+		prev_t = prev_t && cur_status && !strcmp(cur_status, ok ? "True" : "False")
+				 ? strdup(prev_t)
+				 : NULL;
 		if (c0) {
 			cJSON_DeleteItemFromObject((cJSON *)c0, "lastUpdateTime");
 			cJSON_DeleteItemFromObject((cJSON *)c0, "lastTransitionTime");
 		}
-		if (cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
+		/* first write since start: the object may already say this (later,
+		 * the informer's copy may be older than our last write) */
+		if (!o->status_hash && cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
 			set_str(&o->status_hash, hash);
 			cJSON_Delete(cur);
 			free((char *)prev_t);
 			goto out;
-		}
-		/* keep the transition time when the condition's status stays */
-		if (c0 && prev_t &&
-		    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c0, "status"))
-				    ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "status"))
-				    : "",
-			    ok ? "True" : "False"))
-			;
-		else {
-			free((char *)prev_t);
-			prev_t = NULL;
 		}
 		cJSON_Delete(cur);
 	}
@@ -670,8 +678,6 @@ static void write_status(struct fobj *o, const cJSON *fed, const char *const *na
 	cJSON_AddItemToObject(patch, "status", st);
 	st = NULL;
 	body = cJSON_PrintUnformatted(patch);
-	fed_kube_call_cancel(o->status_call);
-	o->status_call = NULL;
 	if (!body || fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
 				    o, &o->status_call, &err)) {
 		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
@@ -769,7 +775,17 @@ void fobj_sync(struct ftype *t, const char *key)
 	}
 	/* before the Federation config is read, no member is known, and every
 	 * cluster would look like one that left */
-	if (!ctl->members_known || !fed_informer_synced(t->fed_inf) || !(o = fobj_get(t, key)))
+	if (!ctl->members_known || !fed_informer_synced(t->fed_inf))
+		return;
+	/* a namespaced object is gated by its FederatedNamespace: decide only
+	 * once every FTC is known and that type has listed, or a restart would
+	 * take namespaces for unfederated and delete member copies */
+	if (t->cfg.target.namespaced && !t->is_namespaces) {
+		struct ftype *nst = types_namespaces(ctl);
+		if (!fed_informer_synced(ctl->ftcs) || (nst && !fed_informer_synced(nst->fed_inf)))
+			return;
+	}
+	if (!(o = fobj_get(t, key)))
 		return;
 	if (o->inflight) {
 		o->dirty = true;
@@ -836,8 +852,8 @@ void fobj_sync(struct ftype *t, const char *key)
 		if (why && strcmp(why, "WaitingForRemoval") && strcmp(why, "NamespaceNotFederated") &&
 		    !deleting)
 			continue; /* invalid spec: leave members as they are */
-		if (c && !synced)
-			listing = true;
+		if ((c && !synced) || (m && member_connecting(m)))
+			listing = true; /* not known yet: no verdict, no status */
 		if (sel[i] && !deleting) {
 			if (!c || !synced) {
 				if ((r = crec_get(o, names[i])))

@@ -63,6 +63,7 @@ struct fobj {
 	struct fed_map recs;	/* cluster -> struct crec * */
 	char *status_hash;	/* of the status last written (times left out) */
 	struct fed_kube_call *status_call;
+	bool status_dirty;	/* a newer status waits for the one in flight */
 	ev_timer retry;		/* backoff after a failed write */
 	double backoff;
 };

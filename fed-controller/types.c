@@ -116,7 +116,12 @@ static void fed_update(const cJSON *old, const cJSON *obj, void *ud)
 
 static void fed_synced(void *ud)
 {
-	ftype_enqueue_all(ud);
+	struct ftype *t = ud;
+
+	if (t->is_namespaces) /* the others waited for the namespace gate */
+		types_enqueue_all(t->ctl);
+	else
+		ftype_enqueue_all(t);
 }
 
 /* ---- member informers -------------------------------------------------- */
@@ -523,6 +528,11 @@ static void ftc_delete(const cJSON *obj, void *ud)
 	}
 }
 
+static void ftcs_synced(void *ud)
+{
+	types_enqueue_all(ud);
+}
+
 int types_start(struct controller *ctl, struct fed_error *err)
 {
 	struct fed_informer_opts o;
@@ -531,7 +541,7 @@ int types_start(struct controller *ctl, struct fed_error *err)
 	memset(&o, 0, sizeof(o));
 	o.resource = r_ftc;
 	o.namespace = ctl->o.fed_namespace;
-	o.handlers = (struct fed_informer_handlers){ftc_add, ftc_update, ftc_delete, NULL};
+	o.handlers = (struct fed_informer_handlers){ftc_add, ftc_update, ftc_delete, ftcs_synced};
 	o.ud = ctl;
 	if ((ret = fed_informer_new(&ctl->ftcs, ctl->host, &o, err)))
 		return ret;
