@@ -47,4 +47,62 @@ int fedctl_fail(const struct fed_error *err);
 int cmd_version(struct fedctl *ctx, int argc, char **argv);
 int cmd_api_resources(struct fedctl *ctx, int argc, char **argv);
 
+/* join / delete (fedctl/member_setup.c, cmd_join.c, cmd_delete.c) */
+#define FEDCTL_MEMBER_SA "fed-member"
+#define FEDCTL_MEMBER_TOKEN "fed-member-token"
+#define FEDCTL_MEMBER_ROLE "fed-controller:member"
+#define FEDCTL_CONFIG_NS "kube-system"
+#define FEDCTL_CONFIGMAP "kubefed-config"
+#define FEDCTL_SECRET "kubefed-kubeconfig"
+/* Synchronous request; timeout_ms > 0 also means no retries. *out gets the
+ * parsed answer (may be NULL). */
+int fedctl_call(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+		const char *path, const char *body, const char *content_type, int timeout_ms,
+		cJSON **out, struct fed_error *err);
+/* Load a context, connect and probe /version (10 s). `what` is "host" or
+ * "member" for messages. */
+int fedctl_connect(struct fedctl *ctx, const char *what, const char *context,
+		   struct fed_rest_config *cfg, struct fed_kube_client **out, struct fed_error *err);
+int fedctl_check_cluster_name(const char *name, struct fed_error *err);
+/* "2m", "30s", "1h30m", "0", "90" (seconds). 0 or -1. */
+int fedctl_parse_duration(const char *s, double *out);
+char *fedctl_b64_encode(const char *data, size_t len);
+char *fedctl_b64_decode(const char *s, size_t *len);
+/* kubefed.yaml with the entry of name replaced/appended (entry YAML) or
+ * removed (entry NULL); *out is malloc'd. */
+int fedctl_federation_edit(const char *old_yaml, const char *name, const char *entry, char **out,
+			   struct fed_error *err);
+int cmd_join(struct fedctl *ctx, int argc, char **argv);
+int cmd_delete(struct fedctl *ctx, int argc, char **argv);
+
+/* list / describe (fedctl/cmd_list.c, cmd_describe.c, output.c) */
+#include <time.h>
+#include "fed/buf.h"
+enum fedctl_output { FEDCTL_OUT_TABLE, FEDCTL_OUT_WIDE, FEDCTL_OUT_JSON, FEDCTL_OUT_YAML, FEDCTL_OUT_NAME };
+/* "table" (or NULL/""), "wide", "json", "yaml", "name": 0; -1 otherwise. */
+int fedctl_output_parse(const char *s, enum fedctl_output *out);
+/* cJSON as kubectl prints it: YAML block style, JSON with 4 spaces. */
+int fedctl_yaml(struct fed_buf *out, const cJSON *v);
+int fedctl_json(struct fed_buf *out, const cJSON *v);
+/* STATUS of a KubeFedCluster: its connectivityStatus, or the Ready reason
+ * when that is a configuration problem (InvalidConfig, ...). */
+const char *fedctl_cluster_status(const cJSON *kfc);
+/* `fedctl list` output for an array of KubeFedCluster objects (objects
+ * without "kind" are rows for joined clusters that have no KubeFedCluster
+ * yet: shown in tables and names, left out of json/yaml). */
+int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_output o,
+			   time_t now);
+/* `fedctl describe` text from {"name","namespace","entry":{"mode","disabled",
+ * "error","addresses":[{"clientCIDR","serverAddress","serverURL"}]},
+ * "cluster":KubeFedCluster,"resources":[{"kind","namespace","name","status",
+ * "message"}],"events":[Event...]}. */
+int fedctl_format_describe(struct fed_buf *out, const cJSON *d, time_t now);
+struct fed_federation;
+/* The Federation of kube-system/kubefed-config on the host: *out NULL (and
+ * 0) when the ConfigMap does not exist. */
+int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
+			   struct fed_federation **out, struct fed_error *err);
+int cmd_list(struct fedctl *ctx, int argc, char **argv);
+int cmd_describe(struct fedctl *ctx, int argc, char **argv);
+
 #endif

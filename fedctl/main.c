@@ -8,6 +8,11 @@
 
 static const struct fedctl_cmd commands[] = {
 	{"api-resources", cmd_api_resources, "List the resource types a cluster serves"},
+	{"describe", cmd_describe, "Show one joined cluster in detail"},
+	{"list", cmd_list, "List the joined clusters and their health"},
+	{"join", cmd_join, "Join a cluster to the federation"},
+	{"delete", cmd_delete, "Remove a cluster from the federation (alias: unjoin)"},
+	{"unjoin", cmd_delete, "Same as delete"},
 	{"version", cmd_version, "Print the client and server versions"},
 	{NULL, NULL, NULL},
 };

@@ -1,0 +1,331 @@
+/* fedctl delete NAME (alias unjoin): the reverse of join. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fed/federation.h"
+#include "fedctl.h"
+
+static const char usage[] = "fedctl delete NAME [--cluster-context CTX] [--host-cluster-context "
+			    "CTX] [--force] [--orphan] [--dry-run] [--wait DURATION]";
+static const char examples[] =
+	"  fedctl delete cluster1 --host-cluster-context host\n"
+	"  # the member is gone for good: clean up the host only\n"
+	"  fedctl delete cluster1 --force\n"
+	"\n"
+	"Propagated copies of federated resources stay in the member (--orphan is the only\n"
+	"behaviour for now; this will change once the controller can remove them first).\n";
+
+static void sleep_loop(struct fedctl *ctx, double s)
+{
+	bool never = false;
+
+	fed_kube_wait(ctx->loop, &never, s);
+}
+
+static char *ns_uid(struct fedctl *ctx, struct fed_kube_client *c)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	cJSON *o = NULL;
+	char *uid = NULL;
+
+	if (!fedctl_call(ctx, c, "GET", "/api/v1/namespaces/kube-system", NULL, NULL, 0, &o, &err) &&
+	    fed_obj_str(o, "metadata.uid"))
+		uid = strdup(fed_obj_str(o, "metadata.uid"));
+	cJSON_Delete(o);
+	return uid;
+}
+
+/* DELETE one member object, printing its step line. */
+static int remove_one(struct fedctl *ctx, struct fed_kube_client *m, const char *what,
+		      const char *path, struct fed_error *err)
+{
+	int ret = fedctl_call(ctx, m, "DELETE", path, NULL, NULL, 0, NULL, err);
+
+	if (ret == FED_ENOTFOUND) {
+		printf("member: %s not found\n", what);
+		return 0;
+	}
+	if (ret)
+		return fed_error_wrap(err, "member: delete %s", what);
+	printf("member: %s deleted\n", what);
+	return 0;
+}
+
+static void leftovers(const char *context, const char *ns, bool keep_ns)
+{
+	fprintf(stderr,
+		"left in the member (context %s): clusterrolebinding and clusterrole %s, "
+		"secret %s/%s, serviceaccount %s/%s%s%s; remove them with: kubectl --context %s "
+		"delete clusterrolebinding,clusterrole %s; kubectl --context %s -n %s delete secret "
+		"%s; kubectl --context %s -n %s delete serviceaccount %s\n",
+		context, FEDCTL_MEMBER_ROLE, ns, FEDCTL_MEMBER_TOKEN, ns, FEDCTL_MEMBER_SA,
+		keep_ns ? "" : ", namespace ", keep_ns ? "" : ns, context, FEDCTL_MEMBER_ROLE,
+		context, ns, FEDCTL_MEMBER_TOKEN, context, ns, FEDCTL_MEMBER_SA);
+}
+
+int cmd_delete(struct fedctl *ctx, int argc, char **argv)
+{
+	const char *cluster_ctx = NULL, *wait_s = "30s";
+	bool force = false, orphan = true, dry_run = false;
+	const struct fed_opt opts[] = {
+		{FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
+		 "kubeconfig context of the member (default: NAME)"},
+		{FED_OPT_BOOL, "force", 0, &force, NULL,
+		 "finish on the host even when the member cannot be reached (says what is left "
+		 "there)"},
+		{FED_OPT_BOOL, "orphan", 0, &orphan, NULL,
+		 "leave the propagated copies of federated resources in the member (the default, "
+		 "and for now the only behaviour: propagated copies stay in the member; this will "
+		 "change)"},
+		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
+		{FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
+		 "wait this long for fed-controller to remove the KubeFedCluster (default 30s; 0: "
+		 "do not wait)"},
+		FED_OPT_TABLE_END,
+	};
+	struct fed_error err = FED_ERROR_INIT, merr = FED_ERROR_INIT;
+	struct fed_kube_client *host = NULL, *member = NULL;
+	struct fed_rest_config hcfg, mcfg;
+	struct fed_federation *fed = NULL;
+	char *args[1], path[512], key[128], what[300];
+	char *new_yaml = NULL, *huid = NULL, *muid = NULL;
+	const char *mctx;
+	cJSON *cm = NULL, *secret = NULL;
+	const char *old_yaml = NULL;
+	bool in_cm = false, in_secret = false, self = false;
+	double wait_for = 0;
+	int nargs, ret, rc = EXIT_FAIL;
+	size_t k;
+
+	fed_rest_config_init(&hcfg);
+	fed_rest_config_init(&mcfg);
+	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 1, &nargs);
+	if (ret >= 0)
+		return ret;
+	if (nargs != 1) {
+		fprintf(stderr, "error: delete needs the cluster's NAME\nUsage: %s\n", usage);
+		return EXIT_USAGE;
+	}
+	if (fedctl_parse_duration(wait_s, &wait_for)) {
+		fprintf(stderr, "error: --wait takes a duration such as 30s, 2m or 0, not \"%s\"\n",
+			wait_s);
+		return EXIT_USAGE;
+	}
+	if (!orphan) {
+		fprintf(stderr, "error: --orphan=false is not supported yet: fed-controller cannot "
+				"remove propagated resources from a leaving member; delete them "
+				"first or use --orphan\n");
+		return EXIT_USAGE;
+	}
+	if (fedctl_check_cluster_name(args[0], &err))
+		return fedctl_fail(&err);
+	mctx = cluster_ctx ? cluster_ctx : args[0];
+
+	ret = fedctl_connect(ctx, "host", ctx->host_context, &hcfg, &host, &err);
+	ctx->host = host;
+	if (ret)
+		goto fail;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
+		 FEDCTL_CONFIGMAP);
+	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &cm, &err);
+	if (ret && ret != FED_ENOTFOUND) {
+		fed_error_wrap(&err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+		goto fail;
+	}
+	old_yaml = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml"));
+	if (old_yaml && *old_yaml) {
+		if (fed_federation_parse(&fed, old_yaml, strlen(old_yaml),
+					 "configmap kube-system/kubefed-config kubefed.yaml", &err)) {
+			fed_error_wrap(&err, "host: fix the Federation document first");
+			goto fail;
+		}
+		for (k = 0; k < fed->n; k++)
+			if (fed->clusters[k].name && !strcmp(fed->clusters[k].name, args[0]))
+				in_cm = true;
+	}
+	snprintf(key, sizeof(key), "kubeconfig-%s", args[0]);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
+		 FEDCTL_SECRET);
+	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &secret, &err);
+	if (ret && ret != FED_ENOTFOUND) {
+		fed_error_wrap(&err, "host: get secret %s/%s", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
+		goto fail;
+	}
+	in_secret = secret && cJSON_GetObjectItem(cJSON_GetObjectItem(secret, "data"), key);
+	if (!in_cm && !in_secret) {
+		printf("cluster %s is not joined: nothing to do\n", args[0]);
+		rc = EXIT_OK;
+		goto out;
+	}
+
+	/* the member must answer before anything changes, unless --force */
+	ret = fedctl_connect(ctx, "member", mctx, &mcfg, &member, &merr);
+	if (ret) {
+		if (!force) {
+			err = merr;
+			fed_error_wrap(&err, "cluster %s stays joined; fix the connection, or use "
+					     "--force to remove it from the host only",
+				       args[0]);
+			goto fail;
+		}
+		printf("member: unreachable, continuing because of --force: %s\n", merr.msg);
+		fed_kube_client_free(member);
+		member = NULL;
+	} else {
+		huid = ns_uid(ctx, host);
+		muid = ns_uid(ctx, member);
+		self = huid && muid && !strcmp(huid, muid);
+		if (self)
+			printf("member: cluster %s is the host itself: namespace %s is kept\n",
+			       args[0], ctx->fed_namespace);
+	}
+	if (dry_run) {
+		if (in_cm)
+			printf("host: configmap %s/%s: cluster %s would be removed (dry run)\n",
+			       FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP, args[0]);
+		if (in_secret)
+			printf("host: secret %s/%s: key %s would be removed (dry run)\n",
+			       FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
+		if (member)
+			printf("member: clusterrolebinding, clusterrole %s, secret %s, "
+			       "serviceaccount %s%s%s would be deleted (dry run)\n",
+			       FEDCTL_MEMBER_ROLE, FEDCTL_MEMBER_TOKEN, FEDCTL_MEMBER_SA,
+			       self ? "" : ", namespace ", self ? "" : ctx->fed_namespace);
+		rc = EXIT_OK;
+		goto out;
+	}
+
+	/* the host: the entry first, so the controller stops using the
+	 * kubeconfig before it disappears */
+	if (in_cm) {
+		cJSON *body = cJSON_CreateObject();
+		char *s;
+		if (fedctl_federation_edit(old_yaml, args[0], NULL, &new_yaml, &err)) {
+			cJSON_Delete(body);
+			goto fail;
+		}
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"), "resourceVersion",
+					fed_obj_resource_version(cm));
+		cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
+				      cJSON_CreateString(new_yaml));
+		s = cJSON_PrintUnformatted(body);
+		cJSON_Delete(body);
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
+			 FEDCTL_CONFIGMAP);
+		ret = fedctl_call(ctx, host, "PATCH", path, s, "application/merge-patch+json", 0, NULL,
+				  &err);
+		free(s);
+		if (ret) {
+			fed_error_wrap(&err, "host: patch configmap %s/%s%s", FEDCTL_CONFIG_NS,
+				       FEDCTL_CONFIGMAP,
+				       ret == FED_ECONFLICT ? " (changed meanwhile: run again)" : "");
+			goto fail;
+		}
+		printf("host: configmap %s/%s cluster %s removed\n", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
+		       args[0]);
+	}
+	if (in_secret) {
+		char body[256];
+		snprintf(body, sizeof(body), "{\"data\":{\"%s\":null}}", key);
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
+			 FEDCTL_SECRET);
+		ret = fedctl_call(ctx, host, "PATCH", path, body, "application/merge-patch+json", 0,
+				  NULL, &err);
+		if (ret) {
+			fed_error_wrap(&err, "host: patch secret %s/%s (remove key %s)",
+				       FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
+			goto fail;
+		}
+		printf("host: secret %s/%s key %s removed\n", FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
+	}
+
+	/* the member */
+	if (member) {
+		const char *ns = ctx->fed_namespace;
+		snprintf(path, sizeof(path),
+			 "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
+			 FEDCTL_MEMBER_ROLE);
+		if ((ret = remove_one(ctx, member, "clusterrolebinding " FEDCTL_MEMBER_ROLE, path,
+				      &err)))
+			goto member_fail;
+		snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
+			 FEDCTL_MEMBER_ROLE);
+		if ((ret = remove_one(ctx, member, "clusterrole " FEDCTL_MEMBER_ROLE, path, &err)))
+			goto member_fail;
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns,
+			 FEDCTL_MEMBER_TOKEN);
+		snprintf(what, sizeof(what), "secret %s/%s", ns, FEDCTL_MEMBER_TOKEN);
+		if ((ret = remove_one(ctx, member, what, path, &err)))
+			goto member_fail;
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s", ns,
+			 FEDCTL_MEMBER_SA);
+		snprintf(what, sizeof(what), "serviceaccount %s/%s", ns, FEDCTL_MEMBER_SA);
+		if ((ret = remove_one(ctx, member, what, path, &err)))
+			goto member_fail;
+		if (!self) {
+			cJSON *n = NULL;
+			struct fed_error e = FED_ERROR_INIT;
+			snprintf(path, sizeof(path), "/api/v1/namespaces/%s", ns);
+			snprintf(what, sizeof(what), "namespace %s", ns);
+			if ((ret = remove_one(ctx, member, what, path, &err)))
+				goto member_fail;
+			if (!fedctl_call(ctx, member, "GET", path, NULL, NULL, 0, &n, &e) &&
+			    fed_obj_str(n, "metadata.deletionTimestamp"))
+				printf("member: namespace %s is Terminating (the member's "
+				       "namespace controller finishes it)\n",
+				       ns);
+			cJSON_Delete(n);
+		}
+	} else {
+		leftovers(mctx, ctx->fed_namespace, self);
+	}
+	printf("cluster %s left the federation; propagated copies of federated resources stay "
+	       "in the member (--orphan; this will change)\n",
+	       args[0]);
+
+	if (wait_for > 0) {
+		double waited = 0;
+		snprintf(path, sizeof(path),
+			 "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
+			 ctx->fed_namespace, args[0]);
+		for (;;) {
+			ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, NULL, &err);
+			if (ret == FED_ENOTFOUND) {
+				printf("host: kubefedcluster %s/%s removed by fed-controller\n",
+				       ctx->fed_namespace, args[0]);
+				break;
+			}
+			if (waited >= wait_for) {
+				fprintf(stderr,
+					"error: kubefedcluster %s/%s still exists after %.0fs; is "
+					"fed-controller running? (kubectl -n %s get pods)\n",
+					ctx->fed_namespace, args[0], wait_for, ctx->fed_namespace);
+				goto out;
+			}
+			sleep_loop(ctx, 0.5);
+			waited += 0.5;
+		}
+	}
+	rc = EXIT_OK;
+	goto out;
+member_fail:
+	fedctl_fail(&err);
+	leftovers(mctx, ctx->fed_namespace, self);
+	rc = EXIT_FAIL;
+	goto out;
+fail:
+	rc = fedctl_fail(&err);
+out:
+	fed_kube_client_free(member);
+	fed_rest_config_release(&mcfg);
+	fed_rest_config_release(&hcfg);
+	fed_federation_free(fed);
+	cJSON_Delete(cm);
+	cJSON_Delete(secret);
+	free(new_yaml);
+	free(huid);
+	free(muid);
+	return rc;
+}
