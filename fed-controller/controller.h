@@ -26,6 +26,7 @@ struct controller_opts {
 	const char *log_level;
 	bool log_json;
 	const char *metrics_address; /* HOST:PORT for /healthz, /readyz, /metrics; "off" */
+	double host_qps, member_qps; /* client rate limits (burst: twice the qps) */
 	bool leader_elect;
 	const char *lease_name;
 	double lease_duration, renew_deadline, retry_period;

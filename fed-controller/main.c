@@ -219,6 +219,8 @@ int main(int argc, char **argv)
 		{FED_OPT_DOUBLE, "leader-elect-lease-duration", 0, &o->lease_duration, "SECONDS", "how long a standby waits before taking an unrenewed Lease (default 15)"},
 		{FED_OPT_DOUBLE, "leader-elect-renew-deadline", 0, &o->renew_deadline, "SECONDS", "the leader steps down when it cannot renew for this long (default 10)"},
 		{FED_OPT_DOUBLE, "leader-elect-retry-period", 0, &o->retry_period, "SECONDS", "between Lease attempts (default 2)"},
+		{FED_OPT_DOUBLE, "host-qps", 0, &o->host_qps, "QPS", "request rate to the host apiserver, burst twice that (default 100: status writes for every federated object)"},
+		{FED_OPT_DOUBLE, "member-qps", 0, &o->member_qps, "QPS", "request rate to each member apiserver, burst twice that (default 50)"},
 		{FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL, "adopt objects that already exist in members without the kubefed.io/managed label (default true)"},
 		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
 		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
@@ -245,6 +247,8 @@ int main(int argc, char **argv)
 	o->metrics_address = ":8080";
 	o->leader_elect = true;
 	o->lease_name = "fed-controller";
+	o->host_qps = 100;
+	o->member_qps = 50;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
@@ -261,17 +265,22 @@ int main(int argc, char **argv)
 	}
 	level = fed_log_level_parse(o->log_level);
 	if (level < 0 || o->probe_period <= 0 || o->probe_timeout <= 0 ||
-	    o->failure_threshold < 1 || o->success_threshold < 1) {
+	    o->failure_threshold < 1 || o->success_threshold < 1 || o->host_qps <= 0 ||
+	    o->member_qps <= 0) {
 		fprintf(stderr, "fed-controller: %s\n",
 			level < 0 ? "--log-level: use error, warn, info, debug or trace"
-				  : "--health-period and --health-timeout must be > 0, thresholds >= 1");
+				  : "--health-period, --health-timeout, --host-qps and --member-qps must "
+				    "be > 0, thresholds >= 1");
 		return 2;
 	}
 	fed_log_setup(level, o->log_json);
 	ctl.loop = ev_default_loop(0);
 	ev_init(&ctl.stop_timer, stop_timeout);
-	if (client_ips(&ctl, &err) || fed_rest_config_load(&cfg, o->kubeconfig, o->context, &err) ||
-	    fed_kube_client_new(&ctl.host, ctl.loop, &cfg, "host", &err) ||
+	if (client_ips(&ctl, &err) || fed_rest_config_load(&cfg, o->kubeconfig, o->context, &err))
+		goto fail;
+	cfg.qps = o->host_qps;
+	cfg.burst = (int)(2 * o->host_qps);
+	if (fed_kube_client_new(&ctl.host, ctl.loop, &cfg, "host", &err) ||
 	    controller_ops_start(&ctl, &err))
 		goto fail;
 	FED_LOG_INFO(NULL, "fed-controller %s: host %s, %zu client address(es) for clientCIDR matching",

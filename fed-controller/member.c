@@ -554,8 +554,8 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 		cfg.tls_server_name = strdup(host); /* a DNS name: keep verifying it */
 	free(cfg.server);
 	cfg.server = strdup(m->server_url);
-	cfg.qps = 50;
-	cfg.burst = 100;
+	cfg.qps = m->ctl->o.member_qps;
+	cfg.burst = (int)(2 * m->ctl->o.member_qps);
 	ret = fed_kube_client_new(&m->client, m->ctl->loop, &cfg, m->name, err);
 out:
 	curl_free(host);
