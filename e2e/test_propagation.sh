@@ -327,9 +327,10 @@ spec:
   placement: {clusterSelector: {}}
   overrides: [{clusterName: member2, clusterOverrides: [{path: /spec/size, value: 7}]}]
 EOF
+# raw paths: kubectl's discovery cache may not know a type this young
+wsize() { km "$1" get --raw "/apis/$G/v1/namespaces/$NS/widgets/w1" 2>/dev/null | sed -n 's/.*"size":\([0-9]*\).*/\1/p'; }
 t0=$(now)
-if wait_until 30 test "$(mget member2 widgets.$G w1 -o jsonpath='{.spec.size}')" = 7 &&
-	wait_until 10 test "$(mget member1 widgets.$G w1 -o jsonpath='{.spec.size}')" = 3; then
+if wait_until 30 test "$(wsize member2)" = 7 && wait_until 10 test "$(wsize member1)" = 3; then
 	ok "custom type widgets.$G enabled at runtime: its CRD created in members, then Widget w1 (size 3 / 7) in $(since "$t0")s"
 else
 	bad "custom type: $(km member1 get crd widgets.$G 2>&1 | tail -1)"; grep -E "widgets|Widget" "$work/ctl.log" | tail -5
