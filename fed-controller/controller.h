@@ -3,6 +3,8 @@
 #define FED_CONTROLLER_H
 
 #include <ev.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fed/cluster_health.h"
 #include "fed/http_server.h"
@@ -44,7 +46,6 @@ struct controller {
 	size_t n_client_ips;
 	ev_timer resync;	      /* debounces config changes */
 	ev_signal sigint, sigterm;
-	bool config_valid;	      /* last ConfigMap parsed */
 	char config_error[FED_ERROR_MSG_MAX + 128];
 	/* operations */
 	struct fed_http_server *http;
@@ -119,6 +120,13 @@ struct controller_event_target {
 };
 void controller_event(struct controller *ctl, const struct controller_event_target *t,
 		      bool warning, const char *reason, const char *message);
+
+/* Replace an owned string with a copy of s (NULL allowed). */
+static inline void controller_set_str(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = s ? strdup(s) : NULL;
+}
 
 /* Re-read config and Secret and converge members (debounced). */
 void controller_schedule_sync(struct controller *ctl);

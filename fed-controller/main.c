@@ -232,7 +232,6 @@ int main(int argc, char **argv)
 	char *args[1];
 	bool help;
 	int nargs, level;
-	size_t i;
 
 	memset(&ctl, 0, sizeof(ctl));
 	o->config_namespace = "kube-system";
@@ -310,9 +309,7 @@ out:
 	fed_kube_client_free(ctl.host);
 	controller_ops_stop(&ctl);
 	fed_rest_config_release(&cfg);
-	for (i = 0; i < ctl.n_client_ips; i++)
-		free(ctl.client_ips[i]);
-	free(ctl.client_ips);
+	fed_local_addresses_free(ctl.client_ips); /* NULL-terminated either way */
 	free(ctl.config_rv);
 	if (ctl.loop)
 		ev_loop_destroy(ctl.loop);

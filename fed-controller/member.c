@@ -47,17 +47,6 @@ struct member {
 
 static void write_status(struct member *m);
 
-static char *dup0(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-static void set_str(char **dst, const char *s)
-{
-	free(*dst);
-	*dst = dup0(s);
-}
-
 const char *member_name(const struct member *m)
 {
 	return m->name;
@@ -394,7 +383,7 @@ static void version_done(struct fed_kube_response *resp, void *ud)
 
 	m->version_call = NULL;
 	if (!resp->err.code)
-		set_str(&m->version, fed_obj_str(resp->json, "gitVersion"));
+		controller_set_str(&m->version, fed_obj_str(resp->json, "gitVersion"));
 	memset(&o, 0, sizeof(o));
 	o.limit = 500;
 	if (!m->nodes_pager &&
@@ -589,17 +578,17 @@ void member_apply(struct member *m, const struct member_desired *d)
 	char dg[65];
 	char *spec;
 
-	set_str(&m->mode, d->mode);
-	set_str(&m->matched_cidr, d->matched_cidr);
+	controller_set_str(&m->mode, d->mode);
+	controller_set_str(&m->matched_cidr, d->matched_cidr);
 	if (d->error_reason) {
 		if (!m->err_reason || strcmp(m->err_reason, d->error_reason) ||
 		    strcmp(m->err_message ? m->err_message : "", d->error_message ? d->error_message : "")) {
 			FED_LOG_WARN(m->name, "%s: %s", d->error_reason, d->error_message);
 			member_event(m, true, d->error_reason, d->error_message ? d->error_message : "");
 		}
-		set_str(&m->err_reason, d->error_reason);
-		set_str(&m->err_message, d->error_message);
-		set_str(&m->server_url, d->server_url);
+		controller_set_str(&m->err_reason, d->error_reason);
+		controller_set_str(&m->err_message, d->error_message);
+		controller_set_str(&m->server_url, d->server_url);
 		m->config_digest[0] = '\0';
 		drop_client(m);
 		goto write;
@@ -608,9 +597,9 @@ void member_apply(struct member *m, const struct member_desired *d)
 	if (m->client && !strcmp(dg, m->config_digest))
 		goto write; /* nothing that matters changed */
 	drop_client(m);
-	set_str(&m->server_url, d->server_url);
-	set_str(&m->err_reason, NULL);
-	set_str(&m->err_message, NULL);
+	controller_set_str(&m->server_url, d->server_url);
+	controller_set_str(&m->err_reason, NULL);
+	controller_set_str(&m->err_message, NULL);
 	if (build_client(m, d->kubeconfig, &err)) {
 		char msg[FED_ERROR_MSG_MAX + 128];
 		/* the usual cause: a kubeconfig pasted as plain YAML under data: */
@@ -620,8 +609,8 @@ void member_apply(struct member *m, const struct member_desired *d)
 			 err.msg);
 		FED_LOG_WARN(m->name, "InvalidKubeconfig: %s", msg);
 		member_event(m, true, "InvalidKubeconfig", msg);
-		set_str(&m->err_reason, "InvalidKubeconfig");
-		set_str(&m->err_message, msg);
+		controller_set_str(&m->err_reason, "InvalidKubeconfig");
+		controller_set_str(&m->err_message, msg);
 		goto write;
 	}
 	memcpy(m->config_digest, dg, sizeof(dg));

@@ -32,6 +32,12 @@ struct write_ctx {
 	cJSON *desired; /* kept for the adoption GET */
 };
 
+/* The informer's store is keyed like our queue ("ns/name" or "name"). */
+static const cJSON *fed_get(struct ftype *t, const char *key)
+{
+	return fed_map_get(fed_informer_store(t->fed_inf), key);
+}
+
 static void crec_free(struct crec *r)
 {
 	if (!r)
@@ -97,16 +103,10 @@ static struct crec *crec_get(struct fobj *o, const char *cluster)
 	return r;
 }
 
-static void set_str(char **dst, const char *s)
-{
-	free(*dst);
-	*dst = s ? strdup(s) : NULL;
-}
-
 static void crec_set(struct crec *r, const char *status, const char *message)
 {
-	set_str(&r->status, status);
-	set_str(&r->message, message && *message ? message : NULL);
+	controller_set_str(&r->status, status);
+	controller_set_str(&r->message, message && *message ? message : NULL);
 }
 
 /* "gen:N" when the object has a generation (status churn leaves it
@@ -155,7 +155,7 @@ static void load_recs(struct fobj *o, const cJSON *fed)
 		struct crec *r;
 		if (!name || !v || !(r = crec_get(o, name)))
 			continue;
-		set_str(&r->version, v);
+		controller_set_str(&r->version, v);
 		snprintf(r->hash, sizeof(r->hash), "%s", h ? h : "");
 		crec_set(r, cJSON_GetStringValue(cJSON_GetObjectItem(c, "status")), NULL);
 	}
@@ -197,17 +197,9 @@ static void round_done(struct fobj *o)
 static void failed(struct fobj *o, const char *cluster, struct crec *r, const char *status,
 		   const struct fed_error *e)
 {
-	const cJSON *fed = NULL;
-	const char *slash = strchr(o->key, '/');
-	char ns[256];
+	const cJSON *fed = fed_get(o->t, o->key);
 
 	crec_set(r, status, e->msg);
-	if (slash) {
-		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - o->key), o->key);
-		fed = fed_informer_get(o->t->fed_inf, ns, slash + 1);
-	} else {
-		fed = fed_informer_get(o->t->fed_inf, NULL, o->key);
-	}
 	if (fed) {
 		char reason[64];
 		snprintf(reason, sizeof(reason), "%sInClusterFailed",
@@ -234,7 +226,7 @@ static void apply_done(struct fed_kube_response *resp, void *ud)
 
 	if (r && !resp->err.code) {
 		version_of(resp->json, v, sizeof(v));
-		set_str(&r->version, v);
+		controller_set_str(&r->version, v);
 		memcpy(r->hash, w->hash, sizeof(r->hash));
 		crec_set(r, "", NULL);
 		r->written_at = ev_now(o->t->ctl->loop);
@@ -662,7 +654,7 @@ static void write_status(struct fobj *o, const cJSON *fed, const char *const *na
 		/* first write since start: the object may already say this (later,
 		 * the informer's copy may be older than our last write) */
 		if (!o->status_hash && cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
-			set_str(&o->status_hash, hash);
+			controller_set_str(&o->status_hash, hash);
 			cJSON_Delete(cur);
 			free((char *)prev_t);
 			goto out;
@@ -684,7 +676,7 @@ static void write_status(struct fobj *o, const cJSON *fed, const char *const *na
 			     err.msg);
 		goto out;
 	}
-	set_str(&o->status_hash, hash);
+	controller_set_str(&o->status_hash, hash);
 out:
 	free(body);
 	cJSON_Delete(patch);
@@ -744,17 +736,6 @@ static void set_finalizer(struct fobj *o, const cJSON *fed, bool add)
 }
 
 /* ---- the sync ---------------------------------------------------------- */
-
-static const cJSON *fed_get(struct ftype *t, const char *key)
-{
-	const char *slash = strchr(key, '/');
-	char ns[256];
-
-	if (!slash)
-		return fed_informer_get(t->fed_inf, NULL, key);
-	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
-	return fed_informer_get(t->fed_inf, ns, slash + 1);
-}
 
 void fobj_sync(struct ftype *t, const char *key)
 {

@@ -3,7 +3,6 @@
  * either input (or to a KubeFedCluster we manage) schedules one sync; a
  * sync always starts from the current state of all three, so a restart at
  * any moment converges to the same result. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +14,6 @@
 #include "fed/log.h"
 
 #define SYNC_DELAY 0.05 /* coalesce a burst of events into one sync */
-
-static bool valid_object_name(const char *s)
-{
-	size_t n = s ? strlen(s) : 0, i;
-
-	if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-' ||
-		      s[i] == '.'))
-			return false;
-	return true;
-}
 
 /* The Secret's kubeconfig-<name>, decoded. The API server always returns
  * data base64-encoded (stringData is folded into data on write). */
@@ -233,7 +219,6 @@ static void sync_now(struct controller *ctl)
 		return;
 	}
 	ctl->config_error[0] = '\0';
-	ctl->config_valid = true;
 	for (i = 0; i < fed->n; i++) {
 		const struct fed_cluster_spec *c = &fed->clusters[i];
 		if (c->err.code) {
@@ -243,8 +228,10 @@ static void sync_now(struct controller *ctl)
 				config_event(ctl, cm, true, "InvalidClusterEntry", c->err.msg);
 			}
 		}
-		if (!c->name || !valid_object_name(c->name) || fed_map_get(&seen, c->name))
-			continue; /* no KubeFedCluster can carry this name (or it is a duplicate) */
+		/* the parser leaves name NULL when no KubeFedCluster could carry it;
+		 * a later duplicate is already marked invalid there */
+		if (!c->name || fed_map_get(&seen, c->name))
+			continue;
 		apply_cluster(ctl, c, secret, &seen);
 	}
 	/* members no longer in the config */

@@ -202,17 +202,14 @@ const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, boo
 {
 	struct minf *mi = fed_map_get(&t->minf, cluster);
 	const char *slash = strchr(key, '/');
-	char ns[256];
 
 	*synced = mi && fed_informer_synced(mi->inf);
 	if (!*synced)
 		return NULL;
-	if (!t->cfg.target.namespaced) /* a FederatedNamespace "ns/ns" is Namespace "ns" */
-		return fed_informer_get(mi->inf, NULL, slash ? slash + 1 : key);
-	if (!slash)
-		return fed_informer_get(mi->inf, NULL, key);
-	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
-	return fed_informer_get(mi->inf, ns, slash + 1);
+	/* the stores share our keys, except that a FederatedNamespace "ns/ns"
+	 * is the cluster-scoped Namespace "ns" */
+	return fed_map_get(fed_informer_store(mi->inf),
+			   !t->cfg.target.namespaced && slash ? slash + 1 : key);
 }
 
 static void crd_applied(struct fed_kube_response *resp, void *ud)
