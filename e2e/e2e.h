@@ -78,24 +78,6 @@ static inline int e2e_clusters(const char *action, const char *name)
 	return system(cmd);
 }
 
-/* Compact the shared etcd up to its current revision (through etcd's HTTP
- * gateway), so that watches from older resourceVersions get 410 Gone, as
- * after a long disconnection in production. */
-static inline int e2e_compact_etcd(void)
-{
-	char cmd[2048];
-	const char *st = e2e_env("FED_E2E_STATE");
-
-	snprintf(cmd, sizeof(cmd),
-		 "port=$(cat %s/etcd/client-port) && "
-		 "rev=$(curl -sf -X POST http://127.0.0.1:$port/v3/kv/range -d '{\"key\":\"Lw==\"}' "
-		 "| sed -n 's/.*\"revision\":\"\\([0-9]*\\)\".*/\\1/p') && [ -n \"$rev\" ] && "
-		 "curl -sf -X POST http://127.0.0.1:$port/v3/kv/compaction "
-		 "-d \"{\\\"revision\\\":\\\"$rev\\\",\\\"physical\\\":true}\" >/dev/null",
-		 st);
-	return system(cmd);
-}
-
 static inline char *e2e_read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");

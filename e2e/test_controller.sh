@@ -13,24 +13,9 @@ PERIOD=2 TIMEOUT=1 THRESHOLD=3
 work=$(mktemp -d)
 pass=0 fail=0 pids=()
 
-k() { kubectl --kubeconfig "$K" --context host "$@"; }
-km() { local c=$1; shift; kubectl --kubeconfig "$K" --context "$c" "$@"; }
-ok() { echo "ok: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+. "$(dirname "$0")/lib.sh"
 kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
 cond() { kfc "$1" "{.status.conditions[?(@.type==\"Ready\")].$2}"; }
-# poll CMD until it succeeds or SECONDS pass
-wait_until() { # SECONDS CMD...
-	local end t=$1; shift
-	end=$(awk -v a="$(now)" -v t="$t" 'BEGIN { printf "%.3f", a + t }')
-	until "$@"; do
-		le "$(now)" "$end" || return 1
-		sleep 0.05
-	done
-}
 is_ready() { [ "$(cond "$1" status)" = True ] && [ "$(kfc "$1" '{.status.connectivityStatus}')" = Connected ]; }
 has_reason() { [ "$(cond "$1" reason)" = "$2" ]; }
 is_status() { [ "$(kfc "$1" '{.status.connectivityStatus}')" = "$2" ]; }
@@ -162,7 +147,7 @@ else
 	bad "members not Ready: $(kfc cluster1 '{.status}') $(kfc cluster2 '{.status}')"
 	cat "$work/c1.log"; exit 1
 fi
-wait_until 10 test -n "$(kfc cluster2 '{.status.totalNodeCount}')" || true
+wait_set 10 kfc cluster2 '{.status.totalNodeCount}' || true
 v1=$(kfc cluster1 '{.status.kubernetesVersion}') n1=$(kfc cluster1 '{.status.totalNodeCount}')
 v2=$(kfc cluster2 '{.status.kubernetesVersion}') n2=$(kfc cluster2 '{.status.totalNodeCount}')
 nodes=$(km member1 get nodes --no-headers 2>/dev/null | wc -l)

@@ -13,10 +13,8 @@ F="$FED_BIN_DIR/fedctl"
 work=$(mktemp -d)
 pass=0 fail=0 pids=()
 
-k() { kubectl --kubeconfig "$K" --context host "$@"; }
-km() { local c=$1; shift; kubectl --kubeconfig "$K" --context "$c" "$@"; }
-ok() { echo "ok: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
+WAIT_STEP=0.1
 fedctl() { local c=$1; shift; "$F" "$c" --kubeconfig "$K" --host-cluster-context host "$@"; }
 kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
 is_ready() {
@@ -24,14 +22,6 @@ is_ready() {
 		[ "$(kfc "$1" '{.status.connectivityStatus}')" = Connected ]
 }
 kfc_gone() { ! k -n $FNS get kubefedcluster "$1" >/dev/null 2>&1; }
-wait_until() { # SECONDS CMD...
-	local t=$(($1 * 10)); shift
-	until "$@"; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 cm_yaml() { k -n kube-system get cm kubefed-config -o jsonpath='{.data.kubefed\.yaml}' 2>/dev/null; }
 in_cm() { cm_yaml | grep -q "clusterName: $1\$"; }
 in_secret() { [ -n "$(k -n kube-system get secret kubefed-kubeconfig -o jsonpath="{.data.kubeconfig-$1}" 2>/dev/null)" ]; }

@@ -13,20 +13,8 @@ F=$FED_BIN_DIR/fedctl
 work=$(mktemp -d)
 pass=0 fail=0 cpid=
 
-k() { kubectl --kubeconfig "$K" --context host "$@"; }
-km() { local c=$1; shift; kubectl --kubeconfig "$K" --context "$c" "$@"; }
+. "$(dirname "$0")/lib.sh"
 fc() { "$F" "$1" --kubeconfig "$K" --host-cluster-context host "${@:2}"; } # CMD ARGS...
-ok() { echo "ok: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-now() { date +%s.%N; }
-wait_until() { # SECONDS CMD...
-	local end
-	end=$(awk -v a="$(now)" -v t="$1" 'BEGIN { printf "%.3f", a + t }'); shift
-	until "$@"; do
-		awk -v a="$(now)" -v b="$end" 'BEGIN { exit !(a <= b) }' || return 1
-		sleep 0.05
-	done
-}
 # run fedctl: $out, $err, $rc
 run() { rc=0; fc "$@" >"$work/out" 2>"$work/err" || rc=$?; out=$(cat "$work/out"); err=$(cat "$work/err"); }
 

@@ -12,20 +12,7 @@ FNS=kube-federation-system NS=fed-e2e-$$  # unique: without kcm a deleted namesp
 work=$(mktemp -d)
 pass=0 fail=0 cpid=
 
-k() { kubectl --kubeconfig "$K" --context host "$@"; }
-km() { local c=$1; shift; kubectl --kubeconfig "$K" --context "$c" "$@"; }
-ok() { echo "ok: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-wait_until() { # SECONDS CMD...
-	local end
-	end=$(awk -v a="$(now)" -v t="$1" 'BEGIN { printf "%.3f", a + t }'); shift
-	until "$@"; do
-		awk -v a="$(now)" -v b="$end" 'BEGIN { exit !(a <= b) }' || return 1
-		sleep 0.05
-	done
-}
+. "$(dirname "$0")/lib.sh"
 mget() { km "$1" -n $NS get "${@:2}" 2>/dev/null || true; }
 cm_data() { mget "$1" cm "$2" -o jsonpath="{.data.$3}"; }
 absent() { ! km "$1" -n $NS get "$2" "$3" >/dev/null 2>&1; }
@@ -165,9 +152,9 @@ spec:
 EOF
 t0=$(now)
 k apply -f "$work/objs.yaml" >/dev/null
-if wait_until 10 test "$(cm_data member2 cfg a)" = 2 && wait_until 10 test "$(cm_data member1 cfg a)" = 1 &&
-	wait_until 10 test "$(mget member1 deploy web -o jsonpath='{.spec.replicas}')" = 5 &&
-	wait_until 10 test "$(mget member2 deploy web -o jsonpath='{.spec.replicas}')" = 3 &&
+if wait_eq 10 2 cm_data member2 cfg a && wait_eq 10 1 cm_data member1 cfg a &&
+	wait_eq 10 5 mget member1 deploy web -o jsonpath='{.spec.replicas}' &&
+	wait_eq 10 3 mget member2 deploy web -o jsonpath='{.spec.replicas}' &&
 	wait_until 10 km member2 get clusterrole fed-e2e-reader; then
 	ok "propagated in $(since "$t0")s: ConfigMap (override a=2 on member2), Service, Deployment (replicas 5 on member1, 3 on member2), ClusterRole"
 else
@@ -176,18 +163,18 @@ fi
 [ "$(mget member1 cm cfg -o jsonpath='{.metadata.labels.kubefed\.io/managed}')" = true ] &&
 	[ "$(mget member1 cm cfg -o jsonpath='{.metadata.annotations.team}')" = blue ] &&
 	ok "member copy labelled kubefed.io/managed=true, template annotation kept" || bad "label/annotation on member copy"
-wait_until 10 test "$(cm_data member2 adopt-me a)" = new &&
+wait_eq 10 new cm_data member2 adopt-me a &&
 	ok "pre-existing unlabelled ConfigMap in member2 adopted (a: old -> new)" || bad "adoption: $(cm_data member2 adopt-me a)"
-wait_until 10 test "$(fstatus federatedconfigmap hands-off '{.status.clusters[?(@.name=="member1")].status}')" = ManagedLabelFalse &&
+wait_eq 10 ManagedLabelFalse fstatus federatedconfigmap hands-off '{.status.clusters[?(@.name=="member1")].status}' &&
 	[ "$(cm_data member1 hands-off a)" = mine ] &&
 	ok "managed=false object in member1 untouched, status ManagedLabelFalse" || bad "managed=false: $(fstatus federatedconfigmap hands-off '{.status}')"
-wait_until 10 test "$(fstatus federatedconfigmap cfg '{.status.conditions[0].status}')" = True &&
+wait_eq 10 True fstatus federatedconfigmap cfg '{.status.conditions[0].status}' &&
 	ok "status: Propagation=True, clusters $(fstatus federatedconfigmap cfg '{.status.clusters[*].name}')" || bad "status: $(fstatus federatedconfigmap cfg '{.status}')"
 
 # ---- retained fields ---------------------------------------------------------
 ip=$(mget member1 svc web -o jsonpath='{.spec.clusterIP}'); np=$(mget member1 svc web -o jsonpath='{.spec.ports[0].nodePort}')
 k -n $NS patch federatedservice web --type merge -p '{"spec":{"template":{"metadata":{"labels":{"v":"2"}}}}}' >/dev/null
-if wait_until 10 test "$(mget member1 svc web -o jsonpath='{.metadata.labels.v}')" = 2 &&
+if wait_eq 10 2 mget member1 svc web -o jsonpath='{.metadata.labels.v}' &&
 	[ "$(mget member1 svc web -o jsonpath='{.spec.clusterIP}')" = "$ip" ] &&
 	[ "$(mget member1 svc web -o jsonpath='{.spec.ports[0].nodePort}')" = "$np" ] && [ -n "$ip" ]; then
 	ok "Service template updated in place: clusterIP $ip and nodePort $np retained"
@@ -198,10 +185,10 @@ fi
 # ---- drift -------------------------------------------------------------------
 km member1 -n $NS patch cm cfg -p '{"data":{"a":"drift"}}' >/dev/null
 t0=$(now)
-wait_until 5 test "$(cm_data member1 cfg a)" = 1 && ok "member-side edit corrected in $(since "$t0")s" || bad "drift not corrected: $(cm_data member1 cfg a)"
+wait_eq 5 1 cm_data member1 cfg a && ok "member-side edit corrected in $(since "$t0")s" || bad "drift not corrected: $(cm_data member1 cfg a)"
 km member2 -n $NS delete cm cfg >/dev/null
 t0=$(now)
-wait_until 5 test "$(cm_data member2 cfg a)" = 2 && ok "member-side delete corrected in $(since "$t0")s" || bad "deleted copy not recreated"
+wait_eq 5 2 cm_data member2 cfg a && ok "member-side delete corrected in $(since "$t0")s" || bad "deleted copy not recreated"
 
 # ---- aggregate status ----------------------------------------------------------
 # No kube-controller-manager here: write the members' Deployment status the
@@ -211,7 +198,7 @@ for c in member1:5 member2:3; do
 		"{\"status\":{\"replicas\":${c#*:},\"readyReplicas\":${c#*:},\"availableReplicas\":${c#*:},\"updatedReplicas\":${c#*:}}}" >/dev/null
 done
 t0=$(now)
-if wait_until 5 test "$(fstatus federateddeployment web '{.status.aggregate.availableReplicas}')" = 8; then
+if wait_eq 5 8 fstatus federateddeployment web '{.status.aggregate.availableReplicas}'; then
 	ok "aggregate over members in $(since "$t0")s: $(fstatus federateddeployment web '{.status.aggregate}')"
 else
 	bad "aggregate: $(fstatus federateddeployment web '{.status}')"
@@ -247,12 +234,12 @@ spec:
         spec: {containers: [{name: c, image: nginx}]}
   placement: {clusters: [{name: member1}]}
 EOF
-if wait_until 10 test "$(fstatus federateddeployment broken '{.status.clusters[0].status}')" = CreationFailed; then
+if wait_eq 10 CreationFailed fstatus federateddeployment broken '{.status.clusters[0].status}'; then
 	ok "invalid template: member1 CreationFailed: $(fstatus federateddeployment broken '{.status.clusters[0].message}' | cut -c1-160)"
 else
 	bad "no CreationFailed: $(fstatus federateddeployment broken '{.status}')"
 fi
-wait_until 10 test -n "$(k -n $NS get events --field-selector involvedObject.name=broken,reason=CreateInClusterFailed -o name 2>/dev/null)" &&
+wait_set 10 k -n $NS get events --field-selector involvedObject.name=broken,reason=CreateInClusterFailed -o name 2>/dev/null &&
 	ok "event CreateInClusterFailed on the FederatedDeployment" || bad "no CreateInClusterFailed event"
 k -n $NS delete federateddeployment broken --wait=false >/dev/null
 
@@ -273,13 +260,13 @@ spec:
   overrides: [{clusterName: member2, clusterOverrides: [{path: /metadata/name, value: other}]}]
 EOF
 lonely() { k -n $NS-nofed get federatedconfigmap lonely -o jsonpath="$1" 2>/dev/null || true; }
-if wait_until 10 test "$(lonely '{.status.conditions[0].reason}')" = NamespaceNotFederated &&
+if wait_eq 10 NamespaceNotFederated lonely '{.status.conditions[0].reason}' &&
 	! km member1 -n $NS-nofed get cm lonely >/dev/null 2>&1; then
 	ok "no FederatedNamespace: Propagation False, reason NamespaceNotFederated, nothing written"
 else
 	bad "NamespaceNotFederated: $(lonely '{.status}')"
 fi
-if wait_until 10 test "$(fstatus federatedconfigmap rename-me '{.status.conditions[0].reason}')" = ApplyOverridesFailed &&
+if wait_eq 10 ApplyOverridesFailed fstatus federatedconfigmap rename-me '{.status.conditions[0].reason}' &&
 	absent member1 cm rename-me; then
 	ok "forbidden override refused: $(fstatus federatedconfigmap rename-me '{.status.conditions[0].message}')"
 else
@@ -330,7 +317,7 @@ EOF
 # raw paths: kubectl's discovery cache may not know a type this young
 wsize() { km "$1" get --raw "/apis/$G/v1/namespaces/$NS/widgets/w1" 2>/dev/null | sed -n 's/.*"size":\([0-9]*\).*/\1/p'; }
 t0=$(now)
-if wait_until 30 test "$(wsize member2)" = 7 && wait_until 10 test "$(wsize member1)" = 3; then
+if wait_eq 30 7 wsize member2 && wait_eq 10 3 wsize member1; then
 	ok "custom type widgets.$G enabled at runtime: its CRD created in members, then Widget w1 (size 3 / 7) in $(since "$t0")s"
 else
 	bad "custom type: $(km member1 get crd widgets.$G 2>&1 | tail -1)"; grep -E "widgets|Widget" "$work/ctl.log" | tail -5
@@ -345,14 +332,14 @@ metadata: {name: during-freeze, namespace: $NS}
 spec: {template: {data: {a: "1"}}, placement: {clusterSelector: {}}}
 EOF
 t0=$(now)
-if wait_until 5 test "$(cm_data member2 during-freeze a)" = 1; then
+if wait_eq 5 1 cm_data member2 during-freeze a; then
 	ok "member1 frozen (SIGSTOP): member2 got a new object in $(since "$t0")s"
 else
 	bad "member2 held back by frozen member1"
 fi
 "$FED_LOCAL_CLUSTERS" thaw --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
 t0=$(now)
-wait_until 60 test "$(cm_data member1 during-freeze a)" = 1 &&
+wait_eq 60 1 cm_data member1 during-freeze a &&
 	ok "member1 thawed (SIGCONT): caught up in $(since "$t0")s" || bad "member1 did not catch up"
 wait_until 30 ready member1 || true
 
@@ -382,11 +369,11 @@ for T in ConfigMap Secret ServiceAccount Service Deployment ReplicaSet StatefulS
 	printf 'apiVersion: types.kubefed.io/v1beta1\nkind: Federated%s\nmetadata: %s\nspec: {template: %s, placement: {clusterSelector: {}}}\n' \
 		"$T" "$meta" "$(tmpl $T)" | k apply -f - >/dev/null
 	got() { km "$1" "${nsarg[@]}" get "$lower" "$name" -o jsonpath="$2" 2>/dev/null || true; }
-	if wait_until 15 test -n "$(got member1 '{.metadata.uid}')" && wait_until 5 test -n "$(got member2 '{.metadata.uid}')" &&
+	if wait_set 15 got member1 '{.metadata.uid}' && wait_set 5 got member2 '{.metadata.uid}' &&
 		k "${nsarg[@]}" patch "federated$lower" "$name" --type merge -p '{"spec":{"template":{"metadata":{"labels":{"crud":"2"}}}}}' >/dev/null &&
-		wait_until 10 test "$(got member1 '{.metadata.labels.crud}')" = 2 && wait_until 5 test "$(got member2 '{.metadata.labels.crud}')" = 2 &&
+		wait_eq 10 2 got member1 '{.metadata.labels.crud}' && wait_eq 5 2 got member2 '{.metadata.labels.crud}' &&
 		k "${nsarg[@]}" delete "federated$lower" "$name" --wait=false >/dev/null &&
-		wait_until 15 test -z "$(got member1 '{.metadata.uid}')" && wait_until 5 test -z "$(got member2 '{.metadata.uid}')"; then
+		wait_unset 15 got member1 '{.metadata.uid}' && wait_unset 5 got member2 '{.metadata.uid}'; then
 		crud_ok=$((crud_ok + 1))
 	else
 		crud_bad="$crud_bad $T"
@@ -407,7 +394,7 @@ wait_until 10 bash -c "! kubectl --kubeconfig '$K' --context host -n $NS get fed
 	ok "kubefed.io/orphan: federated object gone, member copies kept without the managed label" || bad "orphan deletion"
 # member1 holds no copy of cfg (placement is member2): its outage must not block
 "$FED_LOCAL_CLUSTERS" stop --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
-wait_until 15 test "$(k -n $FNS get kubefedcluster member1 -o jsonpath='{.status.connectivityStatus}')" = Offline || true
+wait_eq 15 Offline k -n $FNS get kubefedcluster member1 -o jsonpath='{.status.connectivityStatus}' || true
 t0=$(now)
 k -n $NS delete federatedconfigmap cfg --wait=false >/dev/null
 if wait_until 10 absent member2 cm cfg &&

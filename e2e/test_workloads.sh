@@ -10,20 +10,8 @@ S=$(mktemp -d /tmp/fed-e2e-workloads.XXXXXX)
 K=$S/kubeconfig FNS=kube-federation-system NS=shop
 pass=0 fail=0 cpid=
 
-k() { kubectl --kubeconfig "$K" --context host "$@"; }
-km() { local c=$1; shift; kubectl --kubeconfig "$K" --context "$c" "$@"; }
-ok() { echo "ok: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-wait_until() { # SECONDS CMD...
-	local end
-	end=$(awk -v a="$(now)" -v t="$1" 'BEGIN { printf "%.3f", a + t }'); shift
-	until "$@"; do
-		awk -v a="$(now)" -v b="$end" 'BEGIN { exit !(a <= b) }' || return 1
-		sleep 0.2
-	done
-}
+. "$(dirname "$0")/lib.sh"
+WAIT_STEP=0.2
 cleanup() {
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	cp "$S/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-workloads-controller.log" 2>/dev/null || true
@@ -101,7 +89,7 @@ running() { km "$1" -n $NS get pods --field-selector=status.phase=Running --no-h
 	bad "running pods: wl1 $(running wl1), wl2 $(running wl2)"
 k -n $NS patch federateddeployment web --type merge -p '{"spec":{"template":{"spec":{"replicas":4}}}}' >/dev/null
 t0=$(now)
-wait_until 120 test "$(agg availableReplicas)" = 7 &&
+wait_eq 120 7 agg availableReplicas &&
 	ok "scaled the template to 4 (wl2 stays 3 by override): aggregate available 7 in $(since "$t0")s" ||
 	bad "after scaling: $(agg availableReplicas)"
 

@@ -1,0 +1,30 @@
+# Helpers shared by the e2e shell tests. Source it after setting K (the
+# kubeconfig with contexts host, member1, ...) and pass=0 fail=0.
+k() { kubectl --kubeconfig "$K" --context host "$@"; }
+km() { local c=$1; shift; kubectl --kubeconfig "$K" --context "$c" "$@"; }
+ok() { echo "ok: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+# Poll CMD until it succeeds or SECONDS pass (every WAIT_STEP, default 0.05 s).
+wait_until() { # SECONDS CMD...
+	local end
+	end=$(awk -v a="$(now)" -v t="$1" 'BEGIN { printf "%.3f", a + t }'); shift
+	until "$@"; do
+		le "$(now)" "$end" || return 1
+		sleep "${WAIT_STEP:-0.05}"
+	done
+}
+# Poll until CMD prints WANT (CMD runs again each time, unlike a
+# "$(...)" argument, which the shell would expand only once).
+wait_eq() { # SECONDS WANT CMD...
+	local t=$1 want=$2; shift 2
+	wait_until "$t" _out_is "$want" "$@"
+}
+_out_is() { [ "$("${@:2}")" = "$1" ]; }
+# Poll until CMD prints something / nothing.
+wait_set() { local t=$1; shift; wait_until "$t" _out_set "$@"; }
+wait_unset() { local t=$1; shift; wait_until "$t" _out_unset "$@"; }
+_out_set() { [ -n "$("$@")" ]; }
+_out_unset() { [ -z "$("$@")" ]; }
