@@ -265,33 +265,25 @@ static void start_apply(struct write_ctx *w, struct fed_kube_client *c)
 	free(body);
 }
 
-/* The object is not among the member's managed ones: find out whether it
- * exists unlabelled (adoption) or labelled false (hands off). */
-static void probe_done(struct fed_kube_response *resp, void *ud)
+/* The object is not among the member's managed ones: write it when it is
+ * absent (found NULL); when an unmanaged one is in the way, adopt it, or
+ * leave it alone when it is labelled false or adoption is off. found is
+ * the member's object or just its metadata. */
+static void decide(struct write_ctx *w, struct fed_kube_client *c, const cJSON *found)
 {
-	struct write_ctx *w = ud;
 	struct fobj *o = w->o;
 	struct crec *r = crec_get(o, w->cluster);
-	struct member *m = fed_map_get(&o->t->ctl->members, w->cluster);
-	struct fed_kube_client *c = m ? member_client(m) : NULL;
 	struct fed_error e = FED_ERROR_INIT;
 
-	if (!r || !c) {
-		if (r)
-			crec_set(r, "ClusterNotReady", "the cluster stopped being ready");
+	if (!r)
 		goto done;
-	}
-	if (resp->err.code == FED_ENOTFOUND) {
+	if (!found) {
 		w->is_create = true;
 		FED_LOG_DEBUG(w->cluster, "%s %s: writing (absent)", o->t->cfg.target.kind, o->key);
 		start_apply(w, c);
 		return;
 	}
-	if (resp->err.code) {
-		failed(o, w->cluster, r, "RetrievalFailed", &resp->err);
-		goto done;
-	}
-	switch (fed_managed_state(resp->json)) {
+	switch (fed_managed_state(found)) {
 	case FED_MANAGED_FALSE:
 		r->parked_at = ev_now(o->t->ctl->loop);
 		memcpy(r->parked_hash, w->hash, sizeof(w->hash));
@@ -317,6 +309,36 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	}
 	FED_LOG_DEBUG(w->cluster, "%s %s: writing (found)", o->t->cfg.target.kind, o->key);
 	start_apply(w, c);
+	return;
+done:
+	write_ctx_free(w);
+	round_done(o);
+}
+
+/* The answer to the GET made when the member's unmanaged informer had not
+ * listed yet. */
+static void probe_done(struct fed_kube_response *resp, void *ud)
+{
+	struct write_ctx *w = ud;
+	struct fobj *o = w->o;
+	struct crec *r = crec_get(o, w->cluster);
+	struct member *m = fed_map_get(&o->t->ctl->members, w->cluster);
+	struct fed_kube_client *c = m ? member_client(m) : NULL;
+
+	if (!r || !c) {
+		if (r)
+			crec_set(r, "ClusterNotReady", "the cluster stopped being ready");
+		goto done;
+	}
+	if (resp->err.code == FED_ENOTFOUND) {
+		decide(w, c, NULL);
+		return;
+	}
+	if (resp->err.code) {
+		failed(o, w->cluster, r, "RetrievalFailed", &resp->err);
+		goto done;
+	}
+	decide(w, c, resp->json);
 	return;
 done:
 	write_ctx_free(w);
@@ -411,6 +433,8 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 	struct crec *r = crec_get(o, cluster);
 	struct fed_error err = FED_ERROR_INIT;
 	struct write_ctx *w = NULL;
+	const cJSON *um = NULL;
+	bool usynced = false;
 	char hash[65], v[64];
 
 	if (!r)
@@ -428,10 +452,14 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 				crec_set(r, "", NULL);
 			return; /* as we left it (or our write's event is on its way) */
 		}
-	} else if (r->parked_at && ev_now(o->t->ctl->loop) - r->parked_at < PARKED &&
+	} else if ((um = minf_get_unmanaged(o->t, cluster, o->key, &usynced)) && usynced &&
+		   fed_managed_state(um) == FED_MANAGED_FALSE && r->parked_at &&
 		   !strcmp(hash, r->parked_hash)) {
-		/* not ours to touch: its label may change without an event we
-		 * see (we watch managed objects only), so look again later */
+		return; /* still labelled false: its next label change wakes us */
+	} else if (!usynced && r->parked_at && ev_now(o->t->ctl->loop) - r->parked_at < PARKED &&
+		   !strcmp(hash, r->parked_hash)) {
+		/* not ours to touch, and the unmanaged informer has not
+		 * listed yet to tell us when its label changes: look again later */
 		if (!ev_is_active(&o->retry)) {
 			ev_timer_set(&o->retry, PARKED, 0.);
 			ev_timer_start(o->t->ctl->loop, &o->retry);
@@ -463,6 +491,13 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 	o->inflight++;
 	if (existing) {
 		start_apply(w, c);
+		return;
+	}
+	if (usynced) {
+		/* An object created in the member a moment ago may not be in
+		 * the store yet; then the apply adopts it, as a GET an instant
+		 * earlier would have missed it too. */
+		decide(w, c, um);
 		return;
 	}
 	{

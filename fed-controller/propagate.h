@@ -33,11 +33,13 @@ struct ftype {
 	struct fed_kube_call *crd_call;
 };
 
-/* A member's informer on the target type (label kubefed.io/managed=true). */
+/* A member's informers on the target type: the managed objects (label
+ * kubefed.io/managed=true), and the metadata of all the others. */
 struct minf {
 	struct ftype *t;
 	char *cluster;
 	struct fed_informer *inf;
+	struct fed_informer *uinf;
 };
 
 /* What we last did in one cluster for one object: persisted in the
@@ -74,6 +76,9 @@ void ftype_enqueue_all(struct ftype *t);
 void ftype_enqueue_namespace(struct ftype *t, const char *ns);
 struct ftype *types_namespaces(struct controller *ctl); /* the FederatedNamespace type, or NULL */
 const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, bool *synced);
+/* The metadata of an unmanaged object (no managed label, or false). */
+const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key,
+				bool *synced);
 
 /* propagate.c */
 void fobj_sync(struct ftype *t, const char *key);

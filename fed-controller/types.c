@@ -189,27 +189,55 @@ static void m_synced(void *ud)
 	ftype_enqueue_all(((struct minf *)ud)->t);
 }
 
+/* The unmanaged informer: a label change on an object we leave alone
+ * (managed=false removed, say) is seen at once, not at the next look. */
+static void u_add(const cJSON *obj, void *ud)
+{
+	member_obj_changed(ud, obj);
+}
+
+static void u_update(const cJSON *old, const cJSON *obj, void *ud)
+{
+	member_obj_changed(ud, obj);
+}
+
 static void minf_free(struct minf *mi)
 {
 	if (!mi)
 		return;
 	fed_informer_free(mi->inf);
+	fed_informer_free(mi->uinf);
 	free(mi->cluster);
 	free(mi);
+}
+
+static const cJSON *store_get(struct ftype *t, const struct fed_informer *inf, const char *key,
+			      bool *synced)
+{
+	const char *slash = strchr(key, '/');
+
+	*synced = inf && fed_informer_synced(inf);
+	if (!*synced)
+		return NULL;
+	/* the stores share our keys, except that a FederatedNamespace "ns/ns"
+	 * is the cluster-scoped Namespace "ns" */
+	return fed_map_get(fed_informer_store(inf),
+			   !t->cfg.target.namespaced && slash ? slash + 1 : key);
 }
 
 const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, bool *synced)
 {
 	struct minf *mi = fed_map_get(&t->minf, cluster);
-	const char *slash = strchr(key, '/');
 
-	*synced = mi && fed_informer_synced(mi->inf);
-	if (!*synced)
-		return NULL;
-	/* the stores share our keys, except that a FederatedNamespace "ns/ns"
-	 * is the cluster-scoped Namespace "ns" */
-	return fed_map_get(fed_informer_store(mi->inf),
-			   !t->cfg.target.namespaced && slash ? slash + 1 : key);
+	return store_get(t, mi ? mi->inf : NULL, key, synced);
+}
+
+const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key,
+				bool *synced)
+{
+	struct minf *mi = fed_map_get(&t->minf, cluster);
+
+	return store_get(t, mi ? mi->uinf : NULL, key, synced);
 }
 
 static void crd_applied(struct fed_kube_response *resp, void *ud)
@@ -264,10 +292,23 @@ static void minf_start(struct ftype *t, const char *cluster, struct fed_kube_cli
 		minf_free(mi);
 		return;
 	}
+	/* Everything else of the type, names and labels only: a create need
+	 * not ask the member first whether an unmanaged object is in the way
+	 * (one request per new object instead of two), and objects left
+	 * alone are seen when their labels change. */
+	o.label_selector = FED_MANAGED_LABEL "!=true";
+	o.metadata_only = true;
+	o.handlers = (struct fed_informer_handlers){u_add, u_update, m_delete, NULL};
+	if (fed_informer_new(&mi->uinf, client, &o, &err)) {
+		FED_LOG_ERR(cluster, "watching unmanaged %s: %s", t->cfg.name, err.msg);
+		minf_free(mi);
+		return;
+	}
 	if (fed_map_put(&t->minf, cluster, mi, NULL))
 		goto oom;
 	FED_LOG_DEBUG(cluster, "watching managed %s", t->cfg.name);
 	fed_informer_start(mi->inf);
+	fed_informer_start(mi->uinf);
 	return;
 oom:
 	FED_LOG_ERR(cluster, "out of memory");

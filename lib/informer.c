@@ -21,6 +21,7 @@ struct fed_informer {
 	long page_size;
 	int watch_timeout_s;
 	bool keep_managed_fields;
+	bool metadata_only;
 	struct fed_informer_handlers h;
 	void *ud;
 
@@ -143,6 +144,7 @@ int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,
 	inf->page_size = o->page_size > 0 ? o->page_size : 500;
 	inf->watch_timeout_s = o->watch_timeout_s > 0 ? o->watch_timeout_s : 300 + rand() % 300;
 	inf->keep_managed_fields = o->keep_managed_fields;
+	inf->metadata_only = o->metadata_only;
 	inf->h = o->handlers;
 	inf->ud = o->ud;
 	inf->backoff = BACKOFF_MIN;
@@ -305,6 +307,7 @@ static void list_start(struct fed_informer *inf)
 	memset(&o, 0, sizeof(o));
 	o.label_selector = inf->label;
 	o.field_selector = inf->field;
+	o.metadata_only = inf->metadata_only;
 	o.limit = inf->page_size;
 	inf->state = LISTING;
 	if (fed_kube_list_all(inf->client, &inf->ref, &o, list_done, inf, &inf->pager, &err)) {
@@ -377,6 +380,7 @@ static void watch_start(struct fed_informer *inf)
 	o.label_selector = inf->label;
 	o.field_selector = inf->field;
 	o.resource_version = inf->rv;
+	o.metadata_only = inf->metadata_only;
 	o.allow_bookmarks = true;
 	o.timeout_seconds = inf->watch_timeout_s;
 	inf->state = WATCHING;

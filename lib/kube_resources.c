@@ -83,13 +83,14 @@ static int write_query(struct fed_buf *b, const struct fed_kube_write_opts *o, b
 }
 
 /* Send method on path with an optional body; owns nothing it is given. */
-static int send_req(struct fed_kube_client *c, const char *method, struct fed_buf *path,
-		const char *body, const char *ctype, fed_kube_cb cb, void *ud,
-		struct fed_kube_call **out, struct fed_error *err)
+static int send_req_accept(struct fed_kube_client *c, const char *method, struct fed_buf *path,
+			   const char *body, const char *ctype, const char *accept, fed_kube_cb cb,
+			   void *ud, struct fed_kube_call **out, struct fed_error *err)
 {
 	struct fed_kube_request req;
 
 	memset(&req, 0, sizeof(req));
+	req.accept = accept;
 	req.method = method;
 	req.path = fed_buf_str(path);
 	req.body = body;
@@ -97,6 +98,13 @@ static int send_req(struct fed_kube_client *c, const char *method, struct fed_bu
 	req.content_type = ctype;
 	req.max_retries = -1;
 	return fed_kube_request(c, &req, cb, ud, out, err);
+}
+
+static int send_req(struct fed_kube_client *c, const char *method, struct fed_buf *path,
+		    const char *body, const char *ctype, fed_kube_cb cb, void *ud,
+		    struct fed_kube_call **out, struct fed_error *err)
+{
+	return send_req_accept(c, method, path, body, ctype, NULL, cb, ud, out, err);
 }
 
 int fed_kube_get(struct fed_kube_client *c, const struct fed_kube_ref *ref, fed_kube_cb cb,
@@ -125,7 +133,9 @@ int fed_kube_list(struct fed_kube_client *c, const struct fed_kube_ref *ref,
 	if (!ret)
 		ret = fed_kube_list_query(&p, o, false);
 	if (!ret)
-		ret = send_req(c, "GET", &p, NULL, NULL, cb, ud, out, err);
+		ret = send_req_accept(c, "GET", &p, NULL, NULL,
+				      o && o->metadata_only ? FED_KUBE_ACCEPT_METADATA_LIST : NULL,
+				      cb, ud, out, err);
 	else
 		fed_error_set(err, ret, "out of memory");
 	fed_buf_release(&p);

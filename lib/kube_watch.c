@@ -174,6 +174,8 @@ int fed_kube_watch(struct fed_kube_client *c, const struct fed_kube_ref *ref,
 	req.timeout_ms = -1;
 	req.max_retries = 0;
 	req.on_data = watch_data;
+	if (o && o->metadata_only)
+		req.accept = FED_KUBE_ACCEPT_METADATA;
 	ret = fed_kube_request(c, &req, watch_done, w, &w->call, err);
 	if (ret)
 		goto fail;

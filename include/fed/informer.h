@@ -29,6 +29,7 @@ struct fed_informer_opts {
 	long page_size;		  /* default 500 */
 	int watch_timeout_s;	  /* default: random in [300, 600), as client-go */
 	bool keep_managed_fields; /* default: dropped from the store to save memory */
+	bool metadata_only;	  /* store PartialObjectMetadata: names, labels, versions */
 	struct fed_informer_handlers handlers;
 	void *ud;
 };

@@ -52,6 +52,13 @@ typedef void (*fed_kube_cb)(struct fed_kube_response *resp, void *ud);
 /* Streaming body: called per chunk as it arrives; return non-zero to abort. */
 typedef int (*fed_kube_data_cb)(const char *data, size_t len, void *ud);
 
+/* Accept headers for metadata-only reads; plain JSON is the fallback a
+ * server without the meta.k8s.io transformation answers with. */
+#define FED_KUBE_ACCEPT_METADATA_LIST                                                  \
+	"application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+#define FED_KUBE_ACCEPT_METADATA                                                       \
+	"application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
 struct fed_kube_request {
 	const char *method; /* GET, POST, PUT, PATCH, DELETE */
 	const char *path;   /* absolute, with query: "/api/v1/namespaces?limit=5" */
@@ -102,6 +109,10 @@ struct fed_kube_list_opts {
 	int timeout_seconds; /* watches: server-side timeout */
 	bool allow_bookmarks;
 	bool send_initial_events;
+	/* Ask for PartialObjectMetadata(List): objects carry apiVersion, kind
+	 * and metadata only (meta.k8s.io/v1), which is all a caller that only
+	 * needs names and labels should pay for. */
+	bool metadata_only;
 };
 int fed_kube_list_query(struct fed_buf *b, const struct fed_kube_list_opts *o, bool watch);
 
