@@ -415,7 +415,7 @@ static double log_time(const char *line)
 enum { STEP_LOOKUP, STEP_WRITE, STEP_CREATED, STEPS };
 static void log_steps(const char *path, const char *prefix, int n, double (*out)[STEPS])
 {
-	static const char *const marks[STEPS] = {": looking up (", ": writing (", "] created "};
+	static const char *const marks[STEPS] = {": placing (", ": writing (", "] created "};
 	FILE *f = fopen(path, "r");
 	char *line = NULL, pat[64];
 	size_t cap = 0, pl;
@@ -980,7 +980,7 @@ static void converge(bool fed, struct conv_result *res)
 
 	if (fed) {
 		w0 = writes(NULL);
-		l0 = count_log(ctl_log, ": looking up (", " " FED_NS "/", NULL);
+		l0 = count_log(ctl_log, ": asking the member (", " " FED_NS "/", NULL);
 		cpu0 = proc_cpu(cpid);
 		fed_kube_client_stats(host, &cs0);
 	}
@@ -1037,7 +1037,7 @@ static void converge(bool fed, struct conv_result *res)
 		res->ctl_cpu = proc_cpu(cpid) - cpu0;
 		res->member_writes = writes(NULL) - w0;
 		res->member_lookups =
-			count_log(ctl_log, ": looking up (", " " FED_NS "/", NULL) - l0;
+			count_log(ctl_log, ": asking the member (", " " FED_NS "/", NULL) - l0;
 		fed_kube_client_stats(host, &cs1);
 		res->throttled = cs1.throttled - cs0.throttled;
 	} else {
@@ -1577,9 +1577,9 @@ int main(int argc, char **argv)
 		printf("%-44s %12.1f %12.1f\n", "    create call p50 (ms; host / all members)",
 		       lat_fed.s_ack.p50, lat_floor.s_ack.p50);
 		printf("    fed p50 / p99 by step (controller log, ms):\n");
-		printf("%-44s %7.1f / %.1f\n", "      host create -> member lookups start",
+		printf("%-44s %7.1f / %.1f\n", "      host create -> member sync starts",
 		       lat_fed.stage[0].p50, lat_fed.stage[0].p99);
-		printf("%-44s %7.1f / %.1f\n", "      lookup (GET) -> apply sent", lat_fed.stage[1].p50,
+		printf("%-44s %7.1f / %.1f\n", "      sync -> apply sent (GET if not listed)", lat_fed.stage[1].p50,
 		       lat_fed.stage[1].p99);
 		printf("%-44s %7.1f / %.1f\n", "      apply sent -> created", lat_fed.stage[2].p50,
 		       lat_fed.stage[2].p99);
@@ -1589,9 +1589,9 @@ int main(int argc, char **argv)
 		       cv_floor.total, b_ratio, verdict(b_ratio <= 1.3));
 		printf("%-44s %12.1f %12.1f\n", "    all creates returned (s)", cv_fed.acked,
 		       cv_floor.acked);
-		printf("%-44s %12.1f %12s\n", "    controller: first member lookup (s)",
+		printf("%-44s %12.1f %12s\n", "    controller: first member sync (s)",
 		       cv_fed.first_lookup, "-");
-		printf("%-44s %12.1f %12s\n", "    controller: last member lookup (s)",
+		printf("%-44s %12.1f %12s\n", "    controller: last member sync (s)",
 		       cv_fed.last_lookup, "-");
 		printf("%-44s %12.1f %12s\n", "    controller: last member create (s)",
 		       cv_fed.last_created, "-");

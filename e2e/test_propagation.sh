@@ -168,6 +168,13 @@ wait_eq 10 new cm_data member2 adopt-me a &&
 wait_eq 10 ManagedLabelFalse fstatus federatedconfigmap hands-off '{.status.clusters[?(@.name=="member1")].status}' &&
 	[ "$(cm_data member1 hands-off a)" = mine ] &&
 	ok "managed=false object in member1 untouched, status ManagedLabelFalse" || bad "managed=false: $(fstatus federatedconfigmap hands-off '{.status}')"
+# the label taken off: fed sees it at once (it watches unmanaged metadata
+# too) and adopts the object, no 30 s re-look
+t0=$(now)
+km member1 -n $NS label cm hands-off kubefed.io/managed- >/dev/null
+wait_eq 5 true mget member1 cm hands-off -o jsonpath='{.metadata.labels.kubefed\.io/managed}' &&
+	ok "managed=false label removed in member1: adopted in $(since "$t0")s" ||
+	bad "managed=false label removed: not adopted within 5 s"
 wait_eq 10 True fstatus federatedconfigmap cfg '{.status.conditions[0].status}' &&
 	ok "status: Propagation=True, clusters $(fstatus federatedconfigmap cfg '{.status.clusters[*].name}')" || bad "status: $(fstatus federatedconfigmap cfg '{.status}')"
 
@@ -383,6 +390,35 @@ if [ -z "$crud_bad" ]; then
 	ok "create, update and delete propagated for all $crud_ok other default types (Namespace above)"
 else
 	bad "create/update/delete failed for:$crud_bad"
+fi
+
+# ---- created and deleted at once ---------------------------------------------
+# The finalizer and the first member writes go out together; an object
+# deleted before its finalizer lands must not leave copies behind. One curl
+# sends the create and the delete back to back on one connection (a few
+# ms apart, faster than the controller's finalizer patch); every other one
+# waits a little so that its copies reach the members first.
+H="$FED_E2E_STATE/host"
+blink() { # NAME DELAY
+	local url
+	url="$(cat "$H/server")/apis/types.kubefed.io/v1beta1/namespaces/$NS/federatedconfigmaps"
+	printf '{"apiVersion":"types.kubefed.io/v1beta1","kind":"FederatedConfigMap","metadata":{"name":"%s"},"spec":{"template":{"data":{"a":"1"}},"placement":{"clusterSelector":{}}}}' "$1" >"$work/blink.json"
+	if [ "$2" = 0 ]; then
+		curl -sf --cacert "$FED_E2E_STATE/pki/ca.crt" --cert "$H/admin.crt" --key "$H/admin.key" \
+			-H 'Content-Type: application/json' -d @"$work/blink.json" "$url" -o /dev/null \
+			--next --cacert "$FED_E2E_STATE/pki/ca.crt" --cert "$H/admin.crt" --key "$H/admin.key" \
+			-X DELETE "$url/$1" -o /dev/null
+	else
+		k -n $NS create -f "$work/blink.json" >/dev/null && sleep "$2" && k -n $NS delete federatedconfigmap "$1" --wait=false >/dev/null
+	fi
+}
+for i in 1 2 3 4 5 6; do blink blink-$i $([ $((i % 2)) = 0 ] && echo 0.3 || echo 0) || bad "blink-$i: create/delete"; done
+blinks() { for c in member1 member2; do mget $c cm -o name; done | grep -c blink- || true; }
+sleep 1
+if wait_eq 10 0 blinks; then
+	ok "6 objects deleted right after creation: no copies left in members ($(grep -c "before its finalizer landed" "$work/ctl.log" || true) copies removed without the finalizer)"
+else
+	bad "copies left behind: $(for c in member1 member2; do mget $c cm -o name | grep blink-; done | tr '\n' ' ')"
 fi
 
 # ---- deletion ----------------------------------------------------------------

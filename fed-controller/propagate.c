@@ -477,7 +477,7 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 	}
 	r->written_at = r->parked_at = 0;
 	FED_LOG_DEBUG(cluster, "%s %s: %s (hash %.12s was %.12s, version %s was %s)",
-		      o->t->cfg.target.kind, o->key, existing ? "writing" : "looking up", hash,
+		      o->t->cfg.target.kind, o->key, existing ? "writing" : "placing", hash,
 		      r->hash, existing ? v : "-", r->version ? r->version : "-");
 	if (!(w = calloc(1, sizeof(*w))) || !(w->cluster = strdup(cluster)))
 		goto oom;
@@ -503,6 +503,8 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 	{
 		struct fed_kube_ref ref = {&o->t->target_res, fed_obj_namespace(w->desired),
 					   fed_obj_name(w->desired), NULL};
+		FED_LOG_DEBUG(cluster, "%s %s: asking the member (unmanaged objects not listed yet)",
+			      o->t->cfg.target.kind, o->key);
 		if (fed_kube_get(c, &ref, probe_done, w, NULL, &err)) {
 			failed(o, cluster, r, "RetrievalFailed", &err);
 			write_ctx_free(w);
@@ -772,6 +774,49 @@ static void set_finalizer(struct fobj *o, const cJSON *fed, bool add)
 
 /* ---- the sync ---------------------------------------------------------- */
 
+static void stray_done(struct fed_kube_response *resp, void *ud)
+{
+	char *cluster = ud;
+
+	if (resp->err.code && resp->err.code != FED_ENOTFOUND)
+		FED_LOG_WARN(cluster, "removing a copy of a deleted object: %s", resp->err.msg);
+	free(cluster);
+}
+
+/* The federated object was deleted before our finalizer landed on it:
+ * remove the copies we wrote (by name; we hold no other handle). */
+static void remove_unguarded(struct fobj *o)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	const char *slash = strchr(o->key, '/');
+
+	for (e = fed_map_first(&o->recs, &it); e; e = fed_map_next(&o->recs, &it)) {
+		struct crec *r = e->value;
+		struct member *m = fed_map_get(&o->t->ctl->members, e->key);
+		struct fed_kube_client *c = m ? member_client(m) : NULL;
+		struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
+		struct fed_error err = FED_ERROR_INIT;
+		struct fed_kube_ref ref = {&o->t->target_res, NULL, o->key, NULL};
+		char *ns = NULL, *cluster;
+
+		if (!r->version || !c || !(cluster = strdup(e->key)))
+			continue;
+		if (slash && (ns = strndup(o->key, (size_t)(slash - o->key)))) {
+			ref.name = slash + 1;
+			if (o->t->cfg.target.namespaced)
+				ref.namespace = ns;
+		}
+		FED_LOG_INFO(cluster, "%s %s was deleted before its finalizer landed: removing our copy",
+			     o->t->cfg.federated.kind, o->key);
+		if (fed_kube_delete(c, &ref, &d, stray_done, cluster, NULL, &err)) {
+			FED_LOG_WARN(cluster, "removing a copy of a deleted object: %s", err.msg);
+			free(cluster);
+		}
+		free(ns);
+	}
+}
+
 void fobj_sync(struct ftype *t, const char *key)
 {
 	struct controller *ctl = t->ctl;
@@ -786,6 +831,12 @@ void fobj_sync(struct ftype *t, const char *key)
 	size_t n = 0, i;
 
 	if (!fed) { /* gone from the host: our finalizer saw to the members */
+		o = fed_map_get(&t->objs, key);
+		if (o && o->unguarded) {
+			if (o->inflight)
+				return; /* round_done syncs us again */
+			remove_unguarded(o);
+		}
 		fobj_free(fed_map_del(&t->objs, key));
 		return;
 	}
@@ -818,9 +869,14 @@ void fobj_sync(struct ftype *t, const char *key)
 		 !strcmp(annotation(fed, FED_ORPHAN_ANNOTATION), "true");
 	if (deleting && !has_finalizer(fed))
 		return; /* someone else's finalizer holds it; nothing of ours to do */
+	/* The finalizer and the first writes to members go out together:
+	 * waiting for the finalizer's round trip first would double the
+	 * latency of every new object. */
 	if (!deleting && !has_finalizer(fed)) {
 		set_finalizer(o, fed, true);
-		return; /* the update comes back as an event */
+		o->unguarded = true;
+	} else if (!deleting) {
+		o->unguarded = false;
 	}
 	n = fed_map_count(&ctl->members);
 	names = calloc(n ? n : 1, sizeof(*names));
