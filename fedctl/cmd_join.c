@@ -10,19 +10,19 @@
 #include "fedctl.h"
 
 static const char usage[] =
-	"fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
-	"       [--client-cidr CIDR=ADDRESS ...] [--rbac full|minimal] [--wait DURATION]\n"
-	"       [--overwrite] [--dry-run]";
+    "fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
+    "       [--client-cidr CIDR=ADDRESS ...] [--rbac full|minimal] [--wait DURATION]\n"
+    "       [--overwrite] [--dry-run]";
 static const char examples[] =
-	"  # join the cluster of context cluster1 under the name cluster1\n"
-	"  fedctl join cluster1 --host-cluster-context host\n"
-	"  # the host joins itself\n"
-	"  fedctl join host --host-cluster-context host\n"
-	"  # another context, only the rights the enabled federated types need\n"
-	"  fedctl join east --cluster-context kind-east --rbac minimal\n"
-	"  # the controller reaches the member at another address from 10.0.0.0/8\n"
-	"  fedctl join east --client-cidr 10.0.0.0/8=https://10.1.2.3:6443 \\\n"
-	"      --client-cidr 0.0.0.0/0=https://east.example.com\n";
+    "  # join the cluster of context cluster1 under the name cluster1\n"
+    "  fedctl join cluster1 --host-cluster-context host\n"
+    "  # the host joins itself\n"
+    "  fedctl join host --host-cluster-context host\n"
+    "  # another context, only the rights the enabled federated types need\n"
+    "  fedctl join east --cluster-context kind-east --rbac minimal\n"
+    "  # the controller reaches the member at another address from 10.0.0.0/8\n"
+    "  fedctl join east --client-cidr 10.0.0.0/8=https://10.1.2.3:6443 \\\n"
+    "      --client-cidr 0.0.0.0/0=https://east.example.com\n";
 
 #define MAX_ADDRS 32
 
@@ -46,7 +46,7 @@ static const char *rv(const cJSON *o)
 
 /* Server-side apply of one member object; prints its step line. */
 static int apply(struct join *j, const char *what, const char *path, cJSON *obj,
-		 struct fed_error *err)
+                 struct fed_error *err)
 {
 	cJSON *old = NULL, *now = NULL;
 	char *body = NULL, url[512];
@@ -57,22 +57,24 @@ static int apply(struct join *j, const char *what, const char *path, cJSON *obj,
 	if (ret && ret != FED_ENOTFOUND)
 		return fed_error_wrap(err, "member: get %s", what);
 	if (j->dry_run) {
-		printf("member: %s %s (dry run)\n", what, old ? "would be applied" : "would be created");
+		printf("member: %s %s (dry run)\n", what,
+		       old ? "would be applied" : "would be created");
 		cJSON_Delete(old);
 		return 0;
 	}
 	body = cJSON_PrintUnformatted(obj);
 	snprintf(url, sizeof(url), "%s?fieldManager=fedctl&force=true", path);
 	ret = fedctl_call(j->ctx, j->member, "PATCH", url, body, "application/apply-patch+yaml", 0,
-			  &now, err);
+	                  &now, err);
 	free(body);
 	if (ret) {
 		cJSON_Delete(old);
 		if (strstr(err->msg, "being terminated"))
-			return fed_error_wrap(err, "member: apply %s (a previous delete is still "
-						   "removing namespace %s: wait until it is gone, "
-						   "then run join again)",
-					      what, j->ns);
+			return fed_error_wrap(err,
+			                      "member: apply %s (a previous delete is still "
+			                      "removing namespace %s: wait until it is gone, "
+			                      "then run join again)",
+			                      what, j->ns);
 		return fed_error_wrap(err, "member: apply %s", what);
 	}
 	state = !old ? "created" : strcmp(rv(old), rv(now)) ? "configured" : "unchanged";
@@ -93,7 +95,7 @@ static cJSON *object(const char *api_version, const char *kind, const char *ns, 
 	if (ns)
 		cJSON_AddStringToObject(m, "namespace", ns);
 	cJSON_AddItemToObject(cJSON_AddObjectToObject(m, "labels"), "app.kubernetes.io/managed-by",
-			      cJSON_CreateString("fedctl"));
+	                      cJSON_CreateString("fedctl"));
 	return o;
 }
 
@@ -118,7 +120,7 @@ static void add_rule(cJSON *rules, const char *group, const char *resource, cons
 /* The minimal rules: what the enabled federated types, health checks and
  * cluster metadata need. */
 static int minimal_rules(struct join *j, struct fed_kube_client *host, cJSON *rules,
-			 struct fed_error *err)
+                         struct fed_error *err)
 {
 	static const char rw[] = "get,list,watch,create,update,patch,delete";
 	char path[512];
@@ -126,11 +128,11 @@ static int minimal_rules(struct join *j, struct fed_kube_client *host, cJSON *ru
 	int ret, n = 0;
 
 	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-		 FED_FTC_VERSION, j->ctx->fed_namespace, FED_FTC_PLURAL);
+	         FED_FTC_VERSION, j->ctx->fed_namespace, FED_FTC_PLURAL);
 	ret = fedctl_call(j->ctx, host, "GET", path, NULL, NULL, 0, &list, err);
 	if (ret && ret != FED_ENOTFOUND)
 		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
-				      j->ctx->fed_namespace);
+		                      j->ctx->fed_namespace);
 	items = list ? cJSON_GetObjectItem(list, "items") : NULL;
 	cJSON_ArrayForEach(item, items)
 	{
@@ -156,7 +158,7 @@ static int minimal_rules(struct join *j, struct fed_kube_client *host, cJSON *ru
 }
 
 static int setup_rbac(struct join *j, struct fed_kube_client *host, const char *mode,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	cJSON *cr = object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL, FEDCTL_MEMBER_ROLE);
 	cJSON *crb, *rules = cJSON_AddArrayToObject(cr, "rules"), *subj, *ref;
@@ -171,12 +173,13 @@ static int setup_rbac(struct join *j, struct fed_kube_client *host, const char *
 		return ret;
 	}
 	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
-		 FEDCTL_MEMBER_ROLE);
+	         FEDCTL_MEMBER_ROLE);
 	ret = apply(j, "clusterrole " FEDCTL_MEMBER_ROLE, path, cr, err);
 	cJSON_Delete(cr);
 	if (ret)
 		return ret;
-	crb = object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", NULL, FEDCTL_MEMBER_ROLE);
+	crb =
+	    object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", NULL, FEDCTL_MEMBER_ROLE);
 	ref = cJSON_AddObjectToObject(crb, "roleRef");
 	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
 	cJSON_AddStringToObject(ref, "kind", "ClusterRole");
@@ -187,7 +190,7 @@ static int setup_rbac(struct join *j, struct fed_kube_client *host, const char *
 	cJSON_AddStringToObject(subj, "namespace", j->ns);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(crb, "subjects"), subj);
 	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
-		 FEDCTL_MEMBER_ROLE);
+	         FEDCTL_MEMBER_ROLE);
 	ret = apply(j, "clusterrolebinding " FEDCTL_MEMBER_ROLE, path, crb, err);
 	cJSON_Delete(crb);
 	return ret;
@@ -222,10 +225,11 @@ static bool token_is_ours(struct join *j, const char *token)
 	if (fed_kube_client_new(&c, j->ctx->loop, &t, "token-check", &err))
 		return false;
 	if (!fedctl_call(j->ctx, c, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-			 "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
-			 "\"SelfSubjectReview\"}",
-			 NULL, 10000, &r, &err)) {
-		snprintf(want, sizeof(want), "system:serviceaccount:%s:%s", j->ns, FEDCTL_MEMBER_SA);
+	                 "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
+	                 "\"SelfSubjectReview\"}",
+	                 NULL, 10000, &r, &err)) {
+		snprintf(want, sizeof(want), "system:serviceaccount:%s:%s", j->ns,
+		         FEDCTL_MEMBER_SA);
 		user = fed_obj_str(r, "status.userInfo.username");
 		ok = user && !strcmp(user, want);
 	}
@@ -243,7 +247,7 @@ static char *get_token(struct join *j, const char *existing, struct fed_error *e
 	int i, ret;
 
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j->ns,
-		 FEDCTL_MEMBER_TOKEN);
+	         FEDCTL_MEMBER_TOKEN);
 	for (i = 0; i <= 20; i++) {
 		cJSON *s = NULL;
 		const char *b64;
@@ -257,12 +261,13 @@ static char *get_token(struct join *j, const char *existing, struct fed_error *e
 			char *tok = fedctl_b64_decode(b64, NULL);
 			cJSON_Delete(s);
 			if (tok) {
-				printf("member: token of serviceaccount %s/%s read from secret %s\n",
-				       j->ns, FEDCTL_MEMBER_SA, FEDCTL_MEMBER_TOKEN);
+				printf(
+				    "member: token of serviceaccount %s/%s read from secret %s\n",
+				    j->ns, FEDCTL_MEMBER_SA, FEDCTL_MEMBER_TOKEN);
 				return tok;
 			}
 			fed_error_set(err, FED_EINVAL, "member: secret %s/%s: token is not base64",
-				      j->ns, FEDCTL_MEMBER_TOKEN);
+			              j->ns, FEDCTL_MEMBER_TOKEN);
 			return NULL;
 		}
 		cJSON_Delete(s);
@@ -284,17 +289,18 @@ static char *get_token(struct join *j, const char *existing, struct fed_error *e
 		cJSON *r = NULL;
 		const char *tok, *exp;
 		char *out;
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token", j->ns,
-			 FEDCTL_MEMBER_SA);
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token",
+		         j->ns, FEDCTL_MEMBER_SA);
 		snprintf(body, sizeof(body),
-			 "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
-			 "\"spec\":{\"expirationSeconds\":31536000}}");
+		         "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
+		         "\"spec\":{\"expirationSeconds\":31536000}}");
 		ret = fedctl_call(j->ctx, j->member, "POST", path, body, NULL, 0, &r, err);
 		if (ret) {
-			fed_error_wrap(err, "member: the token secret stayed empty (no token "
-					    "controller?) and create serviceaccounts/token for %s/%s "
-					    "failed",
-				       j->ns, FEDCTL_MEMBER_SA);
+			fed_error_wrap(err,
+			               "member: the token secret stayed empty (no token "
+			               "controller?) and create serviceaccounts/token for %s/%s "
+			               "failed",
+			               j->ns, FEDCTL_MEMBER_SA);
 			return NULL;
 		}
 		tok = fed_obj_str(r, "status.token");
@@ -322,7 +328,7 @@ static char *entry_yaml(const struct join *j)
 	fed_buf_printf(&b, "clusterName: %s\nserverAddressByClientCIDRs:\n", j->name);
 	for (i = 0; i < j->n_addrs; i++)
 		fed_buf_printf(&b, "- clientCIDR: \"%s\"\n  serverAddress: \"%s\"\n", j->cidr[i],
-			       j->addr[i]);
+		               j->addr[i]);
 	return fed_buf_detach(&b);
 }
 
@@ -369,9 +375,9 @@ out:
 static int already_joined(const char *name)
 {
 	fprintf(stderr,
-		"error: cluster \"%s\" is already joined (use --overwrite to update it, or fedctl "
-		"delete %s)\n",
-		name, name);
+	        "error: cluster \"%s\" is already joined (use --overwrite to update it, or fedctl "
+	        "delete %s)\n",
+	        name, name);
 	return EXIT_FAIL;
 }
 
@@ -399,7 +405,7 @@ static bool fresh(const cJSON *kfc, const char *before_rv, const struct join *j)
 }
 
 static int wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-		      double timeout, const char *before_rv, const struct join *j)
+                      double timeout, const char *before_rv, const struct join *j)
 {
 	char path[512];
 	double waited = 0;
@@ -407,8 +413,9 @@ static int wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const ch
 	struct fed_error err = FED_ERROR_INIT;
 	const char *status = NULL, *reason = NULL, *message = NULL;
 
-	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-		 ctx->fed_namespace, name);
+	snprintf(path, sizeof(path),
+	         "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
+	         ctx->fed_namespace, name);
 	printf("waiting up to %.0fs for fed-controller to report cluster %s Ready\n", timeout,
 	       name);
 	fflush(stdout);
@@ -418,8 +425,8 @@ static int wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const ch
 		kfc = NULL;
 		status = reason = message = NULL;
 		if (!fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &kfc, &err)) {
-			cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(kfc, "status"),
-								   "conditions"))
+			cJSON_ArrayForEach(c, cJSON_GetObjectItem(
+			                          cJSON_GetObjectItem(kfc, "status"), "conditions"))
 			{
 				const char *t = fed_obj_str(c, "type");
 				if (t && !strcmp(t, "Ready")) {
@@ -429,25 +436,26 @@ static int wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const ch
 				}
 			}
 			const char *conn = fed_obj_str(kfc, "status.connectivityStatus");
-			if (status && !strcmp(status, "True") && conn && !strcmp(conn, "Connected") &&
-			    fresh(kfc, before_rv, j)) {
-				cJSON *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(kfc, "status"),
-								   "totalNodeCount");
+			if (status && !strcmp(status, "True") && conn &&
+			    !strcmp(conn, "Connected") && fresh(kfc, before_rv, j)) {
+				cJSON *nodes = cJSON_GetObjectItem(
+				    cJSON_GetObjectItem(kfc, "status"), "totalNodeCount");
 				const char *ver = fed_obj_str(kfc, "status.kubernetesVersion");
-				printf("cluster %s is Ready (Connected): Kubernetes %s, %s%d node(s), "
-				       "address %s\n",
-				       name, ver ? ver : "version unknown",
-				       cJSON_IsNumber(nodes) ? "" : "? ",
-				       cJSON_IsNumber(nodes) ? nodes->valueint : 0,
-				       fed_obj_str(kfc, "status.serverAddress")
-					       ? fed_obj_str(kfc, "status.serverAddress")
-					       : "?");
+				printf(
+				    "cluster %s is Ready (Connected): Kubernetes %s, %s%d node(s), "
+				    "address %s\n",
+				    name, ver ? ver : "version unknown",
+				    cJSON_IsNumber(nodes) ? "" : "? ",
+				    cJSON_IsNumber(nodes) ? nodes->valueint : 0,
+				    fed_obj_str(kfc, "status.serverAddress")
+				        ? fed_obj_str(kfc, "status.serverAddress")
+				        : "?");
 				cJSON_Delete(kfc);
 				return EXIT_OK;
 			}
 		} else if (err.code != FED_ENOTFOUND) {
 			fed_error_wrap(&err, "host: get kubefedcluster %s/%s", ctx->fed_namespace,
-				       name);
+			               name);
 			cJSON_Delete(kfc);
 			return fedctl_fail(&err);
 		}
@@ -457,41 +465,43 @@ static int wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const ch
 		waited += 1;
 	}
 	if (!kfc)
-		fprintf(stderr,
-			"error: cluster \"%s\" is not Ready after %.0fs: no KubeFedCluster %s/%s was "
-			"written; is fed-controller running? (kubectl -n %s get pods)\n",
-			name, timeout, ctx->fed_namespace, name, ctx->fed_namespace);
+		fprintf(
+		    stderr,
+		    "error: cluster \"%s\" is not Ready after %.0fs: no KubeFedCluster %s/%s was "
+		    "written; is fed-controller running? (kubectl -n %s get pods)\n",
+		    name, timeout, ctx->fed_namespace, name, ctx->fed_namespace);
 	else if (status && !strcmp(status, "True"))
 		fprintf(stderr,
-			"error: cluster \"%s\" is not Ready after %.0fs: fed-controller has not "
-			"checked the new configuration yet (the KubeFedCluster still shows the old "
-			"state); is fed-controller running? (kubectl -n %s get pods)\n",
-			name, timeout, ctx->fed_namespace);
+		        "error: cluster \"%s\" is not Ready after %.0fs: fed-controller has not "
+		        "checked the new configuration yet (the KubeFedCluster still shows the old "
+		        "state); is fed-controller running? (kubectl -n %s get pods)\n",
+		        name, timeout, ctx->fed_namespace);
 	else
 		fprintf(stderr,
-			"error: cluster \"%s\" is not Ready after %.0fs: Ready=%s %s: %s; is "
-			"fed-controller running? (kubectl -n %s get pods)\n",
-			name, timeout, status ? status : "Unknown", reason ? reason : "NoReason",
-			message ? message : "no message", ctx->fed_namespace);
+		        "error: cluster \"%s\" is not Ready after %.0fs: Ready=%s %s: %s; is "
+		        "fed-controller running? (kubectl -n %s get pods)\n",
+		        name, timeout, status ? status : "Unknown", reason ? reason : "NoReason",
+		        message ? message : "no message", ctx->fed_namespace);
 	cJSON_Delete(kfc);
 	return EXIT_FAIL;
 }
 
 static int write_host(struct fedctl *ctx, struct fed_kube_client *host, const char *method,
-		      const char *path, const char *ctype, cJSON *body, const char *what,
-		      struct fed_error *err)
+                      const char *path, const char *ctype, cJSON *body, const char *what,
+                      struct fed_error *err)
 {
 	char *s = cJSON_PrintUnformatted(body);
 	int ret = fedctl_call(ctx, host, method, path, s, ctype, 0, NULL, err);
 
 	free(s);
 	if (ret == FED_ECONFLICT)
-		return fed_error_wrap(err, "host: %s changed while fedctl was writing it; run the "
-					   "command again",
-				      what);
+		return fed_error_wrap(err,
+		                      "host: %s changed while fedctl was writing it; run the "
+		                      "command again",
+		                      what);
 	if (ret)
-		return fed_error_wrap(err, "host: %s %s", !strcmp(method, "POST") ? "create" : "patch",
-				      what);
+		return fed_error_wrap(err, "host: %s %s",
+		                      !strcmp(method, "POST") ? "create" : "patch", what);
 	return 0;
 }
 
@@ -501,20 +511,20 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	bool overwrite = false, dry_run = false;
 	struct fed_opt_list cidrs;
 	const struct fed_opt opts[] = {
-		{FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
-		 "kubeconfig context of the member (default: NAME)"},
-		{FED_OPT_LIST, "client-cidr", 0, &cidrs, "CIDR=ADDRESS",
-		 "address of the member's API server for controllers in CIDR (repeatable; default: "
-		 "the context's server for 0.0.0.0/0 and ::/0)"},
-		{FED_OPT_STRING, "rbac", 0, &rbac, "full|minimal",
-		 "rights of the federation in the member: everything (default), or only the "
-		 "enabled federated types, nodes and health endpoints"},
-		{FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
-		 "wait this long for the cluster to be Ready (default 2m; 0: do not wait)"},
-		{FED_OPT_BOOL, "overwrite", 0, &overwrite, NULL,
-		 "update a cluster that is already joined"},
-		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
+	     "kubeconfig context of the member (default: NAME)"},
+	    {FED_OPT_LIST, "client-cidr", 0, &cidrs, "CIDR=ADDRESS",
+	     "address of the member's API server for controllers in CIDR (repeatable; default: "
+	     "the context's server for 0.0.0.0/0 and ::/0)"},
+	    {FED_OPT_STRING, "rbac", 0, &rbac, "full|minimal",
+	     "rights of the federation in the member: everything (default), or only the "
+	     "enabled federated types, nodes and health endpoints"},
+	    {FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
+	     "wait this long for the cluster to be Ready (default 2m; 0: do not wait)"},
+	    {FED_OPT_BOOL, "overwrite", 0, &overwrite, NULL,
+	     "update a cluster that is already joined"},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host = NULL;
@@ -551,7 +561,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	}
 	if (fedctl_parse_duration(wait_s, &wait_for)) {
 		fprintf(stderr, "error: --wait takes a duration such as 2m, 90s or 0, not \"%s\"\n",
-			wait_s);
+		        wait_s);
 		return EXIT_USAGE;
 	}
 	if (fedctl_check_cluster_name(j.name, &err))
@@ -563,9 +573,9 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		if (!eq || eq == cidrs.items[i] || !eq[1] ||
 		    (size_t)(eq - cidrs.items[i]) >= sizeof(cidr)) {
 			fprintf(stderr,
-				"error: --client-cidr takes CIDR=ADDRESS (e.g. "
-				"10.0.0.0/8=https://10.1.2.3:6443), not \"%s\"\n",
-				cidrs.items[i]);
+			        "error: --client-cidr takes CIDR=ADDRESS (e.g. "
+			        "10.0.0.0/8=https://10.1.2.3:6443), not \"%s\"\n",
+			        cidrs.items[i]);
 			goto usage_out;
 		}
 		memcpy(cidr, cidrs.items[i], (size_t)(eq - cidrs.items[i]));
@@ -573,7 +583,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		if (fed_cidr_parse(cidr, &c, &err) || fed_server_url(eq + 1, &entry, &err) ||
 		    strchr(eq + 1, '"') || strchr(eq + 1, '\\')) {
 			fprintf(stderr, "error: --client-cidr %s: %s\n", cidrs.items[i],
-				err.code ? err.msg : "bad characters in the address");
+			        err.code ? err.msg : "bad characters in the address");
 			goto usage_out;
 		}
 		free(entry);
@@ -588,11 +598,12 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	if (ret)
 		goto fail;
 	if (fedctl_connect(ctx, "member", cluster_ctx ? cluster_ctx : j.name, &j.mcfg, &j.member,
-			   &err)) {
+	                   &err)) {
 		if (!cluster_ctx && strstr(err.msg, "context"))
-			fed_error_wrap(&err, "member %s (pass --cluster-context when its context "
-					     "has another name)",
-				       j.name);
+			fed_error_wrap(&err,
+			               "member %s (pass --cluster-context when its context "
+			               "has another name)",
+			               j.name);
 		goto fail;
 	}
 	if (!j.n_addrs) {
@@ -605,10 +616,11 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 
 	/* what the host has now */
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
-		 FEDCTL_CONFIGMAP);
+	         FEDCTL_CONFIGMAP);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &cm, &err);
 	if (ret && ret != FED_ENOTFOUND) {
-		fed_error_wrap(&err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+		fed_error_wrap(&err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS,
+		               FEDCTL_CONFIGMAP);
 		goto fail;
 	}
 	o = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml");
@@ -616,7 +628,8 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		old_yaml = strdup(o->valuestring);
 	if (old_yaml && *old_yaml) {
 		if (fed_federation_parse(&fed, old_yaml, strlen(old_yaml),
-					 "configmap kube-system/kubefed-config kubefed.yaml", &err)) {
+		                         "configmap kube-system/kubefed-config kubefed.yaml",
+		                         &err)) {
 			fed_error_wrap(&err, "host: fix the Federation document first");
 			goto fail;
 		}
@@ -628,7 +641,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	}
 	snprintf(key, sizeof(key), "kubeconfig-%s", j.name);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-		 FEDCTL_SECRET);
+	         FEDCTL_SECRET);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &secret, &err);
 	if (ret && ret != FED_ENOTFOUND) {
 		fed_error_wrap(&err, "host: get secret %s/%s", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
@@ -659,7 +672,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 			goto fail;
 		x = object("v1", "ServiceAccount", j.ns, FEDCTL_MEMBER_SA);
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s", j.ns,
-			 FEDCTL_MEMBER_SA);
+		         FEDCTL_MEMBER_SA);
 		ret = apply(&j, "serviceaccount " FEDCTL_MEMBER_SA, path, x, &err);
 		cJSON_Delete(x);
 		if (ret)
@@ -667,18 +680,18 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		x = object("v1", "Secret", j.ns, FEDCTL_MEMBER_TOKEN);
 		cJSON_AddStringToObject(x, "type", "kubernetes.io/service-account-token");
 		cJSON_AddItemToObject(
-			cJSON_AddObjectToObject(cJSON_GetObjectItem(x, "metadata"), "annotations"),
-			"kubernetes.io/service-account.name", cJSON_CreateString(FEDCTL_MEMBER_SA));
+		    cJSON_AddObjectToObject(cJSON_GetObjectItem(x, "metadata"), "annotations"),
+		    "kubernetes.io/service-account.name", cJSON_CreateString(FEDCTL_MEMBER_SA));
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j.ns,
-			 FEDCTL_MEMBER_TOKEN);
+		         FEDCTL_MEMBER_TOKEN);
 		ret = apply(&j, "secret " FEDCTL_MEMBER_TOKEN, path, x, &err);
 		cJSON_Delete(x);
 		if (ret || (ret = setup_rbac(&j, host, rbac, &err)))
 			goto fail;
 	}
 	if (dry_run) {
-		printf("host: configmap %s/%s: cluster %s would be %s (dry run)\n", FEDCTL_CONFIG_NS,
-		       FEDCTL_CONFIGMAP, j.name, existing ? "updated" : "added");
+		printf("host: configmap %s/%s: cluster %s would be %s (dry run)\n",
+		       FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP, j.name, existing ? "updated" : "added");
 		printf("host: secret %s/%s: key %s would be written (dry run)\n", FEDCTL_CONFIG_NS,
 		       FEDCTL_SECRET, key);
 		rc = EXIT_OK;
@@ -710,8 +723,8 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		cJSON *k0 = NULL;
 		struct fed_error e = FED_ERROR_INIT;
 		snprintf(path, sizeof(path),
-			 "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-			 ctx->fed_namespace, j.name);
+		         "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
+		         ctx->fed_namespace, j.name);
 		if (!fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &k0, &e))
 			before_rv = strdup(rv(k0));
 		cJSON_Delete(k0);
@@ -721,7 +734,8 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (secret_same) {
-		printf("host: secret %s/%s key %s unchanged\n", FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
+		printf("host: secret %s/%s key %s unchanged\n", FEDCTL_CONFIG_NS, FEDCTL_SECRET,
+		       key);
 	} else {
 		cJSON *body;
 		b64 = fedctl_b64_encode(new_kc, strlen(new_kc));
@@ -729,18 +743,19 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 			body = object("v1", "Secret", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
 			cJSON_AddStringToObject(body, "type", "Opaque");
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), key,
-					      cJSON_CreateString(b64));
-			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", FEDCTL_CONFIG_NS);
+			                      cJSON_CreateString(b64));
+			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets",
+			         FEDCTL_CONFIG_NS);
 			ret = write_host(ctx, host, "POST", path, NULL, body,
-					 "secret " FEDCTL_CONFIG_NS "/" FEDCTL_SECRET, &err);
+			                 "secret " FEDCTL_CONFIG_NS "/" FEDCTL_SECRET, &err);
 		} else {
 			body = cJSON_CreateObject();
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), key,
-					      cJSON_CreateString(b64));
+			                      cJSON_CreateString(b64));
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s",
-				 FEDCTL_CONFIG_NS, FEDCTL_SECRET);
-			ret = write_host(ctx, host, "PATCH", path, "application/merge-patch+json", body,
-					 "secret " FEDCTL_CONFIG_NS "/" FEDCTL_SECRET, &err);
+			         FEDCTL_CONFIG_NS, FEDCTL_SECRET);
+			ret = write_host(ctx, host, "PATCH", path, "application/merge-patch+json",
+			                 body, "secret " FEDCTL_CONFIG_NS "/" FEDCTL_SECRET, &err);
 		}
 		cJSON_Delete(body);
 		if (ret)
@@ -759,27 +774,29 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		if (!cm) {
 			body = object("v1", "ConfigMap", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
-					      cJSON_CreateString(new_yaml));
+			                      cJSON_CreateString(new_yaml));
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps",
-				 FEDCTL_CONFIG_NS);
+			         FEDCTL_CONFIG_NS);
 			ret = write_host(ctx, host, "POST", path, NULL, body,
-					 "configmap " FEDCTL_CONFIG_NS "/" FEDCTL_CONFIGMAP, &err);
+			                 "configmap " FEDCTL_CONFIG_NS "/" FEDCTL_CONFIGMAP, &err);
 		} else {
 			body = cJSON_CreateObject();
 			cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"),
-						"resourceVersion", rv(cm));
+			                        "resourceVersion", rv(cm));
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
-					      cJSON_CreateString(new_yaml));
+			                      cJSON_CreateString(new_yaml));
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s",
-				 FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
-			ret = write_host(ctx, host, "PATCH", path, "application/merge-patch+json", body,
-					 "configmap " FEDCTL_CONFIG_NS "/" FEDCTL_CONFIGMAP, &err);
+			         FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+			ret = write_host(ctx, host, "PATCH", path, "application/merge-patch+json",
+			                 body, "configmap " FEDCTL_CONFIG_NS "/" FEDCTL_CONFIGMAP,
+			                 &err);
 		}
 		cJSON_Delete(body);
 		if (ret) {
-			fed_error_wrap(&err, "the kubeconfig is in the Secret already; run join again "
-					     "to finish, or fedctl delete %s to undo",
-				       j.name);
+			fed_error_wrap(&err,
+			               "the kubeconfig is in the Secret already; run join again "
+			               "to finish, or fedctl delete %s to undo",
+			               j.name);
 			goto fail;
 		}
 		printf("host: configmap %s/%s cluster %s %s\n", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,

@@ -611,6 +611,13 @@ static int setup_easy(struct fed_kube_call *call, struct fed_error *err)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? (long)call->timeout_ms : 0L);
+	/* A read that stops moving mid-response (seen with HTTP/2 under heavy
+	 * load: a LIST page stuck after 400 KB until the 30 s timeout) is
+	 * given up after 10 s without a byte and retried, as GETs are. */
+	if (!call->streaming && !strcmp(call->method, "GET") && call->timeout_ms > 10000) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 10L);
+	}
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	if (c->connect_to)
