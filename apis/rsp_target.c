@@ -162,6 +162,19 @@ static bool in_placement(const struct fed_rsp_assign *x)
 	return x->keep ? x->placed : x->replicas > 0;
 }
 
+/* Drop every /spec/replicas op (also "remove" ones) from the list. */
+static void drop_replicas(cJSON *cluster_overrides)
+{
+	cJSON *op = cluster_overrides ? cluster_overrides->child : NULL, *next;
+
+	for (; op; op = next) {
+		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
+		next = op->next;
+		if (path && !strcmp(path, REPLICAS_PATH))
+			cJSON_Delete(cJSON_DetachItemViaPointer(cluster_overrides, op));
+	}
+}
+
 /* Set (or add) the replicas override in one cluster's list. */
 static int set_replicas(cJSON *cluster_overrides, int64_t replicas)
 {
@@ -174,6 +187,7 @@ static int set_replicas(cJSON *cluster_overrides, int64_t replicas)
 		cJSON_DeleteItemFromObjectCaseSensitive(op, "value");
 		return cJSON_AddNumberToObject(op, "value", (double)replicas) ? 0 : FED_ENOMEM;
 	}
+	drop_replicas(cluster_overrides); /* a "remove" of it would clash with ours */
 	if (!(op = cJSON_CreateObject()) || !cJSON_AddStringToObject(op, "path", REPLICAS_PATH) ||
 	    !cJSON_AddNumberToObject(op, "value", (double)replicas)) {
 		cJSON_Delete(op);
@@ -181,19 +195,6 @@ static int set_replicas(cJSON *cluster_overrides, int64_t replicas)
 	}
 	cJSON_AddItemToArray(cluster_overrides, op);
 	return 0;
-}
-
-/* Drop every /spec/replicas op (also "remove" ones) from the list. */
-static void drop_replicas(cJSON *cluster_overrides)
-{
-	cJSON *op = cluster_overrides ? cluster_overrides->child : NULL, *next;
-
-	for (; op; op = next) {
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
-		next = op->next;
-		if (path && !strcmp(path, REPLICAS_PATH))
-			cJSON_Delete(cJSON_DetachItemViaPointer(cluster_overrides, op));
-	}
 }
 
 /* The overrides after the plan: kept clusters and other ops untouched. */

@@ -32,6 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+tall=$(now)
 t0=$(now)
 "$FED_LOCAL_CLUSTERS" up --state-dir "$S" host >/dev/null
 "$FED_LOCAL_CLUSTERS" up --state-dir "$S" --workloads --nodes 2 $MEMBERS >/dev/null
@@ -119,6 +120,10 @@ k -n $NS get events --field-selector involvedObject.kind=ReplicaSchedulingPrefer
 	ok "(a) Event Scheduled on the RSP" || bad "(a) no Scheduled event on the RSP"
 # a restarted controller finds nothing to write
 rv=$(k -n $NS get federateddeployment web -o jsonpath='{.metadata.resourceVersion}')
+nev() { k -n $NS get events --field-selector involvedObject.kind=ReplicaSchedulingPreference -o name | wc -l; }
+ev=$(nev)
+rsprv() { k -n $NS get replicaschedulingpreferences.scheduling.kubefed.io web -o jsonpath='{.metadata.resourceVersion}'; }
+rrv=$(rsprv)
 kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
 "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
 	--health-period 1 --health-timeout 1 --failure-threshold 2 \
@@ -129,6 +134,10 @@ sleep 6
 rv2=$(k -n $NS get federateddeployment web -o jsonpath='{.metadata.resourceVersion}')
 [ "$rv" = "$rv2" ] && ok "(a) controller restart: the target is not written again (resourceVersion $rv)" ||
 	bad "(a) controller restart rewrote the target ($rv -> $rv2)"
+[ "$(rsprv)" = "$rrv" ] && ok "(a) controller restart: the RSP status is not written again" ||
+	bad "(a) controller restart rewrote the RSP ($rrv -> $(rsprv))"
+[ "$(nev)" = "$ev" ] && ok "(a) controller restart: no new Event on the RSP ($ev in all)" ||
+	bad "(a) controller restart: RSP Events $ev -> $(nev)"
 
 # ---- (b) wl1 loses room: 2 of its pods stay Pending
 for n in wl1-node-1 wl1-node-2; do km wl1 cordon $n >/dev/null; done
@@ -216,5 +225,5 @@ else
 fi
 
 kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true; cpid=
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed in $(since "$tall")s"
 [ "$fail" -eq 0 ]

@@ -422,6 +422,24 @@ static void add_cluster_status(cJSON *arr, const struct fed_rsp_cluster_out *o, 
 	cJSON_AddItemToArray(arr, c);
 }
 
+/* The plan the RSP's status shows (the Scheduled condition's message up
+ * to "; "): announced before a restart, so not announced again. */
+static char *announced(const cJSON *obj)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "status"), "conditions"))
+	{
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(c, "type"));
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(c, "message"));
+		const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"));
+
+		if (type && msg && status && !strcmp(type, "Scheduled") && !strcmp(status, "True"))
+			return strndup(msg, strcspn(msg, ";"));
+	}
+	return NULL;
+}
+
 /* Plan one RSP against its target; write the target when it differs. */
 static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spec, struct ftype *t,
 		 const cJSON *fed, struct result *res)
@@ -507,6 +525,8 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 		fed_buf_printf(&summary, ", %lld unplaced", (long long)res->unplaced);
 	snprintf(res->message, sizeof(res->message), "%s%s", summary.data ? summary.data : "",
 		 res->moving ? "; moving replicas as they become available" : "");
+	if (!r->plan_summary)
+		r->plan_summary = announced(obj);
 	if (!r->plan_summary || strcmp(r->plan_summary, summary.data ? summary.data : "")) {
 		FED_LOG_INFO(NULL, "ReplicaSchedulingPreference %s: %s", r->key,
 			     summary.data ? summary.data : "");
