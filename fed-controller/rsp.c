@@ -13,59 +13,14 @@
 #include <string.h>
 
 #include "fed/log.h"
-#include "fed/rsp.h"
-#include "propagate.h"
-#include "rsp.h"
+#include "rsp_internal.h"
 
 #define DEBOUNCE 0.05
 #define BACKOFF_MIN 1.0
 #define BACKOFF_MAX 60.0
-#define STATUS_REASON_MAX 64
 
-static const struct fed_kube_resource r_rsp = {"scheduling.kubefed.io", "v1alpha1",
-					       "replicaschedulingpreferences", true};
-
-struct rsp_ctl {
-	struct controller *ctl;
-	struct fed_informer *inf;
-	struct fed_map items;	   /* key -> struct rsp * */
-	struct fed_map queue;	   /* key -> (void *)1 */
-	struct fed_map down_since; /* cluster -> double *: not ready since (ev_now) */
-	ev_timer kick;		   /* drains the queue */
-	ev_timer wake;		   /* the earliest deadline: grace or capacity threshold */
-};
-
-/* What is known of one cluster for one RSP between syncs. */
-struct seen {
-	struct fed_rsp_observed obs;
-	int64_t last_current; /* last available seen while it was watched, -1 unknown */
-};
-
-struct rsp {
-	struct rsp_ctl *rc;
-	char *key;
-	struct fed_map seen;	     /* cluster -> struct seen * */
-	struct fed_kube_call *write; /* the target patch in flight */
-	struct fed_kube_call *status_call;
-	char *writing_rv;   /* target resourceVersion the write in flight replaces */
-	char *stale_rv;	    /* target resourceVersion our last write replaced */
-	char *status_hash;  /* of the status last written */
-	bool status_dirty;  /* a newer status waits for the one in flight */
-	char *plan_summary; /* "a=4 b=2" of the last plan announced */
-	char *problem;	    /* message of the last warning announced */
-	bool dirty;	    /* changed while a write was in flight */
-	ev_timer retry;
-	double backoff;
-};
-
-/* Everything one sync works out, for the status. */
-struct result {
-	const char *reason; /* NULL: scheduled */
-	char message[FED_ERROR_MSG_MAX + 256];
-	cJSON *clusters; /* status.clusters */
-	int64_t unplaced;
-	bool moving; /* some cluster is still on its way to the plan */
-};
+const struct fed_kube_resource rsp_resource = {"scheduling.kubefed.io", "v1alpha1",
+						"replicaschedulingpreferences", true};
 
 static void rsp_free(struct rsp *r)
 {
@@ -84,7 +39,7 @@ static void rsp_free(struct rsp *r)
 	free(r);
 }
 
-static void enqueue(struct rsp_ctl *rc, const char *key)
+void rsp_enqueue(struct rsp_ctl *rc, const char *key)
 {
 	if (!key || fed_map_put(&rc->queue, key, (void *)1, NULL))
 		return;
@@ -101,14 +56,14 @@ static void enqueue_all(struct rsp_ctl *rc)
 
 	for (e = fed_map_first(fed_informer_store(rc->inf), &it); e;
 	     e = fed_map_next(fed_informer_store(rc->inf), &it))
-		enqueue(rc, e->key);
+		rsp_enqueue(rc, e->key);
 }
 
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct rsp *r = w->data;
 
-	enqueue(r->rc, r->key);
+	rsp_enqueue(r->rc, r->key);
 }
 
 static struct rsp *rsp_get(struct rsp_ctl *rc, const char *key)
@@ -158,107 +113,6 @@ static void wake_at(struct rsp_ctl *rc, double when)
 	ev_timer_start(rc->ctl->loop, &rc->wake);
 }
 
-/* ---- Events ------------------------------------------------------------ */
-
-static void rsp_event(struct rsp_ctl *rc, const cJSON *obj, bool warning, const char *reason,
-		      const char *msg)
-{
-	struct controller_event_target tg = {FED_RSP_API_VERSION, FED_RSP_KIND,
-					     fed_obj_namespace(obj), fed_obj_name(obj),
-					     fed_obj_str(obj, "metadata.uid")};
-
-	controller_event(rc->ctl, &tg, warning, reason, msg);
-}
-
-/* A warning, once per distinct message. */
-static void problem(struct rsp *r, const cJSON *obj, const char *reason, const char *msg)
-{
-	if (r->problem && !strcmp(r->problem, msg))
-		return;
-	controller_set_str(&r->problem, msg);
-	FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: %s", r->key, msg);
-	rsp_event(r->rc, obj, true, reason, msg);
-}
-
-/* ---- status ------------------------------------------------------------ */
-
-static void status_done(struct fed_kube_response *resp, void *ud)
-{
-	struct rsp *r = ud;
-
-	r->status_call = NULL;
-	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
-		FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: writing status: %s", r->key,
-			     resp->err.msg);
-		free(r->status_hash);
-		r->status_hash = NULL;
-	}
-	if (r->status_dirty) {
-		r->status_dirty = false;
-		enqueue(r->rc, r->key);
-	}
-}
-
-static void write_status(struct rsp *r, const cJSON *obj, struct result *res)
-{
-	struct fed_kube_ref ref = {&r_rsp, fed_obj_namespace(obj), fed_obj_name(obj), "status"};
-	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
-	struct fed_error err = FED_ERROR_INIT;
-	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "generation");
-	cJSON *patch = cJSON_CreateObject(), *st, *conds, *cond;
-	char hash[65], *body = NULL;
-
-	st = cJSON_AddObjectToObject(patch, "status");
-	if (cJSON_IsNumber(gen))
-		cJSON_AddNumberToObject(st, "observedGeneration", gen->valuedouble);
-	if (res->clusters) {
-		cJSON_AddItemToObject(st, "clusters", res->clusters);
-		res->clusters = NULL;
-		cJSON_AddNumberToObject(st, "unplacedReplicas", (double)res->unplaced);
-	}
-	conds = cJSON_AddArrayToObject(st, "conditions");
-	cond = cJSON_CreateObject();
-	cJSON_AddStringToObject(cond, "type", "Scheduled");
-	cJSON_AddStringToObject(cond, "status", res->reason ? "False" : "True");
-	cJSON_AddStringToObject(cond, "reason",
-				res->reason ? res->reason : res->moving ? "Moving" : "Scheduled");
-	cJSON_AddStringToObject(cond, "message", res->message);
-	cJSON_AddItemToArray(conds, cond);
-	if (fed_json_hash(st, hash) || (r->status_hash && !strcmp(r->status_hash, hash)))
-		goto out;
-	if (!r->status_hash) {
-		/* first look since start: the object may already say this */
-		cJSON *cur = cJSON_Duplicate(cJSON_GetObjectItem(obj, "status"), 1);
-		char h2[65];
-		bool same = cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash);
-
-		cJSON_Delete(cur);
-		if (same) {
-			controller_set_str(&r->status_hash, hash);
-			goto out;
-		}
-	}
-	if (r->status_call) {
-		r->status_dirty = true; /* one at a time, so an older one cannot land last */
-		goto out;
-	}
-	if (!cJSON_GetObjectItem(st, "clusters")) { /* a merge patch removes with null */
-		cJSON_AddNullToObject(st, "clusters");
-		cJSON_AddNullToObject(st, "unplacedReplicas");
-	}
-	body = cJSON_PrintUnformatted(patch);
-	if (!body || fed_kube_patch(r->rc->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
-				    r, &r->status_call, &err)) {
-		FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: writing status: %s", r->key,
-			     body ? err.msg : "out of memory");
-		goto out;
-	}
-	controller_set_str(&r->status_hash, hash);
-out:
-	free(body);
-	cJSON_Delete(patch);
-}
-
 /* ---- writing the target ------------------------------------------------ */
 
 static void write_done(struct fed_kube_response *resp, void *ud)
@@ -282,13 +136,13 @@ static void write_done(struct fed_kube_response *resp, void *ud)
 		char msg[FED_ERROR_MSG_MAX + 64];
 		snprintf(msg, sizeof(msg), "writing the plan into the target: %s", resp->err.msg);
 		if (obj)
-			problem(r, obj, "UpdateFailed", msg);
+			rsp_problem(r, obj, "UpdateFailed", msg);
 		backoff(r);
 	}
 	controller_set_str(&r->writing_rv, NULL);
 	if (r->dirty) {
 		r->dirty = false;
-		enqueue(r->rc, r->key);
+		rsp_enqueue(r->rc, r->key);
 	}
 }
 
@@ -406,41 +260,6 @@ out:
 	return ret;
 }
 
-static void add_cluster_status(cJSON *arr, const struct fed_rsp_cluster_out *o, int64_t applied,
-			       bool offline)
-{
-	cJSON *c = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(c, "name", o->name);
-	cJSON_AddNumberToObject(c, "replicas", (double)o->replicas);
-	if (o->overflow)
-		cJSON_AddNumberToObject(c, "overflow", (double)o->overflow);
-	cJSON_AddNumberToObject(c, "applied", (double)applied);
-	if (offline)
-		cJSON_AddBoolToObject(c, "offline", true);
-	cJSON_AddStringToObject(c, "reason", o->reason);
-	cJSON_AddItemToArray(arr, c);
-}
-
-/* The plan the RSP's status shows (the Scheduled condition's message up
- * to "; "): announced before a restart, so not announced again. */
-static char *announced(const cJSON *obj)
-{
-	const cJSON *c;
-
-	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "status"), "conditions"))
-	{
-		const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(c, "type"));
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(c, "message"));
-		const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"));
-
-		if (type && msg && status && !strcmp(type, "Scheduled") && !strcmp(status, "True"))
-			return strndup(msg, strcspn(msg, ";"));
-	}
-	return NULL;
-}
-
-/* Plan one RSP against its target; write the target when it differs. */
 static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spec, struct ftype *t,
 		 const cJSON *fed, struct result *res)
 {
@@ -516,7 +335,7 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 		as[i] = (struct fed_rsp_assign){names[i], now_ask[i], out[i].keep, placed[i]};
 		if (now_ask[i] != step[i].target && !out[i].keep)
 			res->moving = true;
-		add_cluster_status(res->clusters, &out[i], now_ask[i], in[i].offline);
+		rsp_cluster_status(res->clusters, &out[i], now_ask[i], in[i].offline);
 		fed_buf_printf(&summary, "%s%s=%lld%s", i ? " " : "", names[i],
 				(long long)(out[i].keep ? now_ask[i] : step[i].target),
 				out[i].keep ? " (offline, kept)" : "");
@@ -526,7 +345,7 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 	snprintf(res->message, sizeof(res->message), "%s%s", summary.data ? summary.data : "",
 		 res->moving ? "; moving replicas as they become available" : "");
 	if (!r->plan_summary)
-		r->plan_summary = announced(obj);
+		r->plan_summary = rsp_announced(obj);
 	if (!r->plan_summary || strcmp(r->plan_summary, summary.data ? summary.data : "")) {
 		FED_LOG_INFO(NULL, "ReplicaSchedulingPreference %s: %s", r->key,
 			     summary.data ? summary.data : "");
@@ -622,10 +441,10 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	plan(r, obj, &spec, t, fed, &res);
 report:
 	if (res.reason)
-		problem(r, obj, res.reason, res.message);
+		rsp_problem(r, obj, res.reason, res.message);
 	else if (r->problem)
 		controller_set_str(&r->problem, NULL);
-	write_status(r, obj, &res);
+	rsp_write_status(r, obj, &res);
 out:
 	cJSON_Delete(res.clusters);
 	fed_rsp_spec_release(&spec);
@@ -656,7 +475,7 @@ static void on_add(const cJSON *obj, void *ud)
 	struct fed_buf key = FED_BUF_INIT;
 
 	fed_informer_key(&key, fed_obj_namespace(obj), fed_obj_name(obj));
-	enqueue(ud, key.data);
+	rsp_enqueue(ud, key.data);
 	fed_buf_release(&key);
 }
 
@@ -689,7 +508,7 @@ void rsp_poke(struct controller *ctl, const char *fed_kind, const char *key)
 		if (want && strcmp(want, fed_kind))
 			return;
 	}
-	enqueue(rc, key);
+	rsp_enqueue(rc, key);
 }
 
 int rsp_start(struct controller *ctl, struct fed_error *err)
@@ -710,7 +529,7 @@ int rsp_start(struct controller *ctl, struct fed_error *err)
 	rc->wake.data = rc;
 	ctl->rsp = rc;
 	memset(&o, 0, sizeof(o));
-	o.resource = r_rsp;
+	o.resource = rsp_resource;
 	o.handlers = (struct fed_informer_handlers){on_add, on_update, on_add, on_synced};
 	o.ud = rc;
 	if ((ret = fed_informer_new(&rc->inf, ctl->host, &o, err)))
