@@ -32,6 +32,8 @@ struct controller_opts {
 	bool leader_elect;
 	const char *lease_name;
 	double lease_duration, renew_deadline, retry_period;
+	double rsp_offline_grace;	    /* seconds a cluster may be not ready before RSPs move its share */
+	double rsp_unschedulable_threshold; /* seconds replicas stay unavailable before capacity is capped */
 };
 
 struct controller {
@@ -64,6 +66,7 @@ struct controller {
 	struct fed_map types;	   /* FTC name -> struct ftype * */
 	bool adopt;		   /* adopt pre-existing unlabelled objects in members */
 	bool members_known;	   /* the Federation config was read once: members are real */
+	struct rsp_ctl *rsp;	   /* ReplicaSchedulingPreferences (rsp.c) */
 };
 
 /* What the Federation config and Secret say about one member. */

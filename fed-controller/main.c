@@ -221,6 +221,8 @@ int main(int argc, char **argv)
 		{FED_OPT_DOUBLE, "leader-elect-retry-period", 0, &o->retry_period, "SECONDS", "between Lease attempts (default 2)"},
 		{FED_OPT_DOUBLE, "host-qps", 0, &o->host_qps, "QPS", "request rate to the host apiserver, burst twice that (default 100: status writes for every federated object)"},
 		{FED_OPT_DOUBLE, "member-qps", 0, &o->member_qps, "QPS", "request rate to each member apiserver, burst twice that (default 50)"},
+		{FED_OPT_DOUBLE, "rsp-offline-grace", 0, &o->rsp_offline_grace, "SECONDS", "a cluster not ready this long loses its ReplicaSchedulingPreference share to the others and keeps what it runs (default 60)"},
+		{FED_OPT_DOUBLE, "rsp-unschedulable-threshold", 0, &o->rsp_unschedulable_threshold, "SECONDS", "replicas unavailable in a cluster this long cap its capacity at what is available (default 30)"},
 		{FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL, "adopt objects that already exist in members without the kubefed.io/managed label (default true)"},
 		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
 		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
@@ -248,6 +250,8 @@ int main(int argc, char **argv)
 	o->lease_name = "fed-controller";
 	o->host_qps = 100;
 	o->member_qps = 50;
+	o->rsp_offline_grace = 60;
+	o->rsp_unschedulable_threshold = 30;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
@@ -265,11 +269,11 @@ int main(int argc, char **argv)
 	level = fed_log_level_parse(o->log_level);
 	if (level < 0 || o->probe_period <= 0 || o->probe_timeout <= 0 ||
 	    o->failure_threshold < 1 || o->success_threshold < 1 || o->host_qps <= 0 ||
-	    o->member_qps <= 0) {
+	    o->member_qps <= 0 || o->rsp_offline_grace < 0 || o->rsp_unschedulable_threshold < 0) {
 		fprintf(stderr, "fed-controller: %s\n",
 			level < 0 ? "--log-level: use error, warn, info, debug or trace"
 				  : "--health-period, --health-timeout, --host-qps and --member-qps must "
-				    "be > 0, thresholds >= 1");
+				    "be > 0, thresholds >= 1, --rsp-* periods >= 0");
 		return 2;
 	}
 	fed_log_setup(level, o->log_json);

@@ -10,6 +10,7 @@
 
 #include "fed/log.h"
 #include "propagate.h"
+#include "rsp.h"
 
 static const struct fed_kube_resource r_ftc = {"core.kubefed.io", "v1beta1",
 					       "federatedtypeconfigs", true};
@@ -34,6 +35,7 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void ftype_enqueue(struct ftype *t, const char *key)
 {
+	rsp_poke(t->ctl, t->cfg.federated.kind, key); /* its RSP plans from the same inputs */
 	if (!key || fed_map_put(&t->queue, key, (void *)1, NULL))
 		return;
 	if (!ev_is_active(&t->kick)) {
@@ -584,7 +586,7 @@ int types_start(struct controller *ctl, struct fed_error *err)
 	if ((ret = fed_informer_new(&ctl->ftcs, ctl->host, &o, err)))
 		return ret;
 	fed_informer_start(ctl->ftcs);
-	return 0;
+	return rsp_start(ctl, err);
 }
 
 void types_stop(struct controller *ctl)
@@ -592,6 +594,7 @@ void types_stop(struct controller *ctl)
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
 
+	rsp_stop(ctl);
 	fed_informer_free(ctl->ftcs);
 	ctl->ftcs = NULL;
 	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it))

@@ -146,4 +146,76 @@ struct fed_rsp_cluster_out {
 int fed_rsp_plan(const struct fed_rsp_spec *s, const struct fed_rsp_cluster_in *in, size_t n,
 		 struct fed_rsp_cluster_out *out, int64_t *unplaced, struct fed_error *err);
 
+/* ---- from plan to target: what the controller needs besides the plan ---- */
+
+/* What one member's workload object (Deployment, ReplicaSet or
+ * StatefulSet) says, with the little state that persists between looks.
+ * Zero-initialise st once per (RSP, cluster); pass it back each time. */
+struct fed_rsp_observed {
+	int64_t current;  /* status.availableReplicas (else readyReplicas, else 0); -1: no object */
+	int64_t capacity; /* estimate, -1: none (the cluster takes whatever it is given) */
+	/* state: since when available replicas have stayed below spec.replicas
+	 * (0: they have not), and spec.replicas then */
+	double short_since;
+	int64_t short_want;
+	/* > 0: the estimate may change at this time without any event (the
+	 * threshold passes): look again then */
+	double recheck_at;
+};
+
+/* Estimate a member's capacity from its workload object, kubefed's idea
+ * without watching pods: replicas that stay unavailable (Pending,
+ * unschedulable) for `threshold` seconds mean the cluster holds only what
+ * is available now, so capacity = availableReplicas; while they are
+ * younger than that, or none are missing, there is no estimate. Scaling
+ * the object up restarts the clock (new pods need time to start). obj NULL
+ * (absent, or the cluster not watched): current -1, no estimate, state
+ * cleared. now and threshold in seconds. */
+void fed_rsp_observe(const cJSON *member_obj, double now, double threshold,
+		     struct fed_rsp_observed *st);
+
+/* One cluster's move from what it is asked to run now to its planned
+ * target, made so that the available replicas never drop below
+ * totalReplicas when they were not already below it. */
+struct fed_rsp_step_in {
+	int64_t target;	   /* the plan: replicas + overflow */
+	int64_t asked;	   /* what the member is asked to run now (fed_rsp_asked) */
+	int64_t available; /* available there now; -1 unknown (counts as 0) */
+	bool keep;	   /* offline, kept: left as it is, its replicas not counted */
+};
+
+/* out[i] = the replicas to ask of cluster i now. Scaling up is immediate.
+ * Scaling down drops unavailable replicas at once (a ReplicaSet deletes
+ * those first) but removes available ones only as far as the available
+ * replicas of all clusters exceed total: the rest waits until the
+ * replicas added elsewhere are available. Clusters are served in index
+ * order, so pass them sorted (by name) for a deterministic result. */
+void fed_rsp_step(const struct fed_rsp_step_in *in, size_t n, int64_t total, int64_t *out);
+
+/* What fed_obj (a Federated<Kind>) asks of a cluster now: its
+ * /spec/replicas override, else the template's spec.replicas (default 1)
+ * when placed there, else 0. */
+int64_t fed_rsp_asked(const cJSON *fed_obj, const char *cluster, bool placed);
+
+/* The replicas one cluster is to run, for fed_rsp_target_patch. */
+struct fed_rsp_assign {
+	const char *name;
+	int64_t replicas; /* > 0: placed here with a /spec/replicas override of this */
+	bool keep;	  /* leave its placement entry and overrides as they are */
+	bool placed;	  /* with keep: whether it is placed now (stays so) */
+};
+
+/* The JSON merge patch that makes fed_obj's spec.placement.clusters list
+ * exactly the clusters with replicas > 0 (plus kept ones placed now) and
+ * its /spec/replicas overrides say a[].replicas, leaving every other
+ * override, every other field and kept clusters as they are; stale
+ * replicas overrides (clusters not placed, or not in a) are removed. The
+ * patch carries metadata.resourceVersion, so a concurrent change fails it
+ * with a conflict instead of being overwritten. *patch is NULL when
+ * fed_obj already says this (a restart writes nothing). FED_EINVAL when
+ * spec.overrides is invalid (the message names the entry), or a name is
+ * missing or given twice; FED_ENOMEM. */
+int fed_rsp_target_patch(const cJSON *fed_obj, const struct fed_rsp_assign *a, size_t n,
+			 cJSON **patch, struct fed_error *err);
+
 #endif

@@ -1,0 +1,559 @@
+/* ReplicaSchedulingPreferences: plan each RSP and write the plan into its
+ * target's placement and /spec/replicas overrides (kubefed's scheduling
+ * controller). Level-triggered: a sync reads the RSP, the target, the
+ * members' readiness and their objects as they are now, and writes only
+ * what differs, so a restart converges without writes.
+ *
+ * Beyond kubefed: a cluster not ready for --rsp-offline-grace loses its
+ * share but keeps what it runs (its placement and override stay), and
+ * replicas only leave a cluster once as many are available elsewhere
+ * (fed_rsp_step), so moving them never costs availability. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fed/log.h"
+#include "rsp_internal.h"
+
+#define DEBOUNCE 0.05
+#define BACKOFF_MIN 1.0
+#define BACKOFF_MAX 60.0
+
+const struct fed_kube_resource rsp_resource = {"scheduling.kubefed.io", "v1alpha1",
+						"replicaschedulingpreferences", true};
+
+static void rsp_free(struct rsp *r)
+{
+	if (!r)
+		return;
+	ev_timer_stop(r->rc->ctl->loop, &r->retry);
+	fed_kube_call_cancel(r->write);
+	fed_kube_call_cancel(r->status_call);
+	fed_map_release(&r->seen, free);
+	free(r->writing_rv);
+	free(r->stale_rv);
+	free(r->status_hash);
+	free(r->plan_summary);
+	free(r->problem);
+	free(r->key);
+	free(r);
+}
+
+void rsp_enqueue(struct rsp_ctl *rc, const char *key)
+{
+	if (!key || fed_map_put(&rc->queue, key, (void *)1, NULL))
+		return;
+	if (!ev_is_active(&rc->kick)) {
+		ev_timer_set(&rc->kick, DEBOUNCE, 0.);
+		ev_timer_start(rc->ctl->loop, &rc->kick);
+	}
+}
+
+static void enqueue_all(struct rsp_ctl *rc)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	for (e = fed_map_first(fed_informer_store(rc->inf), &it); e;
+	     e = fed_map_next(fed_informer_store(rc->inf), &it))
+		rsp_enqueue(rc, e->key);
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rsp *r = w->data;
+
+	rsp_enqueue(r->rc, r->key);
+}
+
+static struct rsp *rsp_get(struct rsp_ctl *rc, const char *key)
+{
+	struct rsp *r = fed_map_get(&rc->items, key);
+
+	if (r)
+		return r;
+	if (!(r = calloc(1, sizeof(*r))) || !(r->key = strdup(key))) {
+		free(r);
+		return NULL;
+	}
+	r->rc = rc;
+	fed_map_init(&r->seen);
+	ev_timer_init(&r->retry, retry_cb, 0., 0.);
+	r->retry.data = r;
+	if (fed_map_put(&rc->items, key, r, NULL)) {
+		rsp_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void backoff(struct rsp *r)
+{
+	r->backoff = r->backoff ? r->backoff * 2 : BACKOFF_MIN;
+	if (r->backoff > BACKOFF_MAX)
+		r->backoff = BACKOFF_MAX;
+	ev_timer_stop(r->rc->ctl->loop, &r->retry);
+	ev_timer_set(&r->retry, r->backoff, 0.);
+	ev_timer_start(r->rc->ctl->loop, &r->retry);
+}
+
+/* Arm the wake-up for the earliest deadline (0: none). */
+static void wake_at(struct rsp_ctl *rc, double when)
+{
+	double now = ev_now(rc->ctl->loop), left = when - now + 0.05;
+
+	if (when <= 0)
+		return;
+	if (left < 0.05)
+		left = 0.05;
+	if (ev_is_active(&rc->wake) && ev_timer_remaining(rc->ctl->loop, &rc->wake) <= left)
+		return;
+	ev_timer_stop(rc->ctl->loop, &rc->wake);
+	ev_timer_set(&rc->wake, left, 0.);
+	ev_timer_start(rc->ctl->loop, &rc->wake);
+}
+
+/* ---- writing the target ------------------------------------------------ */
+
+static void write_done(struct fed_kube_response *resp, void *ud)
+{
+	struct rsp *r = ud;
+	const cJSON *obj = fed_map_get(fed_informer_store(r->rc->inf), r->key);
+
+	r->write = NULL;
+	if (!resp->err.code) {
+		/* until the informer shows our write, its copy is older: wait */
+		controller_set_str(&r->stale_rv, r->writing_rv);
+		r->backoff = 0;
+	} else if (resp->err.code == FED_ECONFLICT) {
+		/* someone changed it meanwhile: plan again from the newer copy */
+		FED_LOG_DEBUG(NULL, "ReplicaSchedulingPreference %s: target changed meanwhile",
+			      r->key);
+		ev_timer_stop(r->rc->ctl->loop, &r->retry);
+		ev_timer_set(&r->retry, 0.2, 0.);
+		ev_timer_start(r->rc->ctl->loop, &r->retry);
+	} else {
+		char msg[FED_ERROR_MSG_MAX + 64];
+		snprintf(msg, sizeof(msg), "writing the plan into the target: %s", resp->err.msg);
+		if (obj)
+			rsp_problem(r, obj, "UpdateFailed", msg);
+		backoff(r);
+	}
+	controller_set_str(&r->writing_rv, NULL);
+	if (r->dirty) {
+		r->dirty = false;
+		rsp_enqueue(r->rc, r->key);
+	}
+}
+
+static void write_target(struct rsp *r, struct ftype *t, const cJSON *fed, const cJSON *patch)
+{
+	struct fed_kube_ref ref = {&t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed), NULL};
+	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
+	struct fed_error err = FED_ERROR_INIT;
+	const char *rv = fed_obj_resource_version(fed);
+	char *body = cJSON_PrintUnformatted(patch);
+
+	controller_set_str(&r->writing_rv, rv ? rv : "");
+	if (!body || !r->writing_rv) {
+		fed_error_set(&err, FED_ENOMEM, "out of memory");
+		goto fail;
+	}
+	FED_LOG_DEBUG(NULL, "ReplicaSchedulingPreference %s: patching %s: %s", r->key,
+		      t->cfg.federated.kind, body);
+	if (fed_kube_patch(r->rc->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, write_done, r,
+			   &r->write, &err))
+		goto fail;
+	free(body);
+	return;
+fail:
+	FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: %s", r->key, err.msg);
+	free(body);
+	backoff(r);
+}
+
+/* ---- the sync ---------------------------------------------------------- */
+
+static struct ftype *target_type(struct controller *ctl, enum fed_rsp_target_kind k)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	const char *kind = fed_rsp_target_kind_name(k);
+
+	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+		struct ftype *t = e->value;
+		if (!strcmp(t->cfg.federated.kind, kind))
+			return t;
+	}
+	return NULL;
+}
+
+static struct seen *seen_get(struct rsp *r, const char *cluster)
+{
+	struct seen *s = fed_map_get(&r->seen, cluster);
+
+	if (s)
+		return s;
+	if (!(s = calloc(1, sizeof(*s))))
+		return NULL;
+	s->obs.current = s->obs.capacity = s->last_current = -1;
+	if (fed_map_put(&r->seen, cluster, s, NULL)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Not ready for longer than the grace period: offline. Tracks since when. */
+static bool cluster_offline(struct rsp_ctl *rc, struct member *m, const char *name)
+{
+	double now = ev_now(rc->ctl->loop), *since = fed_map_get(&rc->down_since, name);
+
+	if (member_client(m) || member_connecting(m)) {
+		free(fed_map_del(&rc->down_since, name));
+		return false;
+	}
+	if (!since) {
+		if (!(since = malloc(sizeof(*since))) ||
+		    fed_map_put(&rc->down_since, name, since, NULL)) {
+			free(since);
+			return false;
+		}
+		*since = now;
+	}
+	if (now - *since >= rc->ctl->o.rsp_offline_grace)
+		return true;
+	wake_at(rc, *since + rc->ctl->o.rsp_offline_grace);
+	return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Placement as it is now, and the selector-only one intersect uses. */
+static int placements(const cJSON *fed, const char **names, size_t n, struct controller *ctl,
+		      bool *placed, bool *selected, struct fed_error *err)
+{
+	const cJSON *pl = cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"), "placement");
+	struct fed_member_info *mi = calloc(n + 1, sizeof(*mi));
+	cJSON *sel_only = cJSON_CreateObject();
+	const cJSON *cs = cJSON_GetObjectItem(pl, "clusterSelector");
+	size_t i;
+	int ret;
+
+	if (!mi || !sel_only) {
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		mi[i] = (struct fed_member_info){names[i], member_labels(ctl, names[i])};
+	if (cs)
+		cJSON_AddItemToObject(sel_only, "clusterSelector", cJSON_Duplicate(cs, 1));
+	if ((ret = fed_placement_select(pl, mi, n, placed, err)) ||
+	    (ret = fed_placement_select(sel_only, mi, n, selected, err)))
+		goto out;
+out:
+	cJSON_Delete(sel_only);
+	free(mi);
+	return ret;
+}
+
+static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spec, struct ftype *t,
+		 const cJSON *fed, struct result *res)
+{
+	struct rsp_ctl *rc = r->rc;
+	struct controller *ctl = rc->ctl;
+	size_t n = fed_map_count(&ctl->members), i = 0;
+	const char **names = calloc(n + 1, sizeof(*names));
+	bool *placed = calloc(n + 1, sizeof(*placed)), *selected = calloc(n + 1, sizeof(*selected));
+	struct fed_rsp_cluster_in *in = calloc(n + 1, sizeof(*in));
+	struct fed_rsp_cluster_out *out = calloc(n + 1, sizeof(*out));
+	struct fed_rsp_step_in *step = calloc(n + 1, sizeof(*step));
+	struct fed_rsp_assign *as = calloc(n + 1, sizeof(*as));
+	int64_t *now_ask = calloc(n + 1, sizeof(*now_ask));
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	struct fed_buf summary = FED_BUF_INIT;
+	cJSON *patch = NULL;
+	double now = ev_now(ctl->loop);
+	bool synced;
+
+	if (!names || !placed || !selected || !in || !out || !step || !as || !now_ask) {
+		res->reason = "InternalError";
+		snprintf(res->message, sizeof(res->message), "out of memory");
+		goto out;
+	}
+	for (e = fed_map_first(&ctl->members, &it); e && i < n; e = fed_map_next(&ctl->members, &it))
+		names[i++] = e->key;
+	n = i;
+	qsort(names, n, sizeof(*names), cmp_str); /* a deterministic step */
+	if (placements(fed, names, n, ctl, placed, selected, &err)) {
+		res->reason = "TargetInvalid";
+		snprintf(res->message, sizeof(res->message), "the target's placement: %s", err.msg);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct member *m = fed_map_get(&ctl->members, names[i]);
+		struct seen *s = seen_get(r, names[i]);
+		const cJSON *mo = member_client(m) ? minf_get(t, names[i], r->key, &synced) : NULL;
+
+		if (!s) {
+			res->reason = "InternalError";
+			snprintf(res->message, sizeof(res->message), "out of memory");
+			goto out;
+		}
+		if (member_client(m) && synced) {
+			fed_rsp_observe(mo, now, ctl->o.rsp_unschedulable_threshold, &s->obs);
+			s->last_current = s->obs.current;
+			wake_at(rc, s->obs.recheck_at);
+		}
+		in[i].name = names[i];
+		in[i].selected = selected[i];
+		in[i].offline = cluster_offline(rc, m, names[i]);
+		in[i].keep_offline = true;
+		/* unwatched (not ready, or still listing): what we saw last */
+		in[i].current = s->last_current;
+		in[i].capacity = member_client(m) && synced ? s->obs.capacity : -1;
+		step[i].asked = fed_rsp_asked(fed, names[i], placed[i]);
+		step[i].available = member_client(m) && synced ? s->obs.current : -1;
+	}
+	if (fed_rsp_plan(spec, in, n, out, &res->unplaced, &err)) {
+		res->reason = "InvalidSpec";
+		snprintf(res->message, sizeof(res->message), "%s", err.msg);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		step[i].target = out[i].replicas + out[i].overflow;
+		step[i].keep = out[i].keep;
+	}
+	fed_rsp_step(step, n, spec->total_replicas, now_ask);
+	res->clusters = cJSON_CreateArray();
+	for (i = 0; i < n; i++) {
+		as[i] = (struct fed_rsp_assign){names[i], now_ask[i], out[i].keep, placed[i]};
+		if (now_ask[i] != step[i].target && !out[i].keep)
+			res->moving = true;
+		rsp_cluster_status(res->clusters, &out[i], now_ask[i], in[i].offline);
+		fed_buf_printf(&summary, "%s%s=%lld%s", i ? " " : "", names[i],
+				(long long)(out[i].keep ? now_ask[i] : step[i].target),
+				out[i].keep ? " (offline, kept)" : "");
+	}
+	if (res->unplaced)
+		fed_buf_printf(&summary, ", %lld unplaced", (long long)res->unplaced);
+	snprintf(res->message, sizeof(res->message), "%s%s", summary.data ? summary.data : "",
+		 res->moving ? "; moving replicas as they become available" : "");
+	if (!r->plan_summary)
+		r->plan_summary = rsp_announced(obj);
+	if (!r->plan_summary || strcmp(r->plan_summary, summary.data ? summary.data : "")) {
+		FED_LOG_INFO(NULL, "ReplicaSchedulingPreference %s: %s", r->key,
+			     summary.data ? summary.data : "");
+		rsp_event(rc, obj, false, "Scheduled", res->message);
+		controller_set_str(&r->plan_summary, summary.data ? summary.data : "");
+	}
+	if (fed_rsp_target_patch(fed, as, n, &patch, &err)) {
+		res->reason = "TargetInvalid";
+		snprintf(res->message, sizeof(res->message), "%s", err.msg);
+		goto out;
+	}
+	if (patch && !ev_is_active(&r->retry))
+		write_target(r, t, fed, patch);
+out:
+	cJSON_Delete(patch);
+	fed_buf_release(&summary);
+	free(names);
+	free(placed);
+	free(selected);
+	free(in);
+	free(out);
+	free(step);
+	free(as);
+	free(now_ask);
+}
+
+static void rsp_sync(struct rsp_ctl *rc, const char *key)
+{
+	struct controller *ctl = rc->ctl;
+	const cJSON *obj = fed_map_get(fed_informer_store(rc->inf), key), *fed = NULL;
+	struct fed_rsp_spec spec;
+	struct fed_error err = FED_ERROR_INIT;
+	struct result res;
+	struct ftype *t = NULL;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	struct rsp *r;
+
+	memset(&spec, 0, sizeof(spec));
+	memset(&res, 0, sizeof(res));
+	if (!obj) {
+		rsp_free(fed_map_del(&rc->items, key));
+		return;
+	}
+	if (!(r = rsp_get(rc, key)))
+		return;
+	if (r->write) {
+		r->dirty = true;
+		return;
+	}
+	if (fed_rsp_parse(obj, &spec, &err)) {
+		res.reason = "InvalidSpec";
+		snprintf(res.message, sizeof(res.message), "%s", err.msg);
+		goto report;
+	}
+	/* decide only on a full picture: the Federation config read, the
+	 * FTCs listed, every member probed once */
+	if (!ctl->members_known || !ctl->ftcs || !fed_informer_synced(ctl->ftcs))
+		goto out;
+	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it))
+		if (member_connecting(e->value))
+			goto out; /* its verdict pokes us */
+	if (!(t = target_type(ctl, spec.target_kind))) {
+		res.reason = "TargetTypeNotEnabled";
+		snprintf(res.message, sizeof(res.message),
+			 "no enabled FederatedTypeConfig propagates %s; enable its type "
+			 "(fedctl enable)",
+			 fed_rsp_target_kind_name(spec.target_kind));
+		goto report;
+	}
+	if (!fed_informer_synced(t->fed_inf))
+		goto out;
+	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it)) {
+		bool synced;
+		if (member_client(e->value) && (minf_get(t, e->key, key, &synced), !synced)) {
+			wake_at(rc, ev_now(ctl->loop) + 1.0); /* a Ready member still listing */
+			goto out;
+		}
+	}
+	fed = fed_informer_get(t->fed_inf, fed_obj_namespace(obj), fed_obj_name(obj));
+	if (!fed) {
+		res.reason = "TargetNotFound";
+		snprintf(res.message, sizeof(res.message), "no %s %s: create it, or fix the RSP's name",
+			 fed_rsp_target_kind_name(spec.target_kind), key);
+		goto report;
+	}
+	if (fed_obj_str(fed, "metadata.deletionTimestamp"))
+		goto out;
+	if (r->stale_rv && fed_obj_resource_version(fed) &&
+	    !strcmp(r->stale_rv, fed_obj_resource_version(fed)))
+		goto out; /* our last write's event is on its way */
+	controller_set_str(&r->stale_rv, NULL);
+	plan(r, obj, &spec, t, fed, &res);
+report:
+	if (res.reason)
+		rsp_problem(r, obj, res.reason, res.message);
+	else if (r->problem)
+		controller_set_str(&r->problem, NULL);
+	rsp_write_status(r, obj, &res);
+out:
+	cJSON_Delete(res.clusters);
+	fed_rsp_spec_release(&spec);
+}
+
+/* ---- plumbing ---------------------------------------------------------- */
+
+static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct rsp_ctl *rc = w->data;
+	struct fed_map batch = rc->queue;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	fed_map_init(&rc->queue);
+	for (e = fed_map_first(&batch, &it); e; e = fed_map_next(&batch, &it))
+		rsp_sync(rc, e->key);
+	fed_map_release(&batch, NULL);
+}
+
+static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	enqueue_all(w->data);
+}
+
+static void on_add(const cJSON *obj, void *ud)
+{
+	struct fed_buf key = FED_BUF_INIT;
+
+	fed_informer_key(&key, fed_obj_namespace(obj), fed_obj_name(obj));
+	rsp_enqueue(ud, key.data);
+	fed_buf_release(&key);
+}
+
+static void on_update(const cJSON *old, const cJSON *obj, void *ud)
+{
+	on_add(obj, ud);
+}
+
+static void on_synced(void *ud)
+{
+	enqueue_all(ud);
+}
+
+void rsp_poke(struct controller *ctl, const char *fed_kind, const char *key)
+{
+	struct rsp_ctl *rc = ctl->rsp;
+	const cJSON *obj;
+	size_t i;
+
+	if (!rc || !rc->inf || !key || !(obj = fed_map_get(fed_informer_store(rc->inf), key)))
+		return;
+	/* only the kinds an RSP can target, and only its own kind */
+	for (i = 0; i <= FED_RSP_FEDERATED_STATEFULSET; i++)
+		if (!strcmp(fed_kind, fed_rsp_target_kind_name(i)))
+			break;
+	if (i > FED_RSP_FEDERATED_STATEFULSET)
+		return;
+	{
+		const char *want = fed_obj_str(obj, "spec.targetKind");
+		if (want && strcmp(want, fed_kind))
+			return;
+	}
+	rsp_enqueue(rc, key);
+}
+
+int rsp_start(struct controller *ctl, struct fed_error *err)
+{
+	struct fed_informer_opts o;
+	struct rsp_ctl *rc = calloc(1, sizeof(*rc));
+	int ret;
+
+	if (!rc)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	rc->ctl = ctl;
+	fed_map_init(&rc->items);
+	fed_map_init(&rc->queue);
+	fed_map_init(&rc->down_since);
+	ev_timer_init(&rc->kick, kick_cb, 0., 0.);
+	rc->kick.data = rc;
+	ev_timer_init(&rc->wake, wake_cb, 0., 0.);
+	rc->wake.data = rc;
+	ctl->rsp = rc;
+	memset(&o, 0, sizeof(o));
+	o.resource = rsp_resource;
+	o.handlers = (struct fed_informer_handlers){on_add, on_update, on_add, on_synced};
+	o.ud = rc;
+	if ((ret = fed_informer_new(&rc->inf, ctl->host, &o, err)))
+		return ret;
+	fed_informer_start(rc->inf);
+	return 0;
+}
+
+void rsp_stop(struct controller *ctl)
+{
+	struct rsp_ctl *rc = ctl->rsp;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	if (!rc)
+		return;
+	ctl->rsp = NULL;
+	ev_timer_stop(ctl->loop, &rc->kick);
+	ev_timer_stop(ctl->loop, &rc->wake);
+	fed_informer_free(rc->inf);
+	for (e = fed_map_first(&rc->items, &it); e; e = fed_map_next(&rc->items, &it))
+		rsp_free(e->value);
+	fed_map_release(&rc->items, NULL);
+	fed_map_release(&rc->queue, NULL);
+	fed_map_release(&rc->down_since, free);
+	free(rc);
+}

@@ -1,0 +1,21 @@
+/* ReplicaSchedulingPreferences: the controller loop around the planner in
+ * fed/rsp.h. An informer on RSPs in the host; each RSP is planned from its
+ * target (the Federated<Kind> with the same namespace/name, from the
+ * propagation machinery's host informer), the members' readiness and the
+ * member objects the propagation informers already watch; the plan goes
+ * into the target's spec.placement.clusters and /spec/replicas overrides,
+ * which propagation then carries to the members. See docs/architecture.md. */
+#ifndef FED_CONTROLLER_RSP_H
+#define FED_CONTROLLER_RSP_H
+
+#include "controller.h"
+
+/* Start the RSP informer (after the FTC informer) / free everything. */
+int rsp_start(struct controller *ctl, struct fed_error *err);
+void rsp_stop(struct controller *ctl);
+/* Something about the federated object `key` of kind `fed_kind`
+ * ("FederatedDeployment") changed, in the host or in a member: re-plan the
+ * RSP of the same key, if there is one. Cheap when there is none. */
+void rsp_poke(struct controller *ctl, const char *fed_kind, const char *key);
+
+#endif
