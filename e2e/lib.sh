@@ -28,3 +28,28 @@ wait_set() { local t=$1; shift; wait_until "$t" _out_set "$@"; }
 wait_unset() { local t=$1; shift; wait_until "$t" _out_unset "$@"; }
 _out_set() { [ -n "$("$@")" ]; }
 _out_unset() { [ -z "$("$@")" ]; }
+# Install fed's CRDs, RBAC and default FederatedTypeConfigs on the host.
+fed_install() {
+	k apply -f "$root/manifests/" >/dev/null
+	k wait --for condition=established crd --all --timeout=60s >/dev/null
+	k apply -f "$root/manifests/types/" >/dev/null
+}
+# The server of kubeconfig cluster NAME.
+srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.server}"; }
+# Register members in the Federation ConfigMap (any client address) and
+# their kubeconfigs in the Secret, as a user of kubefed's seed would.
+fed_federate() { # CLUSTER...
+	local c
+	{
+		printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubefed-config, namespace: kube-system}\ndata:\n  kubefed.yaml: |\n'
+		printf '    apiVersion: federation/v1beta1\n    kind: Federation\n    spec:\n      clusters:\n'
+		for c in "$@"; do
+			printf '      - clusterName: %s\n        serverAddressByClientCIDRs:\n        - {clientCIDR: 0.0.0.0/0, serverAddress: "%s"}\n' "$c" "$(srv "$c")"
+		done
+		printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: kubefed-kubeconfig, namespace: kube-system}\nstringData:\n'
+		for c in "$@"; do
+			echo "  kubeconfig-$c: |"
+			kubectl --kubeconfig "$K" config view --raw --minify --flatten --context "$c" | sed 's/^/    /'
+		done
+	} | k apply -f - >/dev/null
+}

@@ -44,21 +44,7 @@ else
 fi
 k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
 
-srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.server}"; }
-{
-	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubefed-config, namespace: kube-system}\ndata:\n  kubefed.yaml: |\n'
-	printf '    apiVersion: federation/v1beta1\n    kind: Federation\n    spec:\n      clusters:\n'
-	for c in member1 member2; do
-		printf '      - clusterName: %s\n        serverAddressByClientCIDRs:\n        - {clientCIDR: 0.0.0.0/0, serverAddress: "%s"}\n' $c "$(srv $c)"
-	done
-} | k apply -f - >/dev/null
-{
-	printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: kubefed-kubeconfig, namespace: kube-system}\nstringData:\n'
-	for c in member1 member2; do
-		echo "  kubeconfig-$c: |"
-		kubectl --kubeconfig "$K" config view --raw --minify --flatten --context $c | sed 's/^/    /'
-	done
-} | k apply -f - >/dev/null
+fed_federate member1 member2
 
 start_controller() {
 	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \

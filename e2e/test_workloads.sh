@@ -24,22 +24,8 @@ t0=$(now)
 "$FED_LOCAL_CLUSTERS" up --state-dir "$S" host >/dev/null
 "$FED_LOCAL_CLUSTERS" up --state-dir "$S" --workloads --nodes 2 wl1 wl2 >/dev/null
 echo "clusters up in $(since "$t0")s"
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
-srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.server}"; }
-{
-	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubefed-config, namespace: kube-system}\ndata:\n  kubefed.yaml: |\n'
-	printf '    apiVersion: federation/v1beta1\n    kind: Federation\n    spec:\n      clusters:\n'
-	for c in wl1 wl2; do
-		printf '      - clusterName: %s\n        serverAddressByClientCIDRs:\n        - {clientCIDR: 0.0.0.0/0, serverAddress: "%s"}\n' $c "$(srv $c)"
-	done
-	printf -- '---\napiVersion: v1\nkind: Secret\nmetadata: {name: kubefed-kubeconfig, namespace: kube-system}\nstringData:\n'
-	for c in wl1 wl2; do
-		echo "  kubeconfig-$c: |"
-		kubectl --kubeconfig "$K" config view --raw --minify --flatten --context $c | sed 's/^/    /'
-	done
-} | k apply -f - >/dev/null
+fed_install
+fed_federate wl1 wl2
 "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
 	--health-period 2 --metrics-address 127.0.0.1:0 --leader-elect=false 2>"$S/ctl.log" &
 cpid=$!
