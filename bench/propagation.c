@@ -68,7 +68,8 @@ static struct {
 	const char *kubeconfig, *controller, *workdir, *json_out;
 	int members, lat_n, conv_cm, conv_dep, drift_n;
 	double lat_interval, drift_interval, drift_wait, timeout;
-} opt = {NULL, NULL, NULL, NULL, 3, 200, 1000, 200, 50, 0.1, 0.2, 5, 600};
+	bool floor_apply; /* the floor writes by server-side apply, as fed does, not POST */
+} opt = {NULL, NULL, NULL, NULL, 3, 200, 1000, 200, 50, 0.1, 0.2, 5, 600, false};
 
 /* ---- state ---------------------------------------------------------------- */
 
@@ -748,10 +749,22 @@ static struct track *create_floor(const char *name, bool dep, int idx)
 	struct track *k = track_new(&T_FLOOR, name);
 	cJSON *obj = dep ? dep_obj(name, idx, false) : cm_obj(name, idx, false);
 
+	struct fed_kube_write_opts wo = {"bench-floor", true, false};
+	char *body = NULL;
+
+	if (opt.floor_apply && obj) {
+		ref.name = name;
+		body = cJSON_PrintUnformatted(obj);
+	}
 	k->t_issue = now();
 	for (int m = 0; m < N; m++)
-		if (!obj || fed_kube_create(mc[m], &ref, obj, NULL, floor_create_cb, k, NULL, &err))
+		if (!obj || (opt.floor_apply
+				     ? !body || fed_kube_patch(mc[m], &ref, FED_PATCH_APPLY, body, &wo,
+							       floor_create_cb, k, NULL, &err)
+				     : fed_kube_create(mc[m], &ref, obj, NULL, floor_create_cb, k, NULL,
+						       &err)))
 			die("create %s on %s: %s", name, mname[m], err.msg);
+	free(body);
 	cJSON_Delete(obj);
 	return k;
 }
@@ -1381,7 +1394,7 @@ static void usage(void)
 		"usage: bench-propagation --kubeconfig FILE --controller BIN --workdir DIR\n"
 		"       [--members N] [--latency-objects N] [--latency-interval S]\n"
 		"       [--configmaps N] [--deployments N] [--drift-edits N] [--timeout S]\n"
-		"       [--json FILE]\n"
+		"       [--floor-apply] [--json FILE]\n"
 		"Contexts host, member1..memberN must exist and be joined (see bench/propagation).\n");
 	exit(2);
 }
@@ -1427,6 +1440,8 @@ int main(int argc, char **argv)
 			opt.drift_wait = atof(v);
 		else if (ARG("--timeout"))
 			opt.timeout = atof(v);
+		else if (!strcmp(a, "--floor-apply"))
+			opt.floor_apply = true;
 		else
 			usage();
 #undef ARG
@@ -1566,6 +1581,8 @@ int main(int argc, char **argv)
 		       "Deployments (b), %ld cores, %.0fs, load average %.1f at start, %.1f at end\n",
 		       N, opt.lat_n, opt.conv_cm, opt.conv_dep, sysconf(_SC_NPROCESSORS_ONLN),
 		       now() - t_begin, load_begin, load_end);
+		printf("floor: the same objects written straight to the members by %s\n",
+		       opt.floor_apply ? "server-side apply (--floor-apply)" : "POST");
 		printf("%-44s %12s %12s %8s  %s\n", "", "fed", "floor", "ratio", "target");
 		printf("%-44s %12.1f %12.1f %8.2f\n", "(a) latency p50 (ms)", lat_fed.s.p50,
 		       lat_floor.s.p50, lat_fed.s.p50 / lat_floor.s.p50);
@@ -1663,6 +1680,7 @@ int main(int argc, char **argv)
 		}
 		cJSON_AddNumberToObject(j, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN));
 		cJSON_AddNumberToObject(j, "members", N);
+		cJSON_AddStringToObject(j, "floor_write", opt.floor_apply ? "apply" : "create");
 		add_num(j, "loadavg1_start", load_begin);
 		add_num(j, "loadavg1_end", load_end);
 		add_num(j, "duration_s", now() - t_begin);
