@@ -33,6 +33,25 @@ int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
 	globals[3].value = &verbosity;
 	if (!opts)
 		tables[0] = globals, tables[1] = NULL;
+	if (ctx->list_options) {
+		/* "--name -s --name2 ...|--valued ...": the command's own options,
+		 * then those that take a value */
+		const struct fed_opt *o;
+		int pass;
+		for (pass = 0; pass < 2; pass++) {
+			bool first = true;
+			for (o = opts; o && o->type != FED_OPT_END; o++) {
+				if (pass && o->type == FED_OPT_BOOL)
+					continue;
+				printf("%s--%s", first ? "" : " ", o->name);
+				if (o->short_name)
+					printf(" -%c", o->short_name);
+				first = false;
+			}
+			printf("%s", pass ? "" : "|");
+		}
+		return EXIT_OK;
+	}
 	if (fed_opt_parse(tables, argc, argv, args, max_args, nargs, &help, &err)) {
 		fprintf(stderr, "error: %s\nUsage: %s\n", err.msg, usage);
 		return EXIT_USAGE;
@@ -65,6 +84,8 @@ int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_err
 	if (!ret)
 		ret = fed_kube_client_new(&ctx->host, ctx->loop, &cfg,
 					  cfg.context ? cfg.context : "host", err);
+	if (!ret && cfg.namespace && !ctx->context_namespace)
+		ctx->context_namespace = strdup(cfg.namespace);
 	fed_rest_config_release(&cfg);
 	*out = ctx->host;
 	return ret;
