@@ -10,6 +10,8 @@ static const struct fedctl_cmd commands[] = {
 	{"api-resources", cmd_api_resources, "List the resource types a cluster serves"},
 	{"completion", cmd_completion, "Print a bash or zsh completion script"},
 	{"describe", cmd_describe, "Show one joined cluster in detail"},
+	{"disable", cmd_disable, "Stop propagating a type (delete its FederatedTypeConfig)"},
+	{"enable", cmd_enable, "Propagate a type: its Federated<Kind> CRD and FederatedTypeConfig"},
 	{"list", cmd_list, "List the joined clusters and their health"},
 	{"join", cmd_join, "Join a cluster to the federation"},
 	{"scale", cmd_scale, "Set the replicas of federated workloads per cluster or in total"},
