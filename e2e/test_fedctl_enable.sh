@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# fedctl enable / disable against real apiservers with fed-controller
-# running: enable a custom resource type (the Federated<Kind> CRD and the
-# FederatedTypeConfig appear, and a FederatedWidget propagates to member1),
-# re-runs are no-ops, -o yaml and --dry-run change nothing, errors exit
-# non-zero; disable removes the FederatedTypeConfig, --delete-crd the CRD.
+# fedctl enable / disable / federate against real apiservers with
+# fed-controller running: enable a custom resource type (the
+# Federated<Kind> CRD and the FederatedTypeConfig appear, and a
+# FederatedWidget propagates to member1), re-runs are no-ops, -o yaml and
+# --dry-run change nothing, errors exit non-zero; federate a namespace with
+# its contents (and it propagates once placed), from a file, and its
+# errors; disable removes the FederatedTypeConfig, --delete-crd the CRD.
 set -uo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
 root=$(cd "$(dirname "$0")/.." && pwd)
 K=$FED_E2E_KUBECONFIG
-FNS=kube-federation-system NS=fed-e2e-enable-$$
+FNS=kube-federation-system NS=fed-e2e-enable-$$ NS2=fed-e2e-federate-$$
 F=$FED_BIN_DIR/fedctl
 work=$(mktemp -d)
 pass=0 fail=0 cpid=
@@ -42,6 +44,10 @@ cleanup() {
 	for o in $(k -n $NS get federatedwidgets,federatednamespaces -o name 2>/dev/null); do
 		k -n $NS patch "$o" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
 	done
+	k -n $NS2 delete federatedconfigmaps,federatedsecrets,federatednamespaces --all --wait=false >/dev/null 2>&1 || true
+	for o in $(k -n $NS2 get federatedconfigmaps,federatedsecrets,federatednamespaces -o name 2>/dev/null); do
+		k -n $NS2 patch "$o" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+	done
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	k -n $FNS delete federatedtypeconfig widgets.example.com gadgets.example.com --ignore-not-found >/dev/null 2>&1 || true
 	k delete crd federatedwidgets.types.kubefed.io federatedgadgets.types.kubefed.io widgets.example.com gadgets.example.com --ignore-not-found --wait=false >/dev/null 2>&1 || true
@@ -49,7 +55,7 @@ cleanup() {
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
 	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
 	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
-	for c in host member1; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
+	for c in host member1; do km $c delete ns $NS $NS2 --wait=false >/dev/null 2>&1 || true; done
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-fedctl-enable-controller.log" 2>/dev/null || true
 	rm -rf "$work"
 }
@@ -136,6 +142,54 @@ run enable
 [ $rc = 2 ] && ok "enable without TYPE: exit 2" || bad "enable no arg: rc=$rc $err"
 run enable widgets.example.com -o table
 [ $rc = 2 ] && ok "enable -o table: exit 2" || bad "enable -o table: rc=$rc $err"
+
+# ---- federate ----------------------------------------------------------------------
+k create ns $NS2 >/dev/null
+k -n $NS2 create configmap settings --from-literal=color=blue >/dev/null
+k -n $NS2 create secret generic creds --from-literal=user=me >/dev/null
+k -n $NS2 create configmap owned --from-literal=a=1 >/dev/null
+k -n $NS2 patch configmap owned --type merge -p '{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"settings","uid":"'"$(k -n $NS2 get cm settings -o jsonpath='{.metadata.uid}')"'"}]}}' >/dev/null
+run federate namespace $NS2 --contents -o yaml
+if [ $rc = 0 ] && grep -q '^kind: FederatedNamespace$' <<<"$out" && grep -q '^  name: settings$' <<<"$out" &&
+	grep -q '^kind: FederatedSecret$' <<<"$out" && ! grep -q 'kube-root-ca.crt\|name: owned$\|name: default$\|resourceVersion\|uid:' <<<"$out" &&
+	grep -q '^    clusters: \[\]$' <<<"$out" && ! k -n $NS2 get federatednamespace $NS2 >/dev/null 2>&1; then
+	ok "federate namespace --contents -o yaml: namespace, configmap, secret (no owned/system objects, no server fields), nothing created"
+else
+	bad "federate -o yaml: rc=$rc $out $err"
+fi
+run federate namespace $NS2 --contents
+echo "$out" | sed 's/^/    /'
+if [ $rc = 0 ] && k -n $NS2 get federatednamespace $NS2 >/dev/null && k -n $NS2 get federatedconfigmap settings >/dev/null &&
+	[ "$(k -n $NS2 get federatedconfigmap settings -o jsonpath='{.spec.template.data.color}')" = blue ] &&
+	k -n $NS2 get federatedsecret creds >/dev/null && ! k -n $NS2 get federatedconfigmap owned >/dev/null 2>&1; then
+	ok "federate namespace --contents: FederatedNamespace, FederatedConfigMap, FederatedSecret created"
+else
+	bad "federate --contents: rc=$rc $out $err"
+fi
+run federate configmap settings -n $NS2
+[ $rc = 0 ] && grep -q "already exists: left as it is" <<<"$out" && ok "federate again: already exists, exit 0" || bad "federate again: rc=$rc $out $err"
+# placed on member1, it propagates
+k -n $NS2 patch federatednamespace $NS2 --type merge -p '{"spec":{"placement":{"clusters":[{"name":"member1"}]}}}' >/dev/null
+k -n $NS2 patch federatedconfigmap settings --type merge -p '{"spec":{"placement":{"clusters":[{"name":"member1"}]}}}' >/dev/null
+mcolor() { km member1 -n $NS2 get cm settings -o jsonpath='{.data.color}' 2>/dev/null; }
+wait_eq 30 blue mcolor && ok "the federated ConfigMap propagates to member1 once placed" || bad "not propagated: $(k -n $NS2 get federatedconfigmap settings -o jsonpath='{.status}')"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fromfile, uid: x, resourceVersion: "1"}\ndata: {k: v}\n' >"$work/cm.yaml"
+run federate -f "$work/cm.yaml" -n $NS2 --dry-run
+[ $rc = 0 ] && grep -q "federatedconfigmaps $NS2/fromfile would be created (dry run)" <<<"$out" && ! k -n $NS2 get federatedconfigmap fromfile >/dev/null 2>&1 &&
+	ok "federate -f FILE --dry-run" || bad "federate -f dry-run: rc=$rc $out $err"
+run federate -f "$work/cm.yaml" -n $NS2
+[ $rc = 0 ] && [ "$(k -n $NS2 get federatedconfigmap fromfile -o jsonpath='{.spec.template.data.k}')" = v ] && ok "federate -f FILE creates it" || bad "federate -f: rc=$rc $out $err"
+run federate configmap nosuch -n $NS2
+[ $rc = 1 ] && grep -q "ConfigMap $NS2/nosuch not found on the host" <<<"$err" && ok "federate of a missing object: exit 1" || bad "federate nosuch: rc=$rc $err"
+run federate gadgets.example.com g1 -n $NS2
+[ $rc = 1 ] && grep -q "is not enabled for federation (fedctl enable gadgets.example.com first)" <<<"$err" && ok "federate of a type not enabled: exit 1, names the fix" || bad "not enabled: rc=$rc $err"
+run federate configmap
+[ $rc = 2 ] && ok "federate without NAME: exit 2" || bad "federate no name: rc=$rc $err"
+run federate configmap settings --contents -n $NS2
+[ $rc = 2 ] && ok "federate --contents of a non-namespace: exit 2" || bad "--contents configmap: rc=$rc $err"
+printf 'kind: [' >"$work/bad.yaml"
+run federate -f "$work/bad.yaml"
+[ $rc = 1 ] && grep -q "not valid YAML or JSON" <<<"$err" && ok "federate -f of a broken file: exit 1" || bad "bad file: rc=$rc $err"
 
 # ---- disable -----------------------------------------------------------------------
 run disable widgets.example.com --dry-run

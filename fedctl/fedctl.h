@@ -158,6 +158,24 @@ int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const ch
 			 struct fedctl_type *out, struct fed_error *err);
 void fedctl_type_release(struct fedctl_type *t);
 int cmd_enable(struct fedctl *ctx, int argc, char **argv);
+
+/* federate (fedctl/cmd_federate.c, federate_obj.c) */
+/* The objects of a YAML or JSON stream (several documents, Lists
+ * flattened): *out an array of objects, each with kind and metadata.name. */
+int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,
+			 struct fed_error *err);
+/* Drop what the API server sets: status, metadata uid, resourceVersion,
+ * creationTimestamp, managedFields, generation, selfLink, deletion*,
+ * ownerReferences, finalizers, generateName, the last-applied and
+ * revision annotations, a Service's clusterIP(s), a Namespace's
+ * kubernetes.io/metadata.name label and spec (its finalizers). */
+void fedctl_strip_server_fields(cJSON *o);
+/* The Federated<Kind> kubefedctl writes for obj: template = obj stripped
+ * (and without apiVersion, kind, name, namespace), placement
+ * {clusters: []}; a Namespace's lives in itself. New object. */
+cJSON *fedctl_federated_object(const cJSON *obj, const char *fed_api_version,
+			       const char *fed_kind, bool namespaced);
+int cmd_federate(struct fedctl *ctx, int argc, char **argv);
 int cmd_disable(struct fedctl *ctx, int argc, char **argv);
 
 #endif

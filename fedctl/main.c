@@ -12,6 +12,7 @@ static const struct fedctl_cmd commands[] = {
 	{"describe", cmd_describe, "Show one joined cluster in detail"},
 	{"disable", cmd_disable, "Stop propagating a type (delete its FederatedTypeConfig)"},
 	{"enable", cmd_enable, "Propagate a type: its Federated<Kind> CRD and FederatedTypeConfig"},
+	{"federate", cmd_federate, "Wrap an object (or a namespace and its contents) in its Federated<Kind>"},
 	{"list", cmd_list, "List the joined clusters and their health"},
 	{"join", cmd_join, "Join a cluster to the federation"},
 	{"scale", cmd_scale, "Set the replicas of federated workloads per cluster or in total"},
