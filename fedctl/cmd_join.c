@@ -7,314 +7,24 @@
 
 #include "fed/federated_type.h"
 #include "fed/federation.h"
-#include "fedctl.h"
+#include "join.h"
 
 static const char usage[] =
-	"fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
-	"       [--client-cidr CIDR=ADDRESS ...] [--rbac full|minimal] [--wait DURATION]\n"
-	"       [--overwrite] [--dry-run]";
+    "fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
+    "       [--client-cidr CIDR=ADDRESS ...] [--rbac full|minimal] [--wait DURATION]\n"
+    "       [--overwrite] [--dry-run]";
 static const char examples[] =
-	"  # join the cluster of context cluster1 under the name cluster1\n"
-	"  fedctl join cluster1 --host-cluster-context host\n"
-	"  # the host joins itself\n"
-	"  fedctl join host --host-cluster-context host\n"
-	"  # another context, only the rights the enabled federated types need\n"
-	"  fedctl join east --cluster-context kind-east --rbac minimal\n"
-	"  # the controller reaches the member at another address from 10.0.0.0/8\n"
-	"  fedctl join east --client-cidr 10.0.0.0/8=https://10.1.2.3:6443 \\\n"
-	"      --client-cidr 0.0.0.0/0=https://east.example.com\n";
+    "  # join the cluster of context cluster1 under the name cluster1\n"
+    "  fedctl join cluster1 --host-cluster-context host\n"
+    "  # the host joins itself\n"
+    "  fedctl join host --host-cluster-context host\n"
+    "  # another context, only the rights the enabled federated types need\n"
+    "  fedctl join east --cluster-context kind-east --rbac minimal\n"
+    "  # the controller reaches the member at another address from 10.0.0.0/8\n"
+    "  fedctl join east --client-cidr 10.0.0.0/8=https://10.1.2.3:6443 \\\n"
+    "      --client-cidr 0.0.0.0/0=https://east.example.com\n";
 
-#define MAX_ADDRS 32
-
-struct join {
-	struct fedctl *ctx;
-	const char *name;
-	const char *ns;
-	bool dry_run;
-	struct fed_kube_client *member;
-	struct fed_rest_config mcfg;
-	const char *cidr[MAX_ADDRS];
-	char *addr[MAX_ADDRS];
-	int n_addrs;
-};
-
-static const char *rv(const cJSON *o)
-{
-	const char *s = o ? fed_obj_resource_version(o) : NULL;
-	return s ? s : "";
-}
-
-/* Server-side apply of one member object; prints its step line. */
-static int apply(struct join *j, const char *what, const char *path, cJSON *obj,
-		 struct fed_error *err)
-{
-	cJSON *old = NULL, *now = NULL;
-	char *body = NULL, url[512];
-	const char *state;
-	int ret;
-
-	ret = fedctl_call(j->ctx, j->member, "GET", path, NULL, NULL, 0, &old, err);
-	if (ret && ret != FED_ENOTFOUND)
-		return fed_error_wrap(err, "member: get %s", what);
-	if (j->dry_run) {
-		printf("member: %s %s (dry run)\n", what, old ? "would be applied" : "would be created");
-		cJSON_Delete(old);
-		return 0;
-	}
-	body = cJSON_PrintUnformatted(obj);
-	snprintf(url, sizeof(url), "%s?fieldManager=fedctl&force=true", path);
-	ret = fedctl_call(j->ctx, j->member, "PATCH", url, body, "application/apply-patch+yaml", 0,
-			  &now, err);
-	free(body);
-	if (ret) {
-		cJSON_Delete(old);
-		if (strstr(err->msg, "being terminated"))
-			return fed_error_wrap(err, "member: apply %s (a previous delete is still "
-						   "removing namespace %s: wait until it is gone, "
-						   "then run join again)",
-					      what, j->ns);
-		return fed_error_wrap(err, "member: apply %s", what);
-	}
-	state = !old ? "created" : strcmp(rv(old), rv(now)) ? "configured" : "unchanged";
-	printf("member: %s %s\n", what, state);
-	cJSON_Delete(old);
-	cJSON_Delete(now);
-	return 0;
-}
-
-static cJSON *object(const char *api_version, const char *kind, const char *ns, const char *name)
-{
-	cJSON *o = cJSON_CreateObject(), *m;
-
-	cJSON_AddStringToObject(o, "apiVersion", api_version);
-	cJSON_AddStringToObject(o, "kind", kind);
-	m = cJSON_AddObjectToObject(o, "metadata");
-	cJSON_AddStringToObject(m, "name", name);
-	if (ns)
-		cJSON_AddStringToObject(m, "namespace", ns);
-	cJSON_AddItemToObject(cJSON_AddObjectToObject(m, "labels"), "app.kubernetes.io/managed-by",
-			      cJSON_CreateString("fedctl"));
-	return o;
-}
-
-static void add_rule(cJSON *rules, const char *group, const char *resource, const char *verbs)
-{
-	cJSON *r = cJSON_CreateObject(), *v = cJSON_CreateArray();
-	char buf[256], *tok, *save = NULL;
-
-	if (group) {
-		cJSON_AddItemToObject(r, "apiGroups", cJSON_CreateStringArray(&group, 1));
-		cJSON_AddItemToObject(r, "resources", cJSON_CreateStringArray(&resource, 1));
-	} else {
-		cJSON_AddItemToObject(r, "nonResourceURLs", cJSON_CreateStringArray(&resource, 1));
-	}
-	snprintf(buf, sizeof(buf), "%s", verbs);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		cJSON_AddItemToArray(v, cJSON_CreateString(tok));
-	cJSON_AddItemToObject(r, "verbs", v);
-	cJSON_AddItemToArray(rules, r);
-}
-
-/* The minimal rules: what the enabled federated types, health checks and
- * cluster metadata need. */
-static int minimal_rules(struct join *j, struct fed_kube_client *host, cJSON *rules,
-			 struct fed_error *err)
-{
-	static const char rw[] = "get,list,watch,create,update,patch,delete";
-	char path[512];
-	cJSON *list = NULL, *item, *items;
-	int ret, n = 0;
-
-	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-		 FED_FTC_VERSION, j->ctx->fed_namespace, FED_FTC_PLURAL);
-	ret = fedctl_call(j->ctx, host, "GET", path, NULL, NULL, 0, &list, err);
-	if (ret && ret != FED_ENOTFOUND)
-		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
-				      j->ctx->fed_namespace);
-	items = list ? cJSON_GetObjectItem(list, "items") : NULL;
-	cJSON_ArrayForEach(item, items)
-	{
-		struct fed_type_config t;
-		struct fed_error e = FED_ERROR_INIT;
-		memset(&t, 0, sizeof(t));
-		if (fed_type_config_parse(item, &t, &e))
-			continue;
-		if (t.propagation_enabled) {
-			add_rule(rules, t.target.group, t.target.plural, rw);
-			n++;
-		}
-		fed_type_config_release(&t);
-	}
-	cJSON_Delete(list);
-	add_rule(rules, "", "nodes", "get,list");
-	add_rule(rules, "apiextensions.k8s.io", "customresourcedefinitions", "get,create");
-	add_rule(rules, NULL, "/readyz", "get");
-	add_rule(rules, NULL, "/healthz", "get");
-	add_rule(rules, NULL, "/version", "get");
-	printf("member: minimal rights for %d enabled federated type(s)\n", n);
-	return 0;
-}
-
-static int setup_rbac(struct join *j, struct fed_kube_client *host, const char *mode,
-		      struct fed_error *err)
-{
-	cJSON *cr = object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL, FEDCTL_MEMBER_ROLE);
-	cJSON *crb, *rules = cJSON_AddArrayToObject(cr, "rules"), *subj, *ref;
-	char path[512];
-	int ret;
-
-	if (!strcmp(mode, "full")) {
-		add_rule(rules, "*", "*", "*");
-		add_rule(rules, NULL, "*", "get");
-	} else if ((ret = minimal_rules(j, host, rules, err))) {
-		cJSON_Delete(cr);
-		return ret;
-	}
-	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
-		 FEDCTL_MEMBER_ROLE);
-	ret = apply(j, "clusterrole " FEDCTL_MEMBER_ROLE, path, cr, err);
-	cJSON_Delete(cr);
-	if (ret)
-		return ret;
-	crb = object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", NULL, FEDCTL_MEMBER_ROLE);
-	ref = cJSON_AddObjectToObject(crb, "roleRef");
-	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
-	cJSON_AddStringToObject(ref, "kind", "ClusterRole");
-	cJSON_AddStringToObject(ref, "name", FEDCTL_MEMBER_ROLE);
-	subj = cJSON_CreateObject();
-	cJSON_AddStringToObject(subj, "kind", "ServiceAccount");
-	cJSON_AddStringToObject(subj, "name", FEDCTL_MEMBER_SA);
-	cJSON_AddStringToObject(subj, "namespace", j->ns);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(crb, "subjects"), subj);
-	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
-		 FEDCTL_MEMBER_ROLE);
-	ret = apply(j, "clusterrolebinding " FEDCTL_MEMBER_ROLE, path, crb, err);
-	cJSON_Delete(crb);
-	return ret;
-}
-
-static void sleep_loop(struct fedctl *ctx, double s)
-{
-	bool never = false;
-
-	fed_kube_wait(ctx->loop, &never, s);
-}
-
-/* Whether token authenticates to the member as our ServiceAccount. */
-static bool token_is_ours(struct join *j, const char *token)
-{
-	struct fed_rest_config t;
-	struct fed_kube_client *c = NULL;
-	struct fed_error err = FED_ERROR_INIT;
-	cJSON *r = NULL;
-	char want[512];
-	const char *user;
-	bool ok = false;
-
-	fed_rest_config_init(&t);
-	t.server = j->mcfg.server;
-	t.ca_pem = j->mcfg.ca_pem;
-	t.ca_len = j->mcfg.ca_len;
-	t.tls_server_name = j->mcfg.tls_server_name;
-	t.proxy_url = j->mcfg.proxy_url;
-	t.insecure_skip_tls_verify = j->mcfg.insecure_skip_tls_verify;
-	t.token = (char *)token;
-	if (fed_kube_client_new(&c, j->ctx->loop, &t, "token-check", &err))
-		return false;
-	if (!fedctl_call(j->ctx, c, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-			 "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
-			 "\"SelfSubjectReview\"}",
-			 NULL, 10000, &r, &err)) {
-		snprintf(want, sizeof(want), "system:serviceaccount:%s:%s", j->ns, FEDCTL_MEMBER_SA);
-		user = fed_obj_str(r, "status.userInfo.username");
-		ok = user && !strcmp(user, want);
-	}
-	cJSON_Delete(r);
-	fed_kube_client_free(c);
-	return ok;
-}
-
-/* The ServiceAccount's token: from the token Secret (filled by
- * kube-controller-manager), else the one the host already has when it is
- * still good, else a TokenRequest. */
-static char *get_token(struct join *j, const char *existing, struct fed_error *err)
-{
-	char path[512];
-	int i, ret;
-
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j->ns,
-		 FEDCTL_MEMBER_TOKEN);
-	for (i = 0; i <= 20; i++) {
-		cJSON *s = NULL;
-		const char *b64;
-		ret = fedctl_call(j->ctx, j->member, "GET", path, NULL, NULL, 0, &s, err);
-		if (ret) {
-			fed_error_wrap(err, "member: get secret %s/%s", j->ns, FEDCTL_MEMBER_TOKEN);
-			return NULL;
-		}
-		b64 = fed_obj_str(s, "data.token");
-		if (b64 && *b64) {
-			char *tok = fedctl_b64_decode(b64, NULL);
-			cJSON_Delete(s);
-			if (tok) {
-				printf("member: token of serviceaccount %s/%s read from secret %s\n",
-				       j->ns, FEDCTL_MEMBER_SA, FEDCTL_MEMBER_TOKEN);
-				return tok;
-			}
-			fed_error_set(err, FED_EINVAL, "member: secret %s/%s: token is not base64",
-				      j->ns, FEDCTL_MEMBER_TOKEN);
-			return NULL;
-		}
-		cJSON_Delete(s);
-		if (i == 0 && existing && token_is_ours(j, existing)) {
-			printf("member: token of serviceaccount %s/%s unchanged (the host's one is "
-			       "still valid)\n",
-			       j->ns, FEDCTL_MEMBER_SA);
-			return strdup(existing);
-		}
-		if (i == 0)
-			printf("member: waiting up to 10s for the token controller to fill secret "
-			       "%s/%s\n",
-			       j->ns, FEDCTL_MEMBER_TOKEN);
-		if (i < 20)
-			sleep_loop(j->ctx, 0.5);
-	}
-	{
-		char body[256];
-		cJSON *r = NULL;
-		const char *tok, *exp;
-		char *out;
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token", j->ns,
-			 FEDCTL_MEMBER_SA);
-		snprintf(body, sizeof(body),
-			 "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
-			 "\"spec\":{\"expirationSeconds\":31536000}}");
-		ret = fedctl_call(j->ctx, j->member, "POST", path, body, NULL, 0, &r, err);
-		if (ret) {
-			fed_error_wrap(err, "member: the token secret stayed empty (no token "
-					    "controller?) and create serviceaccounts/token for %s/%s "
-					    "failed",
-				       j->ns, FEDCTL_MEMBER_SA);
-			return NULL;
-		}
-		tok = fed_obj_str(r, "status.token");
-		exp = fed_obj_str(r, "status.expirationTimestamp");
-		if (!tok) {
-			cJSON_Delete(r);
-			fed_error_set(err, FED_ERR, "member: TokenRequest returned no token");
-			return NULL;
-		}
-		printf("member: secret %s/%s stayed empty (no token controller in the member's "
-		       "kube-controller-manager?): requested a token through the TokenRequest API "
-		       "instead, valid until %s; run join again before then\n",
-		       j->ns, FEDCTL_MEMBER_TOKEN, exp ? exp : "unknown");
-		out = strdup(tok);
-		cJSON_Delete(r);
-		return out;
-	}
-}
-
-static char *entry_yaml(const struct join *j)
+static char *entry_yaml(const struct fedctl_join *j)
 {
 	struct fed_buf b = FED_BUF_INIT;
 	int i;
@@ -322,12 +32,12 @@ static char *entry_yaml(const struct join *j)
 	fed_buf_printf(&b, "clusterName: %s\nserverAddressByClientCIDRs:\n", j->name);
 	for (i = 0; i < j->n_addrs; i++)
 		fed_buf_printf(&b, "- clientCIDR: \"%s\"\n  serverAddress: \"%s\"\n", j->cidr[i],
-			       j->addr[i]);
+		               j->addr[i]);
 	return fed_buf_detach(&b);
 }
 
 /* Whether the document's entry for the name is what join would write. */
-static bool entry_matches(const struct join *j, const struct fed_cluster_spec *c)
+static bool entry_matches(const struct fedctl_join *j, const struct fed_cluster_spec *c)
 {
 	size_t i;
 
@@ -342,7 +52,7 @@ static bool entry_matches(const struct join *j, const struct fed_cluster_spec *c
 }
 
 /* The host's kubeconfig for the member: same server, CA and TLS name? */
-static bool same_endpoint(const struct join *j, const char *kubeconfig, char **token)
+static bool same_endpoint(const struct fedctl_join *j, const char *kubeconfig, char **token)
 {
 	struct fed_kubeconfig *kc = NULL;
 	struct fed_rest_config c;
@@ -369,129 +79,28 @@ out:
 static int already_joined(const char *name)
 {
 	fprintf(stderr,
-		"error: cluster \"%s\" is already joined (use --overwrite to update it, or fedctl "
-		"delete %s)\n",
-		name, name);
-	return EXIT_FAIL;
-}
-
-/* Ready, and written by the controller after our change (before_rv: the
- * KubeFedCluster's resourceVersion before it, NULL when there was none or
- * nothing changed) at one of our addresses. */
-static bool fresh(const cJSON *kfc, const char *before_rv, const struct join *j)
-{
-	const char *addr = fed_obj_str(kfc, "status.serverAddress");
-	int i;
-
-	if (before_rv && !strcmp(rv(kfc), before_rv))
-		return false;
-	if (!addr)
-		return false;
-	for (i = 0; i < j->n_addrs; i++) {
-		char *url = NULL;
-		struct fed_error e = FED_ERROR_INIT;
-		bool same = !fed_server_url(j->addr[i], &url, &e) && !strcmp(url, addr);
-		free(url);
-		if (same)
-			return true;
-	}
-	return false;
-}
-
-static int wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-		      double timeout, const char *before_rv, const struct join *j)
-{
-	char path[512];
-	double waited = 0;
-	cJSON *kfc = NULL;
-	struct fed_error err = FED_ERROR_INIT;
-	const char *status = NULL, *reason = NULL, *message = NULL;
-
-	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-		 ctx->fed_namespace, name);
-	printf("waiting up to %.0fs for fed-controller to report cluster %s Ready\n", timeout,
-	       name);
-	fflush(stdout);
-	for (;;) {
-		cJSON *c;
-		cJSON_Delete(kfc);
-		kfc = NULL;
-		status = reason = message = NULL;
-		if (!fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &kfc, &err)) {
-			cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(kfc, "status"),
-								   "conditions"))
-			{
-				const char *t = fed_obj_str(c, "type");
-				if (t && !strcmp(t, "Ready")) {
-					status = fed_obj_str(c, "status");
-					reason = fed_obj_str(c, "reason");
-					message = fed_obj_str(c, "message");
-				}
-			}
-			const char *conn = fed_obj_str(kfc, "status.connectivityStatus");
-			if (status && !strcmp(status, "True") && conn && !strcmp(conn, "Connected") &&
-			    fresh(kfc, before_rv, j)) {
-				cJSON *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(kfc, "status"),
-								   "totalNodeCount");
-				const char *ver = fed_obj_str(kfc, "status.kubernetesVersion");
-				printf("cluster %s is Ready (Connected): Kubernetes %s, %s%d node(s), "
-				       "address %s\n",
-				       name, ver ? ver : "version unknown",
-				       cJSON_IsNumber(nodes) ? "" : "? ",
-				       cJSON_IsNumber(nodes) ? nodes->valueint : 0,
-				       fed_obj_str(kfc, "status.serverAddress")
-					       ? fed_obj_str(kfc, "status.serverAddress")
-					       : "?");
-				cJSON_Delete(kfc);
-				return EXIT_OK;
-			}
-		} else if (err.code != FED_ENOTFOUND) {
-			fed_error_wrap(&err, "host: get kubefedcluster %s/%s", ctx->fed_namespace,
-				       name);
-			cJSON_Delete(kfc);
-			return fedctl_fail(&err);
-		}
-		if (waited >= timeout)
-			break;
-		sleep_loop(ctx, 1);
-		waited += 1;
-	}
-	if (!kfc)
-		fprintf(stderr,
-			"error: cluster \"%s\" is not Ready after %.0fs: no KubeFedCluster %s/%s was "
-			"written; is fed-controller running? (kubectl -n %s get pods)\n",
-			name, timeout, ctx->fed_namespace, name, ctx->fed_namespace);
-	else if (status && !strcmp(status, "True"))
-		fprintf(stderr,
-			"error: cluster \"%s\" is not Ready after %.0fs: fed-controller has not "
-			"checked the new configuration yet (the KubeFedCluster still shows the old "
-			"state); is fed-controller running? (kubectl -n %s get pods)\n",
-			name, timeout, ctx->fed_namespace);
-	else
-		fprintf(stderr,
-			"error: cluster \"%s\" is not Ready after %.0fs: Ready=%s %s: %s; is "
-			"fed-controller running? (kubectl -n %s get pods)\n",
-			name, timeout, status ? status : "Unknown", reason ? reason : "NoReason",
-			message ? message : "no message", ctx->fed_namespace);
-	cJSON_Delete(kfc);
+	        "error: cluster \"%s\" is already joined (use --overwrite to update it, or fedctl "
+	        "delete %s)\n",
+	        name, name);
 	return EXIT_FAIL;
 }
 
 static int write_host(struct fedctl *ctx, struct fed_kube_client *host, const char *method,
-		      const char *path, const char *ctype, cJSON *body, const char *what,
-		      struct fed_error *err)
+                      const char *path, const char *ctype, cJSON *body, const char *what,
+                      struct fed_error *err)
 {
 	char *s = cJSON_PrintUnformatted(body);
 	int ret = fedctl_call(ctx, host, method, path, s, ctype, 0, NULL, err);
 
 	free(s);
 	if (ret == FED_ECONFLICT)
-		return fed_error_wrap(err, "host: %s changed while fedctl was writing it; run the "
-					   "command again",
-				      what);
+		return fed_error_wrap(err,
+		                      "host: %s changed while fedctl was writing it; run the "
+		                      "command again",
+		                      what);
 	if (ret)
-		return fed_error_wrap(err, "host: %s %s", !strcmp(method, "POST") ? "create" : "patch",
-				      what);
+		return fed_error_wrap(err, "host: %s %s",
+		                      !strcmp(method, "POST") ? "create" : "patch", what);
 	return 0;
 }
 
@@ -501,27 +110,27 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	bool overwrite = false, dry_run = false;
 	struct fed_opt_list cidrs;
 	const struct fed_opt opts[] = {
-		{FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
-		 "kubeconfig context of the member (default: NAME)"},
-		{FED_OPT_LIST, "client-cidr", 0, &cidrs, "CIDR=ADDRESS",
-		 "address of the member's API server for controllers in CIDR (repeatable; default: "
-		 "the context's server for 0.0.0.0/0 and ::/0)"},
-		{FED_OPT_STRING, "rbac", 0, &rbac, "full|minimal",
-		 "rights of the federation in the member: everything (default), or only the "
-		 "enabled federated types, nodes and health endpoints"},
-		{FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
-		 "wait this long for the cluster to be Ready (default 2m; 0: do not wait)"},
-		{FED_OPT_BOOL, "overwrite", 0, &overwrite, NULL,
-		 "update a cluster that is already joined"},
-		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
+	     "kubeconfig context of the member (default: NAME)"},
+	    {FED_OPT_LIST, "client-cidr", 0, &cidrs, "CIDR=ADDRESS",
+	     "address of the member's API server for controllers in CIDR (repeatable; default: "
+	     "the context's server for 0.0.0.0/0 and ::/0)"},
+	    {FED_OPT_STRING, "rbac", 0, &rbac, "full|minimal",
+	     "rights of the federation in the member: everything (default), or only the "
+	     "enabled federated types, nodes and health endpoints"},
+	    {FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
+	     "wait this long for the cluster to be Ready (default 2m; 0: do not wait)"},
+	    {FED_OPT_BOOL, "overwrite", 0, &overwrite, NULL,
+	     "update a cluster that is already joined"},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host = NULL;
 	struct fed_rest_config hcfg;
 	struct fed_federation *fed = NULL;
 	const struct fed_cluster_spec *existing = NULL;
-	struct join j;
+	struct fedctl_join j;
 	char *args[1], path[512], key[128];
 	char *old_yaml = NULL, *new_yaml = NULL, *entry = NULL, *token = NULL, *old_token = NULL;
 	char *old_kc = NULL, *new_kc = NULL, *b64 = NULL, *before_rv = NULL;
@@ -551,21 +160,21 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	}
 	if (fedctl_parse_duration(wait_s, &wait_for)) {
 		fprintf(stderr, "error: --wait takes a duration such as 2m, 90s or 0, not \"%s\"\n",
-			wait_s);
+		        wait_s);
 		return EXIT_USAGE;
 	}
 	if (fedctl_check_cluster_name(j.name, &err))
 		return fedctl_fail(&err);
-	for (i = 0; i < cidrs.n && i < MAX_ADDRS; i++) {
+	for (i = 0; i < cidrs.n && i < FEDCTL_JOIN_MAX_ADDRS; i++) {
 		const char *eq = strchr(cidrs.items[i], '=');
 		struct fed_cidr c;
 		char cidr[128];
 		if (!eq || eq == cidrs.items[i] || !eq[1] ||
 		    (size_t)(eq - cidrs.items[i]) >= sizeof(cidr)) {
 			fprintf(stderr,
-				"error: --client-cidr takes CIDR=ADDRESS (e.g. "
-				"10.0.0.0/8=https://10.1.2.3:6443), not \"%s\"\n",
-				cidrs.items[i]);
+			        "error: --client-cidr takes CIDR=ADDRESS (e.g. "
+			        "10.0.0.0/8=https://10.1.2.3:6443), not \"%s\"\n",
+			        cidrs.items[i]);
 			goto usage_out;
 		}
 		memcpy(cidr, cidrs.items[i], (size_t)(eq - cidrs.items[i]));
@@ -573,7 +182,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		if (fed_cidr_parse(cidr, &c, &err) || fed_server_url(eq + 1, &entry, &err) ||
 		    strchr(eq + 1, '"') || strchr(eq + 1, '\\')) {
 			fprintf(stderr, "error: --client-cidr %s: %s\n", cidrs.items[i],
-				err.code ? err.msg : "bad characters in the address");
+			        err.code ? err.msg : "bad characters in the address");
 			goto usage_out;
 		}
 		free(entry);
@@ -588,11 +197,12 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	if (ret)
 		goto fail;
 	if (fedctl_connect(ctx, "member", cluster_ctx ? cluster_ctx : j.name, &j.mcfg, &j.member,
-			   &err)) {
+	                   &err)) {
 		if (!cluster_ctx && strstr(err.msg, "context"))
-			fed_error_wrap(&err, "member %s (pass --cluster-context when its context "
-					     "has another name)",
-				       j.name);
+			fed_error_wrap(&err,
+			               "member %s (pass --cluster-context when its context "
+			               "has another name)",
+			               j.name);
 		goto fail;
 	}
 	if (!j.n_addrs) {
@@ -605,10 +215,11 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 
 	/* what the host has now */
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
-		 FEDCTL_CONFIGMAP);
+	         FEDCTL_CONFIGMAP);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &cm, &err);
 	if (ret && ret != FED_ENOTFOUND) {
-		fed_error_wrap(&err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+		fed_error_wrap(&err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS,
+		               FEDCTL_CONFIGMAP);
 		goto fail;
 	}
 	o = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml");
@@ -616,7 +227,8 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		old_yaml = strdup(o->valuestring);
 	if (old_yaml && *old_yaml) {
 		if (fed_federation_parse(&fed, old_yaml, strlen(old_yaml),
-					 "configmap kube-system/kubefed-config kubefed.yaml", &err)) {
+		                         "configmap kube-system/kubefed-config kubefed.yaml",
+		                         &err)) {
 			fed_error_wrap(&err, "host: fix the Federation document first");
 			goto fail;
 		}
@@ -628,7 +240,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	}
 	snprintf(key, sizeof(key), "kubeconfig-%s", j.name);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-		 FEDCTL_SECRET);
+	         FEDCTL_SECRET);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &secret, &err);
 	if (ret && ret != FED_ENOTFOUND) {
 		fed_error_wrap(&err, "host: get secret %s/%s", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
@@ -649,42 +261,42 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	       j.mcfg.context ? j.mcfg.context : "?", j.mcfg.server,
 	       hcfg.context ? hcfg.context : "?");
 	{
-		cJSON *x = object("v1", "Namespace", NULL, j.ns);
+		cJSON *x = fedctl_join_object("v1", "Namespace", NULL, j.ns);
 		char what[300];
 		snprintf(what, sizeof(what), "namespace %s", j.ns);
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s", j.ns);
-		ret = apply(&j, what, path, x, &err);
+		ret = fedctl_join_apply(&j, what, path, x, &err);
 		cJSON_Delete(x);
 		if (ret)
 			goto fail;
-		x = object("v1", "ServiceAccount", j.ns, FEDCTL_MEMBER_SA);
+		x = fedctl_join_object("v1", "ServiceAccount", j.ns, FEDCTL_MEMBER_SA);
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s", j.ns,
-			 FEDCTL_MEMBER_SA);
-		ret = apply(&j, "serviceaccount " FEDCTL_MEMBER_SA, path, x, &err);
+		         FEDCTL_MEMBER_SA);
+		ret = fedctl_join_apply(&j, "serviceaccount " FEDCTL_MEMBER_SA, path, x, &err);
 		cJSON_Delete(x);
 		if (ret)
 			goto fail;
-		x = object("v1", "Secret", j.ns, FEDCTL_MEMBER_TOKEN);
+		x = fedctl_join_object("v1", "Secret", j.ns, FEDCTL_MEMBER_TOKEN);
 		cJSON_AddStringToObject(x, "type", "kubernetes.io/service-account-token");
 		cJSON_AddItemToObject(
-			cJSON_AddObjectToObject(cJSON_GetObjectItem(x, "metadata"), "annotations"),
-			"kubernetes.io/service-account.name", cJSON_CreateString(FEDCTL_MEMBER_SA));
+		    cJSON_AddObjectToObject(cJSON_GetObjectItem(x, "metadata"), "annotations"),
+		    "kubernetes.io/service-account.name", cJSON_CreateString(FEDCTL_MEMBER_SA));
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j.ns,
-			 FEDCTL_MEMBER_TOKEN);
-		ret = apply(&j, "secret " FEDCTL_MEMBER_TOKEN, path, x, &err);
+		         FEDCTL_MEMBER_TOKEN);
+		ret = fedctl_join_apply(&j, "secret " FEDCTL_MEMBER_TOKEN, path, x, &err);
 		cJSON_Delete(x);
-		if (ret || (ret = setup_rbac(&j, host, rbac, &err)))
+		if (ret || (ret = fedctl_join_setup_rbac(&j, host, rbac, &err)))
 			goto fail;
 	}
 	if (dry_run) {
-		printf("host: configmap %s/%s: cluster %s would be %s (dry run)\n", FEDCTL_CONFIG_NS,
-		       FEDCTL_CONFIGMAP, j.name, existing ? "updated" : "added");
+		printf("host: configmap %s/%s: cluster %s would be %s (dry run)\n",
+		       FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP, j.name, existing ? "updated" : "added");
 		printf("host: secret %s/%s: key %s would be written (dry run)\n", FEDCTL_CONFIG_NS,
 		       FEDCTL_SECRET, key);
 		rc = EXIT_OK;
 		goto out;
 	}
-	token = get_token(&j, endpoint_same ? old_token : NULL, &err);
+	token = fedctl_join_token(&j, endpoint_same ? old_token : NULL, &err);
 	if (!token)
 		goto fail;
 
@@ -710,10 +322,10 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		cJSON *k0 = NULL;
 		struct fed_error e = FED_ERROR_INIT;
 		snprintf(path, sizeof(path),
-			 "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-			 ctx->fed_namespace, j.name);
+		         "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
+		         ctx->fed_namespace, j.name);
 		if (!fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &k0, &e))
-			before_rv = strdup(rv(k0));
+			before_rv = strdup(fedctl_join_rv(k0));
 		cJSON_Delete(k0);
 	}
 	if (existing && !overwrite && !secret_same) {
@@ -721,26 +333,28 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (secret_same) {
-		printf("host: secret %s/%s key %s unchanged\n", FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
+		printf("host: secret %s/%s key %s unchanged\n", FEDCTL_CONFIG_NS, FEDCTL_SECRET,
+		       key);
 	} else {
 		cJSON *body;
 		b64 = fedctl_b64_encode(new_kc, strlen(new_kc));
 		if (!secret) {
-			body = object("v1", "Secret", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
+			body = fedctl_join_object("v1", "Secret", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
 			cJSON_AddStringToObject(body, "type", "Opaque");
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), key,
-					      cJSON_CreateString(b64));
-			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", FEDCTL_CONFIG_NS);
+			                      cJSON_CreateString(b64));
+			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets",
+			         FEDCTL_CONFIG_NS);
 			ret = write_host(ctx, host, "POST", path, NULL, body,
-					 "secret " FEDCTL_CONFIG_NS "/" FEDCTL_SECRET, &err);
+			                 "secret " FEDCTL_CONFIG_NS "/" FEDCTL_SECRET, &err);
 		} else {
 			body = cJSON_CreateObject();
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), key,
-					      cJSON_CreateString(b64));
+			                      cJSON_CreateString(b64));
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s",
-				 FEDCTL_CONFIG_NS, FEDCTL_SECRET);
-			ret = write_host(ctx, host, "PATCH", path, "application/merge-patch+json", body,
-					 "secret " FEDCTL_CONFIG_NS "/" FEDCTL_SECRET, &err);
+			         FEDCTL_CONFIG_NS, FEDCTL_SECRET);
+			ret = write_host(ctx, host, "PATCH", path, "application/merge-patch+json",
+			                 body, "secret " FEDCTL_CONFIG_NS "/" FEDCTL_SECRET, &err);
 		}
 		cJSON_Delete(body);
 		if (ret)
@@ -757,29 +371,32 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		if (!entry || fedctl_federation_edit(old_yaml, j.name, entry, &new_yaml, &err))
 			goto fail;
 		if (!cm) {
-			body = object("v1", "ConfigMap", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+			body = fedctl_join_object("v1", "ConfigMap", FEDCTL_CONFIG_NS,
+			                          FEDCTL_CONFIGMAP);
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
-					      cJSON_CreateString(new_yaml));
+			                      cJSON_CreateString(new_yaml));
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps",
-				 FEDCTL_CONFIG_NS);
+			         FEDCTL_CONFIG_NS);
 			ret = write_host(ctx, host, "POST", path, NULL, body,
-					 "configmap " FEDCTL_CONFIG_NS "/" FEDCTL_CONFIGMAP, &err);
+			                 "configmap " FEDCTL_CONFIG_NS "/" FEDCTL_CONFIGMAP, &err);
 		} else {
 			body = cJSON_CreateObject();
 			cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"),
-						"resourceVersion", rv(cm));
+			                        "resourceVersion", fedctl_join_rv(cm));
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
-					      cJSON_CreateString(new_yaml));
+			                      cJSON_CreateString(new_yaml));
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s",
-				 FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
-			ret = write_host(ctx, host, "PATCH", path, "application/merge-patch+json", body,
-					 "configmap " FEDCTL_CONFIG_NS "/" FEDCTL_CONFIGMAP, &err);
+			         FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+			ret = write_host(ctx, host, "PATCH", path, "application/merge-patch+json",
+			                 body, "configmap " FEDCTL_CONFIG_NS "/" FEDCTL_CONFIGMAP,
+			                 &err);
 		}
 		cJSON_Delete(body);
 		if (ret) {
-			fed_error_wrap(&err, "the kubeconfig is in the Secret already; run join again "
-					     "to finish, or fedctl delete %s to undo",
-				       j.name);
+			fed_error_wrap(&err,
+			               "the kubeconfig is in the Secret already; run join again "
+			               "to finish, or fedctl delete %s to undo",
+			               j.name);
 			goto fail;
 		}
 		printf("host: configmap %s/%s cluster %s %s\n", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
@@ -790,7 +407,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
-	rc = wait_ready(ctx, host, j.name, wait_for, before_rv, &j);
+	rc = fedctl_join_wait_ready(ctx, host, j.name, wait_for, before_rv, &j);
 	goto out;
 usage_out:
 	rc = EXIT_USAGE;
