@@ -189,7 +189,7 @@ run federate configmap settings --contents -n $NS2
 [ $rc = 2 ] && ok "federate --contents of a non-namespace: exit 2" || bad "--contents configmap: rc=$rc $err"
 printf 'kind: [' >"$work/bad.yaml"
 run federate -f "$work/bad.yaml"
-[ $rc = 1 ] && grep -q "not valid YAML or JSON" <<<"$err" && ok "federate -f of a broken file: exit 1" || bad "bad file: rc=$rc $err"
+[ $rc = 1 ] && grep -q "bad.yaml (document 1):2:1: flow sequence without a closing bracket" <<<"$err" && ok "federate -f of a broken file: exit 1, names file, document, line" || bad "bad file: rc=$rc $err"
 
 # ---- disable -----------------------------------------------------------------------
 run disable widgets.example.com --dry-run

@@ -92,6 +92,29 @@ else
 	bad "describe cluster1: rc=$rc $out $err"
 fi
 
+# ---- errors of every command: unreachable host, missing permission ---------------
+sed "s#server: https://127.0.0.1:[0-9]*#server: https://127.0.0.1:1#" "$K" >"$work/dead.kubeconfig"
+rc=0; out=$("$F" list --kubeconfig "$work/dead.kubeconfig" --host-cluster-context host 2>&1) || rc=$?
+if [ $rc = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "cannot reach https://127.0.0.1:1" <<<"$out" &&
+	grep -q "is the cluster up and reachable" <<<"$out"; then
+	ok "list with the host unreachable: one line, problem and fix, exit 1"
+else
+	bad "unreachable host: rc=$rc $out"
+fi
+k -n default create serviceaccount fedctl-nobody-$$ >/dev/null
+tok=$(k -n default create token fedctl-nobody-$$)
+kubectl --kubeconfig "$K" config view --raw --minify --flatten --context host >"$work/nobody.kubeconfig"
+kubectl --kubeconfig "$work/nobody.kubeconfig" config set-credentials nobody --token="$tok" >/dev/null
+kubectl --kubeconfig "$work/nobody.kubeconfig" config set-context --current --user=nobody >/dev/null
+rc=0; out=$("$F" scale cluster1 --replicas=1 --kubeconfig "$work/nobody.kubeconfig" 2>&1) || rc=$?
+if [ $rc = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q 'cannot list resource "kubefedclusters"' <<<"$out" &&
+	grep -q "lacks that permission" <<<"$out"; then
+	ok "scale without rights: names the verb and resource, exit 1"
+else
+	bad "forbidden: rc=$rc $out"
+fi
+k -n default delete serviceaccount fedctl-nobody-$$ >/dev/null
+
 # ---- global options first, KUBECONFIG, kubectl fed, completion ------------------
 rc=0; out=$("$F" --kubeconfig "$K" --host-cluster-context host -v 2 list -o name 2>&1) || rc=$?
 [ $rc = 0 ] && [ "$out" = $'kubefedcluster/cluster1\nkubefedcluster/cluster2' ] &&
@@ -321,6 +344,25 @@ if [ $rc = 0 ] && [ "$(mreplicas member2 web)" = 9 ] && [ -z "$(mlabel)" ] &&
 	ok "delete cluster2 --orphan: web stays in member2 without the managed label"
 else
 	bad "delete --orphan: rc=$rc $out $err label=$(mlabel)"
+fi
+
+# ---- no controller running: join times out saying so, delete undoes it -------------
+kill -9 "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; cpid=
+finalize_ns member2 $FNS # left Terminating by the delete above (no kcm here)
+fns_gone() { ! km member2 get ns $FNS >/dev/null 2>&1; }
+wait_until 20 fns_gone || bad "namespace $FNS still in member2"
+run join lonely --cluster-context member2 --wait 3s
+if [ $rc = 1 ] && grep -q 'cluster "lonely" is not Ready after 3s: no KubeFedCluster' <<<"$err" &&
+	grep -q "is fed-controller running" <<<"$err" && grep -q "fedctl delete lonely" <<<"$err"; then
+	ok "join with no controller running: times out naming the cause and how to undo, exit 1"
+else
+	bad "join without controller: rc=$rc $out $err"
+fi
+run delete lonely --cluster-context member2 --wait 2s
+if [ $rc = 0 ] && ! km member2 -n $FNS get sa fed-member >/dev/null 2>&1 && ! k -n kube-system get cm kubefed-config -o yaml | grep -q lonely; then
+	ok "delete lonely undoes it (no KubeFedCluster to wait for)"
+else
+	bad "delete lonely: rc=$rc $out $err"
 fi
 
 echo "fedctl scale / seed walkthrough: $pass passed, $fail failed"

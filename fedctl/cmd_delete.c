@@ -286,6 +286,12 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 			 ctx->fed_namespace, args[0]);
 		for (;;) {
 			ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, NULL, &err);
+			if (ret == FED_ENOTFOUND && waited == 0) {
+				printf("host: no kubefedcluster %s/%s: fed-controller is not using the "
+				       "cluster\n",
+				       ctx->fed_namespace, args[0]);
+				break;
+			}
 			if (ret == FED_ENOTFOUND) {
 				printf("host: kubefedcluster %s/%s removed by fed-controller\n",
 				       ctx->fed_namespace, args[0]);

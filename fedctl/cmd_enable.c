@@ -11,23 +11,23 @@
 
 static const char enable_usage[] = "fedctl enable TYPE [-o yaml|json] [--dry-run]";
 static const char enable_examples[] =
-	"  fedctl enable configmaps\n"
-	"  fedctl enable deployments.apps\n"
-	"  # a custom resource (its CRD must be installed on the host)\n"
-	"  fedctl enable widgets.example.com\n"
-	"  # print the CRD and the FederatedTypeConfig instead of applying them\n"
-	"  fedctl enable widgets.example.com -o yaml\n";
+    "  fedctl enable configmaps\n"
+    "  fedctl enable deployments.apps\n"
+    "  # a custom resource (its CRD must be installed on the host)\n"
+    "  fedctl enable widgets.example.com\n"
+    "  # print the CRD and the FederatedTypeConfig instead of applying them\n"
+    "  fedctl enable widgets.example.com -o yaml\n";
 static const char disable_usage[] = "fedctl disable TYPE [--delete-crd] [--dry-run]";
 static const char disable_examples[] =
-	"  fedctl disable widgets.example.com\n"
-	"  # also the Federated<Kind> CRD, and with it every federated object of the type\n"
-	"  fedctl disable widgets.example.com --delete-crd\n";
+    "  fedctl disable widgets.example.com\n"
+    "  # also the Federated<Kind> CRD, and with it every federated object of the type\n"
+    "  fedctl disable widgets.example.com --delete-crd\n";
 
 #define CRD_PATH "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 /* Server-side apply of obj at path (field manager fedctl); one line. */
 static int apply(struct fedctl *ctx, struct fed_kube_client *host, const char *what,
-		 const char *path, const cJSON *obj, bool dry_run, struct fed_error *err)
+                 const char *path, const cJSON *obj, bool dry_run, struct fed_error *err)
 {
 	cJSON *old = NULL, *now = NULL;
 	char *body, url[1024];
@@ -39,26 +39,29 @@ static int apply(struct fedctl *ctx, struct fed_kube_client *host, const char *w
 		return fed_error_wrap(err, "host: get %s", what);
 	fed_error_clear(err);
 	if (dry_run) {
-		printf("host: %s %s (dry run)\n", what, old ? "would be applied" : "would be created");
+		printf("host: %s %s (dry run)\n", what,
+		       old ? "would be applied" : "would be created");
 		cJSON_Delete(old);
 		return 0;
 	}
 	body = cJSON_PrintUnformatted(obj);
 	snprintf(url, sizeof(url), "%s?fieldManager=fedctl&force=true", path);
 	ret = fedctl_call(ctx, host, "PATCH", url, body, "application/apply-patch+yaml", 0, &now,
-			  err);
+	                  err);
 	free(body);
 	if (ret) {
 		cJSON_Delete(old);
 		if (ret == FED_EFORBIDDEN)
 			return fed_error_wrap(err, "host: apply %s (needs create and patch on it)",
-					      what);
+			                      what);
 		return fed_error_wrap(err, "host: apply %s", what);
 	}
 	a = old ? fed_obj_resource_version(old) : NULL;
 	b = fed_obj_resource_version(now);
 	printf("host: %s %s\n", what,
-	       !old ? "created" : (a && b && !strcmp(a, b)) ? "unchanged" : "configured");
+	       !old                        ? "created"
+	       : (a && b && !strcmp(a, b)) ? "unchanged"
+	                                   : "configured");
 	cJSON_Delete(old);
 	cJSON_Delete(now);
 	return 0;
@@ -93,10 +96,10 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 	const char *output = NULL;
 	bool dry_run = false;
 	const struct fed_opt opts[] = {
-		{FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-		 "yaml or json: print the CRD and the FederatedTypeConfig, apply nothing"},
-		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
+	     "yaml or json: print the CRD and the FederatedTypeConfig, apply nothing"},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host;
@@ -115,13 +118,14 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	if (nargs != 1) {
-		fprintf(stderr, "error: enable needs the TYPE (e.g. configmaps, widgets.example.com)"
-				"\nUsage: %s\n",
-			enable_usage);
+		fprintf(stderr,
+		        "error: enable needs the TYPE (e.g. configmaps, widgets.example.com)"
+		        "\nUsage: %s\n",
+		        enable_usage);
 		return EXIT_USAGE;
 	}
 	if (output && (fedctl_output_parse(output, &fmt) ||
-		       (fmt != FEDCTL_OUT_YAML && fmt != FEDCTL_OUT_JSON))) {
+	               (fmt != FEDCTL_OUT_YAML && fmt != FEDCTL_OUT_JSON))) {
 		fprintf(stderr, "error: --output must be yaml or json, not \"%s\"\n", output);
 		return EXIT_USAGE;
 	}
@@ -130,8 +134,8 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 	if (!strcmp(d.group, FED_CORE_GROUP) || !strcmp(d.group, FED_TYPES_GROUP) ||
 	    !strcmp(d.group, "scheduling.kubefed.io")) {
 		fed_error_set(&err, FED_EINVAL,
-			      "%s.%s is one of fed's own types and cannot be federated", d.plural,
-			      d.group);
+		              "%s.%s is one of fed's own types and cannot be federated", d.plural,
+		              d.group);
 		goto fail;
 	}
 	to_target(&d, &target);
@@ -171,15 +175,15 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 	for (i = 0; !dry_run; i++) {
 		cJSON *now = NULL;
 		bool ok = !fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &now, &err) &&
-			  established(now);
+		          established(now);
 		cJSON_Delete(now);
 		if (ok)
 			break;
 		if (i >= 60) {
 			fed_error_set(&err, FED_ETIMEOUT,
-				      "customresourcedefinition %s is not Established after 30s "
-				      "(kubectl describe crd %s); run enable again once it is",
-				      fed_obj_name(crd), fed_obj_name(crd));
+			              "customresourcedefinition %s is not Established after 30s "
+			              "(kubectl describe crd %s); run enable again once it is",
+			              fed_obj_name(crd), fed_obj_name(crd));
 			goto fail;
 		}
 		{
@@ -188,9 +192,9 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 		}
 	}
 	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s", FED_CORE_GROUP,
-		 FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL, fed_obj_name(ftc));
+	         FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL, fed_obj_name(ftc));
 	snprintf(what, sizeof(what), "federatedtypeconfig %s/%s", ctx->fed_namespace,
-		 fed_obj_name(ftc));
+	         fed_obj_name(ftc));
 	if (apply(ctx, host, what, path, ftc, dry_run, &err)) {
 		fed_error_wrap(&err, "the CRD is in place: run enable again to finish");
 		goto fail;
@@ -215,11 +219,11 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 {
 	bool dry_run = false, delete_crd = false;
 	const struct fed_opt opts[] = {
-		{FED_OPT_BOOL, "delete-crd", 0, &delete_crd, NULL,
-		 "also delete the Federated<Kind> CRD, and with it every federated object of the "
-		 "type"},
-		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_BOOL, "delete-crd", 0, &delete_crd, NULL,
+	     "also delete the Federated<Kind> CRD, and with it every federated object of the "
+	     "type"},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host;
@@ -251,14 +255,16 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 		goto fail;
 	fed_error_clear(&err);
 	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s", FED_CORE_GROUP,
-		 FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL, name);
+	         FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL, name);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &ftc, &err);
 	if (ret && ret != FED_ENOTFOUND) {
-		fed_error_wrap(&err, "host: get federatedtypeconfig %s/%s", ctx->fed_namespace, name);
+		fed_error_wrap(&err, "host: get federatedtypeconfig %s/%s", ctx->fed_namespace,
+		               name);
 		goto fail;
 	}
 	if (ftc && !fed_type_config_parse(ftc, &t, &err))
-		snprintf(crd_name, sizeof(crd_name), "%s.%s", t.federated.plural, t.federated.group);
+		snprintf(crd_name, sizeof(crd_name), "%s.%s", t.federated.plural,
+		         t.federated.group);
 	fed_error_clear(&err);
 	if (!ftc) {
 		printf("type %s is not enabled (no federatedtypeconfig %s/%s): nothing to do\n",
@@ -270,8 +276,8 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 		ret = fedctl_call(ctx, host, "DELETE", path, NULL, NULL, 0, NULL, &err);
 		if (ret && ret != FED_ENOTFOUND) {
 			fed_error_wrap(&err, "host: delete federatedtypeconfig %s/%s%s",
-				       ctx->fed_namespace, name,
-				       ret == FED_EFORBIDDEN ? " (needs delete on it)" : "");
+			               ctx->fed_namespace, name,
+			               ret == FED_EFORBIDDEN ? " (needs delete on it)" : "");
 			goto fail;
 		}
 		printf("host: federatedtypeconfig %s/%s deleted: fed-controller stops propagating "
@@ -283,7 +289,8 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 			/* no FTC left to read it from: kubefed's default naming */
 			const char *dot = strchr(name, '.');
 			snprintf(crd_name, sizeof(crd_name), "federated%.*s.%s",
-				 dot ? (int)(dot - name) : (int)strlen(name), name, FED_TYPES_GROUP);
+			         dot ? (int)(dot - name) : (int)strlen(name), name,
+			         FED_TYPES_GROUP);
 		}
 		/* kubefedctl's rule: never take federated objects down with the CRD */
 		{
@@ -291,8 +298,8 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 			cJSON *l = NULL;
 			int n;
 			snprintf(path, sizeof(path), "/apis/%s/%s/%.*s?limit=1", dot ? dot + 1 : "",
-				 t.federated.version ? t.federated.version : FED_TYPES_VERSION,
-				 dot ? (int)(dot - crd_name) : 0, crd_name);
+			         t.federated.version ? t.federated.version : FED_TYPES_VERSION,
+			         dot ? (int)(dot - crd_name) : 0, crd_name);
 			ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &l, &err);
 			n = cJSON_GetArraySize(cJSON_GetObjectItem(l, "items"));
 			cJSON_Delete(l);
@@ -303,10 +310,10 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 			fed_error_clear(&err);
 			if (!ret && n > 0) {
 				fed_error_set(&err, FED_EINVAL,
-					      "cannot delete customresourcedefinition %s while "
-					      "objects of it exist: delete them first (kubectl get "
-					      "%.*s -A)",
-					      crd_name, dot ? (int)(dot - crd_name) : 0, crd_name);
+				              "cannot delete customresourcedefinition %s while "
+				              "objects of it exist: delete them first (kubectl get "
+				              "%.*s -A)",
+				              crd_name, dot ? (int)(dot - crd_name) : 0, crd_name);
 				goto fail;
 			}
 		}
@@ -319,9 +326,9 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 			if (ret == FED_ENOTFOUND) {
 				printf("host: customresourcedefinition %s not found\n", crd_name);
 			} else if (ret) {
-				fed_error_wrap(&err, "host: delete customresourcedefinition %s%s",
-					       crd_name,
-					       ret == FED_EFORBIDDEN ? " (needs delete on it)" : "");
+				fed_error_wrap(
+				    &err, "host: delete customresourcedefinition %s%s", crd_name,
+				    ret == FED_EFORBIDDEN ? " (needs delete on it)" : "");
 				goto fail;
 			} else {
 				printf("host: customresourcedefinition %s deleted\n", crd_name);

@@ -8,20 +8,20 @@
 #include "fedctl.h"
 
 static const char usage[] =
-	"fedctl federate KIND NAME [-n NS] [--contents] [-o yaml|json] [--dry-run]\n"
-	"       fedctl federate -f FILE [-o yaml|json] [--dry-run]";
+    "fedctl federate KIND NAME [-n NS] [--contents] [-o yaml|json] [--dry-run]\n"
+    "       fedctl federate -f FILE [-o yaml|json] [--dry-run]";
 static const char examples[] =
-	"  # FederatedConfigMap web/settings from ConfigMap web/settings\n"
-	"  fedctl federate configmap settings -n web\n"
-	"  # the namespace web and every object in it of an enabled type\n"
-	"  fedctl federate namespace web --contents\n"
-	"  # print instead of creating\n"
-	"  fedctl federate deployment frontend -n web -o yaml\n"
-	"  # from a file (several documents or a List are fine)\n"
-	"  fedctl federate -f app.yaml\n"
-	"\n"
-	"The federated object is placed on no cluster (placement.clusters: []): set its\n"
-	"placement to propagate it.\n";
+    "  # FederatedConfigMap web/settings from ConfigMap web/settings\n"
+    "  fedctl federate configmap settings -n web\n"
+    "  # the namespace web and every object in it of an enabled type\n"
+    "  fedctl federate namespace web --contents\n"
+    "  # print instead of creating\n"
+    "  fedctl federate deployment frontend -n web -o yaml\n"
+    "  # from a file (several documents or a List are fine)\n"
+    "  fedctl federate -f app.yaml\n"
+    "\n"
+    "The federated object is placed on no cluster (placement.clusters: []): set its\n"
+    "placement to propagate it.\n";
 
 struct fed {
 	struct fedctl *ctx;
@@ -39,20 +39,21 @@ static int load_types(struct fed *f, struct fed_error *err)
 	int ret;
 
 	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-		 FED_FTC_VERSION, f->ctx->fed_namespace, FED_FTC_PLURAL);
+	         FED_FTC_VERSION, f->ctx->fed_namespace, FED_FTC_PLURAL);
 	ret = fedctl_call(f->ctx, f->host, "GET", path, NULL, NULL, 0, &f->ftcs, err);
 	if (ret == FED_ENOTFOUND)
 		return fed_error_set(err, FED_ENOTFOUND,
-				     "no FederatedTypeConfig CRD on the host: install fed "
-				     "(kubectl apply -f manifests/) first");
+		                     "no FederatedTypeConfig CRD on the host: install fed "
+		                     "(kubectl apply -f manifests/) first");
 	if (ret)
 		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
-				      f->ctx->fed_namespace);
-	f->types = calloc((size_t)cJSON_GetArraySize(cJSON_GetObjectItem(f->ftcs, "items")) + 1,
-			  sizeof(*f->types));
+		                      f->ctx->fed_namespace);
+	f->types = calloc(
+	    (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(f->ftcs, "items")) + 1,
+	    sizeof(*f->types));
 	if (!f->types)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(f->ftcs, "items"))
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(f->ftcs, "items"))
 	{
 		struct fed_error e = FED_ERROR_INIT;
 		if (!fed_type_config_parse(it, &f->types[f->n_types], &e))
@@ -63,7 +64,7 @@ static int load_types(struct fed *f, struct fed_error *err)
 
 /* The enabled type of an object: by apiVersion + kind. */
 static const struct fed_type_config *type_of(struct fed *f, const char *api_version,
-					     const char *kind)
+                                             const char *kind)
 {
 	size_t i;
 
@@ -71,7 +72,7 @@ static const struct fed_type_config *type_of(struct fed *f, const char *api_vers
 		const struct fed_api_resource *t = &f->types[i].target;
 		char av[300];
 		snprintf(av, sizeof(av), "%s%s%s", t->group && *t->group ? t->group : "",
-			 t->group && *t->group ? "/" : "", t->version);
+		         t->group && *t->group ? "/" : "", t->version);
 		if (!strcmp(t->kind, kind) && (!api_version || !strcmp(av, api_version)))
 			return &f->types[i];
 	}
@@ -80,19 +81,23 @@ static const struct fed_type_config *type_of(struct fed *f, const char *api_vers
 
 static int wrap(struct fed *f, const cJSON *obj, struct fed_error *err)
 {
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(obj, "kind"));
-	const char *av = cJSON_GetStringValue(cJSON_GetObjectItem(obj, "apiVersion"));
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "kind"));
+	const char *av = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "apiVersion"));
 	const struct fed_type_config *t = type_of(f, av, kind ? kind : "");
 	char fav[300];
 
-	if (!t)
-		return fed_error_set(err, FED_EINVAL,
-				     "type %s%s%s is not enabled for federation (fedctl enable "
-				     "%s first)",
-				     kind ? kind : "?", av ? " " : "", av ? av : "", kind ? kind : "TYPE");
+	if (!t) {
+		char qk[FED_QUOTE_BUF], qa[FED_QUOTE_BUF];
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "%s %s of kind %s (apiVersion %s): its type is not enabled for "
+		    "federation (fedctl enable TYPE first)",
+		    fed_obj_namespace(obj) ? fed_obj_namespace(obj) : "", fed_obj_name(obj),
+		    fed_quote(qk, sizeof(qk), kind), fed_quote(qa, sizeof(qa), av));
+	}
 	snprintf(fav, sizeof(fav), "%s/%s", t->federated.group, t->federated.version);
-	cJSON_AddItemToArray(f->out, fedctl_federated_object(obj, fav, t->federated.kind,
-							     t->target.namespaced));
+	cJSON_AddItemToArray(
+	    f->out, fedctl_federated_object(obj, fav, t->federated.kind, t->target.namespaced));
 	return 0;
 }
 
@@ -116,11 +121,11 @@ static char *path_of(const struct fed_api_resource *r, const char *ns, const cha
  * (kubefedctl skips these too). */
 static bool skip_content(const cJSON *o)
 {
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
 	const char *name = fed_obj_name(o), *type = fed_obj_str(o, "type");
 
-	if (cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "metadata"),
-						   "ownerReferences")))
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetObjectItemCaseSensitive(o, "metadata"), "ownerReferences")))
 		return true;
 	if (!kind || !name)
 		return true;
@@ -156,15 +161,15 @@ static int contents(struct fed *f, const char *ns, struct fed_error *err)
 			fed_error_wrap(err, "host: list %s in %s", t->name, ns);
 			break;
 		}
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
 		{
 			char av[300];
-			if (skip_content(it) && cJSON_GetObjectItem(it, "kind"))
+			if (skip_content(it) && cJSON_GetObjectItemCaseSensitive(it, "kind"))
 				continue;
 			/* list items carry no kind */
 			snprintf(av, sizeof(av), "%s%s%s",
-				 t->target.group && *t->target.group ? t->target.group : "",
-				 t->target.group && *t->target.group ? "/" : "", t->target.version);
+			         t->target.group && *t->target.group ? t->target.group : "",
+			         t->target.group && *t->target.group ? "/" : "", t->target.version);
 			cJSON_DeleteItemFromObjectCaseSensitive(it, "kind");
 			cJSON_DeleteItemFromObjectCaseSensitive(it, "apiVersion");
 			cJSON_AddStringToObject(it, "kind", t->target.kind);
@@ -187,7 +192,8 @@ static int create_all(struct fed *f, bool dry_run, struct fed_error *err)
 
 	cJSON_ArrayForEach(o, f->out)
 	{
-		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
+		const char *kind =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
 		const char *ns = fed_obj_namespace(o), *name = fed_obj_name(o);
 		const struct fed_type_config *t = NULL;
 		char what[600], *p, *body;
@@ -198,7 +204,7 @@ static int create_all(struct fed *f, bool dry_run, struct fed_error *err)
 		if (!t)
 			continue;
 		snprintf(what, sizeof(what), "%s %s%s%s", t->federated.plural, ns ? ns : "",
-			 ns ? "/" : "", name);
+		         ns ? "/" : "", name);
 		if (dry_run) {
 			printf("host: %s would be created (dry run)\n", what);
 			continue;
@@ -216,7 +222,7 @@ static int create_all(struct fed *f, bool dry_run, struct fed_error *err)
 		}
 		if (ret) {
 			fed_error_wrap(err, "host: create %s%s", what,
-				       ret == FED_EFORBIDDEN ? " (needs create on it)" : "");
+			               ret == FED_EFORBIDDEN ? " (needs create on it)" : "");
 			break;
 		}
 		printf("host: %s created\n", what);
@@ -246,16 +252,16 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 	const char *ns = NULL, *output = NULL, *file = NULL;
 	bool with_contents = false, dry_run = false;
 	const struct fed_opt opts[] = {
-		{FED_OPT_STRING, "namespace", 'n', &ns, "NS",
-		 "namespace of the object (default: the context's, else default)"},
-		{FED_OPT_BOOL, "contents", 0, &with_contents, NULL,
-		 "with KIND namespace: also every object in it of an enabled namespaced type"},
-		{FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-		 "yaml or json: print the federated objects, create nothing"},
-		{FED_OPT_STRING, "filename", 'f', &file, "FILE",
-		 "read the objects from FILE (YAML or JSON, - for stdin) instead of the host"},
-		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be created"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "namespace", 'n', &ns, "NS",
+	     "namespace of the object (default: the context's, else default)"},
+	    {FED_OPT_BOOL, "contents", 0, &with_contents, NULL,
+	     "with KIND namespace: also every object in it of an enabled namespaced type"},
+	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
+	     "yaml or json: print the federated objects, create nothing"},
+	    {FED_OPT_STRING, "filename", 'f', &file, "FILE",
+	     "read the objects from FILE (YAML or JSON, - for stdin) instead of the host"},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be created"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_buf buf = FED_BUF_INIT;
@@ -277,7 +283,7 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (output && (fedctl_output_parse(output, &fmt) ||
-		       (fmt != FEDCTL_OUT_YAML && fmt != FEDCTL_OUT_JSON))) {
+	               (fmt != FEDCTL_OUT_YAML && fmt != FEDCTL_OUT_JSON))) {
 		fprintf(stderr, "error: --output must be yaml or json, not \"%s\"\n", output);
 		return EXIT_USAGE;
 	}
@@ -303,9 +309,12 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 		cJSON_ArrayForEach(it, objs)
 		{
 			if (!fed_obj_namespace(it) &&
-			    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(it, "kind")), "Namespace"))
-				cJSON_AddStringToObject(cJSON_GetObjectItem(it, "metadata"), "namespace",
-							ns);
+			    strcmp(
+			        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "kind")),
+			        "Namespace"))
+				cJSON_AddStringToObject(
+				    cJSON_GetObjectItemCaseSensitive(it, "metadata"), "namespace",
+				    ns);
 			if (wrap(&f, it, &err))
 				goto fail;
 		}
@@ -318,14 +327,16 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 			goto fail;
 		for (i = 0; i < f.n_types; i++)
 			if (!strcmp(f.types[i].target.kind, d.kind) &&
-			    !strcmp(f.types[i].target.group ? f.types[i].target.group : "", d.group))
+			    !strcmp(f.types[i].target.group ? f.types[i].target.group : "",
+			            d.group))
 				t = &f.types[i];
 		if (!t) {
-			fed_error_set(&err, FED_EINVAL,
-				      "type %s%s%s is not enabled for federation (fedctl enable %s%s%s "
-				      "first)",
-				      d.plural, *d.group ? "." : "", d.group, d.plural,
-				      *d.group ? "." : "", d.group);
+			fed_error_set(
+			    &err, FED_EINVAL,
+			    "type %s%s%s is not enabled for federation (fedctl enable %s%s%s "
+			    "first)",
+			    d.plural, *d.group ? "." : "", d.group, d.plural, *d.group ? "." : "",
+			    d.group);
 			goto fail;
 		}
 		is_ns = !strcmp(d.kind, "Namespace") && !*d.group;
@@ -338,9 +349,9 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 		ret = fedctl_call(ctx, f.host, "GET", p, NULL, NULL, 0, &obj, &err);
 		free(p);
 		if (ret == FED_ENOTFOUND) {
-			fed_error_set(&err, FED_ENOTFOUND, "%s %s%s%s not found on the host", d.kind,
-				      t->target.namespaced ? ns : "", t->target.namespaced ? "/" : "",
-				      args[1]);
+			fed_error_set(&err, FED_ENOTFOUND, "%s %s%s%s not found on the host",
+			              d.kind, t->target.namespaced ? ns : "",
+			              t->target.namespaced ? "/" : "", args[1]);
 			goto fail;
 		}
 		if (ret) {

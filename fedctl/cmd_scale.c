@@ -11,27 +11,27 @@
 #include "fedctl.h"
 
 static const char usage[] =
-	"fedctl scale CLUSTER --replicas=N [-n NS] [-l SELECTOR | --workload KIND/NAME]\n"
-	"       fedctl scale KIND/NAME --replicas=N [-n NS]\n"
-	"       [--dry-run] [-o table|json|yaml]";
+    "fedctl scale CLUSTER --replicas=N [-n NS] [-l SELECTOR | --workload KIND/NAME]\n"
+    "       fedctl scale KIND/NAME --replicas=N [-n NS]\n"
+    "       [--dry-run] [-o table|json|yaml]";
 static const char examples[] =
-	"  # every federated workload placed on cluster1 runs 3 replicas there\n"
-	"  fedctl scale cluster1 --replicas=3\n"
-	"  # only those in namespace web labelled tier=front\n"
-	"  fedctl scale cluster1 --replicas=3 -n web -l tier=front\n"
-	"  # one workload\n"
-	"  fedctl scale cluster1 --replicas=0 -n web --workload deployment/frontend\n"
-	"  # 9 replicas in total: the ReplicaSchedulingPreference web/frontend when\n"
-	"  # there is one, else spread evenly over the clusters it is placed on\n"
-	"  fedctl scale deployment/frontend --replicas=9 -n web\n"
-	"  # show what would change\n"
-	"  fedctl scale cluster1 --replicas=3 --dry-run\n"
-	"\n"
-	"KIND is deployment (deploy), replicaset (rs) or statefulset (sts), with or\n"
-	"without the Federated prefix.\n";
+    "  # every federated workload placed on cluster1 runs 3 replicas there\n"
+    "  fedctl scale cluster1 --replicas=3\n"
+    "  # only those in namespace web labelled tier=front\n"
+    "  fedctl scale cluster1 --replicas=3 -n web -l tier=front\n"
+    "  # one workload\n"
+    "  fedctl scale cluster1 --replicas=0 -n web --workload deployment/frontend\n"
+    "  # 9 replicas in total: the ReplicaSchedulingPreference web/frontend when\n"
+    "  # there is one, else spread evenly over the clusters it is placed on\n"
+    "  fedctl scale deployment/frontend --replicas=9 -n web\n"
+    "  # show what would change\n"
+    "  fedctl scale cluster1 --replicas=3 --dry-run\n"
+    "\n"
+    "KIND is deployment (deploy), replicaset (rs) or statefulset (sts), with or\n"
+    "without the Federated prefix.\n";
 
 #define TYPES_API "/apis/types.kubefed.io/v1beta1"
-#define RSP_API "/apis/scheduling.kubefed.io/v1alpha1"
+#define RSP_API   "/apis/scheduling.kubefed.io/v1alpha1"
 #define MAX_TRIES 5
 
 struct row {
@@ -55,7 +55,7 @@ struct scale {
 };
 
 static int add_row(struct scale *s, const cJSON *obj, const char *kind, const char *cluster,
-		   const char *via, long long before, long long after)
+                   const char *via, long long before, long long after)
 {
 	struct row *r;
 
@@ -81,7 +81,7 @@ static int add_row(struct scale *s, const cJSON *obj, const char *kind, const ch
 static int cmp_member(const void *a, const void *b)
 {
 	return strcmp(((const struct fed_member_info *)a)->name,
-		      ((const struct fed_member_info *)b)->name);
+	              ((const struct fed_member_info *)b)->name);
 }
 
 /* A list on the host; *out NULL (and 0) when the type is not served. */
@@ -105,12 +105,12 @@ static int load_context(struct scale *s, struct fed_error *err)
 	int ret;
 
 	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters",
-		 s->ctx->fed_namespace);
+	         s->ctx->fed_namespace);
 	if ((ret = list_or_none(s, path, &s->kfcs, err)))
 		return fed_error_wrap(err, "host: list kubefedclusters in %s",
-				      s->ctx->fed_namespace);
+		                      s->ctx->fed_namespace);
 	s->members = calloc((size_t)cJSON_GetArraySize(cJSON_GetObjectItem(s->kfcs, "items")) + 1,
-			    sizeof(*s->members));
+	                    sizeof(*s->members));
 	if (!s->members)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(s->kfcs, "items"))
@@ -119,7 +119,7 @@ static int load_context(struct scale *s, struct fed_error *err)
 			continue;
 		s->members[n].name = fed_obj_name(it);
 		s->members[n].labels =
-			cJSON_GetObjectItem(cJSON_GetObjectItem(it, "metadata"), "labels");
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(it, "metadata"), "labels");
 		n++;
 	}
 	s->n_members = n;
@@ -155,9 +155,9 @@ static int placed(struct scale *s, const cJSON *obj, bool *sel, struct fed_error
 	size_t i;
 	int ret;
 
-	ret = fed_placement_select(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"),
-						       "placement"),
-				   s->members, s->n_members, sel, err);
+	ret =
+	    fed_placement_select(cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "placement"),
+	                         s->members, s->n_members, sel, err);
 	if (ret)
 		return fed_error_wrap(err, "%s/%s", ns ? ns : "", fed_obj_name(obj));
 	if (!fns) {
@@ -167,7 +167,7 @@ static int placed(struct scale *s, const cJSON *obj, bool *sel, struct fed_error
 	if (!(nsel = calloc(s->n_members + 1, sizeof(*nsel))))
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	if (fed_placement_select(cJSON_GetObjectItem(cJSON_GetObjectItem(fns, "spec"), "placement"),
-				 s->members, s->n_members, nsel, err)) {
+	                         s->members, s->n_members, nsel, err)) {
 		fed_error_clear(err);
 		memset(nsel, 0, s->n_members * sizeof(*nsel));
 	}
@@ -190,12 +190,12 @@ static size_t member_index(const struct scale *s, const char *name)
 /* What a change does to one object: computes the new object from the
  * current one and appends its rows; *changed false when nothing would. */
 typedef int (*mutate_fn)(struct scale *s, cJSON *obj, void *arg, bool *changed,
-			 struct fed_error *err);
+                         struct fed_error *err);
 
 /* Apply mutate to the object at path, PUT with its resourceVersion, and
  * on a conflict read it again and redo. The rows of the last attempt stay. */
 static int update(struct scale *s, const char *path, cJSON *obj, mutate_fn mutate, void *arg,
-		  struct fed_error *err)
+                  struct fed_error *err)
 {
 	cJSON *cur = cJSON_Duplicate(obj, true), *fresh = NULL;
 	size_t rows0 = s->n_rows;
@@ -223,7 +223,7 @@ static int update(struct scale *s, const char *path, cJSON *obj, mutate_fn mutat
 		if (!ret) {
 			cJSON_Delete(cur);
 			cJSON_DeleteItemFromObjectCaseSensitive(
-				cJSON_GetObjectItem(fresh, "metadata"), "managedFields");
+			    cJSON_GetObjectItem(fresh, "metadata"), "managedFields");
 			cJSON_AddItemToArray(s->items, fresh);
 			return 0;
 		}
@@ -239,9 +239,10 @@ static int update(struct scale *s, const char *path, cJSON *obj, mutate_fn mutat
 	}
 	cJSON_Delete(cur);
 	if (!ret)
-		ret = fed_error_set(err, FED_ECONFLICT,
-				    "%s kept changing (%d conflicts in a row): run the command again",
-				    path, MAX_TRIES);
+		ret =
+		    fed_error_set(err, FED_ECONFLICT,
+		                  "%s kept changing (%d conflicts in a row): run the command again",
+		                  path, MAX_TRIES);
 	if (ret == FED_EFORBIDDEN)
 		return fed_error_wrap(err, "host: update %s (grant update on it)", path);
 	return fed_error_wrap(err, "host: update %s", path);
@@ -254,19 +255,17 @@ struct one_cluster {
 	const char *kind;
 };
 
-static int set_cluster(struct scale *s, cJSON *obj, void *arg, bool *changed,
-		       struct fed_error *err)
+static int set_cluster(struct scale *s, cJSON *obj, void *arg, bool *changed, struct fed_error *err)
 {
 	struct one_cluster *a = arg;
 	cJSON *old = cJSON_Duplicate(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "overrides"), true);
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "overrides"), true);
 	long long before = fedctl_replicas_for(obj, a->cluster);
 	int ret = fedctl_replicas_set(obj, a->cluster, s->replicas, err);
 
 	if (!ret) {
 		*changed = !cJSON_Compare(
-			old, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "overrides"),
-			true);
+		    old, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "overrides"), true);
 		ret = add_row(s, obj, a->kind, a->cluster, "override", before, s->replicas);
 	}
 	cJSON_Delete(old);
@@ -274,13 +273,13 @@ static int set_cluster(struct scale *s, cJSON *obj, void *arg, bool *changed,
 }
 
 static void fed_path(char *buf, size_t n, const struct fedctl_workload_kind *k, const char *ns,
-		     const char *name)
+                     const char *name)
 {
 	snprintf(buf, n, TYPES_API "/namespaces/%s/%s/%s", ns, k->plural, name);
 }
 
-static int scale_cluster(struct scale *s, const char *cluster, const char *ns,
-			 const char *selector, const char *workload, struct fed_error *err)
+static int scale_cluster(struct scale *s, const char *cluster, const char *ns, const char *selector,
+                         const char *workload, struct fed_error *err)
 {
 	const struct fedctl_workload_kind *k, *only = NULL;
 	const char *wname = NULL;
@@ -291,10 +290,10 @@ static int scale_cluster(struct scale *s, const char *cluster, const char *ns,
 
 	if (ci == (size_t)-1)
 		return fed_error_set(err, FED_ENOTFOUND,
-				     "cluster \"%s\" is not joined, or fed-controller has not "
-				     "written its KubeFedCluster yet (fedctl list shows the joined "
-				     "clusters)",
-				     cluster);
+		                     "cluster \"%s\" is not joined, or fed-controller has not "
+		                     "written its KubeFedCluster yet (fedctl list shows the joined "
+		                     "clusters)",
+		                     cluster);
 	if (workload) {
 		const char *slash = strchr(workload, '/');
 		char kind[128];
@@ -313,8 +312,8 @@ static int scale_cluster(struct scale *s, const char *cluster, const char *ns,
 			ret = fedctl_call(s->ctx, s->host, "GET", path, NULL, NULL, 0, &it, err);
 			if (ret == FED_ENOTFOUND) {
 				ret = fed_error_set(err, FED_ENOTFOUND,
-						    "%s %s/%s not found (kubectl -n %s get %s)",
-						    k->kind, ns, wname, ns, k->plural);
+				                    "%s %s/%s not found (kubectl -n %s get %s)",
+				                    k->kind, ns, wname, ns, k->plural);
 				break;
 			}
 			if (ret) {
@@ -358,20 +357,20 @@ static int scale_cluster(struct scale *s, const char *cluster, const char *ns,
 			if (!sel[ci]) {
 				if (only)
 					ret = fed_error_set(
-						err, FED_EINVAL,
-						"%s %s/%s is not placed on cluster %s (its "
-						"spec.placement, or that of FederatedNamespace "
-						"%s, leaves it out)",
-						k->kind, ons, oname, cluster, ons);
+					    err, FED_EINVAL,
+					    "%s %s/%s is not placed on cluster %s (its "
+					    "spec.placement, or that of FederatedNamespace "
+					    "%s, leaves it out)",
+					    k->kind, ons, oname, cluster, ons);
 				continue;
 			}
 			found++;
 			if (find_in(s->rsps, ons, oname))
 				fprintf(stderr,
-					"warning: %s %s/%s has a ReplicaSchedulingPreference: "
-					"fed-controller recomputes its per-cluster replicas; use "
-					"fedctl scale %s/%s -n %s to change the total\n",
-					k->kind, ons, oname, k->target, oname, ons);
+				        "warning: %s %s/%s has a ReplicaSchedulingPreference: "
+				        "fed-controller recomputes its per-cluster replicas; use "
+				        "fedctl scale %s/%s -n %s to change the total\n",
+				        k->kind, ons, oname, k->target, oname, ons);
 			fed_path(path, sizeof(path), k, ons, oname);
 			if ((ret = update(s, path, it, set_cluster, &a, err)))
 				break;
@@ -380,11 +379,12 @@ static int scale_cluster(struct scale *s, const char *cluster, const char *ns,
 	}
 	free(sel);
 	if (!ret && !found)
-		ret = fed_error_set(err, FED_ENOTFOUND,
-				    "no federated Deployment, ReplicaSet or StatefulSet%s%s%s%s is "
-				    "placed on cluster %s",
-				    ns ? " in namespace " : "", ns ? ns : "",
-				    selector ? " matching " : "", selector ? selector : "", cluster);
+		ret =
+		    fed_error_set(err, FED_ENOTFOUND,
+		                  "no federated Deployment, ReplicaSet or StatefulSet%s%s%s%s is "
+		                  "placed on cluster %s",
+		                  ns ? " in namespace " : "", ns ? ns : "",
+		                  selector ? " matching " : "", selector ? selector : "", cluster);
 	return ret;
 }
 
@@ -395,12 +395,11 @@ struct total {
 };
 
 /* Spread the total evenly over the clusters the object is placed on. */
-static int set_total(struct scale *s, cJSON *obj, void *arg, bool *changed,
-		     struct fed_error *err)
+static int set_total(struct scale *s, cJSON *obj, void *arg, bool *changed, struct fed_error *err)
 {
 	struct total *a = arg;
 	cJSON *old = cJSON_Duplicate(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "overrides"), true);
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "overrides"), true);
 	bool *sel = calloc(s->n_members + 1, sizeof(*sel));
 	long long *share = calloc(s->n_members + 1, sizeof(*share));
 	size_t i, n = 0, j = 0;
@@ -416,10 +415,10 @@ static int set_total(struct scale *s, cJSON *obj, void *arg, bool *changed,
 		n += sel[i];
 	if (!n) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s %s/%s is placed on no cluster: set its spec.placement (and "
-				    "that of FederatedNamespace %s) first",
-				    a->k->kind, fed_obj_namespace(obj), fed_obj_name(obj),
-				    fed_obj_namespace(obj));
+		                    "%s %s/%s is placed on no cluster: set its spec.placement (and "
+		                    "that of FederatedNamespace %s) first",
+		                    a->k->kind, fed_obj_namespace(obj), fed_obj_name(obj),
+		                    fed_obj_namespace(obj));
 		goto out;
 	}
 	fedctl_spread(s->replicas, n, share);
@@ -430,11 +429,11 @@ static int set_total(struct scale *s, cJSON *obj, void *arg, bool *changed,
 		before = fedctl_replicas_for(obj, s->members[i].name);
 		if (!(ret = fedctl_replicas_set(obj, s->members[i].name, share[j], err)))
 			ret = add_row(s, obj, a->k->kind, s->members[i].name, "override", before,
-				      share[j]);
+			              share[j]);
 		j++;
 	}
 	*changed = !cJSON_Compare(
-		old, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "overrides"), true);
+	    old, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "spec"), "overrides"), true);
 out:
 	cJSON_Delete(old);
 	free(sel);
@@ -462,15 +461,16 @@ static int set_rsp(struct scale *s, cJSON *rsp, void *arg, bool *changed, struct
 
 	memset(&plan_spec, 0, sizeof(plan_spec));
 	if (!cJSON_IsObject(spec))
-		return fed_error_set(err, FED_EINVAL, "replicaschedulingpreference %s/%s has no spec",
-				     fed_obj_namespace(rsp), fed_obj_name(rsp));
+		return fed_error_set(err, FED_EINVAL,
+		                     "replicaschedulingpreference %s/%s has no spec",
+		                     fed_obj_namespace(rsp), fed_obj_name(rsp));
 	tr = cJSON_GetObjectItem(spec, "totalReplicas");
 	*changed = !cJSON_IsNumber(tr) || (long long)tr->valuedouble != s->replicas;
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "totalReplicas");
 	cJSON_AddNumberToObject(spec, "totalReplicas", (double)s->replicas);
 	if ((ret = fed_rsp_parse(rsp, &plan_spec, err))) {
 		fed_error_wrap(err, "replicaschedulingpreference %s/%s", fed_obj_namespace(rsp),
-			       fed_obj_name(rsp));
+		               fed_obj_name(rsp));
 		goto out;
 	}
 	in = calloc(s->n_members + 1, sizeof(*in));
@@ -493,7 +493,7 @@ static int set_rsp(struct scale *s, cJSON *rsp, void *arg, bool *changed, struct
 	for (i = 0; i < s->n_members && !ret; i++)
 		if (in[i].current || out[i].replicas)
 			ret = add_row(s, a->target, a->k->kind, in[i].name, "rsp (planned)",
-				      in[i].current, out[i].replicas);
+			              in[i].current, out[i].replicas);
 out:
 	fed_rsp_spec_release(&plan_spec);
 	free(in);
@@ -503,7 +503,7 @@ out:
 }
 
 static int scale_total(struct scale *s, const char *kind_name, const char *ns,
-		       struct fed_error *err)
+                       struct fed_error *err)
 {
 	const struct fedctl_workload_kind *k;
 	const char *slash = strchr(kind_name, '/'), *name = slash + 1;
@@ -517,13 +517,13 @@ static int scale_total(struct scale *s, const char *kind_name, const char *ns,
 	ret = fedctl_call(s->ctx, s->host, "GET", path, NULL, NULL, 0, &obj, err);
 	if (ret == FED_ENOTFOUND)
 		return fed_error_set(err, FED_ENOTFOUND,
-				     "%s %s/%s not found (kubectl -n %s get %s; fedctl federate "
-				     "creates one from a %s)",
-				     k->kind, ns, name, ns, k->plural, k->target);
+		                     "%s %s/%s not found (kubectl -n %s get %s; fedctl federate "
+		                     "creates one from a %s)",
+		                     k->kind, ns, name, ns, k->plural, k->target);
 	if (ret)
 		return fed_error_wrap(err, "host: get %s %s/%s", k->plural, ns, name);
 	snprintf(path, sizeof(path), RSP_API "/namespaces/%s/replicaschedulingpreferences/%s", ns,
-		 name);
+	         name);
 	ret = fedctl_call(s->ctx, s->host, "GET", path, NULL, NULL, 0, &rsp, err);
 	if (ret == FED_ENOTFOUND) {
 		struct total a = {k};
@@ -559,19 +559,19 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 	int replicas = -1;
 	bool dry_run = false;
 	const struct fed_opt opts[] = {
-		{FED_OPT_INT, "replicas", 0, &replicas, "N", "the number of replicas (required)"},
-		{FED_OPT_STRING, "namespace", 'n', &ns, "NS",
-		 "only this namespace (CLUSTER form: default all namespaces; KIND/NAME form: "
-		 "default the context's namespace, else default)"},
-		{FED_OPT_STRING, "selector", 'l', &selector, "SELECTOR",
-		 "only the federated workloads with these labels (CLUSTER form)"},
-		{FED_OPT_STRING, "workload", 0, &workload, "KIND/NAME",
-		 "only this federated workload (CLUSTER form; needs -n or the context's "
-		 "namespace)"},
-		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print the change, write nothing"},
-		{FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-		 "table (default), json or yaml: the objects written"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_INT, "replicas", 0, &replicas, "N", "the number of replicas (required)"},
+	    {FED_OPT_STRING, "namespace", 'n', &ns, "NS",
+	     "only this namespace (CLUSTER form: default all namespaces; KIND/NAME form: "
+	     "default the context's namespace, else default)"},
+	    {FED_OPT_STRING, "selector", 'l', &selector, "SELECTOR",
+	     "only the federated workloads with these labels (CLUSTER form)"},
+	    {FED_OPT_STRING, "workload", 0, &workload, "KIND/NAME",
+	     "only this federated workload (CLUSTER form; needs -n or the context's "
+	     "namespace)"},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print the change, write nothing"},
+	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
+	     "table (default), json or yaml: the objects written"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_buf out = FED_BUF_INIT;
@@ -595,7 +595,7 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 	if (fedctl_output_parse(output, &fmt) ||
 	    (fmt != FEDCTL_OUT_TABLE && fmt != FEDCTL_OUT_JSON && fmt != FEDCTL_OUT_YAML)) {
 		fprintf(stderr, "error: --output must be table, json or yaml, not \"%s\"\n",
-			output);
+		        output);
 		return EXIT_USAGE;
 	}
 	if (selector && workload) {
@@ -605,24 +605,26 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 	if (strchr(args[0], '/')) {
 		if (selector || workload) {
 			fprintf(stderr, "error: -l and --workload go with the CLUSTER form, not "
-					"KIND/NAME\n");
+			                "KIND/NAME\n");
 			return EXIT_USAGE;
 		}
 		if (bad_workload(args[0])) {
-			fprintf(stderr,
-				"error: \"%s\" is not KIND/NAME with KIND deployment, replicaset or "
-				"statefulset (or their Federated kinds)\n",
-				args[0]);
+			fprintf(
+			    stderr,
+			    "error: \"%s\" is not KIND/NAME with KIND deployment, replicaset or "
+			    "statefulset (or their Federated kinds)\n",
+			    args[0]);
 			return EXIT_USAGE;
 		}
 	} else if (fedctl_check_cluster_name(args[0], &err)) {
 		return fedctl_fail(&err);
 	}
 	if (workload && bad_workload(workload)) {
-		fprintf(stderr,
-			"error: --workload \"%s\" is not KIND/NAME with KIND deployment, replicaset "
-			"or statefulset (or their Federated kinds)\n",
-			workload);
+		fprintf(
+		    stderr,
+		    "error: --workload \"%s\" is not KIND/NAME with KIND deployment, replicaset "
+		    "or statefulset (or their Federated kinds)\n",
+		    workload);
 		return EXIT_USAGE;
 	}
 	s.ctx = ctx;
@@ -647,10 +649,9 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 			goto fail;
 		}
 		for (i = 0; i < s.n_rows; i++)
-			rows[i] = (struct fedctl_scale_row){s.rows[i].ns,      s.rows[i].kind,
-							    s.rows[i].name,    s.rows[i].cluster,
-							    s.rows[i].via,     s.rows[i].before,
-							    s.rows[i].after};
+			rows[i] = (struct fedctl_scale_row){
+			    s.rows[i].ns,  s.rows[i].kind,   s.rows[i].name, s.rows[i].cluster,
+			    s.rows[i].via, s.rows[i].before, s.rows[i].after};
 		ret = fedctl_format_scale(&out, rows, s.n_rows);
 		free(rows);
 	} else {
@@ -659,7 +660,7 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 		cJSON_AddItemToObject(list, "items", s.items);
 		cJSON_AddStringToObject(list, "kind", "List");
 		cJSON_AddItemToObject(cJSON_AddObjectToObject(list, "metadata"), "resourceVersion",
-				      cJSON_CreateString(""));
+		                      cJSON_CreateString(""));
 		s.items = NULL;
 		ret = fmt == FEDCTL_OUT_JSON ? fedctl_json(&out, list) : fedctl_yaml(&out, list);
 		cJSON_Delete(list);

@@ -133,8 +133,40 @@ cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *pat
 	return r.json;
 }
 
+void fedctl_sleep(struct fedctl *ctx, double s)
+{
+	bool never = false;
+
+	fed_kube_wait(ctx->loop, &never, s);
+}
+
 int fedctl_fail(const struct fed_error *err)
 {
-	fprintf(stderr, "error: %s\n", err->msg);
+	/* the fix, when the code alone tells it */
+	const char *hint = NULL;
+
+	switch (err->code) {
+	case FED_EUNAVAILABLE:
+	case FED_ETIMEOUT:
+		hint = "is the cluster up and reachable from here? check --kubeconfig and the "
+		       "context";
+		break;
+	case FED_ETLS:
+		hint = "the server's certificate does not match the kubeconfig's CA or name";
+		break;
+	case FED_EUNAUTHORIZED:
+		hint = "the kubeconfig's credentials were rejected: renew them";
+		break;
+	case FED_EFORBIDDEN:
+		/* RBAC's denial ("User x cannot list resource y"), not admission's */
+		if (strstr(err->msg, " cannot "))
+			hint = "the user lacks that permission: grant it (RBAC) or use a context "
+			       "that has it";
+		break;
+	}
+	if (hint && !strstr(err->msg, hint))
+		fprintf(stderr, "error: %s (%s)\n", err->msg, hint);
+	else
+		fprintf(stderr, "error: %s\n", err->msg);
 	return EXIT_FAIL;
 }

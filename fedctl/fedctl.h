@@ -47,6 +47,9 @@ int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_err
 cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *path,
 		  struct fed_error *err);
 
+/* Run the loop for s seconds (pending requests go on). */
+void fedctl_sleep(struct fedctl *ctx, double s);
+
 /* One line "error: ..." on stderr; returns EXIT_FAIL. */
 int fedctl_fail(const struct fed_error *err);
 

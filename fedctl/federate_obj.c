@@ -8,17 +8,10 @@
 
 #include <libfyaml.h>
 
+#include "../lib/yaml.h" /* fed_yaml_parse: libfyaml with its guards */
 #include "fedctl.h"
 
 #define MAX_DEPTH 64
-
-static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-	(void)diag;
-	(void)user;
-	(void)buf;
-	(void)len;
-}
 
 /* A plain scalar as YAML 1.2's core schema reads it. */
 static cJSON *scalar(const char *s, size_t n, bool plain)
@@ -93,7 +86,8 @@ static cJSON *to_json(struct fy_node *n, int depth, const char **why)
 		while (v && (p = fy_node_mapping_iterate(n, &it))) {
 			struct fy_node *k = fy_node_pair_key(p);
 			size_t len = 0;
-			const char *ks = k && fy_node_is_scalar(k) ? fy_node_get_scalar(k, &len) : NULL;
+			const char *ks =
+			    k && fy_node_is_scalar(k) ? fy_node_get_scalar(k, &len) : NULL;
 			char *key;
 			cJSON *e;
 			if (!ks) {
@@ -122,135 +116,165 @@ static cJSON *to_json(struct fy_node *n, int depth, const char **why)
 /* One object, or the items of a List, appended to items. */
 static int add_object(cJSON *items, cJSON *o, const char *source, int n, struct fed_error *err)
 {
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
 	cJSON *it;
 
 	if (!cJSON_IsObject(o) || !kind)
-		return fed_error_set(err, FED_EINVAL,
-				     "%s: document %d is not a Kubernetes object (it needs kind and "
-				     "metadata.name)",
-				     source, n);
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "%s: document %d is not a Kubernetes object (it needs kind and "
+		    "metadata.name)",
+		    source, n);
 	if (strcmp(kind, "List")) {
-		if (!fed_obj_name(o) || !*fed_obj_name(o))
+		if (!fed_obj_name(o) || !*fed_obj_name(o)) {
+			char q[FED_QUOTE_BUF];
 			return fed_error_set(err, FED_EINVAL,
-					     "%s: document %d (%s) has no metadata.name", source, n,
-					     kind);
+			                     "%s: document %d (kind %s) has no metadata.name",
+			                     source, n, fed_quote(q, sizeof(q), kind));
+		}
 		cJSON_AddItemToArray(items, cJSON_Duplicate(o, true));
 		return 0;
 	}
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(o, "items"))
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "items"))
 	{
-		if (!cJSON_IsObject(it) || !cJSON_IsString(cJSON_GetObjectItem(it, "kind")) ||
+		if (!cJSON_IsObject(it) ||
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "kind")) ||
 		    !fed_obj_name(it) || !*fed_obj_name(it))
 			return fed_error_set(err, FED_EINVAL,
-					     "%s: document %d: a List item is not a Kubernetes "
-					     "object with kind and metadata.name",
-					     source, n);
+			                     "%s: document %d: a List item is not a Kubernetes "
+			                     "object with kind and metadata.name",
+			                     source, n);
 		cJSON_AddItemToArray(items, cJSON_Duplicate(it, true));
 	}
 	return 0;
 }
 
-int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,
-			 struct fed_error *err)
+/* The next document of a stream: up to a "---" line (or "--- ..."), or a
+ * "..." line. *next is where the one after starts (len at the end). */
+static size_t document_end(const char *data, size_t len, size_t from, size_t *next)
 {
-	struct fy_diag_cfg dcfg;
-	struct fy_parse_cfg cfg;
-	struct fy_diag *diag = NULL;
-	struct fy_parser *p = NULL;
-	struct fy_document *fyd;
+	size_t i = from;
+
+	while (i < len) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t eol = nl ? (size_t)(nl - data) : len;
+		size_t n = eol - i;
+		bool sep =
+		    n >= 3 && !memcmp(data + i, "---", 3) &&
+		    (n == 3 || data[i + 3] == ' ' || data[i + 3] == '\t' || data[i + 3] == '\r');
+		bool end = n >= 3 && !memcmp(data + i, "...", 3) &&
+		           (n == 3 || data[i + 3] == ' ' || data[i + 3] == '\r');
+		if (sep && i > from) {
+			*next = i;
+			return i;
+		}
+		if (end) {
+			*next = nl ? eol + 1 : len;
+			return i;
+		}
+		i = nl ? eol + 1 : len;
+	}
+	*next = len;
+	return len;
+}
+
+int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,
+                         struct fed_error *err)
+{
 	cJSON *items = cJSON_CreateArray();
+	size_t at = 0, next, end;
 	int ret = 0, n = 0;
 
 	*out = NULL;
-	fy_diag_cfg_default(&dcfg);
-	dcfg.fp = NULL;
-	dcfg.output_fn = diag_discard;
-	dcfg.level = FYET_ERROR;
-	dcfg.colorize = false;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.flags = FYPCF_QUIET;
-	if (!items || !(diag = fy_diag_create(&dcfg))) {
-		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
-		goto out;
-	}
-	fy_diag_set_collect_errors(diag, true);
-	cfg.diag = diag;
-	if (!(p = fy_parser_create(&cfg)) || fy_parser_set_string(p, data, len)) {
-		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
-		goto out;
-	}
-	while (!ret && (fyd = fy_parse_load_document(p))) {
+	if (!items)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	/* one document at a time through lib/yaml.c, which guards libfyaml
+	 * against the inputs it mishandles (invalid UTF-8, explicit keys) */
+	while (!ret && at < len) {
+		struct fed_yaml_doc *doc = NULL;
+		struct fy_node *root;
 		const char *why = NULL;
+		char name[300];
 		cJSON *o = NULL;
+		size_t skip = 0;
+		end = document_end(data, len, at, &next);
+		/* a leading "---" line belongs to this document */
+		if (end - at >= 3 && !memcmp(data + at, "---", 3)) {
+			const char *nl = memchr(data + at, '\n', end - at);
+			skip = nl ? (size_t)(nl - (data + at)) + 1 : end - at;
+		}
 		n++;
-		if (fy_document_root(fyd) && !(o = to_json(fy_document_root(fyd), 0, &why)))
+		snprintf(name, sizeof(name), "%s (document %d)", source, n);
+		ret = fed_yaml_parse(&doc, data + at + skip, end - at - skip, name, err);
+		root = doc ? fed_yaml_root(doc) : NULL;
+		if (!ret && root && !(o = to_json(root, 0, &why)))
 			ret = fed_error_set(err, FED_EINVAL, "%s: document %d: %s", source, n, why);
-		else if (o && !cJSON_IsNull(o)) /* null: an empty document */
+		else if (!ret && o && !cJSON_IsNull(o)) /* null: an empty document */
 			ret = add_object(items, o, source, n, err);
 		cJSON_Delete(o);
-		fy_parse_document_destroy(p, fyd);
+		fed_yaml_free(doc);
+		at = next;
 	}
-	if (!ret && (fy_parser_get_stream_error(p) || fy_diag_got_error(diag)))
-		ret = fed_error_set(err, FED_EINVAL, "%s: not valid YAML or JSON (document %d)",
-				    source, n + 1);
 	if (!ret && !cJSON_GetArraySize(items))
 		ret = fed_error_set(err, FED_EINVAL, "%s holds no object", source);
 	if (!ret) {
 		*out = items;
 		items = NULL;
 	}
-out:
 	cJSON_Delete(items);
-	if (p)
-		fy_parser_destroy(p);
-	if (diag)
-		fy_diag_destroy(diag);
 	return ret;
 }
 
 static const char *kind_of(const cJSON *o)
 {
-	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
+	const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
 	return k ? k : "";
 }
 
 void fedctl_strip_server_fields(cJSON *o)
 {
 	static const char *const meta[] = {
-		"uid",		 "resourceVersion",  "creationTimestamp",
-		"managedFields", "generation",	     "selfLink",
-		"deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences",
-		"finalizers",	 "generateName",
+	    "uid",
+	    "resourceVersion",
+	    "creationTimestamp",
+	    "managedFields",
+	    "generation",
+	    "selfLink",
+	    "deletionTimestamp",
+	    "deletionGracePeriodSeconds",
+	    "ownerReferences",
+	    "finalizers",
+	    "generateName",
 	};
-	cJSON *m = cJSON_GetObjectItem(o, "metadata"), *ann;
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "metadata"), *ann;
 	size_t i;
 
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "status");
 	for (i = 0; i < sizeof(meta) / sizeof(meta[0]); i++)
 		cJSON_DeleteItemFromObjectCaseSensitive(m, meta[i]);
-	ann = cJSON_GetObjectItem(m, "annotations");
-	cJSON_DeleteItemFromObjectCaseSensitive(ann, "kubectl.kubernetes.io/last-applied-configuration");
+	ann = cJSON_GetObjectItemCaseSensitive(m, "annotations");
+	cJSON_DeleteItemFromObjectCaseSensitive(ann,
+	                                        "kubectl.kubernetes.io/last-applied-configuration");
 	cJSON_DeleteItemFromObjectCaseSensitive(ann, "deployment.kubernetes.io/revision");
 	if (ann && !cJSON_GetArraySize(ann))
 		cJSON_DeleteItemFromObjectCaseSensitive(m, "annotations");
 	/* values the API server allocates (kubefedctl drops them too) */
 	if (!strcmp(kind_of(o), "Namespace")) {
-		cJSON *labels = cJSON_GetObjectItem(m, "labels");
+		cJSON *labels = cJSON_GetObjectItemCaseSensitive(m, "labels");
 		cJSON_DeleteItemFromObjectCaseSensitive(labels, "kubernetes.io/metadata.name");
 		if (labels && !cJSON_GetArraySize(labels))
 			cJSON_DeleteItemFromObjectCaseSensitive(m, "labels");
 		cJSON_DeleteItemFromObjectCaseSensitive(o, "spec"); /* only finalizers */
 	}
 	if (!strcmp(kind_of(o), "Service")) {
-		cJSON *spec = cJSON_GetObjectItem(o, "spec");
+		cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
 		cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
 		cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
 	}
 }
 
-cJSON *fedctl_federated_object(const cJSON *obj, const char *fed_api_version,
-			       const char *fed_kind, bool namespaced)
+cJSON *fedctl_federated_object(const cJSON *obj, const char *fed_api_version, const char *fed_kind,
+                               bool namespaced)
 {
 	cJSON *f = cJSON_CreateObject(), *m, *spec, *t;
 	const char *name = fed_obj_name(obj), *ns = fed_obj_namespace(obj);
@@ -272,7 +296,7 @@ cJSON *fedctl_federated_object(const cJSON *obj, const char *fed_api_version,
 	 * and its type (kubefedctl's RemoveUnwantedFields) */
 	cJSON_DeleteItemFromObjectCaseSensitive(t, "apiVersion");
 	cJSON_DeleteItemFromObjectCaseSensitive(t, "kind");
-	m = cJSON_GetObjectItem(t, "metadata");
+	m = cJSON_GetObjectItemCaseSensitive(t, "metadata");
 	cJSON_DeleteItemFromObjectCaseSensitive(m, "name");
 	cJSON_DeleteItemFromObjectCaseSensitive(m, "namespace");
 	if (m && !cJSON_GetArraySize(m))

@@ -37,8 +37,9 @@ static char *object_path(const struct fed_api_resource *r, const cJSON *o)
 }
 
 /* One type: list the managed objects, delete or unlabel each. */
-static int clean_type(struct fedctl *ctx, struct fed_kube_client *m, const struct fed_type_config *t,
-		      bool orphan, bool dry_run, struct fed_error *err)
+static int clean_type(struct fedctl *ctx, struct fed_kube_client *m,
+                      const struct fed_type_config *t, bool orphan, bool dry_run,
+                      struct fed_error *err)
 {
 	char *base = type_path(&t->target), *url = NULL;
 	struct fed_buf names = FED_BUF_INIT;
@@ -60,7 +61,7 @@ static int clean_type(struct fedctl *ctx, struct fed_kube_client *m, const struc
 	if (ret) {
 		if (ret == FED_EFORBIDDEN)
 			fed_error_wrap(err, "member: list %s (the credentials need list on %s)",
-				       t->name, t->name);
+			               t->name, t->name);
 		else
 			fed_error_wrap(err, "member: list %s", t->name);
 		goto out;
@@ -72,8 +73,9 @@ static int clean_type(struct fedctl *ctx, struct fed_kube_client *m, const struc
 		if (!name || (!orphan && fed_obj_str(it, "metadata.deletionTimestamp")))
 			continue; /* already going */
 		n++;
-		fed_buf_printf(&names, "%s%s%s%s", n > 1 ? ", " : "", ns && t->target.namespaced ? ns : "",
-			       ns && t->target.namespaced ? "/" : "", name);
+		fed_buf_printf(&names, "%s%s%s%s", n > 1 ? ", " : "",
+		               ns && t->target.namespaced ? ns : "",
+		               ns && t->target.namespaced ? "/" : "", name);
 		if (dry_run)
 			continue;
 		if (!(p = object_path(&t->target, it))) {
@@ -82,9 +84,9 @@ static int clean_type(struct fedctl *ctx, struct fed_kube_client *m, const struc
 		}
 		if (orphan)
 			ret = fedctl_call(ctx, m, "PATCH", p,
-					  "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL
-					  "\":null}}}",
-					  "application/merge-patch+json", 0, NULL, err);
+			                  "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL
+			                  "\":null}}}",
+			                  "application/merge-patch+json", 0, NULL, err);
 		else
 			ret = fedctl_call(ctx, m, "DELETE", p, NULL, NULL, 0, NULL, err);
 		free(p);
@@ -94,19 +96,20 @@ static int clean_type(struct fedctl *ctx, struct fed_kube_client *m, const struc
 		}
 		if (ret) {
 			fed_error_wrap(err, "member: %s %s %s%s%s%s", orphan ? "unlabel" : "delete",
-				       t->name, ns ? ns : "", ns ? "/" : "", name,
-				       ret == FED_EFORBIDDEN ? (orphan ? " (needs patch on it)"
-								       : " (needs delete on it)")
-							     : "");
+			               t->name, ns ? ns : "", ns ? "/" : "", name,
+			               ret == FED_EFORBIDDEN ? (orphan ? " (needs patch on it)"
+			                                               : " (needs delete on it)")
+			                                     : "");
 			goto out;
 		}
 		gone++;
 	}
 	if (n)
 		printf("member: %s: %d %s%s (%s)\n", t->name, n,
-		       dry_run ? (orphan ? "would lose label " FED_MANAGED_LABEL
-					 : "would be deleted")
-			       : orphan ? "left in place without label " FED_MANAGED_LABEL : "deleted",
+		       dry_run
+		           ? (orphan ? "would lose label " FED_MANAGED_LABEL : "would be deleted")
+		       : orphan ? "left in place without label " FED_MANAGED_LABEL
+		                : "deleted",
 		       dry_run ? " (dry run)" : "", fed_buf_str(&names));
 out:
 	fed_buf_release(&names);
@@ -117,8 +120,8 @@ out:
 }
 
 int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host,
-				struct fed_kube_client *member, bool self, bool orphan,
-				bool dry_run, struct fed_error *err)
+                                struct fed_kube_client *member, bool self, bool orphan,
+                                bool dry_run, struct fed_error *err)
 {
 	struct fed_type_config *types = NULL;
 	cJSON *list = NULL, *it;
@@ -127,7 +130,7 @@ int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host
 	int ret;
 
 	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-		 FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL);
+	         FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &list, err);
 	if (ret == FED_ENOTFOUND) {
 		fed_error_clear(err);
@@ -137,9 +140,9 @@ int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host
 	}
 	if (ret)
 		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
-				      ctx->fed_namespace);
+		                      ctx->fed_namespace);
 	types = calloc((size_t)cJSON_GetArraySize(cJSON_GetObjectItem(list, "items")) + 1,
-		       sizeof(*types));
+	               sizeof(*types));
 	if (!types) {
 		cJSON_Delete(list);
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
@@ -149,7 +152,7 @@ int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host
 		struct fed_error e = FED_ERROR_INIT;
 		if (fed_type_config_parse(it, &types[n], &e)) {
 			fprintf(stderr, "warning: skipping federatedtypeconfig %s: %s\n",
-				fed_obj_name(it) ? fed_obj_name(it) : "?", e.msg);
+			        fed_obj_name(it) ? fed_obj_name(it) : "?", e.msg);
 			continue;
 		}
 		if (!strcmp(types[n].target.kind, "Namespace") &&

@@ -11,10 +11,10 @@
 #include "fedctl.h"
 
 static const struct fedctl_workload_kind kinds[] = {
-	{"FederatedDeployment", "federateddeployments", "Deployment"},
-	{"FederatedReplicaSet", "federatedreplicasets", "ReplicaSet"},
-	{"FederatedStatefulSet", "federatedstatefulsets", "StatefulSet"},
-	{NULL, NULL, NULL},
+    {"FederatedDeployment", "federateddeployments", "Deployment"},
+    {"FederatedReplicaSet", "federatedreplicasets", "ReplicaSet"},
+    {"FederatedStatefulSet", "federatedstatefulsets", "StatefulSet"},
+    {NULL, NULL, NULL},
 };
 
 const struct fedctl_workload_kind *fedctl_workload_kinds(void)
@@ -30,9 +30,9 @@ const struct fedctl_workload_kind *fedctl_workload_kind(const char *s)
 		const char *alias;
 		int kind;
 	} aliases[] = {
-		{"deploy", 0}, {"deployment", 0}, {"deployments", 0},
-		{"rs", 1},     {"replicaset", 1}, {"replicasets", 1},
-		{"sts", 2},    {"statefulset", 2}, {"statefulsets", 2},
+	    {"deploy", 0}, {"deployment", 0},  {"deployments", 0},
+	    {"rs", 1},     {"replicaset", 1},  {"replicasets", 1},
+	    {"sts", 2},    {"statefulset", 2}, {"statefulsets", 2},
 	};
 	const char *base = s;
 	size_t i;
@@ -40,7 +40,7 @@ const struct fedctl_workload_kind *fedctl_workload_kind(const char *s)
 	if (!strncasecmp(s, "federated", 9))
 		base = s + 9;
 	else if (s[0] == 'f' && strlen(s) > 1 &&
-		 (!strcmp(s + 1, "deploy") || !strcmp(s + 1, "rs") || !strcmp(s + 1, "sts")))
+	         (!strcmp(s + 1, "deploy") || !strcmp(s + 1, "rs") || !strcmp(s + 1, "sts")))
 		base = s + 1;
 	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
 		if (!strcasecmp(base, aliases[i].alias))
@@ -74,7 +74,7 @@ static cJSON *cluster_entry(const cJSON *overrides, const char *cluster)
 	cJSON_ArrayForEach(e, overrides)
 	{
 		const char *n =
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "clusterName"));
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "clusterName"));
 		if (n && !strcmp(n, cluster))
 			return e;
 	}
@@ -84,9 +84,10 @@ static cJSON *cluster_entry(const cJSON *overrides, const char *cluster)
 long long fedctl_replicas_for(const cJSON *fed_obj, const char *cluster)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(fed_obj, "spec");
-	const cJSON *e = cluster_entry(cJSON_GetObjectItemCaseSensitive(spec, "overrides"), cluster);
-	const cJSON *op = e ? replicas_op(cJSON_GetObjectItemCaseSensitive(e, "clusterOverrides"))
-			    : NULL;
+	const cJSON *e =
+	    cluster_entry(cJSON_GetObjectItemCaseSensitive(spec, "overrides"), cluster);
+	const cJSON *op =
+	    e ? replicas_op(cJSON_GetObjectItemCaseSensitive(e, "clusterOverrides")) : NULL;
 	const cJSON *v;
 
 	if (op) {
@@ -98,19 +99,19 @@ long long fedctl_replicas_for(const cJSON *fed_obj, const char *cluster)
 			return (long long)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "template"),
-						 "spec"),
-		"replicas");
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "template"),
+	                                     "spec"),
+	    "replicas");
 	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 1;
 }
 
 static bool template_has_replicas(const cJSON *fed_obj)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(fed_obj, "spec"), "template");
+	    cJSON_GetObjectItemCaseSensitive(fed_obj, "spec"), "template");
 
 	return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(t, "spec"), "replicas"));
+	    cJSON_GetObjectItemCaseSensitive(t, "spec"), "replicas"));
 }
 
 int fedctl_replicas_set(cJSON *fed_obj, const char *cluster, long long n, struct fed_error *err)
@@ -127,8 +128,8 @@ int fedctl_replicas_set(cJSON *fed_obj, const char *cluster, long long n, struct
 	}
 	if (!cJSON_IsArray(overrides))
 		return fed_error_set(err, FED_EINVAL,
-				     "spec.overrides of %s is not a list: fix it with kubectl edit",
-				     fed_obj_name(fed_obj));
+		                     "spec.overrides of %s is not a list: fix it with kubectl edit",
+		                     fed_obj_name(fed_obj));
 	e = cluster_entry(overrides, cluster);
 	if (!e) {
 		e = cJSON_CreateObject();
@@ -141,10 +142,11 @@ int fedctl_replicas_set(cJSON *fed_obj, const char *cluster, long long n, struct
 		co = cJSON_AddArrayToObject(e, "clusterOverrides");
 	}
 	if (!cJSON_IsArray(co))
-		return fed_error_set(err, FED_EINVAL,
-				     "spec.overrides[clusterName=%s].clusterOverrides of %s is not a "
-				     "list: fix it with kubectl edit",
-				     cluster, fed_obj_name(fed_obj));
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "spec.overrides[clusterName=%s].clusterOverrides of %s is not a "
+		    "list: fix it with kubectl edit",
+		    cluster, fed_obj_name(fed_obj));
 	op = replicas_op(co);
 	if (!op) {
 		op = cJSON_CreateObject();
@@ -174,8 +176,8 @@ void fedctl_spread(long long total, size_t n, long long *out)
 
 int fedctl_format_scale(struct fed_buf *out, const struct fedctl_scale_row *rows, size_t n)
 {
-	static const char *const headers[] = {"NAMESPACE", "WORKLOAD", "CLUSTER", "VIA",
-					      "REPLICAS", NULL};
+	static const char *const headers[] = {"NAMESPACE", "WORKLOAD", "CLUSTER",
+	                                      "VIA",       "REPLICAS", NULL};
 	struct fed_table t;
 	size_t i;
 	int ret;
@@ -193,7 +195,7 @@ int fedctl_format_scale(struct fed_buf *out, const struct fedctl_scale_row *rows
 			snprintf(reps, sizeof(reps), "%lld (unchanged)", rows[i].after);
 		else
 			snprintf(reps, sizeof(reps), "%lld \xe2\x86\x92 %lld", rows[i].before,
-				 rows[i].after);
+			         rows[i].after);
 		cells[0] = rows[i].ns;
 		cells[1] = workload;
 		cells[2] = rows[i].cluster;

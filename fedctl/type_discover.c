@@ -38,7 +38,7 @@ void fedctl_type_release(struct fedctl_type *t)
 }
 
 int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const char *name,
-			 struct fedctl_type *out, struct fed_error *err)
+                         struct fedctl_type *out, struct fed_error *err)
 {
 	const struct fed_api_resource *a;
 	struct disco r;
@@ -58,9 +58,9 @@ int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const ch
 	a = fed_discovery_find(r.d, name);
 	if (!a) {
 		ret = fed_error_set(err, FED_ENOTFOUND,
-				    "the host serves no resource type \"%s\" (fedctl api-resources "
-				    "lists them; a custom resource needs its CRD installed first)",
-				    name);
+		                    "the host serves no resource type \"%s\" (fedctl api-resources "
+		                    "lists them; a custom resource needs its CRD installed first)",
+		                    name);
 		goto out;
 	}
 	for (i = 0; a->short_names && a->short_names[i]; i++)

@@ -26,13 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cJSON_ArrayForEach(o, objs)
 	{
 		cJSON *f, *t;
-		if (!fed_obj_name(o) || !cJSON_IsString(cJSON_GetObjectItem(o, "kind")))
+		if (!fed_obj_name(o) ||
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "kind")))
 			abort();
 		f = fedctl_federated_object(o, "types.kubefed.io/v1beta1", "FederatedX", true);
-		t = cJSON_GetObjectItem(cJSON_GetObjectItem(f, "spec"), "template");
-		if (!f || strcmp(fed_obj_name(f), fed_obj_name(o)) || cJSON_GetObjectItem(t, "status") ||
-		    cJSON_GetObjectItem(t, "kind") ||
-		    cJSON_GetObjectItem(cJSON_GetObjectItem(t, "metadata"), "uid"))
+		t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f, "spec"),
+		                                     "template");
+		if (!f || strcmp(fed_obj_name(f), fed_obj_name(o)) ||
+		    cJSON_GetObjectItemCaseSensitive(t, "status") ||
+		    cJSON_GetObjectItemCaseSensitive(t, "kind") ||
+		    cJSON_GetObjectItemCaseSensitive(
+		        cJSON_GetObjectItemCaseSensitive(t, "metadata"), "uid"))
 			abort();
 		cJSON_Delete(f);
 	}

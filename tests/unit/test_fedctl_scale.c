@@ -52,20 +52,20 @@ static int golden(const char *name, const char *got)
 	same = want && !strcmp(want, got);
 	if (!same)
 		fprintf(stderr, "  %s differs; got:\n%s\n  want:\n%s\n", path, got,
-			want ? want : "(missing)");
+		        want ? want : "(missing)");
 	free(want);
 	return same;
 }
 
 static const char fd[] =
-	"{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},\"spec\":{"
-	"\"template\":{\"spec\":{\"replicas\":2}},"
-	"\"placement\":{\"clusters\":[{\"name\":\"c1\"},{\"name\":\"c2\"}]},"
-	"\"overrides\":[{\"clusterName\":\"c2\",\"clusterOverrides\":["
-	"{\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"nginx:2\"},"
-	"{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":5}]},"
-	"{\"clusterName\":\"c3\",\"clusterOverrides\":[{\"op\":\"remove\",\"path\":\"/spec/"
-	"replicas\"}]}]}}";
+    "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},\"spec\":{"
+    "\"template\":{\"spec\":{\"replicas\":2}},"
+    "\"placement\":{\"clusters\":[{\"name\":\"c1\"},{\"name\":\"c2\"}]},"
+    "\"overrides\":[{\"clusterName\":\"c2\",\"clusterOverrides\":["
+    "{\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"nginx:2\"},"
+    "{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":5}]},"
+    "{\"clusterName\":\"c3\",\"clusterOverrides\":[{\"op\":\"remove\",\"path\":\"/spec/"
+    "replicas\"}]}]}}";
 
 static void test_replicas_for(void)
 {
@@ -89,12 +89,13 @@ static void test_replicas_set(void)
 	/* replace the existing override, keep the image override */
 	CHECK_INT(fedctl_replicas_set(o, "c2", 3, &err), 0);
 	CHECK_INT(fedctl_replicas_for(o, "c2"), 3);
-	s = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "overrides"));
+	s = cJSON_PrintUnformatted(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(o, "spec"), "overrides"));
 	CHECK_STR(s, "[{\"clusterName\":\"c2\",\"clusterOverrides\":["
-		     "{\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"nginx:2\"},"
-		     "{\"path\":\"/spec/replicas\",\"value\":3}]},"
-		     "{\"clusterName\":\"c3\",\"clusterOverrides\":[{\"op\":\"remove\",\"path\":\"/"
-		     "spec/replicas\"}]}]");
+	             "{\"path\":\"/spec/template/spec/containers/0/image\",\"value\":\"nginx:2\"},"
+	             "{\"path\":\"/spec/replicas\",\"value\":3}]},"
+	             "{\"clusterName\":\"c3\",\"clusterOverrides\":[{\"op\":\"remove\",\"path\":\"/"
+	             "spec/replicas\"}]}]");
 	free(s);
 	/* a new cluster entry; a remove becomes a value */
 	CHECK_INT(fedctl_replicas_set(o, "c1", 0, &err), 0);
@@ -105,16 +106,17 @@ static void test_replicas_set(void)
 	CHECK_INT(cJSON_GetArraySize(ov), 3);
 	s = cJSON_PrintUnformatted(cJSON_GetArrayItem(ov, 2));
 	CHECK_STR(s, "{\"clusterName\":\"c1\",\"clusterOverrides\":[{\"path\":\"/spec/"
-		     "replicas\",\"value\":0}]}");
+	             "replicas\",\"value\":0}]}");
 	free(s);
 	/* no overrides yet, or null; no spec.replicas in the template: an add
 	 * (a replace of a missing field would fail in the controller) */
 	bad = cJSON_Parse("{\"metadata\":{\"name\":\"x\"},\"spec\":{\"overrides\":null}}");
 	CHECK_INT(fedctl_replicas_set(bad, "c1", 2, &err), 0);
 	CHECK_INT(fedctl_replicas_for(bad, "c1"), 2);
-	s = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(bad, "spec"), "overrides"));
+	s = cJSON_PrintUnformatted(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(bad, "spec"), "overrides"));
 	CHECK_STR(s, "[{\"clusterName\":\"c1\",\"clusterOverrides\":[{\"op\":\"add\",\"path\":"
-		     "\"/spec/replicas\",\"value\":2}]}]");
+	             "\"/spec/replicas\",\"value\":2}]}]");
 	free(s);
 	cJSON_Delete(bad);
 	/* not a list: refused, unchanged */
@@ -152,21 +154,21 @@ static void test_kinds(void)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"deployment", "FederatedDeployment"},
-		{"deploy", "FederatedDeployment"},
-		{"Deployments", "FederatedDeployment"},
-		{"fdeploy", "FederatedDeployment"},
-		{"FederatedDeployment", "FederatedDeployment"},
-		{"federateddeployments.types.kubefed.io", "FederatedDeployment"},
-		{"rs", "FederatedReplicaSet"},
-		{"federatedreplicaset", "FederatedReplicaSet"},
-		{"sts", "FederatedStatefulSet"},
-		{"statefulsets", "FederatedStatefulSet"},
-		{"fsts", "FederatedStatefulSet"},
-		{"daemonset", NULL},
-		{"federated", NULL},
-		{"f", NULL},
-		{"", NULL},
+	    {"deployment", "FederatedDeployment"},
+	    {"deploy", "FederatedDeployment"},
+	    {"Deployments", "FederatedDeployment"},
+	    {"fdeploy", "FederatedDeployment"},
+	    {"FederatedDeployment", "FederatedDeployment"},
+	    {"federateddeployments.types.kubefed.io", "FederatedDeployment"},
+	    {"rs", "FederatedReplicaSet"},
+	    {"federatedreplicaset", "FederatedReplicaSet"},
+	    {"sts", "FederatedStatefulSet"},
+	    {"statefulsets", "FederatedStatefulSet"},
+	    {"fsts", "FederatedStatefulSet"},
+	    {"daemonset", NULL},
+	    {"federated", NULL},
+	    {"f", NULL},
+	    {"", NULL},
 	};
 	size_t i;
 
@@ -179,10 +181,9 @@ static void test_kinds(void)
 static void test_table(void)
 {
 	const struct fedctl_scale_row rows[] = {
-		{"shop", "FederatedDeployment", "web", "cluster1", "override", 1, 3},
-		{"shop", "FederatedStatefulSet", "db", "cluster1", "override", 3, 3},
-		{"payments-eu", "FederatedReplicaSet", "worker", "cluster-two", "rsp (planned)", 12,
-		 4},
+	    {"shop", "FederatedDeployment", "web", "cluster1", "override", 1, 3},
+	    {"shop", "FederatedStatefulSet", "db", "cluster1", "override", 3, 3},
+	    {"payments-eu", "FederatedReplicaSet", "worker", "cluster-two", "rsp (planned)", 12, 4},
 	};
 	struct fed_buf out = FED_BUF_INIT;
 
