@@ -92,6 +92,15 @@ else
 	bad "describe cluster1: rc=$rc $out $err"
 fi
 
+run version
+if [ $rc = 0 ] && grep -q "^Client Version: v" <<<"$out" && grep -q "^Host Cluster Version: v" <<<"$out" &&
+	grep -q "^Controller: image fed-controller:.*, deployment $FNS/fed-controller 0/0 ready$" <<<"$out" &&
+	grep -q "^Controller Leader: none" <<<"$out"; then
+	ok "version: client, host, the controller's image and leader"
+else
+	bad "version: rc=$rc $out $err"
+fi
+
 # ---- errors of every command: unreachable host, missing permission ---------------
 sed "s#server: https://127.0.0.1:[0-9]*#server: https://127.0.0.1:1#" "$K" >"$work/dead.kubeconfig"
 rc=0; out=$("$F" list --kubeconfig "$work/dead.kubeconfig" --host-cluster-context host 2>&1) || rc=$?
