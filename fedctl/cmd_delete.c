@@ -12,9 +12,13 @@ static const char examples[] =
 	"  fedctl delete cluster1 --host-cluster-context host\n"
 	"  # the member is gone for good: clean up the host only\n"
 	"  fedctl delete cluster1 --force\n"
+	"  # keep what was propagated there running, unmanaged\n"
+	"  fedctl delete cluster1 --orphan\n"
 	"\n"
-	"Propagated copies of federated resources stay in the member (--orphan is the only\n"
-	"behaviour for now; this will change once the controller can remove them first).\n";
+	"Order: the host first (ConfigMap entry, kubeconfig key), then fedctl waits until\n"
+	"fed-controller has let go of the cluster (its KubeFedCluster is gone), then in the\n"
+	"member the propagated copies (labelled kubefed.io/managed=true) are deleted, or\n"
+	"with --orphan unlabelled, and then the ServiceAccount, RBAC and namespace.\n";
 
 static void sleep_loop(struct fedctl *ctx, double s)
 {
@@ -55,7 +59,8 @@ static int remove_one(struct fedctl *ctx, struct fed_kube_client *m, const char 
 static void leftovers(const char *context, const char *ns, bool keep_ns)
 {
 	fprintf(stderr,
-		"left in the member (context %s): clusterrolebinding and clusterrole %s, "
+		"left in the member (context %s): the propagated copies (objects labelled "
+		"kubefed.io/managed=true), clusterrolebinding and clusterrole %s, "
 		"secret %s/%s, serviceaccount %s/%s%s%s; remove them with: kubectl --context %s "
 		"delete clusterrolebinding,clusterrole %s; kubectl --context %s -n %s delete secret "
 		"%s; kubectl --context %s -n %s delete serviceaccount %s\n",
@@ -64,10 +69,29 @@ static void leftovers(const char *context, const char *ns, bool keep_ns)
 		context, ns, FEDCTL_MEMBER_TOKEN, context, ns, FEDCTL_MEMBER_SA);
 }
 
+/* The name of a joined cluster whose address is server, else NULL. */
+static const char *joined_as(const struct fed_federation *fed, const char *server)
+{
+	size_t i, k;
+
+	for (i = 0; fed && server && i < fed->n; i++)
+		for (k = 0; fed->clusters[i].name && k < fed->clusters[i].n_addrs; k++) {
+			struct fed_error e = FED_ERROR_INIT;
+			char *url = NULL;
+			bool same = !fed_server_url(fed->clusters[i].addrs[k].server_address, &url,
+						    &e) &&
+				    !strcmp(url, server);
+			free(url);
+			if (same)
+				return fed->clusters[i].name;
+		}
+	return NULL;
+}
+
 int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 {
 	const char *cluster_ctx = NULL, *wait_s = "30s";
-	bool force = false, orphan = true, dry_run = false;
+	bool force = false, orphan = false, dry_run = false;
 	const struct fed_opt opts[] = {
 		{FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
 		 "kubeconfig context of the member (default: NAME)"},
@@ -75,13 +99,12 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 		 "finish on the host even when the member cannot be reached (says what is left "
 		 "there)"},
 		{FED_OPT_BOOL, "orphan", 0, &orphan, NULL,
-		 "leave the propagated copies of federated resources in the member (the default, "
-		 "and for now the only behaviour: propagated copies stay in the member; this will "
-		 "change)"},
+		 "leave the propagated copies of federated resources running in the member, "
+		 "without the kubefed.io/managed label (default: delete them)"},
 		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
 		{FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
-		 "wait this long for fed-controller to remove the KubeFedCluster (default 30s; 0: "
-		 "do not wait)"},
+		 "wait this long for fed-controller to let go of the cluster (remove its "
+		 "KubeFedCluster) before the member is cleaned (default 30s; 0: do not wait)"},
 		FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT, merr = FED_ERROR_INIT;
@@ -90,7 +113,7 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	struct fed_federation *fed = NULL;
 	char *args[1], path[512], key[128], what[300];
 	char *new_yaml = NULL, *huid = NULL, *muid = NULL;
-	const char *mctx;
+	const char *mctx, *other;
 	cJSON *cm = NULL, *secret = NULL;
 	const char *old_yaml = NULL;
 	bool in_cm = false, in_secret = false, self = false;
@@ -110,12 +133,6 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	if (fedctl_parse_duration(wait_s, &wait_for)) {
 		fprintf(stderr, "error: --wait takes a duration such as 30s, 2m or 0, not \"%s\"\n",
 			wait_s);
-		return EXIT_USAGE;
-	}
-	if (!orphan) {
-		fprintf(stderr, "error: --orphan=false is not supported yet: fed-controller cannot "
-				"remove propagated resources from a leaving member; delete them "
-				"first or use --orphan\n");
 		return EXIT_USAGE;
 	}
 	if (fedctl_check_cluster_name(args[0], &err))
@@ -154,14 +171,30 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 		goto fail;
 	}
 	in_secret = secret && cJSON_GetObjectItem(cJSON_GetObjectItem(secret, "data"), key);
-	if (!in_cm && !in_secret) {
-		printf("cluster %s is not joined: nothing to do\n", args[0]);
-		rc = EXIT_OK;
-		goto out;
-	}
 
 	/* the member must answer before anything changes, unless --force */
 	ret = fedctl_connect(ctx, "member", mctx, &mcfg, &member, &merr);
+	if (!in_cm && !in_secret) {
+		/* an earlier delete may have stopped after the host: finish it */
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s",
+			 ctx->fed_namespace, FEDCTL_MEMBER_SA);
+		if (ret || fedctl_call(ctx, member, "GET", path, NULL, NULL, 0, NULL, &merr)) {
+			printf("cluster %s is not joined: nothing to do\n", args[0]);
+			rc = EXIT_OK;
+			goto out;
+		}
+		if ((other = joined_as(fed, mcfg.server))) {
+			printf("cluster %s is not joined (context %s is the member joined as %s: "
+			       "fedctl delete %s --cluster-context %s removes that one): nothing to "
+			       "do\n",
+			       args[0], mctx, other, other, mctx);
+			rc = EXIT_OK;
+			goto out;
+		}
+		printf("cluster %s is no longer in the host's configuration, but serviceaccount "
+		       "%s/%s is still in the member: finishing the cleanup there\n",
+		       args[0], ctx->fed_namespace, FEDCTL_MEMBER_SA);
+	}
 	if (ret) {
 		if (!force) {
 			err = merr;
@@ -188,6 +221,9 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 		if (in_secret)
 			printf("host: secret %s/%s: key %s would be removed (dry run)\n",
 			       FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
+		if (member && (ret = fedctl_member_clean_managed(ctx, host, member, self, orphan,
+								 true, &err)))
+			goto fail;
 		if (member)
 			printf("member: clusterrolebinding, clusterrole %s, secret %s, "
 			       "serviceaccount %s%s%s would be deleted (dry run)\n",
@@ -241,9 +277,53 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 		printf("host: secret %s/%s key %s removed\n", FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
 	}
 
+	/* the controller lets go of the cluster first, so that it does not
+	 * write the copies back while they are removed */
+	if (wait_for > 0) {
+		double waited = 0;
+		snprintf(path, sizeof(path),
+			 "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
+			 ctx->fed_namespace, args[0]);
+		for (;;) {
+			ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, NULL, &err);
+			if (ret == FED_ENOTFOUND && waited == 0) {
+				printf("host: no kubefedcluster %s/%s: fed-controller is not using the "
+				       "cluster\n",
+				       ctx->fed_namespace, args[0]);
+				break;
+			}
+			if (ret == FED_ENOTFOUND) {
+				printf("host: kubefedcluster %s/%s removed by fed-controller\n",
+				       ctx->fed_namespace, args[0]);
+				break;
+			}
+			if (waited >= wait_for && force) {
+				printf("host: kubefedcluster %s/%s still exists after %.0fs; "
+				       "continuing because of --force\n",
+				       ctx->fed_namespace, args[0], wait_for);
+				break;
+			}
+			if (waited >= wait_for) {
+				fprintf(stderr,
+					"error: kubefedcluster %s/%s still exists after %.0fs: is "
+					"fed-controller running? (kubectl -n %s get pods); the host "
+					"no longer lists cluster %s: run fedctl delete %s again to "
+					"finish the member, or add --force to do it now\n",
+					ctx->fed_namespace, args[0], wait_for, ctx->fed_namespace,
+					args[0], args[0]);
+				goto out;
+			}
+			sleep_loop(ctx, 0.5);
+			waited += 0.5;
+		}
+	}
+
 	/* the member */
 	if (member) {
 		const char *ns = ctx->fed_namespace;
+		if ((ret = fedctl_member_clean_managed(ctx, host, member, self, orphan, false,
+						       &err)))
+			goto member_fail;
 		snprintf(path, sizeof(path),
 			 "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
 			 FEDCTL_MEMBER_ROLE);
@@ -281,33 +361,13 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	} else {
 		leftovers(mctx, ctx->fed_namespace, self);
 	}
-	printf("cluster %s left the federation; propagated copies of federated resources stay "
-	       "in the member (--orphan; this will change)\n",
-	       args[0]);
+	if (member)
+		printf("cluster %s left the federation; %s\n", args[0],
+		       orphan ? "its propagated copies stay in the member, unmanaged (--orphan)"
+			      : "its propagated copies were removed from the member");
+	else
+		printf("cluster %s left the federation (the member was not cleaned)\n", args[0]);
 
-	if (wait_for > 0) {
-		double waited = 0;
-		snprintf(path, sizeof(path),
-			 "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-			 ctx->fed_namespace, args[0]);
-		for (;;) {
-			ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, NULL, &err);
-			if (ret == FED_ENOTFOUND) {
-				printf("host: kubefedcluster %s/%s removed by fed-controller\n",
-				       ctx->fed_namespace, args[0]);
-				break;
-			}
-			if (waited >= wait_for) {
-				fprintf(stderr,
-					"error: kubefedcluster %s/%s still exists after %.0fs; is "
-					"fed-controller running? (kubectl -n %s get pods)\n",
-					ctx->fed_namespace, args[0], wait_for, ctx->fed_namespace);
-				goto out;
-			}
-			sleep_loop(ctx, 0.5);
-			waited += 0.5;
-		}
-	}
 	rc = EXIT_OK;
 	goto out;
 member_fail:

@@ -7,7 +7,7 @@
 
 #include "fed/federated_type.h"
 #include "fed/federation.h"
-#include "fedctl.h"
+#include "join.h"
 
 static const char usage[] =
     "fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
@@ -24,303 +24,7 @@ static const char examples[] =
     "  fedctl join east --client-cidr 10.0.0.0/8=https://10.1.2.3:6443 \\\n"
     "      --client-cidr 0.0.0.0/0=https://east.example.com\n";
 
-#define MAX_ADDRS 32
-
-struct join {
-	struct fedctl *ctx;
-	const char *name;
-	const char *ns;
-	bool dry_run;
-	struct fed_kube_client *member;
-	struct fed_rest_config mcfg;
-	const char *cidr[MAX_ADDRS];
-	char *addr[MAX_ADDRS];
-	int n_addrs;
-};
-
-static const char *rv(const cJSON *o)
-{
-	const char *s = o ? fed_obj_resource_version(o) : NULL;
-	return s ? s : "";
-}
-
-/* Server-side apply of one member object; prints its step line. */
-static int apply(struct join *j, const char *what, const char *path, cJSON *obj,
-                 struct fed_error *err)
-{
-	cJSON *old = NULL, *now = NULL;
-	char *body = NULL, url[512];
-	const char *state;
-	int ret;
-
-	ret = fedctl_call(j->ctx, j->member, "GET", path, NULL, NULL, 0, &old, err);
-	if (ret && ret != FED_ENOTFOUND)
-		return fed_error_wrap(err, "member: get %s", what);
-	if (j->dry_run) {
-		printf("member: %s %s (dry run)\n", what,
-		       old ? "would be applied" : "would be created");
-		cJSON_Delete(old);
-		return 0;
-	}
-	body = cJSON_PrintUnformatted(obj);
-	snprintf(url, sizeof(url), "%s?fieldManager=fedctl&force=true", path);
-	ret = fedctl_call(j->ctx, j->member, "PATCH", url, body, "application/apply-patch+yaml", 0,
-	                  &now, err);
-	free(body);
-	if (ret) {
-		cJSON_Delete(old);
-		if (strstr(err->msg, "being terminated"))
-			return fed_error_wrap(err,
-			                      "member: apply %s (a previous delete is still "
-			                      "removing namespace %s: wait until it is gone, "
-			                      "then run join again)",
-			                      what, j->ns);
-		return fed_error_wrap(err, "member: apply %s", what);
-	}
-	state = !old ? "created" : strcmp(rv(old), rv(now)) ? "configured" : "unchanged";
-	printf("member: %s %s\n", what, state);
-	cJSON_Delete(old);
-	cJSON_Delete(now);
-	return 0;
-}
-
-static cJSON *object(const char *api_version, const char *kind, const char *ns, const char *name)
-{
-	cJSON *o = cJSON_CreateObject(), *m;
-
-	cJSON_AddStringToObject(o, "apiVersion", api_version);
-	cJSON_AddStringToObject(o, "kind", kind);
-	m = cJSON_AddObjectToObject(o, "metadata");
-	cJSON_AddStringToObject(m, "name", name);
-	if (ns)
-		cJSON_AddStringToObject(m, "namespace", ns);
-	cJSON_AddItemToObject(cJSON_AddObjectToObject(m, "labels"), "app.kubernetes.io/managed-by",
-	                      cJSON_CreateString("fedctl"));
-	return o;
-}
-
-static void add_rule(cJSON *rules, const char *group, const char *resource, const char *verbs)
-{
-	cJSON *r = cJSON_CreateObject(), *v = cJSON_CreateArray();
-	char buf[256], *tok, *save = NULL;
-
-	if (group) {
-		cJSON_AddItemToObject(r, "apiGroups", cJSON_CreateStringArray(&group, 1));
-		cJSON_AddItemToObject(r, "resources", cJSON_CreateStringArray(&resource, 1));
-	} else {
-		cJSON_AddItemToObject(r, "nonResourceURLs", cJSON_CreateStringArray(&resource, 1));
-	}
-	snprintf(buf, sizeof(buf), "%s", verbs);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		cJSON_AddItemToArray(v, cJSON_CreateString(tok));
-	cJSON_AddItemToObject(r, "verbs", v);
-	cJSON_AddItemToArray(rules, r);
-}
-
-/* The minimal rules: what the enabled federated types, health checks and
- * cluster metadata need. */
-static int minimal_rules(struct join *j, struct fed_kube_client *host, cJSON *rules,
-                         struct fed_error *err)
-{
-	static const char rw[] = "get,list,watch,create,update,patch,delete";
-	char path[512];
-	cJSON *list = NULL, *item, *items;
-	int ret, n = 0;
-
-	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-	         FED_FTC_VERSION, j->ctx->fed_namespace, FED_FTC_PLURAL);
-	ret = fedctl_call(j->ctx, host, "GET", path, NULL, NULL, 0, &list, err);
-	if (ret && ret != FED_ENOTFOUND)
-		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
-		                      j->ctx->fed_namespace);
-	items = list ? cJSON_GetObjectItem(list, "items") : NULL;
-	cJSON_ArrayForEach(item, items)
-	{
-		struct fed_type_config t;
-		struct fed_error e = FED_ERROR_INIT;
-		memset(&t, 0, sizeof(t));
-		if (fed_type_config_parse(item, &t, &e))
-			continue;
-		if (t.propagation_enabled) {
-			add_rule(rules, t.target.group, t.target.plural, rw);
-			n++;
-		}
-		fed_type_config_release(&t);
-	}
-	cJSON_Delete(list);
-	add_rule(rules, "", "nodes", "get,list");
-	add_rule(rules, "apiextensions.k8s.io", "customresourcedefinitions", "get,create");
-	add_rule(rules, NULL, "/readyz", "get");
-	add_rule(rules, NULL, "/healthz", "get");
-	add_rule(rules, NULL, "/version", "get");
-	printf("member: minimal rights for %d enabled federated type(s)\n", n);
-	return 0;
-}
-
-static int setup_rbac(struct join *j, struct fed_kube_client *host, const char *mode,
-                      struct fed_error *err)
-{
-	cJSON *cr = object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL, FEDCTL_MEMBER_ROLE);
-	cJSON *crb, *rules = cJSON_AddArrayToObject(cr, "rules"), *subj, *ref;
-	char path[512];
-	int ret;
-
-	if (!strcmp(mode, "full")) {
-		add_rule(rules, "*", "*", "*");
-		add_rule(rules, NULL, "*", "get");
-	} else if ((ret = minimal_rules(j, host, rules, err))) {
-		cJSON_Delete(cr);
-		return ret;
-	}
-	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
-	         FEDCTL_MEMBER_ROLE);
-	ret = apply(j, "clusterrole " FEDCTL_MEMBER_ROLE, path, cr, err);
-	cJSON_Delete(cr);
-	if (ret)
-		return ret;
-	crb =
-	    object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", NULL, FEDCTL_MEMBER_ROLE);
-	ref = cJSON_AddObjectToObject(crb, "roleRef");
-	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
-	cJSON_AddStringToObject(ref, "kind", "ClusterRole");
-	cJSON_AddStringToObject(ref, "name", FEDCTL_MEMBER_ROLE);
-	subj = cJSON_CreateObject();
-	cJSON_AddStringToObject(subj, "kind", "ServiceAccount");
-	cJSON_AddStringToObject(subj, "name", FEDCTL_MEMBER_SA);
-	cJSON_AddStringToObject(subj, "namespace", j->ns);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(crb, "subjects"), subj);
-	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
-	         FEDCTL_MEMBER_ROLE);
-	ret = apply(j, "clusterrolebinding " FEDCTL_MEMBER_ROLE, path, crb, err);
-	cJSON_Delete(crb);
-	return ret;
-}
-
-static void sleep_loop(struct fedctl *ctx, double s)
-{
-	bool never = false;
-
-	fed_kube_wait(ctx->loop, &never, s);
-}
-
-/* Whether token authenticates to the member as our ServiceAccount. */
-static bool token_is_ours(struct join *j, const char *token)
-{
-	struct fed_rest_config t;
-	struct fed_kube_client *c = NULL;
-	struct fed_error err = FED_ERROR_INIT;
-	cJSON *r = NULL;
-	char want[512];
-	const char *user;
-	bool ok = false;
-
-	fed_rest_config_init(&t);
-	t.server = j->mcfg.server;
-	t.ca_pem = j->mcfg.ca_pem;
-	t.ca_len = j->mcfg.ca_len;
-	t.tls_server_name = j->mcfg.tls_server_name;
-	t.proxy_url = j->mcfg.proxy_url;
-	t.insecure_skip_tls_verify = j->mcfg.insecure_skip_tls_verify;
-	t.token = (char *)token;
-	if (fed_kube_client_new(&c, j->ctx->loop, &t, "token-check", &err))
-		return false;
-	if (!fedctl_call(j->ctx, c, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-	                 "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
-	                 "\"SelfSubjectReview\"}",
-	                 NULL, 10000, &r, &err)) {
-		snprintf(want, sizeof(want), "system:serviceaccount:%s:%s", j->ns,
-		         FEDCTL_MEMBER_SA);
-		user = fed_obj_str(r, "status.userInfo.username");
-		ok = user && !strcmp(user, want);
-	}
-	cJSON_Delete(r);
-	fed_kube_client_free(c);
-	return ok;
-}
-
-/* The ServiceAccount's token: from the token Secret (filled by
- * kube-controller-manager), else the one the host already has when it is
- * still good, else a TokenRequest. */
-static char *get_token(struct join *j, const char *existing, struct fed_error *err)
-{
-	char path[512];
-	int i, ret;
-
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j->ns,
-	         FEDCTL_MEMBER_TOKEN);
-	for (i = 0; i <= 20; i++) {
-		cJSON *s = NULL;
-		const char *b64;
-		ret = fedctl_call(j->ctx, j->member, "GET", path, NULL, NULL, 0, &s, err);
-		if (ret) {
-			fed_error_wrap(err, "member: get secret %s/%s", j->ns, FEDCTL_MEMBER_TOKEN);
-			return NULL;
-		}
-		b64 = fed_obj_str(s, "data.token");
-		if (b64 && *b64) {
-			char *tok = fedctl_b64_decode(b64, NULL);
-			cJSON_Delete(s);
-			if (tok) {
-				printf(
-				    "member: token of serviceaccount %s/%s read from secret %s\n",
-				    j->ns, FEDCTL_MEMBER_SA, FEDCTL_MEMBER_TOKEN);
-				return tok;
-			}
-			fed_error_set(err, FED_EINVAL, "member: secret %s/%s: token is not base64",
-			              j->ns, FEDCTL_MEMBER_TOKEN);
-			return NULL;
-		}
-		cJSON_Delete(s);
-		if (i == 0 && existing && token_is_ours(j, existing)) {
-			printf("member: token of serviceaccount %s/%s unchanged (the host's one is "
-			       "still valid)\n",
-			       j->ns, FEDCTL_MEMBER_SA);
-			return strdup(existing);
-		}
-		if (i == 0)
-			printf("member: waiting up to 10s for the token controller to fill secret "
-			       "%s/%s\n",
-			       j->ns, FEDCTL_MEMBER_TOKEN);
-		if (i < 20)
-			sleep_loop(j->ctx, 0.5);
-	}
-	{
-		char body[256];
-		cJSON *r = NULL;
-		const char *tok, *exp;
-		char *out;
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token",
-		         j->ns, FEDCTL_MEMBER_SA);
-		snprintf(body, sizeof(body),
-		         "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
-		         "\"spec\":{\"expirationSeconds\":31536000}}");
-		ret = fedctl_call(j->ctx, j->member, "POST", path, body, NULL, 0, &r, err);
-		if (ret) {
-			fed_error_wrap(err,
-			               "member: the token secret stayed empty (no token "
-			               "controller?) and create serviceaccounts/token for %s/%s "
-			               "failed",
-			               j->ns, FEDCTL_MEMBER_SA);
-			return NULL;
-		}
-		tok = fed_obj_str(r, "status.token");
-		exp = fed_obj_str(r, "status.expirationTimestamp");
-		if (!tok) {
-			cJSON_Delete(r);
-			fed_error_set(err, FED_ERR, "member: TokenRequest returned no token");
-			return NULL;
-		}
-		printf("member: secret %s/%s stayed empty (no token controller in the member's "
-		       "kube-controller-manager?): requested a token through the TokenRequest API "
-		       "instead, valid until %s; run join again before then\n",
-		       j->ns, FEDCTL_MEMBER_TOKEN, exp ? exp : "unknown");
-		out = strdup(tok);
-		cJSON_Delete(r);
-		return out;
-	}
-}
-
-static char *entry_yaml(const struct join *j)
+static char *entry_yaml(const struct fedctl_join *j)
 {
 	struct fed_buf b = FED_BUF_INIT;
 	int i;
@@ -333,7 +37,7 @@ static char *entry_yaml(const struct join *j)
 }
 
 /* Whether the document's entry for the name is what join would write. */
-static bool entry_matches(const struct join *j, const struct fed_cluster_spec *c)
+static bool entry_matches(const struct fedctl_join *j, const struct fed_cluster_spec *c)
 {
 	size_t i;
 
@@ -348,7 +52,7 @@ static bool entry_matches(const struct join *j, const struct fed_cluster_spec *c
 }
 
 /* The host's kubeconfig for the member: same server, CA and TLS name? */
-static bool same_endpoint(const struct join *j, const char *kubeconfig, char **token)
+static bool same_endpoint(const struct fedctl_join *j, const char *kubeconfig, char **token)
 {
 	struct fed_kubeconfig *kc = NULL;
 	struct fed_rest_config c;
@@ -378,111 +82,6 @@ static int already_joined(const char *name)
 	        "error: cluster \"%s\" is already joined (use --overwrite to update it, or fedctl "
 	        "delete %s)\n",
 	        name, name);
-	return EXIT_FAIL;
-}
-
-/* Ready, and written by the controller after our change (before_rv: the
- * KubeFedCluster's resourceVersion before it, NULL when there was none or
- * nothing changed) at one of our addresses. */
-static bool fresh(const cJSON *kfc, const char *before_rv, const struct join *j)
-{
-	const char *addr = fed_obj_str(kfc, "status.serverAddress");
-	int i;
-
-	if (before_rv && !strcmp(rv(kfc), before_rv))
-		return false;
-	if (!addr)
-		return false;
-	for (i = 0; i < j->n_addrs; i++) {
-		char *url = NULL;
-		struct fed_error e = FED_ERROR_INIT;
-		bool same = !fed_server_url(j->addr[i], &url, &e) && !strcmp(url, addr);
-		free(url);
-		if (same)
-			return true;
-	}
-	return false;
-}
-
-static int wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-                      double timeout, const char *before_rv, const struct join *j)
-{
-	char path[512];
-	double waited = 0;
-	cJSON *kfc = NULL;
-	struct fed_error err = FED_ERROR_INIT;
-	const char *status = NULL, *reason = NULL, *message = NULL;
-
-	snprintf(path, sizeof(path),
-	         "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-	         ctx->fed_namespace, name);
-	printf("waiting up to %.0fs for fed-controller to report cluster %s Ready\n", timeout,
-	       name);
-	fflush(stdout);
-	for (;;) {
-		cJSON *c;
-		cJSON_Delete(kfc);
-		kfc = NULL;
-		status = reason = message = NULL;
-		if (!fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &kfc, &err)) {
-			cJSON_ArrayForEach(c, cJSON_GetObjectItem(
-			                          cJSON_GetObjectItem(kfc, "status"), "conditions"))
-			{
-				const char *t = fed_obj_str(c, "type");
-				if (t && !strcmp(t, "Ready")) {
-					status = fed_obj_str(c, "status");
-					reason = fed_obj_str(c, "reason");
-					message = fed_obj_str(c, "message");
-				}
-			}
-			const char *conn = fed_obj_str(kfc, "status.connectivityStatus");
-			if (status && !strcmp(status, "True") && conn &&
-			    !strcmp(conn, "Connected") && fresh(kfc, before_rv, j)) {
-				cJSON *nodes = cJSON_GetObjectItem(
-				    cJSON_GetObjectItem(kfc, "status"), "totalNodeCount");
-				const char *ver = fed_obj_str(kfc, "status.kubernetesVersion");
-				printf(
-				    "cluster %s is Ready (Connected): Kubernetes %s, %s%d node(s), "
-				    "address %s\n",
-				    name, ver ? ver : "version unknown",
-				    cJSON_IsNumber(nodes) ? "" : "? ",
-				    cJSON_IsNumber(nodes) ? nodes->valueint : 0,
-				    fed_obj_str(kfc, "status.serverAddress")
-				        ? fed_obj_str(kfc, "status.serverAddress")
-				        : "?");
-				cJSON_Delete(kfc);
-				return EXIT_OK;
-			}
-		} else if (err.code != FED_ENOTFOUND) {
-			fed_error_wrap(&err, "host: get kubefedcluster %s/%s", ctx->fed_namespace,
-			               name);
-			cJSON_Delete(kfc);
-			return fedctl_fail(&err);
-		}
-		if (waited >= timeout)
-			break;
-		sleep_loop(ctx, 1);
-		waited += 1;
-	}
-	if (!kfc)
-		fprintf(
-		    stderr,
-		    "error: cluster \"%s\" is not Ready after %.0fs: no KubeFedCluster %s/%s was "
-		    "written; is fed-controller running? (kubectl -n %s get pods)\n",
-		    name, timeout, ctx->fed_namespace, name, ctx->fed_namespace);
-	else if (status && !strcmp(status, "True"))
-		fprintf(stderr,
-		        "error: cluster \"%s\" is not Ready after %.0fs: fed-controller has not "
-		        "checked the new configuration yet (the KubeFedCluster still shows the old "
-		        "state); is fed-controller running? (kubectl -n %s get pods)\n",
-		        name, timeout, ctx->fed_namespace);
-	else
-		fprintf(stderr,
-		        "error: cluster \"%s\" is not Ready after %.0fs: Ready=%s %s: %s; is "
-		        "fed-controller running? (kubectl -n %s get pods)\n",
-		        name, timeout, status ? status : "Unknown", reason ? reason : "NoReason",
-		        message ? message : "no message", ctx->fed_namespace);
-	cJSON_Delete(kfc);
 	return EXIT_FAIL;
 }
 
@@ -531,7 +130,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	struct fed_rest_config hcfg;
 	struct fed_federation *fed = NULL;
 	const struct fed_cluster_spec *existing = NULL;
-	struct join j;
+	struct fedctl_join j;
 	char *args[1], path[512], key[128];
 	char *old_yaml = NULL, *new_yaml = NULL, *entry = NULL, *token = NULL, *old_token = NULL;
 	char *old_kc = NULL, *new_kc = NULL, *b64 = NULL, *before_rv = NULL;
@@ -566,7 +165,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	}
 	if (fedctl_check_cluster_name(j.name, &err))
 		return fedctl_fail(&err);
-	for (i = 0; i < cidrs.n && i < MAX_ADDRS; i++) {
+	for (i = 0; i < cidrs.n && i < FEDCTL_JOIN_MAX_ADDRS; i++) {
 		const char *eq = strchr(cidrs.items[i], '=');
 		struct fed_cidr c;
 		char cidr[128];
@@ -662,31 +261,31 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	       j.mcfg.context ? j.mcfg.context : "?", j.mcfg.server,
 	       hcfg.context ? hcfg.context : "?");
 	{
-		cJSON *x = object("v1", "Namespace", NULL, j.ns);
+		cJSON *x = fedctl_join_object("v1", "Namespace", NULL, j.ns);
 		char what[300];
 		snprintf(what, sizeof(what), "namespace %s", j.ns);
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s", j.ns);
-		ret = apply(&j, what, path, x, &err);
+		ret = fedctl_join_apply(&j, what, path, x, &err);
 		cJSON_Delete(x);
 		if (ret)
 			goto fail;
-		x = object("v1", "ServiceAccount", j.ns, FEDCTL_MEMBER_SA);
+		x = fedctl_join_object("v1", "ServiceAccount", j.ns, FEDCTL_MEMBER_SA);
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s", j.ns,
 		         FEDCTL_MEMBER_SA);
-		ret = apply(&j, "serviceaccount " FEDCTL_MEMBER_SA, path, x, &err);
+		ret = fedctl_join_apply(&j, "serviceaccount " FEDCTL_MEMBER_SA, path, x, &err);
 		cJSON_Delete(x);
 		if (ret)
 			goto fail;
-		x = object("v1", "Secret", j.ns, FEDCTL_MEMBER_TOKEN);
+		x = fedctl_join_object("v1", "Secret", j.ns, FEDCTL_MEMBER_TOKEN);
 		cJSON_AddStringToObject(x, "type", "kubernetes.io/service-account-token");
 		cJSON_AddItemToObject(
 		    cJSON_AddObjectToObject(cJSON_GetObjectItem(x, "metadata"), "annotations"),
 		    "kubernetes.io/service-account.name", cJSON_CreateString(FEDCTL_MEMBER_SA));
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j.ns,
 		         FEDCTL_MEMBER_TOKEN);
-		ret = apply(&j, "secret " FEDCTL_MEMBER_TOKEN, path, x, &err);
+		ret = fedctl_join_apply(&j, "secret " FEDCTL_MEMBER_TOKEN, path, x, &err);
 		cJSON_Delete(x);
-		if (ret || (ret = setup_rbac(&j, host, rbac, &err)))
+		if (ret || (ret = fedctl_join_setup_rbac(&j, host, rbac, &err)))
 			goto fail;
 	}
 	if (dry_run) {
@@ -697,7 +296,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
-	token = get_token(&j, endpoint_same ? old_token : NULL, &err);
+	token = fedctl_join_token(&j, endpoint_same ? old_token : NULL, &err);
 	if (!token)
 		goto fail;
 
@@ -726,7 +325,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		         "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
 		         ctx->fed_namespace, j.name);
 		if (!fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &k0, &e))
-			before_rv = strdup(rv(k0));
+			before_rv = strdup(fedctl_join_rv(k0));
 		cJSON_Delete(k0);
 	}
 	if (existing && !overwrite && !secret_same) {
@@ -740,7 +339,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		cJSON *body;
 		b64 = fedctl_b64_encode(new_kc, strlen(new_kc));
 		if (!secret) {
-			body = object("v1", "Secret", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
+			body = fedctl_join_object("v1", "Secret", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
 			cJSON_AddStringToObject(body, "type", "Opaque");
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), key,
 			                      cJSON_CreateString(b64));
@@ -772,7 +371,8 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		if (!entry || fedctl_federation_edit(old_yaml, j.name, entry, &new_yaml, &err))
 			goto fail;
 		if (!cm) {
-			body = object("v1", "ConfigMap", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+			body = fedctl_join_object("v1", "ConfigMap", FEDCTL_CONFIG_NS,
+			                          FEDCTL_CONFIGMAP);
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
 			                      cJSON_CreateString(new_yaml));
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps",
@@ -782,7 +382,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		} else {
 			body = cJSON_CreateObject();
 			cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"),
-			                        "resourceVersion", rv(cm));
+			                        "resourceVersion", fedctl_join_rv(cm));
 			cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
 			                      cJSON_CreateString(new_yaml));
 			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s",
@@ -807,7 +407,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
-	rc = wait_ready(ctx, host, j.name, wait_for, before_rv, &j);
+	rc = fedctl_join_wait_ready(ctx, host, j.name, wait_for, before_rv, &j);
 	goto out;
 usage_out:
 	rc = EXIT_USAGE;

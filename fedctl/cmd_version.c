@@ -1,16 +1,71 @@
 #include <stdio.h>
 
+#include <time.h>
+
+#include "fed/table.h"
 #include "fedctl.h"
 
 static const char usage[] = "fedctl version [--client]";
 static const char examples[] = "  fedctl version\n  fedctl version --client\n";
 
+static int count(const cJSON *o, const char *section, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(o, section), key);
+
+	return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
+/* What runs as fed-controller: its Deployment's image and readiness, and
+ * the holder of its leader Lease (fed-controller does not publish its
+ * version otherwise). */
+static void controller(struct fedctl *ctx, struct fed_kube_client *host)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	char path[512], age[32];
+	cJSON *d, *l, *c;
+	const char *image = NULL, *holder, *renew;
+
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/fed-controller",
+	         ctx->fed_namespace);
+	d = fedctl_get(ctx, host, path, &err);
+	c = cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(
+	        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "spec"), "template"),
+	                            "spec"),
+	        "containers"),
+	    0);
+	image = fed_obj_str(c, "image");
+	if (d)
+		printf("Controller: image %s, deployment %s/fed-controller %d/%d ready\n",
+		       image ? image : "unknown", ctx->fed_namespace,
+		       count(d, "status", "readyReplicas"), count(d, "spec", "replicas"));
+	else
+		printf("Controller: no deployment %s/fed-controller (%s)\n", ctx->fed_namespace,
+		       err.msg);
+	cJSON_Delete(d);
+	fed_error_clear(&err);
+	snprintf(path, sizeof(path),
+	         "/apis/coordination.k8s.io/v1/namespaces/%s/leases/fed-controller",
+	         ctx->fed_namespace);
+	l = fedctl_get(ctx, host, path, &err);
+	holder = fed_obj_str(l, "spec.holderIdentity");
+	renew = fed_obj_str(l, "spec.renewTime");
+	fed_age_since(age, sizeof(age), renew, time(NULL));
+	if (holder && *holder)
+		printf("Controller Leader: %s (lease renewed %s ago)\n", holder, age);
+	else
+		printf("Controller Leader: none (no Lease %s/fed-controller held: leader election "
+		       "is off, or no controller is running)\n",
+		       ctx->fed_namespace);
+	cJSON_Delete(l);
+}
+
 int cmd_version(struct fedctl *ctx, int argc, char **argv)
 {
 	bool client_only = false;
 	const struct fed_opt opts[] = {
-		{FED_OPT_BOOL, "client", 0, &client_only, NULL, "print only the client version"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_BOOL, "client", 0, &client_only, NULL, "print only the client version"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host;
@@ -29,7 +84,9 @@ int cmd_version(struct fedctl *ctx, int argc, char **argv)
 	v = fedctl_get(ctx, host, "/version", &err);
 	if (!v)
 		return fedctl_fail(&err);
-	printf("Host Cluster Version: %s\n", fed_obj_str(v, "gitVersion") ? fed_obj_str(v, "gitVersion") : "unknown");
+	printf("Host Cluster Version: %s\n",
+	       fed_obj_str(v, "gitVersion") ? fed_obj_str(v, "gitVersion") : "unknown");
 	cJSON_Delete(v);
+	controller(ctx, host);
 	return EXIT_OK;
 }

@@ -33,6 +33,25 @@ int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
 	globals[3].value = &verbosity;
 	if (!opts)
 		tables[0] = globals, tables[1] = NULL;
+	if (ctx->list_options) {
+		/* "--name -s --name2 ...|--valued ...": the command's own options,
+		 * then those that take a value */
+		const struct fed_opt *o;
+		int pass;
+		for (pass = 0; pass < 2; pass++) {
+			bool first = true;
+			for (o = opts; o && o->type != FED_OPT_END; o++) {
+				if (pass && o->type == FED_OPT_BOOL)
+					continue;
+				printf("%s--%s", first ? "" : " ", o->name);
+				if (o->short_name)
+					printf(" -%c", o->short_name);
+				first = false;
+			}
+			printf("%s", pass ? "" : "|");
+		}
+		return EXIT_OK;
+	}
 	if (fed_opt_parse(tables, argc, argv, args, max_args, nargs, &help, &err)) {
 		fprintf(stderr, "error: %s\nUsage: %s\n", err.msg, usage);
 		return EXIT_USAGE;
@@ -65,6 +84,8 @@ int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_err
 	if (!ret)
 		ret = fed_kube_client_new(&ctx->host, ctx->loop, &cfg,
 					  cfg.context ? cfg.context : "host", err);
+	if (!ret && cfg.namespace && !ctx->context_namespace)
+		ctx->context_namespace = strdup(cfg.namespace);
 	fed_rest_config_release(&cfg);
 	*out = ctx->host;
 	return ret;
@@ -112,8 +133,40 @@ cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *pat
 	return r.json;
 }
 
+void fedctl_sleep(struct fedctl *ctx, double s)
+{
+	bool never = false;
+
+	fed_kube_wait(ctx->loop, &never, s);
+}
+
 int fedctl_fail(const struct fed_error *err)
 {
-	fprintf(stderr, "error: %s\n", err->msg);
+	/* the fix, when the code alone tells it */
+	const char *hint = NULL;
+
+	switch (err->code) {
+	case FED_EUNAVAILABLE:
+	case FED_ETIMEOUT:
+		hint = "is the cluster up and reachable from here? check --kubeconfig and the "
+		       "context";
+		break;
+	case FED_ETLS:
+		hint = "the server's certificate does not match the kubeconfig's CA or name";
+		break;
+	case FED_EUNAUTHORIZED:
+		hint = "the kubeconfig's credentials were rejected: renew them";
+		break;
+	case FED_EFORBIDDEN:
+		/* RBAC's denial ("User x cannot list resource y"), not admission's */
+		if (strstr(err->msg, " cannot "))
+			hint = "the user lacks that permission: grant it (RBAC) or use a context "
+			       "that has it";
+		break;
+	}
+	if (hint && !strstr(err->msg, hint))
+		fprintf(stderr, "error: %s (%s)\n", err->msg, hint);
+	else
+		fprintf(stderr, "error: %s\n", err->msg);
 	return EXIT_FAIL;
 }

@@ -17,6 +17,9 @@ struct fedctl {
 	int verbosity;
 	struct ev_loop *loop;
 	struct fed_kube_client *host; /* connected on first use */
+	char *context_namespace;      /* the host context's namespace, if it sets one */
+	/* completion: fedctl_parse prints the command's options and stops */
+	bool list_options;
 };
 
 struct fedctl_cmd {
@@ -26,6 +29,9 @@ struct fedctl_cmd {
 };
 
 extern const struct fed_opt fedctl_global_opts[];
+/* The command table (main.c), ending with a NULL name. */
+const struct fedctl_cmd *fedctl_commands(void);
+int cmd_completion(struct fedctl *ctx, int argc, char **argv);
 
 /* Parse a command's options plus the global ones; prints the error or the
  * help and returns an exit code >= 0 when the command should stop, -1 to
@@ -40,6 +46,9 @@ int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_err
 /* Run a GET of path on c and wait: returns the parsed answer or NULL with err. */
 cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *path,
 		  struct fed_error *err);
+
+/* Run the loop for s seconds (pending requests go on). */
+void fedctl_sleep(struct fedctl *ctx, double s);
 
 /* One line "error: ..." on stderr; returns EXIT_FAIL. */
 int fedctl_fail(const struct fed_error *err);
@@ -72,6 +81,13 @@ char *fedctl_b64_decode(const char *s, size_t *len);
  * removed (entry NULL); *out is malloc'd. */
 int fedctl_federation_edit(const char *old_yaml, const char *name, const char *entry, char **out,
 			   struct fed_error *err);
+/* The member's objects labelled kubefed.io/managed=true, of every type a
+ * FederatedTypeConfig on the host names: deleted, or with orphan only
+ * unlabelled (namespaces last, and never when self: the host itself).
+ * Prints a line per type. */
+int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host,
+				struct fed_kube_client *member, bool self, bool orphan,
+				bool dry_run, struct fed_error *err);
 int cmd_join(struct fedctl *ctx, int argc, char **argv);
 int cmd_delete(struct fedctl *ctx, int argc, char **argv);
 
@@ -104,5 +120,65 @@ int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
 			   struct fed_federation **out, struct fed_error *err);
 int cmd_list(struct fedctl *ctx, int argc, char **argv);
 int cmd_describe(struct fedctl *ctx, int argc, char **argv);
+
+/* scale (fedctl/cmd_scale.c, scale_plan.c) */
+struct fedctl_workload_kind {
+	const char *kind;   /* FederatedDeployment */
+	const char *plural; /* federateddeployments (types.kubefed.io/v1beta1) */
+	const char *target; /* Deployment */
+};
+/* The scalable federated kinds, ending with a NULL kind. */
+const struct fedctl_workload_kind *fedctl_workload_kinds(void);
+/* "deployment", "deploy", "fdeploy", "FederatedDeployment",
+ * "federateddeployments.types.kubefed.io", ... (any case); NULL if none. */
+const struct fedctl_workload_kind *fedctl_workload_kind(const char *s);
+/* Replicas the federated object asks of cluster: its /spec/replicas
+ * override, else spec.template.spec.replicas, else 1 (the default). */
+long long fedctl_replicas_for(const cJSON *fed_obj, const char *cluster);
+/* Set the cluster's /spec/replicas override to n (replacing one that is
+ * there, adding the cluster's entry when missing; other overrides stay). */
+int fedctl_replicas_set(cJSON *fed_obj, const char *cluster, long long n, struct fed_error *err);
+/* total over n clusters: total/n each, the remainder one each to the first. */
+void fedctl_spread(long long total, size_t n, long long *out);
+struct fedctl_scale_row {
+	const char *ns, *kind, *name, *cluster, *via;
+	long long before, after;
+};
+/* NAMESPACE WORKLOAD CLUSTER VIA REPLICAS ("1 -> 3") table. */
+int fedctl_format_scale(struct fed_buf *out, const struct fedctl_scale_row *rows, size_t n);
+int cmd_scale(struct fedctl *ctx, int argc, char **argv);
+
+/* enable / disable (fedctl/cmd_enable.c, type_discover.c) */
+struct fedctl_type {
+	char *group; /* "" for core */
+	char *version, *kind, *plural;
+	bool namespaced;
+	char **short_names; /* NULL-terminated, or NULL */
+};
+/* The type the host serves under name ("configmaps", "deploy",
+ * "widgets.example.com", ...), by discovery. */
+int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const char *name,
+			 struct fedctl_type *out, struct fed_error *err);
+void fedctl_type_release(struct fedctl_type *t);
+int cmd_enable(struct fedctl *ctx, int argc, char **argv);
+
+/* federate (fedctl/cmd_federate.c, federate_obj.c) */
+/* The objects of a YAML or JSON stream (several documents, Lists
+ * flattened): *out an array of objects, each with kind and metadata.name. */
+int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,
+			 struct fed_error *err);
+/* Drop what the API server sets: status, metadata uid, resourceVersion,
+ * creationTimestamp, managedFields, generation, selfLink, deletion*,
+ * ownerReferences, finalizers, generateName, the last-applied and
+ * revision annotations, a Service's clusterIP(s), a Namespace's
+ * kubernetes.io/metadata.name label and spec (its finalizers). */
+void fedctl_strip_server_fields(cJSON *o);
+/* The Federated<Kind> kubefedctl writes for obj: template = obj stripped
+ * (and without apiVersion, kind, name, namespace), placement
+ * {clusters: []}; a Namespace's lives in itself. New object. */
+cJSON *fedctl_federated_object(const cJSON *obj, const char *fed_api_version,
+			       const char *fed_kind, bool namespaced);
+int cmd_federate(struct fedctl *ctx, int argc, char **argv);
+int cmd_disable(struct fedctl *ctx, int argc, char **argv);
 
 #endif

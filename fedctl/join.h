@@ -1,0 +1,42 @@
+/* join, split by responsibility: cmd_join.c (options, the host's
+ * ConfigMap and Secret), join_member.c (what join creates in the member:
+ * namespace, ServiceAccount, token, RBAC), join_wait.c (waiting for
+ * fed-controller to report the cluster Ready). */
+#ifndef FEDCTL_JOIN_H
+#define FEDCTL_JOIN_H
+
+#include "fedctl.h"
+
+#define FEDCTL_JOIN_MAX_ADDRS 32
+
+struct fedctl_join {
+	struct fedctl *ctx;
+	const char *name;
+	const char *ns;
+	bool dry_run;
+	struct fed_kube_client *member;
+	struct fed_rest_config mcfg;
+	const char *cidr[FEDCTL_JOIN_MAX_ADDRS];
+	char *addr[FEDCTL_JOIN_MAX_ADDRS];
+	int n_addrs;
+};
+
+/* The object's resourceVersion, "" when none. */
+const char *fedctl_join_rv(const cJSON *o);
+/* Server-side apply of one member object; prints its step line. */
+int fedctl_join_apply(struct fedctl_join *j, const char *what, const char *path, cJSON *obj,
+                      struct fed_error *err);
+/* A bare object labelled app.kubernetes.io/managed-by=fedctl. */
+cJSON *fedctl_join_object(const char *api_version, const char *kind, const char *ns,
+                          const char *name);
+/* The member's ClusterRole and ClusterRoleBinding for mode full|minimal. */
+int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, const char *mode,
+                           struct fed_error *err);
+/* The ServiceAccount's token (malloc'd), NULL with err. */
+char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_error *err);
+/* Wait until fed-controller reports the cluster Ready at one of j's
+ * addresses, written after before_rv; prints the outcome; an exit code. */
+int fedctl_join_wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
+                           double timeout, const char *before_rv, const struct fedctl_join *j);
+
+#endif
