@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "fed/tunnel.h"
+#include "fed/tunnel_http.h"
 
 static int decode_all(const struct fed_buf *b, struct fed_tunnel_frame *out, int max,
 		      size_t step, struct fed_error *err)
@@ -370,6 +371,130 @@ static void test_flow_control(void)
 	fed_tunnel_proto_release(&agent);
 }
 
+static int feed_str(struct fed_tunnel_http *h, const char *s, size_t step, struct fed_buf *out,
+		    struct fed_buf *reply)
+{
+	size_t n = strlen(s);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i += step)
+		rc = fed_tunnel_http_feed(h, (const uint8_t *)s + i, n - i < step ? n - i : step,
+					  out, reply);
+	return rc;
+}
+
+static void test_http_rewrite(void)
+{
+	const char *req = "GET /api/v1/namespaces?limit=5 HTTP/1.1\r\n"
+			  "Host: 127.0.0.1:41234\r\n"
+			  "Authorization: Bearer host-secret\r\n"
+			  "impersonate-user: admin\r\n"
+			  "Impersonate-Group: system:masters\r\n"
+			  "Proxy-Authorization: Basic eA==\r\n"
+			  "Connection: keep-alive, X-Drop-Me\r\n"
+			  "X-Drop-Me: 1\r\n"
+			  "Upgrade: websocket\r\n"
+			  "Accept: application/json\r\n"
+			  "User-Agent: fed-controller\r\n"
+			  "\r\n"
+			  "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n"
+			  "Content-Length: 11\r\n"
+			  "Content-Type: application/json\r\n"
+			  "\r\n"
+			  "{\"a\":\"b\"}\r\n"
+			  "GET /version HTTP/1.1\r\n\r\n";
+	size_t steps[] = {1, 3, 64, 100000};
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct fed_tunnel_http *h;
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+		const char *o;
+
+		CHECK_INT(fed_tunnel_http_new(&h, "10.96.0.1:443", "agent-sa-token"), 0);
+		CHECK_INT(feed_str(h, req, steps[i], &out, &reply), 0);
+		o = fed_buf_str(&out);
+		CHECK_INT(h->requests, 3);
+		CHECK(strstr(o, "host-secret") == NULL);
+		CHECK(strcasestr(o, "impersonate") == NULL);
+		CHECK(strstr(o, "Proxy-Authorization") == NULL);
+		CHECK(strstr(o, "X-Drop-Me") == NULL);
+		CHECK(strstr(o, "Upgrade") == NULL);
+		CHECK(strstr(o, "Connection") == NULL);
+		CHECK(strstr(o, "127.0.0.1:41234") == NULL);
+		CHECK_HAS(o, "GET /api/v1/namespaces?limit=5 HTTP/1.1\r\nHost: 10.96.0.1:443\r\n"
+			     "Accept: application/json\r\nUser-Agent: fed-controller\r\n"
+			     "Authorization: Bearer agent-sa-token\r\n\r\n"
+			     "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n");
+		CHECK_HAS(o, "Content-Type: application/json\r\nContent-Length: 11\r\n"
+			     "Authorization: Bearer agent-sa-token\r\n\r\n{\"a\":\"b\"}\r\n"
+			     "GET /version HTTP/1.1\r\nHost: 10.96.0.1:443\r\n"
+			     "Authorization: Bearer agent-sa-token\r\n\r\n");
+		CHECK_INT(reply.len, 0);
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+}
+
+static void test_http_refused(void)
+{
+	struct {
+		const char *req, *status, *why;
+	} cases[] = {
+		{"GET http://10.0.0.5:22/ HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+		{"CONNECT 10.0.0.5:22 HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+		{"GET * HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+		{"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "501",
+		 "Transfer-Encoding"},
+		{"POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", "400",
+		 "conflicting"},
+		{"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "400", "bad Content-Length"},
+		{"GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n", "400", "folded"},
+		{"GET /x HTTP/1.1\r\nBad Name: b\r\n\r\n", "400", "header name"},
+		{"GET /x HTTP/2\r\n\r\n", "505", "HTTP/1.x"},
+		{"GET /x\r\n\r\n", "400", "request line"},
+		{"\r\n\r\n", "400", "request line"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fed_tunnel_http *h;
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+
+		CHECK_INT(fed_tunnel_http_new(&h, "api:443", "tok"), 0);
+		CHECK_INT(feed_str(h, cases[i].req, 5, &out, &reply), FED_EINVAL);
+		CHECK_HAS(fed_buf_str(&reply), cases[i].status);
+		CHECK_HAS(fed_buf_str(&reply), cases[i].why);
+		CHECK_HAS(fed_buf_str(&reply), "Connection: close");
+		CHECK_HAS(h->error, cases[i].why);
+		CHECK(strstr(fed_buf_str(&out), "tok") == NULL);
+		/* nothing more is accepted */
+		CHECK_INT(fed_tunnel_http_feed(h, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18,
+					       &out, &reply),
+			  FED_EINVAL);
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+	/* an endless head is cut at 64 KiB */
+	{
+		struct fed_tunnel_http *h;
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+		char line[1024];
+		int rc = 0;
+
+		memset(line, 'a', sizeof(line));
+		CHECK_INT(fed_tunnel_http_new(&h, "api:443", NULL), 0);
+		for (int i = 0; i < 100 && rc == 0; i++)
+			rc = fed_tunnel_http_feed(h, (const uint8_t *)line, sizeof(line), &out,
+						  &reply);
+		CHECK_INT(rc, FED_EINVAL);
+		CHECK_HAS(fed_buf_str(&reply), "431");
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+}
+
 int main(void)
 {
 	RUN(test_roundtrip);
@@ -377,5 +502,7 @@ int main(void)
 	RUN(test_streams);
 	RUN(test_stream_limit);
 	RUN(test_flow_control);
+	RUN(test_http_rewrite);
+	RUN(test_http_refused);
 	return CHECK_EXIT();
 }
