@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "controller.h"
+#include "tunnel.h"
 #include "fed/federation.h"
 #include "fed/log.h"
 #include "fed/opt.h"
@@ -117,6 +118,8 @@ static int start_acting(struct controller *ctl, struct fed_error *err)
 	if ((ret = start_informer(ctl, &kfc_resource, o->fed_namespace, NULL,
 				  FED_MANAGED_BY_LABEL "=" FED_MANAGER, h_kfc, &ctl->clusters, err)))
 		return ret;
+	if ((ret = tunnel_start(ctl, err)))
+		return ret;
 	return types_start(ctl, err);
 }
 
@@ -222,6 +225,10 @@ int main(int argc, char **argv)
 		{FED_OPT_DOUBLE, "host-qps", 0, &o->host_qps, "QPS", "request rate to the host apiserver, burst twice that (default 100: status writes for every federated object)"},
 		{FED_OPT_DOUBLE, "member-qps", 0, &o->member_qps, "QPS", "request rate to each member apiserver, burst twice that (default 50)"},
 		{FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL, "adopt objects that already exist in members without the kubefed.io/managed label (default true)"},
+		{FED_OPT_STRING, "tunnel-address", 0, &o->tunnel_address, "[IP]:PORT", "serve fed-agents of mode: agent members here, while leading (default off; the manifests use :8443)"},
+		{FED_OPT_STRING, "tunnel-secret-name", 0, &o->tunnel_secret, "NAME", "Secret in the config namespace with the tunnel's certificate, key and bootstrap tokens (default fed-tunnel)"},
+		{FED_OPT_STRING, "tunnel-sans", 0, &o->tunnel_sans, "SANS", "subjectAltNames of a generated tunnel certificate (default DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1)"},
+		{FED_OPT_DOUBLE, "tunnel-heartbeat", 0, &o->tunnel_heartbeat, "SECONDS", "heartbeat interval; an agent is gone after 3 missed (default 10)"},
 		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
 		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
 		FED_OPT_TABLE_END,
@@ -248,6 +255,10 @@ int main(int argc, char **argv)
 	o->lease_name = "fed-controller";
 	o->host_qps = 100;
 	o->member_qps = 50;
+	o->tunnel_address = "off";
+	o->tunnel_secret = "fed-tunnel";
+	o->tunnel_sans = "DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1";
+	o->tunnel_heartbeat = 10;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
@@ -301,6 +312,7 @@ out:
 	ev_timer_stop(ctl.loop, &ctl.stop_timer);
 	free_members(&ctl);
 	types_stop(&ctl);
+	tunnel_stop(&ctl);
 	fed_informer_free(ctl.config);
 	fed_informer_free(ctl.secret);
 	fed_informer_free(ctl.clusters);
