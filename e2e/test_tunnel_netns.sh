@@ -7,7 +7,9 @@
 # tunnel listener - is reachable (no firewall rules: neither iptables nor
 # nft is installed here). Join, Ready, propagation, delete; cut the link
 # (veth down) -> Offline within 40 s, restore -> Connected, drift corrected.
-# Needs root (ip netns).
+# Then the same agent again through a real HTTP CONNECT proxy (tinyproxy on
+# the veth address), to a tunnel address only the proxy can reach.
+# Needs root (ip netns) and tinyproxy (scripts/setup installs it).
 set -euo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,11 +21,12 @@ NET=198.18.$((($$ >> 6) & 255)) BASE=$((($$ & 63) * 4))
 HOSTIP=$NET.$((BASE + 1)) MEMBERIP=$NET.$((BASE + 2))
 work=$(mktemp -d)
 MSTATE=$work/clusters
-pass=0 fail=0 cpid= apid=
+pass=0 fail=0 cpid= apid= ppid_=
 
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1 ||
 	{ echo "FAIL: this test needs root and ip netns"; exit 1; }
+command -v tinyproxy >/dev/null || { echo "FAIL: tinyproxy is not installed (run scripts/setup)"; exit 1; }
 inns() { ip netns exec "$NETNS" "$@"; }
 kp() { inns kubectl --kubeconfig "$MSTATE/kubeconfig" --context $C "$@"; }
 kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
@@ -32,6 +35,7 @@ status_of() { kfc "$1" '{.status.connectivityStatus}'; }
 cleanup() {
 	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
+	[ -z "$ppid_" ] || kill -9 "$ppid_" 2>/dev/null || true
 	"$FED_LOCAL_CLUSTERS" down --state-dir "$MSTATE" >/dev/null 2>&1 || true
 	ip netns del "$NETNS" 2>/dev/null || true
 	ip link del "$VH" 2>/dev/null || true
@@ -116,8 +120,8 @@ data:
 EOF
 "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
 	--health-period 2 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-	--leader-elect=false --tunnel-address "$HOSTIP:0" --tunnel-heartbeat 2 \
-	--tunnel-sans "IP:$HOSTIP" --log-level debug 2>"$work/ctl.log" &
+	--leader-elect=false --tunnel-address "0.0.0.0:0" --tunnel-heartbeat 2 \
+	--tunnel-sans "IP:$HOSTIP,IP:127.0.0.1" --log-level debug 2>"$work/ctl.log" &
 cpid=$!
 wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; cat "$work/ctl.log"; exit 1; }
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
@@ -187,9 +191,59 @@ fi
 wait_eq 30 1 cmget cfg && ok "drift made during the cut corrected" || bad "drift not corrected: $(cmget cfg)"
 kill -0 "$apid" && ok "agent survived the cut (reconnects: $(grep -c 'reconnecting in' "$work/agent.log"))" ||
 	bad "agent exited"
+# ---- the same through a real HTTP CONNECT proxy ------------------------------------------
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
+pport=$(free_port)
+cat >"$work/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port $pport
+Listen $HOSTIP
+Timeout 600
+Allow 198.18.0.0/15
+ConnectPort $tport
+MaxClients 20
+LogLevel Info
+EOF
+tinyproxy -d -c "$work/tinyproxy.conf" >"$work/tinyproxy.log" 2>&1 &
+ppid_=$!
+kill -9 "$apid"
+wait_eq 30 Offline status_of $C || true
+t0=$(now)
+# the agent asks for 127.0.0.1:TPORT: inside the namespace that is its own
+# loopback, so only the proxy (on the host) can reach it
+HTTPS_PROXY="http://$HOSTIP:$pport" NO_PROXY="localhost,.svc" \
+	ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" --host-address "127.0.0.1:$tport" \
+	--host-ca-file "$work/host-ca.crt" --credential-file "$work/cred" \
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug \
+	2>"$work/agent-proxy.log" &
+apid=$!
+if wait_eq 40 Connected status_of $C; then
+	ok "agent through tinyproxy: $C Connected again in $(since "$t0")s"
+else
+	bad "not Connected through the proxy: $(kfc $C '{.status}')"
+	tail -5 "$work/agent-proxy.log" "$work/tinyproxy.log"
+fi
+if grep -q "through the proxy $HOSTIP:$pport" "$work/agent-proxy.log" &&
+	grep -q "CONNECT 127.0.0.1:$tport" "$work/tinyproxy.log"; then
+	ok "tinyproxy carried the tunnel: $(grep -m1 -o "CONNECT 127.0.0.1:$tport.*" "$work/tinyproxy.log")"
+else
+	bad "no CONNECT through the proxy: $(tail -3 "$work/tinyproxy.log")"
+fi
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: via-proxy, namespace: $NS}
+spec:
+  template: {data: {a: "1"}}
+  placement: {clusters: [{name: $C}]}
+EOF
+wait_eq 30 1 cmget via-proxy && ok "propagation through the proxied tunnel" || bad "not propagated via the proxy"
+
 leak=
 for s in "$TOKEN" "$(cat "$work/sa-token")" "$(cat "$work/cred")"; do
-	grep -qF -- "$s" "$work/ctl.log" "$work/agent.log" && leak=1
+	grep -qF -- "$s" "$work/ctl.log" "$work/agent.log" "$work/agent-proxy.log" \
+		"$work/tinyproxy.log" && leak=1
 done
 [ -z "$leak" ] && ok "no token or credential in the logs" || bad "secret in a log"
 

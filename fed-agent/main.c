@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "agent.h"
 #include "fed/log.h"
 #include "fed/opt.h"
+#include "fed/tunnel_proxy.h"
 
 static char *read_file(const char *path, size_t max, struct fed_error *err)
 {
@@ -171,6 +173,107 @@ out:
 	return fd;
 }
 
+/* Wait up to 10 s for fd to become ready for events. */
+static int wait_fd(int fd, short events)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	return poll(&p, 1, 10000) == 1 && !(p.revents & (POLLERR | POLLNVAL)) ? 0 : -1;
+}
+
+/* Through an HTTP CONNECT proxy: connect to it, ask for the host, read its
+ * answer. Done synchronously (bounded by 10 s per step): the agent has
+ * nothing else to do until its tunnel is up. */
+static int dial_proxy(const char *target, const char *url, struct fed_error *err)
+{
+	struct fed_proxy px;
+	struct fed_buf req = FED_BUF_INIT, resp = FED_BUF_INIT;
+	char hostport[300];
+	size_t off = 0, used = 0;
+	int fd = -1, e = 0, rc;
+	socklen_t len = sizeof(e);
+
+	if (fed_proxy_parse_url(url, &px, err) < 0) {
+		fed_error_wrap(err, "HTTPS_PROXY");
+		return -1;
+	}
+	snprintf(hostport, sizeof(hostport), strchr(px.host, ':') ? "[%s]:%s" : "%s:%s", px.host,
+		 px.port);
+	fd = dial(hostport, err);
+	if (fd < 0)
+		goto fail;
+	if (wait_fd(fd, POLLOUT) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || e) {
+		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to the proxy %s: %s", hostport,
+			      e ? strerror(e) : "timed out");
+		goto fail;
+	}
+	fed_proxy_connect_request(&req, target, &px);
+	while (off < req.len) {
+		ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			goto io;
+		else if (wait_fd(fd, POLLOUT) < 0)
+			goto io;
+	}
+	/* read only up to the end of the head: TLS starts right after it */
+	while ((rc = fed_proxy_connect_response(resp.data ? resp.data : "", resp.len, &used,
+						err)) == 0) {
+		char c;
+		ssize_t n = recv(fd, &c, 1, 0);
+
+		if (n == 1) {
+			fed_buf_append(&resp, &c, 1);
+		} else if (n == 0) {
+			errno = 0; /* closed */
+			goto io;
+		} else if ((errno != EAGAIN && errno != EINTR) || wait_fd(fd, POLLIN) < 0) {
+			goto io;
+		}
+	}
+	if (rc < 0)
+		goto fail;
+	FED_LOG_DEBUG(NULL, "connected to %s through the proxy %s", target, hostport);
+	goto out;
+io:
+	fed_error_set(err, FED_EUNAVAILABLE, "proxy %s: %s while asking for %s", hostport,
+		      errno ? strerror(errno) : "connection closed", target);
+fail:
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+out:
+	if (req.data)
+		memset(req.data, 0, req.cap); /* may hold the proxy's password */
+	fed_buf_release(&req);
+	fed_buf_release(&resp);
+	fed_proxy_release(&px);
+	return fd;
+}
+
+static const char *env2(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+
+	return v && *v ? v : getenv(b);
+}
+
+/* Directly, or through HTTPS_PROXY unless NO_PROXY names the host. */
+static int dial_host(struct agent *a, struct fed_error *err)
+{
+	const char *proxy = env2("HTTPS_PROXY", "https_proxy");
+	char *host = NULL, *port = NULL;
+	bool direct = true;
+
+	if (proxy && *proxy && split_hostport(a->host_address, &host, &port) == 0)
+		direct = fed_proxy_bypass(env2("NO_PROXY", "no_proxy"), host);
+	free(host);
+	free(port);
+	return direct ? dial(a->host_address, err) : dial_proxy(a->host_address, proxy, err);
+}
+
 static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct agent *a = w->data;
@@ -193,7 +296,7 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 			    err.msg[0] ? err.msg : "--bootstrap-token-file is empty");
 		goto retry;
 	}
-	fd = dial(a->host_address, &err);
+	fd = dial_host(a, &err);
 	if (fd < 0) {
 		FED_LOG_WARN(NULL, "%s", err.msg);
 		goto retry;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fed/tunnel_http.h"
+#include "fed/tunnel_proxy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,5 +34,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fed_buf_release(&out);
 	fed_buf_release(&reply);
 	fed_tunnel_http_free(h);
+	/* the same bytes as a proxy's CONNECT answer, a proxy URL, NO_PROXY */
+	{
+		struct fed_error err = FED_ERROR_INIT;
+		struct fed_proxy px;
+		char *s = strndup((const char *)data + 1, size - 1);
+		size_t used;
+
+		if (fed_proxy_connect_response((const char *)data + 1, size - 1, &used, &err) == 1 &&
+		    used > size - 1)
+			abort();
+		if (s && fed_proxy_parse_url(s, &px, &err) == 0)
+			fed_proxy_release(&px);
+		if (s && fed_proxy_bypass(s, "api.example.com") + fed_proxy_bypass(s, "10.1.2.3") +
+				 fed_proxy_bypass(s, "fd00::1") > 3)
+			abort();
+		free(s);
+	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "fed/tunnel.h"
 #include "fed/tunnel_http.h"
+#include "fed/tunnel_proxy.h"
 
 static int decode_all(const struct fed_buf *b, struct fed_tunnel_frame *out, int max,
 		      size_t step, struct fed_error *err)
@@ -495,6 +496,63 @@ static void test_http_refused(void)
 	}
 }
 
+static void test_proxy(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_proxy p;
+	struct fed_buf b = FED_BUF_INIT;
+	size_t used;
+	const char *ok = "HTTP/1.1 200 Connection established\r\nProxy-agent: x\r\n\r\n\x16\x03";
+
+	CHECK_INT(fed_proxy_parse_url("http://user:s3cret@proxy.corp:3128/", &p, &err), 0);
+	CHECK_STR(p.host, "proxy.corp");
+	CHECK_STR(p.port, "3128");
+	CHECK_STR(p.basic_auth, "dXNlcjpzM2NyZXQ=");
+	CHECK_INT(fed_proxy_connect_request(&b, "tunnel.example.com:8080", &p), 0);
+	CHECK_STR(fed_buf_str(&b), "CONNECT tunnel.example.com:8080 HTTP/1.1\r\n"
+				   "Host: tunnel.example.com:8080\r\n"
+				   "Proxy-Authorization: Basic dXNlcjpzM2NyZXQ=\r\n\r\n");
+	fed_buf_release(&b);
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("[fd00::1]:8888", &p, &err), 0);
+	CHECK_STR(p.host, "fd00::1");
+	CHECK_STR(p.port, "8888");
+	CHECK(p.basic_auth == NULL);
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("proxy", &p, &err), 0);
+	CHECK_STR(p.port, "80");
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("https://proxy:443", &p, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "only http://");
+	CHECK_INT(fed_proxy_parse_url("http://u:pw@proxy:x1", &p, &err), FED_EINVAL);
+	CHECK(strstr(err.msg, "pw") == NULL);
+
+	CHECK(fed_proxy_bypass("localhost,.svc,10.0.0.0/8", "api.default.svc"));
+	CHECK(fed_proxy_bypass("localhost, example.com", "EXAMPLE.com"));
+	CHECK(fed_proxy_bypass("example.com", "a.b.example.com"));
+	CHECK(!fed_proxy_bypass("example.com", "badexample.com"));
+	CHECK(fed_proxy_bypass("10.0.0.0/8", "10.200.3.4"));
+	CHECK(!fed_proxy_bypass("10.0.0.0/8", "11.0.0.1"));
+	CHECK(fed_proxy_bypass("198.18.0.0/15", "198.19.255.255"));
+	CHECK(!fed_proxy_bypass("198.18.0.0/15", "198.20.0.0"));
+	CHECK(fed_proxy_bypass("fd00::/8", "fd12::1"));
+	CHECK(fed_proxy_bypass("*", "anything"));
+	CHECK(!fed_proxy_bypass("", "x"));
+	CHECK(!fed_proxy_bypass(NULL, "x"));
+	CHECK(!fed_proxy_bypass("10.0.0.0/99,/,a/", "10.0.0.1"));
+
+	CHECK_INT(fed_proxy_connect_response(ok, 20, &used, &err), 0);
+	CHECK_INT(fed_proxy_connect_response(ok, strlen(ok), &used, &err), 1);
+	CHECK_INT(used, strlen(ok) - 2); /* the TLS bytes after the head stay */
+	CHECK_INT(fed_proxy_connect_response("HTTP/1.1 407 Auth\r\n\r\n", 21, &used, &err),
+		  FED_EUNAUTHORIZED);
+	CHECK_HAS(err.msg, "407");
+	CHECK_INT(fed_proxy_connect_response("HTTP/1.0 403 No\r\n\r\n", 19, &used, &err),
+		  FED_EUNAVAILABLE);
+	CHECK_INT(fed_proxy_connect_response("SSH-2.0-x\r\n\r\n", 13, &used, &err),
+		  FED_EUNAVAILABLE);
+}
+
 int main(void)
 {
 	RUN(test_roundtrip);
@@ -504,5 +562,6 @@ int main(void)
 	RUN(test_flow_control);
 	RUN(test_http_rewrite);
 	RUN(test_http_refused);
+	RUN(test_proxy);
 	return CHECK_EXIT();
 }
