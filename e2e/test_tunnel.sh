@@ -5,7 +5,8 @@
 # one-time bootstrap token and member2's ServiceAccount token; the
 # mode: agent cluster becomes Ready through the tunnel, objects propagate
 # to it, the bootstrap token cannot be replayed, a credential signed by
-# another federation is refused, nothing secret reaches a log, a frozen
+# another federation or renamed to another cluster is refused, nothing
+# secret reaches a log, a frozen
 # agent makes the cluster Offline and a thawed one brings it back, drift
 # corrected.
 set -euo pipefail
@@ -83,6 +84,8 @@ data:
     spec:
       clusters:
       - clusterName: $C
+        mode: agent
+      - clusterName: tun-b
         mode: agent
 EOF
 
@@ -178,15 +181,28 @@ else
 	bad "forged credential: $(tail -3 "$work/ctl.log")"
 fi
 kill "$a3" 2>/dev/null || true
+# cluster A's valid credential with cluster B's name in it: refused, and B
+# stays without an agent
+sed "s/^fedc1\.$C\./fedc1.tun-b./" "$work/cred" >"$work/cred-b"
+"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+	--credential-file "$work/cred-b" --kubeconfig "$work/agent-kc" 2>"$work/agent4.log" &
+a4=$!
+if wait_until 15 grep -q "GOAWAY" "$work/agent4.log" &&
+	[ "$(kfc tun-b '{.status.conditions[?(@.type=="Ready")].reason}')" = AgentNotConnected ]; then
+	ok "cluster $C's credential renamed to tun-b refused; tun-b still AgentNotConnected"
+else
+	bad "renamed credential: $(tail -3 "$work/agent4.log") tun-b: $(kfc tun-b '{.status}')"
+fi
+kill "$a4" 2>/dev/null || true
 refused=$(curl -s "http://127.0.0.1:$mport/metrics" | grep '^fed_tunnel_refused_total' | tr '\n' ' ')
-if grep -q 'reason="replayed_token"} [1-9]' <<<"$refused" && grep -q 'reason="bad_credential"} [1-9]' <<<"$refused"; then
+if grep -q 'reason="replayed_token"} [1-9]' <<<"$refused" && grep -q 'reason="bad_credential"} [2-9]' <<<"$refused"; then
 	ok "/metrics counts refusals: $refused"
 else
 	bad "refusals not counted: $refused"
 fi
 CRED=$(cat "$work/cred")
 leak=
-for f in "$work/ctl.log" "$work/agent.log" "$work/agent2.log" "$work/agent3.log"; do
+for f in "$work/ctl.log" "$work/agent.log" "$work/agent2.log" "$work/agent3.log" "$work/agent4.log"; do
 	for s in "$TOKEN" "$SATOK" "$CRED" "${CRED##*.}" "$HASH"; do
 		grep -qF -- "$s" "$f" && leak="$leak $(basename "$f")"
 	done
