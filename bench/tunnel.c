@@ -36,7 +36,8 @@
 #include "fed/opt.h"
 #include "fed/tunnel_conn.h"
 
-#define NS "bench-tunnel"
+/* a namespace per run: without kube-controller-manager a deleted one never goes */
+static char NS[64], P_NS[128], P_CMS[160], P_CM0[192], P_CM1[192], P_CM2[192];
 
 static struct ev_loop *loop;
 static SSL_CTX *server_ctx;
@@ -118,6 +119,7 @@ struct done {
 	bool done;
 	int status;
 	size_t bytes;
+	char rv[32]; /* metadata.resourceVersion of the answer */
 };
 
 static void req_cb(struct fed_kube_response *resp, void *ud)
@@ -127,6 +129,10 @@ static void req_cb(struct fed_kube_response *resp, void *ud)
 	d->done = true;
 	d->status = resp->status;
 	d->bytes = resp->body_len;
+	snprintf(d->rv, sizeof(d->rv), "%s",
+		 resp->json && fed_obj_resource_version(resp->json)
+			 ? fed_obj_resource_version(resp->json)
+			 : "");
 }
 
 static int request(struct fed_kube_client *c, const char *method, const char *path,
@@ -135,6 +141,9 @@ static int request(struct fed_kube_client *c, const char *method, const char *pa
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_request r = {.method = method, .path = path, .body = body,
 				     .body_len = body ? strlen(body) : 0, .max_retries = 0};
+
+	if (!strcmp(method, "PATCH"))
+		r.content_type = "application/merge-patch+json";
 
 	memset(d, 0, sizeof(*d));
 	if (fed_kube_request(c, &r, req_cb, d, NULL, &err) < 0) {
@@ -228,6 +237,12 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	fed_log_setup(FED_LOG_WARN, false);
+	snprintf(NS, sizeof(NS), "bench-tunnel-%d", (int)getpid());
+	snprintf(P_NS, sizeof(P_NS), "/api/v1/namespaces/%s", NS);
+	snprintf(P_CMS, sizeof(P_CMS), "%s/configmaps", P_NS);
+	snprintf(P_CM0, sizeof(P_CM0), "%s/cm-00000", P_CMS);
+	snprintf(P_CM1, sizeof(P_CM1), "%s/cm-00001", P_CMS);
+	snprintf(P_CM2, sizeof(P_CM2), "%s/cm-00002", P_CMS);
 	loop = EV_DEFAULT;
 	if (!mkdtemp(dir) ||
 	    fed_tunnel_tls_selfsigned("bench", "IP:127.0.0.1", 1, &cert, &key, &err) < 0 ||
@@ -281,10 +296,12 @@ int main(int argc, char **argv)
 		int inflight = 0, next = 0, ok = 0;
 		struct done *ds = calloc((size_t)configmaps, sizeof(*ds));
 
+		snprintf(body, sizeof(body),
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+			 "\"%s\"}}",
+			 NS);
 		sync_request(direct, "POST", "/api/v1/namespaces",
-			     "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NS
-			     "\"}}",
-			     &d);
+			     body, &d);
 		t0 = ev_time();
 		while (ok < configmaps && ev_time() - t0 < 600) {
 			while (inflight < 64 && next < configmaps) {
@@ -292,7 +309,7 @@ int main(int argc, char **argv)
 					 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
 					 "{\"name\":\"cm-%05d\"},\"data\":{\"d\":\"%s\"}}",
 					 next, data);
-				request(direct, "POST", "/api/v1/namespaces/" NS "/configmaps", body,
+				request(direct, "POST", P_CMS, body,
 					&ds[next]);
 				next++;
 				inflight++;
@@ -319,19 +336,19 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 20; i++) { /* warm both connections */
 		struct done d;
 
-		sync_request(direct, "GET", "/api/v1/namespaces/" NS "/configmaps/cm-00000", NULL, &d);
-		sync_request(tunnel, "GET", "/api/v1/namespaces/" NS "/configmaps/cm-00000", NULL, &d);
+		sync_request(direct, "GET", P_CM0, NULL, &d);
+		sync_request(tunnel, "GET", P_CM0, NULL, &d);
 	}
 	for (int i = 0; i < gets; i++) {
 		struct done d;
 
 		t0 = ev_time();
-		if (sync_request(direct, "GET", "/api/v1/namespaces/" NS "/configmaps/cm-00001", NULL,
+		if (sync_request(direct, "GET", P_CM1, NULL,
 				 &d) != 200)
 			goto bad_status;
 		lat_d[i] = ev_time() - t0;
 		t0 = ev_time();
-		if (sync_request(tunnel, "GET", "/api/v1/namespaces/" NS "/configmaps/cm-00001", NULL,
+		if (sync_request(tunnel, "GET", P_CM1, NULL,
 				 &d) != 200)
 			goto bad_status;
 		lat_t[i] = ev_time() - t0;
@@ -342,12 +359,12 @@ int main(int argc, char **argv)
 		struct done d;
 
 		t0 = ev_time();
-		if (sync_request(direct, "GET", "/api/v1/namespaces/" NS "/configmaps", NULL, &d) != 200)
+		if (sync_request(direct, "GET", P_CMS, NULL, &d) != 200)
 			goto bad_status;
 		list_d += ev_time() - t0;
 		list_bytes = d.bytes;
 		t0 = ev_time();
-		if (sync_request(tunnel, "GET", "/api/v1/namespaces/" NS "/configmaps", NULL, &d) != 200)
+		if (sync_request(tunnel, "GET", P_CMS, NULL, &d) != 200)
 			goto bad_status;
 		list_t += ev_time() - t0;
 	}
@@ -362,8 +379,15 @@ int main(int argc, char **argv)
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport)};
 		char req[256], *val;
 
+		struct done d0;
+
+		/* from a known version, so that a watch established late still
+		 * gets every update */
+		if (sync_request(direct, "GET", P_CM2, NULL, &d0) != 200)
+			goto bad_status;
 		memset(&lo, 0, sizeof(lo));
 		lo.field_selector = "metadata.name=cm-00002";
+		lo.resource_version = d0.rv;
 		for (int i = 0; i < watches; i++)
 			if (fed_kube_watch(tunnel, &ref, &lo, w_event, w_done, NULL, &ws[i], &err) < 0)
 				goto fail;
@@ -371,9 +395,8 @@ int main(int argc, char **argv)
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		stalled_fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (connect(stalled_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			snprintf(req, sizeof(req),
-				 "GET /api/v1/namespaces/" NS "/configmaps?watch=1 HTTP/1.1\r\n"
-				 "Host: x\r\n\r\n");
+			snprintf(req, sizeof(req), "GET %s?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+				 P_CMS);
 			if (write(stalled_fd, req, strlen(req)) < 0)
 				perror("stalled watch");
 		}
@@ -397,7 +420,7 @@ int main(int argc, char **argv)
 				want_value, val);
 			events_seen = 0;
 			/* every update also goes to the stalled whole-namespace watch */
-			request(direct, "PATCH", "/api/v1/namespaces/" NS "/configmaps/cm-00002", body,
+			request(direct, "PATCH", P_CM2, body,
 				&d);
 			free(body);
 			for (double s = ev_time(); ev_time() - s < 30;) {
@@ -440,7 +463,7 @@ int main(int argc, char **argv)
 	{
 		struct done d;
 
-		sync_request(direct, "DELETE", "/api/v1/namespaces/" NS, NULL, &d);
+		sync_request(direct, "DELETE", P_NS, NULL, &d);
 	}
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);

@@ -1,6 +1,8 @@
 /* A tunnel stream joined to a socket (plain or TLS), with backpressure
  * both ways. See fed/tunnel_conn.h. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -402,6 +404,7 @@ int fed_tunnel_bridge_new(struct ev_loop *loop, struct fed_tunnel_stream *s, int
 	b->loop = loop;
 	b->st = s;
 	b->fd = fd;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	b->ssl = ssl;
 	if (filter)
 		b->filter = *filter;

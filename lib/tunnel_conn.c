@@ -2,6 +2,8 @@
  * frames in and out, the handshake (HELLO, AUTH, AUTH_OK), heartbeats and
  * the streams. See fed/tunnel_conn.h. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -662,6 +664,9 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 	snprintf(c->name, sizeof(c->name), "%s", c->opts.name ? c->opts.name : "peer");
 	c->opts.name = c->name;
 	fed_tunnel_proto_init(&c->proto, is_host);
+	/* frames are small and latency matters: no Nagle (it meets delayed
+	 * ACKs for 40 ms stalls); a non-TCP socket just ignores it */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	c->ssl = SSL_new(ctx);
 	if (!c->ssl || !SSL_set_fd(c->ssl, fd)) {
 		destroy(c);
