@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 		{FED_OPT_DOUBLE, "host-qps", 0, &o->host_qps, "QPS", "request rate to the host apiserver, burst twice that (default 100: status writes for every federated object)"},
 		{FED_OPT_DOUBLE, "member-qps", 0, &o->member_qps, "QPS", "request rate to each member apiserver, burst twice that (default 50)"},
 		{FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL, "adopt objects that already exist in members without the kubefed.io/managed label (default true)"},
-		{FED_OPT_STRING, "tunnel-address", 0, &o->tunnel_address, "[IP]:PORT", "serve fed-agents of mode: agent members here, while leading (default off; the manifests use :8443)"},
+		{FED_OPT_STRING, "tunnel-address", 0, &o->tunnel_address, "[IP]:PORT", "serve fed-agents of mode: agent members here, while leading (default off; e.g. :8443)"},
 		{FED_OPT_STRING, "tunnel-secret-name", 0, &o->tunnel_secret, "NAME", "Secret in the config namespace with the tunnel's certificate, key and bootstrap tokens (default fed-tunnel)"},
 		{FED_OPT_STRING, "tunnel-sans", 0, &o->tunnel_sans, "SANS", "subjectAltNames of a generated tunnel certificate (default DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1)"},
 		{FED_OPT_DOUBLE, "tunnel-heartbeat", 0, &o->tunnel_heartbeat, "SECONDS", "heartbeat interval; an agent is gone after 3 missed (default 10)"},
