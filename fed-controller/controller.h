@@ -34,6 +34,10 @@ struct controller_opts {
 	double lease_duration, renew_deadline, retry_period;
 	double rsp_offline_grace;	    /* seconds a cluster may be not ready before RSPs move its share */
 	double rsp_unschedulable_threshold; /* seconds replicas stay unavailable before capacity is capped */
+	const char *tunnel_address; /* agent tunnel listener, "off" (default) */
+	const char *tunnel_secret;  /* Secret with the tunnel's certificate, key and tokens */
+	const char *tunnel_sans;    /* subjectAltNames of a generated tunnel certificate */
+	double tunnel_heartbeat;    /* seconds */
 };
 
 struct controller {
@@ -67,6 +71,7 @@ struct controller {
 	bool adopt;		   /* adopt pre-existing unlabelled objects in members */
 	bool members_known;	   /* the Federation config was read once: members are real */
 	struct rsp_ctl *rsp;	   /* ReplicaSchedulingPreferences (rsp.c) */
+	struct tunnel *tunnel;	   /* agent tunnel (tunnel.c), NULL when off */
 };
 
 /* What the Federation config and Secret say about one member. */
@@ -89,6 +94,8 @@ void member_free(struct member *m);
 /* Its KubeFedCluster was deleted by someone: write it again. */
 void member_object_lost(struct member *m);
 const char *member_name(const struct member *m);
+/* "direct" or "agent", as the config says (NULL before the first apply). */
+const char *member_mode(const struct member *m);
 /* The member's client while it is Ready, else NULL. */
 struct fed_kube_client *member_client(const struct member *m);
 /* Connected but not probed yet: its state is not known. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "controller.h"
+#include "tunnel.h"
 #include "fed/federation.h"
 #include "fed/log.h"
 #include "fed/opt.h"
@@ -117,6 +118,8 @@ static int start_acting(struct controller *ctl, struct fed_error *err)
 	if ((ret = start_informer(ctl, &kfc_resource, o->fed_namespace, NULL,
 				  FED_MANAGED_BY_LABEL "=" FED_MANAGER, h_kfc, &ctl->clusters, err)))
 		return ret;
+	if ((ret = tunnel_start(ctl, err)))
+		return ret;
 	return types_start(ctl, err);
 }
 
@@ -224,6 +227,10 @@ int main(int argc, char **argv)
 		{FED_OPT_DOUBLE, "rsp-offline-grace", 0, &o->rsp_offline_grace, "SECONDS", "a cluster not ready this long loses its ReplicaSchedulingPreference share to the others and keeps what it runs (default 60)"},
 		{FED_OPT_DOUBLE, "rsp-unschedulable-threshold", 0, &o->rsp_unschedulable_threshold, "SECONDS", "replicas unavailable in a cluster this long cap its capacity at what is available (default 30)"},
 		{FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL, "adopt objects that already exist in members without the kubefed.io/managed label (default true)"},
+		{FED_OPT_STRING, "tunnel-address", 0, &o->tunnel_address, "[IP]:PORT", "serve fed-agents of mode: agent members here, while leading (default off; e.g. :8443)"},
+		{FED_OPT_STRING, "tunnel-secret-name", 0, &o->tunnel_secret, "NAME", "Secret in the config namespace with the tunnel's certificate, key and bootstrap tokens (default fed-tunnel)"},
+		{FED_OPT_STRING, "tunnel-sans", 0, &o->tunnel_sans, "SANS", "subjectAltNames of a generated tunnel certificate (default DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1)"},
+		{FED_OPT_DOUBLE, "tunnel-heartbeat", 0, &o->tunnel_heartbeat, "SECONDS", "heartbeat interval; an agent is gone after 3 missed (default 10)"},
 		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
 		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
 		FED_OPT_TABLE_END,
@@ -252,6 +259,10 @@ int main(int argc, char **argv)
 	o->member_qps = 50;
 	o->rsp_offline_grace = 60;
 	o->rsp_unschedulable_threshold = 30;
+	o->tunnel_address = "off";
+	o->tunnel_secret = "fed-tunnel";
+	o->tunnel_sans = "DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1";
+	o->tunnel_heartbeat = 10;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
@@ -305,6 +316,7 @@ out:
 	ev_timer_stop(ctl.loop, &ctl.stop_timer);
 	free_members(&ctl);
 	types_stop(&ctl);
+	tunnel_stop(&ctl);
 	fed_informer_free(ctl.config);
 	fed_informer_free(ctl.secret);
 	fed_informer_free(ctl.clusters);

@@ -52,6 +52,11 @@ const char *member_name(const struct member *m)
 	return m->name;
 }
 
+const char *member_mode(const struct member *m)
+{
+	return m->mode;
+}
+
 struct fed_kube_client *member_client(const struct member *m)
 {
 	return !m->err_reason && m->health.state == FED_HEALTH_READY ? m->client : NULL;

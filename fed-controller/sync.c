@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "controller.h"
+#include "tunnel.h"
 #include "fed/federation.h"
 #include "fed/log.h"
 
@@ -100,8 +101,13 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 		d.error_reason = "ClusterDisabled";
 		d.error_message = "disabled: true in the Federation config";
 	} else if (c->mode == FED_CLUSTER_AGENT) {
-		d.error_reason = "AgentNotConnected";
-		d.error_message = "waiting for the cluster's fed-agent to connect";
+		/* through the tunnel's loopback listener once an agent connected */
+		url = tunnel_member_url(ctl, c->name);
+		if (!url || !(kubeconfig = tunnel_kubeconfig(url))) {
+			url = NULL;
+			d.error_reason = "AgentNotConnected";
+			d.error_message = "waiting for the cluster's fed-agent to connect";
+		}
 	} else if (!(kubeconfig = secret_kubeconfig(secret, c->name, &bad))) {
 		d.error_reason = "MissingKubeconfig";
 		snprintf(msg, sizeof(msg),

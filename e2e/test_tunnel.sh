@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Agent mode through the tunnel, on loopback (member2's apiserver is still
+# reachable from the host here; the network-namespace variant is not done
+# yet): fed-controller serves the tunnel, fed-agent dials it with a
+# one-time bootstrap token and member2's ServiceAccount token; the
+# mode: agent cluster becomes Ready through the tunnel, objects propagate
+# to it, the bootstrap token cannot be replayed, a credential signed by
+# another federation or renamed to another cluster is refused, nothing
+# secret reaches a log, a frozen
+# agent makes the cluster Offline and a thawed one brings it back, drift
+# corrected.
+set -euo pipefail
+: "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
+root=$(cd "$(dirname "$0")/.." && pwd)
+K=$FED_E2E_KUBECONFIG
+FNS=kube-federation-system NS=fed-e2e-tunnel-$$ C=tun2
+work=$(mktemp -d)
+pass=0 fail=0 cpid= apid=
+
+. "$(dirname "$0")/lib.sh"
+kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
+status_of() { kfc "$1" '{.status.connectivityStatus}'; }
+metric() { curl -s "http://127.0.0.1:$mport/metrics" | sed -n "s/^$1 //p"; }
+
+cleanup() {
+	[ -z "$apid" ] || { kill -CONT "$apid"; kill -9 "$apid"; } 2>/dev/null || true
+	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
+	for c in host member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
+	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
+	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
+	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	km member2 -n default delete sa fed-agent-e2e --ignore-not-found >/dev/null 2>&1 || true
+	km member2 delete clusterrolebinding fed-agent-e2e --ignore-not-found >/dev/null 2>&1 || true
+	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-controller.log" 2>/dev/null || true
+	cp "$work/agent.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-agent.log" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+k apply -f "$root/manifests/" >/dev/null
+k wait --for condition=established crd --all --timeout=60s >/dev/null
+k apply -f "$root/manifests/types/" >/dev/null
+k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+
+# ---- the member side: the agent's own ServiceAccount token ------------------
+raw() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="$1"; }
+M2=$(raw '{.clusters[?(@.name=="member2")].cluster.server}')
+CA2=$(raw '{.clusters[?(@.name=="member2")].cluster.certificate-authority-data}')
+km member2 -n default create sa fed-agent-e2e >/dev/null
+km member2 create clusterrolebinding fed-agent-e2e --clusterrole=cluster-admin \
+	--serviceaccount=default:fed-agent-e2e >/dev/null
+SATOK=$(km member2 -n default create token fed-agent-e2e --duration=1h)
+printf '%s' "$SATOK" >"$work/sa-token"
+cat >"$work/agent-kc" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: member2
+  cluster: {server: "$M2", certificate-authority-data: $CA2}
+users:
+- name: agent
+  user: {tokenFile: $work/sa-token}
+contexts:
+- name: member2
+  context: {cluster: member2, user: agent}
+current-context: member2
+EOF
+
+# ---- the host side: config, one-time token (stored hashed) ------------------
+TOKEN=$(openssl rand -hex 32)
+printf '%s' "$TOKEN" >"$work/token"
+HASH=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
+k -n kube-system create secret generic fed-tunnel \
+	--from-literal="bootstrap-$HASH=$C $(($(date +%s) + 86400))" >/dev/null
+k -n kube-system create secret generic kubefed-kubeconfig >/dev/null
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kubefed-config, namespace: kube-system}
+data:
+  kubefed.yaml: |
+    apiVersion: federation/v1beta1
+    kind: Federation
+    spec:
+      clusters:
+      - clusterName: $C
+        mode: agent
+      - clusterName: tun-b
+        mode: agent
+EOF
+
+"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
+	--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
+	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 \
+	--log-level debug 2>"$work/ctl.log" &
+cpid=$!
+if wait_until 30 grep -q "serving fed-agents" "$work/ctl.log"; then
+	ok "controller serves the tunnel; generated certificate and credential key in secret fed-tunnel"
+else
+	bad "tunnel not served"; cat "$work/ctl.log"; exit 1
+fi
+tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
+mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$work/ctl.log" | sed -n 1p)
+k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
+wait_eq 20 AgentNotConnected kfc $C '{.status.conditions[?(@.type=="Ready")].reason}' &&
+	ok "before the agent: $C is AgentNotConnected" || bad "before the agent: $(kfc $C '{.status}')"
+
+# ---- join through the tunnel --------------------------------------------------
+start_agent() { # extra args
+	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+		--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
+		--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 --log-level debug "$@" \
+		2>>"$work/agent.log" &
+	apid=$!
+}
+t0=$(now)
+start_agent
+if wait_eq 40 Connected status_of $C; then
+	ok "fed-agent joined with the bootstrap token: $C Ready/Connected through the tunnel in $(since "$t0")s"
+else
+	bad "$C not Ready: $(kfc $C '{.status}')"; tail -30 "$work/ctl.log" "$work/agent.log"; exit 1
+fi
+v=$(kfc $C '{.status.kubernetesVersion}') n=$(kfc $C '{.status.totalNodeCount}')
+[ -n "$v" ] && ok "facts through the tunnel: version $v, nodes ${n:-?}" || bad "no facts: $(kfc $C '{.status}')"
+[ -s "$work/cred" ] && ok "the agent stored its per-cluster credential ($(stat -c %a "$work/cred"))" ||
+	bad "no credential stored"
+if k -n kube-system get secret fed-tunnel -o jsonpath='{.data}' | grep -q "bootstrap-$HASH"; then
+	bad "used bootstrap token still in the Secret"
+else
+	ok "used bootstrap token removed from secret fed-tunnel"
+fi
+
+# ---- propagation through the tunnel -------------------------------------------
+k create ns $NS >/dev/null
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedNamespace
+metadata: {name: $NS, namespace: $NS}
+spec:
+  placement: {clusters: [{name: $C}]}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: cfg, namespace: $NS}
+spec:
+  template: {data: {a: "1"}}
+  placement: {clusters: [{name: $C}]}
+EOF
+cmget() { km member2 -n $NS get cm cfg -o jsonpath='{.data.a}' 2>/dev/null || true; }
+if wait_eq 30 1 cmget; then
+	ok "FederatedConfigMap propagated to $C through the tunnel"
+else
+	bad "no ConfigMap in member2: $(k -n $NS get federatedconfigmap cfg -o jsonpath='{.status}')"
+fi
+
+# ---- security -------------------------------------------------------------------
+# the same bootstrap token again, from a second agent without a credential
+rm -f "$work/cred2"
+"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+	--bootstrap-token-file "$work/token" --credential-file "$work/cred2" \
+	--kubeconfig "$work/agent-kc" --heartbeat 1 --log-level debug 2>"$work/agent2.log" &
+a2=$!
+if wait_until 15 grep -q "GOAWAY" "$work/agent2.log" &&
+	wait_until 10 grep -q "bootstrap token already used" "$work/ctl.log"; then
+	ok "replayed bootstrap token refused ($(grep -c 'authentication refused' "$work/ctl.log") refusals logged)"
+else
+	bad "replayed token: $(tail -5 "$work/agent2.log")"
+fi
+kill "$a2" 2>/dev/null || true
+[ ! -s "$work/cred2" ] && ok "no credential for the replaying agent" || bad "replaying agent got a credential"
+exited() { ! kill -0 "$1" 2>/dev/null; }
+wait_until 5 exited "$a2" && ok "fed-agent exits on SIGTERM" || bad "agent still running after SIGTERM"
+# a credential for this cluster signed with another key: refused
+printf 'fedc1.%s.%s.%s' $C $(($(date +%s) + 86400)) "$(openssl rand -hex 32)" >"$work/forged"
+"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+	--credential-file "$work/forged" --kubeconfig "$work/agent-kc" 2>"$work/agent3.log" &
+a3=$!
+if wait_until 15 grep -q "not signed by this federation" "$work/ctl.log"; then
+	ok "forged cluster credential refused"
+else
+	bad "forged credential: $(tail -3 "$work/ctl.log")"
+fi
+kill "$a3" 2>/dev/null || true
+# cluster A's valid credential with cluster B's name in it: refused, and B
+# stays without an agent
+sed "s/^fedc1\.$C\./fedc1.tun-b./" "$work/cred" >"$work/cred-b"
+"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+	--credential-file "$work/cred-b" --kubeconfig "$work/agent-kc" 2>"$work/agent4.log" &
+a4=$!
+if wait_until 15 grep -q "GOAWAY" "$work/agent4.log" &&
+	[ "$(kfc tun-b '{.status.conditions[?(@.type=="Ready")].reason}')" = AgentNotConnected ]; then
+	ok "cluster $C's credential renamed to tun-b refused; tun-b still AgentNotConnected"
+else
+	bad "renamed credential: $(tail -3 "$work/agent4.log") tun-b: $(kfc tun-b '{.status}')"
+fi
+kill "$a4" 2>/dev/null || true
+refused=$(curl -s "http://127.0.0.1:$mport/metrics" | grep '^fed_tunnel_refused_total' | tr '\n' ' ')
+if grep -q 'reason="replayed_token"} [1-9]' <<<"$refused" && grep -q 'reason="bad_credential"} [2-9]' <<<"$refused"; then
+	ok "/metrics counts refusals: $refused"
+else
+	bad "refusals not counted: $refused"
+fi
+CRED=$(cat "$work/cred")
+leak=
+for f in "$work/ctl.log" "$work/agent.log" "$work/agent2.log" "$work/agent3.log" "$work/agent4.log"; do
+	for s in "$TOKEN" "$SATOK" "$CRED" "${CRED##*.}" "$HASH"; do
+		grep -qF -- "$s" "$f" && leak="$leak $(basename "$f")"
+	done
+done
+[ -z "$leak" ] && ok "no bootstrap token, SA token or credential in any log" || bad "secret in:$leak"
+
+# ---- liveness: freeze the agent, thaw it ------------------------------------------
+t0=$(now)
+kill -STOP "$apid"
+if wait_eq 40 Offline status_of $C; then
+	ok "agent frozen -> $C Offline in $(since "$t0")s (limit 40 s)"
+else
+	bad "not Offline: $(kfc $C '{.status}')"
+fi
+grep -q "no heartbeat" "$work/ctl.log" && ok "host dropped the silent tunnel: $(grep -o 'disconnected: no heartbeat[^"]*' "$work/ctl.log" | sed -n 1p)" ||
+	bad "no heartbeat death logged"
+km member2 -n $NS patch cm cfg --type merge -p '{"data":{"a":"drift"}}' >/dev/null
+t0=$(now)
+kill -CONT "$apid"
+if wait_eq 40 Connected status_of $C; then
+	ok "agent thawed -> reconnected with its credential, $C Connected in $(since "$t0")s"
+else
+	bad "not back: $(kfc $C '{.status}')"; tail -20 "$work/agent.log"
+fi
+if wait_eq 30 1 cmget; then
+	ok "drift made while disconnected corrected after reconnect"
+else
+	bad "drift not corrected: $(cmget)"
+fi
+grep -q "connecting to .* with the cluster credential" "$work/agent.log" &&
+	ok "reconnect used the rotated cluster credential, not the bootstrap token" ||
+	bad "reconnect did not use the credential"
+kill -0 "$apid" && ok "agent still running after the network errors" || bad "agent exited"
+
+echo "tunnel: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

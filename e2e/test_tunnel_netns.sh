@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Agent mode where the host truly cannot reach the member: the member's
+# apiserver (and etcd) and its fed-agent run in a network namespace joined
+# to the host by one veth pair in 198.18.0.0/15; the member's apiserver
+# listens on the namespace's own loopback. The host's services listen on
+# 127.0.0.1, so from the namespace only what binds the veth address - the
+# tunnel listener - is reachable (no firewall rules: neither iptables nor
+# nft is installed here). Join, Ready, propagation, delete; cut the link
+# (veth down) -> Offline within 40 s, restore -> Connected, drift corrected.
+# Then the same agent again through a real HTTP CONNECT proxy (tinyproxy on
+# the veth address), to a tunnel address only the proxy can reach.
+# Needs root (ip netns) and tinyproxy (scripts/setup installs it).
+set -euo pipefail
+: "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
+root=$(cd "$(dirname "$0")/.." && pwd)
+K=$FED_E2E_KUBECONFIG
+FNS=kube-federation-system NS=fed-e2e-netns-$$ C=private
+NETNS=fed-tun-$$ VH=ft$$h VM=ft$$m
+# a /30 of 198.18.0.0/15 of our own
+NET=198.18.$((($$ >> 6) & 255)) BASE=$((($$ & 63) * 4))
+HOSTIP=$NET.$((BASE + 1)) MEMBERIP=$NET.$((BASE + 2))
+work=$(mktemp -d)
+MSTATE=$work/clusters
+pass=0 fail=0 cpid= apid= ppid_=
+
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1 ||
+	{ echo "FAIL: this test needs root and ip netns"; exit 1; }
+command -v tinyproxy >/dev/null || { echo "FAIL: tinyproxy is not installed (run scripts/setup)"; exit 1; }
+inns() { ip netns exec "$NETNS" "$@"; }
+kp() { inns kubectl --kubeconfig "$MSTATE/kubeconfig" --context $C "$@"; }
+kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
+status_of() { kfc "$1" '{.status.connectivityStatus}'; }
+
+cleanup() {
+	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
+	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
+	[ -z "$ppid_" ] || kill -9 "$ppid_" 2>/dev/null || true
+	"$FED_LOCAL_CLUSTERS" down --state-dir "$MSTATE" >/dev/null 2>&1 || true
+	ip netns del "$NETNS" 2>/dev/null || true
+	ip link del "$VH" 2>/dev/null || true
+	k delete ns $NS --wait=false >/dev/null 2>&1 || true
+	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
+	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
+	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-netns-controller.log" 2>/dev/null || true
+	cp "$work/agent.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-netns-agent.log" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- the private data centre ---------------------------------------------------
+ip netns add "$NETNS"
+ip link add "$VH" type veth peer name "$VM"
+ip link set "$VM" netns "$NETNS"
+ip addr add "$HOSTIP/30" dev "$VH"
+ip link set "$VH" up
+inns ip link set lo up
+inns ip addr add "$MEMBERIP/30" dev "$VM"
+inns ip link set "$VM" up
+inns ip route add default via "$HOSTIP"
+t0=$(now)
+inns "$FED_LOCAL_CLUSTERS" up --state-dir "$MSTATE" $C >/dev/null 2>&1 ||
+	{ bad "cannot start a cluster in the namespace"; exit 1; }
+ok "member cluster '$C' up inside network namespace $NETNS ($MEMBERIP) in $(since "$t0")s"
+MSERVER=$(cat "$MSTATE/$C/server")
+if curl -sk --max-time 2 "$MSERVER/version" >/dev/null 2>&1; then
+	bad "the host reaches the member's apiserver at $MSERVER"
+else
+	ok "the host cannot reach the member's apiserver ($MSERVER inside the namespace)"
+fi
+if inns curl -sk --max-time 2 "$(kubectl --kubeconfig "$K" config view --raw -o jsonpath='{.clusters[?(@.name=="host")].cluster.server}')/version" >/dev/null 2>&1; then
+	bad "the namespace reaches the host's apiserver"
+else
+	ok "the namespace cannot reach the host's apiserver"
+fi
+
+kp -n default create sa fed-agent >/dev/null
+kp create clusterrolebinding fed-agent --clusterrole=cluster-admin --serviceaccount=default:fed-agent >/dev/null
+kp -n default create token fed-agent --duration=1h >"$work/sa-token"
+MCA=$(kubectl --kubeconfig "$MSTATE/kubeconfig" config view --raw -o jsonpath="{.clusters[?(@.name==\"$C\")].cluster.certificate-authority-data}")
+cat >"$work/agent-kc" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $C
+  cluster: {server: "$MSERVER", certificate-authority-data: $MCA}
+users:
+- name: agent
+  user: {tokenFile: $work/sa-token}
+contexts:
+- name: $C
+  context: {cluster: $C, user: agent}
+current-context: $C
+EOF
+
+# ---- the host --------------------------------------------------------------------
+k apply -f "$root/manifests/" >/dev/null
+k wait --for condition=established crd --all --timeout=60s >/dev/null
+k apply -f "$root/manifests/types/" >/dev/null
+k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+TOKEN=$(openssl rand -hex 32)
+printf '%s' "$TOKEN" >"$work/token"
+HASH=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
+k -n kube-system create secret generic fed-tunnel \
+	--from-literal="bootstrap-$HASH=$C $(($(date +%s) + 86400))" >/dev/null
+k -n kube-system create secret generic kubefed-kubeconfig >/dev/null
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kubefed-config, namespace: kube-system}
+data:
+  kubefed.yaml: |
+    apiVersion: federation/v1beta1
+    kind: Federation
+    spec:
+      clusters:
+      - clusterName: $C
+        mode: agent
+EOF
+"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
+	--health-period 2 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
+	--leader-elect=false --tunnel-address "0.0.0.0:0" --tunnel-heartbeat 2 \
+	--tunnel-sans "IP:$HOSTIP,IP:127.0.0.1" --log-level debug 2>"$work/ctl.log" &
+cpid=$!
+wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; cat "$work/ctl.log"; exit 1; }
+tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
+k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
+
+# ---- the agent dials out -----------------------------------------------------------
+t0=$(now)
+# ip netns exec execs the agent: $! is the agent itself
+ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" --host-address "$HOSTIP:$tport" --host-ca-file "$work/host-ca.crt" \
+	--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug 2>"$work/agent.log" &
+apid=$!
+if wait_eq 40 Connected status_of $C; then
+	ok "agent in the namespace joined: $C Ready/Connected through the tunnel in $(since "$t0")s ($(kfc $C '{.status.kubernetesVersion}'))"
+else
+	bad "$C not Ready: $(kfc $C '{.status}')"; tail -20 "$work/ctl.log" "$work/agent.log"; exit 1
+fi
+
+# ---- propagation and delete ------------------------------------------------------------
+k create ns $NS >/dev/null
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedNamespace
+metadata: {name: $NS, namespace: $NS}
+spec:
+  placement: {clusters: [{name: $C}]}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: cfg, namespace: $NS}
+spec:
+  template: {data: {a: "1"}}
+  placement: {clusters: [{name: $C}]}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: gone, namespace: $NS}
+spec:
+  template: {data: {a: "1"}}
+  placement: {clusters: [{name: $C}]}
+EOF
+cmget() { kp -n $NS get cm "$1" -o jsonpath='{.data.a}' 2>/dev/null || true; }
+wait_eq 30 1 cmget cfg && wait_eq 30 1 cmget gone &&
+	ok "FederatedConfigMaps propagated into the private cluster" ||
+	bad "not propagated: $(k -n $NS get federatedconfigmap cfg -o jsonpath='{.status}')"
+k -n $NS delete federatedconfigmap gone --wait=false >/dev/null
+cm_absent() { ! kp -n $NS get cm gone >/dev/null 2>&1; }
+wait_until 30 cm_absent && ok "deleting the FederatedConfigMap removed the member's copy" ||
+	bad "member copy not deleted"
+
+# ---- cut the link, restore it ---------------------------------------------------------
+t0=$(now)
+ip link set "$VH" down
+if wait_eq 40 Offline status_of $C; then
+	ok "link cut -> $C Offline in $(since "$t0")s (limit 40 s): $(kfc $C '{.status.conditions[?(@.type=="Ready")].message}')"
+else
+	bad "not Offline after the cut: $(kfc $C '{.status}')"
+fi
+kp -n $NS patch cm cfg --type merge -p '{"data":{"a":"drift"}}' >/dev/null
+t0=$(now)
+ip link set "$VH" up
+if wait_eq 60 Connected status_of $C; then
+	ok "link restored -> $C Connected again in $(since "$t0")s"
+else
+	bad "not back: $(kfc $C '{.status}')"; tail -20 "$work/agent.log"
+fi
+wait_eq 30 1 cmget cfg && ok "drift made during the cut corrected" || bad "drift not corrected: $(cmget cfg)"
+kill -0 "$apid" && ok "agent survived the cut (reconnects: $(grep -c 'reconnecting in' "$work/agent.log"))" ||
+	bad "agent exited"
+# ---- the same through a real HTTP CONNECT proxy ------------------------------------------
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
+pport=$(free_port)
+cat >"$work/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port $pport
+Listen $HOSTIP
+Timeout 600
+Allow 198.18.0.0/15
+ConnectPort $tport
+MaxClients 20
+LogLevel Info
+EOF
+tinyproxy -d -c "$work/tinyproxy.conf" >"$work/tinyproxy.log" 2>&1 &
+ppid_=$!
+kill -9 "$apid"
+wait_eq 30 Offline status_of $C || true
+t0=$(now)
+# the agent asks for 127.0.0.1:TPORT: inside the namespace that is its own
+# loopback, so only the proxy (on the host) can reach it
+HTTPS_PROXY="http://$HOSTIP:$pport" NO_PROXY="localhost,.svc" \
+	ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" --host-address "127.0.0.1:$tport" \
+	--host-ca-file "$work/host-ca.crt" --credential-file "$work/cred" \
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug \
+	2>"$work/agent-proxy.log" &
+apid=$!
+if wait_eq 40 Connected status_of $C; then
+	ok "agent through tinyproxy: $C Connected again in $(since "$t0")s"
+else
+	bad "not Connected through the proxy: $(kfc $C '{.status}')"
+	tail -5 "$work/agent-proxy.log" "$work/tinyproxy.log"
+fi
+if grep -q "through the proxy $HOSTIP:$pport" "$work/agent-proxy.log" &&
+	grep -q "CONNECT 127.0.0.1:$tport" "$work/tinyproxy.log"; then
+	ok "tinyproxy carried the tunnel: $(grep -m1 -o "CONNECT 127.0.0.1:$tport.*" "$work/tinyproxy.log")"
+else
+	bad "no CONNECT through the proxy: $(tail -3 "$work/tinyproxy.log")"
+fi
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: via-proxy, namespace: $NS}
+spec:
+  template: {data: {a: "1"}}
+  placement: {clusters: [{name: $C}]}
+EOF
+wait_eq 30 1 cmget via-proxy && ok "propagation through the proxied tunnel" || bad "not propagated via the proxy"
+
+leak=
+for s in "$TOKEN" "$(cat "$work/sa-token")" "$(cat "$work/cred")"; do
+	grep -qF -- "$s" "$work/ctl.log" "$work/agent.log" "$work/agent-proxy.log" \
+		"$work/tinyproxy.log" && leak=1
+done
+[ -z "$leak" ] && ok "no token or credential in the logs" || bad "secret in a log"
+
+echo "tunnel-netns: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

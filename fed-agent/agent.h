@@ -1,0 +1,50 @@
+/* fed-agent: runs in a member cluster that accepts no inbound
+ * connections, dials the host's tunnel and serves the host's streams by
+ * forwarding their HTTP requests to this member's kube-apiserver only. */
+#ifndef FED_AGENT_H
+#define FED_AGENT_H
+
+#include <stdbool.h>
+#include <ev.h>
+#include <openssl/ssl.h>
+
+#include "fed/kube.h"
+#include "fed/kubeconfig.h"
+#include "fed/tunnel_conn.h"
+
+struct agent {
+	struct ev_loop *loop;
+	/* options */
+	const char *host_address; /* host:port of the tunnel */
+	const char *host_ca_file;
+	const char *server_name; /* name or IP in the host's certificate */
+	const char *token_file;	 /* one-time bootstrap token */
+	const char *credential_file;
+	const char *kubeconfig;
+	double heartbeat;
+	double max_backoff;
+	/* state */
+	SSL_CTX *tunnel_ctx;
+	SSL_CTX *upstream_ctx;
+	struct fed_rest_config member; /* this member's apiserver and our credential */
+	char *api_host;		       /* host part of member.server */
+	char *api_port;
+	char *api_hostport; /* Host header */
+	struct fed_kube_client *kube; /* for metadata */
+	struct fed_tunnel_conn *conn;
+	ev_timer retry;
+	ev_timer meta_timer;
+	int attempt;
+	double connected_at;
+	unsigned long streams_served, streams_refused;
+	char *meta_version;
+	int meta_nodes, meta_cores;
+};
+
+/* upstream.c */
+int agent_upstream_init(struct agent *a, struct fed_error *err);
+void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud);
+void agent_metadata_start(struct agent *a);
+void agent_metadata_push(struct agent *a);
+
+#endif

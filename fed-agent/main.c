@@ -1,0 +1,444 @@
+/* fed-agent: dials the host's tunnel (TLS, pinned host CA), authenticates
+ * with a one-time bootstrap token or the per-cluster credential it was
+ * given, and serves the host's streams. Reconnects forever with
+ * exponential backoff and full jitter; never exits on a network error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "agent.h"
+#include "fed/log.h"
+#include "fed/opt.h"
+#include "fed/tunnel_proxy.h"
+
+static char *read_file(const char *path, size_t max, struct fed_error *err)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n;
+
+	if (!f) {
+		fed_error_set(err, FED_EINVAL, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(max + 1);
+	n = buf ? fread(buf, 1, max, f) : 0;
+	fclose(f);
+	if (!buf) {
+		fed_error_set(err, FED_ENOMEM, "out of memory");
+		return NULL;
+	}
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return buf;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* The credential from AUTH_OK, kept for the next connections (0600,
+ * written atomically). */
+static void save_credential(struct agent *a, const char *cred)
+{
+	char tmp[4096];
+	int fd;
+
+	if (!a->credential_file || !cred || !*cred)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->credential_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, cred, strlen(cred)) != (ssize_t)strlen(cred) || fsync(fd) < 0 ||
+	    close(fd) < 0 || rename(tmp, a->credential_file) < 0) {
+		FED_LOG_ERR(NULL, "cannot store the cluster credential in %s: %s",
+			    a->credential_file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	FED_LOG_INFO(NULL, "cluster credential stored in %s", a->credential_file);
+}
+
+static void schedule_retry(struct agent *a);
+
+static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char *cred, void *ud)
+{
+	struct agent *a = ud;
+
+	a->connected_at = ev_now(a->loop);
+	FED_LOG_INFO(NULL, "connected to the host %s as cluster '%s'", a->host_address, cluster);
+	save_credential(a, cred);
+	agent_metadata_push(a);
+}
+
+static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
+{
+	struct agent *a = ud;
+
+	FED_LOG_WARN(NULL, "tunnel to %s closed: %s", a->host_address, why);
+	/* reset the backoff only after a connection that lived a while, so a
+	 * host that accepts and drops at once is not hammered */
+	if (a->connected_at && ev_now(a->loop) - a->connected_at >= 60)
+		a->attempt = 0;
+	a->connected_at = 0;
+	fed_tunnel_conn_free(c);
+	a->conn = NULL;
+	schedule_retry(a);
+}
+
+static const struct fed_tunnel_conn_cb conn_cb = {
+	.ready = on_ready,
+	.open = agent_on_open,
+	.closed = on_closed,
+};
+
+static int split_hostport(const char *s, char **host, char **port)
+{
+	const char *colon;
+
+	*host = *port = NULL;
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return FED_EINVAL;
+		*host = strndup(s + 1, (size_t)(rb - s - 1));
+		*port = strdup(rb + 2);
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || colon == s)
+			return FED_EINVAL;
+		*host = strndup(s, (size_t)(colon - s));
+		*port = strdup(colon + 1);
+	}
+	if (!*host || !*port || !**port) {
+		free(*host);
+		free(*port);
+		*host = *port = NULL;
+		return FED_EINVAL;
+	}
+	return 0;
+}
+
+/* Non-blocking connect to the first address that starts connecting. The
+ * lookup blocks, but only this agent's loop, and only between attempts. */
+static int dial(const char *hostport, struct fed_error *err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
+	char *host = NULL, *port = NULL;
+	int fd = -1, rc;
+
+	if (split_hostport(hostport, &host, &port) < 0) {
+		fed_error_set(err, FED_EINVAL, "--host-address %s: use HOST:PORT", hostport);
+		goto out;
+	}
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc) {
+		fed_error_set(err, FED_EUNAVAILABLE, "cannot resolve %s: %s", host,
+			      gai_strerror(rc));
+		goto out;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to %s: %s", hostport,
+			      strerror(errno));
+out:
+	if (res)
+		freeaddrinfo(res);
+	free(host);
+	free(port);
+	return fd;
+}
+
+/* Wait up to 10 s for fd to become ready for events. */
+static int wait_fd(int fd, short events)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	return poll(&p, 1, 10000) == 1 && !(p.revents & (POLLERR | POLLNVAL)) ? 0 : -1;
+}
+
+/* Through an HTTP CONNECT proxy: connect to it, ask for the host, read its
+ * answer. Done synchronously (bounded by 10 s per step): the agent has
+ * nothing else to do until its tunnel is up. */
+static int dial_proxy(const char *target, const char *url, struct fed_error *err)
+{
+	struct fed_proxy px;
+	struct fed_buf req = FED_BUF_INIT, resp = FED_BUF_INIT;
+	char hostport[300];
+	size_t off = 0, used = 0;
+	int fd = -1, e = 0, rc;
+	socklen_t len = sizeof(e);
+
+	if (fed_proxy_parse_url(url, &px, err) < 0) {
+		fed_error_wrap(err, "HTTPS_PROXY");
+		return -1;
+	}
+	snprintf(hostport, sizeof(hostport), strchr(px.host, ':') ? "[%s]:%s" : "%s:%s", px.host,
+		 px.port);
+	fd = dial(hostport, err);
+	if (fd < 0)
+		goto fail;
+	if (wait_fd(fd, POLLOUT) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || e) {
+		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to the proxy %s: %s", hostport,
+			      e ? strerror(e) : "timed out");
+		goto fail;
+	}
+	fed_proxy_connect_request(&req, target, &px);
+	while (off < req.len) {
+		ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+
+		if (n > 0)
+			off += (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			goto io;
+		else if (wait_fd(fd, POLLOUT) < 0)
+			goto io;
+	}
+	/* read only up to the end of the head: TLS starts right after it */
+	while ((rc = fed_proxy_connect_response(resp.data ? resp.data : "", resp.len, &used,
+						err)) == 0) {
+		char c;
+		ssize_t n = recv(fd, &c, 1, 0);
+
+		if (n == 1) {
+			fed_buf_append(&resp, &c, 1);
+		} else if (n == 0) {
+			errno = 0; /* closed */
+			goto io;
+		} else if ((errno != EAGAIN && errno != EINTR) || wait_fd(fd, POLLIN) < 0) {
+			goto io;
+		}
+	}
+	if (rc < 0)
+		goto fail;
+	FED_LOG_DEBUG(NULL, "connected to %s through the proxy %s", target, hostport);
+	goto out;
+io:
+	fed_error_set(err, FED_EUNAVAILABLE, "proxy %s: %s while asking for %s", hostport,
+		      errno ? strerror(errno) : "connection closed", target);
+fail:
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+out:
+	if (req.data)
+		memset(req.data, 0, req.cap); /* may hold the proxy's password */
+	fed_buf_release(&req);
+	fed_buf_release(&resp);
+	fed_proxy_release(&px);
+	return fd;
+}
+
+static const char *env2(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+
+	return v && *v ? v : getenv(b);
+}
+
+/* Directly, or through HTTPS_PROXY unless NO_PROXY names the host. */
+static int dial_host(struct agent *a, struct fed_error *err)
+{
+	const char *proxy = env2("HTTPS_PROXY", "https_proxy");
+	char *host = NULL, *port = NULL;
+	bool direct = true;
+
+	if (proxy && *proxy && split_hostport(a->host_address, &host, &port) == 0)
+		direct = fed_proxy_bypass(env2("NO_PROXY", "no_proxy"), host);
+	free(host);
+	free(port);
+	return direct ? dial(a->host_address, err) : dial_proxy(a->host_address, proxy, err);
+}
+
+static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent *a = w->data;
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_tunnel_conn_opts o = {.heartbeat = a->heartbeat, .name = a->host_address};
+	char *secret = NULL;
+	int kind = FED_TUNNEL_AUTH_CREDENTIAL, fd;
+
+	ev_timer_stop(loop, w);
+	/* the per-cluster credential once we have one, else the bootstrap token */
+	if (a->credential_file && access(a->credential_file, R_OK) == 0)
+		secret = read_file(a->credential_file, 4096, &err);
+	if (!secret) {
+		fed_error_clear(&err);
+		kind = FED_TUNNEL_AUTH_BOOTSTRAP;
+		secret = a->token_file ? read_file(a->token_file, 4096, &err) : NULL;
+	}
+	if (!secret || !*secret) {
+		FED_LOG_ERR(NULL, "no credential: %s",
+			    err.msg[0] ? err.msg : "--bootstrap-token-file is empty");
+		goto retry;
+	}
+	fd = dial_host(a, &err);
+	if (fd < 0) {
+		FED_LOG_WARN(NULL, "%s", err.msg);
+		goto retry;
+	}
+	if (fed_tunnel_conn_connect(a->loop, fd, a->tunnel_ctx, a->server_name, kind, secret, &o,
+				    &conn_cb, a, &a->conn, &err) < 0) {
+		FED_LOG_ERR(NULL, "%s", err.msg);
+		goto retry;
+	}
+	FED_LOG_DEBUG(NULL, "connecting to %s with the %s", a->host_address,
+		      kind == FED_TUNNEL_AUTH_BOOTSTRAP ? "bootstrap token" : "cluster credential");
+	wipe_free(secret);
+	return;
+retry:
+	wipe_free(secret);
+	schedule_retry(a);
+}
+
+/* Exponential backoff with full jitter: uniform in [0, min(cap, 2^n)). */
+static void schedule_retry(struct agent *a)
+{
+	double ceiling = 1.0, delay;
+	uint32_t r;
+
+	for (int i = 0; i < a->attempt && ceiling < a->max_backoff; i++)
+		ceiling *= 2;
+	if (ceiling > a->max_backoff)
+		ceiling = a->max_backoff;
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	delay = ceiling * (r / 4294967296.0);
+	if (delay < 0.05)
+		delay = 0.05;
+	a->attempt++;
+	FED_LOG_INFO(NULL, "reconnecting in %.1f s (attempt %d)", delay, a->attempt);
+	ev_timer_set(&a->retry, delay, 0.);
+	ev_timer_start(a->loop, &a->retry);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	FED_LOG_INFO(NULL, "received signal %d, shutting down", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a;
+	const char *log_level = "info";
+	bool log_json = false, help = false;
+	const struct fed_opt table[] = {
+		{FED_OPT_STRING, "host-address", 0, &a.host_address, "HOST:PORT", "the host's tunnel address (required)"},
+		{FED_OPT_STRING, "host-ca-file", 0, &a.host_ca_file, "FILE", "the host's CA certificate to pin (required; there is no insecure mode)"},
+		{FED_OPT_STRING, "host-server-name", 0, &a.server_name, "NAME", "name or IP the host's certificate must carry (default: HOST of --host-address)"},
+		{FED_OPT_STRING, "bootstrap-token-file", 0, &a.token_file, "FILE", "file holding the one-time bootstrap token"},
+		{FED_OPT_STRING, "credential-file", 0, &a.credential_file, "FILE", "where the per-cluster credential the host issues is kept (used instead of the token once present)"},
+		{FED_OPT_STRING, "kubeconfig", 0, &a.kubeconfig, "FILE", "this member's apiserver and the agent's credential (default: in-cluster ServiceAccount)"},
+		{FED_OPT_DOUBLE, "heartbeat", 0, &a.heartbeat, "SECONDS", "heartbeat interval; the tunnel is dead after 3 missed (default 10)"},
+		{FED_OPT_DOUBLE, "max-backoff", 0, &a.max_backoff, "SECONDS", "longest wait between reconnects (default 60)"},
+		{FED_OPT_STRING, "log-level", 0, &log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
+		{FED_OPT_BOOL, "log-json", 0, &log_json, NULL, "log JSON lines"},
+		FED_OPT_TABLE_END,
+	};
+	const struct fed_opt *const tables[] = {table, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	ev_signal sigint, sigterm;
+	char *args[1], *ca = NULL, *host = NULL, *port = NULL;
+	int nargs, level, rc = 1;
+
+	memset(&a, 0, sizeof(a));
+	a.heartbeat = 10;
+	a.max_backoff = 60;
+	fed_rest_config_init(&a.member);
+	if (fed_opt_parse(tables, argc - 1, argv + 1, args, 0, &nargs, &help, &err)) {
+		fprintf(stderr, "fed-agent: %s\n", err.msg);
+		return 2;
+	}
+	if (help) {
+		printf("Usage: fed-agent --host-address HOST:PORT --host-ca-file FILE [options]\n\n"
+		       "Options:\n");
+		fed_opt_print_help(stdout, tables);
+		return 0;
+	}
+	level = fed_log_level_parse(log_level);
+	if (level < 0 || !a.host_address || !a.host_ca_file ||
+	    (!a.token_file && !a.credential_file) || a.heartbeat <= 0 || a.max_backoff < 1) {
+		fprintf(stderr, "fed-agent: %s\n",
+			level < 0	   ? "--log-level: use error, warn, info, debug or trace"
+			: !a.host_address  ? "--host-address is required"
+			: !a.host_ca_file  ? "--host-ca-file is required (the host CA is pinned)"
+			: a.heartbeat <= 0 ? "--heartbeat must be > 0"
+			: a.max_backoff < 1
+				? "--max-backoff must be >= 1"
+				: "--bootstrap-token-file or --credential-file is required");
+		return 2;
+	}
+	fed_log_setup(level, log_json);
+	signal(SIGPIPE, SIG_IGN);
+	a.loop = ev_default_loop(0);
+	if (split_hostport(a.host_address, &host, &port) < 0) {
+		fed_error_set(&err, FED_EINVAL, "--host-address %s: use HOST:PORT", a.host_address);
+		goto fail;
+	}
+	if (!a.server_name)
+		a.server_name = host;
+	ca = read_file(a.host_ca_file, 1 << 20, &err);
+	if (!ca || fed_tunnel_tls_client_ctx(ca, &a.tunnel_ctx, &err) < 0) {
+		fed_error_wrap(&err, "--host-ca-file");
+		goto fail;
+	}
+	if (fed_rest_config_load(&a.member, a.kubeconfig, NULL, &err) < 0 ||
+	    agent_upstream_init(&a, &err) < 0)
+		goto fail;
+	FED_LOG_INFO(NULL, "fed-agent %s: tunnel to %s, serving the apiserver %s", FED_VERSION,
+		     a.host_address, a.member.server);
+	ev_timer_init(&a.retry, try_connect, 0., 0.);
+	a.retry.data = &a;
+	ev_timer_start(a.loop, &a.retry);
+	agent_metadata_start(&a);
+	ev_signal_init(&sigint, on_signal, SIGINT);
+	ev_signal_init(&sigterm, on_signal, SIGTERM);
+	ev_signal_start(a.loop, &sigint);
+	ev_signal_start(a.loop, &sigterm);
+	ev_run(a.loop, 0);
+	rc = 0;
+	goto out;
+fail:
+	FED_LOG_ERR(NULL, "%s", err.msg);
+out:
+	if (a.conn)
+		fed_tunnel_conn_free(a.conn);
+	ev_timer_stop(a.loop, &a.retry);
+	ev_timer_stop(a.loop, &a.meta_timer);
+	fed_kube_client_free(a.kube);
+	SSL_CTX_free(a.tunnel_ctx);
+	SSL_CTX_free(a.upstream_ctx);
+	fed_rest_config_release(&a.member);
+	free(a.api_host);
+	free(a.api_port);
+	free(a.api_hostport);
+	free(a.meta_version);
+	free(ca);
+	free(host);
+	free(port);
+	return rc;
+}

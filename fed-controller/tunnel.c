@@ -1,0 +1,812 @@
+/* The host side of the agent tunnel: a TLS listener for fed-agents, their
+ * authentication (one-time bootstrap tokens exchanged for an HMAC-signed
+ * per-cluster credential), and per cluster a loopback listener whose
+ * connections are carried over tunnel streams, so that the member's
+ * ordinary kube client (health, informers, propagation) reaches the
+ * member's apiserver through its agent.
+ *
+ * Material lives in the host Secret --tunnel-secret-name (config
+ * namespace): tls.crt and tls.key (the tunnel's certificate, which agents
+ * pin; generated when missing), credential-key (HMAC key, generated when
+ * missing) and one bootstrap-<sha256 of the token> entry per unused token,
+ * whose value is "<cluster> <expiry, unix seconds>". A token is removed
+ * from the Secret when it is used. */
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "controller.h"
+#include "fed/federation.h"
+#include "fed/log.h"
+#include "fed/tunnel_conn.h"
+#include "tunnel.h"
+
+#define CRED_PREFIX "fedc1"
+#define CRED_LIFETIME (30 * 86400)
+#define MAX_AGENTS 8 /* connections per cluster (agent replicas) */
+
+struct tcluster {
+	struct tunnel *t;
+	char *name;
+	int lfd, port;
+	ev_io lio;
+	struct fed_tunnel_conn *conns[MAX_AGENTS];
+	int nconns;
+	char url[64];
+	char *metadata; /* last METADATA JSON */
+	double last_heartbeat;
+};
+
+struct pending {
+	struct fed_tunnel_conn *conn;
+	struct pending *next;
+};
+
+struct tunnel {
+	struct controller *ctl;
+	struct fed_informer *secret;
+	int lfd;
+	ev_io lio;
+	SSL_CTX *ctx;
+	bool requested; /* generated material sent to the Secret */
+	unsigned char key[64];
+	size_t keylen;
+	struct fed_map clusters; /* name -> struct tcluster */
+	struct fed_map used;	 /* token hashes used since start */
+	struct pending *pending; /* connections not yet authenticated */
+	struct fed_metrics_family *m_refused, *m_agents, *m_streams;
+};
+
+static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
+
+static void count_refused(struct tunnel *t, const char *reason)
+{
+	fed_metrics_inc(t->m_refused, (const char *[]){reason});
+}
+
+/* ---- Secret access ---- */
+
+static const cJSON *secret_obj(struct tunnel *t)
+{
+	return fed_informer_get(t->secret, t->ctl->o.config_namespace, t->ctl->o.tunnel_secret);
+}
+
+/* The decoded value of data[key], malloc'd (NUL-terminated), or NULL. */
+static char *secret_value(struct tunnel *t, const char *key, size_t *len)
+{
+	const char *b64 = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(secret_obj(t), "data"), key));
+	size_t n = b64 ? strlen(b64) : 0;
+	unsigned char *out;
+	int m;
+
+	if (!b64 || n % 4)
+		return NULL;
+	out = malloc(n / 4 * 3 + 4);
+	if (!out)
+		return NULL;
+	m = n ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : 0;
+	if (m < 0) {
+		free(out);
+		return NULL;
+	}
+	if (n && b64[n - 1] == '=')
+		m--;
+	if (n > 1 && b64[n - 2] == '=')
+		m--;
+	out[m] = '\0';
+	if (len)
+		*len = (size_t)m;
+	return (char *)out;
+}
+
+static void wipe_free(char *s, size_t n)
+{
+	if (s) {
+		OPENSSL_cleanse(s, n);
+		free(s);
+	}
+}
+
+static void patch_done(struct fed_kube_response *resp, void *ud)
+{
+	if (resp->err.code)
+		FED_LOG_WARN(NULL, "tunnel: updating secret: %s", resp->err.msg);
+}
+
+static char *b64(const void *p, size_t n)
+{
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (out)
+		EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
+}
+
+/* Missing certificate or key: generate them and apply them to the Secret
+ * (creating it); the informer then brings them back and we start. */
+static void request_material(struct tunnel *t)
+{
+	struct controller *ctl = t->ctl;
+	struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
+	struct fed_kube_write_opts wo = {FED_MANAGER "-tunnel", false, false};
+	struct fed_error err = FED_ERROR_INIT;
+	char *crt = NULL, *key = NULL, *crt64 = NULL, *key64 = NULL, *hk64 = NULL;
+	unsigned char hk[32];
+	cJSON *obj = NULL, *data;
+	char *body = NULL, *have_crt = secret_value(t, "tls.crt", NULL);
+	char *have_key = secret_value(t, "credential-key", NULL);
+
+	t->requested = true;
+	obj = cJSON_CreateObject();
+	cJSON_AddStringToObject(obj, "apiVersion", "v1");
+	cJSON_AddStringToObject(obj, "kind", "Secret");
+	data = cJSON_AddObjectToObject(cJSON_AddObjectToObject(obj, "metadata"), "labels");
+	cJSON_AddStringToObject(data, FED_MANAGED_BY_LABEL, FED_MANAGER);
+	cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "name", ctl->o.tunnel_secret);
+	cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "namespace",
+				ctl->o.config_namespace);
+	data = cJSON_AddObjectToObject(obj, "data");
+	if (!have_crt) {
+		if (fed_tunnel_tls_selfsigned("fed-tunnel", ctl->o.tunnel_sans, 3650, &crt, &key,
+					      &err) < 0) {
+			FED_LOG_ERR(NULL, "tunnel: %s", err.msg);
+			goto out;
+		}
+		crt64 = b64(crt, strlen(crt));
+		key64 = b64(key, strlen(key));
+		cJSON_AddStringToObject(data, "tls.crt", crt64);
+		cJSON_AddStringToObject(data, "tls.key", key64);
+	}
+	if (!have_key) {
+		RAND_bytes(hk, sizeof(hk));
+		hk64 = b64(hk, sizeof(hk));
+		OPENSSL_cleanse(hk, sizeof(hk));
+		cJSON_AddStringToObject(data, "credential-key", hk64);
+	}
+	body = cJSON_PrintUnformatted(obj);
+	FED_LOG_INFO(NULL, "tunnel: writing generated%s%s to secret %s/%s",
+		     have_crt ? "" : " certificate", have_key ? "" : " credential key",
+		     ctl->o.config_namespace, ctl->o.tunnel_secret);
+	if (!body || fed_kube_patch(ctl->host, &ref, FED_PATCH_APPLY, body, &wo, patch_done, t,
+				    NULL, &err) < 0)
+		FED_LOG_ERR(NULL, "tunnel: writing secret: %s", err.msg);
+out:
+	if (body)
+		OPENSSL_cleanse(body, strlen(body));
+	free(body);
+	cJSON_Delete(obj);
+	wipe_free(crt, crt ? strlen(crt) : 0);
+	wipe_free(key, key ? strlen(key) : 0);
+	wipe_free(crt64, crt64 ? strlen(crt64) : 0);
+	wipe_free(key64, key64 ? strlen(key64) : 0);
+	wipe_free(hk64, hk64 ? strlen(hk64) : 0);
+	free(have_crt);
+	wipe_free(have_key, have_key ? strlen(have_key) : 0);
+}
+
+/* ---- credentials ---- */
+
+static void hmac_hex(struct tunnel *t, const char *msg, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	HMAC(EVP_sha256(), t->key, (int)t->keylen, (const unsigned char *)msg, strlen(msg), md, &n);
+	for (unsigned int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_cleanse(md, sizeof(md));
+}
+
+static char *issue_credential(struct tunnel *t, const char *cluster)
+{
+	char body[400], mac[65], *cred;
+	long exp = (long)time(NULL) + CRED_LIFETIME;
+
+	snprintf(body, sizeof(body), CRED_PREFIX ".%s.%ld", cluster, exp);
+	hmac_hex(t, body, mac);
+	cred = malloc(strlen(body) + 66);
+	if (cred)
+		sprintf(cred, "%s.%s", body, mac);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return cred;
+}
+
+/* The cluster named by a credential we signed, or an error. */
+static int check_credential(struct tunnel *t, const char *cred, size_t len, char **cluster,
+			    struct fed_error *err)
+{
+	char buf[400], mac[65];
+	const char *dot, *name, *exp;
+	char *end;
+	long expiry;
+
+	if (len >= sizeof(buf) || len < 70)
+		return fed_error_set(err, FED_EUNAUTHORIZED, "malformed cluster credential");
+	memcpy(buf, cred, len);
+	buf[len] = '\0';
+	dot = strrchr(buf, '.');
+	if (!dot || strlen(dot + 1) != 64 || strncmp(buf, CRED_PREFIX ".", 6))
+		return fed_error_set(err, FED_EUNAUTHORIZED, "malformed cluster credential");
+	buf[dot - buf] = '\0';
+	hmac_hex(t, buf, mac);
+	if (CRYPTO_memcmp(mac, dot + 1, 64)) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return fed_error_set(err, FED_EUNAUTHORIZED,
+				     "cluster credential not signed by this federation");
+	}
+	name = buf + 6;
+	exp = strrchr(name, '.');
+	expiry = exp ? strtol(exp + 1, &end, 10) : 0;
+	if (!exp || *end || expiry < time(NULL))
+		return fed_error_set(err, FED_EUNAUTHORIZED,
+				     "cluster credential expired: join the cluster again "
+				     "(fedctl join --mode agent) for a new bootstrap token");
+	*cluster = strndup(name, (size_t)(exp - name));
+	return *cluster ? 0 : FED_ENOMEM;
+}
+
+/* Is name a cluster of the Federation config in agent mode? */
+static bool agent_cluster(struct tunnel *t, const char *name)
+{
+	return tunnel_config_mode_agent(t->ctl, name);
+}
+
+static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, char **cluster,
+			   struct fed_error *err)
+{
+	unsigned char md[32];
+	char hex[65], key[80], *val = NULL, *sp, *end;
+	const cJSON *data = cJSON_GetObjectItem(secret_obj(t), "data"), *e;
+	bool found = false;
+	long expiry;
+	int rc = FED_EUNAUTHORIZED;
+
+	SHA256(tok, len, md);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	/* compare against every stored hash in constant time */
+	cJSON_ArrayForEach(e, data)
+	{
+		if (e->string && !strncmp(e->string, "bootstrap-", 10) &&
+		    strlen(e->string) == 74 && !CRYPTO_memcmp(e->string + 10, hex, 64))
+			found = true;
+	}
+	if (fed_map_get(&t->used, hex)) {
+		count_refused(t, "replayed_token");
+		return fed_error_set(err, FED_EUNAUTHORIZED,
+				     "bootstrap token already used (tokens are single-use)");
+	}
+	if (!found) {
+		count_refused(t, "bad_token");
+		return fed_error_set(err, FED_EUNAUTHORIZED, "unknown bootstrap token");
+	}
+	snprintf(key, sizeof(key), "bootstrap-%s", hex);
+	val = secret_value(t, key, NULL);
+	sp = val ? strchr(val, ' ') : NULL;
+	expiry = sp ? strtol(sp + 1, &end, 10) : 0;
+	if (!sp || *end || sp == val) {
+		count_refused(t, "bad_token");
+		fed_error_set(err, FED_EUNAUTHORIZED, "secret key %s: value must be "
+			      "\"<cluster> <expiry unix seconds>\"", key);
+		goto out;
+	}
+	*sp = '\0';
+	if (expiry < time(NULL)) {
+		count_refused(t, "expired_token");
+		fed_error_set(err, FED_EUNAUTHORIZED, "bootstrap token for cluster '%s' expired",
+			      val);
+		goto out;
+	}
+	/* single use: remembered now, removed from the Secret */
+	fed_map_put(&t->used, hex, (void *)1, NULL);
+	{
+		struct controller *ctl = t->ctl;
+		struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace,
+					   ctl->o.tunnel_secret, NULL};
+		char patch[200];
+
+		snprintf(patch, sizeof(patch), "{\"data\":{\"%s\":null}}", key);
+		if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t,
+				   NULL, err) < 0)
+			FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err->msg);
+		fed_error_clear(err);
+	}
+	*cluster = strdup(val);
+	rc = *cluster ? 0 : FED_ENOMEM;
+out:
+	free(val);
+	return rc;
+}
+
+static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
+		   char **cluster, char **credential, void *ud, struct fed_error *err)
+{
+	struct tunnel *t = ud;
+	int rc;
+
+	*cluster = *credential = NULL;
+	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
+		rc = check_bootstrap(t, secret, len, cluster, err);
+	} else if (kind == FED_TUNNEL_AUTH_CREDENTIAL) {
+		rc = check_credential(t, (const char *)secret, len, cluster, err);
+		if (rc < 0)
+			count_refused(t, "bad_credential");
+	} else {
+		count_refused(t, "bad_auth_kind");
+		return fed_error_set(err, FED_EUNAUTHORIZED, "unknown AUTH kind %d", kind);
+	}
+	if (rc < 0)
+		goto fail;
+	if (!agent_cluster(t, *cluster)) {
+		count_refused(t, "not_agent_cluster");
+		rc = fed_error_set(err, FED_EUNAUTHORIZED,
+				   "cluster '%s' is not in the Federation config with mode: agent",
+				   *cluster);
+		goto fail;
+	}
+	/* a fresh credential at every connection: it rotates */
+	*credential = issue_credential(t, *cluster);
+	return 0;
+fail:
+	free(*cluster);
+	*cluster = NULL;
+	return rc;
+}
+
+/* ---- per-cluster loopback listener ---- */
+
+static struct fed_tunnel_conn *pick_conn(struct tcluster *tc)
+{
+	struct fed_tunnel_conn *best = NULL;
+
+	for (int i = 0; i < tc->nconns; i++)
+		if (fed_tunnel_conn_ready(tc->conns[i]) &&
+		    (!best ||
+		     fed_tunnel_conn_nstreams(tc->conns[i]) < fed_tunnel_conn_nstreams(best)))
+			best = tc->conns[i];
+	return best;
+}
+
+static void local_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tcluster *tc = w->data;
+	struct fed_error err = FED_ERROR_INIT;
+
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(tc->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct fed_tunnel_conn *c;
+		struct fed_tunnel_stream *s;
+
+		if (fd < 0)
+			return;
+		c = pick_conn(tc);
+		if (!c) {
+			/* no agent: refuse at once, the client sees it fail fast */
+			close(fd);
+			count_refused(tc->t, "no_agent");
+			continue;
+		}
+		if (fed_tunnel_stream_open(c, FED_TUNNEL_TARGET_KUBE_APISERVER, NULL, NULL, &s,
+					   &err) < 0) {
+			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
+			close(fd);
+			continue;
+		}
+		fed_metrics_inc(tc->t->m_streams, (const char *[]){tc->name});
+		if (fed_tunnel_bridge_new(loop, s, fd, NULL, NULL, NULL, NULL, NULL, &err) < 0)
+			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
+	}
+}
+
+static struct tcluster *cluster_get(struct tunnel *t, const char *name, bool create)
+{
+	struct tcluster *tc = fed_map_get(&t->clusters, name);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+
+	if (tc || !create)
+		return tc;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc || !(tc->name = strdup(name)))
+		goto fail;
+	tc->t = t;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	tc->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (tc->lfd < 0 || bind(tc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(tc->lfd, 128) < 0 || getsockname(tc->lfd, (struct sockaddr *)&sa, &len) < 0) {
+		FED_LOG_ERR(name, "tunnel: loopback listener: %s", strerror(errno));
+		goto fail;
+	}
+	tc->port = ntohs(sa.sin_port);
+	snprintf(tc->url, sizeof(tc->url), "http://127.0.0.1:%d", tc->port);
+	ev_io_init(&tc->lio, local_accept, tc->lfd, EV_READ);
+	tc->lio.data = tc;
+	ev_io_start(t->ctl->loop, &tc->lio);
+	fed_map_put(&t->clusters, name, tc, NULL);
+	return tc;
+fail:
+	if (tc) {
+		if (tc->lfd > 0)
+			close(tc->lfd);
+		free(tc->name);
+		free(tc);
+	}
+	return NULL;
+}
+
+static void cluster_free(void *p)
+{
+	struct tcluster *tc = p;
+
+	if (!tc)
+		return;
+	for (int i = 0; i < tc->nconns; i++)
+		fed_tunnel_conn_free(tc->conns[i]);
+	ev_io_stop(tc->t->ctl->loop, &tc->lio);
+	close(tc->lfd);
+	free(tc->metadata);
+	free(tc->name);
+	free(tc);
+}
+
+static void update_agents_metric(struct tcluster *tc)
+{
+	int ready = 0;
+
+	for (int i = 0; i < tc->nconns; i++)
+		ready += fed_tunnel_conn_ready(tc->conns[i]);
+	fed_metrics_set(tc->t->m_agents, (const char *[]){tc->name}, ready);
+}
+
+/* ---- agent connections ---- */
+
+static void drop_pending(struct tunnel *t, struct fed_tunnel_conn *c)
+{
+	for (struct pending **pp = &t->pending; *pp; pp = &(*pp)->next) {
+		if ((*pp)->conn == c) {
+			struct pending *p = *pp;
+
+			*pp = p->next;
+			free(p);
+			return;
+		}
+	}
+}
+
+static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char *cred, void *ud)
+{
+	struct tunnel *t = ud;
+	struct tcluster *tc = cluster_get(t, cluster, true);
+	bool first;
+
+	drop_pending(t, c);
+	if (!tc || tc->nconns == MAX_AGENTS) {
+		FED_LOG_WARN(cluster, "tunnel: refusing agent %s: %s", fed_tunnel_conn_name(c),
+			     tc ? "too many agents for this cluster" : "no loopback listener");
+		fed_tunnel_conn_shutdown(c, FED_TUNNEL_GOAWAY_SHUTDOWN, "too many agents");
+		fed_tunnel_conn_free(c);
+		return;
+	}
+	first = tc->nconns == 0;
+	tc->conns[tc->nconns++] = c;
+	tc->last_heartbeat = ev_now(t->ctl->loop);
+	update_agents_metric(tc);
+	FED_LOG_INFO(cluster, "tunnel: agent %s connected (%d connection%s)",
+		     fed_tunnel_conn_name(c), tc->nconns, tc->nconns == 1 ? "" : "s");
+	if (first)
+		controller_schedule_sync(t->ctl);
+}
+
+static struct tcluster *cluster_of(struct tunnel *t, struct fed_tunnel_conn *c)
+{
+	const char *name = fed_tunnel_conn_ready(c) ? fed_tunnel_conn_cluster(c) : NULL;
+
+	return name ? fed_map_get(&t->clusters, name) : NULL;
+}
+
+static void on_metadata(struct fed_tunnel_conn *c, const char *json, size_t len, void *ud)
+{
+	struct tcluster *tc = cluster_of(ud, c);
+
+	if (!tc)
+		return;
+	free(tc->metadata);
+	tc->metadata = strndup(json, len);
+	FED_LOG_DEBUG(tc->name, "tunnel: metadata %s", tc->metadata ? tc->metadata : "");
+}
+
+static void on_heartbeat(struct fed_tunnel_conn *c, void *ud)
+{
+	struct tcluster *tc = cluster_of(ud, c);
+
+	if (tc)
+		tc->last_heartbeat = ev_now(((struct tunnel *)ud)->ctl->loop);
+}
+
+static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
+{
+	struct tunnel *t = ud;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	if (strstr(why, "malformed frame"))
+		count_refused(t, "malformed_frame");
+	else if (strstr(why, "protocol violation") || strstr(why, "before authentication") ||
+		 strstr(why, "unexpected"))
+		count_refused(t, "protocol");
+	drop_pending(t, c);
+	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
+		struct tcluster *tc = e->value;
+
+		for (int i = 0; i < tc->nconns; i++) {
+			if (tc->conns[i] != c)
+				continue;
+			tc->conns[i] = tc->conns[--tc->nconns];
+			FED_LOG_WARN(tc->name, "tunnel: agent %s disconnected: %s",
+				     fed_tunnel_conn_name(c), why);
+			update_agents_metric(tc);
+			goto found;
+		}
+	}
+	FED_LOG_INFO(NULL, "tunnel: connection from %s closed: %s", fed_tunnel_conn_name(c), why);
+found:
+	fed_tunnel_conn_free(c);
+}
+
+static const struct fed_tunnel_conn_cb conn_cb = {
+	.auth = on_auth,
+	.ready = on_ready,
+	.metadata = on_metadata,
+	.heartbeat = on_heartbeat,
+	.closed = on_closed,
+};
+
+static void tunnel_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel *t = w->data;
+
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		struct fed_error err = FED_ERROR_INIT;
+		struct fed_tunnel_conn_opts o = {.heartbeat = t->ctl->o.tunnel_heartbeat};
+		char name[80] = "?";
+		struct fed_tunnel_conn *c;
+		struct pending *p;
+		int fd = accept4(t->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &in->sin_addr, name, sizeof(name) - 8);
+			snprintf(name + strlen(name), 8, ":%d", ntohs(in->sin_port));
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &in6->sin6_addr, name, sizeof(name) - 8);
+		}
+		o.name = name;
+		if (fed_tunnel_conn_accept(loop, fd, t->ctx, &o, &conn_cb, t, &c, &err) < 0) {
+			FED_LOG_WARN(NULL, "tunnel: %s", err.msg);
+			continue;
+		}
+		p = calloc(1, sizeof(*p));
+		if (p) {
+			p->conn = c;
+			p->next = t->pending;
+			t->pending = p;
+		}
+	}
+}
+
+static int listen_on(const char *address, int *out, struct fed_error *err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	const char *colon = strrchr(address, ':');
+	char host[64] = "";
+	int fd, one = 1;
+	long port;
+
+	if (!colon || (size_t)(colon - address) >= sizeof(host))
+		return fed_error_set(err, FED_EINVAL, "--tunnel-address %s: use [IP]:PORT",
+				     address);
+	memcpy(host, address, (size_t)(colon - address));
+	port = strtol(colon + 1, NULL, 10);
+	if (port < 0 || port > 65535 ||
+	    (host[0] && inet_pton(AF_INET, host, &sa.sin_addr) != 1))
+		return fed_error_set(err, FED_EINVAL, "--tunnel-address %s: use [IPv4]:PORT",
+				     address);
+	sa.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return fed_error_set(err, FED_EUNAVAILABLE, "--tunnel-address %s: %s", address,
+				     strerror(e));
+	}
+	*out = fd;
+	return 0;
+}
+
+/* The Secret changed: start serving once the material is there. */
+static void secret_changed(struct tunnel *t)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	size_t crt_len = 0, key_len = 0, hk_len = 0;
+	char *crt, *key, *hk;
+
+	if (t->ctx || !fed_informer_synced(t->secret))
+		return;
+	crt = secret_value(t, "tls.crt", &crt_len);
+	key = secret_value(t, "tls.key", &key_len);
+	hk = secret_value(t, "credential-key", &hk_len);
+	if (!crt || !key || !hk || hk_len < 16) {
+		if (!t->requested)
+			request_material(t);
+		goto out;
+	}
+	memcpy(t->key, hk, hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len);
+	t->keylen = hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len;
+	if (fed_tunnel_tls_server_ctx(crt, key, &t->ctx, &err) < 0 ||
+	    listen_on(t->ctl->o.tunnel_address, &t->lfd, &err) < 0) {
+		FED_LOG_ERR(NULL, "tunnel: secret %s/%s: %s", t->ctl->o.config_namespace,
+			    t->ctl->o.tunnel_secret, err.msg);
+		SSL_CTX_free(t->ctx);
+		t->ctx = NULL;
+		goto out;
+	}
+	ev_io_init(&t->lio, tunnel_accept, t->lfd, EV_READ);
+	t->lio.data = t;
+	ev_io_start(t->ctl->loop, &t->lio);
+	{
+		struct sockaddr_in sa;
+		socklen_t len = sizeof(sa);
+
+		getsockname(t->lfd, (struct sockaddr *)&sa, &len);
+		FED_LOG_INFO(NULL, "tunnel: serving fed-agents on %s (port %d)",
+			     t->ctl->o.tunnel_address, ntohs(sa.sin_port));
+	}
+out:
+	wipe_free(crt, crt_len);
+	wipe_free(key, key_len);
+	wipe_free(hk, hk_len);
+}
+
+static void s_add(const cJSON *obj, void *ud)
+{
+	secret_changed(ud);
+}
+
+static void s_update(const cJSON *old, const cJSON *obj, void *ud)
+{
+	secret_changed(ud);
+}
+
+static void s_synced(void *ud)
+{
+	secret_changed(ud);
+}
+
+int tunnel_start(struct controller *ctl, struct fed_error *err)
+{
+	struct tunnel *t;
+	struct fed_informer_opts o;
+	char field[300];
+	int rc;
+
+	if (!ctl->o.tunnel_address || !strcmp(ctl->o.tunnel_address, "off"))
+		return 0;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	t->ctl = ctl;
+	t->lfd = -1;
+	fed_map_init(&t->clusters);
+	fed_map_init(&t->used);
+	ctl->tunnel = t;
+	if ((rc = fed_metrics_counter(ctl->metrics, "fed_tunnel_refused_total",
+				      "Agent connections, tokens, credentials and frames refused, "
+				      "by reason",
+				      "reason", &t->m_refused, err)) ||
+	    (rc = fed_metrics_gauge(ctl->metrics, "fed_tunnel_agents",
+				    "Authenticated fed-agent connections per cluster", "cluster",
+				    &t->m_agents, err)) ||
+	    (rc = fed_metrics_counter(ctl->metrics, "fed_tunnel_streams_total",
+				      "Streams opened to members through their agents", "cluster",
+				      &t->m_streams, err)))
+		return rc;
+	memset(&o, 0, sizeof(o));
+	o.resource = r_secret;
+	o.namespace = ctl->o.config_namespace;
+	snprintf(field, sizeof(field), "metadata.name=%s", ctl->o.tunnel_secret);
+	o.field_selector = field;
+	o.handlers = (struct fed_informer_handlers){s_add, s_update, NULL, s_synced};
+	o.ud = t;
+	if ((rc = fed_informer_new(&t->secret, ctl->host, &o, err)))
+		return rc;
+	fed_informer_start(t->secret);
+	return 0;
+}
+
+void tunnel_stop(struct controller *ctl)
+{
+	struct tunnel *t = ctl->tunnel;
+
+	if (!t)
+		return;
+	while (t->pending) {
+		struct pending *p = t->pending;
+
+		t->pending = p->next;
+		fed_tunnel_conn_free(p->conn);
+		free(p);
+	}
+	fed_map_release(&t->clusters, cluster_free);
+	fed_map_release(&t->used, NULL);
+	fed_informer_free(t->secret);
+	if (t->lfd >= 0) {
+		ev_io_stop(ctl->loop, &t->lio);
+		close(t->lfd);
+	}
+	SSL_CTX_free(t->ctx);
+	OPENSSL_cleanse(t->key, sizeof(t->key));
+	free(t);
+	ctl->tunnel = NULL;
+}
+
+const char *tunnel_member_url(struct controller *ctl, const char *cluster)
+{
+	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
+
+	return tc ? tc->url : NULL;
+}
+
+const char *tunnel_member_metadata(struct controller *ctl, const char *cluster)
+{
+	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
+
+	return tc ? tc->metadata : NULL;
+}
+
+bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster)
+{
+	struct member *m = fed_map_get(&ctl->members, cluster);
+	const char *mode = m ? member_mode(m) : NULL;
+
+	return mode && !strcmp(mode, "agent");
+}
+
+char *tunnel_kubeconfig(const char *url)
+{
+	struct fed_buf b = FED_BUF_INIT;
+
+	if (fed_buf_printf(&b,
+			   "apiVersion: v1\nkind: Config\n"
+			   "clusters:\n- name: tunnel\n  cluster:\n    server: %s\n"
+			   "users:\n- name: agent\n  user: {}\n"
+			   "contexts:\n- name: tunnel\n  context:\n    cluster: tunnel\n"
+			   "    user: agent\n"
+			   "current-context: tunnel\n",
+			   url) < 0) {
+		fed_buf_release(&b);
+		return NULL;
+	}
+	return fed_buf_detach(&b);
+}

@@ -1,0 +1,567 @@
+/* Tunnel wire protocol: frame codec, incremental decoding, refusal of
+ * malformed and oversize frames, stream table and credit accounting. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "fed/tunnel.h"
+#include "fed/tunnel_http.h"
+#include "fed/tunnel_proxy.h"
+
+static int decode_all(const struct fed_buf *b, struct fed_tunnel_frame *out, int max,
+		      size_t step, struct fed_error *err)
+{
+	/* Feed the bytes step at a time, as a socket would deliver them. */
+	struct fed_buf in = FED_BUF_INIT;
+	size_t fed = 0;
+	int n = 0, rc = 0;
+
+	while (fed < b->len || in.len) {
+		struct fed_tunnel_frame f;
+		size_t used, chunk = b->len - fed < step ? b->len - fed : step;
+
+		if (chunk)
+			fed_buf_append(&in, b->data + fed, chunk);
+		fed += chunk;
+		while ((rc = fed_tunnel_frame_decode((const uint8_t *)in.data, in.len,
+						     FED_TUNNEL_MAX_FRAME, &f, &used, err)) == 1) {
+			if (n < max) {
+				/* keep a copy of the payload pointer target */
+				uint8_t *copy = malloc(f.len + 1);
+				memcpy(copy, f.payload, f.len);
+				f.payload = copy;
+				out[n] = f;
+			}
+			n++;
+			fed_buf_consume(&in, used);
+		}
+		if (rc < 0)
+			break;
+		if (!chunk)
+			break;
+	}
+	if (rc == 0 && in.len)
+		rc = 2; /* trailing partial frame */
+	fed_buf_release(&in);
+	return rc < 0 ? rc : (rc == 2 ? -100 : n);
+}
+
+static void free_frames(struct fed_tunnel_frame *f, int n)
+{
+	for (int i = 0; i < n; i++)
+		free((void *)f[i].payload);
+}
+
+static void test_roundtrip(void)
+{
+	struct fed_buf b = FED_BUF_INIT;
+	struct fed_tunnel_frame f[8];
+	struct fed_error err = FED_ERROR_INIT;
+	uint8_t hello[12] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0};
+	static uint8_t big[FED_TUNNEL_MAX_FRAME];
+	size_t steps[] = {1, 7, 12, 13, 4096, 1 << 20};
+
+	memset(big, 'x', sizeof(big));
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_HELLO, 0, hello, sizeof(hello)), 0);
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_OPEN, 1, "\x01", 1), 0);
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 1, "GET / HTTP/1.1\r\n", 16), 0);
+	CHECK_INT(fed_tunnel_frame_encode_u32(&b, FED_TUNNEL_WINDOW, 0, 65536), 0);
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 3, big, sizeof(big)), 0);
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_FIN, 1, NULL, 0), 0);
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_PING, 0, "12345678", 8), 0);
+	CHECK_INT(b.len, 7 * 12 + 12 + 1 + 16 + 4 + sizeof(big) + 8);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int n = decode_all(&b, f, 8, steps[i], &err);
+
+		CHECK_INT(n, 7);
+		CHECK_INT(f[0].type, FED_TUNNEL_HELLO);
+		CHECK(!memcmp(f[0].payload, hello, 12));
+		CHECK_INT(f[1].type, FED_TUNNEL_OPEN);
+		CHECK_INT(f[1].stream, 1);
+		CHECK_INT(f[2].len, 16);
+		CHECK(!memcmp(f[2].payload, "GET / HTTP/1.1\r\n", 16));
+		CHECK_INT(f[3].type, FED_TUNNEL_WINDOW);
+		CHECK_INT(fed_tunnel_get_u32(f[3].payload), 65536);
+		CHECK_INT(f[4].stream, 3);
+		CHECK_INT(f[4].len, FED_TUNNEL_MAX_FRAME);
+		CHECK_INT(f[5].type, FED_TUNNEL_FIN);
+		CHECK_INT(f[5].len, 0);
+		CHECK_STR(fed_tunnel_type_name(f[6].type), "PING");
+		free_frames(f, 7);
+	}
+	/* encoding refuses an oversize payload */
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 1, big, sizeof(big) + 1), FED_EINVAL);
+	fed_buf_release(&b);
+}
+
+static int decode_hdr(const uint8_t hdr[12], struct fed_error *err)
+{
+	struct fed_tunnel_frame f;
+	size_t used;
+
+	fed_error_clear(err);
+	return fed_tunnel_frame_decode(hdr, 12, FED_TUNNEL_MAX_FRAME, &f, &used, err);
+}
+
+static void test_malformed(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	uint8_t h[12];
+
+	/* need more: a header with a payload not yet here consumes nothing */
+	memset(h, 0, 12);
+	h[0] = FED_TUNNEL_DATA;
+	h[7] = 1;
+	h[11] = 5;
+	CHECK_INT(decode_hdr(h, &err), 0);
+
+	/* oversize is refused from the header alone */
+	fed_tunnel_put_u32(h + 8, FED_TUNNEL_MAX_FRAME + 1);
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "exceeds the limit");
+	fed_tunnel_put_u32(h + 8, 0xffffffffu);
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+
+	/* unknown types */
+	memset(h, 0, 12);
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "unknown type 0");
+	h[0] = 14;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	h[0] = 255;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+
+	/* flags and reserved bits */
+	memset(h, 0, 12);
+	h[0] = FED_TUNNEL_FIN;
+	h[7] = 1;
+	CHECK_INT(decode_hdr(h, &err), 1);
+	h[1] = 1;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "reserved");
+	h[1] = 0;
+	h[3] = 0x80;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+
+	/* stream 0 rules */
+	memset(h, 0, 12);
+	h[0] = FED_TUNNEL_FIN;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "must not be on stream 0");
+	h[0] = FED_TUNNEL_PING;
+	h[7] = 3;
+	h[11] = 8;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "must be on stream 0");
+
+	/* fixed and minimum sizes */
+	memset(h, 0, 12);
+	h[0] = FED_TUNNEL_WINDOW;
+	h[11] = 3;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "bad payload length 3");
+	h[0] = FED_TUNNEL_DATA;
+	h[7] = 1;
+	h[11] = 0;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL); /* empty DATA is pointless: refused */
+	h[0] = FED_TUNNEL_OPEN;
+	h[11] = 2;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_STR(fed_tunnel_type_name(99), "unknown");
+}
+
+static struct fed_tunnel_frame frame(uint8_t type, uint32_t stream, const void *p, uint32_t len)
+{
+	struct fed_tunnel_frame f = {type, 0, stream, len, p};
+	return f;
+}
+
+static void test_streams(void)
+{
+	struct fed_tunnel_proto host, agent;
+	struct fed_tunnel_pstream *s1, *s3, *a1;
+	struct fed_error err = FED_ERROR_INIT;
+	enum fed_tunnel_verdict v;
+	struct fed_tunnel_frame f;
+	uint32_t code;
+
+	fed_tunnel_proto_init(&host, true);
+	fed_tunnel_proto_init(&agent, false);
+
+	/* the agent cannot open streams, and the host refuses its OPENs */
+	CHECK_INT(fed_tunnel_proto_open(&agent, &a1, &err), FED_EINVAL);
+	f = frame(FED_TUNNEL_OPEN, 2, "\x01", 1);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "may not open");
+
+	CHECK_INT(fed_tunnel_proto_open(&host, &s1, &err), 0);
+	CHECK_INT(fed_tunnel_proto_open(&host, &s3, &err), 0);
+	CHECK_INT(s1->id, 1);
+	CHECK_INT(s3->id, 3);
+	f = frame(FED_TUNNEL_OPEN, 1, "\x01", 1);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
+	CHECK_INT(v, FED_TUNNEL_OK);
+	CHECK(fed_tunnel_proto_find(&agent, 1) != NULL);
+	/* ids must increase and be odd */
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), FED_EINVAL);
+	f = frame(FED_TUNNEL_OPEN, 4, "\x01", 1);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), FED_EINVAL);
+
+	/* DATA on a stream never opened: RST, connection survives, bytes
+	 * still counted and credited back */
+	f = frame(FED_TUNNEL_DATA, 9, "abc", 3);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
+	CHECK_INT(v, FED_TUNNEL_REFUSE_STREAM);
+	CHECK_INT(code, FED_TUNNEL_RST_UNKNOWN_STREAM);
+	CHECK_INT(agent.conn_recv_left, FED_TUNNEL_CONN_WINDOW - 3);
+	CHECK_INT(agent.conn_recv_unacked, 3);
+	/* DATA on the host for a stream it closed: ignored */
+	fed_tunnel_proto_forget(&host, 3);
+	f = frame(FED_TUNNEL_DATA, 3, "abc", 3);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), 0);
+	CHECK_INT(v, FED_TUNNEL_IGNORE);
+	f = frame(FED_TUNNEL_DATA, 5, "abc", 3);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), 0);
+	CHECK_INT(v, FED_TUNNEL_REFUSE_STREAM);
+	/* RST for an unknown stream is never answered */
+	f = frame(FED_TUNNEL_RST, 77, "\0\0\0\1", 4);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), 0);
+	CHECK_INT(v, FED_TUNNEL_IGNORE);
+
+	/* FIN then DATA is a violation */
+	f = frame(FED_TUNNEL_FIN, 1, NULL, 0);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
+	f = frame(FED_TUNNEL_DATA, 1, "x", 1);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "after FIN");
+
+	/* the host refuses OPEN_OK-like frames from itself direction */
+	f = frame(FED_TUNNEL_OPEN_OK, 1, NULL, 0);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), FED_EINVAL);
+
+	fed_tunnel_proto_release(&host);
+	fed_tunnel_proto_release(&agent);
+}
+
+static void test_stream_limit(void)
+{
+	struct fed_tunnel_proto host, agent;
+	struct fed_tunnel_pstream *s;
+	struct fed_error err = FED_ERROR_INIT;
+	enum fed_tunnel_verdict v;
+	struct fed_tunnel_frame f;
+	uint32_t code;
+
+	fed_tunnel_proto_init(&host, true);
+	fed_tunnel_proto_init(&agent, false);
+	host.max_streams = agent.max_streams = 4;
+	for (int i = 0; i < 4; i++)
+		CHECK_INT(fed_tunnel_proto_open(&host, &s, &err), 0);
+	CHECK_INT(fed_tunnel_proto_open(&host, &s, &err), FED_EUNAVAILABLE);
+	CHECK_HAS(err.msg, "limit");
+	for (uint32_t id = 1; id <= 9; id += 2) {
+		f = frame(FED_TUNNEL_OPEN, id, "\x01", 1);
+		CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
+		CHECK_INT(v, id < 9 ? FED_TUNNEL_OK : FED_TUNNEL_REFUSE_STREAM);
+	}
+	CHECK_INT(code, FED_TUNNEL_RST_TOO_MANY);
+	CHECK_INT(agent.nstreams, 4);
+	fed_tunnel_proto_forget(&agent, 5);
+	fed_tunnel_proto_forget(&agent, 5);
+	CHECK_INT(agent.nstreams, 3);
+	CHECK(fed_tunnel_proto_find(&agent, 5) == NULL);
+	CHECK(fed_tunnel_proto_find(&agent, 7) != NULL);
+	fed_tunnel_proto_release(&host);
+	fed_tunnel_proto_release(&agent);
+}
+
+static void test_flow_control(void)
+{
+	struct fed_tunnel_proto host, agent;
+	struct fed_tunnel_pstream *hs, *as, *hs2;
+	struct fed_error err = FED_ERROR_INIT;
+	enum fed_tunnel_verdict v;
+	struct fed_tunnel_frame f;
+	static uint8_t chunk[FED_TUNNEL_MAX_FRAME];
+	uint32_t code, sent = 0, inc, n;
+	uint8_t w[4];
+
+	fed_tunnel_proto_init(&host, true);
+	fed_tunnel_proto_init(&agent, false);
+	CHECK_INT(fed_tunnel_proto_open(&host, &hs, &err), 0);
+	CHECK_INT(fed_tunnel_proto_open(&host, &hs2, &err), 0);
+	f = frame(FED_TUNNEL_OPEN, 1, "\x01", 1);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
+	as = fed_tunnel_proto_find(&agent, 1);
+	CHECK(as != NULL);
+
+	/* the sender may send exactly one window, in max-frame pieces */
+	while ((n = fed_tunnel_proto_allowance(&host, hs)) > 0) {
+		CHECK(n <= FED_TUNNEL_MAX_FRAME);
+		fed_tunnel_proto_sent(&host, hs, n);
+		f = frame(FED_TUNNEL_DATA, 1, chunk, n);
+		CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
+		sent += n;
+	}
+	CHECK_INT(sent, FED_TUNNEL_STREAM_WINDOW);
+	/* a stalled stream leaves the other one its full window */
+	CHECK_INT(fed_tunnel_proto_allowance(&host, hs2), FED_TUNNEL_MAX_FRAME);
+	CHECK_INT(hs2->send_credit, FED_TUNNEL_STREAM_WINDOW);
+	/* one byte beyond the window is a violation on the receiver */
+	f = frame(FED_TUNNEL_DATA, 1, chunk, 1);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "exceeds the window of stream 1");
+
+	/* consuming grants credit back at half a window */
+	CHECK_INT(fed_tunnel_proto_consumed(&agent, as, 1000), 0);
+	inc = fed_tunnel_proto_consumed(&agent, as, FED_TUNNEL_STREAM_WINDOW / 2);
+	CHECK_INT(inc, FED_TUNNEL_STREAM_WINDOW / 2 + 1000);
+	fed_tunnel_put_u32(w, inc);
+	f = frame(FED_TUNNEL_WINDOW, 1, w, 4);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), 0);
+	CHECK_INT(hs->send_credit, inc);
+	CHECK_INT(fed_tunnel_proto_allowance(&host, hs), FED_TUNNEL_MAX_FRAME);
+
+	/* zero and overflowing increments are violations */
+	fed_tunnel_put_u32(w, 0);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), FED_EINVAL);
+	fed_tunnel_put_u32(w, FED_TUNNEL_MAX_WINDOW);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "overflows");
+	/* WINDOW for a closed stream is dropped */
+	fed_tunnel_put_u32(w, 10);
+	f = frame(FED_TUNNEL_WINDOW, 11, w, 4);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), 0);
+	CHECK_INT(v, FED_TUNNEL_IGNORE);
+
+	/* the connection window: many streams together cannot exceed it */
+	fed_tunnel_proto_release(&host);
+	fed_tunnel_proto_release(&agent);
+	fed_tunnel_proto_init(&host, true);
+	fed_tunnel_proto_init(&agent, false);
+	sent = 0;
+	for (int i = 0; i < 80; i++) {
+		CHECK_INT(fed_tunnel_proto_open(&host, &hs, &err), 0);
+		f = frame(FED_TUNNEL_OPEN, hs->id, "\x01", 1);
+		CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
+		while ((n = fed_tunnel_proto_allowance(&host, hs)) > 0) {
+			fed_tunnel_proto_sent(&host, hs, n);
+			f = frame(FED_TUNNEL_DATA, hs->id, chunk, n);
+			CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
+			sent += n;
+		}
+	}
+	CHECK_INT(sent, FED_TUNNEL_CONN_WINDOW);
+	CHECK_INT(host.conn_send_credit, 0);
+	CHECK_INT(agent.conn_recv_left, 0);
+	f = frame(FED_TUNNEL_DATA, 1, chunk, 1);
+	CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "connection window");
+	/* consumed bytes come back on stream 0 in batches */
+	as = fed_tunnel_proto_find(&agent, 1);
+	fed_tunnel_proto_consumed(&agent, as, 1000);
+	CHECK_INT(fed_tunnel_proto_take_conn_credit(&agent), 0);
+	fed_tunnel_proto_consumed(&agent, NULL, FED_TUNNEL_CONN_WINDOW / 4);
+	inc = fed_tunnel_proto_take_conn_credit(&agent);
+	CHECK_INT(inc, FED_TUNNEL_CONN_WINDOW / 4 + 1000);
+	CHECK_INT(agent.conn_recv_left, inc);
+	fed_tunnel_put_u32(w, inc);
+	f = frame(FED_TUNNEL_WINDOW, 0, w, 4);
+	CHECK_INT(fed_tunnel_proto_recv(&host, &f, &v, &code, &err), 0);
+	CHECK_INT(host.conn_send_credit, inc);
+	fed_tunnel_proto_release(&host);
+	fed_tunnel_proto_release(&agent);
+}
+
+static int feed_str(struct fed_tunnel_http *h, const char *s, size_t step, struct fed_buf *out,
+		    struct fed_buf *reply)
+{
+	size_t n = strlen(s);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i += step)
+		rc = fed_tunnel_http_feed(h, (const uint8_t *)s + i, n - i < step ? n - i : step,
+					  out, reply);
+	return rc;
+}
+
+static void test_http_rewrite(void)
+{
+	const char *req = "GET /api/v1/namespaces?limit=5 HTTP/1.1\r\n"
+			  "Host: 127.0.0.1:41234\r\n"
+			  "Authorization: Bearer host-secret\r\n"
+			  "impersonate-user: admin\r\n"
+			  "Impersonate-Group: system:masters\r\n"
+			  "Proxy-Authorization: Basic eA==\r\n"
+			  "Connection: keep-alive, X-Drop-Me\r\n"
+			  "X-Drop-Me: 1\r\n"
+			  "Upgrade: websocket\r\n"
+			  "Accept: application/json\r\n"
+			  "User-Agent: fed-controller\r\n"
+			  "\r\n"
+			  "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n"
+			  "Content-Length: 11\r\n"
+			  "Content-Type: application/json\r\n"
+			  "\r\n"
+			  "{\"a\":\"b\"}\r\n"
+			  "GET /version HTTP/1.1\r\n\r\n";
+	size_t steps[] = {1, 3, 64, 100000};
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct fed_tunnel_http *h;
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+		const char *o;
+
+		CHECK_INT(fed_tunnel_http_new(&h, "10.96.0.1:443", "agent-sa-token"), 0);
+		CHECK_INT(feed_str(h, req, steps[i], &out, &reply), 0);
+		o = fed_buf_str(&out);
+		CHECK_INT(h->requests, 3);
+		CHECK(strstr(o, "host-secret") == NULL);
+		CHECK(strcasestr(o, "impersonate") == NULL);
+		CHECK(strstr(o, "Proxy-Authorization") == NULL);
+		CHECK(strstr(o, "X-Drop-Me") == NULL);
+		CHECK(strstr(o, "Upgrade") == NULL);
+		CHECK(strstr(o, "Connection") == NULL);
+		CHECK(strstr(o, "127.0.0.1:41234") == NULL);
+		CHECK_HAS(o, "GET /api/v1/namespaces?limit=5 HTTP/1.1\r\nHost: 10.96.0.1:443\r\n"
+			     "Accept: application/json\r\nUser-Agent: fed-controller\r\n"
+			     "Authorization: Bearer agent-sa-token\r\n\r\n"
+			     "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n");
+		CHECK_HAS(o, "Content-Type: application/json\r\nContent-Length: 11\r\n"
+			     "Authorization: Bearer agent-sa-token\r\n\r\n{\"a\":\"b\"}\r\n"
+			     "GET /version HTTP/1.1\r\nHost: 10.96.0.1:443\r\n"
+			     "Authorization: Bearer agent-sa-token\r\n\r\n");
+		CHECK_INT(reply.len, 0);
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+}
+
+static void test_http_refused(void)
+{
+	struct {
+		const char *req, *status, *why;
+	} cases[] = {
+		{"GET http://10.0.0.5:22/ HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+		{"CONNECT 10.0.0.5:22 HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+		{"GET * HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+		{"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "501",
+		 "Transfer-Encoding"},
+		{"POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", "400",
+		 "conflicting"},
+		{"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "400", "bad Content-Length"},
+		{"GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n", "400", "folded"},
+		{"GET /x HTTP/1.1\r\nBad Name: b\r\n\r\n", "400", "header name"},
+		{"GET /x HTTP/2\r\n\r\n", "505", "HTTP/1.x"},
+		{"GET /x\r\n\r\n", "400", "request line"},
+		{"\r\n\r\n", "400", "request line"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fed_tunnel_http *h;
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+
+		CHECK_INT(fed_tunnel_http_new(&h, "api:443", "tok"), 0);
+		CHECK_INT(feed_str(h, cases[i].req, 5, &out, &reply), FED_EINVAL);
+		CHECK_HAS(fed_buf_str(&reply), cases[i].status);
+		CHECK_HAS(fed_buf_str(&reply), cases[i].why);
+		CHECK_HAS(fed_buf_str(&reply), "Connection: close");
+		CHECK_HAS(h->error, cases[i].why);
+		CHECK(strstr(fed_buf_str(&out), "tok") == NULL);
+		/* nothing more is accepted */
+		CHECK_INT(fed_tunnel_http_feed(h, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18,
+					       &out, &reply),
+			  FED_EINVAL);
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+	/* an endless head is cut at 64 KiB */
+	{
+		struct fed_tunnel_http *h;
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+		char line[1024];
+		int rc = 0;
+
+		memset(line, 'a', sizeof(line));
+		CHECK_INT(fed_tunnel_http_new(&h, "api:443", NULL), 0);
+		for (int i = 0; i < 100 && rc == 0; i++)
+			rc = fed_tunnel_http_feed(h, (const uint8_t *)line, sizeof(line), &out,
+						  &reply);
+		CHECK_INT(rc, FED_EINVAL);
+		CHECK_HAS(fed_buf_str(&reply), "431");
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+}
+
+static void test_proxy(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_proxy p;
+	struct fed_buf b = FED_BUF_INIT;
+	size_t used;
+	const char *ok = "HTTP/1.1 200 Connection established\r\nProxy-agent: x\r\n\r\n\x16\x03";
+
+	CHECK_INT(fed_proxy_parse_url("http://user:s3cret@proxy.corp:3128/", &p, &err), 0);
+	CHECK_STR(p.host, "proxy.corp");
+	CHECK_STR(p.port, "3128");
+	CHECK_STR(p.basic_auth, "dXNlcjpzM2NyZXQ=");
+	CHECK_INT(fed_proxy_connect_request(&b, "tunnel.example.com:8080", &p), 0);
+	CHECK_STR(fed_buf_str(&b), "CONNECT tunnel.example.com:8080 HTTP/1.1\r\n"
+				   "Host: tunnel.example.com:8080\r\n"
+				   "Proxy-Authorization: Basic dXNlcjpzM2NyZXQ=\r\n\r\n");
+	fed_buf_release(&b);
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("[fd00::1]:8888", &p, &err), 0);
+	CHECK_STR(p.host, "fd00::1");
+	CHECK_STR(p.port, "8888");
+	CHECK(p.basic_auth == NULL);
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("proxy", &p, &err), 0);
+	CHECK_STR(p.port, "80");
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("https://proxy:443", &p, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "only http://");
+	CHECK_INT(fed_proxy_parse_url("http://u:pw@proxy:x1", &p, &err), FED_EINVAL);
+	CHECK(strstr(err.msg, "pw") == NULL);
+
+	CHECK(fed_proxy_bypass("localhost,.svc,10.0.0.0/8", "api.default.svc"));
+	CHECK(fed_proxy_bypass("localhost, example.com", "EXAMPLE.com"));
+	CHECK(fed_proxy_bypass("example.com", "a.b.example.com"));
+	CHECK(!fed_proxy_bypass("example.com", "badexample.com"));
+	CHECK(fed_proxy_bypass("10.0.0.0/8", "10.200.3.4"));
+	CHECK(!fed_proxy_bypass("10.0.0.0/8", "11.0.0.1"));
+	CHECK(fed_proxy_bypass("198.18.0.0/15", "198.19.255.255"));
+	CHECK(!fed_proxy_bypass("198.18.0.0/15", "198.20.0.0"));
+	CHECK(fed_proxy_bypass("fd00::/8", "fd12::1"));
+	CHECK(fed_proxy_bypass("*", "anything"));
+	CHECK(!fed_proxy_bypass("", "x"));
+	CHECK(!fed_proxy_bypass(NULL, "x"));
+	CHECK(!fed_proxy_bypass("10.0.0.0/99,/,a/", "10.0.0.1"));
+
+	CHECK_INT(fed_proxy_connect_response(ok, 20, &used, &err), 0);
+	CHECK_INT(fed_proxy_connect_response(ok, strlen(ok), &used, &err), 1);
+	CHECK_INT(used, strlen(ok) - 2); /* the TLS bytes after the head stay */
+	CHECK_INT(fed_proxy_connect_response("HTTP/1.1 407 Auth\r\n\r\n", 21, &used, &err),
+		  FED_EUNAUTHORIZED);
+	CHECK_HAS(err.msg, "407");
+	CHECK_INT(fed_proxy_connect_response("HTTP/1.0 403 No\r\n\r\n", 19, &used, &err),
+		  FED_EUNAVAILABLE);
+	CHECK_INT(fed_proxy_connect_response("SSH-2.0-x\r\n\r\n", 13, &used, &err),
+		  FED_EUNAVAILABLE);
+}
+
+int main(void)
+{
+	RUN(test_roundtrip);
+	RUN(test_malformed);
+	RUN(test_streams);
+	RUN(test_stream_limit);
+	RUN(test_flow_control);
+	RUN(test_http_rewrite);
+	RUN(test_http_refused);
+	RUN(test_proxy);
+	return CHECK_EXIT();
+}

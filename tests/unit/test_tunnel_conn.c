@@ -1,0 +1,439 @@
+/* Tunnel connections over real TLS on loopback: the host side runs in
+ * this process, the agent side in a forked child (so it can be frozen with
+ * SIGSTOP to test heartbeats). Covers authentication, refused targets,
+ * metadata, per-stream flow control (a stalled stream does not stall
+ * another), heartbeat death resetting every stream, and malformed frames
+ * from an authenticated peer. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <openssl/ssl.h>
+
+#include "check.h"
+#include "fed/log.h"
+#include "fed/tunnel_conn.h"
+
+static char *cert_pem, *key_pem;
+static int listen_fd, port;
+static struct ev_loop *loop;
+static SSL_CTX *server_ctx;
+
+/* ---- host side state ---- */
+static struct fed_tunnel_conn *hconn;
+static int h_ready, h_closed, h_heartbeats, h_meta;
+static char h_closed_why[256], h_cluster[64], h_meta_json[256];
+static struct fed_tunnel_conn_opts hopts = {.heartbeat = 0.2, .missed = 3};
+
+static int h_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
+		  char **cluster, char **credential, void *ud, struct fed_error *err)
+{
+	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP && len == 10 && !memcmp(secret, "good-token", 10)) {
+		*cluster = strdup("east");
+		*credential = strdup("cred-east");
+		return 0;
+	}
+	return fed_error_set(err, FED_EUNAUTHORIZED, "unknown bootstrap token");
+}
+
+static void h_on_ready(struct fed_tunnel_conn *c, const char *cluster, const char *cred, void *ud)
+{
+	h_ready++;
+	snprintf(h_cluster, sizeof(h_cluster), "%s", cluster);
+}
+
+static void h_on_meta(struct fed_tunnel_conn *c, const char *json, size_t len, void *ud)
+{
+	h_meta++;
+	snprintf(h_meta_json, sizeof(h_meta_json), "%.*s", (int)len, json);
+}
+
+static void h_on_hb(struct fed_tunnel_conn *c, void *ud)
+{
+	h_heartbeats++;
+}
+
+static void h_on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
+{
+	h_closed++;
+	snprintf(h_closed_why, sizeof(h_closed_why), "%s", why);
+	fed_tunnel_conn_free(c);
+	hconn = NULL;
+}
+
+static const struct fed_tunnel_conn_cb hcb = {
+	.auth = h_auth,
+	.ready = h_on_ready,
+	.metadata = h_on_meta,
+	.heartbeat = h_on_hb,
+	.closed = h_on_closed,
+};
+
+static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	fed_tunnel_conn_free(hconn);
+	hconn = NULL;
+	h_ready = h_closed = h_heartbeats = h_meta = 0;
+	h_closed_why[0] = '\0';
+	if (fed_tunnel_conn_accept(l, fd, server_ctx, &hopts, &hcb, NULL, &hconn, &err) < 0)
+		fprintf(stderr, "accept: %s\n", err.msg);
+}
+
+/* Host streams: count what comes back. */
+struct hstream {
+	struct fed_tunnel_stream *s;
+	size_t got;
+	int reset, opened, fin;
+	uint32_t code;
+	char first[16];
+};
+
+static void hs_data(struct fed_tunnel_stream *s, const uint8_t *p, size_t n, void *ud)
+{
+	struct hstream *h = ud;
+
+	if (h->got < sizeof(h->first) - 1)
+		memcpy(h->first + h->got, p,
+		       n < sizeof(h->first) - 1 - h->got ? n : sizeof(h->first) - 1 - h->got);
+	h->got += n;
+	fed_tunnel_stream_consumed(s, n);
+}
+
+static void hs_opened(struct fed_tunnel_stream *s, void *ud)
+{
+	((struct hstream *)ud)->opened++;
+}
+
+static void hs_fin(struct fed_tunnel_stream *s, void *ud)
+{
+	((struct hstream *)ud)->fin++;
+}
+
+static void hs_reset(struct fed_tunnel_stream *s, uint32_t code, void *ud)
+{
+	struct hstream *h = ud;
+
+	h->reset++;
+	h->code = code;
+	h->s = NULL;
+}
+
+static const struct fed_tunnel_stream_cb hscb = {
+	.data = hs_data, .fin = hs_fin, .opened = hs_opened, .reset = hs_reset};
+
+/* run the loop until *flag becomes nonzero or timeout seconds pass */
+static int run_until(int *flag, double timeout)
+{
+	double end = ev_time() + timeout;
+
+	while (!*flag && ev_time() < end)
+		{ ev_run(loop, EVRUN_NOWAIT); usleep(1000); }
+	return *flag;
+}
+
+/* ---- agent side (child process) ---- */
+struct astream {
+	struct fed_tunnel_stream *s;
+	struct fed_buf pending; /* to echo */
+	size_t unacked;
+	bool slow;
+};
+
+static void as_flush(struct astream *a)
+{
+	size_t n = fed_tunnel_stream_send(a->s, a->pending.data, a->pending.len);
+
+	fed_buf_consume(&a->pending, n);
+	fed_tunnel_stream_consumed(a->s, n);
+}
+
+static void as_data(struct fed_tunnel_stream *s, const uint8_t *p, size_t n, void *ud)
+{
+	struct astream *a = ud;
+
+	if (!a->pending.len && n >= 4 && !memcmp(p, "SLOW", 4))
+		a->slow = true;
+	if (a->slow)
+		return; /* a stalled reader: never consumes */
+	fed_buf_append(&a->pending, p, n);
+	as_flush(a);
+}
+
+static void as_writable(struct fed_tunnel_stream *s, void *ud)
+{
+	as_flush(ud);
+}
+
+static void as_reset(struct fed_tunnel_stream *s, uint32_t code, void *ud)
+{
+	struct astream *a = ud;
+
+	fed_buf_release(&a->pending);
+	free(a);
+}
+
+static const struct fed_tunnel_stream_cb ascb = {
+	.data = as_data, .writable = as_writable, .reset = as_reset};
+
+static void a_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud)
+{
+	struct astream *a;
+
+	if (target != FED_TUNNEL_TARGET_KUBE_APISERVER) {
+		fed_tunnel_stream_close(s, FED_TUNNEL_RST_REFUSED);
+		return;
+	}
+	a = calloc(1, sizeof(*a));
+	a->s = s;
+	fed_tunnel_stream_accept(s, &ascb, a);
+}
+
+static void a_ready(struct fed_tunnel_conn *c, const char *cluster, const char *cred, void *ud)
+{
+	const char *meta = "{\"kubernetesVersion\":\"v1.31.0\"}";
+
+	if (strcmp(cluster, "east") || !cred || strcmp(cred, "cred-east"))
+		_exit(3);
+	fed_tunnel_conn_send_metadata(c, meta, strlen(meta));
+}
+
+static void a_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
+{
+	fprintf(stderr, "  agent closed: %s\n", why);
+	_exit(strstr(why, "GOAWAY") ? 7 : 0);
+}
+
+static const struct fed_tunnel_conn_cb acb = {
+	.ready = a_ready, .open = a_open, .closed = a_closed};
+
+static int dial(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		_exit(4);
+	return fd;
+}
+
+static void agent_main(const char *token)
+{
+	struct ev_loop *l = ev_loop_new(EVFLAG_AUTO);
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_tunnel_conn *c;
+	struct fed_tunnel_conn_opts o = {.heartbeat = 0.2};
+	SSL_CTX *ctx;
+	int fd = dial();
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0 ||
+	    fed_tunnel_conn_connect(l, fd, ctx, "127.0.0.1", FED_TUNNEL_AUTH_BOOTSTRAP, token, &o,
+				    &acb, NULL, &c, &err) < 0) {
+		fprintf(stderr, "agent: %s\n", err.msg);
+		_exit(2);
+	}
+	ev_run(l, 0);
+	_exit(5);
+}
+
+static void put_frame(SSL *ssl, uint8_t type, uint32_t stream, const void *p, uint32_t len,
+		      uint32_t claimed)
+{
+	uint8_t h[12] = {type};
+
+	fed_tunnel_put_u32(h + 4, stream);
+	fed_tunnel_put_u32(h + 8, claimed);
+	SSL_write(ssl, h, 12);
+	if (len)
+		SSL_write(ssl, p, (int)len);
+}
+
+/* A hand-written peer that authenticates, then sends an oversize frame. */
+static void garbage_main(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	uint8_t hello[12] = {0, FED_TUNNEL_VERSION}, buf[4096];
+
+	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0)
+		_exit(2);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, dial());
+	if (SSL_connect(ssl) != 1)
+		_exit(2);
+	put_frame(ssl, FED_TUNNEL_HELLO, 0, hello, 12, 12);
+	put_frame(ssl, FED_TUNNEL_AUTH, 0, "\x01good-token", 11, 11);
+	SSL_read(ssl, buf, sizeof(buf)); /* HELLO, AUTH_OK */
+	put_frame(ssl, FED_TUNNEL_DATA, 1, NULL, 0, 1u << 30);
+	while (SSL_read(ssl, buf, sizeof(buf)) > 0)
+		;
+	_exit(0);
+}
+
+static pid_t spawn(const char *mode)
+{
+	pid_t pid;
+
+	h_ready = h_closed = h_heartbeats = h_meta = 0;
+	pid = fork();
+
+	if (pid == 0) {
+		close(listen_fd);
+		if (!strcmp(mode, "garbage"))
+			garbage_main();
+		agent_main(mode);
+	}
+	return pid;
+}
+
+static int reap(pid_t pid)
+{
+	int st = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static void test_streams_and_liveness(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct hstream a = {0}, b = {0}, r = {0};
+	static uint8_t chunk[100000];
+	size_t sent_b = 0;
+	pid_t pid = spawn("good-token");
+	double t0;
+
+	CHECK(run_until(&h_ready, 5));
+	CHECK_STR(h_cluster, "east");
+	CHECK(run_until(&h_meta, 5));
+	CHECK_HAS(h_meta_json, "v1.31.0");
+
+	/* a target other than the apiserver is refused by the agent */
+	CHECK_INT(fed_tunnel_stream_open(hconn, 7, &hscb, &r, &r.s, &err), 0);
+	CHECK(run_until(&r.reset, 5));
+	CHECK_INT(r.code, FED_TUNNEL_RST_REFUSED);
+
+	/* stream a: the agent never reads it, so its credit runs out ... */
+	CHECK_INT(fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, &a, &a.s,
+					 &err),
+		  0);
+	CHECK(run_until(&a.opened, 5));
+	CHECK_INT(fed_tunnel_stream_send(a.s, "SLOW", 4), 4);
+	memset(chunk, 'a', sizeof(chunk));
+	while (fed_tunnel_stream_allowance(a.s))
+		fed_tunnel_stream_send(a.s, chunk, sizeof(chunk));
+	/* ... while stream b moves 2 MB through the echo */
+	CHECK_INT(fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, &b, &b.s,
+					 &err),
+		  0);
+	memset(chunk, 'b', sizeof(chunk));
+	t0 = ev_time();
+	while (b.got < 2000000 && ev_time() - t0 < 10) {
+		if (sent_b < 2000000)
+			sent_b += fed_tunnel_stream_send(b.s, chunk,
+							 2000000 - sent_b < sizeof(chunk)
+								 ? 2000000 - sent_b
+								 : sizeof(chunk));
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	CHECK_INT(b.got, 2000000);
+	CHECK_INT(a.got, 0);
+	CHECK_INT(fed_tunnel_stream_allowance(a.s), 0);
+	CHECK_INT(a.reset + b.reset, 0);
+	CHECK(run_until(&h_heartbeats, 2));
+
+	/* freeze the agent: three missed heartbeats kill the connection and
+	 * reset both streams at once */
+	kill(pid, SIGSTOP);
+	t0 = ev_time();
+	CHECK(run_until(&h_closed, 5));
+	CHECK(ev_time() - t0 < 1.5);
+	CHECK_HAS(h_closed_why, "no heartbeat");
+	CHECK_INT(a.reset, 1);
+	CHECK_INT(b.reset, 1);
+	CHECK_INT(a.code, FED_TUNNEL_RST_CONN_LOST);
+	kill(pid, SIGKILL);
+	kill(pid, SIGCONT);
+	reap(pid);
+}
+
+static void test_bad_token(void)
+{
+	pid_t pid = spawn("wrong-token");
+
+	CHECK_INT(reap(pid), 7); /* the agent saw GOAWAY */
+	CHECK_INT(h_ready, 0);
+	CHECK(run_until(&h_closed, 5));
+	CHECK_HAS(h_closed_why, "GOAWAY");
+}
+
+static void test_malformed_peer(void)
+{
+	pid_t pid = spawn("garbage");
+
+	CHECK(run_until(&h_closed, 5));
+	CHECK_INT(h_ready, 1);
+	CHECK_HAS(h_closed_why, "malformed frame");
+	CHECK_HAS(h_closed_why, "exceeds the limit");
+	CHECK_INT(reap(pid), 0);
+	/* and the host still serves the next agent */
+	pid = spawn("good-token");
+	CHECK(run_until(&h_ready, 5));
+	kill(pid, SIGKILL);
+	reap(pid);
+	CHECK(run_until(&h_closed, 5));
+}
+
+int main(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	ev_io lio;
+
+	signal(SIGPIPE, SIG_IGN);
+	fed_log_setup(FED_LOG_ERROR, false);
+	loop = EV_DEFAULT;
+	if (fed_tunnel_tls_selfsigned("fed-tunnel", "IP:127.0.0.1", 1, &cert_pem, &key_pem,
+				      &err) < 0 ||
+	    fed_tunnel_tls_server_ctx(cert_pem, key_pem, &server_ctx, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(listen_fd, 8) < 0 ||
+	    getsockname(listen_fd, (struct sockaddr *)&sa, &len) < 0)
+		return 1;
+	port = ntohs(sa.sin_port);
+	ev_io_init(&lio, accept_cb, listen_fd, EV_READ);
+	ev_io_start(loop, &lio);
+	RUN(test_streams_and_liveness);
+	RUN(test_bad_token);
+	RUN(test_malformed_peer);
+	fed_tunnel_conn_free(hconn);
+	SSL_CTX_free(server_ctx);
+	free(cert_pem);
+	free(key_pem);
+	close(listen_fd);
+	return CHECK_EXIT();
+}
