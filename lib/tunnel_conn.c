@@ -192,6 +192,10 @@ static void conn_die(struct fed_tunnel_conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	/* We sent GOAWAY and were about to close: the peer hanging up first
+	 * (it read the GOAWAY) is the same ending, not a read error. */
+	if (ev_is_active(&c->closer) && strcmp(why, "closed after GOAWAY"))
+		snprintf(why, sizeof(why), "closed after GOAWAY");
 	c->st = ST_DEAD;
 	ev_io_stop(c->loop, &c->io);
 	ev_timer_stop(c->loop, &c->timer);
