@@ -402,9 +402,9 @@ for i in 1 2 3 4 5 6; do blink blink-$i $([ $((i % 2)) = 0 ] && echo 0.3 || echo
 blinks() { for c in member1 member2; do mget $c cm -o name; done | grep -c blink- || true; }
 sleep 1
 if wait_eq 10 0 blinks; then
-	ok "6 objects deleted right after creation: no copies left in members ($(grep -c "before its finalizer landed" "$work/ctl.log" || true) copies removed without the finalizer)"
+	ok "6 objects deleted right after creation: no copies left in members ($(grep -c "without our finalizer's help" "$work/ctl.log" || true) copies removed without the finalizer)"
 else
-	bad "copies left behind: $(for c in member1 member2; do mget $c cm -o name | grep blink-; done | tr '\n' ' ')"
+	bad "copies left behind: $(for c in member1 member2; do mget $c cm -o name | grep blink-; done | tr '\n' ' ')(host: $(k -n $NS get federatedconfigmaps -o name 2>&1 | grep blink- | tr '\n' ' '))"
 fi
 
 # ---- deletion ----------------------------------------------------------------

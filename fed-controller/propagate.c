@@ -355,6 +355,11 @@ static void delete_done(struct fed_kube_response *resp, void *ud)
 		r->deleting = false;
 		failed(o, w->cluster, r, "DeletionFailed", &resp->err);
 	} else {
+		if (r) { /* taken off: no copy of ours is left there to wait for */
+			r->written_at = 0;
+			free(r->version);
+			r->version = NULL;
+		}
 		FED_LOG_DEBUG(w->cluster, "%s %s %s", w->orphan ? "released" : "deleted",
 			      o->t->cfg.target.kind, o->key);
 	}
@@ -783,8 +788,9 @@ static void stray_done(struct fed_kube_response *resp, void *ud)
 	free(cluster);
 }
 
-/* The federated object was deleted before our finalizer landed on it:
- * remove the copies we wrote (by name; we hold no other handle). */
+/* The federated object is gone but copies we wrote were not taken off
+ * (it was deleted before our finalizer landed, or the finalizer was
+ * removed by hand): remove them by name (we hold no other handle). */
 static void remove_unguarded(struct fobj *o)
 {
 	struct fed_map_iter it;
@@ -807,7 +813,7 @@ static void remove_unguarded(struct fobj *o)
 			if (o->t->cfg.target.namespaced)
 				ref.namespace = ns;
 		}
-		FED_LOG_INFO(cluster, "%s %s was deleted before its finalizer landed: removing our copy",
+		FED_LOG_INFO(cluster, "%s %s is gone without our finalizer's help: removing our copy",
 			     o->t->cfg.federated.kind, o->key);
 		if (fed_kube_delete(c, &ref, &d, stray_done, cluster, NULL, &err)) {
 			FED_LOG_WARN(cluster, "removing a copy of a deleted object: %s", err.msg);
@@ -832,7 +838,13 @@ void fobj_sync(struct ftype *t, const char *key)
 
 	if (!fed) { /* gone from the host: our finalizer saw to the members */
 		o = fed_map_get(&t->objs, key);
-		if (o && o->unguarded) {
+		FED_LOG_DEBUG(NULL, "%s %s: gone from the host%s%s", t->cfg.federated.kind, key,
+			      o && o->unguarded ? " before our finalizer" : "",
+			      o && o->inflight ? " (writes in flight)" : "");
+		/* Records of copies not taken off mean the object went without
+		 * our finalizer's help (deleted before it landed, or someone
+		 * removed it): remove those copies, never leave them behind. */
+		if (o) {
 			if (o->inflight)
 				return; /* round_done syncs us again */
 			remove_unguarded(o);
@@ -876,6 +888,8 @@ void fobj_sync(struct ftype *t, const char *key)
 		set_finalizer(o, fed, true);
 		o->unguarded = true;
 	} else if (!deleting) {
+		if (o->unguarded)
+			FED_LOG_DEBUG(NULL, "%s %s: our finalizer is on it", t->cfg.federated.kind, key);
 		o->unguarded = false;
 	}
 	n = fed_map_count(&ctl->members);
@@ -942,6 +956,15 @@ void fobj_sync(struct ftype *t, const char *key)
 				remaining = true;
 				if ((!r || !r->deleting) && !hold)
 					start_write_off(o, fed, names[i], c, existing, orphan);
+			} else if (r && r->written_at &&
+				   ev_now(ctl->loop) - r->written_at < AWAIT_EVENT) {
+				/* we just created it and its watch event is on its
+				 * way: not gone yet, wait for it */
+				remaining = true;
+				if (!ev_is_active(&o->retry)) {
+					ev_timer_set(&o->retry, AWAIT_EVENT, 0.);
+					ev_timer_start(ctl->loop, &o->retry);
+				}
 			} else if (r) {
 				crec_free(fed_map_del(&o->recs, names[i]));
 			}
