@@ -8,22 +8,6 @@
 static const char usage[] = "fedctl api-resources [--api-group GROUP] [--namespaced=true|false]";
 static const char examples[] = "  fedctl api-resources\n  fedctl api-resources --api-group apps\n";
 
-struct disco {
-	bool done;
-	struct fed_discovery *d;
-	struct fed_error err;
-};
-
-static void disco_cb(struct fed_discovery *d, const struct fed_error *err, void *ud)
-{
-	struct disco *r = ud;
-
-	r->done = true;
-	r->d = d;
-	if (err)
-		r->err = *err;
-}
-
 static int cmp(const void *a, const void *b)
 {
 	const struct fed_api_resource *x = *(const struct fed_api_resource *const *)a;
@@ -44,7 +28,7 @@ int cmd_api_resources(struct fedctl *ctx, int argc, char **argv)
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host;
 	const struct fed_api_resource **rows = NULL;
-	struct disco r;
+	struct fed_discovery *d = NULL;
 	char *args[1];
 	size_t i, n = 0;
 	int nargs, ret;
@@ -58,21 +42,16 @@ int cmd_api_resources(struct fedctl *ctx, int argc, char **argv)
 	}
 	if (fedctl_host(ctx, &host, &err))
 		return fedctl_fail(&err);
-	memset(&r, 0, sizeof(r));
-	if (fed_kube_discover(host, disco_cb, &r, &err))
+	if (fedctl_discover(ctx, host, &d, &err))
 		return fedctl_fail(&err);
-	if (fed_kube_wait(ctx->loop, &r.done, 60))
-		fed_error_set(&r.err, FED_ETIMEOUT, "discovery: no answer within 60s");
-	if (!r.d)
-		return fedctl_fail(&r.err);
-	rows = calloc(r.d->n + 1, sizeof(*rows));
+	rows = calloc(d->n + 1, sizeof(*rows));
 	if (!rows) {
-		fed_discovery_free(r.d);
+		fed_discovery_free(d);
 		fed_error_set(&err, FED_ENOMEM, "out of memory");
 		return fedctl_fail(&err);
 	}
-	for (i = 0; i < r.d->n; i++) {
-		const struct fed_api_resource *a = &r.d->items[i];
+	for (i = 0; i < d->n; i++) {
+		const struct fed_api_resource *a = &d->items[i];
 		if (!a->preferred || (group && strcmp(a->r.group, group)))
 			continue;
 		if (namespaced && a->r.namespaced != !strcmp(namespaced, "true"))
@@ -94,6 +73,6 @@ int cmd_api_resources(struct fedctl *ctx, int argc, char **argv)
 		       a->r.namespaced ? "true" : "false", a->kind);
 	}
 	free(rows);
-	fed_discovery_free(r.d);
+	fed_discovery_free(d);
 	return EXIT_OK;
 }

@@ -149,6 +149,11 @@ int fedctl_format_scale(struct fed_buf *out, const struct fedctl_scale_row *rows
 int cmd_scale(struct fedctl *ctx, int argc, char **argv);
 
 /* enable / disable (fedctl/cmd_enable.c, type_discover.c) */
+struct fed_discovery;
+/* Discovery of c, waited for (60 s); *out is freed with fed_discovery_free. */
+int fedctl_discover(struct fedctl *ctx, struct fed_kube_client *c, struct fed_discovery **out,
+		    struct fed_error *err);
+
 struct fedctl_type {
 	char *group; /* "" for core */
 	char *version, *kind, *plural;

@@ -37,25 +37,37 @@ void fedctl_type_release(struct fedctl_type *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const char *name,
-                         struct fedctl_type *out, struct fed_error *err)
+int fedctl_discover(struct fedctl *ctx, struct fed_kube_client *c, struct fed_discovery **out,
+		    struct fed_error *err)
 {
-	const struct fed_api_resource *a;
 	struct disco r;
-	size_t n = 0, i;
-	int ret = 0;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
 	memset(&r, 0, sizeof(r));
 	if (fed_kube_discover(c, disco_cb, &r, err))
 		return err->code;
 	if (fed_kube_wait(ctx->loop, &r.done, 60))
-		return fed_error_set(err, FED_ETIMEOUT, "host: discovery: no answer within 60s");
+		return fed_error_set(err, FED_ETIMEOUT, "discovery: no answer within 60s");
 	if (!r.d) {
 		*err = r.err;
-		return fed_error_wrap(err, "host: discovery");
+		return err->code ? err->code : FED_EINVAL;
 	}
-	a = fed_discovery_find(r.d, name);
+	*out = r.d;
+	return 0;
+}
+
+int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const char *name,
+                         struct fedctl_type *out, struct fed_error *err)
+{
+	const struct fed_api_resource *a;
+	struct fed_discovery *d = NULL;
+	size_t n = 0, i;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (fedctl_discover(ctx, c, &d, err))
+		return fed_error_wrap(err, "host");
+	a = fed_discovery_find(d, name);
 	if (!a) {
 		ret = fed_error_set(err, FED_ENOTFOUND,
 		                    "the host serves no resource type \"%s\" (fedctl api-resources "
@@ -78,6 +90,6 @@ int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const ch
 		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
 	}
 out:
-	fed_discovery_free(r.d);
+	fed_discovery_free(d);
 	return ret;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "golden.h"
 #include "fed/table.h"
 
 #include "../../fedctl/output.c"
@@ -15,28 +16,6 @@ static time_t now_ts(void)
 	time_t t = 0;
 	fed_time_parse("2026-11-23T18:00:00Z", &t);
 	return t;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *s;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = malloc((size_t)n + 1);
-	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = '\0';
-	fclose(f);
-	return s;
 }
 
 static cJSON *load(const char *name)
@@ -50,31 +29,6 @@ static cJSON *load(const char *name)
 	j = s ? cJSON_Parse(s) : NULL;
 	free(s);
 	return j;
-}
-
-/* Compare with data/fedctl/NAME.golden (or write it with FED_REGEN_GOLDEN). */
-static int golden(const char *name, const char *got)
-{
-	char path[256];
-	char *want;
-	int same;
-
-	snprintf(path, sizeof(path), "data/fedctl/%s.golden", name);
-	if (getenv("FED_REGEN_GOLDEN")) {
-		FILE *f = fopen(path, "wb");
-		if (!f)
-			return 0;
-		fputs(got, f);
-		fclose(f);
-		return 1;
-	}
-	want = slurp(path);
-	same = want && !strcmp(want, got);
-	if (!same)
-		fprintf(stderr, "  %s differs; got:\n%s\n  want:\n%s\n", path, got,
-			want ? want : "(missing)");
-	free(want);
-	return same;
 }
 
 static void test_age(void)

@@ -8,54 +8,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "golden.h"
 
 #include "../../fedctl/scale_plan.c"
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *s;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = malloc((size_t)n + 1);
-	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = '\0';
-	fclose(f);
-	return s;
-}
-
-static int golden(const char *name, const char *got)
-{
-	char path[256];
-	char *want;
-	int same;
-
-	snprintf(path, sizeof(path), "data/fedctl/%s.golden", name);
-	if (getenv("FED_REGEN_GOLDEN")) {
-		FILE *f = fopen(path, "wb");
-		if (!f)
-			return 0;
-		fputs(got, f);
-		fclose(f);
-		return 1;
-	}
-	want = slurp(path);
-	same = want && !strcmp(want, got);
-	if (!same)
-		fprintf(stderr, "  %s differs; got:\n%s\n  want:\n%s\n", path, got,
-		        want ? want : "(missing)");
-	free(want);
-	return same;
-}
 
 static const char fd[] =
     "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},\"spec\":{"
