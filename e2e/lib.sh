@@ -53,3 +53,22 @@ fed_federate() { # CLUSTER...
 		done
 	} | k apply -f - >/dev/null
 }
+# Agent mode: a one-time bootstrap token for CLUSTER (in $work/token; the
+# host's Secret fed-tunnel keeps only its SHA-256), and a Federation of
+# agent-mode CLUSTERs (no server address, an empty kubeconfig Secret).
+tunnel_token() { # CLUSTER
+	TOKEN=$(openssl rand -hex 32)
+	printf '%s' "$TOKEN" >"$work/token"
+	HASH=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
+	k -n kube-system create secret generic fed-tunnel \
+		--from-literal="bootstrap-$HASH=$1 $(($(date +%s) + 86400))" >/dev/null
+}
+fed_federate_agents() { # CLUSTER...
+	local c
+	k -n kube-system create secret generic kubefed-kubeconfig >/dev/null
+	{
+		printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubefed-config, namespace: kube-system}\ndata:\n  kubefed.yaml: |\n'
+		printf '    apiVersion: federation/v1beta1\n    kind: Federation\n    spec:\n      clusters:\n'
+		for c in "$@"; do printf '      - clusterName: %s\n        mode: agent\n' "$c"; done
+	} | k apply -f - >/dev/null
+}

@@ -67,27 +67,8 @@ current-context: member2
 EOF
 
 # ---- the host side: config, one-time token (stored hashed) ------------------
-TOKEN=$(openssl rand -hex 32)
-printf '%s' "$TOKEN" >"$work/token"
-HASH=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
-k -n kube-system create secret generic fed-tunnel \
-	--from-literal="bootstrap-$HASH=$C $(($(date +%s) + 86400))" >/dev/null
-k -n kube-system create secret generic kubefed-kubeconfig >/dev/null
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: kubefed-config, namespace: kube-system}
-data:
-  kubefed.yaml: |
-    apiVersion: federation/v1beta1
-    kind: Federation
-    spec:
-      clusters:
-      - clusterName: $C
-        mode: agent
-      - clusterName: tun-b
-        mode: agent
-EOF
+tunnel_token $C
+fed_federate_agents $C tun-b
 
 "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
 	--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \

@@ -99,25 +99,8 @@ k apply -f "$root/manifests/" >/dev/null
 k wait --for condition=established crd --all --timeout=60s >/dev/null
 k apply -f "$root/manifests/types/" >/dev/null
 k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
-TOKEN=$(openssl rand -hex 32)
-printf '%s' "$TOKEN" >"$work/token"
-HASH=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
-k -n kube-system create secret generic fed-tunnel \
-	--from-literal="bootstrap-$HASH=$C $(($(date +%s) + 86400))" >/dev/null
-k -n kube-system create secret generic kubefed-kubeconfig >/dev/null
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: kubefed-config, namespace: kube-system}
-data:
-  kubefed.yaml: |
-    apiVersion: federation/v1beta1
-    kind: Federation
-    spec:
-      clusters:
-      - clusterName: $C
-        mode: agent
-EOF
+tunnel_token $C
+fed_federate_agents $C
 "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
 	--health-period 2 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
 	--leader-elect=false --tunnel-address "0.0.0.0:0" --tunnel-heartbeat 2 \
