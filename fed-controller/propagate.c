@@ -791,7 +791,7 @@ static void stray_done(struct fed_kube_response *resp, void *ud)
 /* The federated object is gone but copies we wrote were not taken off
  * (it was deleted before our finalizer landed, or the finalizer was
  * removed by hand): remove them by name (we hold no other handle). */
-static void remove_unguarded(struct fobj *o)
+static void remove_leftover_copies(struct fobj *o)
 {
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
@@ -838,8 +838,7 @@ void fobj_sync(struct ftype *t, const char *key)
 
 	if (!fed) { /* gone from the host: our finalizer saw to the members */
 		o = fed_map_get(&t->objs, key);
-		FED_LOG_DEBUG(NULL, "%s %s: gone from the host%s%s", t->cfg.federated.kind, key,
-			      o && o->unguarded ? " before our finalizer" : "",
+		FED_LOG_DEBUG(NULL, "%s %s: gone from the host%s", t->cfg.federated.kind, key,
 			      o && o->inflight ? " (writes in flight)" : "");
 		/* Records of copies not taken off mean the object went without
 		 * our finalizer's help (deleted before it landed, or someone
@@ -847,7 +846,7 @@ void fobj_sync(struct ftype *t, const char *key)
 		if (o) {
 			if (o->inflight)
 				return; /* round_done syncs us again */
-			remove_unguarded(o);
+			remove_leftover_copies(o);
 		}
 		fobj_free(fed_map_del(&t->objs, key));
 		return;
@@ -884,14 +883,8 @@ void fobj_sync(struct ftype *t, const char *key)
 	/* The finalizer and the first writes to members go out together:
 	 * waiting for the finalizer's round trip first would double the
 	 * latency of every new object. */
-	if (!deleting && !has_finalizer(fed)) {
+	if (!deleting && !has_finalizer(fed))
 		set_finalizer(o, fed, true);
-		o->unguarded = true;
-	} else if (!deleting) {
-		if (o->unguarded)
-			FED_LOG_DEBUG(NULL, "%s %s: our finalizer is on it", t->cfg.federated.kind, key);
-		o->unguarded = false;
-	}
 	n = fed_map_count(&ctl->members);
 	names = calloc(n ? n : 1, sizeof(*names));
 	sel = calloc(n ? n : 1, sizeof(*sel));

@@ -61,10 +61,6 @@ struct fobj {
 	char *key;		/* "ns/name" or "name" */
 	int inflight;		/* writes to members not yet answered */
 	bool dirty;		/* changed while writes were in flight: sync again */
-	/* written to members before our finalizer was seen on the object
-	 * (the two go out together, for latency): if the object goes
-	 * before it is, its copies are removed without the finalizer's help */
-	bool unguarded;
 	bool loaded;		/* crecs read from the object's status */
 	struct fed_map recs;	/* cluster -> struct crec * */
 	char *status_hash;	/* of the status last written (times left out) */
