@@ -10,9 +10,10 @@
  *      direct and tunnel; p50 and p99 of each, and the p50 overhead
  *  (b) LIST throughput: --configmaps ConfigMaps (1 KiB of data each) listed
  *      whole (no paging) --lists times each way; objects/s, MB/s, ratio
- *  (c) --watches watches on the ConfigMaps through the tunnel plus one raw
- *      watch connection nobody reads (a stalled consumer); then --updates
- *      updates of 64 KiB each: time until every watcher saw every update
+ *  (c) --watches watches on one ConfigMap through the tunnel; --updates
+ *      updates of 64 KiB each, the latency of every event at every watcher:
+ *      once alone ("normal"), then again beside one raw watch connection on
+ *      the whole namespace that nobody reads (a stalled consumer)
  *
  * Usage: bench-tunnel --kubeconfig MEMBER_KUBECONFIG --agent PATH/fed-agent
  *        [--gets N] [--configmaps N] [--lists N] [--watches N] [--updates N]
@@ -178,19 +179,29 @@ static double pct(double *v, int n, double p)
 
 static int events_seen, watch_errors;
 static char *want_value;
+static double sent_at, *ev_lat; /* per-event latency, seconds */
+static int n_ev_lat, cap_ev_lat;
 
 static void w_event(enum fed_watch_type t, cJSON *obj, void *ud)
 {
 	const char *v = fed_obj_str(obj, "metadata.annotations.bench");
 
-	if (t == FED_WATCH_MODIFIED && v && want_value && !strcmp(v, want_value))
+	if (t == FED_WATCH_MODIFIED && v && want_value && !strcmp(v, want_value)) {
 		events_seen++;
+		if (n_ev_lat < cap_ev_lat)
+			ev_lat[n_ev_lat++] = ev_time() - sent_at;
+	}
 }
 
 static void w_done(const struct fed_error *err, void *ud)
 {
 	watch_errors++;
 }
+
+struct wround {
+	int n;
+	double p50, p99, fanout; /* ms, ms, s */
+};
 
 static char *big_value(size_t n, char c)
 {
@@ -369,8 +380,10 @@ int main(int argc, char **argv)
 		list_t += ev_time() - t0;
 	}
 
-	/* (c) watches with one stalled consumer */
-	double fanout = -1;
+	/* (c) --watches watches through the tunnel, --updates 64 KiB updates each:
+	 * once alone ("normal"), once beside a stalled consumer; the latency of
+	 * every event from the PATCH being sent to each watcher seeing it */
+	struct wround rounds[2];
 	int stalled_fd = -1;
 	{
 		struct fed_kube_ref ref = {&r_cm, NS, NULL, NULL};
@@ -378,7 +391,6 @@ int main(int argc, char **argv)
 		struct fed_kube_watch **ws = calloc((size_t)watches, sizeof(*ws));
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport)};
 		char req[256], *val;
-
 		struct done d0;
 
 		/* from a known version, so that a watch established late still
@@ -391,52 +403,66 @@ int main(int argc, char **argv)
 		for (int i = 0; i < watches; i++)
 			if (fed_kube_watch(tunnel, &ref, &lo, w_event, w_done, NULL, &ws[i], &err) < 0)
 				goto fail;
-		/* the stalled consumer: a watch on the whole namespace, never read */
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		stalled_fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (connect(stalled_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			snprintf(req, sizeof(req), "GET %s?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n",
-				 P_CMS);
-			if (write(stalled_fd, req, strlen(req)) < 0)
-				perror("stalled watch");
-		}
 		for (int i = 0; i < 100; i++) { /* the watches get established */
 			ev_run(loop, EVRUN_NOWAIT);
 			usleep(20000);
 		}
-		t0 = ev_time();
 		val = big_value(65536, 'a');
-		for (int u = 0; u < updates; u++) {
-			struct done d;
-			char *body = malloc(65536 + 256);
-			bool all;
+		cap_ev_lat = watches * updates;
+		ev_lat = calloc((size_t)cap_ev_lat, sizeof(double));
+		for (int r = 0; r < 2; r++) {
+			if (r == 1) {
+				/* the stalled consumer: a watch on the whole namespace
+				 * through the tunnel, never read after its request */
+				sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+				stalled_fd = socket(AF_INET, SOCK_STREAM, 0);
+				if (connect(stalled_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+					snprintf(req, sizeof(req),
+						 "GET %s?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n", P_CMS);
+					if (write(stalled_fd, req, strlen(req)) < 0)
+						perror("stalled watch");
+				}
+				for (int i = 0; i < 25; i++) {
+					ev_run(loop, EVRUN_NOWAIT);
+					usleep(20000);
+				}
+			}
+			n_ev_lat = 0;
+			t0 = ev_time();
+			for (int u = 0; u < updates; u++) {
+				struct done d;
+				char *body = malloc(65536 + 256);
 
-			free(want_value);
-			want_value = malloc(16);
-			snprintf(want_value, 16, "u%d", u);
-			val[u % 65536] = (char)('b' + u % 20);
-			sprintf(body,
-				"{\"metadata\":{\"annotations\":{\"bench\":\"%s\"}},\"data\":{\"d\":\"%s\"}}",
-				want_value, val);
-			events_seen = 0;
-			/* every update also goes to the stalled whole-namespace watch */
-			request(direct, "PATCH", P_CM2, body,
-				&d);
-			free(body);
-			for (double s = ev_time(); ev_time() - s < 30;) {
-				all = events_seen >= watches;
-				if (all)
+				free(want_value);
+				want_value = malloc(16);
+				snprintf(want_value, 16, "r%du%d", r, u);
+				val[u % 65536] = (char)('b' + (u + r) % 20);
+				sprintf(body,
+					"{\"metadata\":{\"annotations\":{\"bench\":\"%s\"}},"
+					"\"data\":{\"d\":\"%s\"}}",
+					want_value, val);
+				events_seen = 0;
+				sent_at = ev_time();
+				/* in round 1 every update also goes to the stalled watch */
+				request(direct, "PATCH", P_CM2, body, &d);
+				free(body);
+				for (double s = ev_time(); ev_time() - s < 30 && events_seen < watches;)
+					ev_run(loop, EVRUN_ONCE);
+				if (events_seen < watches) {
+					fprintf(stderr,
+						"bench-tunnel: round %d update %d reached %d of %d "
+						"watchers\n",
+						r, u, events_seen, watches);
 					break;
-				ev_run(loop, EVRUN_ONCE);
+				}
 			}
-			if (events_seen < watches) {
-				fprintf(stderr, "bench-tunnel: update %d reached %d of %d watchers\n", u,
-					events_seen, watches);
-				break;
-			}
+			rounds[r].fanout = (ev_time() - t0) / updates;
+			rounds[r].n = n_ev_lat;
+			rounds[r].p50 = n_ev_lat ? pct(ev_lat, n_ev_lat, 0.5) * 1000 : -1;
+			rounds[r].p99 = n_ev_lat ? pct(ev_lat, n_ev_lat, 0.99) * 1000 : -1;
 		}
-		fanout = (ev_time() - t0) / updates;
 		free(val);
+		free(ev_lat);
 		for (int i = 0; i < watches; i++)
 			fed_kube_watch_cancel(ws[i]);
 		free(ws);
@@ -452,11 +478,19 @@ int main(int argc, char **argv)
 		       "\"list\":{\"configmaps\":%d,\"bytes\":%zu,\"direct_objects_per_s\":%.0f,"
 		       "\"tunnel_objects_per_s\":%.0f,\"direct_MBps\":%.1f,\"tunnel_MBps\":%.1f,"
 		       "\"tunnel_vs_direct\":%.2f},"
-		       "\"watches\":{\"n\":%d,\"stalled\":1,\"updates\":%d,\"update_bytes\":65536,"
-		       "\"mean_fanout_ms\":%.1f,\"watch_errors\":%d}}\n",
+		       "\"watches\":{\"n\":%d,\"updates\":%d,\"update_bytes\":65536,"
+		       "\"normal\":{\"events\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,"
+		       "\"mean_fanout_ms\":%.1f},"
+		       "\"one_stalled\":{\"events\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,"
+		       "\"mean_fanout_ms\":%.1f},"
+		       "\"stalled_vs_normal_p50\":%.2f,\"stalled_vs_normal_p99\":%.2f,"
+		       "\"watch_errors\":%d}}\n",
 		       gets, p50d, p50t, p99d, p99t, p50t - p50d, configmaps, list_bytes, rd, rt,
 		       list_bytes * lists / list_d / 1e6, list_bytes * lists / list_t / 1e6, rt / rd,
-		       watches, updates, fanout * 1000, watch_errors);
+		       watches, updates, rounds[0].n, rounds[0].p50, rounds[0].p99,
+		       rounds[0].fanout * 1000, rounds[1].n, rounds[1].p50, rounds[1].p99,
+		       rounds[1].fanout * 1000, rounds[1].p50 / rounds[0].p50,
+		       rounds[1].p99 / rounds[0].p99, watch_errors);
 	}
 	if (stalled_fd >= 0)
 		close(stalled_fd);
