@@ -65,7 +65,8 @@ tunnel_token() { # CLUSTER
 }
 fed_federate_agents() { # CLUSTER...
 	local c
-	k -n kube-system create secret generic kubefed-kubeconfig >/dev/null
+	k -n kube-system get secret kubefed-kubeconfig >/dev/null 2>&1 ||
+		k -n kube-system create secret generic kubefed-kubeconfig >/dev/null
 	{
 		printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubefed-config, namespace: kube-system}\ndata:\n  kubefed.yaml: |\n'
 		printf '    apiVersion: federation/v1beta1\n    kind: Federation\n    spec:\n      clusters:\n'

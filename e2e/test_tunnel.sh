@@ -68,7 +68,9 @@ EOF
 
 # ---- the host side: config, one-time token (stored hashed) ------------------
 tunnel_token $C
-fed_federate_agents $C tun-b
+# $C joins the config only after its agent first dialled: that refusal must
+# not spend the bootstrap token
+fed_federate_agents tun-b
 
 "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
 	--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
@@ -83,8 +85,8 @@ fi
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
-wait_eq 20 AgentNotConnected kfc $C '{.status.conditions[?(@.type=="Ready")].reason}' &&
-	ok "before the agent: $C is AgentNotConnected" || bad "before the agent: $(kfc $C '{.status}')"
+wait_eq 20 AgentNotConnected kfc tun-b '{.status.conditions[?(@.type=="Ready")].reason}' &&
+	ok "before the agent: tun-b is AgentNotConnected" || bad "before the agent: $(kfc tun-b '{.status}')"
 
 # ---- join through the tunnel --------------------------------------------------
 start_agent() { # extra args
@@ -94,10 +96,16 @@ start_agent() { # extra args
 		2>>"$work/agent.log" &
 	apid=$!
 }
-t0=$(now)
 start_agent
+if wait_until 20 grep -q "cluster '$C' is not in the Federation config with mode: agent (the bootstrap token stays valid)" "$work/ctl.log"; then
+	ok "agent of a cluster not in the config yet refused; its token kept"
+else
+	bad "early agent: $(grep refused "$work/ctl.log" | tail -2)"
+fi
+t0=$(now)
+fed_federate_agents $C tun-b
 if wait_eq 40 Connected status_of $C; then
-	ok "fed-agent joined with the bootstrap token: $C Ready/Connected through the tunnel in $(since "$t0")s"
+	ok "$C added to the config; its agent joined with the same bootstrap token: Ready/Connected through the tunnel in $(since "$t0")s"
 else
 	bad "$C not Ready: $(kfc $C '{.status}')"; tail -30 "$work/ctl.log" "$work/agent.log"; exit 1
 fi

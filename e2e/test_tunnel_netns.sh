@@ -5,7 +5,7 @@
 # listens on the namespace's own loopback. The host's services listen on
 # 127.0.0.1, so from the namespace only what binds the veth address - the
 # tunnel listener - is reachable (no firewall rules: neither iptables nor
-# nft is installed here). Join, Ready, propagation, delete; cut the link
+# nft is installed here). Join, Ready, propagation, scale, delete; cut the link
 # (veth down) -> Offline within 40 s, restore -> Connected, drift corrected.
 # Then the same agent again through a real HTTP CONNECT proxy (tinyproxy on
 # the veth address), to a tunnel address only the proxy can reach.
@@ -154,6 +154,34 @@ k -n $NS delete federatedconfigmap gone --wait=false >/dev/null
 cm_absent() { ! kp -n $NS get cm gone >/dev/null 2>&1; }
 wait_until 30 cm_absent && ok "deleting the FederatedConfigMap removed the member's copy" ||
 	bad "member copy not deleted"
+
+# ---- scale through the tunnel: fedctl scale sets the member's replicas -------------------
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedDeployment
+metadata: {name: web, namespace: $NS}
+spec:
+  template:
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec: {containers: [{name: web, image: nginx}]}
+  placement: {clusters: [{name: $C}]}
+EOF
+reps() { kp -n $NS get deploy web -o jsonpath='{.spec.replicas}' 2>/dev/null || true; }
+if wait_eq 30 1 reps; then
+	t0=$(now)
+	if "$FED_BIN_DIR/fedctl" --kubeconfig "$K" --host-cluster-context host scale $C --replicas=3 -n $NS \
+		>"$work/scale.out" 2>&1 && wait_eq 30 3 reps; then
+		ok "fedctl scale $C --replicas=3: the private cluster's Deployment at 3 in $(since "$t0")s"
+	else
+		bad "scale through the tunnel: $(cat "$work/scale.out") replicas $(reps)"
+	fi
+else
+	bad "FederatedDeployment not propagated: $(k -n $NS get federateddeployment web -o jsonpath='{.status}')"
+fi
 
 # ---- cut the link, restore it ---------------------------------------------------------
 t0=$(now)

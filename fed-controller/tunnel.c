@@ -263,11 +263,30 @@ static bool agent_cluster(struct tunnel *t, const char *name)
 	return tunnel_config_mode_agent(t->ctl, name);
 }
 
+/* Single use: remembered at once, and removed from the Secret. Called only
+ * once every other check passed, so that a refused attempt (e.g. an agent
+ * that dialled before the Federation config was read) does not burn it. */
+static void consume_bootstrap(struct tunnel *t, const char *hex)
+{
+	struct controller *ctl = t->ctl;
+	struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	char patch[200];
+
+	fed_map_put(&t->used, hex, (void *)1, NULL);
+	snprintf(patch, sizeof(patch), "{\"data\":{\"bootstrap-%s\":null}}", hex);
+	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t, NULL,
+			   &err) < 0)
+		FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err.msg);
+}
+
+/* The cluster a bootstrap token was made for (not consumed yet), and the
+ * token's hash in hex (65 bytes) for consume_bootstrap. */
 static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, char **cluster,
-			   struct fed_error *err)
+			   char hex[65], struct fed_error *err)
 {
 	unsigned char md[32];
-	char hex[65], key[80], *val = NULL, *sp, *end;
+	char key[80], *val = NULL, *sp, *end;
 	const cJSON *data = cJSON_GetObjectItem(secret_obj(t), "data"), *e;
 	bool found = false;
 	long expiry;
@@ -309,20 +328,6 @@ static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, cha
 			      val);
 		goto out;
 	}
-	/* single use: remembered now, removed from the Secret */
-	fed_map_put(&t->used, hex, (void *)1, NULL);
-	{
-		struct controller *ctl = t->ctl;
-		struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace,
-					   ctl->o.tunnel_secret, NULL};
-		char patch[200];
-
-		snprintf(patch, sizeof(patch), "{\"data\":{\"%s\":null}}", key);
-		if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t,
-				   NULL, err) < 0)
-			FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err->msg);
-		fed_error_clear(err);
-	}
 	*cluster = strdup(val);
 	rc = *cluster ? 0 : FED_ENOMEM;
 out:
@@ -334,11 +339,12 @@ static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		   char **cluster, char **credential, void *ud, struct fed_error *err)
 {
 	struct tunnel *t = ud;
+	char hex[65] = "";
 	int rc;
 
 	*cluster = *credential = NULL;
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
-		rc = check_bootstrap(t, secret, len, cluster, err);
+		rc = check_bootstrap(t, secret, len, cluster, hex, err);
 	} else if (kind == FED_TUNNEL_AUTH_CREDENTIAL) {
 		rc = check_credential(t, (const char *)secret, len, cluster, err);
 		if (rc < 0)
@@ -352,10 +358,12 @@ static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 	if (!agent_cluster(t, *cluster)) {
 		count_refused(t, "not_agent_cluster");
 		rc = fed_error_set(err, FED_EUNAUTHORIZED,
-				   "cluster '%s' is not in the Federation config with mode: agent",
-				   *cluster);
+				   "cluster '%s' is not in the Federation config with mode: agent%s",
+				   *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
 		goto fail;
 	}
+	if (hex[0])
+		consume_bootstrap(t, hex);
 	/* a fresh credential at every connection: it rotates */
 	*credential = issue_credential(t, *cluster);
 	return 0;
