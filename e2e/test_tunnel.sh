@@ -231,5 +231,17 @@ grep -q "connecting to .* with the cluster credential" "$work/agent.log" &&
 	bad "reconnect did not use the credential"
 kill -0 "$apid" && ok "agent still running after the network errors" || bad "agent exited"
 
+# ---- the cluster leaves the config: its tunnel is closed, reconnects refused -------
+nref=$(grep -c "cluster '$C' is not in the Federation config" "$work/ctl.log" || true)
+refused_more() { [ "$(grep -c "cluster '$C' is not in the Federation config" "$work/ctl.log" || true)" -gt "$nref" ]; }
+agents() { metric "fed_tunnel_agents{cluster=\"$C\"}"; }
+t0=$(now)
+fed_federate_agents tun-b
+if wait_eq 20 0 agents && wait_until 20 refused_more; then
+	ok "$C removed from the config: its agent's tunnel closed in $(since "$t0")s and its reconnect refused"
+else
+	bad "tunnel of a removed cluster: agents $(agents); $(grep "$C" "$work/ctl.log" | tail -2)"
+fi
+
 echo "tunnel: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -249,6 +249,7 @@ static void sync_now(struct controller *ctl)
 			fed_metrics_remove_matching(ctl->m_cluster_ready, "cluster", e->key);
 		member_free(fed_map_del(&ctl->members, e->key));
 	}
+	tunnel_prune(ctl);
 	/* KubeFedClusters we wrote before a restart that the config dropped */
 	for (e = fed_map_first(fed_informer_store(ctl->clusters), &it); e;
 	     e = fed_map_next(fed_informer_store(ctl->clusters), &it)) {

@@ -779,6 +779,28 @@ void tunnel_stop(struct controller *ctl)
 	ctl->tunnel = NULL;
 }
 
+void tunnel_prune(struct controller *ctl)
+{
+	struct tunnel *t = ctl->tunnel;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	if (!t)
+		return;
+	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
+		struct tcluster *tc = e->value;
+
+		if (!tc->nconns || tunnel_config_mode_agent(ctl, tc->name))
+			continue;
+		FED_LOG_INFO(tc->name, "tunnel: closing %d agent connection%s: the cluster is no "
+			     "longer in the Federation config with mode: agent",
+			     tc->nconns, tc->nconns == 1 ? "" : "s");
+		for (int i = 0; i < tc->nconns; i++)
+			fed_tunnel_conn_shutdown(tc->conns[i], FED_TUNNEL_GOAWAY_SHUTDOWN,
+						 "cluster left the federation");
+	}
+}
+
 const char *tunnel_member_url(struct controller *ctl, const char *cluster)
 {
 	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
