@@ -10,6 +10,8 @@ struct controller;
  * --tunnel-address. No-op when the address is "off". */
 int tunnel_start(struct controller *ctl, struct fed_error *err);
 void tunnel_stop(struct controller *ctl);
+/* sync.c: the Federation config was read once; the listener waits for it. */
+void tunnel_members_known(struct controller *ctl);
 /* The loopback URL that reaches cluster's apiserver through its agent,
  * NULL until an agent of that cluster authenticated once. */
 const char *tunnel_member_url(struct controller *ctl, const char *cluster);
