@@ -36,6 +36,7 @@ struct agent {
 	ev_timer meta_timer;
 	int attempt;
 	double connected_at;
+	double failover_until; /* backoff capped until then (lost an established connection) */
 	unsigned long streams_served, streams_refused;
 	char *meta_version;
 	int meta_nodes, meta_cores;

@@ -76,6 +76,17 @@ static void save_credential(struct agent *a, const char *cred)
 
 static void schedule_retry(struct agent *a);
 
+/* A connection that stayed up this long worked: losing it most likely means
+ * the host's leader changed (the standby takes over within the Lease
+ * duration, 15 s by default, and the fed-tunnel Service then points at it).
+ * Reconnect from attempt 0 and, for FAILOVER_WINDOW seconds, never wait more
+ * than FAILOVER_BACKOFF between attempts, so the agent reaches the new leader
+ * a few seconds after it serves rather than after a grown backoff. A host that
+ * accepts and drops at once still sees the full exponential backoff. */
+#define ESTABLISHED 10.0
+#define FAILOVER_WINDOW 120.0
+#define FAILOVER_BACKOFF 4.0
+
 static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char *cred, void *ud)
 {
 	struct agent *a = ud;
@@ -91,10 +102,10 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	struct agent *a = ud;
 
 	FED_LOG_WARN(NULL, "tunnel to %s closed: %s", a->host_address, why);
-	/* reset the backoff only after a connection that lived a while, so a
-	 * host that accepts and drops at once is not hammered */
-	if (a->connected_at && ev_now(a->loop) - a->connected_at >= 60)
+	if (a->connected_at && ev_now(a->loop) - a->connected_at >= ESTABLISHED) {
 		a->attempt = 0;
+		a->failover_until = ev_now(a->loop) + FAILOVER_WINDOW;
+	}
 	a->connected_at = 0;
 	fed_tunnel_conn_free(c);
 	a->conn = NULL;
@@ -315,16 +326,19 @@ retry:
 	schedule_retry(a);
 }
 
-/* Exponential backoff with full jitter: uniform in [0, min(cap, 2^n)). */
+/* Exponential backoff with full jitter: uniform in [0, min(cap, 2^n)),
+ * cap FAILOVER_BACKOFF for a while after an established connection was lost. */
 static void schedule_retry(struct agent *a)
 {
-	double ceiling = 1.0, delay;
+	double ceiling = 1.0, cap = a->max_backoff, delay;
 	uint32_t r;
 
-	for (int i = 0; i < a->attempt && ceiling < a->max_backoff; i++)
+	if (ev_now(a->loop) < a->failover_until && cap > FAILOVER_BACKOFF)
+		cap = FAILOVER_BACKOFF;
+	for (int i = 0; i < a->attempt && ceiling < cap; i++)
 		ceiling *= 2;
-	if (ceiling > a->max_backoff)
-		ceiling = a->max_backoff;
+	if (ceiling > cap)
+		ceiling = cap;
 	RAND_bytes((unsigned char *)&r, sizeof(r));
 	delay = ceiling * (r / 4294967296.0);
 	if (delay < 0.05)

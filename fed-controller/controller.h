@@ -38,6 +38,7 @@ struct controller_opts {
 	const char *tunnel_secret;  /* Secret with the tunnel's certificate, key and tokens */
 	const char *tunnel_sans;    /* subjectAltNames of a generated tunnel certificate */
 	double tunnel_heartbeat;    /* seconds */
+	bool tunnel_label_pod;	    /* label our Pod fed.kubefed.io/tunnel=leader|standby */
 };
 
 struct controller {
@@ -64,6 +65,8 @@ struct controller {
 	bool started; /* informers running: we lead (or election is off) */
 	int exit_code;
 	ev_timer stop_timer; /* bounds a graceful release on shutdown */
+	struct podlabel *podlabel; /* our Pod's tunnel label (podlabel.c), NULL when not used */
+	bool lease_released, label_settled; /* shutdown: both done, then exit */
 	char *config_rv; /* ConfigMap resourceVersion whose problems were reported */
 	/* propagation */
 	struct fed_informer *ftcs; /* FederatedTypeConfigs */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "controller.h"
+#include "podlabel.h"
 #include "tunnel.h"
 #include "fed/federation.h"
 #include "fed/log.h"
@@ -43,9 +44,26 @@ static void stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* Graceful shutdown ends when the Lease is released and our Pod's tunnel
+ * label is back to standby (or the stop timer fires). */
+static void shutdown_step(struct controller *ctl)
+{
+	if (ctl->lease_released && ctl->label_settled)
+		ev_break(ctl->loop, EVBREAK_ALL);
+}
+
+static void label_settled(void *ud)
+{
+	struct controller *ctl = ud;
+
+	ctl->label_settled = true;
+	shutdown_step(ctl);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct controller *ctl = w->data;
+	const char *label = podlabel_wanted(ctl->podlabel);
 
 	FED_LOG_INFO(NULL, "received signal %d, shutting down", w->signum);
 	if (!ctl->leader || ev_is_active(&ctl->stop_timer)) {
@@ -55,6 +73,10 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	/* hand the Lease over so the standby leads at once, not after it expires */
 	ev_timer_init(&ctl->stop_timer, stop_timeout, 3., 0.);
 	ev_timer_start(loop, &ctl->stop_timer);
+	/* the Pod may stay (a container restart): stop attracting agents */
+	ctl->label_settled = !label || strcmp(label, FED_TUNNEL_LEADER);
+	if (!ctl->label_settled)
+		podlabel_set(ctl->podlabel, FED_TUNNEL_STANDBY, label_settled, ctl);
 	fed_leader_release(ctl->leader);
 }
 
@@ -162,7 +184,21 @@ static void released(const struct fed_error *err, void *ud)
 
 	if (err)
 		FED_LOG_WARN(NULL, "releasing the leader Lease: %s", err->msg);
-	ev_break(ctl->loop, EVBREAK_ALL);
+	ctl->lease_released = true;
+	shutdown_step(ctl);
+}
+
+/* Our Pod is labelled standby (or that failed): now campaign. */
+static void campaign(void *ud)
+{
+	struct controller *ctl = ud;
+	struct fed_error err = FED_ERROR_INIT;
+
+	if (fed_leader_start(ctl->leader, &err)) {
+		FED_LOG_ERR(NULL, "%s", err.msg);
+		ctl->exit_code = 1;
+		ev_break(ctl->loop, EVBREAK_ALL);
+	}
 }
 
 static int start_election(struct controller *ctl, const struct fed_rest_config *cfg,
@@ -187,7 +223,15 @@ static int start_election(struct controller *ctl, const struct fed_rest_config *
 	if ((ret = fed_kube_client_new(&ctl->leader_client, ctl->loop, cfg, "lease", err)) ||
 	    (ret = fed_leader_new(&ctl->leader, ctl->leader_client, &lo, err)))
 		return ret;
-	return fed_leader_start(ctl->leader, err);
+	/* A restarted ex-leader's Pod still says leader: clear that before
+	 * campaigning, so agents go only where the tunnel is served. The label
+	 * writes share the election's client: they are rare and belong to it. */
+	if ((ret = podlabel_new(&ctl->podlabel, ctl, ctl->leader_client)))
+		return fed_error_set(err, ret, "out of memory");
+	if (!ctl->podlabel)
+		return fed_leader_start(ctl->leader, err);
+	podlabel_set(ctl->podlabel, FED_TUNNEL_STANDBY, campaign, ctl);
+	return 0;
 }
 
 static void free_members(struct controller *ctl)
@@ -231,6 +275,7 @@ int main(int argc, char **argv)
 		{FED_OPT_STRING, "tunnel-secret-name", 0, &o->tunnel_secret, "NAME", "Secret in the config namespace with the tunnel's certificate, key and bootstrap tokens (default fed-tunnel)"},
 		{FED_OPT_STRING, "tunnel-sans", 0, &o->tunnel_sans, "SANS", "subjectAltNames of a generated tunnel certificate (default DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1)"},
 		{FED_OPT_DOUBLE, "tunnel-heartbeat", 0, &o->tunnel_heartbeat, "SECONDS", "heartbeat interval; an agent is gone after 3 missed (default 10)"},
+		{FED_OPT_BOOL, "tunnel-label-pod", 0, &o->tunnel_label_pod, NULL, "label this Pod (POD_NAME, POD_NAMESPACE) fed.kubefed.io/tunnel=leader while serving the tunnel, else standby, for the fed-tunnel Service (default true)"},
 		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
 		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
 		FED_OPT_TABLE_END,
@@ -263,6 +308,7 @@ int main(int argc, char **argv)
 	o->tunnel_secret = "fed-tunnel";
 	o->tunnel_sans = "DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1";
 	o->tunnel_heartbeat = 10;
+	o->tunnel_label_pod = true;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
@@ -299,6 +345,14 @@ int main(int argc, char **argv)
 		goto fail;
 	FED_LOG_INFO(NULL, "fed-controller %s: host %s, %zu client address(es) for clientCIDR matching",
 		     FED_VERSION, cfg.server, ctl.n_client_ips);
+	if (!o->leader_elect) {
+		/* one replica: standby until the tunnel serves (writes stay in order) */
+		if (podlabel_new(&ctl.podlabel, &ctl, ctl.host)) {
+			fed_error_set(&err, FED_ENOMEM, "out of memory");
+			goto fail;
+		}
+		podlabel_set(ctl.podlabel, FED_TUNNEL_STANDBY, NULL, NULL);
+	}
 	if (o->leader_elect ? start_election(&ctl, &cfg, &err) : start_acting(&ctl, &err))
 		goto fail;
 	ev_signal_init(&ctl.sigint, on_signal, SIGINT);
@@ -317,6 +371,7 @@ out:
 	free_members(&ctl);
 	types_stop(&ctl);
 	tunnel_stop(&ctl);
+	podlabel_free(ctl.podlabel);
 	fed_informer_free(ctl.config);
 	fed_informer_free(ctl.secret);
 	fed_informer_free(ctl.clusters);

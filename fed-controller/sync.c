@@ -269,6 +269,7 @@ static void sync_now(struct controller *ctl)
 	if (!ctl->members_known) {
 		ctl->members_known = true;
 		types_enqueue_all(ctl);
+		tunnel_members_known(ctl);
 	}
 }
 

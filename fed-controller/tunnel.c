@@ -30,6 +30,7 @@
 #include "fed/federation.h"
 #include "fed/log.h"
 #include "fed/tunnel_conn.h"
+#include "podlabel.h"
 #include "tunnel.h"
 
 #define CRED_PREFIX "fedc1"
@@ -653,7 +654,9 @@ static int listen_on(const char *address, int *out, struct fed_error *err)
 	return 0;
 }
 
-/* The Secret changed: start serving once the material is there. */
+/* The Secret changed: start serving once the material is there and the
+ * Federation config was read (before that every agent would be refused as
+ * not_agent_cluster, and would back off just when a new leader wants it). */
 static void secret_changed(struct tunnel *t)
 {
 	struct fed_error err = FED_ERROR_INIT;
@@ -670,6 +673,8 @@ static void secret_changed(struct tunnel *t)
 			request_material(t);
 		goto out;
 	}
+	if (!t->ctl->members_known)
+		goto out; /* tunnel_members_known() comes back here */
 	memcpy(t->key, hk, hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len);
 	t->keylen = hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len;
 	if (fed_tunnel_tls_server_ctx(crt, key, &t->ctx, &err) < 0 ||
@@ -691,6 +696,8 @@ static void secret_changed(struct tunnel *t)
 		FED_LOG_INFO(NULL, "tunnel: serving fed-agents on %s (port %d)",
 			     t->ctl->o.tunnel_address, ntohs(sa.sin_port));
 	}
+	/* now the fed-tunnel Service may send agents here */
+	podlabel_set(t->ctl->podlabel, FED_TUNNEL_LEADER, NULL, NULL);
 out:
 	wipe_free(crt, crt_len);
 	wipe_free(key, key_len);
@@ -751,6 +758,12 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 		return rc;
 	fed_informer_start(t->secret);
 	return 0;
+}
+
+void tunnel_members_known(struct controller *ctl)
+{
+	if (ctl->tunnel)
+		secret_changed(ctl->tunnel);
 }
 
 void tunnel_stop(struct controller *ctl)

@@ -14,6 +14,8 @@ void tunnel_stop(struct controller *ctl);
  * clusters no longer in the config with mode: agent (a reconnect is then
  * refused). */
 void tunnel_prune(struct controller *ctl);
+/* sync.c: the Federation config was read once; the listener waits for it. */
+void tunnel_members_known(struct controller *ctl);
 /* The loopback URL that reaches cluster's apiserver through its agent,
  * NULL until an agent of that cluster authenticated once. */
 const char *tunnel_member_url(struct controller *ctl, const char *cluster);
