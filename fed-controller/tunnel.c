@@ -283,11 +283,29 @@ static bool agent_cluster(struct tunnel *t, const char *name)
 	return tunnel_config_mode_agent(t->ctl, name);
 }
 
+/* Single use: remembered now, removed from the Secret. Only once the
+ * token's cluster is known to be an agent cluster, so that an agent that
+ * dials before the controller read its config does not burn its token. */
+static void consume_bootstrap(struct tunnel *t, const char *hex)
+{
+	struct controller *ctl = t->ctl;
+	struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	char patch[200];
+
+	fed_map_put(&t->used, hex, (void *)1, NULL);
+	snprintf(patch, sizeof(patch), "{\"data\":{\"bootstrap-%s\":null}}", hex);
+	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t, NULL,
+			   &err) < 0)
+		FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err.msg);
+}
+
+/* The cluster of a valid unused token; hex gets the token's hash. */
 static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, char **cluster,
-			   struct fed_error *err)
+			   char hex[65], struct fed_error *err)
 {
 	unsigned char md[32];
-	char hex[65], key[80], *val = NULL, *sp, *end;
+	char key[80], *val = NULL, *sp, *end;
 	const cJSON *data = cJSON_GetObjectItem(secret_obj(t), "data"), *e;
 	bool found = false;
 	long expiry;
@@ -328,20 +346,6 @@ static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, cha
 		fed_error_set(err, FED_EUNAUTHORIZED, "bootstrap token for cluster '%s' expired",
 			      val);
 		goto out;
-	}
-	/* single use: remembered now, removed from the Secret */
-	fed_map_put(&t->used, hex, (void *)1, NULL);
-	{
-		struct controller *ctl = t->ctl;
-		struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace,
-					   ctl->o.tunnel_secret, NULL};
-		char patch[200];
-
-		snprintf(patch, sizeof(patch), "{\"data\":{\"%s\":null}}", key);
-		if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t,
-				   NULL, err) < 0)
-			FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err->msg);
-		fed_error_clear(err);
 	}
 	*cluster = strdup(val);
 	rc = *cluster ? 0 : FED_ENOMEM;
@@ -399,11 +403,12 @@ static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 	struct tunnel *t = ud;
 	long long expiry;
 	bool expired = false;
+	char hex[65] = "";
 	int rc;
 
 	*cluster = *credential = NULL;
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
-		rc = check_bootstrap(t, secret, len, cluster, err);
+		rc = check_bootstrap(t, secret, len, cluster, hex, err);
 	} else if (kind == FED_TUNNEL_AUTH_CREDENTIAL) {
 		rc = check_credential(t, (const char *)secret, len, cluster, &expired, err);
 		if (rc < 0)
@@ -421,6 +426,8 @@ static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 				   *cluster);
 		goto fail;
 	}
+	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP)
+		consume_bootstrap(t, hex);
 	/* a fresh credential at every connection, and again while it lives */
 	*credential = issue_credential(t, *cluster, &expiry);
 	if (*credential)
