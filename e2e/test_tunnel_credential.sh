@@ -8,7 +8,8 @@
 # credential (the bootstrap token is spent); a frozen agent past expiry
 # makes the KubeFedCluster Expired (CredentialExpired, with the re-join
 # advice), a thawed one is refused and counted and the cluster stays
-# Expired, also across a controller restart. fedctl describe shows the
+# Expired, also across a controller restart; a new bootstrap token (the
+# re-join) brings the still-running agent back. fedctl describe shows the
 # agent's metadata, matching the member. Nothing secret in any log.
 set -euo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
@@ -236,10 +237,29 @@ else
 	bad "after restart: $(kfc $C '{.status}')"
 fi
 
+# ---- re-join: a new bootstrap token brings the running agent back --------------------
+OLDTOKEN=$(cat "$work/token") before=$(stored)
+differs() { local s; s=$(stored); [ -n "$s" ] && [ "$s" != "$before" ]; }
+TOKEN=$(openssl rand -hex 32) HASH=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
+k -n kube-system patch secret fed-tunnel --type merge \
+	-p "{\"stringData\":{\"bootstrap-$HASH\":\"$C $(($(date +%s) + 3600))\"}}" >/dev/null
+printf '%s' "$TOKEN" >"$work/token.new" && mv "$work/token.new" "$work/token"
+t0=$(now)
+if wait_eq 40 Connected status_of $C; then
+	ok "re-joined: the agent, refused with its expired credential, used the new bootstrap token; $C Connected in $(since "$t0")s"
+else
+	bad "re-join: $(kfc $C '{.status}'); $(tail -n 5 "$work/agent.log")"
+fi
+wait_until 10 differs && ok "the new credential replaced the expired one in the Secret" ||
+	bad "the Secret still holds the expired credential"
+CREDS+=("$(stored)")
+[ "$(kfc $C '{.status.agent.connectedAgents}')" = 1 ] && ok "status.agent shows the agent again" ||
+	bad "status.agent after re-join: $(kfc $C '{.status.agent}')"
+
 # ---- no secret in any log -----------------------------------------------------------------
 leak=
 for f in "$work/ctl.log" "$work/agent.log"; do
-	for s in "$(cat "$work/token")" "$SATOK" "${CREDS[@]}"; do
+	for s in "$OLDTOKEN" "$TOKEN" "$SATOK" "${CREDS[@]}"; do
 		[ -n "$s" ] || continue
 		grep -qF -- "$s" "$f" && leak="$leak $(basename "$f")"
 		grep -qF -- "${s##*.}" "$f" && leak="$leak $(basename "$f")(hmac)"

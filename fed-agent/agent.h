@@ -49,6 +49,8 @@ struct agent {
 	bool store_again, store_create, store_creating;
 	ev_timer store_retry;
 	bool stopping;
+	int auth_kind; /* of the last attempt */
+	bool try_token; /* the credential was refused: try the token next */
 };
 
 /* credential.c */

@@ -80,6 +80,10 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	if (a->connected_at && ev_now(a->loop) - a->connected_at >= 60)
 		a->attempt = 0;
 	a->connected_at = 0;
+	/* refused with the credential: the next attempt tries the token */
+	if (a->auth_kind == FED_TUNNEL_AUTH_CREDENTIAL && strstr(why, "before authentication") &&
+	    strstr(why, "GOAWAY 101"))
+		a->try_token = true;
 	fed_tunnel_conn_free(c);
 	a->conn = NULL;
 	schedule_retry(a);
@@ -276,10 +280,15 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		goto retry; /* a stored credential may exist: never fall back blindly */
 	}
-	if (a->cred)
+	/* after the host refused the credential (expired: the cluster was
+	 * joined again), try the bootstrap token once, which may be new */
+	if (a->try_token && a->token_file && access(a->token_file, R_OK) == 0)
+		secret = NULL;
+	else if (a->cred)
 		secret = strdup(a->cred);
 	else if (a->credential_file && access(a->credential_file, R_OK) == 0)
 		secret = read_file(a->credential_file, 4096, &err);
+	a->try_token = false;
 	if (!secret) {
 		fed_error_clear(&err);
 		kind = FED_TUNNEL_AUTH_BOOTSTRAP;
@@ -295,6 +304,7 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 		FED_LOG_WARN(NULL, "%s", err.msg);
 		goto retry;
 	}
+	a->auth_kind = kind;
 	if (fed_tunnel_conn_connect(a->loop, fd, a->tunnel_ctx, a->server_name, kind, secret, &o,
 				    &conn_cb, a, &a->conn, &err) < 0) {
 		FED_LOG_ERR(NULL, "%s", err.msg);
