@@ -20,6 +20,8 @@ struct agent {
 	const char *server_name; /* name or IP in the host's certificate */
 	const char *token_file;	 /* one-time bootstrap token */
 	const char *credential_file;
+	const char *credential_secret; /* member Secret holding the credential */
+	const char *namespace_opt;     /* its namespace outside a pod */
 	const char *kubeconfig;
 	double heartbeat;
 	double max_backoff;
@@ -40,7 +42,30 @@ struct agent {
 	unsigned long streams_served, streams_refused;
 	char *meta_version;
 	int meta_nodes, meta_cores;
+	/* credential (credential.c) */
+	char *cred;	 /* the current per-cluster credential, NULL until we have one */
+	char *secret_ns; /* namespace of credential_secret */
+	bool secret_loaded;
+	struct fed_kube_call *store_call;
+	bool store_again, store_create, store_creating;
+	ev_timer store_retry;
+	bool stopping;
+	int auth_kind; /* of the last attempt */
+	bool try_token; /* the credential was refused: try the token next */
 };
+
+/* credential.c */
+/* Resolve the Secret's namespace (POD_NAMESPACE, the ServiceAccount's,
+ * --namespace). */
+int agent_credential_init(struct agent *a, struct fed_error *err);
+/* Read the stored credential from the Secret into a->cred, once; blocks
+ * the loop (at most 10 s), so only call it while no tunnel is up. A
+ * missing Secret is not an error. */
+int agent_credential_load(struct agent *a, struct fed_error *err);
+/* A new credential from the host: keep it, write it to the file and the
+ * Secret (asynchronously). */
+void agent_credential_save(struct agent *a, const char *cred);
+void agent_credential_release(struct agent *a);
 
 /* upstream.c */
 int agent_upstream_init(struct agent *a, struct fed_error *err);

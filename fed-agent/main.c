@@ -52,28 +52,6 @@ static void wipe_free(char *s)
 	}
 }
 
-/* The credential from AUTH_OK, kept for the next connections (0600,
- * written atomically). */
-static void save_credential(struct agent *a, const char *cred)
-{
-	char tmp[4096];
-	int fd;
-
-	if (!a->credential_file || !cred || !*cred)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", a->credential_file);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, cred, strlen(cred)) != (ssize_t)strlen(cred) || fsync(fd) < 0 ||
-	    close(fd) < 0 || rename(tmp, a->credential_file) < 0) {
-		FED_LOG_ERR(NULL, "cannot store the cluster credential in %s: %s",
-			    a->credential_file, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	FED_LOG_INFO(NULL, "cluster credential stored in %s", a->credential_file);
-}
-
 static void schedule_retry(struct agent *a);
 
 /* A connection that stayed up this long worked: losing it most likely means
@@ -93,8 +71,14 @@ static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char 
 
 	a->connected_at = ev_now(a->loop);
 	FED_LOG_INFO(NULL, "connected to the host %s as cluster '%s'", a->host_address, cluster);
-	save_credential(a, cred);
+	agent_credential_save(a, cred);
 	agent_metadata_push(a);
+}
+
+static void on_credential(struct fed_tunnel_conn *c, const char *cred, void *ud)
+{
+	FED_LOG_INFO(NULL, "the host rotated the cluster credential");
+	agent_credential_save(ud, cred);
 }
 
 static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
@@ -107,6 +91,10 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 		a->failover_until = ev_now(a->loop) + FAILOVER_WINDOW;
 	}
 	a->connected_at = 0;
+	/* refused with the credential: the next attempt tries the token */
+	if (a->auth_kind == FED_TUNNEL_AUTH_CREDENTIAL && strstr(why, "before authentication") &&
+	    strstr(why, "GOAWAY 101"))
+		a->try_token = true;
 	fed_tunnel_conn_free(c);
 	a->conn = NULL;
 	schedule_retry(a);
@@ -115,6 +103,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 static const struct fed_tunnel_conn_cb conn_cb = {
 	.ready = on_ready,
 	.open = agent_on_open,
+	.credential = on_credential,
 	.closed = on_closed,
 };
 
@@ -294,9 +283,23 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 	int kind = FED_TUNNEL_AUTH_CREDENTIAL, fd;
 
 	ev_timer_stop(loop, w);
-	/* the per-cluster credential once we have one, else the bootstrap token */
-	if (a->credential_file && access(a->credential_file, R_OK) == 0)
+	/* the per-cluster credential once we have one (the Secret, the last
+	 * one the host gave us, the file), else the bootstrap token */
+	if (agent_credential_load(a, &err) < 0) {
+		FED_LOG_ERR(NULL, "%s", err.msg);
+		if (a->stopping)
+			return;
+		goto retry; /* a stored credential may exist: never fall back blindly */
+	}
+	/* after the host refused the credential (expired: the cluster was
+	 * joined again), try the bootstrap token once, which may be new */
+	if (a->try_token && a->token_file && access(a->token_file, R_OK) == 0)
+		secret = NULL;
+	else if (a->cred)
+		secret = strdup(a->cred);
+	else if (a->credential_file && access(a->credential_file, R_OK) == 0)
 		secret = read_file(a->credential_file, 4096, &err);
+	a->try_token = false;
 	if (!secret) {
 		fed_error_clear(&err);
 		kind = FED_TUNNEL_AUTH_BOOTSTRAP;
@@ -312,6 +315,7 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 		FED_LOG_WARN(NULL, "%s", err.msg);
 		goto retry;
 	}
+	a->auth_kind = kind;
 	if (fed_tunnel_conn_connect(a->loop, fd, a->tunnel_ctx, a->server_name, kind, secret, &o,
 				    &conn_cb, a, &a->conn, &err) < 0) {
 		FED_LOG_ERR(NULL, "%s", err.msg);
@@ -351,7 +355,10 @@ static void schedule_retry(struct agent *a)
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	struct agent *a = w->data;
+
 	FED_LOG_INFO(NULL, "received signal %d, shutting down", w->signum);
+	a->stopping = true;
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -366,6 +373,8 @@ int main(int argc, char **argv)
 		{FED_OPT_STRING, "host-server-name", 0, &a.server_name, "NAME", "name or IP the host's certificate must carry (default: HOST of --host-address)"},
 		{FED_OPT_STRING, "bootstrap-token-file", 0, &a.token_file, "FILE", "file holding the one-time bootstrap token"},
 		{FED_OPT_STRING, "credential-file", 0, &a.credential_file, "FILE", "where the per-cluster credential the host issues is kept (used instead of the token once present)"},
+		{FED_OPT_STRING, "credential-secret", 0, &a.credential_secret, "NAME", "keep the per-cluster credential in this Secret (key credential) of the agent's namespace in the member; used instead of the token once present"},
+		{FED_OPT_STRING, "namespace", 0, &a.namespace_opt, "NS", "namespace of --credential-secret when neither POD_NAMESPACE nor the ServiceAccount's namespace file is there"},
 		{FED_OPT_STRING, "kubeconfig", 0, &a.kubeconfig, "FILE", "this member's apiserver and the agent's credential (default: in-cluster ServiceAccount)"},
 		{FED_OPT_DOUBLE, "heartbeat", 0, &a.heartbeat, "SECONDS", "heartbeat interval; the tunnel is dead after 3 missed (default 10)"},
 		{FED_OPT_DOUBLE, "max-backoff", 0, &a.max_backoff, "SECONDS", "longest wait between reconnects (default 60)"},
@@ -382,6 +391,7 @@ int main(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	a.heartbeat = 10;
 	a.max_backoff = 60;
+	a.meta_nodes = a.meta_cores = -1;
 	fed_rest_config_init(&a.member);
 	if (fed_opt_parse(tables, argc - 1, argv + 1, args, 0, &nargs, &help, &err)) {
 		fprintf(stderr, "fed-agent: %s\n", err.msg);
@@ -395,7 +405,8 @@ int main(int argc, char **argv)
 	}
 	level = fed_log_level_parse(log_level);
 	if (level < 0 || !a.host_address || !a.host_ca_file ||
-	    (!a.token_file && !a.credential_file) || a.heartbeat <= 0 || a.max_backoff < 1) {
+	    (!a.token_file && !a.credential_file && !a.credential_secret) || a.heartbeat <= 0 ||
+	    a.max_backoff < 1) {
 		fprintf(stderr, "fed-agent: %s\n",
 			level < 0	   ? "--log-level: use error, warn, info, debug or trace"
 			: !a.host_address  ? "--host-address is required"
@@ -403,7 +414,8 @@ int main(int argc, char **argv)
 			: a.heartbeat <= 0 ? "--heartbeat must be > 0"
 			: a.max_backoff < 1
 				? "--max-backoff must be >= 1"
-				: "--bootstrap-token-file or --credential-file is required");
+				: "--bootstrap-token-file, --credential-file or --credential-secret is "
+				  "required");
 		return 2;
 	}
 	fed_log_setup(level, log_json);
@@ -421,8 +433,15 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	if (fed_rest_config_load(&a.member, a.kubeconfig, NULL, &err) < 0 ||
-	    agent_upstream_init(&a, &err) < 0)
+	    agent_upstream_init(&a, &err) < 0 || agent_credential_init(&a, &err) < 0)
 		goto fail;
+	/* the member client: metadata, and the credential Secret */
+	if (fed_kube_client_new(&a.kube, a.loop, &a.member, "member", &err) < 0) {
+		if (a.credential_secret)
+			goto fail;
+		FED_LOG_WARN(NULL, "metadata disabled: %s", err.msg);
+		fed_error_clear(&err);
+	}
 	FED_LOG_INFO(NULL, "fed-agent %s: tunnel to %s, serving the apiserver %s", FED_VERSION,
 		     a.host_address, a.member.server);
 	ev_timer_init(&a.retry, try_connect, 0., 0.);
@@ -431,6 +450,7 @@ int main(int argc, char **argv)
 	agent_metadata_start(&a);
 	ev_signal_init(&sigint, on_signal, SIGINT);
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
+	sigint.data = sigterm.data = &a;
 	ev_signal_start(a.loop, &sigint);
 	ev_signal_start(a.loop, &sigterm);
 	ev_run(a.loop, 0);
@@ -443,6 +463,7 @@ out:
 		fed_tunnel_conn_free(a.conn);
 	ev_timer_stop(a.loop, &a.retry);
 	ev_timer_stop(a.loop, &a.meta_timer);
+	agent_credential_release(&a);
 	fed_kube_client_free(a.kube);
 	SSL_CTX_free(a.tunnel_ctx);
 	SSL_CTX_free(a.upstream_ctx);

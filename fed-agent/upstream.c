@@ -3,6 +3,7 @@
  * stripped and the agent's own added (fed/tunnel_http.h). Also the
  * metadata pushed to the host. */
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,12 +290,8 @@ static void meta_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 void agent_metadata_start(struct agent *a)
 {
-	struct fed_error err = FED_ERROR_INIT;
-
-	if (fed_kube_client_new(&a->kube, a->loop, &a->member, "member", &err) < 0) {
-		FED_LOG_WARN(NULL, "metadata disabled: %s", err.msg);
+	if (!a->kube)
 		return;
-	}
 	ev_timer_init(&a->meta_timer, meta_tick, 0., 60.);
 	a->meta_timer.data = a;
 	ev_timer_start(a->loop, &a->meta_timer);
@@ -304,9 +301,9 @@ void agent_metadata_push(struct agent *a)
 {
 	struct rusage ru;
 	long rss_kb = 0;
-	char json[512];
+	char *json;
+	cJSON *o;
 	FILE *f;
-	int n;
 
 	if (!a->conn || !fed_tunnel_conn_ready(a->conn))
 		return;
@@ -319,15 +316,24 @@ void agent_metadata_push(struct agent *a)
 			rss_kb = resident * (sysconf(_SC_PAGESIZE) / 1024);
 		fclose(f);
 	}
-	n = snprintf(json, sizeof(json),
-		     "{\"agentVersion\":\"%s\",\"kubernetesVersion\":\"%s\",\"nodes\":%d,"
-		     "\"cores\":%d,\"agentCPUSeconds\":%.2f,\"agentMemoryBytes\":%ld,"
-		     "\"time\":%ld}",
-		     FED_VERSION, a->meta_version ? a->meta_version : "", a->meta_nodes,
-		     a->meta_cores,
-		     ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-			     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
-		     rss_kb * 1024, (long)time(NULL));
-	if (n > 0 && (size_t)n < sizeof(json))
-		fed_tunnel_conn_send_metadata(a->conn, json, (size_t)n);
+	/* built with cJSON: the version string comes from the apiserver */
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "agentVersion", FED_VERSION);
+	cJSON_AddStringToObject(o, "kubernetesVersion", a->meta_version ? a->meta_version : "");
+	if (a->meta_nodes >= 0) { /* -1 until the first node list */
+		cJSON_AddNumberToObject(o, "nodes", a->meta_nodes);
+		cJSON_AddNumberToObject(o, "cores", a->meta_cores);
+	}
+	cJSON_AddNumberToObject(o, "agentCPUSeconds",
+				round((ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+				       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6) *
+				      100) /
+					100);
+	cJSON_AddNumberToObject(o, "agentMemoryBytes", (double)rss_kb * 1024);
+	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
+	json = cJSON_PrintUnformatted(o);
+	if (json)
+		fed_tunnel_conn_send_metadata(a->conn, json, strlen(json));
+	free(json);
+	cJSON_Delete(o);
 }

@@ -39,6 +39,7 @@ struct controller_opts {
 	const char *tunnel_sans;    /* subjectAltNames of a generated tunnel certificate */
 	double tunnel_heartbeat;    /* seconds */
 	bool tunnel_label_pod;	    /* label our Pod fed.kubefed.io/tunnel=leader|standby */
+	double tunnel_cred_lifetime; /* seconds an issued agent credential is valid */
 };
 
 struct controller {
@@ -114,6 +115,9 @@ void types_enqueue_all(struct controller *ctl);
 
 /* kubefed's kubefedcluster_total states: "ready", "notready" or "offline". */
 const char *member_state(const struct member *m);
+/* Something shown in its status changed outside a probe (tunnel.c: the
+ * agent's metadata, connections or credential): write it if it differs. */
+void member_status_changed(struct controller *ctl, const char *name);
 
 /* ops.c: /healthz, /readyz, /metrics. */
 int controller_ops_start(struct controller *ctl, struct fed_error *err);

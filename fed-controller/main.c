@@ -276,6 +276,7 @@ int main(int argc, char **argv)
 		{FED_OPT_STRING, "tunnel-sans", 0, &o->tunnel_sans, "SANS", "subjectAltNames of a generated tunnel certificate (default DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1)"},
 		{FED_OPT_DOUBLE, "tunnel-heartbeat", 0, &o->tunnel_heartbeat, "SECONDS", "heartbeat interval; an agent is gone after 3 missed (default 10)"},
 		{FED_OPT_BOOL, "tunnel-label-pod", 0, &o->tunnel_label_pod, NULL, "label this Pod (POD_NAME, POD_NAMESPACE) fed.kubefed.io/tunnel=leader while serving the tunnel, else standby, for the fed-tunnel Service (default true)"},
+		{FED_OPT_DOUBLE, "tunnel-credential-lifetime", 0, &o->tunnel_cred_lifetime, "SECONDS", "lifetime of the credential issued to each fed-agent; rotated on the live connection before half of it (default 2592000 = 30 days)"},
 		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
 		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
 		FED_OPT_TABLE_END,
@@ -309,6 +310,7 @@ int main(int argc, char **argv)
 	o->tunnel_sans = "DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1";
 	o->tunnel_heartbeat = 10;
 	o->tunnel_label_pod = true;
+	o->tunnel_cred_lifetime = 30 * 86400;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
@@ -326,11 +328,14 @@ int main(int argc, char **argv)
 	level = fed_log_level_parse(o->log_level);
 	if (level < 0 || o->probe_period <= 0 || o->probe_timeout <= 0 ||
 	    o->failure_threshold < 1 || o->success_threshold < 1 || o->host_qps <= 0 ||
-	    o->member_qps <= 0 || o->rsp_offline_grace < 0 || o->rsp_unschedulable_threshold < 0) {
+	    o->member_qps <= 0 || o->rsp_offline_grace < 0 || o->rsp_unschedulable_threshold < 0 ||
+	    o->tunnel_cred_lifetime < 2) {
 		fprintf(stderr, "fed-controller: %s\n",
 			level < 0 ? "--log-level: use error, warn, info, debug or trace"
-				  : "--health-period, --health-timeout, --host-qps and --member-qps must "
-				    "be > 0, thresholds >= 1, --rsp-* periods >= 0");
+			: o->tunnel_cred_lifetime < 2
+				? "--tunnel-credential-lifetime must be at least 2 seconds"
+				: "--health-period, --health-timeout, --host-qps and --member-qps must "
+				  "be > 0, thresholds >= 1, --rsp-* periods >= 0");
 		return 2;
 	}
 	fed_log_setup(level, o->log_json);

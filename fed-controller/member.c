@@ -12,6 +12,7 @@
 
 #include "controller.h"
 #include "fed/log.h"
+#include "tunnel.h"
 
 #define FACTS_EVERY 6 /* probes between refreshes of version and nodes */
 
@@ -165,7 +166,8 @@ static cJSON *desired_status(struct member *m)
 		reason = m->err_reason;
 		message = m->err_message ? m->err_message : "";
 		offline = true;
-		conn = "Offline";
+		/* Arc's state for an agent whose credential lapsed */
+		conn = strcmp(reason, "CredentialExpired") ? "Offline" : "Expired";
 	} else {
 		ready = h->state == FED_HEALTH_READY;
 		reason = h->reason;
@@ -195,6 +197,12 @@ static cJSON *desired_status(struct member *m)
 		cJSON_AddStringToObject(st, "serverAddress", m->server_url);
 	if (m->matched_cidr)
 		cJSON_AddStringToObject(st, "matchedClientCIDR", m->matched_cidr);
+	if (m->mode && !strcmp(m->mode, "agent")) {
+		cJSON *agent = tunnel_agent_status(m->ctl, m->name);
+
+		if (agent)
+			cJSON_AddItemToObject(st, "agent", agent);
+	}
 	return st;
 }
 
@@ -650,6 +658,14 @@ void member_free(struct member *m)
 	free(m->written_spec);
 	free(m->written_status);
 	free(m);
+}
+
+void member_status_changed(struct controller *ctl, const char *name)
+{
+	struct member *m = fed_map_get(&ctl->members, name);
+
+	if (m)
+		write_status(m);
 }
 
 void member_object_lost(struct member *m)

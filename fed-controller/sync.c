@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -101,9 +102,27 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 		d.error_reason = "ClusterDisabled";
 		d.error_message = "disabled: true in the Federation config";
 	} else if (c->mode == FED_CLUSTER_AGENT) {
+		long long expiry = tunnel_credential_expiry(ctl, c->name);
+
 		/* through the tunnel's loopback listener once an agent connected */
 		url = tunnel_member_url(ctl, c->name);
-		if (!url || !(kubeconfig = tunnel_kubeconfig(url))) {
+		if (expiry && expiry <= (long long)time(NULL) &&
+		    !tunnel_agents_connected(ctl, c->name)) {
+			char when[32];
+			time_t tt = (time_t)expiry;
+			struct tm tm;
+
+			gmtime_r(&tt, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			url = NULL;
+			d.error_reason = "CredentialExpired";
+			snprintf(msg, sizeof(msg),
+				 "the agent's cluster credential expired at %s and no agent is connected "
+				 "to renew it: re-join with `fedctl join %s --mode agent` for a new "
+				 "bootstrap token",
+				 when, c->name);
+			d.error_message = msg;
+		} else if (!url || !(kubeconfig = tunnel_kubeconfig(url))) {
 			url = NULL;
 			d.error_reason = "AgentNotConnected";
 			d.error_message = "waiting for the cluster's fed-agent to connect";

@@ -10,8 +10,16 @@
  * pin; generated when missing), credential-key (HMAC key, generated when
  * missing) and one bootstrap-<sha256 of the token> entry per unused token,
  * whose value is "<cluster> <expiry, unix seconds>". A token is removed
- * from the Secret when it is used. */
+ * from the Secret when it is used. credential-expiry-<cluster> holds the
+ * expiry (unix seconds) of the newest credential issued to that cluster's
+ * agents, so that a restarted controller still knows when the cluster
+ * goes Expired.
+ *
+ * Credentials rotate on live connections: a connection whose credential
+ * reached 40% of --tunnel-credential-lifetime gets a fresh one
+ * (CREDENTIAL frame). */
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -34,7 +42,8 @@
 #include "tunnel.h"
 
 #define CRED_PREFIX "fedc1"
-#define CRED_LIFETIME (30 * 86400)
+#define ROTATE_AT 0.4 /* of the lifetime: well before half */
+#define STATUS_REFRESH 60 /* seconds between status writes for heartbeat, CPU, memory */
 #define MAX_AGENTS 8 /* connections per cluster (agent replicas) */
 
 struct tcluster {
@@ -43,10 +52,17 @@ struct tcluster {
 	int lfd, port;
 	ev_io lio;
 	struct fed_tunnel_conn *conns[MAX_AGENTS];
+	double issued[MAX_AGENTS]; /* when conns[i]'s credential was issued */
 	int nconns;
 	char url[64];
 	char *metadata; /* last METADATA JSON */
 	double last_heartbeat;
+	long long cred_expiry; /* newest credential issued, unix seconds; 0: none */
+	/* what status.agent shows: refreshed on an identity change, else at
+	 * most every STATUS_REFRESH seconds */
+	struct fed_agent_metadata meta, shown;
+	bool have_meta, have_shown;
+	double shown_heartbeat, shown_at;
 };
 
 struct pending {
@@ -67,6 +83,8 @@ struct tunnel {
 	struct fed_map used;	 /* token hashes used since start */
 	struct pending *pending; /* connections not yet authenticated */
 	struct fed_metrics_family *m_refused, *m_agents, *m_streams;
+	ev_timer tick;		 /* rotation, expiry and status refresh */
+	double last_tick;	 /* unix seconds */
 };
 
 static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
@@ -210,11 +228,12 @@ static void hmac_hex(struct tunnel *t, const char *msg, char out[65])
 	OPENSSL_cleanse(md, sizeof(md));
 }
 
-static char *issue_credential(struct tunnel *t, const char *cluster)
+static char *issue_credential(struct tunnel *t, const char *cluster, long long *expiry)
 {
 	char body[400], mac[65], *cred;
-	long exp = (long)time(NULL) + CRED_LIFETIME;
+	long exp = (long)time(NULL) + (long)t->ctl->o.tunnel_cred_lifetime;
 
+	*expiry = exp;
 	snprintf(body, sizeof(body), CRED_PREFIX ".%s.%ld", cluster, exp);
 	hmac_hex(t, body, mac);
 	cred = malloc(strlen(body) + 66);
@@ -226,7 +245,7 @@ static char *issue_credential(struct tunnel *t, const char *cluster)
 
 /* The cluster named by a credential we signed, or an error. */
 static int check_credential(struct tunnel *t, const char *cred, size_t len, char **cluster,
-			    struct fed_error *err)
+			    bool *expired, struct fed_error *err)
 {
 	char buf[400], mac[65];
 	const char *dot, *name, *exp;
@@ -250,6 +269,7 @@ static int check_credential(struct tunnel *t, const char *cred, size_t len, char
 	name = buf + 6;
 	exp = strrchr(name, '.');
 	expiry = exp ? strtol(exp + 1, &end, 10) : 0;
+	*expired = exp && !*end && expiry < time(NULL);
 	if (!exp || *end || expiry < time(NULL))
 		return fed_error_set(err, FED_EUNAUTHORIZED,
 				     "cluster credential expired: join the cluster again "
@@ -281,8 +301,7 @@ static void consume_bootstrap(struct tunnel *t, const char *hex)
 		FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err.msg);
 }
 
-/* The cluster a bootstrap token was made for (not consumed yet), and the
- * token's hash in hex (65 bytes) for consume_bootstrap. */
+/* The cluster of a valid unused token; hex gets the token's hash. */
 static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, char **cluster,
 			   char hex[65], struct fed_error *err)
 {
@@ -336,10 +355,55 @@ out:
 	return rc;
 }
 
+static struct tcluster *cluster_get(struct tunnel *t, const char *name, bool create);
+
+/* The expiry recorded in the Secret for cluster, 0 if none. */
+static long long stored_expiry(struct tunnel *t, const char *cluster)
+{
+	char key[300], *v, *end;
+	long long e = 0;
+
+	snprintf(key, sizeof(key), "credential-expiry-%s", cluster);
+	v = secret_value(t, key, NULL);
+	if (v) {
+		e = strtoll(v, &end, 10);
+		if (*end || e < 0)
+			e = 0;
+	}
+	free(v);
+	return e;
+}
+
+/* A credential expiring at expiry was issued to cluster's agent: remember
+ * the newest, in memory and in the Secret (a restart keeps it). */
+static void note_expiry(struct tunnel *t, const char *cluster, long long expiry)
+{
+	struct controller *ctl = t->ctl;
+	struct tcluster *tc = cluster_get(t, cluster, true);
+	struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	char val[32], *v64, patch[400];
+
+	if (tc && tc->cred_expiry < expiry)
+		tc->cred_expiry = expiry;
+	snprintf(val, sizeof(val), "%lld", expiry);
+	v64 = b64(val, strlen(val));
+	if (!v64)
+		return;
+	snprintf(patch, sizeof(patch), "{\"data\":{\"credential-expiry-%s\":\"%s\"}}", cluster,
+		 v64);
+	free(v64);
+	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t, NULL,
+			   &err) < 0)
+		FED_LOG_WARN(cluster, "tunnel: recording the credential expiry: %s", err.msg);
+}
+
 static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
 		   char **cluster, char **credential, void *ud, struct fed_error *err)
 {
 	struct tunnel *t = ud;
+	long long expiry;
+	bool expired = false;
 	char hex[65] = "";
 	int rc;
 
@@ -347,9 +411,9 @@ static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
 		rc = check_bootstrap(t, secret, len, cluster, hex, err);
 	} else if (kind == FED_TUNNEL_AUTH_CREDENTIAL) {
-		rc = check_credential(t, (const char *)secret, len, cluster, err);
+		rc = check_credential(t, (const char *)secret, len, cluster, &expired, err);
 		if (rc < 0)
-			count_refused(t, "bad_credential");
+			count_refused(t, expired ? "expired_credential" : "bad_credential");
 	} else {
 		count_refused(t, "bad_auth_kind");
 		return fed_error_set(err, FED_EUNAUTHORIZED, "unknown AUTH kind %d", kind);
@@ -363,10 +427,12 @@ static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 				   *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
 		goto fail;
 	}
-	if (hex[0])
+	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP)
 		consume_bootstrap(t, hex);
-	/* a fresh credential at every connection: it rotates */
-	*credential = issue_credential(t, *cluster);
+	/* a fresh credential at every connection, and again while it lives */
+	*credential = issue_credential(t, *cluster, &expiry);
+	if (*credential)
+		note_expiry(t, *cluster, expiry);
 	return 0;
 fail:
 	free(*cluster);
@@ -509,6 +575,7 @@ static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char 
 		return;
 	}
 	first = tc->nconns == 0;
+	tc->issued[tc->nconns] = ev_now(t->ctl->loop);
 	tc->conns[tc->nconns++] = c;
 	tc->last_heartbeat = ev_now(t->ctl->loop);
 	update_agents_metric(tc);
@@ -516,6 +583,7 @@ static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char 
 		     fed_tunnel_conn_name(c), tc->nconns, tc->nconns == 1 ? "" : "s");
 	if (first)
 		controller_schedule_sync(t->ctl);
+	member_status_changed(t->ctl, tc->name);
 }
 
 static struct tcluster *cluster_of(struct tunnel *t, struct fed_tunnel_conn *c)
@@ -525,15 +593,40 @@ static struct tcluster *cluster_of(struct tunnel *t, struct fed_tunnel_conn *c)
 	return name ? fed_map_get(&t->clusters, name) : NULL;
 }
 
+/* Take the latest metadata and heartbeat into status.agent. */
+static void show_metadata(struct tcluster *tc)
+{
+	if (!tc->have_meta)
+		return;
+	tc->shown = tc->meta;
+	tc->have_shown = true;
+	tc->shown_heartbeat = tc->last_heartbeat;
+	tc->shown_at = ev_now(tc->t->ctl->loop);
+	member_status_changed(tc->t->ctl, tc->name);
+}
+
 static void on_metadata(struct fed_tunnel_conn *c, const char *json, size_t len, void *ud)
 {
 	struct tcluster *tc = cluster_of(ud, c);
 
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_agent_metadata m;
+
 	if (!tc)
 		return;
+	if (fed_agent_metadata_parse(json, len, &m, &err) < 0) {
+		FED_LOG_WARN(tc->name, "tunnel: ignoring metadata from agent %s: %s",
+			     fed_tunnel_conn_name(c), err.msg);
+		return;
+	}
 	free(tc->metadata);
 	tc->metadata = strndup(json, len);
 	FED_LOG_DEBUG(tc->name, "tunnel: metadata %s", tc->metadata ? tc->metadata : "");
+	tc->meta = m;
+	tc->have_meta = true;
+	/* a new version or node count shows at once; resource use waits */
+	if (!tc->have_shown || fed_agent_metadata_changed(&tc->shown, &m))
+		show_metadata(tc);
 }
 
 static void on_heartbeat(struct fed_tunnel_conn *c, void *ud)
@@ -562,16 +655,91 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 		for (int i = 0; i < tc->nconns; i++) {
 			if (tc->conns[i] != c)
 				continue;
-			tc->conns[i] = tc->conns[--tc->nconns];
+			--tc->nconns;
+			tc->conns[i] = tc->conns[tc->nconns];
+			tc->issued[i] = tc->issued[tc->nconns];
 			FED_LOG_WARN(tc->name, "tunnel: agent %s disconnected: %s",
 				     fed_tunnel_conn_name(c), why);
 			update_agents_metric(tc);
+			member_status_changed(t->ctl, tc->name);
+			if (tc->nconns == 0) /* it may have expired meanwhile */
+				controller_schedule_sync(t->ctl);
 			goto found;
 		}
 	}
 	FED_LOG_INFO(NULL, "tunnel: connection from %s closed: %s", fed_tunnel_conn_name(c), why);
 found:
 	fed_tunnel_conn_free(c);
+}
+
+static int ready_conns(const struct tcluster *tc)
+{
+	int n = 0;
+
+	for (int i = 0; i < tc->nconns; i++)
+		n += fed_tunnel_conn_ready(tc->conns[i]);
+	return n;
+}
+
+/* Rotate the credential of each live connection that used 40% of it. */
+static void rotate(struct tcluster *tc, double now)
+{
+	struct tunnel *t = tc->t;
+
+	for (int i = 0; i < tc->nconns; i++) {
+		long long expiry;
+		char *cred;
+
+		if (!fed_tunnel_conn_ready(tc->conns[i]) ||
+		    now - tc->issued[i] < t->ctl->o.tunnel_cred_lifetime * ROTATE_AT)
+			continue;
+		cred = issue_credential(t, tc->name, &expiry);
+		if (!cred)
+			continue;
+		if (fed_tunnel_conn_send_credential(tc->conns[i], cred) == 0) {
+			tc->issued[i] = now;
+			note_expiry(t, tc->name, expiry);
+			FED_LOG_INFO(tc->name, "tunnel: rotated the credential of agent %s",
+				     fed_tunnel_conn_name(tc->conns[i]));
+			member_status_changed(t->ctl, tc->name);
+		}
+		OPENSSL_cleanse(cred, strlen(cred));
+		free(cred);
+	}
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tunnel *t = w->data;
+	double now = ev_now(loop), wall = (double)time(NULL);
+	const cJSON *e;
+	struct fed_map_iter it;
+	struct fed_map_entry *me;
+	bool crossed = false;
+
+	for (me = fed_map_first(&t->clusters, &it); me; me = fed_map_next(&t->clusters, &it)) {
+		struct tcluster *tc = me->value;
+
+		rotate(tc, now);
+		if (tc->cred_expiry > t->last_tick && tc->cred_expiry <= wall)
+			crossed = true;
+		if (ready_conns(tc) && tc->have_meta && now - tc->shown_at >= STATUS_REFRESH)
+			show_metadata(tc);
+	}
+	/* clusters known only from the Secret (after a restart) */
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(secret_obj(t), "data"))
+	{
+		long long x;
+
+		if (!e->string || strncmp(e->string, "credential-expiry-", 18))
+			continue;
+		x = stored_expiry(t, e->string + 18);
+		if (x > t->last_tick && x <= wall)
+			crossed = true;
+	}
+	t->last_tick = wall;
+	if (crossed) /* a credential lapsed: Expired if no agent holds a newer one */
+		controller_schedule_sync(t->ctl);
 }
 
 static const struct fed_tunnel_conn_cb conn_cb = {
@@ -757,6 +925,15 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 	if ((rc = fed_informer_new(&t->secret, ctl->host, &o, err)))
 		return rc;
 	fed_informer_start(t->secret);
+	{
+		/* often enough to rotate at 40% and to see an expiry soon */
+		double every = ctl->o.tunnel_cred_lifetime / 10;
+
+		every = every < 0.25 ? 0.25 : every > 15 ? 15 : every;
+		ev_timer_init(&t->tick, tick_cb, every, every);
+		t->tick.data = t;
+		ev_timer_start(ctl->loop, &t->tick);
+	}
 	return 0;
 }
 
@@ -772,6 +949,7 @@ void tunnel_stop(struct controller *ctl)
 
 	if (!t)
 		return;
+	ev_timer_stop(ctl->loop, &t->tick);
 	while (t->pending) {
 		struct pending *p = t->pending;
 
@@ -826,6 +1004,68 @@ const char *tunnel_member_metadata(struct controller *ctl, const char *cluster)
 	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
 
 	return tc ? tc->metadata : NULL;
+}
+
+long long tunnel_credential_expiry(struct controller *ctl, const char *cluster)
+{
+	struct tunnel *t = ctl->tunnel;
+	struct tcluster *tc = t ? fed_map_get(&t->clusters, cluster) : NULL;
+	long long stored = t && fed_informer_synced(t->secret) ? stored_expiry(t, cluster) : 0;
+
+	return tc && tc->cred_expiry > stored ? tc->cred_expiry : stored;
+}
+
+int tunnel_agents_connected(struct controller *ctl, const char *cluster)
+{
+	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
+
+	return tc ? ready_conns(tc) : 0;
+}
+
+static void iso(double t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+cJSON *tunnel_agent_status(struct controller *ctl, const char *cluster)
+{
+	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
+	long long expiry = tunnel_credential_expiry(ctl, cluster);
+	cJSON *a;
+	char ts[32];
+
+	if (!tc && !expiry)
+		return NULL;
+	a = cJSON_CreateObject();
+	cJSON_AddNumberToObject(a, "connectedAgents", tc ? ready_conns(tc) : 0);
+	if (expiry) {
+		iso((double)expiry, ts);
+		cJSON_AddStringToObject(a, "credentialExpiry", ts);
+	}
+	if (tc && tc->have_shown) {
+		const struct fed_agent_metadata *m = &tc->shown;
+
+		if (m->agent_version[0])
+			cJSON_AddStringToObject(a, "agentVersion", m->agent_version);
+		if (m->kubernetes_version[0])
+			cJSON_AddStringToObject(a, "kubernetesVersion", m->kubernetes_version);
+		if (m->nodes >= 0)
+			cJSON_AddNumberToObject(a, "nodeCount", (double)m->nodes);
+		if (m->cores >= 0)
+			cJSON_AddNumberToObject(a, "coreCount", (double)m->cores);
+		if (m->cpu_seconds >= 0)
+			cJSON_AddNumberToObject(a, "cpuSeconds", round(m->cpu_seconds * 100) / 100);
+		if (m->memory_bytes >= 0)
+			cJSON_AddNumberToObject(a, "memoryBytes", (double)m->memory_bytes);
+		/* the loop's clock is monotonic: convert to wall time */
+		iso((double)time(NULL) - (ev_now(ctl->loop) - tc->shown_heartbeat), ts);
+		cJSON_AddStringToObject(a, "lastHeartbeatTime", ts);
+	}
+	return a;
 }
 
 bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster)

@@ -2,6 +2,8 @@
 #ifndef FED_CONTROLLER_TUNNEL_H
 #define FED_CONTROLLER_TUNNEL_H
 
+#include <cjson/cJSON.h>
+
 #include "fed/error.h"
 
 struct controller;
@@ -21,6 +23,14 @@ void tunnel_members_known(struct controller *ctl);
 const char *tunnel_member_url(struct controller *ctl, const char *cluster);
 /* The agent's last METADATA JSON, NULL if none. */
 const char *tunnel_member_metadata(struct controller *ctl, const char *cluster);
+/* Expiry (unix seconds) of the newest credential issued to cluster's
+ * agents, remembered across restarts in the tunnel Secret; 0 if none. */
+long long tunnel_credential_expiry(struct controller *ctl, const char *cluster);
+/* Authenticated agent connections of cluster now. */
+int tunnel_agents_connected(struct controller *ctl, const char *cluster);
+/* status.agent of cluster's KubeFedCluster (metadata, heartbeat,
+ * connections, credential expiry), NULL when nothing is known. */
+cJSON *tunnel_agent_status(struct controller *ctl, const char *cluster);
 /* sync.c: is cluster in the Federation config with mode: agent? */
 bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster);
 /* A kubeconfig for url (no credentials: the agent adds its own), malloc'd. */

@@ -574,6 +574,53 @@ static int describe_events(struct fed_buf *b, const cJSON *events, time_t now)
 	return ret;
 }
 
+/* status.agent of a mode: agent cluster: what its fed-agent reports. */
+static int describe_agent(struct fed_buf *b, const cJSON *agent, time_t now)
+{
+	char n[32], cores[32], nodes[32], cpu[32], mem[32], seen[128], exp[128];
+	const cJSON *m = get(agent, "memoryBytes"), *c = get(agent, "cpuSeconds");
+	int ret = 0;
+
+	if (!agent)
+		return 0;
+	number(n, sizeof(n), get(agent, "connectedAgents"));
+	number(nodes, sizeof(nodes), get(agent, "nodeCount"));
+	number(cores, sizeof(cores), get(agent, "coreCount"));
+	if (cJSON_IsNumber(c))
+		snprintf(cpu, sizeof(cpu), "%.2fs", c->valuedouble);
+	else
+		snprintf(cpu, sizeof(cpu), "<none>");
+	if (cJSON_IsNumber(m))
+		snprintf(mem, sizeof(mem), "%.1fMi", m->valuedouble / (1024 * 1024));
+	else
+		snprintf(mem, sizeof(mem), "<none>");
+	when(seen, sizeof(seen), str(agent, "lastHeartbeatTime"), now);
+	when(exp, sizeof(exp), str(agent, "credentialExpiry"), now);
+	{
+		const char *ts = str(agent, "credentialExpiry");
+		time_t t;
+		char in[32];
+
+		/* in the future: "(in 29d)" */
+		if (ts && !fed_time_parse(ts, &t) && t > now) {
+			fed_age_format(in, sizeof(in), (long long)(t - now));
+			snprintf(exp, sizeof(exp), "%s (in %s)", ts, in);
+		}
+	}
+	ret |= fed_buf_puts(b, "Agent:\n");
+	ret |= field(b, 2, "Connected Agents:", n);
+	ret |= field(b, 2, "Agent Version:", str(agent, "agentVersion"));
+	ret |= field(b, 2, "Kubernetes Version:", str(agent, "kubernetesVersion"));
+	ret |= field(b, 2, "Nodes:", nodes);
+	ret |= field(b, 2, "Cores:", cores);
+	ret |= field(b, 2, "Agent CPU:", cpu);
+	ret |= field(b, 2, "Agent Memory:", mem);
+	ret |= field(b, 2, "Last Heartbeat:", str(agent, "lastHeartbeatTime") ? seen : NULL);
+	ret |= field(b, 2, "Credential Expires:",
+		     str(agent, "credentialExpiry") ? exp : NULL);
+	return ret ? FED_ENOMEM : 0;
+}
+
 int fedctl_format_describe(struct fed_buf *b, const cJSON *d, time_t now)
 {
 	const cJSON *entry = get(d, "entry"), *kfc = get(d, "cluster");
@@ -618,6 +665,8 @@ int fedctl_format_describe(struct fed_buf *b, const cJSON *d, time_t now)
 	ret |= field(b, 2, "Last Connectivity:", tmp);
 	if (ret)
 		return FED_ENOMEM;
+	if ((ret = describe_agent(b, get(get(kfc, "status"), "agent"), now)))
+		return ret;
 	if ((ret = describe_resources(b, get(d, "resources"))))
 		return ret;
 	return describe_events(b, get(d, "events"), now);

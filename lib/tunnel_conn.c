@@ -343,6 +343,22 @@ static void handle_open(struct fed_tunnel_conn *c, const struct fed_tunnel_frame
 		fed_tunnel_stream_close(s, FED_TUNNEL_RST_REFUSED);
 }
 
+/* Agent: the host rotated our credential on the live connection. */
+static void handle_credential(struct fed_tunnel_conn *c, const struct fed_tunnel_frame *f)
+{
+	char *cred = strndup((const char *)f->payload, f->len);
+
+	if (!cred || strlen(cred) != f->len) {
+		free(cred);
+		conn_die(c, "malformed CREDENTIAL");
+		return;
+	}
+	wipe_free(c->credential);
+	c->credential = cred;
+	if (c->cb->credential)
+		c->cb->credential(c, c->credential, c->ud);
+}
+
 /* One decoded frame; returns false when the connection must stop reading. */
 static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_frame *f)
 {
@@ -448,6 +464,13 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 	case FED_TUNNEL_METADATA:
 		if (c->is_host && c->cb->metadata)
 			c->cb->metadata(c, (const char *)f->payload, f->len, c->ud);
+		break;
+	case FED_TUNNEL_CREDENTIAL:
+		if (c->is_host) {
+			conn_die(c, "unexpected CREDENTIAL from the agent");
+			return false;
+		}
+		handle_credential(c, f);
 		break;
 	case FED_TUNNEL_GOAWAY:
 		conn_die(c, "peer sent GOAWAY %u", fed_tunnel_get_u32(f->payload));
@@ -757,6 +780,18 @@ int fed_tunnel_conn_send_metadata(struct fed_tunnel_conn *c, const char *json, s
 	if (len < 2 || len > FED_TUNNEL_MAX_FRAME)
 		return FED_EINVAL;
 	queue_frame(c, FED_TUNNEL_METADATA, 0, json, len);
+	return 0;
+}
+
+int fed_tunnel_conn_send_credential(struct fed_tunnel_conn *c, const char *cred)
+{
+	size_t n = cred ? strlen(cred) : 0;
+
+	if (!c->is_host || c->st != ST_READY)
+		return FED_EUNAVAILABLE;
+	if (n == 0 || n > FED_TUNNEL_MAX_FRAME)
+		return FED_EINVAL;
+	queue_frame(c, FED_TUNNEL_CREDENTIAL, 0, cred, n);
 	return 0;
 }
 

@@ -25,7 +25,7 @@ static const char *const type_names[] = {
 	[FED_TUNNEL_WINDOW] = "WINDOW",	  [FED_TUNNEL_FIN] = "FIN",
 	[FED_TUNNEL_RST] = "RST",	  [FED_TUNNEL_PING] = "PING",
 	[FED_TUNNEL_PONG] = "PONG",	  [FED_TUNNEL_METADATA] = "METADATA",
-	[FED_TUNNEL_GOAWAY] = "GOAWAY",
+	[FED_TUNNEL_GOAWAY] = "GOAWAY",	  [FED_TUNNEL_CREDENTIAL] = "CREDENTIAL",
 };
 
 const char *fed_tunnel_type_name(uint8_t type)
@@ -77,7 +77,7 @@ static const struct type_rule rules[] = {
 	[FED_TUNNEL_WINDOW] = {false, true, 4, 0},   [FED_TUNNEL_FIN] = {false, false, 0, 0},
 	[FED_TUNNEL_RST] = {false, false, 4, 0},     [FED_TUNNEL_PING] = {true, false, 8, 0},
 	[FED_TUNNEL_PONG] = {true, false, 8, 0},     [FED_TUNNEL_METADATA] = {true, false, -1, 2},
-	[FED_TUNNEL_GOAWAY] = {true, false, -1, 4},
+	[FED_TUNNEL_GOAWAY] = {true, false, -1, 4},  [FED_TUNNEL_CREDENTIAL] = {true, false, -1, 1},
 };
 
 int fed_tunnel_frame_decode(const uint8_t *buf, size_t len, uint32_t max_payload,

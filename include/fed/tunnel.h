@@ -8,7 +8,7 @@
  *   u8 type | u8 flags (0) | u16 reserved (0) | u32 stream | u32 length | payload
  *
  * Stream 0 is the connection itself (HELLO, AUTH, PING, METADATA, GOAWAY,
- * WINDOW for the connection); streams are opened by the host only (odd
+ * CREDENTIAL, WINDOW for the connection); streams are opened by the host only (odd
  * ids, increasing, never reused): the agent never opens a stream, so the
  * host can never be made to dial anything.
  *
@@ -50,6 +50,10 @@ enum fed_tunnel_type {
 	FED_TUNNEL_PONG = 11,	 /* s0: the PING's 8 bytes */
 	FED_TUNNEL_METADATA = 12, /* s0, agent: JSON object */
 	FED_TUNNEL_GOAWAY = 13,	 /* s0: u32 code, then a short text reason */
+	/* s0, host, after AUTH_OK: a fresh credential replacing the current
+	 * one (rotation on a live connection). A peer that predates it
+	 * refuses it as an unknown type (GOAWAY, as for any unknown frame). */
+	FED_TUNNEL_CREDENTIAL = 14,
 };
 
 /* OPEN targets: an enum, never an address; the agent resolves it itself. */
@@ -175,5 +179,27 @@ uint32_t fed_tunnel_proto_consumed(struct fed_tunnel_proto *p, struct fed_tunnel
 				   uint32_t n);
 /* The WINDOW increment to send on stream 0 now, or 0. */
 uint32_t fed_tunnel_proto_take_conn_credit(struct fed_tunnel_proto *p);
+
+/* An agent's METADATA (tunnel_meta.c): what fed-agent reports about its
+ * member and itself. Unknown numbers are -1, unknown strings empty. */
+struct fed_agent_metadata {
+	char agent_version[64];
+	char kubernetes_version[64];
+	long long nodes, cores;
+	double cpu_seconds;	    /* the agent process's CPU time */
+	long long memory_bytes;	    /* the agent process's resident memory */
+	long long time;		    /* the agent's clock, unix seconds */
+};
+
+/* Parse a METADATA payload (a JSON object from the agent: untrusted).
+ * Unknown fields are ignored; a field of the wrong type, a negative or
+ * absurd number, or a string that is too long or not printable ASCII is
+ * an error naming the field. *out is only written on success. */
+int fed_agent_metadata_parse(const char *json, size_t len, struct fed_agent_metadata *out,
+			     struct fed_error *err);
+/* Does b differ from a in what identifies the member or the agent
+ * (versions, node and core counts)? Resource use and times are not. */
+bool fed_agent_metadata_changed(const struct fed_agent_metadata *a,
+				const struct fed_agent_metadata *b);
 
 #endif

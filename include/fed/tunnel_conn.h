@@ -42,6 +42,9 @@ struct fed_tunnel_conn_cb {
 	void (*open)(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud);
 	/* Host: the agent pushed metadata (a JSON object, not NUL-terminated). */
 	void (*metadata)(struct fed_tunnel_conn *c, const char *json, size_t len, void *ud);
+	/* Agent: the host sent a fresh credential on the live connection
+	 * (CREDENTIAL); store it, it replaces the one from AUTH_OK. */
+	void (*credential)(struct fed_tunnel_conn *c, const char *credential, void *ud);
 	/* Both: a frame arrived from the peer on a live connection (PING or
 	 * PONG): the heartbeat. */
 	void (*heartbeat)(struct fed_tunnel_conn *c, void *ud);
@@ -89,6 +92,8 @@ void fed_tunnel_conn_free(struct fed_tunnel_conn *c);
 void fed_tunnel_conn_shutdown(struct fed_tunnel_conn *c, uint32_t code, const char *reason);
 /* Agent: push a METADATA JSON object. */
 int fed_tunnel_conn_send_metadata(struct fed_tunnel_conn *c, const char *json, size_t len);
+/* Host: rotate the agent's credential on this live connection. */
+int fed_tunnel_conn_send_credential(struct fed_tunnel_conn *c, const char *cred);
 bool fed_tunnel_conn_ready(const struct fed_tunnel_conn *c);
 const char *fed_tunnel_conn_cluster(const struct fed_tunnel_conn *c);
 size_t fed_tunnel_conn_nstreams(const struct fed_tunnel_conn *c);

@@ -231,6 +231,52 @@ static void test_describe_events_last10(void)
 	fed_buf_release(&b);
 }
 
+/* an agent cluster whose credential lapsed: Expired, and what its agent
+ * reported (status.agent) */
+static void test_describe_agent_expired(void)
+{
+	const char *kfc =
+		"{\"metadata\":{\"name\":\"edge-1\",\"creationTimestamp\":\"2026-11-23T17:00:00Z\"},"
+		"\"spec\":{\"mode\":\"agent\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+		"\"status\":\"False\",\"reason\":\"CredentialExpired\",\"message\":\"the agent's "
+		"cluster credential expired at 2026-11-23T17:58:00Z and no agent is connected to "
+		"renew it: re-join with `fedctl join edge-1 --mode agent` for a new bootstrap "
+		"token\",\"lastTransitionTime\":\"2026-11-23T17:58:01Z\"}],"
+		"\"connectivityStatus\":\"Expired\",\"agent\":{\"connectedAgents\":0,"
+		"\"credentialExpiry\":\"2026-11-23T17:58:00Z\",\"agentVersion\":\"0.1.0\","
+		"\"kubernetesVersion\":\"v1.31.2\",\"nodeCount\":3,\"coreCount\":12,"
+		"\"cpuSeconds\":1.5,\"memoryBytes\":7340032,"
+		"\"lastHeartbeatTime\":\"2026-11-23T17:57:50Z\"}}}";
+	cJSON *d = cJSON_Parse("{\"name\":\"edge-1\",\"namespace\":\"kube-federation-system\","
+			       "\"entry\":{\"mode\":\"agent\",\"disabled\":false,\"addresses\":[]},"
+			       "\"resources\":[]}");
+	cJSON *items = cJSON_CreateArray();
+	struct fed_buf b = FED_BUF_INIT;
+	int ok;
+
+	CHECK(d && items);
+	cJSON_AddItemToObject(d, "cluster", cJSON_Parse(kfc));
+	CHECK_INT(fedctl_format_describe(&b, d, now_ts()), 0);
+	ok = golden("describe-agent", fed_buf_str(&b));
+	CHECK(ok);
+	fed_buf_release(&b);
+	/* fedctl list shows Expired */
+	cJSON_AddItemToArray(items, cJSON_Parse(kfc));
+	CHECK_INT(fedctl_format_clusters(&b, items, FEDCTL_OUT_TABLE, now_ts()), 0);
+	CHECK_HAS(fed_buf_str(&b), "edge-1   agent   Expired ");
+	fed_buf_release(&b);
+	/* a credential still valid reads "in ..." */
+	cJSON_ReplaceItemInObject(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "cluster"), "status"),
+				    "agent"),
+		"credentialExpiry", cJSON_CreateString("2026-12-23T18:00:00Z"));
+	CHECK_INT(fedctl_format_describe(&b, d, now_ts()), 0);
+	CHECK_HAS(fed_buf_str(&b), "2026-12-23T18:00:00Z (in 30d)");
+	fed_buf_release(&b);
+	cJSON_Delete(items);
+	cJSON_Delete(d);
+}
+
 int main(void)
 {
 	RUN(test_age);
@@ -246,5 +292,6 @@ int main(void)
 	RUN(test_describe);
 	RUN(test_describe_pending);
 	RUN(test_describe_events_last10);
+	RUN(test_describe_agent_expired);
 	return CHECK_EXIT();
 }

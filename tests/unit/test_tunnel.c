@@ -125,7 +125,7 @@ static void test_malformed(void)
 	memset(h, 0, 12);
 	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
 	CHECK_HAS(err.msg, "unknown type 0");
-	h[0] = 14;
+	h[0] = 15;
 	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
 	h[0] = 255;
 	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
@@ -167,6 +167,20 @@ static void test_malformed(void)
 	h[11] = 2;
 	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
 	CHECK_STR(fed_tunnel_type_name(99), "unknown");
+
+	/* CREDENTIAL (rotation): stream 0 only, never empty */
+	memset(h, 0, 12);
+	h[0] = FED_TUNNEL_CREDENTIAL;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	h[11] = 1;
+	h[7] = 1;
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "must be on stream 0");
+	h[7] = 0;
+	h[11] = 0;
+	fed_tunnel_put_u32(h + 8, 0);
+	CHECK_INT(decode_hdr(h, &err), FED_EINVAL);
+	CHECK_STR(fed_tunnel_type_name(FED_TUNNEL_CREDENTIAL), "CREDENTIAL");
 }
 
 static struct fed_tunnel_frame frame(uint8_t type, uint32_t stream, const void *p, uint32_t len)
@@ -553,6 +567,65 @@ static void test_proxy(void)
 		  FED_EUNAVAILABLE);
 }
 
+static int meta(const char *json, struct fed_agent_metadata *m, struct fed_error *err)
+{
+	fed_error_clear(err);
+	return fed_agent_metadata_parse(json, strlen(json), m, err);
+}
+
+static void test_metadata(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_agent_metadata m, m2;
+
+	CHECK_INT(meta("{\"agentVersion\":\"0.1.0\",\"kubernetesVersion\":\"v1.31.2\","
+		       "\"nodes\":3,\"cores\":12,\"agentCPUSeconds\":1.25,"
+		       "\"agentMemoryBytes\":5242880,\"time\":1790000000,\"future\":[1]}",
+		       &m, &err),
+		  0);
+	CHECK_STR(m.agent_version, "0.1.0");
+	CHECK_STR(m.kubernetes_version, "v1.31.2");
+	CHECK_INT(m.nodes, 3);
+	CHECK_INT(m.cores, 12);
+	CHECK(m.cpu_seconds > 1.2 && m.cpu_seconds < 1.3);
+	CHECK_INT(m.memory_bytes, 5242880);
+	CHECK_INT(m.time, 1790000000);
+	/* absent fields are unknown */
+	CHECK_INT(meta("{}", &m2, &err), 0);
+	CHECK_INT(m2.nodes, -1);
+	CHECK_STR(m2.kubernetes_version, "");
+	/* only identity changes count, not resource use or time */
+	m2 = m;
+	m2.cpu_seconds = 99;
+	m2.memory_bytes = 1;
+	m2.time++;
+	CHECK(!fed_agent_metadata_changed(&m, &m2));
+	m2.nodes = 4;
+	CHECK(fed_agent_metadata_changed(&m, &m2));
+	m2 = m;
+	snprintf(m2.kubernetes_version, sizeof(m2.kubernetes_version), "v1.32.0");
+	CHECK(fed_agent_metadata_changed(&m, &m2));
+	/* refused, naming the field; *out untouched */
+	m2 = m;
+	CHECK_INT(meta("[1]", &m2, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "not a JSON object");
+	CHECK_INT(meta("{\"nodes\":", &m2, &err), FED_EINVAL);
+	CHECK_INT(meta("{\"nodes\":\"3\"}", &m2, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "nodes must be a number");
+	CHECK_INT(meta("{\"cores\":-1}", &m2, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "cores");
+	CHECK_INT(meta("{\"agentMemoryBytes\":1e300}", &m2, &err), FED_EINVAL);
+	CHECK_INT(meta("{\"kubernetesVersion\":7}", &m2, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "kubernetesVersion must be a string");
+	CHECK_INT(meta("{\"agentVersion\":\"a\\nb\"}", &m2, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "printable");
+	CHECK_INT(meta("{\"agentVersion\":\"0123456789012345678901234567890123456789012345678901234567890123\"}",
+		       &m2, &err),
+		  FED_EINVAL);
+	CHECK_HAS(err.msg, "longer than 63");
+	CHECK_INT(m2.nodes, 3);
+}
+
 int main(void)
 {
 	RUN(test_roundtrip);
@@ -563,5 +636,6 @@ int main(void)
 	RUN(test_http_rewrite);
 	RUN(test_http_refused);
 	RUN(test_proxy);
+	RUN(test_metadata);
 	return CHECK_EXIT();
 }

@@ -207,6 +207,15 @@ static void a_ready(struct fed_tunnel_conn *c, const char *cluster, const char *
 	fed_tunnel_conn_send_metadata(c, meta, strlen(meta));
 }
 
+/* a rotated credential is echoed back in METADATA so the host can check it */
+static void a_credential(struct fed_tunnel_conn *c, const char *cred, void *ud)
+{
+	char meta[128];
+
+	snprintf(meta, sizeof(meta), "{\"rotated\":\"%s\"}", cred);
+	fed_tunnel_conn_send_metadata(c, meta, strlen(meta));
+}
+
 static void a_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 {
 	fprintf(stderr, "  agent closed: %s\n", why);
@@ -214,7 +223,7 @@ static void a_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 }
 
 static const struct fed_tunnel_conn_cb acb = {
-	.ready = a_ready, .open = a_open, .closed = a_closed};
+	.ready = a_ready, .open = a_open, .credential = a_credential, .closed = a_closed};
 
 static int dial(void)
 {
@@ -326,6 +335,14 @@ static void test_streams_and_liveness(void)
 	CHECK_STR(h_cluster, "east");
 	CHECK(run_until(&h_meta, 5));
 	CHECK_HAS(h_meta_json, "v1.31.0");
+
+	/* rotation on the live connection: the agent gets the new credential */
+	h_meta = 0;
+	CHECK_INT(fed_tunnel_conn_send_credential(hconn, "cred-east-2"), 0);
+	CHECK(run_until(&h_meta, 5));
+	CHECK_STR(h_meta_json, "{\"rotated\":\"cred-east-2\"}");
+	CHECK_INT(fed_tunnel_conn_send_credential(hconn, ""), FED_EINVAL);
+	CHECK_INT(h_closed, 0);
 
 	/* a target other than the apiserver is refused by the agent */
 	CHECK_INT(fed_tunnel_stream_open(hconn, 7, &hscb, &r, &r.s, &err), 0);

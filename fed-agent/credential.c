@@ -1,0 +1,310 @@
+/* The agent's per-cluster credential: where it comes from at start (the
+ * member Secret --credential-secret, the file --credential-file, else the
+ * bootstrap token) and where each new one goes (AUTH_OK at connect,
+ * CREDENTIAL when the host rotates it on a live connection). The file is
+ * replaced atomically; the Secret is written asynchronously (merge patch,
+ * or create when it does not exist), latest value wins. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "agent.h"
+#include "fed/buf.h"
+#include "fed/log.h"
+
+#define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+#define SECRET_KEY "credential"
+#define STORE_RETRY 5.0 /* seconds after a failed Secret write */
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static void wipe_buf(struct fed_buf *b)
+{
+	if (b->data)
+		OPENSSL_cleanse(b->data, b->cap);
+	fed_buf_release(b);
+}
+
+int agent_credential_init(struct agent *a, struct fed_error *err)
+{
+	const char *ns = getenv("POD_NAMESPACE");
+	char buf[256] = "";
+	FILE *f;
+
+	if (!a->credential_secret)
+		return 0;
+	if (!ns || !*ns) {
+		f = fopen(SA_NAMESPACE_FILE, "re");
+		if (f) {
+			if (fgets(buf, sizeof(buf), f))
+				buf[strcspn(buf, "\r\n ")] = '\0';
+			fclose(f);
+		}
+		ns = buf[0] ? buf : a->namespace_opt;
+	}
+	if (!ns || !*ns)
+		return fed_error_set(err, FED_EINVAL,
+				     "--credential-secret: no namespace for it: set POD_NAMESPACE or "
+				     "--namespace (outside a pod there is no ServiceAccount namespace)");
+	if (strlen(ns) > 63 || strspn(ns, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(ns) ||
+	    strlen(a->credential_secret) > 253 ||
+	    strspn(a->credential_secret, "abcdefghijklmnopqrstuvwxyz0123456789-.") !=
+		    strlen(a->credential_secret))
+		return fed_error_set(err, FED_EINVAL,
+				     "--credential-secret %s in namespace %s: use DNS names "
+				     "(lowercase letters, digits, '-')",
+				     a->credential_secret, ns);
+	a->secret_ns = strdup(ns);
+	if (!a->secret_ns)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	ev_init(&a->store_retry, NULL);
+	return 0;
+}
+
+static void secret_path(struct agent *a, char *out, size_t n, bool item)
+{
+	if (item)
+		snprintf(out, n, "/api/v1/namespaces/%s/secrets/%s", a->secret_ns,
+			 a->credential_secret);
+	else
+		snprintf(out, n, "/api/v1/namespaces/%s/secrets", a->secret_ns);
+}
+
+/* ---- reading the Secret (before the tunnel is up) ---- */
+
+struct load {
+	bool done;
+	int code;
+	char *cred;
+	char msg[FED_ERROR_MSG_MAX];
+};
+
+static void load_done(struct fed_kube_response *resp, void *ud)
+{
+	struct load *l = ud;
+	const char *v = fed_obj_str(
+		cJSON_GetObjectItemCaseSensitive(resp->json, "data"), SECRET_KEY);
+
+	l->done = true;
+	l->code = resp->err.code;
+	if (resp->err.code) {
+		snprintf(l->msg, sizeof(l->msg), "%s", resp->err.msg);
+		return;
+	}
+	if (v) {
+		size_t len = strlen(v);
+		unsigned char *out = malloc(len / 4 * 3 + 4);
+		int m = out && len % 4 == 0 ? EVP_DecodeBlock(out, (const unsigned char *)v, (int)len)
+					    : -1;
+
+		if (m < 0) {
+			free(out);
+			l->code = FED_EINVAL;
+			snprintf(l->msg, sizeof(l->msg), "key %s is not base64", SECRET_KEY);
+			return;
+		}
+		while (m > 0 && (out[m - 1] == '\0' || out[m - 1] == '\n'))
+			m--; /* base64 padding decodes to NULs */
+		out[m] = '\0';
+		l->cred = (char *)out;
+	}
+}
+
+int agent_credential_load(struct agent *a, struct fed_error *err)
+{
+	struct fed_kube_request req = {.method = "GET", .timeout_ms = 10000, .max_retries = 0};
+	struct load l = {0};
+	struct fed_kube_call *call = NULL;
+	char path[512];
+
+	if (!a->credential_secret || a->secret_loaded)
+		return 0;
+	if (!a->kube)
+		return fed_error_set(err, FED_EUNAVAILABLE, "--credential-secret: no member client");
+	secret_path(a, path, sizeof(path), true);
+	req.path = path;
+	if (fed_kube_request(a->kube, &req, load_done, &l, &call, err) < 0)
+		return err->code;
+	/* synchronous and bounded (10 s): only while no tunnel is up */
+	while (!l.done && !a->stopping)
+		ev_run(a->loop, EVRUN_ONCE);
+	if (!l.done) {
+		fed_kube_call_cancel(call); /* l lives on this stack */
+		return fed_error_set(err, FED_ECANCELED, "stopping");
+	}
+	if (l.code == FED_ENOTFOUND) {
+		a->secret_loaded = true; /* nothing stored yet: the bootstrap token */
+		return 0;
+	}
+	if (l.code) {
+		wipe_free(l.cred);
+		return fed_error_set(err, l.code,
+				     "reading secret %s/%s: %s (the agent needs get, create, update "
+				     "and patch on it)",
+				     a->secret_ns, a->credential_secret, l.msg);
+	}
+	a->secret_loaded = true;
+	if (l.cred && *l.cred) {
+		wipe_free(a->cred);
+		a->cred = l.cred;
+		FED_LOG_INFO(NULL, "using the cluster credential stored in secret %s/%s",
+			     a->secret_ns, a->credential_secret);
+	} else {
+		wipe_free(l.cred);
+	}
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static void store_secret(struct agent *a);
+
+static void store_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	store_secret(w->data);
+}
+
+static void store_done(struct fed_kube_response *resp, void *ud)
+{
+	struct agent *a = ud;
+	bool created = a->store_creating;
+
+	a->store_call = NULL;
+	a->store_creating = false;
+	if (resp->err.code == FED_ENOTFOUND && !created) {
+		a->store_create = true; /* no Secret yet: create it */
+		store_secret(a);
+		return;
+	}
+	if (resp->err.code == FED_EEXISTS && created) {
+		a->store_create = false; /* someone created it meanwhile: patch */
+		store_secret(a);
+		return;
+	}
+	if (resp->err.code) {
+		FED_LOG_ERR(NULL, "cannot store the cluster credential in secret %s/%s: %s "
+			    "(retrying in %.0f s)",
+			    a->secret_ns, a->credential_secret, resp->err.msg, STORE_RETRY);
+		a->store_again = true;
+		ev_timer_stop(a->loop, &a->store_retry);
+		ev_timer_init(&a->store_retry, store_retry_cb, STORE_RETRY, 0.);
+		a->store_retry.data = a;
+		ev_timer_start(a->loop, &a->store_retry);
+		return;
+	}
+	a->store_create = false;
+	if (a->store_again) {
+		store_secret(a);
+		return;
+	}
+	FED_LOG_INFO(NULL, "cluster credential stored in secret %s/%s", a->secret_ns,
+		     a->credential_secret);
+}
+
+static void store_secret(struct agent *a)
+{
+	struct fed_kube_request req = {.max_retries = 2, .timeout_ms = 10000};
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_buf body = FED_BUF_INIT;
+	char path[512], *v64 = NULL;
+	size_t n;
+
+	if (a->store_call) {
+		a->store_again = true; /* the newest goes out after this one */
+		return;
+	}
+	a->store_again = false;
+	if (!a->cred)
+		return;
+	n = strlen(a->cred);
+	v64 = malloc(4 * ((n + 2) / 3) + 1);
+	if (!v64)
+		goto fail;
+	EVP_EncodeBlock((unsigned char *)v64, (const unsigned char *)a->cred, (int)n);
+	if (a->store_create) {
+		secret_path(a, path, sizeof(path), false);
+		req.method = "POST";
+		fed_buf_printf(&body,
+			       "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"type\":\"Opaque\","
+			       "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"labels\":"
+			       "{\"app.kubernetes.io/managed-by\":\"fed-agent\"}},"
+			       "\"data\":{\"" SECRET_KEY "\":\"%s\"}}",
+			       a->credential_secret, a->secret_ns, v64);
+	} else {
+		secret_path(a, path, sizeof(path), true);
+		req.method = "PATCH";
+		req.content_type = "application/merge-patch+json";
+		fed_buf_printf(&body, "{\"data\":{\"" SECRET_KEY "\":\"%s\"}}", v64);
+	}
+	req.path = path;
+	req.body = fed_buf_str(&body);
+	req.body_len = body.len;
+	if (fed_kube_request(a->kube, &req, store_done, a, &a->store_call, &err) < 0) {
+		FED_LOG_ERR(NULL, "cannot store the cluster credential in secret %s/%s: %s",
+			    a->secret_ns, a->credential_secret, err.msg);
+		goto out;
+	}
+	a->store_creating = a->store_create;
+	goto out;
+fail:
+	FED_LOG_ERR(NULL, "cannot store the cluster credential: out of memory");
+out:
+	wipe_free(v64);
+	wipe_buf(&body);
+}
+
+/* The credential from AUTH_OK, kept for the next connections (0600,
+ * written atomically). */
+static void store_file(struct agent *a)
+{
+	char tmp[4096];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->credential_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, a->cred, strlen(a->cred)) != (ssize_t)strlen(a->cred) ||
+	    fsync(fd) < 0 || close(fd) < 0 || rename(tmp, a->credential_file) < 0) {
+		FED_LOG_ERR(NULL, "cannot store the cluster credential in %s: %s",
+			    a->credential_file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	FED_LOG_INFO(NULL, "cluster credential stored in %s", a->credential_file);
+}
+
+void agent_credential_save(struct agent *a, const char *cred)
+{
+	if (!cred || !*cred)
+		return;
+	wipe_free(a->cred);
+	a->cred = strdup(cred);
+	if (!a->cred)
+		return;
+	if (a->credential_file)
+		store_file(a);
+	if (a->credential_secret && a->kube)
+		store_secret(a);
+}
+
+void agent_credential_release(struct agent *a)
+{
+	fed_kube_call_cancel(a->store_call);
+	a->store_call = NULL;
+	if (a->credential_secret)
+		ev_timer_stop(a->loop, &a->store_retry);
+	wipe_free(a->cred);
+	a->cred = NULL;
+	free(a->secret_ns);
+}
