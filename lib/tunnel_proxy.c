@@ -227,11 +227,14 @@ int fed_proxy_connect_response(const char *buf, size_t len, size_t *used, struct
 		     c++)
 			line[n++] = *c >= 0x20 && *c < 0x7f ? *c : '?';
 		line[n] = '\0';
-		return fed_error_set(err, status == 407 ? FED_EUNAUTHORIZED : FED_EUNAVAILABLE,
+		/* tinyproxy answers a wrong password with 401, none with 407 */
+		bool auth = status == 407 || status == 401;
+
+		return fed_error_set(err, auth ? FED_EUNAUTHORIZED : FED_EUNAVAILABLE,
 				     "proxy: CONNECT refused: \"%s\"%s", line,
-				     status == 407 ? " (proxy authentication required: put "
-						     "user:password in the proxy URL)"
-						   : "");
+				     auth ? " (proxy authentication: check user:password in the "
+					    "proxy URL)"
+					  : "");
 	}
 	*used = (size_t)(end - buf);
 	return 1;

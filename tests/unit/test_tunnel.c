@@ -573,6 +573,9 @@ static void test_proxy(void)
 	CHECK_INT(fed_proxy_connect_response("HTTP/1.1 407 Auth\r\n\r\n", 21, &used, &err),
 		  FED_EUNAUTHORIZED);
 	CHECK_HAS(err.msg, "407");
+	CHECK_HAS(err.msg, "user:password in the proxy URL");
+	CHECK_INT(fed_proxy_connect_response("HTTP/1.0 401 Unauthorized\r\n\r\n", 29, &used, &err),
+		  FED_EUNAUTHORIZED);
 	CHECK_INT(fed_proxy_connect_response("HTTP/1.0 403 No\r\n\r\n", 19, &used, &err),
 		  FED_EUNAVAILABLE);
 	CHECK_HAS(err.msg, "CONNECT refused: \"HTTP/1.0 403 No\"");
