@@ -376,8 +376,10 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	proxy_ca = a.proxy_ca_file ? read_file(a.proxy_ca_file, 4 << 20, &err) : NULL;
+	/* a bad bundle stops the agent at once, with or without a proxy */
 	if ((a.proxy_ca_file && !proxy_ca) ||
-	    fed_proxy_tls_ctx(proxy_ca, a.proxy_ca_file, &a.proxy_ctx, &err) < 0) {
+	    ((a.proxy_ca_file || proxy_is_tls()) &&
+	     fed_proxy_tls_ctx(proxy_ca, a.proxy_ca_file, &a.proxy_ctx, &err) < 0)) {
 		if (a.proxy_ca_file)
 			fed_error_wrap(&err, "--proxy-ca-file");
 		goto fail;

@@ -416,7 +416,7 @@ static ssize_t proxy_io(int fd, SSL *ssl, bool wr, void *p, size_t n)
 static SSL *proxy_tls(struct agent *a, int fd, const struct fed_proxy *px, const char *pname,
 		      struct fed_error *err)
 {
-	SSL *ssl = SSL_new(a->proxy_ctx);
+	SSL *ssl = a->proxy_ctx ? SSL_new(a->proxy_ctx) : NULL;
 	X509_VERIFY_PARAM *vp = ssl ? SSL_get0_param(ssl) : NULL;
 	char eb[160];
 
