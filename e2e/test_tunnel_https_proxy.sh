@@ -182,10 +182,19 @@ refused() {
 	else
 		bad "$what: no '$pat' in the agent's log: $(grep -v member "$work/$log.log" | tail -3)"
 	fi
-	kill -9 "$apid" 2>/dev/null || true
-	wait "$apid" 2>/dev/null || true
-	apid=
+	stop_agent "$log"
 }
+# SIGTERM: the agent stops cleanly (exit 0; under ASan that includes no leak)
+stop_agent() { # LOG
+	local rc=0
+	kill -TERM "$apid" 2>/dev/null || true
+	wait_until 15 _gone "$apid" || kill -9 "$apid" 2>/dev/null || true
+	wait "$apid" 2>/dev/null || rc=$?
+	apid=
+	[ "$rc" = 0 ] && ok "agent ($1) stopped cleanly on SIGTERM" ||
+		bad "agent ($1) exited $rc on SIGTERM: $(tail -5 "$work/$1.log")"
+}
+_gone() { ! kill -0 "$1" 2>/dev/null; }
 _count_ge() { [ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "$3" ]; }
 
 # ---- refused: the proxy's certificate from another CA ------------------------------------
@@ -263,6 +272,8 @@ for s in "$TOKEN" "$(cat "$work/sa-token")" "$(cat "$work/cred")" "$PXPASS" \
 	grep -qF -- "$s" "$work"/*.log && leak=1
 done
 [ -z "$leak" ] && ok "no token, credential or proxy password in any log" || bad "secret in a log"
+
+stop_agent agent
 
 echo "tunnel-https-proxy: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
