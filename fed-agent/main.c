@@ -198,7 +198,7 @@ static int dial_proxy(struct agent *a, const char *target, const char *url, SSL 
 	if (agent_wait_fd(fd, POLLOUT) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ||
 	    e) {
 		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to the proxy %s: %s", hostport,
-			      e ? strerror(e) : "timed out");
+			      strerror(e ? e : errno));
 		goto fail;
 	}
 	if (agent_proxy_connect(a, fd, &px, hostport, target, outer, err) < 0)
