@@ -11,6 +11,7 @@
 #include "fed/kube.h"
 #include "fed/kubeconfig.h"
 #include "fed/tunnel_conn.h"
+#include "fed/tunnel_proxy.h"
 
 struct agent {
 	struct ev_loop *loop;
@@ -23,11 +24,13 @@ struct agent {
 	const char *credential_secret; /* member Secret holding the credential */
 	const char *namespace_opt;     /* its namespace outside a pod */
 	const char *kubeconfig;
+	const char *proxy_ca_file; /* CA bundle for an https:// proxy */
 	double heartbeat;
 	double max_backoff;
 	/* state */
 	SSL_CTX *tunnel_ctx;
 	SSL_CTX *upstream_ctx;
+	SSL_CTX *proxy_ctx; /* TLS to an https:// proxy */
 	struct fed_rest_config member; /* this member's apiserver and our credential */
 	char *api_host;		       /* host part of member.server */
 	char *api_port;
@@ -72,5 +75,13 @@ int agent_upstream_init(struct agent *a, struct fed_error *err);
 void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud);
 void agent_metadata_start(struct agent *a);
 void agent_metadata_push(struct agent *a);
+/* Wait up to 10 s for fd to become ready for events (poll). */
+int agent_wait_fd(int fd, short events);
+/* On fd, connected to the proxy px (pname: its HOST:PORT, for messages):
+ * TLS to the proxy when it is https://, then CONNECT target. *outer is
+ * the proxy's TLS session (NULL for http://), for the tunnel's TLS to run
+ * inside. Synchronous, bounded by 10 s per step. fd stays the caller's. */
+int agent_proxy_connect(struct agent *a, int fd, const struct fed_proxy *px, const char *pname,
+			const char *target, SSL **outer, struct fed_error *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -173,24 +174,16 @@ out:
 	return fd;
 }
 
-/* Wait up to 10 s for fd to become ready for events. */
-static int wait_fd(int fd, short events)
-{
-	struct pollfd p = {.fd = fd, .events = events};
-
-	return poll(&p, 1, 10000) == 1 && !(p.revents & (POLLERR | POLLNVAL)) ? 0 : -1;
-}
-
-/* Through an HTTP CONNECT proxy: connect to it, ask for the host, read its
- * answer. Done synchronously (bounded by 10 s per step): the agent has
- * nothing else to do until its tunnel is up. */
-static int dial_proxy(const char *target, const char *url, struct fed_error *err)
+/* Through an HTTP(S) CONNECT proxy: connect to it, then (upstream.c) TLS
+ * to it for https://, ask for the host, read its answer. Done
+ * synchronously (bounded by 10 s per step): the agent has nothing else to
+ * do until its tunnel is up. *outer: the proxy's TLS session, if any. */
+static int dial_proxy(struct agent *a, const char *target, const char *url, SSL **outer,
+		      struct fed_error *err)
 {
 	struct fed_proxy px;
-	struct fed_buf req = FED_BUF_INIT, resp = FED_BUF_INIT;
 	char hostport[300];
-	size_t off = 0, used = 0;
-	int fd = -1, e = 0, rc;
+	int fd = -1, e = 0;
 	socklen_t len = sizeof(e);
 
 	if (fed_proxy_parse_url(url, &px, err) < 0) {
@@ -202,53 +195,20 @@ static int dial_proxy(const char *target, const char *url, struct fed_error *err
 	fd = dial(hostport, err);
 	if (fd < 0)
 		goto fail;
-	if (wait_fd(fd, POLLOUT) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || e) {
+	if (agent_wait_fd(fd, POLLOUT) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ||
+	    e) {
 		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to the proxy %s: %s", hostport,
-			      e ? strerror(e) : "timed out");
+			      strerror(e ? e : errno));
 		goto fail;
 	}
-	fed_proxy_connect_request(&req, target, &px);
-	while (off < req.len) {
-		ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
-
-		if (n > 0)
-			off += (size_t)n;
-		else if (n < 0 && errno != EAGAIN && errno != EINTR)
-			goto io;
-		else if (wait_fd(fd, POLLOUT) < 0)
-			goto io;
-	}
-	/* read only up to the end of the head: TLS starts right after it */
-	while ((rc = fed_proxy_connect_response(resp.data ? resp.data : "", resp.len, &used,
-						err)) == 0) {
-		char c;
-		ssize_t n = recv(fd, &c, 1, 0);
-
-		if (n == 1) {
-			fed_buf_append(&resp, &c, 1);
-		} else if (n == 0) {
-			errno = 0; /* closed */
-			goto io;
-		} else if ((errno != EAGAIN && errno != EINTR) || wait_fd(fd, POLLIN) < 0) {
-			goto io;
-		}
-	}
-	if (rc < 0)
+	if (agent_proxy_connect(a, fd, &px, hostport, target, outer, err) < 0)
 		goto fail;
-	FED_LOG_DEBUG(NULL, "connected to %s through the proxy %s", target, hostport);
 	goto out;
-io:
-	fed_error_set(err, FED_EUNAVAILABLE, "proxy %s: %s while asking for %s", hostport,
-		      errno ? strerror(errno) : "connection closed", target);
 fail:
 	if (fd >= 0)
 		close(fd);
 	fd = -1;
 out:
-	if (req.data)
-		memset(req.data, 0, req.cap); /* may hold the proxy's password */
-	fed_buf_release(&req);
-	fed_buf_release(&resp);
 	fed_proxy_release(&px);
 	return fd;
 }
@@ -261,7 +221,7 @@ static const char *env2(const char *a, const char *b)
 }
 
 /* Directly, or through HTTPS_PROXY unless NO_PROXY names the host. */
-static int dial_host(struct agent *a, struct fed_error *err)
+static int dial_host(struct agent *a, SSL **outer, struct fed_error *err)
 {
 	const char *proxy = env2("HTTPS_PROXY", "https_proxy");
 	char *host = NULL, *port = NULL;
@@ -271,7 +231,15 @@ static int dial_host(struct agent *a, struct fed_error *err)
 		direct = fed_proxy_bypass(env2("NO_PROXY", "no_proxy"), host);
 	free(host);
 	free(port);
-	return direct ? dial(a->host_address, err) : dial_proxy(a->host_address, proxy, err);
+	*outer = NULL;
+	return direct ? dial(a->host_address, err) : dial_proxy(a, a->host_address, proxy, outer, err);
+}
+
+static bool proxy_is_tls(void)
+{
+	const char *p = env2("HTTPS_PROXY", "https_proxy");
+
+	return p && !strncasecmp(p, "https://", 8);
 }
 
 static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
@@ -310,7 +278,7 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 			    err.msg[0] ? err.msg : "--bootstrap-token-file is empty");
 		goto retry;
 	}
-	fd = dial_host(a, &err);
+	fd = dial_host(a, &o.outer, &err);
 	if (fd < 0) {
 		FED_LOG_WARN(NULL, "%s", err.msg);
 		goto retry;
@@ -375,6 +343,7 @@ int main(int argc, char **argv)
 		{FED_OPT_STRING, "credential-file", 0, &a.credential_file, "FILE", "where the per-cluster credential the host issues is kept (used instead of the token once present)"},
 		{FED_OPT_STRING, "credential-secret", 0, &a.credential_secret, "NAME", "keep the per-cluster credential in this Secret (key credential) of the agent's namespace in the member; used instead of the token once present"},
 		{FED_OPT_STRING, "namespace", 0, &a.namespace_opt, "NS", "namespace of --credential-secret when neither POD_NAMESPACE nor the ServiceAccount's namespace file is there"},
+		{FED_OPT_STRING, "proxy-ca-file", 0, &a.proxy_ca_file, "FILE", "CA bundle (PEM) to verify an https:// HTTPS_PROXY with (default: the system trust store)"},
 		{FED_OPT_STRING, "kubeconfig", 0, &a.kubeconfig, "FILE", "this member's apiserver and the agent's credential (default: in-cluster ServiceAccount)"},
 		{FED_OPT_DOUBLE, "heartbeat", 0, &a.heartbeat, "SECONDS", "heartbeat interval; the tunnel is dead after 3 missed (default 10)"},
 		{FED_OPT_DOUBLE, "max-backoff", 0, &a.max_backoff, "SECONDS", "longest wait between reconnects (default 60)"},
@@ -385,7 +354,7 @@ int main(int argc, char **argv)
 	const struct fed_opt *const tables[] = {table, NULL};
 	struct fed_error err = FED_ERROR_INIT;
 	ev_signal sigint, sigterm;
-	char *args[1], *ca = NULL, *host = NULL, *port = NULL;
+	char *args[1], *ca = NULL, *proxy_ca = NULL, *host = NULL, *port = NULL;
 	int nargs, level, rc = 1;
 
 	memset(&a, 0, sizeof(a));
@@ -432,6 +401,17 @@ int main(int argc, char **argv)
 		fed_error_wrap(&err, "--host-ca-file");
 		goto fail;
 	}
+	proxy_ca = a.proxy_ca_file ? read_file(a.proxy_ca_file, 4 << 20, &err) : NULL;
+	/* a bad bundle stops the agent at once, with or without a proxy */
+	if ((a.proxy_ca_file && !proxy_ca) ||
+	    ((a.proxy_ca_file || proxy_is_tls()) &&
+	     fed_proxy_tls_ctx(proxy_ca, a.proxy_ca_file, &a.proxy_ctx, &err) < 0)) {
+		if (a.proxy_ca_file)
+			fed_error_wrap(&err, "--proxy-ca-file");
+		goto fail;
+	}
+	if (a.proxy_ca_file && !proxy_is_tls())
+		FED_LOG_WARN(NULL, "--proxy-ca-file is used only with an https:// HTTPS_PROXY");
 	if (fed_rest_config_load(&a.member, a.kubeconfig, NULL, &err) < 0 ||
 	    agent_upstream_init(&a, &err) < 0 || agent_credential_init(&a, &err) < 0)
 		goto fail;
@@ -467,12 +447,14 @@ out:
 	fed_kube_client_free(a.kube);
 	SSL_CTX_free(a.tunnel_ctx);
 	SSL_CTX_free(a.upstream_ctx);
+	SSL_CTX_free(a.proxy_ctx);
 	fed_rest_config_release(&a.member);
 	free(a.api_host);
 	free(a.api_port);
 	free(a.api_hostport);
 	free(a.meta_version);
 	free(ca);
+	free(proxy_ca);
 	free(host);
 	free(port);
 	return rc;

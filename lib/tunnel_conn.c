@@ -31,6 +31,7 @@ struct fed_tunnel_conn {
 	struct ev_loop *loop;
 	int fd;
 	SSL *ssl;
+	SSL *outer; /* TLS to an https:// proxy that ssl runs inside, or NULL */
 	bool is_host;
 	enum state st;
 	ev_io io;
@@ -79,6 +80,7 @@ static void destroy(struct fed_tunnel_conn *c)
 	ev_idle_stop(c->loop, &c->closer);
 	if (c->ssl)
 		SSL_free(c->ssl);
+	SSL_free(c->outer); /* after the inner one, whose BIO points at it */
 	if (c->fd >= 0)
 		close(c->fd);
 	fed_tunnel_proto_release(&c->proto);
@@ -663,6 +665,22 @@ static void closer_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	leave(c);
 }
 
+/* TLS in TLS: the tunnel's SSL reads and writes through a BIO_f_ssl on
+ * the proxy's session. That BIO passes the outer session's WANT_READ and
+ * WANT_WRITE up as retries, so the inner SSL reports them as usual and the
+ * one ev_io on the socket drives both. */
+static bool set_outer_bio(struct fed_tunnel_conn *c)
+{
+	BIO *b = BIO_new(BIO_f_ssl());
+
+	if (!b)
+		return false;
+	SSL_set_mode(c->outer, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	BIO_set_ssl(b, c->outer, BIO_NOCLOSE); /* c->outer is freed in destroy() */
+	SSL_set_bio(c->ssl, b, b);
+	return true;
+}
+
 static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 		    const struct fed_tunnel_conn_opts *opts, const struct fed_tunnel_conn_cb *cb,
 		    void *ud, struct fed_tunnel_conn **out, struct fed_error *err)
@@ -672,6 +690,7 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 
 	*out = NULL;
 	if (!c) {
+		SSL_free(opts ? opts->outer : NULL);
 		close(fd);
 		return fed_error_set(err, FED_ENOMEM, "tunnel: out of memory");
 	}
@@ -690,12 +709,14 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 		c->opts.handshake_timeout = 10;
 	snprintf(c->name, sizeof(c->name), "%s", c->opts.name ? c->opts.name : "peer");
 	c->opts.name = c->name;
+	c->outer = c->opts.outer;
+	c->opts.outer = NULL;
 	fed_tunnel_proto_init(&c->proto, is_host);
 	/* frames are small and latency matters: no Nagle (it meets delayed
 	 * ACKs for 40 ms stalls); a non-TCP socket just ignores it */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	c->ssl = SSL_new(ctx);
-	if (!c->ssl || !SSL_set_fd(c->ssl, fd)) {
+	if (!c->ssl || (c->outer ? !set_outer_bio(c) : !SSL_set_fd(c->ssl, fd))) {
 		destroy(c);
 		return fed_error_set(err, FED_ETLS, "tunnel: cannot set up TLS");
 	}

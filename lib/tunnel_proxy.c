@@ -1,12 +1,15 @@
-/* HTTP CONNECT proxies for the agent's outbound connection: the proxy
- * URL, NO_PROXY matching, the CONNECT request and its response. Pure. */
+/* HTTP(S) CONNECT proxies for the agent's outbound connection: the proxy
+ * URL, NO_PROXY matching, the CONNECT request and its response (pure),
+ * and the TLS context for an https:// proxy. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "fed/tunnel_proxy.h"
 
@@ -83,22 +86,47 @@ bool fed_proxy_bypass(const char *no_proxy, const char *host)
 	return false;
 }
 
+/* The scheme of url ("http", "https", ...) when it starts with one:
+ * letters, digits, '+', '-', '.' before "://". */
+static size_t scheme_len(const char *url)
+{
+	size_t n = 0;
+
+	if (!isalpha((unsigned char)url[0]))
+		return 0;
+	while (isalnum((unsigned char)url[n]) || url[n] == '+' || url[n] == '-' || url[n] == '.')
+		n++;
+	return strncmp(url + n, "://", 3) ? 0 : n;
+}
+
 int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error *err)
 {
-	const char *p, *at, *hs, *end;
+	const char *p, *at, *hs, *end, *defport;
 	char *auth = NULL;
+	size_t sl;
 
 	memset(out, 0, sizeof(*out));
 	if (!url || !*url)
 		return fed_error_set(err, FED_EINVAL, "proxy: empty URL");
-	if (!strncasecmp(url, "http://", 7))
+	sl = scheme_len(url);
+	if (sl == 4 && !strncasecmp(url, "http", 4)) {
 		p = url + 7;
-	else if (!strstr(url, "://"))
-		p = url;
-	else
+	} else if (sl == 5 && !strncasecmp(url, "https", 5)) {
+		p = url + 8;
+		out->tls = true;
+	} else if (sl) {
+		/* the scheme alone holds no secret: name it */
 		return fed_error_set(err, FED_EINVAL,
-				     "proxy: only http:// proxies are supported (the tunnel is TLS "
-				     "end to end through them)");
+				     "proxy: unsupported scheme %.*s:// (use http:// or https:// "
+				     "with a CONNECT proxy)",
+				     sl > 16 ? 16 : (int)sl, url);
+	} else if (strstr(url, "://")) {
+		return fed_error_set(err, FED_EINVAL,
+				     "proxy: malformed URL (use http://HOST:PORT or https://HOST:PORT)");
+	} else {
+		p = url;
+	}
+	defport = out->tls ? "443" : "80";
 	end = p + strcspn(p, "/?#");
 	at = memchr(p, '@', (size_t)(end - p));
 	hs = at ? at + 1 : p;
@@ -117,14 +145,16 @@ int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error
 			goto bad;
 		out->host = strndup(hs + 1, (size_t)(rb - hs - 1));
 		out->port = rb + 1 < end && rb[1] == ':' ? strndup(rb + 2, (size_t)(end - rb - 2))
-							 : strdup("80");
+							 : strdup(defport);
 	} else {
 		const char *colon = memchr(hs, ':', (size_t)(end - hs));
 
 		out->host = strndup(hs, (size_t)((colon ? colon : end) - hs));
-		out->port = colon ? strndup(colon + 1, (size_t)(end - colon - 1)) : strdup("80");
+		out->port = colon ? strndup(colon + 1, (size_t)(end - colon - 1)) : strdup(defport);
 	}
 	if (!out->host || !out->port || !*out->host || !*out->port)
+		goto bad;
+	if (strlen(out->port) > 5 || atoi(out->port) < 1 || atoi(out->port) > 65535)
 		goto bad;
 	for (const char *c = out->port; *c; c++)
 		if (!isdigit((unsigned char)*c))
@@ -135,7 +165,8 @@ bad:
 	free(auth);
 	fed_proxy_release(out);
 	/* the URL may hold a password: never quote it */
-	return fed_error_set(err, FED_EINVAL, "proxy: malformed URL (use http://HOST:PORT)");
+	return fed_error_set(err, FED_EINVAL,
+			     "proxy: malformed URL (use http://HOST:PORT or https://HOST:PORT)");
 }
 
 void fed_proxy_release(struct fed_proxy *p)
@@ -171,6 +202,11 @@ int fed_proxy_connect_response(const char *buf, size_t len, size_t *used, struct
 			end = buf + i + 1;
 			break;
 		}
+	/* a TLS record (handshake or alert) where HTTP was expected */
+	if (len >= 3 && (buf[0] == 0x15 || buf[0] == 0x16) && buf[1] == 0x03)
+		return fed_error_set(err, FED_EUNAVAILABLE,
+				     "proxy: answered CONNECT with TLS: it is an https:// proxy, "
+				     "use an https:// URL");
 	if (!end) {
 		if (len > 16384)
 			return fed_error_set(err, FED_EUNAVAILABLE,
@@ -181,12 +217,70 @@ int fed_proxy_connect_response(const char *buf, size_t len, size_t *used, struct
 	    !isdigit((unsigned char)buf[10]) || !isdigit((unsigned char)buf[11]))
 		return fed_error_set(err, FED_EUNAVAILABLE, "proxy: not an HTTP response to CONNECT");
 	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-	if (status / 100 != 2)
-		return fed_error_set(err, status == 407 ? FED_EUNAUTHORIZED : FED_EUNAVAILABLE,
-				     "proxy: CONNECT refused with status %d%s", status,
-				     status == 407 ? " (proxy authentication required: put "
-						     "user:password in the proxy URL)"
-						   : "");
+	if (status / 100 != 2) {
+		/* the status line only: headers are never echoed (a proxy may
+		 * reflect what we sent, Proxy-Authorization included) */
+		char line[128];
+		size_t n = 0;
+
+		for (const char *c = buf; c < end && *c != '\r' && *c != '\n' && n < sizeof(line) - 1;
+		     c++)
+			line[n++] = *c >= 0x20 && *c < 0x7f ? *c : '?';
+		line[n] = '\0';
+		/* tinyproxy answers a wrong password with 401, none with 407 */
+		bool auth = status == 407 || status == 401;
+
+		return fed_error_set(err, auth ? FED_EUNAUTHORIZED : FED_EUNAVAILABLE,
+				     "proxy: CONNECT refused: \"%s\"%s", line,
+				     auth ? " (proxy authentication: check user:password in the "
+					    "proxy URL)"
+					  : "");
+	}
 	*used = (size_t)(end - buf);
 	return 1;
+}
+
+int fed_proxy_tls_ctx(const char *ca_pem, const char *source, SSL_CTX **out,
+		      struct fed_error *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	BIO *bio = NULL;
+	int n = 0, rc = FED_ETLS;
+
+	*out = NULL;
+	if (!ctx) {
+		fed_error_set(err, FED_ETLS, "proxy TLS: cannot create a context");
+		goto out;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	if (ca_pem) {
+		X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+
+		bio = BIO_new_mem_buf(ca_pem, -1);
+		for (X509 *x; bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)); n++) {
+			X509_STORE_add_cert(store, x);
+			X509_free(x);
+		}
+		ERR_clear_error();
+		if (n == 0) {
+			fed_error_set(err, FED_EINVAL,
+				      "%s holds no PEM certificate (it must be the proxy's CA "
+				      "bundle in PEM)",
+				      source ? source : "the proxy CA");
+			goto out;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		ERR_clear_error();
+		fed_error_set(err, FED_ETLS, "proxy TLS: cannot load the system trust store");
+		goto out;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	*out = ctx;
+	ctx = NULL;
+	rc = 0;
+out:
+	BIO_free(bio);
+	SSL_CTX_free(ctx);
+	return rc;
 }

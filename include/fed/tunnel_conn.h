@@ -69,6 +69,10 @@ struct fed_tunnel_conn_opts {
 	int missed;		  /* dead after this many intervals of silence, default 3 */
 	double handshake_timeout; /* TLS + AUTH, default 10 s */
 	const char *name;	  /* log prefix, e.g. the peer address */
+	/* Agent: fd carries this TLS session (to an https:// proxy, already
+	 * through CONNECT) and the tunnel's TLS runs inside it. Taken over
+	 * (freed with the connection, and on failure). */
+	SSL *outer;
 };
 
 /* Host side: take over an accepted socket (closed on failure). */

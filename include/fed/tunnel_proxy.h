@@ -1,12 +1,15 @@
-/* HTTP CONNECT proxies for fed-agent's outbound connection (HTTPS_PROXY,
- * NO_PROXY). The tunnel's TLS runs through the proxy end to end, so only
- * http:// proxy URLs are needed. Pure functions (unit-tested in
- * test_tunnel.c; the response parser is fuzzed in fuzz_tunnel_http). */
+/* HTTP(S) CONNECT proxies for fed-agent's outbound connection
+ * (HTTPS_PROXY, NO_PROXY). The tunnel's TLS runs through the proxy end to
+ * end; with an https:// proxy it runs inside the agent's TLS session to
+ * the proxy (TLS in TLS). The parsing is pure (unit-tested in
+ * test_tunnel.c, fuzzed in fuzz_tunnel_http). */
 #ifndef FED_TUNNEL_PROXY_H
 #define FED_TUNNEL_PROXY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <openssl/ssl.h>
 
 #include "fed/buf.h"
 #include "fed/error.h"
@@ -15,10 +18,12 @@ struct fed_proxy {
 	char *host;
 	char *port;
 	char *basic_auth; /* base64 "user:password" from the URL, or NULL (wiped on release) */
+	bool tls;	  /* https://: TLS to the proxy itself */
 };
 
-/* "http://[user:pass@]host[:port][/]" or "host:port". Errors never quote
- * the URL (it may hold a password). */
+/* "http://[user:pass@]host[:port][/]" (port 80), "https://..." (port
+ * 443) or "host:port" (http). Other schemes are refused by name; errors
+ * never quote the rest of the URL (it may hold a password). */
 int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error *err);
 void fed_proxy_release(struct fed_proxy *p);
 /* Does no_proxy (comma-separated: "*", host names matching the host and
@@ -27,8 +32,13 @@ bool fed_proxy_bypass(const char *no_proxy, const char *host);
 /* Append "CONNECT target HTTP/1.1" with Host and Proxy-Authorization. */
 int fed_proxy_connect_request(struct fed_buf *out, const char *target, const struct fed_proxy *p);
 /* The proxy's answer in buf[0..len): 1 with *used (the head's length) on
- * a 2xx, 0 when the head is not complete, or a negative code naming the
- * status. */
+ * a 2xx, 0 when the head is not complete, or a negative code with the
+ * status line (never the headers) in err. */
 int fed_proxy_connect_response(const char *buf, size_t len, size_t *used, struct fed_error *err);
+/* A client context for TLS to an https:// proxy: TLS 1.2 or later,
+ * verifying the proxy against the PEM bundle ca_pem (from `source`, named
+ * in errors), or the system trust store when ca_pem is NULL. */
+int fed_proxy_tls_ctx(const char *ca_pem, const char *source, SSL_CTX **out,
+		      struct fed_error *err);
 
 #endif

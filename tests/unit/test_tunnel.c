@@ -536,9 +536,35 @@ static void test_proxy(void)
 	CHECK_INT(fed_proxy_parse_url("proxy", &p, &err), 0);
 	CHECK_STR(p.port, "80");
 	fed_proxy_release(&p);
-	CHECK_INT(fed_proxy_parse_url("https://proxy:443", &p, &err), FED_EINVAL);
-	CHECK_HAS(err.msg, "only http://");
+	CHECK(!p.tls);
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("HTTPS://u:pw@proxy.corp", &p, &err), 0);
+	CHECK(p.tls);
+	CHECK_STR(p.host, "proxy.corp");
+	CHECK_STR(p.port, "443");
+	CHECK_STR(p.basic_auth, "dTpwdw==");
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("https://[fd00::2]:8443/", &p, &err), 0);
+	CHECK(p.tls);
+	CHECK_STR(p.host, "fd00::2");
+	CHECK_STR(p.port, "8443");
+	fed_proxy_release(&p);
+	CHECK_INT(fed_proxy_parse_url("http://proxy:3128", &p, &err), 0);
+	CHECK(!p.tls);
+	fed_proxy_release(&p);
+	/* other schemes are refused by name, the rest of the URL unquoted */
+	CHECK_INT(fed_proxy_parse_url("socks5://u:pw@proxy:1080", &p, &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "unsupported scheme socks5://");
+	CHECK_HAS(err.msg, "https://");
+	CHECK(strstr(err.msg, "pw") == NULL);
+	CHECK(p.host == NULL);
+	CHECK_INT(fed_proxy_parse_url("u:pw@x/y://z", &p, &err), FED_EINVAL);
+	CHECK(strstr(err.msg, "pw") == NULL);
 	CHECK_INT(fed_proxy_parse_url("http://u:pw@proxy:x1", &p, &err), FED_EINVAL);
+	CHECK(strstr(err.msg, "pw") == NULL);
+	CHECK_INT(fed_proxy_parse_url("https://proxy:0", &p, &err), FED_EINVAL);
+	CHECK_INT(fed_proxy_parse_url("https://proxy:65536", &p, &err), FED_EINVAL);
+	CHECK_INT(fed_proxy_parse_url("https://u:pw@:443", &p, &err), FED_EINVAL);
 	CHECK(strstr(err.msg, "pw") == NULL);
 
 	CHECK(fed_proxy_bypass("localhost,.svc,10.0.0.0/8", "api.default.svc"));
@@ -561,8 +587,26 @@ static void test_proxy(void)
 	CHECK_INT(fed_proxy_connect_response("HTTP/1.1 407 Auth\r\n\r\n", 21, &used, &err),
 		  FED_EUNAUTHORIZED);
 	CHECK_HAS(err.msg, "407");
+	CHECK_HAS(err.msg, "user:password in the proxy URL");
+	CHECK_INT(fed_proxy_connect_response("HTTP/1.0 401 Unauthorized\r\n\r\n", 29, &used, &err),
+		  FED_EUNAUTHORIZED);
 	CHECK_INT(fed_proxy_connect_response("HTTP/1.0 403 No\r\n\r\n", 19, &used, &err),
 		  FED_EUNAVAILABLE);
+	CHECK_HAS(err.msg, "CONNECT refused: \"HTTP/1.0 403 No\"");
+	{
+		/* the status line is shown; headers (which may reflect ours) never */
+		const char *r = "HTTP/1.1 403 Filtered\x01\r\nX-Echo: Proxy-Authorization: Basic "
+				"dTpwdw==\r\n\r\n";
+
+		CHECK_INT(fed_proxy_connect_response(r, strlen(r), &used, &err), FED_EUNAVAILABLE);
+		CHECK_HAS(err.msg, "\"HTTP/1.1 403 Filtered?\"");
+		CHECK(strstr(err.msg, "dTpwdw") == NULL);
+		CHECK(strstr(err.msg, "X-Echo") == NULL);
+	}
+	/* TLS where an HTTP answer was expected: an https:// proxy */
+	CHECK_INT(fed_proxy_connect_response("\x15\x03\x03\x00\x02\x02\x46", 7, &used, &err),
+		  FED_EUNAVAILABLE);
+	CHECK_HAS(err.msg, "use an https:// URL");
 	CHECK_INT(fed_proxy_connect_response("SSH-2.0-x\r\n\r\n", 13, &used, &err),
 		  FED_EUNAVAILABLE);
 }

@@ -3,11 +3,14 @@
  * SIGSTOP to test heartbeats). Covers authentication, refused targets,
  * metadata, per-stream flow control (a stalled stream does not stall
  * another), heartbeat death resetting every stream, and malformed frames
- * from an authenticated peer. */
+ * from an authenticated peer. The same streams and liveness again with
+ * the tunnel's TLS inside a TLS session to a relay (an https:// proxy's
+ * TLS in TLS), the relay forked too. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -20,7 +23,7 @@
 #include "fed/tunnel_conn.h"
 
 static char *cert_pem, *key_pem;
-static int listen_fd, port;
+static int listen_fd, port, relay_fd, relay_port;
 static struct ev_loop *loop;
 static SSL_CTX *server_ctx;
 
@@ -225,9 +228,9 @@ static void a_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 static const struct fed_tunnel_conn_cb acb = {
 	.ready = a_ready, .open = a_open, .credential = a_credential, .closed = a_closed};
 
-static int dial(void)
+static int dial_port(int p)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -236,15 +239,73 @@ static int dial(void)
 	return fd;
 }
 
+static int dial(void)
+{
+	return dial_port(port);
+}
+
+/* A TLS-terminating relay, as stunnel in front of a CONNECT proxy: one
+ * connection, TLS from the agent, plain bytes to the host's listener. */
+static void relay_main(void)
+{
+	SSL *ssl = SSL_new(server_ctx);
+	int a = accept(relay_fd, NULL, NULL), h = dial(), closed = 0;
+	uint8_t buf[16384];
+
+	if (a < 0 || !ssl || !SSL_set_fd(ssl, a) || SSL_accept(ssl) != 1)
+		_exit(2);
+	while (!closed) {
+		struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = h, .events = POLLIN}};
+
+		if (!SSL_pending(ssl) && poll(p, 2, -1) < 0)
+			_exit(2);
+		if (SSL_pending(ssl) || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			int n = SSL_read(ssl, buf, sizeof(buf));
+
+			if (n <= 0 || write(h, buf, (size_t)n) != n)
+				closed = 1;
+		}
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(h, buf, sizeof(buf));
+
+			if (n <= 0 || SSL_write(ssl, buf, (int)n) != n)
+				closed = 1;
+		}
+	}
+	_exit(0);
+}
+
+/* The agent's TLS session to the relay (blocking), verified like a proxy. */
+static SSL *dial_relay(SSL_CTX *ctx)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	if (!ssl || !SSL_set_fd(ssl, dial_port(relay_port)) ||
+	    !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1") ||
+	    SSL_connect(ssl) != 1)
+		_exit(6);
+	return ssl;
+}
+
 static void agent_main(const char *token)
 {
 	struct ev_loop *l = ev_loop_new(EVFLAG_AUTO);
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_tunnel_conn *c;
 	struct fed_tunnel_conn_opts o = {.heartbeat = 0.2};
-	SSL_CTX *ctx;
-	int fd = dial();
+	SSL_CTX *ctx = NULL, *outer_ctx = NULL;
+	int fd;
 
+	/* "via-relay:TOKEN": TLS to the relay first, the tunnel inside it */
+	if (!strncmp(token, "via-relay:", 10)) {
+		if (fed_tunnel_tls_client_ctx(cert_pem, &outer_ctx, &err) < 0)
+			_exit(2);
+		o.outer = dial_relay(outer_ctx);
+		fd = SSL_get_fd(o.outer);
+		token += 10;
+	} else {
+		fd = dial();
+	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0 ||
 	    fed_tunnel_conn_connect(l, fd, ctx, "127.0.0.1", FED_TUNNEL_AUTH_BOOTSTRAP, token, &o,
@@ -322,13 +383,13 @@ static int reap(pid_t pid)
 	return -1;
 }
 
-static void test_streams_and_liveness(void)
+static void streams_and_liveness(const char *mode)
 {
 	struct fed_error err = FED_ERROR_INIT;
 	struct hstream a = {0}, b = {0}, r = {0};
 	static uint8_t chunk[100000];
 	size_t sent_b = 0;
-	pid_t pid = spawn("good-token");
+	pid_t pid = spawn(mode);
 	double t0;
 
 	CHECK(run_until(&h_ready, 5));
@@ -393,6 +454,24 @@ static void test_streams_and_liveness(void)
 	reap(pid);
 }
 
+static void test_streams_and_liveness(void)
+{
+	streams_and_liveness("good-token");
+}
+
+static void test_tls_in_tls(void)
+{
+	pid_t relay = fork();
+
+	if (relay == 0) {
+		close(listen_fd);
+		relay_main();
+	}
+	streams_and_liveness("via-relay:good-token");
+	kill(relay, SIGKILL);
+	waitpid(relay, NULL, 0);
+}
+
 static void test_bad_token(void)
 {
 	pid_t pid = spawn("wrong-token");
@@ -442,9 +521,17 @@ int main(void)
 	    getsockname(listen_fd, (struct sockaddr *)&sa, &len) < 0)
 		return 1;
 	port = ntohs(sa.sin_port);
+	len = sizeof(sa);
+	sa.sin_port = 0;
+	relay_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (bind(relay_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(relay_fd, 8) < 0 ||
+	    getsockname(relay_fd, (struct sockaddr *)&sa, &len) < 0)
+		return 1;
+	relay_port = ntohs(sa.sin_port);
 	ev_io_init(&lio, accept_cb, listen_fd, EV_READ);
 	ev_io_start(loop, &lio);
 	RUN(test_streams_and_liveness);
+	RUN(test_tls_in_tls);
 	RUN(test_bad_token);
 	RUN(test_malformed_peer);
 	fed_tunnel_conn_free(hconn);
@@ -452,5 +539,6 @@ int main(void)
 	free(cert_pem);
 	free(key_pem);
 	close(listen_fd);
+	close(relay_fd);
 	return CHECK_EXIT();
 }
