@@ -39,4 +39,15 @@ char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_
 int fedctl_join_wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
                            double timeout, const char *before_rv, const struct fedctl_join *j);
 
+/* fedctl join NAME --mode agent (fedctl/join_agent.c). */
+struct fedctl_join_agent_opts {
+	const char *name;
+	const char *output; /* "-": stdout */
+	const char *host_address, *proxy_https, *proxy_skip, *proxy_cert;
+	const char *token_ttl, *image, *agent_ns;
+	const char *wait; /* NULL: do not wait */
+	bool minimal;
+};
+int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o);
+
 #endif
