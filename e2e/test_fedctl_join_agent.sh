@@ -101,6 +101,15 @@ if out=$(fedctl join pub --mode agent -o "$work/pub.yaml" 2>&1) &&
 else
 	bad "proxyPublishAddress: $out $(grep -- --host "$work/pub.yaml" 2>/dev/null)"
 fi
+# -o -: the YAML alone on stdout (kubectl reads it), the steps on stderr
+if fedctl join pub --mode agent -o - 2>"$work/stdout-join.out" >"$work/stdout.yaml" &&
+	[ "$(km member2 create --dry-run=client -o name -f "$work/stdout.yaml" | wc -l)" = 7 ] &&
+	grep -q "next: kubectl" "$work/stdout-join.out" && ! grep -q "next:" "$work/stdout.yaml"; then
+	ok "-o -: agent.yaml on stdout (7 objects for kubectl), the steps on stderr"
+else
+	bad "-o -: $(cat "$work/stdout-join.out")"
+fi
+[ "$(tokens_of pub)" = 1 ] && ok "re-join of pub replaced its unused token (one left)" || bad "pub tokens: $(tokens_of pub)"
 out=$(fedctl delete pub 2>&1) || bad "delete pub: $out"
 [ "$(tokens_of pub)" = 0 ] && ok "delete of an agent member removed its unused token" || bad "token of pub left"
 printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kubefed-config, namespace: kube-system}\ndata:\n  kubefed.yaml: |\n    apiVersion: federation/v1beta1\n    kind: Federation\n    spec:\n      tunnel: {proxyPublishAddress: "https://x:1"}\n      clusters: []\n' |
