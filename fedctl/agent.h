@@ -48,6 +48,8 @@ int fedctl_agent_check_proxy(const char *url, struct fed_error *err);
 /* --proxy-skip-range: a comma list of CIDRs, IPs and domain names (".d",
  * "*.d" or "*" too). */
 int fedctl_agent_check_no_proxy(const char *list, struct fed_error *err);
+/* --agent-namespace: a DNS label (a-z, 0-9, '-', at most 63). */
+int fedctl_agent_check_namespace(const char *ns, struct fed_error *err);
 /* HOST:PORT ([IPv6]:PORT), port 1..65535; host into host (size n). */
 int fedctl_agent_split_address(const char *addr, char *host, size_t n, int *port,
                                struct fed_error *err);

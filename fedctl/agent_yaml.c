@@ -118,6 +118,23 @@ int fedctl_agent_check_no_proxy(const char *list, struct fed_error *err)
 	}
 }
 
+int fedctl_agent_check_namespace(const char *ns, struct fed_error *err)
+{
+	size_t i, n = strlen(ns);
+	bool ok = n > 0 && n <= 63 && ns[0] != '-' && ns[n - 1] != '-';
+
+	for (i = 0; ok && i < n; i++)
+		ok = (ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') ||
+		     ns[i] == '-';
+	if (ok)
+		return 0;
+	return fed_error_set(err, FED_EINVAL,
+	                     "--agent-namespace \"%.80s\" is not a namespace name: lower case "
+	                     "letters, digits and '-', starting and ending with a letter or "
+	                     "digit, at most 63 characters",
+	                     ns);
+}
+
 int fedctl_agent_split_address(const char *addr, char *host, size_t n, int *port,
                                struct fed_error *err)
 {

@@ -205,6 +205,7 @@ int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o
 	}
 	if ((o->proxy_https && fedctl_agent_check_proxy(o->proxy_https, &err)) ||
 	    (o->proxy_skip && fedctl_agent_check_no_proxy(o->proxy_skip, &err)) ||
+	    (o->agent_ns && fedctl_agent_check_namespace(o->agent_ns, &err)) ||
 	    (o->host_address &&
 	     fedctl_agent_split_address(o->host_address, hhost, sizeof(hhost), &port, &err) &&
 	     fed_error_wrap(&err, "--host-address"))) {

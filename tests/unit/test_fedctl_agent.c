@@ -79,6 +79,22 @@ static void test_split(void)
 	}
 }
 
+static void test_namespace(void)
+{
+	static const char *const bad[] = {"", "Kube", "-a", "a-", "a.b", "a_b",
+	                                  "a234567890123456789012345678901234567890123456789012345678901234"};
+	struct fed_error err = FED_ERROR_INIT;
+	size_t i;
+
+	CHECK_INT(fedctl_agent_check_namespace("kube-federation-system", &err), 0);
+	CHECK_INT(fedctl_agent_check_namespace("a1", &err), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fed_error_clear(&err);
+		CHECK_INT(fedctl_agent_check_namespace(bad[i], &err), FED_EINVAL);
+		CHECK_HAS(err.msg, "--agent-namespace");
+	}
+}
+
 static void test_pick(void)
 {
 	cJSON *lb = cJSON_Parse("{\"spec\":{\"ports\":[{\"name\":\"metrics\",\"port\":9090},"
@@ -228,6 +244,7 @@ int main(void)
 	RUN(test_proxy);
 	RUN(test_no_proxy);
 	RUN(test_split);
+	RUN(test_namespace);
 	RUN(test_pick);
 	RUN(test_server_name);
 	RUN(test_render);
