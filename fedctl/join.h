@@ -1,7 +1,8 @@
 /* join, split by responsibility: cmd_join.c (options, the host's
  * ConfigMap and Secret), join_member.c (what join creates in the member:
  * namespace, ServiceAccount, token, RBAC), join_wait.c (waiting for
- * fed-controller to report the cluster Ready). */
+ * fed-controller to report the cluster Ready), join_agent.c (--mode agent:
+ * the host's side and agent.yaml; its pure part is agent_yaml.c). */
 #ifndef FEDCTL_JOIN_H
 #define FEDCTL_JOIN_H
 
