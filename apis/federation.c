@@ -24,8 +24,13 @@ struct meta {
 	char *name;
 };
 
+struct tunnel_spec {
+	char *proxy_publish_address;
+};
+
 struct spec {
 	struct fed_federation *f;
+	struct tunnel_spec tunnel;
 	/* valid cluster names seen so far -> (void *)(index + 1) */
 	struct fed_map names;
 };
@@ -325,6 +330,46 @@ static const struct fed_yaml_map_field meta_fields[] = {
 	{.key = NULL},
 };
 
+/* HOST:PORT or [IPv6]:PORT; the host's form is the agent's business. */
+static int check_publish(struct fed_yaml_map *m, struct fy_node *value, void *base,
+			 struct fed_error *err)
+{
+	const char *s = ((struct tunnel_spec *)base)->proxy_publish_address;
+	const char *colon = s[0] == '[' ? strstr(s, "]:") : strrchr(s, ':');
+	const char *p;
+	long port = 0;
+
+	if (colon && s[0] == '[')
+		colon++;
+	if (colon && colon > s && (s[0] == '[' || strchr(s, ':') == colon) && colon[1]) {
+		for (p = s; p < colon; p++)
+			if ((unsigned char)*p <= ' ' || *p == '/' || *p == '@' || *p == '"')
+				break;
+		if (p == colon)
+			for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
+				port = port * 10 + (*p - '0');
+		if (*p || port < 1 || port > 65535)
+			port = 0;
+	}
+	if (port)
+		return 0;
+	return fed_yaml_map_error(m, value, err, FED_EINVAL,
+				  "must be HOST:PORT where agents reach the tunnel (e.g. "
+				  "tunnel.example.com:8080 or [2001:db8::1]:8080), without a "
+				  "scheme");
+}
+
+static const struct fed_yaml_map_field tunnel_fields[] = {
+	{
+		.key = "proxyPublishAddress",
+		.type = FED_YAML_MAP_STRING,
+		.offset = offsetof(struct tunnel_spec, proxy_publish_address),
+		.desc = "HOST:PORT where agents reach the controller's tunnel",
+		.check = check_publish,
+	},
+	{.key = NULL},
+};
+
 static const struct fed_yaml_map_field spec_fields[] = {
 	{
 		.key = "clusters",
@@ -333,6 +378,13 @@ static const struct fed_yaml_map_field spec_fields[] = {
 		.desc = "the member clusters",
 		.item = cluster_item,
 		.max_items = FED_FEDERATION_MAX_CLUSTERS,
+	},
+	{
+		.key = "tunnel",
+		.type = FED_YAML_MAP_MAPPING,
+		.offset = offsetof(struct spec, tunnel),
+		.desc = "agent mode: tunnel.proxyPublishAddress",
+		.fields = tunnel_fields,
 	},
 	{.key = NULL},
 };
@@ -464,6 +516,8 @@ int fed_federation_parse(struct fed_federation **out, const char *yaml, size_t l
 		goto out;
 	f->name = top.metadata.name;
 	top.metadata.name = NULL;
+	f->proxy_publish_address = top.spec.tunnel.proxy_publish_address;
+	top.spec.tunnel.proxy_publish_address = NULL;
 	*out = f;
 	f = NULL;
 out:
@@ -494,5 +548,6 @@ void fed_federation_free(struct fed_federation *f)
 	}
 	free(f->clusters);
 	free(f->name);
+	free(f->proxy_publish_address);
 	free(f);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fed/federation.h"
+#include "agent.h"
 #include "fedctl.h"
 
 static const char usage[] = "fedctl delete NAME [--cluster-context CTX] [--host-cluster-context "
@@ -88,6 +89,215 @@ static const char *joined_as(const struct fed_federation *fed, const char *serve
 	return NULL;
 }
 
+/* The cluster's entry out of kubefed.yaml (a merge patch at the
+ * ConfigMap's resourceVersion). */
+static int remove_entry(struct fedctl *ctx, struct fed_kube_client *host, const cJSON *cm,
+			const char *old_yaml, const char *name, char **new_yaml,
+			struct fed_error *err)
+{
+	cJSON *body;
+	char *s, path[512];
+	int ret;
+
+	if ((ret = fedctl_federation_edit(old_yaml, name, NULL, new_yaml, err)))
+		return ret;
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"), "resourceVersion",
+				fed_obj_resource_version(cm));
+	cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
+			      cJSON_CreateString(*new_yaml));
+	s = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
+		 FEDCTL_CONFIGMAP);
+	ret = fedctl_call(ctx, host, "PATCH", path, s, "application/merge-patch+json", 0, NULL,
+			  err);
+	free(s);
+	if (ret)
+		return fed_error_wrap(err, "host: patch configmap %s/%s%s", FEDCTL_CONFIG_NS,
+				      FEDCTL_CONFIGMAP,
+				      ret == FED_ECONFLICT ? " (changed meanwhile: run again)" : "");
+	printf("host: configmap %s/%s cluster %s removed\n", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
+	       name);
+	return 0;
+}
+
+/* Wait until fed-controller removed the KubeFedCluster: 0 to go on, -1
+ * to stop (the message is printed). */
+static int wait_released(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
+			 double wait_for, bool force)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	double waited = 0;
+	char path[512];
+	int ret;
+
+	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
+		 ctx->fed_namespace, name);
+	for (;;) {
+		ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, NULL, &err);
+		if (ret == FED_ENOTFOUND && waited == 0) {
+			printf("host: no kubefedcluster %s/%s: fed-controller is not using the "
+			       "cluster\n",
+			       ctx->fed_namespace, name);
+			return 0;
+		}
+		if (ret == FED_ENOTFOUND) {
+			printf("host: kubefedcluster %s/%s removed by fed-controller\n",
+			       ctx->fed_namespace, name);
+			return 0;
+		}
+		if (waited >= wait_for && force) {
+			printf("host: kubefedcluster %s/%s still exists after %.0fs; "
+			       "continuing because of --force\n",
+			       ctx->fed_namespace, name, wait_for);
+			return 0;
+		}
+		if (waited >= wait_for) {
+			fprintf(stderr,
+				"error: kubefedcluster %s/%s still exists after %.0fs: is "
+				"fed-controller running? (kubectl -n %s get pods); the host "
+				"no longer lists cluster %s: run fedctl delete %s again to "
+				"finish the member, or add --force to do it now\n",
+				ctx->fed_namespace, name, wait_for, ctx->fed_namespace, name, name);
+			return -1;
+		}
+		sleep_loop(ctx, 0.5);
+		waited += 0.5;
+	}
+}
+
+/* The cluster's unused bootstrap tokens in the host's fed-tunnel Secret:
+ * a merge patch removing them (NULL when there are none). */
+static int agent_tokens(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
+			char **patch, int *n, struct fed_error *err)
+{
+	cJSON *secret = NULL, *e, *body, *data;
+	char path[512];
+	size_t len = strlen(name);
+	int ret;
+
+	*patch = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
+		 FEDCTL_TUNNEL_SECRET);
+	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &secret, err);
+	if (ret == FED_ENOTFOUND)
+		return 0;
+	if (ret)
+		return fed_error_wrap(err, "host: get secret %s/%s", FEDCTL_CONFIG_NS,
+				      FEDCTL_TUNNEL_SECRET);
+	body = cJSON_CreateObject();
+	data = cJSON_AddObjectToObject(body, "data");
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(secret, "data"))
+	{
+		char *v;
+		if (!e->string || strncmp(e->string, "bootstrap-", 10) || !cJSON_IsString(e))
+			continue;
+		v = fedctl_b64_decode(e->valuestring, NULL);
+		if (v && !strncmp(v, name, len) && v[len] == ' ') {
+			cJSON_AddNullToObject(data, e->string);
+			(*n)++;
+		}
+		free(v);
+	}
+	if (*n)
+		*patch = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	cJSON_Delete(secret);
+	return 0;
+}
+
+static void agent_hint(const char *mctx, const char *ns)
+{
+	printf("to remove the agent from the member: kubectl --context %s delete -f agent.yaml\n"
+	       "  (or: kubectl --context %s delete --ignore-not-found namespace/%s "
+	       "clusterrolebinding/%s clusterrole/%s)\n",
+	       mctx, mctx, ns, FEDCTL_AGENT_NAME, FEDCTL_AGENT_NAME);
+}
+
+/* delete of an agent member: the entry and the unused bootstrap tokens on
+ * the host; in the member, when its context answers from here (an agent
+ * member often does not), the propagated copies. The agent itself came
+ * from agent.yaml: the user removes it the same way. */
+static int delete_agent(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
+			const cJSON *cm, const char *old_yaml, bool in_cm, const char *mctx,
+			bool orphan, bool dry_run, double wait_for, bool force)
+{
+	struct fed_error err = FED_ERROR_INIT, merr = FED_ERROR_INIT;
+	struct fed_kube_client *member = NULL;
+	struct fed_rest_config mcfg;
+	char *patch = NULL, *new_yaml = NULL, *huid = NULL, *muid = NULL, path[512];
+	bool self = false;
+	int n = 0, ret, rc = EXIT_FAIL;
+
+	fed_rest_config_init(&mcfg);
+	if ((ret = agent_tokens(ctx, host, name, &patch, &n, &err)))
+		goto fail;
+	if (fedctl_connect(ctx, "member", mctx, &mcfg, &member, &merr)) {
+		printf("member: context %s does not answer from here (%s): agent members often "
+		       "do not; the propagated copies stay there\n",
+		       mctx, merr.msg);
+		fed_kube_client_free(member);
+		member = NULL;
+	} else {
+		huid = ns_uid(ctx, host);
+		muid = ns_uid(ctx, member);
+		self = huid && muid && !strcmp(huid, muid);
+	}
+	if (dry_run) {
+		if (in_cm)
+			printf("host: configmap %s/%s: agent cluster %s would be removed (dry "
+			       "run)\n",
+			       FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP, name);
+		printf("host: secret %s/%s: %d unused bootstrap token(s) would be removed (dry "
+		       "run)\n",
+		       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, n);
+		if (member && (ret = fedctl_member_clean_managed(ctx, host, member, self, orphan,
+								 true, &err)))
+			goto fail;
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (in_cm && (ret = remove_entry(ctx, host, cm, old_yaml, name, &new_yaml, &err)))
+		goto fail;
+	if (patch) {
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
+			 FEDCTL_TUNNEL_SECRET);
+		ret = fedctl_call(ctx, host, "PATCH", path, patch, "application/merge-patch+json",
+				  0, NULL, &err);
+		if (ret) {
+			fedctl_agent_redact(&err, "patch secret " FEDCTL_CONFIG_NS
+						  "/" FEDCTL_TUNNEL_SECRET " (remove bootstrap tokens)");
+			goto fail;
+		}
+	}
+	printf("host: secret %s/%s: %d unused bootstrap token(s) of %s removed\n",
+	       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, n, name);
+	if (wait_for > 0 && wait_released(ctx, host, name, wait_for, force))
+		goto out;
+	if (member &&
+	    (ret = fedctl_member_clean_managed(ctx, host, member, self, orphan, false, &err)))
+		goto fail;
+	printf("cluster %s left the federation; %s\n", name,
+	       !member  ? "its propagated copies were not removed (the member was not reached)"
+	       : orphan ? "its propagated copies stay in the member, unmanaged (--orphan)"
+			: "its propagated copies were removed from the member");
+	agent_hint(mctx, ctx->fed_namespace);
+	rc = EXIT_OK;
+	goto out;
+fail:
+	rc = fedctl_fail(&err);
+out:
+	fed_kube_client_free(member);
+	fed_rest_config_release(&mcfg);
+	free(patch);
+	free(new_yaml);
+	free(huid);
+	free(muid);
+	return rc;
+}
+
 int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 {
 	const char *cluster_ctx = NULL, *wait_s = "30s";
@@ -116,7 +326,7 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	const char *mctx, *other;
 	cJSON *cm = NULL, *secret = NULL;
 	const char *old_yaml = NULL;
-	bool in_cm = false, in_secret = false, self = false;
+	bool in_cm = false, in_secret = false, self = false, agent = false;
 	double wait_for = 0;
 	int nargs, ret, rc = EXIT_FAIL;
 	size_t k;
@@ -171,6 +381,25 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 		goto fail;
 	}
 	in_secret = secret && cJSON_GetObjectItem(cJSON_GetObjectItem(secret, "data"), key);
+	for (k = 0; fed && k < fed->n; k++)
+		if (fed->clusters[k].name && !strcmp(fed->clusters[k].name, args[0]) &&
+		    fed->clusters[k].mode == FED_CLUSTER_AGENT)
+			agent = true;
+	if (!agent && !in_cm && !in_secret) {
+		/* an earlier delete of an agent member may have stopped after
+		 * the entry: its tokens are what is left */
+		char *p = NULL;
+		int n = 0;
+		if ((ret = agent_tokens(ctx, host, args[0], &p, &n, &err)))
+			goto fail;
+		free(p);
+		agent = n > 0;
+	}
+	if (agent) {
+		rc = delete_agent(ctx, host, args[0], cm, old_yaml, in_cm, mctx, orphan, dry_run,
+				  wait_for, force);
+		goto out;
+	}
 
 	/* the member must answer before anything changes, unless --force */
 	ret = fedctl_connect(ctx, "member", mctx, &mcfg, &member, &merr);
@@ -235,33 +464,8 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 
 	/* the host: the entry first, so the controller stops using the
 	 * kubeconfig before it disappears */
-	if (in_cm) {
-		cJSON *body = cJSON_CreateObject();
-		char *s;
-		if (fedctl_federation_edit(old_yaml, args[0], NULL, &new_yaml, &err)) {
-			cJSON_Delete(body);
-			goto fail;
-		}
-		cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"), "resourceVersion",
-					fed_obj_resource_version(cm));
-		cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
-				      cJSON_CreateString(new_yaml));
-		s = cJSON_PrintUnformatted(body);
-		cJSON_Delete(body);
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
-			 FEDCTL_CONFIGMAP);
-		ret = fedctl_call(ctx, host, "PATCH", path, s, "application/merge-patch+json", 0, NULL,
-				  &err);
-		free(s);
-		if (ret) {
-			fed_error_wrap(&err, "host: patch configmap %s/%s%s", FEDCTL_CONFIG_NS,
-				       FEDCTL_CONFIGMAP,
-				       ret == FED_ECONFLICT ? " (changed meanwhile: run again)" : "");
-			goto fail;
-		}
-		printf("host: configmap %s/%s cluster %s removed\n", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
-		       args[0]);
-	}
+	if (in_cm && (ret = remove_entry(ctx, host, cm, old_yaml, args[0], &new_yaml, &err)))
+		goto fail;
 	if (in_secret) {
 		char body[256];
 		snprintf(body, sizeof(body), "{\"data\":{\"%s\":null}}", key);
@@ -279,44 +483,8 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 
 	/* the controller lets go of the cluster first, so that it does not
 	 * write the copies back while they are removed */
-	if (wait_for > 0) {
-		double waited = 0;
-		snprintf(path, sizeof(path),
-			 "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-			 ctx->fed_namespace, args[0]);
-		for (;;) {
-			ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, NULL, &err);
-			if (ret == FED_ENOTFOUND && waited == 0) {
-				printf("host: no kubefedcluster %s/%s: fed-controller is not using the "
-				       "cluster\n",
-				       ctx->fed_namespace, args[0]);
-				break;
-			}
-			if (ret == FED_ENOTFOUND) {
-				printf("host: kubefedcluster %s/%s removed by fed-controller\n",
-				       ctx->fed_namespace, args[0]);
-				break;
-			}
-			if (waited >= wait_for && force) {
-				printf("host: kubefedcluster %s/%s still exists after %.0fs; "
-				       "continuing because of --force\n",
-				       ctx->fed_namespace, args[0], wait_for);
-				break;
-			}
-			if (waited >= wait_for) {
-				fprintf(stderr,
-					"error: kubefedcluster %s/%s still exists after %.0fs: is "
-					"fed-controller running? (kubectl -n %s get pods); the host "
-					"no longer lists cluster %s: run fedctl delete %s again to "
-					"finish the member, or add --force to do it now\n",
-					ctx->fed_namespace, args[0], wait_for, ctx->fed_namespace,
-					args[0], args[0]);
-				goto out;
-			}
-			sleep_loop(ctx, 0.5);
-			waited += 0.5;
-		}
-	}
+	if (wait_for > 0 && wait_released(ctx, host, args[0], wait_for, force))
+		goto out;
 
 	/* the member */
 	if (member) {

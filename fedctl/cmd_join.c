@@ -12,7 +12,10 @@
 static const char usage[] =
     "fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
     "       [--client-cidr CIDR=ADDRESS ...] [--rbac full|minimal] [--wait DURATION]\n"
-    "       [--overwrite] [--dry-run]";
+    "       [--overwrite] [--dry-run]\n"
+    "fedctl join NAME --mode agent [-o FILE] [--host-address HOST:PORT] [--rbac full|minimal]\n"
+    "       [--proxy-https URL] [--proxy-skip-range LIST] [--proxy-cert FILE]\n"
+    "       [--token-ttl DURATION] [--agent-image IMAGE] [--agent-namespace NS] [--wait DURATION]";
 static const char examples[] =
     "  # join the cluster of context cluster1 under the name cluster1\n"
     "  fedctl join cluster1 --host-cluster-context host\n"
@@ -22,7 +25,13 @@ static const char examples[] =
     "  fedctl join east --cluster-context kind-east --rbac minimal\n"
     "  # the controller reaches the member at another address from 10.0.0.0/8\n"
     "  fedctl join east --client-cidr 10.0.0.0/8=https://10.1.2.3:6443 \\\n"
-    "      --client-cidr 0.0.0.0/0=https://east.example.com\n";
+    "      --client-cidr 0.0.0.0/0=https://east.example.com\n"
+    "  # a member behind a firewall: its agent dials the host; apply agent.yaml there\n"
+    "  fedctl join edge --mode agent -o agent.yaml\n"
+    "  kubectl --context edge create -f agent.yaml\n"
+    "  # through an outbound proxy, tunnel address given by hand\n"
+    "  fedctl join edge --mode agent --host-address tunnel.example.com:8080 \\\n"
+    "      --proxy-https http://proxy.example.com:3128 --proxy-skip-range 10.0.0.0/8\n";
 
 static char *entry_yaml(const struct fedctl_join *j)
 {
@@ -106,10 +115,16 @@ static int write_host(struct fedctl *ctx, struct fed_kube_client *host, const ch
 
 int cmd_join(struct fedctl *ctx, int argc, char **argv)
 {
-	const char *cluster_ctx = NULL, *rbac = "full", *wait_s = "2m";
+	const char *cluster_ctx = NULL, *rbac = "full", *wait_s = NULL, *mode = "direct";
+	const char *output = "agent.yaml", *host_address = NULL, *proxy_https = NULL;
+	const char *proxy_skip = NULL, *proxy_cert = NULL, *token_ttl = "24h";
+	const char *agent_image = "fed-agent:" FED_VERSION, *agent_ns = NULL;
 	bool overwrite = false, dry_run = false;
 	struct fed_opt_list cidrs;
 	const struct fed_opt opts[] = {
+	    {FED_OPT_STRING, "mode", 0, &mode, "direct|agent",
+	     "direct (default): the controller dials the member's API server; agent: the "
+	     "member runs fed-agent, which dials the host (writes agent.yaml)"},
 	    {FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
 	     "kubeconfig context of the member (default: NAME)"},
 	    {FED_OPT_LIST, "client-cidr", 0, &cidrs, "CIDR=ADDRESS",
@@ -119,7 +134,28 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	     "rights of the federation in the member: everything (default), or only the "
 	     "enabled federated types, nodes and health endpoints"},
 	    {FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
-	     "wait this long for the cluster to be Ready (default 2m; 0: do not wait)"},
+	     "wait this long for the cluster to be Ready (default 2m; 0: do not wait; agent "
+	     "mode waits only when given)"},
+	    {FED_OPT_STRING, "output", 'o', &output, "FILE",
+	     "agent mode: write agent.yaml here (default agent.yaml; -: stdout); mode 0600, it "
+	     "holds the bootstrap token"},
+	    {FED_OPT_STRING, "host-address", 0, &host_address, "HOST:PORT",
+	     "agent mode: where agents dial the host (default: the load balancer of service "
+	     "fed-tunnel, else the Federation's spec.tunnel.proxyPublishAddress)"},
+	    {FED_OPT_STRING, "proxy-https", 0, &proxy_https, "URL",
+	     "agent mode: the member's outbound proxy, http:// or https://"},
+	    {FED_OPT_STRING, "proxy-skip-range", 0, &proxy_skip, "LIST",
+	     "agent mode: comma list of CIDRs, IPs and domains the agent reaches without the "
+	     "proxy (NO_PROXY)"},
+	    {FED_OPT_STRING, "proxy-cert", 0, &proxy_cert, "FILE",
+	     "agent mode: PEM CA bundle of an https:// proxy"},
+	    {FED_OPT_STRING, "token-ttl", 0, &token_ttl, "DURATION",
+	     "agent mode: how long the one-time bootstrap token is valid (default 24h)"},
+	    {FED_OPT_STRING, "agent-image", 0, &agent_image, "IMAGE",
+	     "agent mode: fed-agent's image (default fed-agent:<fedctl version>)"},
+	    {FED_OPT_STRING, "agent-namespace", 0, &agent_ns, "NS",
+	     "agent mode: the agent's namespace in the member (default: the federation "
+	     "namespace)"},
 	    {FED_OPT_BOOL, "overwrite", 0, &overwrite, NULL,
 	     "update a cluster that is already joined"},
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
@@ -158,6 +194,44 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		fprintf(stderr, "error: --rbac takes full or minimal, not \"%s\"\n", rbac);
 		return EXIT_USAGE;
 	}
+	if (strcmp(mode, "direct") && strcmp(mode, "agent")) {
+		fprintf(stderr, "error: --mode takes direct or agent, not \"%s\"\n", mode);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(mode, "agent")) {
+		struct fedctl_join_agent_opts ao = {
+		    .name = j.name,
+		    .output = output,
+		    .host_address = host_address,
+		    .proxy_https = proxy_https,
+		    .proxy_skip = proxy_skip,
+		    .proxy_cert = proxy_cert,
+		    .token_ttl = token_ttl,
+		    .image = agent_image,
+		    .agent_ns = agent_ns,
+		    .wait = wait_s,
+		    .minimal = !strcmp(rbac, "minimal"),
+		};
+		if (cluster_ctx || cidrs.n || overwrite || dry_run) {
+			fprintf(stderr, "error: --mode agent never contacts the member: "
+			                "--cluster-context, --client-cidr, --overwrite and "
+			                "--dry-run are for direct members (run join again to "
+			                "replace the agent's token)\n");
+			return EXIT_USAGE;
+		}
+		if (fedctl_check_cluster_name(j.name, &err))
+			return fedctl_fail(&err);
+		return fedctl_join_agent(ctx, &ao);
+	}
+	if (strcmp(output, "agent.yaml") || host_address || proxy_https || proxy_skip ||
+	    proxy_cert || strcmp(token_ttl, "24h") || agent_ns ||
+	    strcmp(agent_image, "fed-agent:" FED_VERSION)) {
+		fprintf(stderr, "error: -o, --host-address, --proxy-*, --token-ttl, --agent-image "
+		                "and --agent-namespace are for --mode agent\n");
+		return EXIT_USAGE;
+	}
+	if (!wait_s)
+		wait_s = "2m";
 	if (fedctl_parse_duration(wait_s, &wait_for)) {
 		fprintf(stderr, "error: --wait takes a duration such as 2m, 90s or 0, not \"%s\"\n",
 		        wait_s);

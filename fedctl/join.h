@@ -1,7 +1,8 @@
 /* join, split by responsibility: cmd_join.c (options, the host's
  * ConfigMap and Secret), join_member.c (what join creates in the member:
  * namespace, ServiceAccount, token, RBAC), join_wait.c (waiting for
- * fed-controller to report the cluster Ready). */
+ * fed-controller to report the cluster Ready), join_agent.c (--mode agent:
+ * the host's side and agent.yaml; its pure part is agent_yaml.c). */
 #ifndef FEDCTL_JOIN_H
 #define FEDCTL_JOIN_H
 
@@ -38,5 +39,16 @@ char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_
  * addresses, written after before_rv; prints the outcome; an exit code. */
 int fedctl_join_wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
                            double timeout, const char *before_rv, const struct fedctl_join *j);
+
+/* fedctl join NAME --mode agent (fedctl/join_agent.c). */
+struct fedctl_join_agent_opts {
+	const char *name;
+	const char *output; /* "-": stdout */
+	const char *host_address, *proxy_https, *proxy_skip, *proxy_cert;
+	const char *token_ttl, *image, *agent_ns;
+	const char *wait; /* NULL: do not wait */
+	bool minimal;
+};
+int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o);
 
 #endif

@@ -75,6 +75,10 @@ struct fed_federation {
 	char *name; /* metadata.name, NULL when not given */
 	struct fed_cluster_spec *clusters;
 	size_t n; /* entries of spec.clusters, valid or not, in document order */
+	/* spec.tunnel.proxyPublishAddress: HOST:PORT where agents reach the
+	 * tunnel (through a proxy or NAT), NULL when not given; fedctl join
+	 * --mode agent writes it into agent.yaml */
+	char *proxy_publish_address;
 };
 
 /* Parse a Federation document. `source` names it in messages (e.g.

@@ -143,6 +143,61 @@ static void test_anchors(void)
 }
 
 /* Problems with the document as a whole: no federation is returned. */
+/* spec.tunnel.proxyPublishAddress: read, checked, unknown keys refused. */
+static void test_tunnel(void)
+{
+	static const struct {
+		const char *yaml, *msg;
+	} bad[] = {
+		{"apiVersion: federation/v1beta1\nkind: Federation\nspec:\n  tunnel: "
+		 "{proxyPublishAddress: \"https://x:1\"}\n  clusters: []\n",
+		 "kubefed.yaml:4:34: spec.tunnel.proxyPublishAddress: must be HOST:PORT"},
+		{"apiVersion: federation/v1beta1\nkind: Federation\nspec:\n  tunnel: "
+		 "{proxyPublishAddress: \"x:0\"}\n  clusters: []\n",
+		 "spec.tunnel.proxyPublishAddress: must be HOST:PORT"},
+		{"apiVersion: federation/v1beta1\nkind: Federation\nspec:\n  tunnel: "
+		 "{proxyPublishAddress: x}\n  clusters: []\n",
+		 "must be HOST:PORT"},
+		{"apiVersion: federation/v1beta1\nkind: Federation\nspec:\n  tunnel:\n    "
+		 "proxyAddress: x:1\n  clusters: []\n",
+		 "kubefed.yaml:5:5: spec.tunnel: unknown key \"proxyAddress\""},
+	};
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_federation *f = NULL;
+	size_t i;
+
+	CHECK_INT(parse(&f,
+	                "apiVersion: federation/v1beta1\nkind: Federation\nspec:\n  tunnel:\n    "
+	                "proxyPublishAddress: tunnel.example.com:8080\n  clusters:\n  - "
+	                "clusterName: edge\n    mode: agent\n",
+	                &err),
+	          0);
+	CHECK_STR(f->proxy_publish_address, "tunnel.example.com:8080");
+	CHECK_INT(f->clusters[0].mode, FED_CLUSTER_AGENT);
+	fed_federation_free(f);
+	f = NULL;
+	CHECK_INT(parse(&f,
+	                "apiVersion: federation/v1beta1\nkind: Federation\nspec:\n  tunnel: "
+	                "{proxyPublishAddress: \"[2001:db8::1]:443\"}\n  clusters: []\n",
+	                &err),
+	          0);
+	CHECK_STR(f->proxy_publish_address, "[2001:db8::1]:443");
+	fed_federation_free(f);
+	f = NULL;
+	CHECK_INT(parse(&f, "apiVersion: federation/v1beta1\nkind: Federation\nspec:\n  clusters: []\n",
+	                &err),
+	          0);
+	CHECK(!f->proxy_publish_address);
+	fed_federation_free(f);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fed_error e = FED_ERROR_INIT;
+		f = NULL;
+		CHECK_INT(parse(&f, bad[i].yaml, &e), FED_EINVAL);
+		CHECK(!f);
+		CHECK_HAS(e.msg, bad[i].msg);
+	}
+}
+
 static void test_document_errors(void)
 {
 	static const struct {
@@ -185,7 +240,7 @@ static void test_document_errors(void)
 		 "spec)"},
 		{"apiVersion: federation/v1beta1\nkind: Federation\nspec:\n  cluster: []\n",
 		 "kubefed.yaml:4:3: spec: unknown key \"cluster\"; did you mean \"clusters\"? "
-		 "(allowed: clusters)"},
+		 "(allowed: clusters, tunnel)"},
 		{"apiVersion: federation/v1beta1\nkind: Federation\nmetadata:\n  name: f\n"
 		 "  namespace: kube-system\nspec: {}\n",
 		 "kubefed.yaml:5:3: metadata: unknown key \"namespace\" (allowed: name)"},
@@ -1036,5 +1091,6 @@ int main(void)
 	RUN(test_map);
 	RUN(test_map_merge_bounds);
 	RUN(test_quote);
+	RUN(test_tunnel);
 	return CHECK_EXIT();
 }

@@ -1,0 +1,82 @@
+/* fedctl join --mode agent, the pure part (fedctl/agent_yaml.c): checking
+ * the options, choosing the address agents dial, checking it against the
+ * host certificate, and rendering agent.yaml. The rest talks to the host
+ * (fedctl/join_agent.c). */
+#ifndef FEDCTL_AGENT_H
+#define FEDCTL_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "fed/error.h"
+
+#define FEDCTL_AGENT_NAME "fed-agent"
+#define FEDCTL_AGENT_CREDENTIAL "fed-agent-credential"
+#define FEDCTL_TUNNEL_SECRET "fed-tunnel"
+#define FEDCTL_TUNNEL_SERVICE "fed-tunnel"
+#define FEDCTL_TUNNEL_DEFAULT_PORT 8080
+#define FEDCTL_AGENT_DIR "/etc/fed-agent"
+
+/* A resource the minimal role may write (a FederatedTypeConfig's target). */
+struct fedctl_agent_rule {
+	const char *group; /* "" for core */
+	const char *plural;
+};
+
+struct fedctl_agent_spec {
+	const char *cluster;      /* for the header comment */
+	const char *ns;           /* the agent's namespace in the member */
+	const char *host_address; /* HOST:PORT agents dial */
+	const char *server_name;  /* --host-server-name, NULL when the host is in the cert */
+	const char *image;
+	bool minimal; /* --rbac minimal */
+	const struct fedctl_agent_rule *rules;
+	size_t n_rules;
+	const char *proxy_https; /* NULL: none */
+	const char *no_proxy;    /* NULL: none */
+	const char *token;       /* the bootstrap token */
+	const char *ca_pem;      /* the host CA */
+	size_t ca_len;
+	const char *proxy_ca_pem; /* NULL: no --proxy-cert */
+	size_t proxy_ca_len;
+};
+
+/* --proxy-https: an http:// or https:// URL with a host. */
+int fedctl_agent_check_proxy(const char *url, struct fed_error *err);
+/* --proxy-skip-range: a comma list of CIDRs, IPs and domain names (".d",
+ * "*.d" or "*" too). */
+int fedctl_agent_check_no_proxy(const char *list, struct fed_error *err);
+/* --agent-namespace: a DNS label (a-z, 0-9, '-', at most 63). */
+int fedctl_agent_check_namespace(const char *ns, struct fed_error *err);
+/* HOST:PORT ([IPv6]:PORT), port 1..65535; host into host (size n). */
+int fedctl_agent_split_address(const char *addr, char *host, size_t n, int *port,
+                               struct fed_error *err);
+
+/* Where agents dial, in this order: flag (--host-address), the fed-tunnel
+ * Service's load balancer ingress (svc may be NULL) with its port named
+ * tunnel (else its first port, else 8080), the Federation's
+ * proxyPublishAddress. *out is malloc'd; *source says which ("--host-
+ * address", "service ...", "proxyPublishAddress"). One error naming the
+ * three fixes when none applies. */
+int fedctl_agent_pick_address(const char *flag, const cJSON *svc, const char *svc_ns,
+                              const char *publish, char **out, const char **source,
+                              struct fed_error *err);
+
+/* Whether the PEM certificate covers host (an IP or DNS name); when not,
+ * *server_name gets a DNS name of the certificate to verify instead
+ * (malloc'd), or the error says what to do. *server_name NULL when host is
+ * covered. */
+int fedctl_agent_server_name(const char *pem, size_t len, const char *host, char **server_name,
+                             struct fed_error *err);
+
+/* A failed write of the fed-tunnel Secret: the server's message may
+ * repeat the Secret's data (a 422 echoes the patched object), so only the
+ * status and reason are kept. */
+void fedctl_agent_redact(struct fed_error *err, const char *what);
+
+/* agent.yaml: Namespace, ServiceAccount, RBAC, Secret, Deployment. */
+int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fed_error *err);
+
+#endif
