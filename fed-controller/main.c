@@ -358,6 +358,9 @@ int main(int argc, char **argv)
 		}
 		podlabel_set(ctl.podlabel, FED_TUNNEL_STANDBY, NULL, NULL);
 	}
+	/* a peer that hung up must end its connection, not the process: TLS
+	 * writes to agents (and a final close_notify) go through plain write() */
+	signal(SIGPIPE, SIG_IGN);
 	if (o->leader_elect ? start_election(&ctl, &cfg, &err) : start_acting(&ctl, &err))
 		goto fail;
 	ev_signal_init(&ctl.sigint, on_signal, SIGINT);
