@@ -5,10 +5,13 @@
 # listens on the namespace's own loopback. The host's services listen on
 # 127.0.0.1, so from the namespace only what binds the veth address - the
 # tunnel listener - is reachable (no firewall rules: neither iptables nor
-# nft is installed here). Join, Ready, propagation, scale, delete; cut the link
+# nft is installed here). fedctl join --mode agent (agent.yaml created in the
+# member), Ready, propagation, scale, delete; cut the link
 # (veth down) -> Offline within 40 s, restore -> Connected, drift corrected.
 # Then the same agent again through a real HTTP CONNECT proxy (tinyproxy on
-# the veth address), to a tunnel address only the proxy can reach.
+# the veth address), to a tunnel address only the proxy can reach: Connected
+# with the credential kept in the member's Secret, propagation, scale, and
+# fedctl delete, after which the host closes the tunnel.
 # Needs root (ip netns) and tinyproxy (scripts/setup installs it).
 set -euo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
@@ -75,9 +78,35 @@ else
 	ok "the namespace cannot reach the host's apiserver"
 fi
 
-kp -n default create sa fed-agent >/dev/null
-kp create clusterrolebinding fed-agent --clusterrole=cluster-admin --serviceaccount=default:fed-agent >/dev/null
-kp -n default create token fed-agent --duration=1h >"$work/sa-token"
+# ---- the host --------------------------------------------------------------------
+k apply -f "$root/manifests/" >/dev/null
+k wait --for condition=established crd --all --timeout=60s >/dev/null
+k apply -f "$root/manifests/types/" >/dev/null
+k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
+tport=$(free_port)
+"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
+	--health-period 2 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
+	--leader-elect=false --tunnel-address "0.0.0.0:$tport" --tunnel-heartbeat 2 \
+	--tunnel-sans "IP:$HOSTIP,IP:127.0.0.1" --log-level debug 2>"$work/ctl.log" &
+cpid=$!
+
+# ---- fedctl join --mode agent; agent.yaml created in the private cluster ---------------
+fedctl() { "$FED_BIN_DIR/fedctl" --kubeconfig "$K" --host-cluster-context host "$@"; }
+t0=$(now)
+if fedctl join $C --mode agent --host-address "$HOSTIP:$tport" -o "$work/agent.yaml" >"$work/join.out" 2>&1 &&
+	kp create -f "$work/agent.yaml" >/dev/null; then
+	ok "fedctl join $C --mode agent wrote agent.yaml; created in the private cluster ($(since "$t0")s)"
+else
+	bad "join: $(cat "$work/join.out")"; tail -5 "$work/ctl.log"; exit 1
+fi
+TOKEN=$(kp -n $FNS get secret fed-agent -o jsonpath='{.data.token}' | base64 -d)
+# the pod fed-agent would be, run in the namespace: the Deployment's args,
+# the Secret's files, the ServiceAccount's own token (agent.yaml's RBAC)
+mkdir -p "$work/pod"
+kp -n $FNS get secret fed-agent -o jsonpath='{.data.token}' | base64 -d >"$work/pod/token"
+kp -n $FNS get secret fed-agent -o jsonpath='{.data.ca\.crt}' | base64 -d >"$work/pod/ca.crt"
+kp -n $FNS create token fed-agent --duration=1h >"$work/sa-token"
 MCA=$(kubectl --kubeconfig "$MSTATE/kubeconfig" config view --raw -o jsonpath="{.clusters[?(@.name==\"$C\")].cluster.certificate-authority-data}")
 cat >"$work/agent-kc" <<EOF
 apiVersion: v1
@@ -93,28 +122,16 @@ contexts:
   context: {cluster: $C, user: agent}
 current-context: $C
 EOF
-
-# ---- the host --------------------------------------------------------------------
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
-tunnel_token $C
-fed_federate_agents $C
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 2 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-	--leader-elect=false --tunnel-address "0.0.0.0:0" --tunnel-heartbeat 2 \
-	--tunnel-sans "IP:$HOSTIP,IP:127.0.0.1" --log-level debug 2>"$work/ctl.log" &
-cpid=$!
-wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; cat "$work/ctl.log"; exit 1; }
-tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
-k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
+args=()
+for a in $(kp -n $FNS get deploy fed-agent -o jsonpath='{.spec.template.spec.containers[0].args[*]}'); do
+	args+=("${a//\/etc\/fed-agent/$work/pod}")
+done
+printf '%s\n' "${args[@]}" >"$work/pod/args"
 
 # ---- the agent dials out -----------------------------------------------------------
 t0=$(now)
 # ip netns exec execs the agent: $! is the agent itself
-ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" --host-address "$HOSTIP:$tport" --host-ca-file "$work/host-ca.crt" \
-	--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
+POD_NAMESPACE=$FNS ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" "${args[@]}" \
 	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug 2>"$work/agent.log" &
 apid=$!
 if wait_eq 40 Connected status_of $C; then
@@ -203,7 +220,6 @@ wait_eq 30 1 cmget cfg && ok "drift made during the cut corrected" || bad "drift
 kill -0 "$apid" && ok "agent survived the cut (reconnects: $(grep -c 'reconnecting in' "$work/agent.log"))" ||
 	bad "agent exited"
 # ---- the same through a real HTTP CONNECT proxy ------------------------------------------
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
 pport=$(free_port)
 cat >"$work/tinyproxy.conf" <<EOF
 User nobody
@@ -223,9 +239,9 @@ wait_eq 30 Offline status_of $C || true
 t0=$(now)
 # the agent asks for 127.0.0.1:TPORT: inside the namespace that is its own
 # loopback, so only the proxy (on the host) can reach it
-HTTPS_PROXY="http://$HOSTIP:$pport" NO_PROXY="localhost,.svc" \
-	ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" --host-address "127.0.0.1:$tport" \
-	--host-ca-file "$work/host-ca.crt" --credential-file "$work/cred" \
+# (its credential is in the member's Secret now; the token is spent)
+HTTPS_PROXY="http://$HOSTIP:$pport" NO_PROXY="localhost,.svc" POD_NAMESPACE=$FNS \
+	ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" "${args[@]/--host-address=*/--host-address=127.0.0.1:$tport}" \
 	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug \
 	2>"$work/agent-proxy.log" &
 apid=$!
@@ -251,10 +267,40 @@ spec:
 EOF
 wait_eq 30 1 cmget via-proxy && ok "propagation through the proxied tunnel" || bad "not propagated via the proxy"
 
+grep -q "with the cluster credential" "$work/agent-proxy.log" &&
+	ok "the restarted agent used the credential kept in the member's Secret $FNS/fed-agent-credential" ||
+	bad "restarted agent: $(grep -i credential "$work/agent-proxy.log" | tail -2)"
+# scale again, through the proxied tunnel
+if fedctl scale $C --replicas=2 -n $NS >"$work/scale2.out" 2>&1 && wait_eq 30 2 reps; then
+	ok "fedctl scale $C --replicas=2 through the proxied tunnel"
+else
+	bad "scale via the proxy: $(cat "$work/scale2.out") replicas $(reps)"
+fi
+
+# ---- fedctl delete: the cluster leaves; its tunnel is closed; the agent removed -------
+CRED=$(kp -n $FNS get secret fed-agent-credential -o jsonpath='{.data.credential}' | base64 -d)
+t0=$(now)
+if fedctl delete $C >"$work/delete.out" 2>&1 && grep -q "delete -f" "$work/delete.out"; then
+	ok "fedctl delete $C: done in $(since "$t0")s, and it says how to remove the agent: $(grep -m1 'delete -f' "$work/delete.out" | sed 's/^ *//')"
+else
+	bad "delete: $(cat "$work/delete.out")"
+fi
+kfc_gone() { ! k -n $FNS get kubefedcluster $C >/dev/null 2>&1; }
+no_bootstrap() { ! k -n kube-system get secret fed-tunnel -o jsonpath='{.data}' | grep -q bootstrap-; }
+wait_until 30 kfc_gone && no_bootstrap && ok "KubeFedCluster gone, no bootstrap token left in fed-tunnel" ||
+	bad "after delete: $(kfc $C '{.status}')"
+wait_until 30 grep -q "\[$C\] tunnel: closing" "$work/ctl.log" && ok "the host closed the agent's tunnel" ||
+	bad "tunnel not closed after delete"
+kp delete -f "$work/agent.yaml" --wait=false >/dev/null 2>&1 || true
+agent_gone() { ! kp -n $FNS get deploy fed-agent >/dev/null 2>&1 && ! kp get clusterrolebinding fed-agent >/dev/null 2>&1; }
+wait_until 30 agent_gone && ok "kubectl delete -f agent.yaml removed the agent's objects from the member" ||
+	bad "agent objects left: $(kp get clusterrolebinding | grep fed-agent)"
+
 leak=
-for s in "$TOKEN" "$(cat "$work/sa-token")" "$(cat "$work/cred")"; do
+for s in "$TOKEN" "$(cat "$work/sa-token")" "$CRED"; do
+	[ -n "$s" ] || continue
 	grep -qF -- "$s" "$work/ctl.log" "$work/agent.log" "$work/agent-proxy.log" \
-		"$work/tinyproxy.log" && leak=1
+		"$work/tinyproxy.log" "$work/join.out" "$work/delete.out" && leak=1
 done
 [ -z "$leak" ] && ok "no token or credential in the logs" || bad "secret in a log"
 

@@ -219,6 +219,10 @@ static void sync_now(struct controller *ctl)
 			 "ConfigMap %s/%s not found: create it with your Federation (key kubefed.yaml)",
 			 ctl->o.config_namespace, ctl->o.config_name);
 		FED_LOG_WARN(NULL, "%s", ctl->config_error);
+		/* no agent cluster either: the tunnel may listen (and refuse
+		 * agents, keeping their tokens) so that a first fedctl join
+		 * --mode agent finds it serving */
+		tunnel_members_known(ctl);
 		return;
 	}
 	report = new_config_version(ctl, cm);

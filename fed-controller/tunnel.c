@@ -76,7 +76,8 @@ struct tunnel {
 	int lfd;
 	ev_io lio;
 	SSL_CTX *ctx;
-	bool requested; /* generated material sent to the Secret */
+	bool requested;	  /* generated material sent to the Secret */
+	bool config_seen; /* the Federation config was read (or found absent) */
 	unsigned char key[64];
 	size_t keylen;
 	struct fed_map clusters; /* name -> struct tcluster */
@@ -841,7 +842,7 @@ static void secret_changed(struct tunnel *t)
 			request_material(t);
 		goto out;
 	}
-	if (!t->ctl->members_known)
+	if (!t->config_seen)
 		goto out; /* tunnel_members_known() comes back here */
 	memcpy(t->key, hk, hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len);
 	t->keylen = hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len;
@@ -939,8 +940,10 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 
 void tunnel_members_known(struct controller *ctl)
 {
-	if (ctl->tunnel)
+	if (ctl->tunnel && !ctl->tunnel->config_seen) {
+		ctl->tunnel->config_seen = true;
 		secret_changed(ctl->tunnel);
+	}
 }
 
 void tunnel_stop(struct controller *ctl)
