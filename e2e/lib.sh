@@ -73,3 +73,41 @@ fed_federate_agents() { # CLUSTER...
 		for c in "$@"; do printf '      - clusterName: %s\n        mode: agent\n' "$c"; done
 	} | k apply -f - >/dev/null
 }
+# A kubeconfig at OUT for SERVER with CA (base64 PEM) and a bearer token
+# read from TOKEN_FILE (re-read by fed's client, like a projected token).
+tokenfile_kubeconfig() { # OUT SERVER CA_DATA TOKEN_FILE
+	cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: cluster
+  cluster: {server: "$2", certificate-authority-data: $3}
+users:
+- name: user
+  user: {tokenFile: $4}
+contexts:
+- name: cluster
+  context: {cluster: cluster, user: user}
+current-context: cluster
+EOF
+}
+# The CA data (base64) of cluster NAME in $K.
+ca_data() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.certificate-authority-data}"; }
+# FederatedNamespace NS and FederatedConfigMap NS/NAME (data a=VALUE), both
+# placed on CLUSTER, applied on the host (namespace NS must exist there).
+fed_ns_cm() { # NS CLUSTER NAME VALUE
+	cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedNamespace
+metadata: {name: $1, namespace: $1}
+spec:
+  placement: {clusters: [{name: $2}]}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: $3, namespace: $1}
+spec:
+  template: {data: {a: "$4"}}
+  placement: {clusters: [{name: $2}]}
+EOF
+}

@@ -177,20 +177,7 @@ run_agent() { # NAMESPACE LOG
 	km member2 -n "$ns" get secret fed-agent -o jsonpath='{.data.token}' | base64 -d >"$d/token"
 	km member2 -n "$ns" get secret fed-agent -o jsonpath='{.data.ca\.crt}' | base64 -d >"$d/ca.crt"
 	km member2 -n "$ns" create token fed-agent --duration=1h >"$d/sa-token"
-	cat >"$d/kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: member2
-  cluster: {server: "$(srv member2)", certificate-authority-data: $(kubectl --kubeconfig "$K" config view --raw -o jsonpath='{.clusters[?(@.name=="member2")].cluster.certificate-authority-data}')}
-users:
-- name: agent
-  user: {tokenFile: $d/sa-token}
-contexts:
-- name: member2
-  context: {cluster: member2, user: agent}
-current-context: member2
-EOF
+	tokenfile_kubeconfig "$d/kc" "$(srv member2)" "$(ca_data member2)" "$d/sa-token"
 	# the pod's args as they are (the Secret's mount point mapped to $d);
 	# --credential-secret writes the credential into the member through the
 	# ServiceAccount, so agent.yaml's Role is exercised too
@@ -237,20 +224,8 @@ grep -q "Mode: *agent" <<<"$out" && ok "fedctl describe shows Mode: agent" || ba
 
 # propagation and scale through the tunnel, with the agent's own RBAC
 k create ns $NS >/dev/null
+fed_ns_cm $NS $C cfg 1
 cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedNamespace
-metadata: {name: $NS, namespace: $NS}
-spec:
-  placement: {clusters: [{name: $C}]}
----
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedConfigMap
-metadata: {name: cfg, namespace: $NS}
-spec:
-  template: {data: {a: "1"}}
-  placement: {clusters: [{name: $C}]}
----
 apiVersion: types.kubefed.io/v1beta1
 kind: FederatedDeployment
 metadata: {name: web, namespace: $NS}

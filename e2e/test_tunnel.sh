@@ -43,28 +43,14 @@ k apply -f "$root/manifests/types/" >/dev/null
 k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
 
 # ---- the member side: the agent's own ServiceAccount token ------------------
-raw() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="$1"; }
-M2=$(raw '{.clusters[?(@.name=="member2")].cluster.server}')
-CA2=$(raw '{.clusters[?(@.name=="member2")].cluster.certificate-authority-data}')
+M2=$(srv member2)
+CA2=$(ca_data member2)
 km member2 -n default create sa fed-agent-e2e >/dev/null
 km member2 create clusterrolebinding fed-agent-e2e --clusterrole=cluster-admin \
 	--serviceaccount=default:fed-agent-e2e >/dev/null
 SATOK=$(km member2 -n default create token fed-agent-e2e --duration=1h)
 printf '%s' "$SATOK" >"$work/sa-token"
-cat >"$work/agent-kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: member2
-  cluster: {server: "$M2", certificate-authority-data: $CA2}
-users:
-- name: agent
-  user: {tokenFile: $work/sa-token}
-contexts:
-- name: member2
-  context: {cluster: member2, user: agent}
-current-context: member2
-EOF
+tokenfile_kubeconfig "$work/agent-kc" "$M2" "$CA2" "$work/sa-token"
 
 # ---- the host side: config, one-time token (stored hashed) ------------------
 tunnel_token $C
@@ -121,20 +107,7 @@ fi
 
 # ---- propagation through the tunnel -------------------------------------------
 k create ns $NS >/dev/null
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedNamespace
-metadata: {name: $NS, namespace: $NS}
-spec:
-  placement: {clusters: [{name: $C}]}
----
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedConfigMap
-metadata: {name: cfg, namespace: $NS}
-spec:
-  template: {data: {a: "1"}}
-  placement: {clusters: [{name: $C}]}
-EOF
+fed_ns_cm $NS $C cfg 1
 cmget() { km member2 -n $NS get cm cfg -o jsonpath='{.data.a}' 2>/dev/null || true; }
 if wait_eq 30 1 cmget; then
 	ok "FederatedConfigMap propagated to $C through the tunnel"

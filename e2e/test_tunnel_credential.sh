@@ -73,20 +73,7 @@ km $M create clusterrolebinding fed-agent-$NS --clusterrole=cluster-admin \
 	--serviceaccount=$NS:fed-agent >/dev/null
 SATOK=$(km $M -n $NS create token fed-agent --duration=1h)
 printf '%s' "$SATOK" >"$work/sa-token"
-cat >"$work/agent-kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: $M
-  cluster: {server: "$SRV", certificate-authority-data: $CA}
-users:
-- name: agent
-  user: {tokenFile: $work/sa-token}
-contexts:
-- name: $M
-  context: {cluster: $M, user: agent}
-current-context: $M
-EOF
+tokenfile_kubeconfig "$work/agent-kc" "$SRV" "$CA" "$work/sa-token"
 
 # ---- the host: agent-mode Federation, one-time token, short lifetime --------
 tunnel_token $C

@@ -81,20 +81,7 @@ kp -n default create sa fed-agent >/dev/null
 kp create clusterrolebinding fed-agent --clusterrole=cluster-admin --serviceaccount=default:fed-agent >/dev/null
 kp -n default create token fed-agent --duration=1h >"$work/sa-token"
 MCA=$(kubectl --kubeconfig "$MSTATE/kubeconfig" config view --raw -o jsonpath="{.clusters[?(@.name==\"$C\")].cluster.certificate-authority-data}")
-cat >"$work/agent-kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: $C
-  cluster: {server: "$MSERVER", certificate-authority-data: $MCA}
-users:
-- name: agent
-  user: {tokenFile: $work/sa-token}
-contexts:
-- name: $C
-  context: {cluster: $C, user: agent}
-current-context: $C
-EOF
+tokenfile_kubeconfig "$work/agent-kc" "$MSERVER" "$MCA" "$work/sa-token"
 
 # ---- the host: the tunnel on its loopback only ------------------------------------------
 fed_install

@@ -68,28 +68,14 @@ done
 [ -n "$TPORT" ] || { echo "FAIL: no free port"; exit 1; }
 
 # ---- the member side: the agents' ServiceAccount token ------------------------
-raw() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="$1"; }
-M2=$(raw '{.clusters[?(@.name=="member2")].cluster.server}')
-CA2=$(raw '{.clusters[?(@.name=="member2")].cluster.certificate-authority-data}')
+M2=$(srv member2)
+CA2=$(ca_data member2)
 km member2 -n default create sa fed-agent-tunlead >/dev/null
 km member2 create clusterrolebinding fed-agent-tunlead --clusterrole=cluster-admin \
 	--serviceaccount=default:fed-agent-tunlead >/dev/null
 SATOK=$(km member2 -n default create token fed-agent-tunlead --duration=1h)
 printf '%s' "$SATOK" >"$work/sa-token"
-cat >"$work/agent-kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: member2
-  cluster: {server: "$M2", certificate-authority-data: $CA2}
-users:
-- name: agent
-  user: {tokenFile: $work/sa-token}
-contexts:
-- name: member2
-  context: {cluster: member2, user: agent}
-current-context: member2
-EOF
+tokenfile_kubeconfig "$work/agent-kc" "$M2" "$CA2" "$work/sa-token"
 
 # ---- the host side: config, a token per agent replica, the host CA ------------
 tunnel_token $C
@@ -175,20 +161,7 @@ wait_eq 30 Connected kfc $C '{.status.connectivityStatus}' && ok "$C Ready throu
 	bad "$C not Ready: $(kfc $C '{.status}')"
 attempt_before=$(sed -n 's/.*(attempt \([0-9]*\)).*/\1/p' "$work/agent1.log" | tail -1)
 
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedNamespace
-metadata: {name: $NS, namespace: $NS}
-spec:
-  placement: {clusters: [{name: $C}]}
----
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedConfigMap
-metadata: {name: cfg, namespace: $NS}
-spec:
-  template: {data: {a: "1"}}
-  placement: {clusters: [{name: $C}]}
-EOF
+fed_ns_cm $NS $C cfg 1
 cmget() { km member2 -n $NS get cm cfg -o jsonpath='{.data.a}' 2>/dev/null || true; }
 wait_eq 30 1 cmget && ok "FederatedConfigMap propagated through the leader's tunnel" ||
 	bad "no ConfigMap in member2: $(k -n $NS get federatedconfigmap cfg -o jsonpath='{.status}')"
@@ -273,20 +246,7 @@ wait_eq 10 leader label_of ctl-a && ok "ctl-a's Pod labelled leader again" || ba
 # whose Pod is in the controller's namespace, one whose Pod is elsewhere.
 CTLTOK=$(k -n $FNS create token fed-controller --duration=10m)
 printf '%s' "$CTLTOK" >"$work/ctl-token"
-cat >"$work/ctl-kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: host
-  cluster: {server: "$(raw '{.clusters[?(@.name=="host")].cluster.server}')", certificate-authority-data: $(raw '{.clusters[?(@.name=="host")].cluster.certificate-authority-data}')}
-users:
-- name: sa
-  user: {tokenFile: $work/ctl-token}
-contexts:
-- name: host
-  context: {cluster: host, user: sa}
-current-context: host
-EOF
+tokenfile_kubeconfig "$work/ctl-kc" "$(srv host)" "$(ca_data host)" "$work/ctl-token"
 RBPOD=fed-e2e-tunlead-$$
 cat <<EOF | k apply -f - >/dev/null
 apiVersion: v1

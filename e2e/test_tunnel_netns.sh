@@ -108,20 +108,7 @@ kp -n $FNS get secret fed-agent -o jsonpath='{.data.token}' | base64 -d >"$work/
 kp -n $FNS get secret fed-agent -o jsonpath='{.data.ca\.crt}' | base64 -d >"$work/pod/ca.crt"
 kp -n $FNS create token fed-agent --duration=1h >"$work/sa-token"
 MCA=$(kubectl --kubeconfig "$MSTATE/kubeconfig" config view --raw -o jsonpath="{.clusters[?(@.name==\"$C\")].cluster.certificate-authority-data}")
-cat >"$work/agent-kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: $C
-  cluster: {server: "$MSERVER", certificate-authority-data: $MCA}
-users:
-- name: agent
-  user: {tokenFile: $work/sa-token}
-contexts:
-- name: $C
-  context: {cluster: $C, user: agent}
-current-context: $C
-EOF
+tokenfile_kubeconfig "$work/agent-kc" "$MSERVER" "$MCA" "$work/sa-token"
 args=()
 for a in $(kp -n $FNS get deploy fed-agent -o jsonpath='{.spec.template.spec.containers[0].args[*]}'); do
 	args+=("${a//\/etc\/fed-agent/$work/pod}")
@@ -142,20 +129,8 @@ fi
 
 # ---- propagation and delete ------------------------------------------------------------
 k create ns $NS >/dev/null
+fed_ns_cm $NS $C cfg 1
 cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedNamespace
-metadata: {name: $NS, namespace: $NS}
-spec:
-  placement: {clusters: [{name: $C}]}
----
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedConfigMap
-metadata: {name: cfg, namespace: $NS}
-spec:
-  template: {data: {a: "1"}}
-  placement: {clusters: [{name: $C}]}
----
 apiVersion: types.kubefed.io/v1beta1
 kind: FederatedConfigMap
 metadata: {name: gone, namespace: $NS}

@@ -49,25 +49,11 @@ k wait --for condition=established crd --all --timeout=60s >/dev/null
 k apply -f "$root/manifests/types/" >/dev/null
 k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
 
-raw() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="$1"; }
 km member2 -n default create sa fed-agent-vg >/dev/null
 km member2 create clusterrolebinding fed-agent-vg --clusterrole=cluster-admin \
 	--serviceaccount=default:fed-agent-vg >/dev/null
 km member2 -n default create token fed-agent-vg --duration=1h >"$work/sa-token"
-cat >"$work/agent-kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: member2
-  cluster: {server: "$(raw '{.clusters[?(@.name=="member2")].cluster.server}')", certificate-authority-data: $(raw '{.clusters[?(@.name=="member2")].cluster.certificate-authority-data}')}
-users:
-- name: agent
-  user: {tokenFile: $work/sa-token}
-contexts:
-- name: member2
-  context: {cluster: member2, user: agent}
-current-context: member2
-EOF
+tokenfile_kubeconfig "$work/agent-kc" "$(srv member2)" "$(ca_data member2)" "$work/sa-token"
 
 tunnel_token $C
 fed_federate_agents $C
@@ -93,20 +79,7 @@ else
 	bad "$C not Connected: $(kfc $C '{.status}')"; tail -20 "$work/ctl.log" "$work/agent1.log"; exit 1
 fi
 k create ns $NS >/dev/null
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedNamespace
-metadata: {name: $NS, namespace: $NS}
-spec:
-  placement: {clusters: [{name: $C}]}
----
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedConfigMap
-metadata: {name: cfg, namespace: $NS}
-spec:
-  template: {data: {a: "1"}}
-  placement: {clusters: [{name: $C}]}
-EOF
+fed_ns_cm $NS $C cfg 1
 cmget() { km member2 -n $NS get cm cfg -o jsonpath='{.data.a}' 2>/dev/null || true; }
 wait_eq 90 1 cmget && ok "propagated through the tunnel" || bad "not propagated"
 stopped_clean "$apid" "$work/agent1.vg" "fed-agent (after bootstrap, propagation, SIGTERM)"
