@@ -111,6 +111,8 @@ const cJSON *member_labels(const struct controller *ctl, const char *name);
 int types_start(struct controller *ctl, struct fed_error *err);
 void types_stop(struct controller *ctl);
 void types_member_changed(struct controller *ctl, const char *cluster, bool ready);
+/* member.c, before freeing a member's client: end the writes through it. */
+void types_client_gone(struct controller *ctl, struct fed_kube_client *c);
 void types_enqueue_all(struct controller *ctl);
 
 /* kubefed's kubefedcluster_total states: "ready", "notready" or "offline". */

@@ -507,6 +507,8 @@ static void drop_client(struct member *m)
 	fed_kube_pager_cancel(m->nodes_pager);
 	m->probe = m->version_call = NULL;
 	m->nodes_pager = NULL;
+	if (m->client)
+		types_client_gone(m->ctl, m->client);
 	fed_kube_client_free(m->client);
 	m->client = NULL;
 }

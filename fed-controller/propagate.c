@@ -24,6 +24,9 @@
 
 struct write_ctx {
 	struct fobj *o;
+	struct write_ctx *prev, *next; /* o's writes in flight (o->writes) */
+	struct fed_kube_client *client;
+	struct fed_kube_call *call;
 	char *cluster;
 	char hash[65];
 	bool is_delete;
@@ -55,12 +58,18 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ftype_enqueue(o->t, o->key);
 }
 
+static void write_ctx_free(struct write_ctx *w);
+
 void fobj_free(struct fobj *o)
 {
 	if (!o)
 		return;
 	ev_timer_stop(o->t->ctl->loop, &o->retry);
 	fed_kube_call_cancel(o->status_call);
+	while (o->writes) {
+		fed_kube_call_cancel(o->writes->call);
+		write_ctx_free(o->writes);
+	}
 	fed_map_release(&o->recs, (void (*)(void *))crec_free);
 	free(o->status_hash);
 	free(o->key);
@@ -176,10 +185,30 @@ static void fed_event(struct fobj *o, const cJSON *fed, bool warning, const char
 
 /* ---- writes ------------------------------------------------------------ */
 
+/* A write in flight is on its object's list, so that a member client freed
+ * under it (the cluster left) or the object freed (shutdown) can end it:
+ * a freed client drops its calls without calling back. */
+static void write_track(struct write_ctx *w, struct fed_kube_client *c)
+{
+	w->client = c;
+	if (w->prev || w->next || w->o->writes == w)
+		return;
+	w->next = w->o->writes;
+	if (w->next)
+		w->next->prev = w;
+	w->o->writes = w;
+}
+
 static void write_ctx_free(struct write_ctx *w)
 {
 	if (!w)
 		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (w->o && w->o->writes == w)
+		w->o->writes = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
 	cJSON_Delete(w->desired);
 	free(w->cluster);
 	free(w);
@@ -192,6 +221,24 @@ static void round_done(struct fobj *o)
 	/* report, and catch up with whatever happened meanwhile */
 	o->dirty = false;
 	ftype_enqueue(o->t, o->key);
+}
+
+void fobj_client_gone(struct fobj *o, struct fed_kube_client *c)
+{
+	struct write_ctx *w = o->writes, *next;
+
+	for (; w; w = next) {
+		struct crec *r;
+
+		next = w->next;
+		if (w->client != c)
+			continue;
+		fed_kube_call_cancel(w->call);
+		if ((r = fed_map_get(&o->recs, w->cluster)))
+			r->deleting = false;
+		write_ctx_free(w);
+		round_done(o);
+	}
 }
 
 static void failed(struct fobj *o, const char *cluster, struct crec *r, const char *status,
@@ -224,6 +271,8 @@ static void apply_done(struct fed_kube_response *resp, void *ud)
 	struct crec *r = crec_get(o, w->cluster);
 	char v[64];
 
+	w->call = NULL; /* answered: freed by the client */
+
 	if (r && !resp->err.code) {
 		version_of(resp->json, v, sizeof(v));
 		controller_set_str(&r->version, v);
@@ -254,7 +303,9 @@ static void start_apply(struct write_ctx *w, struct fed_kube_client *c)
 	/* no resourceVersion: apply is not a compare-and-swap here */
 	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(w->desired, "metadata"), "resourceVersion");
 	body = cJSON_PrintUnformatted(w->desired);
-	if (!body || fed_kube_patch(c, &ref, FED_PATCH_APPLY, body, &wo, apply_done, w, NULL, &err)) {
+	write_track(w, c);
+	if (!body ||
+	    fed_kube_patch(c, &ref, FED_PATCH_APPLY, body, &wo, apply_done, w, &w->call, &err)) {
 		if (!err.code)
 			fed_error_set(&err, FED_ENOMEM, "out of memory");
 		if (r)
@@ -325,6 +376,8 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	struct member *m = fed_map_get(&o->t->ctl->members, w->cluster);
 	struct fed_kube_client *c = m ? member_client(m) : NULL;
 
+	w->call = NULL; /* answered: freed by the client */
+
 	if (!r || !c) {
 		if (r)
 			crec_set(r, "ClusterNotReady", "the cluster stopped being ready");
@@ -350,6 +403,8 @@ static void delete_done(struct fed_kube_response *resp, void *ud)
 	struct write_ctx *w = ud;
 	struct fobj *o = w->o;
 	struct crec *r = crec_get(o, w->cluster);
+
+	w->call = NULL; /* answered: freed by the client */
 
 	if (r && resp->err.code && resp->err.code != FED_ENOTFOUND) {
 		r->deleting = false;
@@ -414,14 +469,15 @@ static void start_write_off(struct fobj *o, const cJSON *fed, const char *cluste
 	r->deleting = true;
 	crec_set(r, "WaitingForRemoval", NULL);
 	o->inflight++;
+	write_track(w, c);
 	if (orphan) {
 		ret = fed_kube_patch(c, &ref, FED_PATCH_MERGE,
 				     "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL "\":null}}}",
-				     &wo, delete_done, w, NULL, &err);
+				     &wo, delete_done, w, &w->call, &err);
 	} else {
 		d.precondition_uid = fed_obj_str(existing, "metadata.uid");
 		d.propagation_policy = delete_policy(fed);
-		ret = fed_kube_delete(c, &ref, &d, delete_done, w, NULL, &err);
+		ret = fed_kube_delete(c, &ref, &d, delete_done, w, &w->call, &err);
 	}
 	if (ret) {
 		r->deleting = false;
@@ -510,7 +566,8 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 					   fed_obj_name(w->desired), NULL};
 		FED_LOG_DEBUG(cluster, "%s %s: asking the member (unmanaged objects not listed yet)",
 			      o->t->cfg.target.kind, o->key);
-		if (fed_kube_get(c, &ref, probe_done, w, NULL, &err)) {
+		write_track(w, c);
+		if (fed_kube_get(c, &ref, probe_done, w, &w->call, &err)) {
 			failed(o, cluster, r, "RetrievalFailed", &err);
 			write_ctx_free(w);
 			round_done(o);

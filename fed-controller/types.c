@@ -363,6 +363,19 @@ void types_member_changed(struct controller *ctl, const char *cluster, bool read
 	}
 }
 
+void types_client_gone(struct controller *ctl, struct fed_kube_client *c)
+{
+	struct fed_map_iter it, oit;
+	struct fed_map_entry *e, *oe;
+
+	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+		struct ftype *t = e->value;
+
+		for (oe = fed_map_first(&t->objs, &oit); oe; oe = fed_map_next(&t->objs, &oit))
+			fobj_client_gone(oe->value, c);
+	}
+}
+
 void types_enqueue_all(struct controller *ctl)
 {
 	struct fed_map_iter it;
