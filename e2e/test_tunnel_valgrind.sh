@@ -93,9 +93,14 @@ wait_until 90 grep -q "bootstrap token already used" "$work/ctl.log" && ok "repl
 stopped_clean "$apid" "$work/agent2.vg" "fed-agent (refused with GOAWAY, retrying)"
 cp "$work/cred.keep" "$work/cred"
 start_agent agent3 "$work/token"
+# the host must hold agent3's connection (the status may still say
+# Connected from agent1): its second "agent ... connected" line
+connections() { grep -c "\[$C\] tunnel: agent .* connected" "$work/ctl.log" || true; }
+two_connections() { [ "$(connections)" -ge 2 ]; }
 wait_until 90 grep -q "connecting to .* with the cluster credential" "$work/agent3.log" &&
-	wait_eq 90 Connected status_of $C && ok "agent restarted with its credential: Connected" ||
-	bad "restart with credential: $(kfc $C '{.status}')"
+	wait_until 90 two_connections && wait_eq 90 Connected status_of $C &&
+	ok "agent restarted with its credential: connected to the host, $C Connected" ||
+	bad "restart with credential: $(connections) connections; $(kfc $C '{.status}')"
 # the cluster leaves the config: the host closes its tunnel
 fed_federate_agents other
 wait_until 90 grep -q "no longer in the Federation config" "$work/ctl.log" &&
