@@ -3,7 +3,8 @@
  * per-cluster credential), and per cluster a loopback listener whose
  * connections are carried over tunnel streams, so that the member's
  * ordinary kube client (health, informers, propagation) reaches the
- * member's apiserver through its agent.
+ * member's apiserver through its agent. Authentication and the Secret
+ * are in tunnel_auth.c.
  *
  * Material lives in the host Secret --tunnel-secret-name (config
  * namespace): tls.crt and tls.key (the tunnel's certificate, which agents
@@ -29,417 +30,19 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "controller.h"
 #include "fed/federation.h"
 #include "fed/log.h"
 #include "fed/tunnel_conn.h"
 #include "podlabel.h"
-#include "tunnel.h"
+#include "tunnel_internal.h"
 
-#define CRED_PREFIX "fedc1"
-#define ROTATE_AT 0.4 /* of the lifetime: well before half */
-#define STATUS_REFRESH 60 /* seconds between status writes for heartbeat, CPU, memory */
-#define MAX_AGENTS 8 /* connections per cluster (agent replicas) */
-
-struct tcluster {
-	struct tunnel *t;
-	char *name;
-	int lfd, port;
-	ev_io lio;
-	struct fed_tunnel_conn *conns[MAX_AGENTS];
-	double issued[MAX_AGENTS]; /* when conns[i]'s credential was issued */
-	int nconns;
-	char url[64];
-	char *metadata; /* last METADATA JSON */
-	double last_heartbeat;
-	long long cred_expiry; /* newest credential issued, unix seconds; 0: none */
-	/* what status.agent shows: refreshed on an identity change, else at
-	 * most every STATUS_REFRESH seconds */
-	struct fed_agent_metadata meta, shown;
-	bool have_meta, have_shown;
-	double shown_heartbeat, shown_at;
-};
-
-struct pending {
-	struct fed_tunnel_conn *conn;
-	struct pending *next;
-};
-
-struct tunnel {
-	struct controller *ctl;
-	struct fed_informer *secret;
-	int lfd;
-	ev_io lio;
-	SSL_CTX *ctx;
-	bool requested;	  /* generated material sent to the Secret */
-	bool config_seen; /* the Federation config was read (or found absent) */
-	unsigned char key[64];
-	size_t keylen;
-	struct fed_map clusters; /* name -> struct tcluster */
-	struct fed_map used;	 /* token hashes used since start */
-	struct pending *pending; /* connections not yet authenticated */
-	struct fed_metrics_family *m_refused, *m_agents, *m_streams;
-	ev_timer tick;		 /* rotation, expiry and status refresh */
-	double last_tick;	 /* unix seconds */
-};
-
-static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
-
-static void count_refused(struct tunnel *t, const char *reason)
+void tunnel_count_refused(struct tunnel *t, const char *reason)
 {
 	fed_metrics_inc(t->m_refused, (const char *[]){reason});
 }
 
-/* ---- Secret access ---- */
-
-static const cJSON *secret_obj(struct tunnel *t)
-{
-	return fed_informer_get(t->secret, t->ctl->o.config_namespace, t->ctl->o.tunnel_secret);
-}
-
-/* The decoded value of data[key], malloc'd (NUL-terminated), or NULL. */
-static char *secret_value(struct tunnel *t, const char *key, size_t *len)
-{
-	const char *b64 = cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(secret_obj(t), "data"), key));
-	size_t n = b64 ? strlen(b64) : 0;
-	unsigned char *out;
-	int m;
-
-	if (!b64 || n % 4)
-		return NULL;
-	out = malloc(n / 4 * 3 + 4);
-	if (!out)
-		return NULL;
-	m = n ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : 0;
-	if (m < 0) {
-		free(out);
-		return NULL;
-	}
-	if (n && b64[n - 1] == '=')
-		m--;
-	if (n > 1 && b64[n - 2] == '=')
-		m--;
-	out[m] = '\0';
-	if (len)
-		*len = (size_t)m;
-	return (char *)out;
-}
-
-static void wipe_free(char *s, size_t n)
-{
-	if (s) {
-		OPENSSL_cleanse(s, n);
-		free(s);
-	}
-}
-
-static void patch_done(struct fed_kube_response *resp, void *ud)
-{
-	if (resp->err.code)
-		FED_LOG_WARN(NULL, "tunnel: updating secret: %s", resp->err.msg);
-}
-
-static char *b64(const void *p, size_t n)
-{
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	return out;
-}
-
-/* Missing certificate or key: generate them and apply them to the Secret
- * (creating it); the informer then brings them back and we start. */
-static void request_material(struct tunnel *t)
-{
-	struct controller *ctl = t->ctl;
-	struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
-	struct fed_kube_write_opts wo = {FED_MANAGER "-tunnel", false, false};
-	struct fed_error err = FED_ERROR_INIT;
-	char *crt = NULL, *key = NULL, *crt64 = NULL, *key64 = NULL, *hk64 = NULL;
-	unsigned char hk[32];
-	cJSON *obj = NULL, *data;
-	char *body = NULL, *have_crt = secret_value(t, "tls.crt", NULL);
-	char *have_key = secret_value(t, "credential-key", NULL);
-
-	t->requested = true;
-	obj = cJSON_CreateObject();
-	cJSON_AddStringToObject(obj, "apiVersion", "v1");
-	cJSON_AddStringToObject(obj, "kind", "Secret");
-	data = cJSON_AddObjectToObject(cJSON_AddObjectToObject(obj, "metadata"), "labels");
-	cJSON_AddStringToObject(data, FED_MANAGED_BY_LABEL, FED_MANAGER);
-	cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "name", ctl->o.tunnel_secret);
-	cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "namespace",
-				ctl->o.config_namespace);
-	data = cJSON_AddObjectToObject(obj, "data");
-	if (!have_crt) {
-		if (fed_tunnel_tls_selfsigned("fed-tunnel", ctl->o.tunnel_sans, 3650, &crt, &key,
-					      &err) < 0) {
-			FED_LOG_ERR(NULL, "tunnel: %s", err.msg);
-			goto out;
-		}
-		crt64 = b64(crt, strlen(crt));
-		key64 = b64(key, strlen(key));
-		cJSON_AddStringToObject(data, "tls.crt", crt64);
-		cJSON_AddStringToObject(data, "tls.key", key64);
-	}
-	if (!have_key) {
-		RAND_bytes(hk, sizeof(hk));
-		hk64 = b64(hk, sizeof(hk));
-		OPENSSL_cleanse(hk, sizeof(hk));
-		cJSON_AddStringToObject(data, "credential-key", hk64);
-	}
-	body = cJSON_PrintUnformatted(obj);
-	FED_LOG_INFO(NULL, "tunnel: writing generated%s%s to secret %s/%s",
-		     have_crt ? "" : " certificate", have_key ? "" : " credential key",
-		     ctl->o.config_namespace, ctl->o.tunnel_secret);
-	if (!body || fed_kube_patch(ctl->host, &ref, FED_PATCH_APPLY, body, &wo, patch_done, t,
-				    NULL, &err) < 0)
-		FED_LOG_ERR(NULL, "tunnel: writing secret: %s", err.msg);
-out:
-	if (body)
-		OPENSSL_cleanse(body, strlen(body));
-	free(body);
-	cJSON_Delete(obj);
-	wipe_free(crt, crt ? strlen(crt) : 0);
-	wipe_free(key, key ? strlen(key) : 0);
-	wipe_free(crt64, crt64 ? strlen(crt64) : 0);
-	wipe_free(key64, key64 ? strlen(key64) : 0);
-	wipe_free(hk64, hk64 ? strlen(hk64) : 0);
-	free(have_crt);
-	wipe_free(have_key, have_key ? strlen(have_key) : 0);
-}
-
-/* ---- credentials ---- */
-
-static void hmac_hex(struct tunnel *t, const char *msg, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-
-	HMAC(EVP_sha256(), t->key, (int)t->keylen, (const unsigned char *)msg, strlen(msg), md, &n);
-	for (unsigned int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	OPENSSL_cleanse(md, sizeof(md));
-}
-
-static char *issue_credential(struct tunnel *t, const char *cluster, long long *expiry)
-{
-	char body[400], mac[65], *cred;
-	long exp = (long)time(NULL) + (long)t->ctl->o.tunnel_cred_lifetime;
-
-	*expiry = exp;
-	snprintf(body, sizeof(body), CRED_PREFIX ".%s.%ld", cluster, exp);
-	hmac_hex(t, body, mac);
-	cred = malloc(strlen(body) + 66);
-	if (cred)
-		sprintf(cred, "%s.%s", body, mac);
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return cred;
-}
-
-/* The cluster named by a credential we signed, or an error. */
-static int check_credential(struct tunnel *t, const char *cred, size_t len, char **cluster,
-			    bool *expired, struct fed_error *err)
-{
-	char buf[400], mac[65];
-	const char *dot, *name, *exp;
-	char *end;
-	long expiry;
-
-	if (len >= sizeof(buf) || len < 70)
-		return fed_error_set(err, FED_EUNAUTHORIZED, "malformed cluster credential");
-	memcpy(buf, cred, len);
-	buf[len] = '\0';
-	dot = strrchr(buf, '.');
-	if (!dot || strlen(dot + 1) != 64 || strncmp(buf, CRED_PREFIX ".", 6))
-		return fed_error_set(err, FED_EUNAUTHORIZED, "malformed cluster credential");
-	buf[dot - buf] = '\0';
-	hmac_hex(t, buf, mac);
-	if (CRYPTO_memcmp(mac, dot + 1, 64)) {
-		OPENSSL_cleanse(buf, sizeof(buf));
-		return fed_error_set(err, FED_EUNAUTHORIZED,
-				     "cluster credential not signed by this federation");
-	}
-	name = buf + 6;
-	exp = strrchr(name, '.');
-	expiry = exp ? strtol(exp + 1, &end, 10) : 0;
-	*expired = exp && !*end && expiry < time(NULL);
-	if (!exp || *end || expiry < time(NULL))
-		return fed_error_set(err, FED_EUNAUTHORIZED,
-				     "cluster credential expired: join the cluster again "
-				     "(fedctl join --mode agent) for a new bootstrap token");
-	*cluster = strndup(name, (size_t)(exp - name));
-	return *cluster ? 0 : FED_ENOMEM;
-}
-
-/* Is name a cluster of the Federation config in agent mode? */
-static bool agent_cluster(struct tunnel *t, const char *name)
-{
-	return tunnel_config_mode_agent(t->ctl, name);
-}
-
-/* Single use: remembered at once, and removed from the Secret. Called only
- * once every other check passed, so that a refused attempt (e.g. an agent
- * that dialled before the Federation config was read) does not burn it. */
-static void consume_bootstrap(struct tunnel *t, const char *hex)
-{
-	struct controller *ctl = t->ctl;
-	struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
-	struct fed_error err = FED_ERROR_INIT;
-	char patch[200];
-
-	fed_map_put(&t->used, hex, (void *)1, NULL);
-	snprintf(patch, sizeof(patch), "{\"data\":{\"bootstrap-%s\":null}}", hex);
-	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t, NULL,
-			   &err) < 0)
-		FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err.msg);
-}
-
-/* The cluster of a valid unused token; hex gets the token's hash. */
-static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, char **cluster,
-			   char hex[65], struct fed_error *err)
-{
-	unsigned char md[32];
-	char key[80], *val = NULL, *sp, *end;
-	const cJSON *data = cJSON_GetObjectItem(secret_obj(t), "data"), *e;
-	bool found = false;
-	long expiry;
-	int rc = FED_EUNAUTHORIZED;
-
-	SHA256(tok, len, md);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	/* compare against every stored hash in constant time */
-	cJSON_ArrayForEach(e, data)
-	{
-		if (e->string && !strncmp(e->string, "bootstrap-", 10) &&
-		    strlen(e->string) == 74 && !CRYPTO_memcmp(e->string + 10, hex, 64))
-			found = true;
-	}
-	if (fed_map_get(&t->used, hex)) {
-		count_refused(t, "replayed_token");
-		return fed_error_set(err, FED_EUNAUTHORIZED,
-				     "bootstrap token already used (tokens are single-use)");
-	}
-	if (!found) {
-		count_refused(t, "bad_token");
-		return fed_error_set(err, FED_EUNAUTHORIZED, "unknown bootstrap token");
-	}
-	snprintf(key, sizeof(key), "bootstrap-%s", hex);
-	val = secret_value(t, key, NULL);
-	sp = val ? strchr(val, ' ') : NULL;
-	expiry = sp ? strtol(sp + 1, &end, 10) : 0;
-	if (!sp || *end || sp == val) {
-		count_refused(t, "bad_token");
-		fed_error_set(err, FED_EUNAUTHORIZED, "secret key %s: value must be "
-			      "\"<cluster> <expiry unix seconds>\"", key);
-		goto out;
-	}
-	*sp = '\0';
-	if (expiry < time(NULL)) {
-		count_refused(t, "expired_token");
-		fed_error_set(err, FED_EUNAUTHORIZED, "bootstrap token for cluster '%s' expired",
-			      val);
-		goto out;
-	}
-	*cluster = strdup(val);
-	rc = *cluster ? 0 : FED_ENOMEM;
-out:
-	free(val);
-	return rc;
-}
-
-static struct tcluster *cluster_get(struct tunnel *t, const char *name, bool create);
-
-/* The expiry recorded in the Secret for cluster, 0 if none. */
-static long long stored_expiry(struct tunnel *t, const char *cluster)
-{
-	char key[300], *v, *end;
-	long long e = 0;
-
-	snprintf(key, sizeof(key), "credential-expiry-%s", cluster);
-	v = secret_value(t, key, NULL);
-	if (v) {
-		e = strtoll(v, &end, 10);
-		if (*end || e < 0)
-			e = 0;
-	}
-	free(v);
-	return e;
-}
-
-/* A credential expiring at expiry was issued to cluster's agent: remember
- * the newest, in memory and in the Secret (a restart keeps it). */
-static void note_expiry(struct tunnel *t, const char *cluster, long long expiry)
-{
-	struct controller *ctl = t->ctl;
-	struct tcluster *tc = cluster_get(t, cluster, true);
-	struct fed_kube_ref ref = {&r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
-	struct fed_error err = FED_ERROR_INIT;
-	char val[32], *v64, patch[400];
-
-	if (tc && tc->cred_expiry < expiry)
-		tc->cred_expiry = expiry;
-	snprintf(val, sizeof(val), "%lld", expiry);
-	v64 = b64(val, strlen(val));
-	if (!v64)
-		return;
-	snprintf(patch, sizeof(patch), "{\"data\":{\"credential-expiry-%s\":\"%s\"}}", cluster,
-		 v64);
-	free(v64);
-	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t, NULL,
-			   &err) < 0)
-		FED_LOG_WARN(cluster, "tunnel: recording the credential expiry: %s", err.msg);
-}
-
-static int on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
-		   char **cluster, char **credential, void *ud, struct fed_error *err)
-{
-	struct tunnel *t = ud;
-	long long expiry;
-	bool expired = false;
-	char hex[65] = "";
-	int rc;
-
-	*cluster = *credential = NULL;
-	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
-		rc = check_bootstrap(t, secret, len, cluster, hex, err);
-	} else if (kind == FED_TUNNEL_AUTH_CREDENTIAL) {
-		rc = check_credential(t, (const char *)secret, len, cluster, &expired, err);
-		if (rc < 0)
-			count_refused(t, expired ? "expired_credential" : "bad_credential");
-	} else {
-		count_refused(t, "bad_auth_kind");
-		return fed_error_set(err, FED_EUNAUTHORIZED, "unknown AUTH kind %d", kind);
-	}
-	if (rc < 0)
-		goto fail;
-	if (!agent_cluster(t, *cluster)) {
-		count_refused(t, "not_agent_cluster");
-		rc = fed_error_set(err, FED_EUNAUTHORIZED,
-				   "cluster '%s' is not in the Federation config with mode: agent%s",
-				   *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
-		goto fail;
-	}
-	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP)
-		consume_bootstrap(t, hex);
-	/* a fresh credential at every connection, and again while it lives */
-	*credential = issue_credential(t, *cluster, &expiry);
-	if (*credential)
-		note_expiry(t, *cluster, expiry);
-	return 0;
-fail:
-	free(*cluster);
-	*cluster = NULL;
-	return rc;
-}
 
 /* ---- per-cluster loopback listener ---- */
 
@@ -471,7 +74,7 @@ static void local_accept(struct ev_loop *loop, ev_io *w, int revents)
 		if (!c) {
 			/* no agent: refuse at once, the client sees it fail fast */
 			close(fd);
-			count_refused(tc->t, "no_agent");
+			tunnel_count_refused(tc->t, "no_agent");
 			continue;
 		}
 		if (fed_tunnel_stream_open(c, FED_TUNNEL_TARGET_KUBE_APISERVER, NULL, NULL, &s,
@@ -486,7 +89,7 @@ static void local_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static struct tcluster *cluster_get(struct tunnel *t, const char *name, bool create)
+struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create)
 {
 	struct tcluster *tc = fed_map_get(&t->clusters, name);
 	struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -564,7 +167,7 @@ static void drop_pending(struct tunnel *t, struct fed_tunnel_conn *c)
 static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char *cred, void *ud)
 {
 	struct tunnel *t = ud;
-	struct tcluster *tc = cluster_get(t, cluster, true);
+	struct tcluster *tc = tunnel_cluster_get(t, cluster, true);
 	bool first;
 
 	drop_pending(t, c);
@@ -645,10 +248,10 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	struct fed_map_entry *e;
 
 	if (strstr(why, "malformed frame"))
-		count_refused(t, "malformed_frame");
+		tunnel_count_refused(t, "malformed_frame");
 	else if (strstr(why, "protocol violation") || strstr(why, "before authentication") ||
 		 strstr(why, "unexpected"))
-		count_refused(t, "protocol");
+		tunnel_count_refused(t, "protocol");
 	drop_pending(t, c);
 	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
 		struct tcluster *tc = e->value;
@@ -694,12 +297,12 @@ static void rotate(struct tcluster *tc, double now)
 		if (!fed_tunnel_conn_ready(tc->conns[i]) ||
 		    now - tc->issued[i] < t->ctl->o.tunnel_cred_lifetime * ROTATE_AT)
 			continue;
-		cred = issue_credential(t, tc->name, &expiry);
+		cred = tunnel_issue_credential(t, tc->name, &expiry);
 		if (!cred)
 			continue;
 		if (fed_tunnel_conn_send_credential(tc->conns[i], cred) == 0) {
 			tc->issued[i] = now;
-			note_expiry(t, tc->name, expiry);
+			tunnel_note_expiry(t, tc->name, expiry);
 			FED_LOG_INFO(tc->name, "tunnel: rotated the credential of agent %s",
 				     fed_tunnel_conn_name(tc->conns[i]));
 			member_status_changed(t->ctl, tc->name);
@@ -728,13 +331,13 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			show_metadata(tc);
 	}
 	/* clusters known only from the Secret (after a restart) */
-	cJSON_ArrayForEach(e, cJSON_GetObjectItem(secret_obj(t), "data"))
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(tunnel_secret_obj(t), "data"))
 	{
 		long long x;
 
 		if (!e->string || strncmp(e->string, "credential-expiry-", 18))
 			continue;
-		x = stored_expiry(t, e->string + 18);
+		x = tunnel_stored_expiry(t, e->string + 18);
 		if (x > t->last_tick && x <= wall)
 			crossed = true;
 	}
@@ -744,7 +347,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static const struct fed_tunnel_conn_cb conn_cb = {
-	.auth = on_auth,
+	.auth = tunnel_on_auth,
 	.ready = on_ready,
 	.metadata = on_metadata,
 	.heartbeat = on_heartbeat,
@@ -834,12 +437,12 @@ static void secret_changed(struct tunnel *t)
 
 	if (t->ctx || !fed_informer_synced(t->secret))
 		return;
-	crt = secret_value(t, "tls.crt", &crt_len);
-	key = secret_value(t, "tls.key", &key_len);
-	hk = secret_value(t, "credential-key", &hk_len);
+	crt = tunnel_secret_value(t, "tls.crt", &crt_len);
+	key = tunnel_secret_value(t, "tls.key", &key_len);
+	hk = tunnel_secret_value(t, "credential-key", &hk_len);
 	if (!crt || !key || !hk || hk_len < 16) {
 		if (!t->requested)
-			request_material(t);
+			tunnel_request_material(t);
 		goto out;
 	}
 	if (!t->config_seen)
@@ -868,9 +471,9 @@ static void secret_changed(struct tunnel *t)
 	/* now the fed-tunnel Service may send agents here */
 	podlabel_set(t->ctl->podlabel, FED_TUNNEL_LEADER, NULL, NULL);
 out:
-	wipe_free(crt, crt_len);
-	wipe_free(key, key_len);
-	wipe_free(hk, hk_len);
+	tunnel_wipe_free(crt, crt_len);
+	tunnel_wipe_free(key, key_len);
+	tunnel_wipe_free(hk, hk_len);
 }
 
 static void s_add(const cJSON *obj, void *ud)
@@ -917,7 +520,7 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 				      &t->m_streams, err)))
 		return rc;
 	memset(&o, 0, sizeof(o));
-	o.resource = r_secret;
+	o.resource = tunnel_r_secret;
 	o.namespace = ctl->o.config_namespace;
 	snprintf(field, sizeof(field), "metadata.name=%s", ctl->o.tunnel_secret);
 	o.field_selector = field;
@@ -1013,7 +616,7 @@ long long tunnel_credential_expiry(struct controller *ctl, const char *cluster)
 {
 	struct tunnel *t = ctl->tunnel;
 	struct tcluster *tc = t ? fed_map_get(&t->clusters, cluster) : NULL;
-	long long stored = t && fed_informer_synced(t->secret) ? stored_expiry(t, cluster) : 0;
+	long long stored = t && fed_informer_synced(t->secret) ? tunnel_stored_expiry(t, cluster) : 0;
 
 	return tc && tc->cred_expiry > stored ? tc->cred_expiry : stored;
 }

@@ -1,0 +1,88 @@
+/* What tunnel.c (listener, agent connections, loopback listeners, status)
+ * and tunnel_auth.c (the tunnel Secret, bootstrap tokens, credentials)
+ * share. Not for the rest of fed-controller: that uses tunnel.h. */
+#ifndef FED_CONTROLLER_TUNNEL_INTERNAL_H
+#define FED_CONTROLLER_TUNNEL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "controller.h"
+#include "fed/tunnel_conn.h"
+#include "tunnel.h"
+
+#define CRED_PREFIX "fedc1"
+#define ROTATE_AT 0.4 /* of the lifetime: well before half */
+#define STATUS_REFRESH 60 /* seconds between status writes for heartbeat, CPU, memory */
+#define MAX_AGENTS 8 /* connections per cluster (agent replicas) */
+
+struct tcluster {
+	struct tunnel *t;
+	char *name;
+	int lfd, port;
+	ev_io lio;
+	struct fed_tunnel_conn *conns[MAX_AGENTS];
+	double issued[MAX_AGENTS]; /* when conns[i]'s credential was issued */
+	int nconns;
+	char url[64];
+	char *metadata; /* last METADATA JSON */
+	double last_heartbeat;
+	long long cred_expiry; /* newest credential issued, unix seconds; 0: none */
+	/* what status.agent shows: refreshed on an identity change, else at
+	 * most every STATUS_REFRESH seconds */
+	struct fed_agent_metadata meta, shown;
+	bool have_meta, have_shown;
+	double shown_heartbeat, shown_at;
+};
+
+struct pending {
+	struct fed_tunnel_conn *conn;
+	struct pending *next;
+};
+
+struct tunnel {
+	struct controller *ctl;
+	struct fed_informer *secret;
+	int lfd;
+	ev_io lio;
+	SSL_CTX *ctx;
+	bool requested;	  /* generated material sent to the Secret */
+	bool config_seen; /* the Federation config was read (or found absent) */
+	unsigned char key[64];
+	size_t keylen;
+	struct fed_map clusters; /* name -> struct tcluster */
+	struct fed_map used;	 /* token hashes used since start */
+	struct pending *pending; /* connections not yet authenticated */
+	struct fed_metrics_family *m_refused, *m_agents, *m_streams;
+	ev_timer tick;		 /* rotation, expiry and status refresh */
+	double last_tick;	 /* unix seconds */
+};
+
+extern const struct fed_kube_resource tunnel_r_secret;
+
+/* tunnel.c */
+void tunnel_count_refused(struct tunnel *t, const char *reason);
+/* The cluster's state, created (with its loopback listener) when create. */
+struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create);
+
+/* tunnel_auth.c */
+const cJSON *tunnel_secret_obj(struct tunnel *t);
+/* The decoded value of data[key], malloc'd (NUL-terminated), or NULL. */
+char *tunnel_secret_value(struct tunnel *t, const char *key, size_t *len);
+/* free() after wiping n bytes; accepts NULL. */
+void tunnel_wipe_free(char *s, size_t n);
+/* Missing certificate or key: generate them and apply them to the Secret. */
+void tunnel_request_material(struct tunnel *t);
+/* A fresh credential for cluster (malloc'd); *expiry gets its expiry. */
+char *tunnel_issue_credential(struct tunnel *t, const char *cluster, long long *expiry);
+/* Remember the newest credential expiry, in memory and in the Secret. */
+void tunnel_note_expiry(struct tunnel *t, const char *cluster, long long expiry);
+/* The expiry recorded in the Secret for cluster, 0 if none. */
+long long tunnel_stored_expiry(struct tunnel *t, const char *cluster);
+/* fed_tunnel_conn's auth callback: a bootstrap token or a credential in,
+ * the cluster it names and a fresh credential out. */
+int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
+		   char **cluster, char **credential, void *ud, struct fed_error *err);
+
+#endif
