@@ -52,7 +52,7 @@ static const char *reason_of(enum fed_probe_result r)
 }
 
 bool fed_health_observe(struct fed_health *h, enum fed_probe_result r, const char *message,
-			time_t now)
+                        time_t now)
 {
 	bool ready_now = r == FED_PROBE_OK;
 	bool ready_pub = h->state == FED_HEALTH_READY;
@@ -88,7 +88,7 @@ bool fed_health_observe(struct fed_health *h, enum fed_probe_result r, const cha
 }
 
 enum fed_probe_result fed_health_classify(int http_status, const struct fed_error *err,
-					  const char *body)
+                                          const char *body)
 {
 	if (http_status == 200)
 		return body && !strncasecmp(body, "ok", 2) ? FED_PROBE_OK : FED_PROBE_NOT_READY;
@@ -133,7 +133,7 @@ static bool has_label(const char *const *keys, const char *prefix)
 }
 
 const char *fed_cluster_distribution(const char *v, const char *provider_id,
-				     const char *const *keys)
+                                     const char *const *keys)
 {
 	if (v && strstr(v, "-eks-"))
 		return "eks";
@@ -161,10 +161,18 @@ const char *fed_cluster_infrastructure(const char *p)
 	static const struct {
 		const char *prefix, *name;
 	} table[] = {
-		{"aws://", "aws"},	   {"gce://", "gcp"},	      {"azure://", "azure"},
-		{"vsphere://", "vsphere"}, {"openstack://", "openstack"}, {"kind://", "kind"},
-		{"kwok://", "kwok"},	   {"ibm://", "ibm"},	      {"alicloud://", "alibaba"},
-		{"digitalocean://", "digitalocean"}, {"hcloud://", "hetzner"}, {"equinixmetal://", "equinix"},
+	    {"aws://", "aws"},
+	    {"gce://", "gcp"},
+	    {"azure://", "azure"},
+	    {"vsphere://", "vsphere"},
+	    {"openstack://", "openstack"},
+	    {"kind://", "kind"},
+	    {"kwok://", "kwok"},
+	    {"ibm://", "ibm"},
+	    {"alicloud://", "alibaba"},
+	    {"digitalocean://", "digitalocean"},
+	    {"hcloud://", "hetzner"},
+	    {"equinixmetal://", "equinix"},
 	};
 	size_t i;
 

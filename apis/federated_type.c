@@ -120,7 +120,7 @@ static int dup_opt(char **dst, const char *src)
 }
 
 int fed_api_resource_copy(struct fed_api_resource *dst, const struct fed_api_resource *src,
-			  struct fed_error *err)
+                          struct fed_error *err)
 {
 	size_t i, n = 0;
 	int rc = 0;
@@ -230,28 +230,35 @@ static bool valid_kind(const char *s)
 
 /* Check one defaulted resource; path is "spec.targetType" etc. */
 static int check_resource(struct ctx *c, const struct fed_api_resource *r, const char *path,
-			  bool federated)
+                          bool federated)
 {
 	char q[QUOTE_MAX];
 
 	if (!valid_kind(r->kind))
-		return bad(c, "%s.kind \"%s\" is not a kind: use the CamelCase singular name, "
-			      "e.g. Deployment", path, quote(q, sizeof(q), r->kind));
+		return bad(c,
+		           "%s.kind \"%s\" is not a kind: use the CamelCase singular name, "
+		           "e.g. Deployment",
+		           path, quote(q, sizeof(q), r->kind));
 	if (!dns_label(r->version, strlen(r->version)))
 		return bad(c, "%s.version \"%s\" is not a version: use e.g. v1 or v1beta1", path,
-			   quote(q, sizeof(q), r->version));
+		           quote(q, sizeof(q), r->version));
 	if (!dns_label(r->plural, strlen(r->plural)))
-		return bad(c, "%s.pluralName \"%s\" must be a lowercase DNS label of at most 63 "
-			      "characters, e.g. deployments", path, quote(q, sizeof(q), r->plural));
+		return bad(c,
+		           "%s.pluralName \"%s\" must be a lowercase DNS label of at most 63 "
+		           "characters, e.g. deployments",
+		           path, quote(q, sizeof(q), r->plural));
 	if (*r->group && !dns_subdomain(r->group))
 		return bad(c, "%s.group \"%s\" must be a lowercase DNS subdomain, e.g. apps", path,
-			   quote(q, sizeof(q), r->group));
+		           quote(q, sizeof(q), r->group));
 	if (federated && !strchr(r->group, '.'))
-		return bad(c, "%s.group \"%s\" must contain a dot (a CRD group), e.g. "
-			      FED_TYPES_GROUP, path, quote(q, sizeof(q), r->group));
+		return bad(
+		    c, "%s.group \"%s\" must contain a dot (a CRD group), e.g. " FED_TYPES_GROUP,
+		    path, quote(q, sizeof(q), r->group));
 	if (federated && strlen(r->plural) + 1 + strlen(r->group) > FED_TYPE_NAME_MAX)
-		return bad(c, "%s: the CRD name <pluralName>.<group> would be longer than %d "
-			      "characters: shorten pluralName or group", path, FED_TYPE_NAME_MAX);
+		return bad(c,
+		           "%s: the CRD name <pluralName>.<group> would be longer than %d "
+		           "characters: shorten pluralName or group",
+		           path, FED_TYPE_NAME_MAX);
 	return 0;
 }
 
@@ -280,7 +287,7 @@ static int default_federated(struct ctx *c, struct fed_type_config *t, int given
 	 * target whose plural follows the rule, wrong for the others
 	 * (Endpoints would give federatedendpointses). */
 	if (!f->plural && (default_kind || (!strncmp(f->kind, "Federated", 9) &&
-					    !strcmp(f->kind + 9, t->target.kind))))
+	                                    !strcmp(f->kind + 9, t->target.kind))))
 		f->plural = join("federated", "", t->target.plural);
 	else if (!f->plural)
 		f->plural = fed_default_plural(f->kind);
@@ -288,11 +295,11 @@ static int default_federated(struct ctx *c, struct fed_type_config *t, int given
 		return oom(c->err);
 	if (given_scope >= 0 && (given_scope == 1) != f->namespaced)
 		return bad(c, "%s.scope is %s but must be %s%s: fix or remove it", path,
-			   given_scope ? "Namespaced" : "Cluster",
-			   f->namespaced ? "Namespaced" : "Cluster",
-			   f->namespaced && !t->target.namespaced
-				   ? " (FederatedNamespace is namespaced though Namespace is not)"
-				   : " (the target type's scope)");
+		           given_scope ? "Namespaced" : "Cluster",
+		           f->namespaced ? "Namespaced" : "Cluster",
+		           f->namespaced && !t->target.namespaced
+		               ? " (FederatedNamespace is namespaced though Namespace is not)"
+		               : " (the target type's scope)");
 	return check_resource(c, f, path, true);
 }
 
@@ -300,7 +307,7 @@ static int default_federated(struct ctx *c, struct fed_type_config *t, int given
 
 /* A string field: *out NULL when absent, null or "" (Go's omitempty). */
 static int get_str(struct ctx *c, const cJSON *obj, const char *path, const char *key,
-		   const char **out)
+                   const char **out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -316,7 +323,7 @@ static int get_str(struct ctx *c, const cJSON *obj, const char *path, const char
 
 /* A "A" | "B" field: *out -1 when absent, 0 for a, 1 for b. */
 static int get_enum(struct ctx *c, const cJSON *obj, const char *path, const char *key,
-		    const char *a, const char *b, int *out)
+                    const char *a, const char *b, int *out)
 {
 	const char *s;
 	char q[QUOTE_MAX];
@@ -331,13 +338,13 @@ static int get_enum(struct ctx *c, const cJSON *obj, const char *path, const cha
 		*out = 1;
 	else
 		return bad(c, "%s.%s must be \"%s\" or \"%s\", not \"%s\"", path, key, a, b,
-			   quote(q, sizeof(q), s));
+		           quote(q, sizeof(q), s));
 	return 0;
 }
 
 /* Copy the given fields of an APIResource; *scope as get_enum. */
 static int get_resource(struct ctx *c, const cJSON *obj, const char *path,
-			struct fed_api_resource *r, int *scope)
+                        struct fed_api_resource *r, int *scope)
 {
 	const char *group, *version, *kind, *plural;
 	int rc;
@@ -349,15 +356,15 @@ static int get_resource(struct ctx *c, const cJSON *obj, const char *path,
 	    (rc = get_str(c, obj, path, "pluralName", &plural)) ||
 	    (rc = get_enum(c, obj, path, "scope", "Cluster", "Namespaced", scope)))
 		return rc;
-	if (dup_opt(&r->group, group) || dup_opt(&r->version, version) ||
-	    dup_opt(&r->kind, kind) || dup_opt(&r->plural, plural))
+	if (dup_opt(&r->group, group) || dup_opt(&r->version, version) || dup_opt(&r->kind, kind) ||
+	    dup_opt(&r->plural, plural))
 		return oom(c->err);
 	r->namespaced = *scope == 1;
 	return 0;
 }
 
 static const cJSON *get_obj(struct ctx *c, const cJSON *parent, const char *key, bool required,
-			    const char *path, const char *fix, int *rc)
+                            const char *path, const char *fix, int *rc)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, key);
 
@@ -378,16 +385,16 @@ static int default_target(struct ctx *c, struct fed_type_config *t, int scope)
 	int rc = 0;
 
 	if (!r->kind || !r->version) {
-		rc = bad(c, "spec.targetType.%s is missing: set it, e.g. %s", r->kind ? "version" : "kind",
-			 r->kind ? "v1" : "Deployment");
+		rc = bad(c, "spec.targetType.%s is missing: set it, e.g. %s",
+		         r->kind ? "version" : "kind", r->kind ? "v1" : "Deployment");
 		goto out;
 	}
 	if (scope < 0) {
 		rc = bad(c, "spec.targetType.scope is missing: set Namespaced or Cluster");
 		goto out;
 	}
-	if (!r->plural && !(r->plural = dot ? strndup(t->name, (size_t)(dot - t->name))
-					    : strdup(t->name))) {
+	if (!r->plural &&
+	    !(r->plural = dot ? strndup(t->name, (size_t)(dot - t->name)) : strdup(t->name))) {
 		rc = oom(c->err);
 		goto out;
 	}
@@ -402,9 +409,10 @@ static int default_target(struct ctx *c, struct fed_type_config *t, int scope)
 		goto out;
 	}
 	if (strcmp(want, t->name))
-		rc = bad(c, "metadata.name must be \"<targetType.pluralName>[.<targetType.group>]\" "
-			    "= \"%s\": rename it or fix spec.targetType",
-			 quote(q, sizeof(q), want));
+		rc = bad(c,
+		         "metadata.name must be \"<targetType.pluralName>[.<targetType.group>]\" "
+		         "= \"%s\": rename it or fix spec.targetType",
+		         quote(q, sizeof(q), want));
 out:
 	free(want);
 	return rc;
@@ -433,7 +441,7 @@ int fed_type_config_parse(const cJSON *o, struct fed_type_config *out, struct fe
 		goto out;
 	if (s && strcmp(s, FED_FTC_API_VERSION)) {
 		rc = bad(&c, "apiVersion is \"%s\": fed reads " FED_FTC_API_VERSION,
-			 quote(q, sizeof(q), s));
+		         quote(q, sizeof(q), s));
 		goto out;
 	}
 	meta = get_obj(&c, o, "metadata", true, "metadata", "set metadata.name", &rc);
@@ -441,7 +449,7 @@ int fed_type_config_parse(const cJSON *o, struct fed_type_config *out, struct fe
 		goto out;
 	if (!name) {
 		rc = bad(&c, "metadata.name is missing: name it <plural>[.<group>] of the target "
-			     "type, e.g. deployments.apps");
+		             "type, e.g. deployments.apps");
 		goto out;
 	}
 	snprintf(c.who, sizeof(c.who), "FederatedTypeConfig \"%s\"", quote(q, sizeof(q), name));
@@ -449,17 +457,19 @@ int fed_type_config_parse(const cJSON *o, struct fed_type_config *out, struct fe
 		rc = oom(err);
 		goto out;
 	}
-	spec = get_obj(&c, o, "spec", true, "spec", "set spec.targetType and spec.propagation", &rc);
+	spec =
+	    get_obj(&c, o, "spec", true, "spec", "set spec.targetType and spec.propagation", &rc);
 	if (rc)
 		goto out;
 	tt = get_obj(&c, spec, "targetType", true, "spec.targetType",
-		     "set its kind, version and scope", &rc);
+	             "set its kind, version and scope", &rc);
 	if (rc || (rc = get_resource(&c, tt, "spec.targetType", &out->target, &tscope)) ||
 	    (rc = default_target(&c, out, tscope)))
 		goto out;
 	ft = get_obj(&c, spec, "federatedType", false, "spec.federatedType", NULL, &rc);
 	fscope = -1;
-	if (rc || (ft && (rc = get_resource(&c, ft, "spec.federatedType", &out->federated, &fscope))) ||
+	if (rc ||
+	    (ft && (rc = get_resource(&c, ft, "spec.federatedType", &out->federated, &fscope))) ||
 	    (rc = default_federated(&c, out, fscope)))
 		goto out;
 	if ((rc = get_enum(&c, spec, "spec", "propagation", "Disabled", "Enabled", &mode)))
@@ -475,7 +485,7 @@ out:
 }
 
 int fed_type_config_for_target(const struct fed_api_resource *target, struct fed_type_config *t,
-			       struct fed_error *err)
+                               struct fed_error *err)
 {
 	struct ctx c = {"target type", err};
 	char q[QUOTE_MAX];
@@ -524,7 +534,7 @@ static bool add_resource(cJSON *parent, const char *key, const struct fed_api_re
 }
 
 int fed_type_config_object(const struct fed_api_resource *target, const char *ns, cJSON **out,
-			   struct fed_error *err)
+                           struct fed_error *err)
 {
 	struct fed_type_config t;
 	cJSON *o = NULL, *meta, *spec;

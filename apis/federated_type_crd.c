@@ -21,20 +21,20 @@ static char *sn_cj[] = {"cj", NULL};
 static char *sn_ing[] = {"ing", NULL};
 
 static const struct fed_api_resource default_types[] = {
-	{"", "v1", "Namespace", "namespaces", false, sn_ns},
-	{"", "v1", "ConfigMap", "configmaps", true, sn_cm},
-	{"", "v1", "Secret", "secrets", true, NULL},
-	{"", "v1", "ServiceAccount", "serviceaccounts", true, sn_sa},
-	{"", "v1", "Service", "services", true, sn_svc},
-	{"apps", "v1", "Deployment", "deployments", true, sn_deploy},
-	{"apps", "v1", "ReplicaSet", "replicasets", true, sn_rs},
-	{"apps", "v1", "StatefulSet", "statefulsets", true, sn_sts},
-	{"apps", "v1", "DaemonSet", "daemonsets", true, sn_ds},
-	{"batch", "v1", "Job", "jobs", true, NULL},
-	{"batch", "v1", "CronJob", "cronjobs", true, sn_cj},
-	{"networking.k8s.io", "v1", "Ingress", "ingresses", true, sn_ing},
-	{"rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, NULL},
-	{"rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false, NULL},
+    {"", "v1", "Namespace", "namespaces", false, sn_ns},
+    {"", "v1", "ConfigMap", "configmaps", true, sn_cm},
+    {"", "v1", "Secret", "secrets", true, NULL},
+    {"", "v1", "ServiceAccount", "serviceaccounts", true, sn_sa},
+    {"", "v1", "Service", "services", true, sn_svc},
+    {"apps", "v1", "Deployment", "deployments", true, sn_deploy},
+    {"apps", "v1", "ReplicaSet", "replicasets", true, sn_rs},
+    {"apps", "v1", "StatefulSet", "statefulsets", true, sn_sts},
+    {"apps", "v1", "DaemonSet", "daemonsets", true, sn_ds},
+    {"batch", "v1", "Job", "jobs", true, NULL},
+    {"batch", "v1", "CronJob", "cronjobs", true, sn_cj},
+    {"networking.k8s.io", "v1", "Ingress", "ingresses", true, sn_ing},
+    {"rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false, NULL},
+    {"rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false, NULL},
 };
 
 const struct fed_api_resource *fed_default_target_types(size_t *count)
@@ -112,8 +112,7 @@ static cJSON *item(struct jb *b, cJSON *a)
 }
 
 /* props[key] = {type: type[, description: desc]}; returns it. */
-static cJSON *prop(struct jb *b, cJSON *props, const char *key, const char *type,
-		   const char *desc)
+static cJSON *prop(struct jb *b, cJSON *props, const char *key, const char *type, const char *desc)
 {
 	cJSON *p = obj(b, props, key);
 
@@ -153,19 +152,20 @@ static void spec_schema(struct jb *b, cJSON *p, bool scalable)
 	static const char *const patch_ops[] = {"add", "remove", "replace", NULL};
 	cJSON *s, *pl, *cl, *sel, *ov, *co, *x;
 
-	s = prop(b, p, "template", "object",
-		 "The object to create in each selected cluster, without status; kind and "
-		 "apiVersion come from the FederatedTypeConfig, name and namespace from this object.");
+	s = prop(
+	    b, p, "template", "object",
+	    "The object to create in each selected cluster, without status; kind and "
+	    "apiVersion come from the FederatedTypeConfig, name and namespace from this object.");
 	preserve(b, s);
 
 	pl = props(b, prop(b, p, "placement", "object",
-			   "Where to create the object: clusters, when given (even empty), wins "
-			   "over clusterSelector; {} as clusterSelector selects every cluster."));
+	                   "Where to create the object: clusters, when given (even empty), wins "
+	                   "over clusterSelector; {} as clusterSelector selects every cluster."));
 	cl = object_list(b, pl, "clusters", "Member clusters by KubeFedCluster name.");
 	strs(b, cl, "required", name_req);
 	prop(b, props(b, cl), "name", "string", NULL);
 	sel = props(b, prop(b, pl, "clusterSelector", "object",
-			    "Label selector over the KubeFedClusters' labels."));
+	                    "Label selector over the KubeFedClusters' labels."));
 	x = prop(b, sel, "matchLabels", "object", NULL);
 	str(b, obj(b, x, "additionalProperties"), "type", "string");
 	x = object_list(b, sel, "matchExpressions", NULL);
@@ -175,8 +175,9 @@ static void spec_schema(struct jb *b, cJSON *p, bool scalable)
 	strs(b, prop(b, x, "operator", "string", NULL), "enum", ops);
 	str(b, obj(b, prop(b, x, "values", "array", NULL), "items"), "type", "string");
 
-	ov = object_list(b, p, "overrides",
-			 "Per-cluster JSON patches (add, remove, replace) applied to the template.");
+	ov =
+	    object_list(b, p, "overrides",
+	                "Per-cluster JSON patches (add, remove, replace) applied to the template.");
 	strs(b, ov, "required", override_req);
 	ov = props(b, ov);
 	prop(b, ov, "clusterName", "string", NULL);
@@ -222,7 +223,7 @@ static void status_schema(struct jb *b, cJSON *s)
 }
 
 static void column(struct jb *b, cJSON *cols, const char *name, const char *type, int priority,
-		   const char *path)
+                   const char *path)
 {
 	cJSON *c = item(b, cols);
 
@@ -244,7 +245,7 @@ static char *lower(const char *s)
 }
 
 int fed_federated_crd(const struct fed_type_config *t, bool scalable, cJSON **out,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	static const char *const spec_req[] = {"spec", NULL};
 	const struct fed_api_resource *f = &t->federated;
@@ -256,8 +257,10 @@ int fed_federated_crd(const struct fed_type_config *t, bool scalable, cJSON **ou
 
 	*out = NULL;
 	if (!f->kind || !f->plural || !f->group || !f->version) {
-		rc = fed_error_set(err, FED_EINVAL, "federated type of \"%s\" is incomplete: parse "
-				   "the FederatedTypeConfig first", t->name ? t->name : "?");
+		rc = fed_error_set(err, FED_EINVAL,
+		                   "federated type of \"%s\" is incomplete: parse "
+		                   "the FederatedTypeConfig first",
+		                   t->name ? t->name : "?");
 		goto out;
 	}
 	while (t->target.short_names && t->target.short_names[n])

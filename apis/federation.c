@@ -17,7 +17,7 @@ _Static_assert(sizeof(enum fed_cluster_mode) == sizeof(int), "enum fed_cluster_m
 #define QUOTE_MAX 128
 
 #define NAME_RULE                                                                                  \
-	"a cluster name must consist of lower case alphanumeric characters, '-' or '.', and "    \
+	"a cluster name must consist of lower case alphanumeric characters, '-' or '.', and "      \
 	"must start and end with an alphanumeric character"
 
 struct meta {
@@ -106,7 +106,7 @@ static void suggest_name(const char *s, char *out, size_t size)
 }
 
 static int check_name(struct fed_yaml_map *m, struct fy_node *value, void *base,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	struct cluster_parse *cp = base;
 	const char *name = cp->c.name;
@@ -117,29 +117,28 @@ static int check_name(struct fed_yaml_map *m, struct fy_node *value, void *base,
 	fed_yaml_map_quote(q, sizeof(q), name, len);
 	if (len > FED_CLUSTER_NAME_MAX)
 		return fed_yaml_map_error(m, value, err, FED_EINVAL,
-					  "%s is %zu characters long; a cluster name must be at "
-					  "most %d characters (it is used in label values)",
-					  q, len, FED_CLUSTER_NAME_MAX);
+		                          "%s is %zu characters long; a cluster name must be at "
+		                          "most %d characters (it is used in label values)",
+		                          q, len, FED_CLUSTER_NAME_MAX);
 	if (!valid_name(name)) {
 		suggest_name(name, hint, sizeof(hint));
 		if (*hint)
 			return fed_yaml_map_error(m, value, err, FED_EINVAL,
-						  "%s is not a valid cluster name: " NAME_RULE
-						  "; did you mean \"%s\"?",
-						  q, hint);
-		return fed_yaml_map_error(m, value, err, FED_EINVAL,
-					  "%s is not a valid cluster name: " NAME_RULE
-					  " (e.g. \"cluster-1\")",
-					  q);
+			                          "%s is not a valid cluster name: " NAME_RULE
+			                          "; did you mean \"%s\"?",
+			                          q, hint);
+		return fed_yaml_map_error(
+		    m, value, err, FED_EINVAL,
+		    "%s is not a valid cluster name: " NAME_RULE " (e.g. \"cluster-1\")", q);
 	}
 	first = (uintptr_t)fed_map_get(&cp->owner->names, name);
 	if (first) {
 		const struct fed_cluster_spec *c = &cp->owner->f->clusters[first - 1];
 		return fed_yaml_map_error(m, value, err, FED_EINVAL,
-					  "%s is already the name of spec.clusters[%zu] (line %d); "
-					  "cluster names must be unique: rename or remove one of "
-					  "them",
-					  q, (size_t)(first - 1), c->line);
+		                          "%s is already the name of spec.clusters[%zu] (line %d); "
+		                          "cluster names must be unique: rename or remove one of "
+		                          "them",
+		                          q, (size_t)(first - 1), c->line);
 	}
 	if (fed_map_put(&cp->owner->names, name, (void *)(uintptr_t)(cp->index + 1), NULL))
 		return oom(err);
@@ -147,7 +146,7 @@ static int check_name(struct fed_yaml_map *m, struct fy_node *value, void *base,
 }
 
 static int check_cidr(struct fed_yaml_map *m, struct fy_node *value, void *base,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	struct fed_server_address *a = base;
 	struct fed_error sub = FED_ERROR_INIT;
@@ -159,7 +158,7 @@ static int check_cidr(struct fed_yaml_map *m, struct fy_node *value, void *base,
 }
 
 static int check_server(struct fed_yaml_map *m, struct fy_node *value, void *base,
-			struct fed_error *err)
+                        struct fed_error *err)
 {
 	struct fed_server_address *a = base;
 	struct fed_error sub = FED_ERROR_INIT;
@@ -171,27 +170,27 @@ static int check_server(struct fed_yaml_map *m, struct fy_node *value, void *bas
 }
 
 static const struct fed_yaml_map_field addr_fields[] = {
-	{
-		.key = "clientCIDR",
-		.type = FED_YAML_MAP_STRING,
-		.offset = offsetof(struct fed_server_address, client_cidr),
-		.required = true,
-		.desc = "clients in this network use serverAddress, e.g. 0.0.0.0/0",
-		.check = check_cidr,
-	},
-	{
-		.key = "serverAddress",
-		.type = FED_YAML_MAP_STRING,
-		.offset = offsetof(struct fed_server_address, server_address),
-		.required = true,
-		.desc = "the member's API server, e.g. https://10.0.1.1:6443",
-		.check = check_server,
-	},
-	{.key = NULL},
+    {
+        .key = "clientCIDR",
+        .type = FED_YAML_MAP_STRING,
+        .offset = offsetof(struct fed_server_address, client_cidr),
+        .required = true,
+        .desc = "clients in this network use serverAddress, e.g. 0.0.0.0/0",
+        .check = check_cidr,
+    },
+    {
+        .key = "serverAddress",
+        .type = FED_YAML_MAP_STRING,
+        .offset = offsetof(struct fed_server_address, server_address),
+        .required = true,
+        .desc = "the member's API server, e.g. https://10.0.1.1:6443",
+        .check = check_server,
+    },
+    {.key = NULL},
 };
 
 static int addr_item(struct fed_yaml_map *m, struct fy_node *item, size_t index, size_t count,
-		     void *base, struct fed_error *err)
+                     void *base, struct fed_error *err)
 {
 	struct fed_cluster_spec *c = &((struct cluster_parse *)base)->c;
 
@@ -200,57 +199,57 @@ static int addr_item(struct fed_yaml_map *m, struct fy_node *item, size_t index,
 	c->n_addrs++;
 	if (fed_yaml_kind(item) != FED_YAML_MAP)
 		return fed_yaml_map_error(m, item, err, FED_EINVAL,
-					  "must be a mapping with clientCIDR and serverAddress, "
-					  "not %s",
-					  fed_yaml_kind_name(fed_yaml_kind(item)));
+		                          "must be a mapping with clientCIDR and serverAddress, "
+		                          "not %s",
+		                          fed_yaml_kind_name(fed_yaml_kind(item)));
 	return fed_yaml_map_fill(m, item, addr_fields, &c->addrs[index], err);
 }
 
 static const char *const mode_names[] = {"direct", "agent", NULL};
 
 static const struct fed_yaml_map_field cluster_fields[] = {
-	{
-		.key = "clusterName",
-		.type = FED_YAML_MAP_STRING,
-		.offset = offsetof(struct cluster_parse, c.name),
-		.required = true,
-		.desc = "the member's name, e.g. cluster1",
-		.check = check_name,
-	},
-	{
-		.key = "mode",
-		.type = FED_YAML_MAP_ENUM,
-		.offset = offsetof(struct cluster_parse, c.mode),
-		.desc = "direct (default) or agent",
-		.values = mode_names,
-	},
-	{
-		.key = "disabled",
-		.type = FED_YAML_MAP_BOOL,
-		.offset = offsetof(struct cluster_parse, c.disabled),
-		.desc = "true keeps the member in the list but stops syncing to it",
-	},
-	{
-		.key = "serverAddressByClientCIDRs",
-		.type = FED_YAML_MAP_SEQ,
-		.offset = offsetof(struct cluster_parse, c.addrs),
-		.desc = "where to reach the member's API server, by client network",
-		.item = addr_item,
-		.max_items = FED_CLUSTER_MAX_ADDRS,
-	},
-	{.key = NULL},
+    {
+        .key = "clusterName",
+        .type = FED_YAML_MAP_STRING,
+        .offset = offsetof(struct cluster_parse, c.name),
+        .required = true,
+        .desc = "the member's name, e.g. cluster1",
+        .check = check_name,
+    },
+    {
+        .key = "mode",
+        .type = FED_YAML_MAP_ENUM,
+        .offset = offsetof(struct cluster_parse, c.mode),
+        .desc = "direct (default) or agent",
+        .values = mode_names,
+    },
+    {
+        .key = "disabled",
+        .type = FED_YAML_MAP_BOOL,
+        .offset = offsetof(struct cluster_parse, c.disabled),
+        .desc = "true keeps the member in the list but stops syncing to it",
+    },
+    {
+        .key = "serverAddressByClientCIDRs",
+        .type = FED_YAML_MAP_SEQ,
+        .offset = offsetof(struct cluster_parse, c.addrs),
+        .desc = "where to reach the member's API server, by client network",
+        .item = addr_item,
+        .max_items = FED_CLUSTER_MAX_ADDRS,
+    },
+    {.key = NULL},
 };
 
 /* Rules between fields, once the entry has been read. */
 static int check_cluster(struct fed_yaml_map *m, struct fy_node *item, struct fed_cluster_spec *c,
-			 struct fed_error *err)
+                         struct fed_error *err)
 {
 	if (c->mode == FED_CLUSTER_DIRECT && c->n_addrs == 0)
 		return fed_yaml_map_error(
-			m, item, err, FED_EINVAL,
-			"a direct cluster needs serverAddressByClientCIDRs (where its API server "
-			"is): add \"serverAddressByClientCIDRs: [{clientCIDR: 0.0.0.0/0, "
-			"serverAddress: https://<api-server>:6443}]\", or set \"mode: agent\"");
+		    m, item, err, FED_EINVAL,
+		    "a direct cluster needs serverAddressByClientCIDRs (where its API server "
+		    "is): add \"serverAddressByClientCIDRs: [{clientCIDR: 0.0.0.0/0, "
+		    "serverAddress: https://<api-server>:6443}]\", or set \"mode: agent\"");
 	return 0;
 }
 
@@ -287,7 +286,7 @@ static int failed_name(struct fy_node *item, struct fed_cluster_spec *c)
 }
 
 static int cluster_item(struct fed_yaml_map *m, struct fy_node *item, size_t index, size_t count,
-			void *base, struct fed_error *err)
+                        void *base, struct fed_error *err)
 {
 	struct spec *s = base;
 	struct fed_federation *f = s->f;
@@ -302,9 +301,9 @@ static int cluster_item(struct fed_yaml_map *m, struct fy_node *item, size_t ind
 	fed_yaml_mark(item, &cp.c.line, &col);
 	if (fed_yaml_kind(item) != FED_YAML_MAP)
 		ret = fed_yaml_map_error(m, item, &cp.c.err, FED_EINVAL,
-					 "must be a mapping with clusterName and "
-					 "serverAddressByClientCIDRs, not %s",
-					 fed_yaml_kind_name(fed_yaml_kind(item)));
+		                         "must be a mapping with clusterName and "
+		                         "serverAddressByClientCIDRs, not %s",
+		                         fed_yaml_kind_name(fed_yaml_kind(item)));
 	else if (!(ret = fed_yaml_map_fill(m, item, cluster_fields, &cp, &cp.c.err)))
 		ret = check_cluster(m, item, &cp.c, &cp.c.err);
 	if (ret && ret != FED_ENOMEM && failed_name(item, &cp.c))
@@ -321,18 +320,18 @@ static int cluster_item(struct fed_yaml_map *m, struct fy_node *item, size_t ind
 }
 
 static const struct fed_yaml_map_field meta_fields[] = {
-	{
-		.key = "name",
-		.type = FED_YAML_MAP_STRING,
-		.offset = offsetof(struct meta, name),
-		.desc = "the federation's name",
-	},
-	{.key = NULL},
+    {
+        .key = "name",
+        .type = FED_YAML_MAP_STRING,
+        .offset = offsetof(struct meta, name),
+        .desc = "the federation's name",
+    },
+    {.key = NULL},
 };
 
 /* HOST:PORT or [IPv6]:PORT; the host's form is the agent's business. */
 static int check_publish(struct fed_yaml_map *m, struct fy_node *value, void *base,
-			 struct fed_error *err)
+                         struct fed_error *err)
 {
 	const char *s = ((struct tunnel_spec *)base)->proxy_publish_address;
 	const char *colon = s[0] == '[' ? strstr(s, "]:") : strrchr(s, ':');
@@ -354,46 +353,46 @@ static int check_publish(struct fed_yaml_map *m, struct fy_node *value, void *ba
 	if (port)
 		return 0;
 	return fed_yaml_map_error(m, value, err, FED_EINVAL,
-				  "must be HOST:PORT where agents reach the tunnel (e.g. "
-				  "tunnel.example.com:8080 or [2001:db8::1]:8080), without a "
-				  "scheme");
+	                          "must be HOST:PORT where agents reach the tunnel (e.g. "
+	                          "tunnel.example.com:8080 or [2001:db8::1]:8080), without a "
+	                          "scheme");
 }
 
 static const struct fed_yaml_map_field tunnel_fields[] = {
-	{
-		.key = "proxyPublishAddress",
-		.type = FED_YAML_MAP_STRING,
-		.offset = offsetof(struct tunnel_spec, proxy_publish_address),
-		.desc = "HOST:PORT where agents reach the controller's tunnel",
-		.check = check_publish,
-	},
-	{.key = NULL},
+    {
+        .key = "proxyPublishAddress",
+        .type = FED_YAML_MAP_STRING,
+        .offset = offsetof(struct tunnel_spec, proxy_publish_address),
+        .desc = "HOST:PORT where agents reach the controller's tunnel",
+        .check = check_publish,
+    },
+    {.key = NULL},
 };
 
 static const struct fed_yaml_map_field spec_fields[] = {
-	{
-		.key = "clusters",
-		.type = FED_YAML_MAP_SEQ,
-		.offset = offsetof(struct spec, f),
-		.desc = "the member clusters",
-		.item = cluster_item,
-		.max_items = FED_FEDERATION_MAX_CLUSTERS,
-	},
-	{
-		.key = "tunnel",
-		.type = FED_YAML_MAP_MAPPING,
-		.offset = offsetof(struct spec, tunnel),
-		.desc = "agent mode: tunnel.proxyPublishAddress",
-		.fields = tunnel_fields,
-	},
-	{.key = NULL},
+    {
+        .key = "clusters",
+        .type = FED_YAML_MAP_SEQ,
+        .offset = offsetof(struct spec, f),
+        .desc = "the member clusters",
+        .item = cluster_item,
+        .max_items = FED_FEDERATION_MAX_CLUSTERS,
+    },
+    {
+        .key = "tunnel",
+        .type = FED_YAML_MAP_MAPPING,
+        .offset = offsetof(struct spec, tunnel),
+        .desc = "agent mode: tunnel.proxyPublishAddress",
+        .fields = tunnel_fields,
+    },
+    {.key = NULL},
 };
 
 /* apiVersion and kind are checked on the node's text, so they can run
  * before the mapper too: on the wrong kind of document, "apiVersion is
  * wrong" says more than "unknown key data". */
 static int check_const(struct fed_yaml_map *m, struct fy_node *value, const char *want,
-		       struct fed_error *err)
+                       struct fed_error *err)
 {
 	char q[QUOTE_MAX];
 	const char *s;
@@ -404,60 +403,60 @@ static int check_const(struct fed_yaml_map *m, struct fy_node *value, const char
 		return 0;
 	if (!s)
 		return fed_yaml_map_error(m, value, err, FED_EINVAL, "must be %s, not %s", want,
-					  fed_yaml_kind_name(fed_yaml_kind(value)));
+		                          fed_yaml_kind_name(fed_yaml_kind(value)));
 	return fed_yaml_map_error(m, value, err, FED_EINVAL, "must be %s, not %s", want,
-				  fed_yaml_map_quote(q, sizeof(q), s, len));
+	                          fed_yaml_map_quote(q, sizeof(q), s, len));
 }
 
 static int check_api_version(struct fed_yaml_map *m, struct fy_node *value, void *base,
-			     struct fed_error *err)
+                             struct fed_error *err)
 {
 	return check_const(m, value, FED_FEDERATION_API_VERSION, err);
 }
 
 static int check_kind(struct fed_yaml_map *m, struct fy_node *value, void *base,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	return check_const(m, value, FED_FEDERATION_KIND, err);
 }
 
 static const struct fed_yaml_map_field top_fields[] = {
-	{
-		.key = "apiVersion",
-		.type = FED_YAML_MAP_STRING,
-		.offset = offsetof(struct top, api_version),
-		.required = true,
-		.desc = FED_FEDERATION_API_VERSION,
-		.check = check_api_version,
-	},
-	{
-		.key = "kind",
-		.type = FED_YAML_MAP_STRING,
-		.offset = offsetof(struct top, kind),
-		.required = true,
-		.desc = FED_FEDERATION_KIND,
-		.check = check_kind,
-	},
-	{
-		.key = "metadata",
-		.type = FED_YAML_MAP_MAPPING,
-		.offset = offsetof(struct top, metadata),
-		.desc = "the federation's name",
-		.fields = meta_fields,
-	},
-	{
-		.key = "spec",
-		.type = FED_YAML_MAP_MAPPING,
-		.offset = offsetof(struct top, spec),
-		.required = true,
-		.desc = "spec.clusters lists the member clusters",
-		.fields = spec_fields,
-	},
-	{.key = NULL},
+    {
+        .key = "apiVersion",
+        .type = FED_YAML_MAP_STRING,
+        .offset = offsetof(struct top, api_version),
+        .required = true,
+        .desc = FED_FEDERATION_API_VERSION,
+        .check = check_api_version,
+    },
+    {
+        .key = "kind",
+        .type = FED_YAML_MAP_STRING,
+        .offset = offsetof(struct top, kind),
+        .required = true,
+        .desc = FED_FEDERATION_KIND,
+        .check = check_kind,
+    },
+    {
+        .key = "metadata",
+        .type = FED_YAML_MAP_MAPPING,
+        .offset = offsetof(struct top, metadata),
+        .desc = "the federation's name",
+        .fields = meta_fields,
+    },
+    {
+        .key = "spec",
+        .type = FED_YAML_MAP_MAPPING,
+        .offset = offsetof(struct top, spec),
+        .required = true,
+        .desc = "spec.clusters lists the member clusters",
+        .fields = spec_fields,
+    },
+    {.key = NULL},
 };
 
 static int check_header(struct fed_yaml_map *m, struct fy_node *root, const char *key,
-			fed_yaml_map_check_fn check, struct fed_error *err)
+                        fed_yaml_map_check_fn check, struct fed_error *err)
 {
 	struct fy_node *v = fed_yaml_get(root, key);
 	size_t len = m->path.len;
@@ -473,7 +472,7 @@ static int check_header(struct fed_yaml_map *m, struct fy_node *root, const char
 }
 
 int fed_federation_parse(struct fed_federation **out, const char *yaml, size_t len,
-			 const char *source, struct fed_error *err)
+                         const char *source, struct fed_error *err)
 {
 	struct fed_yaml_doc *doc = NULL;
 	struct fed_federation *f = NULL;
@@ -497,17 +496,17 @@ int fed_federation_parse(struct fed_federation **out, const char *yaml, size_t l
 	root = fed_yaml_root(doc);
 	if (fed_yaml_kind(root) == FED_YAML_NULL) {
 		ret = fed_yaml_map_error(&m, NULL, err, FED_EINVAL,
-					 "empty document; expected a Federation (apiVersion: "
-					 "%s, kind: %s, spec.clusters)",
-					 FED_FEDERATION_API_VERSION, FED_FEDERATION_KIND);
+		                         "empty document; expected a Federation (apiVersion: "
+		                         "%s, kind: %s, spec.clusters)",
+		                         FED_FEDERATION_API_VERSION, FED_FEDERATION_KIND);
 		goto out;
 	}
 	if (fed_yaml_kind(root) != FED_YAML_MAP) {
 		ret = fed_yaml_map_error(&m, root, err, FED_EINVAL,
-					 "must be a Federation mapping (apiVersion: %s, kind: %s, "
-					 "spec.clusters), not %s",
-					 FED_FEDERATION_API_VERSION, FED_FEDERATION_KIND,
-					 fed_yaml_kind_name(fed_yaml_kind(root)));
+		                         "must be a Federation mapping (apiVersion: %s, kind: %s, "
+		                         "spec.clusters), not %s",
+		                         FED_FEDERATION_API_VERSION, FED_FEDERATION_KIND,
+		                         fed_yaml_kind_name(fed_yaml_kind(root)));
 		goto out;
 	}
 	if ((ret = check_header(&m, root, "apiVersion", check_api_version, err)) ||

@@ -15,8 +15,8 @@
 #include "fed/federation.h"
 #include "yaml_map.h"
 
-#define QUOTE_MAX 128
-#define HOST_MAX 253
+#define QUOTE_MAX     128
+#define HOST_MAX      253
 #define CIDR_TEXT_MAX (INET6_ADDRSTRLEN + 4)
 
 static int oom(struct fed_error *err)
@@ -110,31 +110,31 @@ int fed_cidr_parse(const char *s, struct fed_cidr *out, struct fed_error *err)
 	memset(out, 0, sizeof(*out));
 	if (!s || !*s)
 		return fed_error_set(err, FED_EINVAL,
-				     "empty CIDR; expected an address and a prefix length, e.g. "
-				     "0.0.0.0/0, 10.0.0.0/8 or fd00::/64");
+		                     "empty CIDR; expected an address and a prefix length, e.g. "
+		                     "0.0.0.0/0, 10.0.0.0/8 or fd00::/64");
 	fed_yaml_map_quote(q, sizeof(q), s, strlen(s));
 	slash = strchr(s, '/');
 	if (!slash) {
 		if ((family = parse_addr(s, strlen(s), addr)) != 0)
 			return fed_error_set(err, FED_EINVAL,
-					     "%s has no prefix length; did you mean %s/%u?", q, s,
-					     max_prefix(family));
+			                     "%s has no prefix length; did you mean %s/%u?", q, s,
+			                     max_prefix(family));
 		return fed_error_set(err, FED_EINVAL,
-				     "%s is not a CIDR; expected an address and a prefix length, "
-				     "e.g. 0.0.0.0/0, 10.0.0.0/8 or fd00::/64",
-				     q);
+		                     "%s is not a CIDR; expected an address and a prefix length, "
+		                     "e.g. 0.0.0.0/0, 10.0.0.0/8 or fd00::/64",
+		                     q);
 	}
 	family = parse_addr(s, (size_t)(slash - s), addr);
 	if (!family)
 		return fed_error_set(err, FED_EINVAL,
-				     "%s is not a CIDR: %.*s is not an IPv4 or IPv6 address "
-				     "(e.g. 10.0.0.0/8 or fd00::/64)",
-				     q, (int)(slash - s) > 64 ? 64 : (int)(slash - s), s);
+		                     "%s is not a CIDR: %.*s is not an IPv4 or IPv6 address "
+		                     "(e.g. 10.0.0.0/8 or fd00::/64)",
+		                     q, (int)(slash - s) > 64 ? 64 : (int)(slash - s), s);
 	if (!parse_uint(slash + 1, strlen(slash + 1), max_prefix(family), &prefix))
 		return fed_error_set(err, FED_EINVAL,
-				     "%s is not a CIDR: the prefix length after '/' must be a "
-				     "number from 0 to %u for %s",
-				     q, max_prefix(family), family == AF_INET ? "IPv4" : "IPv6");
+		                     "%s is not a CIDR: the prefix length after '/' must be a "
+		                     "number from 0 to %u for %s",
+		                     q, max_prefix(family), family == AF_INET ? "IPv4" : "IPv6");
 	memset(masked, 0, sizeof(masked));
 	for (i = 0; i < prefix / 8; i++)
 		masked[i] = addr[i];
@@ -142,8 +142,8 @@ int fed_cidr_parse(const char *s, struct fed_cidr *out, struct fed_error *err)
 		masked[i] = (unsigned char)(addr[i] & (0xff << (8 - prefix % 8)));
 	if (memcmp(masked, addr, sizeof(addr))) {
 		inet_ntop(family, masked, net, sizeof(net));
-		return fed_error_set(err, FED_EINVAL,
-				     "%s has host bits set; did you mean %s/%lu?", s, net, prefix);
+		return fed_error_set(err, FED_EINVAL, "%s has host bits set; did you mean %s/%lu?",
+		                     s, net, prefix);
 	}
 	out->family = family;
 	memcpy(out->addr, addr, sizeof(out->addr));
@@ -173,8 +173,8 @@ bool fed_cidr_contains(const struct fed_cidr *c, int family, const unsigned char
 }
 
 int fed_federation_pick_address(const struct fed_cluster_spec *c, const char *const *client_ips,
-				size_t n_ips, const char **server_url_out,
-				const char **matched_cidr_out)
+                                size_t n_ips, const char **server_url_out,
+                                const char **matched_cidr_out)
 {
 	const struct fed_server_address *best = NULL;
 	size_t i, j;
@@ -264,7 +264,7 @@ static bool all_digits(const char *s, size_t len)
 
 /* Append "host:port" from an authority (no userinfo) to b. */
 static int authority(struct fed_buf *b, const char *q, const char *s, size_t len, bool url,
-		     struct fed_error *err)
+                     struct fed_error *err)
 {
 	char canon[INET6_ADDRSTRLEN];
 	unsigned char addr[16];
@@ -283,26 +283,25 @@ static int authority(struct fed_buf *b, const char *q, const char *s, size_t len
 		if (end + 1 < s + len) {
 			if (end[1] != ':')
 				return fed_error_set(err, FED_EINVAL,
-						     "%s: expected ':' and a port after ']'", q);
+				                     "%s: expected ':' and a port after ']'", q);
 			port = end + 2;
 			plen = len - (size_t)(port - s);
 		}
 		if (memchr(host, '%', hlen))
 			return fed_error_set(err, FED_EINVAL,
-					     "%s: IPv6 zones ('%%') are not supported; use a "
-					     "routable address",
-					     q);
+			                     "%s: IPv6 zones ('%%') are not supported; use a "
+			                     "routable address",
+			                     q);
 		if (parse_addr(host, hlen, addr) != AF_INET6)
-			return fed_error_set(err, FED_EINVAL,
-					     "%s: %.*s is not an IPv6 address", q,
-					     (int)(hlen > 64 ? 64 : hlen), host);
+			return fed_error_set(err, FED_EINVAL, "%s: %.*s is not an IPv6 address", q,
+			                     (int)(hlen > 64 ? 64 : hlen), host);
 	} else if (colons >= 2) {
 		if (url || parse_addr(s, len, addr) != AF_INET6)
 			return fed_error_set(
-				err, FED_EINVAL,
-				"%s is not a valid address; write an IPv6 address in brackets, "
-				"with an optional port: [fd00::1]:6443",
-				q);
+			    err, FED_EINVAL,
+			    "%s is not a valid address; write an IPv6 address in brackets, "
+			    "with an optional port: [fd00::1]:6443",
+			    q);
 		hlen = len;
 	} else {
 		colon = memchr(s, ':', len);
@@ -316,18 +315,18 @@ static int authority(struct fed_buf *b, const char *q, const char *s, size_t len
 		if (numeric_tail(host, hlen) || all_digits(host, hlen)) {
 			if (parse_addr(host, hlen, addr) != AF_INET)
 				return fed_error_set(err, FED_EINVAL,
-						     "%s: %.*s is not a valid IPv4 address", q,
-						     (int)(hlen > 64 ? 64 : hlen), host);
+				                     "%s: %.*s is not a valid IPv4 address", q,
+				                     (int)(hlen > 64 ? 64 : hlen), host);
 		} else if (!valid_hostname(host, hlen)) {
 			return fed_error_set(err, FED_EINVAL,
-					     "%s: %.*s is not a valid host name (letters, digits, "
-					     "'-' and '.') or IP address",
-					     q, (int)(hlen > 64 ? 64 : hlen), host);
+			                     "%s: %.*s is not a valid host name (letters, digits, "
+			                     "'-' and '.') or IP address",
+			                     q, (int)(hlen > 64 ? 64 : hlen), host);
 		}
 	}
 	if (port && (!parse_uint(port, plen, 65535, &pnum) || pnum == 0))
 		return fed_error_set(err, FED_EINVAL,
-				     "%s: the port must be a number from 1 to 65535", q);
+		                     "%s: the port must be a number from 1 to 65535", q);
 	if (memchr(host, ':', hlen)) {
 		/* RFC 5952 form, so equal addresses compare equal */
 		inet_ntop(AF_INET6, addr, canon, sizeof(canon));
@@ -355,7 +354,7 @@ int fed_server_url(const char *address, char **url, struct fed_error *err)
 	*url = NULL;
 	if (!s || !*s) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "empty server address; expected e.g. https://10.0.1.1:6443");
+		                    "empty server address; expected e.g. https://10.0.1.1:6443");
 		goto out;
 	}
 	len = strlen(s);
@@ -363,7 +362,7 @@ int fed_server_url(const char *address, char **url, struct fed_error *err)
 	for (p = s; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
 			ret = fed_error_set(err, FED_EINVAL,
-					    "%s contains spaces or control characters", q);
+			                    "%s contains spaces or control characters", q);
 			goto out;
 		}
 	if ((ret = fed_buf_puts(&b, "https://") ? oom(err) : 0))
@@ -372,9 +371,9 @@ int fed_server_url(const char *address, char **url, struct fed_error *err)
 	if (!sep) {
 		if (strpbrk(s, "/?#@")) {
 			ret = fed_error_set(err, FED_EINVAL,
-					    "%s is not a host, host:port or https:// URL (e.g. "
-					    "10.0.1.1:6443 or https://api.example.com:6443)",
-					    q);
+			                    "%s is not a host, host:port or https:// URL (e.g. "
+			                    "10.0.1.1:6443 or https://api.example.com:6443)",
+			                    q);
 			goto out;
 		}
 		if ((ret = authority(&b, q, s, len, false, err)))
@@ -383,24 +382,24 @@ int fed_server_url(const char *address, char **url, struct fed_error *err)
 	}
 	if ((size_t)(sep - s) == 4 && !strncasecmp(s, "http", 4)) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s uses plain HTTP; fed never talks plain HTTP to a member "
-				    "cluster: use https://%.200s",
-				    q, sep + 3);
+		                    "%s uses plain HTTP; fed never talks plain HTTP to a member "
+		                    "cluster: use https://%.200s",
+		                    q, sep + 3);
 		goto out;
 	}
 	if ((size_t)(sep - s) != 5 || strncasecmp(s, "https", 5)) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: unsupported scheme \"%.*s\"; use an https:// URL (e.g. "
-				    "https://10.0.1.1:6443)",
-				    q, (int)(sep - s) > 32 ? 32 : (int)(sep - s), s);
+		                    "%s: unsupported scheme \"%.*s\"; use an https:// URL (e.g. "
+		                    "https://10.0.1.1:6443)",
+		                    q, (int)(sep - s) > 32 ? 32 : (int)(sep - s), s);
 		goto out;
 	}
 	s = sep + 3;
 	if (strpbrk(s, "?#")) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: a query ('?') or fragment ('#') is not allowed in a "
-				    "server address",
-				    q);
+		                    "%s: a query ('?') or fragment ('#') is not allowed in a "
+		                    "server address",
+		                    q);
 		goto out;
 	}
 	end = strchr(s, '/');
@@ -408,9 +407,9 @@ int fed_server_url(const char *address, char **url, struct fed_error *err)
 		end = s + strlen(s);
 	if (memchr(s, '@', (size_t)(end - s))) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: credentials in the URL (user@host) are not allowed; "
-				    "remove them (fed reads credentials from the cluster's Secret)",
-				    q);
+		                    "%s: credentials in the URL (user@host) are not allowed; "
+		                    "remove them (fed reads credentials from the cluster's Secret)",
+		                    q);
 		goto out;
 	}
 	if (end == s) {
@@ -444,10 +443,10 @@ static bool loopback(const struct ifaddrs *ifa)
 		return true;
 	if (ifa->ifa_addr->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)(const void *)ifa->ifa_addr)
-				      ->sin_addr.s_addr) >>
-			24) == 127;
-	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)ifa->ifa_addr)
-					   ->sin6_addr);
+		                  ->sin_addr.s_addr) >>
+		        24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(
+	    &((const struct sockaddr_in6 *)(const void *)ifa->ifa_addr)->sin6_addr);
 }
 
 static int add_unique(char ***v, size_t *n, const char *s)
@@ -495,10 +494,10 @@ int fed_local_addresses(char ***out, size_t *n, struct fed_error *err)
 			family = ifa->ifa_addr->sa_family;
 			if (family == AF_INET) {
 				a = &((const struct sockaddr_in *)(const void *)ifa->ifa_addr)
-					     ->sin_addr;
+				         ->sin_addr;
 			} else if (family == AF_INET6) {
 				const struct sockaddr_in6 *sa6 =
-					(const struct sockaddr_in6 *)(const void *)ifa->ifa_addr;
+				    (const struct sockaddr_in6 *)(const void *)ifa->ifa_addr;
 				if (link_local6(sa6))
 					continue;
 				a = &sa6->sin6_addr;

@@ -424,8 +424,7 @@ static int base_object(const cJSON *fed_obj, const struct fed_target_type *t, co
 			ret = fed_error_set(err, FED_EINVAL,
 			                    "metadata.namespace: required: %s is namespaced, so "
 			                    "Federated%s %s must live in a namespace",
-			                    t->kind, t->kind,
-			                    fed_quote(qn, sizeof(qn), b->name));
+			                    t->kind, t->kind, fed_quote(qn, sizeof(qn), b->name));
 			goto out;
 		}
 	}

@@ -9,7 +9,6 @@
 
 #include "fed/error.h"
 
-
 /* fed_json_patch_apply() with the op array named `where` in messages
  * ("ops", "spec.overrides[2].clusterOverrides"). */
 int fed_prop_patch_apply(cJSON *doc, const cJSON *ops, const char *where, struct fed_error *err);

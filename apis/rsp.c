@@ -58,7 +58,7 @@ static const char *type_name(const cJSON *v)
 /* Reject fields the API does not have, since a typo ("maxReplica") would
  * otherwise silently mean "unbounded". */
 static int check_fields(const cJSON *obj, const char *const *known, const char *list,
-			const char *path, struct fed_error *err)
+                        const char *path, struct fed_error *err)
 {
 	const cJSON *it;
 	size_t i;
@@ -79,10 +79,10 @@ static int check_fields(const cJSON *obj, const char *const *known, const char *
 		fed_quote(q, sizeof(q), it->string ? it->string : "");
 		if (hint)
 			return fed_error_set(err, FED_EINVAL,
-					     "%s: unknown field %s; did you mean \"%s\"?", path, q,
-					     hint);
+			                     "%s: unknown field %s; did you mean \"%s\"?", path, q,
+			                     hint);
 		return fed_error_set(err, FED_EINVAL, "%s: unknown field %s; the fields are %s",
-				     path, q, list);
+		                     path, q, list);
 	}
 	return 0;
 }
@@ -91,7 +91,7 @@ static int check_fields(const cJSON *obj, const char *const *known, const char *
  * fed_rsp_validate's; here the value only has to be a whole number that
  * converts to int64 without undefined behaviour. */
 static int get_int(const cJSON *obj, const char *field, const char *path, bool required,
-		   int64_t dflt, int64_t *out, struct fed_error *err)
+                   int64_t dflt, int64_t *out, struct fed_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
 	double d;
@@ -100,25 +100,25 @@ static int get_int(const cJSON *obj, const char *field, const char *path, bool r
 	if (!v || cJSON_IsNull(v)) {
 		if (required)
 			return fed_error_set(err, FED_EINVAL,
-					     "%s.%s is required; set it to a "
-					     "whole number of replicas",
-					     path, field);
+			                     "%s.%s is required; set it to a "
+			                     "whole number of replicas",
+			                     path, field);
 		return 0;
 	}
 	if (!cJSON_IsNumber(v))
 		return fed_error_set(err, FED_EINVAL, "%s.%s: expected an integer, got %s", path,
-				     field, type_name(v));
+		                     field, type_name(v));
 	d = v->valuedouble;
 	if (!isfinite(d) || d != floor(d))
 		return fed_error_set(err, FED_EINVAL,
-				     "%s.%s: %g is not an integer; write a "
-				     "whole number",
-				     path, field, d);
+		                     "%s.%s: %g is not an integer; write a "
+		                     "whole number",
+		                     path, field, d);
 	if (fabs(d) > (double)FED_RSP_COUNT_MAX)
 		return fed_error_set(err, FED_EINVAL,
-				     "%s.%s: %.0f is out of range; use at most "
-				     "%lld",
-				     path, field, d, (long long)FED_RSP_COUNT_MAX);
+		                     "%s.%s: %.0f is out of range; use at most "
+		                     "%lld",
+		                     path, field, d, (long long)FED_RSP_COUNT_MAX);
 	*out = (int64_t)d;
 	return 0;
 }
@@ -132,7 +132,7 @@ static int get_bool(const cJSON *obj, const char *field, bool *out, struct fed_e
 		return 0;
 	if (!cJSON_IsBool(v))
 		return fed_error_set(err, FED_EINVAL, "spec.%s: expected true or false, got %s",
-				     field, type_name(v));
+		                     field, type_name(v));
 	*out = cJSON_IsTrue(v);
 	return 0;
 }
@@ -145,12 +145,12 @@ static int parse_kind(const cJSON *spec, enum fed_rsp_target_kind *out, struct f
 
 	if (!v || cJSON_IsNull(v))
 		return fed_error_set(err, FED_EINVAL,
-				     "spec.targetKind is required; set it to "
-				     "FederatedDeployment, FederatedReplicaSet or "
-				     "FederatedStatefulSet");
+		                     "spec.targetKind is required; set it to "
+		                     "FederatedDeployment, FederatedReplicaSet or "
+		                     "FederatedStatefulSet");
 	if (!cJSON_IsString(v))
 		return fed_error_set(err, FED_EINVAL, "spec.targetKind: expected a string, got %s",
-				     type_name(v));
+		                     type_name(v));
 	for (i = 0; i < N_KINDS; i++) {
 		if (!strcmp(v->valuestring, kind_names[i])) {
 			*out = (enum fed_rsp_target_kind)i;
@@ -159,9 +159,9 @@ static int parse_kind(const cJSON *spec, enum fed_rsp_target_kind *out, struct f
 	}
 	fed_quote(q, sizeof(q), v->valuestring);
 	return fed_error_set(err, FED_EINVAL,
-			     "spec.targetKind: %s is not supported; use "
-			     "FederatedDeployment, FederatedReplicaSet or FederatedStatefulSet",
-			     q);
+	                     "spec.targetKind: %s is not supported; use "
+	                     "FederatedDeployment, FederatedReplicaSet or FederatedStatefulSet",
+	                     q);
 }
 
 static int parse_entry(const cJSON *item, struct fed_rsp_cluster_entry *e, struct fed_error *err)
@@ -172,9 +172,9 @@ static int parse_entry(const cJSON *item, struct fed_rsp_cluster_entry *e, struc
 	entry_path(path, sizeof(path), item->string);
 	if (!cJSON_IsObject(item))
 		return fed_error_set(err, FED_EINVAL,
-				     "%s: expected an object with minReplicas, "
-				     "maxReplicas and weight, got %s",
-				     path, type_name(item));
+		                     "%s: expected an object with minReplicas, "
+		                     "maxReplicas and weight, got %s",
+		                     path, type_name(item));
 	if ((ret = check_fields(item, pref_fields, PREF_FIELDS, path, err)))
 		return ret;
 	if ((ret = get_int(item, "minReplicas", path, false, 0, &e->pref.min, err)) ||
@@ -185,16 +185,16 @@ static int parse_entry(const cJSON *item, struct fed_rsp_cluster_entry *e, struc
 	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(item, "maxReplicas")) &&
 	    e->pref.max < 0)
 		return fed_error_set(err, FED_EINVAL,
-				     "%s.maxReplicas: %lld is negative; use 0 "
-				     "or more, or leave it out for no limit",
-				     path, (long long)e->pref.max);
+		                     "%s.maxReplicas: %lld is negative; use 0 "
+		                     "or more, or leave it out for no limit",
+		                     path, (long long)e->pref.max);
 	return 0;
 }
 
 static int cmp_entry(const void *a, const void *b)
 {
 	return strcmp(((const struct fed_rsp_cluster_entry *)a)->name,
-		      ((const struct fed_rsp_cluster_entry *)b)->name);
+	              ((const struct fed_rsp_cluster_entry *)b)->name);
 }
 
 static int parse_clusters(const cJSON *spec, struct fed_rsp_spec *s, struct fed_error *err)
@@ -206,9 +206,9 @@ static int parse_clusters(const cJSON *spec, struct fed_rsp_spec *s, struct fed_
 
 	if (map && !cJSON_IsNull(map) && !cJSON_IsObject(map))
 		return fed_error_set(err, FED_EINVAL,
-				     "spec.clusters: expected a map of cluster "
-				     "name (or \"*\") to preferences, got %s",
-				     type_name(map));
+		                     "spec.clusters: expected a map of cluster "
+		                     "name (or \"*\") to preferences, got %s",
+		                     type_name(map));
 	if (map && cJSON_IsObject(map))
 		n = (size_t)cJSON_GetArraySize(map);
 	if (n == 0) {
@@ -229,8 +229,8 @@ static int parse_clusters(const cJSON *spec, struct fed_rsp_spec *s, struct fed_
 
 		if (!it->string || !*it->string)
 			return fed_error_set(err, FED_EINVAL,
-					     "spec.clusters: a key is empty; use a "
-					     "cluster name or \"*\"");
+			                     "spec.clusters: a key is empty; use a "
+			                     "cluster name or \"*\"");
 		if ((ret = parse_entry(it, e, err)))
 			return ret;
 		if (!(e->name = strdup(it->string)))
@@ -252,7 +252,7 @@ static int parse_key(const cJSON *obj, struct fed_rsp_spec *s, struct fed_error 
 
 	if (meta && !cJSON_IsNull(meta) && !cJSON_IsObject(meta))
 		return fed_error_set(err, FED_EINVAL, "metadata: expected an object, got %s",
-				     type_name(meta));
+		                     type_name(meta));
 	/* kubefed's QualifiedName.String(): "ns/name", or "name" without one */
 	s->key = malloc(len);
 	if (!s->key)
@@ -274,9 +274,9 @@ int fed_rsp_parse(const cJSON *obj, struct fed_rsp_spec *out, struct fed_error *
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(obj)) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "ReplicaSchedulingPreference: expected a "
-				    "JSON object, got %s",
-				    obj ? type_name(obj) : "nothing");
+		                    "ReplicaSchedulingPreference: expected a "
+		                    "JSON object, got %s",
+		                    obj ? type_name(obj) : "nothing");
 		goto out;
 	}
 	kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
@@ -284,15 +284,15 @@ int fed_rsp_parse(const cJSON *obj, struct fed_rsp_spec *out, struct fed_error *
 		char q[FED_QUOTE_BUF];
 		fed_quote(q, sizeof(q), cJSON_IsString(kind) ? kind->valuestring : type_name(kind));
 		ret = fed_error_set(err, FED_EINVAL,
-				    "kind: %s is not " FED_RSP_KIND "; pass the RSP object", q);
+		                    "kind: %s is not " FED_RSP_KIND "; pass the RSP object", q);
 		goto out;
 	}
 	spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	if (!cJSON_IsObject(spec)) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "spec: %s; an RSP needs spec.targetKind and "
-				    "spec.totalReplicas",
-				    spec ? "expected an object" : "missing");
+		                    "spec: %s; an RSP needs spec.targetKind and "
+		                    "spec.totalReplicas",
+		                    spec ? "expected an object" : "missing");
 		goto out;
 	}
 	if ((ret = check_fields(spec, spec_fields, SPEC_FIELDS, "spec", err)) ||
@@ -300,7 +300,7 @@ int fed_rsp_parse(const cJSON *obj, struct fed_rsp_spec *out, struct fed_error *
 	    (ret = get_int(spec, "totalReplicas", "spec", true, 0, &s.total_replicas, err)) ||
 	    (ret = get_bool(spec, "rebalance", &s.rebalance, err)) ||
 	    (ret = get_bool(spec, "intersectWithClusterSelector",
-			    &s.intersect_with_cluster_selector, err)) ||
+	                    &s.intersect_with_cluster_selector, err)) ||
 	    (ret = parse_clusters(spec, &s, err)) || (ret = parse_key(obj, &s, err)) ||
 	    (ret = fed_rsp_validate(&s, err)))
 		goto out;
@@ -325,16 +325,16 @@ void fed_rsp_spec_release(struct fed_rsp_spec *s)
 }
 
 static int check_count(int64_t v, int64_t max, const char *path, const char *field,
-		       const char *what, struct fed_error *err)
+                       const char *what, struct fed_error *err)
 {
 	if (v < 0)
 		return fed_error_set(err, FED_EINVAL, "%s.%s: %lld is negative; use 0 or more",
-				     path, field, (long long)v);
+		                     path, field, (long long)v);
 	if (v > max)
 		return fed_error_set(err, FED_EINVAL,
-				     "%s.%s: %lld is too large; %s at most "
-				     "%lld",
-				     path, field, (long long)v, what, (long long)max);
+		                     "%s.%s: %lld is too large; %s at most "
+		                     "%lld",
+		                     path, field, (long long)v, what, (long long)max);
 	return 0;
 }
 
@@ -348,45 +348,45 @@ int fed_rsp_validate(const struct fed_rsp_spec *s, struct fed_error *err)
 		return fed_error_set(err, FED_EINVAL, "no RSP spec");
 	if ((size_t)s->target_kind >= N_KINDS)
 		return fed_error_set(err, FED_EINVAL,
-				     "spec.targetKind: %d is not a target kind; "
-				     "use FederatedDeployment, FederatedReplicaSet or "
-				     "FederatedStatefulSet",
-				     (int)s->target_kind);
+		                     "spec.targetKind: %d is not a target kind; "
+		                     "use FederatedDeployment, FederatedReplicaSet or "
+		                     "FederatedStatefulSet",
+		                     (int)s->target_kind);
 	if ((ret = check_count(s->total_replicas, FED_RSP_TOTAL_MAX, "spec", "totalReplicas",
-			       "it is an int32:", err)))
+	                       "it is an int32:", err)))
 		return ret;
 	if (s->n_clusters && !s->clusters)
 		return fed_error_set(err, FED_EINVAL, "spec.clusters: %zu entries but no array",
-				     s->n_clusters);
+		                     s->n_clusters);
 	for (i = 0; i < s->n_clusters; i++) {
 		const struct fed_rsp_cluster_entry *e = &s->clusters[i];
 
 		if (!e->name || !*e->name)
 			return fed_error_set(err, FED_EINVAL,
-					     "spec.clusters: entry %zu has no "
-					     "name; use a cluster name or \"*\"",
-					     i);
+			                     "spec.clusters: entry %zu has no "
+			                     "name; use a cluster name or \"*\"",
+			                     i);
 		entry_path(path, sizeof(path), e->name);
 		if (i > 0 && strcmp(s->clusters[i - 1].name, e->name) >= 0)
 			return fed_error_set(err, FED_EINVAL, "%s: %s; keep one entry per cluster",
-					     path,
-					     strcmp(s->clusters[i - 1].name, e->name)
-						 ? "entries are not sorted by name"
-						 : "given twice");
+			                     path,
+			                     strcmp(s->clusters[i - 1].name, e->name)
+			                         ? "entries are not sorted by name"
+			                         : "given twice");
 		if ((ret = check_count(e->pref.min, FED_RSP_COUNT_MAX, path, "minReplicas", "use",
-				       err)) ||
+		                       err)) ||
 		    (e->pref.max != -1 && (ret = check_count(e->pref.max, FED_RSP_COUNT_MAX, path,
-							     "maxReplicas", "use", err))) ||
+		                                             "maxReplicas", "use", err))) ||
 		    (ret = check_count(e->pref.weight, FED_RSP_WEIGHT_MAX, path, "weight",
-				       "weights are relative: use", err)))
+		                       "weights are relative: use", err)))
 			return ret;
 		if (e->pref.max >= 0 && e->pref.max < e->pref.min)
 			return fed_error_set(err, FED_EINVAL,
-					     "%s.maxReplicas: %lld is below "
-					     "minReplicas %lld; raise maxReplicas to at least %lld "
-					     "or lower minReplicas",
-					     path, (long long)e->pref.max, (long long)e->pref.min,
-					     (long long)e->pref.min);
+			                     "%s.maxReplicas: %lld is below "
+			                     "minReplicas %lld; raise maxReplicas to at least %lld "
+			                     "or lower minReplicas",
+			                     path, (long long)e->pref.max, (long long)e->pref.min,
+			                     (long long)e->pref.min);
 	}
 	return 0;
 }
@@ -397,7 +397,7 @@ static int cmp_name(const void *key, const void *elem)
 }
 
 const struct fed_rsp_cluster_pref *fed_rsp_pref_for(const struct fed_rsp_spec *s,
-						    const char *cluster)
+                                                    const char *cluster)
 {
 	const struct fed_rsp_cluster_entry *e;
 
@@ -406,6 +406,6 @@ const struct fed_rsp_cluster_pref *fed_rsp_pref_for(const struct fed_rsp_spec *s
 	e = bsearch(cluster, s->clusters, s->n_clusters, sizeof(*s->clusters), cmp_name);
 	if (!e)
 		e = bsearch(FED_RSP_WILDCARD, s->clusters, s->n_clusters, sizeof(*s->clusters),
-			    cmp_name);
+		            cmp_name);
 	return e ? &e->pref : NULL;
 }

@@ -10,7 +10,6 @@
 
 #include "fed/rsp.h"
 
-
 enum cap { CAP_NONE, CAP_MAX, CAP_CAPACITY };
 
 /* A candidate cluster while planning. */
@@ -78,7 +77,7 @@ static int cmp_named(const void *a, const void *b)
 
 /* Names must be given and unique: the plan is keyed by them. */
 static int check_names(const struct fed_rsp_cluster_in *in, size_t n, struct named *tmp,
-		       struct fed_error *err)
+                       struct fed_error *err)
 {
 	char q[FED_QUOTE_BUF];
 	size_t i;
@@ -86,9 +85,9 @@ static int check_names(const struct fed_rsp_cluster_in *in, size_t n, struct nam
 	for (i = 0; i < n; i++) {
 		if (!in[i].name || !*in[i].name)
 			return fed_error_set(err, FED_EINVAL,
-					     "clusters[%zu]: no name; pass the "
-					     "KubeFedCluster name",
-					     i);
+			                     "clusters[%zu]: no name; pass the "
+			                     "KubeFedCluster name",
+			                     i);
 		tmp[i] = (struct named){fnv1(in[i].name, NULL), i, in[i].name};
 	}
 	qsort(tmp, n, sizeof(*tmp), cmp_named);
@@ -99,9 +98,9 @@ static int check_names(const struct fed_rsp_cluster_in *in, size_t n, struct nam
 			continue;
 		fed_quote(q, sizeof(q), tmp[i].name);
 		return fed_error_set(err, FED_EINVAL,
-				     "clusters[%zu] and clusters[%zu]: %s is given "
-				     "twice; pass each cluster once",
-				     a < b ? a : b, a < b ? b : a, q);
+		                     "clusters[%zu] and clusters[%zu]: %s is given "
+		                     "twice; pass each cluster once",
+		                     a < b ? a : b, a < b ? b : a, q);
 	}
 	return 0;
 }
@@ -243,7 +242,7 @@ static void explain(const struct cand *x, int64_t weight_sum, char *r)
 
 /* Why a cluster is not a candidate, or NULL if it is. */
 static const char *excluded(const struct fed_rsp_spec *s, const struct fed_rsp_cluster_in *c,
-			    const struct fed_rsp_cluster_pref **pref)
+                            const struct fed_rsp_cluster_pref **pref)
 {
 	*pref = fed_rsp_pref_for(s, c->name);
 	if (s->intersect_with_cluster_selector && !c->selected)
@@ -254,7 +253,7 @@ static const char *excluded(const struct fed_rsp_spec *s, const struct fed_rsp_c
 }
 
 static void plan_offline(const struct fed_rsp_cluster_in *c, const char *why,
-			 struct fed_rsp_cluster_out *o)
+                         struct fed_rsp_cluster_out *o)
 {
 	if (c->keep_offline) {
 		o->keep = true;
@@ -270,7 +269,7 @@ static void plan_offline(const struct fed_rsp_cluster_in *c, const char *why,
 }
 
 int fed_rsp_plan(const struct fed_rsp_spec *s, const struct fed_rsp_cluster_in *in, size_t n,
-		 struct fed_rsp_cluster_out *out, int64_t *unplaced, struct fed_error *err)
+                 struct fed_rsp_cluster_out *out, int64_t *unplaced, struct fed_error *err)
 {
 	struct cand *cands = NULL, **order = NULL;
 	struct named *names = NULL;
@@ -284,7 +283,7 @@ int fed_rsp_plan(const struct fed_rsp_spec *s, const struct fed_rsp_cluster_in *
 		goto out;
 	if (n > 0 && (!in || !out)) {
 		ret = fed_error_set(err, FED_EINVAL, "fed_rsp_plan: %zu clusters but no %s array",
-				    n, in ? "output" : "input");
+		                    n, in ? "output" : "input");
 		goto out;
 	}
 	/* +1: calloc(0) may return NULL */

@@ -15,7 +15,8 @@
 /* A whole, non-negative number field, else dflt. */
 static int64_t count_at(const cJSON *obj, const char *a, const char *b, int64_t dflt)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b);
+	const cJSON *v =
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b);
 
 	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)FED_RSP_COUNT_MAX)
 		return dflt;
@@ -64,7 +65,8 @@ void fed_rsp_step(const struct fed_rsp_step_in *in, size_t n, int64_t total, int
 			budget += in[i].available;
 	for (i = 0; i < n; i++) {
 		const struct fed_rsp_step_in *c = &in[i];
-		int64_t asked = c->asked > 0 ? c->asked : 0, avail = c->available > 0 ? c->available : 0;
+		int64_t asked = c->asked > 0 ? c->asked : 0,
+		        avail = c->available > 0 ? c->available : 0;
 		int64_t floor, cut;
 
 		if (c->keep || c->target >= asked) {
@@ -88,7 +90,8 @@ static const cJSON *replicas_op(const cJSON *cluster_overrides)
 
 	cJSON_ArrayForEach(op, cluster_overrides)
 	{
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
+		const char *path =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
 		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "op"));
 
 		if (path && !strcmp(path, REPLICAS_PATH) && (!kind || strcmp(kind, "remove")))
@@ -104,16 +107,15 @@ int64_t fed_rsp_asked(const cJSON *fed_obj, const char *cluster, bool placed)
 
 	if (!placed)
 		return 0;
-	op = replicas_op(fed_overrides_for(cJSON_GetObjectItemCaseSensitive(spec, "overrides"),
-					   cluster));
+	op = replicas_op(
+	    fed_overrides_for(cJSON_GetObjectItemCaseSensitive(spec, "overrides"), cluster));
 	v = cJSON_GetObjectItemCaseSensitive(op, "value");
 	if (cJSON_IsNumber(v) && v->valuedouble >= 0)
 		return (int64_t)v->valuedouble;
 	return count_at(cJSON_GetObjectItemCaseSensitive(spec, "template"), "spec", "replicas", 1);
 }
 
-static const struct fed_rsp_assign *find(const struct fed_rsp_assign *a, size_t n,
-					 const char *name)
+static const struct fed_rsp_assign *find(const struct fed_rsp_assign *a, size_t n, const char *name)
 {
 	size_t i;
 
@@ -142,7 +144,8 @@ static bool same_names(const cJSON *clusters, const char **want, size_t nw)
 		return false;
 	cJSON_ArrayForEach(c, clusters)
 	{
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
+		const char *name =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
 		if (!name || cJSON_GetArraySize(c) != 1)
 			break;
 		have[nh++] = name;
@@ -168,7 +171,8 @@ static void drop_replicas(cJSON *cluster_overrides)
 	cJSON *op = cluster_overrides ? cluster_overrides->child : NULL, *next;
 
 	for (; op; op = next) {
-		const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
+		const char *path =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
 		next = op->next;
 		if (path && !strcmp(path, REPLICAS_PATH))
 			cJSON_Delete(cJSON_DetachItemViaPointer(cluster_overrides, op));
@@ -275,7 +279,7 @@ static int check_assign(const struct fed_rsp_assign *a, size_t n, struct fed_err
 			char q[FED_QUOTE_BUF];
 			fed_quote(q, sizeof(q), names[i]);
 			ret = fed_error_set(err, FED_EINVAL,
-					    "cluster %s is given twice; pass each once", q);
+			                    "cluster %s is given twice; pass each once", q);
 			goto out;
 		}
 	}
@@ -285,7 +289,7 @@ out:
 }
 
 int fed_rsp_target_patch(const cJSON *fed_obj, const struct fed_rsp_assign *a, size_t n,
-			 cJSON **patch, struct fed_error *err)
+                         cJSON **patch, struct fed_error *err)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(fed_obj, "spec");
 	const cJSON *old_ov = cJSON_GetObjectItemCaseSensitive(spec, "overrides");
@@ -307,8 +311,9 @@ int fed_rsp_target_patch(const cJSON *fed_obj, const struct fed_rsp_assign *a, s
 	if ((ret = fed_overrides_validate(old_ov, err))) {
 		char msg[FED_ERROR_MSG_MAX];
 		snprintf(msg, sizeof(msg), "%s", err->msg);
-		ret = fed_error_set(err, FED_EINVAL,
-				    "the target's %s; fix it before replicas can be scheduled", msg);
+		ret =
+		    fed_error_set(err, FED_EINVAL,
+		                  "the target's %s; fix it before replicas can be scheduled", msg);
 		goto out;
 	}
 	if (!(names = calloc(n + 1, sizeof(*names))))

@@ -48,19 +48,19 @@
 #include "fed/log.h"
 #include "fed/map.h"
 
-#define MAXM 32
-#define FED_NS "bench-fed"
+#define MAXM     32
+#define FED_NS   "bench-fed"
 #define FLOOR_NS "bench-floor"
 
 static const struct fed_kube_resource r_ns = {"", "v1", "namespaces", false};
 static const struct fed_kube_resource r_cm = {"", "v1", "configmaps", true};
 static const struct fed_kube_resource r_dep = {"apps", "v1", "deployments", true};
-static const struct fed_kube_resource r_fns = {"types.kubefed.io", "v1beta1",
-					       "federatednamespaces", true};
-static const struct fed_kube_resource r_fcm = {"types.kubefed.io", "v1beta1",
-					       "federatedconfigmaps", true};
+static const struct fed_kube_resource r_fns = {"types.kubefed.io", "v1beta1", "federatednamespaces",
+                                               true};
+static const struct fed_kube_resource r_fcm = {"types.kubefed.io", "v1beta1", "federatedconfigmaps",
+                                               true};
 static const struct fed_kube_resource r_fdep = {"types.kubefed.io", "v1beta1",
-						"federateddeployments", true};
+                                                "federateddeployments", true};
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -83,10 +83,10 @@ static int write_failures;
 /* One object expected in every member. */
 struct track {
 	double t_issue; /* create issued */
-	double t_ack;	/* host create returned (fed) / last member create returned (floor) */
+	double t_ack;   /* host create returned (fed) / last member create returned (floor) */
 	int acked, want_acks;
-	int seen;	/* members where it appeared */
-	double t_seen;	/* when it appeared in the last of them */
+	int seen;      /* members where it appeared */
+	double t_seen; /* when it appeared in the last of them */
 	unsigned char seen_by[MAXM];
 };
 
@@ -100,9 +100,9 @@ static struct tracker T_FED, T_FLOOR;
 static struct {
 	struct fed_map cur;
 	size_t n_current;
-	unsigned long updates;	     /* update events on the host objects (status writes etc.) */
+	unsigned long updates;       /* update events on the host objects (status writes etc.) */
 	unsigned long updates_other; /* ... on objects whose name does not start with "probe-" */
-	double last_event;	     /* when the host last sent an event on them */
+	double last_event;           /* when the host last sent an event on them */
 } S;
 static struct fed_informer *h_fcm, *h_fdep;
 
@@ -187,7 +187,7 @@ static int run_until(cond_fn cond, void *ud, double timeout, const char *what)
 		ctl_check_alive();
 		if (now() > end) {
 			fprintf(stderr, "bench-propagation: timed out after %.0fs waiting for %s\n",
-				timeout, what);
+			        timeout, what);
 			if (cond == all_current)
 				report_not_current();
 			return -1;
@@ -223,7 +223,7 @@ static int wait_result(struct result *r)
 }
 
 static int sync_create(struct fed_kube_client *c, const struct fed_kube_resource *res,
-		       const char *ns, const char *json)
+                       const char *ns, const char *json)
 {
 	struct fed_kube_ref ref = {res, ns, NULL, NULL};
 	struct fed_error err = FED_ERROR_INIT;
@@ -245,7 +245,7 @@ static int sync_create(struct fed_kube_client *c, const struct fed_kube_resource
 }
 
 static int sync_get(struct fed_kube_client *c, const struct fed_kube_resource *res, const char *ns,
-		    const char *name)
+                    const char *name)
 {
 	struct fed_kube_ref ref = {res, ns, name, NULL};
 	struct fed_error err = FED_ERROR_INIT;
@@ -356,7 +356,7 @@ static void machine_cpu(double *busy, double *total)
 	if (!f)
 		return;
 	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-		   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) >= 8) {
+	           &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) >= 8) {
 		for (int i = 0; i < 8; i++)
 			*total += (double)v[i];
 		*busy = *total - (double)v[3] - (double)v[4];
@@ -389,7 +389,8 @@ static long count_log(const char *path, const char *a, const char *b, const char
 	if (!f)
 		return -1;
 	while (getline(&line, &cap, f) > 0)
-		if (strstr(line, a) && (!b || strstr(line, b)) && (!exclude || !strstr(line, exclude)))
+		if (strstr(line, a) && (!b || strstr(line, b)) &&
+		    (!exclude || !strstr(line, exclude)))
 			n++;
 	free(line);
 	fclose(f);
@@ -404,7 +405,7 @@ static double log_time(const char *line)
 
 	memset(&tm, 0, sizeof(tm));
 	if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
 		return NAN;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -467,16 +468,18 @@ static cJSON *cm_obj(const char *name, int idx, bool fed)
 	char buf[1024];
 
 	if (fed)
-		snprintf(buf, sizeof(buf),
-			 "{\"apiVersion\":\"types.kubefed.io/v1beta1\",\"kind\":\"FederatedConfigMap\","
-			 "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"template\":{\"data\":{\"index\":"
-			 "\"%d\",\"payload\":\"%s\"}},\"placement\":{\"clusterSelector\":{}}}}",
-			 name, idx, payload);
+		snprintf(
+		    buf, sizeof(buf),
+		    "{\"apiVersion\":\"types.kubefed.io/v1beta1\",\"kind\":\"FederatedConfigMap\","
+		    "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"template\":{\"data\":{\"index\":"
+		    "\"%d\",\"payload\":\"%s\"}},\"placement\":{\"clusterSelector\":{}}}}",
+		    name, idx, payload);
 	else
-		snprintf(buf, sizeof(buf),
-			 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"},"
-			 "\"data\":{\"index\":\"%d\",\"payload\":\"%s\"}}",
-			 name, idx, payload);
+		snprintf(
+		    buf, sizeof(buf),
+		    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\"},"
+		    "\"data\":{\"index\":\"%d\",\"payload\":\"%s\"}}",
+		    name, idx, payload);
 	return cJSON_Parse(buf);
 }
 
@@ -485,22 +488,24 @@ static cJSON *dep_obj(const char *name, int idx, bool fed)
 	char spec[1024], buf[1536];
 
 	snprintf(spec, sizeof(spec),
-		 "{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"%s\"}},\"template\":{"
-		 "\"metadata\":{\"labels\":{\"app\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":"
-		 "\"app\",\"image\":\"registry.k8s.io/pause:3.10\",\"env\":[{\"name\":\"INDEX\","
-		 "\"value\":\"%d\"}]}]}}}",
-		 name, name, idx);
+	         "{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"%s\"}},\"template\":{"
+	         "\"metadata\":{\"labels\":{\"app\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":"
+	         "\"app\",\"image\":\"registry.k8s.io/pause:3.10\",\"env\":[{\"name\":\"INDEX\","
+	         "\"value\":\"%d\"}]}]}}}",
+	         name, name, idx);
 	if (fed)
-		snprintf(buf, sizeof(buf),
-			 "{\"apiVersion\":\"types.kubefed.io/v1beta1\",\"kind\":\"FederatedDeployment\","
-			 "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"template\":{\"spec\":%s},"
-			 "\"placement\":{\"clusterSelector\":{}}}}",
-			 name, spec);
+		snprintf(
+		    buf, sizeof(buf),
+		    "{\"apiVersion\":\"types.kubefed.io/v1beta1\",\"kind\":\"FederatedDeployment\","
+		    "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"template\":{\"spec\":%s},"
+		    "\"placement\":{\"clusterSelector\":{}}}}",
+		    name, spec);
 	else
-		snprintf(buf, sizeof(buf),
-			 "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
-			 "\"%s\"},\"spec\":%s}",
-			 name, spec);
+		snprintf(
+		    buf, sizeof(buf),
+		    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+		    "\"%s\"},\"spec\":%s}",
+		    name, spec);
 	return cJSON_Parse(buf);
 }
 
@@ -550,7 +555,8 @@ static void m_update(const cJSON *old, const cJSON *obj, void *ud)
 	const char *v;
 
 	seen(c->t, c->m, obj);
-	if (!c->fed_cm || !D.active || D.restored || c->m != D.m || strcmp(fed_obj_name(obj), D.name))
+	if (!c->fed_cm || !D.active || D.restored || c->m != D.m ||
+	    strcmp(fed_obj_name(obj), D.name))
 		return;
 	v = fed_obj_str(obj, "data.index");
 	if (v && !strcmp(v, D.edit)) {
@@ -656,8 +662,10 @@ static int wait_current(double stall, double max, const char *what)
 {
 	if (run_until(current_or_stalled, &stall, max, what) ||
 	    !all_current((void *)(uintptr_t)0)) {
-		fprintf(stderr, "bench-propagation: %s: statuses stopped changing before all were "
-				"current\n", what);
+		fprintf(stderr,
+		        "bench-propagation: %s: statuses stopped changing before all were "
+		        "current\n",
+		        what);
 		report_not_current();
 		return -1;
 	}
@@ -670,8 +678,8 @@ static bool none_current(void *ud)
 }
 
 static struct fed_informer *informer(struct fed_kube_client *c, const struct fed_kube_resource *r,
-				     const char *ns, const char *label,
-				     struct fed_informer_handlers h, void *ud)
+                                     const char *ns, const char *label,
+                                     struct fed_informer_handlers h, void *ud)
 {
 	struct fed_informer_opts o;
 	struct fed_informer *inf;
@@ -758,11 +766,11 @@ static struct track *create_floor(const char *name, bool dep, int idx)
 	}
 	k->t_issue = now();
 	for (int m = 0; m < N; m++)
-		if (!obj || (opt.floor_apply
-				     ? !body || fed_kube_patch(mc[m], &ref, FED_PATCH_APPLY, body, &wo,
-							       floor_create_cb, k, NULL, &err)
-				     : fed_kube_create(mc[m], &ref, obj, NULL, floor_create_cb, k, NULL,
-						       &err)))
+		if (!obj ||
+		    (opt.floor_apply
+		         ? !body || fed_kube_patch(mc[m], &ref, FED_PATCH_APPLY, body, &wo,
+		                                   floor_create_cb, k, NULL, &err)
+		         : fed_kube_create(mc[m], &ref, obj, NULL, floor_create_cb, k, NULL, &err)))
 			die("create %s on %s: %s", name, mname[m], err.msg);
 	free(body);
 	cJSON_Delete(obj);
@@ -851,7 +859,8 @@ static void ctl_stop(void)
 	kill(cpid, SIGTERM);
 	while (waitpid(cpid, &st, WNOHANG) == 0) {
 		if (now() > end) {
-			fprintf(stderr, "bench-propagation: controller ignored SIGTERM, killing it\n");
+			fprintf(stderr,
+			        "bench-propagation: controller ignored SIGTERM, killing it\n");
 			kill(cpid, SIGKILL);
 			waitpid(cpid, &st, 0);
 			break;
@@ -896,7 +905,7 @@ struct lat_result {
 	double *obs, *ack; /* ms */
 	int n;
 	struct stats s, s_ack, s_ok; /* s_ok: drift edits that were corrected */
-	struct stats stage[4];	     /* fed (a): from the controller log, see latency() */
+	struct stats stage[4];       /* fed (a): from the controller log, see latency() */
 	double wall;
 };
 
@@ -940,7 +949,7 @@ static void latency(bool fed, struct lat_result *res)
 		 * resolution): host create returned -> member lookups start
 		 * (host watch, finalizer patch, its watch event), lookup (GET)
 		 * -> apply sent, apply -> created, created -> seen here */
-		double (*st)[STEPS] = calloc((size_t)opt.lat_n, sizeof(*st));
+		double(*st)[STEPS] = calloc((size_t)opt.lat_n, sizeof(*st));
 		double *v[4];
 		int nv = 0;
 		for (int k = 0; k < 4; k++)
@@ -971,7 +980,7 @@ static void latency(bool fed, struct lat_result *res)
 }
 
 struct conv_result {
-	double total, acked, status; /* s from the first create */
+	double total, acked, status;                    /* s from the first create */
 	double first_lookup, last_lookup, last_created; /* fed: from the controller log */
 	double ctl_cpu, machine_busy; /* CPU seconds of the controller, machine busy share */
 	long member_writes, member_lookups;
@@ -1027,14 +1036,15 @@ static void converge(bool fed, struct conv_result *res)
 	res->status = NAN;
 	res->ctl_cpu = NAN;
 	if (fed) {
-		res->status = wait_current(30, opt.timeout, "statuses after (b)") ? NAN : now() - t0;
+		res->status =
+		    wait_current(30, opt.timeout, "statuses after (b)") ? NAN : now() - t0;
 		{
 			const char *pre[2] = {"cm-", "dep-"};
 			int cnt[2] = {opt.conv_cm, opt.conv_dep};
 			res->first_lookup = INFINITY;
 			res->last_lookup = res->last_created = -INFINITY;
 			for (int p = 0; p < 2; p++) {
-				double (*st)[STEPS] = calloc((size_t)cnt[p] + 1, sizeof(*st));
+				double(*st)[STEPS] = calloc((size_t)cnt[p] + 1, sizeof(*st));
 				log_steps(ctl_log, pre[p], cnt[p], st);
 				for (int i = 0; i < cnt[p]; i++) {
 					if (st[i][STEP_LOOKUP] - t0 < res->first_lookup)
@@ -1050,7 +1060,7 @@ static void converge(bool fed, struct conv_result *res)
 		res->ctl_cpu = proc_cpu(cpid) - cpu0;
 		res->member_writes = writes(NULL) - w0;
 		res->member_lookups =
-			count_log(ctl_log, ": asking the member (", " " FED_NS "/", NULL) - l0;
+		    count_log(ctl_log, ": asking the member (", " " FED_NS "/", NULL) - l0;
 		fed_kube_client_stats(host, &cs1);
 		res->throttled = cs1.throttled - cs0.throttled;
 	} else {
@@ -1069,9 +1079,9 @@ struct restart_result {
 	long stuck_before; /* statuses not current before the first restart */
 	char stuck_before_reason[400];
 	/* plain restart */
-	double caught_up;	/* exec -> probe objects in every member */
+	double caught_up; /* exec -> probe objects in every member */
 	long writes, deletes, status_writes;
-	long stuck;		/* objects whose status was not current 30 s later */
+	long stuck; /* objects whose status was not current 30 s later */
 	char stuck_reason[400];
 	/* restart after a no-op spec change */
 	double status_current; /* exec -> every status current (NAN: never, see stuck2) */
@@ -1108,8 +1118,9 @@ static void describe(const char *key, const cJSON *obj, char *why, size_t n)
 	int ok = 0;
 
 	fed_buf_printf(&b, "%s: Propagation=%s%s%s%s, generation %.0f observed %.0f;", key,
-		       cs ? cs : "-", cr ? " (" : "", cr ? cr : "", cr ? ")" : "",
-		       cJSON_IsNumber(g) ? g->valuedouble : -1., cJSON_IsNumber(og) ? og->valuedouble : -1.);
+	               cs ? cs : "-", cr ? " (" : "", cr ? cr : "", cr ? ")" : "",
+	               cJSON_IsNumber(g) ? g->valuedouble : -1.,
+	               cJSON_IsNumber(og) ? og->valuedouble : -1.);
 	cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "clusters"))
 	{
 		const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
@@ -1196,7 +1207,8 @@ static void restart(struct restart_result *res)
 	/* (e1) everything in sync, status quiet: restart */
 	if (run_until(quiet_for, &quiet, 120, "a quiet host"))
 		die("status writes did not settle");
-	res->stuck_before = not_current(res->stuck_before_reason, sizeof(res->stuck_before_reason), false);
+	res->stuck_before =
+	    not_current(res->stuck_before_reason, sizeof(res->stuck_before_reason), false);
 	ctl_stop();
 	u0 = S.updates_other;
 	ctl_start();
@@ -1229,8 +1241,8 @@ static void restart(struct restart_result *res)
 		const struct fed_map *store = fed_informer_store(infs[i]);
 		for (e = fed_map_first(store, &it); e; e = fed_map_next(store, &it)) {
 			struct fed_kube_ref ref = {rs[i], FED_NS, fed_obj_name(e->value), NULL};
-			if (fed_kube_patch(hostfast, &ref, FED_PATCH_MERGE, fed_buf_str(&body), NULL,
-					   patch_cb, &p, NULL, &err))
+			if (fed_kube_patch(hostfast, &ref, FED_PATCH_MERGE, fed_buf_str(&body),
+			                   NULL, patch_cb, &p, NULL, &err))
 				die("patch: %s", err.msg);
 			p.pending++;
 			res->objects++;
@@ -1243,9 +1255,9 @@ static void restart(struct restart_result *res)
 		die("patched objects still look current");
 	ctl_start();
 	res->status_current =
-		wait_current(30, opt.timeout, "statuses after a no-op change and a restart")
-			? NAN
-			: now() - t_exec;
+	    wait_current(30, opt.timeout, "statuses after a no-op change and a restart")
+	        ? NAN
+	        : now() - t_exec;
 	run_for(3);
 	res->stuck2 = not_current(res->stuck2_reason, sizeof(res->stuck2_reason), false);
 	res->writes2 = writes(NULL);
@@ -1264,12 +1276,12 @@ static void drift_diag(int m)
 
 	if (!fed_kube_get(mc[m], &ref, result_cb, &r, NULL, &err) && !wait_result(&r))
 		fprintf(stderr, "  %s copy: resourceVersion %s, data.index %s\n", mname[m],
-			fed_obj_resource_version(r.json), fed_obj_str(r.json, "data.index"));
+		        fed_obj_resource_version(r.json), fed_obj_str(r.json, "data.index"));
 	cJSON_Delete(r.json);
 	memset(&r, 0, sizeof(r));
 	if (!fed_kube_get(host, &fref, result_cb, &r, NULL, &err) && !wait_result(&r))
-		cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "status"),
-							   "clusters"))
+		cJSON_ArrayForEach(
+		    c, cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "status"), "clusters"))
 		{
 			char *s = cJSON_PrintUnformatted(c);
 			fprintf(stderr, "  status.clusters[]: %s\n", s ? s : "?");
@@ -1309,16 +1321,17 @@ static void drift(struct lat_result *res)
 		D.active = true;
 		t_issue = now();
 		if (fed_kube_patch(mc[m], &ref, FED_PATCH_MERGE, patch, NULL, result_cb, &r, NULL,
-				   &err))
+		                   &err))
 			die("drift patch: %s", err.msg);
 		if (wait_result(&r))
 			die("drift patch of %s in %s: %s", D.name, mname[m], r.err.msg);
 		D.t_ack = now();
 		cJSON_Delete(r.json);
 		if (fed_kube_wait(loop, &D.restored, DRIFT_WAIT)) {
-			fprintf(stderr, "bench-propagation: edit %d of %s in %s (rv %llu) not corrected "
-					"within %.0fs\n",
-				k, D.name, mname[m], D.rv, DRIFT_WAIT);
+			fprintf(stderr,
+			        "bench-propagation: edit %d of %s in %s (rv %llu) not corrected "
+			        "within %.0fs\n",
+			        k, D.name, mname[m], D.rv, DRIFT_WAIT);
 			drift_diag(m);
 			drift_missed++;
 			res->obs[k] = DRIFT_WAIT * 1e3;
@@ -1328,7 +1341,8 @@ static void drift(struct lat_result *res)
 		}
 		res->ack[k] = (D.t_ack - t_issue) * 1e3;
 		if (getenv("BENCH_VERBOSE"))
-			fprintf(stderr, "drift %d: %s in %s: %.1f ms\n", k, D.name, mname[m], res->obs[k]);
+			fprintf(stderr, "drift %d: %s in %s: %.1f ms\n", k, D.name, mname[m],
+			        res->obs[k]);
 		D.active = false;
 	}
 	res->wall = now() - t0;
@@ -1390,12 +1404,13 @@ static const char *verdict(bool ok)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: bench-propagation --kubeconfig FILE --controller BIN --workdir DIR\n"
-		"       [--members N] [--latency-objects N] [--latency-interval S]\n"
-		"       [--configmaps N] [--deployments N] [--drift-edits N] [--timeout S]\n"
-		"       [--floor-apply] [--json FILE]\n"
-		"Contexts host, member1..memberN must exist and be joined (see bench/propagation).\n");
+	fprintf(
+	    stderr,
+	    "usage: bench-propagation --kubeconfig FILE --controller BIN --workdir DIR\n"
+	    "       [--members N] [--latency-objects N] [--latency-interval S]\n"
+	    "       [--configmaps N] [--deployments N] [--drift-edits N] [--timeout S]\n"
+	    "       [--floor-apply] [--json FILE]\n"
+	    "Contexts host, member1..memberN must exist and be joined (see bench/propagation).\n");
 	exit(2);
 }
 
@@ -1484,16 +1499,18 @@ int main(int argc, char **argv)
 	/* namespaces: bench-fed on the host, federated to every member;
 	 * bench-floor straight in every member */
 	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", FED_NS);
+	         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+	         FED_NS);
 	sync_create(host, &r_ns, NULL, body);
-	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"types.kubefed.io/v1beta1\",\"kind\":\"FederatedNamespace\","
-		 "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"placement\":{\"clusterSelector\":{}}}}",
-		 FED_NS);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"apiVersion\":\"types.kubefed.io/v1beta1\",\"kind\":\"FederatedNamespace\","
+	    "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"placement\":{\"clusterSelector\":{}}}}",
+	    FED_NS);
 	sync_create(host, &r_fns, FED_NS, body);
 	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
-		 FLOOR_NS);
+	         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+	         FLOOR_NS);
 	for (int m = 0; m < N; m++)
 		sync_create(mc[m], &r_ns, NULL, body);
 
@@ -1502,8 +1519,10 @@ int main(int argc, char **argv)
 		ictx[m][1] = (struct ictx){&T_FED, m, false};
 		ictx[m][2] = (struct ictx){&T_FLOOR, m, false};
 		ictx[m][3] = (struct ictx){&T_FLOOR, m, false};
-		minf[m][0] = informer(mc[m], &r_cm, FED_NS, "kubefed.io/managed=true", hm, &ictx[m][0]);
-		minf[m][1] = informer(mc[m], &r_dep, FED_NS, "kubefed.io/managed=true", hm, &ictx[m][1]);
+		minf[m][0] =
+		    informer(mc[m], &r_cm, FED_NS, "kubefed.io/managed=true", hm, &ictx[m][0]);
+		minf[m][1] =
+		    informer(mc[m], &r_dep, FED_NS, "kubefed.io/managed=true", hm, &ictx[m][1]);
 		minf[m][2] = informer(mc[m], &r_cm, FLOOR_NS, NULL, hm, &ictx[m][2]);
 		minf[m][3] = informer(mc[m], &r_dep, FLOOR_NS, NULL, hm, &ictx[m][3]);
 	}
@@ -1519,7 +1538,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (run_until(ns_everywhere, NULL, 120, "namespace " FED_NS " in every member"))
 		die("the controller did not propagate the namespace; see %s", ctl_log);
-	printf("members joined, namespace %s everywhere %.1fs after start\n", FED_NS, now() - t_exec);
+	printf("members joined, namespace %s everywhere %.1fs after start\n", FED_NS,
+	       now() - t_exec);
 	fflush(stdout);
 	for (int i = 0; i < 3; i++) {
 		char name[32];
@@ -1538,7 +1558,8 @@ int main(int argc, char **argv)
 	run_for(1);
 
 	/* (a) */
-	printf("(a) latency: %d objects, one every %.0f ms ...\n", opt.lat_n, opt.lat_interval * 1e3);
+	printf("(a) latency: %d objects, one every %.0f ms ...\n", opt.lat_n,
+	       opt.lat_interval * 1e3);
 	fflush(stdout);
 	latency(true, &lat_fed);
 	wait_current(15, 120, "statuses after (a)");
@@ -1577,10 +1598,11 @@ int main(int argc, char **argv)
 		/* table */
 		double a_ratio = lat_fed.s.p99 / lat_floor.s.p99;
 		double b_ratio = cv_fed.total / cv_floor.total;
-		printf("\npropagation bench: host + %d members, %d objects (a), %d ConfigMaps + %d "
-		       "Deployments (b), %ld cores, %.0fs, load average %.1f at start, %.1f at end\n",
-		       N, opt.lat_n, opt.conv_cm, opt.conv_dep, sysconf(_SC_NPROCESSORS_ONLN),
-		       now() - t_begin, load_begin, load_end);
+		printf(
+		    "\npropagation bench: host + %d members, %d objects (a), %d ConfigMaps + %d "
+		    "Deployments (b), %ld cores, %.0fs, load average %.1f at start, %.1f at end\n",
+		    N, opt.lat_n, opt.conv_cm, opt.conv_dep, sysconf(_SC_NPROCESSORS_ONLN),
+		    now() - t_begin, load_begin, load_end);
 		printf("floor: the same objects written straight to the members by %s\n",
 		       opt.floor_apply ? "server-side apply (--floor-apply)" : "POST");
 		printf("%-44s %12s %12s %8s  %s\n", "", "fed", "floor", "ratio", "target");
@@ -1590,20 +1612,21 @@ int main(int argc, char **argv)
 		       lat_floor.s.p90, lat_fed.s.p90 / lat_floor.s.p90);
 		printf("%-44s %12.1f %12.1f %8.2f  <= 1.5x: %s\n", "    latency p99 (ms)",
 		       lat_fed.s.p99, lat_floor.s.p99, a_ratio, verdict(a_ratio <= 1.5));
-		printf("%-44s %12.1f %12.1f\n", "    latency max (ms)", lat_fed.s.max, lat_floor.s.max);
+		printf("%-44s %12.1f %12.1f\n", "    latency max (ms)", lat_fed.s.max,
+		       lat_floor.s.max);
 		printf("%-44s %12.1f %12.1f\n", "    create call p50 (ms; host / all members)",
 		       lat_fed.s_ack.p50, lat_floor.s_ack.p50);
 		printf("    fed p50 / p99 by step (controller log, ms):\n");
 		printf("%-44s %7.1f / %.1f\n", "      host create -> member sync starts",
 		       lat_fed.stage[0].p50, lat_fed.stage[0].p99);
-		printf("%-44s %7.1f / %.1f\n", "      sync -> apply sent (GET if not listed)", lat_fed.stage[1].p50,
-		       lat_fed.stage[1].p99);
+		printf("%-44s %7.1f / %.1f\n", "      sync -> apply sent (GET if not listed)",
+		       lat_fed.stage[1].p50, lat_fed.stage[1].p99);
 		printf("%-44s %7.1f / %.1f\n", "      apply sent -> created", lat_fed.stage[2].p50,
 		       lat_fed.stage[2].p99);
 		printf("%-44s %7.1f / %.1f\n", "      created -> seen by the bench's informer",
 		       lat_fed.stage[3].p50, lat_fed.stage[3].p99);
-		printf("%-44s %12.1f %12.1f %8.2f  <= 1.3x: %s\n", "(b) converged (s)", cv_fed.total,
-		       cv_floor.total, b_ratio, verdict(b_ratio <= 1.3));
+		printf("%-44s %12.1f %12.1f %8.2f  <= 1.3x: %s\n", "(b) converged (s)",
+		       cv_fed.total, cv_floor.total, b_ratio, verdict(b_ratio <= 1.3));
 		printf("%-44s %12.1f %12.1f\n", "    all creates returned (s)", cv_fed.acked,
 		       cv_floor.acked);
 		printf("%-44s %12.1f %12s\n", "    controller: first member sync (s)",
@@ -1614,29 +1637,33 @@ int main(int argc, char **argv)
 		       cv_fed.last_created, "-");
 		printf("%-44s %12.1f %12s\n", "    every status current (s)", cv_fed.status, "-");
 		printf("%-44s %12.2f %12s\n", "    member writes per object per member",
-		       (double)cv_fed.member_writes / ((opt.conv_cm + opt.conv_dep) * (double)N), "1");
+		       (double)cv_fed.member_writes / ((opt.conv_cm + opt.conv_dep) * (double)N),
+		       "1");
 		printf("%-44s %12.2f %12s\n", "    member GETs per object per member",
-		       (double)cv_fed.member_lookups / ((opt.conv_cm + opt.conv_dep) * (double)N), "0");
+		       (double)cv_fed.member_lookups / ((opt.conv_cm + opt.conv_dep) * (double)N),
+		       "0");
 		printf("%-44s %12.1f %12s\n", "    controller CPU (s)", cv_fed.ctl_cpu, "-");
-		printf("%-44s %11.0f%% %11.0f%%\n", "    machine CPU busy", cv_fed.machine_busy * 100,
-		       cv_floor.machine_busy * 100);
+		printf("%-44s %11.0f%% %11.0f%%\n", "    machine CPU busy",
+		       cv_fed.machine_busy * 100, cv_floor.machine_busy * 100);
 		printf("%-44s %12.1f %12s %8s  <= 100 MiB (10 members): %s\n",
 		       "(d) controller RSS after (b) (MiB)", rss_mib, "", "",
-		       N >= 10 ? verdict(rss_mib <= 100) : (rss_mib <= 100 ? "met (at N<10)" : "MISSED"));
+		       N >= 10 ? verdict(rss_mib <= 100)
+		               : (rss_mib <= 100 ? "met (at N<10)" : "MISSED"));
 		printf("%-44s %12.1f\n", "    controller peak RSS (VmHWM, MiB)", hwm_mib);
 		if (rs.stuck_before)
-			printf("%-44s %12ld   %s\n", "(e) before: statuses not current", rs.stuck_before,
-			       rs.stuck_before_reason);
-		printf("%-44s %12ld %12s %8s  0: %s\n", "(e) restart: member writes", rs.writes, "", "",
-		       verdict(rs.writes == 0 && rs.deletes == 0));
+			printf("%-44s %12ld   %s\n", "(e) before: statuses not current",
+			       rs.stuck_before, rs.stuck_before_reason);
+		printf("%-44s %12ld %12s %8s  0: %s\n", "(e) restart: member writes", rs.writes, "",
+		       "", verdict(rs.writes == 0 && rs.deletes == 0));
 		printf("%-44s %12ld\n", "    restart: member deletes", rs.deletes);
 		printf("%-44s %12ld\n", "    restart: status writes to the host", rs.status_writes);
 		printf("%-44s %12ld   %s\n", "    restart: statuses left wrong (stuck)", rs.stuck,
 		       rs.stuck_reason);
 		printf("%-44s %12.1f\n", "    restart: start -> new objects propagate (s)",
 		       rs.caught_up);
-		printf("%-44s %12ld %12s %8s  0: %s\n", "    no-op spec change + restart: member writes",
-		       rs.writes2, "", "", verdict(rs.writes2 == 0 && rs.deletes2 == 0));
+		printf("%-44s %12ld %12s %8s  0: %s\n",
+		       "    no-op spec change + restart: member writes", rs.writes2, "", "",
+		       verdict(rs.writes2 == 0 && rs.deletes2 == 0));
 		printf("%-44s %12ld\n", "    ... member deletes", rs.deletes2);
 		printf("%-44s %12.1f\n", "    ... start -> every status current (s)",
 		       rs.status_current);
@@ -1647,17 +1674,19 @@ int main(int argc, char **argv)
 		if (opt.drift_n > 0) {
 			printf("%-44s %12.1f\n", "(f) drift corrected p50 (ms)", dr.s.p50);
 			printf("%-44s %12.1f\n", "    drift corrected p90 (ms)", dr.s.p90);
-			printf("%-44s %12.1f %12s %8s  < 1000 ms: %s\n", "    drift corrected p99 (ms)",
-			       dr.s.p99, "", "", verdict(dr.s.p99 < 1000));
-			printf("%-44s %12d / %d\n", "    edits not corrected within --drift-wait", drift_missed,
-			       opt.drift_n);
+			printf("%-44s %12.1f %12s %8s  < 1000 ms: %s\n",
+			       "    drift corrected p99 (ms)", dr.s.p99, "", "",
+			       verdict(dr.s.p99 < 1000));
+			printf("%-44s %12d / %d\n", "    edits not corrected within --drift-wait",
+			       drift_missed, opt.drift_n);
 			if (drift_missed && dr.s_ok.n)
 				printf("%-44s %7.1f / %.1f / %.1f\n",
-				       "    corrected ones only p50/p90/p99 (ms)", dr.s_ok.p50, dr.s_ok.p90,
-				       dr.s_ok.p99);
+				       "    corrected ones only p50/p90/p99 (ms)", dr.s_ok.p50,
+				       dr.s_ok.p90, dr.s_ok.p99);
 		}
 		printf("%-44s %12.1f\n", "controller CPU, whole last run (s)", cpu_total);
-		printf("%-44s %12ld / %ld\n", "controller log warnings / errors (last run)", warn, errs);
+		printf("%-44s %12ld / %ld\n", "controller log warnings / errors (last run)", warn,
+		       errs);
 		if (write_failures)
 			printf("bench write failures: %d\n", write_failures);
 
@@ -1685,29 +1714,35 @@ int main(int argc, char **argv)
 		add_num(j, "loadavg1_end", load_end);
 		add_num(j, "duration_s", now() - t_begin);
 		o = cJSON_AddObjectToObject(j, "client");
-		cJSON_AddStringToObject(o, "note", "libfed defaults for every timed client (bench and "
-						   "controller): qps 50, burst 100, 32 in flight");
+		cJSON_AddStringToObject(o, "note",
+		                        "libfed defaults for every timed client (bench and "
+		                        "controller): qps 50, burst 100, 32 in flight");
 		o = cJSON_AddObjectToObject(j, "latency");
 		cJSON_AddNumberToObject(o, "objects", opt.lat_n);
 		add_num(o, "interval_s", opt.lat_interval);
 		cJSON_AddStringToObject(o, "fed_from", "host create returned");
-		cJSON_AddStringToObject(o, "floor_from", "member creates issued (all members in parallel)");
+		cJSON_AddStringToObject(o, "floor_from",
+		                        "member creates issued (all members in parallel)");
 		cJSON_AddItemToObject(o, "fed_ms", stats_json(&lat_fed.s));
 		cJSON_AddItemToObject(o, "floor_ms", stats_json(&lat_floor.s));
 		cJSON_AddItemToObject(o, "fed_host_create_ms", stats_json(&lat_fed.s_ack));
-		cJSON_AddItemToObject(o, "floor_all_creates_returned_ms", stats_json(&lat_floor.s_ack));
+		cJSON_AddItemToObject(o, "floor_all_creates_returned_ms",
+		                      stats_json(&lat_floor.s_ack));
 		add_num(o, "p99_ratio", a_ratio);
 		{
 			cJSON *st = cJSON_AddObjectToObject(o, "fed_steps_ms");
-			cJSON_AddItemToObject(st, "host_create_to_member_lookup", stats_json(&lat_fed.stage[0]));
+			cJSON_AddItemToObject(st, "host_create_to_member_lookup",
+			                      stats_json(&lat_fed.stage[0]));
 			cJSON_AddItemToObject(st, "lookup_to_apply", stats_json(&lat_fed.stage[1]));
-			cJSON_AddItemToObject(st, "apply_to_created", stats_json(&lat_fed.stage[2]));
+			cJSON_AddItemToObject(st, "apply_to_created",
+			                      stats_json(&lat_fed.stage[2]));
 			cJSON_AddItemToObject(st, "created_to_seen", stats_json(&lat_fed.stage[3]));
 		}
 		cJSON_AddBoolToObject(o, "target_met", a_ratio <= 1.5);
-		cJSON_AddItemToObject(o, "fed_samples_ms_sorted", samples_json(lat_fed.obs, lat_fed.n));
+		cJSON_AddItemToObject(o, "fed_samples_ms_sorted",
+		                      samples_json(lat_fed.obs, lat_fed.n));
 		cJSON_AddItemToObject(o, "floor_samples_ms_sorted",
-				      samples_json(lat_floor.obs, lat_floor.n));
+		                      samples_json(lat_floor.obs, lat_floor.n));
 		o = cJSON_AddObjectToObject(j, "convergence");
 		cJSON_AddNumberToObject(o, "configmaps", opt.conv_cm);
 		cJSON_AddNumberToObject(o, "deployments", opt.conv_dep);
@@ -1726,9 +1761,10 @@ int main(int argc, char **argv)
 		add_num(o, "fed_controller_cpu_s", cv_fed.ctl_cpu);
 		add_num(o, "fed_machine_cpu_busy", cv_fed.machine_busy);
 		add_num(o, "floor_machine_cpu_busy", cv_floor.machine_busy);
-		cJSON_AddNumberToObject(o, "fed_bench_host_client_throttled", (double)cv_fed.throttled);
+		cJSON_AddNumberToObject(o, "fed_bench_host_client_throttled",
+		                        (double)cv_fed.throttled);
 		cJSON_AddNumberToObject(o, "floor_bench_member_clients_throttled",
-					(double)cv_floor.throttled);
+		                        (double)cv_floor.throttled);
 		o = cJSON_AddObjectToObject(j, "rss");
 		add_num(o, "after_convergence_mib", rss_mib);
 		add_num(o, "peak_mib", hwm_mib);
@@ -1747,12 +1783,13 @@ int main(int argc, char **argv)
 		cJSON_AddNumberToObject(o, "noop_spec_change_objects", (double)rs.objects);
 		cJSON_AddNumberToObject(o, "noop_spec_change_member_writes", (double)rs.writes2);
 		cJSON_AddNumberToObject(o, "noop_spec_change_member_deletes", (double)rs.deletes2);
-		cJSON_AddNumberToObject(o, "noop_spec_change_statuses_never_current", (double)rs.stuck2);
+		cJSON_AddNumberToObject(o, "noop_spec_change_statuses_never_current",
+		                        (double)rs.stuck2);
 		cJSON_AddStringToObject(o, "noop_spec_change_first_not_current", rs.stuck2_reason);
 		add_num(o, "noop_spec_change_start_to_status_current_s", rs.status_current);
-		cJSON_AddBoolToObject(o, "target_met", rs.writes == 0 && rs.writes2 == 0 &&
-							       rs.deletes == 0 && rs.deletes2 == 0 &&
-							       rs.stuck == 0 && rs.stuck2 == 0);
+		cJSON_AddBoolToObject(o, "target_met",
+		                      rs.writes == 0 && rs.writes2 == 0 && rs.deletes == 0 &&
+		                          rs.deletes2 == 0 && rs.stuck == 0 && rs.stuck2 == 0);
 		if (opt.drift_n > 0) {
 			o = cJSON_AddObjectToObject(j, "drift");
 			cJSON_AddNumberToObject(o, "edits", opt.drift_n);

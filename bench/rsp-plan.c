@@ -58,19 +58,19 @@ static void make_json(int i, char *buf, size_t size)
 	int64_t total = pick(0, 9) == 0 ? pick(0, 5) : pick(10, 3000);
 
 	o += snprintf(buf + o, size - (size_t)o,
-		      "{\"metadata\":{\"namespace\":\"bench\",\"name\":\"rsp-%d\"},\"spec\":{"
-		      "\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":%lld,"
-		      "\"rebalance\":%s,\"intersectWithClusterSelector\":%s,\"clusters\":{",
-		      i, (long long)total, pick(0, 1) ? "true" : "false",
-		      pick(0, 9) == 0 ? "true" : "false");
+	              "{\"metadata\":{\"namespace\":\"bench\",\"name\":\"rsp-%d\"},\"spec\":{"
+	              "\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":%lld,"
+	              "\"rebalance\":%s,\"intersectWithClusterSelector\":%s,\"clusters\":{",
+	              i, (long long)total, pick(0, 1) ? "true" : "false",
+	              pick(0, 9) == 0 ? "true" : "false");
 	if (shape < 3) { /* the default: every cluster, equal weight */
 		snprintf(buf + o, size - (size_t)o, "}}}");
 		return;
 	}
 	if (shape < 8) /* "*" plus some explicit entries */
 		o += snprintf(buf + o, size - (size_t)o,
-			      "\"*\":{\"weight\":%lld,\"minReplicas\":%lld},",
-			      (long long)pick(0, 3), (long long)pick(0, 2));
+		              "\"*\":{\"weight\":%lld,\"minReplicas\":%lld},",
+		              (long long)pick(0, 3), (long long)pick(0, 2));
 	entries = shape < 8 ? (int)pick(5, 20) : (int)pick(10, 50);
 	for (k = 0; k < entries; k++) {
 		int64_t min = pick(0, 4) == 0 ? pick(1, 10) : 0;
@@ -80,7 +80,7 @@ static void make_json(int i, char *buf, size_t size)
 		    names[(first + 37 * k) % N_CLUSTERS], (long long)pick(0, 10), (long long)min);
 		if (pick(0, 2) == 0)
 			o += snprintf(buf + o, size - (size_t)o, ",\"maxReplicas\":%lld",
-				      (long long)(min + pick(0, 200)));
+			              (long long)(min + pick(0, 200)));
 		o += snprintf(buf + o, size - (size_t)o, "},");
 	}
 	buf[o - 1] = '}'; /* replaces the last comma */
@@ -108,7 +108,7 @@ static void make_inputs(struct workload *w)
 static void even_split(const struct workload *w, struct fed_rsp_cluster_out *out)
 {
 	int64_t total = w->spec.total_replicas, base = total / N_CLUSTERS,
-		extra = total % N_CLUSTERS;
+	        extra = total % N_CLUSTERS;
 	size_t c;
 
 	for (c = 0; c < N_CLUSTERS; c++) {

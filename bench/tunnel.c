@@ -51,7 +51,7 @@ static const struct fed_kube_resource r_cm = {"", "v1", "configmaps", true};
 /* ---- the host side, as fed-controller/tunnel.c does it ---- */
 
 static int h_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
-		  char **cluster, char **credential, void *ud, struct fed_error *err)
+                  char **cluster, char **credential, void *ud, struct fed_error *err)
 {
 	*cluster = strdup("bench");
 	return 0;
@@ -70,16 +70,15 @@ static void h_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	agent_ready = false;
 }
 
-static const struct fed_tunnel_conn_cb hcb = {
-	.auth = h_auth, .ready = h_ready, .closed = h_closed};
+static const struct fed_tunnel_conn_cb hcb = {.auth = h_auth, .ready = h_ready, .closed = h_closed};
 
 static void tunnel_accept(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct fed_error err = FED_ERROR_INIT;
 	int fd = accept4(tunnel_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd >= 0 && fed_tunnel_conn_accept(l, fd, server_ctx, NULL, &hcb, NULL, &agent_conn,
-					      &err) < 0)
+	if (fd >= 0 &&
+	    fed_tunnel_conn_accept(l, fd, server_ctx, NULL, &hcb, NULL, &agent_conn, &err) < 0)
 		fprintf(stderr, "bench-tunnel: %s\n", err.msg);
 }
 
@@ -92,7 +91,7 @@ static void local_accept(struct ev_loop *l, ev_io *w, int revents)
 	while ((fd = accept4(local_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (!agent_conn ||
 		    fed_tunnel_stream_open(agent_conn, FED_TUNNEL_TARGET_KUBE_APISERVER, NULL, NULL,
-					   &s, &err) < 0) {
+		                           &s, &err) < 0) {
 			close(fd);
 			continue;
 		}
@@ -131,17 +130,20 @@ static void req_cb(struct fed_kube_response *resp, void *ud)
 	d->status = resp->status;
 	d->bytes = resp->body_len;
 	snprintf(d->rv, sizeof(d->rv), "%s",
-		 resp->json && fed_obj_resource_version(resp->json)
-			 ? fed_obj_resource_version(resp->json)
-			 : "");
+	         resp->json && fed_obj_resource_version(resp->json)
+	             ? fed_obj_resource_version(resp->json)
+	             : "");
 }
 
 static int request(struct fed_kube_client *c, const char *method, const char *path,
-		   const char *body, struct done *d)
+                   const char *body, struct done *d)
 {
 	struct fed_error err = FED_ERROR_INIT;
-	struct fed_kube_request r = {.method = method, .path = path, .body = body,
-				     .body_len = body ? strlen(body) : 0, .max_retries = 0};
+	struct fed_kube_request r = {.method = method,
+	                             .path = path,
+	                             .body = body,
+	                             .body_len = body ? strlen(body) : 0,
+	                             .max_retries = 0};
 
 	if (!strcmp(method, "PATCH"))
 		r.content_type = "application/merge-patch+json";
@@ -155,7 +157,7 @@ static int request(struct fed_kube_client *c, const char *method, const char *pa
 }
 
 static int sync_request(struct fed_kube_client *c, const char *method, const char *path,
-			const char *body, struct done *d)
+                        const char *body, struct done *d)
 {
 	if (request(c, method, path, body, d) < 0 || fed_kube_wait(loop, &d->done, 120) < 0)
 		return -1;
@@ -218,14 +220,14 @@ int main(int argc, char **argv)
 	int gets = 500, configmaps = 5000, lists = 5, watches = 500, updates = 20;
 	bool help = false;
 	const struct fed_opt table[] = {
-		{FED_OPT_STRING, "kubeconfig", 0, &kubeconfig, "FILE", "the member's kubeconfig"},
-		{FED_OPT_STRING, "agent", 0, &agent, "PATH", "the fed-agent binary"},
-		{FED_OPT_INT, "gets", 0, &gets, "N", "GETs each way (default 500)"},
-		{FED_OPT_INT, "configmaps", 0, &configmaps, "N", "ConfigMaps to LIST (default 5000)"},
-		{FED_OPT_INT, "lists", 0, &lists, "N", "LISTs each way (default 5)"},
-		{FED_OPT_INT, "watches", 0, &watches, "N", "watches through the tunnel (default 500)"},
-		{FED_OPT_INT, "updates", 0, &updates, "N", "64 KiB updates watched (default 20)"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "kubeconfig", 0, &kubeconfig, "FILE", "the member's kubeconfig"},
+	    {FED_OPT_STRING, "agent", 0, &agent, "PATH", "the fed-agent binary"},
+	    {FED_OPT_INT, "gets", 0, &gets, "N", "GETs each way (default 500)"},
+	    {FED_OPT_INT, "configmaps", 0, &configmaps, "N", "ConfigMaps to LIST (default 5000)"},
+	    {FED_OPT_INT, "lists", 0, &lists, "N", "LISTs each way (default 5)"},
+	    {FED_OPT_INT, "watches", 0, &watches, "N", "watches through the tunnel (default 500)"},
+	    {FED_OPT_INT, "updates", 0, &updates, "N", "64 KiB updates watched (default 20)"},
+	    FED_OPT_TABLE_END,
 	};
 	const struct fed_opt *const tables[] = {table, NULL};
 	struct fed_error err = FED_ERROR_INIT;
@@ -308,20 +310,19 @@ int main(int argc, char **argv)
 		struct done *ds = calloc((size_t)configmaps, sizeof(*ds));
 
 		snprintf(body, sizeof(body),
-			 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
-			 "\"%s\"}}",
-			 NS);
-		sync_request(direct, "POST", "/api/v1/namespaces",
-			     body, &d);
+		         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+		         "\"%s\"}}",
+		         NS);
+		sync_request(direct, "POST", "/api/v1/namespaces", body, &d);
 		t0 = ev_time();
 		while (ok < configmaps && ev_time() - t0 < 600) {
 			while (inflight < 64 && next < configmaps) {
-				snprintf(body, sizeof(body),
-					 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
-					 "{\"name\":\"cm-%05d\"},\"data\":{\"d\":\"%s\"}}",
-					 next, data);
-				request(direct, "POST", P_CMS, body,
-					&ds[next]);
+				snprintf(
+				    body, sizeof(body),
+				    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+				    "{\"name\":\"cm-%05d\"},\"data\":{\"d\":\"%s\"}}",
+				    next, data);
+				request(direct, "POST", P_CMS, body, &ds[next]);
 				next++;
 				inflight++;
 			}
@@ -336,7 +337,7 @@ int main(int argc, char **argv)
 			}
 		}
 		fprintf(stderr, "bench-tunnel: %d ConfigMaps in place (%.1f s)\n", ok,
-			ev_time() - t0);
+		        ev_time() - t0);
 		free(ds);
 		free(data);
 	}
@@ -354,13 +355,11 @@ int main(int argc, char **argv)
 		struct done d;
 
 		t0 = ev_time();
-		if (sync_request(direct, "GET", P_CM1, NULL,
-				 &d) != 200)
+		if (sync_request(direct, "GET", P_CM1, NULL, &d) != 200)
 			goto bad_status;
 		lat_d[i] = ev_time() - t0;
 		t0 = ev_time();
-		if (sync_request(tunnel, "GET", P_CM1, NULL,
-				 &d) != 200)
+		if (sync_request(tunnel, "GET", P_CM1, NULL, &d) != 200)
 			goto bad_status;
 		lat_t[i] = ev_time() - t0;
 	}
@@ -401,7 +400,8 @@ int main(int argc, char **argv)
 		lo.field_selector = "metadata.name=cm-00002";
 		lo.resource_version = d0.rv;
 		for (int i = 0; i < watches; i++)
-			if (fed_kube_watch(tunnel, &ref, &lo, w_event, w_done, NULL, &ws[i], &err) < 0)
+			if (fed_kube_watch(tunnel, &ref, &lo, w_event, w_done, NULL, &ws[i], &err) <
+			    0)
 				goto fail;
 		for (int i = 0; i < 100; i++) { /* the watches get established */
 			ev_run(loop, EVRUN_NOWAIT);
@@ -418,7 +418,8 @@ int main(int argc, char **argv)
 				stalled_fd = socket(AF_INET, SOCK_STREAM, 0);
 				if (connect(stalled_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 					snprintf(req, sizeof(req),
-						 "GET %s?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n", P_CMS);
+					         "GET %s?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+					         P_CMS);
 					if (write(stalled_fd, req, strlen(req)) < 0)
 						perror("stalled watch");
 				}
@@ -438,21 +439,22 @@ int main(int argc, char **argv)
 				snprintf(want_value, 16, "r%du%d", r, u);
 				val[u % 65536] = (char)('b' + (u + r) % 20);
 				sprintf(body,
-					"{\"metadata\":{\"annotations\":{\"bench\":\"%s\"}},"
-					"\"data\":{\"d\":\"%s\"}}",
-					want_value, val);
+				        "{\"metadata\":{\"annotations\":{\"bench\":\"%s\"}},"
+				        "\"data\":{\"d\":\"%s\"}}",
+				        want_value, val);
 				events_seen = 0;
 				sent_at = ev_time();
 				/* in round 1 every update also goes to the stalled watch */
 				request(direct, "PATCH", P_CM2, body, &d);
 				free(body);
-				for (double s = ev_time(); ev_time() - s < 30 && events_seen < watches;)
+				for (double s = ev_time();
+				     ev_time() - s < 30 && events_seen < watches;)
 					ev_run(loop, EVRUN_ONCE);
 				if (events_seen < watches) {
 					fprintf(stderr,
-						"bench-tunnel: round %d update %d reached %d of %d "
-						"watchers\n",
-						r, u, events_seen, watches);
+					        "bench-tunnel: round %d update %d reached %d of %d "
+					        "watchers\n",
+					        r, u, events_seen, watches);
 					break;
 				}
 			}
@@ -486,8 +488,8 @@ int main(int argc, char **argv)
 		       "\"stalled_vs_normal_p50\":%.2f,\"stalled_vs_normal_p99\":%.2f,"
 		       "\"watch_errors\":%d}}\n",
 		       gets, p50d, p50t, p99d, p99t, p50t - p50d, configmaps, list_bytes, rd, rt,
-		       list_bytes * lists / list_d / 1e6, list_bytes * lists / list_t / 1e6, rt / rd,
-		       watches, updates, rounds[0].n, rounds[0].p50, rounds[0].p99,
+		       list_bytes * lists / list_d / 1e6, list_bytes * lists / list_t / 1e6,
+		       rt / rd, watches, updates, rounds[0].n, rounds[0].p50, rounds[0].p99,
 		       rounds[0].fanout * 1000, rounds[1].n, rounds[1].p50, rounds[1].p99,
 		       rounds[1].fanout * 1000, rounds[1].p50 / rounds[0].p50,
 		       rounds[1].p99 / rounds[0].p99, watch_errors);

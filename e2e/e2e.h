@@ -50,7 +50,8 @@ static inline const char *e2e_env(const char *name)
 	const char *v = getenv(name);
 
 	if (!v || !*v) {
-		fprintf(stderr, "%s is not set: run through ctest (the e2e fixture sets it)\n", name);
+		fprintf(stderr, "%s is not set: run through ctest (the e2e fixture sets it)\n",
+		        name);
 		exit(1);
 	}
 	return v;
@@ -74,7 +75,7 @@ static inline int e2e_clusters(const char *action, const char *name)
 	char cmd[2048];
 
 	snprintf(cmd, sizeof(cmd), "%s %s --state-dir %s %s >&2", e2e_env("FED_LOCAL_CLUSTERS"),
-		 action, e2e_env("FED_E2E_STATE"), name);
+	         action, e2e_env("FED_E2E_STATE"), name);
 	return system(cmd);
 }
 

@@ -17,7 +17,7 @@ static const struct fed_kube_resource r_ns = {"", "v1", "namespaces", false};
 
 /* One GET /api/v1/namespaces/default with cfg. */
 static int probe(const struct fed_rest_config *cfg, struct e2e_result *r,
-		 struct fed_kube_client **keep)
+                 struct fed_kube_client **keep)
 {
 	struct fed_kube_client *c = NULL;
 	struct fed_error err = FED_ERROR_INIT;
@@ -125,8 +125,9 @@ static void test_wrong_ca(void)
 
 	snprintf(path, sizeof(path), "%s/other-ca.crt", tmpdir);
 	snprintf(cmd, sizeof(cmd),
-		 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/other-ca.key -out %s "
-		 "-days 1 -subj /CN=not-the-cluster-ca >/dev/null 2>&1", tmpdir, path);
+	         "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/other-ca.key -out %s "
+	         "-days 1 -subj /CN=not-the-cluster-ca >/dev/null 2>&1",
+	         tmpdir, path);
 	CHECK_INT(system(cmd), 0);
 	CHECK_INT(e2e_load(&cfg, "member1"), 0);
 	free(cfg.ca_pem);
@@ -164,11 +165,12 @@ static void test_exec_plugin(void)
 	snprintf(plugin, sizeof(plugin), "%s/plugin.sh", tmpdir);
 	snprintf(count, sizeof(count), "%s/calls", tmpdir);
 	snprintf(body, sizeof(body),
-		 "echo x >> %s\n"
-		 "cat <<EOF\n"
-		 "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-		 "\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}\n"
-		 "EOF", count, admin_token);
+	         "echo x >> %s\n"
+	         "cat <<EOF\n"
+	         "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+	         "\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"2099-01-01T00:00:00Z\"}}\n"
+	         "EOF",
+	         count, admin_token);
 	write_plugin(plugin, body);
 	CHECK_INT(no_cert(&cfg), 0);
 	cfg.exec = calloc(1, sizeof(*cfg.exec));

@@ -17,7 +17,7 @@ static const struct fed_kube_resource r_ns = {"", "v1", "namespaces", false};
 static const struct fed_kube_resource r_cm = {"", "v1", "configmaps", true};
 static const struct fed_kube_resource r_deploy = {"apps", "v1", "deployments", true};
 static const struct fed_kube_resource r_crd = {"apiextensions.k8s.io", "v1",
-					       "customresourcedefinitions", false};
+                                               "customresourcedefinitions", false};
 
 static cJSON *parse(const char *s)
 {
@@ -25,7 +25,7 @@ static cJSON *parse(const char *s)
 }
 
 static int create(const struct fed_kube_resource *r, const char *namespace, const char *json,
-		  struct e2e_result *res)
+                  struct e2e_result *res)
 {
 	struct fed_kube_ref ref = {r, namespace, NULL, NULL};
 	struct fed_error err = FED_ERROR_INIT;
@@ -41,7 +41,7 @@ static int create(const struct fed_kube_resource *r, const char *namespace, cons
 }
 
 static int get(const struct fed_kube_resource *r, const char *namespace, const char *name,
-	       struct e2e_result *res)
+               struct e2e_result *res)
 {
 	struct fed_kube_ref ref = {r, namespace, name, NULL};
 	struct fed_error err = FED_ERROR_INIT;
@@ -58,7 +58,9 @@ static void test_namespace(void)
 	char body[256];
 
 	snprintf(ns, sizeof(ns), "e2e-client-%d", (int)getpid());
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body),
+	         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+	         ns);
 	CHECK_INT(create(&r_ns, NULL, body, &r), 0);
 	CHECK_INT(r.status, 201);
 	CHECK_STR(fed_obj_name(r.json), ns);
@@ -81,8 +83,11 @@ static void test_crud(void)
 	cJSON *obj, *stale;
 	char *uid = NULL;
 
-	CHECK_INT(create(&r_cm, ns, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
-				 "\"metadata\":{\"name\":\"crud\"},\"data\":{\"a\":\"1\"}}", &r), 0);
+	CHECK_INT(create(&r_cm, ns,
+	                 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+	                 "\"metadata\":{\"name\":\"crud\"},\"data\":{\"a\":\"1\"}}",
+	                 &r),
+	          0);
 	e2e_result_release(&r);
 
 	CHECK_INT(get(&r_cm, ns, "crud", &r), 0);
@@ -112,25 +117,30 @@ static void test_crud(void)
 	/* merge patch, JSON patch, strategic merge patch, server-side apply */
 	memset(&r, 0, sizeof(r));
 	CHECK_INT(fed_kube_patch(cl, &ref, FED_PATCH_MERGE, "{\"data\":{\"b\":\"merge\"}}", NULL,
-				 e2e_cb, &r, NULL, &err), 0);
+	                         e2e_cb, &r, NULL, &err),
+	          0);
 	CHECK_INT(e2e_wait(loop, &r), 0);
 	CHECK_STR(fed_obj_str(r.json, "data.b"), "merge");
 	e2e_result_release(&r);
 	CHECK_INT(fed_kube_patch(cl, &ref, FED_PATCH_JSON,
-				 "[{\"op\":\"replace\",\"path\":\"/data/b\",\"value\":\"json\"}]",
-				 NULL, e2e_cb, &r, NULL, &err), 0);
+	                         "[{\"op\":\"replace\",\"path\":\"/data/b\",\"value\":\"json\"}]",
+	                         NULL, e2e_cb, &r, NULL, &err),
+	          0);
 	CHECK_INT(e2e_wait(loop, &r), 0);
 	CHECK_STR(fed_obj_str(r.json, "data.b"), "json");
 	e2e_result_release(&r);
 	CHECK_INT(fed_kube_patch(cl, &ref, FED_PATCH_STRATEGIC, "{\"data\":{\"c\":\"smp\"}}", NULL,
-				 e2e_cb, &r, NULL, &err), 0);
+	                         e2e_cb, &r, NULL, &err),
+	          0);
 	CHECK_INT(e2e_wait(loop, &r), 0);
 	CHECK_STR(fed_obj_str(r.json, "data.c"), "smp");
 	e2e_result_release(&r);
-	CHECK_INT(fed_kube_patch(cl, &ref, FED_PATCH_APPLY,
-				 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
-				 "\"crud\"},\"data\":{\"d\":\"applied\"}}",
-				 &apply, e2e_cb, &r, NULL, &err), 0);
+	CHECK_INT(
+	    fed_kube_patch(cl, &ref, FED_PATCH_APPLY,
+	                   "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+	                   "\"crud\"},\"data\":{\"d\":\"applied\"}}",
+	                   &apply, e2e_cb, &r, NULL, &err),
+	    0);
 	CHECK_INT(e2e_wait(loop, &r), 0);
 	CHECK_STR(fed_obj_str(r.json, "data.d"), "applied");
 	CHECK_STR(fed_obj_str(r.json, "data.a"), "2"); /* apply kept other owners' fields */
@@ -138,8 +148,9 @@ static void test_crud(void)
 	e2e_result_release(&r);
 	/* an invalid JSON patch path: Invalid with the server's message */
 	CHECK_INT(fed_kube_patch(cl, &ref, FED_PATCH_JSON,
-				 "[{\"op\":\"replace\",\"path\":\"/nope/x\",\"value\":1}]", NULL,
-				 e2e_cb, &r, NULL, &err), 0);
+	                         "[{\"op\":\"replace\",\"path\":\"/nope/x\",\"value\":1}]", NULL,
+	                         e2e_cb, &r, NULL, &err),
+	          0);
 	CHECK(e2e_wait(loop, &r) != 0);
 	CHECK(r.err.http_status == 422 || r.err.http_status == 400 || r.err.http_status == 500);
 	e2e_result_release(&r);
@@ -162,12 +173,14 @@ static void test_crud(void)
 	free(uid);
 	CHECK_INT(get(&r_cm, ns, "crud", &r), 0);
 	CHECK(fed_obj_str(r.json, "metadata.deletionTimestamp") != NULL);
-	CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "metadata"),
-							 "finalizers"), 0)->valuestring,
-		  "foregroundDeletion");
+	CHECK_STR(cJSON_GetArrayItem(
+	              cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "metadata"), "finalizers"), 0)
+	              ->valuestring,
+	          "foregroundDeletion");
 	e2e_result_release(&r);
 	CHECK_INT(fed_kube_patch(cl, &ref, FED_PATCH_MERGE, "{\"metadata\":{\"finalizers\":null}}",
-				 NULL, e2e_cb, &r, NULL, &err), 0);
+	                         NULL, e2e_cb, &r, NULL, &err),
+	          0);
 	CHECK_INT(e2e_wait(loop, &r), 0);
 	e2e_result_release(&r);
 	CHECK_INT(get(&r_cm, ns, "crud", &r), FED_ENOTFOUND);
@@ -182,22 +195,29 @@ static void test_status_subresource(void)
 	struct fed_error err = FED_ERROR_INIT;
 	struct e2e_result r;
 
-	CHECK_INT(create(&r_deploy, ns,
-			 "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
-			 "\"web\"},\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"app\":"
-			 "\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":"
-			 "{\"containers\":[{\"name\":\"c\",\"image\":\"pause\"}]}}}}", &r), 0);
+	CHECK_INT(
+	    create(&r_deploy, ns,
+	           "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
+	           "\"web\"},\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"app\":"
+	           "\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":"
+	           "{\"containers\":[{\"name\":\"c\",\"image\":\"pause\"}]}}}}",
+	           &r),
+	    0);
 	e2e_result_release(&r);
 	/* a status write changes status only; a spec change in it is ignored */
 	CHECK_INT(fed_kube_patch(cl, &ref, FED_PATCH_MERGE,
-				 "{\"spec\":{\"replicas\":7},\"status\":{\"replicas\":3,"
-				 "\"readyReplicas\":2,\"availableReplicas\":2}}",
-				 NULL, e2e_cb, &r, NULL, &err), 0);
+	                         "{\"spec\":{\"replicas\":7},\"status\":{\"replicas\":3,"
+	                         "\"readyReplicas\":2,\"availableReplicas\":2}}",
+	                         NULL, e2e_cb, &r, NULL, &err),
+	          0);
 	CHECK_INT(e2e_wait(loop, &r), 0);
 	e2e_result_release(&r);
 	CHECK_INT(get(&r_deploy, ns, "web", &r), 0);
-	CHECK_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "status"), "availableReplicas")->valueint, 2);
-	CHECK_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "spec"), "replicas")->valueint, 3);
+	CHECK_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "status"), "availableReplicas")
+	              ->valueint,
+	          2);
+	CHECK_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "spec"), "replicas")->valueint,
+	          3);
 	e2e_result_release(&r);
 }
 
@@ -256,8 +276,11 @@ static void test_paging(void)
 	for (i = 0; i < 620; i++) {
 		char body[256];
 		cJSON *obj;
-		snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
-			 "{\"name\":\"page-%03d\",\"labels\":{\"set\":\"paging\"}},\"data\":{\"i\":\"%d\"}}", i, i);
+		snprintf(body, sizeof(body),
+		         "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+		         "{\"name\":\"page-%03d\",\"labels\":{\"set\":\"paging\"}},\"data\":{\"i\":"
+		         "\"%d\"}}",
+		         i, i);
 		obj = parse(body);
 		CHECK_INT(fed_kube_create(cl, &ref, obj, NULL, bulk_cb, &b, NULL, &err), 0);
 		cJSON_Delete(obj);
@@ -330,11 +353,17 @@ static void test_watch_events_and_cancel(void)
 	o.allow_bookmarks = true;
 	CHECK_INT(fed_kube_watch(cl, &ref, &o, w_event, w_done, &wr, &w, &err), 0);
 	fed_kube_wait(loop, &never, 0.3);
-	CHECK_INT(create(&r_cm, ns, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{"
-				    "\"name\":\"w1\",\"labels\":{\"set\":\"watch\"}}}", &r), 0);
+	CHECK_INT(create(&r_cm, ns,
+	                 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{"
+	                 "\"name\":\"w1\",\"labels\":{\"set\":\"watch\"}}}",
+	                 &r),
+	          0);
 	e2e_result_release(&r);
-	CHECK_INT(create(&r_cm, ns, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{"
-				    "\"name\":\"other\",\"labels\":{\"set\":\"nope\"}}}", &r), 0);
+	CHECK_INT(create(&r_cm, ns,
+	                 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{"
+	                 "\"name\":\"other\",\"labels\":{\"set\":\"nope\"}}}",
+	                 &r),
+	          0);
 	e2e_result_release(&r);
 	for (int i = 0; i < 50 && wr.events < 1; i++)
 		fed_kube_wait(loop, &never, 0.1);
@@ -424,13 +453,15 @@ static void test_discovery_and_crd(void)
 
 	/* a custom type appears in discovery once its CRD is established */
 	memset(&r, 0, sizeof(r));
-	i = create(&r_crd, NULL,
-		   "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
-		   "\"metadata\":{\"name\":\"widgets.e2e.fed.io\"},\"spec\":{\"group\":\"e2e.fed.io\","
-		   "\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\",\"kind\":\"Widget\","
-		   "\"shortNames\":[\"wd\"]},\"scope\":\"Namespaced\",\"versions\":[{\"name\":\"v1\","
-		   "\"served\":true,\"storage\":true,\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\","
-		   "\"x-kubernetes-preserve-unknown-fields\":true}}}]}}", &r);
+	i = create(
+	    &r_crd, NULL,
+	    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+	    "\"metadata\":{\"name\":\"widgets.e2e.fed.io\"},\"spec\":{\"group\":\"e2e.fed.io\","
+	    "\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\",\"kind\":\"Widget\","
+	    "\"shortNames\":[\"wd\"]},\"scope\":\"Namespaced\",\"versions\":[{\"name\":\"v1\","
+	    "\"served\":true,\"storage\":true,\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\","
+	    "\"x-kubernetes-preserve-unknown-fields\":true}}}]}}",
+	    &r);
 	CHECK(i == 0 || i == FED_EEXISTS);
 	e2e_result_release(&r);
 	for (i = 0; i < 100; i++) {
@@ -448,11 +479,15 @@ static void test_discovery_and_crd(void)
 	CHECK(a && !strcmp(a->kind, "Widget") && a->r.namespaced);
 	{
 		struct fed_kube_resource wr = a->r;
-		CHECK_INT(create(&wr, ns, "{\"apiVersion\":\"e2e.fed.io/v1\",\"kind\":\"Widget\","
-					 "\"metadata\":{\"name\":\"w\"},\"spec\":{\"size\":3}}", &r), 0);
+		CHECK_INT(create(&wr, ns,
+		                 "{\"apiVersion\":\"e2e.fed.io/v1\",\"kind\":\"Widget\","
+		                 "\"metadata\":{\"name\":\"w\"},\"spec\":{\"size\":3}}",
+		                 &r),
+		          0);
 		e2e_result_release(&r);
 		CHECK_INT(get(&wr, ns, "w", &r), 0);
-		CHECK_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "spec"), "size")->valueint, 3);
+		CHECK_INT(
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "spec"), "size")->valueint, 3);
 		e2e_result_release(&r);
 	}
 	fed_discovery_free(dr.d);

@@ -71,10 +71,13 @@ static int write_cm(const char *method, const char *name, const char *value)
 		ret = fed_kube_delete(writer, &ref, NULL, e2e_cb, &r, NULL, &err);
 	} else if (!strcmp(method, "PATCH")) {
 		snprintf(body, sizeof(body), "{\"data\":{\"v\":\"%s\"}}", value);
-		ret = fed_kube_patch(writer, &ref, FED_PATCH_MERGE, body, NULL, e2e_cb, &r, NULL, &err);
+		ret = fed_kube_patch(writer, &ref, FED_PATCH_MERGE, body, NULL, e2e_cb, &r, NULL,
+		                     &err);
 	} else {
-		snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
-			 "{\"name\":\"%s\",\"labels\":{\"e2e\":\"inf\"}},\"data\":{\"v\":\"%s\"}}", name, value);
+		snprintf(body, sizeof(body),
+		         "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":"
+		         "{\"name\":\"%s\",\"labels\":{\"e2e\":\"inf\"}},\"data\":{\"v\":\"%s\"}}",
+		         name, value);
 		obj = cJSON_Parse(body);
 		ref.name = NULL;
 		ret = fed_kube_create(writer, &ref, obj, NULL, e2e_cb, &r, NULL, &err);
@@ -117,7 +120,9 @@ static void test_setup(void)
 	cJSON *obj;
 
 	snprintf(ns, sizeof(ns), "e2e-informer-%d", (int)getpid());
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body),
+	         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+	         ns);
 	obj = cJSON_Parse(body);
 	memset(&r, 0, sizeof(r));
 	CHECK_INT(fed_kube_create(writer, &ref, obj, NULL, e2e_cb, &r, NULL, &err), 0);
@@ -199,7 +204,7 @@ static void test_server_restart(void)
 	CHECK_INT(count(&ev.updates, "down-1"), 0);
 	fed_informer_get_stats(inf, &after);
 	fprintf(stderr, "  lists %lu->%lu watches %lu->%lu gone %lu errors %lu\n", before.lists,
-		after.lists, before.watches, after.watches, after.gone, after.errors);
+	        after.lists, before.watches, after.watches, after.gone, after.errors);
 	/* it noticed the outage: the stream ended (with an error, or cleanly
 	 * under the server's shutdown grace) and a new watch was opened */
 	CHECK(after.watches > before.watches);

@@ -36,8 +36,8 @@ struct cand {
 	double lease_duration, renew_deadline, retry_period;
 	bool leading; /* between on_started_leading and on_stopped_leading */
 	int started, stopped, released;
-	double t_started, t_stopped;   /* fed_leader_now() in the callbacks */
-	double renewed_before_stop;    /* status.renewed_at seen in on_stopped_leading */
+	double t_started, t_stopped; /* fed_leader_now() in the callbacks */
+	double renewed_before_stop;  /* status.renewed_at seen in on_stopped_leading */
 	char seen_leader[96];
 	int release_code;
 	bool free_on_start, free_on_stop;
@@ -48,8 +48,8 @@ static struct cand *cands[MAX_CANDS];
 static int violations;
 static unsigned long ticks;
 static ev_check checker;
-static bool poll_mode;	 /* new electors: poll_only (client-go exactly) */
-static bool via_proxy;	 /* new electors: their client goes through the proxy */
+static bool poll_mode; /* new electors: poll_only (client-go exactly) */
+static bool via_proxy; /* new electors: their client goes through the proxy */
 
 static bool acting(const struct cand *c)
 {
@@ -65,7 +65,7 @@ static void check_cb(struct ev_loop *l, ev_check *w, int revents)
 			if (cands[i] && cands[j] && !strcmp(cands[i]->lease, cands[j]->lease) &&
 			    acting(cands[i]) && acting(cands[j])) {
 				fprintf(stderr, "  VIOLATION: %s and %s both lead %s\n",
-					cands[i]->id, cands[j]->id, cands[i]->lease);
+				        cands[i]->id, cands[j]->id, cands[i]->lease);
 				violations++;
 			}
 }
@@ -78,7 +78,7 @@ static void on_started(void *ud)
 		if (cands[i] && cands[i] != c && !strcmp(cands[i]->lease, c->lease) &&
 		    cands[i]->leading) {
 			fprintf(stderr, "  VIOLATION: %s started while %s leads\n", c->id,
-				cands[i]->id);
+			        cands[i]->id);
 			violations++;
 		}
 	c->leading = true;
@@ -325,7 +325,7 @@ static void lease_name(char *buf, size_t len, const char *suffix)
 
 /* durations 0: the production defaults */
 static struct cand *cand_new(const char *id, const char *lease, double lease_s, double renew_s,
-			     double retry_s, bool start)
+                             double retry_s, bool start)
 {
 	struct fed_rest_config cfg;
 	struct fed_error err = FED_ERROR_INIT;
@@ -476,8 +476,7 @@ static void lease_delete(const char *name)
 
 /* Write a Lease as another ("ghost") holder would: create or replace its
  * spec. Returns the result code. */
-static int lease_put_ghost(const char *name, const char *holder, long duration,
-			   const char *renew)
+static int lease_put_ghost(const char *name, const char *holder, long duration, const char *renew)
 {
 	struct fed_kube_ref ref = {&r_lease, ns, name, NULL};
 	struct fed_error err = FED_ERROR_INIT;
@@ -486,17 +485,17 @@ static int lease_put_ghost(const char *name, const char *holder, long duration,
 	int ret;
 
 	snprintf(body, sizeof(body),
-		 "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{"
-		 "\"name\":\"%s\",\"namespace\":\"%s\"},\"spec\":{\"holderIdentity\":\"%s\","
-		 "\"leaseDurationSeconds\":%ld,\"acquireTime\":\"1970-01-01T00:00:00.000000Z\","
-		 "\"renewTime\":\"%s\",\"leaseTransitions\":0}}",
-		 name, ns, holder, duration, renew);
+	         "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{"
+	         "\"name\":\"%s\",\"namespace\":\"%s\"},\"spec\":{\"holderIdentity\":\"%s\","
+	         "\"leaseDurationSeconds\":%ld,\"acquireTime\":\"1970-01-01T00:00:00.000000Z\","
+	         "\"renewTime\":\"%s\",\"leaseTransitions\":0}}",
+	         name, ns, holder, duration, renew);
 	memset(&r, 0, sizeof(r));
 	/* server-side apply: creates or updates, no resourceVersion needed */
 	{
 		struct fed_kube_write_opts o = {"e2e-ghost", true, false};
-		ret = fed_kube_patch(admin, &ref, FED_PATCH_APPLY, body, &o, e2e_cb, &r, NULL,
-				     &err);
+		ret =
+		    fed_kube_patch(admin, &ref, FED_PATCH_APPLY, body, &o, e2e_cb, &r, NULL, &err);
 	}
 	if (!ret)
 		ret = e2e_wait(loop, &r);
@@ -559,9 +558,11 @@ static void one_leader_and_crash(void)
 	cand_crash(l);
 	CHECK(wait_leader(&o, 1, LEASE + 3 * FED_LEADER_JITTER * RETRY + 5) == o);
 	took = o->t_started - t0;
-	fprintf(stderr, "  %s: takeover after a crash (lease %gs, renew %gs, retry %gs): %.2fs "
-		"(%.2fs after the crashed leader's last renewal)\n", poll_mode ? "poll" : "watch",
-		LEASE, RENEW, RETRY, took, o->t_started - crashed_renewed);
+	fprintf(stderr,
+	        "  %s: takeover after a crash (lease %gs, renew %gs, retry %gs): %.2fs "
+	        "(%.2fs after the crashed leader's last renewal)\n",
+	        poll_mode ? "poll" : "watch", LEASE, RENEW, RETRY, took,
+	        o->t_started - crashed_renewed);
 	CHECK(took <= 15.0);
 	if (poll_mode)
 		/* one candidate poll (<= 2.2 retry) to see the last renewal, then
@@ -608,7 +609,7 @@ static void release_case(void)
 	CHECK(wait_leader(&o, 1, 10) == o);
 	took = o->t_started - t0;
 	fprintf(stderr, "  %s: takeover after a graceful release (retry %gs): %.2fs\n",
-		poll_mode ? "poll" : "watch", RETRY, took);
+	        poll_mode ? "poll" : "watch", RETRY, took);
 	if (poll_mode)
 		CHECK(took <= (1 + FED_LEADER_JITTER) * RETRY + 1.0);
 	else
@@ -686,9 +687,10 @@ static void test_partition(void)
 	CHECK(stopped);
 	since_renew = l->t_stopped - l->renewed_before_stop;
 	since_freeze = l->t_stopped - t_freeze;
-	fprintf(stderr, "  API server frozen: the leader stopped %.2fs after its last successful "
-		"renewal (%.2fs after the freeze; renew deadline %gs, lease %gs)\n",
-		since_renew, since_freeze, RENEW, LEASE);
+	fprintf(stderr,
+	        "  API server frozen: the leader stopped %.2fs after its last successful "
+	        "renewal (%.2fs after the freeze; renew deadline %gs, lease %gs)\n",
+	        since_renew, since_freeze, RENEW, LEASE);
 	CHECK(since_renew >= RENEW - 0.05);
 	CHECK(since_renew <= RENEW + 0.5);
 	CHECK(since_renew < LEASE);
@@ -699,11 +701,13 @@ static void test_partition(void)
 	 * once, or the other takes over once it expires) */
 	after = wait_leader(cs, 2, LEASE + 3 * FED_LEADER_JITTER * RETRY + 5);
 	CHECK(after != NULL);
-	fprintf(stderr, "  after the thaw %s leads (%s), %.2fs after the old leader's last "
-		"renewal\n", after->id,
-		after == l ? "the old leader, renewing the lease it still holds"
-			   : "the other, once the lease expired",
-		after->t_started - l->renewed_before_stop);
+	fprintf(stderr,
+	        "  after the thaw %s leads (%s), %.2fs after the old leader's last "
+	        "renewal\n",
+	        after->id,
+	        after == l ? "the old leader, renewing the lease it still holds"
+	                   : "the other, once the lease expired",
+	        after->t_started - l->renewed_before_stop);
 	if (after != l)
 		CHECK(after->t_started - l->renewed_before_stop >= LEASE);
 	spin(2 * RETRY);
@@ -749,9 +753,10 @@ static void test_leader_cut_off(void)
 	stop_after = a->t_stopped - a->renewed_before_stop;
 	start_after = b->t_started - a->renewed_before_stop;
 	gap = b->t_started - a->t_stopped;
-	fprintf(stderr, "  leader cut off (%.2fs after its last renewal): it stopped %.2fs after "
-		"that renewal, the other started %.2fs after it: %.2fs with no leader\n",
-		t_block - a->renewed_before_stop, stop_after, start_after, gap);
+	fprintf(stderr,
+	        "  leader cut off (%.2fs after its last renewal): it stopped %.2fs after "
+	        "that renewal, the other started %.2fs after it: %.2fs with no leader\n",
+	        t_block - a->renewed_before_stop, stop_after, start_after, gap);
 	CHECK(stop_after <= RENEW + 0.5);
 	CHECK(start_after >= LEASE);
 	CHECK(gap >= LEASE - RENEW - 0.5);
@@ -798,8 +803,10 @@ static void test_expiry_by_observation(void)
 	last_write = fed_leader_now();
 	CHECK_INT(lease_put_ghost(name, "ghost", (long)LEASE, "2999-01-01T00:00:00.000000Z"), 0);
 	CHECK(wait_leader(&b, 1, LEASE + 3 * FED_LEADER_JITTER * RETRY + 5) == b);
-	fprintf(stderr, "  ghost holder (renewTime in 1970, then 2999) expired %.2fs after its "
-		"last write\n", b->t_started - last_write);
+	fprintf(stderr,
+	        "  ghost holder (renewTime in 1970, then 2999) expired %.2fs after its "
+	        "last write\n",
+	        b->t_started - last_write);
 	CHECK(b->t_started - last_write >= LEASE);
 	CHECK(b->t_started - last_write <= LEASE + FED_LEADER_JITTER * RETRY + RETRY + 1.0);
 	lease_get(name, &v);
@@ -836,9 +843,10 @@ static void test_production_defaults(void)
 	cand_crash(l);
 	CHECK(wait_leader(&o, 1, lease + 3 * FED_LEADER_JITTER * retry + 5) == o);
 	took = o->t_started - t0;
-	fprintf(stderr, "  takeover after a crash at the defaults (lease 15s, renew 10s, "
-		"retry 2s): %.2fs (%.2fs after the last renewal; %s 17s)\n", took,
-		o->t_started - crashed_renewed, took <= 17.0 ? "within" : "OVER");
+	fprintf(stderr,
+	        "  takeover after a crash at the defaults (lease 15s, renew 10s, "
+	        "retry 2s): %.2fs (%.2fs after the last renewal; %s 17s)\n",
+	        took, o->t_started - crashed_renewed, took <= 17.0 ? "within" : "OVER");
 	CHECK(o->t_started - crashed_renewed >= lease);
 	CHECK(took <= lease + retry);
 
@@ -901,7 +909,7 @@ int main(void)
 	struct fed_error err = FED_ERROR_INIT;
 
 	fed_log_setup(getenv("FED_LOG") ? fed_log_level_parse(getenv("FED_LOG")) : FED_LOG_WARN,
-		      false);
+	              false);
 	px.lfd = -1;
 	loop = ev_default_loop(0);
 	if (e2e_load(&cfg, "host"))

@@ -28,7 +28,8 @@ static const char *e2e_env(const char *name)
 	const char *v = getenv(name);
 
 	if (!v || !*v) {
-		fprintf(stderr, "%s is not set: run through ctest (the e2e fixture sets it)\n", name);
+		fprintf(stderr, "%s is not set: run through ctest (the e2e fixture sets it)\n",
+		        name);
 		exit(1);
 	}
 	return v;
@@ -55,7 +56,7 @@ static int ready, closed;
 static char agent_log[300];
 
 static int h_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
-		  char **cluster, char **credential, void *ud, struct fed_error *err)
+                  char **cluster, char **credential, void *ud, struct fed_error *err)
 {
 	if (kind != FED_TUNNEL_AUTH_BOOTSTRAP || len != 9 || memcmp(secret, "e2e-token", 9))
 		return fed_error_set(err, FED_EUNAUTHORIZED, "wrong token");
@@ -76,8 +77,7 @@ static void h_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 		conn = NULL;
 }
 
-static const struct fed_tunnel_conn_cb hcb = {
-	.auth = h_auth, .ready = h_ready, .closed = h_closed};
+static const struct fed_tunnel_conn_cb hcb = {.auth = h_auth, .ready = h_ready, .closed = h_closed};
 
 static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
 {
@@ -216,9 +216,10 @@ static void test_least_reach(void)
 	req_release(&r);
 
 	/* a proxy-style request for another address: 400 */
-	CHECK_INT(request(&r, FED_TUNNEL_TARGET_KUBE_APISERVER,
-			  "GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: x\r\n\r\n"),
-		  0);
+	CHECK_INT(
+	    request(&r, FED_TUNNEL_TARGET_KUBE_APISERVER,
+	            "GET http://169.254.169.254/latest/meta-data HTTP/1.1\r\nHost: x\r\n\r\n"),
+	    0);
 	CHECK(run_until(&r.done, 10));
 	CHECK_INT(status_of(&r), 400);
 	CHECK_HAS(fed_buf_str(&r.resp), "only the kube-apiserver is reachable");
@@ -227,11 +228,11 @@ static void test_least_reach(void)
 	/* the host's bogus bearer token and an impersonation are dropped:
 	 * the agent's own credential answers (401 or 403 otherwise) */
 	CHECK_INT(request(&r, FED_TUNNEL_TARGET_KUBE_APISERVER,
-			  "GET /api/v1/namespaces/default HTTP/1.1\r\nHost: 127.0.0.1:1\r\n"
-			  "Authorization: Bearer bogus-host-token\r\n"
-			  "Impersonate-User: nobody-e2e\r\nImpersonate-Group: nobody\r\n"
-			  "Connection: close\r\n\r\n"),
-		  0);
+	                  "GET /api/v1/namespaces/default HTTP/1.1\r\nHost: 127.0.0.1:1\r\n"
+	                  "Authorization: Bearer bogus-host-token\r\n"
+	                  "Impersonate-User: nobody-e2e\r\nImpersonate-Group: nobody\r\n"
+	                  "Connection: close\r\n\r\n"),
+	          0);
 	CHECK(run_until(&r.done, 10));
 	CHECK_INT(status_of(&r), 200);
 	req_release(&r);
@@ -251,13 +252,13 @@ static void test_many_streams_one_stalled(void)
 	CHECK(run_until(&ready, 15));
 	/* a big LIST nobody reads */
 	CHECK_INT(request(&stalled, FED_TUNNEL_TARGET_KUBE_APISERVER,
-			  "GET /openapi/v2 HTTP/1.1\r\nAccept: application/json\r\n\r\n"),
-		  0);
+	                  "GET /openapi/v2 HTTP/1.1\r\nAccept: application/json\r\n\r\n"),
+	          0);
 	stalled.stall = true;
 	for (int i = 0; i < N; i++)
 		CHECK_INT(request(&rs[i], FED_TUNNEL_TARGET_KUBE_APISERVER,
-				  "GET /version HTTP/1.1\r\n\r\n"),
-			  0);
+		                  "GET /version HTTP/1.1\r\n\r\n"),
+		          0);
 	t0 = ev_time();
 	while (!all && ev_time() - t0 < 15) {
 		all = 1;
@@ -272,7 +273,7 @@ static void test_many_streams_one_stalled(void)
 		req_release(&rs[i]);
 	}
 	fprintf(stderr, "  %d GETs through one tunnel beside a stalled stream in %.0f ms\n", N,
-		(ev_time() - t0) * 1000);
+	        (ev_time() - t0) * 1000);
 	CHECK(!stalled.reset);
 	req_release(&stalled);
 	stop(pid);
@@ -320,7 +321,8 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	fed_log_setup(FED_LOG_ERROR, false);
 	loop = EV_DEFAULT;
-	snprintf(dir, sizeof(dir), "%s/fed-e2e-tunnel-agent-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/fed-e2e-tunnel-agent-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(ca_path, sizeof(ca_path), "%s/host-ca.crt", dir);

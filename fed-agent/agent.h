@@ -19,7 +19,7 @@ struct agent {
 	const char *host_address; /* host:port of the tunnel */
 	const char *host_ca_file;
 	const char *server_name; /* name or IP in the host's certificate */
-	const char *token_file;	 /* one-time bootstrap token */
+	const char *token_file;  /* one-time bootstrap token */
 	const char *credential_file;
 	const char *credential_secret; /* member Secret holding the credential */
 	const char *namespace_opt;     /* its namespace outside a pod */
@@ -30,11 +30,11 @@ struct agent {
 	/* state */
 	SSL_CTX *tunnel_ctx;
 	SSL_CTX *upstream_ctx;
-	SSL_CTX *proxy_ctx; /* TLS to an https:// proxy */
+	SSL_CTX *proxy_ctx;            /* TLS to an https:// proxy */
 	struct fed_rest_config member; /* this member's apiserver and our credential */
-	char *api_host;		       /* host part of member.server */
+	char *api_host;                /* host part of member.server */
 	char *api_port;
-	char *api_hostport; /* Host header */
+	char *api_hostport;           /* Host header */
 	struct fed_kube_client *kube; /* for metadata */
 	struct fed_tunnel_conn *conn;
 	ev_timer retry;
@@ -46,14 +46,14 @@ struct agent {
 	char *meta_version;
 	int meta_nodes, meta_cores;
 	/* credential (credential.c) */
-	char *cred;	 /* the current per-cluster credential, NULL until we have one */
+	char *cred;      /* the current per-cluster credential, NULL until we have one */
 	char *secret_ns; /* namespace of credential_secret */
 	bool secret_loaded;
 	struct fed_kube_call *store_call;
 	bool store_again, store_create, store_creating;
 	ev_timer store_retry;
 	bool stopping;
-	int auth_kind; /* of the last attempt */
+	int auth_kind;  /* of the last attempt */
 	bool try_token; /* the credential was refused: try the token next */
 };
 
@@ -82,6 +82,6 @@ int agent_wait_fd(int fd, short events);
  * the proxy's TLS session (NULL for http://), for the tunnel's TLS to run
  * inside. Synchronous, bounded by 10 s per step. fd stays the caller's. */
 int agent_proxy_connect(struct agent *a, int fd, const struct fed_proxy *px, const char *pname,
-			const char *target, SSL **outer, struct fed_error *err);
+                        const char *target, SSL **outer, struct fed_error *err);
 
 #endif

@@ -18,8 +18,8 @@
 #include "fed/log.h"
 
 #define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-#define SECRET_KEY "credential"
-#define STORE_RETRY 5.0 /* seconds after a failed Secret write */
+#define SECRET_KEY        "credential"
+#define STORE_RETRY       5.0 /* seconds after a failed Secret write */
 
 static void wipe_free(char *s)
 {
@@ -54,17 +54,18 @@ int agent_credential_init(struct agent *a, struct fed_error *err)
 		ns = buf[0] ? buf : a->namespace_opt;
 	}
 	if (!ns || !*ns)
-		return fed_error_set(err, FED_EINVAL,
-				     "--credential-secret: no namespace for it: set POD_NAMESPACE or "
-				     "--namespace (outside a pod there is no ServiceAccount namespace)");
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "--credential-secret: no namespace for it: set POD_NAMESPACE or "
+		    "--namespace (outside a pod there is no ServiceAccount namespace)");
 	if (strlen(ns) > 63 || strspn(ns, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(ns) ||
 	    strlen(a->credential_secret) > 253 ||
 	    strspn(a->credential_secret, "abcdefghijklmnopqrstuvwxyz0123456789-.") !=
-		    strlen(a->credential_secret))
+	        strlen(a->credential_secret))
 		return fed_error_set(err, FED_EINVAL,
-				     "--credential-secret %s in namespace %s: use DNS names "
-				     "(lowercase letters, digits, '-')",
-				     a->credential_secret, ns);
+		                     "--credential-secret %s in namespace %s: use DNS names "
+		                     "(lowercase letters, digits, '-')",
+		                     a->credential_secret, ns);
 	a->secret_ns = strdup(ns);
 	if (!a->secret_ns)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
@@ -76,7 +77,7 @@ static void secret_path(struct agent *a, char *out, size_t n, bool item)
 {
 	if (item)
 		snprintf(out, n, "/api/v1/namespaces/%s/secrets/%s", a->secret_ns,
-			 a->credential_secret);
+		         a->credential_secret);
 	else
 		snprintf(out, n, "/api/v1/namespaces/%s/secrets", a->secret_ns);
 }
@@ -93,8 +94,8 @@ struct load {
 static void load_done(struct fed_kube_response *resp, void *ud)
 {
 	struct load *l = ud;
-	const char *v = fed_obj_str(
-		cJSON_GetObjectItemCaseSensitive(resp->json, "data"), SECRET_KEY);
+	const char *v =
+	    fed_obj_str(cJSON_GetObjectItemCaseSensitive(resp->json, "data"), SECRET_KEY);
 
 	l->done = true;
 	l->code = resp->err.code;
@@ -105,8 +106,9 @@ static void load_done(struct fed_kube_response *resp, void *ud)
 	if (v) {
 		size_t len = strlen(v);
 		unsigned char *out = malloc(len / 4 * 3 + 4);
-		int m = out && len % 4 == 0 ? EVP_DecodeBlock(out, (const unsigned char *)v, (int)len)
-					    : -1;
+		int m = out && len % 4 == 0
+		            ? EVP_DecodeBlock(out, (const unsigned char *)v, (int)len)
+		            : -1;
 
 		if (m < 0) {
 			free(out);
@@ -131,7 +133,8 @@ int agent_credential_load(struct agent *a, struct fed_error *err)
 	if (!a->credential_secret || a->secret_loaded)
 		return 0;
 	if (!a->kube)
-		return fed_error_set(err, FED_EUNAVAILABLE, "--credential-secret: no member client");
+		return fed_error_set(err, FED_EUNAVAILABLE,
+		                     "--credential-secret: no member client");
 	secret_path(a, path, sizeof(path), true);
 	req.path = path;
 	if (fed_kube_request(a->kube, &req, load_done, &l, &call, err) < 0)
@@ -149,17 +152,18 @@ int agent_credential_load(struct agent *a, struct fed_error *err)
 	}
 	if (l.code) {
 		wipe_free(l.cred);
-		return fed_error_set(err, l.code,
-				     "reading secret %s/%s: %s (the agent needs get, create, update "
-				     "and patch on it)",
-				     a->secret_ns, a->credential_secret, l.msg);
+		return fed_error_set(
+		    err, l.code,
+		    "reading secret %s/%s: %s (the agent needs get, create, update "
+		    "and patch on it)",
+		    a->secret_ns, a->credential_secret, l.msg);
 	}
 	a->secret_loaded = true;
 	if (l.cred && *l.cred) {
 		wipe_free(a->cred);
 		a->cred = l.cred;
 		FED_LOG_INFO(NULL, "using the cluster credential stored in secret %s/%s",
-			     a->secret_ns, a->credential_secret);
+		             a->secret_ns, a->credential_secret);
 	} else {
 		wipe_free(l.cred);
 	}
@@ -193,9 +197,10 @@ static void store_done(struct fed_kube_response *resp, void *ud)
 		return;
 	}
 	if (resp->err.code) {
-		FED_LOG_ERR(NULL, "cannot store the cluster credential in secret %s/%s: %s "
-			    "(retrying in %.0f s)",
-			    a->secret_ns, a->credential_secret, resp->err.msg, STORE_RETRY);
+		FED_LOG_ERR(NULL,
+		            "cannot store the cluster credential in secret %s/%s: %s "
+		            "(retrying in %.0f s)",
+		            a->secret_ns, a->credential_secret, resp->err.msg, STORE_RETRY);
 		a->store_again = true;
 		ev_timer_stop(a->loop, &a->store_retry);
 		ev_timer_init(&a->store_retry, store_retry_cb, STORE_RETRY, 0.);
@@ -209,7 +214,7 @@ static void store_done(struct fed_kube_response *resp, void *ud)
 		return;
 	}
 	FED_LOG_INFO(NULL, "cluster credential stored in secret %s/%s", a->secret_ns,
-		     a->credential_secret);
+	             a->credential_secret);
 }
 
 static void store_secret(struct agent *a)
@@ -236,11 +241,11 @@ static void store_secret(struct agent *a)
 		secret_path(a, path, sizeof(path), false);
 		req.method = "POST";
 		fed_buf_printf(&body,
-			       "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"type\":\"Opaque\","
-			       "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"labels\":"
-			       "{\"app.kubernetes.io/managed-by\":\"fed-agent\"}},"
-			       "\"data\":{\"" SECRET_KEY "\":\"%s\"}}",
-			       a->credential_secret, a->secret_ns, v64);
+		               "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"type\":\"Opaque\","
+		               "\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\",\"labels\":"
+		               "{\"app.kubernetes.io/managed-by\":\"fed-agent\"}},"
+		               "\"data\":{\"" SECRET_KEY "\":\"%s\"}}",
+		               a->credential_secret, a->secret_ns, v64);
 	} else {
 		secret_path(a, path, sizeof(path), true);
 		req.method = "PATCH";
@@ -252,7 +257,7 @@ static void store_secret(struct agent *a)
 	req.body_len = body.len;
 	if (fed_kube_request(a->kube, &req, store_done, a, &a->store_call, &err) < 0) {
 		FED_LOG_ERR(NULL, "cannot store the cluster credential in secret %s/%s: %s",
-			    a->secret_ns, a->credential_secret, err.msg);
+		            a->secret_ns, a->credential_secret, err.msg);
 		goto out;
 	}
 	a->store_creating = a->store_create;
@@ -276,7 +281,7 @@ static void store_file(struct agent *a)
 	if (fd < 0 || write(fd, a->cred, strlen(a->cred)) != (ssize_t)strlen(a->cred) ||
 	    fsync(fd) < 0 || close(fd) < 0 || rename(tmp, a->credential_file) < 0) {
 		FED_LOG_ERR(NULL, "cannot store the cluster credential in %s: %s",
-			    a->credential_file, strerror(errno));
+		            a->credential_file, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;

@@ -62,8 +62,8 @@ static void schedule_retry(struct agent *a);
  * than FAILOVER_BACKOFF between attempts, so the agent reaches the new leader
  * a few seconds after it serves rather than after a grown backoff. A host that
  * accepts and drops at once still sees the full exponential backoff. */
-#define ESTABLISHED 10.0
-#define FAILOVER_WINDOW 120.0
+#define ESTABLISHED      10.0
+#define FAILOVER_WINDOW  120.0
 #define FAILOVER_BACKOFF 4.0
 
 static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char *cred, void *ud)
@@ -102,10 +102,10 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 }
 
 static const struct fed_tunnel_conn_cb conn_cb = {
-	.ready = on_ready,
-	.open = agent_on_open,
-	.credential = on_credential,
-	.closed = on_closed,
+    .ready = on_ready,
+    .open = agent_on_open,
+    .credential = on_credential,
+    .closed = on_closed,
 };
 
 static int split_hostport(const char *s, char **host, char **port)
@@ -151,7 +151,7 @@ static int dial(const char *hostport, struct fed_error *err)
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc) {
 		fed_error_set(err, FED_EUNAVAILABLE, "cannot resolve %s: %s", host,
-			      gai_strerror(rc));
+		              gai_strerror(rc));
 		goto out;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -165,7 +165,7 @@ static int dial(const char *hostport, struct fed_error *err)
 	}
 	if (fd < 0)
 		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to %s: %s", hostport,
-			      strerror(errno));
+		              strerror(errno));
 out:
 	if (res)
 		freeaddrinfo(res);
@@ -179,7 +179,7 @@ out:
  * synchronously (bounded by 10 s per step): the agent has nothing else to
  * do until its tunnel is up. *outer: the proxy's TLS session, if any. */
 static int dial_proxy(struct agent *a, const char *target, const char *url, SSL **outer,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	struct fed_proxy px;
 	char hostport[300];
@@ -191,14 +191,14 @@ static int dial_proxy(struct agent *a, const char *target, const char *url, SSL 
 		return -1;
 	}
 	snprintf(hostport, sizeof(hostport), strchr(px.host, ':') ? "[%s]:%s" : "%s:%s", px.host,
-		 px.port);
+	         px.port);
 	fd = dial(hostport, err);
 	if (fd < 0)
 		goto fail;
 	if (agent_wait_fd(fd, POLLOUT) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ||
 	    e) {
 		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to the proxy %s: %s", hostport,
-			      strerror(e ? e : errno));
+		              strerror(e ? e : errno));
 		goto fail;
 	}
 	if (agent_proxy_connect(a, fd, &px, hostport, target, outer, err) < 0)
@@ -232,7 +232,8 @@ static int dial_host(struct agent *a, SSL **outer, struct fed_error *err)
 	free(host);
 	free(port);
 	*outer = NULL;
-	return direct ? dial(a->host_address, err) : dial_proxy(a, a->host_address, proxy, outer, err);
+	return direct ? dial(a->host_address, err)
+	              : dial_proxy(a, a->host_address, proxy, outer, err);
 }
 
 static bool proxy_is_tls(void)
@@ -275,7 +276,7 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (!secret || !*secret) {
 		FED_LOG_ERR(NULL, "no credential: %s",
-			    err.msg[0] ? err.msg : "--bootstrap-token-file is empty");
+		            err.msg[0] ? err.msg : "--bootstrap-token-file is empty");
 		goto retry;
 	}
 	fd = dial_host(a, &o.outer, &err);
@@ -285,12 +286,12 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	a->auth_kind = kind;
 	if (fed_tunnel_conn_connect(a->loop, fd, a->tunnel_ctx, a->server_name, kind, secret, &o,
-				    &conn_cb, a, &a->conn, &err) < 0) {
+	                            &conn_cb, a, &a->conn, &err) < 0) {
 		FED_LOG_ERR(NULL, "%s", err.msg);
 		goto retry;
 	}
 	FED_LOG_DEBUG(NULL, "connecting to %s with the %s", a->host_address,
-		      kind == FED_TUNNEL_AUTH_BOOTSTRAP ? "bootstrap token" : "cluster credential");
+	              kind == FED_TUNNEL_AUTH_BOOTSTRAP ? "bootstrap token" : "cluster credential");
 	wipe_free(secret);
 	return;
 retry:
@@ -336,20 +337,37 @@ int main(int argc, char **argv)
 	const char *log_level = "info";
 	bool log_json = false, help = false;
 	const struct fed_opt table[] = {
-		{FED_OPT_STRING, "host-address", 0, &a.host_address, "HOST:PORT", "the host's tunnel address (required)"},
-		{FED_OPT_STRING, "host-ca-file", 0, &a.host_ca_file, "FILE", "the host's CA certificate to pin (required; there is no insecure mode)"},
-		{FED_OPT_STRING, "host-server-name", 0, &a.server_name, "NAME", "name or IP the host's certificate must carry (default: HOST of --host-address)"},
-		{FED_OPT_STRING, "bootstrap-token-file", 0, &a.token_file, "FILE", "file holding the one-time bootstrap token"},
-		{FED_OPT_STRING, "credential-file", 0, &a.credential_file, "FILE", "where the per-cluster credential the host issues is kept (used instead of the token once present)"},
-		{FED_OPT_STRING, "credential-secret", 0, &a.credential_secret, "NAME", "keep the per-cluster credential in this Secret (key credential) of the agent's namespace in the member; used instead of the token once present"},
-		{FED_OPT_STRING, "namespace", 0, &a.namespace_opt, "NS", "namespace of --credential-secret when neither POD_NAMESPACE nor the ServiceAccount's namespace file is there"},
-		{FED_OPT_STRING, "proxy-ca-file", 0, &a.proxy_ca_file, "FILE", "CA bundle (PEM) to verify an https:// HTTPS_PROXY with (default: the system trust store)"},
-		{FED_OPT_STRING, "kubeconfig", 0, &a.kubeconfig, "FILE", "this member's apiserver and the agent's credential (default: in-cluster ServiceAccount)"},
-		{FED_OPT_DOUBLE, "heartbeat", 0, &a.heartbeat, "SECONDS", "heartbeat interval; the tunnel is dead after 3 missed (default 10)"},
-		{FED_OPT_DOUBLE, "max-backoff", 0, &a.max_backoff, "SECONDS", "longest wait between reconnects (default 60)"},
-		{FED_OPT_STRING, "log-level", 0, &log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
-		{FED_OPT_BOOL, "log-json", 0, &log_json, NULL, "log JSON lines"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "host-address", 0, &a.host_address, "HOST:PORT",
+	     "the host's tunnel address (required)"},
+	    {FED_OPT_STRING, "host-ca-file", 0, &a.host_ca_file, "FILE",
+	     "the host's CA certificate to pin (required; there is no insecure mode)"},
+	    {FED_OPT_STRING, "host-server-name", 0, &a.server_name, "NAME",
+	     "name or IP the host's certificate must carry (default: HOST of --host-address)"},
+	    {FED_OPT_STRING, "bootstrap-token-file", 0, &a.token_file, "FILE",
+	     "file holding the one-time bootstrap token"},
+	    {FED_OPT_STRING, "credential-file", 0, &a.credential_file, "FILE",
+	     "where the per-cluster credential the host issues is kept (used instead of the token "
+	     "once present)"},
+	    {FED_OPT_STRING, "credential-secret", 0, &a.credential_secret, "NAME",
+	     "keep the per-cluster credential in this Secret (key credential) of the agent's "
+	     "namespace in the member; used instead of the token once present"},
+	    {FED_OPT_STRING, "namespace", 0, &a.namespace_opt, "NS",
+	     "namespace of --credential-secret when neither POD_NAMESPACE nor the ServiceAccount's "
+	     "namespace file is there"},
+	    {FED_OPT_STRING, "proxy-ca-file", 0, &a.proxy_ca_file, "FILE",
+	     "CA bundle (PEM) to verify an https:// HTTPS_PROXY with (default: the system trust "
+	     "store)"},
+	    {FED_OPT_STRING, "kubeconfig", 0, &a.kubeconfig, "FILE",
+	     "this member's apiserver and the agent's credential (default: in-cluster "
+	     "ServiceAccount)"},
+	    {FED_OPT_DOUBLE, "heartbeat", 0, &a.heartbeat, "SECONDS",
+	     "heartbeat interval; the tunnel is dead after 3 missed (default 10)"},
+	    {FED_OPT_DOUBLE, "max-backoff", 0, &a.max_backoff, "SECONDS",
+	     "longest wait between reconnects (default 60)"},
+	    {FED_OPT_STRING, "log-level", 0, &log_level, "LEVEL",
+	     "error, warn, info, debug or trace (default info)"},
+	    {FED_OPT_BOOL, "log-json", 0, &log_json, NULL, "log JSON lines"},
+	    FED_OPT_TABLE_END,
 	};
 	const struct fed_opt *const tables[] = {table, NULL};
 	struct fed_error err = FED_ERROR_INIT;
@@ -377,14 +395,14 @@ int main(int argc, char **argv)
 	    (!a.token_file && !a.credential_file && !a.credential_secret) || a.heartbeat <= 0 ||
 	    a.max_backoff < 1) {
 		fprintf(stderr, "fed-agent: %s\n",
-			level < 0	   ? "--log-level: use error, warn, info, debug or trace"
-			: !a.host_address  ? "--host-address is required"
-			: !a.host_ca_file  ? "--host-ca-file is required (the host CA is pinned)"
-			: a.heartbeat <= 0 ? "--heartbeat must be > 0"
-			: a.max_backoff < 1
-				? "--max-backoff must be >= 1"
-				: "--bootstrap-token-file, --credential-file or --credential-secret is "
-				  "required");
+		        level < 0          ? "--log-level: use error, warn, info, debug or trace"
+		        : !a.host_address  ? "--host-address is required"
+		        : !a.host_ca_file  ? "--host-ca-file is required (the host CA is pinned)"
+		        : a.heartbeat <= 0 ? "--heartbeat must be > 0"
+		        : a.max_backoff < 1
+		            ? "--max-backoff must be >= 1"
+		            : "--bootstrap-token-file, --credential-file or --credential-secret is "
+		              "required");
 		return 2;
 	}
 	fed_log_setup(level, log_json);
@@ -423,7 +441,7 @@ int main(int argc, char **argv)
 		fed_error_clear(&err);
 	}
 	FED_LOG_INFO(NULL, "fed-agent %s: tunnel to %s, serving the apiserver %s", FED_VERSION,
-		     a.host_address, a.member.server);
+	             a.host_address, a.member.server);
 	ev_timer_init(&a.retry, try_connect, 0., 0.);
 	a.retry.data = &a;
 	ev_timer_start(a.loop, &a.retry);

@@ -47,12 +47,12 @@ int agent_upstream_init(struct agent *a, struct fed_error *err)
 
 	if (!m->server || strncmp(m->server, "https://", 8))
 		return fed_error_set(err, FED_EINVAL,
-				     "member apiserver %s: must be an https:// URL",
-				     m->server ? m->server : "(none)");
+		                     "member apiserver %s: must be an https:// URL",
+		                     m->server ? m->server : "(none)");
 	if (m->insecure_skip_tls_verify)
 		return fed_error_set(err, FED_EINVAL,
-				     "member apiserver: insecure-skip-tls-verify is not allowed; "
-				     "give the member's CA");
+		                     "member apiserver: insecure-skip-tls-verify is not allowed; "
+		                     "give the member's CA");
 	p = m->server + 8;
 	slash = strchr(p, '/');
 	he = slash ? slash : p + strlen(p);
@@ -62,21 +62,21 @@ int agent_upstream_init(struct agent *a, struct fed_error *err)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	if (slash && slash[1])
 		return fed_error_set(err, FED_EINVAL,
-				     "member apiserver %s: a path prefix is not supported",
-				     m->server);
+		                     "member apiserver %s: a path prefix is not supported",
+		                     m->server);
 	if (a->api_hostport[0] == '[') {
 		char *rb = strchr(a->api_hostport, ']');
 
 		if (!rb)
 			return fed_error_set(err, FED_EINVAL, "member apiserver %s: bad address",
-					     m->server);
+			                     m->server);
 		a->api_host = strndup(a->api_hostport + 1, (size_t)(rb - a->api_hostport - 1));
 		a->api_port = strdup(rb[1] == ':' ? rb + 2 : "443");
 	} else {
 		char *colon = strrchr(a->api_hostport, ':');
 
 		a->api_host = colon ? strndup(a->api_hostport, (size_t)(colon - a->api_hostport))
-				    : strdup(a->api_hostport);
+		                    : strdup(a->api_hostport);
 		a->api_port = strdup(colon ? colon + 1 : "443");
 	}
 	if (!a->api_host || !a->api_port)
@@ -90,9 +90,9 @@ int agent_upstream_init(struct agent *a, struct fed_error *err)
 	/* HTTP/1.1: the stream carries one byte pipe per connection */
 	SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9);
 	if (m->ca_pem ? load_pem_certs(ctx, m->ca_pem, m->ca_len) == 0
-		      : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+	              : SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		fed_error_set(err, FED_ETLS, "member apiserver: no usable CA certificate in %s",
-			      m->source ? m->source : "the config");
+		              m->source ? m->source : "the config");
 		goto out;
 	}
 	if (m->cert_pem && m->key_pem) {
@@ -101,7 +101,7 @@ int agent_upstream_init(struct agent *a, struct fed_error *err)
 		X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
 		EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
 		int ok = x && k && SSL_CTX_use_certificate(ctx, x) == 1 &&
-			 SSL_CTX_use_PrivateKey(ctx, k) == 1;
+		         SSL_CTX_use_PrivateKey(ctx, k) == 1;
 
 		X509_free(x);
 		EVP_PKEY_free(k);
@@ -109,7 +109,8 @@ int agent_upstream_init(struct agent *a, struct fed_error *err)
 		BIO_free(kb);
 		ERR_clear_error();
 		if (!ok) {
-			fed_error_set(err, FED_ETLS, "member apiserver: bad client certificate or key");
+			fed_error_set(err, FED_ETLS,
+			              "member apiserver: bad client certificate or key");
 			goto out;
 		}
 	}
@@ -156,7 +157,7 @@ static int connect_apiserver(struct agent *a, struct fed_error *err)
 
 	if (rc)
 		return fed_error_set(err, FED_EUNAVAILABLE, "cannot resolve %s: %s", a->api_host,
-				     gai_strerror(rc));
+		                     gai_strerror(rc));
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -169,7 +170,7 @@ static int connect_apiserver(struct agent *a, struct fed_error *err)
 	freeaddrinfo(res);
 	if (fd < 0)
 		return fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to %s: %s",
-				     a->api_hostport, strerror(errno));
+		                     a->api_hostport, strerror(errno));
 	return fd;
 }
 
@@ -193,7 +194,7 @@ void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 		/* least reach: the host gets the apiserver and nothing else */
 		a->streams_refused++;
 		FED_LOG_WARN(NULL, "refused stream %u: target %d is not the kube-apiserver",
-			     fed_tunnel_stream_id(s), target);
+		             fed_tunnel_stream_id(s), target);
 		fed_tunnel_stream_close(s, FED_TUNNEL_RST_REFUSED);
 		return;
 	}
@@ -211,7 +212,7 @@ void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 	      !SSL_set_tlsext_host_name(ssl, name))) ||
 	    fed_tunnel_http_new(&h, a->api_hostport, token) < 0) {
 		FED_LOG_ERR(NULL, "stream %u: cannot set up TLS to the apiserver",
-			    fed_tunnel_stream_id(s));
+		            fed_tunnel_stream_id(s));
 		SSL_free(ssl);
 		close(fd);
 		fed_tunnel_stream_close(s, FED_TUNNEL_RST_UNREACHABLE);
@@ -327,10 +328,10 @@ void agent_metadata_push(struct agent *a)
 		cJSON_AddNumberToObject(o, "cores", a->meta_cores);
 	}
 	cJSON_AddNumberToObject(o, "agentCPUSeconds",
-				round((ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-				       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6) *
-				      100) /
-					100);
+	                        round((ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	                               (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6) *
+	                              100) /
+	                            100);
 	cJSON_AddNumberToObject(o, "agentMemoryBytes", (double)rss_kb * 1024);
 	cJSON_AddNumberToObject(o, "time", (double)time(NULL));
 	json = cJSON_PrintUnformatted(o);
@@ -420,7 +421,7 @@ static ssize_t proxy_io(int fd, SSL *ssl, bool wr, void *p, size_t n)
 /* TLS to an https:// proxy on the connected socket fd, verified against
  * --proxy-ca-file (or the system store) and the proxy's name or IP. */
 static SSL *proxy_tls(struct agent *a, int fd, const struct fed_proxy *px, const char *pname,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	SSL *ssl = a->proxy_ctx ? SSL_new(a->proxy_ctx) : NULL;
 	X509_VERIFY_PARAM *vp = ssl ? SSL_get0_param(ssl) : NULL;
@@ -449,35 +450,39 @@ static SSL *proxy_tls(struct agent *a, int fd, const struct fed_proxy *px, const
 
 			if (v != X509_V_OK && a->proxy_ca_file)
 				fed_error_set(err, FED_ETLS,
-					      "proxy %s: its TLS certificate is not trusted (%s): "
-					      "--proxy-ca-file %s must hold the CA that signed it",
-					      pname, X509_verify_cert_error_string(v), a->proxy_ca_file);
+				              "proxy %s: its TLS certificate is not trusted (%s): "
+				              "--proxy-ca-file %s must hold the CA that signed it",
+				              pname, X509_verify_cert_error_string(v),
+				              a->proxy_ca_file);
 			else if (v != X509_V_OK)
-				fed_error_set(err, FED_ETLS,
-					      "proxy %s: its TLS certificate is not trusted by the system "
-					      "store (%s): give its CA with --proxy-ca-file FILE",
-					      pname, X509_verify_cert_error_string(v));
+				fed_error_set(
+				    err, FED_ETLS,
+				    "proxy %s: its TLS certificate is not trusted by the system "
+				    "store (%s): give its CA with --proxy-ca-file FILE",
+				    pname, X509_verify_cert_error_string(v));
 			else if (e == SSL_ERROR_SYSCALL && errno)
 				fed_error_set(err, FED_EUNAVAILABLE, "proxy %s: TLS handshake: %s",
-					      pname, strerror(errno));
+				              pname, strerror(errno));
 			else
-				fed_error_set(err, FED_ETLS,
-					      "proxy %s: TLS handshake failed: %s (an https:// proxy "
-					      "must serve TLS on that port; use http:// for a plain one)",
-					      pname, e == SSL_ERROR_SYSCALL ? "connection closed"
-									: ssl_reason(eb, sizeof(eb)));
+				fed_error_set(
+				    err, FED_ETLS,
+				    "proxy %s: TLS handshake failed: %s (an https:// proxy "
+				    "must serve TLS on that port; use http:// for a plain one)",
+				    pname,
+				    e == SSL_ERROR_SYSCALL ? "connection closed"
+				                           : ssl_reason(eb, sizeof(eb)));
 			ERR_clear_error();
 			goto fail;
 		}
 		ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 		if (agent_wait_fd(fd, ev) < 0) {
 			fed_error_set(err, FED_EUNAVAILABLE,
-				      errno == ETIMEDOUT
-					      ? "proxy %s: no TLS handshake within 10 s (an https:// "
-						"proxy must serve TLS on that port; use http:// for a "
-						"plain one)"
-					      : "proxy %s: TLS handshake: %s",
-				      pname, strerror(errno));
+			              errno == ETIMEDOUT
+			                  ? "proxy %s: no TLS handshake within 10 s (an https:// "
+			                    "proxy must serve TLS on that port; use http:// for a "
+			                    "plain one)"
+			                  : "proxy %s: TLS handshake: %s",
+			              pname, strerror(errno));
 			goto fail;
 		}
 	}
@@ -487,7 +492,7 @@ fail:
 }
 
 int agent_proxy_connect(struct agent *a, int fd, const struct fed_proxy *px, const char *pname,
-			const char *target, SSL **outer, struct fed_error *err)
+                        const char *target, SSL **outer, struct fed_error *err)
 {
 	struct fed_buf req = FED_BUF_INIT, resp = FED_BUF_INIT;
 	SSL *ssl = NULL;
@@ -516,7 +521,7 @@ int agent_proxy_connect(struct agent *a, int fd, const struct fed_proxy *px, con
 	/* read only up to the end of the head: the tunnel's TLS starts right
 	 * after it */
 	while ((rc = fed_proxy_connect_response(resp.data ? resp.data : "", resp.len, &used,
-						err)) == 0) {
+	                                        err)) == 0) {
 		char c;
 		ssize_t n = proxy_io(fd, ssl, false, &c, 1);
 
@@ -532,13 +537,13 @@ int agent_proxy_connect(struct agent *a, int fd, const struct fed_proxy *px, con
 		char msg[sizeof(err->msg)];
 
 		snprintf(msg, sizeof(msg), "%s",
-			 strncmp(err->msg, "proxy: ", 7) ? err->msg : err->msg + 7);
+		         strncmp(err->msg, "proxy: ", 7) ? err->msg : err->msg + 7);
 		fed_error_set(err, rc, "proxy %s: %s", pname, msg);
 		goto out;
 	}
 	if (ssl)
-		FED_LOG_DEBUG(NULL, "connected to %s through the proxy %s (%s to the proxy)", target,
-			      pname, SSL_get_version(ssl));
+		FED_LOG_DEBUG(NULL, "connected to %s through the proxy %s (%s to the proxy)",
+		              target, pname, SSL_get_version(ssl));
 	else
 		FED_LOG_DEBUG(NULL, "connected to %s through the proxy %s", target, pname);
 	*outer = ssl;
@@ -548,8 +553,9 @@ int agent_proxy_connect(struct agent *a, int fd, const struct fed_proxy *px, con
 io:
 	/* a TLS proxy given as http:// drops or ignores the plain CONNECT */
 	rc = fed_error_set(err, FED_EUNAVAILABLE, "proxy %s: %s while asking for %s%s", pname,
-			   errno ? strerror(errno) : "connection closed", target,
-			   !ssl && !resp.len ? " (if the proxy serves TLS, use an https:// URL)" : "");
+	                   errno ? strerror(errno) : "connection closed", target,
+	                   !ssl && !resp.len ? " (if the proxy serves TLS, use an https:// URL)"
+	                                     : "");
 out:
 	if (req.data)
 		OPENSSL_cleanse(req.data, req.cap); /* may hold the proxy's password */

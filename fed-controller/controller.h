@@ -32,13 +32,15 @@ struct controller_opts {
 	bool leader_elect;
 	const char *lease_name;
 	double lease_duration, renew_deadline, retry_period;
-	double rsp_offline_grace;	    /* seconds a cluster may be not ready before RSPs move its share */
-	double rsp_unschedulable_threshold; /* seconds replicas stay unavailable before capacity is capped */
-	const char *tunnel_address; /* agent tunnel listener, "off" (default) */
-	const char *tunnel_secret;  /* Secret with the tunnel's certificate, key and tokens */
-	const char *tunnel_sans;    /* subjectAltNames of a generated tunnel certificate */
-	double tunnel_heartbeat;    /* seconds */
-	bool tunnel_label_pod;	    /* label our Pod fed.kubefed.io/tunnel=leader|standby */
+	double
+	    rsp_offline_grace; /* seconds a cluster may be not ready before RSPs move its share */
+	double rsp_unschedulable_threshold; /* seconds replicas stay unavailable before capacity is
+	                                       capped */
+	const char *tunnel_address;         /* agent tunnel listener, "off" (default) */
+	const char *tunnel_secret;   /* Secret with the tunnel's certificate, key and tokens */
+	const char *tunnel_sans;     /* subjectAltNames of a generated tunnel certificate */
+	double tunnel_heartbeat;     /* seconds */
+	bool tunnel_label_pod;       /* label our Pod fed.kubefed.io/tunnel=leader|standby */
 	double tunnel_cred_lifetime; /* seconds an issued agent credential is valid */
 };
 
@@ -46,44 +48,44 @@ struct controller {
 	struct controller_opts o;
 	struct ev_loop *loop;
 	struct fed_kube_client *host;
-	struct fed_informer *config;  /* the Federation ConfigMap */
-	struct fed_informer *secret;  /* the kubeconfig Secret */
+	struct fed_informer *config;   /* the Federation ConfigMap */
+	struct fed_informer *secret;   /* the kubeconfig Secret */
 	struct fed_informer *clusters; /* KubeFedClusters we manage */
-	struct fed_map members;	      /* name -> struct member * */
-	char **client_ips;	      /* our own addresses, for CIDR matching */
+	struct fed_map members;        /* name -> struct member * */
+	char **client_ips;             /* our own addresses, for CIDR matching */
 	size_t n_client_ips;
-	ev_timer resync;	      /* debounces config changes */
+	ev_timer resync; /* debounces config changes */
 	ev_signal sigint, sigterm;
 	char config_error[FED_ERROR_MSG_MAX + 128];
 	/* operations */
 	struct fed_http_server *http;
 	struct fed_metrics *metrics;
 	struct fed_metrics_family *m_clusters, *m_joined, *m_probe_seconds, *m_cluster_ready,
-		*m_leader;
+	    *m_leader;
 	/* HA */
 	struct fed_kube_client *leader_client; /* renewals never queue behind our writes */
 	struct fed_leader *leader;
 	bool started; /* informers running: we lead (or election is off) */
 	int exit_code;
-	ev_timer stop_timer; /* bounds a graceful release on shutdown */
+	ev_timer stop_timer;       /* bounds a graceful release on shutdown */
 	struct podlabel *podlabel; /* our Pod's tunnel label (podlabel.c), NULL when not used */
 	bool lease_released, label_settled; /* shutdown: both done, then exit */
 	char *config_rv; /* ConfigMap resourceVersion whose problems were reported */
 	/* propagation */
 	struct fed_informer *ftcs; /* FederatedTypeConfigs */
-	struct fed_map types;	   /* FTC name -> struct ftype * */
-	bool adopt;		   /* adopt pre-existing unlabelled objects in members */
-	bool members_known;	   /* the Federation config was read once: members are real */
-	struct rsp_ctl *rsp;	   /* ReplicaSchedulingPreferences (rsp.c) */
-	struct tunnel *tunnel;	   /* agent tunnel (tunnel.c), NULL when off */
+	struct fed_map types;      /* FTC name -> struct ftype * */
+	bool adopt;                /* adopt pre-existing unlabelled objects in members */
+	bool members_known;        /* the Federation config was read once: members are real */
+	struct rsp_ctl *rsp;       /* ReplicaSchedulingPreferences (rsp.c) */
+	struct tunnel *tunnel;     /* agent tunnel (tunnel.c), NULL when off */
 };
 
 /* What the Federation config and Secret say about one member. */
 struct member_desired {
-	const char *server_url;	  /* chosen by clientCIDR; NULL when not connectable */
+	const char *server_url; /* chosen by clientCIDR; NULL when not connectable */
 	const char *matched_cidr;
-	const char *mode;	  /* "direct" or "agent" */
-	const char *kubeconfig;	  /* the Secret's kubeconfig-<name> text, NULL if missing */
+	const char *mode;         /* "direct" or "agent" */
+	const char *kubeconfig;   /* the Secret's kubeconfig-<name> text, NULL if missing */
 	const char *error_reason; /* non-NULL: the entry cannot be used (InvalidConfig, ...) */
 	const char *error_message;
 };
@@ -131,14 +133,14 @@ void controller_observe_probe(struct controller *ctl, double seconds);
 /* KubeFedCluster resource in the federation namespace. */
 extern const struct fed_kube_resource kfc_resource;
 #define FED_MANAGED_BY_LABEL "fed.io/managed-by"
-#define FED_MANAGER "fed-controller"
+#define FED_MANAGER          "fed-controller"
 
 /* events.c */
 struct controller_event_target {
 	const char *api_version, *kind, *namespace, *name, *uid; /* uid may be NULL */
 };
-void controller_event(struct controller *ctl, const struct controller_event_target *t,
-		      bool warning, const char *reason, const char *message);
+void controller_event(struct controller *ctl, const struct controller_event_target *t, bool warning,
+                      const char *reason, const char *message);
 
 /* Replace an owned string with a copy of s (NULL allowed). */
 static inline void controller_set_str(char **dst, const char *s)

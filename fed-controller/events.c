@@ -16,8 +16,8 @@ static void event_done(struct fed_kube_response *resp, void *ud)
 		FED_LOG_DEBUG(NULL, "writing event: %s", resp->err.msg);
 }
 
-void controller_event(struct controller *ctl, const struct controller_event_target *t,
-		      bool warning, const char *reason, const char *message)
+void controller_event(struct controller *ctl, const struct controller_event_target *t, bool warning,
+                      const char *reason, const char *message)
 {
 	static const struct fed_kube_resource r_event = {"", "v1", "events", true};
 	static unsigned long seq;
@@ -34,7 +34,8 @@ void controller_event(struct controller *ctl, const struct controller_event_targ
 	gmtime_r(&t_now, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	/* client-go's naming: object name, then a unique suffix */
-	snprintf(name, sizeof(name), "%.200s.%lx%04lx", t->name, (unsigned long)t_now, ++seq & 0xffff);
+	snprintf(name, sizeof(name), "%.200s.%lx%04lx", t->name, (unsigned long)t_now,
+	         ++seq & 0xffff);
 	ev = cJSON_CreateObject();
 	obj = cJSON_AddObjectToObject(ev, "metadata");
 	cJSON_AddStringToObject(obj, "name", name);

@@ -80,10 +80,9 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	fed_leader_release(ctl->leader);
 }
 
-static int start_informer(struct controller *ctl, const struct fed_kube_resource *r,
-			  const char *ns, const char *field, const char *label,
-			  struct fed_informer_handlers h, struct fed_informer **out,
-			  struct fed_error *err)
+static int start_informer(struct controller *ctl, const struct fed_kube_resource *r, const char *ns,
+                          const char *field, const char *label, struct fed_informer_handlers h,
+                          struct fed_informer **out, struct fed_error *err)
 {
 	struct fed_informer_opts o;
 
@@ -121,7 +120,7 @@ static int start_acting(struct controller *ctl, struct fed_error *err)
 	static const struct fed_kube_resource r_cm = {"", "v1", "configmaps", true};
 	static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
 	struct fed_informer_handlers h_input = {changed_add, changed_update, changed_add,
-						changed_synced};
+	                                        changed_synced};
 	struct fed_informer_handlers h_kfc = {NULL, NULL, kfc_deleted, changed_synced};
 	const struct controller_opts *o = &ctl->o;
 	char field[300];
@@ -131,14 +130,15 @@ static int start_acting(struct controller *ctl, struct fed_error *err)
 	controller_update_metrics(ctl);
 	snprintf(field, sizeof(field), "metadata.name=%s", o->config_name);
 	if ((ret = start_informer(ctl, &r_cm, o->config_namespace, field, NULL, h_input,
-				  &ctl->config, err)))
+	                          &ctl->config, err)))
 		return ret;
 	snprintf(field, sizeof(field), "metadata.name=%s", o->secret_name);
 	if ((ret = start_informer(ctl, &r_secret, o->config_namespace, field, NULL, h_input,
-				  &ctl->secret, err)))
+	                          &ctl->secret, err)))
 		return ret;
-	if ((ret = start_informer(ctl, &kfc_resource, o->fed_namespace, NULL,
-				  FED_MANAGED_BY_LABEL "=" FED_MANAGER, h_kfc, &ctl->clusters, err)))
+	if ((ret =
+	         start_informer(ctl, &kfc_resource, o->fed_namespace, NULL,
+	                        FED_MANAGED_BY_LABEL "=" FED_MANAGER, h_kfc, &ctl->clusters, err)))
 		return ret;
 	if ((ret = tunnel_start(ctl, err)))
 		return ret;
@@ -151,7 +151,7 @@ static void started_leading(void *ud)
 	struct fed_error err = FED_ERROR_INIT;
 
 	FED_LOG_INFO(NULL, "leading (Lease %s/%s): acting on the federation", ctl->o.fed_namespace,
-		     ctl->o.lease_name);
+	             ctl->o.lease_name);
 	if (start_acting(ctl, &err)) {
 		FED_LOG_ERR(NULL, "%s", err.msg);
 		ctl->exit_code = 1;
@@ -202,7 +202,7 @@ static void campaign(void *ud)
 }
 
 static int start_election(struct controller *ctl, const struct fed_rest_config *cfg,
-			  struct fed_error *err)
+                          struct fed_error *err)
 {
 	struct fed_leader_opts lo;
 	const char *pod = getenv("POD_NAME");
@@ -249,37 +249,77 @@ int main(int argc, char **argv)
 	struct controller ctl;
 	struct controller_opts *o = &ctl.o;
 	const struct fed_opt table[] = {
-		{FED_OPT_STRING, "kubeconfig", 0, &o->kubeconfig, "FILE", "kubeconfig of the host cluster (default: in-cluster)"},
-		{FED_OPT_STRING, "context", 0, &o->context, "CONTEXT", "kubeconfig context of the host cluster"},
-		{FED_OPT_STRING, "config-namespace", 0, &o->config_namespace, "NS", "namespace of the Federation ConfigMap and Secret (default kube-system)"},
-		{FED_OPT_STRING, "config-name", 0, &o->config_name, "NAME", "Federation ConfigMap (default kubefed-config)"},
-		{FED_OPT_STRING, "secret-name", 0, &o->secret_name, "NAME", "kubeconfig Secret (default kubefed-kubeconfig)"},
-		{FED_OPT_STRING, "federation-namespace", 0, &o->fed_namespace, "NS", "namespace of KubeFedClusters and the leader Lease (default kube-federation-system)"},
-		{FED_OPT_STRING, "client-ip", 0, &o->client_ip, "IP", "address matched against clientCIDRs (default: $POD_IP, else this host's addresses)"},
-		{FED_OPT_DOUBLE, "health-period", 0, &o->probe_period, "SECONDS", "health check period (default 10)"},
-		{FED_OPT_DOUBLE, "health-timeout", 0, &o->probe_timeout, "SECONDS", "health check timeout (default 3)"},
-		{FED_OPT_INT, "failure-threshold", 0, &o->failure_threshold, "N", "consecutive failed checks before a cluster is offline (default 3)"},
-		{FED_OPT_INT, "success-threshold", 0, &o->success_threshold, "N", "consecutive good checks before a cluster is ready (default 1)"},
-		{FED_OPT_STRING, "metrics-address", 0, &o->metrics_address, "HOST:PORT", "serve /healthz, /readyz and /metrics here (default :8080; port 0 picks one; off)"},
-		{FED_OPT_BOOL, "leader-elect", 0, &o->leader_elect, NULL, "elect one acting replica on a Lease (default true; --leader-elect=false for one replica)"},
-		{FED_OPT_STRING, "leader-elect-lease-name", 0, &o->lease_name, "NAME", "Lease in the federation namespace (default fed-controller)"},
-		{FED_OPT_DOUBLE, "leader-elect-lease-duration", 0, &o->lease_duration, "SECONDS", "how long a standby waits before taking an unrenewed Lease (default 15)"},
-		{FED_OPT_DOUBLE, "leader-elect-renew-deadline", 0, &o->renew_deadline, "SECONDS", "the leader steps down when it cannot renew for this long (default 10)"},
-		{FED_OPT_DOUBLE, "leader-elect-retry-period", 0, &o->retry_period, "SECONDS", "between Lease attempts (default 2)"},
-		{FED_OPT_DOUBLE, "host-qps", 0, &o->host_qps, "QPS", "request rate to the host apiserver, burst twice that (default 100: status writes for every federated object)"},
-		{FED_OPT_DOUBLE, "member-qps", 0, &o->member_qps, "QPS", "request rate to each member apiserver, burst twice that (default 50)"},
-		{FED_OPT_DOUBLE, "rsp-offline-grace", 0, &o->rsp_offline_grace, "SECONDS", "a cluster not ready this long loses its ReplicaSchedulingPreference share to the others and keeps what it runs (default 60)"},
-		{FED_OPT_DOUBLE, "rsp-unschedulable-threshold", 0, &o->rsp_unschedulable_threshold, "SECONDS", "replicas unavailable in a cluster this long cap its capacity at what is available (default 30)"},
-		{FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL, "adopt objects that already exist in members without the kubefed.io/managed label (default true)"},
-		{FED_OPT_STRING, "tunnel-address", 0, &o->tunnel_address, "[IP]:PORT", "serve fed-agents of mode: agent members here, while leading (default off; e.g. :8443)"},
-		{FED_OPT_STRING, "tunnel-secret-name", 0, &o->tunnel_secret, "NAME", "Secret in the config namespace with the tunnel's certificate, key and bootstrap tokens (default fed-tunnel)"},
-		{FED_OPT_STRING, "tunnel-sans", 0, &o->tunnel_sans, "SANS", "subjectAltNames of a generated tunnel certificate (default DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1)"},
-		{FED_OPT_DOUBLE, "tunnel-heartbeat", 0, &o->tunnel_heartbeat, "SECONDS", "heartbeat interval; an agent is gone after 3 missed (default 10)"},
-		{FED_OPT_BOOL, "tunnel-label-pod", 0, &o->tunnel_label_pod, NULL, "label this Pod (POD_NAME, POD_NAMESPACE) fed.kubefed.io/tunnel=leader while serving the tunnel, else standby, for the fed-tunnel Service (default true)"},
-		{FED_OPT_DOUBLE, "tunnel-credential-lifetime", 0, &o->tunnel_cred_lifetime, "SECONDS", "lifetime of the credential issued to each fed-agent; rotated on the live connection before half of it (default 2592000 = 30 days)"},
-		{FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL", "error, warn, info, debug or trace (default info)"},
-		{FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "kubeconfig", 0, &o->kubeconfig, "FILE",
+	     "kubeconfig of the host cluster (default: in-cluster)"},
+	    {FED_OPT_STRING, "context", 0, &o->context, "CONTEXT",
+	     "kubeconfig context of the host cluster"},
+	    {FED_OPT_STRING, "config-namespace", 0, &o->config_namespace, "NS",
+	     "namespace of the Federation ConfigMap and Secret (default kube-system)"},
+	    {FED_OPT_STRING, "config-name", 0, &o->config_name, "NAME",
+	     "Federation ConfigMap (default kubefed-config)"},
+	    {FED_OPT_STRING, "secret-name", 0, &o->secret_name, "NAME",
+	     "kubeconfig Secret (default kubefed-kubeconfig)"},
+	    {FED_OPT_STRING, "federation-namespace", 0, &o->fed_namespace, "NS",
+	     "namespace of KubeFedClusters and the leader Lease (default kube-federation-system)"},
+	    {FED_OPT_STRING, "client-ip", 0, &o->client_ip, "IP",
+	     "address matched against clientCIDRs (default: $POD_IP, else this host's addresses)"},
+	    {FED_OPT_DOUBLE, "health-period", 0, &o->probe_period, "SECONDS",
+	     "health check period (default 10)"},
+	    {FED_OPT_DOUBLE, "health-timeout", 0, &o->probe_timeout, "SECONDS",
+	     "health check timeout (default 3)"},
+	    {FED_OPT_INT, "failure-threshold", 0, &o->failure_threshold, "N",
+	     "consecutive failed checks before a cluster is offline (default 3)"},
+	    {FED_OPT_INT, "success-threshold", 0, &o->success_threshold, "N",
+	     "consecutive good checks before a cluster is ready (default 1)"},
+	    {FED_OPT_STRING, "metrics-address", 0, &o->metrics_address, "HOST:PORT",
+	     "serve /healthz, /readyz and /metrics here (default :8080; port 0 picks one; off)"},
+	    {FED_OPT_BOOL, "leader-elect", 0, &o->leader_elect, NULL,
+	     "elect one acting replica on a Lease (default true; --leader-elect=false for one "
+	     "replica)"},
+	    {FED_OPT_STRING, "leader-elect-lease-name", 0, &o->lease_name, "NAME",
+	     "Lease in the federation namespace (default fed-controller)"},
+	    {FED_OPT_DOUBLE, "leader-elect-lease-duration", 0, &o->lease_duration, "SECONDS",
+	     "how long a standby waits before taking an unrenewed Lease (default 15)"},
+	    {FED_OPT_DOUBLE, "leader-elect-renew-deadline", 0, &o->renew_deadline, "SECONDS",
+	     "the leader steps down when it cannot renew for this long (default 10)"},
+	    {FED_OPT_DOUBLE, "leader-elect-retry-period", 0, &o->retry_period, "SECONDS",
+	     "between Lease attempts (default 2)"},
+	    {FED_OPT_DOUBLE, "host-qps", 0, &o->host_qps, "QPS",
+	     "request rate to the host apiserver, burst twice that (default 100: status writes for "
+	     "every federated object)"},
+	    {FED_OPT_DOUBLE, "member-qps", 0, &o->member_qps, "QPS",
+	     "request rate to each member apiserver, burst twice that (default 50)"},
+	    {FED_OPT_DOUBLE, "rsp-offline-grace", 0, &o->rsp_offline_grace, "SECONDS",
+	     "a cluster not ready this long loses its ReplicaSchedulingPreference share to the "
+	     "others and keeps what it runs (default 60)"},
+	    {FED_OPT_DOUBLE, "rsp-unschedulable-threshold", 0, &o->rsp_unschedulable_threshold,
+	     "SECONDS",
+	     "replicas unavailable in a cluster this long cap its capacity at what is available "
+	     "(default 30)"},
+	    {FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL,
+	     "adopt objects that already exist in members without the kubefed.io/managed label "
+	     "(default true)"},
+	    {FED_OPT_STRING, "tunnel-address", 0, &o->tunnel_address, "[IP]:PORT",
+	     "serve fed-agents of mode: agent members here, while leading (default off; e.g. "
+	     ":8443)"},
+	    {FED_OPT_STRING, "tunnel-secret-name", 0, &o->tunnel_secret, "NAME",
+	     "Secret in the config namespace with the tunnel's certificate, key and bootstrap "
+	     "tokens (default fed-tunnel)"},
+	    {FED_OPT_STRING, "tunnel-sans", 0, &o->tunnel_sans, "SANS",
+	     "subjectAltNames of a generated tunnel certificate (default "
+	     "DNS:fed-tunnel,DNS:localhost,IP:127.0.0.1)"},
+	    {FED_OPT_DOUBLE, "tunnel-heartbeat", 0, &o->tunnel_heartbeat, "SECONDS",
+	     "heartbeat interval; an agent is gone after 3 missed (default 10)"},
+	    {FED_OPT_BOOL, "tunnel-label-pod", 0, &o->tunnel_label_pod, NULL,
+	     "label this Pod (POD_NAME, POD_NAMESPACE) fed.kubefed.io/tunnel=leader while serving "
+	     "the tunnel, else standby, for the fed-tunnel Service (default true)"},
+	    {FED_OPT_DOUBLE, "tunnel-credential-lifetime", 0, &o->tunnel_cred_lifetime, "SECONDS",
+	     "lifetime of the credential issued to each fed-agent; rotated on the live connection "
+	     "before half of it (default 2592000 = 30 days)"},
+	    {FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL",
+	     "error, warn, info, debug or trace (default info)"},
+	    {FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
+	    FED_OPT_TABLE_END,
 	};
 	const struct fed_opt *const tables[] = {table, NULL};
 	struct fed_error err = FED_ERROR_INIT;
@@ -331,11 +371,11 @@ int main(int argc, char **argv)
 	    o->member_qps <= 0 || o->rsp_offline_grace < 0 || o->rsp_unschedulable_threshold < 0 ||
 	    o->tunnel_cred_lifetime < 2) {
 		fprintf(stderr, "fed-controller: %s\n",
-			level < 0 ? "--log-level: use error, warn, info, debug or trace"
-			: o->tunnel_cred_lifetime < 2
-				? "--tunnel-credential-lifetime must be at least 2 seconds"
-				: "--health-period, --health-timeout, --host-qps and --member-qps must "
-				  "be > 0, thresholds >= 1, --rsp-* periods >= 0");
+		        level < 0 ? "--log-level: use error, warn, info, debug or trace"
+		        : o->tunnel_cred_lifetime < 2
+		            ? "--tunnel-credential-lifetime must be at least 2 seconds"
+		            : "--health-period, --health-timeout, --host-qps and --member-qps must "
+		              "be > 0, thresholds >= 1, --rsp-* periods >= 0");
 		return 2;
 	}
 	fed_log_setup(level, o->log_json);
@@ -348,8 +388,9 @@ int main(int argc, char **argv)
 	if (fed_kube_client_new(&ctl.host, ctl.loop, &cfg, "host", &err) ||
 	    controller_ops_start(&ctl, &err))
 		goto fail;
-	FED_LOG_INFO(NULL, "fed-controller %s: host %s, %zu client address(es) for clientCIDR matching",
-		     FED_VERSION, cfg.server, ctl.n_client_ips);
+	FED_LOG_INFO(NULL,
+	             "fed-controller %s: host %s, %zu client address(es) for clientCIDR matching",
+	             FED_VERSION, cfg.server, ctl.n_client_ips);
 	if (!o->leader_elect) {
 		/* one replica: standby until the tunnel serves (writes stay in order) */
 		if (podlabel_new(&ctl.podlabel, &ctl, ctl.host)) {

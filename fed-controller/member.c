@@ -17,7 +17,7 @@
 #define FACTS_EVERY 6 /* probes between refreshes of version and nodes */
 
 const struct fed_kube_resource kfc_resource = {"core.kubefed.io", "v1beta1", "kubefedclusters",
-					       true};
+                                               true};
 
 struct member {
 	struct controller *ctl;
@@ -30,7 +30,7 @@ struct member {
 	struct fed_health health;
 	ev_timer probe_timer;
 	struct fed_kube_call *probe;
-	bool use_healthz; /* /readyz is missing on very old servers */
+	bool use_healthz;  /* /readyz is missing on very old servers */
 	double probe_sent; /* ev_time() of the probe in flight */
 	int probes;
 	/* facts */
@@ -71,7 +71,7 @@ bool member_connecting(const struct member *m)
 const cJSON *member_labels(const struct controller *ctl, const char *name)
 {
 	const cJSON *obj =
-		ctl->clusters ? fed_informer_get(ctl->clusters, ctl->o.fed_namespace, name) : NULL;
+	    ctl->clusters ? fed_informer_get(ctl->clusters, ctl->o.fed_namespace, name) : NULL;
 
 	return obj ? cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "labels") : NULL;
 }
@@ -122,12 +122,12 @@ static void digest(const char *a, const char *b, char out[65])
 
 static void member_event(struct member *m, bool warning, const char *reason, const char *message)
 {
-	const cJSON *obj = m->ctl->clusters
-				   ? fed_informer_get(m->ctl->clusters, m->ctl->o.fed_namespace, m->name)
-				   : NULL;
+	const cJSON *obj =
+	    m->ctl->clusters ? fed_informer_get(m->ctl->clusters, m->ctl->o.fed_namespace, m->name)
+	                     : NULL;
 	struct controller_event_target t = {"core.kubefed.io/v1beta1", "KubeFedCluster",
-					    m->ctl->o.fed_namespace, m->name,
-					    fed_obj_str(obj, "metadata.uid")};
+	                                    m->ctl->o.fed_namespace, m->name,
+	                                    fed_obj_str(obj, "metadata.uid")};
 
 	controller_event(m->ctl, &t, warning, reason, message);
 }
@@ -135,7 +135,7 @@ static void member_event(struct member *m, bool warning, const char *reason, con
 /* ---- KubeFedCluster status -------------------------------------------- */
 
 static cJSON *condition(const char *type, bool status, const char *reason, const char *message,
-			const char *transition)
+                        const char *transition)
 {
 	cJSON *c = cJSON_CreateObject();
 
@@ -176,10 +176,9 @@ static cJSON *desired_status(struct member *m)
 		conn = fed_health_connectivity(h->state);
 	}
 	cJSON_AddItemToArray(conds, condition("Ready", ready, reason, message, ts[0] ? ts : NULL));
-	cJSON_AddItemToArray(conds, condition("Offline", offline,
-					      offline ? reason : "ClusterReachable",
-					      offline ? message : "cluster is reachable",
-					      ts[0] ? ts : NULL));
+	cJSON_AddItemToArray(
+	    conds, condition("Offline", offline, offline ? reason : "ClusterReachable",
+	                     offline ? message : "cluster is reachable", ts[0] ? ts : NULL));
 	cJSON_AddStringToObject(st, "connectivityStatus", conn);
 	if (m->version)
 		cJSON_AddStringToObject(st, "kubernetesVersion", m->version);
@@ -253,7 +252,7 @@ static void write_status(struct member *m)
 	st = NULL;
 	body = cJSON_PrintUnformatted(obj);
 	if (!body || fed_kube_patch(m->ctl->host, &ref, FED_PATCH_APPLY, body, &wo, status_done, m,
-				    &m->status_call, &err)) {
+	                            &m->status_call, &err)) {
 		FED_LOG_ERR(m->name, "writing KubeFedCluster status: %s", err.msg);
 		goto out;
 	}
@@ -299,7 +298,7 @@ static void write_spec(struct member *m, char *spec)
 	free(m->written_spec);
 	m->written_spec = NULL;
 	if (fed_kube_patch(m->ctl->host, &ref, FED_PATCH_APPLY, spec, &wo, spec_done, m,
-			   &m->spec_call, &err)) {
+	                   &m->spec_call, &err)) {
 		FED_LOG_ERR(m->name, "writing KubeFedCluster: %s", err.msg);
 		free(spec);
 		return;
@@ -365,19 +364,21 @@ static void nodes_done(cJSON *list, const struct fed_error *err, void *ud)
 	if (n) {
 		const cJSON *l;
 		size_t k = 0;
-		cJSON_ArrayForEach(l, cJSON_GetObjectItem(cJSON_GetObjectItem(n, "metadata"), "labels"))
+		cJSON_ArrayForEach(
+		    l, cJSON_GetObjectItem(cJSON_GetObjectItem(n, "metadata"), "labels"))
 		{
 			if (k < sizeof(keys) / sizeof(keys[0]) - 1)
 				keys[k++] = l->string;
 		}
 		keys[k] = NULL;
-		snprintf(m->distribution, sizeof(m->distribution), "%s",
-			 fed_cluster_distribution(m->version, fed_obj_str(n, "spec.providerID"), keys));
+		snprintf(
+		    m->distribution, sizeof(m->distribution), "%s",
+		    fed_cluster_distribution(m->version, fed_obj_str(n, "spec.providerID"), keys));
 		snprintf(m->infrastructure, sizeof(m->infrastructure), "%s",
-			 fed_cluster_infrastructure(fed_obj_str(n, "spec.providerID")));
+		         fed_cluster_infrastructure(fed_obj_str(n, "spec.providerID")));
 	} else {
 		snprintf(m->distribution, sizeof(m->distribution), "%s",
-			 fed_cluster_distribution(m->version, NULL, NULL));
+		         fed_cluster_distribution(m->version, NULL, NULL));
 		snprintf(m->infrastructure, sizeof(m->infrastructure), "generic");
 	}
 	m->nodes = count;
@@ -430,7 +431,7 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	enum fed_probe_result r;
 	char msg[FED_ERROR_MSG_MAX + 64];
 	bool changed, was_ready = m->health.state == FED_HEALTH_READY,
-		      was_connecting = m->health.state == FED_HEALTH_CONNECTING;
+	              was_connecting = m->health.state == FED_HEALTH_CONNECTING;
 
 	m->probe = NULL;
 	controller_observe_probe(m->ctl, ev_time() - m->probe_sent);
@@ -442,12 +443,13 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	r = fed_health_classify(resp->status, &resp->err, resp->body);
 	switch (r) {
 	case FED_PROBE_OK:
-		snprintf(msg, sizeof(msg), "%s responded with ok", m->use_healthz ? "/healthz" : "/readyz");
+		snprintf(msg, sizeof(msg), "%s responded with ok",
+		         m->use_healthz ? "/healthz" : "/readyz");
 		break;
 	case FED_PROBE_NOT_READY:
 		snprintf(msg, sizeof(msg), "%s responded with %d: %.200s",
-			 m->use_healthz ? "/healthz" : "/readyz", resp->status,
-			 resp->body ? resp->body : "");
+		         m->use_healthz ? "/healthz" : "/readyz", resp->status,
+		         resp->body ? resp->body : "");
 		break;
 	default:
 		snprintf(msg, sizeof(msg), "%s", resp->err.msg);
@@ -456,9 +458,9 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	changed = fed_health_observe(&m->health, r, msg, time(NULL));
 	if (changed) {
 		FED_LOG_INFO(m->name, "%s (%s): %s", fed_health_connectivity(m->health.state),
-			     m->health.reason, m->health.message);
+		             m->health.reason, m->health.message);
 		member_event(m, m->health.state != FED_HEALTH_READY, m->health.reason,
-			     m->health.message);
+		             m->health.message);
 	}
 	if (m->health.state == FED_HEALTH_READY && (!was_ready || ++m->probes % FACTS_EVERY == 0))
 		refresh_facts(m);
@@ -526,8 +528,8 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 	int ret;
 
 	fed_rest_config_init(&cfg);
-	snprintf(source, sizeof(source), "secret %s/%s key kubeconfig-%s", m->ctl->o.config_namespace,
-		 m->ctl->o.secret_name, m->name);
+	snprintf(source, sizeof(source), "secret %s/%s key kubeconfig-%s",
+	         m->ctl->o.config_namespace, m->ctl->o.secret_name, m->name);
 	ret = fed_kubeconfig_parse(&kc, kubeconfig, strlen(kubeconfig), source, err);
 	if (ret)
 		goto out;
@@ -545,10 +547,11 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 	if (cfg.insecure_skip_tls_verify) {
 		/* the host holds credentials for every member: never send them to a
 		 * server it cannot verify */
-		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: insecure-skip-tls-verify is not allowed for members: give the "
-				    "member's CA as certificate-authority-data instead",
-				    source);
+		ret = fed_error_set(
+		    err, FED_EINVAL,
+		    "%s: insecure-skip-tls-verify is not allowed for members: give the "
+		    "member's CA as certificate-authority-data instead",
+		    source);
 		goto out;
 	}
 	if (!cfg.tls_server_name && (u = curl_url()) &&
@@ -597,9 +600,11 @@ void member_apply(struct member *m, const struct member_desired *d)
 	controller_set_str(&m->matched_cidr, d->matched_cidr);
 	if (d->error_reason) {
 		if (!m->err_reason || strcmp(m->err_reason, d->error_reason) ||
-		    strcmp(m->err_message ? m->err_message : "", d->error_message ? d->error_message : "")) {
+		    strcmp(m->err_message ? m->err_message : "",
+		           d->error_message ? d->error_message : "")) {
 			FED_LOG_WARN(m->name, "%s: %s", d->error_reason, d->error_message);
-			member_event(m, true, d->error_reason, d->error_message ? d->error_message : "");
+			member_event(m, true, d->error_reason,
+			             d->error_message ? d->error_message : "");
 		}
 		controller_set_str(&m->err_reason, d->error_reason);
 		controller_set_str(&m->err_message, d->error_message);
@@ -619,9 +624,9 @@ void member_apply(struct member *m, const struct member_desired *d)
 		char msg[FED_ERROR_MSG_MAX + 128];
 		/* the usual cause: a kubeconfig pasted as plain YAML under data: */
 		snprintf(msg, sizeof(msg),
-			 "%s (write the kubeconfig as plain YAML under stringData:, or "
-			 "base64-encoded under data:)",
-			 err.msg);
+		         "%s (write the kubeconfig as plain YAML under stringData:, or "
+		         "base64-encoded under data:)",
+		         err.msg);
 		FED_LOG_WARN(m->name, "InvalidKubeconfig: %s", msg);
 		member_event(m, true, "InvalidKubeconfig", msg);
 		controller_set_str(&m->err_reason, "InvalidKubeconfig");
@@ -630,7 +635,7 @@ void member_apply(struct member *m, const struct member_desired *d)
 	}
 	memcpy(m->config_digest, dg, sizeof(dg));
 	FED_LOG_INFO(m->name, "connecting to %s (clientCIDR %s)", m->server_url,
-		     m->matched_cidr ? m->matched_cidr : "-");
+	             m->matched_cidr ? m->matched_cidr : "-");
 	/* a new connection starts from Connecting again */
 	fed_health_init(&m->health, m->ctl->o.failure_threshold, m->ctl->o.success_threshold);
 	m->use_healthz = false;

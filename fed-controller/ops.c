@@ -67,9 +67,9 @@ static int parse_address(const char *s, char *host, size_t n, int *port, struct 
 	return 0;
 bad:
 	return fed_error_set(err, FED_EINVAL,
-			     "--metrics-address \"%s\": use HOST:PORT, :PORT or [IPv6]:PORT "
-			     "(port 0 picks a free one), or \"off\"",
-			     s);
+	                     "--metrics-address \"%s\": use HOST:PORT, :PORT or [IPv6]:PORT "
+	                     "(port 0 picks a free one), or \"off\"",
+	                     s);
 }
 
 static int register_metrics(struct controller *ctl, struct fed_error *err)
@@ -79,22 +79,23 @@ static int register_metrics(struct controller *ctl, struct fed_error *err)
 	int ret;
 
 	if ((ret = fed_metrics_new(&ctl->metrics, err)) ||
-	    (ret = fed_metrics_gauge(ctl->metrics, "kubefedcluster_total",
-				     "Number of member clusters by state (ready, notready, offline)",
-				     "state", &ctl->m_clusters, err)) ||
+	    (ret =
+	         fed_metrics_gauge(ctl->metrics, "kubefedcluster_total",
+	                           "Number of member clusters by state (ready, notready, offline)",
+	                           "state", &ctl->m_clusters, err)) ||
 	    (ret = fed_metrics_gauge(ctl->metrics, "joined_cluster_total",
-				     "Number of member clusters in the Federation config", NULL,
-				     &ctl->m_joined, err)) ||
+	                             "Number of member clusters in the Federation config", NULL,
+	                             &ctl->m_joined, err)) ||
 	    (ret = fed_metrics_histogram(ctl->metrics, "cluster_health_status_duration_seconds",
-					 "Time taken by member cluster health probes", NULL, buckets,
-					 sizeof(buckets) / sizeof(buckets[0]), &ctl->m_probe_seconds,
-					 err)) ||
+	                                 "Time taken by member cluster health probes", NULL,
+	                                 buckets, sizeof(buckets) / sizeof(buckets[0]),
+	                                 &ctl->m_probe_seconds, err)) ||
 	    (ret = fed_metrics_gauge(ctl->metrics, "fed_cluster_ready",
-				     "1 when the member cluster is Ready, else 0", "cluster",
-				     &ctl->m_cluster_ready, err)) ||
+	                             "1 when the member cluster is Ready, else 0", "cluster",
+	                             &ctl->m_cluster_ready, err)) ||
 	    (ret = fed_metrics_gauge(ctl->metrics, "fed_controller_leader",
-				     "1 while this replica leads and acts, else 0", NULL,
-				     &ctl->m_leader, err)))
+	                             "1 while this replica leads and acts, else 0", NULL,
+	                             &ctl->m_leader, err)))
 		return ret;
 	fed_metrics_set(ctl->m_leader, NULL, 0);
 	controller_update_metrics(ctl);
@@ -115,14 +116,14 @@ int controller_ops_start(struct controller *ctl, struct fed_error *err)
 	    (ret = fed_http_server_route(ctl->http, "GET", "/healthz", healthz, ctl)) ||
 	    (ret = fed_http_server_route(ctl->http, "GET", "/readyz", readyz, ctl)) ||
 	    (ret = fed_http_server_route(ctl->http, "GET", "/metrics", fed_metrics_http_handler,
-					 ctl->metrics))) {
+	                                 ctl->metrics))) {
 		if (!err->code)
 			fed_error_set(err, ret, "--metrics-address: cannot serve on %s",
-				      ctl->o.metrics_address);
+			              ctl->o.metrics_address);
 		return ret;
 	}
 	FED_LOG_INFO(NULL, "serving /healthz, /readyz and /metrics on %s port %d", host,
-		     fed_http_server_port(ctl->http));
+	             fed_http_server_port(ctl->http));
 	return 0;
 }
 
@@ -150,7 +151,7 @@ void controller_update_metrics(struct controller *ctl)
 			if (!strcmp(st, states[i]))
 				count[i]++;
 		fed_metrics_set(ctl->m_cluster_ready, (const char *[]){e->key},
-				!strcmp(st, "ready"));
+		                !strcmp(st, "ready"));
 		n++;
 	}
 	for (i = 0; i < 3; i++)

@@ -22,10 +22,10 @@ struct podlabel {
 	struct controller *ctl;
 	struct fed_kube_client *client;
 	char *ns, *name;
-	const char *want;	   /* value to reach (string constants) */
-	const char *sent;	   /* value in flight, NULL when idle */
-	const char *have;	   /* value last written, NULL if none yet */
-	const char *failed;	   /* value whose failure was already logged as a warning */
+	const char *want;   /* value to reach (string constants) */
+	const char *sent;   /* value in flight, NULL when idle */
+	const char *have;   /* value last written, NULL if none yet */
+	const char *failed; /* value whose failure was already logged as a warning */
 	struct fed_kube_call *call;
 	ev_timer retry;
 	podlabel_done_fn done; /* runs once want was attempted */
@@ -55,25 +55,27 @@ static void log_failure(struct podlabel *pl, const char *value, const struct fed
 	char what[400];
 
 	snprintf(what, sizeof(what), "cannot label pod %s/%s " FED_TUNNEL_LABEL "=%s", pl->ns,
-		 pl->name, value);
+	         pl->name, value);
 	if (same(pl->failed, value)) {
 		FED_LOG_DEBUG(NULL, "%s: %s", what, e->msg);
 		return;
 	}
 	pl->failed = value;
 	if (e->code == FED_EFORBIDDEN)
-		FED_LOG_WARN(NULL,
-			     "%s: %s. Grant get and patch on pods in namespace %s to the "
-			     "controller's ServiceAccount (see manifests/02-rbac.yaml), or run with "
-			     "--tunnel-label-pod=false; until then the fed-tunnel Service cannot "
-			     "tell the leader from the standby",
-			     what, e->msg, pl->ns);
+		FED_LOG_WARN(
+		    NULL,
+		    "%s: %s. Grant get and patch on pods in namespace %s to the "
+		    "controller's ServiceAccount (see manifests/02-rbac.yaml), or run with "
+		    "--tunnel-label-pod=false; until then the fed-tunnel Service cannot "
+		    "tell the leader from the standby",
+		    what, e->msg, pl->ns);
 	else if (e->code == FED_ENOTFOUND)
-		FED_LOG_WARN(NULL,
-			     "%s: the pod does not exist: POD_NAME and POD_NAMESPACE must name this "
-			     "controller's own Pod (downward API fields metadata.name and "
-			     "metadata.namespace)",
-			     what);
+		FED_LOG_WARN(
+		    NULL,
+		    "%s: the pod does not exist: POD_NAME and POD_NAMESPACE must name this "
+		    "controller's own Pod (downward API fields metadata.name and "
+		    "metadata.namespace)",
+		    what);
 	else
 		FED_LOG_WARN(NULL, "%s: %s", what, e->msg);
 }
@@ -95,7 +97,7 @@ static void patched(struct fed_kube_response *resp, void *ud)
 		pl->have = value;
 		pl->failed = NULL;
 		FED_LOG_INFO(NULL, "pod %s/%s labelled " FED_TUNNEL_LABEL "=%s", pl->ns, pl->name,
-			     value);
+		             value);
 	} else {
 		log_failure(pl, value, &resp->err);
 	}
@@ -126,11 +128,11 @@ static void send_label(struct podlabel *pl)
 		run_done(pl);
 		return;
 	}
-	snprintf(patch, sizeof(patch), "{\"metadata\":{\"labels\":{\"" FED_TUNNEL_LABEL "\":\"%s\"}}}",
-		 pl->want);
+	snprintf(patch, sizeof(patch),
+	         "{\"metadata\":{\"labels\":{\"" FED_TUNNEL_LABEL "\":\"%s\"}}}", pl->want);
 	pl->sent = pl->want;
 	if (fed_kube_patch(pl->client, &ref, FED_PATCH_MERGE, patch, &wo, patched, pl, &pl->call,
-			   &err) < 0) {
+	                   &err) < 0) {
 		pl->sent = NULL;
 		log_failure(pl, pl->want, &err);
 		run_done(pl);
@@ -147,10 +149,11 @@ int podlabel_new(struct podlabel **out, struct controller *ctl, struct fed_kube_
 	    !strcmp(ctl->o.tunnel_address, "off"))
 		return 0;
 	if (!name || !*name || !ns || !*ns) {
-		FED_LOG_WARN(NULL, "--tunnel-address is set but POD_NAME or POD_NAMESPACE is not: "
-				   "this Pod cannot be labelled " FED_TUNNEL_LABEL "=leader, so the "
-				   "fed-tunnel Service cannot select the leader. Set both from the "
-				   "downward API, or run with --tunnel-label-pod=false");
+		FED_LOG_WARN(NULL,
+		             "--tunnel-address is set but POD_NAME or POD_NAMESPACE is not: "
+		             "this Pod cannot be labelled " FED_TUNNEL_LABEL "=leader, so the "
+		             "fed-tunnel Service cannot select the leader. Set both from the "
+		             "downward API, or run with --tunnel-label-pod=false");
 		return 0;
 	}
 	pl = calloc(1, sizeof(*pl));

@@ -5,8 +5,8 @@
 
 #include "fed/kube.h"
 
-#define FED_TUNNEL_LABEL "fed.kubefed.io/tunnel"
-#define FED_TUNNEL_LEADER "leader"
+#define FED_TUNNEL_LABEL   "fed.kubefed.io/tunnel"
+#define FED_TUNNEL_LEADER  "leader"
 #define FED_TUNNEL_STANDBY "standby"
 
 struct controller;

@@ -20,7 +20,7 @@
 #define BACKOFF_MIN 1.0
 #define BACKOFF_MAX 60.0
 #define AWAIT_EVENT 10.0 /* seconds to wait for the watch event of our own write */
-#define PARKED 30.0	 /* seconds before looking again at an object we may not touch */
+#define PARKED      30.0 /* seconds before looking again at an object we may not touch */
 
 struct write_ctx {
 	struct fobj *o;
@@ -31,7 +31,7 @@ struct write_ctx {
 	char hash[65];
 	bool is_delete;
 	bool is_create; /* apply after a 404: reported as a creation */
-	bool orphan;	/* a write-off that only drops the managed label */
+	bool orphan;    /* a write-off that only drops the managed label */
 	cJSON *desired; /* kept for the adoption GET */
 };
 
@@ -141,10 +141,12 @@ static bool older_than(const char *have, const char *recorded)
 	char *e1, *e2;
 	unsigned long long a, b;
 
-	const char *ha = have ? strchr(have, ':') : NULL, *hb = recorded ? strchr(recorded, ':') : NULL;
+	const char *ha = have ? strchr(have, ':') : NULL,
+	           *hb = recorded ? strchr(recorded, ':') : NULL;
 
 	/* same kind ("gen:" or "rv:") and a number after the colon */
-	if (!ha || !hb || ha - have != hb - recorded || strncmp(have, recorded, (size_t)(ha - have)))
+	if (!ha || !hb || ha - have != hb - recorded ||
+	    strncmp(have, recorded, (size_t)(ha - have)))
 		return false;
 	a = strtoull(ha + 1, &e1, 10);
 	b = strtoull(hb + 1, &e2, 10);
@@ -171,12 +173,12 @@ static void load_recs(struct fobj *o, const cJSON *fed)
 }
 
 static void fed_event(struct fobj *o, const cJSON *fed, bool warning, const char *reason,
-		      const char *fmt, const char *cluster, const char *detail)
+                      const char *fmt, const char *cluster, const char *detail)
 {
 	struct controller_event_target tg = {o->t->fed_api_version, o->t->cfg.federated.kind,
-					     fed_obj_namespace(fed) ? fed_obj_namespace(fed)
-								    : o->t->ctl->o.fed_namespace,
-					     fed_obj_name(fed), fed_obj_str(fed, "metadata.uid")};
+	                                     fed_obj_namespace(fed) ? fed_obj_namespace(fed)
+	                                                            : o->t->ctl->o.fed_namespace,
+	                                     fed_obj_name(fed), fed_obj_str(fed, "metadata.uid")};
 	char msg[FED_ERROR_MSG_MAX + 256];
 
 	snprintf(msg, sizeof(msg), fmt, cluster, detail ? detail : "");
@@ -242,7 +244,7 @@ void fobj_client_gone(struct fobj *o, struct fed_kube_client *c)
 }
 
 static void failed(struct fobj *o, const char *cluster, struct crec *r, const char *status,
-		   const struct fed_error *e)
+                   const struct fed_error *e)
 {
 	const cJSON *fed = fed_get(o->t, o->key);
 
@@ -250,9 +252,9 @@ static void failed(struct fobj *o, const char *cluster, struct crec *r, const ch
 	if (fed) {
 		char reason[64];
 		snprintf(reason, sizeof(reason), "%sInClusterFailed",
-			 !strcmp(status, "CreationFailed")   ? "Create"
-			 : !strcmp(status, "DeletionFailed") ? "Delete"
-							     : "Update");
+		         !strcmp(status, "CreationFailed")   ? "Create"
+		         : !strcmp(status, "DeletionFailed") ? "Delete"
+		                                             : "Update");
 		fed_event(o, fed, true, reason, "cluster %s: %s", cluster, e->msg);
 	}
 	/* recoverable: try again with backoff, not in a hot loop */
@@ -281,11 +283,12 @@ static void apply_done(struct fed_kube_response *resp, void *ud)
 		r->written_at = ev_now(o->t->ctl->loop);
 		o->backoff = 0;
 		FED_LOG_DEBUG(w->cluster, "%s %s %s (%s)", w->is_create ? "created" : "updated",
-			      o->t->cfg.target.kind, o->key, v);
+		              o->t->cfg.target.kind, o->key, v);
 	} else if (r) {
-		failed(o, w->cluster, r, w->is_create ? "CreationFailed" : "UpdateFailed", &resp->err);
+		failed(o, w->cluster, r, w->is_create ? "CreationFailed" : "UpdateFailed",
+		       &resp->err);
 		FED_LOG_WARN(w->cluster, "%s %s %s: %s", w->is_create ? "creating" : "updating",
-			     o->t->cfg.target.kind, o->key, resp->err.msg);
+		             o->t->cfg.target.kind, o->key, resp->err.msg);
 	}
 	write_ctx_free(w);
 	round_done(o);
@@ -294,7 +297,7 @@ static void apply_done(struct fed_kube_response *resp, void *ud)
 static void start_apply(struct write_ctx *w, struct fed_kube_client *c)
 {
 	struct fed_kube_ref ref = {&w->o->t->target_res, fed_obj_namespace(w->desired),
-				   fed_obj_name(w->desired), NULL};
+	                           fed_obj_name(w->desired), NULL};
 	struct fed_kube_write_opts wo = {FED_MANAGER, true, false};
 	struct fed_error err = FED_ERROR_INIT;
 	struct crec *r = crec_get(w->o, w->cluster);
@@ -339,15 +342,15 @@ static void decide(struct write_ctx *w, struct fed_kube_client *c, const cJSON *
 		r->parked_at = ev_now(o->t->ctl->loop);
 		memcpy(r->parked_hash, w->hash, sizeof(w->hash));
 		crec_set(r, "ManagedLabelFalse",
-			 "the object in the member is labelled kubefed.io/managed=false: fed "
-			 "leaves it alone");
+		         "the object in the member is labelled kubefed.io/managed=false: fed "
+		         "leaves it alone");
 		goto done;
 	case FED_MANAGED_NONE:
 		if (!o->t->ctl->adopt) {
 			fed_error_set(&e, FED_EEXISTS,
-				      "the object already exists in the member and adoption is off "
-				      "(--adopt-resources=false): delete it there or label it "
-				      "kubefed.io/managed=true");
+			              "the object already exists in the member and adoption is off "
+			              "(--adopt-resources=false): delete it there or label it "
+			              "kubefed.io/managed=true");
 			crec_set(r, "AlreadyExists", e.msg);
 			r->parked_at = ev_now(o->t->ctl->loop);
 			memcpy(r->parked_hash, w->hash, sizeof(w->hash));
@@ -416,7 +419,7 @@ static void delete_done(struct fed_kube_response *resp, void *ud)
 			r->version = NULL;
 		}
 		FED_LOG_DEBUG(w->cluster, "%s %s %s", w->orphan ? "released" : "deleted",
-			      o->t->cfg.target.kind, o->key);
+		              o->t->cfg.target.kind, o->key);
 	}
 	write_ctx_free(w);
 	round_done(o);
@@ -426,7 +429,7 @@ static void delete_done(struct fed_kube_response *resp, void *ud)
 static const char *annotation(const cJSON *obj, const char *key)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItem(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "annotations"), key));
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "annotations"), key));
 }
 
 static const char *delete_policy(const cJSON *fed)
@@ -438,9 +441,9 @@ static const char *delete_policy(const cJSON *fed)
 	if (!opt || !(j = cJSON_Parse(opt)))
 		return "Background";
 	snprintf(policy, sizeof(policy), "%s",
-		 cJSON_GetStringValue(cJSON_GetObjectItem(j, "propagationPolicy"))
-			 ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "propagationPolicy"))
-			 : "Background");
+	         cJSON_GetStringValue(cJSON_GetObjectItem(j, "propagationPolicy"))
+	             ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "propagationPolicy"))
+	             : "Background");
 	cJSON_Delete(j);
 	return policy;
 }
@@ -448,10 +451,10 @@ static const char *delete_policy(const cJSON *fed)
 /* Take our copy out of a cluster: delete it, or with kubefed.io/orphan
  * leave it and only drop the managed label (kubefed's orphaning). */
 static void start_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
-			    struct fed_kube_client *c, const cJSON *existing, bool orphan)
+                            struct fed_kube_client *c, const cJSON *existing, bool orphan)
 {
 	struct fed_kube_ref ref = {&o->t->target_res, fed_obj_namespace(existing),
-				   fed_obj_name(existing), NULL};
+	                           fed_obj_name(existing), NULL};
 	struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
 	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
@@ -472,8 +475,8 @@ static void start_write_off(struct fobj *o, const cJSON *fed, const char *cluste
 	write_track(w, c);
 	if (orphan) {
 		ret = fed_kube_patch(c, &ref, FED_PATCH_MERGE,
-				     "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL "\":null}}}",
-				     &wo, delete_done, w, &w->call, &err);
+		                     "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL "\":null}}}",
+		                     &wo, delete_done, w, &w->call, &err);
 	} else {
 		d.precondition_uid = fed_obj_str(existing, "metadata.uid");
 		d.propagation_policy = delete_policy(fed);
@@ -488,8 +491,8 @@ static void start_write_off(struct fobj *o, const cJSON *fed, const char *cluste
 }
 
 /* Create or update the object in one Ready cluster. */
-static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
-		   struct fed_kube_client *c, const cJSON *existing)
+static void ensure(struct fobj *o, const cJSON *fed, const char *cluster, struct fed_kube_client *c,
+                   const cJSON *existing)
 {
 	struct crec *r = crec_get(o, cluster);
 	struct fed_error err = FED_ERROR_INIT;
@@ -514,11 +517,11 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 			return; /* as we left it (or our write's event is on its way) */
 		}
 	} else if ((um = minf_get_unmanaged(o->t, cluster, o->key, &usynced)) && usynced &&
-		   fed_managed_state(um) == FED_MANAGED_FALSE && r->parked_at &&
-		   !strcmp(hash, r->parked_hash)) {
+	           fed_managed_state(um) == FED_MANAGED_FALSE && r->parked_at &&
+	           !strcmp(hash, r->parked_hash)) {
 		return; /* still labelled false: its next label change wakes us */
 	} else if (!usynced && r->parked_at && ev_now(o->t->ctl->loop) - r->parked_at < PARKED &&
-		   !strcmp(hash, r->parked_hash)) {
+	           !strcmp(hash, r->parked_hash)) {
 		/* not ours to touch, and the unmanaged informer has not
 		 * listed yet to tell us when its label changes: look again later */
 		if (!ev_is_active(&o->retry)) {
@@ -527,7 +530,7 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 		}
 		return;
 	} else if (r->written_at && ev_now(o->t->ctl->loop) - r->written_at < AWAIT_EVENT &&
-		   !strcmp(hash, r->hash)) {
+	           !strcmp(hash, r->hash)) {
 		/* just written: its watch event has not arrived yet; look again
 		 * later in case it never does (created and deleted at once) */
 		if (!ev_is_active(&o->retry)) {
@@ -538,8 +541,8 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 	}
 	r->written_at = r->parked_at = 0;
 	FED_LOG_DEBUG(cluster, "%s %s: %s (hash %.12s was %.12s, version %s was %s)",
-		      o->t->cfg.target.kind, o->key, existing ? "writing" : "placing", hash,
-		      r->hash, existing ? v : "-", r->version ? r->version : "-");
+	              o->t->cfg.target.kind, o->key, existing ? "writing" : "placing", hash,
+	              r->hash, existing ? v : "-", r->version ? r->version : "-");
 	if (!(w = calloc(1, sizeof(*w))) || !(w->cluster = strdup(cluster)))
 		goto oom;
 	w->o = o;
@@ -563,9 +566,10 @@ static void ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 	}
 	{
 		struct fed_kube_ref ref = {&o->t->target_res, fed_obj_namespace(w->desired),
-					   fed_obj_name(w->desired), NULL};
-		FED_LOG_DEBUG(cluster, "%s %s: asking the member (unmanaged objects not listed yet)",
-			      o->t->cfg.target.kind, o->key);
+		                           fed_obj_name(w->desired), NULL};
+		FED_LOG_DEBUG(cluster,
+		              "%s %s: asking the member (unmanaged objects not listed yet)",
+		              o->t->cfg.target.kind, o->key);
 		write_track(w, c);
 		if (fed_kube_get(c, &ref, probe_done, w, &w->call, &err)) {
 			failed(o, cluster, r, "RetrievalFailed", &err);
@@ -583,7 +587,7 @@ oom:
 /* Which members the object goes to; for namespaced types only where its
  * FederatedNamespace goes (kubefed's gating). */
 static int placed(struct fobj *o, const cJSON *fed, const char **names, size_t n, bool *sel,
-		  const char **why, struct fed_error *err)
+                  const char **why, struct fed_error *err)
 {
 	struct fed_member_info *mi = calloc(n ? n : 1, sizeof(*mi));
 	bool *nsel = NULL;
@@ -598,9 +602,9 @@ static int placed(struct fobj *o, const cJSON *fed, const char **names, size_t n
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++)
 		mi[i] = (struct fed_member_info){names[i], member_labels(o->t->ctl, names[i])};
-	if ((ret = fed_placement_select(cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"),
-							     "placement"),
-					mi, n, sel, err)))
+	if ((ret = fed_placement_select(
+	         cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"), "placement"), mi, n, sel,
+	         err)))
 		goto out;
 	if (!o->t->cfg.target.namespaced || o->t->is_namespaces)
 		goto out;
@@ -616,7 +620,7 @@ static int placed(struct fobj *o, const cJSON *fed, const char **names, size_t n
 		goto out;
 	}
 	if (fed_placement_select(cJSON_GetObjectItem(cJSON_GetObjectItem(fns, "spec"), "placement"),
-				 mi, n, nsel, err)) {
+	                         mi, n, nsel, err)) {
 		fed_error_clear(err);
 		memset(nsel, 0, n * sizeof(*nsel));
 	}
@@ -637,7 +641,7 @@ static void status_done(struct fed_kube_response *resp, void *ud)
 	o->status_call = NULL;
 	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
 		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
-			     resp->err.msg);
+		             resp->err.msg);
 		free(o->status_hash);
 		o->status_hash = NULL;
 		o->status_dirty = true;
@@ -662,12 +666,12 @@ static void add_sum(cJSON *agg, const char *field, const cJSON *st)
 }
 
 static void write_status(struct fobj *o, const cJSON *fed, const char *const *names, size_t n,
-			 const bool *sel, const char *reason, const char *message)
+                         const bool *sel, const char *reason, const char *message)
 {
 	static const char *const sums[] = {"replicas", "readyReplicas", "availableReplicas",
-					   "updatedReplicas"};
+	                                   "updatedReplicas"};
 	struct fed_kube_ref ref = {&o->t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed),
-				   "status"};
+	                           "status"};
 	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
 	cJSON *st = cJSON_CreateObject(), *clusters, *agg, *cond, *patch = NULL, *conds;
@@ -737,15 +741,15 @@ static void write_status(struct fobj *o, const cJSON *fed, const char *const *na
 		cJSON *cur = cJSON_Duplicate(cJSON_GetObjectItem(fed, "status"), 1);
 		char h2[65] = "";
 		const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cur, "conditions"), 0);
-		const char *cur_status = c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "status"))
-					    : NULL;
+		const char *cur_status =
+		    c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "status")) : NULL;
 
 		/* the transition time stays while the condition's status does */
-		prev_t = c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "lastTransitionTime"))
-			    : NULL;
+		prev_t =
+		    c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "lastTransitionTime")) : NULL;
 		prev_t = prev_t && cur_status && !strcmp(cur_status, ok ? "True" : "False")
-				 ? strdup(prev_t)
-				 : NULL;
+		             ? strdup(prev_t)
+		             : NULL;
 		if (c0) {
 			cJSON_DeleteItemFromObject((cJSON *)c0, "lastUpdateTime");
 			cJSON_DeleteItemFromObject((cJSON *)c0, "lastTransitionTime");
@@ -770,9 +774,9 @@ static void write_status(struct fobj *o, const cJSON *fed, const char *const *na
 	st = NULL;
 	body = cJSON_PrintUnformatted(patch);
 	if (!body || fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
-				    o, &o->status_call, &err)) {
+	                            o, &o->status_call, &err)) {
 		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
-			     err.msg);
+		             err.msg);
 		goto out;
 	}
 	controller_set_str(&o->status_hash, hash);
@@ -788,9 +792,11 @@ static bool has_finalizer(const cJSON *fed)
 {
 	const cJSON *f;
 
-	cJSON_ArrayForEach(f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "finalizers"))
-		if (cJSON_IsString(f) && !strcmp(f->valuestring, FED_SYNC_FINALIZER))
-			return true;
+	cJSON_ArrayForEach(
+	    f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"),
+	                           "finalizers")) if (cJSON_IsString(f) &&
+	                                              !strcmp(f->valuestring,
+	                                                      FED_SYNC_FINALIZER)) return true;
 	return false;
 }
 
@@ -816,9 +822,11 @@ static void set_finalizer(struct fobj *o, const cJSON *fed, bool add)
 	char *body, *what = NULL;
 
 	cJSON_AddStringToObject(meta, "resourceVersion", fed_obj_resource_version(fed));
-	cJSON_ArrayForEach(f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "finalizers"))
-		if (cJSON_IsString(f) && strcmp(f->valuestring, FED_SYNC_FINALIZER))
-			cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
+	cJSON_ArrayForEach(
+	    f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"),
+	                           "finalizers")) if (cJSON_IsString(f) &&
+	                                              strcmp(f->valuestring, FED_SYNC_FINALIZER))
+	    cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
 	if (add)
 		cJSON_AddItemToArray(list, cJSON_CreateString(FED_SYNC_FINALIZER));
 	body = cJSON_PrintUnformatted(patch);
@@ -826,7 +834,7 @@ static void set_finalizer(struct fobj *o, const cJSON *fed, bool add)
 		sprintf(what, "%s finalizer on %s", add ? "adding" : "removing", o->key);
 	if (!body || !what ||
 	    fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, fin_done, what, NULL,
-			   &err)) {
+	                   &err)) {
 		FED_LOG_WARN(NULL, "%s: %s", o->key, err.msg);
 		free(what);
 	}
@@ -870,8 +878,9 @@ static void remove_leftover_copies(struct fobj *o)
 			if (o->t->cfg.target.namespaced)
 				ref.namespace = ns;
 		}
-		FED_LOG_INFO(cluster, "%s %s is gone without our finalizer's help: removing our copy",
-			     o->t->cfg.federated.kind, o->key);
+		FED_LOG_INFO(cluster,
+		             "%s %s is gone without our finalizer's help: removing our copy",
+		             o->t->cfg.federated.kind, o->key);
 		if (fed_kube_delete(c, &ref, &d, stray_done, cluster, NULL, &err)) {
 			FED_LOG_WARN(cluster, "removing a copy of a deleted object: %s", err.msg);
 			free(cluster);
@@ -896,7 +905,7 @@ void fobj_sync(struct ftype *t, const char *key)
 	if (!fed) { /* gone from the host: our finalizer saw to the members */
 		o = fed_map_get(&t->objs, key);
 		FED_LOG_DEBUG(NULL, "%s %s: gone from the host%s", t->cfg.federated.kind, key,
-			      o && o->inflight ? " (writes in flight)" : "");
+		              o && o->inflight ? " (writes in flight)" : "");
 		/* Records of copies not taken off mean the object went without
 		 * our finalizer's help (deleted before it landed, or someone
 		 * removed it): remove those copies, never leave them behind. */
@@ -934,7 +943,7 @@ void fobj_sync(struct ftype *t, const char *key)
 	msg[0] = '\0';
 	deleting = fed_obj_str(fed, "metadata.deletionTimestamp") != NULL;
 	orphan = deleting && annotation(fed, FED_ORPHAN_ANNOTATION) &&
-		 !strcmp(annotation(fed, FED_ORPHAN_ANNOTATION), "true");
+	         !strcmp(annotation(fed, FED_ORPHAN_ANNOTATION), "true");
 	if (deleting && !has_finalizer(fed))
 		return; /* someone else's finalizer holds it; nothing of ours to do */
 	/* The finalizer and the first writes to members go out together:
@@ -948,29 +957,32 @@ void fobj_sync(struct ftype *t, const char *key)
 	if (!names || !sel)
 		goto out;
 	i = 0;
-	for (e = fed_map_first(&ctl->members, &it); e && i < n; e = fed_map_next(&ctl->members, &it))
+	for (e = fed_map_first(&ctl->members, &it); e && i < n;
+	     e = fed_map_next(&ctl->members, &it))
 		names[i++] = e->key;
 	n = i;
 	if (deleting) {
 		why = orphan ? NULL : "WaitingForRemoval";
 	} else if (t->cfg.target.namespaced && !t->is_namespaces &&
-		   fed_namespace_reserved(fed_obj_namespace(fed), ctl->o.fed_namespace)) {
+	           fed_namespace_reserved(fed_obj_namespace(fed), ctl->o.fed_namespace)) {
 		why = "NamespaceNotFederated";
 		snprintf(msg, sizeof(msg), "namespace %s is never propagated",
-			 fed_obj_namespace(fed));
-	} else if (t->is_namespaces && fed_namespace_reserved(fed_obj_name(fed), ctl->o.fed_namespace)) {
+		         fed_obj_namespace(fed));
+	} else if (t->is_namespaces &&
+	           fed_namespace_reserved(fed_obj_name(fed), ctl->o.fed_namespace)) {
 		why = "NamespaceNotFederated";
 		snprintf(msg, sizeof(msg), "namespace %s is never propagated", fed_obj_name(fed));
-	} else if (t->is_namespaces && strcmp(fed_obj_name(fed), fed_obj_namespace(fed) ? fed_obj_namespace(fed) : "")) {
+	} else if (t->is_namespaces &&
+	           strcmp(fed_obj_name(fed),
+	                  fed_obj_namespace(fed) ? fed_obj_namespace(fed) : "")) {
 		why = "InvalidName";
 		snprintf(msg, sizeof(msg),
-			 "a FederatedNamespace must be named after its namespace: %s/%s should be "
-			 "%s/%s",
-			 fed_obj_namespace(fed), fed_obj_name(fed), fed_obj_namespace(fed),
-			 fed_obj_namespace(fed));
-	} else if (fed_overrides_validate(cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"),
-							      "overrides"),
-					  &err)) {
+		         "a FederatedNamespace must be named after its namespace: %s/%s should be "
+		         "%s/%s",
+		         fed_obj_namespace(fed), fed_obj_name(fed), fed_obj_namespace(fed),
+		         fed_obj_namespace(fed));
+	} else if (fed_overrides_validate(
+	               cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"), "overrides"), &err)) {
 		why = "ApplyOverridesFailed";
 		snprintf(msg, sizeof(msg), "%s", err.msg);
 	} else if (placed(o, fed, names, n, sel, &why, &err)) {
@@ -985,8 +997,8 @@ void fobj_sync(struct ftype *t, const char *key)
 		const cJSON *existing = minf_get(t, names[i], key, &synced);
 		struct crec *r = fed_map_get(&o->recs, names[i]);
 
-		if (why && strcmp(why, "WaitingForRemoval") && strcmp(why, "NamespaceNotFederated") &&
-		    !deleting)
+		if (why && strcmp(why, "WaitingForRemoval") &&
+		    strcmp(why, "NamespaceNotFederated") && !deleting)
 			continue; /* invalid spec: leave members as they are */
 		if ((c && !synced) || (m && member_connecting(m)))
 			listing = true; /* not known yet: no verdict, no status */
@@ -1007,7 +1019,7 @@ void fobj_sync(struct ftype *t, const char *key)
 				if ((!r || !r->deleting) && !hold)
 					start_write_off(o, fed, names[i], c, existing, orphan);
 			} else if (r && r->written_at &&
-				   ev_now(ctl->loop) - r->written_at < AWAIT_EVENT) {
+			           ev_now(ctl->loop) - r->written_at < AWAIT_EVENT) {
 				/* we just created it and its watch event is on its
 				 * way: not gone yet, wait for it */
 				remaining = true;
@@ -1021,7 +1033,8 @@ void fobj_sync(struct ftype *t, const char *key)
 		} else if (r && r->version && !orphan) {
 			/* unreachable and it holds our copy: removal waits for it */
 			remaining = true;
-			crec_set(r, "ClusterNotReady", "waiting for the cluster to remove its copy");
+			crec_set(r, "ClusterNotReady",
+			         "waiting for the cluster to remove its copy");
 		} else if (r) {
 			/* holds no copy: never blocks anything */
 			crec_free(fed_map_del(&o->recs, names[i]));
@@ -1034,7 +1047,7 @@ void fobj_sync(struct ftype *t, const char *key)
 	if (deleting) {
 		if (!remaining && !o->inflight) {
 			FED_LOG_INFO(NULL, "%s %s deleted%s", t->cfg.federated.kind, key,
-				     orphan ? " (member copies orphaned)" : " from every member");
+			             orphan ? " (member copies orphaned)" : " from every member");
 			set_finalizer(o, fed, false);
 		}
 		goto out;

@@ -9,23 +9,23 @@
 #include "fed/federated_type.h"
 #include "fed/propagation.h"
 
-#define FED_SYNC_FINALIZER "kubefed.io/sync-controller"
-#define FED_ORPHAN_ANNOTATION "kubefed.io/orphan"
+#define FED_SYNC_FINALIZER          "kubefed.io/sync-controller"
+#define FED_ORPHAN_ANNOTATION       "kubefed.io/orphan"
 #define FED_DELETEOPTION_ANNOTATION "kubefed.io/deleteoption"
 
 struct ftype {
 	struct controller *ctl;
 	struct fed_type_config cfg;
-	char *target_api_version; /* "apps/v1" */
-	char *fed_api_version;	  /* "types.kubefed.io/v1beta1" */
+	char *target_api_version;                     /* "apps/v1" */
+	char *fed_api_version;                        /* "types.kubefed.io/v1beta1" */
 	struct fed_kube_resource target_res, fed_res; /* strings borrowed from cfg */
 	struct fed_target_type tt;
-	struct fed_informer *fed_inf;	/* Federated<Kind> on the host */
-	struct fed_map minf;		/* member name -> struct minf * */
-	struct fed_map objs;		/* key -> struct fobj * (state kept between syncs) */
-	struct fed_map queue;		/* key -> (void *)1: to sync */
-	ev_timer kick;			/* drains the queue on the next loop iteration */
-	bool is_namespaces;		/* the FederatedNamespace type: gates the others */
+	struct fed_informer *fed_inf; /* Federated<Kind> on the host */
+	struct fed_map minf;          /* member name -> struct minf * */
+	struct fed_map objs;          /* key -> struct fobj * (state kept between syncs) */
+	struct fed_map queue;         /* key -> (void *)1: to sync */
+	ev_timer kick;                /* drains the queue on the next loop iteration */
+	bool is_namespaces;           /* the FederatedNamespace type: gates the others */
 	/* a custom resource type: its CRD, copied to each member before any of
 	 * its objects (NULL for built-in types) */
 	enum { CRD_UNKNOWN, CRD_NONE, CRD_FOUND } crd_state;
@@ -46,11 +46,11 @@ struct minf {
  * federated object's status.clusters[] (version, hash), so a restarted
  * controller knows what it wrote without writing again. */
 struct crec {
-	char hash[65];	  /* desired-state hash applied */
-	char *version;	  /* "gen:N" or "rv:N" of the member object after our write */
-	char *status;	  /* kubefed's per-cluster status ("" = OK) */
-	char *message;	  /* the member's message on failure */
-	bool deleting;	  /* a delete is in flight or awaited */
+	char hash[65];     /* desired-state hash applied */
+	char *version;     /* "gen:N" or "rv:N" of the member object after our write */
+	char *status;      /* kubefed's per-cluster status ("" = OK) */
+	char *message;     /* the member's message on failure */
+	bool deleting;     /* a delete is in flight or awaited */
 	double written_at; /* ev_now() of our last successful write, until its event shows */
 	double parked_at;  /* found unmanaged (managed=false, or adoption off): look again later */
 	char parked_hash[65];
@@ -58,15 +58,15 @@ struct crec {
 
 struct fobj {
 	struct ftype *t;
-	char *key;		/* "ns/name" or "name" */
-	int inflight;		/* writes to members not yet answered */
-	bool dirty;		/* changed while writes were in flight: sync again */
-	bool loaded;		/* crecs read from the object's status */
-	struct fed_map recs;	/* cluster -> struct crec * */
-	char *status_hash;	/* of the status last written (times left out) */
+	char *key;           /* "ns/name" or "name" */
+	int inflight;        /* writes to members not yet answered */
+	bool dirty;          /* changed while writes were in flight: sync again */
+	bool loaded;         /* crecs read from the object's status */
+	struct fed_map recs; /* cluster -> struct crec * */
+	char *status_hash;   /* of the status last written (times left out) */
 	struct fed_kube_call *status_call;
-	bool status_dirty;	/* a newer status waits for the one in flight */
-	ev_timer retry;		/* backoff after a failed write */
+	bool status_dirty; /* a newer status waits for the one in flight */
+	ev_timer retry;    /* backoff after a failed write */
 	double backoff;
 	struct write_ctx *writes; /* member writes in flight */
 };
@@ -79,7 +79,7 @@ struct ftype *types_namespaces(struct controller *ctl); /* the FederatedNamespac
 const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, bool *synced);
 /* The metadata of an unmanaged object (no managed label, or false). */
 const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key,
-				bool *synced);
+                                bool *synced);
 
 /* propagate.c */
 void fobj_sync(struct ftype *t, const char *key);

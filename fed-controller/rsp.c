@@ -15,12 +15,12 @@
 #include "fed/log.h"
 #include "rsp_internal.h"
 
-#define DEBOUNCE 0.05
+#define DEBOUNCE    0.05
 #define BACKOFF_MIN 1.0
 #define BACKOFF_MAX 60.0
 
 const struct fed_kube_resource rsp_resource = {"scheduling.kubefed.io", "v1alpha1",
-						"replicaschedulingpreferences", true};
+                                               "replicaschedulingpreferences", true};
 
 static void rsp_free(struct rsp *r)
 {
@@ -128,7 +128,7 @@ static void write_done(struct fed_kube_response *resp, void *ud)
 	} else if (resp->err.code == FED_ECONFLICT) {
 		/* someone changed it meanwhile: plan again from the newer copy */
 		FED_LOG_DEBUG(NULL, "ReplicaSchedulingPreference %s: target changed meanwhile",
-			      r->key);
+		              r->key);
 		ev_timer_stop(r->rc->ctl->loop, &r->retry);
 		ev_timer_set(&r->retry, 0.2, 0.);
 		ev_timer_start(r->rc->ctl->loop, &r->retry);
@@ -160,9 +160,9 @@ static void write_target(struct rsp *r, struct ftype *t, const cJSON *fed, const
 		goto fail;
 	}
 	FED_LOG_DEBUG(NULL, "ReplicaSchedulingPreference %s: patching %s: %s", r->key,
-		      t->cfg.federated.kind, body);
+	              t->cfg.federated.kind, body);
 	if (fed_kube_patch(r->rc->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, write_done, r,
-			   &r->write, &err))
+	                   &r->write, &err))
 		goto fail;
 	free(body);
 	return;
@@ -234,7 +234,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* Placement as it is now, and the selector-only one intersect uses. */
 static int placements(const cJSON *fed, const char **names, size_t n, struct controller *ctl,
-		      bool *placed, bool *selected, struct fed_error *err)
+                      bool *placed, bool *selected, struct fed_error *err)
 {
 	const cJSON *pl = cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"), "placement");
 	struct fed_member_info *mi = calloc(n + 1, sizeof(*mi));
@@ -261,7 +261,7 @@ out:
 }
 
 static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spec, struct ftype *t,
-		 const cJSON *fed, struct result *res)
+                 const cJSON *fed, struct result *res)
 {
 	struct rsp_ctl *rc = r->rc;
 	struct controller *ctl = rc->ctl;
@@ -286,7 +286,8 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 		snprintf(res->message, sizeof(res->message), "out of memory");
 		goto out;
 	}
-	for (e = fed_map_first(&ctl->members, &it); e && i < n; e = fed_map_next(&ctl->members, &it))
+	for (e = fed_map_first(&ctl->members, &it); e && i < n;
+	     e = fed_map_next(&ctl->members, &it))
 		names[i++] = e->key;
 	n = i;
 	qsort(names, n, sizeof(*names), cmp_str); /* a deterministic step */
@@ -337,18 +338,18 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 			res->moving = true;
 		rsp_cluster_status(res->clusters, &out[i], now_ask[i], in[i].offline);
 		fed_buf_printf(&summary, "%s%s=%lld%s", i ? " " : "", names[i],
-				(long long)(out[i].keep ? now_ask[i] : step[i].target),
-				out[i].keep ? " (offline, kept)" : "");
+		               (long long)(out[i].keep ? now_ask[i] : step[i].target),
+		               out[i].keep ? " (offline, kept)" : "");
 	}
 	if (res->unplaced)
 		fed_buf_printf(&summary, ", %lld unplaced", (long long)res->unplaced);
 	snprintf(res->message, sizeof(res->message), "%s%s", summary.data ? summary.data : "",
-		 res->moving ? "; moving replicas as they become available" : "");
+	         res->moving ? "; moving replicas as they become available" : "");
 	if (!r->plan_summary)
 		r->plan_summary = rsp_announced(obj);
 	if (!r->plan_summary || strcmp(r->plan_summary, summary.data ? summary.data : "")) {
 		FED_LOG_INFO(NULL, "ReplicaSchedulingPreference %s: %s", r->key,
-			     summary.data ? summary.data : "");
+		             summary.data ? summary.data : "");
 		rsp_event(rc, obj, false, "Scheduled", res->message);
 		controller_set_str(&r->plan_summary, summary.data ? summary.data : "");
 	}
@@ -411,9 +412,9 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	if (!(t = target_type(ctl, spec.target_kind))) {
 		res.reason = "TargetTypeNotEnabled";
 		snprintf(res.message, sizeof(res.message),
-			 "no enabled FederatedTypeConfig propagates %s; enable its type "
-			 "(fedctl enable)",
-			 fed_rsp_target_kind_name(spec.target_kind));
+		         "no enabled FederatedTypeConfig propagates %s; enable its type "
+		         "(fedctl enable)",
+		         fed_rsp_target_kind_name(spec.target_kind));
 		goto report;
 	}
 	if (!fed_informer_synced(t->fed_inf))
@@ -428,8 +429,9 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	fed = fed_informer_get(t->fed_inf, fed_obj_namespace(obj), fed_obj_name(obj));
 	if (!fed) {
 		res.reason = "TargetNotFound";
-		snprintf(res.message, sizeof(res.message), "no %s %s: create it, or fix the RSP's name",
-			 fed_rsp_target_kind_name(spec.target_kind), key);
+		snprintf(res.message, sizeof(res.message),
+		         "no %s %s: create it, or fix the RSP's name",
+		         fed_rsp_target_kind_name(spec.target_kind), key);
 		goto report;
 	}
 	if (fed_obj_str(fed, "metadata.deletionTimestamp"))

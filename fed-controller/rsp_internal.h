@@ -12,11 +12,11 @@ extern const struct fed_kube_resource rsp_resource;
 struct rsp_ctl {
 	struct controller *ctl;
 	struct fed_informer *inf;
-	struct fed_map items;	   /* key -> struct rsp * */
-	struct fed_map queue;	   /* key -> (void *)1 */
+	struct fed_map items;      /* key -> struct rsp * */
+	struct fed_map queue;      /* key -> (void *)1 */
 	struct fed_map down_since; /* cluster -> double *: not ready since (ev_now) */
-	ev_timer kick;		   /* drains the queue */
-	ev_timer wake;		   /* the earliest deadline: grace or capacity threshold */
+	ev_timer kick;             /* drains the queue */
+	ev_timer wake;             /* the earliest deadline: grace or capacity threshold */
 };
 
 /* What is known of one cluster for one RSP between syncs. */
@@ -28,16 +28,16 @@ struct seen {
 struct rsp {
 	struct rsp_ctl *rc;
 	char *key;
-	struct fed_map seen;	     /* cluster -> struct seen * */
+	struct fed_map seen;         /* cluster -> struct seen * */
 	struct fed_kube_call *write; /* the target patch in flight */
 	struct fed_kube_call *status_call;
 	char *writing_rv;   /* target resourceVersion the write in flight replaces */
-	char *stale_rv;	    /* target resourceVersion our last write replaced */
+	char *stale_rv;     /* target resourceVersion our last write replaced */
 	char *status_hash;  /* of the status last written */
 	bool status_dirty;  /* a newer status waits for the one in flight */
 	char *plan_summary; /* "a=4 b=2" of the last plan announced */
-	char *problem;	    /* message of the last warning announced */
-	bool dirty;	    /* changed while a write was in flight */
+	char *problem;      /* message of the last warning announced */
+	bool dirty;         /* changed while a write was in flight */
 	ev_timer retry;
 	double backoff;
 };
@@ -56,14 +56,14 @@ void rsp_enqueue(struct rsp_ctl *rc, const char *key);
 
 /* rsp_status.c */
 void rsp_event(struct rsp_ctl *rc, const cJSON *obj, bool warning, const char *reason,
-	       const char *msg);
+               const char *msg);
 /* A warning, once per distinct message. */
 void rsp_problem(struct rsp *r, const cJSON *obj, const char *reason, const char *msg);
 /* Write the status for res (only when it changed); takes res->clusters. */
 void rsp_write_status(struct rsp *r, const cJSON *obj, struct result *res);
 /* One member's entry of status.clusters. */
 void rsp_cluster_status(cJSON *arr, const struct fed_rsp_cluster_out *o, int64_t applied,
-			bool offline);
+                        bool offline);
 /* The plan the status shows as announced (NULL: none); free() it. */
 char *rsp_announced(const cJSON *obj);
 

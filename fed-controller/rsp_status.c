@@ -12,11 +12,11 @@
 /* ---- Events ------------------------------------------------------------ */
 
 void rsp_event(struct rsp_ctl *rc, const cJSON *obj, bool warning, const char *reason,
-		      const char *msg)
+               const char *msg)
 {
 	struct controller_event_target tg = {FED_RSP_API_VERSION, FED_RSP_KIND,
-					     fed_obj_namespace(obj), fed_obj_name(obj),
-					     fed_obj_str(obj, "metadata.uid")};
+	                                     fed_obj_namespace(obj), fed_obj_name(obj),
+	                                     fed_obj_str(obj, "metadata.uid")};
 
 	controller_event(rc->ctl, &tg, warning, reason, msg);
 }
@@ -39,7 +39,7 @@ static void status_done(struct fed_kube_response *resp, void *ud)
 	r->status_call = NULL;
 	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
 		FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: writing status: %s", r->key,
-			     resp->err.msg);
+		             resp->err.msg);
 		free(r->status_hash);
 		r->status_hash = NULL;
 	}
@@ -51,7 +51,8 @@ static void status_done(struct fed_kube_response *resp, void *ud)
 
 void rsp_write_status(struct rsp *r, const cJSON *obj, struct result *res)
 {
-	struct fed_kube_ref ref = {&rsp_resource, fed_obj_namespace(obj), fed_obj_name(obj), "status"};
+	struct fed_kube_ref ref = {&rsp_resource, fed_obj_namespace(obj), fed_obj_name(obj),
+	                           "status"};
 	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
 	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "generation");
@@ -71,7 +72,9 @@ void rsp_write_status(struct rsp *r, const cJSON *obj, struct result *res)
 	cJSON_AddStringToObject(cond, "type", "Scheduled");
 	cJSON_AddStringToObject(cond, "status", res->reason ? "False" : "True");
 	cJSON_AddStringToObject(cond, "reason",
-				res->reason ? res->reason : res->moving ? "Moving" : "Scheduled");
+	                        res->reason   ? res->reason
+	                        : res->moving ? "Moving"
+	                                      : "Scheduled");
 	cJSON_AddStringToObject(cond, "message", res->message);
 	cJSON_AddItemToArray(conds, cond);
 	if (fed_json_hash(st, hash) || (r->status_hash && !strcmp(r->status_hash, hash)))
@@ -98,9 +101,9 @@ void rsp_write_status(struct rsp *r, const cJSON *obj, struct result *res)
 	}
 	body = cJSON_PrintUnformatted(patch);
 	if (!body || fed_kube_patch(r->rc->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
-				    r, &r->status_call, &err)) {
+	                            r, &r->status_call, &err)) {
 		FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: writing status: %s", r->key,
-			     body ? err.msg : "out of memory");
+		             body ? err.msg : "out of memory");
 		goto out;
 	}
 	controller_set_str(&r->status_hash, hash);
@@ -110,7 +113,7 @@ out:
 }
 
 void rsp_cluster_status(cJSON *arr, const struct fed_rsp_cluster_out *o, int64_t applied,
-			       bool offline)
+                        bool offline)
 {
 	cJSON *c = cJSON_CreateObject();
 

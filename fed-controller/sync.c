@@ -79,11 +79,11 @@ static void cidrs_of(const struct fed_cluster_spec *c, char *buf, size_t n)
 	buf[0] = '\0';
 	for (i = 0; i < c->n_addrs && used + 1 < n; i++)
 		used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "",
-					 c->addrs[i].client_cidr ? c->addrs[i].client_cidr : "?");
+		                         c->addrs[i].client_cidr ? c->addrs[i].client_cidr : "?");
 }
 
 static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec *c,
-			  const cJSON *secret, struct fed_map *seen)
+                          const cJSON *secret, struct fed_map *seen)
 {
 	struct member_desired d;
 	struct member *m;
@@ -116,11 +116,13 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 			url = NULL;
 			d.error_reason = "CredentialExpired";
-			snprintf(msg, sizeof(msg),
-				 "the agent's cluster credential expired at %s and no agent is connected "
-				 "to renew it: re-join with `fedctl join %s --mode agent` for a new "
-				 "bootstrap token",
-				 when, c->name);
+			snprintf(
+			    msg, sizeof(msg),
+			    "the agent's cluster credential expired at %s and no agent is "
+			    "connected "
+			    "to renew it: re-join with `fedctl join %s --mode agent` for a new "
+			    "bootstrap token",
+			    when, c->name);
 			d.error_message = msg;
 		} else if (!url || !(kubeconfig = tunnel_kubeconfig(url))) {
 			url = NULL;
@@ -129,26 +131,28 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 		}
 	} else if (!(kubeconfig = secret_kubeconfig(secret, c->name, &bad))) {
 		d.error_reason = "MissingKubeconfig";
-		snprintf(msg, sizeof(msg),
-			 bad ? "secret %s/%s key kubeconfig-%s is not a kubeconfig: if you wrote the "
-			       "kubeconfig as plain YAML under data:, put it under stringData: instead "
-			       "(data: values must be base64)"
-			     : "secret %s/%s has no key kubeconfig-%s: add the member's kubeconfig "
-			       "under stringData: (plain YAML) or data: (base64)",
-			 ctl->o.config_namespace, ctl->o.secret_name, c->name);
+		snprintf(
+		    msg, sizeof(msg),
+		    bad ? "secret %s/%s key kubeconfig-%s is not a kubeconfig: if you wrote the "
+		          "kubeconfig as plain YAML under data:, put it under stringData: instead "
+		          "(data: values must be base64)"
+		        : "secret %s/%s has no key kubeconfig-%s: add the member's kubeconfig "
+		          "under stringData: (plain YAML) or data: (base64)",
+		    ctl->o.config_namespace, ctl->o.secret_name, c->name);
 		d.error_message = msg;
 	} else if (fed_federation_pick_address(c, (const char *const *)ctl->client_ips,
-					       ctl->n_client_ips, &url, &cidr)) {
+	                                       ctl->n_client_ips, &url, &cidr)) {
 		cidrs_of(c, cidrs, sizeof(cidrs));
 		ips[0] = '\0';
 		for (i = 0; i < ctl->n_client_ips && used + 1 < sizeof(ips); i++)
-			used += (size_t)snprintf(ips + used, sizeof(ips) - used, "%s%s", i ? ", " : "",
-						 ctl->client_ips[i]);
+			used += (size_t)snprintf(ips + used, sizeof(ips) - used, "%s%s",
+			                         i ? ", " : "", ctl->client_ips[i]);
 		d.error_reason = "NoMatchingClientCIDR";
-		snprintf(msg, sizeof(msg),
-			 "no clientCIDR of serverAddressByClientCIDRs (%s) contains this controller's "
-			 "address (%s): add an entry for it, e.g. clientCIDR 0.0.0.0/0",
-			 cidrs, ips[0] ? ips : "none found");
+		snprintf(
+		    msg, sizeof(msg),
+		    "no clientCIDR of serverAddressByClientCIDRs (%s) contains this controller's "
+		    "address (%s): add an entry for it, e.g. clientCIDR 0.0.0.0/0",
+		    cidrs, ips[0] ? ips : "none found");
 		d.error_message = msg;
 	}
 	d.server_url = url;
@@ -173,11 +177,11 @@ out:
 	}
 }
 
-static void config_event(struct controller *ctl, const cJSON *cm, bool warning,
-			 const char *reason, const char *message)
+static void config_event(struct controller *ctl, const cJSON *cm, bool warning, const char *reason,
+                         const char *message)
 {
 	struct controller_event_target t = {"v1", "ConfigMap", ctl->o.config_namespace,
-					    ctl->o.config_name, fed_obj_str(cm, "metadata.uid")};
+	                                    ctl->o.config_name, fed_obj_str(cm, "metadata.uid")};
 
 	controller_event(ctl, &t, warning, reason, message);
 }
@@ -215,9 +219,10 @@ static void sync_now(struct controller *ctl)
 	if (!cm) {
 		/* keep what runs: a missing ConfigMap is more often a mistake than
 		 * a wish to drop every member */
-		snprintf(ctl->config_error, sizeof(ctl->config_error),
-			 "ConfigMap %s/%s not found: create it with your Federation (key kubefed.yaml)",
-			 ctl->o.config_namespace, ctl->o.config_name);
+		snprintf(
+		    ctl->config_error, sizeof(ctl->config_error),
+		    "ConfigMap %s/%s not found: create it with your Federation (key kubefed.yaml)",
+		    ctl->o.config_namespace, ctl->o.config_name);
 		FED_LOG_WARN(NULL, "%s", ctl->config_error);
 		/* no agent cluster either: the tunnel may listen (and refuse
 		 * agents, keeping their tokens) so that a first fedctl join
@@ -226,12 +231,14 @@ static void sync_now(struct controller *ctl)
 		return;
 	}
 	report = new_config_version(ctl, cm);
-	yaml = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml"));
-	snprintf(source, sizeof(source), "configmap %s/%s key kubefed.yaml", ctl->o.config_namespace,
-		 ctl->o.config_name);
+	yaml = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml"));
+	snprintf(source, sizeof(source), "configmap %s/%s key kubefed.yaml",
+	         ctl->o.config_namespace, ctl->o.config_name);
 	if (!yaml) {
 		snprintf(ctl->config_error, sizeof(ctl->config_error),
-			 "%s: missing: put the Federation document under data.kubefed.yaml", source);
+		         "%s: missing: put the Federation document under data.kubefed.yaml",
+		         source);
 		FED_LOG_ERR(NULL, "%s", ctl->config_error);
 		if (report)
 			config_event(ctl, cm, true, "InvalidConfig", ctl->config_error);
@@ -240,8 +247,8 @@ static void sync_now(struct controller *ctl)
 	if (fed_federation_parse(&fed, yaml, strlen(yaml), source, &err)) {
 		/* keep the last good federation running */
 		snprintf(ctl->config_error, sizeof(ctl->config_error),
-			 "%s (the previous configuration stays in effect until this is fixed)",
-			 err.msg);
+		         "%s (the previous configuration stays in effect until this is fixed)",
+		         err.msg);
 		FED_LOG_ERR(NULL, "%s", ctl->config_error);
 		if (report)
 			config_event(ctl, cm, true, "InvalidConfig", ctl->config_error);
@@ -282,7 +289,7 @@ static void sync_now(struct controller *ctl)
 	}
 	if (report) {
 		snprintf(msg, sizeof(msg), "federation config applied: %zu cluster(s), %zu invalid",
-			 fed->n, bad);
+		         fed->n, bad);
 		FED_LOG_INFO(NULL, "%s", msg);
 		config_event(ctl, cm, false, "ConfigApplied", msg);
 	}

@@ -43,7 +43,6 @@ void tunnel_count_refused(struct tunnel *t, const char *reason)
 	fed_metrics_inc(t->m_refused, (const char *[]){reason});
 }
 
-
 /* ---- per-cluster loopback listener ---- */
 
 static struct fed_tunnel_conn *pick_conn(struct tcluster *tc)
@@ -78,7 +77,7 @@ static void local_accept(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		if (fed_tunnel_stream_open(c, FED_TUNNEL_TARGET_KUBE_APISERVER, NULL, NULL, &s,
-					   &err) < 0) {
+		                           &err) < 0) {
 			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
 			close(fd);
 			continue;
@@ -173,7 +172,7 @@ static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char 
 	drop_pending(t, c);
 	if (!tc || tc->nconns == MAX_AGENTS) {
 		FED_LOG_WARN(cluster, "tunnel: refusing agent %s: %s", fed_tunnel_conn_name(c),
-			     tc ? "too many agents for this cluster" : "no loopback listener");
+		             tc ? "too many agents for this cluster" : "no loopback listener");
 		fed_tunnel_conn_shutdown(c, FED_TUNNEL_GOAWAY_SHUTDOWN, "too many agents");
 		fed_tunnel_conn_free(c);
 		return;
@@ -184,7 +183,7 @@ static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char 
 	tc->last_heartbeat = ev_now(t->ctl->loop);
 	update_agents_metric(tc);
 	FED_LOG_INFO(cluster, "tunnel: agent %s connected (%d connection%s)",
-		     fed_tunnel_conn_name(c), tc->nconns, tc->nconns == 1 ? "" : "s");
+	             fed_tunnel_conn_name(c), tc->nconns, tc->nconns == 1 ? "" : "s");
 	if (first)
 		controller_schedule_sync(t->ctl);
 	member_status_changed(t->ctl, tc->name);
@@ -220,7 +219,7 @@ static void on_metadata(struct fed_tunnel_conn *c, const char *json, size_t len,
 		return;
 	if (fed_agent_metadata_parse(json, len, &m, &err) < 0) {
 		FED_LOG_WARN(tc->name, "tunnel: ignoring metadata from agent %s: %s",
-			     fed_tunnel_conn_name(c), err.msg);
+		             fed_tunnel_conn_name(c), err.msg);
 		return;
 	}
 	free(tc->metadata);
@@ -250,7 +249,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	if (strstr(why, "malformed frame"))
 		tunnel_count_refused(t, "malformed_frame");
 	else if (strstr(why, "protocol violation") || strstr(why, "before authentication") ||
-		 strstr(why, "unexpected"))
+	         strstr(why, "unexpected"))
 		tunnel_count_refused(t, "protocol");
 	drop_pending(t, c);
 	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
@@ -263,7 +262,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 			tc->conns[i] = tc->conns[tc->nconns];
 			tc->issued[i] = tc->issued[tc->nconns];
 			FED_LOG_WARN(tc->name, "tunnel: agent %s disconnected: %s",
-				     fed_tunnel_conn_name(c), why);
+			             fed_tunnel_conn_name(c), why);
 			update_agents_metric(tc);
 			member_status_changed(t->ctl, tc->name);
 			if (tc->nconns == 0) /* it may have expired meanwhile */
@@ -304,7 +303,7 @@ static void rotate(struct tcluster *tc, double now)
 			tc->issued[i] = now;
 			tunnel_note_expiry(t, tc->name, expiry);
 			FED_LOG_INFO(tc->name, "tunnel: rotated the credential of agent %s",
-				     fed_tunnel_conn_name(tc->conns[i]));
+			             fed_tunnel_conn_name(tc->conns[i]));
 			member_status_changed(t->ctl, tc->name);
 		}
 		OPENSSL_cleanse(cred, strlen(cred));
@@ -347,11 +346,11 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static const struct fed_tunnel_conn_cb conn_cb = {
-	.auth = tunnel_on_auth,
-	.ready = on_ready,
-	.metadata = on_metadata,
-	.heartbeat = on_heartbeat,
-	.closed = on_closed,
+    .auth = tunnel_on_auth,
+    .ready = on_ready,
+    .metadata = on_metadata,
+    .heartbeat = on_heartbeat,
+    .closed = on_closed,
 };
 
 static void tunnel_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -366,7 +365,8 @@ static void tunnel_accept(struct ev_loop *loop, ev_io *w, int revents)
 		char name[80] = "?";
 		struct fed_tunnel_conn *c;
 		struct pending *p;
-		int fd = accept4(t->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(t->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
@@ -404,13 +404,12 @@ static int listen_on(const char *address, int *out, struct fed_error *err)
 
 	if (!colon || (size_t)(colon - address) >= sizeof(host))
 		return fed_error_set(err, FED_EINVAL, "--tunnel-address %s: use [IP]:PORT",
-				     address);
+		                     address);
 	memcpy(host, address, (size_t)(colon - address));
 	port = strtol(colon + 1, NULL, 10);
-	if (port < 0 || port > 65535 ||
-	    (host[0] && inet_pton(AF_INET, host, &sa.sin_addr) != 1))
+	if (port < 0 || port > 65535 || (host[0] && inet_pton(AF_INET, host, &sa.sin_addr) != 1))
 		return fed_error_set(err, FED_EINVAL, "--tunnel-address %s: use [IPv4]:PORT",
-				     address);
+		                     address);
 	sa.sin_port = htons((uint16_t)port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -420,7 +419,7 @@ static int listen_on(const char *address, int *out, struct fed_error *err)
 		if (fd >= 0)
 			close(fd);
 		return fed_error_set(err, FED_EUNAVAILABLE, "--tunnel-address %s: %s", address,
-				     strerror(e));
+		                     strerror(e));
 	}
 	*out = fd;
 	return 0;
@@ -452,7 +451,7 @@ static void secret_changed(struct tunnel *t)
 	if (fed_tunnel_tls_server_ctx(crt, key, &t->ctx, &err) < 0 ||
 	    listen_on(t->ctl->o.tunnel_address, &t->lfd, &err) < 0) {
 		FED_LOG_ERR(NULL, "tunnel: secret %s/%s: %s", t->ctl->o.config_namespace,
-			    t->ctl->o.tunnel_secret, err.msg);
+		            t->ctl->o.tunnel_secret, err.msg);
 		SSL_CTX_free(t->ctx);
 		t->ctx = NULL;
 		goto out;
@@ -466,7 +465,7 @@ static void secret_changed(struct tunnel *t)
 
 		getsockname(t->lfd, (struct sockaddr *)&sa, &len);
 		FED_LOG_INFO(NULL, "tunnel: serving fed-agents on %s (port %d)",
-			     t->ctl->o.tunnel_address, ntohs(sa.sin_port));
+		             t->ctl->o.tunnel_address, ntohs(sa.sin_port));
 	}
 	/* now the fed-tunnel Service may send agents here */
 	podlabel_set(t->ctl->podlabel, FED_TUNNEL_LEADER, NULL, NULL);
@@ -509,15 +508,15 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 	fed_map_init(&t->used);
 	ctl->tunnel = t;
 	if ((rc = fed_metrics_counter(ctl->metrics, "fed_tunnel_refused_total",
-				      "Agent connections, tokens, credentials and frames refused, "
-				      "by reason",
-				      "reason", &t->m_refused, err)) ||
+	                              "Agent connections, tokens, credentials and frames refused, "
+	                              "by reason",
+	                              "reason", &t->m_refused, err)) ||
 	    (rc = fed_metrics_gauge(ctl->metrics, "fed_tunnel_agents",
-				    "Authenticated fed-agent connections per cluster", "cluster",
-				    &t->m_agents, err)) ||
+	                            "Authenticated fed-agent connections per cluster", "cluster",
+	                            &t->m_agents, err)) ||
 	    (rc = fed_metrics_counter(ctl->metrics, "fed_tunnel_streams_total",
-				      "Streams opened to members through their agents", "cluster",
-				      &t->m_streams, err)))
+	                              "Streams opened to members through their agents", "cluster",
+	                              &t->m_streams, err)))
 		return rc;
 	memset(&o, 0, sizeof(o));
 	o.resource = tunnel_r_secret;
@@ -589,12 +588,13 @@ void tunnel_prune(struct controller *ctl)
 
 		if (!tc->nconns || tunnel_config_mode_agent(ctl, tc->name))
 			continue;
-		FED_LOG_INFO(tc->name, "tunnel: closing %d agent connection%s: the cluster is no "
-			     "longer in the Federation config with mode: agent",
-			     tc->nconns, tc->nconns == 1 ? "" : "s");
+		FED_LOG_INFO(tc->name,
+		             "tunnel: closing %d agent connection%s: the cluster is no "
+		             "longer in the Federation config with mode: agent",
+		             tc->nconns, tc->nconns == 1 ? "" : "s");
 		for (int i = 0; i < tc->nconns; i++)
 			fed_tunnel_conn_shutdown(tc->conns[i], FED_TUNNEL_GOAWAY_SHUTDOWN,
-						 "cluster left the federation");
+			                         "cluster left the federation");
 	}
 }
 
@@ -616,7 +616,8 @@ long long tunnel_credential_expiry(struct controller *ctl, const char *cluster)
 {
 	struct tunnel *t = ctl->tunnel;
 	struct tcluster *tc = t ? fed_map_get(&t->clusters, cluster) : NULL;
-	long long stored = t && fed_informer_synced(t->secret) ? tunnel_stored_expiry(t, cluster) : 0;
+	long long stored =
+	    t && fed_informer_synced(t->secret) ? tunnel_stored_expiry(t, cluster) : 0;
 
 	return tc && tc->cred_expiry > stored ? tc->cred_expiry : stored;
 }
@@ -687,13 +688,13 @@ char *tunnel_kubeconfig(const char *url)
 	struct fed_buf b = FED_BUF_INIT;
 
 	if (fed_buf_printf(&b,
-			   "apiVersion: v1\nkind: Config\n"
-			   "clusters:\n- name: tunnel\n  cluster:\n    server: %s\n"
-			   "users:\n- name: agent\n  user: {}\n"
-			   "contexts:\n- name: tunnel\n  context:\n    cluster: tunnel\n"
-			   "    user: agent\n"
-			   "current-context: tunnel\n",
-			   url) < 0) {
+	                   "apiVersion: v1\nkind: Config\n"
+	                   "clusters:\n- name: tunnel\n  cluster:\n    server: %s\n"
+	                   "users:\n- name: agent\n  user: {}\n"
+	                   "contexts:\n- name: tunnel\n  context:\n    cluster: tunnel\n"
+	                   "    user: agent\n"
+	                   "current-context: tunnel\n",
+	                   url) < 0) {
 		fed_buf_release(&b);
 		return NULL;
 	}

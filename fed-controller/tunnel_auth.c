@@ -29,8 +29,8 @@ const cJSON *tunnel_secret_obj(struct tunnel *t)
 /* The decoded value of data[key], malloc'd (NUL-terminated), or NULL. */
 char *tunnel_secret_value(struct tunnel *t, const char *key, size_t *len)
 {
-	const char *b64 = cJSON_GetStringValue(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(tunnel_secret_obj(t), "data"), key));
+	const char *b64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItem(tunnel_secret_obj(t), "data"), key));
 	size_t n = b64 ? strlen(b64) : 0;
 	unsigned char *out;
 	int m;
@@ -83,7 +83,8 @@ static char *b64(const void *p, size_t n)
 void tunnel_request_material(struct tunnel *t)
 {
 	struct controller *ctl = t->ctl;
-	struct fed_kube_ref ref = {&tunnel_r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
+	struct fed_kube_ref ref = {&tunnel_r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret,
+	                           NULL};
 	struct fed_kube_write_opts wo = {FED_MANAGER "-tunnel", false, false};
 	struct fed_error err = FED_ERROR_INIT;
 	char *crt = NULL, *key = NULL, *crt64 = NULL, *key64 = NULL, *hk64 = NULL;
@@ -100,11 +101,11 @@ void tunnel_request_material(struct tunnel *t)
 	cJSON_AddStringToObject(data, FED_MANAGED_BY_LABEL, FED_MANAGER);
 	cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "name", ctl->o.tunnel_secret);
 	cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "namespace",
-				ctl->o.config_namespace);
+	                        ctl->o.config_namespace);
 	data = cJSON_AddObjectToObject(obj, "data");
 	if (!have_crt) {
 		if (fed_tunnel_tls_selfsigned("fed-tunnel", ctl->o.tunnel_sans, 3650, &crt, &key,
-					      &err) < 0) {
+		                              &err) < 0) {
 			FED_LOG_ERR(NULL, "tunnel: %s", err.msg);
 			goto out;
 		}
@@ -121,10 +122,10 @@ void tunnel_request_material(struct tunnel *t)
 	}
 	body = cJSON_PrintUnformatted(obj);
 	FED_LOG_INFO(NULL, "tunnel: writing generated%s%s to secret %s/%s",
-		     have_crt ? "" : " certificate", have_key ? "" : " credential key",
-		     ctl->o.config_namespace, ctl->o.tunnel_secret);
+	             have_crt ? "" : " certificate", have_key ? "" : " credential key",
+	             ctl->o.config_namespace, ctl->o.tunnel_secret);
 	if (!body || fed_kube_patch(ctl->host, &ref, FED_PATCH_APPLY, body, &wo, patch_done, t,
-				    NULL, &err) < 0)
+	                            NULL, &err) < 0)
 		FED_LOG_ERR(NULL, "tunnel: writing secret: %s", err.msg);
 out:
 	if (body)
@@ -170,7 +171,7 @@ char *tunnel_issue_credential(struct tunnel *t, const char *cluster, long long *
 
 /* The cluster named by a credential we signed, or an error. */
 static int check_credential(struct tunnel *t, const char *cred, size_t len, char **cluster,
-			    bool *expired, struct fed_error *err)
+                            bool *expired, struct fed_error *err)
 {
 	char buf[400], mac[65];
 	const char *dot, *name, *exp;
@@ -189,7 +190,7 @@ static int check_credential(struct tunnel *t, const char *cred, size_t len, char
 	if (CRYPTO_memcmp(mac, dot + 1, 64)) {
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return fed_error_set(err, FED_EUNAUTHORIZED,
-				     "cluster credential not signed by this federation");
+		                     "cluster credential not signed by this federation");
 	}
 	name = buf + 6;
 	exp = strrchr(name, '.');
@@ -197,8 +198,8 @@ static int check_credential(struct tunnel *t, const char *cred, size_t len, char
 	*expired = exp && !*end && expiry < time(NULL);
 	if (!exp || *end || expiry < time(NULL))
 		return fed_error_set(err, FED_EUNAUTHORIZED,
-				     "cluster credential expired: join the cluster again "
-				     "(fedctl join --mode agent) for a new bootstrap token");
+		                     "cluster credential expired: join the cluster again "
+		                     "(fedctl join --mode agent) for a new bootstrap token");
 	*cluster = strndup(name, (size_t)(exp - name));
 	return *cluster ? 0 : FED_ENOMEM;
 }
@@ -215,20 +216,21 @@ static bool agent_cluster(struct tunnel *t, const char *name)
 static void consume_bootstrap(struct tunnel *t, const char *hex)
 {
 	struct controller *ctl = t->ctl;
-	struct fed_kube_ref ref = {&tunnel_r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
+	struct fed_kube_ref ref = {&tunnel_r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret,
+	                           NULL};
 	struct fed_error err = FED_ERROR_INIT;
 	char patch[200];
 
 	fed_map_put(&t->used, hex, (void *)1, NULL);
 	snprintf(patch, sizeof(patch), "{\"data\":{\"bootstrap-%s\":null}}", hex);
 	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t, NULL,
-			   &err) < 0)
+	                   &err) < 0)
 		FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err.msg);
 }
 
 /* The cluster of a valid unused token; hex gets the token's hash. */
 static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, char **cluster,
-			   char hex[65], struct fed_error *err)
+                           char hex[65], struct fed_error *err)
 {
 	unsigned char md[32];
 	char key[80], *val = NULL, *sp, *end;
@@ -243,14 +245,14 @@ static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, cha
 	/* compare against every stored hash in constant time */
 	cJSON_ArrayForEach(e, data)
 	{
-		if (e->string && !strncmp(e->string, "bootstrap-", 10) &&
-		    strlen(e->string) == 74 && !CRYPTO_memcmp(e->string + 10, hex, 64))
+		if (e->string && !strncmp(e->string, "bootstrap-", 10) && strlen(e->string) == 74 &&
+		    !CRYPTO_memcmp(e->string + 10, hex, 64))
 			found = true;
 	}
 	if (fed_map_get(&t->used, hex)) {
 		tunnel_count_refused(t, "replayed_token");
 		return fed_error_set(err, FED_EUNAUTHORIZED,
-				     "bootstrap token already used (tokens are single-use)");
+		                     "bootstrap token already used (tokens are single-use)");
 	}
 	if (!found) {
 		tunnel_count_refused(t, "bad_token");
@@ -262,15 +264,17 @@ static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, cha
 	expiry = sp ? strtol(sp + 1, &end, 10) : 0;
 	if (!sp || *end || sp == val) {
 		tunnel_count_refused(t, "bad_token");
-		fed_error_set(err, FED_EUNAUTHORIZED, "secret key %s: value must be "
-			      "\"<cluster> <expiry unix seconds>\"", key);
+		fed_error_set(err, FED_EUNAUTHORIZED,
+		              "secret key %s: value must be "
+		              "\"<cluster> <expiry unix seconds>\"",
+		              key);
 		goto out;
 	}
 	*sp = '\0';
 	if (expiry < time(NULL)) {
 		tunnel_count_refused(t, "expired_token");
 		fed_error_set(err, FED_EUNAUTHORIZED, "bootstrap token for cluster '%s' expired",
-			      val);
+		              val);
 		goto out;
 	}
 	*cluster = strdup(val);
@@ -303,7 +307,8 @@ void tunnel_note_expiry(struct tunnel *t, const char *cluster, long long expiry)
 {
 	struct controller *ctl = t->ctl;
 	struct tcluster *tc = tunnel_cluster_get(t, cluster, true);
-	struct fed_kube_ref ref = {&tunnel_r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret, NULL};
+	struct fed_kube_ref ref = {&tunnel_r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret,
+	                           NULL};
 	struct fed_error err = FED_ERROR_INIT;
 	char val[32], *v64, patch[400];
 
@@ -314,15 +319,15 @@ void tunnel_note_expiry(struct tunnel *t, const char *cluster, long long expiry)
 	if (!v64)
 		return;
 	snprintf(patch, sizeof(patch), "{\"data\":{\"credential-expiry-%s\":\"%s\"}}", cluster,
-		 v64);
+	         v64);
 	free(v64);
 	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t, NULL,
-			   &err) < 0)
+	                   &err) < 0)
 		FED_LOG_WARN(cluster, "tunnel: recording the credential expiry: %s", err.msg);
 }
 
 int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
-		   char **cluster, char **credential, void *ud, struct fed_error *err)
+                   char **cluster, char **credential, void *ud, struct fed_error *err)
 {
 	struct tunnel *t = ud;
 	long long expiry;
@@ -345,9 +350,10 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		goto fail;
 	if (!agent_cluster(t, *cluster)) {
 		tunnel_count_refused(t, "not_agent_cluster");
-		rc = fed_error_set(err, FED_EUNAUTHORIZED,
-				   "cluster '%s' is not in the Federation config with mode: agent%s",
-				   *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
+		rc =
+		    fed_error_set(err, FED_EUNAUTHORIZED,
+		                  "cluster '%s' is not in the Federation config with mode: agent%s",
+		                  *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
 		goto fail;
 	}
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP)

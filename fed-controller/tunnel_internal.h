@@ -12,10 +12,10 @@
 #include "fed/tunnel_conn.h"
 #include "tunnel.h"
 
-#define CRED_PREFIX "fedc1"
-#define ROTATE_AT 0.4 /* of the lifetime: well before half */
-#define STATUS_REFRESH 60 /* seconds between status writes for heartbeat, CPU, memory */
-#define MAX_AGENTS 8 /* connections per cluster (agent replicas) */
+#define CRED_PREFIX    "fedc1"
+#define ROTATE_AT      0.4 /* of the lifetime: well before half */
+#define STATUS_REFRESH 60  /* seconds between status writes for heartbeat, CPU, memory */
+#define MAX_AGENTS     8   /* connections per cluster (agent replicas) */
 
 struct tcluster {
 	struct tunnel *t;
@@ -47,16 +47,16 @@ struct tunnel {
 	int lfd;
 	ev_io lio;
 	SSL_CTX *ctx;
-	bool requested;	  /* generated material sent to the Secret */
+	bool requested;   /* generated material sent to the Secret */
 	bool config_seen; /* the Federation config was read (or found absent) */
 	unsigned char key[64];
 	size_t keylen;
 	struct fed_map clusters; /* name -> struct tcluster */
-	struct fed_map used;	 /* token hashes used since start */
+	struct fed_map used;     /* token hashes used since start */
 	struct pending *pending; /* connections not yet authenticated */
 	struct fed_metrics_family *m_refused, *m_agents, *m_streams;
-	ev_timer tick;		 /* rotation, expiry and status refresh */
-	double last_tick;	 /* unix seconds */
+	ev_timer tick;    /* rotation, expiry and status refresh */
+	double last_tick; /* unix seconds */
 };
 
 extern const struct fed_kube_resource tunnel_r_secret;
@@ -83,6 +83,6 @@ long long tunnel_stored_expiry(struct tunnel *t, const char *cluster);
 /* fed_tunnel_conn's auth callback: a bootstrap token or a credential in,
  * the cluster it names and a fresh credential out. */
 int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
-		   char **cluster, char **credential, void *ud, struct fed_error *err);
+                   char **cluster, char **credential, void *ud, struct fed_error *err);
 
 #endif

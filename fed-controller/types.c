@@ -12,8 +12,8 @@
 #include "propagate.h"
 #include "rsp.h"
 
-static const struct fed_kube_resource r_ftc = {"core.kubefed.io", "v1beta1",
-					       "federatedtypeconfigs", true};
+static const struct fed_kube_resource r_ftc = {"core.kubefed.io", "v1beta1", "federatedtypeconfigs",
+                                               true};
 
 static void ftype_free(struct ftype *t);
 
@@ -98,7 +98,8 @@ static void fed_changed(struct ftype *t, const cJSON *obj)
 	ftype_enqueue(t, key.data);
 	/* a FederatedNamespace gates every namespaced object in it */
 	if (t->is_namespaces)
-		for (e = fed_map_first(&t->ctl->types, &it); e; e = fed_map_next(&t->ctl->types, &it))
+		for (e = fed_map_first(&t->ctl->types, &it); e;
+		     e = fed_map_next(&t->ctl->types, &it))
 			if (e->value != t)
 				ftype_enqueue_namespace(e->value, fed_obj_name(obj));
 	fed_buf_release(&key);
@@ -214,7 +215,7 @@ static void minf_free(struct minf *mi)
 }
 
 static const cJSON *store_get(struct ftype *t, const struct fed_informer *inf, const char *key,
-			      bool *synced)
+                              bool *synced)
 {
 	const char *slash = strchr(key, '/');
 
@@ -224,7 +225,7 @@ static const cJSON *store_get(struct ftype *t, const struct fed_informer *inf, c
 	/* the stores share our keys, except that a FederatedNamespace "ns/ns"
 	 * is the cluster-scoped Namespace "ns" */
 	return fed_map_get(fed_informer_store(inf),
-			   !t->cfg.target.namespaced && slash ? slash + 1 : key);
+	                   !t->cfg.target.namespaced && slash ? slash + 1 : key);
 }
 
 const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, bool *synced)
@@ -234,8 +235,7 @@ const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, boo
 	return store_get(t, mi ? mi->inf : NULL, key, synced);
 }
 
-const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key,
-				bool *synced)
+const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key, bool *synced)
 {
 	struct minf *mi = fed_map_get(&t->minf, cluster);
 
@@ -257,7 +257,7 @@ static void crd_applied(struct fed_kube_response *resp, void *ud)
 static void crd_to_member(struct ftype *t, const char *cluster, struct fed_kube_client *client)
 {
 	static const struct fed_kube_resource r_crd = {"apiextensions.k8s.io", "v1",
-						       "customresourcedefinitions", false};
+	                                               "customresourcedefinitions", false};
 	struct fed_kube_ref ref = {&r_crd, NULL, fed_obj_name(t->crd), NULL};
 	struct fed_kube_write_opts wo = {FED_MANAGER, true, false};
 	struct fed_error err = FED_ERROR_INIT;
@@ -412,7 +412,7 @@ static void ftype_free(struct ftype *t)
 }
 
 static int ftype_new(struct controller *ctl, const cJSON *ftc, struct ftype **out,
-		     struct fed_error *err)
+                     struct fed_error *err)
 {
 	struct fed_informer_opts o;
 	struct ftype *t = calloc(1, sizeof(*t));
@@ -436,11 +436,12 @@ static int ftype_new(struct controller *ctl, const cJSON *ftc, struct ftype **ou
 		goto out;
 	}
 	t->target_res = (struct fed_kube_resource){t->cfg.target.group, t->cfg.target.version,
-						   t->cfg.target.plural, t->cfg.target.namespaced};
-	t->fed_res = (struct fed_kube_resource){t->cfg.federated.group, t->cfg.federated.version,
-						t->cfg.federated.plural, t->cfg.federated.namespaced};
+	                                           t->cfg.target.plural, t->cfg.target.namespaced};
+	t->fed_res =
+	    (struct fed_kube_resource){t->cfg.federated.group, t->cfg.federated.version,
+	                               t->cfg.federated.plural, t->cfg.federated.namespaced};
 	t->tt = (struct fed_target_type){t->target_api_version, t->cfg.target.kind,
-					 t->cfg.target.namespaced};
+	                                 t->cfg.target.namespaced};
 	t->is_namespaces = !*t->cfg.target.group && !strcmp(t->cfg.target.plural, "namespaces");
 	memset(&o, 0, sizeof(o));
 	o.resource = t->fed_res;
@@ -459,7 +460,8 @@ out:
 static cJSON *member_crd(const cJSON *host_crd)
 {
 	cJSON *crd = cJSON_CreateObject(), *meta;
-	const cJSON *labels = cJSON_GetObjectItem(cJSON_GetObjectItem(host_crd, "metadata"), "labels");
+	const cJSON *labels =
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(host_crd, "metadata"), "labels");
 
 	cJSON_AddStringToObject(crd, "apiVersion", "apiextensions.k8s.io/v1");
 	cJSON_AddStringToObject(crd, "kind", "CustomResourceDefinition");
@@ -468,7 +470,7 @@ static cJSON *member_crd(const cJSON *host_crd)
 	if (labels)
 		cJSON_AddItemToObject(meta, "labels", cJSON_Duplicate(labels, 1));
 	cJSON_AddItemToObject(crd, "spec",
-			      cJSON_Duplicate(cJSON_GetObjectItem(host_crd, "spec"), 1));
+	                      cJSON_Duplicate(cJSON_GetObjectItem(host_crd, "spec"), 1));
 	return crd;
 }
 
@@ -481,13 +483,13 @@ static void crd_fetched(struct fed_kube_response *resp, void *ud)
 		t->crd_state = CRD_NONE; /* a built-in (or aggregated) type */
 	} else if (resp->err.code) {
 		FED_LOG_WARN(NULL, "type %s: reading its CRD on the host: %s (members get none)",
-			     t->cfg.name, resp->err.msg);
+		             t->cfg.name, resp->err.msg);
 		t->crd_state = CRD_NONE;
 	} else {
 		t->crd = member_crd(resp->json);
 		t->crd_state = CRD_FOUND;
 		FED_LOG_INFO(NULL, "type %s: a custom resource; its CRD goes to members first",
-			     t->cfg.name);
+		             t->cfg.name);
 	}
 	ftype_sync_members(t);
 }
@@ -496,7 +498,7 @@ static void crd_fetched(struct fed_kube_response *resp, void *ud)
 static void learn_crd(struct ftype *t)
 {
 	static const struct fed_kube_resource r_crd = {"apiextensions.k8s.io", "v1",
-						       "customresourcedefinitions", false};
+	                                               "customresourcedefinitions", false};
 	struct fed_kube_ref ref = {&r_crd, NULL, t->cfg.name, NULL};
 	struct fed_error err = FED_ERROR_INIT;
 	const char *g = t->cfg.target.group;
@@ -553,8 +555,8 @@ static void ftc_apply(struct controller *ctl, const cJSON *ftc)
 		ftype_free(t);
 		return;
 	}
-	FED_LOG_INFO(NULL, "type %s: propagating %s (%s) to members", name,
-		     t->cfg.federated.kind, t->fed_api_version);
+	FED_LOG_INFO(NULL, "type %s: propagating %s (%s) to members", name, t->cfg.federated.kind,
+	             t->fed_api_version);
 	fed_informer_start(t->fed_inf);
 	learn_crd(t);
 	ftype_sync_members(t);

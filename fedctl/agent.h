@@ -12,12 +12,12 @@
 
 #include "fed/error.h"
 
-#define FEDCTL_AGENT_NAME "fed-agent"
-#define FEDCTL_AGENT_CREDENTIAL "fed-agent-credential"
-#define FEDCTL_TUNNEL_SECRET "fed-tunnel"
-#define FEDCTL_TUNNEL_SERVICE "fed-tunnel"
+#define FEDCTL_AGENT_NAME          "fed-agent"
+#define FEDCTL_AGENT_CREDENTIAL    "fed-agent-credential"
+#define FEDCTL_TUNNEL_SECRET       "fed-tunnel"
+#define FEDCTL_TUNNEL_SERVICE      "fed-tunnel"
 #define FEDCTL_TUNNEL_DEFAULT_PORT 8080
-#define FEDCTL_AGENT_DIR "/etc/fed-agent"
+#define FEDCTL_AGENT_DIR           "/etc/fed-agent"
 
 /* A resource the minimal role may write (a FederatedTypeConfig's target). */
 struct fedctl_agent_rule {

@@ -204,9 +204,8 @@ int fedctl_agent_pick_address(const char *flag, const cJSON *svc, const char *sv
 		return (*out = strdup(flag)) ? 0 : FED_ENOMEM;
 	}
 	ing = cJSON_GetArrayItem(
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(svc, "status"),
-	                                            "loadBalancer"),
-	                        "ingress"),
+	    cJSON_GetObjectItem(
+	        cJSON_GetObjectItem(cJSON_GetObjectItem(svc, "status"), "loadBalancer"), "ingress"),
 	    0);
 	lb = cJSON_GetStringValue(cJSON_GetObjectItem(ing, "ip"));
 	if (!lb || !*lb)
@@ -450,10 +449,10 @@ static cJSON *deployment(const struct fedctl_agent_spec *s)
 	cJSON_AddStringToObject(c, "name", FEDCTL_AGENT_NAME);
 	cJSON_AddStringToObject(c, "image", s->image);
 	args = cJSON_AddArrayToObject(c, "args");
-#define ARG(...)                                                                                 \
-	do {                                                                                     \
-		snprintf(buf, sizeof(buf), __VA_ARGS__);                                         \
-		cJSON_AddItemToArray(args, cJSON_CreateString(buf));                             \
+#define ARG(...)                                                                                   \
+	do {                                                                                       \
+		snprintf(buf, sizeof(buf), __VA_ARGS__);                                           \
+		cJSON_AddItemToArray(args, cJSON_CreateString(buf));                               \
 	} while (0)
 	ARG("--host-address=%s", s->host_address);
 	ARG("--host-ca-file=" FEDCTL_AGENT_DIR "/ca.crt");

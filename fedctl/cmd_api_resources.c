@@ -21,9 +21,11 @@ int cmd_api_resources(struct fedctl *ctx, int argc, char **argv)
 {
 	const char *group = NULL, *namespaced = NULL;
 	const struct fed_opt opts[] = {
-		{FED_OPT_STRING, "api-group", 0, &group, "GROUP", "only this API group (\"\" for core)"},
-		{FED_OPT_STRING, "namespaced", 0, &namespaced, "BOOL", "only namespaced (true) or cluster-scoped (false) types"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "api-group", 0, &group, "GROUP",
+	     "only this API group (\"\" for core)"},
+	    {FED_OPT_STRING, "namespaced", 0, &namespaced, "BOOL",
+	     "only namespaced (true) or cluster-scoped (false) types"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host;
@@ -37,7 +39,8 @@ int cmd_api_resources(struct fedctl *ctx, int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	if (namespaced && strcmp(namespaced, "true") && strcmp(namespaced, "false")) {
-		fprintf(stderr, "error: --namespaced takes true or false, not \"%s\"\n", namespaced);
+		fprintf(stderr, "error: --namespaced takes true or false, not \"%s\"\n",
+		        namespaced);
 		return EXIT_USAGE;
 	}
 	if (fedctl_host(ctx, &host, &err))
@@ -59,12 +62,14 @@ int cmd_api_resources(struct fedctl *ctx, int argc, char **argv)
 		rows[n++] = a;
 	}
 	qsort(rows, n, sizeof(*rows), cmp);
-	printf("%-40s %-12s %-36s %-11s %s\n", "NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND");
+	printf("%-40s %-12s %-36s %-11s %s\n", "NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED",
+	       "KIND");
 	for (i = 0; i < n; i++) {
 		const struct fed_api_resource *a = rows[i];
 		char apiv[128], shorts[64] = "";
 		char **s;
-		snprintf(apiv, sizeof(apiv), "%s%s%s", a->r.group, *a->r.group ? "/" : "", a->r.version);
+		snprintf(apiv, sizeof(apiv), "%s%s%s", a->r.group, *a->r.group ? "/" : "",
+		         a->r.version);
 		for (s = a->short_names; s && *s; s++) {
 			size_t l = strlen(shorts);
 			snprintf(shorts + l, sizeof(shorts) - l, "%s%s", l ? "," : "", *s);

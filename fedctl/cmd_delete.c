@@ -8,18 +8,18 @@
 #include "fedctl.h"
 
 static const char usage[] = "fedctl delete NAME [--cluster-context CTX] [--host-cluster-context "
-			    "CTX] [--force] [--orphan] [--dry-run] [--wait DURATION]";
+                            "CTX] [--force] [--orphan] [--dry-run] [--wait DURATION]";
 static const char examples[] =
-	"  fedctl delete cluster1 --host-cluster-context host\n"
-	"  # the member is gone for good: clean up the host only\n"
-	"  fedctl delete cluster1 --force\n"
-	"  # keep what was propagated there running, unmanaged\n"
-	"  fedctl delete cluster1 --orphan\n"
-	"\n"
-	"Order: the host first (ConfigMap entry, kubeconfig key), then fedctl waits until\n"
-	"fed-controller has let go of the cluster (its KubeFedCluster is gone), then in the\n"
-	"member the propagated copies (labelled kubefed.io/managed=true) are deleted, or\n"
-	"with --orphan unlabelled, and then the ServiceAccount, RBAC and namespace.\n";
+    "  fedctl delete cluster1 --host-cluster-context host\n"
+    "  # the member is gone for good: clean up the host only\n"
+    "  fedctl delete cluster1 --force\n"
+    "  # keep what was propagated there running, unmanaged\n"
+    "  fedctl delete cluster1 --orphan\n"
+    "\n"
+    "Order: the host first (ConfigMap entry, kubeconfig key), then fedctl waits until\n"
+    "fed-controller has let go of the cluster (its KubeFedCluster is gone), then in the\n"
+    "member the propagated copies (labelled kubefed.io/managed=true) are deleted, or\n"
+    "with --orphan unlabelled, and then the ServiceAccount, RBAC and namespace.\n";
 
 static void sleep_loop(struct fedctl *ctx, double s)
 {
@@ -34,7 +34,8 @@ static char *ns_uid(struct fedctl *ctx, struct fed_kube_client *c)
 	cJSON *o = NULL;
 	char *uid = NULL;
 
-	if (!fedctl_call(ctx, c, "GET", "/api/v1/namespaces/kube-system", NULL, NULL, 0, &o, &err) &&
+	if (!fedctl_call(ctx, c, "GET", "/api/v1/namespaces/kube-system", NULL, NULL, 0, &o,
+	                 &err) &&
 	    fed_obj_str(o, "metadata.uid"))
 		uid = strdup(fed_obj_str(o, "metadata.uid"));
 	cJSON_Delete(o);
@@ -43,7 +44,7 @@ static char *ns_uid(struct fedctl *ctx, struct fed_kube_client *c)
 
 /* DELETE one member object, printing its step line. */
 static int remove_one(struct fedctl *ctx, struct fed_kube_client *m, const char *what,
-		      const char *path, struct fed_error *err)
+                      const char *path, struct fed_error *err)
 {
 	int ret = fedctl_call(ctx, m, "DELETE", path, NULL, NULL, 0, NULL, err);
 
@@ -59,15 +60,16 @@ static int remove_one(struct fedctl *ctx, struct fed_kube_client *m, const char 
 
 static void leftovers(const char *context, const char *ns, bool keep_ns)
 {
-	fprintf(stderr,
-		"left in the member (context %s): the propagated copies (objects labelled "
-		"kubefed.io/managed=true), clusterrolebinding and clusterrole %s, "
-		"secret %s/%s, serviceaccount %s/%s%s%s; remove them with: kubectl --context %s "
-		"delete clusterrolebinding,clusterrole %s; kubectl --context %s -n %s delete secret "
-		"%s; kubectl --context %s -n %s delete serviceaccount %s\n",
-		context, FEDCTL_MEMBER_ROLE, ns, FEDCTL_MEMBER_TOKEN, ns, FEDCTL_MEMBER_SA,
-		keep_ns ? "" : ", namespace ", keep_ns ? "" : ns, context, FEDCTL_MEMBER_ROLE,
-		context, ns, FEDCTL_MEMBER_TOKEN, context, ns, FEDCTL_MEMBER_SA);
+	fprintf(
+	    stderr,
+	    "left in the member (context %s): the propagated copies (objects labelled "
+	    "kubefed.io/managed=true), clusterrolebinding and clusterrole %s, "
+	    "secret %s/%s, serviceaccount %s/%s%s%s; remove them with: kubectl --context %s "
+	    "delete clusterrolebinding,clusterrole %s; kubectl --context %s -n %s delete secret "
+	    "%s; kubectl --context %s -n %s delete serviceaccount %s\n",
+	    context, FEDCTL_MEMBER_ROLE, ns, FEDCTL_MEMBER_TOKEN, ns, FEDCTL_MEMBER_SA,
+	    keep_ns ? "" : ", namespace ", keep_ns ? "" : ns, context, FEDCTL_MEMBER_ROLE, context,
+	    ns, FEDCTL_MEMBER_TOKEN, context, ns, FEDCTL_MEMBER_SA);
 }
 
 /* The name of a joined cluster whose address is server, else NULL. */
@@ -79,9 +81,9 @@ static const char *joined_as(const struct fed_federation *fed, const char *serve
 		for (k = 0; fed->clusters[i].name && k < fed->clusters[i].n_addrs; k++) {
 			struct fed_error e = FED_ERROR_INIT;
 			char *url = NULL;
-			bool same = !fed_server_url(fed->clusters[i].addrs[k].server_address, &url,
-						    &e) &&
-				    !strcmp(url, server);
+			bool same =
+			    !fed_server_url(fed->clusters[i].addrs[k].server_address, &url, &e) &&
+			    !strcmp(url, server);
 			free(url);
 			if (same)
 				return fed->clusters[i].name;
@@ -92,8 +94,8 @@ static const char *joined_as(const struct fed_federation *fed, const char *serve
 /* The cluster's entry out of kubefed.yaml (a merge patch at the
  * ConfigMap's resourceVersion). */
 static int remove_entry(struct fedctl *ctx, struct fed_kube_client *host, const cJSON *cm,
-			const char *old_yaml, const char *name, char **new_yaml,
-			struct fed_error *err)
+                        const char *old_yaml, const char *name, char **new_yaml,
+                        struct fed_error *err)
 {
 	cJSON *body;
 	char *s, path[512];
@@ -103,20 +105,20 @@ static int remove_entry(struct fedctl *ctx, struct fed_kube_client *host, const 
 		return ret;
 	body = cJSON_CreateObject();
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"), "resourceVersion",
-				fed_obj_resource_version(cm));
+	                        fed_obj_resource_version(cm));
 	cJSON_AddItemToObject(cJSON_AddObjectToObject(body, "data"), "kubefed.yaml",
-			      cJSON_CreateString(*new_yaml));
+	                      cJSON_CreateString(*new_yaml));
 	s = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
-		 FEDCTL_CONFIGMAP);
-	ret = fedctl_call(ctx, host, "PATCH", path, s, "application/merge-patch+json", 0, NULL,
-			  err);
+	         FEDCTL_CONFIGMAP);
+	ret =
+	    fedctl_call(ctx, host, "PATCH", path, s, "application/merge-patch+json", 0, NULL, err);
 	free(s);
 	if (ret)
-		return fed_error_wrap(err, "host: patch configmap %s/%s%s", FEDCTL_CONFIG_NS,
-				      FEDCTL_CONFIGMAP,
-				      ret == FED_ECONFLICT ? " (changed meanwhile: run again)" : "");
+		return fed_error_wrap(
+		    err, "host: patch configmap %s/%s%s", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
+		    ret == FED_ECONFLICT ? " (changed meanwhile: run again)" : "");
 	printf("host: configmap %s/%s cluster %s removed\n", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
 	       name);
 	return 0;
@@ -125,15 +127,16 @@ static int remove_entry(struct fedctl *ctx, struct fed_kube_client *host, const 
 /* Wait until fed-controller removed the KubeFedCluster: 0 to go on, -1
  * to stop (the message is printed). */
 static int wait_released(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-			 double wait_for, bool force)
+                         double wait_for, bool force)
 {
 	struct fed_error err = FED_ERROR_INIT;
 	double waited = 0;
 	char path[512];
 	int ret;
 
-	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-		 ctx->fed_namespace, name);
+	snprintf(path, sizeof(path),
+	         "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
+	         ctx->fed_namespace, name);
 	for (;;) {
 		ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, NULL, &err);
 		if (ret == FED_ENOTFOUND && waited == 0) {
@@ -155,11 +158,11 @@ static int wait_released(struct fedctl *ctx, struct fed_kube_client *host, const
 		}
 		if (waited >= wait_for) {
 			fprintf(stderr,
-				"error: kubefedcluster %s/%s still exists after %.0fs: is "
-				"fed-controller running? (kubectl -n %s get pods); the host "
-				"no longer lists cluster %s: run fedctl delete %s again to "
-				"finish the member, or add --force to do it now\n",
-				ctx->fed_namespace, name, wait_for, ctx->fed_namespace, name, name);
+			        "error: kubefedcluster %s/%s still exists after %.0fs: is "
+			        "fed-controller running? (kubectl -n %s get pods); the host "
+			        "no longer lists cluster %s: run fedctl delete %s again to "
+			        "finish the member, or add --force to do it now\n",
+			        ctx->fed_namespace, name, wait_for, ctx->fed_namespace, name, name);
 			return -1;
 		}
 		sleep_loop(ctx, 0.5);
@@ -170,7 +173,7 @@ static int wait_released(struct fedctl *ctx, struct fed_kube_client *host, const
 /* The cluster's unused bootstrap tokens in the host's fed-tunnel Secret:
  * a merge patch removing them (NULL when there are none). */
 static int agent_tokens(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-			char **patch, int *n, struct fed_error *err)
+                        char **patch, int *n, struct fed_error *err)
 {
 	cJSON *secret = NULL, *e, *body, *data;
 	char path[512];
@@ -180,13 +183,13 @@ static int agent_tokens(struct fedctl *ctx, struct fed_kube_client *host, const 
 	*patch = NULL;
 	*n = 0;
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-		 FEDCTL_TUNNEL_SECRET);
+	         FEDCTL_TUNNEL_SECRET);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &secret, err);
 	if (ret == FED_ENOTFOUND)
 		return 0;
 	if (ret)
 		return fed_error_wrap(err, "host: get secret %s/%s", FEDCTL_CONFIG_NS,
-				      FEDCTL_TUNNEL_SECRET);
+		                      FEDCTL_TUNNEL_SECRET);
 	body = cJSON_CreateObject();
 	data = cJSON_AddObjectToObject(body, "data");
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(secret, "data"))
@@ -221,8 +224,8 @@ static void agent_hint(const char *mctx, const char *ns)
  * member often does not), the propagated copies. The agent itself came
  * from agent.yaml: the user removes it the same way. */
 static int delete_agent(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-			const cJSON *cm, const char *old_yaml, bool in_cm, const char *mctx,
-			bool orphan, bool dry_run, double wait_for, bool force)
+                        const cJSON *cm, const char *old_yaml, bool in_cm, const char *mctx,
+                        bool orphan, bool dry_run, double wait_for, bool force)
 {
 	struct fed_error err = FED_ERROR_INIT, merr = FED_ERROR_INIT;
 	struct fed_kube_client *member = NULL;
@@ -254,7 +257,7 @@ static int delete_agent(struct fedctl *ctx, struct fed_kube_client *host, const 
 		       "run)\n",
 		       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, n);
 		if (member && (ret = fedctl_member_clean_managed(ctx, host, member, self, orphan,
-								 true, &err)))
+		                                                 true, &err)))
 			goto fail;
 		rc = EXIT_OK;
 		goto out;
@@ -263,17 +266,18 @@ static int delete_agent(struct fedctl *ctx, struct fed_kube_client *host, const 
 		goto fail;
 	if (patch) {
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-			 FEDCTL_TUNNEL_SECRET);
+		         FEDCTL_TUNNEL_SECRET);
 		ret = fedctl_call(ctx, host, "PATCH", path, patch, "application/merge-patch+json",
-				  0, NULL, &err);
+		                  0, NULL, &err);
 		if (ret) {
-			fedctl_agent_redact(&err, "patch secret " FEDCTL_CONFIG_NS
-						  "/" FEDCTL_TUNNEL_SECRET " (remove bootstrap tokens)");
+			fedctl_agent_redact(&err,
+			                    "patch secret " FEDCTL_CONFIG_NS
+			                    "/" FEDCTL_TUNNEL_SECRET " (remove bootstrap tokens)");
 			goto fail;
 		}
 	}
-	printf("host: secret %s/%s: %d unused bootstrap token(s) of %s removed\n",
-	       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, n, name);
+	printf("host: secret %s/%s: %d unused bootstrap token(s) of %s removed\n", FEDCTL_CONFIG_NS,
+	       FEDCTL_TUNNEL_SECRET, n, name);
 	if (wait_for > 0 && wait_released(ctx, host, name, wait_for, force))
 		goto out;
 	if (member &&
@@ -282,7 +286,7 @@ static int delete_agent(struct fedctl *ctx, struct fed_kube_client *host, const 
 	printf("cluster %s left the federation; %s\n", name,
 	       !member  ? "its propagated copies were not removed (the member was not reached)"
 	       : orphan ? "its propagated copies stay in the member, unmanaged (--orphan)"
-			: "its propagated copies were removed from the member");
+	                : "its propagated copies were removed from the member");
 	agent_hint(mctx, ctx->fed_namespace);
 	rc = EXIT_OK;
 	goto out;
@@ -303,19 +307,19 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	const char *cluster_ctx = NULL, *wait_s = "30s";
 	bool force = false, orphan = false, dry_run = false;
 	const struct fed_opt opts[] = {
-		{FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
-		 "kubeconfig context of the member (default: NAME)"},
-		{FED_OPT_BOOL, "force", 0, &force, NULL,
-		 "finish on the host even when the member cannot be reached (says what is left "
-		 "there)"},
-		{FED_OPT_BOOL, "orphan", 0, &orphan, NULL,
-		 "leave the propagated copies of federated resources running in the member, "
-		 "without the kubefed.io/managed label (default: delete them)"},
-		{FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
-		{FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
-		 "wait this long for fed-controller to let go of the cluster (remove its "
-		 "KubeFedCluster) before the member is cleaned (default 30s; 0: do not wait)"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
+	     "kubeconfig context of the member (default: NAME)"},
+	    {FED_OPT_BOOL, "force", 0, &force, NULL,
+	     "finish on the host even when the member cannot be reached (says what is left "
+	     "there)"},
+	    {FED_OPT_BOOL, "orphan", 0, &orphan, NULL,
+	     "leave the propagated copies of federated resources running in the member, "
+	     "without the kubefed.io/managed label (default: delete them)"},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
+	    {FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
+	     "wait this long for fed-controller to let go of the cluster (remove its "
+	     "KubeFedCluster) before the member is cleaned (default 30s; 0: do not wait)"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT, merr = FED_ERROR_INIT;
 	struct fed_kube_client *host = NULL, *member = NULL;
@@ -342,7 +346,7 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	}
 	if (fedctl_parse_duration(wait_s, &wait_for)) {
 		fprintf(stderr, "error: --wait takes a duration such as 30s, 2m or 0, not \"%s\"\n",
-			wait_s);
+		        wait_s);
 		return EXIT_USAGE;
 	}
 	if (fedctl_check_cluster_name(args[0], &err))
@@ -354,17 +358,19 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	if (ret)
 		goto fail;
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
-		 FEDCTL_CONFIGMAP);
+	         FEDCTL_CONFIGMAP);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &cm, &err);
 	if (ret && ret != FED_ENOTFOUND) {
-		fed_error_wrap(&err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+		fed_error_wrap(&err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS,
+		               FEDCTL_CONFIGMAP);
 		goto fail;
 	}
 	old_yaml = cJSON_GetStringValue(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml"));
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml"));
 	if (old_yaml && *old_yaml) {
 		if (fed_federation_parse(&fed, old_yaml, strlen(old_yaml),
-					 "configmap kube-system/kubefed-config kubefed.yaml", &err)) {
+		                         "configmap kube-system/kubefed-config kubefed.yaml",
+		                         &err)) {
 			fed_error_wrap(&err, "host: fix the Federation document first");
 			goto fail;
 		}
@@ -374,7 +380,7 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	}
 	snprintf(key, sizeof(key), "kubeconfig-%s", args[0]);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-		 FEDCTL_SECRET);
+	         FEDCTL_SECRET);
 	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &secret, &err);
 	if (ret && ret != FED_ENOTFOUND) {
 		fed_error_wrap(&err, "host: get secret %s/%s", FEDCTL_CONFIG_NS, FEDCTL_SECRET);
@@ -397,7 +403,7 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	}
 	if (agent) {
 		rc = delete_agent(ctx, host, args[0], cm, old_yaml, in_cm, mctx, orphan, dry_run,
-				  wait_for, force);
+		                  wait_for, force);
 		goto out;
 	}
 
@@ -406,17 +412,18 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	if (!in_cm && !in_secret) {
 		/* an earlier delete may have stopped after the host: finish it */
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s",
-			 ctx->fed_namespace, FEDCTL_MEMBER_SA);
+		         ctx->fed_namespace, FEDCTL_MEMBER_SA);
 		if (ret || fedctl_call(ctx, member, "GET", path, NULL, NULL, 0, NULL, &merr)) {
 			printf("cluster %s is not joined: nothing to do\n", args[0]);
 			rc = EXIT_OK;
 			goto out;
 		}
 		if ((other = joined_as(fed, mcfg.server))) {
-			printf("cluster %s is not joined (context %s is the member joined as %s: "
-			       "fedctl delete %s --cluster-context %s removes that one): nothing to "
-			       "do\n",
-			       args[0], mctx, other, other, mctx);
+			printf(
+			    "cluster %s is not joined (context %s is the member joined as %s: "
+			    "fedctl delete %s --cluster-context %s removes that one): nothing to "
+			    "do\n",
+			    args[0], mctx, other, other, mctx);
 			rc = EXIT_OK;
 			goto out;
 		}
@@ -427,9 +434,10 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	if (ret) {
 		if (!force) {
 			err = merr;
-			fed_error_wrap(&err, "cluster %s stays joined; fix the connection, or use "
-					     "--force to remove it from the host only",
-				       args[0]);
+			fed_error_wrap(&err,
+			               "cluster %s stays joined; fix the connection, or use "
+			               "--force to remove it from the host only",
+			               args[0]);
 			goto fail;
 		}
 		printf("member: unreachable, continuing because of --force: %s\n", merr.msg);
@@ -451,7 +459,7 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 			printf("host: secret %s/%s: key %s would be removed (dry run)\n",
 			       FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
 		if (member && (ret = fedctl_member_clean_managed(ctx, host, member, self, orphan,
-								 true, &err)))
+		                                                 true, &err)))
 			goto fail;
 		if (member)
 			printf("member: clusterrolebinding, clusterrole %s, secret %s, "
@@ -470,12 +478,12 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 		char body[256];
 		snprintf(body, sizeof(body), "{\"data\":{\"%s\":null}}", key);
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-			 FEDCTL_SECRET);
+		         FEDCTL_SECRET);
 		ret = fedctl_call(ctx, host, "PATCH", path, body, "application/merge-patch+json", 0,
-				  NULL, &err);
+		                  NULL, &err);
 		if (ret) {
 			fed_error_wrap(&err, "host: patch secret %s/%s (remove key %s)",
-				       FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
+			               FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
 			goto fail;
 		}
 		printf("host: secret %s/%s key %s removed\n", FEDCTL_CONFIG_NS, FEDCTL_SECRET, key);
@@ -489,26 +497,26 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	/* the member */
 	if (member) {
 		const char *ns = ctx->fed_namespace;
-		if ((ret = fedctl_member_clean_managed(ctx, host, member, self, orphan, false,
-						       &err)))
+		if ((ret =
+		         fedctl_member_clean_managed(ctx, host, member, self, orphan, false, &err)))
 			goto member_fail;
 		snprintf(path, sizeof(path),
-			 "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
-			 FEDCTL_MEMBER_ROLE);
+		         "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
+		         FEDCTL_MEMBER_ROLE);
 		if ((ret = remove_one(ctx, member, "clusterrolebinding " FEDCTL_MEMBER_ROLE, path,
-				      &err)))
+		                      &err)))
 			goto member_fail;
 		snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
-			 FEDCTL_MEMBER_ROLE);
+		         FEDCTL_MEMBER_ROLE);
 		if ((ret = remove_one(ctx, member, "clusterrole " FEDCTL_MEMBER_ROLE, path, &err)))
 			goto member_fail;
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns,
-			 FEDCTL_MEMBER_TOKEN);
+		         FEDCTL_MEMBER_TOKEN);
 		snprintf(what, sizeof(what), "secret %s/%s", ns, FEDCTL_MEMBER_TOKEN);
 		if ((ret = remove_one(ctx, member, what, path, &err)))
 			goto member_fail;
 		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s", ns,
-			 FEDCTL_MEMBER_SA);
+		         FEDCTL_MEMBER_SA);
 		snprintf(what, sizeof(what), "serviceaccount %s/%s", ns, FEDCTL_MEMBER_SA);
 		if ((ret = remove_one(ctx, member, what, path, &err)))
 			goto member_fail;
@@ -532,7 +540,7 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	if (member)
 		printf("cluster %s left the federation; %s\n", args[0],
 		       orphan ? "its propagated copies stay in the member, unmanaged (--orphan)"
-			      : "its propagated copies were removed from the member");
+		              : "its propagated copies were removed from the member");
 	else
 		printf("cluster %s left the federation (the member was not cleaned)\n", args[0]);
 

@@ -11,10 +11,10 @@
 
 static const char usage[] = "fedctl describe NAME";
 static const char examples[] =
-	"  # addresses, conditions, cluster facts, placed resources and events\n"
-	"  fedctl describe cluster1\n"
-	"  # in a federation using another namespace\n"
-	"  fedctl describe cluster1 --federation-namespace my-federation\n";
+    "  # addresses, conditions, cluster facts, placed resources and events\n"
+    "  fedctl describe cluster1\n"
+    "  # in a federation using another namespace\n"
+    "  fedctl describe cluster1 --federation-namespace my-federation\n";
 
 static cJSON *entry_json(const struct fed_cluster_spec *c)
 {
@@ -41,7 +41,7 @@ static cJSON *entry_json(const struct fed_cluster_spec *c)
 
 /* GET that treats 404 as "nothing": returns NULL with err->code 0. */
 static cJSON *get_opt(struct fedctl *ctx, struct fed_kube_client *host, const char *path,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	cJSON *j = fedctl_get(ctx, host, path, err);
 
@@ -52,7 +52,7 @@ static cJSON *get_opt(struct fedctl *ctx, struct fed_kube_client *host, const ch
 
 /* Federated objects of every FederatedTypeConfig placed on name. */
 static void placed_resources(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-			     cJSON *out)
+                             cJSON *out)
 {
 	struct fed_error err = FED_ERROR_INIT;
 	const cJSON *ftc, *it, *c;
@@ -60,8 +60,8 @@ static void placed_resources(struct fedctl *ctx, struct fed_kube_client *host, c
 	cJSON *ftcs;
 
 	snprintf(path, sizeof(path),
-		 "/apis/core.kubefed.io/v1beta1/namespaces/%s/federatedtypeconfigs",
-		 ctx->fed_namespace);
+	         "/apis/core.kubefed.io/v1beta1/namespaces/%s/federatedtypeconfigs",
+	         ctx->fed_namespace);
 	ftcs = get_opt(ctx, host, path, &err);
 	if (err.code)
 		fprintf(stderr, "warning: listing federatedtypeconfigs: %s\n", err.msg);
@@ -84,9 +84,9 @@ static void placed_resources(struct fedctl *ctx, struct fed_kube_client *host, c
 			fprintf(stderr, "warning: listing %s: %s\n", p, err.msg);
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(objs, "items"))
 		{
-			cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(
-						      cJSON_GetObjectItemCaseSensitive(it, "status"),
-						      "clusters"))
+			cJSON_ArrayForEach(
+			    c, cJSON_GetObjectItemCaseSensitive(
+			           cJSON_GetObjectItemCaseSensitive(it, "status"), "clusters"))
 			{
 				const char *n = fed_obj_str(c, "name");
 				cJSON *r;
@@ -95,11 +95,16 @@ static void placed_resources(struct fedctl *ctx, struct fed_kube_client *host, c
 				r = cJSON_CreateObject();
 				cJSON_AddStringToObject(r, "kind", kind ? kind : p);
 				if (fed_obj_namespace(it))
-					cJSON_AddStringToObject(r, "namespace", fed_obj_namespace(it));
-				cJSON_AddStringToObject(r, "name", fed_obj_name(it) ? fed_obj_name(it) : "");
-				cJSON_AddStringToObject(r, "status", fed_obj_str(c, "status") ? fed_obj_str(c, "status") : "");
+					cJSON_AddStringToObject(r, "namespace",
+					                        fed_obj_namespace(it));
+				cJSON_AddStringToObject(r, "name",
+				                        fed_obj_name(it) ? fed_obj_name(it) : "");
+				cJSON_AddStringToObject(
+				    r, "status",
+				    fed_obj_str(c, "status") ? fed_obj_str(c, "status") : "");
 				if (fed_obj_str(c, "message"))
-					cJSON_AddStringToObject(r, "message", fed_obj_str(c, "message"));
+					cJSON_AddStringToObject(r, "message",
+					                        fed_obj_str(c, "message"));
 				cJSON_AddItemToArray(out, r);
 				break;
 			}
@@ -127,8 +132,8 @@ int cmd_describe(struct fedctl *ctx, int argc, char **argv)
 		return ret;
 	if (nargs != 1) {
 		fprintf(stderr, "error: %s\nUsage: %s\n",
-			nargs ? "describe takes one cluster name" : "which cluster? give its name",
-			usage);
+		        nargs ? "describe takes one cluster name" : "which cluster? give its name",
+		        usage);
 		return EXIT_USAGE;
 	}
 	name = args[0];
@@ -141,8 +146,10 @@ int cmd_describe(struct fedctl *ctx, int argc, char **argv)
 			spec = &fed->clusters[i];
 	if (!spec) {
 		fed_federation_free(fed);
-		fprintf(stderr, "error: cluster \"%s\" is not joined (fedctl list shows the joined clusters)\n",
-			name);
+		fprintf(
+		    stderr,
+		    "error: cluster \"%s\" is not joined (fedctl list shows the joined clusters)\n",
+		    name);
 		return EXIT_FAIL;
 	}
 	d = cJSON_CreateObject();
@@ -151,8 +158,9 @@ int cmd_describe(struct fedctl *ctx, int argc, char **argv)
 	cJSON_AddItemToObject(d, "entry", entry_json(spec));
 	fed_federation_free(fed);
 
-	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-		 ctx->fed_namespace, name);
+	snprintf(path, sizeof(path),
+	         "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
+	         ctx->fed_namespace, name);
 	kfc = get_opt(ctx, host, path, &err);
 	if (err.code) {
 		cJSON_Delete(d);

@@ -10,14 +10,14 @@
 
 static const char usage[] = "fedctl list [-o table|wide|json|yaml|name]";
 static const char examples[] =
-	"  # the joined clusters and their health\n"
-	"  fedctl list\n"
-	"  # with the chosen address, distribution and infrastructure\n"
-	"  fedctl list -o wide\n"
-	"  # the KubeFedCluster objects\n"
-	"  fedctl list -o yaml\n"
-	"  # against another host cluster\n"
-	"  fedctl list --host-cluster-context host --kubeconfig ~/.kube/fed\n";
+    "  # the joined clusters and their health\n"
+    "  fedctl list\n"
+    "  # with the chosen address, distribution and infrastructure\n"
+    "  fedctl list -o wide\n"
+    "  # the KubeFedCluster objects\n"
+    "  fedctl list -o yaml\n"
+    "  # against another host cluster\n"
+    "  fedctl list --host-cluster-context host --kubeconfig ~/.kube/fed\n";
 
 #define CONFIGMAP_PATH "/api/v1/namespaces/kube-system/configmaps/kubefed-config"
 
@@ -25,18 +25,18 @@ static const char examples[] =
 static int federation_of(const cJSON *cm, struct fed_federation **out, struct fed_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cm, "data"), "kubefed.yaml");
+	    cJSON_GetObjectItemCaseSensitive(cm, "data"), "kubefed.yaml");
 
 	if (!cJSON_IsString(v))
 		return fed_error_set(err, FED_EINVAL,
-				     "configmap kube-system/kubefed-config has no key kubefed.yaml "
-				     "(fedctl join writes it)");
+		                     "configmap kube-system/kubefed-config has no key kubefed.yaml "
+		                     "(fedctl join writes it)");
 	return fed_federation_parse(out, v->valuestring, strlen(v->valuestring),
-				    "configmap kube-system/kubefed-config key kubefed.yaml", err);
+	                            "configmap kube-system/kubefed-config key kubefed.yaml", err);
 }
 
 int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
-			   struct fed_federation **out, struct fed_error *err)
+                           struct fed_federation **out, struct fed_error *err)
 {
 	struct fed_error gerr = FED_ERROR_INIT;
 	cJSON *cm;
@@ -77,7 +77,7 @@ static void pget_cb(struct fed_kube_response *resp, void *ud)
 }
 
 static int get_both(struct fedctl *ctx, struct fed_kube_client *c, const char *const paths[2],
-		    struct pget g[2], struct fed_error *err)
+                    struct pget g[2], struct fed_error *err)
 {
 	struct fed_kube_call *calls[2] = {NULL, NULL};
 	struct fed_kube_request req;
@@ -108,7 +108,7 @@ static int get_both(struct fedctl *ctx, struct fed_kube_client *c, const char *c
 		cJSON_Delete(g[0].json);
 		cJSON_Delete(g[1].json);
 		return fed_error_set(err, FED_ETIMEOUT, "no answer from %s within 60s",
-				     fed_kube_client_server(c));
+		                     fed_kube_client_server(c));
 	}
 	return 0;
 }
@@ -133,15 +133,14 @@ static cJSON *placeholder(const struct fed_cluster_spec *c)
 
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "metadata"), "name", c->name);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "spec"), "mode",
-				c->mode == FED_CLUSTER_AGENT ? "agent" : "direct");
+	                        c->mode == FED_CLUSTER_AGENT ? "agent" : "direct");
 	cond = cJSON_CreateObject();
 	cJSON_AddStringToObject(cond, "type", "Ready");
 	cJSON_AddStringToObject(cond, "status", c->err.code ? "False" : "Unknown");
 	if (c->err.code)
 		cJSON_AddStringToObject(cond, "reason", "InvalidConfig");
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(o, "status"),
-						    "conditions"),
-			     cond);
+	cJSON_AddItemToArray(
+	    cJSON_AddArrayToObject(cJSON_AddObjectToObject(o, "status"), "conditions"), cond);
 	return o;
 }
 
@@ -149,9 +148,9 @@ int cmd_list(struct fedctl *ctx, int argc, char **argv)
 {
 	const char *output = NULL;
 	const struct fed_opt opts[] = {
-		{FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-		 "table (default), wide, json, yaml or name"},
-		FED_OPT_TABLE_END,
+	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
+	     "table (default), wide, json, yaml or name"},
+	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_federation *fed = NULL;
@@ -168,15 +167,15 @@ int cmd_list(struct fedctl *ctx, int argc, char **argv)
 		return ret;
 	if (fedctl_output_parse(output, &fmt)) {
 		fprintf(stderr,
-			"error: --output must be table, wide, json, yaml or name, not \"%s\"\n"
-			"Usage: %s\n",
-			output, usage);
+		        "error: --output must be table, wide, json, yaml or name, not \"%s\"\n"
+		        "Usage: %s\n",
+		        output, usage);
 		return EXIT_USAGE;
 	}
 	if (fedctl_host(ctx, &host, &err))
 		return fedctl_fail(&err);
 	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters",
-		 ctx->fed_namespace);
+	         ctx->fed_namespace);
 	{
 		const char *const paths[2] = {CONFIGMAP_PATH, path};
 		struct pget g[2];
@@ -222,11 +221,11 @@ int cmd_list(struct fedctl *ctx, int argc, char **argv)
 			{
 				if (strcmp(f->string, "apiVersion") && strcmp(f->string, "kind"))
 					cJSON_AddItemToObject(row, f->string,
-							      cJSON_Duplicate(f, true));
+					                      cJSON_Duplicate(f, true));
 			}
 			/* as kubectl shows them (--show-managed-fields=false) */
 			cJSON_DeleteItemFromObjectCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(row, "metadata"), "managedFields");
+			    cJSON_GetObjectItemCaseSensitive(row, "metadata"), "managedFields");
 		} else {
 			row = placeholder(c);
 		}

@@ -5,19 +5,19 @@
 #include "fedctl.h"
 
 const struct fed_opt fedctl_global_opts[] = {
-	{FED_OPT_STRING, "kubeconfig", 0, NULL, "FILE",
-	 "kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)"},
-	{FED_OPT_STRING, "host-cluster-context", 0, NULL, "CONTEXT",
-	 "context of the host cluster (default: the current context)"},
-	{FED_OPT_STRING, "federation-namespace", 0, NULL, "NS",
-	 "namespace of the federation (default: kube-federation-system)"},
-	{FED_OPT_INT, "v", 'v', NULL, "N", "log verbosity: 0 errors ... 4 trace (default 1)"},
-	FED_OPT_TABLE_END,
+    {FED_OPT_STRING, "kubeconfig", 0, NULL, "FILE",
+     "kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)"},
+    {FED_OPT_STRING, "host-cluster-context", 0, NULL, "CONTEXT",
+     "context of the host cluster (default: the current context)"},
+    {FED_OPT_STRING, "federation-namespace", 0, NULL, "NS",
+     "namespace of the federation (default: kube-federation-system)"},
+    {FED_OPT_INT, "v", 'v', NULL, "N", "log verbosity: 0 errors ... 4 trace (default 1)"},
+    FED_OPT_TABLE_END,
 };
 
 int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
-		 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
-		 int *nargs)
+                 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
+                 int *nargs)
 {
 	struct fed_opt globals[sizeof(fedctl_global_opts) / sizeof(fedctl_global_opts[0])];
 	const struct fed_opt *tables[3] = {opts, globals, NULL};
@@ -83,7 +83,7 @@ int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_err
 	ret = fed_rest_config_load(&cfg, ctx->kubeconfig, ctx->host_context, err);
 	if (!ret)
 		ret = fed_kube_client_new(&ctx->host, ctx->loop, &cfg,
-					  cfg.context ? cfg.context : "host", err);
+		                          cfg.context ? cfg.context : "host", err);
 	if (!ret && cfg.namespace && !ctx->context_namespace)
 		ctx->context_namespace = strdup(cfg.namespace);
 	fed_rest_config_release(&cfg);
@@ -108,7 +108,7 @@ static void get_cb(struct fed_kube_response *resp, void *ud)
 }
 
 cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *path,
-		  struct fed_error *err)
+                  struct fed_error *err)
 {
 	struct fed_kube_request req;
 	struct get_result r;
@@ -122,7 +122,7 @@ cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *pat
 		return NULL;
 	if (fed_kube_wait(ctx->loop, &r.done, 60)) {
 		fed_error_set(err, FED_ETIMEOUT, "no answer from %s within 60s",
-			      fed_kube_client_server(c));
+		              fed_kube_client_server(c));
 		return NULL;
 	}
 	if (r.err.code) {

@@ -37,15 +37,15 @@ int cmd_completion(struct fedctl *ctx, int argc, char **argv);
  * help and returns an exit code >= 0 when the command should stop, -1 to
  * go on. */
 int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
-		 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
-		 int *nargs);
+                 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
+                 int *nargs);
 
 /* Connect to the host cluster (once). */
 int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_error *err);
 
 /* Run a GET of path on c and wait: returns the parsed answer or NULL with err. */
 cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *path,
-		  struct fed_error *err);
+                  struct fed_error *err);
 
 /* Run the loop for s seconds (pending requests go on). */
 void fedctl_sleep(struct fedctl *ctx, double s);
@@ -57,21 +57,22 @@ int cmd_version(struct fedctl *ctx, int argc, char **argv);
 int cmd_api_resources(struct fedctl *ctx, int argc, char **argv);
 
 /* join / delete (fedctl/member_setup.c, cmd_join.c, cmd_delete.c) */
-#define FEDCTL_MEMBER_SA "fed-member"
+#define FEDCTL_MEMBER_SA    "fed-member"
 #define FEDCTL_MEMBER_TOKEN "fed-member-token"
-#define FEDCTL_MEMBER_ROLE "fed-controller:member"
-#define FEDCTL_CONFIG_NS "kube-system"
-#define FEDCTL_CONFIGMAP "kubefed-config"
-#define FEDCTL_SECRET "kubefed-kubeconfig"
+#define FEDCTL_MEMBER_ROLE  "fed-controller:member"
+#define FEDCTL_CONFIG_NS    "kube-system"
+#define FEDCTL_CONFIGMAP    "kubefed-config"
+#define FEDCTL_SECRET       "kubefed-kubeconfig"
 /* Synchronous request; timeout_ms > 0 also means no retries. *out gets the
  * parsed answer (may be NULL). */
-int fedctl_call(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
-		const char *path, const char *body, const char *content_type, int timeout_ms,
-		cJSON **out, struct fed_error *err);
+int fedctl_call(struct fedctl *ctx, struct fed_kube_client *c, const char *method, const char *path,
+                const char *body, const char *content_type, int timeout_ms, cJSON **out,
+                struct fed_error *err);
 /* Load a context, connect and probe /version (10 s). `what` is "host" or
  * "member" for messages. */
 int fedctl_connect(struct fedctl *ctx, const char *what, const char *context,
-		   struct fed_rest_config *cfg, struct fed_kube_client **out, struct fed_error *err);
+                   struct fed_rest_config *cfg, struct fed_kube_client **out,
+                   struct fed_error *err);
 int fedctl_check_cluster_name(const char *name, struct fed_error *err);
 /* "2m", "30s", "1h30m", "0", "90" (seconds). 0 or -1. */
 int fedctl_parse_duration(const char *s, double *out);
@@ -80,21 +81,27 @@ char *fedctl_b64_decode(const char *s, size_t *len);
 /* kubefed.yaml with the entry of name replaced/appended (entry YAML) or
  * removed (entry NULL); *out is malloc'd. */
 int fedctl_federation_edit(const char *old_yaml, const char *name, const char *entry, char **out,
-			   struct fed_error *err);
+                           struct fed_error *err);
 /* The member's objects labelled kubefed.io/managed=true, of every type a
  * FederatedTypeConfig on the host names: deleted, or with orphan only
  * unlabelled (namespaces last, and never when self: the host itself).
  * Prints a line per type. */
 int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host,
-				struct fed_kube_client *member, bool self, bool orphan,
-				bool dry_run, struct fed_error *err);
+                                struct fed_kube_client *member, bool self, bool orphan,
+                                bool dry_run, struct fed_error *err);
 int cmd_join(struct fedctl *ctx, int argc, char **argv);
 int cmd_delete(struct fedctl *ctx, int argc, char **argv);
 
 /* list / describe (fedctl/cmd_list.c, cmd_describe.c, output.c) */
 #include <time.h>
 #include "fed/buf.h"
-enum fedctl_output { FEDCTL_OUT_TABLE, FEDCTL_OUT_WIDE, FEDCTL_OUT_JSON, FEDCTL_OUT_YAML, FEDCTL_OUT_NAME };
+enum fedctl_output {
+	FEDCTL_OUT_TABLE,
+	FEDCTL_OUT_WIDE,
+	FEDCTL_OUT_JSON,
+	FEDCTL_OUT_YAML,
+	FEDCTL_OUT_NAME
+};
 /* "table" (or NULL/""), "wide", "json", "yaml", "name": 0; -1 otherwise. */
 int fedctl_output_parse(const char *s, enum fedctl_output *out);
 /* cJSON as kubectl prints it: YAML block style, JSON with 4 spaces. */
@@ -107,7 +114,7 @@ const char *fedctl_cluster_status(const cJSON *kfc);
  * without "kind" are rows for joined clusters that have no KubeFedCluster
  * yet: shown in tables and names, left out of json/yaml). */
 int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_output o,
-			   time_t now);
+                           time_t now);
 /* `fedctl describe` text from {"name","namespace","entry":{"mode","disabled",
  * "error","addresses":[{"clientCIDR","serverAddress","serverURL"}]},
  * "cluster":KubeFedCluster,"resources":[{"kind","namespace","name","status",
@@ -117,7 +124,7 @@ struct fed_federation;
 /* The Federation of kube-system/kubefed-config on the host: *out NULL (and
  * 0) when the ConfigMap does not exist. */
 int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
-			   struct fed_federation **out, struct fed_error *err);
+                           struct fed_federation **out, struct fed_error *err);
 int cmd_list(struct fedctl *ctx, int argc, char **argv);
 int cmd_describe(struct fedctl *ctx, int argc, char **argv);
 
@@ -152,7 +159,7 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv);
 struct fed_discovery;
 /* Discovery of c, waited for (60 s); *out is freed with fed_discovery_free. */
 int fedctl_discover(struct fedctl *ctx, struct fed_kube_client *c, struct fed_discovery **out,
-		    struct fed_error *err);
+                    struct fed_error *err);
 
 struct fedctl_type {
 	char *group; /* "" for core */
@@ -163,7 +170,7 @@ struct fedctl_type {
 /* The type the host serves under name ("configmaps", "deploy",
  * "widgets.example.com", ...), by discovery. */
 int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const char *name,
-			 struct fedctl_type *out, struct fed_error *err);
+                         struct fedctl_type *out, struct fed_error *err);
 void fedctl_type_release(struct fedctl_type *t);
 int cmd_enable(struct fedctl *ctx, int argc, char **argv);
 
@@ -171,7 +178,7 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv);
 /* The objects of a YAML or JSON stream (several documents, Lists
  * flattened): *out an array of objects, each with kind and metadata.name. */
 int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,
-			 struct fed_error *err);
+                         struct fed_error *err);
 /* Drop what the API server sets: status, metadata uid, resourceVersion,
  * creationTimestamp, managedFields, generation, selfLink, deletion*,
  * ownerReferences, finalizers, generateName, the last-applied and
@@ -181,8 +188,8 @@ void fedctl_strip_server_fields(cJSON *o);
 /* The Federated<Kind> kubefedctl writes for obj: template = obj stripped
  * (and without apiVersion, kind, name, namespace), placement
  * {clusters: []}; a Namespace's lives in itself. New object. */
-cJSON *fedctl_federated_object(const cJSON *obj, const char *fed_api_version,
-			       const char *fed_kind, bool namespaced);
+cJSON *fedctl_federated_object(const cJSON *obj, const char *fed_api_version, const char *fed_kind,
+                               bool namespaced);
 int cmd_federate(struct fedctl *ctx, int argc, char **argv);
 int cmd_disable(struct fedctl *ctx, int argc, char **argv);
 

@@ -63,8 +63,9 @@ static int read_tunnel_secret(struct fedctl *ctx, struct fed_kube_client *host, 
 			                     "manifests/03-deployment.yaml",
 			                     FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, waited);
 		if (waited == 0)
-			fprintf(stderr, "host: waiting up to %.0fs for fed-controller to write the "
-			                "tunnel certificate into secret %s/%s\n",
+			fprintf(stderr,
+			        "host: waiting up to %.0fs for fed-controller to write the "
+			        "tunnel certificate into secret %s/%s\n",
 			        CERT_WAIT_S, FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET);
 		fedctl_sleep(ctx, 1);
 		waited += 1;
@@ -230,8 +231,7 @@ int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o
 			pca = fed_buf_detach(&b);
 		}
 		if (!pca || !strstr(pca, "-----BEGIN CERTIFICATE-----")) {
-			fprintf(stderr,
-			        "error: --proxy-cert %s: %s\n", o->proxy_cert,
+			fprintf(stderr, "error: --proxy-cert %s: %s\n", o->proxy_cert,
 			        pca ? "not a PEM certificate bundle (-----BEGIN CERTIFICATE-----)"
 			            : strerror(errno));
 			free(pca);
@@ -305,8 +305,7 @@ int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o
 	    fedctl_agent_server_name(cert, cert_len, hhost, &server_name, &err))
 		goto fail;
 	fprintf(log, "host: agents dial %s (from %s)%s%s\n", addr, source,
-	        server_name ? "; the certificate does not name it, agents verify the name "
-	                    : "",
+	        server_name ? "; the certificate does not name it, agents verify the name " : "",
 	        server_name ? server_name : "");
 	if (o->minimal && enabled_targets(ctx, host, &rules, &n_rules, &err))
 		goto fail;
@@ -350,7 +349,8 @@ int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o
 	ret = fedctl_call(ctx, host, "PATCH", path, patch, "application/merge-patch+json", 0, NULL,
 	                  &err);
 	if (ret) {
-		fedctl_agent_redact(&err, "patch secret " FEDCTL_CONFIG_NS "/" FEDCTL_TUNNEL_SECRET);
+		fedctl_agent_redact(&err,
+		                    "patch secret " FEDCTL_CONFIG_NS "/" FEDCTL_TUNNEL_SECRET);
 		goto fail;
 	}
 	{
@@ -392,8 +392,7 @@ int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o
 		ret = fedctl_call(ctx, host, cm ? "PATCH" : "POST", path, body,
 		                  cm ? "application/merge-patch+json" : NULL, 0, NULL, &err);
 		if (ret) {
-			fed_error_wrap(&err,
-			               "host: %s configmap %s/%s%s; run join again to finish",
+			fed_error_wrap(&err, "host: %s configmap %s/%s%s; run join again to finish",
 			               cm ? "patch" : "create", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
 			               ret == FED_ECONFLICT ? " (changed meanwhile)" : "");
 			goto fail;
@@ -407,9 +406,8 @@ int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o
 		fputs(yaml, stdout);
 		fflush(stdout);
 	} else if (ftruncate(fd, 0) || write_all(fd, yaml, strlen(yaml)) || fsync(fd)) {
-		fed_error_set(&err, FED_ERR,
-		              "write %s: %s; run join again (it replaces the token)", o->output,
-		              strerror(errno));
+		fed_error_set(&err, FED_ERR, "write %s: %s; run join again (it replaces the token)",
+		              o->output, strerror(errno));
 		goto fail;
 	} else {
 		fprintf(log, "wrote %s (mode 0600: it holds the bootstrap token)\n", o->output);

@@ -7,19 +7,20 @@
 #include "fedctl.h"
 
 static const struct fedctl_cmd commands[] = {
-	{"api-resources", cmd_api_resources, "List the resource types a cluster serves"},
-	{"completion", cmd_completion, "Print a bash or zsh completion script"},
-	{"describe", cmd_describe, "Show one joined cluster in detail"},
-	{"disable", cmd_disable, "Stop propagating a type (delete its FederatedTypeConfig)"},
-	{"enable", cmd_enable, "Propagate a type: its Federated<Kind> CRD and FederatedTypeConfig"},
-	{"federate", cmd_federate, "Wrap an object (or a namespace and its contents) in its Federated<Kind>"},
-	{"list", cmd_list, "List the joined clusters and their health"},
-	{"join", cmd_join, "Join a cluster to the federation"},
-	{"scale", cmd_scale, "Set the replicas of federated workloads per cluster or in total"},
-	{"delete", cmd_delete, "Remove a cluster from the federation (alias: unjoin)"},
-	{"unjoin", cmd_delete, "Same as delete"},
-	{"version", cmd_version, "Print the client and server versions"},
-	{NULL, NULL, NULL},
+    {"api-resources", cmd_api_resources, "List the resource types a cluster serves"},
+    {"completion", cmd_completion, "Print a bash or zsh completion script"},
+    {"describe", cmd_describe, "Show one joined cluster in detail"},
+    {"disable", cmd_disable, "Stop propagating a type (delete its FederatedTypeConfig)"},
+    {"enable", cmd_enable, "Propagate a type: its Federated<Kind> CRD and FederatedTypeConfig"},
+    {"federate", cmd_federate,
+     "Wrap an object (or a namespace and its contents) in its Federated<Kind>"},
+    {"list", cmd_list, "List the joined clusters and their health"},
+    {"join", cmd_join, "Join a cluster to the federation"},
+    {"scale", cmd_scale, "Set the replicas of federated workloads per cluster or in total"},
+    {"delete", cmd_delete, "Remove a cluster from the federation (alias: unjoin)"},
+    {"unjoin", cmd_delete, "Same as delete"},
+    {"version", cmd_version, "Print the client and server versions"},
+    {NULL, NULL, NULL},
 };
 
 const struct fedctl_cmd *fedctl_commands(void)
@@ -33,15 +34,15 @@ static void usage(FILE *f)
 	const struct fed_opt *const tables[] = {fedctl_global_opts, NULL};
 
 	fprintf(f, "fedctl controls a fed cluster federation.\n\nUsage:\n"
-		   "  fedctl [global options] COMMAND [options]\n"
-		   "  kubectl fed COMMAND [options]      (installed as kubectl-fed too)\n\n"
-		   "Commands:\n");
+	           "  fedctl [global options] COMMAND [options]\n"
+	           "  kubectl fed COMMAND [options]      (installed as kubectl-fed too)\n\n"
+	           "Commands:\n");
 	for (c = commands; c->name; c++)
 		fprintf(f, "  %-16s %s\n", c->name, c->summary);
 	fprintf(f, "\nGlobal options (before or after the command):\n");
 	fed_opt_print_help(f, tables);
 	fprintf(f, "\nExit codes: 0 success, 1 failure, 2 usage error.\n"
-		   "Run 'fedctl COMMAND --help' for a command's options.\n");
+	           "Run 'fedctl COMMAND --help' for a command's options.\n");
 }
 
 /* The global option argv[i] names (or NULL), and whether its value is in
@@ -84,11 +85,12 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		if (!global_opt(argv[i], &inline_value)) {
-			fprintf(stderr,
-				"error: unknown global option %s (before the command only "
-				"--kubeconfig, --host-cluster-context, --federation-namespace and -v; "
-				"see fedctl --help)\n",
-				argv[i]);
+			fprintf(
+			    stderr,
+			    "error: unknown global option %s (before the command only "
+			    "--kubeconfig, --host-cluster-context, --federation-namespace and -v; "
+			    "see fedctl --help)\n",
+			    argv[i]);
 			return EXIT_USAGE;
 		}
 		if (!inline_value && ++i >= argc) {
@@ -106,8 +108,8 @@ int main(int argc, char **argv)
 		if (!strcmp(c->name, name))
 			break;
 	if (!c->name) {
-		fprintf(stderr, "error: unknown command \"%s\" (run 'fedctl --help' for the list)\n",
-			name);
+		fprintf(stderr,
+		        "error: unknown command \"%s\" (run 'fedctl --help' for the list)\n", name);
 		return EXIT_USAGE;
 	}
 	/* the command parses the globals itself, wherever they are: hand it

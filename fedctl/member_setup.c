@@ -30,9 +30,9 @@ static void call_cb(struct fed_kube_response *resp, void *ud)
 	resp->json = NULL;
 }
 
-int fedctl_call(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
-		const char *path, const char *body, const char *content_type, int timeout_ms,
-		cJSON **out, struct fed_error *err)
+int fedctl_call(struct fedctl *ctx, struct fed_kube_client *c, const char *method, const char *path,
+                const char *body, const char *content_type, int timeout_ms, cJSON **out,
+                struct fed_error *err)
 {
 	struct fed_kube_request req;
 	struct call_result r;
@@ -53,7 +53,7 @@ int fedctl_call(struct fedctl *ctx, struct fed_kube_client *c, const char *metho
 		return err->code ? err->code : FED_ERR;
 	if (fed_kube_wait(ctx->loop, &r.done, limit))
 		return fed_error_set(err, FED_ETIMEOUT, "no answer from %s within %.0fs",
-				     fed_kube_client_server(c), limit);
+		                     fed_kube_client_server(c), limit);
 	if (r.err.code) {
 		*err = r.err;
 		cJSON_Delete(r.json);
@@ -67,7 +67,7 @@ int fedctl_call(struct fedctl *ctx, struct fed_kube_client *c, const char *metho
 }
 
 int fedctl_connect(struct fedctl *ctx, const char *what, const char *context,
-		   struct fed_rest_config *cfg, struct fed_kube_client **out, struct fed_error *err)
+                   struct fed_rest_config *cfg, struct fed_kube_client **out, struct fed_error *err)
 {
 	cJSON *ver = NULL;
 	int ret;
@@ -84,12 +84,13 @@ int fedctl_connect(struct fedctl *ctx, const char *what, const char *context,
 	ret = fedctl_call(ctx, *out, "GET", "/version", NULL, NULL, 10000, &ver, err);
 	if (ret) {
 		if (ret == FED_EUNAUTHORIZED)
-			return fed_error_wrap(err, "%s cluster (context \"%s\") at %s rejected the "
-						   "credentials of user \"%s\"",
-					      what, cfg->context ? cfg->context : "", cfg->server,
-					      cfg->user ? cfg->user : "");
+			return fed_error_wrap(err,
+			                      "%s cluster (context \"%s\") at %s rejected the "
+			                      "credentials of user \"%s\"",
+			                      what, cfg->context ? cfg->context : "", cfg->server,
+			                      cfg->user ? cfg->user : "");
 		return fed_error_wrap(err, "cannot reach the %s cluster (context \"%s\") at %s",
-				      what, cfg->context ? cfg->context : "", cfg->server);
+		                      what, cfg->context ? cfg->context : "", cfg->server);
 	}
 	cJSON_Delete(ver);
 	return 0;
@@ -100,10 +101,11 @@ int fedctl_check_cluster_name(const char *name, struct fed_error *err)
 	size_t i, n = strlen(name);
 
 	if (n > FED_CLUSTER_NAME_MAX)
-		return fed_error_set(err, FED_EINVAL,
-				     "\"%s\" is %zu characters long; a cluster name must be at most "
-				     "%d characters",
-				     name, n, FED_CLUSTER_NAME_MAX);
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "\"%s\" is %zu characters long; a cluster name must be at most "
+		    "%d characters",
+		    name, n, FED_CLUSTER_NAME_MAX);
 	for (i = 0; i < n; i++) {
 		char ch = name[i];
 		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
@@ -114,12 +116,13 @@ int fedctl_check_cluster_name(const char *name, struct fed_error *err)
 			break;
 	}
 	if (n == 0 || i < n)
-		return fed_error_set(err, FED_EINVAL,
-				     "\"%s\" is not a valid cluster name: a cluster name must "
-				     "consist of lower case alphanumeric characters, '-' or '.', and "
-				     "must start and end with an alphanumeric character (e.g. "
-				     "\"cluster-1\")",
-				     name);
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "\"%s\" is not a valid cluster name: a cluster name must "
+		    "consist of lower case alphanumeric characters, '-' or '.', and "
+		    "must start and end with an alphanumeric character (e.g. "
+		    "\"cluster-1\")",
+		    name);
 	return 0;
 }
 
@@ -190,11 +193,11 @@ char *fedctl_b64_decode(const char *s, size_t *len)
 }
 
 static const char empty_federation[] = "apiVersion: " FED_FEDERATION_API_VERSION "\n"
-				       "kind: " FED_FEDERATION_KIND "\n"
-				       "metadata:\n"
-				       "  name: federation\n"
-				       "spec:\n"
-				       "  clusters:\n";
+                                       "kind: " FED_FEDERATION_KIND "\n"
+                                       "metadata:\n"
+                                       "  name: federation\n"
+                                       "spec:\n"
+                                       "  clusters:\n";
 
 static bool blank(const char *s)
 {
@@ -208,7 +211,7 @@ static bool blank(const char *s)
  * named name; everything else is re-emitted as parsed (comments are kept
  * where libfyaml can). */
 int fedctl_federation_edit(const char *old_yaml, const char *name, const char *entry, char **out,
-			   struct fed_error *err)
+                           struct fed_error *err)
 {
 	struct fy_parse_cfg pcfg = {NULL, FYPCF_QUIET | FYPCF_PARSE_COMMENTS, NULL, NULL};
 	struct fy_document *doc;
@@ -221,17 +224,18 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 		old_yaml = empty_federation;
 	doc = fy_document_build_from_string(&pcfg, old_yaml, FY_NT);
 	if (!doc)
-		return fed_error_set(err, FED_EINVAL,
-				     "configmap kube-system/kubefed-config: kubefed.yaml is not valid "
-				     "YAML; fix it (kubectl -n kube-system edit configmap "
-				     "kubefed-config) and run again");
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "configmap kube-system/kubefed-config: kubefed.yaml is not valid "
+		    "YAML; fix it (kubectl -n kube-system edit configmap "
+		    "kubefed-config) and run again");
 	root = fy_document_root(doc);
 	spec = root ? fy_node_mapping_lookup_by_string(root, "spec", FY_NT) : NULL;
-	if (!root || !fy_node_is_mapping(root) || (spec && !fy_node_is_mapping(spec) &&
-						   !fy_node_is_scalar(spec))) {
+	if (!root || !fy_node_is_mapping(root) ||
+	    (spec && !fy_node_is_mapping(spec) && !fy_node_is_scalar(spec))) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "configmap kube-system/kubefed-config: kubefed.yaml is not a "
-				    "Federation document; fix it and run again");
+		                    "configmap kube-system/kubefed-config: kubefed.yaml is not a "
+		                    "Federation document; fix it and run again");
 		goto out;
 	}
 	if (!spec || !fy_node_is_mapping(spec)) {
@@ -244,12 +248,13 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 	}
 	clusters = fy_node_mapping_lookup_by_string(spec, "clusters", FY_NT);
 	if (!clusters || !fy_node_is_sequence(clusters)) {
-		struct fy_node_pair *p = fy_node_mapping_lookup_pair_by_string(spec, "clusters",
-									       FY_NT);
+		struct fy_node_pair *p =
+		    fy_node_mapping_lookup_pair_by_string(spec, "clusters", FY_NT);
 		if (clusters && !fy_node_is_null(clusters)) {
-			ret = fed_error_set(err, FED_EINVAL,
-					    "configmap kube-system/kubefed-config: spec.clusters is "
-					    "not a list; fix it and run again");
+			ret =
+			    fed_error_set(err, FED_EINVAL,
+			                  "configmap kube-system/kubefed-config: spec.clusters is "
+			                  "not a list; fix it and run again");
 			goto out;
 		}
 		clusters = fy_node_create_sequence(doc);
@@ -257,13 +262,13 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 			fy_node_pair_set_value(p, clusters);
 		else
 			fy_node_mapping_append(spec, fy_node_create_scalar(doc, "clusters", 8),
-					       clusters);
+			                       clusters);
 	}
 	while ((item = fy_node_sequence_iterate(clusters, &it))) {
-		struct fy_node *n = fy_node_is_mapping(item)
-					    ? fy_node_mapping_lookup_by_string(item, "clusterName",
-									       FY_NT)
-					    : NULL;
+		struct fy_node *n =
+		    fy_node_is_mapping(item)
+		        ? fy_node_mapping_lookup_by_string(item, "clusterName", FY_NT)
+		        : NULL;
 		const char *v = n && fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
 		if (v && !strcmp(v, name)) {
 			found = item;
@@ -288,7 +293,7 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 	if (found)
 		fy_node_free(fy_node_sequence_remove(clusters, found));
 	*out = fy_emit_document_to_string(doc, FYECF_MODE_ORIGINAL | FYECF_OUTPUT_COMMENTS |
-						       FYECF_INDENT_2 | FYECF_WIDTH_INF);
+	                                           FYECF_INDENT_2 | FYECF_WIDTH_INF);
 	if (!*out)
 		ret = fed_error_set(err, FED_ENOMEM, "cannot emit kubefed.yaml");
 out:

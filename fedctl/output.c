@@ -30,8 +30,8 @@ int fedctl_output_parse(const char *s, enum fedctl_output *out)
 
 static bool yaml_plain_ok(const char *s)
 {
-	static const char *const reserved[] = {"true", "false", "yes", "no", "on", "off", "y", "n",
-					       "null", "~", NULL};
+	static const char *const reserved[] = {"true", "false", "yes",  "no", "on", "off",
+	                                       "y",    "n",     "null", "~",  NULL};
 	const char *p;
 	size_t i, len = strlen(s);
 	char *end;
@@ -50,8 +50,9 @@ static bool yaml_plain_ok(const char *s)
 	if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/_", s[0]))
 		return false;
 	for (p = s; *p; p++) {
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._/:-@+=,()",
-			    *p))
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 "
+		            "._/:-@+=,()",
+		            *p))
 			return false;
 		if ((*p == ':' && p[1] == ' ') || (*p == ' ' && p[1] == '#'))
 			return false;
@@ -91,7 +92,7 @@ static int yaml_map(struct fed_buf *b, const cJSON *obj, int indent, bool inline
 			return FED_ENOMEM;
 		first = false;
 		if (yaml_plain_ok(c->string) ? fed_buf_puts(b, c->string)
-					     : fed_buf_printf(b, "\"%s\"", c->string) < 0)
+		                             : fed_buf_printf(b, "\"%s\"", c->string) < 0)
 			return FED_ENOMEM;
 		if (fed_buf_puts(b, ":"))
 			return FED_ENOMEM;
@@ -226,10 +227,13 @@ static const cJSON *condition(const cJSON *kfc, const char *type)
 /* Reasons that mean the member is not contacted at all (docs/api.md). */
 static bool config_problem(const char *reason)
 {
-	static const char *const reasons[] = {"InvalidConfig",	     "InvalidKubeconfig",
-					      "MissingKubeconfig",   "NoMatchingClientCIDR",
-					      "ClusterDisabled",     "AgentNotConnected",
-					      NULL};
+	static const char *const reasons[] = {"InvalidConfig",
+	                                      "InvalidKubeconfig",
+	                                      "MissingKubeconfig",
+	                                      "NoMatchingClientCIDR",
+	                                      "ClusterDisabled",
+	                                      "AgentNotConnected",
+	                                      NULL};
 	size_t i;
 
 	for (i = 0; reason && reasons[i]; i++)
@@ -265,11 +269,11 @@ const char *fedctl_cluster_status(const cJSON *kfc)
 }
 
 int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_output o,
-			   time_t now)
+                           time_t now)
 {
-	static const char *const hdr[] = {"NAME", "MODE",	  "STATUS",	    "READY",
-					  "VERSION", "NODES",	  "AGE",	    "LAST-SEEN",
-					  "ADDRESS", "DISTRIBUTION", "INFRASTRUCTURE", NULL};
+	static const char *const hdr[] = {
+	    "NAME", "MODE",      "STATUS",  "READY",        "VERSION",        "NODES",
+	    "AGE",  "LAST-SEEN", "ADDRESS", "DISTRIBUTION", "INFRASTRUCTURE", NULL};
 	const char *cols[FED_TABLE_MAX_COLS + 1];
 	struct fed_table t;
 	const cJSON *it;
@@ -287,7 +291,7 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 		}
 		cJSON_AddStringToObject(list, "kind", "List");
 		cJSON_AddItemToObject(cJSON_AddObjectToObject(list, "metadata"), "resourceVersion",
-				      cJSON_CreateString(""));
+		                      cJSON_CreateString(""));
 		ret = o == FEDCTL_OUT_JSON ? fedctl_json(out, list) : fedctl_yaml(out, list);
 		cJSON_Delete(list);
 		return ret;
@@ -295,7 +299,8 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 	if (o == FEDCTL_OUT_NAME) {
 		cJSON_ArrayForEach(it, items)
 		{
-			if (fed_buf_printf(out, "kubefedcluster/%s\n", or_none(fed_obj_name(it))) < 0)
+			if (fed_buf_printf(out, "kubefedcluster/%s\n", or_none(fed_obj_name(it))) <
+			    0)
 				return FED_ENOMEM;
 		}
 		return 0;
@@ -317,7 +322,8 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 		number(nodes, sizeof(nodes), get(get(it, "status"), "totalNodeCount"));
 		fed_age_since(age, sizeof(age), str(it, "metadata.creationTimestamp"), now);
 		if (str(it, "status.lastConnectivityTime"))
-			fed_age_since(seen, sizeof(seen), str(it, "status.lastConnectivityTime"), now);
+			fed_age_since(seen, sizeof(seen), str(it, "status.lastConnectivityTime"),
+			              now);
 		else
 			snprintf(seen, sizeof(seen), "<never>");
 		if (!addr || !*addr)
@@ -349,7 +355,7 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 static int field(struct fed_buf *b, int indent, const char *label, const char *value)
 {
 	return fed_buf_printf(b, "%*s%-*s%s\n", indent, "", LABEL_W - indent, label,
-			      or_none(value)) < 0;
+	                      or_none(value)) < 0;
 }
 
 /* "2026-11-23T17:40:10Z (5m ago)" */
@@ -427,7 +433,7 @@ static int describe_addresses(struct fed_buf *b, const cJSON *entry, const cJSON
 		const char *url = str(a, "serverURL");
 		const char *cells[3];
 		bool is = !marked && chosen && matched && cidr && !strcmp(cidr, matched) &&
-			  ((url && !strcmp(url, chosen)) || (addr && !strcmp(addr, chosen)));
+		          ((url && !strcmp(url, chosen)) || (addr && !strcmp(addr, chosen)));
 		marked |= is;
 		cells[0] = or_none(cidr);
 		cells[1] = or_none(addr);
@@ -443,8 +449,8 @@ static int describe_addresses(struct fed_buf *b, const cJSON *entry, const cJSON
 
 static int describe_conditions(struct fed_buf *b, const cJSON *kfc, time_t now)
 {
-	static const char *const hdr[] = {"TYPE", "STATUS", "REASON", "MESSAGE",
-					  "LAST TRANSITION", NULL};
+	static const char *const hdr[] = {"TYPE",    "STATUS",          "REASON",
+	                                  "MESSAGE", "LAST TRANSITION", NULL};
 	const cJSON *c, *conds = get(get(kfc, "status"), "conditions");
 	struct fed_table t;
 	int ret;
@@ -502,7 +508,7 @@ static int describe_resources(struct fed_buf *b, const cJSON *res)
 		char nn[600];
 		const char *cells[4];
 		snprintf(nn, sizeof(nn), "%s%s%s", ns && *ns ? ns : "", ns && *ns ? "/" : "",
-			 or_none(str(rows[i], "name")));
+		         or_none(str(rows[i], "name")));
 		cells[0] = or_none(str(rows[i], "kind"));
 		cells[1] = nn;
 		cells[2] = st && *st ? st : "OK";
@@ -616,8 +622,7 @@ static int describe_agent(struct fed_buf *b, const cJSON *agent, time_t now)
 	ret |= field(b, 2, "Agent CPU:", cpu);
 	ret |= field(b, 2, "Agent Memory:", mem);
 	ret |= field(b, 2, "Last Heartbeat:", str(agent, "lastHeartbeatTime") ? seen : NULL);
-	ret |= field(b, 2, "Credential Expires:",
-		     str(agent, "credentialExpiry") ? exp : NULL);
+	ret |= field(b, 2, "Credential Expires:", str(agent, "credentialExpiry") ? exp : NULL);
 	return ret ? FED_ENOMEM : 0;
 }
 
@@ -641,7 +646,8 @@ int fedctl_format_describe(struct fed_buf *b, const cJSON *d, time_t now)
 	ret |= field(b, 0, "Created:", kfc ? tmp : "<not yet reconciled by fed-controller>");
 	if (kfc) {
 		ret |= field(b, 0, "Status:", fedctl_cluster_status(kfc));
-		ret |= field(b, 0, "Ready:", str(ready, "status") ? str(ready, "status") : "Unknown");
+		ret |=
+		    field(b, 0, "Ready:", str(ready, "status") ? str(ready, "status") : "Unknown");
 	} else {
 		/* not written yet: an invalid entry will get InvalidConfig */
 		ret |= field(b, 0, "Status:", str(entry, "error") ? "InvalidConfig" : "Unknown");

@@ -38,7 +38,7 @@ void fedctl_type_release(struct fedctl_type *t)
 }
 
 int fedctl_discover(struct fedctl *ctx, struct fed_kube_client *c, struct fed_discovery **out,
-		    struct fed_error *err)
+                    struct fed_error *err)
 {
 	struct disco r;
 

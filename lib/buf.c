@@ -93,8 +93,7 @@ int fed_buf_urlencode(struct fed_buf *b, const char *s)
 	for (p = (const unsigned char *)s; *p; p++) {
 		char enc[3];
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
-		    *p == '~') {
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			if (fed_buf_append(b, p, 1))
 				return FED_ENOMEM;
 			continue;

@@ -43,7 +43,7 @@ int fed_error_wrap(struct fed_error *err, const char *fmt, ...)
 		memcpy(err->msg, prefix, n);
 		memcpy(err->msg + n, ": ", 2);
 		snprintf(err->msg + n + 2, sizeof(err->msg) - n - 2, "%.*s",
-			 (int)(sizeof(err->msg) - n - 3), old);
+		         (int)(sizeof(err->msg) - n - 3), old);
 	}
 	fed_log_redact(err->msg);
 	return err->code;

@@ -25,12 +25,12 @@
 #include "fed/log.h"
 #include "http_internal.h"
 
-#define READ_CHUNK	 16384
-#define IN_CAP		 (FED_HTTP_MAX_HEADER_BYTES + FED_HTTP_MAX_BODY_BYTES)
-#define LINGER_SECONDS	 2.0
+#define READ_CHUNK       16384
+#define IN_CAP           (FED_HTTP_MAX_HEADER_BYTES + FED_HTTP_MAX_BODY_BYTES)
+#define LINGER_SECONDS   2.0
 #define LINGER_MAX_BYTES (256 * 1024)
-#define KEEP_BUF_BYTES	 (1024 * 1024) /* larger buffers are freed after use */
-#define DEFAULT_CTYPE	 "text/plain; charset=utf-8"
+#define KEEP_BUF_BYTES   (1024 * 1024) /* larger buffers are freed after use */
+#define DEFAULT_CTYPE    "text/plain; charset=utf-8"
 
 struct http_conn {
 	struct fed_http_server *srv;
@@ -40,12 +40,12 @@ struct http_conn {
 	ev_timer deadline;
 	struct fed_buf in;
 	size_t scanned; /* in.len when the parser last said NEED_MORE */
-	size_t need;	/* header section seen: bytes the whole request takes */
+	size_t need;    /* header section seen: bytes the whole request takes */
 	struct fed_buf out;
 	size_t out_off;
 	size_t discarded; /* bytes drained while lingering */
-	bool closing;	  /* close once out is written */
-	bool lingering;	  /* write side shut down, draining input before close */
+	bool closing;     /* close once out is written */
+	bool lingering;   /* write side shut down, draining input before close */
 	bool peer_eof;
 	bool dead; /* close in settle() */
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -83,8 +83,8 @@ static void conn_watch(struct http_conn *c)
 {
 	struct ev_loop *loop = c->srv->loop;
 	bool pending = c->out_off < c->out.len;
-	bool want_read = c->lingering ||
-			 (!c->closing && !c->peer_eof && !pending && c->in.len < IN_CAP);
+	bool want_read =
+	    c->lingering || (!c->closing && !c->peer_eof && !pending && c->in.len < IN_CAP);
 
 	if (want_read && !ev_is_active(&c->rio))
 		ev_io_start(loop, &c->rio);
@@ -116,16 +116,16 @@ static const char *http_date(struct fed_http_server *srv)
 {
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t now = (time_t)ev_now(srv->loop);
 	struct tm tm;
 
 	if (now != srv->date_at && gmtime_r(&now, &tm)) {
 		/* the % bounds tell gcc the fields fit (-Wformat-truncation) */
 		snprintf(srv->date, sizeof(srv->date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-			 days[tm.tm_wday % 7], tm.tm_mday % 100, months[tm.tm_mon % 12],
-			 (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100,
-			 tm.tm_sec % 100);
+		         days[tm.tm_wday % 7], tm.tm_mday % 100, months[tm.tm_mon % 12],
+		         (tm.tm_year + 1900) % 10000, tm.tm_hour % 100, tm.tm_min % 100,
+		         tm.tm_sec % 100);
 		srv->date_at = now;
 	}
 	return srv->date;
@@ -133,19 +133,18 @@ static const char *http_date(struct fed_http_server *srv)
 
 /* Append a whole response to c->out. minor_version picks the Connection
  * header a HTTP/1.0 keep-alive client needs; c->closing must be final. */
-static void queue_response(struct http_conn *c, int status, const char *ctype,
-			   const char *body, size_t len, bool head, const char *allow,
-			   int minor_version)
+static void queue_response(struct http_conn *c, int status, const char *ctype, const char *body,
+                           size_t len, bool head, const char *allow, int minor_version)
 {
 	struct fed_http_server *srv = c->srv;
 	bool nobody = status == 204 || status == 304;
 	int r;
 
 	r = fed_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-			   fed_http_status_text(status), http_date(srv));
+	                   fed_http_status_text(status), http_date(srv));
 	if (!r && !nobody)
 		r = fed_buf_printf(&c->out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-				   ctype ? ctype : DEFAULT_CTYPE, len);
+		                   ctype ? ctype : DEFAULT_CTYPE, len);
 	if (!r && allow)
 		r = fed_buf_printf(&c->out, "Allow: %s\r\n", allow);
 	if (!r && c->closing)
@@ -167,8 +166,8 @@ static void queue_error(struct http_conn *c, int status, const char *why)
 	char body[160];
 	int n;
 
-	n = snprintf(body, sizeof(body), "%s%s%s\n", fed_http_status_text(status),
-		     why ? ": " : "", why ? why : "");
+	n = snprintf(body, sizeof(body), "%s%s%s\n", fed_http_status_text(status), why ? ": " : "",
+	             why ? why : "");
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(body))
@@ -196,8 +195,8 @@ static void start_linger(struct http_conn *c)
 static void flush(struct http_conn *c)
 {
 	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-				 MSG_NOSIGNAL);
+		ssize_t n =
+		    send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -241,7 +240,7 @@ static void method_not_allowed(struct http_conn *c, const struct fed_http_reques
 	} else {
 		static const char body[] = "Method Not Allowed\n";
 		queue_response(c, 405, NULL, body, sizeof(body) - 1, head, allow.data,
-			       req->minor_version);
+		               req->minor_version);
 	}
 	fed_buf_release(&allow);
 }
@@ -290,7 +289,7 @@ static void dispatch(struct http_conn *c, const struct fed_http_request *req)
 			method_not_allowed(c, req, head);
 		else
 			queue_response(c, 404, NULL, body, sizeof(body) - 1, head, NULL,
-				       req->minor_version);
+			               req->minor_version);
 		return;
 	}
 
@@ -315,12 +314,12 @@ static void dispatch(struct http_conn *c, const struct fed_http_request *req)
 	if (r) {
 		static const char body[] = "Internal Server Error\n";
 		FED_LOG_WARN(NULL, "http: %s %s: handler failed (%s)", rt->method, rt->path,
-			     fed_err_name(r));
+		             fed_err_name(r));
 		queue_response(c, 500, NULL, body, sizeof(body) - 1, head, NULL,
-			       req->minor_version);
+		               req->minor_version);
 	} else {
 		queue_response(c, resp.status, resp.content_type, resp.body.data, resp.body.len,
-			       head, NULL, req->minor_version);
+		               head, NULL, req->minor_version);
 	}
 	if (resp.body.cap > KEEP_BUF_BYTES)
 		fed_buf_release(&resp.body);

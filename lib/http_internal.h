@@ -36,8 +36,8 @@ struct fed_http_server {
 	double timeout;
 	struct fed_http_server_stats stats;
 	struct fed_buf body; /* handlers' response body, reused */
-	int depth;	     /* > 0 while a callback runs */
-	bool freed;	     /* fed_http_server_free() was called from a handler */
+	int depth;           /* > 0 while a callback runs */
+	bool freed;          /* fed_http_server_free() was called from a handler */
 	time_t date_at;
 	char date[64];
 };

@@ -161,8 +161,7 @@ static int header_line(const char *s, size_t n, struct fed_http_request *out)
 }
 
 /* Calls fn on each comma-separated, trimmed, non-empty element. */
-static void each_token(const char *s, size_t n, void (*fn)(const char *, size_t, void *),
-		       void *ud)
+static void each_token(const char *s, size_t n, void (*fn)(const char *, size_t, void *), void *ud)
 {
 	size_t i = 0;
 
@@ -322,7 +321,7 @@ int fed_http_parse_request(const char *buf, size_t len, struct fed_http_request 
 }
 
 const char *fed_http_request_header(const struct fed_http_request *req, const char *name,
-				    size_t *value_len)
+                                    size_t *value_len)
 {
 	size_t i;
 
@@ -341,24 +340,24 @@ static const struct {
 	int status;
 	const char *text;
 } status_texts[] = {
-	{200, "OK"},
-	{204, "No Content"},
-	{304, "Not Modified"},
-	{400, "Bad Request"},
-	{401, "Unauthorized"},
-	{403, "Forbidden"},
-	{404, "Not Found"},
-	{405, "Method Not Allowed"},
-	{408, "Request Timeout"},
-	{411, "Length Required"},
-	{413, "Content Too Large"},
-	{414, "URI Too Long"},
-	{429, "Too Many Requests"},
-	{431, "Request Header Fields Too Large"},
-	{500, "Internal Server Error"},
-	{501, "Not Implemented"},
-	{503, "Service Unavailable"},
-	{505, "HTTP Version Not Supported"},
+    {200, "OK"},
+    {204, "No Content"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {411, "Length Required"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
 };
 
 const char *fed_http_status_text(int status)

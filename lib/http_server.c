@@ -44,7 +44,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			 * so pause instead of spinning */
 			if (ev_now(loop) - srv->accept_warned_at > 10) {
 				FED_LOG_WARN(NULL, "http: accept: %s; pausing for 100 ms",
-					     strerror(errno));
+				             strerror(errno));
 				srv->accept_warned_at = ev_now(loop);
 			}
 			ev_io_stop(loop, &srv->lio);
@@ -61,8 +61,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static int parse_address(const char *address, int port, struct sockaddr_storage *ss,
-			 socklen_t *sl, struct fed_error *err)
+static int parse_address(const char *address, int port, struct sockaddr_storage *ss, socklen_t *sl,
+                         struct fed_error *err)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -77,8 +77,8 @@ static int parse_address(const char *address, int port, struct sockaddr_storage 
 	}
 	if (n == 0 || n >= sizeof(host))
 		return fed_error_set(err, FED_EINVAL,
-				     "listen address '%s' is not a numeric IPv4 or IPv6 address",
-				     address ? address : "");
+		                     "listen address '%s' is not a numeric IPv4 or IPv6 address",
+		                     address ? address : "");
 	memcpy(host, address, n);
 	host[n] = '\0';
 	memset(ss, 0, sizeof(*ss));
@@ -92,14 +92,14 @@ static int parse_address(const char *address, int port, struct sockaddr_storage 
 		*sl = sizeof(*sin6);
 	} else {
 		return fed_error_set(err, FED_EINVAL,
-				     "listen address '%s' is not a numeric IPv4 or IPv6 address",
-				     host);
+		                     "listen address '%s' is not a numeric IPv4 or IPv6 address",
+		                     host);
 	}
 	return 0;
 }
 
 static int listen_socket(struct fed_http_server *srv, const char *address, int port,
-			 struct fed_error *err)
+                         struct fed_error *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
@@ -111,7 +111,7 @@ static int listen_socket(struct fed_http_server *srv, const char *address, int p
 	srv->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (srv->fd < 0) {
 		ret = fed_error_set(err, FED_ERR, "listen on %s: socket: %s", address,
-				    strerror(errno));
+		                    strerror(errno));
 		goto out;
 	}
 	setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -121,24 +121,24 @@ static int listen_socket(struct fed_http_server *srv, const char *address, int p
 		setsockopt(srv->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(srv->fd, (struct sockaddr *)&ss, sl) || listen(srv->fd, SOMAXCONN)) {
 		ret = fed_error_set(err, errno == EADDRINUSE ? FED_EUNAVAILABLE : FED_ERR,
-				    "listen on %s port %d: %s", address, port, strerror(errno));
+		                    "listen on %s port %d: %s", address, port, strerror(errno));
 		goto out;
 	}
 	sl = sizeof(ss);
 	if (getsockname(srv->fd, (struct sockaddr *)&ss, &sl)) {
 		ret = fed_error_set(err, FED_ERR, "listen on %s: getsockname: %s", address,
-				    strerror(errno));
+		                    strerror(errno));
 		goto out;
 	}
 	srv->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-						  : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	                                          : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	ret = 0;
 out:
 	return ret;
 }
 
 int fed_http_server_new(struct fed_http_server **out, struct ev_loop *loop, const char *address,
-			int port, struct fed_error *err)
+                        int port, struct fed_error *err)
 {
 	struct fed_http_server *srv = NULL;
 	int ret;
@@ -212,7 +212,7 @@ int fed_http_server_port(const struct fed_http_server *srv)
 }
 
 int fed_http_server_route(struct fed_http_server *srv, const char *method, const char *path,
-			  fed_http_handler handler, void *ud)
+                          fed_http_handler handler, void *ud)
 {
 	struct route *routes, *rt;
 	size_t i;

@@ -113,7 +113,7 @@ static char *dup_opt(const char *s, bool *fail)
 }
 
 int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,
-		     const struct fed_informer_opts *o, struct fed_error *err)
+                     const struct fed_informer_opts *o, struct fed_error *err)
 {
 	struct fed_informer *inf;
 	bool fail = false;
@@ -133,7 +133,7 @@ int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,
 	if (fail || !inf->version || !inf->plural) {
 		really_free(inf);
 		return fed_error_set(err, fail ? FED_ENOMEM : FED_EINVAL,
-				     "informer: resource version and name are required");
+		                     "informer: resource version and name are required");
 	}
 	inf->resource.group = inf->group;
 	inf->resource.version = inf->version;
@@ -150,8 +150,7 @@ int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,
 	inf->backoff = BACKOFF_MIN;
 	fed_map_init(&inf->store);
 	ev_timer_init(&inf->timer, NULL, 0., 0.);
-	snprintf(inf->label_for_log, sizeof(inf->label_for_log), "%s",
-		 fed_kube_client_name(c));
+	snprintf(inf->label_for_log, sizeof(inf->label_for_log), "%s", fed_kube_client_name(c));
 	*out = inf;
 	return 0;
 }
@@ -200,7 +199,7 @@ static void strip(struct fed_informer *inf, cJSON *obj)
 {
 	if (!inf->keep_managed_fields)
 		cJSON_DeleteItemFromObjectCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "managedFields");
+		    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "managedFields");
 }
 
 /* Store obj (taking ownership) and tell the handlers. */
@@ -217,7 +216,7 @@ static void upsert(struct fed_informer *inf, const char *key, cJSON *obj)
 	}
 	if (fed_map_put(&inf->store, key, obj, &prev)) {
 		FED_LOG_ERR(inf->label_for_log, "informer %s: out of memory storing %s",
-			    inf->plural, key);
+		            inf->plural, key);
 		cJSON_Delete(obj);
 		return;
 	}
@@ -278,7 +277,8 @@ static void list_done(cJSON *list, const struct fed_error *err, void *ud)
 		strip(inf, item);
 		upsert(inf, fed_buf_str(&key), item);
 	}
-	for (e = fed_map_first(&inf->store, &it); e && !inf->dead; e = fed_map_next(&inf->store, &it))
+	for (e = fed_map_first(&inf->store, &it); e && !inf->dead;
+	     e = fed_map_next(&inf->store, &it))
 		if (!fed_map_get(&seen, e->key)) {
 			char *k = strdup(e->key);
 			if (k)
@@ -360,7 +360,7 @@ static void on_done(const struct fed_error *err, void *ud)
 	} else if (err->code == FED_EGONE) {
 		inf->stats.gone++;
 		FED_LOG_INFO(inf->label_for_log, "watch %s: resourceVersion %s expired, re-listing",
-			     inf->plural, inf->rv ? inf->rv : "");
+		             inf->plural, inf->rv ? inf->rv : "");
 		list_start(inf);
 	} else {
 		inf->last_err = *err;

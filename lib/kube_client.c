@@ -12,13 +12,13 @@
 #include "fed/log.h"
 #include "kube_internal.h"
 
-#define DEFAULT_QPS 50.0
-#define DEFAULT_BURST 100
-#define DEFAULT_TIMEOUT_MS 30000
-#define DEFAULT_MAX_RETRIES 5
+#define DEFAULT_QPS          50.0
+#define DEFAULT_BURST        100
+#define DEFAULT_TIMEOUT_MS   30000
+#define DEFAULT_MAX_RETRIES  5
 #define DEFAULT_MAX_INFLIGHT 32
-#define EXEC_TIMEOUT_MS 30000
-#define EXEC_EXPIRY_MARGIN 10 /* seconds: refresh a little before expiry */
+#define EXEC_TIMEOUT_MS      30000
+#define EXEC_EXPIRY_MARGIN   10 /* seconds: refresh a little before expiry */
 
 struct sockinfo {
 	ev_io io;
@@ -111,7 +111,7 @@ static void sock_event_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct sockinfo *si = (struct sockinfo *)w;
 	struct fed_kube_client *c = si->client;
 	int action = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) |
-		     ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+	             ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 
 	dispatch_begin(c);
 	socket_action(c, w->fd, action);
@@ -197,7 +197,7 @@ static int build_base(struct fed_kube_client *c, struct fed_error *err)
 			goto oom;
 		if (curl_url_set(u, CURLUPART_HOST, c->cfg.tls_server_name, 0)) {
 			fed_error_set(err, FED_EINVAL, "tls-server-name %s: not a valid host name",
-				      c->cfg.tls_server_name);
+			              c->cfg.tls_server_name);
 			goto out;
 		}
 	}
@@ -233,7 +233,7 @@ out:
 /* ---- client ------------------------------------------------------------ */
 
 int fed_kube_client_new(struct fed_kube_client **out, struct ev_loop *loop,
-			const struct fed_rest_config *cfg, const char *name, struct fed_error *err)
+                        const struct fed_rest_config *cfg, const char *name, struct fed_error *err)
 {
 	static bool curl_ready;
 	struct client_alloc *a = NULL;
@@ -442,13 +442,13 @@ static int file_token(struct fed_kube_client *c, const char **out, struct fed_er
 	c->file_token_checked = now;
 	if (stat(c->cfg.token_file, &st))
 		return fed_error_set(err, FED_EUNAUTHORIZED, "cannot read token file %s: %s",
-				     c->cfg.token_file, strerror(errno));
+		                     c->cfg.token_file, strerror(errno));
 	if (c->file_token && st.st_mtime == c->file_token_mtime)
 		return 0;
 	f = fopen(c->cfg.token_file, "r");
 	if (!f)
 		return fed_error_set(err, FED_EUNAUTHORIZED, "cannot read token file %s: %s",
-				     c->cfg.token_file, strerror(errno));
+		                     c->cfg.token_file, strerror(errno));
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
@@ -575,7 +575,7 @@ static int setup_easy(struct fed_kube_call *call, struct fed_error *err)
 	fed_buf_reset(&h);
 	if (call->body) {
 		if (fed_buf_printf(&h, "Content-Type: %s",
-				   call->content_type ? call->content_type : "application/json") ||
+		                   call->content_type ? call->content_type : "application/json") ||
 		    add_header(&call->headers, fed_buf_str(&h)))
 			goto oom;
 		fed_buf_reset(&h);
@@ -745,8 +745,8 @@ static void enqueue(struct fed_kube_call *call)
 	c->stats.queued++;
 }
 
-int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *req,
-		     fed_kube_cb cb, void *ud, struct fed_kube_call **out, struct fed_error *err)
+int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *req, fed_kube_cb cb,
+                     void *ud, struct fed_kube_call **out, struct fed_error *err)
 {
 	struct fed_kube_call *call;
 	struct fed_buf url = FED_BUF_INIT;
@@ -777,7 +777,8 @@ int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *r
 		goto oom;
 	call->streaming = req->on_data != NULL;
 	call->exempt = call->streaming || req->exempt;
-	call->timeout_ms = req->timeout_ms < 0 ? 0 : (req->timeout_ms ? req->timeout_ms : c->cfg.timeout_ms);
+	call->timeout_ms =
+	    req->timeout_ms < 0 ? 0 : (req->timeout_ms ? req->timeout_ms : c->cfg.timeout_ms);
 	if (call->streaming && req->timeout_ms == 0)
 		call->timeout_ms = 0;
 	call->max_retries = req->max_retries < 0 ? DEFAULT_MAX_RETRIES : req->max_retries;
@@ -830,7 +831,7 @@ static const char *status_message(const cJSON *json)
 }
 
 static void map_http_error(struct fed_kube_call *call, long status, const cJSON *json,
-			   struct fed_error *err)
+                           struct fed_error *err)
 {
 	const char *msg = status_message(json);
 	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(json, "reason");
@@ -856,16 +857,17 @@ static void map_http_error(struct fed_kube_call *call, long status, const cJSON 
 		code = FED_ERR;
 
 	if (status == 401)
-		fed_error_set(err, code,
-			      "cluster %s: %s %s: Unauthorized: the credentials of user %s were rejected "
-			      "(check its token or client certificate in %s)",
-			      cl, call->method, call->url + strlen(call->client->base_url),
-			      call->client->cfg.user ? call->client->cfg.user : "(none)",
-			      call->client->cfg.source ? call->client->cfg.source : "the kubeconfig");
+		fed_error_set(
+		    err, code,
+		    "cluster %s: %s %s: Unauthorized: the credentials of user %s were rejected "
+		    "(check its token or client certificate in %s)",
+		    cl, call->method, call->url + strlen(call->client->base_url),
+		    call->client->cfg.user ? call->client->cfg.user : "(none)",
+		    call->client->cfg.source ? call->client->cfg.source : "the kubeconfig");
 	else
 		fed_error_set(err, code, "cluster %s: %s %s: %ld %s%s%s", cl, call->method,
-			      call->url + strlen(call->client->base_url), status,
-			      *r ? r : fed_err_name(code), msg ? ": " : "", msg ? msg : "");
+		              call->url + strlen(call->client->base_url), status,
+		              *r ? r : fed_err_name(code), msg ? ": " : "", msg ? msg : "");
 	err->http_status = (int)status;
 	snprintf(err->reason, sizeof(err->reason), "%s", *r ? r : fed_err_name(code));
 }
@@ -880,26 +882,27 @@ static void map_curl_error(struct fed_kube_call *call, CURLcode rc, struct fed_e
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
 		fed_error_set(err, FED_ETLS,
-			      "cluster %s: cannot verify the server certificate of %s: %s (check "
-			      "certificate-authority-data and tls-server-name of cluster %s in %s)",
-			      c->name, c->cfg.server, detail, c->cfg.cluster ? c->cfg.cluster : c->name,
-			      c->cfg.source ? c->cfg.source : "the kubeconfig");
+		              "cluster %s: cannot verify the server certificate of %s: %s (check "
+		              "certificate-authority-data and tls-server-name of cluster %s in %s)",
+		              c->name, c->cfg.server, detail,
+		              c->cfg.cluster ? c->cfg.cluster : c->name,
+		              c->cfg.source ? c->cfg.source : "the kubeconfig");
 		break;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
-		fed_error_set(err, FED_ETLS, "cluster %s: TLS handshake with %s failed: %s", c->name,
-			      c->cfg.server, detail);
+		fed_error_set(err, FED_ETLS, "cluster %s: TLS handshake with %s failed: %s",
+		              c->name, c->cfg.server, detail);
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
 		fed_error_set(err, FED_ETIMEOUT, "cluster %s: %s %s: no answer from %s in time: %s",
-			      c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
-			      detail);
+		              c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
+		              detail);
 		break;
 	default:
 		fed_error_set(err, FED_EUNAVAILABLE, "cluster %s: %s %s: cannot reach %s: %s",
-			      c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
-			      detail);
+		              c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
+		              detail);
 		break;
 	}
 }
@@ -970,7 +973,8 @@ static void complete(struct fed_kube_call *call, CURLcode rc)
 	} else if (status < 200 || status >= 300) {
 		resp.json = cJSON_ParseWithLength(fed_buf_str(&call->resp), call->resp.len);
 		map_http_error(call, status, resp.json, &resp.err);
-		if (status == 429 || (status >= 500 && status != 501 && (is_read(call) || call->retry_after > 0)))
+		if (status == 429 ||
+		    (status >= 500 && status != 501 && (is_read(call) || call->retry_after > 0)))
 			retry = !call->streaming;
 		if (status == 401 && c->cfg.exec && !call->auth_retried) {
 			/* the plugin's credential may have been revoked early */
@@ -988,11 +992,12 @@ static void complete(struct fed_kube_call *call, CURLcode rc)
 	}
 
 	if (retry && call->attempt < call->max_retries) {
-		double delay = call->retry_after > 0 ? fmin(call->retry_after, 30.0) : backoff(call->attempt);
+		double delay =
+		    call->retry_after > 0 ? fmin(call->retry_after, 30.0) : backoff(call->attempt);
 		call->attempt++;
 		c->stats.retries++;
 		FED_LOG_DEBUG(c->name, "retrying %s %s in %.2fs: %s", call->method,
-			      call->url + strlen(c->base_url), delay, resp.err.msg);
+		              call->url + strlen(c->base_url), delay, resp.err.msg);
 		cJSON_Delete(resp.json);
 		ev_timer_init(&call->retry_timer, retry_timer_cb, delay, 0.);
 		call->retry_timer.data = call;

@@ -64,7 +64,7 @@ void fed_discovery_free(struct fed_discovery *d)
 }
 
 static int add_resource(struct fed_discovery *d, const char *group, const char *version,
-			bool preferred, const cJSON *res)
+                        bool preferred, const cJSON *res)
 {
 	const char *resource = fed_obj_str(res, "resource");
 	const char *kind = fed_obj_str(res, "responseKind.kind");
@@ -103,9 +103,10 @@ int fed_discovery_parse(struct fed_discovery *d, const cJSON *doc, struct fed_er
 	const char *kind = fed_obj_str(doc, "kind");
 
 	if (!kind || strcmp(kind, "APIGroupDiscoveryList") || !cJSON_IsArray(items))
-		return fed_error_set(err, FED_ERR,
-				     "discovery: the server did not answer with an "
-				     "APIGroupDiscoveryList (aggregated discovery needs Kubernetes 1.30 or later)");
+		return fed_error_set(
+		    err, FED_ERR,
+		    "discovery: the server did not answer with an "
+		    "APIGroupDiscoveryList (aggregated discovery needs Kubernetes 1.30 or later)");
 	cJSON_ArrayForEach(g, items)
 	{
 		const char *group = fed_obj_str(g, "metadata.name");
@@ -174,7 +175,7 @@ static int disco_get(struct disco *s, const char *path, struct fed_error *err)
 }
 
 int fed_kube_discover(struct fed_kube_client *c, fed_discovery_cb cb, void *ud,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	struct disco *s = calloc(1, sizeof(*s));
 	int ret;
@@ -237,7 +238,8 @@ const struct fed_api_resource *fed_discovery_find(const struct fed_discovery *d,
 		for (i = 0; i < d->n; i++) {
 			const struct fed_api_resource *a = &d->items[i];
 			if (!strcmp(a->r.group, group) && name_matches(a, res) &&
-			    !strchr(a->r.resource, '/') && (!best || (a->preferred && !best->preferred)))
+			    !strchr(a->r.resource, '/') &&
+			    (!best || (a->preferred && !best->preferred)))
 				best = a;
 		}
 		if (best)
@@ -267,8 +269,8 @@ const struct fed_api_resource *fed_discovery_find(const struct fed_discovery *d,
 }
 
 const struct fed_api_resource *fed_discovery_find_kind(const struct fed_discovery *d,
-						       const char *group, const char *version,
-						       const char *kind)
+                                                       const char *group, const char *version,
+                                                       const char *kind)
 {
 	const struct fed_api_resource *best = NULL;
 	size_t i;

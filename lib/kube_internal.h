@@ -23,14 +23,15 @@ struct fed_kube_call {
 	int max_retries;
 	int attempt;
 	bool streaming;
-	bool exempt; /* streaming or asked for: not bounded by max_inflight */
-	bool active;	/* handed to curl */
-	bool queued;	/* waiting for a rate-limit token or an inflight slot */
-	bool delayed;	/* waiting for its retry timer */
+	bool exempt;  /* streaming or asked for: not bounded by max_inflight */
+	bool active;  /* handed to curl */
+	bool queued;  /* waiting for a rate-limit token or an inflight slot */
+	bool delayed; /* waiting for its retry timer */
 	bool canceled;
 	bool auth_retried;
-	bool reaping;	/* canceled inside a curl callback, freed right after it */
-	struct fed_kube_call *reap_next; /* one retry after a 401 with a refreshed exec credential */
+	bool reaping; /* canceled inside a curl callback, freed right after it */
+	struct fed_kube_call
+	    *reap_next; /* one retry after a 401 with a refreshed exec credential */
 	fed_kube_cb cb;
 	fed_kube_data_cb on_data;
 	void *ud;
@@ -74,6 +75,6 @@ void fed_kube_call_free(struct fed_kube_call *call);
  * "object" the object; 1: an unknown event type to skip; <0: an ERROR event
  * (FED_EGONE for 410) or a malformed line, err set. */
 int fed_watch_decode(const char *line, size_t n, enum fed_watch_type *type, cJSON **event,
-		     struct fed_error *err);
+                     struct fed_error *err);
 
 #endif

@@ -74,7 +74,8 @@ static int write_query(struct fed_buf *b, const struct fed_kube_write_opts *o, b
 	bool first = strchr(fed_buf_str(b), '?') == NULL;
 	int ret = 0;
 
-	ret |= add_param(b, &first, "fieldManager", o && o->field_manager ? o->field_manager : "fed");
+	ret |=
+	    add_param(b, &first, "fieldManager", o && o->field_manager ? o->field_manager : "fed");
 	if (apply && o && o->force)
 		ret |= add_param(b, &first, "force", "true");
 	if (o && o->dry_run)
@@ -84,8 +85,8 @@ static int write_query(struct fed_buf *b, const struct fed_kube_write_opts *o, b
 
 /* Send method on path with an optional body; owns nothing it is given. */
 static int send_req_accept(struct fed_kube_client *c, const char *method, struct fed_buf *path,
-			   const char *body, const char *ctype, const char *accept, fed_kube_cb cb,
-			   void *ud, struct fed_kube_call **out, struct fed_error *err)
+                           const char *body, const char *ctype, const char *accept, fed_kube_cb cb,
+                           void *ud, struct fed_kube_call **out, struct fed_error *err)
 {
 	struct fed_kube_request req;
 
@@ -101,14 +102,14 @@ static int send_req_accept(struct fed_kube_client *c, const char *method, struct
 }
 
 static int send_req(struct fed_kube_client *c, const char *method, struct fed_buf *path,
-		    const char *body, const char *ctype, fed_kube_cb cb, void *ud,
-		    struct fed_kube_call **out, struct fed_error *err)
+                    const char *body, const char *ctype, fed_kube_cb cb, void *ud,
+                    struct fed_kube_call **out, struct fed_error *err)
 {
 	return send_req_accept(c, method, path, body, ctype, NULL, cb, ud, out, err);
 }
 
 int fed_kube_get(struct fed_kube_client *c, const struct fed_kube_ref *ref, fed_kube_cb cb,
-		 void *ud, struct fed_kube_call **out, struct fed_error *err)
+                 void *ud, struct fed_kube_call **out, struct fed_error *err)
 {
 	struct fed_buf p = FED_BUF_INIT;
 	int ret;
@@ -123,8 +124,8 @@ int fed_kube_get(struct fed_kube_client *c, const struct fed_kube_ref *ref, fed_
 }
 
 int fed_kube_list(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		  const struct fed_kube_list_opts *o, fed_kube_cb cb, void *ud,
-		  struct fed_kube_call **out, struct fed_error *err)
+                  const struct fed_kube_list_opts *o, fed_kube_cb cb, void *ud,
+                  struct fed_kube_call **out, struct fed_error *err)
 {
 	struct fed_buf p = FED_BUF_INIT;
 	int ret;
@@ -134,8 +135,8 @@ int fed_kube_list(struct fed_kube_client *c, const struct fed_kube_ref *ref,
 		ret = fed_kube_list_query(&p, o, false);
 	if (!ret)
 		ret = send_req_accept(c, "GET", &p, NULL, NULL,
-				      o && o->metadata_only ? FED_KUBE_ACCEPT_METADATA_LIST : NULL,
-				      cb, ud, out, err);
+		                      o && o->metadata_only ? FED_KUBE_ACCEPT_METADATA_LIST : NULL,
+		                      cb, ud, out, err);
 	else
 		fed_error_set(err, ret, "out of memory");
 	fed_buf_release(&p);
@@ -143,8 +144,8 @@ int fed_kube_list(struct fed_kube_client *c, const struct fed_kube_ref *ref,
 }
 
 static int write_obj(struct fed_kube_client *c, const char *method, const struct fed_kube_ref *ref,
-		     const cJSON *obj, const struct fed_kube_write_opts *o, fed_kube_cb cb,
-		     void *ud, struct fed_kube_call **out, struct fed_error *err)
+                     const cJSON *obj, const struct fed_kube_write_opts *o, fed_kube_cb cb,
+                     void *ud, struct fed_kube_call **out, struct fed_error *err)
 {
 	struct fed_buf p = FED_BUF_INIT;
 	struct fed_kube_ref r = *ref;
@@ -172,8 +173,8 @@ out:
 }
 
 int fed_kube_create(struct fed_kube_client *c, const struct fed_kube_ref *ref, const cJSON *obj,
-		    const struct fed_kube_write_opts *o, fed_kube_cb cb, void *ud,
-		    struct fed_kube_call **out, struct fed_error *err)
+                    const struct fed_kube_write_opts *o, fed_kube_cb cb, void *ud,
+                    struct fed_kube_call **out, struct fed_error *err)
 {
 	struct fed_kube_ref r = *ref;
 
@@ -182,19 +183,19 @@ int fed_kube_create(struct fed_kube_client *c, const struct fed_kube_ref *ref, c
 }
 
 int fed_kube_update(struct fed_kube_client *c, const struct fed_kube_ref *ref, const cJSON *obj,
-		    const struct fed_kube_write_opts *o, fed_kube_cb cb, void *ud,
-		    struct fed_kube_call **out, struct fed_error *err)
+                    const struct fed_kube_write_opts *o, fed_kube_cb cb, void *ud,
+                    struct fed_kube_call **out, struct fed_error *err)
 {
 	return write_obj(c, "PUT", ref, obj, o, cb, ud, out, err);
 }
 
 int fed_kube_patch(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		   enum fed_patch_type type, const char *patch, const struct fed_kube_write_opts *o,
-		   fed_kube_cb cb, void *ud, struct fed_kube_call **out, struct fed_error *err)
+                   enum fed_patch_type type, const char *patch, const struct fed_kube_write_opts *o,
+                   fed_kube_cb cb, void *ud, struct fed_kube_call **out, struct fed_error *err)
 {
-	static const char *ctypes[] = {"application/merge-patch+json", "application/json-patch+json",
-				       "application/strategic-merge-patch+json",
-				       "application/apply-patch+yaml"};
+	static const char *ctypes[] = {
+	    "application/merge-patch+json", "application/json-patch+json",
+	    "application/strategic-merge-patch+json", "application/apply-patch+yaml"};
 	struct fed_buf p = FED_BUF_INIT;
 	int ret;
 
@@ -210,8 +211,8 @@ int fed_kube_patch(struct fed_kube_client *c, const struct fed_kube_ref *ref,
 }
 
 int fed_kube_delete(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		    const struct fed_kube_delete_opts *o, fed_kube_cb cb, void *ud,
-		    struct fed_kube_call **out, struct fed_error *err)
+                    const struct fed_kube_delete_opts *o, fed_kube_cb cb, void *ud,
+                    struct fed_kube_call **out, struct fed_error *err)
 {
 	struct fed_buf p = FED_BUF_INIT;
 	cJSON *opts = NULL, *pre;
@@ -233,12 +234,13 @@ int fed_kube_delete(struct fed_kube_client *c, const struct fed_kube_ref *ref,
 			cJSON_AddStringToObject(pre, "uid", o->precondition_uid);
 		if (o->precondition_resource_version)
 			cJSON_AddStringToObject(pre, "resourceVersion",
-						o->precondition_resource_version);
+			                        o->precondition_resource_version);
 	}
 	if (o && o->propagation_policy)
 		cJSON_AddStringToObject(opts, "propagationPolicy", o->propagation_policy);
 	if (o && o->grace_period_seconds >= 0)
-		cJSON_AddNumberToObject(opts, "gracePeriodSeconds", (double)o->grace_period_seconds);
+		cJSON_AddNumberToObject(opts, "gracePeriodSeconds",
+		                        (double)o->grace_period_seconds);
 	if (o && o->dry_run) {
 		cJSON *a = cJSON_AddArrayToObject(opts, "dryRun");
 		if (!a)
@@ -329,9 +331,10 @@ static void pager_cb(struct fed_kube_response *resp, void *ud)
 	}
 	items = cJSON_GetObjectItemCaseSensitive(resp->json, "items");
 	meta = cJSON_GetObjectItemCaseSensitive(resp->json, "metadata");
-	if (!cJSON_IsObject(resp->json) || (items && !cJSON_IsArray(items) && !cJSON_IsNull(items))) {
+	if (!cJSON_IsObject(resp->json) ||
+	    (items && !cJSON_IsArray(items) && !cJSON_IsNull(items))) {
 		fed_error_set(&err, FED_ERR, "cluster %s: list answer is not a list",
-			      p->client->name);
+		              p->client->name);
 		pager_done(p, NULL, &err);
 		return;
 	}
@@ -354,7 +357,8 @@ static void pager_cb(struct fed_kube_response *resp, void *ud)
 		return;
 	}
 	if (meta)
-		cJSON_AddItemToObject(list, "metadata", cJSON_DetachItemViaPointer(resp->json, meta));
+		cJSON_AddItemToObject(list, "metadata",
+		                      cJSON_DetachItemViaPointer(resp->json, meta));
 	cJSON_AddItemToObject(list, "items", p->items);
 	p->items = NULL;
 	pager_done(p, list, NULL);
@@ -381,8 +385,8 @@ static char *dup_or_null(const char *s, bool *fail)
 }
 
 int fed_kube_list_all(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		      const struct fed_kube_list_opts *o, fed_kube_list_cb cb, void *ud,
-		      struct fed_kube_pager **out, struct fed_error *err)
+                      const struct fed_kube_list_opts *o, fed_kube_list_cb cb, void *ud,
+                      struct fed_kube_pager **out, struct fed_error *err)
 {
 	struct fed_kube_pager *p;
 	bool fail = false;

@@ -54,7 +54,7 @@ static enum fed_watch_type event_type(const char *t, bool *ok)
 }
 
 int fed_watch_decode(const char *line, size_t n, enum fed_watch_type *type, cJSON **event,
-		     struct fed_error *err)
+                     struct fed_error *err)
 {
 	cJSON *ev = cJSON_ParseWithLength(line, n);
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
@@ -71,7 +71,7 @@ int fed_watch_decode(const char *line, size_t n, enum fed_watch_type *type, cJSO
 		const char *msg = fed_obj_str(obj, "message");
 		int http = cJSON_IsNumber(code) ? code->valueint : 0;
 		fed_error_set(err, http == 410 ? FED_EGONE : FED_EUNAVAILABLE, "watch: %d %s", http,
-			      msg ? msg : "");
+		              msg ? msg : "");
 		err->http_status = http;
 		cJSON_Delete(ev);
 		return err->code;
@@ -127,7 +127,7 @@ static int watch_data(const char *data, size_t len, void *ud)
 	fed_buf_consume(&w->line, start);
 	if (!stop && w->line.len > MAX_EVENT_BYTES) {
 		fed_error_set(&w->err, FED_ERR, "cluster %s: watch event larger than %u bytes",
-			      w->client->name, MAX_EVENT_BYTES);
+		              w->client->name, MAX_EVENT_BYTES);
 		stop = 1;
 	}
 	return stop;
@@ -145,9 +145,9 @@ static void watch_done(struct fed_kube_response *resp, void *ud)
 }
 
 int fed_kube_watch(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		   const struct fed_kube_list_opts *o, fed_kube_event_cb on_event,
-		   fed_kube_done_cb on_done, void *ud, struct fed_kube_watch **out,
-		   struct fed_error *err)
+                   const struct fed_kube_list_opts *o, fed_kube_event_cb on_event,
+                   fed_kube_done_cb on_done, void *ud, struct fed_kube_watch **out,
+                   struct fed_error *err)
 {
 	struct fed_kube_watch *w;
 	struct fed_buf p = FED_BUF_INIT;

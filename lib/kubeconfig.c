@@ -14,8 +14,8 @@
 #define ENTRY_MAX 320
 
 /* Entry paths only feed messages; a cut one is still a useful pointer. */
-__attribute__((format(printf, 3, 4))) static void entry_fmt(char *dst, size_t n,
-							     const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void entry_fmt(char *dst, size_t n, const char *fmt,
+                                                            ...)
 {
 	va_list ap;
 
@@ -27,7 +27,7 @@ __attribute__((format(printf, 3, 4))) static void entry_fmt(char *dst, size_t n,
 struct pctx {
 	struct fed_yaml_doc *doc;
 	const char *src; /* owned by the kubeconfig being built */
-	char *dir;	 /* absolute directory of src, NULL for "<string>" */
+	char *dir;       /* absolute directory of src, NULL for "<string>" */
 	struct fed_kubeconfig *kc;
 	struct fed_error *err;
 };
@@ -90,29 +90,29 @@ static int source_dir(const char *source, char **out)
 
 /* n is the offending value; at, where to point (its key when it has one). */
 static int type_error_at(struct pctx *p, struct fy_node *at, struct fy_node *n, const char *entry,
-			 const char *field, const char *want)
+                         const char *field, const char *want)
 {
 	return fed_yaml_error(p->err, FED_EINVAL, p->doc, at, "%s%s%s must be %s, not %s", entry,
-			      *entry && *field ? "." : "", field, want,
-			      fed_yaml_kind_name(fed_yaml_kind(n)));
+	                      *entry && *field ? "." : "", field, want,
+	                      fed_yaml_kind_name(fed_yaml_kind(n)));
 }
 
 static int type_error(struct pctx *p, struct fy_node *n, const char *entry, const char *field,
-		      const char *want)
+                      const char *want)
 {
 	return type_error_at(p, n, n, entry, field, want);
 }
 
 /* map[key] has the wrong type */
 static int key_error(struct pctx *p, struct fy_node *map, const char *entry, const char *key,
-		     const char *want)
+                     const char *want)
 {
 	return type_error_at(p, fed_yaml_key(map, key), fed_yaml_get(map, key), entry, key, want);
 }
 
 /* A string field; "" counts as unset, as in kubectl. */
 static int get_str(struct pctx *p, struct fy_node *map, const char *entry, const char *key,
-		   char **out)
+                   char **out)
 {
 	struct fy_node *v = fed_yaml_get(map, key);
 	int ret;
@@ -131,7 +131,7 @@ static int get_str(struct pctx *p, struct fy_node *map, const char *entry, const
 }
 
 static int get_bool(struct pctx *p, struct fy_node *map, const char *entry, const char *key,
-		    bool *out)
+                    bool *out)
 {
 	struct fy_node *v = fed_yaml_get(map, key);
 
@@ -141,7 +141,7 @@ static int get_bool(struct pctx *p, struct fy_node *map, const char *entry, cons
 }
 
 static int get_path(struct pctx *p, struct fy_node *map, const char *entry, const char *key,
-		    char **out)
+                    char **out)
 {
 	char *raw = NULL;
 	int ret;
@@ -157,7 +157,7 @@ out:
 }
 
 static int get_data(struct pctx *p, struct fy_node *map, const char *entry, const char *key,
-		    char **out, size_t *outlen)
+                    char **out, size_t *outlen)
 {
 	char *raw = NULL;
 	int ret;
@@ -168,7 +168,7 @@ static int get_data(struct pctx *p, struct fy_node *map, const char *entry, cons
 	ret = fed_kubeconfig_b64_decode(raw, strlen(raw), out, outlen);
 	if (ret == FED_EINVAL)
 		ret = fed_yaml_error(p->err, FED_EINVAL, p->doc, fed_yaml_key(map, key),
-				     "%s.%s is not valid base64", entry, key);
+		                     "%s.%s is not valid base64", entry, key);
 	else if (ret)
 		ret = oom(p->err);
 out:
@@ -178,7 +178,7 @@ out:
 
 /* A nested mapping ("cluster:", "user:", "exec:"): null is fine (empty). */
 static int get_map(struct pctx *p, struct fy_node *parent, const char *entry, const char *key,
-		   struct fy_node **out)
+                   struct fy_node **out)
 {
 	*out = fed_yaml_get(parent, key);
 	switch (fed_yaml_kind(*out)) {
@@ -193,7 +193,7 @@ static int get_map(struct pctx *p, struct fy_node *parent, const char *entry, co
 }
 
 static int get_str_list(struct pctx *p, struct fy_node *map, const char *entry, const char *key,
-			char ***out)
+                        char ***out)
 {
 	struct fy_node *seq = fed_yaml_get(map, key), *item;
 	void *iter = NULL;
@@ -217,8 +217,8 @@ static int get_str_list(struct pctx *p, struct fy_node *map, const char *entry, 
 		ret = fed_yaml_str(item, &v[n]);
 		if (ret == FED_EINVAL)
 			return fed_yaml_error(p->err, ret, p->doc, item,
-					      "%s.%s[%zu] must be a string, not %s", entry, key, n,
-					      fed_yaml_kind_name(fed_yaml_kind(item)));
+			                      "%s.%s[%zu] must be a string, not %s", entry, key, n,
+			                      fed_yaml_kind_name(fed_yaml_kind(item)));
 		if (ret)
 			return oom(p->err);
 		if (!v[n] && !(v[n] = strdup("")))
@@ -229,7 +229,7 @@ static int get_str_list(struct pctx *p, struct fy_node *map, const char *entry, 
 }
 
 static int parse_exec_env(struct pctx *p, struct fy_node *exec, const char *entry,
-			  struct fed_exec_config *ec)
+                          struct fed_exec_config *ec)
 {
 	struct fy_node *seq = fed_yaml_get(exec, "env"), *item;
 	char sub[ENTRY_MAX], *name = NULL, *value = NULL;
@@ -257,7 +257,7 @@ static int parse_exec_env(struct pctx *p, struct fy_node *exec, const char *entr
 			goto out;
 		if (!name || strchr(name, '=')) {
 			ret = fed_yaml_error(p->err, FED_EINVAL, p->doc, item,
-					     "%s.name must be a variable name", sub);
+			                     "%s.name must be a variable name", sub);
 			goto out;
 		}
 		v = realloc(ec->env, (n + 2) * sizeof(char *));
@@ -281,7 +281,7 @@ out:
 }
 
 static int parse_exec(struct pctx *p, struct fy_node *exec, const char *user_entry,
-		      struct fed_exec_config **out)
+                      struct fed_exec_config **out)
 {
 	struct fed_exec_config *ec = NULL;
 	char entry[ENTRY_MAX], *cmd = NULL;
@@ -321,7 +321,7 @@ out:
 }
 
 static int parse_cluster(struct pctx *p, struct fy_node *item, const char *entry,
-			 struct kc_cluster *c)
+                         struct kc_cluster *c)
 {
 	struct fy_node *m;
 	int ret;
@@ -333,8 +333,8 @@ static int parse_cluster(struct pctx *p, struct fy_node *item, const char *entry
 	    (ret = get_str(p, m, entry, "proxy-url", &c->proxy_url)) ||
 	    (ret = get_bool(p, m, entry, "insecure-skip-tls-verify", &c->insecure)) ||
 	    (ret = get_path(p, m, entry, "certificate-authority", &c->ca_file)) ||
-	    (ret = get_data(p, m, entry, "certificate-authority-data", &c->ca_data,
-			    &c->ca_data_len)))
+	    (ret =
+	         get_data(p, m, entry, "certificate-authority-data", &c->ca_data, &c->ca_data_len)))
 		return ret;
 	return 0;
 }
@@ -348,7 +348,7 @@ static int parse_user(struct pctx *p, struct fy_node *item, const char *entry, s
 		return ret;
 	if ((ret = get_path(p, m, entry, "client-certificate", &u->cert_file)) ||
 	    (ret = get_data(p, m, entry, "client-certificate-data", &u->cert_data,
-			    &u->cert_data_len)) ||
+	                    &u->cert_data_len)) ||
 	    (ret = get_path(p, m, entry, "client-key", &u->key_file)) ||
 	    (ret = get_data(p, m, entry, "client-key-data", &u->key_data, &u->key_data_len)) ||
 	    (ret = get_str(p, m, entry, "token", &u->token)) ||
@@ -374,7 +374,7 @@ static int parse_user(struct pctx *p, struct fy_node *item, const char *entry, s
 }
 
 static int parse_context(struct pctx *p, struct fy_node *item, const char *entry,
-			 struct kc_context *c)
+                         struct kc_context *c)
 {
 	struct fy_node *m;
 	int ret;
@@ -484,16 +484,17 @@ static int parse_list(struct pctx *p, struct fy_node *root, enum list_kind kind)
 		if ((ret = get_str(p, item, entry, "name", &name)))
 			goto out;
 		if (!name) {
-			ret = fed_yaml_error(p->err, FED_EINVAL, p->doc, item,
-					     "%s.name is missing", entry);
+			ret = fed_yaml_error(p->err, FED_EINVAL, p->doc, item, "%s.name is missing",
+			                     entry);
 			goto out;
 		}
 		snprintf(entry, sizeof(entry), "%s[%.200s]", list, name);
 		fed_yaml_mark(item, &line, &col);
 		/* client-go refuses duplicate names within one file */
 		if ((first = find_line(kc, kind, name)) >= 0) {
-			ret = fed_yaml_error(p->err, FED_EINVAL, p->doc, item,
-					     "%s is defined twice (first at line %d)", entry, first);
+			ret =
+			    fed_yaml_error(p->err, FED_EINVAL, p->doc, item,
+			                   "%s is defined twice (first at line %d)", entry, first);
 			goto out;
 		}
 		if (kind == CLUSTERS)
@@ -559,22 +560,22 @@ static int check_header(struct pctx *p, struct fy_node *root)
 		goto out;
 	if (s && strcmp(s, "Config")) {
 		ret = fed_yaml_error(p->err, FED_EINVAL, p->doc, fed_yaml_key(root, "kind"),
-				     "kind is \"%.100s\", expected Config (is this a kubeconfig?)",
-				     s);
+		                     "kind is \"%.100s\", expected Config (is this a kubeconfig?)",
+		                     s);
 		goto out;
 	}
 	if ((ret = get_str(p, root, "", "apiVersion", &s)))
 		goto out;
 	if (s && strcmp(s, "v1"))
 		ret = fed_yaml_error(p->err, FED_EINVAL, p->doc, fed_yaml_key(root, "apiVersion"),
-				     "apiVersion is \"%.100s\", expected v1", s);
+		                     "apiVersion is \"%.100s\", expected v1", s);
 out:
 	free(s);
 	return ret;
 }
 
 int fed_kubeconfig_parse(struct fed_kubeconfig **out, const char *yaml, size_t len,
-			 const char *source, struct fed_error *err)
+                         const char *source, struct fed_error *err)
 {
 	struct pctx p = {NULL, NULL, NULL, NULL, err};
 	char desc[FED_ERROR_MSG_MAX];
@@ -603,9 +604,9 @@ int fed_kubeconfig_parse(struct fed_kubeconfig **out, const char *yaml, size_t l
 	if (fed_yaml_kind(root) != FED_YAML_NULL) {
 		if (fed_yaml_kind(root) != FED_YAML_MAP) {
 			ret = fed_yaml_error(err, FED_EINVAL, p.doc, root,
-					     "must be a mapping (apiVersion: v1, kind: Config, "
-					     "clusters, users, contexts), not %s",
-					     fed_yaml_kind_name(fed_yaml_kind(root)));
+			                     "must be a mapping (apiVersion: v1, kind: Config, "
+			                     "clusters, users, contexts), not %s",
+			                     fed_yaml_kind_name(fed_yaml_kind(root)));
 			goto out;
 		}
 		if ((ret = check_header(&p, root)) ||

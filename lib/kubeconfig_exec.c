@@ -22,7 +22,7 @@
 #include "fed/kubeconfig.h"
 #include "kubeconfig_internal.h"
 
-#define EXEC_OUTPUT_MAX (1u << 20)
+#define EXEC_OUTPUT_MAX         (1u << 20)
 #define EXEC_TIMEOUT_DEFAULT_MS 60000
 
 extern char **environ;
@@ -240,7 +240,7 @@ static int spawn(struct run *r, struct fed_error *err)
 	if (n == (ssize_t)sizeof(child_errno)) {
 		reap(r, false);
 		ret = fed_error_set(err, FED_EINVAL, "%s: cannot run \"%s\": %s", r->who, r->path,
-				    strerror(child_errno));
+		                    strerror(child_errno));
 		goto out;
 	}
 	r->out_fd = out[0];
@@ -291,7 +291,7 @@ static int collect(struct run *r, long long deadline, int timeout_ms, struct fed
 			break;
 		if (r->out.len + (size_t)n > EXEC_OUTPUT_MAX) {
 			ret = fed_error_set(err, FED_EINVAL, "%s: output is larger than %u bytes",
-					    r->who, EXEC_OUTPUT_MAX);
+			                    r->who, EXEC_OUTPUT_MAX);
 			goto out;
 		}
 		if (fed_buf_append(&r->out, buf, (size_t)n)) {
@@ -318,20 +318,20 @@ static int collect(struct run *r, long long deadline, int timeout_ms, struct fed
 	r->pid = 0;
 	if (WIFSIGNALED(status)) {
 		ret = fed_error_set(err, FED_EINVAL, "%s: killed by signal %d", r->who,
-				    WTERMSIG(status));
+		                    WTERMSIG(status));
 		goto out;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status)) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: exited with status %d (its stderr above may say why)",
-				    r->who, WEXITSTATUS(status));
+		                    "%s: exited with status %d (its stderr above may say why)",
+		                    r->who, WEXITSTATUS(status));
 		goto out;
 	}
 	ret = 0;
 	goto out;
 timeout:
-	ret = fed_error_set(err, FED_ETIMEOUT, "%s: no credential within %d ms; killed it",
-			    r->who, timeout_ms);
+	ret = fed_error_set(err, FED_ETIMEOUT, "%s: no credential within %d ms; killed it", r->who,
+	                    timeout_ms);
 out:
 	reap(r, ret != 0);
 	return ret;
@@ -414,7 +414,7 @@ static const char *json_str(const cJSON *obj, const char *key, bool *bad)
 
 /* Never quote the plugin's output: it is a credential. */
 static int parse_credential(const struct run *r, const char *api_version,
-			    struct fed_exec_credential *cred, struct fed_error *err)
+                            struct fed_exec_credential *cred, struct fed_error *err)
 {
 	const char *av, *kind, *token, *cert, *key, *exp;
 	const cJSON *status;
@@ -425,22 +425,22 @@ static int parse_credential(const struct run *r, const char *api_version,
 	root = cJSON_ParseWithLength(r->out.data ? r->out.data : "", r->out.len);
 	if (!cJSON_IsObject(root)) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: output is not an ExecCredential JSON object", r->who);
+		                    "%s: output is not an ExecCredential JSON object", r->who);
 		goto out;
 	}
 	av = json_str(root, "apiVersion", &bad);
 	kind = json_str(root, "kind", &bad);
 	if (bad || !av || strcmp(av, api_version)) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: returned apiVersion \"%.80s\", expected \"%s\" (the "
-				    "kubeconfig's exec.apiVersion)",
-				    r->who, av && !bad ? av : "", api_version);
+		                    "%s: returned apiVersion \"%.80s\", expected \"%s\" (the "
+		                    "kubeconfig's exec.apiVersion)",
+		                    r->who, av && !bad ? av : "", api_version);
 		goto out;
 	}
 	if (kind && strcmp(kind, "ExecCredential")) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: returned kind \"%.80s\", expected ExecCredential", r->who,
-				    kind);
+		                    "%s: returned kind \"%.80s\", expected ExecCredential", r->who,
+		                    kind);
 		goto out;
 	}
 	status = cJSON_GetObjectItemCaseSensitive(root, "status");
@@ -449,28 +449,30 @@ static int parse_credential(const struct run *r, const char *api_version,
 	key = json_str(status, "clientKeyData", &bad);
 	exp = json_str(status, "expirationTimestamp", &bad);
 	if (bad || (status && !cJSON_IsObject(status))) {
-		ret = fed_error_set(err, FED_EINVAL, "%s: ExecCredential status has a field of the "
-						     "wrong type (strings expected)",
-				    r->who);
+		ret = fed_error_set(err, FED_EINVAL,
+		                    "%s: ExecCredential status has a field of the "
+		                    "wrong type (strings expected)",
+		                    r->who);
 		goto out;
 	}
 	if (!!cert != !!key) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: ExecCredential status must set both clientCertificateData "
-				    "and clientKeyData, or neither",
-				    r->who);
+		                    "%s: ExecCredential status must set both clientCertificateData "
+		                    "and clientKeyData, or neither",
+		                    r->who);
 		goto out;
 	}
 	if (!token && !cert) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: ExecCredential has no credential (status.token, or "
-				    "status.clientCertificateData and clientKeyData)",
-				    r->who);
+		                    "%s: ExecCredential has no credential (status.token, or "
+		                    "status.clientCertificateData and clientKeyData)",
+		                    r->who);
 		goto out;
 	}
 	if (exp && parse_rfc3339(exp, &cred->expires)) {
-		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: status.expirationTimestamp is not an RFC 3339 time", r->who);
+		ret =
+		    fed_error_set(err, FED_EINVAL,
+		                  "%s: status.expirationTimestamp is not an RFC 3339 time", r->who);
 		goto out;
 	}
 	if ((token && !(cred->token = strdup(token))) ||
@@ -514,7 +516,7 @@ static void flatten(char *dst, size_t size, const char *src)
 }
 
 int fed_exec_credential_get(const struct fed_rest_config *cfg, int timeout_ms,
-			    struct fed_exec_credential *out, struct fed_error *err)
+                            struct fed_exec_credential *out, struct fed_error *err)
 {
 	const struct fed_exec_config *ec = cfg->exec;
 	struct fed_exec_credential cred;
@@ -530,31 +532,30 @@ int fed_exec_credential_get(const struct fed_rest_config *cfg, int timeout_ms,
 	r.out_fd = -1;
 	if (!ec || !ec->command || !ec->api_version) {
 		ret = fed_error_set(err, FED_EINVAL, "%s: no exec plugin is configured",
-				    cfg->user ? cfg->user : "exec");
+		                    cfg->user ? cfg->user : "exec");
 		goto out;
 	}
 	snprintf(r.who, sizeof(r.who), "exec plugin \"%.120s\" for users[%.120s]", ec->command,
-		 cfg->user ? cfg->user : "");
+	         cfg->user ? cfg->user : "");
 	if (timeout_ms <= 0)
 		timeout_ms = EXEC_TIMEOUT_DEFAULT_MS;
 	deadline = now_ms() + timeout_ms;
 	if (ec->interactive_mode && !strcmp(ec->interactive_mode, "Always")) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: interactiveMode is Always, but fed never runs plugins "
-				    "interactively; use a non-interactive login (e.g. a service "
-				    "account) and set interactiveMode to Never or IfAvailable",
-				    r.who);
+		                    "%s: interactiveMode is Always, but fed never runs plugins "
+		                    "interactively; use a non-interactive login (e.g. a service "
+		                    "account) and set interactiveMode to Never or IfAvailable",
+		                    r.who);
 		goto out;
 	}
 	if ((ret = find_command(ec->command, &r.path))) {
 		flatten(hint, sizeof(hint), ec->install_hint);
-		ret = fed_error_set(err, ret == -ENOMEM ? FED_ENOMEM : FED_EINVAL,
-				    "%s: %s%s%s", r.who,
-				    ret == -ENOENT ? (strchr(ec->command, '/')
-							  ? "command not found"
-							  : "command not found in PATH")
-						   : strerror(-ret),
-				    *hint ? "; " : "", hint);
+		ret = fed_error_set(
+		    err, ret == -ENOMEM ? FED_ENOMEM : FED_EINVAL, "%s: %s%s%s", r.who,
+		    ret == -ENOENT ? (strchr(ec->command, '/') ? "command not found"
+		                                               : "command not found in PATH")
+		                   : strerror(-ret),
+		    *hint ? "; " : "", hint);
 		goto out;
 	}
 	while (ec->args && ec->args[nargs])

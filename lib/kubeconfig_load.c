@@ -32,8 +32,8 @@ void fed_kubeconfig_describe(const struct fed_kubeconfig *kc, char *buf, size_t 
 
 	off = (size_t)snprintf(buf, size, "kubeconfig ");
 	for (i = 0; kc && i < kc->nsources && off < size; i++)
-		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? ":" : "",
-					kc->sources[i]);
+		off +=
+		    (size_t)snprintf(buf + off, size - off, "%s%s", i ? ":" : "", kc->sources[i]);
 }
 
 int fed_kubeconfig_read_file(const char *path, size_t max, char **data, size_t *len)
@@ -76,8 +76,7 @@ int fed_kubeconfig_read_file(const char *path, size_t max, char **data, size_t *
 	return *data ? 0 : -ENOMEM;
 }
 
-int fed_kubeconfig_load_file(struct fed_kubeconfig **out, const char *path,
-			     struct fed_error *err)
+int fed_kubeconfig_load_file(struct fed_kubeconfig **out, const char *path, struct fed_error *err)
 {
 	char *data = NULL;
 	size_t len;
@@ -87,8 +86,8 @@ int fed_kubeconfig_load_file(struct fed_kubeconfig **out, const char *path,
 	ret = fed_kubeconfig_read_file(path, FED_KC_FILE_MAX, &data, &len);
 	if (ret)
 		return fed_kubeconfig_oneline(
-			err, fed_error_set(err, ret == -ENOMEM ? FED_ENOMEM : FED_EINVAL,
-					   "kubeconfig %s: cannot read: %s", path, strerror(-ret)));
+		    err, fed_error_set(err, ret == -ENOMEM ? FED_ENOMEM : FED_EINVAL,
+		                       "kubeconfig %s: cannot read: %s", path, strerror(-ret)));
 	ret = fed_kubeconfig_parse(out, data, len, path, err);
 	free(data);
 	return ret;
@@ -97,7 +96,7 @@ int fed_kubeconfig_load_file(struct fed_kubeconfig **out, const char *path,
 /* clientcmd's loading rules. *found tells whether any file existed (the
  * caller may fall back to in-cluster); `tried` lists what was looked at. */
 static int load_rules(struct fed_kubeconfig **out, const char *explicit_path, bool *found,
-		      struct fed_buf *tried, struct fed_error *err)
+                      struct fed_buf *tried, struct fed_error *err)
 {
 	struct fed_kubeconfig *kc = NULL, *one = NULL;
 	const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
@@ -164,7 +163,7 @@ out:
 }
 
 int fed_kubeconfig_load_default(struct fed_kubeconfig **out, const char *explicit_path,
-				struct fed_error *err)
+                                struct fed_error *err)
 {
 	struct fed_buf tried = FED_BUF_INIT;
 	bool found;
@@ -173,15 +172,15 @@ int fed_kubeconfig_load_default(struct fed_kubeconfig **out, const char *explici
 	ret = load_rules(out, explicit_path, &found, &tried, err);
 	if (!ret && !found)
 		ret = fed_error_set(err, FED_EINVAL,
-				    "no kubeconfig found (tried %s); pass --kubeconfig or set "
-				    "KUBECONFIG",
-				    fed_buf_str(&tried));
+		                    "no kubeconfig found (tried %s); pass --kubeconfig or set "
+		                    "KUBECONFIG",
+		                    fed_buf_str(&tried));
 	fed_buf_release(&tried);
 	return fed_kubeconfig_oneline(err, ret);
 }
 
 int fed_rest_config_load(struct fed_rest_config *out, const char *kubeconfig_path,
-			 const char *context, struct fed_error *err)
+                         const char *context, struct fed_error *err)
 {
 	struct fed_kubeconfig *kc = NULL;
 	struct fed_buf tried = FED_BUF_INIT;
@@ -198,10 +197,10 @@ int fed_rest_config_load(struct fed_rest_config *out, const char *kubeconfig_pat
 		ret = fed_rest_config_in_cluster(out, err);
 	} else {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "no configuration found: tried %s, and in-cluster config "
-				    "(KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig, set "
-				    "KUBECONFIG or create ~/.kube/config",
-				    fed_buf_str(&tried));
+		                    "no configuration found: tried %s, and in-cluster config "
+		                    "(KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig, set "
+		                    "KUBECONFIG or create ~/.kube/config",
+		                    fed_buf_str(&tried));
 	}
 out:
 	fed_buf_release(&tried);

@@ -29,7 +29,7 @@ static int quoted(struct fed_buf *b, const char *s, size_t len)
 		else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] == 0x85 && ++i)
 			ret = fed_buf_puts(b, "\\N");
 		else if (c == 0xe2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
-			 ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9))
+		         ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9))
 			ret = fed_buf_puts(b, (unsigned char)s[(i += 2)] == 0xa8 ? "\\L" : "\\P");
 		else
 			ret = fed_buf_append(b, &s[i], 1);
@@ -43,14 +43,13 @@ static int field(struct fed_buf *b, const char *indent, const char *key, const c
 
 	if (!val)
 		return 0;
-	if ((ret = fed_buf_printf(b, "%s%s: ", indent, key)) ||
-	    (ret = quoted(b, val, strlen(val))))
+	if ((ret = fed_buf_printf(b, "%s%s: ", indent, key)) || (ret = quoted(b, val, strlen(val))))
 		return ret;
 	return fed_buf_puts(b, "\n");
 }
 
 static int data_field(struct fed_buf *b, const char *indent, const char *key, const char *data,
-		      size_t len)
+                      size_t len)
 {
 	int ret;
 
@@ -70,7 +69,8 @@ static int render_exec(struct fed_buf *b, const struct fed_exec_config *ec)
 
 	if ((ret = fed_buf_puts(b, "    exec:\n")) ||
 	    (ret = field(b, in, "apiVersion", ec->api_version)) ||
-	    (ret = field(b, in, "command", ec->command)) || (ret = fed_buf_puts(b, "      args: [")))
+	    (ret = field(b, in, "command", ec->command)) ||
+	    (ret = fed_buf_puts(b, "      args: [")))
 		return ret;
 	for (i = 0; ec->args && ec->args[i]; i++)
 		if ((ret = fed_buf_puts(b, i ? ", " : "")) ||
@@ -84,21 +84,22 @@ static int render_exec(struct fed_buf *b, const struct fed_exec_config *ec)
 		const char *eq = strchr(ec->env[i], '=');
 		size_t n = eq ? (size_t)(eq - ec->env[i]) : strlen(ec->env[i]);
 		if ((ret = fed_buf_puts(b, "\n      - name: ")) ||
-		    (ret = quoted(b, ec->env[i], n)) || (ret = fed_buf_puts(b, "\n        value: ")))
+		    (ret = quoted(b, ec->env[i], n)) ||
+		    (ret = fed_buf_puts(b, "\n        value: ")))
 			return ret;
 		ret = quoted(b, eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0);
 	}
 	if (ret || (ret = fed_buf_puts(b, "\n")) ||
 	    (ret = field(b, in, "installHint", ec->install_hint)) ||
 	    (ret = fed_buf_printf(b, "      provideClusterInfo: %s\n",
-				  ec->provide_cluster_info ? "true" : "false")) ||
+	                          ec->provide_cluster_info ? "true" : "false")) ||
 	    (ret = field(b, in, "interactiveMode", ec->interactive_mode)))
 		return ret;
 	return 0;
 }
 
 int fed_kubeconfig_render(const struct fed_rest_config *cfg, const char *context_name,
-			  char **out_yaml, struct fed_error *err)
+                          char **out_yaml, struct fed_error *err)
 {
 	struct fed_buf b = FED_BUF_INIT;
 	const char *ctx, *cluster, *user;
@@ -106,23 +107,24 @@ int fed_kubeconfig_render(const struct fed_rest_config *cfg, const char *context
 	int ret;
 
 	*out_yaml = NULL;
-	ctx = context_name && *context_name ? context_name
+	ctx = context_name && *context_name   ? context_name
 	      : cfg->context && *cfg->context ? cfg->context
-					      : "default";
+	                                      : "default";
 	cluster = cfg->cluster && *cfg->cluster ? cfg->cluster : ctx;
 	user = cfg->user && *cfg->user ? cfg->user : ctx;
 	if (!cfg->server) {
-		ret = fed_error_set(err, FED_EINVAL, "render kubeconfig for context \"%s\": no "
-						     "server",
-				    ctx);
+		ret = fed_error_set(err, FED_EINVAL,
+		                    "render kubeconfig for context \"%s\": no "
+		                    "server",
+		                    ctx);
 		goto out;
 	}
 	if ((ret = fed_buf_puts(&b, "apiVersion: v1\nkind: Config\nclusters:\n- name: ")) ||
 	    (ret = quoted(&b, cluster, strlen(cluster))) ||
 	    (ret = fed_buf_puts(&b, "\n  cluster:\n")) ||
 	    (ret = field(&b, "    ", "server", cfg->server)) ||
-	    (ret = data_field(&b, "    ", "certificate-authority-data", cfg->ca_pem,
-			      cfg->ca_len)) ||
+	    (ret =
+	         data_field(&b, "    ", "certificate-authority-data", cfg->ca_pem, cfg->ca_len)) ||
 	    (ret = field(&b, "    ", "tls-server-name", cfg->tls_server_name)) ||
 	    (ret = field(&b, "    ", "proxy-url", cfg->proxy_url)) ||
 	    (cfg->insecure_skip_tls_verify &&
@@ -131,25 +133,25 @@ int fed_kubeconfig_render(const struct fed_rest_config *cfg, const char *context
 	/* no user at all (anonymous) stays that way; a named user with no
 	 * credential is kept as an empty entry */
 	anonymous = !cfg->user && !cfg->cert_pem && !cfg->key_pem && !cfg->token &&
-		    !cfg->token_file && !cfg->exec;
+	            !cfg->token_file && !cfg->exec;
 	if (anonymous)
 		ret = fed_buf_puts(&b, "users: []\n");
 	else if ((ret = fed_buf_puts(&b, "users:\n- name: ")) ||
-		 (ret = quoted(&b, user, strlen(user))) || (ret = fed_buf_puts(&b, "\n  user:")))
+	         (ret = quoted(&b, user, strlen(user))) || (ret = fed_buf_puts(&b, "\n  user:")))
 		goto oom;
 	if (!anonymous && !cfg->cert_pem && !cfg->key_pem && !cfg->token && !cfg->token_file &&
 	    !cfg->exec)
 		ret = fed_buf_puts(&b, " {}");
 	if (ret || (!anonymous && (ret = fed_buf_puts(&b, "\n"))) ||
-	    (ret = data_field(&b, "    ", "client-certificate-data", cfg->cert_pem,
-			      cfg->cert_len)) ||
+	    (ret =
+	         data_field(&b, "    ", "client-certificate-data", cfg->cert_pem, cfg->cert_len)) ||
 	    (ret = data_field(&b, "    ", "client-key-data", cfg->key_pem, cfg->key_len)) ||
 	    (ret = field(&b, "    ", "token", cfg->token)) ||
 	    (ret = field(&b, "    ", "tokenFile", cfg->token_file)) ||
 	    (cfg->exec && (ret = render_exec(&b, cfg->exec))))
 		goto oom;
-	if ((ret = fed_buf_puts(&b, "contexts:\n- name: ")) || (ret = quoted(&b, ctx, strlen(ctx))) ||
-	    (ret = fed_buf_puts(&b, "\n  context:\n")) ||
+	if ((ret = fed_buf_puts(&b, "contexts:\n- name: ")) ||
+	    (ret = quoted(&b, ctx, strlen(ctx))) || (ret = fed_buf_puts(&b, "\n  context:\n")) ||
 	    (ret = field(&b, "    ", "cluster", cluster)) ||
 	    (!anonymous && (ret = field(&b, "    ", "user", user))) ||
 	    (ret = field(&b, "    ", "namespace", cfg->namespace)) ||

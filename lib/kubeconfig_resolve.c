@@ -128,7 +128,7 @@ int fed_exec_config_copy(struct fed_exec_config **dst, const struct fed_exec_con
 }
 
 int fed_rest_config_copy(struct fed_rest_config *dst, const struct fed_rest_config *src,
-			 struct fed_error *err)
+                         struct fed_error *err)
 {
 	struct fed_rest_config c;
 
@@ -146,10 +146,10 @@ int fed_rest_config_copy(struct fed_rest_config *dst, const struct fed_rest_conf
 	    !dup_mem(&c.ca_pem, src->ca_pem, src->ca_len) ||
 	    !dup_mem(&c.cert_pem, src->cert_pem, src->cert_len) ||
 	    !dup_mem(&c.key_pem, src->key_pem, src->key_len) || !dup_opt(&c.token, src->token) ||
-	    !dup_opt(&c.token_file, src->token_file) ||
-	    fed_exec_config_copy(&c.exec, src->exec) || !dup_opt(&c.context, src->context) ||
-	    !dup_opt(&c.cluster, src->cluster) || !dup_opt(&c.user, src->user) ||
-	    !dup_opt(&c.namespace, src->namespace) || !dup_opt(&c.source, src->source)) {
+	    !dup_opt(&c.token_file, src->token_file) || fed_exec_config_copy(&c.exec, src->exec) ||
+	    !dup_opt(&c.context, src->context) || !dup_opt(&c.cluster, src->cluster) ||
+	    !dup_opt(&c.user, src->user) || !dup_opt(&c.namespace, src->namespace) ||
+	    !dup_opt(&c.source, src->source)) {
 		fed_rest_config_release(&c);
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	}
@@ -250,33 +250,34 @@ static bool is_pem(const char *p, size_t len)
  * file called ".../token" does not look like "token: <secret>" to
  * fed_log_redact. */
 static int read_ref(const char *src, const char *entry, const char *field, const char *path,
-		    bool pem, char **out, size_t *len, struct fed_error *err)
+                    bool pem, char **out, size_t *len, struct fed_error *err)
 {
 	int ret = fed_kubeconfig_read_file(path, FED_KC_FILE_MAX, out, len);
 
 	if (ret == -ENOMEM)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	if (ret)
-		return fed_error_set(err, FED_EINVAL, "kubeconfig %s: %s.%s: cannot read \"%s\": %s",
-				     src, entry, field, path, strerror(-ret));
+		return fed_error_set(err, FED_EINVAL,
+		                     "kubeconfig %s: %s.%s: cannot read \"%s\": %s", src, entry,
+		                     field, path, strerror(-ret));
 	if (pem && !is_pem(*out, *len)) {
 		free(*out);
 		*out = NULL;
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s.%s: \"%s\" does not hold PEM data", src,
-				     entry, field, path);
+		                     "kubeconfig %s: %s.%s: \"%s\" does not hold PEM data", src,
+		                     entry, field, path);
 	}
 	return 0;
 }
 
 static int copy_data(const char *src, const char *entry, const char *field, const char *data,
-		     size_t dlen, char **out, size_t *len, struct fed_error *err)
+                     size_t dlen, char **out, size_t *len, struct fed_error *err)
 {
 	if (!is_pem(data, dlen))
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s.%s does not hold PEM data (base64 of a "
-				     "-----BEGIN ... block)",
-				     src, entry, field);
+		                     "kubeconfig %s: %s.%s does not hold PEM data (base64 of a "
+		                     "-----BEGIN ... block)",
+		                     src, entry, field);
 	if (!dup_mem(out, data, dlen))
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	*len = dlen;
@@ -312,26 +313,27 @@ static const struct kc_context *find_context(const struct fed_kubeconfig *kc, co
 }
 
 static int resolve_cluster(const struct kc_cluster *cl, struct fed_rest_config *c,
-			   struct fed_error *err)
+                           struct fed_error *err)
 {
 	char entry[256];
 
 	snprintf(entry, sizeof(entry), "clusters[%.200s]", cl->name);
 	if (!cl->server)
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s.server is missing (the API server URL, "
-				     "e.g. https://host:6443)",
-				     cl->src, entry);
+		                     "kubeconfig %s: %s.server is missing (the API server URL, "
+		                     "e.g. https://host:6443)",
+		                     cl->src, entry);
 	if (strncmp(cl->server, "https://", 8) && strncmp(cl->server, "http://", 7))
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s.server must start with https:// or http://",
-				     cl->src, entry);
+		                     "kubeconfig %s: %s.server must start with https:// or http://",
+		                     cl->src, entry);
 	/* client-go's transport refuses this combination too */
 	if (cl->insecure && (cl->ca_file || cl->ca_data))
-		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s: insecure-skip-tls-verify cannot be combined "
-				     "with certificate-authority(-data); remove one of them",
-				     cl->src, entry);
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "kubeconfig %s: %s: insecure-skip-tls-verify cannot be combined "
+		    "with certificate-authority(-data); remove one of them",
+		    cl->src, entry);
 	if (!dup_opt(&c->server, cl->server) ||
 	    !dup_opt(&c->tls_server_name, cl->tls_server_name) ||
 	    !dup_opt(&c->proxy_url, cl->proxy_url))
@@ -340,37 +342,38 @@ static int resolve_cluster(const struct kc_cluster *cl, struct fed_rest_config *
 	/* as in client-go, the data wins over the file */
 	if (cl->ca_data)
 		return copy_data(cl->src, entry, "certificate-authority-data", cl->ca_data,
-				 cl->ca_data_len, &c->ca_pem, &c->ca_len, err);
+		                 cl->ca_data_len, &c->ca_pem, &c->ca_len, err);
 	if (cl->ca_file)
 		return read_ref(cl->src, entry, "certificate-authority", cl->ca_file, true,
-				&c->ca_pem, &c->ca_len, err);
+		                &c->ca_pem, &c->ca_len, err);
 	return 0;
 }
 
 static int check_exec(const char *src, const char *entry, const struct fed_exec_config *ec,
-		      struct fed_error *err)
+                      struct fed_error *err)
 {
 	const char *mode = ec->interactive_mode;
 
 	if (!ec->command)
 		return fed_error_set(err, FED_EINVAL, "kubeconfig %s: %s.exec.command is missing",
-				     src, entry);
+		                     src, entry);
 	if (!ec->api_version)
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s.exec.apiVersion is missing (use "
-				     "client.authentication.k8s.io/v1)",
-				     src, entry);
+		                     "kubeconfig %s: %s.exec.apiVersion is missing (use "
+		                     "client.authentication.k8s.io/v1)",
+		                     src, entry);
 	if (strcmp(ec->api_version, "client.authentication.k8s.io/v1") &&
 	    strcmp(ec->api_version, "client.authentication.k8s.io/v1beta1"))
-		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s.exec.apiVersion \"%.100s\" is not supported "
-				     "(use client.authentication.k8s.io/v1 or v1beta1)",
-				     src, entry, ec->api_version);
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "kubeconfig %s: %s.exec.apiVersion \"%.100s\" is not supported "
+		    "(use client.authentication.k8s.io/v1 or v1beta1)",
+		    src, entry, ec->api_version);
 	if (mode && strcmp(mode, "Never") && strcmp(mode, "IfAvailable") && strcmp(mode, "Always"))
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s.exec.interactiveMode must be Never, "
-				     "IfAvailable or Always",
-				     src, entry);
+		                     "kubeconfig %s: %s.exec.interactiveMode must be Never, "
+		                     "IfAvailable or Always",
+		                     src, entry);
 	return 0;
 }
 
@@ -383,48 +386,48 @@ static int resolve_user(const struct kc_user *u, struct fed_rest_config *c, stru
 	snprintf(entry, sizeof(entry), "users[%.200s]", u->name);
 	if (u->auth_provider)
 		return fed_error_set(
-			err, FED_EINVAL,
-			"kubeconfig %s: %s.auth-provider: legacy auth-provider plugins (\"%.50s\") "
-			"were removed from kubectl and client-go and are not supported; use an "
-			"exec credential plugin instead (users[].user.exec, e.g. "
-			"gke-gcloud-auth-plugin or kubelogin)",
-			u->src, entry, u->auth_provider);
+		    err, FED_EINVAL,
+		    "kubeconfig %s: %s.auth-provider: legacy auth-provider plugins (\"%.50s\") "
+		    "were removed from kubectl and client-go and are not supported; use an "
+		    "exec credential plugin instead (users[].user.exec, e.g. "
+		    "gke-gcloud-auth-plugin or kubelogin)",
+		    u->src, entry, u->auth_provider);
 	if (u->cert_file && u->cert_data)
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s: client-certificate and "
-				     "client-certificate-data are both set; keep one",
-				     u->src, entry);
+		                     "kubeconfig %s: %s: client-certificate and "
+		                     "client-certificate-data are both set; keep one",
+		                     u->src, entry);
 	if (u->key_file && u->key_data)
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s: client-key and client-key-data are both "
-				     "set; keep one",
-				     u->src, entry);
+		                     "kubeconfig %s: %s: client-key and client-key-data are both "
+		                     "set; keep one",
+		                     u->src, entry);
 	if ((u->cert_file || u->cert_data) && !(u->key_file || u->key_data))
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s: a client certificate is set but no "
-				     "client-key or client-key-data",
-				     u->src, entry);
+		                     "kubeconfig %s: %s: a client certificate is set but no "
+		                     "client-key or client-key-data",
+		                     u->src, entry);
 	if ((u->key_file || u->key_data) && !(u->cert_file || u->cert_data))
 		return fed_error_set(err, FED_EINVAL,
-				     "kubeconfig %s: %s: a client key is set but no "
-				     "client-certificate or client-certificate-data",
-				     u->src, entry);
+		                     "kubeconfig %s: %s: a client key is set but no "
+		                     "client-certificate or client-certificate-data",
+		                     u->src, entry);
 	if (u->cert_data)
 		ret = copy_data(u->src, entry, "client-certificate-data", u->cert_data,
-				u->cert_data_len, &c->cert_pem, &c->cert_len, err);
+		                u->cert_data_len, &c->cert_pem, &c->cert_len, err);
 	else if (u->cert_file)
 		ret = read_ref(u->src, entry, "client-certificate", u->cert_file, true,
-			       &c->cert_pem, &c->cert_len, err);
+		               &c->cert_pem, &c->cert_len, err);
 	else
 		ret = 0;
 	if (ret)
 		return ret;
 	if (u->key_data)
 		ret = copy_data(u->src, entry, "client-key-data", u->key_data, u->key_data_len,
-				&c->key_pem, &c->key_len, err);
+		                &c->key_pem, &c->key_len, err);
 	else if (u->key_file)
 		ret = read_ref(u->src, entry, "client-key", u->key_file, true, &c->key_pem,
-			       &c->key_len, err);
+		               &c->key_len, err);
 	if (ret)
 		return ret;
 	if (u->token_file) {
@@ -449,7 +452,7 @@ static int resolve_user(const struct kc_user *u, struct fed_rest_config *c, stru
 }
 
 int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *context,
-			       struct fed_rest_config *out, struct fed_error *err)
+                               struct fed_rest_config *out, struct fed_error *err)
 {
 	struct fed_rest_config c;
 	struct fed_buf avail = FED_BUF_INIT;
@@ -467,20 +470,20 @@ int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *cont
 	list_contexts(kc, &avail);
 	if (!name) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s: current-context is not set; choose a context with "
-				    "--context (%s)",
-				    desc, fed_buf_str(&avail));
+		                    "%s: current-context is not set; choose a context with "
+		                    "--context (%s)",
+		                    desc, fed_buf_str(&avail));
 		goto out;
 	}
 	if (!(ctx = find_context(kc, name))) {
-		ret = fed_error_set(err, FED_EINVAL, "%s: context \"%s\" not found (%s)", desc, name,
-				    fed_buf_str(&avail));
+		ret = fed_error_set(err, FED_EINVAL, "%s: context \"%s\" not found (%s)", desc,
+		                    name, fed_buf_str(&avail));
 		goto out;
 	}
 	if (!ctx->cluster) {
-		ret = fed_error_set(err, FED_EINVAL,
-				    "kubeconfig %s: contexts[%s].cluster is missing", ctx->src,
-				    ctx->name);
+		ret =
+		    fed_error_set(err, FED_EINVAL, "kubeconfig %s: contexts[%s].cluster is missing",
+		                  ctx->src, ctx->name);
 		goto out;
 	}
 	for (i = 0; i < kc->nclusters && !cl; i++)
@@ -488,9 +491,9 @@ int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *cont
 			cl = &kc->clusters[i];
 	if (!cl) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "kubeconfig %s: contexts[%s].cluster: cluster \"%s\" is not "
-				    "defined",
-				    ctx->src, ctx->name, ctx->cluster);
+		                    "kubeconfig %s: contexts[%s].cluster: cluster \"%s\" is not "
+		                    "defined",
+		                    ctx->src, ctx->name, ctx->cluster);
 		goto out;
 	}
 	for (i = 0; ctx->user && i < kc->nusers && !u; i++)
@@ -498,8 +501,8 @@ int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *cont
 			u = &kc->users[i];
 	if (ctx->user && !u) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "kubeconfig %s: contexts[%s].user: user \"%s\" is not defined",
-				    ctx->src, ctx->name, ctx->user);
+		                    "kubeconfig %s: contexts[%s].user: user \"%s\" is not defined",
+		                    ctx->src, ctx->name, ctx->user);
 		goto out;
 	}
 	if ((ret = resolve_cluster(cl, &c, err)) || (u && (ret = resolve_user(u, &c, err))))
@@ -568,14 +571,14 @@ int fed_rest_config_in_cluster(struct fed_rest_config *out, struct fed_error *er
 		dir = SA_DIR_DEFAULT;
 	if (!host || !*host || !port || !*port) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "in-cluster config: KUBERNETES_SERVICE_HOST and "
-				    "KUBERNETES_SERVICE_PORT must be set (is this running in a "
-				    "pod?)");
+		                    "in-cluster config: KUBERNETES_SERVICE_HOST and "
+		                    "KUBERNETES_SERVICE_PORT must be set (is this running in a "
+		                    "pod?)");
 		goto out;
 	}
-	ret = fed_buf_printf(&url, strchr(host, ':') && host[0] != '[' ? "https://[%s]:%s"
-								       : "https://%s:%s",
-			     host, port);
+	ret = fed_buf_printf(
+	    &url, strchr(host, ':') && host[0] != '[' ? "https://[%s]:%s" : "https://%s:%s", host,
+	    port);
 	if (ret || fed_buf_printf(&path, "%s/token", dir))
 		goto oom;
 	/* token_file, not token: bound service account tokens rotate and the
@@ -583,7 +586,7 @@ int fed_rest_config_in_cluster(struct fed_rest_config *out, struct fed_error *er
 	ret = fed_kubeconfig_read_file(path.data, FED_KC_FILE_MAX, &data, &len);
 	if (ret) {
 		ret = fed_error_set(err, FED_EINVAL, "in-cluster config: cannot read \"%s\": %s",
-				    path.data, strerror(-ret));
+		                    path.data, strerror(-ret));
 		goto out;
 	}
 	free_secret(data, len);
@@ -594,7 +597,7 @@ int fed_rest_config_in_cluster(struct fed_rest_config *out, struct fed_error *er
 	ret = fed_kubeconfig_read_file(path.data, FED_KC_FILE_MAX, &c.ca_pem, &c.ca_len);
 	if (ret) {
 		ret = fed_error_set(err, FED_EINVAL, "in-cluster config: cannot read \"%s\": %s",
-				    path.data, strerror(-ret));
+		                    path.data, strerror(-ret));
 		goto out;
 	}
 	fed_buf_reset(&path);

@@ -48,10 +48,10 @@ struct fed_leader {
 	bool started, leading, releasing, released;
 	struct fed_kube_call *call;
 	enum op op;
-	bool fast;	   /* the UPDATE in flight is the leader's optimistic renewal */
-	double sent_at;	   /* when the write in flight was issued */
-	cJSON *lease;	   /* the Lease as the server last returned it, NULL if absent */
-	bool lease_fresh;  /* the last exchange succeeded: lease is the server's state */
+	bool fast;          /* the UPDATE in flight is the leader's optimistic renewal */
+	double sent_at;     /* when the write in flight was issued */
+	cJSON *lease;       /* the Lease as the server last returned it, NULL if absent */
+	bool lease_fresh;   /* the last exchange succeeded: lease is the server's state */
 	bool write_unknown; /* a write since then may or may not have been applied */
 	struct fed_leader_record observed;
 	bool have_observed;
@@ -117,7 +117,7 @@ static char *default_identity(uint64_t *rng_state)
 		goto fail;
 	for (i = 0; i < 16; i++)
 		if (fed_buf_printf(&b, "%s%02x", (i == 4 || i == 6 || i == 8 || i == 10) ? "-" : "",
-				   u[i]))
+		                   u[i]))
 			goto fail;
 	return fed_buf_detach(&b);
 fail:
@@ -322,7 +322,7 @@ static int set_item(cJSON *obj, const char *key, cJSON *v)
 }
 
 static int fill_spec(cJSON *spec, const char *holder, long duration_s, const char *acquire,
-		     const char *renew, long transitions)
+                     const char *renew, long transitions)
 {
 	int ret = 0;
 
@@ -365,11 +365,11 @@ static int send_update(struct fed_leader *le, bool renew, bool release)
 		ret = fill_spec(spec, "", 1, now, now, le->observed.transitions);
 	else if (renew)
 		ret = fill_spec(spec, le->identity, (long)le->lease_duration,
-				le->observed.acquire_time[0] ? le->observed.acquire_time : now, now,
-				le->observed.transitions);
+		                le->observed.acquire_time[0] ? le->observed.acquire_time : now, now,
+		                le->observed.transitions);
 	else
 		ret = fill_spec(spec, le->identity, (long)le->lease_duration, now, now,
-				le->observed.transitions + 1);
+		                le->observed.transitions + 1);
 	if (ret)
 		goto out;
 	body = cJSON_PrintUnformatted(obj);
@@ -423,7 +423,7 @@ static void finish_release(struct fed_leader *le, const struct fed_error *err)
 	if (err && err->code) {
 		le->release_err = *err;
 		FED_LOG_WARN(cname(le), "lease %s: could not release: %s (it expires on its own)",
-			     le->desc, err->msg);
+		             le->desc, err->msg);
 	}
 	arm(le, &le->notify_timer, 0.);
 }
@@ -491,10 +491,10 @@ static void attempt_failed(struct fed_leader *le, const char *what, const struct
 	if (err && err->code) {
 		if (le->leading)
 			FED_LOG_WARN(cname(le), "lease %s: %s failed: %s", le->desc, what,
-				     err->msg);
+			             err->msg);
 		else
 			FED_LOG_DEBUG(cname(le), "lease %s: %s failed: %s", le->desc, what,
-				      err->msg);
+			              err->msg);
 	}
 	schedule_next(le);
 }
@@ -540,10 +540,11 @@ static void handle_get(struct fed_leader *le, struct fed_kube_response *resp, do
 	}
 	v = fed_leader_decide(&le->observed, le->observed_at, t, le->identity, le->lease_duration);
 	if (v == FED_LEADER_WAIT) {
-		double until = fed_leader_expiry(&le->observed, le->observed_at, le->lease_duration);
+		double until =
+		    fed_leader_expiry(&le->observed, le->observed_at, le->lease_duration);
 
 		FED_LOG_DEBUG(cname(le), "lease %s: held by %s, expires in %.1fs", le->desc,
-			      le->observed.holder, until - t);
+		              le->observed.holder, until - t);
 		if (le->leading)
 			step_down(le, "the lease has another holder", true);
 		else
@@ -555,7 +556,7 @@ static void handle_get(struct fed_leader *le, struct fed_kube_response *resp, do
 }
 
 static void handle_write(struct fed_leader *le, struct fed_kube_response *resp, double t,
-			 enum op op, bool fast)
+                         enum op op, bool fast)
 {
 	bool was = le->leading;
 	cJSON *json;
@@ -568,8 +569,8 @@ static void handle_write(struct fed_leader *le, struct fed_kube_response *resp, 
 			release_next(le, &resp->err);
 		} else if (fast) {
 			/* client-go: the optimistic renewal failed, fall back to GET */
-			FED_LOG_DEBUG(cname(le), "lease %s: renew: %s; reading it again",
-				      le->desc, resp->err.msg);
+			FED_LOG_DEBUG(cname(le), "lease %s: renew: %s; reading it again", le->desc,
+			              resp->err.msg);
 			if (request(le, "GET", OP_GET, NULL))
 				attempt_failed(le, "get", NULL);
 		} else {
@@ -605,7 +606,7 @@ static void handle_write(struct fed_leader *le, struct fed_kube_response *resp, 
 	arm(le, &le->deadline_timer, le->renewed_at + le->renew_deadline - t);
 	if (!was)
 		FED_LOG_INFO(cname(le), "lease %s: %s acquired the lease (transitions %ld)",
-			     le->desc, le->identity, le->observed.transitions);
+		             le->desc, le->identity, le->observed.transitions);
 	else
 		FED_LOG_TRACE(cname(le), "lease %s: renewed", le->desc);
 	report_transition(le);
@@ -653,7 +654,7 @@ static void on_response(struct fed_kube_response *resp, void *ud)
 			resp->json = NULL;
 			observe(le, json, t);
 			FED_LOG_INFO(cname(le), "lease %s: %s released the lease", le->desc,
-				     le->identity);
+			             le->identity);
 			report_transition(le);
 			if (!le->dead)
 				finish_release(le, NULL);
@@ -825,7 +826,7 @@ static void watch_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* ---------------------------------------------------------------- public */
 
 int fed_leader_new(struct fed_leader **out, struct fed_kube_client *c,
-		   const struct fed_leader_opts *o, struct fed_error *err)
+                   const struct fed_leader_opts *o, struct fed_error *err)
 {
 	struct fed_leader *le = NULL;
 	int ret = 0;
@@ -834,7 +835,7 @@ int fed_leader_new(struct fed_leader **out, struct fed_kube_client *c,
 	if (!c || !o || !o->lease_namespace || !*o->lease_namespace || !o->lease_name ||
 	    !*o->lease_name) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "leader election: lease namespace and name are required");
+		                    "leader election: lease namespace and name are required");
 		goto out;
 	}
 	if (o->identity && !*o->identity) {
@@ -854,23 +855,23 @@ int fed_leader_new(struct fed_leader **out, struct fed_kube_client *c,
 	/* the Lease stores whole seconds; the others judge expiry by it */
 	if (le->lease_duration < 1 || le->lease_duration != floor(le->lease_duration)) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "leader election: lease duration must be whole seconds "
-				    "(got %g)",
-				    le->lease_duration);
+		                    "leader election: lease duration must be whole seconds "
+		                    "(got %g)",
+		                    le->lease_duration);
 		goto out;
 	}
 	if (le->renew_deadline >= le->lease_duration) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "leader election: renew deadline (%gs) must be less than "
-				    "the lease duration (%gs)",
-				    le->renew_deadline, le->lease_duration);
+		                    "leader election: renew deadline (%gs) must be less than "
+		                    "the lease duration (%gs)",
+		                    le->renew_deadline, le->lease_duration);
 		goto out;
 	}
 	if (FED_LEADER_JITTER * le->retry_period >= le->renew_deadline) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "leader election: renew deadline (%gs) must be more than "
-				    "%g x the retry period (%gs)",
-				    le->renew_deadline, FED_LEADER_JITTER, le->retry_period);
+		                    "leader election: renew deadline (%gs) must be more than "
+		                    "%g x the retry period (%gs)",
+		                    le->renew_deadline, FED_LEADER_JITTER, le->retry_period);
 		goto out;
 	}
 	le->cb = o->cb;
@@ -905,12 +906,11 @@ int fed_leader_start(struct fed_leader *le, struct fed_error *err)
 {
 	if (le->started || le->releasing || le->released)
 		return fed_error_set(err, FED_EINVAL, "leader election on %s: already started",
-				     le->desc);
+		                     le->desc);
 	le->started = true;
-	FED_LOG_INFO(cname(le),
-		     "lease %s: %s is campaigning (lease %gs, renew deadline %gs, retry %gs)",
-		     le->desc, le->identity, le->lease_duration, le->renew_deadline,
-		     le->retry_period);
+	FED_LOG_INFO(
+	    cname(le), "lease %s: %s is campaigning (lease %gs, renew deadline %gs, retry %gs)",
+	    le->desc, le->identity, le->lease_duration, le->renew_deadline, le->retry_period);
 	arm(le, &le->retry_timer, 0.);
 	arm(le, &le->watch_timer, 0.);
 	return 0;

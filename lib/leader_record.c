@@ -47,8 +47,7 @@ static long spec_long(const cJSON *spec, const char *key)
 	return cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
 }
 
-int fed_leader_record_parse(struct fed_leader_record *r, const cJSON *lease,
-			    struct fed_error *err)
+int fed_leader_record_parse(struct fed_leader_record *r, const cJSON *lease, struct fed_error *err)
 {
 	const cJSON *spec;
 	int ret = 0;
@@ -90,7 +89,7 @@ double fed_leader_expiry(const struct fed_leader_record *r, double observed_at, 
 }
 
 enum fed_leader_verdict fed_leader_decide(const struct fed_leader_record *r, double observed_at,
-					  double now, const char *identity, double fallback_s)
+                                          double now, const char *identity, double fallback_s)
 {
 	if (!r->holder || !*r->holder)
 		return FED_LEADER_ACQUIRE;
@@ -115,8 +114,8 @@ int fed_leader_time_format(char *buf, size_t len, const struct timespec *ts)
 	    ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
 		return FED_EINVAL;
 	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     ts->tv_nsec / 1000);
+	             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	             ts->tv_nsec / 1000);
 	if (n < 0 || (size_t)n >= len)
 		return FED_EINVAL;
 	return 0;

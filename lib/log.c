@@ -60,8 +60,8 @@ static char *mask_run(char *p)
 
 char *fed_log_redact(char *s)
 {
-	static const char *keys[] = {"bearer ", "token\":\"", "token\": \"", "token: ",
-				     "token=", "password: ", "client-key-data: "};
+	static const char *keys[] = {"bearer ", "token\":\"", "token\": \"",      "token: ",
+	                             "token=",  "password: ", "client-key-data: "};
 	char *p;
 	size_t i;
 
@@ -105,8 +105,7 @@ static void json_escape(FILE *f, const char *s)
 	}
 }
 
-void fed_log_write(int level, const char *cluster, const char *file, int line, const char *fmt,
-		   ...)
+void fed_log_write(int level, const char *cluster, const char *file, int line, const char *fmt, ...)
 {
 	char msg[4096];
 	char ts[64];
@@ -123,8 +122,8 @@ void fed_log_write(int level, const char *cluster, const char *file, int line, c
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(now.tv_nsec / 1000000));
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (int)(now.tv_nsec / 1000000));
 	base = strrchr(file, '/');
 	base = base ? base + 1 : file;
 	if (level < 0 || level > FED_LOG_TRACE)
@@ -133,7 +132,7 @@ void fed_log_write(int level, const char *cluster, const char *file, int line, c
 	flockfile(stderr);
 	if (log_json) {
 		fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"src\":\"%s:%d\"", ts,
-			level_names[level], base, line);
+		        level_names[level], base, line);
 		if (cluster) {
 			fputs(",\"cluster\":\"", stderr);
 			json_escape(stderr, cluster);

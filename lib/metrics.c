@@ -75,7 +75,7 @@ static int valid_name(const char *s, int colon)
 	for (p = s; *p; p++) {
 		char c = *p;
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			 (colon && c == ':') || (p > s && c >= '0' && c <= '9');
+		         (colon && c == ':') || (p > s && c >= '0' && c <= '9');
 		if (!ok)
 			return 0;
 	}
@@ -140,14 +140,14 @@ static int parse_labels(struct fed_metrics_family *f, const char *labels, struct
 		if (!valid_name(name, 0) || !strncmp(name, "__", 2) ||
 		    (f->type == FED_METRICS_HISTOGRAM && !strcmp(name, "le"))) {
 			ret = fed_error_set(err, FED_EINVAL, "metric %s: invalid label name '%s'",
-					    f->name, name);
+			                    f->name, name);
 			goto out;
 		}
 		for (i = 0; i < f->nlabels; i++) {
 			if (!strcmp(f->labels[i], name)) {
 				ret = fed_error_set(err, FED_EINVAL,
-						    "metric %s: label '%s' given twice", f->name,
-						    name);
+				                    "metric %s: label '%s' given twice", f->name,
+				                    name);
 				goto out;
 			}
 		}
@@ -166,7 +166,7 @@ out:
 }
 
 static int set_buckets(struct fed_metrics_family *f, const double *b, size_t n,
-		       struct fed_error *err)
+                       struct fed_error *err)
 {
 	size_t i;
 
@@ -179,8 +179,8 @@ static int set_buckets(struct fed_metrics_family *f, const double *b, size_t n,
 	for (i = 0; i < n; i++) {
 		if (!isfinite(b[i]) || (i > 0 && b[i] <= b[i - 1]))
 			return fed_error_set(err, FED_EINVAL,
-					     "metric %s: buckets must be finite and increasing",
-					     f->name);
+			                     "metric %s: buckets must be finite and increasing",
+			                     f->name);
 	}
 	f->bounds = malloc((n ? n : 1) * sizeof(double));
 	if (!f->bounds)
@@ -192,11 +192,11 @@ static int set_buckets(struct fed_metrics_family *f, const double *b, size_t n,
 }
 
 static int series_lookup(struct fed_metrics_family *f, const char *const *values, int create,
-			 struct fed_metrics_series **out);
+                         struct fed_metrics_series **out);
 
 static int family_add(struct fed_metrics *reg, enum fed_metrics_type type, const char *name,
-		      const char *help, const char *labels, const double *buckets,
-		      size_t nbuckets, struct fed_metrics_family **out, struct fed_error *err)
+                      const char *help, const char *labels, const double *buckets, size_t nbuckets,
+                      struct fed_metrics_family **out, struct fed_error *err)
 {
 	struct fed_metrics_family *f = NULL, **grown;
 	struct fed_metrics_series *s;
@@ -207,7 +207,7 @@ static int family_add(struct fed_metrics *reg, enum fed_metrics_type type, const
 		*out = NULL;
 	if (!valid_name(name, 1)) {
 		ret = fed_error_set(err, FED_EINVAL, "invalid metric name '%s'",
-				    name ? name : "(null)");
+		                    name ? name : "(null)");
 		goto out;
 	}
 	pos = family_pos(reg, name, &found);
@@ -251,31 +251,31 @@ out:
 }
 
 int fed_metrics_counter(struct fed_metrics *reg, const char *name, const char *help,
-			const char *labels, struct fed_metrics_family **out, struct fed_error *err)
+                        const char *labels, struct fed_metrics_family **out, struct fed_error *err)
 {
 	return family_add(reg, FED_METRICS_COUNTER, name, help, labels, NULL, 0, out, err);
 }
 
 int fed_metrics_gauge(struct fed_metrics *reg, const char *name, const char *help,
-		      const char *labels, struct fed_metrics_family **out, struct fed_error *err)
+                      const char *labels, struct fed_metrics_family **out, struct fed_error *err)
 {
 	return family_add(reg, FED_METRICS_GAUGE, name, help, labels, NULL, 0, out, err);
 }
 
 int fed_metrics_histogram(struct fed_metrics *reg, const char *name, const char *help,
-			  const char *labels, const double *buckets, size_t nbuckets,
-			  struct fed_metrics_family **out, struct fed_error *err)
+                          const char *labels, const double *buckets, size_t nbuckets,
+                          struct fed_metrics_family **out, struct fed_error *err)
 {
 	return family_add(reg, FED_METRICS_HISTOGRAM, name, help, labels, buckets, nbuckets, out,
-			  err);
+	                  err);
 }
 
 /* ---- series ----------------------------------------------------------- */
 
 /* The map key for values: "<len>:<value>" per label. Returns stack when it
  * fits, else a malloc'd string in *heap; NULL when out of memory. */
-static char *make_key(const struct fed_metrics_family *f, const char *const *values,
-		      char *stack, size_t stack_len, char **heap)
+static char *make_key(const struct fed_metrics_family *f, const char *const *values, char *stack,
+                      size_t stack_len, char **heap)
 {
 	size_t i, need = 1, off = 0;
 	char *key = stack;
@@ -301,7 +301,7 @@ static char *make_key(const struct fed_metrics_family *f, const char *const *val
 }
 
 static struct fed_metrics_series *series_new(struct fed_metrics_family *f,
-					     const char *const *values)
+                                             const char *const *values)
 {
 	size_t nb = f->type == FED_METRICS_HISTOGRAM ? f->nbounds + 1 : 0, i;
 	struct fed_metrics_series *s = calloc(1, sizeof(*s) + nb * sizeof(uint64_t));
@@ -324,7 +324,7 @@ fail:
 }
 
 static int series_lookup(struct fed_metrics_family *f, const char *const *values, int create,
-			 struct fed_metrics_series **out)
+                         struct fed_metrics_series **out)
 {
 	struct fed_metrics_series *s = NULL;
 	char stack[256], *heap = NULL, *key;
@@ -358,7 +358,7 @@ out:
 }
 
 int fed_metrics_series(struct fed_metrics_family *f, const char *const *values,
-		       struct fed_metrics_series **out)
+                       struct fed_metrics_series **out)
 {
 	return series_lookup(f, values, 1, out);
 }
@@ -472,7 +472,7 @@ int fed_metrics_remove(struct fed_metrics_family *f, const char *const *values)
 }
 
 size_t fed_metrics_remove_matching(struct fed_metrics_family *f, const char *label,
-				   const char *value)
+                                   const char *value)
 {
 	struct fed_map_iter it;
 	struct fed_map_entry *e;

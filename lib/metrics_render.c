@@ -56,8 +56,8 @@ static int append_escaped(struct fed_buf *out, const char *s, int quote)
 }
 
 /* name{a="x",b="y"[,le="..."]} value */
-static int render_line(struct fed_buf *out, const struct fed_metrics_series *s,
-		       const char *suffix, const char *le, double v)
+static int render_line(struct fed_buf *out, const struct fed_metrics_series *s, const char *suffix,
+                       const char *le, double v)
 {
 	const struct fed_metrics_family *f = s->fam;
 	char num[64];
@@ -169,7 +169,7 @@ int fed_metrics_render(const struct fed_metrics *reg, struct fed_buf *out)
 }
 
 int fed_metrics_http_handler(const struct fed_http_request *req, struct fed_http_response *resp,
-			     void *ud)
+                             void *ud)
 {
 	resp->content_type = FED_METRICS_CONTENT_TYPE;
 	return fed_metrics_render(ud, &resp->body);

@@ -4,8 +4,8 @@
 
 #include "fed/opt.h"
 
-static const struct fed_opt *find(const struct fed_opt *const *tables, const char *name,
-				  size_t len, char short_name)
+static const struct fed_opt *find(const struct fed_opt *const *tables, const char *name, size_t len,
+                                  char short_name)
 {
 	const struct fed_opt *const *t;
 	const struct fed_opt *o;
@@ -31,8 +31,8 @@ static int set_value(const struct fed_opt *o, const char *val, struct fed_error 
 		else if (!strcmp(val, "false"))
 			*(bool *)o->value = false;
 		else
-			return fed_error_set(err, FED_EINVAL, "--%s takes true or false, not \"%s\"",
-					     o->name, val);
+			return fed_error_set(err, FED_EINVAL,
+			                     "--%s takes true or false, not \"%s\"", o->name, val);
 		return 0;
 	case FED_OPT_STRING:
 		*(const char **)o->value = val;
@@ -42,8 +42,8 @@ static int set_value(const struct fed_opt *o, const char *val, struct fed_error 
 		errno = 0;
 		v = strtol(val, &end, 10);
 		if (errno || *end || end == val || v < -2147483647L || v > 2147483647L)
-			return fed_error_set(err, FED_EINVAL, "--%s takes a whole number, not \"%s\"",
-					     o->name, val);
+			return fed_error_set(err, FED_EINVAL,
+			                     "--%s takes a whole number, not \"%s\"", o->name, val);
 		*(int *)o->value = (int)v;
 		return 0;
 	}
@@ -53,7 +53,7 @@ static int set_value(const struct fed_opt *o, const char *val, struct fed_error 
 		v = strtod(val, &end);
 		if (errno || *end || end == val)
 			return fed_error_set(err, FED_EINVAL, "--%s takes a number, not \"%s\"",
-					     o->name, val);
+			                     o->name, val);
 		*(double *)o->value = v;
 		return 0;
 	}
@@ -70,7 +70,7 @@ static int set_value(const struct fed_opt *o, const char *val, struct fed_error 
 }
 
 int fed_opt_parse(const struct fed_opt *const *tables, int argc, char **argv, char **args,
-		  int max_args, int *nargs, bool *help, struct fed_error *err)
+                  int max_args, int *nargs, bool *help, struct fed_error *err)
 {
 	bool only_args = false;
 	int i;
@@ -85,7 +85,8 @@ int fed_opt_parse(const struct fed_opt *const *tables, int argc, char **argv, ch
 
 		if (only_args || a[0] != '-' || a[1] == '\0') {
 			if (*nargs >= max_args)
-				return fed_error_set(err, FED_EINVAL, "unexpected argument \"%s\"", a);
+				return fed_error_set(err, FED_EINVAL, "unexpected argument \"%s\"",
+				                     a);
 			args[(*nargs)++] = argv[i];
 			continue;
 		}
@@ -111,11 +112,13 @@ int fed_opt_parse(const struct fed_opt *const *tables, int argc, char **argv, ch
 			snprintf(label, sizeof(label), "-%c", a[1]);
 		}
 		if (!o)
-			return fed_error_set(err, FED_EINVAL, "unknown option %s (see --help)", label);
+			return fed_error_set(err, FED_EINVAL, "unknown option %s (see --help)",
+			                     label);
 		if (o->type != FED_OPT_BOOL && !val) {
 			if (i + 1 >= argc)
-				return fed_error_set(err, FED_EINVAL, "%s needs a value (%s)", label,
-						     o->value_name ? o->value_name : "VALUE");
+				return fed_error_set(err, FED_EINVAL, "%s needs a value (%s)",
+				                     label,
+				                     o->value_name ? o->value_name : "VALUE");
 			val = argv[++i];
 		}
 		if (set_value(o, val, err))
@@ -133,11 +136,13 @@ void fed_opt_print_help(FILE *f, const struct fed_opt *const *tables)
 		for (o = *t; o->type != FED_OPT_END; o++) {
 			char left[96];
 			if (o->short_name)
-				snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
-					 o->value_name ? " " : "", o->value_name ? o->value_name : "");
+				snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name,
+				         o->name, o->value_name ? " " : "",
+				         o->value_name ? o->value_name : "");
 			else
 				snprintf(left, sizeof(left), "    --%s%s%s", o->name,
-					 o->value_name ? " " : "", o->value_name ? o->value_name : "");
+				         o->value_name ? " " : "",
+				         o->value_name ? o->value_name : "");
 			fprintf(f, "  %-36s %s\n", left, o->help);
 		}
 }

@@ -44,7 +44,7 @@ int fed_table_add(struct fed_table *t, const char *const *cells)
 }
 
 int fed_table_render(const struct fed_table *t, struct fed_buf *out, const char *indent,
-		     int with_header)
+                     int with_header)
 {
 	size_t w[FED_TABLE_MAX_COLS] = {0};
 	size_t r, c, first = with_header ? 0 : 1;
@@ -114,7 +114,7 @@ void fed_age_format(char *out, size_t n, long long s)
 		snprintf(out, n, "%lldd", h / 24);
 	else if (h < 24 * 365 * 8)
 		(h / 24) % 365 ? snprintf(out, n, "%lldy%lldd", h / 24 / 365, (h / 24) % 365)
-			       : snprintf(out, n, "%lldy", h / 24 / 365);
+		               : snprintf(out, n, "%lldy", h / 24 / 365);
 	else
 		snprintf(out, n, "%lldy", h / 24 / 365);
 }

@@ -20,10 +20,10 @@ struct fed_tunnel_bridge {
 	ev_io io;
 	bool tcp_connecting, tls_handshaking;
 	bool ssl_want_read, ssl_want_write;
-	bool ep_eof;	   /* the socket said EOF: FIN sent on the stream */
-	bool stream_fin;   /* the peer sent FIN: shut the socket's write side once flushed */
-	bool ep_shut;	   /* write side shut */
-	bool failing;	   /* filter refused: reply sent, waiting to end */
+	bool ep_eof;     /* the socket said EOF: FIN sent on the stream */
+	bool stream_fin; /* the peer sent FIN: shut the socket's write side once flushed */
+	bool ep_shut;    /* write side shut */
+	bool failing;    /* filter refused: reply sent, waiting to end */
 	struct fed_buf to_ep;
 	size_t pending_credit; /* stream bytes behind to_ep, credited when it is flushed */
 	struct fed_tunnel_filter filter;
@@ -255,9 +255,9 @@ static void step_connect(struct fed_tunnel_bridge *b)
 				return;
 			}
 			bridge_end(b, FED_TUNNEL_RST_UNREACHABLE,
-				   SSL_get_verify_result(b->ssl) != X509_V_OK
-					   ? "TLS verification of the target failed"
-					   : "TLS handshake with the target failed");
+			           SSL_get_verify_result(b->ssl) != X509_V_OK
+			               ? "TLS verification of the target failed"
+			               : "TLS handshake with the target failed");
 		}
 	}
 }
@@ -372,21 +372,21 @@ static void st_reset(struct fed_tunnel_stream *s, uint32_t code, void *ud)
 	enter(b);
 	b->st = NULL; /* freed by the connection after this returns */
 	bridge_end(b, 0,
-		   code == FED_TUNNEL_RST_CONN_LOST ? "tunnel connection lost" : "stream reset");
+	           code == FED_TUNNEL_RST_CONN_LOST ? "tunnel connection lost" : "stream reset");
 	leave(b);
 }
 
 const struct fed_tunnel_stream_cb fed_tunnel_bridge_stream_cb = {
-	.data = st_data,
-	.fin = st_fin,
-	.writable = st_writable,
-	.reset = st_reset,
+    .data = st_data,
+    .fin = st_fin,
+    .writable = st_writable,
+    .reset = st_reset,
 };
 
 int fed_tunnel_bridge_new(struct ev_loop *loop, struct fed_tunnel_stream *s, int fd, SSL *ssl,
-			  const struct fed_tunnel_filter *filter,
-			  void (*done)(void *ud, const char *why), void *ud,
-			  struct fed_tunnel_bridge **out, struct fed_error *err)
+                          const struct fed_tunnel_filter *filter,
+                          void (*done)(void *ud, const char *why), void *ud,
+                          struct fed_tunnel_bridge **out, struct fed_error *err)
 {
 	struct fed_tunnel_bridge *b = calloc(1, sizeof(*b));
 

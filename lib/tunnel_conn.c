@@ -55,7 +55,7 @@ struct fed_tunnel_conn {
 };
 
 static void conn_die(struct fed_tunnel_conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void unlink_stream(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s);
 
@@ -152,7 +152,7 @@ static void update_io(struct fed_tunnel_conn *c)
 }
 
 static void queue_frame(struct fed_tunnel_conn *c, uint8_t type, uint32_t stream, const void *p,
-			size_t n)
+                        size_t n)
 {
 	if (c->st == ST_DEAD)
 		return;
@@ -264,8 +264,8 @@ static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame
 		conn_die(c, "unexpected AUTH");
 		return;
 	}
-	rc = c->cb->auth(c, f->payload[0], f->payload + 1, f->len - 1, &cluster, &cred, c->ud,
-			 &err);
+	rc =
+	    c->cb->auth(c, f->payload[0], f->payload + 1, f->len - 1, &cluster, &cred, c->ud, &err);
 	if (c->freed || c->st == ST_DEAD)
 		goto out;
 	if (rc < 0 || !cluster) {
@@ -278,7 +278,7 @@ static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame
 		ev_idle_start(c->loop, &c->closer);
 		c->st = ST_HELLO;
 		FED_LOG_WARN(NULL, "tunnel %s: authentication refused: %s", c->name,
-			     err.msg[0] ? err.msg : "no identity");
+		             err.msg[0] ? err.msg : "no identity");
 		c->auth_sent = true; /* any further frame is ignored until close */
 		goto out;
 	}
@@ -390,7 +390,7 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 			return c->st != ST_DEAD && !c->freed;
 		case FED_TUNNEL_GOAWAY:
 			conn_die(c, "peer sent GOAWAY %u before authentication",
-				 fed_tunnel_get_u32(f->payload));
+			         fed_tunnel_get_u32(f->payload));
 			return false;
 		default:
 			conn_die(c, "%s before authentication", fed_tunnel_type_name(f->type));
@@ -425,8 +425,7 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 		if (s && s->cb && s->cb->data) {
 			s->unconsumed += f->len;
 			s->cb->data(s, f->payload, f->len, s->ud);
-		}
-		else /* no consumer yet: credit the connection back */
+		} else /* no consumer yet: credit the connection back */
 			fed_tunnel_proto_consumed(&c->proto, NULL, f->len);
 		break;
 	case FED_TUNNEL_WINDOW:
@@ -502,10 +501,11 @@ static void ssl_fail(struct fed_tunnel_conn *c, const char *what, int ret)
 	if (e == SSL_ERROR_ZERO_RETURN)
 		conn_die(c, "%s: the peer closed the connection", what);
 	else if (e == SSL_ERROR_SYSCALL)
-		conn_die(c, "%s: %s", what, ret == 0 || errno == 0 ? "connection closed" : strerror(errno));
+		conn_die(c, "%s: %s", what,
+		         ret == 0 || errno == 0 ? "connection closed" : strerror(errno));
 	else if (c->st == ST_HANDSHAKE && SSL_get_verify_result(c->ssl) != X509_V_OK)
-		conn_die(c, "%s: certificate verification failed: %s (check the pinned host CA)", what,
-			 X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
+		conn_die(c, "%s: certificate verification failed: %s (check the pinned host CA)",
+		         what, X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
 	else
 		conn_die(c, "%s: %s", what, buf[0] ? buf : "TLS error");
 }
@@ -543,7 +543,8 @@ static void do_write(struct fed_tunnel_conn *c)
 		int rc;
 
 		ERR_clear_error();
-		rc = SSL_write(c->ssl, c->out.data, c->out.len > 1 << 20 ? 1 << 20 : (int)c->out.len);
+		rc = SSL_write(c->ssl, c->out.data,
+		               c->out.len > 1 << 20 ? 1 << 20 : (int)c->out.len);
 		if (rc > 0) {
 			fed_buf_consume(&c->out, (size_t)rc);
 			continue;
@@ -591,9 +592,9 @@ static void do_read(struct fed_tunnel_conn *c)
 			conn_die(c, "out of memory");
 			return;
 		}
-		while ((d = fed_tunnel_frame_decode((const uint8_t *)c->in.data + off,
-						    c->in.len - off, FED_TUNNEL_MAX_FRAME, &f,
-						    &used, &err)) == 1) {
+		while (
+		    (d = fed_tunnel_frame_decode((const uint8_t *)c->in.data + off, c->in.len - off,
+		                                 FED_TUNNEL_MAX_FRAME, &f, &used, &err)) == 1) {
 			off += used;
 			if (!handle_frame(c, &f))
 				return;
@@ -641,10 +642,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->st != ST_READY) {
 		if (now - c->started >= c->opts.handshake_timeout)
 			conn_die(c, "no TLS handshake and authentication within %.0f s",
-				 c->opts.handshake_timeout);
+			         c->opts.handshake_timeout);
 	} else if (now - c->last_rx >= c->opts.heartbeat * c->opts.missed) {
 		conn_die(c, "no heartbeat for %.0f s (%d missed)", now - c->last_rx,
-			 c->opts.missed);
+		         c->opts.missed);
 	} else {
 		uint8_t ping[8];
 
@@ -682,8 +683,8 @@ static bool set_outer_bio(struct fed_tunnel_conn *c)
 }
 
 static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
-		    const struct fed_tunnel_conn_opts *opts, const struct fed_tunnel_conn_cb *cb,
-		    void *ud, struct fed_tunnel_conn **out, struct fed_error *err)
+                    const struct fed_tunnel_conn_opts *opts, const struct fed_tunnel_conn_cb *cb,
+                    void *ud, struct fed_tunnel_conn **out, struct fed_error *err)
 {
 	struct fed_tunnel_conn *c = calloc(1, sizeof(*c));
 	double interval;
@@ -743,18 +744,18 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 }
 
 int fed_tunnel_conn_accept(struct ev_loop *loop, int fd, SSL_CTX *ctx,
-			   const struct fed_tunnel_conn_opts *opts,
-			   const struct fed_tunnel_conn_cb *cb, void *ud,
-			   struct fed_tunnel_conn **out, struct fed_error *err)
+                           const struct fed_tunnel_conn_opts *opts,
+                           const struct fed_tunnel_conn_cb *cb, void *ud,
+                           struct fed_tunnel_conn **out, struct fed_error *err)
 {
 	return conn_new(loop, fd, ctx, true, opts, cb, ud, out, err);
 }
 
 int fed_tunnel_conn_connect(struct ev_loop *loop, int fd, SSL_CTX *ctx, const char *verify_host,
-			    int auth_kind, const char *secret,
-			    const struct fed_tunnel_conn_opts *opts,
-			    const struct fed_tunnel_conn_cb *cb, void *ud,
-			    struct fed_tunnel_conn **out, struct fed_error *err)
+                            int auth_kind, const char *secret,
+                            const struct fed_tunnel_conn_opts *opts,
+                            const struct fed_tunnel_conn_cb *cb, void *ud,
+                            struct fed_tunnel_conn **out, struct fed_error *err)
 {
 	struct fed_tunnel_conn *c;
 	X509_VERIFY_PARAM *vp;
@@ -839,8 +840,8 @@ const char *fed_tunnel_conn_name(const struct fed_tunnel_conn *c)
 /* ---- streams ---- */
 
 int fed_tunnel_stream_open(struct fed_tunnel_conn *c, int target,
-			   const struct fed_tunnel_stream_cb *cb, void *ud,
-			   struct fed_tunnel_stream **out, struct fed_error *err)
+                           const struct fed_tunnel_stream_cb *cb, void *ud,
+                           struct fed_tunnel_stream **out, struct fed_error *err)
 {
 	struct fed_tunnel_pstream *ps;
 	struct fed_tunnel_stream *s;
@@ -874,7 +875,7 @@ int fed_tunnel_stream_open(struct fed_tunnel_conn *c, int target,
 }
 
 void fed_tunnel_stream_accept(struct fed_tunnel_stream *s, const struct fed_tunnel_stream_cb *cb,
-			      void *ud)
+                              void *ud)
 {
 	s->cb = cb;
 	s->ud = ud;
@@ -883,7 +884,7 @@ void fed_tunnel_stream_accept(struct fed_tunnel_stream *s, const struct fed_tunn
 }
 
 void fed_tunnel_stream_set_cb(struct fed_tunnel_stream *s, const struct fed_tunnel_stream_cb *cb,
-			      void *ud)
+                              void *ud)
 {
 	s->cb = cb;
 	s->ud = ud;

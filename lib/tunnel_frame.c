@@ -19,13 +19,13 @@ void fed_tunnel_put_u32(uint8_t *p, uint32_t v)
 }
 
 static const char *const type_names[] = {
-	[FED_TUNNEL_HELLO] = "HELLO",	  [FED_TUNNEL_AUTH] = "AUTH",
-	[FED_TUNNEL_AUTH_OK] = "AUTH_OK", [FED_TUNNEL_OPEN] = "OPEN",
-	[FED_TUNNEL_OPEN_OK] = "OPEN_OK", [FED_TUNNEL_DATA] = "DATA",
-	[FED_TUNNEL_WINDOW] = "WINDOW",	  [FED_TUNNEL_FIN] = "FIN",
-	[FED_TUNNEL_RST] = "RST",	  [FED_TUNNEL_PING] = "PING",
-	[FED_TUNNEL_PONG] = "PONG",	  [FED_TUNNEL_METADATA] = "METADATA",
-	[FED_TUNNEL_GOAWAY] = "GOAWAY",	  [FED_TUNNEL_CREDENTIAL] = "CREDENTIAL",
+    [FED_TUNNEL_HELLO] = "HELLO",     [FED_TUNNEL_AUTH] = "AUTH",
+    [FED_TUNNEL_AUTH_OK] = "AUTH_OK", [FED_TUNNEL_OPEN] = "OPEN",
+    [FED_TUNNEL_OPEN_OK] = "OPEN_OK", [FED_TUNNEL_DATA] = "DATA",
+    [FED_TUNNEL_WINDOW] = "WINDOW",   [FED_TUNNEL_FIN] = "FIN",
+    [FED_TUNNEL_RST] = "RST",         [FED_TUNNEL_PING] = "PING",
+    [FED_TUNNEL_PONG] = "PONG",       [FED_TUNNEL_METADATA] = "METADATA",
+    [FED_TUNNEL_GOAWAY] = "GOAWAY",   [FED_TUNNEL_CREDENTIAL] = "CREDENTIAL",
 };
 
 const char *fed_tunnel_type_name(uint8_t type)
@@ -35,8 +35,8 @@ const char *fed_tunnel_type_name(uint8_t type)
 	return "unknown";
 }
 
-int fed_tunnel_frame_encode(struct fed_buf *out, uint8_t type, uint32_t stream,
-			    const void *payload, size_t len)
+int fed_tunnel_frame_encode(struct fed_buf *out, uint8_t type, uint32_t stream, const void *payload,
+                            size_t len)
 {
 	uint8_t hdr[FED_TUNNEL_HDR] = {0};
 	int rc;
@@ -52,8 +52,7 @@ int fed_tunnel_frame_encode(struct fed_buf *out, uint8_t type, uint32_t stream,
 	return rc;
 }
 
-int fed_tunnel_frame_encode_u32(struct fed_buf *out, uint8_t type, uint32_t stream,
-				uint32_t value)
+int fed_tunnel_frame_encode_u32(struct fed_buf *out, uint8_t type, uint32_t stream, uint32_t value)
 {
 	uint8_t v[4];
 
@@ -71,17 +70,17 @@ struct type_rule {
 };
 
 static const struct type_rule rules[] = {
-	[FED_TUNNEL_HELLO] = {true, false, 12, 0},   [FED_TUNNEL_AUTH] = {true, false, -1, 2},
-	[FED_TUNNEL_AUTH_OK] = {true, false, -1, 1}, [FED_TUNNEL_OPEN] = {false, false, 1, 0},
-	[FED_TUNNEL_OPEN_OK] = {false, false, 0, 0}, [FED_TUNNEL_DATA] = {false, false, -1, 1},
-	[FED_TUNNEL_WINDOW] = {false, true, 4, 0},   [FED_TUNNEL_FIN] = {false, false, 0, 0},
-	[FED_TUNNEL_RST] = {false, false, 4, 0},     [FED_TUNNEL_PING] = {true, false, 8, 0},
-	[FED_TUNNEL_PONG] = {true, false, 8, 0},     [FED_TUNNEL_METADATA] = {true, false, -1, 2},
-	[FED_TUNNEL_GOAWAY] = {true, false, -1, 4},  [FED_TUNNEL_CREDENTIAL] = {true, false, -1, 1},
+    [FED_TUNNEL_HELLO] = {true, false, 12, 0},   [FED_TUNNEL_AUTH] = {true, false, -1, 2},
+    [FED_TUNNEL_AUTH_OK] = {true, false, -1, 1}, [FED_TUNNEL_OPEN] = {false, false, 1, 0},
+    [FED_TUNNEL_OPEN_OK] = {false, false, 0, 0}, [FED_TUNNEL_DATA] = {false, false, -1, 1},
+    [FED_TUNNEL_WINDOW] = {false, true, 4, 0},   [FED_TUNNEL_FIN] = {false, false, 0, 0},
+    [FED_TUNNEL_RST] = {false, false, 4, 0},     [FED_TUNNEL_PING] = {true, false, 8, 0},
+    [FED_TUNNEL_PONG] = {true, false, 8, 0},     [FED_TUNNEL_METADATA] = {true, false, -1, 2},
+    [FED_TUNNEL_GOAWAY] = {true, false, -1, 4},  [FED_TUNNEL_CREDENTIAL] = {true, false, -1, 1},
 };
 
 int fed_tunnel_frame_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
-			    struct fed_tunnel_frame *f, size_t *used, struct fed_error *err)
+                            struct fed_tunnel_frame *f, size_t *used, struct fed_error *err)
 {
 	const struct type_rule *r;
 	uint32_t plen, stream;
@@ -98,18 +97,19 @@ int fed_tunnel_frame_decode(const uint8_t *buf, size_t len, uint32_t max_payload
 	r = &rules[type];
 	if (buf[1] || buf[2] || buf[3])
 		return fed_error_set(err, FED_EINVAL,
-				     "tunnel frame %s: flags and reserved bits must be 0",
-				     fed_tunnel_type_name(type));
+		                     "tunnel frame %s: flags and reserved bits must be 0",
+		                     fed_tunnel_type_name(type));
 	if (plen > max_payload)
 		return fed_error_set(err, FED_EINVAL,
-				     "tunnel frame %s: payload of %u bytes exceeds the limit of %u",
-				     fed_tunnel_type_name(type), plen, max_payload);
+		                     "tunnel frame %s: payload of %u bytes exceeds the limit of %u",
+		                     fed_tunnel_type_name(type), plen, max_payload);
 	if (!r->any && r->conn != (stream == 0))
-		return fed_error_set(err, FED_EINVAL, "tunnel frame %s: %s", fed_tunnel_type_name(type),
-				     r->conn ? "must be on stream 0" : "must not be on stream 0");
+		return fed_error_set(err, FED_EINVAL, "tunnel frame %s: %s",
+		                     fed_tunnel_type_name(type),
+		                     r->conn ? "must be on stream 0" : "must not be on stream 0");
 	if (r->fixed >= 0 ? plen != (uint32_t)r->fixed : plen < r->min_len)
 		return fed_error_set(err, FED_EINVAL, "tunnel frame %s: bad payload length %u",
-				     fed_tunnel_type_name(type), plen);
+		                     fed_tunnel_type_name(type), plen);
 	if (len - FED_TUNNEL_HDR < plen)
 		return 0;
 	f->type = type;
@@ -189,7 +189,7 @@ void fed_tunnel_proto_forget(struct fed_tunnel_proto *p, uint32_t id)
 }
 
 int fed_tunnel_proto_open(struct fed_tunnel_proto *p, struct fed_tunnel_pstream **out,
-			  struct fed_error *err)
+                          struct fed_error *err)
 {
 	struct fed_tunnel_pstream *s;
 
@@ -198,11 +198,12 @@ int fed_tunnel_proto_open(struct fed_tunnel_proto *p, struct fed_tunnel_pstream 
 		return fed_error_set(err, FED_EINVAL, "tunnel: only the host opens streams");
 	if (p->nstreams >= p->max_streams)
 		return fed_error_set(err, FED_EUNAVAILABLE,
-				     "tunnel: %u streams open, the limit; retry later",
-				     p->nstreams);
+		                     "tunnel: %u streams open, the limit; retry later",
+		                     p->nstreams);
 	if (p->next_id > 0x7ffffffd)
-		return fed_error_set(err, FED_EUNAVAILABLE,
-				     "tunnel: stream ids exhausted; the connection must be renewed");
+		return fed_error_set(
+		    err, FED_EUNAVAILABLE,
+		    "tunnel: stream ids exhausted; the connection must be renewed");
 	s = add_stream(p, p->next_id);
 	if (!s)
 		return fed_error_set(err, FED_ENOMEM, "tunnel: out of memory");
@@ -215,13 +216,13 @@ static int add_credit(int64_t *credit, uint32_t inc, const char *what, struct fe
 {
 	if (inc == 0 || *credit + inc > FED_TUNNEL_MAX_WINDOW)
 		return fed_error_set(err, FED_EINVAL, "tunnel: WINDOW %s %u for %s",
-				     inc ? "overflows the window with" : "of", inc, what);
+		                     inc ? "overflows the window with" : "of", inc, what);
 	*credit += inc;
 	return 0;
 }
 
 int fed_tunnel_proto_recv(struct fed_tunnel_proto *p, const struct fed_tunnel_frame *f,
-			  enum fed_tunnel_verdict *verdict, uint32_t *code, struct fed_error *err)
+                          enum fed_tunnel_verdict *verdict, uint32_t *code, struct fed_error *err)
 {
 	struct fed_tunnel_pstream *s = f->stream ? fed_tunnel_proto_find(p, f->stream) : NULL;
 
@@ -231,12 +232,12 @@ int fed_tunnel_proto_recv(struct fed_tunnel_proto *p, const struct fed_tunnel_fr
 	case FED_TUNNEL_OPEN:
 		if (p->is_host)
 			return fed_error_set(err, FED_EINVAL,
-					     "tunnel: the agent may not open streams (stream %u)",
-					     f->stream);
+			                     "tunnel: the agent may not open streams (stream %u)",
+			                     f->stream);
 		if (!(f->stream & 1) || f->stream <= p->last_peer_id)
 			return fed_error_set(err, FED_EINVAL,
-					     "tunnel: OPEN with id %u (must be odd and above %u)",
-					     f->stream, p->last_peer_id);
+			                     "tunnel: OPEN with id %u (must be odd and above %u)",
+			                     f->stream, p->last_peer_id);
 		p->last_peer_id = f->stream;
 		if (p->nstreams >= p->max_streams) {
 			*verdict = FED_TUNNEL_REFUSE_STREAM;
@@ -251,9 +252,9 @@ int fed_tunnel_proto_recv(struct fed_tunnel_proto *p, const struct fed_tunnel_fr
 		 * stream that is gone, or the two sides' counts drift. */
 		if (f->len > p->conn_recv_left)
 			return fed_error_set(err, FED_EINVAL,
-					     "tunnel: DATA of %u bytes exceeds the connection "
-					     "window (%u left)",
-					     f->len, p->conn_recv_left);
+			                     "tunnel: DATA of %u bytes exceeds the connection "
+			                     "window (%u left)",
+			                     f->len, p->conn_recv_left);
 		p->conn_recv_left -= f->len;
 		if (!s) {
 			p->conn_recv_unacked += f->len;
@@ -267,12 +268,12 @@ int fed_tunnel_proto_recv(struct fed_tunnel_proto *p, const struct fed_tunnel_fr
 		}
 		if (s->remote_fin)
 			return fed_error_set(err, FED_EINVAL, "tunnel: DATA after FIN on stream %u",
-					     f->stream);
+			                     f->stream);
 		if (f->len > s->recv_left)
 			return fed_error_set(err, FED_EINVAL,
-					     "tunnel: DATA of %u bytes exceeds the window of "
-					     "stream %u (%u left)",
-					     f->len, f->stream, s->recv_left);
+			                     "tunnel: DATA of %u bytes exceeds the window of "
+			                     "stream %u (%u left)",
+			                     f->len, f->stream, s->recv_left);
 		s->recv_left -= f->len;
 		return 0;
 	case FED_TUNNEL_WINDOW: {
@@ -312,7 +313,7 @@ int fed_tunnel_proto_recv(struct fed_tunnel_proto *p, const struct fed_tunnel_fr
 }
 
 uint32_t fed_tunnel_proto_allowance(const struct fed_tunnel_proto *p,
-				    const struct fed_tunnel_pstream *s)
+                                    const struct fed_tunnel_pstream *s)
 {
 	int64_t n = s->send_credit < p->conn_send_credit ? s->send_credit : p->conn_send_credit;
 
@@ -328,7 +329,7 @@ void fed_tunnel_proto_sent(struct fed_tunnel_proto *p, struct fed_tunnel_pstream
 }
 
 uint32_t fed_tunnel_proto_consumed(struct fed_tunnel_proto *p, struct fed_tunnel_pstream *s,
-				   uint32_t n)
+                                   uint32_t n)
 {
 	uint32_t inc = 0;
 

@@ -12,7 +12,7 @@
 
 #include "fed/tunnel_http.h"
 
-#define HEAD_MAX (64 * 1024)
+#define HEAD_MAX    (64 * 1024)
 #define MAX_HEADERS 100
 
 int fed_tunnel_http_new(struct fed_tunnel_http **out, const char *host, const char *token)
@@ -48,14 +48,14 @@ void fed_tunnel_http_free(struct fed_tunnel_http *h)
 }
 
 static int refuse(struct fed_tunnel_http *h, struct fed_buf *reply, int status, const char *text,
-		  const char *msg)
+                  const char *msg)
 {
 	h->failed = true;
 	snprintf(h->error, sizeof(h->error), "%d %s", status, msg);
 	fed_buf_printf(reply,
-		       "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-		       "Connection: close\r\n\r\nfed-agent: %s\n",
-		       status, text, strlen(msg) + 12, msg);
+	               "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	               "Connection: close\r\n\r\nfed-agent: %s\n",
+	               status, text, strlen(msg) + 12, msg);
 	return FED_EINVAL;
 }
 
@@ -91,9 +91,8 @@ static bool in_list(const char *list, const char *name, size_t n)
 static bool is_hop(const char *name, size_t n)
 {
 	static const char *const hop[] = {
-		"connection", "keep-alive", "proxy-connection", "te",
-		"trailer",    "upgrade",    "proxy-authorization", "authorization",
-		"host",	      "content-length",
+	    "connection", "keep-alive",          "proxy-connection", "te",   "trailer",
+	    "upgrade",    "proxy-authorization", "authorization",    "host", "content-length",
 	};
 
 	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
@@ -128,7 +127,7 @@ static int rewrite_head(struct fed_tunnel_http *h, struct fed_buf *out, struct f
 			return refuse(h, reply, 400, "Bad Request", "malformed method");
 	if (sp1[1] != '/')
 		return refuse(h, reply, 400, "Bad Request",
-			      "only the kube-apiserver is reachable: the target must be a path");
+		              "only the kube-apiserver is reachable: the target must be a path");
 	for (char *c = sp1 + 1; c < sp2; c++)
 		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
 			return refuse(h, reply, 400, "Bad Request", "malformed request target");
@@ -147,13 +146,15 @@ static int rewrite_head(struct fed_tunnel_http *h, struct fed_buf *out, struct f
 			return refuse(h, reply, 400, "Bad Request", "malformed header line");
 		for (char *c = l; c < colon; c++)
 			if (!is_tchar((unsigned char)*c))
-				return refuse(h, reply, 400, "Bad Request", "malformed header name");
+				return refuse(h, reply, 400, "Bad Request",
+				              "malformed header name");
 		for (char *c = colon + 1; c < e; c++)
 			if (*c == '\0' || *c == '\r' || *c == '\n')
-				return refuse(h, reply, 400, "Bad Request", "malformed header value");
+				return refuse(h, reply, 400, "Bad Request",
+				              "malformed header value");
 		if (nh == MAX_HEADERS)
 			return refuse(h, reply, 431, "Request Header Fields Too Large",
-				      "too many header fields");
+			              "too many header fields");
 		x = &hs[nh++];
 		x->name = l;
 		x->nlen = (size_t)(colon - l);
@@ -168,12 +169,12 @@ static int rewrite_head(struct fed_tunnel_http *h, struct fed_buf *out, struct f
 
 			if (k + x->vlen + 2 >= sizeof(conn))
 				return refuse(h, reply, 400, "Bad Request", "Connection too long");
-			snprintf(conn + k, sizeof(conn) - k, "%s%.*s", k ? "," : "",
-				 (int)x->vlen, x->value);
+			snprintf(conn + k, sizeof(conn) - k, "%s%.*s", k ? "," : "", (int)x->vlen,
+			         x->value);
 			conn_lists++;
 		} else if (x->nlen == 17 && !strncasecmp(x->name, "transfer-encoding", 17)) {
 			return refuse(h, reply, 501, "Not Implemented",
-				      "Transfer-Encoding in requests is not supported");
+			              "Transfer-Encoding in requests is not supported");
 		} else if (x->nlen == 14 && !strncasecmp(x->name, "content-length", 14)) {
 			long long v = 0;
 
@@ -182,12 +183,12 @@ static int rewrite_head(struct fed_tunnel_http *h, struct fed_buf *out, struct f
 			for (size_t i = 0; i < x->vlen; i++) {
 				if (!isdigit((unsigned char)x->value[i]))
 					return refuse(h, reply, 400, "Bad Request",
-						      "bad Content-Length");
+					              "bad Content-Length");
 				v = v * 10 + (x->value[i] - '0');
 			}
 			if (clen >= 0 && clen != v)
 				return refuse(h, reply, 400, "Bad Request",
-					      "conflicting Content-Length");
+				              "conflicting Content-Length");
 			clen = v;
 		}
 		l = e + 2;
@@ -215,8 +216,8 @@ static int rewrite_head(struct fed_tunnel_http *h, struct fed_buf *out, struct f
 	return 0;
 }
 
-int fed_tunnel_http_feed(struct fed_tunnel_http *h, const uint8_t *p, size_t n,
-			 struct fed_buf *out, struct fed_buf *reply)
+int fed_tunnel_http_feed(struct fed_tunnel_http *h, const uint8_t *p, size_t n, struct fed_buf *out,
+                         struct fed_buf *reply)
 {
 	while (n && !h->failed) {
 		if (h->body_left) {
@@ -244,13 +245,14 @@ int fed_tunnel_http_feed(struct fed_tunnel_http *h, const uint8_t *p, size_t n,
 					break;
 				if (h->head.len >= HEAD_MAX)
 					return refuse(h, reply, 431,
-						      "Request Header Fields Too Large",
-						      "request head over 64 KiB");
+					              "Request Header Fields Too Large",
+					              "request head over 64 KiB");
 			}
 			(void)start;
 			p += k;
 			n -= k;
-			if (h->head.len < 4 || memcmp(h->head.data + h->head.len - 4, "\r\n\r\n", 4))
+			if (h->head.len < 4 ||
+			    memcmp(h->head.data + h->head.len - 4, "\r\n\r\n", 4))
 				return 0; /* need more */
 			if (h->head.len == 4 && h->requests) {
 				/* blank line between requests: tolerated */
@@ -268,7 +270,7 @@ int fed_tunnel_http_feed(struct fed_tunnel_http *h, const uint8_t *p, size_t n,
 }
 
 static int filter_feed(void *fud, const uint8_t *p, size_t n, struct fed_buf *out,
-		       struct fed_buf *reply)
+                       struct fed_buf *reply)
 {
 	return fed_tunnel_http_feed(fud, p, n, out, reply);
 }

@@ -21,18 +21,17 @@ static int get_str(const cJSON *o, const char *key, char *out, size_t n, struct 
 	len = strlen(v->valuestring);
 	if (len >= n)
 		return fed_error_set(err, FED_EINVAL, "agent metadata: %s is longer than %zu bytes",
-				     key, n - 1);
+		                     key, n - 1);
 	for (size_t i = 0; i < len; i++)
 		if (v->valuestring[i] < 0x20 || v->valuestring[i] > 0x7e)
 			return fed_error_set(err, FED_EINVAL,
-					     "agent metadata: %s must be printable ASCII", key);
+			                     "agent metadata: %s must be printable ASCII", key);
 	memcpy(out, v->valuestring, len + 1);
 	return 0;
 }
 
 /* A number in [0, max], or -1 when absent. */
-static int get_num(const cJSON *o, const char *key, double max, double *out,
-		   struct fed_error *err)
+static int get_num(const cJSON *o, const char *key, double max, double *out, struct fed_error *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -42,13 +41,14 @@ static int get_num(const cJSON *o, const char *key, double max, double *out,
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
 	    v->valuedouble > max)
 		return fed_error_set(err, FED_EINVAL,
-				     "agent metadata: %s must be a number from 0 to %.0f", key, max);
+		                     "agent metadata: %s must be a number from 0 to %.0f", key,
+		                     max);
 	*out = v->valuedouble;
 	return 0;
 }
 
 int fed_agent_metadata_parse(const char *json, size_t len, struct fed_agent_metadata *out,
-			     struct fed_error *err)
+                             struct fed_error *err)
 {
 	struct fed_agent_metadata m;
 	cJSON *o = cJSON_ParseWithLength(json, len);
@@ -62,7 +62,7 @@ int fed_agent_metadata_parse(const char *json, size_t len, struct fed_agent_meta
 	}
 	if ((rc = get_str(o, "agentVersion", m.agent_version, sizeof(m.agent_version), err)) ||
 	    (rc = get_str(o, "kubernetesVersion", m.kubernetes_version,
-			  sizeof(m.kubernetes_version), err)) ||
+	                  sizeof(m.kubernetes_version), err)) ||
 	    (rc = get_num(o, "nodes", 1e7, &nodes, err)) ||
 	    (rc = get_num(o, "cores", 1e9, &cores, err)) ||
 	    (rc = get_num(o, "agentCPUSeconds", 1e12, &cpu, err)) ||
@@ -81,7 +81,7 @@ out:
 }
 
 bool fed_agent_metadata_changed(const struct fed_agent_metadata *a,
-				const struct fed_agent_metadata *b)
+                                const struct fed_agent_metadata *b)
 {
 	return strcmp(a->agent_version, b->agent_version) ||
 	       strcmp(a->kubernetes_version, b->kubernetes_version) || a->nodes != b->nodes ||

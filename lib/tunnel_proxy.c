@@ -117,12 +117,13 @@ int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error
 	} else if (sl) {
 		/* the scheme alone holds no secret: name it */
 		return fed_error_set(err, FED_EINVAL,
-				     "proxy: unsupported scheme %.*s:// (use http:// or https:// "
-				     "with a CONNECT proxy)",
-				     sl > 16 ? 16 : (int)sl, url);
+		                     "proxy: unsupported scheme %.*s:// (use http:// or https:// "
+		                     "with a CONNECT proxy)",
+		                     sl > 16 ? 16 : (int)sl, url);
 	} else if (strstr(url, "://")) {
-		return fed_error_set(err, FED_EINVAL,
-				     "proxy: malformed URL (use http://HOST:PORT or https://HOST:PORT)");
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "proxy: malformed URL (use http://HOST:PORT or https://HOST:PORT)");
 	} else {
 		p = url;
 	}
@@ -145,7 +146,7 @@ int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error
 			goto bad;
 		out->host = strndup(hs + 1, (size_t)(rb - hs - 1));
 		out->port = rb + 1 < end && rb[1] == ':' ? strndup(rb + 2, (size_t)(end - rb - 2))
-							 : strdup(defport);
+		                                         : strdup(defport);
 	} else {
 		const char *colon = memchr(hs, ':', (size_t)(end - hs));
 
@@ -166,7 +167,7 @@ bad:
 	fed_proxy_release(out);
 	/* the URL may hold a password: never quote it */
 	return fed_error_set(err, FED_EINVAL,
-			     "proxy: malformed URL (use http://HOST:PORT or https://HOST:PORT)");
+	                     "proxy: malformed URL (use http://HOST:PORT or https://HOST:PORT)");
 }
 
 void fed_proxy_release(struct fed_proxy *p)
@@ -205,17 +206,19 @@ int fed_proxy_connect_response(const char *buf, size_t len, size_t *used, struct
 	/* a TLS record (handshake or alert) where HTTP was expected */
 	if (len >= 3 && (buf[0] == 0x15 || buf[0] == 0x16) && buf[1] == 0x03)
 		return fed_error_set(err, FED_EUNAVAILABLE,
-				     "proxy: answered CONNECT with TLS: it is an https:// proxy, "
-				     "use an https:// URL");
+		                     "proxy: answered CONNECT with TLS: it is an https:// proxy, "
+		                     "use an https:// URL");
 	if (!end) {
 		if (len > 16384)
 			return fed_error_set(err, FED_EUNAVAILABLE,
-					     "proxy: response head over 16 KiB");
+			                     "proxy: response head over 16 KiB");
 		return 0;
 	}
-	if (len < 12 || strncmp(buf, "HTTP/1.", 7) || buf[8] != ' ' || !isdigit((unsigned char)buf[9]) ||
-	    !isdigit((unsigned char)buf[10]) || !isdigit((unsigned char)buf[11]))
-		return fed_error_set(err, FED_EUNAVAILABLE, "proxy: not an HTTP response to CONNECT");
+	if (len < 12 || strncmp(buf, "HTTP/1.", 7) || buf[8] != ' ' ||
+	    !isdigit((unsigned char)buf[9]) || !isdigit((unsigned char)buf[10]) ||
+	    !isdigit((unsigned char)buf[11]))
+		return fed_error_set(err, FED_EUNAVAILABLE,
+		                     "proxy: not an HTTP response to CONNECT");
 	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 	if (status / 100 != 2) {
 		/* the status line only: headers are never echoed (a proxy may
@@ -223,25 +226,24 @@ int fed_proxy_connect_response(const char *buf, size_t len, size_t *used, struct
 		char line[128];
 		size_t n = 0;
 
-		for (const char *c = buf; c < end && *c != '\r' && *c != '\n' && n < sizeof(line) - 1;
-		     c++)
+		for (const char *c = buf;
+		     c < end && *c != '\r' && *c != '\n' && n < sizeof(line) - 1; c++)
 			line[n++] = *c >= 0x20 && *c < 0x7f ? *c : '?';
 		line[n] = '\0';
 		/* tinyproxy answers a wrong password with 401, none with 407 */
 		bool auth = status == 407 || status == 401;
 
 		return fed_error_set(err, auth ? FED_EUNAUTHORIZED : FED_EUNAVAILABLE,
-				     "proxy: CONNECT refused: \"%s\"%s", line,
-				     auth ? " (proxy authentication: check user:password in the "
-					    "proxy URL)"
-					  : "");
+		                     "proxy: CONNECT refused: \"%s\"%s", line,
+		                     auth ? " (proxy authentication: check user:password in the "
+		                            "proxy URL)"
+		                          : "");
 	}
 	*used = (size_t)(end - buf);
 	return 1;
 }
 
-int fed_proxy_tls_ctx(const char *ca_pem, const char *source, SSL_CTX **out,
-		      struct fed_error *err)
+int fed_proxy_tls_ctx(const char *ca_pem, const char *source, SSL_CTX **out, struct fed_error *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	BIO *bio = NULL;
@@ -265,9 +267,9 @@ int fed_proxy_tls_ctx(const char *ca_pem, const char *source, SSL_CTX **out,
 		ERR_clear_error();
 		if (n == 0) {
 			fed_error_set(err, FED_EINVAL,
-				      "%s holds no PEM certificate (it must be the proxy's CA "
-				      "bundle in PEM)",
-				      source ? source : "the proxy CA");
+			              "%s holds no PEM certificate (it must be the proxy's CA "
+			              "bundle in PEM)",
+			              source ? source : "the proxy CA");
 			goto out;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {

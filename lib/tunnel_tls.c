@@ -32,7 +32,7 @@ static SSL_CTX *base_ctx(const SSL_METHOD *m)
 }
 
 int fed_tunnel_tls_server_ctx(const char *cert_pem, const char *key_pem, SSL_CTX **out,
-			      struct fed_error *err)
+                              struct fed_error *err)
 {
 	SSL_CTX *ctx = base_ctx(TLS_server_method());
 	BIO *bio = NULL;
@@ -50,7 +50,7 @@ int fed_tunnel_tls_server_ctx(const char *cert_pem, const char *key_pem, SSL_CTX
 	cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	if (!cert || SSL_CTX_use_certificate(ctx, cert) != 1) {
 		fed_error_set(err, FED_ETLS, "tunnel TLS: bad server certificate: %s",
-			      ssl_err(eb, sizeof(eb)));
+		              ssl_err(eb, sizeof(eb)));
 		goto out;
 	}
 	/* the rest of the chain, if any */
@@ -63,7 +63,7 @@ int fed_tunnel_tls_server_ctx(const char *cert_pem, const char *key_pem, SSL_CTX
 	key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	if (!key || SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 		fed_error_set(err, FED_ETLS,
-			      "tunnel TLS: bad server key or it does not match the certificate");
+		              "tunnel TLS: bad server key or it does not match the certificate");
 		ERR_clear_error();
 		goto out;
 	}
@@ -101,7 +101,7 @@ int fed_tunnel_tls_client_ctx(const char *ca_pem, SSL_CTX **out, struct fed_erro
 	ERR_clear_error();
 	if (n == 0) {
 		fed_error_set(err, FED_ETLS, "tunnel TLS: the host CA holds no PEM certificate: %s",
-			      ssl_err(eb, sizeof(eb)));
+		              ssl_err(eb, sizeof(eb)));
 		goto out;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -140,7 +140,7 @@ static char *bio_string(BIO *bio)
 }
 
 int fed_tunnel_tls_selfsigned(const char *cn, const char *sans, int days, char **cert_pem,
-			      char **key_pem, struct fed_error *err)
+                              char **key_pem, struct fed_error *err)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *x = X509_new();
@@ -154,11 +154,11 @@ int fed_tunnel_tls_selfsigned(const char *cn, const char *sans, int days, char *
 		goto fail;
 	serial[0] &= 0x7f;
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
-	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
-	    !X509_set_version(x, 2) || !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
+	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || !X509_set_version(x, 2) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) ||
 	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-					(const unsigned char *)cn, -1, -1, 0) ||
+	                                (const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(x)) || !X509_set_pubkey(x, key) ||
 	    !add_ext(x, NID_basic_constraints, "critical,CA:TRUE") ||
 	    !add_ext(x, NID_key_usage, "critical,digitalSignature,keyCertSign") ||
@@ -178,8 +178,8 @@ int fed_tunnel_tls_selfsigned(const char *cn, const char *sans, int days, char *
 	rc = 0;
 	goto out;
 fail:
-	fed_error_set(err, FED_ETLS, "tunnel TLS: cannot create a certificate for %s (SANs %s)",
-		      cn, sans ? sans : "none");
+	fed_error_set(err, FED_ETLS, "tunnel TLS: cannot create a certificate for %s (SANs %s)", cn,
+	              sans ? sans : "none");
 	ERR_clear_error();
 out:
 	BN_free(bn);

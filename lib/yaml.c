@@ -122,7 +122,8 @@ static size_t explicit_key(const char *data, size_t len, int *line, int *col)
 		for (;;) {
 			while (i < len && (data[i] == ' ' || data[i] == '\t'))
 				i++;
-			if (i + 1 < len && data[i] == '-' && (data[i + 1] == ' ' || data[i + 1] == '\t'))
+			if (i + 1 < len && data[i] == '-' &&
+			    (data[i + 1] == ' ' || data[i + 1] == '\t'))
 				i++;
 			else
 				break;
@@ -142,7 +143,7 @@ static size_t explicit_key(const char *data, size_t len, int *line, int *col)
 }
 
 int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, const char *source,
-		   struct fed_error *err)
+                   struct fed_error *err)
 {
 	struct fed_yaml_doc *doc = NULL;
 	struct fy_diag_cfg dcfg;
@@ -160,13 +161,13 @@ int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, cons
 	snprintf(doc->source, sizeof(doc->source), "%s", source ? source : "<string>");
 	if (utf8_check(data, len, &line, &col) < len) {
 		ret = fed_error_set(err, FED_EINVAL, "%s:%d:%d: invalid UTF-8", doc->source, line,
-				    col);
+		                    col);
 		goto out;
 	}
 	if (explicit_key(data, len, &line, &col) < len) {
 		ret = fed_error_set(err, FED_EINVAL,
-				    "%s:%d:%d: explicit keys (\"? key\") are not supported", doc->source,
-				    line, col);
+		                    "%s:%d:%d: explicit keys (\"? key\") are not supported",
+		                    doc->source, line, col);
 		goto out;
 	}
 	if (blank_yaml(data, len)) {
@@ -198,10 +199,10 @@ int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, cons
 		/* the first error is the cause; later ones are fallout */
 		if (de && de->line > 0)
 			ret = fed_error_set(err, FED_EINVAL, "%s:%d:%d: %.200s", doc->source,
-					    de->line, de->column, de->msg ? de->msg : "");
+			                    de->line, de->column, de->msg ? de->msg : "");
 		else if (de)
 			ret = fed_error_set(err, FED_EINVAL, "%s: %.200s", doc->source,
-					    de->msg ? de->msg : "");
+			                    de->msg ? de->msg : "");
 		else
 			ret = fed_error_set(err, FED_EINVAL, "%s: not valid YAML", doc->source);
 		goto out;
@@ -254,8 +255,8 @@ static bool is_null_scalar(struct fy_node *n)
 	if (!s || len == 0)
 		return true;
 	return (len == 1 && s[0] == '~') ||
-	       (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) ||
-			     !memcmp(s, "NULL", 4)));
+	       (len == 4 &&
+	        (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
 }
 
 enum fed_yaml_kind fed_yaml_kind(struct fy_node *n)
@@ -292,8 +293,8 @@ const char *fed_yaml_kind_name(enum fed_yaml_kind kind)
 	return "null";
 }
 
-bool fed_yaml_map_next(struct fy_node *map, void **iter, struct fy_node **keynode,
-		       const char **key, size_t *keylen, struct fy_node **val)
+bool fed_yaml_map_next(struct fy_node *map, void **iter, struct fy_node **keynode, const char **key,
+                       size_t *keylen, struct fy_node **val)
 {
 	struct fy_node_pair *pair;
 	struct fy_node *k;
@@ -401,9 +402,9 @@ int fed_yaml_str(struct fy_node *n, char **out)
 int fed_yaml_bool(struct fy_node *n, bool *out)
 {
 	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
-					  "on", "On", "ON", "y", "Y"};
+	                                  "on",   "On",   "ON",   "y",   "Y"};
 	static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO",
-					 "off", "Off", "OFF", "n", "N"};
+	                                 "off",   "Off",   "OFF",   "n",  "N"};
 	const char *s;
 	size_t len, i;
 
@@ -502,7 +503,7 @@ void fed_yaml_mark(struct fy_node *n, int *line, int *col)
 }
 
 int fed_yaml_error(struct fed_error *err, int code, const struct fed_yaml_doc *doc,
-		   struct fy_node *n, const char *fmt, ...)
+                   struct fy_node *n, const char *fmt, ...)
 {
 	char msg[FED_ERROR_MSG_MAX];
 	int line, col;
@@ -514,6 +515,6 @@ int fed_yaml_error(struct fed_error *err, int code, const struct fed_yaml_doc *d
 	fed_yaml_mark(n, &line, &col);
 	if (line > 0)
 		return fed_error_set(err, code, "%s:%d:%d: %s", fed_yaml_source(doc), line, col,
-				     msg);
+		                     msg);
 	return fed_error_set(err, code, "%s: %s", fed_yaml_source(doc), msg);
 }

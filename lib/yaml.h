@@ -29,7 +29,7 @@ enum fed_yaml_kind {
  * ("kubeconfig /x/config" gives "kubeconfig /x/config:3:5: ..."); NULL
  * means "<string>". Blank or comment-only input gives a NULL root. */
 int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, const char *source,
-		   struct fed_error *err);
+                   struct fed_error *err);
 void fed_yaml_free(struct fed_yaml_doc *doc);
 struct fy_node *fed_yaml_root(const struct fed_yaml_doc *doc);
 const char *fed_yaml_source(const struct fed_yaml_doc *doc);
@@ -48,8 +48,8 @@ struct fy_node *fed_yaml_key(struct fy_node *map, const char *key);
 /* Iterate a mapping: *iter starts NULL. *key is NULL (and *keylen 0) for a
  * non-scalar key; *keynode is for positions and may be NULL. Returns false
  * at the end. */
-bool fed_yaml_map_next(struct fy_node *map, void **iter, struct fy_node **keynode,
-		       const char **key, size_t *keylen, struct fy_node **val);
+bool fed_yaml_map_next(struct fy_node *map, void **iter, struct fy_node **keynode, const char **key,
+                       size_t *keylen, struct fy_node **val);
 /* Iterate a sequence: *iter starts NULL; returns false at the end. *item
  * is alias-resolved and may be NULL for a null item (fed_yaml_kind says
  * FED_YAML_NULL for it). */
@@ -71,6 +71,6 @@ int fed_yaml_int(struct fy_node *n, long long *out);
 void fed_yaml_mark(struct fy_node *n, int *line, int *col);
 /* fed_error_set with "<source>:<line>:<col>: " (or "<source>: ") first. */
 int fed_yaml_error(struct fed_error *err, int code, const struct fed_yaml_doc *doc,
-		   struct fy_node *n, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                   struct fy_node *n, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

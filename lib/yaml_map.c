@@ -10,8 +10,8 @@
  * gather. Aliases let a small document name the same mapping many times;
  * the bound keeps lookups linear in the document. */
 #define MERGE_DEPTH 8
-#define MERGE_MAX 32
-#define QUOTE_MAX 128
+#define MERGE_MAX   32
+#define QUOTE_MAX   128
 #define KEY_CMP_MAX 64
 
 struct sources {
@@ -99,8 +99,8 @@ const char *fed_yaml_map_quote(char *buf, size_t size, const char *s, size_t len
 	return buf;
 }
 
-int fed_yaml_map_error(struct fed_yaml_map *m, struct fy_node *at, struct fed_error *err,
-		       int code, const char *fmt, ...)
+int fed_yaml_map_error(struct fed_yaml_map *m, struct fy_node *at, struct fed_error *err, int code,
+                       const char *fmt, ...)
 {
 	char msg[FED_ERROR_MSG_MAX];
 	const char *path = fed_yaml_map_path(m);
@@ -116,10 +116,10 @@ int fed_yaml_map_error(struct fed_yaml_map *m, struct fy_node *at, struct fed_er
 	fed_yaml_mark(at, &line, &col);
 	if (line > 0)
 		fed_error_set(err, code, "%s:%d:%d: %s%s%s", fed_yaml_source(m->doc), line, col,
-			      path, *path ? ": " : "", msg);
+		              path, *path ? ": " : "", msg);
 	else
 		fed_error_set(err, code, "%s: %s%s%s", fed_yaml_source(m->doc), path,
-			      *path ? ": " : "", msg);
+		              *path ? ": " : "", msg);
 	for (p = err->msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
@@ -131,12 +131,12 @@ static int oom(struct fed_error *err)
 	return fed_error_set(err, FED_ENOMEM, "out of memory");
 }
 
-static int add_sources(struct fed_yaml_map *m, struct sources *src, struct fy_node *map,
-		       int depth, struct fed_error *err);
+static int add_sources(struct fed_yaml_map *m, struct sources *src, struct fy_node *map, int depth,
+                       struct fed_error *err);
 
 /* The value of a "<<" key: a mapping or a list of mappings. */
 static int add_merge(struct fed_yaml_map *m, struct sources *src, struct fy_node *keynode,
-		     struct fy_node *val, int depth, struct fed_error *err)
+                     struct fy_node *val, int depth, struct fed_error *err)
 {
 	struct fy_node *item;
 	void *iter = NULL;
@@ -144,8 +144,8 @@ static int add_merge(struct fed_yaml_map *m, struct sources *src, struct fy_node
 
 	if (depth >= MERGE_DEPTH)
 		return fed_yaml_map_error(m, keynode, err, FED_EINVAL,
-					  "merge keys (\"<<\") nest more than %d deep",
-					  MERGE_DEPTH);
+		                          "merge keys (\"<<\") nest more than %d deep",
+		                          MERGE_DEPTH);
 	switch (fed_yaml_kind(val)) {
 	case FED_YAML_MAP:
 		return add_sources(m, src, val, depth + 1, err);
@@ -153,25 +153,25 @@ static int add_merge(struct fed_yaml_map *m, struct sources *src, struct fy_node
 		while (fed_yaml_seq_next(val, &iter, &item)) {
 			if (fed_yaml_kind(item) != FED_YAML_MAP)
 				return fed_yaml_map_error(
-					m, item ? item : keynode, err, FED_EINVAL,
-					"a merge key (\"<<\") list must hold mappings, not %s",
-					fed_yaml_kind_name(fed_yaml_kind(item)));
+				    m, item ? item : keynode, err, FED_EINVAL,
+				    "a merge key (\"<<\") list must hold mappings, not %s",
+				    fed_yaml_kind_name(fed_yaml_kind(item)));
 			if ((ret = add_sources(m, src, item, depth + 1, err)))
 				return ret;
 		}
 		return 0;
 	default:
 		return fed_yaml_map_error(
-			m, keynode, err, FED_EINVAL,
-			"a merge key (\"<<\") must be a mapping or a list of mappings, not %s",
-			fed_yaml_kind_name(fed_yaml_kind(val)));
+		    m, keynode, err, FED_EINVAL,
+		    "a merge key (\"<<\") must be a mapping or a list of mappings, not %s",
+		    fed_yaml_kind_name(fed_yaml_kind(val)));
 	}
 }
 
 /* Collect map and, depth first, the mappings it merges in: precedence
  * order, as go-yaml gives it. */
-static int add_sources(struct fed_yaml_map *m, struct sources *src, struct fy_node *map,
-		       int depth, struct fed_error *err)
+static int add_sources(struct fed_yaml_map *m, struct sources *src, struct fy_node *map, int depth,
+                       struct fed_error *err)
 {
 	struct fy_node *keynode, *val;
 	const char *key;
@@ -181,7 +181,7 @@ static int add_sources(struct fed_yaml_map *m, struct sources *src, struct fy_no
 
 	if (src->n > MERGE_MAX)
 		return fed_yaml_map_error(m, map, err, FED_EINVAL,
-					  "more than %d mappings merged with \"<<\"", MERGE_MAX);
+		                          "more than %d mappings merged with \"<<\"", MERGE_MAX);
 	src->maps[src->n++] = map;
 	while (fed_yaml_map_next(map, &iter, &keynode, &key, &keylen, &val)) {
 		if (key && keylen == 2 && !memcmp(key, "<<", 2) &&
@@ -234,8 +234,8 @@ static size_t distance(const char *a, size_t alen, const char *b)
 }
 
 static int unknown_key(struct fed_yaml_map *m, struct fy_node *keynode, const char *key,
-		       size_t keylen, const struct fed_yaml_map_field *fields,
-		       struct fed_error *err)
+                       size_t keylen, const struct fed_yaml_map_field *fields,
+                       struct fed_error *err)
 {
 	struct fed_buf allowed = FED_BUF_INIT;
 	const struct fed_yaml_map_field *f, *near = NULL;
@@ -258,18 +258,18 @@ static int unknown_key(struct fed_yaml_map *m, struct fy_node *keynode, const ch
 	/* a typo, not a different word: at most 2 edits, and fewer than half */
 	if (near && best <= 2 && best * 2 < keylen)
 		ret = fed_yaml_map_error(m, keynode, err, FED_EINVAL,
-					 "unknown key %s; did you mean \"%s\"? (allowed: %s)", q,
-					 near->key, fed_buf_str(&allowed));
+		                         "unknown key %s; did you mean \"%s\"? (allowed: %s)", q,
+		                         near->key, fed_buf_str(&allowed));
 	else
 		ret = fed_yaml_map_error(m, keynode, err, FED_EINVAL,
-					 "unknown key %s (allowed: %s)", q, fed_buf_str(&allowed));
+		                         "unknown key %s (allowed: %s)", q, fed_buf_str(&allowed));
 out:
 	fed_buf_release(&allowed);
 	return ret;
 }
 
 static int check_keys(struct fed_yaml_map *m, const struct sources *src,
-		      const struct fed_yaml_map_field *fields, struct fed_error *err)
+                      const struct fed_yaml_map_field *fields, struct fed_error *err)
 {
 	const struct fed_yaml_map_field *f;
 	struct fy_node *keynode, *val;
@@ -283,8 +283,8 @@ static int check_keys(struct fed_yaml_map *m, const struct sources *src,
 		while (fed_yaml_map_next(src->maps[i], &iter, &keynode, &key, &keylen, &val)) {
 			if (!key)
 				return fed_yaml_map_error(
-					m, keynode, err, FED_EINVAL, "keys must be strings, not %s",
-					fed_yaml_kind_name(fed_yaml_kind(keynode)));
+				    m, keynode, err, FED_EINVAL, "keys must be strings, not %s",
+				    fed_yaml_kind_name(fed_yaml_kind(keynode)));
 			if (key_is(key, keylen, "<<"))
 				continue;
 			for (f = fields; f->key && !key_is(key, keylen, f->key); f++)
@@ -298,7 +298,7 @@ static int check_keys(struct fed_yaml_map *m, const struct sources *src,
 
 /* The first mapping (in precedence order) that has key. */
 static bool lookup(const struct sources *src, const char *want, struct fy_node **keynode,
-		   struct fy_node **val)
+                   struct fy_node **val)
 {
 	const char *key;
 	size_t keylen, i;
@@ -314,7 +314,7 @@ static bool lookup(const struct sources *src, const char *want, struct fy_node *
 }
 
 static int type_error(struct fed_yaml_map *m, struct fy_node *keynode, struct fy_node *val,
-		      const char *want, struct fed_error *err)
+                      const char *want, struct fed_error *err)
 {
 	char q[QUOTE_MAX];
 	const char *s;
@@ -323,14 +323,13 @@ static int type_error(struct fed_yaml_map *m, struct fy_node *keynode, struct fy
 	/* for a scalar of the wrong form, show it: `not "maybe"` */
 	if (fed_yaml_kind(val) == FED_YAML_SCALAR && (s = fed_yaml_scalar(val, &len)) != NULL)
 		return fed_yaml_map_error(m, keynode, err, FED_EINVAL, "must be %s, not %s", want,
-					  fed_yaml_map_quote(q, sizeof(q), s, len));
+		                          fed_yaml_map_quote(q, sizeof(q), s, len));
 	return fed_yaml_map_error(m, keynode, err, FED_EINVAL, "must be %s, not %s", want,
-				  fed_yaml_kind_name(fed_yaml_kind(val)));
+	                          fed_yaml_kind_name(fed_yaml_kind(val)));
 }
 
 static int store_enum(struct fed_yaml_map *m, const struct fed_yaml_map_field *f,
-		      struct fy_node *keynode, struct fy_node *val, int *out,
-		      struct fed_error *err)
+                      struct fy_node *keynode, struct fy_node *val, int *out, struct fed_error *err)
 {
 	struct fed_buf want = FED_BUF_INIT;
 	const char *s;
@@ -344,10 +343,11 @@ static int store_enum(struct fed_yaml_map *m, const struct fed_yaml_map_field *f
 			return 0;
 		}
 	for (i = 0; i < n; i++)
-		if (fed_buf_printf(&want, "%s\"%s\"", i == 0 ? (n > 2 ? "one of " : "")
-						       : i + 1 == n ? " or "
-								    : ", ",
-				   f->values[i])) {
+		if (fed_buf_printf(&want, "%s\"%s\"",
+		                   i == 0       ? (n > 2 ? "one of " : "")
+		                   : i + 1 == n ? " or "
+		                                : ", ",
+		                   f->values[i])) {
 			ret = oom(err);
 			goto out;
 		}
@@ -358,8 +358,8 @@ out:
 }
 
 static int store_seq(struct fed_yaml_map *m, const struct fed_yaml_map_field *f,
-		     struct fy_node *keynode, struct fy_node *val, void *base,
-		     struct fed_error *err)
+                     struct fy_node *keynode, struct fy_node *val, void *base,
+                     struct fed_error *err)
 {
 	struct fy_node *item;
 	size_t count, index = 0, len = m->path.len;
@@ -371,8 +371,8 @@ static int store_seq(struct fed_yaml_map *m, const struct fed_yaml_map_field *f,
 	count = (size_t)fy_node_sequence_item_count(fed_yaml_deref(val));
 	if (f->max_items && count > f->max_items)
 		return fed_yaml_map_error(m, keynode, err, FED_EINVAL,
-					  "must have at most %zu entries, not %zu", f->max_items,
-					  count);
+		                          "must have at most %zu entries, not %zu", f->max_items,
+		                          count);
 	while (!ret && index < count && fed_yaml_seq_next(val, &iter, &item)) {
 		if (fed_yaml_map_push_index(m, index))
 			return oom(err);
@@ -385,7 +385,7 @@ static int store_seq(struct fed_yaml_map *m, const struct fed_yaml_map_field *f,
 
 /* Store one present, non-null value; the path ends in the key. */
 static int store(struct fed_yaml_map *m, const struct fed_yaml_map_field *f,
-		 struct fy_node *keynode, struct fy_node *val, void *base, struct fed_error *err)
+                 struct fy_node *keynode, struct fy_node *val, void *base, struct fed_error *err)
 {
 	void *field = (char *)base + f->offset;
 	int ret;
@@ -401,7 +401,7 @@ static int store(struct fed_yaml_map *m, const struct fed_yaml_map_field *f,
 			return oom(err);
 		if (f->required && !**s)
 			return fed_yaml_map_error(m, keynode, err, FED_EINVAL,
-						  "must not be empty (%s)", f->desc);
+			                          "must not be empty (%s)", f->desc);
 		return 0;
 	}
 	case FED_YAML_MAP_BOOL:
@@ -425,7 +425,7 @@ static int store(struct fed_yaml_map *m, const struct fed_yaml_map_field *f,
 }
 
 int fed_yaml_map_fill(struct fed_yaml_map *m, struct fy_node *node,
-		      const struct fed_yaml_map_field *fields, void *base, struct fed_error *err)
+                      const struct fed_yaml_map_field *fields, void *base, struct fed_error *err)
 {
 	const struct fed_yaml_map_field *f;
 	struct sources src;
@@ -437,8 +437,8 @@ int fed_yaml_map_fill(struct fed_yaml_map *m, struct fy_node *node,
 	if (fed_yaml_kind(node) != FED_YAML_NULL) {
 		if (fed_yaml_kind(node) != FED_YAML_MAP)
 			return fed_yaml_map_error(m, node, err, FED_EINVAL,
-						  "must be a mapping, not %s",
-						  fed_yaml_kind_name(fed_yaml_kind(node)));
+			                          "must be a mapping, not %s",
+			                          fed_yaml_kind_name(fed_yaml_kind(node)));
 		if ((ret = add_sources(m, &src, node, 0, err)) ||
 		    (ret = check_keys(m, &src, fields, err)))
 			return ret;
@@ -450,8 +450,8 @@ int fed_yaml_map_fill(struct fed_yaml_map *m, struct fy_node *node,
 		if (!found) {
 			if (f->required)
 				return fed_yaml_map_error(m, node, err, FED_EINVAL,
-							  "missing required key \"%s\" (%s)",
-							  f->key, f->desc);
+				                          "missing required key \"%s\" (%s)",
+				                          f->key, f->desc);
 			continue;
 		}
 		if (fed_yaml_map_push_key(m, f->key)) {
@@ -461,11 +461,11 @@ int fed_yaml_map_fill(struct fed_yaml_map *m, struct fy_node *node,
 		if (fed_yaml_kind(val) == FED_YAML_NULL) {
 			if (f->required) {
 				ret = fed_yaml_map_error(m, keynode, err, FED_EINVAL,
-							 "must not be empty (%s)", f->desc);
+				                         "must not be empty (%s)", f->desc);
 				goto out;
 			}
 		} else if ((ret = store(m, f, keynode, val, base, err)) ||
-			   (f->check && (ret = f->check(m, val, base, err)))) {
+		           (f->check && (ret = f->check(m, val, base, err)))) {
 			goto out;
 		}
 		fed_yaml_map_pop(m, len);

@@ -27,11 +27,11 @@
 
 enum fed_yaml_map_type {
 	FED_YAML_MAP_STRING = 1, /* char *, malloc'd; any scalar */
-	FED_YAML_MAP_BOOL,	 /* bool; true/false (and yes/no/on/off), unquoted */
-	FED_YAML_MAP_INT,	 /* long long; decimal, unquoted */
-	FED_YAML_MAP_ENUM,	 /* int: index into .values */
-	FED_YAML_MAP_MAPPING,	 /* embedded struct, filled with .fields */
-	FED_YAML_MAP_SEQ,	 /* list; .item is called for every element */
+	FED_YAML_MAP_BOOL,       /* bool; true/false (and yes/no/on/off), unquoted */
+	FED_YAML_MAP_INT,        /* long long; decimal, unquoted */
+	FED_YAML_MAP_ENUM,       /* int: index into .values */
+	FED_YAML_MAP_MAPPING,    /* embedded struct, filled with .fields */
+	FED_YAML_MAP_SEQ,        /* list; .item is called for every element */
 };
 
 struct fed_yaml_map;
@@ -43,25 +43,25 @@ struct fed_yaml_map_field;
  * index 0). Return 0 to go on, or a negative code with err set to stop.
  * item is alias-resolved and may be NULL for a null element. */
 typedef int (*fed_yaml_map_item_fn)(struct fed_yaml_map *m, struct fy_node *item, size_t index,
-				    size_t count, void *base, struct fed_error *err);
+                                    size_t count, void *base, struct fed_error *err);
 
 /* Optional check of a field after it was stored (not called when the key
  * is absent or null), path ending in the key: validate, derive other
  * fields of base, and report with fed_yaml_map_error(m, value, err, ...). */
 typedef int (*fed_yaml_map_check_fn)(struct fed_yaml_map *m, struct fy_node *value, void *base,
-				     struct fed_error *err);
+                                     struct fed_error *err);
 
 struct fed_yaml_map_field {
 	const char *key; /* NULL ends the table */
 	enum fed_yaml_map_type type;
-	size_t offset; /* offsetof(struct, field) */
-	bool required; /* present and not null (and for strings, not "") */
-	const char *desc;			 /* a few words, shown in "missing" errors */
+	size_t offset;    /* offsetof(struct, field) */
+	bool required;    /* present and not null (and for strings, not "") */
+	const char *desc; /* a few words, shown in "missing" errors */
 	const struct fed_yaml_map_field *fields; /* FED_YAML_MAP_MAPPING */
-	fed_yaml_map_item_fn item;		 /* FED_YAML_MAP_SEQ */
-	size_t max_items;			 /* FED_YAML_MAP_SEQ: 0 = no limit */
-	const char *const *values;		 /* FED_YAML_MAP_ENUM: NULL-terminated */
-	fed_yaml_map_check_fn check;		 /* optional */
+	fed_yaml_map_item_fn item;               /* FED_YAML_MAP_SEQ */
+	size_t max_items;                        /* FED_YAML_MAP_SEQ: 0 = no limit */
+	const char *const *values;               /* FED_YAML_MAP_ENUM: NULL-terminated */
+	fed_yaml_map_check_fn check;             /* optional */
 };
 
 struct fed_yaml_map {
@@ -77,7 +77,7 @@ void fed_yaml_map_release(struct fed_yaml_map *m);
  * where), FED_ENOMEM, or what a callback returned. Fields already set in
  * base are replaced (strings freed first), so base must start zeroed. */
 int fed_yaml_map_fill(struct fed_yaml_map *m, struct fy_node *node,
-		      const struct fed_yaml_map_field *fields, void *base, struct fed_error *err);
+                      const struct fed_yaml_map_field *fields, void *base, struct fed_error *err);
 
 /* Free the strings the table stored in base (recursing into MAPPING
  * fields) and NULL them. SEQ fields are the item callback's to free. */
@@ -86,8 +86,8 @@ void fed_yaml_map_free_fields(const struct fed_yaml_map_field *fields, void *bas
 /* "<source>:<line>:<col>: <path>: <message>" (path and position left out
  * when empty or unknown); control characters in the message become '?'
  * so it stays one line. Returns code. */
-int fed_yaml_map_error(struct fed_yaml_map *m, struct fy_node *at, struct fed_error *err,
-		       int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int fed_yaml_map_error(struct fed_yaml_map *m, struct fy_node *at, struct fed_error *err, int code,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The current path ("" at the root). */
 const char *fed_yaml_map_path(const struct fed_yaml_map *m);

@@ -10,7 +10,10 @@ struct fed_buf {
 	size_t cap;
 };
 
-#define FED_BUF_INIT {NULL, 0, 0}
+#define FED_BUF_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void fed_buf_init(struct fed_buf *b);
 void fed_buf_release(struct fed_buf *b);

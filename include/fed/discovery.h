@@ -12,8 +12,8 @@ struct fed_api_resource {
 	char *kind;
 	char *singular;
 	char **short_names; /* NULL-terminated */
-	char **verbs;	    /* NULL-terminated */
-	bool preferred;	    /* the group's preferred version */
+	char **verbs;       /* NULL-terminated */
+	bool preferred;     /* the group's preferred version */
 };
 
 struct fed_discovery {
@@ -25,7 +25,7 @@ typedef void (*fed_discovery_cb)(struct fed_discovery *d, const struct fed_error
 
 /* cb owns d (free with fed_discovery_free). */
 int fed_kube_discover(struct fed_kube_client *c, fed_discovery_cb cb, void *ud,
-		      struct fed_error *err);
+                      struct fed_error *err);
 void fed_discovery_free(struct fed_discovery *d);
 
 /* Parse one APIGroupDiscoveryList document into d (appending). */
@@ -37,7 +37,7 @@ int fed_discovery_parse(struct fed_discovery *d, const cJSON *doc, struct fed_er
 const struct fed_api_resource *fed_discovery_find(const struct fed_discovery *d, const char *name);
 /* By group and kind (preferred version unless version is given). */
 const struct fed_api_resource *fed_discovery_find_kind(const struct fed_discovery *d,
-						       const char *group, const char *version,
-						       const char *kind);
+                                                       const char *group, const char *version,
+                                                       const char *kind);
 
 #endif

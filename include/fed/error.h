@@ -8,42 +8,48 @@
 
 enum fed_err {
 	FED_OK = 0,
-	FED_ERR = -1,		 /* anything not below */
-	FED_ENOMEM = -2,	 /* allocation failed */
-	FED_EINVAL = -3,	 /* bad input from the user: config, flags, files */
-	FED_ENOTFOUND = -4,	 /* 404 */
-	FED_ECONFLICT = -5,	 /* 409: resourceVersion/UID precondition failed */
-	FED_EEXISTS = -6,	 /* 409 AlreadyExists */
-	FED_EGONE = -7,		 /* 410: resourceVersion too old, re-list */
-	FED_EUNAUTHORIZED = -8,	 /* 401: credentials missing, wrong or expired */
-	FED_EFORBIDDEN = -9,	 /* 403: RBAC says no */
-	FED_EUNAVAILABLE = -10,	 /* connection failed, 429, 5xx: retry later */
-	FED_EINVALID = -11,	 /* 400/422: the server rejected the object */
-	FED_ETIMEOUT = -12,	 /* no answer in time */
-	FED_ETLS = -13,		 /* TLS handshake or certificate verification failed */
-	FED_ECANCELED = -14,	 /* the caller cancelled the request */
+	FED_ERR = -1,           /* anything not below */
+	FED_ENOMEM = -2,        /* allocation failed */
+	FED_EINVAL = -3,        /* bad input from the user: config, flags, files */
+	FED_ENOTFOUND = -4,     /* 404 */
+	FED_ECONFLICT = -5,     /* 409: resourceVersion/UID precondition failed */
+	FED_EEXISTS = -6,       /* 409 AlreadyExists */
+	FED_EGONE = -7,         /* 410: resourceVersion too old, re-list */
+	FED_EUNAUTHORIZED = -8, /* 401: credentials missing, wrong or expired */
+	FED_EFORBIDDEN = -9,    /* 403: RBAC says no */
+	FED_EUNAVAILABLE = -10, /* connection failed, 429, 5xx: retry later */
+	FED_EINVALID = -11,     /* 400/422: the server rejected the object */
+	FED_ETIMEOUT = -12,     /* no answer in time */
+	FED_ETLS = -13,         /* TLS handshake or certificate verification failed */
+	FED_ECANCELED = -14,    /* the caller cancelled the request */
 };
 
 #define FED_ERROR_MSG_MAX 1024
 
 struct fed_error {
-	int code;		/* enum fed_err, 0 when clear */
-	int http_status;	/* HTTP status when the error came from a server, else 0 */
-	char reason[64];	/* metav1.Status reason when known (e.g. "AlreadyExists") */
+	int code;        /* enum fed_err, 0 when clear */
+	int http_status; /* HTTP status when the error came from a server, else 0 */
+	char reason[64]; /* metav1.Status reason when known (e.g. "AlreadyExists") */
 	char msg[FED_ERROR_MSG_MAX];
 };
 
-#define FED_ERROR_INIT {0, 0, {0}, {0}}
+#define FED_ERROR_INIT                                                                             \
+	{                                                                                          \
+		0, 0, {0},                                                                         \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
 
 /* Set err (which may be NULL) and return code, so callers can write
  * `return fed_error_set(err, FED_EINVAL, "...")`. */
 int fed_error_set(struct fed_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefix context to an existing message ("cluster 'east': list pods: ...").
  * Returns err->code (or FED_ERR if err was clear). */
 int fed_error_wrap(struct fed_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 void fed_error_clear(struct fed_error *err);
 

@@ -38,13 +38,13 @@
 
 #include "fed/error.h"
 
-#define FED_CORE_GROUP "core.kubefed.io"
-#define FED_FTC_VERSION "v1beta1"
-#define FED_FTC_API_VERSION FED_CORE_GROUP "/" FED_FTC_VERSION
-#define FED_FTC_KIND "FederatedTypeConfig"
-#define FED_FTC_PLURAL "federatedtypeconfigs"
-#define FED_TYPES_GROUP "types.kubefed.io" /* default federated group */
-#define FED_TYPES_VERSION "v1beta1"	   /* default federated version */
+#define FED_CORE_GROUP            "core.kubefed.io"
+#define FED_FTC_VERSION           "v1beta1"
+#define FED_FTC_API_VERSION       FED_CORE_GROUP "/" FED_FTC_VERSION
+#define FED_FTC_KIND              "FederatedTypeConfig"
+#define FED_FTC_PLURAL            "federatedtypeconfigs"
+#define FED_TYPES_GROUP           "types.kubefed.io" /* default federated group */
+#define FED_TYPES_VERSION         "v1beta1"          /* default federated version */
 #define FED_PROPAGATION_CONDITION "Propagation"
 /* Limits of a kind / plural / group / version accepted from an FTC. */
 #define FED_TYPE_NAME_MAX 253
@@ -65,7 +65,7 @@ struct fed_type_config {
 	char *name; /* <plural>[.<group>] */
 	struct fed_api_resource target, federated;
 	bool propagation_enabled; /* spec.propagation == Enabled */
-	bool status_collection;	  /* spec.statusCollection == Enabled */
+	bool status_collection;   /* spec.statusCollection == Enabled */
 };
 
 /* Parse and default an FTC object (as read from the API server or a file).
@@ -77,12 +77,12 @@ struct fed_type_config {
  * Kinds must be [A-Za-z][A-Za-z0-9]*, plurals and versions lowercase DNS
  * labels, groups lowercase DNS subdomains (they end up in URL paths). */
 int fed_type_config_parse(const cJSON *ftc_object, struct fed_type_config *out,
-			  struct fed_error *err);
+                          struct fed_error *err);
 void fed_type_config_release(struct fed_type_config *t);
 void fed_api_resource_release(struct fed_api_resource *r);
 /* Deep copy (short names included). */
 int fed_api_resource_copy(struct fed_api_resource *dst, const struct fed_api_resource *src,
-			  struct fed_error *err);
+                          struct fed_error *err);
 
 /* kubefed's rule: lowercase, +es after s/x/ch/sh/z/o, final y -> ies, else
  * +s. No exceptions (kubefed has none: Endpoints -> endpointses), which is
@@ -114,19 +114,19 @@ bool fed_type_scalable(const struct fed_api_resource *target);
  * Propagation (the condition's status), Reason (wide) and Age. *out is new
  * (cJSON_Delete). */
 int fed_federated_crd(const struct fed_type_config *t, bool scalable, cJSON **out,
-		      struct fed_error *err);
+                      struct fed_error *err);
 
 /* The FTC object (core.kubefed.io/v1beta1 FederatedTypeConfig) for a
  * target type, in namespace ns (NULL: no namespace), with the federated
  * type defaulted as above and propagation Enabled. *out is new. */
 int fed_type_config_object(const struct fed_api_resource *target, const char *ns, cJSON **out,
-			   struct fed_error *err);
+                           struct fed_error *err);
 
 /* Fill t (zeroed or released) from a target type with the defaults above
  * and propagation enabled: what fed_type_config_parse() would return for
  * fed_type_config_object(target). Short names are copied. */
 int fed_type_config_for_target(const struct fed_api_resource *target, struct fed_type_config *t,
-			       struct fed_error *err);
+                               struct fed_error *err);
 
 /* The types fed enables by default (manifests/12-federatedtypeconfigs.yaml),
  * in manifest order: namespaces, configmaps, secrets, serviceaccounts,

@@ -30,24 +30,24 @@
 #include "fed/error.h"
 
 #define FED_FEDERATION_API_VERSION "federation/v1beta1"
-#define FED_FEDERATION_KIND "Federation"
+#define FED_FEDERATION_KIND        "Federation"
 /* Cluster names end up in label values. */
 #define FED_CLUSTER_NAME_MAX 63
 /* Bounds that keep a hostile document (aliases repeat entries cheaply)
  * from costing more than a real federation would. */
 #define FED_FEDERATION_MAX_CLUSTERS 1000
-#define FED_CLUSTER_MAX_ADDRS 64
+#define FED_CLUSTER_MAX_ADDRS       64
 
 /* An IPv4 or IPv6 network; addr has the host bits clear. */
 struct fed_cidr {
-	int family;		 /* AF_INET or AF_INET6 */
-	unsigned char addr[16];	 /* network byte order; 4 bytes used for AF_INET */
-	unsigned int prefix;	 /* 0..32 or 0..128 */
+	int family;             /* AF_INET or AF_INET6 */
+	unsigned char addr[16]; /* network byte order; 4 bytes used for AF_INET */
+	unsigned int prefix;    /* 0..32 or 0..128 */
 };
 
 enum fed_cluster_mode {
 	FED_CLUSTER_DIRECT = 0, /* fed-controller dials the member's API server */
-	FED_CLUSTER_AGENT,	/* fed-agent in the member dials out to fed-controller */
+	FED_CLUSTER_AGENT,      /* fed-agent in the member dials out to fed-controller */
 };
 
 /* One serverAddressByClientCIDRs entry. */
@@ -86,7 +86,7 @@ struct fed_federation {
  * "<string>". Returns 0 (check each cluster's err), FED_EINVAL for a
  * document that cannot be used at all, or FED_ENOMEM. */
 int fed_federation_parse(struct fed_federation **out, const char *yaml, size_t len,
-			 const char *source, struct fed_error *err);
+                         const char *source, struct fed_error *err);
 void fed_federation_free(struct fed_federation *f);
 
 /* "10.0.0.0/8", "fd00::/64". Host bits must be clear (the message shows
@@ -114,8 +114,8 @@ int fed_server_url(const char *address, char **url, struct fed_error *err);
  * FED_ENOTFOUND when nothing matches (NoMatchingClientCIDR), FED_EINVAL
  * for a cluster with err set. */
 int fed_federation_pick_address(const struct fed_cluster_spec *c, const char *const *client_ips,
-				size_t n_ips, const char **server_url_out,
-				const char **matched_cidr_out);
+                                size_t n_ips, const char **server_url_out,
+                                const char **matched_cidr_out);
 
 /* This machine's interface addresses (interfaces that are up), for when
  * no pod IP is known: IPv4 and IPv6 without link-local IPv6, loopback

@@ -26,12 +26,12 @@ struct ev_loop;
 struct fed_http_server;
 
 #define FED_HTTP_MAX_HEADER_BYTES 16384 /* request line + headers + blank line */
-#define FED_HTTP_MAX_HEADERS	  64
-#define FED_HTTP_MAX_TARGET	  8192 /* request target (414 above) */
-#define FED_HTTP_MAX_METHOD	  32   /* longer methods get 501 */
-#define FED_HTTP_MAX_BODY_BYTES	  16384
+#define FED_HTTP_MAX_HEADERS      64
+#define FED_HTTP_MAX_TARGET       8192 /* request target (414 above) */
+#define FED_HTTP_MAX_METHOD       32   /* longer methods get 501 */
+#define FED_HTTP_MAX_BODY_BYTES   16384
 #define FED_HTTP_MAX_CONNECTIONS  256
-#define FED_HTTP_IDLE_TIMEOUT	  30.0 /* seconds */
+#define FED_HTTP_IDLE_TIMEOUT     30.0 /* seconds */
 
 /* ---- Request parser ---------------------------------------------------- */
 
@@ -85,7 +85,7 @@ int fed_http_parse_request(const char *buf, size_t len, struct fed_http_request 
 
 /* Value of the first header named name (case-insensitive), or NULL. */
 const char *fed_http_request_header(const struct fed_http_request *req, const char *name,
-				    size_t *value_len);
+                                    size_t *value_len);
 
 /* "OK", "Not Found", ...; "Unknown" for codes this server never sends. */
 const char *fed_http_status_text(int status);
@@ -93,25 +93,25 @@ const char *fed_http_status_text(int status);
 /* ---- Server ------------------------------------------------------------ */
 
 struct fed_http_response {
-	int status;		  /* preset to 200 */
+	int status;               /* preset to 200 */
 	const char *content_type; /* NULL: "text/plain; charset=utf-8"; copied after return */
-	struct fed_buf body;	  /* preset empty; owned by the server */
+	struct fed_buf body;      /* preset empty; owned by the server */
 };
 
 /* Handlers run on the loop and must not block. Return 0, or a negative
  * fed_err to have the server answer 500 (the response is discarded). A
  * handler may call fed_http_server_free() on its own server; the connection
  * is then closed without a response. GET handlers also serve HEAD. */
-typedef int (*fed_http_handler)(const struct fed_http_request *req,
-				struct fed_http_response *resp, void *ud);
+typedef int (*fed_http_handler)(const struct fed_http_request *req, struct fed_http_response *resp,
+                                void *ud);
 
 struct fed_http_server_stats {
 	unsigned long connections;  /* open now */
-	unsigned long accepted;	    /* connections accepted and served */
-	unsigned long rejected;	    /* closed at once: over the connection limit */
-	unsigned long requests;	    /* requests answered by routing (2xx-5xx, 404, 405) */
+	unsigned long accepted;     /* connections accepted and served */
+	unsigned long rejected;     /* closed at once: over the connection limit */
+	unsigned long requests;     /* requests answered by routing (2xx-5xx, 404, 405) */
 	unsigned long bad_requests; /* malformed requests answered with 4xx/5xx and closed */
-	unsigned long timeouts;	    /* connections closed by the deadline */
+	unsigned long timeouts;     /* connections closed by the deadline */
 };
 
 /* Listen on a numeric address ("127.0.0.1", "0.0.0.0", "::", "::1";
@@ -119,7 +119,7 @@ struct fed_http_server_stats {
  * fed_http_server_port()). "::" accepts IPv4 too where the system allows.
  * Accepting starts when the loop runs. */
 int fed_http_server_new(struct fed_http_server **out, struct ev_loop *loop, const char *address,
-			int port, struct fed_error *err);
+                        int port, struct fed_error *err);
 /* Close the listening socket and every connection, free everything. NULL
  * is fine; so is calling it from inside a handler. */
 void fed_http_server_free(struct fed_http_server *srv);
@@ -131,7 +131,7 @@ int fed_http_server_port(const struct fed_http_server *srv);
  * FED_ENOMEM. Requests for a known path with another method get 405 with
  * Allow; unknown paths get 404. */
 int fed_http_server_route(struct fed_http_server *srv, const char *method, const char *path,
-			  fed_http_handler handler, void *ud);
+                          fed_http_handler handler, void *ud);
 
 /* Tuning, mainly for tests: the per-request/per-response deadline (default
  * FED_HTTP_IDLE_TIMEOUT) and the connection limit (default

@@ -18,18 +18,18 @@ struct fed_informer_handlers {
 	void (*on_add)(const cJSON *obj, void *ud);
 	void (*on_update)(const cJSON *old, const cJSON *obj, void *ud);
 	void (*on_delete)(const cJSON *obj, void *ud); /* last known state */
-	void (*on_synced)(void *ud);		      /* after every full list is applied */
+	void (*on_synced)(void *ud);                   /* after every full list is applied */
 };
 
 struct fed_informer_opts {
 	struct fed_kube_resource resource; /* strings copied */
-	const char *namespace;		   /* NULL: all namespaces */
+	const char *namespace;             /* NULL: all namespaces */
 	const char *label_selector;
 	const char *field_selector;
-	long page_size;		  /* default 500 */
-	int watch_timeout_s;	  /* default: random in [300, 600), as client-go */
+	long page_size;           /* default 500 */
+	int watch_timeout_s;      /* default: random in [300, 600), as client-go */
 	bool keep_managed_fields; /* default: dropped from the store to save memory */
-	bool metadata_only;	  /* store PartialObjectMetadata: names, labels, versions */
+	bool metadata_only;       /* store PartialObjectMetadata: names, labels, versions */
 	struct fed_informer_handlers handlers;
 	void *ud;
 };
@@ -43,7 +43,7 @@ struct fed_informer_stats {
 };
 
 int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,
-		     const struct fed_informer_opts *o, struct fed_error *err);
+                     const struct fed_informer_opts *o, struct fed_error *err);
 void fed_informer_start(struct fed_informer *inf);
 void fed_informer_free(struct fed_informer *inf);
 

@@ -40,12 +40,12 @@ struct fed_kube_ref {
 };
 
 struct fed_kube_response {
-	int status;	       /* HTTP status, 0 when no response arrived */
-	struct fed_error err;  /* code 0 on 2xx */
-	const char *body;      /* raw body, NUL-terminated */
+	int status;           /* HTTP status, 0 when no response arrived */
+	struct fed_error err; /* code 0 on 2xx */
+	const char *body;     /* raw body, NUL-terminated */
 	size_t body_len;
-	cJSON *json;	       /* parsed body, NULL if not JSON */
-	double retry_after;    /* seconds from Retry-After, 0 if absent */
+	cJSON *json;        /* parsed body, NULL if not JSON */
+	double retry_after; /* seconds from Retry-After, 0 if absent */
 };
 
 typedef void (*fed_kube_cb)(struct fed_kube_response *resp, void *ud);
@@ -54,9 +54,9 @@ typedef int (*fed_kube_data_cb)(const char *data, size_t len, void *ud);
 
 /* Accept headers for metadata-only reads; plain JSON is the fallback a
  * server without the meta.k8s.io transformation answers with. */
-#define FED_KUBE_ACCEPT_METADATA_LIST                                                  \
+#define FED_KUBE_ACCEPT_METADATA_LIST                                                              \
 	"application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
-#define FED_KUBE_ACCEPT_METADATA                                                       \
+#define FED_KUBE_ACCEPT_METADATA                                                                   \
 	"application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
 struct fed_kube_request {
@@ -65,25 +65,25 @@ struct fed_kube_request {
 	const char *body;
 	size_t body_len;
 	const char *content_type; /* default application/json */
-	const char *accept;	  /* default application/json */
-	int timeout_ms;		  /* 0: client default; -1: none (watches) */
-	int max_retries;	  /* -1: client default */
+	const char *accept;       /* default application/json */
+	int timeout_ms;           /* 0: client default; -1: none (watches) */
+	int max_retries;          /* -1: client default */
 	fed_kube_data_cb on_data; /* set for streaming (watch) */
-	bool exempt;		  /* not bounded by max_inflight (health probes) */
+	bool exempt;              /* not bounded by max_inflight (health probes) */
 };
 
 struct fed_kube_client_stats {
-	unsigned long requests;	  /* attempts sent, retries included */
+	unsigned long requests; /* attempts sent, retries included */
 	unsigned long retries;
-	unsigned long throttled;  /* requests that waited for the rate limiter */
+	unsigned long throttled; /* requests that waited for the rate limiter */
 	unsigned long inflight;
 	unsigned long queued;
-	unsigned long http2;	  /* responses received over HTTP/2 */
-	unsigned long writes;	  /* successful POST/PUT/PATCH/DELETE */
+	unsigned long http2;  /* responses received over HTTP/2 */
+	unsigned long writes; /* successful POST/PUT/PATCH/DELETE */
 };
 
 int fed_kube_client_new(struct fed_kube_client **out, struct ev_loop *loop,
-			const struct fed_rest_config *cfg, const char *name, struct fed_error *err);
+                        const struct fed_rest_config *cfg, const char *name, struct fed_error *err);
 void fed_kube_client_free(struct fed_kube_client *c);
 const char *fed_kube_client_name(const struct fed_kube_client *c);
 const char *fed_kube_client_server(const struct fed_kube_client *c);
@@ -92,8 +92,8 @@ void fed_kube_client_stats(const struct fed_kube_client *c, struct fed_kube_clie
 /* Maximum concurrent non-streaming requests (default 32); more wait in order. */
 void fed_kube_client_set_max_inflight(struct fed_kube_client *c, int n);
 
-int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *req,
-		     fed_kube_cb cb, void *ud, struct fed_kube_call **out, struct fed_error *err);
+int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *req, fed_kube_cb cb,
+                     void *ud, struct fed_kube_call **out, struct fed_error *err);
 void fed_kube_call_cancel(struct fed_kube_call *call);
 
 /* Paths. */
@@ -118,14 +118,14 @@ int fed_kube_list_query(struct fed_buf *b, const struct fed_kube_list_opts *o, b
 
 enum fed_patch_type {
 	FED_PATCH_MERGE,     /* application/merge-patch+json */
-	FED_PATCH_JSON,	     /* application/json-patch+json */
+	FED_PATCH_JSON,      /* application/json-patch+json */
 	FED_PATCH_STRATEGIC, /* application/strategic-merge-patch+json (built-in types only) */
 	FED_PATCH_APPLY,     /* server-side apply: application/apply-patch+yaml */
 };
 
 struct fed_kube_write_opts {
 	const char *field_manager; /* default "fed" */
-	bool force;		   /* apply: take ownership of conflicting fields */
+	bool force;                /* apply: take ownership of conflicting fields */
 	bool dry_run;
 };
 
@@ -133,30 +133,33 @@ struct fed_kube_delete_opts {
 	const char *precondition_uid;
 	const char *precondition_resource_version;
 	const char *propagation_policy; /* Foreground, Background, Orphan */
-	long grace_period_seconds;	/* -1: server default */
+	long grace_period_seconds;      /* -1: server default */
 	bool dry_run;
 };
-#define FED_KUBE_DELETE_OPTS_INIT {NULL, NULL, NULL, -1, false}
+#define FED_KUBE_DELETE_OPTS_INIT                                                                  \
+	{                                                                                          \
+		NULL, NULL, NULL, -1, false                                                        \
+	}
 
 /* CRUD. obj is not consumed. For update, the name is taken from obj's
  * metadata.name when ref->name is NULL. */
 int fed_kube_get(struct fed_kube_client *c, const struct fed_kube_ref *ref, fed_kube_cb cb,
-		 void *ud, struct fed_kube_call **out, struct fed_error *err);
+                 void *ud, struct fed_kube_call **out, struct fed_error *err);
 int fed_kube_list(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		  const struct fed_kube_list_opts *o, fed_kube_cb cb, void *ud,
-		  struct fed_kube_call **out, struct fed_error *err);
+                  const struct fed_kube_list_opts *o, fed_kube_cb cb, void *ud,
+                  struct fed_kube_call **out, struct fed_error *err);
 int fed_kube_create(struct fed_kube_client *c, const struct fed_kube_ref *ref, const cJSON *obj,
-		    const struct fed_kube_write_opts *o, fed_kube_cb cb, void *ud,
-		    struct fed_kube_call **out, struct fed_error *err);
+                    const struct fed_kube_write_opts *o, fed_kube_cb cb, void *ud,
+                    struct fed_kube_call **out, struct fed_error *err);
 int fed_kube_update(struct fed_kube_client *c, const struct fed_kube_ref *ref, const cJSON *obj,
-		    const struct fed_kube_write_opts *o, fed_kube_cb cb, void *ud,
-		    struct fed_kube_call **out, struct fed_error *err);
+                    const struct fed_kube_write_opts *o, fed_kube_cb cb, void *ud,
+                    struct fed_kube_call **out, struct fed_error *err);
 int fed_kube_patch(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		   enum fed_patch_type type, const char *patch, const struct fed_kube_write_opts *o,
-		   fed_kube_cb cb, void *ud, struct fed_kube_call **out, struct fed_error *err);
+                   enum fed_patch_type type, const char *patch, const struct fed_kube_write_opts *o,
+                   fed_kube_cb cb, void *ud, struct fed_kube_call **out, struct fed_error *err);
 int fed_kube_delete(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		    const struct fed_kube_delete_opts *o, fed_kube_cb cb, void *ud,
-		    struct fed_kube_call **out, struct fed_error *err);
+                    const struct fed_kube_delete_opts *o, fed_kube_cb cb, void *ud,
+                    struct fed_kube_call **out, struct fed_error *err);
 
 /* LIST every page (limit/continue) into one list object. If the continue
  * token expires (410) the list restarts without paging, as client-go does.
@@ -165,8 +168,8 @@ int fed_kube_delete(struct fed_kube_client *c, const struct fed_kube_ref *ref,
 struct fed_kube_pager;
 typedef void (*fed_kube_list_cb)(cJSON *list, const struct fed_error *err, void *ud);
 int fed_kube_list_all(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		      const struct fed_kube_list_opts *o, fed_kube_list_cb cb, void *ud,
-		      struct fed_kube_pager **out, struct fed_error *err);
+                      const struct fed_kube_list_opts *o, fed_kube_list_cb cb, void *ud,
+                      struct fed_kube_pager **out, struct fed_error *err);
 void fed_kube_pager_cancel(struct fed_kube_pager *p);
 
 /* WATCH. Events arrive one JSON line at a time; object is borrowed. The
@@ -183,9 +186,9 @@ typedef void (*fed_kube_event_cb)(enum fed_watch_type type, cJSON *object, void 
 typedef void (*fed_kube_done_cb)(const struct fed_error *err, void *ud);
 struct fed_kube_watch;
 int fed_kube_watch(struct fed_kube_client *c, const struct fed_kube_ref *ref,
-		   const struct fed_kube_list_opts *o, fed_kube_event_cb on_event,
-		   fed_kube_done_cb on_done, void *ud, struct fed_kube_watch **out,
-		   struct fed_error *err);
+                   const struct fed_kube_list_opts *o, fed_kube_event_cb on_event,
+                   fed_kube_done_cb on_done, void *ud, struct fed_kube_watch **out,
+                   struct fed_error *err);
 void fed_kube_watch_cancel(struct fed_kube_watch *w);
 
 /* Run the loop until *flag becomes true or timeout_s passes (for CLIs and

@@ -14,9 +14,9 @@
 /* users[].user.exec (client.authentication.k8s.io/v1 and v1beta1). */
 struct fed_exec_config {
 	char *api_version; /* e.g. "client.authentication.k8s.io/v1" */
-	char *command;	   /* resolved against the kubeconfig's dir if it has a '/' and is relative */
-	char **args;	   /* NULL-terminated */
-	char **env;	   /* NULL-terminated "NAME=value" */
+	char *command; /* resolved against the kubeconfig's dir if it has a '/' and is relative */
+	char **args;   /* NULL-terminated */
+	char **env;    /* NULL-terminated "NAME=value" */
 	char *install_hint;
 	bool provide_cluster_info;
 	char *interactive_mode; /* Never | IfAvailable | Always; fed never has a TTY */
@@ -42,14 +42,14 @@ struct fed_rest_config {
 	size_t cert_len;
 	char *key_pem; /* client key */
 	size_t key_len;
-	char *token;			/* static bearer token */
-	char *token_file;		/* re-read when it changes (in-cluster tokens rotate) */
-	struct fed_exec_config *exec;	/* NULL unless users[].user.exec */
-	char *context;			/* names, for messages; never secrets */
+	char *token;                  /* static bearer token */
+	char *token_file;             /* re-read when it changes (in-cluster tokens rotate) */
+	struct fed_exec_config *exec; /* NULL unless users[].user.exec */
+	char *context;                /* names, for messages; never secrets */
 	char *cluster;
 	char *user;
 	char *namespace; /* context namespace, NULL if unset */
-	char *source;	 /* file the context came from, "in-cluster" or "<string>" */
+	char *source;    /* file the context came from, "in-cluster" or "<string>" */
 	/* client tuning; qps/burst 0 take the client's defaults (50/100) */
 	double qps;
 	int burst;
@@ -59,7 +59,7 @@ struct fed_rest_config {
 void fed_rest_config_init(struct fed_rest_config *cfg);
 void fed_rest_config_release(struct fed_rest_config *cfg);
 int fed_rest_config_copy(struct fed_rest_config *dst, const struct fed_rest_config *src,
-			 struct fed_error *err);
+                         struct fed_error *err);
 
 /* A parsed (and possibly merged) kubeconfig. Opaque. */
 struct fed_kubeconfig;
@@ -67,14 +67,13 @@ struct fed_kubeconfig;
 /* Parse one kubeconfig document. `source` names it in messages and is the
  * base for relative paths (its directory), may be NULL for "<string>". */
 int fed_kubeconfig_parse(struct fed_kubeconfig **out, const char *yaml, size_t len,
-			 const char *source, struct fed_error *err);
-int fed_kubeconfig_load_file(struct fed_kubeconfig **out, const char *path,
-			     struct fed_error *err);
+                         const char *source, struct fed_error *err);
+int fed_kubeconfig_load_file(struct fed_kubeconfig **out, const char *path, struct fed_error *err);
 /* kubectl's precedence: explicit path (only that file) > $KUBECONFIG (a
  * ':'-separated list, merged: the first file to set a map key or
  * current-context wins, missing files are skipped) > ~/.kube/config. */
 int fed_kubeconfig_load_default(struct fed_kubeconfig **out, const char *explicit_path,
-				struct fed_error *err);
+                                struct fed_error *err);
 void fed_kubeconfig_free(struct fed_kubeconfig *kc);
 
 const char *fed_kubeconfig_current_context(const struct fed_kubeconfig *kc);
@@ -86,7 +85,7 @@ const char *const *fed_kubeconfig_contexts(const struct fed_kubeconfig *kc, size
  * entry and the field, e.g.
  *   kubeconfig /x/config: users[admin].client-key: cannot read /x/admin.key: No such file */
 int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *context,
-			       struct fed_rest_config *out, struct fed_error *err);
+                               struct fed_rest_config *out, struct fed_error *err);
 
 /* In-cluster config from the pod's service account: KUBERNETES_SERVICE_HOST
  * and _PORT, /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,
@@ -97,19 +96,19 @@ int fed_rest_config_in_cluster(struct fed_rest_config *out, struct fed_error *er
  * --context; when none of those exist and KUBERNETES_SERVICE_HOST is set,
  * the in-cluster config. */
 int fed_rest_config_load(struct fed_rest_config *out, const char *kubeconfig_path,
-			 const char *context, struct fed_error *err);
+                         const char *context, struct fed_error *err);
 
 /* Run an exec credential plugin synchronously (it is run rarely: on first
  * use and when the credential expires or is rejected). timeout_ms bounds it;
  * stderr of the plugin is passed through, stdout is parsed as an
  * ExecCredential. `cfg` supplies cluster info when provide_cluster_info. */
 int fed_exec_credential_get(const struct fed_rest_config *cfg, int timeout_ms,
-			    struct fed_exec_credential *out, struct fed_error *err);
+                            struct fed_exec_credential *out, struct fed_error *err);
 void fed_exec_credential_release(struct fed_exec_credential *cred);
 
 /* Serialize a single-context kubeconfig (for local-clusters, join): embeds
  * the PEM data as base64 *-data fields. Returns a malloc'd YAML string. */
 int fed_kubeconfig_render(const struct fed_rest_config *cfg, const char *context_name,
-			  char **out_yaml, struct fed_error *err);
+                          char **out_yaml, struct fed_error *err);
 
 #endif

@@ -40,8 +40,8 @@ struct fed_leader;
 
 #define FED_LEADER_LEASE_DURATION 15.0
 #define FED_LEADER_RENEW_DEADLINE 10.0
-#define FED_LEADER_RETRY_PERIOD 2.0
-#define FED_LEADER_JITTER 1.2
+#define FED_LEADER_RETRY_PERIOD   2.0
+#define FED_LEADER_JITTER         1.2
 
 struct fed_leader_callbacks {
 	/* we acquired the lease: start acting */
@@ -58,12 +58,12 @@ struct fed_leader_callbacks {
 
 struct fed_leader_opts {
 	const char *lease_namespace; /* required */
-	const char *lease_name;	     /* required */
-	const char *identity;	     /* NULL: hostname + "_" + random UUID */
-	double lease_duration;	     /* seconds, whole; 0: 15 */
-	double renew_deadline;	     /* seconds; 0: 10; < lease_duration */
-	double retry_period;	     /* seconds; 0: 2; 1.2 * retry_period < renew_deadline */
-	bool poll_only;		     /* no watch on the Lease: exactly client-go's polling */
+	const char *lease_name;      /* required */
+	const char *identity;        /* NULL: hostname + "_" + random UUID */
+	double lease_duration;       /* seconds, whole; 0: 15 */
+	double renew_deadline;       /* seconds; 0: 10; < lease_duration */
+	double retry_period;         /* seconds; 0: 2; 1.2 * retry_period < renew_deadline */
+	bool poll_only;              /* no watch on the Lease: exactly client-go's polling */
 	struct fed_leader_callbacks cb;
 	void *ud;
 };
@@ -77,14 +77,14 @@ struct fed_leader_status {
 	long transitions;     /* last observed leaseTransitions */
 	double observed_at;   /* fed_leader_now() when the record last changed, 0 never */
 	double renewed_at;    /* fed_leader_now() when the last successful acquire or
-				 renewal was SENT, 0 never */
+	                         renewal was SENT, 0 never */
 	double deadline;      /* renewed_at + renew_deadline while leading, else 0 */
-	bool watching;	      /* the watch on the Lease is open */
+	bool watching;        /* the watch on the Lease is open */
 };
 
 /* The elector keeps a pointer to the client, which must outlive it. */
 int fed_leader_new(struct fed_leader **out, struct fed_kube_client *c,
-		   const struct fed_leader_opts *o, struct fed_error *err);
+                   const struct fed_leader_opts *o, struct fed_error *err);
 /* Start campaigning (from the loop: the first GET goes out on its next
  * iteration). Once only. */
 int fed_leader_start(struct fed_leader *le, struct fed_error *err);
@@ -117,8 +117,7 @@ struct fed_leader_record {
 	long transitions;
 };
 
-int fed_leader_record_parse(struct fed_leader_record *r, const cJSON *lease,
-			    struct fed_error *err);
+int fed_leader_record_parse(struct fed_leader_record *r, const cJSON *lease, struct fed_error *err);
 void fed_leader_record_release(struct fed_leader_record *r);
 /* Same holder, duration, times and transitions (client-go compares the raw
  * record: any change restarts the expiry clock). */
@@ -134,7 +133,7 @@ enum fed_leader_verdict {
  * (fallback_s when the record has none: waiting longer is the safe side). */
 double fed_leader_expiry(const struct fed_leader_record *r, double observed_at, double fallback_s);
 enum fed_leader_verdict fed_leader_decide(const struct fed_leader_record *r, double observed_at,
-					  double now, const char *identity, double fallback_s);
+                                          double now, const char *identity, double fallback_s);
 /* wait.Jitter: period + u * factor * period, u in [0, 1). */
 double fed_leader_jitter(double period, double factor, double u);
 

@@ -21,8 +21,8 @@ void fed_log_setup(int level, bool json);
 /* Parse "error|warn|info|debug|trace" or a digit 0-4; -1 if unknown. */
 int fed_log_level_parse(const char *s);
 
-void fed_log_write(int level, const char *cluster, const char *file, int line, const char *fmt,
-		   ...) __attribute__((format(printf, 5, 6)));
+void fed_log_write(int level, const char *cluster, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Mask secrets in place: "Bearer <x>" and "token: <x>"-like values, and
  * PEM bodies. Returns s. */
@@ -31,12 +31,12 @@ char *fed_log_redact(char *s);
 #define FED_LOG(lvl, cluster, ...)                                                                 \
 	do {                                                                                       \
 		if ((lvl) <= fed_log_level_current)                                                \
-			fed_log_write((lvl), (cluster), __FILE__, __LINE__, __VA_ARGS__);         \
+			fed_log_write((lvl), (cluster), __FILE__, __LINE__, __VA_ARGS__);          \
 	} while (0)
 
-#define FED_LOG_ERR(cluster, ...) FED_LOG(FED_LOG_ERROR, cluster, __VA_ARGS__)
-#define FED_LOG_WARN(cluster, ...) FED_LOG(FED_LOG_WARN, cluster, __VA_ARGS__)
-#define FED_LOG_INFO(cluster, ...) FED_LOG(FED_LOG_INFO, cluster, __VA_ARGS__)
+#define FED_LOG_ERR(cluster, ...)   FED_LOG(FED_LOG_ERROR, cluster, __VA_ARGS__)
+#define FED_LOG_WARN(cluster, ...)  FED_LOG(FED_LOG_WARN, cluster, __VA_ARGS__)
+#define FED_LOG_INFO(cluster, ...)  FED_LOG(FED_LOG_INFO, cluster, __VA_ARGS__)
 #define FED_LOG_DEBUG(cluster, ...) FED_LOG(FED_LOG_DEBUG, cluster, __VA_ARGS__)
 #define FED_LOG_TRACE(cluster, ...) FED_LOG(FED_LOG_TRACE, cluster, __VA_ARGS__)
 

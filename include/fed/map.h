@@ -18,7 +18,10 @@ struct fed_map {
 	size_t count;
 };
 
-#define FED_MAP_INIT {NULL, 0, 0}
+#define FED_MAP_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void fed_map_init(struct fed_map *m);
 /* free_value (may be NULL) is called for every value. */

@@ -28,7 +28,7 @@
 #include "fed/buf.h"
 #include "fed/error.h"
 
-struct fed_metrics;	   /* the registry */
+struct fed_metrics;        /* the registry */
 struct fed_metrics_family; /* one metric name: HELP, TYPE, label names */
 struct fed_metrics_series; /* one set of label values of a family */
 struct fed_http_request;
@@ -54,15 +54,15 @@ void fed_metrics_free(struct fed_metrics *reg);
  * FED_EINVAL for a bad name or label, FED_EEXISTS for a name already
  * registered, FED_ENOMEM. */
 int fed_metrics_counter(struct fed_metrics *reg, const char *name, const char *help,
-			const char *labels, struct fed_metrics_family **out, struct fed_error *err);
+                        const char *labels, struct fed_metrics_family **out, struct fed_error *err);
 int fed_metrics_gauge(struct fed_metrics *reg, const char *name, const char *help,
-		      const char *labels, struct fed_metrics_family **out, struct fed_error *err);
+                      const char *labels, struct fed_metrics_family **out, struct fed_error *err);
 /* buckets: finite upper bounds, strictly increasing; +Inf is implied (and
  * dropped if given). NULL/0 gives Prometheus's default buckets
  * (.005 .01 .025 .05 .1 .25 .5 1 2.5 5 10), suited to seconds. */
 int fed_metrics_histogram(struct fed_metrics *reg, const char *name, const char *help,
-			  const char *labels, const double *buckets, size_t nbuckets,
-			  struct fed_metrics_family **out, struct fed_error *err);
+                          const char *labels, const double *buckets, size_t nbuckets,
+                          struct fed_metrics_family **out, struct fed_error *err);
 
 /* Look a family up by name (NULL if not registered). */
 struct fed_metrics_family *fed_metrics_family(const struct fed_metrics *reg, const char *name);
@@ -74,13 +74,13 @@ struct fed_metrics_family *fed_metrics_family(const struct fed_metrics *reg, con
  * family type, a negative counter increment, NULL values where labels are
  * needed) or FED_ENOMEM. */
 int fed_metrics_add(struct fed_metrics_family *f, const char *const *values,
-		    double delta); /* counter, gauge */
+                    double delta); /* counter, gauge */
 int fed_metrics_inc(struct fed_metrics_family *f, const char *const *values);
 /* gauge, or a counter that mirrors a count kept elsewhere (never set a
  * counter lower) */
 int fed_metrics_set(struct fed_metrics_family *f, const char *const *values, double v);
 int fed_metrics_observe(struct fed_metrics_family *f, const char *const *values,
-			double v); /* histogram */
+                        double v); /* histogram */
 
 /* The current value (counter, gauge) or count of observations
  * (histogram); FED_ENOTFOUND when the series does not exist. */
@@ -91,7 +91,7 @@ int fed_metrics_remove(struct fed_metrics_family *f, const char *const *values);
 /* Remove every series whose label `label` has value `value` (all of a
  * deleted cluster's series); returns how many went. */
 size_t fed_metrics_remove_matching(struct fed_metrics_family *f, const char *label,
-				   const char *value);
+                                   const char *value);
 /* Remove every series of the family (e.g. before re-populating gauges). */
 void fed_metrics_clear(struct fed_metrics_family *f);
 
@@ -99,7 +99,7 @@ void fed_metrics_clear(struct fed_metrics_family *f);
  * pointer is valid until the series is removed (fed_metrics_remove,
  * _remove_matching, _clear) or the registry freed. */
 int fed_metrics_series(struct fed_metrics_family *f, const char *const *values,
-		       struct fed_metrics_series **out);
+                       struct fed_metrics_series **out);
 /* The same rules as above; an update the type does not allow is ignored. */
 void fed_metrics_series_add(struct fed_metrics_series *s, double delta);
 void fed_metrics_series_set(struct fed_metrics_series *s, double v);
@@ -112,6 +112,6 @@ int fed_metrics_render(const struct fed_metrics *reg, struct fed_buf *out);
  * FED_METRICS_CONTENT_TYPE: fed_http_server_route(srv, "GET", "/metrics",
  * fed_metrics_http_handler, reg). */
 int fed_metrics_http_handler(const struct fed_http_request *req, struct fed_http_response *resp,
-			     void *ud);
+                             void *ud);
 
 #endif

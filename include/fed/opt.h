@@ -10,11 +10,11 @@
 
 enum fed_opt_type {
 	FED_OPT_END = 0,
-	FED_OPT_BOOL,	/* bool *; --name, --name=true|false */
+	FED_OPT_BOOL,   /* bool *; --name, --name=true|false */
 	FED_OPT_STRING, /* const char **; --name VALUE, --name=VALUE */
-	FED_OPT_INT,	/* int *; decimal */
+	FED_OPT_INT,    /* int *; decimal */
 	FED_OPT_DOUBLE, /* double * */
-	FED_OPT_LIST,	/* struct fed_opt_list *; repeatable */
+	FED_OPT_LIST,   /* struct fed_opt_list *; repeatable */
 };
 
 struct fed_opt_list {
@@ -31,14 +31,17 @@ struct fed_opt {
 	const char *help;
 };
 
-#define FED_OPT_TABLE_END {FED_OPT_END, NULL, 0, NULL, NULL, NULL}
+#define FED_OPT_TABLE_END                                                                          \
+	{                                                                                          \
+		FED_OPT_END, NULL, 0, NULL, NULL, NULL                                             \
+	}
 
 /* Parse argv[0..argc) against one or more NULL-terminated lists of tables.
  * Positional arguments are collected into args (*nargs, at most max_args).
  * "--" ends option parsing. Stops with FED_EINVAL naming the option and
  * what is wrong. "-h"/"--help" sets *help. */
 int fed_opt_parse(const struct fed_opt *const *tables, int argc, char **argv, char **args,
-		  int max_args, int *nargs, bool *help, struct fed_error *err);
+                  int max_args, int *nargs, bool *help, struct fed_error *err);
 
 /* Print the options of the tables, aligned. */
 void fed_opt_print_help(FILE *f, const struct fed_opt *const *tables);

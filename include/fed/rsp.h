@@ -95,7 +95,7 @@ int fed_rsp_validate(const struct fed_rsp_spec *s, struct fed_error *err);
 /* The preference that applies to a cluster: its own entry, else "*", else
  * NULL (the cluster gets no replicas). */
 const struct fed_rsp_cluster_pref *fed_rsp_pref_for(const struct fed_rsp_spec *s,
-						    const char *cluster);
+                                                    const char *cluster);
 /* "FederatedDeployment", ... */
 const char *fed_rsp_target_kind_name(enum fed_rsp_target_kind k);
 
@@ -144,7 +144,7 @@ struct fed_rsp_cluster_out {
  * FED_EINVAL for an invalid spec, a cluster without a name or a name
  * given twice; FED_ENOMEM. Deterministic for the same inputs in any order. */
 int fed_rsp_plan(const struct fed_rsp_spec *s, const struct fed_rsp_cluster_in *in, size_t n,
-		 struct fed_rsp_cluster_out *out, int64_t *unplaced, struct fed_error *err);
+                 struct fed_rsp_cluster_out *out, int64_t *unplaced, struct fed_error *err);
 
 /* ---- from plan to target: what the controller needs besides the plan ---- */
 
@@ -172,16 +172,16 @@ struct fed_rsp_observed {
  * (absent, or the cluster not watched): current -1, no estimate, state
  * cleared. now and threshold in seconds. */
 void fed_rsp_observe(const cJSON *member_obj, double now, double threshold,
-		     struct fed_rsp_observed *st);
+                     struct fed_rsp_observed *st);
 
 /* One cluster's move from what it is asked to run now to its planned
  * target, made so that the available replicas never drop below
  * totalReplicas when they were not already below it. */
 struct fed_rsp_step_in {
-	int64_t target;	   /* the plan: replicas + overflow */
-	int64_t asked;	   /* what the member is asked to run now (fed_rsp_asked) */
+	int64_t target;    /* the plan: replicas + overflow */
+	int64_t asked;     /* what the member is asked to run now (fed_rsp_asked) */
 	int64_t available; /* available there now; -1 unknown (counts as 0) */
-	bool keep;	   /* offline, kept: left as it is, its replicas not counted */
+	bool keep;         /* offline, kept: left as it is, its replicas not counted */
 };
 
 /* out[i] = the replicas to ask of cluster i now. Scaling up is immediate.
@@ -201,8 +201,8 @@ int64_t fed_rsp_asked(const cJSON *fed_obj, const char *cluster, bool placed);
 struct fed_rsp_assign {
 	const char *name;
 	int64_t replicas; /* > 0: placed here with a /spec/replicas override of this */
-	bool keep;	  /* leave its placement entry and overrides as they are */
-	bool placed;	  /* with keep: whether it is placed now (stays so) */
+	bool keep;        /* leave its placement entry and overrides as they are */
+	bool placed;      /* with keep: whether it is placed now (stays so) */
 };
 
 /* The JSON merge patch that makes fed_obj's spec.placement.clusters list
@@ -216,6 +216,6 @@ struct fed_rsp_assign {
  * spec.overrides is invalid (the message names the entry), or a name is
  * missing or given twice; FED_ENOMEM. */
 int fed_rsp_target_patch(const cJSON *fed_obj, const struct fed_rsp_assign *a, size_t n,
-			 cJSON **patch, struct fed_error *err);
+                         cJSON **patch, struct fed_error *err);
 
 #endif

@@ -27,7 +27,7 @@ int fed_table_add(struct fed_table *t, const char *const *cells);
 /* Render every line prefixed by indent (may be NULL); with_header false
  * leaves out row 0. */
 int fed_table_render(const struct fed_table *t, struct fed_buf *out, const char *indent,
-		     int with_header);
+                     int with_header);
 void fed_table_release(struct fed_table *t);
 
 /* kubectl's HumanDuration of a number of seconds: "0s" .. "119s", "2m",

@@ -27,29 +27,29 @@
 #include "fed/error.h"
 
 #define FED_TUNNEL_VERSION 1
-#define FED_TUNNEL_HDR 12
+#define FED_TUNNEL_HDR     12
 /* Largest payload either side sends; a frame announcing more is refused
  * before any of it is read. */
-#define FED_TUNNEL_MAX_FRAME (64 * 1024)
+#define FED_TUNNEL_MAX_FRAME     (64 * 1024)
 #define FED_TUNNEL_STREAM_WINDOW (256 * 1024)
-#define FED_TUNNEL_CONN_WINDOW (16 * 1024 * 1024)
-#define FED_TUNNEL_MAX_STREAMS 1024
-#define FED_TUNNEL_MAX_WINDOW 0x7fffffffu
+#define FED_TUNNEL_CONN_WINDOW   (16 * 1024 * 1024)
+#define FED_TUNNEL_MAX_STREAMS   1024
+#define FED_TUNNEL_MAX_WINDOW    0x7fffffffu
 
 enum fed_tunnel_type {
-	FED_TUNNEL_HELLO = 1,	 /* s0: u16 version, u16 0, u32 max_frame, u32 stream window */
-	FED_TUNNEL_AUTH = 2,	 /* s0, agent: u8 kind, credential bytes */
-	FED_TUNNEL_AUTH_OK = 3,	 /* s0, host: cluster name, NUL, new credential (may be empty) */
-	FED_TUNNEL_OPEN = 4,	 /* host: u8 target */
-	FED_TUNNEL_OPEN_OK = 5,	 /* agent: empty */
-	FED_TUNNEL_DATA = 6,	 /* stream bytes, counted against both windows */
-	FED_TUNNEL_WINDOW = 7,	 /* u32 credit increment; stream 0 = connection */
-	FED_TUNNEL_FIN = 8,	 /* half-close: the sender sends no more DATA */
-	FED_TUNNEL_RST = 9,	 /* u32 code: the stream is gone both ways */
-	FED_TUNNEL_PING = 10,	 /* s0: 8 opaque bytes */
-	FED_TUNNEL_PONG = 11,	 /* s0: the PING's 8 bytes */
+	FED_TUNNEL_HELLO = 1,     /* s0: u16 version, u16 0, u32 max_frame, u32 stream window */
+	FED_TUNNEL_AUTH = 2,      /* s0, agent: u8 kind, credential bytes */
+	FED_TUNNEL_AUTH_OK = 3,   /* s0, host: cluster name, NUL, new credential (may be empty) */
+	FED_TUNNEL_OPEN = 4,      /* host: u8 target */
+	FED_TUNNEL_OPEN_OK = 5,   /* agent: empty */
+	FED_TUNNEL_DATA = 6,      /* stream bytes, counted against both windows */
+	FED_TUNNEL_WINDOW = 7,    /* u32 credit increment; stream 0 = connection */
+	FED_TUNNEL_FIN = 8,       /* half-close: the sender sends no more DATA */
+	FED_TUNNEL_RST = 9,       /* u32 code: the stream is gone both ways */
+	FED_TUNNEL_PING = 10,     /* s0: 8 opaque bytes */
+	FED_TUNNEL_PONG = 11,     /* s0: the PING's 8 bytes */
 	FED_TUNNEL_METADATA = 12, /* s0, agent: JSON object */
-	FED_TUNNEL_GOAWAY = 13,	 /* s0: u32 code, then a short text reason */
+	FED_TUNNEL_GOAWAY = 13,   /* s0: u32 code, then a short text reason */
 	/* s0, host, after AUTH_OK: a fresh credential replacing the current
 	 * one (rotation on a live connection). A peer that predates it
 	 * refuses it as an unknown type (GOAWAY, as for any unknown frame). */
@@ -62,22 +62,22 @@ enum fed_tunnel_target {
 };
 
 enum fed_tunnel_auth_kind {
-	FED_TUNNEL_AUTH_BOOTSTRAP = 1, /* one-time bootstrap token */
+	FED_TUNNEL_AUTH_BOOTSTRAP = 1,  /* one-time bootstrap token */
 	FED_TUNNEL_AUTH_CREDENTIAL = 2, /* the per-cluster credential from AUTH_OK */
 };
 
 /* RST and GOAWAY codes. */
 enum fed_tunnel_code {
-	FED_TUNNEL_RST_CANCEL = 1,	    /* the opener gave up */
-	FED_TUNNEL_RST_REFUSED = 2,	    /* target not allowed */
-	FED_TUNNEL_RST_UNREACHABLE = 3,	    /* the target could not be reached */
-	FED_TUNNEL_RST_UNKNOWN_STREAM = 4,  /* frame for a stream that does not exist */
-	FED_TUNNEL_RST_TOO_MANY = 5,	    /* stream limit */
-	FED_TUNNEL_RST_PROTOCOL = 6,	    /* bad request on the stream */
-	FED_TUNNEL_RST_CONN_LOST = 7,	    /* the tunnel died (local only) */
-	FED_TUNNEL_GOAWAY_PROTOCOL = 100,   /* malformed frame, flow-control violation */
-	FED_TUNNEL_GOAWAY_AUTH = 101,	    /* authentication failed */
-	FED_TUNNEL_GOAWAY_SHUTDOWN = 102,   /* going away on purpose */
+	FED_TUNNEL_RST_CANCEL = 1,         /* the opener gave up */
+	FED_TUNNEL_RST_REFUSED = 2,        /* target not allowed */
+	FED_TUNNEL_RST_UNREACHABLE = 3,    /* the target could not be reached */
+	FED_TUNNEL_RST_UNKNOWN_STREAM = 4, /* frame for a stream that does not exist */
+	FED_TUNNEL_RST_TOO_MANY = 5,       /* stream limit */
+	FED_TUNNEL_RST_PROTOCOL = 6,       /* bad request on the stream */
+	FED_TUNNEL_RST_CONN_LOST = 7,      /* the tunnel died (local only) */
+	FED_TUNNEL_GOAWAY_PROTOCOL = 100,  /* malformed frame, flow-control violation */
+	FED_TUNNEL_GOAWAY_AUTH = 101,      /* authentication failed */
+	FED_TUNNEL_GOAWAY_SHUTDOWN = 102,  /* going away on purpose */
 };
 
 struct fed_tunnel_frame {
@@ -89,11 +89,10 @@ struct fed_tunnel_frame {
 };
 
 /* Append one frame to out. FED_EINVAL if len > FED_TUNNEL_MAX_FRAME. */
-int fed_tunnel_frame_encode(struct fed_buf *out, uint8_t type, uint32_t stream,
-			    const void *payload, size_t len);
+int fed_tunnel_frame_encode(struct fed_buf *out, uint8_t type, uint32_t stream, const void *payload,
+                            size_t len);
 /* Shorthands for fixed payloads. */
-int fed_tunnel_frame_encode_u32(struct fed_buf *out, uint8_t type, uint32_t stream,
-				uint32_t value);
+int fed_tunnel_frame_encode_u32(struct fed_buf *out, uint8_t type, uint32_t stream, uint32_t value);
 
 /* Decode the frame at the start of buf[0..len). Returns 1 with *f and *used
  * (header + payload) set, 0 when more bytes are needed (nothing consumed),
@@ -104,7 +103,7 @@ int fed_tunnel_frame_encode_u32(struct fed_buf *out, uint8_t type, uint32_t stre
  * fixed-size payload of the wrong size. Any error is fatal to the
  * connection: framing is lost. */
 int fed_tunnel_frame_decode(const uint8_t *buf, size_t len, uint32_t max_payload,
-			    struct fed_tunnel_frame *f, size_t *used, struct fed_error *err);
+                            struct fed_tunnel_frame *f, size_t *used, struct fed_error *err);
 
 const char *fed_tunnel_type_name(uint8_t type);
 uint32_t fed_tunnel_get_u32(const uint8_t *p);
@@ -114,9 +113,9 @@ void fed_tunnel_put_u32(uint8_t *p, uint32_t v);
  * ways. Both ends run the same code; only the host opens streams. */
 struct fed_tunnel_pstream {
 	uint32_t id;
-	int64_t send_credit;	/* what we may still send on it */
-	uint32_t recv_left;	/* what the peer may still send before our next WINDOW */
-	uint32_t recv_unacked;	/* consumed, not yet granted back */
+	int64_t send_credit;   /* what we may still send on it */
+	uint32_t recv_left;    /* what the peer may still send before our next WINDOW */
+	uint32_t recv_unacked; /* consumed, not yet granted back */
 	bool local_fin, remote_fin;
 	void *ud; /* the connection layer's stream */
 	struct fed_tunnel_pstream *next;
@@ -139,9 +138,9 @@ struct fed_tunnel_proto {
 
 /* What a received frame means after fed_tunnel_proto_recv(). */
 enum fed_tunnel_verdict {
-	FED_TUNNEL_OK = 0,	      /* deliver it */
-	FED_TUNNEL_IGNORE,	      /* late frame for a stream we closed: drop it */
-	FED_TUNNEL_REFUSE_STREAM,     /* answer RST(*code) on f->stream, keep the connection */
+	FED_TUNNEL_OK = 0,        /* deliver it */
+	FED_TUNNEL_IGNORE,        /* late frame for a stream we closed: drop it */
+	FED_TUNNEL_REFUSE_STREAM, /* answer RST(*code) on f->stream, keep the connection */
 };
 
 void fed_tunnel_proto_init(struct fed_tunnel_proto *p, bool is_host);
@@ -151,7 +150,7 @@ void fed_tunnel_proto_release(struct fed_tunnel_proto *p);
 /* Host: open a new stream with the initial windows. FED_EUNAVAILABLE at
  * the stream limit, FED_EINVAL on the agent. */
 int fed_tunnel_proto_open(struct fed_tunnel_proto *p, struct fed_tunnel_pstream **out,
-			  struct fed_error *err);
+                          struct fed_error *err);
 struct fed_tunnel_pstream *fed_tunnel_proto_find(const struct fed_tunnel_proto *p, uint32_t id);
 /* Drop a stream from the table (after RST either way, or both FINs). */
 void fed_tunnel_proto_forget(struct fed_tunnel_proto *p, uint32_t id);
@@ -165,18 +164,18 @@ void fed_tunnel_proto_forget(struct fed_tunnel_proto *p, uint32_t id);
  * RST_UNKNOWN_STREAM and its bytes are credited back to the connection at
  * once (see fed_tunnel_proto_take_conn_credit). */
 int fed_tunnel_proto_recv(struct fed_tunnel_proto *p, const struct fed_tunnel_frame *f,
-			  enum fed_tunnel_verdict *verdict, uint32_t *code, struct fed_error *err);
+                          enum fed_tunnel_verdict *verdict, uint32_t *code, struct fed_error *err);
 
 /* How many DATA bytes may be sent on s now (0..FED_TUNNEL_MAX_FRAME). */
 uint32_t fed_tunnel_proto_allowance(const struct fed_tunnel_proto *p,
-				    const struct fed_tunnel_pstream *s);
+                                    const struct fed_tunnel_pstream *s);
 /* Debit n bytes just sent (n <= allowance). */
 void fed_tunnel_proto_sent(struct fed_tunnel_proto *p, struct fed_tunnel_pstream *s, uint32_t n);
 /* n received bytes of s were consumed (written on to their destination).
  * Returns the WINDOW increment to send for s now, or 0 (grants are
  * batched: at half a window). */
 uint32_t fed_tunnel_proto_consumed(struct fed_tunnel_proto *p, struct fed_tunnel_pstream *s,
-				   uint32_t n);
+                                   uint32_t n);
 /* The WINDOW increment to send on stream 0 now, or 0. */
 uint32_t fed_tunnel_proto_take_conn_credit(struct fed_tunnel_proto *p);
 
@@ -186,9 +185,9 @@ struct fed_agent_metadata {
 	char agent_version[64];
 	char kubernetes_version[64];
 	long long nodes, cores;
-	double cpu_seconds;	    /* the agent process's CPU time */
-	long long memory_bytes;	    /* the agent process's resident memory */
-	long long time;		    /* the agent's clock, unix seconds */
+	double cpu_seconds;     /* the agent process's CPU time */
+	long long memory_bytes; /* the agent process's resident memory */
+	long long time;         /* the agent's clock, unix seconds */
 };
 
 /* Parse a METADATA payload (a JSON object from the agent: untrusted).
@@ -196,10 +195,10 @@ struct fed_agent_metadata {
  * absurd number, or a string that is too long or not printable ASCII is
  * an error naming the field. *out is only written on success. */
 int fed_agent_metadata_parse(const char *json, size_t len, struct fed_agent_metadata *out,
-			     struct fed_error *err);
+                             struct fed_error *err);
 /* Does b differ from a in what identifies the member or the agent
  * (versions, node and core counts)? Resource use and times are not. */
 bool fed_agent_metadata_changed(const struct fed_agent_metadata *a,
-				const struct fed_agent_metadata *b);
+                                const struct fed_agent_metadata *b);
 
 #endif

@@ -33,10 +33,10 @@ struct fed_tunnel_conn_cb {
 	 * malloc'd; or a negative code with err saying why (logged by the
 	 * caller, never containing the secret). */
 	int (*auth)(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
-		    char **cluster, char **credential, void *ud, struct fed_error *err);
+	            char **cluster, char **credential, void *ud, struct fed_error *err);
 	/* Both: authenticated. Agent: cluster and credential from AUTH_OK. */
 	void (*ready)(struct fed_tunnel_conn *c, const char *cluster, const char *credential,
-		      void *ud);
+	              void *ud);
 	/* Agent: the host opened a stream. Call fed_tunnel_stream_accept()
 	 * or fed_tunnel_stream_reset() (here or later). */
 	void (*open)(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud);
@@ -56,19 +56,19 @@ struct fed_tunnel_stream_cb {
 	/* Bytes from the peer. Call fed_tunnel_stream_consumed() once they
 	 * were passed on, which grants the peer more credit. */
 	void (*data)(struct fed_tunnel_stream *s, const uint8_t *p, size_t n, void *ud);
-	void (*fin)(struct fed_tunnel_stream *s, void *ud);	 /* peer sends no more */
+	void (*fin)(struct fed_tunnel_stream *s, void *ud);      /* peer sends no more */
 	void (*writable)(struct fed_tunnel_stream *s, void *ud); /* credit arrived */
-	void (*opened)(struct fed_tunnel_stream *s, void *ud);	 /* host: OPEN_OK */
+	void (*opened)(struct fed_tunnel_stream *s, void *ud);   /* host: OPEN_OK */
 	/* Gone: RST from the peer or the connection died. s is freed after
 	 * this returns. */
 	void (*reset)(struct fed_tunnel_stream *s, uint32_t code, void *ud);
 };
 
 struct fed_tunnel_conn_opts {
-	double heartbeat;	  /* seconds, default 10 */
-	int missed;		  /* dead after this many intervals of silence, default 3 */
+	double heartbeat;         /* seconds, default 10 */
+	int missed;               /* dead after this many intervals of silence, default 3 */
 	double handshake_timeout; /* TLS + AUTH, default 10 s */
-	const char *name;	  /* log prefix, e.g. the peer address */
+	const char *name;         /* log prefix, e.g. the peer address */
 	/* Agent: fd carries this TLS session (to an https:// proxy, already
 	 * through CONNECT) and the tunnel's TLS runs inside it. Taken over
 	 * (freed with the connection, and on failure). */
@@ -77,17 +77,17 @@ struct fed_tunnel_conn_opts {
 
 /* Host side: take over an accepted socket (closed on failure). */
 int fed_tunnel_conn_accept(struct ev_loop *loop, int fd, SSL_CTX *ctx,
-			   const struct fed_tunnel_conn_opts *opts,
-			   const struct fed_tunnel_conn_cb *cb, void *ud,
-			   struct fed_tunnel_conn **out, struct fed_error *err);
+                           const struct fed_tunnel_conn_opts *opts,
+                           const struct fed_tunnel_conn_cb *cb, void *ud,
+                           struct fed_tunnel_conn **out, struct fed_error *err);
 /* Agent side: fd is a connected (or connecting, non-blocking) socket to
  * the host; verify_host is the name or IP the host's certificate must
  * carry; auth_kind/secret are sent in AUTH after the TLS handshake. */
 int fed_tunnel_conn_connect(struct ev_loop *loop, int fd, SSL_CTX *ctx, const char *verify_host,
-			    int auth_kind, const char *secret,
-			    const struct fed_tunnel_conn_opts *opts,
-			    const struct fed_tunnel_conn_cb *cb, void *ud,
-			    struct fed_tunnel_conn **out, struct fed_error *err);
+                            int auth_kind, const char *secret,
+                            const struct fed_tunnel_conn_opts *opts,
+                            const struct fed_tunnel_conn_cb *cb, void *ud,
+                            struct fed_tunnel_conn **out, struct fed_error *err);
 /* Close now: streams are reset (their `reset` callbacks run); `closed`
  * does not run.
  * Safe from inside a callback (the free is deferred). NULL is fine. */
@@ -105,14 +105,14 @@ const char *fed_tunnel_conn_name(const struct fed_tunnel_conn *c);
 
 /* Host: open a stream to `target`. */
 int fed_tunnel_stream_open(struct fed_tunnel_conn *c, int target,
-			   const struct fed_tunnel_stream_cb *cb, void *ud,
-			   struct fed_tunnel_stream **out, struct fed_error *err);
+                           const struct fed_tunnel_stream_cb *cb, void *ud,
+                           struct fed_tunnel_stream **out, struct fed_error *err);
 /* Agent: take a stream handed to `open`, sending OPEN_OK. */
 void fed_tunnel_stream_accept(struct fed_tunnel_stream *s, const struct fed_tunnel_stream_cb *cb,
-			      void *ud);
+                              void *ud);
 /* Replace the stream's callbacks (e.g. hand it to a bridge). */
 void fed_tunnel_stream_set_cb(struct fed_tunnel_stream *s, const struct fed_tunnel_stream_cb *cb,
-			      void *ud);
+                              void *ud);
 /* How many bytes fed_tunnel_stream_send() takes now. */
 size_t fed_tunnel_stream_allowance(const struct fed_tunnel_stream *s);
 /* Send up to n bytes (at most the allowance, in frames); returns how many. */
@@ -130,13 +130,13 @@ struct fed_tunnel_conn *fed_tunnel_stream_conn(const struct fed_tunnel_stream *s
  * Client: verifies the peer against ca_pem only (the pinned CA; the
  * system store is never used) with TLS 1.2 or later. */
 int fed_tunnel_tls_server_ctx(const char *cert_pem, const char *key_pem, SSL_CTX **out,
-			      struct fed_error *err);
+                              struct fed_error *err);
 int fed_tunnel_tls_client_ctx(const char *ca_pem, SSL_CTX **out, struct fed_error *err);
 /* A self-signed P-256 certificate (its own CA, which agents pin) with
  * subjectAltName sans in OpenSSL syntax ("IP:127.0.0.1,DNS:fed-tunnel");
  * PEM strings, malloc'd. */
 int fed_tunnel_tls_selfsigned(const char *cn, const char *sans, int days, char **cert_pem,
-			      char **key_pem, struct fed_error *err);
+                              char **key_pem, struct fed_error *err);
 
 /* A bridge joins a stream to a socket (plain, or TLS when ssl is given,
  * which may still be connecting: the handshake runs first), both ways,
@@ -150,7 +150,7 @@ struct fed_tunnel_filter {
 	/* Append what to write for p[0..n) to out. A negative return ends
 	 * the bridge: `reply` is sent back on the stream first. */
 	int (*feed)(void *fud, const uint8_t *p, size_t n, struct fed_buf *out,
-		    struct fed_buf *reply);
+	            struct fed_buf *reply);
 	void (*free)(void *fud);
 	void *fud;
 };
@@ -159,9 +159,9 @@ struct fed_tunnel_bridge;
 /* Takes fd, ssl and filter->fud (freed on failure too). done (may be NULL)
  * runs once when the bridge ends, with a reason for the log. */
 int fed_tunnel_bridge_new(struct ev_loop *loop, struct fed_tunnel_stream *s, int fd, SSL *ssl,
-			  const struct fed_tunnel_filter *filter,
-			  void (*done)(void *ud, const char *why), void *ud,
-			  struct fed_tunnel_bridge **out, struct fed_error *err);
+                          const struct fed_tunnel_filter *filter,
+                          void (*done)(void *ud, const char *why), void *ud,
+                          struct fed_tunnel_bridge **out, struct fed_error *err);
 /* The stream callbacks a bridge uses, for fed_tunnel_stream_open/accept
  * with the bridge as ud (open the stream, then create the bridge). */
 extern const struct fed_tunnel_stream_cb fed_tunnel_bridge_stream_cb;

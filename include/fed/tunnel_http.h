@@ -22,7 +22,7 @@ struct fed_tunnel_http {
 	uint64_t body_left;
 	bool failed;
 	unsigned requests, stripped; /* counts, for tests and logs */
-	char error[160];	     /* why it failed (no header values) */
+	char error[160];             /* why it failed (no header values) */
 };
 
 int fed_tunnel_http_new(struct fed_tunnel_http **out, const char *host, const char *token);
@@ -30,8 +30,8 @@ void fed_tunnel_http_free(struct fed_tunnel_http *h);
 /* Append the rewritten bytes for p[0..n) to out. On a bad request returns
  * FED_EINVAL with an HTTP error response in reply (the stream ends);
  * h->error says why. */
-int fed_tunnel_http_feed(struct fed_tunnel_http *h, const uint8_t *p, size_t n,
-			 struct fed_buf *out, struct fed_buf *reply);
+int fed_tunnel_http_feed(struct fed_tunnel_http *h, const uint8_t *p, size_t n, struct fed_buf *out,
+                         struct fed_buf *reply);
 /* A bridge filter running h (the bridge frees h). */
 void fed_tunnel_http_filter(struct fed_tunnel_http *h, struct fed_tunnel_filter *f);
 

@@ -18,7 +18,7 @@ struct fed_proxy {
 	char *host;
 	char *port;
 	char *basic_auth; /* base64 "user:password" from the URL, or NULL (wiped on release) */
-	bool tls;	  /* https://: TLS to the proxy itself */
+	bool tls;         /* https://: TLS to the proxy itself */
 };
 
 /* "http://[user:pass@]host[:port][/]" (port 80), "https://..." (port
@@ -38,7 +38,6 @@ int fed_proxy_connect_response(const char *buf, size_t len, size_t *used, struct
 /* A client context for TLS to an https:// proxy: TLS 1.2 or later,
  * verifying the proxy against the PEM bundle ca_pem (from `source`, named
  * in errors), or the system trust store when ca_pem is NULL. */
-int fed_proxy_tls_ctx(const char *ca_pem, const char *source, SSL_CTX **out,
-		      struct fed_error *err);
+int fed_proxy_tls_ctx(const char *ca_pem, const char *source, SSL_CTX **out, struct fed_error *err);
 
 #endif

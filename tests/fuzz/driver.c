@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 		closedir(d);
 	}
 	if (count == 0) {
-		fprintf(stderr, "no corpus inputs found: a fuzz regression test needs its corpus\n");
+		fprintf(stderr,
+		        "no corpus inputs found: a fuzz regression test needs its corpus\n");
 		return 1;
 	}
 	printf("%d inputs ran\n", count);

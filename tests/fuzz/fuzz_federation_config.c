@@ -20,8 +20,8 @@ static void check_message(const struct fed_error *err)
 
 static void check_cluster(const struct fed_cluster_spec *c)
 {
-	static const char *const ips[] = {"10.1.2.3", "192.168.0.1", "fd00::1",
-					  "::ffff:10.1.2.3", "2001:db8::7", "bogus"};
+	static const char *const ips[] = {"10.1.2.3",        "192.168.0.1", "fd00::1",
+	                                  "::ffff:10.1.2.3", "2001:db8::7", "bogus"};
 	const char *url, *cidr;
 	size_t i, k;
 	int ret;
@@ -57,14 +57,14 @@ static void check_cluster(const struct fed_cluster_spec *c)
 		/* normalizing is idempotent */
 		if (fed_server_url(a->server_url, &again, &err) || strcmp(again, a->server_url)) {
 			fprintf(stderr, "not idempotent: %s -> %s (%s)\n", a->server_url,
-				again ? again : "", err.msg);
+			        again ? again : "", err.msg);
 			abort();
 		}
 		free(again);
 	}
 	for (k = 0; k <= 6; k++) {
 		ret = fed_federation_pick_address(c, ips + (k == 6 ? 0 : k), k == 6 ? 6 : 1, &url,
-						  &cidr);
+		                                  &cidr);
 		if (ret == 0 && (!url || !cidr))
 			abort();
 		if (ret != 0 && ret != FED_ENOTFOUND)

@@ -56,7 +56,7 @@ static void round_trip(const struct fed_rest_config *a)
 	    !same(a->context, b.context) || !same(a->cluster, b.cluster) ||
 	    !same(a->user, b.user) || !same(a->namespace, b.namespace) || !a->exec != !b.exec ||
 	    (a->exec && (!same(a->exec->command, b.exec->command) ||
-			 !same(a->exec->api_version, b.exec->api_version)))) {
+	                 !same(a->exec->api_version, b.exec->api_version)))) {
 		fprintf(stderr, "round trip changed the config:\n%s\n", yaml);
 		abort();
 	}
@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > (1u << 20))
 		return 0;
 	if (fed_kubeconfig_parse(&kc, (const char *)data, size, "/nonexistent/fed-fuzz/config",
-				 &err)) {
+	                         &err)) {
 		check_message(&err);
 		return 0;
 	}

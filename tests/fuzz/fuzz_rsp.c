@@ -50,7 +50,7 @@ static int64_t draw(uint64_t *rng, int64_t total)
 }
 
 static void check_plan(const struct fed_rsp_spec *s, const struct fed_rsp_cluster_in *in, size_t n,
-		       const struct fed_rsp_cluster_out *out, int64_t unplaced)
+                       const struct fed_rsp_cluster_out *out, int64_t unplaced)
 {
 	int64_t sum = 0, floor_sum = 0;
 	bool all_full = true;
@@ -70,7 +70,7 @@ static void check_plan(const struct fed_rsp_spec *s, const struct fed_rsp_cluste
 		if (o->keep != (in[i].offline && in[i].keep_offline))
 			abort();
 		if (o->keep ? o->retained != (in[i].current >= 0 ? in[i].current : -1)
-			    : o->retained != 0)
+		            : o->retained != 0)
 			abort();
 		sum += o->replicas;
 		if (!cand) {

@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < N; i++) {
 		uint32_t r = h >> (i * 8);
 		a[i] = (struct fed_rsp_assign){names[i], (int64_t)(r % 7) - 1, (r & 0x10) != 0,
-					       (r & 0x20) != 0};
+		                               (r & 0x20) != 0};
 		if (fed_rsp_asked(obj, names[i], a[i].placed) < 0)
 			abort();
 	}

@@ -33,7 +33,7 @@ static void run(const uint8_t *data, size_t size, size_t step, bool is_host)
 		fed_buf_append(&in, data + off, n);
 		off += n;
 		while ((rc = fed_tunnel_frame_decode((const uint8_t *)in.data, in.len,
-						     FED_TUNNEL_MAX_FRAME, &f, &used, &err)) == 1) {
+		                                     FED_TUNNEL_MAX_FRAME, &f, &used, &err)) == 1) {
 			enum fed_tunnel_verdict v;
 			uint32_t code;
 			struct fed_tunnel_pstream *s;

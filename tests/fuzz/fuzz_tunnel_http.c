@@ -41,13 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *s = strndup((const char *)data + 1, size - 1);
 		size_t used;
 
-		if (fed_proxy_connect_response((const char *)data + 1, size - 1, &used, &err) == 1 &&
+		if (fed_proxy_connect_response((const char *)data + 1, size - 1, &used, &err) ==
+		        1 &&
 		    used > size - 1)
 			abort();
 		if (s && fed_proxy_parse_url(s, &px, &err) == 0)
 			fed_proxy_release(&px);
 		if (s && fed_proxy_bypass(s, "api.example.com") + fed_proxy_bypass(s, "10.1.2.3") +
-				 fed_proxy_bypass(s, "fd00::1") > 3)
+		                 fed_proxy_bypass(s, "fd00::1") >
+		             3)
 			abort();
 		free(s);
 	}

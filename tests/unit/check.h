@@ -13,7 +13,7 @@ static int check_case_failed;
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
+			fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
 			check_case_failed = 1;                                                     \
 			return;                                                                    \
 		}                                                                                  \
@@ -23,8 +23,8 @@ static int check_case_failed;
 	do {                                                                                       \
 		long long check_a_ = (long long)(a), check_b_ = (long long)(b);                    \
 		if (check_a_ != check_b_) {                                                        \
-			fprintf(stderr, "  FAIL %s:%d: %s == %s (%lld != %lld)\n", __FILE__,      \
-				__LINE__, #a, #b, check_a_, check_b_);                             \
+			fprintf(stderr, "  FAIL %s:%d: %s == %s (%lld != %lld)\n", __FILE__,       \
+			        __LINE__, #a, #b, check_a_, check_b_);                             \
 			check_case_failed = 1;                                                     \
 			return;                                                                    \
 		}                                                                                  \
@@ -34,9 +34,9 @@ static int check_case_failed;
 	do {                                                                                       \
 		const char *check_a_ = (a), *check_b_ = (b);                                       \
 		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_)) {                        \
-			fprintf(stderr, "  FAIL %s:%d: %s == %s (\"%s\" != \"%s\")\n", __FILE__,  \
-				__LINE__, #a, #b, check_a_ ? check_a_ : "(null)",                  \
-				check_b_ ? check_b_ : "(null)");                                   \
+			fprintf(stderr, "  FAIL %s:%d: %s == %s (\"%s\" != \"%s\")\n", __FILE__,   \
+			        __LINE__, #a, #b, check_a_ ? check_a_ : "(null)",                  \
+			        check_b_ ? check_b_ : "(null)");                                   \
 			check_case_failed = 1;                                                     \
 			return;                                                                    \
 		}                                                                                  \
@@ -47,8 +47,8 @@ static int check_case_failed;
 	do {                                                                                       \
 		const char *check_h_ = (hay);                                                      \
 		if (!check_h_ || !strstr(check_h_, (needle))) {                                    \
-			fprintf(stderr, "  FAIL %s:%d: \"%s\" contains \"%s\"\n", __FILE__,       \
-				__LINE__, check_h_ ? check_h_ : "(null)", (needle));               \
+			fprintf(stderr, "  FAIL %s:%d: \"%s\" contains \"%s\"\n", __FILE__,        \
+			        __LINE__, check_h_ ? check_h_ : "(null)", (needle));               \
 			check_case_failed = 1;                                                     \
 			return;                                                                    \
 		}                                                                                  \

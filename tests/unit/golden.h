@@ -49,7 +49,7 @@ static inline int golden(const char *name, const char *got)
 	same = want && !strcmp(want, got);
 	if (!same)
 		fprintf(stderr, "  %s differs; got:\n%s\n  want:\n%s\n", path, got,
-			want ? want : "(missing)");
+		        want ? want : "(missing)");
 	free(want);
 	return same;
 }

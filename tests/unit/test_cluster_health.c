@@ -93,7 +93,8 @@ static void test_facts(void)
 	const char *aks[] = {"kubernetes.io/hostname", "kubernetes.azure.com/cluster", NULL};
 	const char *plain[] = {"kubernetes.io/hostname", NULL};
 
-	CHECK_STR(fed_cluster_distribution("v1.29.3-eks-adc7111", "aws:///us-east-1a/i-1", plain), "eks");
+	CHECK_STR(fed_cluster_distribution("v1.29.3-eks-adc7111", "aws:///us-east-1a/i-1", plain),
+	          "eks");
 	CHECK_STR(fed_cluster_distribution("v1.30.1-gke.1329003", "gce://p/z/n", plain), "gke");
 	CHECK_STR(fed_cluster_distribution("v1.31.2", "azure:///subscriptions/x", aks), "aks");
 	CHECK_STR(fed_cluster_distribution("v1.31.4+k3s1", NULL, plain), "k3s");

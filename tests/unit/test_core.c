@@ -72,7 +72,7 @@ static void test_error(void)
 	char big[3000];
 
 	CHECK_INT(fed_error_set(&err, FED_ENOTFOUND, "namespaces \"%s\" not found", "x"),
-		  FED_ENOTFOUND);
+	          FED_ENOTFOUND);
 	CHECK_INT(fed_error_wrap(&err, "cluster %s", "east"), FED_ENOTFOUND);
 	CHECK_STR(err.msg, "cluster east: namespaces \"x\" not found");
 	memset(big, 'a', sizeof(big) - 1);
@@ -89,7 +89,8 @@ static void test_redact(void)
 {
 	char a[] = "Authorization: Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.payload.sig rest";
 	char b[] = "{\"token\":\"abcdefghijklmnop\",\"x\":1}";
-	char c[] = "key -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY----- tail";
+	char c[] =
+	    "key -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY----- tail";
 	char d[] = "token: short";
 
 	fed_log_redact(a);
@@ -141,8 +142,8 @@ static void test_paths(void)
 	o.timeout_seconds = 300;
 	CHECK_INT(fed_kube_list_query(&b, &o, true), 0);
 	CHECK_STR(fed_buf_str(&b), "?watch=true&labelSelector=kubefed.io%2Fmanaged%3Dtrue"
-				   "&resourceVersion=123&limit=500&timeoutSeconds=300"
-				   "&allowWatchBookmarks=true");
+	                           "&resourceVersion=123&limit=500&timeoutSeconds=300"
+	                           "&allowWatchBookmarks=true");
 	fed_buf_reset(&b);
 	CHECK_INT(fed_kube_list_query(&b, NULL, false), 0);
 	CHECK_STR(fed_buf_str(&b), "");
@@ -155,9 +156,9 @@ static void test_watch_decode(void)
 	enum fed_watch_type t;
 	cJSON *ev = NULL;
 	const char *ok = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\","
-			 "\"resourceVersion\":\"7\"}}}";
+	                 "\"resourceVersion\":\"7\"}}}";
 	const char *gone = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
-			   "\"message\":\"too old resource version: 1 (99)\"}}";
+	                   "\"message\":\"too old resource version: 1 (99)\"}}";
 
 	CHECK_INT(fed_watch_decode(ok, strlen(ok), &t, &ev, &err), 0);
 	CHECK_INT(t, FED_WATCH_MODIFIED);

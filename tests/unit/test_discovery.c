@@ -5,31 +5,31 @@
 #include "fed/discovery.h"
 
 static const char *core_doc =
-	"{\"kind\":\"APIGroupDiscoveryList\",\"apiVersion\":\"apidiscovery.k8s.io/v2\",\"items\":["
-	"{\"metadata\":{\"creationTimestamp\":null},\"versions\":[{\"version\":\"v1\",\"resources\":["
-	"{\"resource\":\"configmaps\",\"responseKind\":{\"group\":\"\",\"version\":\"\",\"kind\":"
-	"\"ConfigMap\"},\"scope\":\"Namespaced\",\"singularResource\":\"configmap\",\"verbs\":"
-	"[\"create\",\"get\",\"list\",\"watch\"],\"shortNames\":[\"cm\"]},"
-	"{\"resource\":\"events\",\"responseKind\":{\"kind\":\"Event\"},\"scope\":\"Namespaced\","
-	"\"singularResource\":\"event\",\"verbs\":[\"list\"],\"shortNames\":[\"ev\"]},"
-	"{\"resource\":\"namespaces\",\"responseKind\":{\"kind\":\"Namespace\"},\"scope\":\"Cluster\","
-	"\"singularResource\":\"namespace\",\"verbs\":[\"get\"],\"shortNames\":[\"ns\"],"
-	"\"subresources\":[{\"subresource\":\"status\"}]}]}]}]}";
+    "{\"kind\":\"APIGroupDiscoveryList\",\"apiVersion\":\"apidiscovery.k8s.io/v2\",\"items\":["
+    "{\"metadata\":{\"creationTimestamp\":null},\"versions\":[{\"version\":\"v1\",\"resources\":["
+    "{\"resource\":\"configmaps\",\"responseKind\":{\"group\":\"\",\"version\":\"\",\"kind\":"
+    "\"ConfigMap\"},\"scope\":\"Namespaced\",\"singularResource\":\"configmap\",\"verbs\":"
+    "[\"create\",\"get\",\"list\",\"watch\"],\"shortNames\":[\"cm\"]},"
+    "{\"resource\":\"events\",\"responseKind\":{\"kind\":\"Event\"},\"scope\":\"Namespaced\","
+    "\"singularResource\":\"event\",\"verbs\":[\"list\"],\"shortNames\":[\"ev\"]},"
+    "{\"resource\":\"namespaces\",\"responseKind\":{\"kind\":\"Namespace\"},\"scope\":\"Cluster\","
+    "\"singularResource\":\"namespace\",\"verbs\":[\"get\"],\"shortNames\":[\"ns\"],"
+    "\"subresources\":[{\"subresource\":\"status\"}]}]}]}]}";
 
 static const char *apis_doc =
-	"{\"kind\":\"APIGroupDiscoveryList\",\"apiVersion\":\"apidiscovery.k8s.io/v2\",\"items\":["
-	"{\"metadata\":{\"name\":\"apps\"},\"versions\":[{\"version\":\"v1\",\"resources\":["
-	"{\"resource\":\"deployments\",\"responseKind\":{\"kind\":\"Deployment\"},\"scope\":"
-	"\"Namespaced\",\"singularResource\":\"deployment\",\"verbs\":[\"get\"],\"shortNames\":"
-	"[\"deploy\"]}]}]},"
-	"{\"metadata\":{\"name\":\"events.k8s.io\"},\"versions\":[{\"version\":\"v1\",\"resources\":["
-	"{\"resource\":\"events\",\"responseKind\":{\"kind\":\"Event\"},\"scope\":\"Namespaced\","
-	"\"singularResource\":\"event\",\"verbs\":[\"list\"],\"shortNames\":[\"ev\"]}]}]},"
-	"{\"metadata\":{\"name\":\"e2e.fed.io\"},\"versions\":["
-	"{\"version\":\"v2\",\"resources\":[{\"resource\":\"widgets\",\"responseKind\":{\"kind\":"
-	"\"Widget\"},\"scope\":\"Namespaced\",\"singularResource\":\"widget\",\"verbs\":[]}]},"
-	"{\"version\":\"v1\",\"resources\":[{\"resource\":\"widgets\",\"responseKind\":{\"kind\":"
-	"\"Widget\"},\"scope\":\"Namespaced\",\"singularResource\":\"widget\",\"verbs\":[]}]}]}]}";
+    "{\"kind\":\"APIGroupDiscoveryList\",\"apiVersion\":\"apidiscovery.k8s.io/v2\",\"items\":["
+    "{\"metadata\":{\"name\":\"apps\"},\"versions\":[{\"version\":\"v1\",\"resources\":["
+    "{\"resource\":\"deployments\",\"responseKind\":{\"kind\":\"Deployment\"},\"scope\":"
+    "\"Namespaced\",\"singularResource\":\"deployment\",\"verbs\":[\"get\"],\"shortNames\":"
+    "[\"deploy\"]}]}]},"
+    "{\"metadata\":{\"name\":\"events.k8s.io\"},\"versions\":[{\"version\":\"v1\",\"resources\":["
+    "{\"resource\":\"events\",\"responseKind\":{\"kind\":\"Event\"},\"scope\":\"Namespaced\","
+    "\"singularResource\":\"event\",\"verbs\":[\"list\"],\"shortNames\":[\"ev\"]}]}]},"
+    "{\"metadata\":{\"name\":\"e2e.fed.io\"},\"versions\":["
+    "{\"version\":\"v2\",\"resources\":[{\"resource\":\"widgets\",\"responseKind\":{\"kind\":"
+    "\"Widget\"},\"scope\":\"Namespaced\",\"singularResource\":\"widget\",\"verbs\":[]}]},"
+    "{\"version\":\"v1\",\"resources\":[{\"resource\":\"widgets\",\"responseKind\":{\"kind\":"
+    "\"Widget\"},\"scope\":\"Namespaced\",\"singularResource\":\"widget\",\"verbs\":[]}]}]}]}";
 
 static struct fed_discovery *load(void)
 {

@@ -18,7 +18,7 @@ static void test_proxy(void)
 	static const char *const good[] = {"http://proxy:3128", "https://proxy.example.com",
 	                                   "http://user:pw@10.0.0.1:8080/", "http://[::1]:3128"};
 	static const char *const bad[] = {"proxy:3128", "socks5://p:1080", "http://",
-	                                  "http:///x", "http://u@", "http://p :1"};
+	                                  "http:///x",  "http://u@",       "http://p :1"};
 	struct fed_error err = FED_ERROR_INIT;
 	size_t i;
 
@@ -33,11 +33,14 @@ static void test_proxy(void)
 
 static void test_no_proxy(void)
 {
-	static const char *const good[] = {"10.0.0.0/8", "10.0.0.0/8,192.168.1.1,.example.com",
-	                                   "*", "a.b, c.d ,fd00::/8", "*.svc.cluster.local",
+	static const char *const good[] = {"10.0.0.0/8",
+	                                   "10.0.0.0/8,192.168.1.1,.example.com",
+	                                   "*",
+	                                   "a.b, c.d ,fd00::/8",
+	                                   "*.svc.cluster.local",
 	                                   "localhost"};
-	static const char *const bad[] = {"", "10.0.0.0/8,", "a..b", "10.0.0.1/8", "http://x",
-	                                  "x y", "a,,b"};
+	static const char *const bad[] = {"",         "10.0.0.0/8,", "a..b", "10.0.0.1/8",
+	                                  "http://x", "x y",         "a,,b"};
 	struct fed_error err = FED_ERROR_INIT;
 	size_t i;
 
@@ -54,17 +57,17 @@ static void test_no_proxy(void)
 
 static void test_split(void)
 {
-	static const char *const bad[] = {"x",     "x:",     ":80",  "x:0", "x:65536",
-	                                  "x:8a",  "::1:80", "[::1]", "[x]:80", "a b:1",
-	                                  "*.x:1", "https://x:1"};
+	static const char *const bad[] = {"x",       "x:",    ":80",    "x:0",
+	                                  "x:65536", "x:8a",  "::1:80", "[::1]",
+	                                  "[x]:80",  "a b:1", "*.x:1",  "https://x:1"};
 	struct fed_error err = FED_ERROR_INIT;
 	char host[64];
 	int port = 0;
 	size_t i;
 
-	CHECK_INT(fedctl_agent_split_address("tunnel.example.com:8080", host, sizeof(host), &port,
-	                                     &err),
-	          0);
+	CHECK_INT(
+	    fedctl_agent_split_address("tunnel.example.com:8080", host, sizeof(host), &port, &err),
+	    0);
 	CHECK_STR(host, "tunnel.example.com");
 	CHECK_INT(port, 8080);
 	CHECK_INT(fedctl_agent_split_address("[2001:db8::1]:443", host, sizeof(host), &port, &err),
@@ -81,8 +84,14 @@ static void test_split(void)
 
 static void test_namespace(void)
 {
-	static const char *const bad[] = {"", "Kube", "-a", "a-", "a.b", "a_b",
-	                                  "a234567890123456789012345678901234567890123456789012345678901234"};
+	static const char *const bad[] = {
+	    "",
+	    "Kube",
+	    "-a",
+	    "a-",
+	    "a.b",
+	    "a_b",
+	    "a234567890123456789012345678901234567890123456789012345678901234"};
 	struct fed_error err = FED_ERROR_INIT;
 	size_t i;
 
@@ -152,7 +161,8 @@ static void test_pick(void)
 
 static void test_server_name(void)
 {
-	char *pem = slurp("data/fedctl/tunnel.crt"), *ip_only = slurp("data/fedctl/tunnel-ip-only.crt");
+	char *pem = slurp("data/fedctl/tunnel.crt"),
+	     *ip_only = slurp("data/fedctl/tunnel-ip-only.crt");
 	struct fed_error err = FED_ERROR_INIT;
 	char *name = NULL;
 

@@ -37,11 +37,11 @@ static void test_age(void)
 		long long s;
 		const char *want;
 	} cases[] = {
-		{-5, "<invalid>"}, {-1, "0s"},	     {0, "0s"},		  {59, "59s"},
-		{119, "119s"},	   {120, "2m"},	     {200, "3m20s"},	  {599, "9m59s"},
-		{600, "10m"},	   {10799, "179m"},  {10800, "3h"},	  {11100, "3h5m"},
-		{28800, "8h"},	   {172799, "47h"},  {172800, "2d"},	  {183600, "2d3h"},
-		{691200, "8d"},	   {63072000, "2y"}, {63936000, "2y10d"}, {252288000, "8y"},
+	    {-5, "<invalid>"}, {-1, "0s"},       {0, "0s"},           {59, "59s"},
+	    {119, "119s"},     {120, "2m"},      {200, "3m20s"},      {599, "9m59s"},
+	    {600, "10m"},      {10799, "179m"},  {10800, "3h"},       {11100, "3h5m"},
+	    {28800, "8h"},     {172799, "47h"},  {172800, "2d"},      {183600, "2d3h"},
+	    {691200, "8d"},    {63072000, "2y"}, {63936000, "2y10d"}, {252288000, "8y"},
 	};
 	char out[32];
 	size_t i;
@@ -76,8 +76,8 @@ static void test_table(void)
 	CHECK_INT(fed_table_render(&t, &b, "  ", 1), 0);
 	fed_table_release(&t);
 	CHECK_STR(fed_buf_str(&b), "  NAME          VALUE    NOTE\n"
-				   "  a-long-name   1\n"
-				   "  b             <none>   last\n");
+	                           "  a-long-name   1\n"
+	                           "  b             <none>   last\n");
 	fed_buf_release(&b);
 }
 
@@ -97,18 +97,20 @@ static void test_output_parse(void)
 
 static void test_yaml_scalars(void)
 {
-	cJSON *j = cJSON_Parse("{\"a\":\"true\",\"b\":\"1.5\",\"c\":\"v1.36.3\",\"d\":\"x: y\","
-			       "\"e\":\"\",\"f\":\"2026-11-23T18:00:00Z\",\"g\":\"line\\nbreak\","
-			       "\"h\":[],\"i\":{},\"j\":[[1,2],{\"k\":null}],\"l\":\"https://a:6443\","
-			       "\"m\":\"fed.io/managed-by\",\"n\":false,\"o\":3}");
+	cJSON *j =
+	    cJSON_Parse("{\"a\":\"true\",\"b\":\"1.5\",\"c\":\"v1.36.3\",\"d\":\"x: y\","
+	                "\"e\":\"\",\"f\":\"2026-11-23T18:00:00Z\",\"g\":\"line\\nbreak\","
+	                "\"h\":[],\"i\":{},\"j\":[[1,2],{\"k\":null}],\"l\":\"https://a:6443\","
+	                "\"m\":\"fed.io/managed-by\",\"n\":false,\"o\":3}");
 	struct fed_buf b = FED_BUF_INIT;
 
 	CHECK(j);
 	CHECK_INT(fedctl_yaml(&b, j), 0);
-	CHECK_STR(fed_buf_str(&b), "a: \"true\"\nb: \"1.5\"\nc: v1.36.3\nd: \"x: y\"\ne: \"\"\n"
-				   "f: \"2026-11-23T18:00:00Z\"\ng: \"line\\nbreak\"\nh: []\ni: {}\n"
-				   "j:\n-\n  - 1\n  - 2\n- k: null\nl: https://a:6443\n"
-				   "m: fed.io/managed-by\n\"n\": false\no: 3\n");
+	CHECK_STR(fed_buf_str(&b),
+	          "a: \"true\"\nb: \"1.5\"\nc: v1.36.3\nd: \"x: y\"\ne: \"\"\n"
+	          "f: \"2026-11-23T18:00:00Z\"\ng: \"line\\nbreak\"\nh: []\ni: {}\n"
+	          "j:\n-\n  - 1\n  - 2\n- k: null\nl: https://a:6443\n"
+	          "m: fed.io/managed-by\n\"n\": false\no: 3\n");
 	fed_buf_release(&b);
 	cJSON_Delete(j);
 }
@@ -160,8 +162,8 @@ static void test_list_empty_json(void)
 	CHECK_INT(fedctl_format_clusters(&b, items, FEDCTL_OUT_JSON, now_ts()), 0);
 	cJSON_Delete(items);
 	CHECK_STR(fed_buf_str(&b), "{\n    \"apiVersion\": \"v1\",\n    \"items\": [],\n"
-				   "    \"kind\": \"List\",\n    \"metadata\": {\n"
-				   "        \"resourceVersion\": \"\"\n    }\n}\n");
+	                           "    \"kind\": \"List\",\n    \"metadata\": {\n"
+	                           "        \"resourceVersion\": \"\"\n    }\n}\n");
 	fed_buf_release(&b);
 }
 
@@ -185,10 +187,10 @@ static void test_describe(void)
 static void test_describe_pending(void)
 {
 	cJSON *d = cJSON_Parse(
-		"{\"name\":\"edge-1\",\"namespace\":\"kube-federation-system\",\"entry\":{\"mode\":"
-		"\"agent\",\"disabled\":true,\"error\":\"configmap kube-system/kubefed-config key "
-		"kubefed.yaml:9:7: spec.clusters[1].mode: must be direct or agent\",\"addresses\":[]},"
-		"\"resources\":[]}");
+	    "{\"name\":\"edge-1\",\"namespace\":\"kube-federation-system\",\"entry\":{\"mode\":"
+	    "\"agent\",\"disabled\":true,\"error\":\"configmap kube-system/kubefed-config key "
+	    "kubefed.yaml:9:7: spec.clusters[1].mode: must be direct or agent\",\"addresses\":[]},"
+	    "\"resources\":[]}");
 	struct fed_buf b = FED_BUF_INIT;
 	int ok;
 
@@ -236,20 +238,20 @@ static void test_describe_events_last10(void)
 static void test_describe_agent_expired(void)
 {
 	const char *kfc =
-		"{\"metadata\":{\"name\":\"edge-1\",\"creationTimestamp\":\"2026-11-23T17:00:00Z\"},"
-		"\"spec\":{\"mode\":\"agent\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
-		"\"status\":\"False\",\"reason\":\"CredentialExpired\",\"message\":\"the agent's "
-		"cluster credential expired at 2026-11-23T17:58:00Z and no agent is connected to "
-		"renew it: re-join with `fedctl join edge-1 --mode agent` for a new bootstrap "
-		"token\",\"lastTransitionTime\":\"2026-11-23T17:58:01Z\"}],"
-		"\"connectivityStatus\":\"Expired\",\"agent\":{\"connectedAgents\":0,"
-		"\"credentialExpiry\":\"2026-11-23T17:58:00Z\",\"agentVersion\":\"0.1.0\","
-		"\"kubernetesVersion\":\"v1.31.2\",\"nodeCount\":3,\"coreCount\":12,"
-		"\"cpuSeconds\":1.5,\"memoryBytes\":7340032,"
-		"\"lastHeartbeatTime\":\"2026-11-23T17:57:50Z\"}}}";
+	    "{\"metadata\":{\"name\":\"edge-1\",\"creationTimestamp\":\"2026-11-23T17:00:00Z\"},"
+	    "\"spec\":{\"mode\":\"agent\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+	    "\"status\":\"False\",\"reason\":\"CredentialExpired\",\"message\":\"the agent's "
+	    "cluster credential expired at 2026-11-23T17:58:00Z and no agent is connected to "
+	    "renew it: re-join with `fedctl join edge-1 --mode agent` for a new bootstrap "
+	    "token\",\"lastTransitionTime\":\"2026-11-23T17:58:01Z\"}],"
+	    "\"connectivityStatus\":\"Expired\",\"agent\":{\"connectedAgents\":0,"
+	    "\"credentialExpiry\":\"2026-11-23T17:58:00Z\",\"agentVersion\":\"0.1.0\","
+	    "\"kubernetesVersion\":\"v1.31.2\",\"nodeCount\":3,\"coreCount\":12,"
+	    "\"cpuSeconds\":1.5,\"memoryBytes\":7340032,"
+	    "\"lastHeartbeatTime\":\"2026-11-23T17:57:50Z\"}}}";
 	cJSON *d = cJSON_Parse("{\"name\":\"edge-1\",\"namespace\":\"kube-federation-system\","
-			       "\"entry\":{\"mode\":\"agent\",\"disabled\":false,\"addresses\":[]},"
-			       "\"resources\":[]}");
+	                       "\"entry\":{\"mode\":\"agent\",\"disabled\":false,\"addresses\":[]},"
+	                       "\"resources\":[]}");
 	cJSON *items = cJSON_CreateArray();
 	struct fed_buf b = FED_BUF_INIT;
 	int ok;
@@ -267,9 +269,9 @@ static void test_describe_agent_expired(void)
 	fed_buf_release(&b);
 	/* a credential still valid reads "in ..." */
 	cJSON_ReplaceItemInObject(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "cluster"), "status"),
-				    "agent"),
-		"credentialExpiry", cJSON_CreateString("2026-12-23T18:00:00Z"));
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "cluster"), "status"),
+	                        "agent"),
+	    "credentialExpiry", cJSON_CreateString("2026-12-23T18:00:00Z"));
 	CHECK_INT(fedctl_format_describe(&b, d, now_ts()), 0);
 	CHECK_HAS(fed_buf_str(&b), "2026-12-23T18:00:00Z (in 30d)");
 	fed_buf_release(&b);

@@ -26,7 +26,7 @@
 #include "fed/buf.h"
 #include "fed/federated_type.h"
 
-#define FED_NS "kube-federation-system"
+#define FED_NS    "kube-federation-system"
 #define CRDS_FILE "11-crds-federated-types.yaml"
 #define FTCS_FILE "types/federatedtypeconfigs.yaml"
 
@@ -73,8 +73,8 @@ static const char *jstr(const cJSON *o, const char *key)
 
 static bool plain_ok(const char *s)
 {
-	static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "y",
-					    "n", "null", "~", NULL};
+	static const char *const words[] = {"true", "false", "yes",  "no", "on", "off",
+	                                    "y",    "n",     "null", "~",  NULL};
 	size_t i;
 
 	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '/'))
@@ -84,7 +84,7 @@ static bool plain_ok(const char *s)
 			return false;
 	for (i = 0; s[i]; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-",
-			    s[i]))
+		            s[i]))
 			return false;
 	return true;
 }
@@ -184,7 +184,8 @@ static int write_manifest(const char *path, const char *header, const cJSON *doc
 
 	fed_buf_init(&b);
 	fed_buf_printf(&b, "%s", header);
-	cJSON_ArrayForEach(d, docs) {
+	cJSON_ArrayForEach(d, docs)
+	{
 		if (d != docs->child)
 			fed_buf_printf(&b, "---\n");
 		emit_map(&b, d, 0, false);
@@ -267,7 +268,8 @@ static void first_diff(const cJSON *want, const cJSON *got, char *path, size_t s
 			o = cJSON_GetObjectItemCaseSensitive(got, c->string);
 			snprintf(path + len, size - len, ".%s", c->string);
 			if (!o) {
-				snprintf(path + strlen(path), size - strlen(path), " (missing in file)");
+				snprintf(path + strlen(path), size - strlen(path),
+				         " (missing in file)");
 				return;
 			}
 			if (!cJSON_Compare(c, o, true)) {
@@ -284,14 +286,15 @@ static void first_diff(const cJSON *want, const cJSON *got, char *path, size_t s
 		n = cJSON_GetArraySize(want);
 		if (n != cJSON_GetArraySize(got)) {
 			snprintf(path + len, size - len, " (%d items, file has %d)", n,
-				 cJSON_GetArraySize(got));
+			         cJSON_GetArraySize(got));
 			return;
 		}
 		for (i = 0; i < n; i++)
-			if (!cJSON_Compare(cJSON_GetArrayItem(want, i), cJSON_GetArrayItem(got, i), true)) {
+			if (!cJSON_Compare(cJSON_GetArrayItem(want, i), cJSON_GetArrayItem(got, i),
+			                   true)) {
 				snprintf(path + len, size - len, "[%d]", i);
-				first_diff(cJSON_GetArrayItem(want, i), cJSON_GetArrayItem(got, i), path,
-					   size);
+				first_diff(cJSON_GetArrayItem(want, i), cJSON_GetArrayItem(got, i),
+				           path, size);
 				return;
 			}
 	} else {
@@ -307,7 +310,7 @@ static bool same_docs(const char *file, const cJSON *want, const cJSON *got)
 
 	if (n != cJSON_GetArraySize(got)) {
 		fprintf(stderr, "  %s: %d documents rendered, %d in the file\n", file, n,
-			cJSON_GetArraySize(got));
+		        cJSON_GetArraySize(got));
 		return false;
 	}
 	for (i = 0; i < n; i++) {
@@ -317,7 +320,7 @@ static bool same_docs(const char *file, const cJSON *want, const cJSON *got)
 			snprintf(path, sizeof(path), "%s", "");
 			first_diff(w, g, path, sizeof(path));
 			fprintf(stderr, "  %s: document %d (%s) differs at %s\n", file, i,
-				jstr(cJSON_GetObjectItem(w, "metadata"), "name"), path);
+			        jstr(cJSON_GetObjectItem(w, "metadata"), "name"), path);
 			return false;
 		}
 	}
@@ -329,19 +332,19 @@ static bool same_docs(const char *file, const cJSON *want, const cJSON *got)
 static void test_plural(void)
 {
 	static const char *const cases[][2] = {
-		{"Deployment", "deployments"},
-		{"Ingress", "ingresses"},
-		{"NetworkPolicy", "networkpolicies"},
-		{"ConfigMap", "configmaps"},
-		{"Box", "boxes"},
-		{"Patch", "patches"},
-		{"Mesh", "meshes"},
-		{"Quiz", "quizes"},	  /* kubefed's rule, not English */
-		{"Echo", "echoes"},
-		{"Gateway", "gatewaies"}, /* likewise: any final y */
-		/* kubefed has no exceptions: discovery or the FTC must give the
-		 * real plural of irregular kinds (fed's FTCs always do) */
-		{"Endpoints", "endpointses"},
+	    {"Deployment", "deployments"},
+	    {"Ingress", "ingresses"},
+	    {"NetworkPolicy", "networkpolicies"},
+	    {"ConfigMap", "configmaps"},
+	    {"Box", "boxes"},
+	    {"Patch", "patches"},
+	    {"Mesh", "meshes"},
+	    {"Quiz", "quizes"}, /* kubefed's rule, not English */
+	    {"Echo", "echoes"},
+	    {"Gateway", "gatewaies"}, /* likewise: any final y */
+	    /* kubefed has no exceptions: discovery or the FTC must give the
+	     * real plural of irregular kinds (fed's FTCs always do) */
+	    {"Endpoints", "endpointses"},
 	};
 	size_t i;
 	char *p;
@@ -360,16 +363,17 @@ static void test_plural(void)
 static void test_parse_full(void)
 {
 	static const char ftc[] =
-		"{\"apiVersion\": \"core.kubefed.io/v1beta1\", \"kind\": \"FederatedTypeConfig\","
-		" \"metadata\": {\"name\": \"deployments.apps\", \"namespace\": \"kube-federation-system\"},"
-		" \"spec\": {"
-		"  \"targetType\": {\"group\": \"apps\", \"version\": \"v1\", \"kind\": \"Deployment\","
-		"                 \"pluralName\": \"deployments\", \"scope\": \"Namespaced\"},"
-		"  \"federatedType\": {\"group\": \"types.example.com\", \"version\": \"v1\","
-		"                 \"kind\": \"FederatedDeployment\", \"pluralName\": \"fdeploys\","
-		"                 \"scope\": \"Namespaced\"},"
-		"  \"propagation\": \"Enabled\", \"statusCollection\": \"Enabled\"},"
-		" \"status\": {\"observedGeneration\": 1, \"propagationController\": \"Running\"}}";
+	    "{\"apiVersion\": \"core.kubefed.io/v1beta1\", \"kind\": \"FederatedTypeConfig\","
+	    " \"metadata\": {\"name\": \"deployments.apps\", \"namespace\": "
+	    "\"kube-federation-system\"},"
+	    " \"spec\": {"
+	    "  \"targetType\": {\"group\": \"apps\", \"version\": \"v1\", \"kind\": \"Deployment\","
+	    "                 \"pluralName\": \"deployments\", \"scope\": \"Namespaced\"},"
+	    "  \"federatedType\": {\"group\": \"types.example.com\", \"version\": \"v1\","
+	    "                 \"kind\": \"FederatedDeployment\", \"pluralName\": \"fdeploys\","
+	    "                 \"scope\": \"Namespaced\"},"
+	    "  \"propagation\": \"Enabled\", \"statusCollection\": \"Enabled\"},"
+	    " \"status\": {\"observedGeneration\": 1, \"propagationController\": \"Running\"}}";
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_type_config t = {0};
 	char *av;
@@ -405,21 +409,22 @@ static void test_parse_defaults(void)
 {
 	/* what kubefed's defaulting and `kubefedctl enable` fill in */
 	static const char short_ftc[] =
-		"{\"metadata\": {\"name\": \"deployments.apps\"},"
-		" \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Deployment\","
-		"                            \"scope\": \"Namespaced\"},"
-		"          \"propagation\": \"Disabled\"}}";
+	    "{\"metadata\": {\"name\": \"deployments.apps\"},"
+	    " \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Deployment\","
+	    "                            \"scope\": \"Namespaced\"},"
+	    "          \"propagation\": \"Disabled\"}}";
 	static const char core_ftc[] =
-		"{\"metadata\": {\"name\": \"configmaps\"},"
-		" \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"ConfigMap\","
-		"                            \"scope\": \"Namespaced\", \"group\": \"\"},"
-		"          \"federatedType\": {\"kind\": \"FederatedConfigMap\", \"pluralName\": \"\"}}}";
+	    "{\"metadata\": {\"name\": \"configmaps\"},"
+	    " \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"ConfigMap\","
+	    "                            \"scope\": \"Namespaced\", \"group\": \"\"},"
+	    "          \"federatedType\": {\"kind\": \"FederatedConfigMap\", \"pluralName\": "
+	    "\"\"}}}";
 	static const char other_kind[] =
-		"{\"metadata\": {\"name\": \"endpoints\"},"
-		" \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Endpoints\","
-		"                            \"scope\": \"Namespaced\"},"
-		"          \"federatedType\": {\"kind\": \"MultiClusterEndpoints\"},"
-		"          \"propagation\": \"Enabled\"}}";
+	    "{\"metadata\": {\"name\": \"endpoints\"},"
+	    " \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Endpoints\","
+	    "                            \"scope\": \"Namespaced\"},"
+	    "          \"federatedType\": {\"kind\": \"MultiClusterEndpoints\"},"
+	    "          \"propagation\": \"Enabled\"}}";
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_type_config t = {0};
 	char *name;
@@ -463,22 +468,25 @@ static void test_parse_defaults(void)
 static void test_parse_name_mismatch(void)
 {
 	static const char ftc[] =
-		"{\"metadata\": {\"name\": \"deployments\"},"
-		" \"spec\": {\"targetType\": {\"group\": \"apps\", \"version\": \"v1\","
-		"   \"kind\": \"Deployment\", \"pluralName\": \"deployments\", \"scope\": \"Namespaced\"},"
-		"   \"propagation\": \"Enabled\"}}";
+	    "{\"metadata\": {\"name\": \"deployments\"},"
+	    " \"spec\": {\"targetType\": {\"group\": \"apps\", \"version\": \"v1\","
+	    "   \"kind\": \"Deployment\", \"pluralName\": \"deployments\", \"scope\": "
+	    "\"Namespaced\"},"
+	    "   \"propagation\": \"Enabled\"}}";
 	static const char plural[] =
-		"{\"metadata\": {\"name\": \"deployments.apps\"},"
-		" \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Deployment\","
-		"   \"pluralName\": \"deploys\", \"scope\": \"Namespaced\"}, \"propagation\": \"Enabled\"}}";
+	    "{\"metadata\": {\"name\": \"deployments.apps\"},"
+	    " \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Deployment\","
+	    "   \"pluralName\": \"deploys\", \"scope\": \"Namespaced\"}, \"propagation\": "
+	    "\"Enabled\"}}";
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_type_config t = {0};
 
 	CHECK_INT(parse_text(ftc, &t, &err), FED_EINVAL);
 	CHECK_INT(err.code, FED_EINVAL);
-	CHECK_STR(err.msg, "FederatedTypeConfig \"deployments\": metadata.name must be "
-			   "\"<targetType.pluralName>[.<targetType.group>]\" = \"deployments.apps\": "
-			   "rename it or fix spec.targetType");
+	CHECK_STR(err.msg,
+	          "FederatedTypeConfig \"deployments\": metadata.name must be "
+	          "\"<targetType.pluralName>[.<targetType.group>]\" = \"deployments.apps\": "
+	          "rename it or fix spec.targetType");
 	CHECK(!t.name && !t.target.kind); /* released on error */
 	fed_error_clear(&err);
 	CHECK_INT(parse_text(plural, &t, &err), FED_EINVAL);
@@ -488,18 +496,19 @@ static void test_parse_name_mismatch(void)
 static void test_parse_namespace_scope(void)
 {
 	static const char ns_ftc[] =
-		"{\"metadata\": {\"name\": \"namespaces\"},"
-		" \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Namespace\","
-		"   \"pluralName\": \"namespaces\", \"scope\": \"Cluster\"}, \"propagation\": \"Enabled\"}}";
+	    "{\"metadata\": {\"name\": \"namespaces\"},"
+	    " \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Namespace\","
+	    "   \"pluralName\": \"namespaces\", \"scope\": \"Cluster\"}, \"propagation\": "
+	    "\"Enabled\"}}";
 	static const char ns_cluster[] =
-		"{\"metadata\": {\"name\": \"namespaces\"},"
-		" \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Namespace\","
-		"   \"scope\": \"Cluster\"}, \"federatedType\": {\"scope\": \"Cluster\"},"
-		"   \"propagation\": \"Enabled\"}}";
+	    "{\"metadata\": {\"name\": \"namespaces\"},"
+	    " \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"Namespace\","
+	    "   \"scope\": \"Cluster\"}, \"federatedType\": {\"scope\": \"Cluster\"},"
+	    "   \"propagation\": \"Enabled\"}}";
 	static const char cr_ftc[] =
-		"{\"metadata\": {\"name\": \"clusterroles.rbac.authorization.k8s.io\"},"
-		" \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"ClusterRole\","
-		"   \"scope\": \"Cluster\"}, \"propagation\": \"Enabled\"}}";
+	    "{\"metadata\": {\"name\": \"clusterroles.rbac.authorization.k8s.io\"},"
+	    " \"spec\": {\"targetType\": {\"version\": \"v1\", \"kind\": \"ClusterRole\","
+	    "   \"scope\": \"Cluster\"}, \"propagation\": \"Enabled\"}}";
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_type_config t = {0};
 	cJSON *crd = NULL;
@@ -511,18 +520,19 @@ static void test_parse_namespace_scope(void)
 	CHECK_INT(fed_federated_crd(&t, false, &crd, &err), 0);
 	CHECK_STR(jstr(cJSON_GetObjectItem(crd, "spec"), "scope"), "Namespaced");
 	CHECK_STR(jstr(cJSON_GetObjectItem(crd, "metadata"), "name"),
-		  "federatednamespaces.types.kubefed.io");
+	          "federatednamespaces.types.kubefed.io");
 	/* parsed FTCs carry no short names */
 	CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "spec"), "names"),
-				   "shortNames"));
+	                           "shortNames"));
 	cJSON_Delete(crd);
 	crd = NULL;
 	fed_type_config_release(&t);
 
 	CHECK_INT(parse_text(ns_cluster, &t, &err), FED_EINVAL);
-	CHECK_STR(err.msg, "FederatedTypeConfig \"namespaces\": spec.federatedType.scope is Cluster "
-			   "but must be Namespaced (FederatedNamespace is namespaced though Namespace "
-			   "is not): fix or remove it");
+	CHECK_STR(err.msg,
+	          "FederatedTypeConfig \"namespaces\": spec.federatedType.scope is Cluster "
+	          "but must be Namespaced (FederatedNamespace is namespaced though Namespace "
+	          "is not): fix or remove it");
 
 	CHECK_INT(parse_text(cr_ftc, &t, &err), 0);
 	CHECK_STR(t.target.group, "rbac.authorization.k8s.io");
@@ -549,51 +559,53 @@ static int parse_squoted(const char *text, struct fed_type_config *t, struct fed
 }
 
 #define META "{'metadata': {'name': 'jobs.batch'}, "
-#define JOB META "'spec': {'targetType': {'kind': 'Job', 'version': 'v1', 'scope': 'Namespaced'}"
+#define JOB  META "'spec': {'targetType': {'kind': 'Job', 'version': 'v1', 'scope': 'Namespaced'}"
 
 static void test_parse_errors(void)
 {
 	static const struct {
 		const char *json, *msg;
 	} cases[] = {
-		{"[]", "FederatedTypeConfig: not a JSON object"},
-		{"{'kind': 'ConfigMap'}",
-		 "FederatedTypeConfig: kind is \"ConfigMap\", not FederatedTypeConfig"},
-		{"{'apiVersion': 'core.kubefed.io/v1alpha1'}",
-		 "apiVersion is \"core.kubefed.io/v1alpha1\": fed reads core.kubefed.io/v1beta1"},
-		{"{'spec': {}}", "FederatedTypeConfig: metadata is missing: set metadata.name"},
-		{"{'metadata': {'name': 5}}", "FederatedTypeConfig: metadata.name must be a string"},
-		{"{'metadata': {}}", "metadata.name is missing: name it <plural>[.<group>]"},
-		{META "'x': 1}", "FederatedTypeConfig \"jobs.batch\": spec is missing"},
-		{META "'spec': {}}", "spec.targetType is missing: set its kind, version and scope"},
-		{META "'spec': {'targetType': []}}", "spec.targetType must be an object"},
-		{META "'spec': {'targetType': {'version': 'v1', 'scope': 'Namespaced'}}}",
-		 "spec.targetType.kind is missing: set it, e.g. Deployment"},
-		{META "'spec': {'targetType': {'kind': 'Job', 'scope': 'Namespaced'}}}",
-		 "spec.targetType.version is missing"},
-		{META "'spec': {'targetType': {'kind': 'Job', 'version': 'v1'}}}",
-		 "spec.targetType.scope is missing: set Namespaced or Cluster"},
-		{META "'spec': {'targetType': {'kind': 'Job', 'version': 'v1', 'scope': 'namespaced'}}}",
-		 "spec.targetType.scope must be \"Cluster\" or \"Namespaced\", not \"namespaced\""},
-		{JOB ", 'propagation': 'enabled'}}",
-		 "spec.propagation must be \"Disabled\" or \"Enabled\", not \"enabled\""},
-		{JOB ", 'statusCollection': true}}", "spec.statusCollection must be a string"},
-		{META "'spec': {'targetType': {'kind': 'Job/x', 'version': 'v1', 'scope': 'Cluster'}}}",
-		 "spec.targetType.kind \"Job/x\" is not a kind"},
-		{META "'spec': {'targetType': {'kind': 'Job', 'version': 'v 1', 'scope': 'Cluster'}}}",
-		 "spec.targetType.version \"v 1\" is not a version"},
-		{"{'metadata': {'name': 'Jobs.batch'}, 'spec': {'targetType': "
-		 "{'kind': 'Job', 'version': 'v1', 'scope': 'Namespaced'}}}",
-		 "spec.targetType.pluralName \"Jobs\" must be a lowercase DNS label"},
-		{"{'metadata': {'name': 'jobs.ba_tch'}, 'spec': {'targetType': "
-		 "{'kind': 'Job', 'version': 'v1', 'scope': 'Namespaced'}}}",
-		 "spec.targetType.group \"ba_tch\" must be a lowercase DNS subdomain"},
-		{JOB ", 'federatedType': {'group': 'types'}}}",
-		 "spec.federatedType.group \"types\" must contain a dot"},
-		{JOB ", 'federatedType': {'scope': 'Cluster'}}}",
-		 "spec.federatedType.scope is Cluster but must be Namespaced (the target type's scope)"},
-		{JOB ", 'federatedType': 3}}", "spec.federatedType must be an object"},
-		{"{'metadata': {'name': 'a\\nb'}, 'spec': {}}", "FederatedTypeConfig \"a?b\": "},
+	    {"[]", "FederatedTypeConfig: not a JSON object"},
+	    {"{'kind': 'ConfigMap'}",
+	     "FederatedTypeConfig: kind is \"ConfigMap\", not FederatedTypeConfig"},
+	    {"{'apiVersion': 'core.kubefed.io/v1alpha1'}",
+	     "apiVersion is \"core.kubefed.io/v1alpha1\": fed reads core.kubefed.io/v1beta1"},
+	    {"{'spec': {}}", "FederatedTypeConfig: metadata is missing: set metadata.name"},
+	    {"{'metadata': {'name': 5}}", "FederatedTypeConfig: metadata.name must be a string"},
+	    {"{'metadata': {}}", "metadata.name is missing: name it <plural>[.<group>]"},
+	    {META "'x': 1}", "FederatedTypeConfig \"jobs.batch\": spec is missing"},
+	    {META "'spec': {}}", "spec.targetType is missing: set its kind, version and scope"},
+	    {META "'spec': {'targetType': []}}", "spec.targetType must be an object"},
+	    {META "'spec': {'targetType': {'version': 'v1', 'scope': 'Namespaced'}}}",
+	     "spec.targetType.kind is missing: set it, e.g. Deployment"},
+	    {META "'spec': {'targetType': {'kind': 'Job', 'scope': 'Namespaced'}}}",
+	     "spec.targetType.version is missing"},
+	    {META "'spec': {'targetType': {'kind': 'Job', 'version': 'v1'}}}",
+	     "spec.targetType.scope is missing: set Namespaced or Cluster"},
+	    {META
+	     "'spec': {'targetType': {'kind': 'Job', 'version': 'v1', 'scope': 'namespaced'}}}",
+	     "spec.targetType.scope must be \"Cluster\" or \"Namespaced\", not \"namespaced\""},
+	    {JOB ", 'propagation': 'enabled'}}",
+	     "spec.propagation must be \"Disabled\" or \"Enabled\", not \"enabled\""},
+	    {JOB ", 'statusCollection': true}}", "spec.statusCollection must be a string"},
+	    {META "'spec': {'targetType': {'kind': 'Job/x', 'version': 'v1', 'scope': 'Cluster'}}}",
+	     "spec.targetType.kind \"Job/x\" is not a kind"},
+	    {META "'spec': {'targetType': {'kind': 'Job', 'version': 'v 1', 'scope': 'Cluster'}}}",
+	     "spec.targetType.version \"v 1\" is not a version"},
+	    {"{'metadata': {'name': 'Jobs.batch'}, 'spec': {'targetType': "
+	     "{'kind': 'Job', 'version': 'v1', 'scope': 'Namespaced'}}}",
+	     "spec.targetType.pluralName \"Jobs\" must be a lowercase DNS label"},
+	    {"{'metadata': {'name': 'jobs.ba_tch'}, 'spec': {'targetType': "
+	     "{'kind': 'Job', 'version': 'v1', 'scope': 'Namespaced'}}}",
+	     "spec.targetType.group \"ba_tch\" must be a lowercase DNS subdomain"},
+	    {JOB ", 'federatedType': {'group': 'types'}}}",
+	     "spec.federatedType.group \"types\" must contain a dot"},
+	    {JOB ", 'federatedType': {'scope': 'Cluster'}}}",
+	     "spec.federatedType.scope is Cluster but must be Namespaced (the target type's "
+	     "scope)"},
+	    {JOB ", 'federatedType': 3}}", "spec.federatedType must be an object"},
+	    {"{'metadata': {'name': 'a\\nb'}, 'spec': {}}", "FederatedTypeConfig \"a?b\": "},
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_type_config t = {0};
@@ -626,30 +638,33 @@ static void test_crd(void)
 	CHECK_INT(fed_federated_crd(&t, fed_type_scalable(&types[5]), &crd, &err), 0);
 	CHECK_STR(jstr(crd, "apiVersion"), "apiextensions.k8s.io/v1");
 	CHECK_STR(jstr(cJSON_GetObjectItem(crd, "metadata"), "name"),
-		  "federateddeployments.types.kubefed.io");
+	          "federateddeployments.types.kubefed.io");
 	names = cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "spec"), "names");
 	CHECK_STR(jstr(names, "kind"), "FederatedDeployment");
 	CHECK_STR(jstr(names, "listKind"), "FederatedDeploymentList");
 	CHECK_STR(jstr(names, "singular"), "federateddeployment");
 	CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(names, "shortNames"), 0)->valuestring,
-		  "fdeploy");
-	v = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "spec"), "versions"), 0);
+	          "fdeploy");
+	v = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "spec"), "versions"),
+	                       0);
 	CHECK_STR(jstr(v, "name"), "v1beta1");
-	CHECK(cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetObjectItem(v, "subresources"), "status")));
+	CHECK(
+	    cJSON_IsObject(cJSON_GetObjectItem(cJSON_GetObjectItem(v, "subresources"), "status")));
 	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(v, "additionalPrinterColumns")), 3);
 	CHECK_HAS(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(v, "additionalPrinterColumns"), 0),
-		       "jsonPath"), "@.type=='Propagation'");
+	               "jsonPath"),
+	          "@.type=='Propagation'");
 	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(schema_at(crd, "spec.template"),
-					       "x-kubernetes-preserve-unknown-fields")));
+	                                       "x-kubernetes-preserve-unknown-fields")));
 	CHECK_STR(jstr(schema_at(crd, "spec.retainReplicas"), "type"), "boolean");
 	CHECK_STR(jstr(schema_at(crd, "spec.placement.clusters"), "type"), "array");
 	s = cJSON_GetObjectItem(schema_at(crd, "spec.overrides"), "items");
-	s = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "properties"),
-						    "clusterOverrides"), "items");
+	s = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(s, "properties"), "clusterOverrides"), "items");
 	s = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "properties"), "op");
 	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(s, "enum")), 3);
-	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(schema_at(crd, "status"),
-					       "x-kubernetes-preserve-unknown-fields")));
+	CHECK(cJSON_IsTrue(
+	    cJSON_GetObjectItem(schema_at(crd, "status"), "x-kubernetes-preserve-unknown-fields")));
 	cJSON_Delete(crd);
 	crd = NULL;
 	/* not scalable: no retainReplicas */
@@ -745,21 +760,21 @@ static int render(cJSON **crds, cJSON **ftcs)
 }
 
 static const char crds_header[] =
-	"# GENERATED by tests/unit/test_federated_type.c from fed_default_target_types()\n"
-	"# and fed_federated_crd() (apis/federated_type*.c). Do not edit: change the code,\n"
-	"# then run  FED_REGEN_MANIFESTS=1 ctest --test-dir build -R unit.test_federated_type\n"
-	"#\n"
-	"# One Federated<Kind> CRD (types.kubefed.io/v1beta1) per type fed federates by\n"
-	"# default, in kubefed's shape: spec.template, spec.placement, spec.overrides\n"
-	"# (and spec.retainReplicas for Deployment, ReplicaSet, StatefulSet).\n";
+    "# GENERATED by tests/unit/test_federated_type.c from fed_default_target_types()\n"
+    "# and fed_federated_crd() (apis/federated_type*.c). Do not edit: change the code,\n"
+    "# then run  FED_REGEN_MANIFESTS=1 ctest --test-dir build -R unit.test_federated_type\n"
+    "#\n"
+    "# One Federated<Kind> CRD (types.kubefed.io/v1beta1) per type fed federates by\n"
+    "# default, in kubefed's shape: spec.template, spec.placement, spec.overrides\n"
+    "# (and spec.retainReplicas for Deployment, ReplicaSet, StatefulSet).\n";
 
 static const char ftcs_header[] =
-	"# GENERATED by tests/unit/test_federated_type.c from fed_default_target_types()\n"
-	"# and fed_type_config_object() (apis/federated_type*.c). Do not edit: change the\n"
-	"# code, then run  FED_REGEN_MANIFESTS=1 ctest --test-dir build -R unit.test_federated_type\n"
-	"#\n"
-	"# The FederatedTypeConfigs of the types fed federates by default. To stop\n"
-	"# propagating a type, set its spec.propagation to Disabled.\n";
+    "# GENERATED by tests/unit/test_federated_type.c from fed_default_target_types()\n"
+    "# and fed_type_config_object() (apis/federated_type*.c). Do not edit: change the\n"
+    "# code, then run  FED_REGEN_MANIFESTS=1 ctest --test-dir build -R unit.test_federated_type\n"
+    "#\n"
+    "# The FederatedTypeConfigs of the types fed federates by default. To stop\n"
+    "# propagating a type, set its spec.propagation to Disabled.\n";
 
 static void test_golden(void)
 {
@@ -788,7 +803,8 @@ static void test_golden(void)
 out:
 	if (!ok)
 		fprintf(stderr, "  the manifests are generated: if the change is intended, run\n"
-				"    FED_REGEN_MANIFESTS=1 ctest --test-dir build -R unit.test_federated_type\n");
+		                "    FED_REGEN_MANIFESTS=1 ctest --test-dir build -R "
+		                "unit.test_federated_type\n");
 	cJSON_Delete(crds);
 	cJSON_Delete(ftcs);
 	cJSON_Delete(file_crds);
@@ -800,10 +816,10 @@ out:
 static void test_yaml_quoting(void)
 {
 	static const char json[] =
-		"{\"a\": \"yes\", \"b\": \"1\", \"c\": \"^(x|y)?$\", \"d\": \"\", \"e\": \"*\","
-		" \"f\": \"say \\\"hi\\\"\\n\", \"g\": [1, 2.5, true, null, {}, [], {\"h\": [\"x\"]}],"
-		" \"i\": \".status.conditions[?(@.type=='P')].status\", \"j\": \"/spec/x\","
-		" \"k\": \"Off\", \"l\": \"-x\"}";
+	    "{\"a\": \"yes\", \"b\": \"1\", \"c\": \"^(x|y)?$\", \"d\": \"\", \"e\": \"*\","
+	    " \"f\": \"say \\\"hi\\\"\\n\", \"g\": [1, 2.5, true, null, {}, [], {\"h\": [\"x\"]}],"
+	    " \"i\": \".status.conditions[?(@.type=='P')].status\", \"j\": \"/spec/x\","
+	    " \"k\": \"Off\", \"l\": \"-x\"}";
 	cJSON *want = cJSON_Parse(json), *docs = cJSON_CreateArray(), *got = NULL;
 	char path[] = "/tmp/fed-test-federated-type-XXXXXX";
 	int fd = mkstemp(path);

@@ -41,16 +41,16 @@ static int parse(const char *s, struct fed_http_request *req)
 static void test_parse_valid(void)
 {
 	static const char get[] = "GET /metrics?name[]=a HTTP/1.1\r\n"
-				  "Host: localhost:8080\r\n"
-				  "User-Agent: \t curl/8.0 \r\n"
-				  "Accept: */*\r\n"
-				  "\r\n";
+	                          "Host: localhost:8080\r\n"
+	                          "User-Agent: \t curl/8.0 \r\n"
+	                          "Accept: */*\r\n"
+	                          "\r\n";
 	static const char post[] = "\r\nPOST /x HTTP/1.0\n"
-				   "Content-Length: 5\n"
-				   "content-length: 5\n"
-				   "Connection: Keep-Alive\n"
-				   "\n"
-				   "helloGET / HTTP/1.1\r\n";
+	                           "Content-Length: 5\n"
+	                           "content-length: 5\n"
+	                           "Connection: Keep-Alive\n"
+	                           "\n"
+	                           "helloGET / HTTP/1.1\r\n";
 	struct fed_http_request req;
 	const char *v;
 	size_t n = 0;
@@ -87,16 +87,16 @@ static void test_parse_valid(void)
 
 	/* absolute-form targets */
 	CHECK_INT(parse("GET http://example.com:80/healthz?x HTTP/1.1\r\nHost: e\r\n\r\n", &req),
-		  FED_HTTP_PARSE_COMPLETE);
+	          FED_HTTP_PARSE_COMPLETE);
 	CHECK_SPAN(req.path, req.path_len, "/healthz");
 	CHECK_SPAN(req.query, req.query_len, "x");
 	CHECK_INT(parse("OPTIONS HTTPS://example.com HTTP/1.1\r\nHost: e\r\n\r\n", &req),
-		  FED_HTTP_PARSE_COMPLETE);
+	          FED_HTTP_PARSE_COMPLETE);
 	CHECK_SPAN(req.path, req.path_len, "/");
 
 	/* connection semantics */
 	CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, CLOSE\r\n\r\n", &req),
-		  FED_HTTP_PARSE_COMPLETE);
+	          FED_HTTP_PARSE_COMPLETE);
 	CHECK(!req.keep_alive);
 	CHECK_INT(parse("GET / HTTP/1.0\r\n\r\n", &req), FED_HTTP_PARSE_COMPLETE);
 	CHECK(!req.keep_alive);
@@ -105,7 +105,7 @@ static void test_parse_valid(void)
 	CHECK(req.keep_alive);
 	/* an empty header value is fine */
 	CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n", &req),
-		  FED_HTTP_PARSE_COMPLETE);
+	          FED_HTTP_PARSE_COMPLETE);
 	CHECK_INT(req.headers[1].value_len, 0);
 }
 
@@ -132,48 +132,46 @@ static void test_parse_errors(void)
 		const char *in;
 		int status;
 	} cases[] = {
-		{" GET / HTTP/1.1\r\n", 400},
-		{"GET  / HTTP/1.1\r\n", 400},
-		{"GET /\r\n\r\n", 400},
-		{"GET\r\n", 400},
-		{"GET / HTTP/1.1 \r\n", 400},
-		{"GET / HTTX/1.1", 400}, /* before the line ends */
-		{"GET / HTTP/1.x\r\n", 400},
-		{"GET /a\x01z HTTP/1.1\r\n", 400},
-		{"GET /\xc3\xa9 HTTP/1.1\r\n", 400},
-		{"G\"T / HTTP/1.1\r\n", 400},
-		{"\x16\x03\x01\x02\x00\x01", 400}, /* a TLS ClientHello */
-		{"GET foo HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-		{"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-		{"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\n: a\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\x01z\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\rz\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", 400},
-		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-		 400},
-		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
-		 "Transfer-Encoding: chunked\r\n\r\n",
-		 400},
-		{"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
-		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
-		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n", 411},
-		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
-		{"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", 501}, /* 33-byte method, early */
-		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 16385\r\n\r\n", 413},
-		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-		 413},
-		{"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
-		{"GET / HTTP/0.9\r\n", 505},
+	    {" GET / HTTP/1.1\r\n", 400},
+	    {"GET  / HTTP/1.1\r\n", 400},
+	    {"GET /\r\n\r\n", 400},
+	    {"GET\r\n", 400},
+	    {"GET / HTTP/1.1 \r\n", 400},
+	    {"GET / HTTX/1.1", 400}, /* before the line ends */
+	    {"GET / HTTP/1.x\r\n", 400},
+	    {"GET /a\x01z HTTP/1.1\r\n", 400},
+	    {"GET /\xc3\xa9 HTTP/1.1\r\n", 400},
+	    {"G\"T / HTTP/1.1\r\n", 400},
+	    {"\x16\x03\x01\x02\x00\x01", 400}, /* a TLS ClientHello */
+	    {"GET foo HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+	    {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+	    {"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\n: a\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\x01z\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\rz\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", 400},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+	     "Transfer-Encoding: chunked\r\n\r\n",
+	     400},
+	    {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n", 411},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+	    {"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", 501}, /* 33-byte method, early */
+	    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 16385\r\n\r\n", 413},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413},
+	    {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+	    {"GET / HTTP/0.9\r\n", 505},
 	};
 	struct fed_http_request req;
 	struct fed_buf b = FED_BUF_INIT;
@@ -238,8 +236,7 @@ static struct fed_metrics *reg;
 static int port;
 static int quit_called;
 
-static int h_healthz(const struct fed_http_request *req, struct fed_http_response *resp,
-		     void *ud)
+static int h_healthz(const struct fed_http_request *req, struct fed_http_response *resp, void *ud)
 {
 	return fed_buf_puts(&resp->body, "ok\n");
 }
@@ -585,7 +582,7 @@ static char *run_client(client_fn fn)
 	waitpid(pid, &status, 0);
 	if (ch.timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "  client %s (status %d): %s\n",
-			ch.timed_out ? "timed out" : "failed", status, fed_buf_str(&ch.out));
+		        ch.timed_out ? "timed out" : "failed", status, fed_buf_str(&ch.out));
 		fed_buf_release(&ch.out);
 		return NULL;
 	}
@@ -688,24 +685,24 @@ static void test_basic(void)
 
 	CHECK_INT(fed_metrics_render(reg, &m), 0);
 	snprintf(want, sizeof(want),
-		 "200 " CT " ok\\n\n"
-		 "200 " CT " ok\\n\n"
-		 "503 " CT " not ready: informers syncing\\n\n"
-		 "404 " CT " Not Found\\n\n"
-		 "405 " CT " allow=GET, HEAD Method Not Allowed\\n\n"
-		 "405 " CT " allow=GET, HEAD Method Not Allowed\\n\n"
-		 "500 " CT " Internal Server Error\\n\n"
-		 "200 " CT " len=3 \n"
-		 "200 ct=text/plain; version=0.0.4; charset=utf-8 len=%zu \n"
-		 "404 " CT " len=10 \n"
-		 "200 ct=text/plain; version=0.0.4; charset=utf-8 (long)\n"
-		 "metrics body matches\n"
-		 "200 " CT " conn=close ok\\n\n"
-		 "eof\n"
-		 "200 " CT " conn=keep-alive ok\\n\n"
-		 "200 " CT " conn=close ok\\n\n"
-		 "eof\n",
-		 m.len);
+	         "200 " CT " ok\\n\n"
+	         "200 " CT " ok\\n\n"
+	         "503 " CT " not ready: informers syncing\\n\n"
+	         "404 " CT " Not Found\\n\n"
+	         "405 " CT " allow=GET, HEAD Method Not Allowed\\n\n"
+	         "405 " CT " allow=GET, HEAD Method Not Allowed\\n\n"
+	         "500 " CT " Internal Server Error\\n\n"
+	         "200 " CT " len=3 \n"
+	         "200 ct=text/plain; version=0.0.4; charset=utf-8 len=%zu \n"
+	         "404 " CT " len=10 \n"
+	         "200 ct=text/plain; version=0.0.4; charset=utf-8 (long)\n"
+	         "metrics body matches\n"
+	         "200 " CT " conn=close ok\\n\n"
+	         "eof\n"
+	         "200 " CT " conn=keep-alive ok\\n\n"
+	         "200 " CT " conn=close ok\\n\n"
+	         "eof\n",
+	         m.len);
 	fed_buf_release(&m);
 	t = run_client(c_basic);
 	CHECK(t != NULL);
@@ -716,7 +713,7 @@ static void test_basic(void)
 static void c_keepalive(struct fed_buf *r)
 {
 	static const char two[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
-				  "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n";
+	                          "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct cl c;
 
 	if (cl_open(&c, 0)) {
@@ -741,11 +738,11 @@ static void test_keepalive(void)
 
 	CHECK(t != NULL);
 	CHECK_STR(t, "200 " CT " ok\\n\n"
-		     "503 " CT " not ready: informers syncing\\n\n"
-		     "200 " CT " ok\\n\n"
-		     "503 " CT " not ready: informers syncing\\n\n"
-		     "200 " CT " conn=close ok\\n\n"
-		     "eof\n");
+	             "503 " CT " not ready: informers syncing\\n\n"
+	             "200 " CT " ok\\n\n"
+	             "503 " CT " not ready: informers syncing\\n\n"
+	             "200 " CT " conn=close ok\\n\n"
+	             "eof\n");
 	free(t);
 	CHECK_INT(stats().accepted - before.accepted, 1); /* all on one connection */
 	CHECK_INT(stats().requests - before.requests, 5);
@@ -768,7 +765,7 @@ static void c_split(struct fed_buf *r)
 	cl_response(&c, 0, r, NULL);
 	/* a body that arrives in two parts */
 	cl_puts(&c, "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
-		    "01234");
+	            "01234");
 	sleep_ms(50);
 	cl_puts(&c, "56789");
 	cl_response(&c, 0, r, NULL);
@@ -782,8 +779,8 @@ static void test_split(void)
 
 	CHECK(t != NULL);
 	CHECK_STR(t, "200 " CT " ok\\n\n"
-		     "405 " CT " allow=GET, HEAD Method Not Allowed\\n\n"
-		     "200 " CT " ok\\n\n");
+	             "405 " CT " allow=GET, HEAD Method Not Allowed\\n\n"
+	             "200 " CT " ok\\n\n");
 	free(t);
 }
 
@@ -828,12 +825,12 @@ static void c_limits(struct fed_buf *r)
 	fed_buf_release(&req);
 	{
 		static const char *const bad[] = {
-			("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-			 "5\r\nhello\r\n0\r\n\r\n"),
-			"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n",
-			"GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n",
-			"GET /healthz HTTP/1.1\r\n\r\n",
-			"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+		    ("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "5\r\nhello\r\n0\r\n\r\n"),
+		    "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n",
+		    "GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n",
+		    "GET /healthz HTTP/1.1\r\n\r\n",
+		    "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
 		};
 		for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
 			if (cl_open(&c, 0))
@@ -852,25 +849,25 @@ static void test_limits(void)
 
 	CHECK(t != NULL);
 	CHECK_STR(t, "431 " CT " conn=close Request Header Fields Too Large: "
-		     "request header section too large\\n\n"
-		     "eof\n"
-		     "431 " CT " conn=close Request Header Fields Too Large: "
-		     "too many header fields\\n\n"
-		     "eof\n"
-		     "414 " CT " conn=close URI Too Long: request target too long\\n\n"
-		     "eof\n"
-		     "411 " CT " conn=close Length Required: chunked request bodies are not "
-		     "accepted\\n\n"
-		     "eof\n"
-		     "413 " CT " conn=close Content Too Large: request body too large\\n\n"
-		     "eof\n"
-		     "505 " CT " conn=close HTTP Version Not Supported: HTTP version not "
-		     "supported\\n\n"
-		     "eof\n"
-		     "400 " CT " conn=close Bad Request: missing Host header\\n\n"
-		     "eof\n"
-		     "400 " CT " conn=close Bad Request: invalid character in method\\n\n"
-		     "eof\n");
+	             "request header section too large\\n\n"
+	             "eof\n"
+	             "431 " CT " conn=close Request Header Fields Too Large: "
+	             "too many header fields\\n\n"
+	             "eof\n"
+	             "414 " CT " conn=close URI Too Long: request target too long\\n\n"
+	             "eof\n"
+	             "411 " CT " conn=close Length Required: chunked request bodies are not "
+	             "accepted\\n\n"
+	             "eof\n"
+	             "413 " CT " conn=close Content Too Large: request body too large\\n\n"
+	             "eof\n"
+	             "505 " CT " conn=close HTTP Version Not Supported: HTTP version not "
+	             "supported\\n\n"
+	             "eof\n"
+	             "400 " CT " conn=close Bad Request: missing Host header\\n\n"
+	             "eof\n"
+	             "400 " CT " conn=close Bad Request: invalid character in method\\n\n"
+	             "eof\n");
 	free(t);
 	CHECK_INT(stats().bad_requests - before.bad_requests, 8);
 	CHECK_INT(drain_server(srv, 5), 0);
@@ -925,9 +922,9 @@ static void test_timeout(void)
 	fed_http_server_set_timeout(srv, 0);
 	CHECK(t != NULL);
 	CHECK_STR(t, "silent: eof in time\n"
-		     "slowloris: closed in time\n"
-		     "200 " CT " ok\\n\n"
-		     "idle: eof in time\n");
+	             "slowloris: closed in time\n"
+	             "200 " CT " ok\\n\n"
+	             "idle: eof in time\n");
 	free(t);
 	CHECK_INT(stats().timeouts - before.timeouts, 3);
 }
@@ -983,7 +980,7 @@ static void test_many(void)
 	t = run_client(c_many);
 	CHECK(t != NULL);
 	CHECK_STR(t, "ok=256 closed=44 failed=0\n"
-		     "200 " CT " ok\\n\n");
+	             "200 " CT " ok\\n\n");
 	free(t);
 	CHECK_INT(stats().rejected - before.rejected, MANY - FED_HTTP_MAX_CONNECTIONS);
 	CHECK_INT(drain_server(srv, 5), 0);
@@ -1030,7 +1027,7 @@ static void test_reset(void)
 
 	CHECK(t != NULL);
 	CHECK_STR(t, "200 " CT " (long)\n"
-		     "200 " CT " ok\\n\n");
+	             "200 " CT " ok\\n\n");
 	free(t);
 	CHECK_INT(drain_server(srv, 5), 0);
 }
@@ -1149,7 +1146,7 @@ static int setup(void)
 	ret = fed_metrics_new(&reg, &err);
 	if (!ret)
 		ret = fed_metrics_gauge(reg, "fed_clusters", "Member clusters by state.", "state",
-					&f, &err);
+		                        &f, &err);
 	if (!ret)
 		ret = fed_metrics_set(f, (const char *[]){"ready"}, 2);
 	if (!ret)

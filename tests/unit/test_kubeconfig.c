@@ -14,7 +14,7 @@
 #include "fed/kubeconfig.h"
 #include "kubeconfig_internal.h"
 
-#define FIX "data/kubeconfig"
+#define FIX     "data/kubeconfig"
 #define PEM_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
 
 static char cwd[4096];
@@ -175,15 +175,15 @@ static void test_data_and_token(void)
 static void test_base64_forms(void)
 {
 	static const char yaml[] =
-		"clusters:\n"
-		"- name: wrapped\n"
-		"  cluster:\n"
-		"    server: https://w\n"
-		"    certificate-authority-data: |\n"
-		"      LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VS\n"
-		"      VElGSUNBVEUtLS0tLQo\n" /* and without its '=' */
-		"contexts:\n"
-		"- {name: w, context: {cluster: wrapped}}\n";
+	    "clusters:\n"
+	    "- name: wrapped\n"
+	    "  cluster:\n"
+	    "    server: https://w\n"
+	    "    certificate-authority-data: |\n"
+	    "      LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUIKLS0tLS1FTkQgQ0VS\n"
+	    "      VElGSUNBVEUtLS0tLQo\n" /* and without its '=' */
+	    "contexts:\n"
+	    "- {name: w, context: {cluster: wrapped}}\n";
 	static const char want[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kubeconfig *kc = NULL;
@@ -227,9 +227,10 @@ static void test_merge(void)
 	env_reset();
 	fed_rest_config_init(&cfg);
 	/* missing and empty entries are skipped; a is first */
-	snprintf(env, sizeof(env), "%s/nope.yaml::" FIX "/merge/a.yaml:" FIX "/merge/b.yaml:" FIX
-		 "/merge/c.yaml:" FIX "/merge/a.yaml",
-		 tmp);
+	snprintf(env, sizeof(env),
+	         "%s/nope.yaml::" FIX "/merge/a.yaml:" FIX "/merge/b.yaml:" FIX "/merge/c.yaml:" FIX
+	         "/merge/a.yaml",
+	         tmp);
 	setenv("KUBECONFIG", env, 1);
 	CHECK_INT(fed_kubeconfig_load_default(&kc, NULL, &err), 0);
 	/* a's current-context is empty: the first non-empty one (b) wins */
@@ -238,8 +239,8 @@ static void test_merge(void)
 	CHECK_INT(n, 4); /* shared, a (from a), b (from b), c (from c) */
 	CHECK_INT(fed_kubeconfig_rest_config(kc, "shared", &cfg, &err), 0);
 	CHECK_STR(cfg.server, "https://a.example"); /* a's cluster "shared" */
-	CHECK_STR(cfg.token, "a-token");	    /* a's user "shared" */
-	CHECK_STR(cfg.namespace, "from-a");	    /* a's context "shared" */
+	CHECK_STR(cfg.token, "a-token");            /* a's user "shared" */
+	CHECK_STR(cfg.namespace, "from-a");         /* a's context "shared" */
 	CHECK_STR(cfg.source, FIX "/merge/a.yaml");
 	fed_rest_config_release(&cfg);
 	/* b's context, which names b's user */
@@ -254,8 +255,8 @@ static void test_merge(void)
 	/* an unknown context names every file and lists the merged contexts */
 	CHECK_INT(fed_kubeconfig_rest_config(kc, "zzz", &cfg, &err), FED_EINVAL);
 	CHECK_STR(err.msg, "kubeconfig " FIX "/merge/a.yaml:" FIX "/merge/b.yaml:" FIX
-			   "/merge/c.yaml: context \"zzz\" not found (available: shared, a, b, "
-			   "c)");
+	                   "/merge/c.yaml: context \"zzz\" not found (available: shared, a, b, "
+	                   "c)");
 	fed_kubeconfig_free(kc);
 
 	/* the file order decides */
@@ -295,7 +296,7 @@ static void test_explicit_and_home(void)
 	/* ... and it must exist */
 	CHECK_INT(fed_kubeconfig_load_default(&kc, "/nonexistent/kubeconfig", &err), FED_EINVAL);
 	CHECK_STR(err.msg,
-		  "kubeconfig /nonexistent/kubeconfig: cannot read: No such file or directory");
+	          "kubeconfig /nonexistent/kubeconfig: cannot read: No such file or directory");
 
 	/* ~/.kube/config, with a path relative to it */
 	unsetenv("KUBECONFIG");
@@ -310,7 +311,7 @@ static void test_explicit_and_home(void)
 	setenv("KUBECONFIG", "/nonexistent/a:/nonexistent/b", 1);
 	CHECK_INT(fed_kubeconfig_load_default(&kc, NULL, &err), FED_EINVAL);
 	CHECK_STR(err.msg, "no kubeconfig found (tried $KUBECONFIG=/nonexistent/a:/nonexistent/b); "
-			   "pass --kubeconfig or set KUBECONFIG");
+	                   "pass --kubeconfig or set KUBECONFIG");
 }
 
 static void test_load_and_in_cluster(void)
@@ -323,10 +324,10 @@ static void test_load_and_in_cluster(void)
 	fed_rest_config_init(&cfg);
 	CHECK_INT(fed_rest_config_load(&cfg, NULL, NULL, &err), FED_EINVAL);
 	snprintf(want, sizeof(want),
-		 "no configuration found: tried %s/emptyhome/.kube/config, and in-cluster config "
-		 "(KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig, set KUBECONFIG or "
-		 "create ~/.kube/config",
-		 tmp);
+	         "no configuration found: tried %s/emptyhome/.kube/config, and in-cluster config "
+	         "(KUBERNETES_SERVICE_HOST is not set); pass --kubeconfig, set KUBECONFIG or "
+	         "create ~/.kube/config",
+	         tmp);
 	CHECK_STR(err.msg, want);
 
 	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
@@ -361,7 +362,7 @@ static void test_load_and_in_cluster(void)
 	CHECK_INT(fed_rest_config_load(&cfg, NULL, NULL, &err), FED_EINVAL);
 	/* the quotes keep fed_log_redact from taking "token: No" for a secret */
 	CHECK_STR(err.msg, "in-cluster config: cannot read \"/nonexistent/sa/token\": No such file "
-			   "or directory");
+	                   "or directory");
 	unsetenv("KUBERNETES_SERVICE_PORT");
 	CHECK_INT(fed_rest_config_in_cluster(&cfg, &err), FED_EINVAL);
 	CHECK_HAS(err.msg, "KUBERNETES_SERVICE_PORT must be set");
@@ -377,122 +378,122 @@ struct err_case {
 	const char *secret;
 };
 
-#define HEAD "apiVersion: v1\nkind: Config\n"
+#define HEAD      "apiVersion: v1\nkind: Config\n"
 #define CTX(c, u) "contexts:\n- name: ctx\n  context: {cluster: " c ", user: " u "}\n"
 
 static const struct err_case err_cases[] = {
-	/* YAML syntax, with line and column */
-	{HEAD "clusters:\n- name: a\n  cluster: {server: [x}\n", NULL,
-	 "kubeconfig /x/config:5:23: mismatched flow mapping end", NULL},
-	{HEAD "users:\n- name: u\n  user:\n    token: \"fixture-secret-in-bad-escape\\q\"\n", NULL,
-	 "kubeconfig /x/config:6:41: invalid escape 'q' in double-quoted string",
-	 "fixture-secret-in-bad-escape"},
-	{"- just\n- a list\n", NULL,
-	 "kubeconfig /x/config:1:3: must be a mapping (apiVersion: v1, kind: Config, clusters, "
-	 "users, contexts), not a list",
-	 NULL},
-	{"apiVersion: v1\nkind: Pod\n", NULL,
-	 "kubeconfig /x/config:2:1: kind is \"Pod\", expected Config (is this a kubeconfig?)", NULL},
-	{HEAD "clusters: {a: b}\n", NULL,
-	 "kubeconfig /x/config:3:1: clusters must be a list, not a mapping", NULL},
-	{HEAD "clusters:\n- cluster: {server: https://a}\n", NULL,
-	 "kubeconfig /x/config:4:3: clusters[0].name is missing", NULL},
-	{HEAD "clusters:\n- name: a\n- name: b\n- name: a\n", NULL,
-	 "kubeconfig /x/config:6:3: clusters[a] is defined twice (first at line 4)", NULL},
-	{HEAD "users:\n- name: u\n  user:\n    token:\n      value: fixture-secret-token-in-map\n",
-	 NULL, "kubeconfig /x/config:6:5: users[u].token must be a string, not a mapping",
-	 "fixture-secret-token-in-map"},
-	{HEAD "clusters:\n- name: x\n  cluster:\n    server: https://x\n"
-	      "    insecure-skip-tls-verify: \"true\"\n",
-	 NULL,
-	 "kubeconfig /x/config:7:5: clusters[x].insecure-skip-tls-verify must be true or false, "
-	 "not a string",
-	 NULL},
-	{HEAD "clusters:\n- name: prod\n  cluster:\n    server: https://prod\n"
-	      "    certificate-authority-data: \"not*base64!\"\n",
-	 NULL, "kubeconfig /x/config:7:5: clusters[prod].certificate-authority-data is not valid base64",
-	 NULL},
-	{HEAD "users:\n- name: admin\n  user:\n    client-key-data: fixture-secret-key-data-xyz!\n",
-	 NULL, "kubeconfig /x/config:6:5: users[admin].client-key-data is not valid base64",
-	 "fixture-secret-key-data"},
-	/* resolution */
-	{HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
-	      "users:\n- name: admin\n  user: {client-certificate: admin.crt, client-key: "
-	      "admin.key}\n" CTX("c", "admin"),
-	 "ctx",
-	 "kubeconfig /x/config: users[admin].client-certificate: cannot read \"/x/admin.crt\": No "
-	 "such file or directory",
-	 NULL},
-	{HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
-	      "users:\n- name: t\n  user: {tokenFile: token}\n" CTX("c", "t"),
-	 "ctx",
-	 "kubeconfig /x/config: users[t].tokenFile: cannot read \"/x/token\": No such file or "
-	 "directory",
-	 NULL},
-	{HEAD "clusters:\n- name: c\n  cluster: {server: https://c, certificate-authority: "
-	      "/x/ca.crt}\n" CTX("c", "\"\""),
-	 "ctx",
-	 "kubeconfig /x/config: clusters[c].certificate-authority: cannot read \"/x/ca.crt\": No "
-	 "such file or directory",
-	 NULL},
-	{HEAD "contexts:\n- name: a\n- name: b\n", "foo",
-	 "kubeconfig /x/config: context \"foo\" not found (available: a, b)", NULL},
-	{HEAD "contexts:\n- name: a\n", NULL,
-	 "kubeconfig /x/config: current-context is not set; choose a context with --context "
-	 "(available: a)",
-	 NULL},
-	{HEAD "current-context: dev\n", NULL,
-	 "kubeconfig /x/config: context \"dev\" not found (no contexts are defined)", NULL},
-	{HEAD "contexts:\n- name: dev\n  context: {cluster: missing}\n", "dev",
-	 "kubeconfig /x/config: contexts[dev].cluster: cluster \"missing\" is not defined", NULL},
-	{HEAD "contexts:\n- name: dev\n  context: {user: u}\n", "dev",
-	 "kubeconfig /x/config: contexts[dev].cluster is missing", NULL},
-	{HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
-	      "contexts:\n- name: dev\n  context: {cluster: c, user: nobody}\n",
-	 "dev", "kubeconfig /x/config: contexts[dev].user: user \"nobody\" is not defined", NULL},
-	{HEAD "clusters:\n- name: x\n  cluster: {insecure-skip-tls-verify: true}\n" CTX("x", "\"\""),
-	 "ctx",
-	 "kubeconfig /x/config: clusters[x].server is missing (the API server URL, e.g. "
-	 "https://host:6443)",
-	 NULL},
-	{HEAD "clusters:\n- name: x\n  cluster: {server: \"api.example:6443\"}\n" CTX("x", "\"\""),
-	 "ctx", "kubeconfig /x/config: clusters[x].server must start with https:// or http://",
-	 NULL},
-	{HEAD "clusters:\n- name: x\n  cluster: {server: https://x, insecure-skip-tls-verify: true,"
-	      " certificate-authority-data: " PEM_B64 "}\n" CTX("x", "\"\""),
-	 "ctx",
-	 "kubeconfig /x/config: clusters[x]: insecure-skip-tls-verify cannot be combined with "
-	 "certificate-authority(-data); remove one of them",
-	 NULL},
-	{HEAD "clusters:\n- name: x\n  cluster: {server: https://x, certificate-authority-data: "
-	      "anVzdCBzb21lIGJ5dGVzLCBub3QgUEVN}\n" CTX("x", "\"\""),
-	 "ctx",
-	 "kubeconfig /x/config: clusters[x].certificate-authority-data does not hold PEM data "
-	 "(base64 of a -----BEGIN ... block)",
-	 NULL},
-	{HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
-	      "users:\n- name: u\n  user: {client-certificate-data: " PEM_B64 "}\n" CTX("c", "u"),
-	 "ctx",
-	 "kubeconfig /x/config: users[u]: a client certificate is set but no client-key or "
-	 "client-key-data",
-	 NULL},
-	{HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
-	      "users:\n- name: u\n  user: {client-key: /x/u.key}\n" CTX("c", "u"),
-	 "ctx",
-	 "kubeconfig /x/config: users[u]: a client key is set but no client-certificate or "
-	 "client-certificate-data",
-	 NULL},
-	{HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
-	      "users:\n- name: u\n  user:\n    exec:\n      apiVersion: "
-	      "client.authentication.k8s.io/v1alpha1\n      command: foo\n" CTX("c", "u"),
-	 "ctx",
-	 "kubeconfig /x/config: users[u].exec.apiVersion \"client.authentication.k8s.io/v1alpha1\" "
-	 "is not supported (use client.authentication.k8s.io/v1 or v1beta1)",
-	 NULL},
-	{HEAD "users:\n- name: u\n  user:\n    exec:\n      command: foo\n      args: [a, {b: "
-	      "c}]\n",
-	 NULL, "kubeconfig /x/config:8:18: users[u].exec.args[1] must be a string, not a mapping",
-	 NULL},
+    /* YAML syntax, with line and column */
+    {HEAD "clusters:\n- name: a\n  cluster: {server: [x}\n", NULL,
+     "kubeconfig /x/config:5:23: mismatched flow mapping end", NULL},
+    {HEAD "users:\n- name: u\n  user:\n    token: \"fixture-secret-in-bad-escape\\q\"\n", NULL,
+     "kubeconfig /x/config:6:41: invalid escape 'q' in double-quoted string",
+     "fixture-secret-in-bad-escape"},
+    {"- just\n- a list\n", NULL,
+     "kubeconfig /x/config:1:3: must be a mapping (apiVersion: v1, kind: Config, clusters, "
+     "users, contexts), not a list",
+     NULL},
+    {"apiVersion: v1\nkind: Pod\n", NULL,
+     "kubeconfig /x/config:2:1: kind is \"Pod\", expected Config (is this a kubeconfig?)", NULL},
+    {HEAD "clusters: {a: b}\n", NULL,
+     "kubeconfig /x/config:3:1: clusters must be a list, not a mapping", NULL},
+    {HEAD "clusters:\n- cluster: {server: https://a}\n", NULL,
+     "kubeconfig /x/config:4:3: clusters[0].name is missing", NULL},
+    {HEAD "clusters:\n- name: a\n- name: b\n- name: a\n", NULL,
+     "kubeconfig /x/config:6:3: clusters[a] is defined twice (first at line 4)", NULL},
+    {HEAD "users:\n- name: u\n  user:\n    token:\n      value: fixture-secret-token-in-map\n",
+     NULL, "kubeconfig /x/config:6:5: users[u].token must be a string, not a mapping",
+     "fixture-secret-token-in-map"},
+    {HEAD "clusters:\n- name: x\n  cluster:\n    server: https://x\n"
+          "    insecure-skip-tls-verify: \"true\"\n",
+     NULL,
+     "kubeconfig /x/config:7:5: clusters[x].insecure-skip-tls-verify must be true or false, "
+     "not a string",
+     NULL},
+    {HEAD "clusters:\n- name: prod\n  cluster:\n    server: https://prod\n"
+          "    certificate-authority-data: \"not*base64!\"\n",
+     NULL,
+     "kubeconfig /x/config:7:5: clusters[prod].certificate-authority-data is not valid base64",
+     NULL},
+    {HEAD "users:\n- name: admin\n  user:\n    client-key-data: fixture-secret-key-data-xyz!\n",
+     NULL, "kubeconfig /x/config:6:5: users[admin].client-key-data is not valid base64",
+     "fixture-secret-key-data"},
+    /* resolution */
+    {HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
+          "users:\n- name: admin\n  user: {client-certificate: admin.crt, client-key: "
+          "admin.key}\n" CTX("c", "admin"),
+     "ctx",
+     "kubeconfig /x/config: users[admin].client-certificate: cannot read \"/x/admin.crt\": No "
+     "such file or directory",
+     NULL},
+    {HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
+          "users:\n- name: t\n  user: {tokenFile: token}\n" CTX("c", "t"),
+     "ctx",
+     "kubeconfig /x/config: users[t].tokenFile: cannot read \"/x/token\": No such file or "
+     "directory",
+     NULL},
+    {HEAD "clusters:\n- name: c\n  cluster: {server: https://c, certificate-authority: "
+          "/x/ca.crt}\n" CTX("c", "\"\""),
+     "ctx",
+     "kubeconfig /x/config: clusters[c].certificate-authority: cannot read \"/x/ca.crt\": No "
+     "such file or directory",
+     NULL},
+    {HEAD "contexts:\n- name: a\n- name: b\n", "foo",
+     "kubeconfig /x/config: context \"foo\" not found (available: a, b)", NULL},
+    {HEAD "contexts:\n- name: a\n", NULL,
+     "kubeconfig /x/config: current-context is not set; choose a context with --context "
+     "(available: a)",
+     NULL},
+    {HEAD "current-context: dev\n", NULL,
+     "kubeconfig /x/config: context \"dev\" not found (no contexts are defined)", NULL},
+    {HEAD "contexts:\n- name: dev\n  context: {cluster: missing}\n", "dev",
+     "kubeconfig /x/config: contexts[dev].cluster: cluster \"missing\" is not defined", NULL},
+    {HEAD "contexts:\n- name: dev\n  context: {user: u}\n", "dev",
+     "kubeconfig /x/config: contexts[dev].cluster is missing", NULL},
+    {HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
+          "contexts:\n- name: dev\n  context: {cluster: c, user: nobody}\n",
+     "dev", "kubeconfig /x/config: contexts[dev].user: user \"nobody\" is not defined", NULL},
+    {HEAD "clusters:\n- name: x\n  cluster: {insecure-skip-tls-verify: true}\n" CTX("x", "\"\""),
+     "ctx",
+     "kubeconfig /x/config: clusters[x].server is missing (the API server URL, e.g. "
+     "https://host:6443)",
+     NULL},
+    {HEAD "clusters:\n- name: x\n  cluster: {server: \"api.example:6443\"}\n" CTX("x", "\"\""),
+     "ctx", "kubeconfig /x/config: clusters[x].server must start with https:// or http://", NULL},
+    {HEAD "clusters:\n- name: x\n  cluster: {server: https://x, insecure-skip-tls-verify: true,"
+          " certificate-authority-data: " PEM_B64 "}\n" CTX("x", "\"\""),
+     "ctx",
+     "kubeconfig /x/config: clusters[x]: insecure-skip-tls-verify cannot be combined with "
+     "certificate-authority(-data); remove one of them",
+     NULL},
+    {HEAD "clusters:\n- name: x\n  cluster: {server: https://x, certificate-authority-data: "
+          "anVzdCBzb21lIGJ5dGVzLCBub3QgUEVN}\n" CTX("x", "\"\""),
+     "ctx",
+     "kubeconfig /x/config: clusters[x].certificate-authority-data does not hold PEM data "
+     "(base64 of a -----BEGIN ... block)",
+     NULL},
+    {HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
+          "users:\n- name: u\n  user: {client-certificate-data: " PEM_B64 "}\n" CTX("c", "u"),
+     "ctx",
+     "kubeconfig /x/config: users[u]: a client certificate is set but no client-key or "
+     "client-key-data",
+     NULL},
+    {HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
+          "users:\n- name: u\n  user: {client-key: /x/u.key}\n" CTX("c", "u"),
+     "ctx",
+     "kubeconfig /x/config: users[u]: a client key is set but no client-certificate or "
+     "client-certificate-data",
+     NULL},
+    {HEAD "clusters:\n- name: c\n  cluster: {server: https://c}\n"
+          "users:\n- name: u\n  user:\n    exec:\n      apiVersion: "
+          "client.authentication.k8s.io/v1alpha1\n      command: foo\n" CTX("c", "u"),
+     "ctx",
+     "kubeconfig /x/config: users[u].exec.apiVersion \"client.authentication.k8s.io/v1alpha1\" "
+     "is not supported (use client.authentication.k8s.io/v1 or v1beta1)",
+     NULL},
+    {HEAD "users:\n- name: u\n  user:\n    exec:\n      command: foo\n      args: [a, {b: "
+          "c}]\n",
+     NULL, "kubeconfig /x/config:8:18: users[u].exec.args[1] must be a string, not a mapping",
+     NULL},
 };
 
 static void check_err_case(const struct err_case *c)
@@ -544,9 +545,9 @@ static void test_auth_provider(void)
 	CHECK_INT(fed_kubeconfig_rest_config(kc, "legacy", &cfg, &err), FED_EINVAL);
 	fed_kubeconfig_free(kc);
 	CHECK_STR(err.msg, "kubeconfig " FIX "/full.yaml: users[legacy].auth-provider: legacy "
-			   "auth-provider plugins (\"gcp\") were removed from kubectl and "
-			   "client-go and are not supported; use an exec credential plugin instead "
-			   "(users[].user.exec, e.g. gke-gcloud-auth-plugin or kubelogin)");
+	                   "auth-provider plugins (\"gcp\") were removed from kubectl and "
+	                   "client-go and are not supported; use an exec credential plugin instead "
+	                   "(users[].user.exec, e.g. gke-gcloud-auth-plugin or kubelogin)");
 	CHECK(!strstr(err.msg, "fixture-secret"));
 }
 
@@ -573,90 +574,93 @@ static void test_empty(void)
 
 /* ---- exec plugins ---- */
 
-#define CRED(av, status) "{\"apiVersion\":\"" av "\",\"kind\":\"ExecCredential\",\"status\":" status "}"
+#define CRED(av, status)                                                                           \
+	"{\"apiVersion\":\"" av "\",\"kind\":\"ExecCredential\",\"status\":" status "}"
 
 static const struct {
 	const char *name, *body;
 } plugins[] = {
-	{"token.sh", "#!/bin/sh\n"
-		     "printf '%s' '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
-		     "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"'\"$1-$FED_TEST_VAR\"'\","
-		     "\"expirationTimestamp\":\"2030-01-02T03:04:05.123+01:00\"}}'\n"},
-	{"cert.sh", "#!/bin/sh\necho '" CRED("client.authentication.k8s.io/v1beta1",
-					    "{\"clientCertificateData\":\"-----BEGIN "
-					    "CERTIFICATE-----\\nX\\n-----END CERTIFICATE-----\\n\","
-					    "\"clientKeyData\":\"-----BEGIN EC PRIVATE "
-					    "KEY-----\\nY\\n-----END EC PRIVATE KEY-----\\n\"}") "'\n"},
-	{"fail.sh", "#!/bin/sh\necho 'test plugin: failing on purpose' >&2\nexit 3\n"},
-	{"sleep.sh", "#!/bin/sh\nsleep 30\necho '{}'\n"},
-	{"badjson.sh", "#!/bin/sh\necho '{\"apiVersion\": \"fixture-secret-in-bad-json'\n"},
-	{"wrongver.sh",
-	 "#!/bin/sh\necho '" CRED("client.authentication.k8s.io/v1beta1", "{\"token\":\"t\"}") "'\n"},
-	{"empty.sh", "#!/bin/sh\necho '" CRED("client.authentication.k8s.io/v1", "{}") "'\n"},
-	{"info.sh",
-	 "#!/bin/sh\n"
-	 "case \"$KUBERNETES_EXEC_INFO\" in\n"
-	 "*'\"spec\":{\"interactive\":false,\"cluster\":{\"server\":\"https://info.example:6443\"'*"
-	 "'\"tls-server-name\":\"api.internal\"'*'\"certificate-authority-data\":\"" PEM_B64 "\"'*)"
-	 " ;;\n"
-	 "*) echo \"unexpected KUBERNETES_EXEC_INFO: $KUBERNETES_EXEC_INFO\" >&2; exit 4;;\n"
-	 "esac\n"
-	 "echo '" CRED("client.authentication.k8s.io/v1", "{\"token\":\"info-ok\"}") "'\n"},
-	{"noinfo.sh", "#!/bin/sh\n"
-		      "case \"$KUBERNETES_EXEC_INFO\" in *cluster*) exit 5;; esac\n"
-		      "echo '" CRED("client.authentication.k8s.io/v1", "{\"token\":\"no-info\"}") "'\n"},
+    {"token.sh", "#!/bin/sh\n"
+                 "printf '%s' '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+                 "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"'\"$1-$FED_TEST_VAR\"'\","
+                 "\"expirationTimestamp\":\"2030-01-02T03:04:05.123+01:00\"}}'\n"},
+    {"cert.sh",
+     "#!/bin/sh\necho '" CRED("client.authentication.k8s.io/v1beta1",
+                              "{\"clientCertificateData\":\"-----BEGIN "
+                              "CERTIFICATE-----\\nX\\n-----END CERTIFICATE-----\\n\","
+                              "\"clientKeyData\":\"-----BEGIN EC PRIVATE "
+                              "KEY-----\\nY\\n-----END EC PRIVATE KEY-----\\n\"}") "'\n"},
+    {"fail.sh", "#!/bin/sh\necho 'test plugin: failing on purpose' >&2\nexit 3\n"},
+    {"sleep.sh", "#!/bin/sh\nsleep 30\necho '{}'\n"},
+    {"badjson.sh", "#!/bin/sh\necho '{\"apiVersion\": \"fixture-secret-in-bad-json'\n"},
+    {"wrongver.sh",
+     "#!/bin/sh\necho '" CRED("client.authentication.k8s.io/v1beta1", "{\"token\":\"t\"}") "'\n"},
+    {"empty.sh", "#!/bin/sh\necho '" CRED("client.authentication.k8s.io/v1", "{}") "'\n"},
+    {"info.sh",
+     "#!/bin/sh\n"
+     "case \"$KUBERNETES_EXEC_INFO\" in\n"
+     "*'\"spec\":{\"interactive\":false,\"cluster\":{\"server\":\"https://info.example:6443\"'*"
+     "'\"tls-server-name\":\"api.internal\"'*'\"certificate-authority-data\":\"" PEM_B64 "\"'*)"
+     " ;;\n"
+     "*) echo \"unexpected KUBERNETES_EXEC_INFO: $KUBERNETES_EXEC_INFO\" >&2; exit 4;;\n"
+     "esac\n"
+     "echo '" CRED("client.authentication.k8s.io/v1", "{\"token\":\"info-ok\"}") "'\n"},
+    {"noinfo.sh",
+     "#!/bin/sh\n"
+     "case \"$KUBERNETES_EXEC_INFO\" in *cluster*) exit 5;; esac\n"
+     "echo '" CRED("client.authentication.k8s.io/v1", "{\"token\":\"no-info\"}") "'\n"},
 };
 
 static const char exec_kubeconfig[] =
-	"apiVersion: v1\nkind: Config\n"
-	"clusters:\n"
-	"- name: c\n"
-	"  cluster:\n"
-	"    server: https://info.example:6443\n"
-	"    tls-server-name: api.internal\n"
-	"    certificate-authority-data: " PEM_B64 "\n"
-	"users:\n"
-	"- name: token\n"
-	"  user:\n"
-	"    exec:\n"
-	"      apiVersion: client.authentication.k8s.io/v1\n"
-	"      command: ./token.sh\n"
-	"      args: [tok]\n"
-	"      env: [{name: FED_TEST_VAR, value: val}]\n"
-	"      interactiveMode: Never\n"
-	"- name: cert\n"
-	"  user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: cert.sh}}\n"
-	"- name: info\n"
-	"  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./info.sh,\n"
-	"                provideClusterInfo: true}}\n"
-	"- name: noinfo\n"
-	"  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./noinfo.sh}}\n"
-	"- name: v1only\n"
-	"  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./X}}\n"
-	"- name: missing\n"
-	"  user:\n"
-	"    exec:\n"
-	"      apiVersion: client.authentication.k8s.io/v1\n"
-	"      command: fed-test-no-such-plugin\n"
-	"      installHint: |\n"
-	"        fed-test-no-such-plugin is needed.\n"
-	"        Install it with: apt install fed-test-plugin\n"
-	"- name: interactive\n"
-	"  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./token.sh,\n"
-	"                interactiveMode: Always}}\n"
-	"contexts:\n"
-	"- {name: token, context: {cluster: c, user: token}}\n"
-	"- {name: cert, context: {cluster: c, user: cert}}\n"
-	"- {name: info, context: {cluster: c, user: info}}\n"
-	"- {name: noinfo, context: {cluster: c, user: noinfo}}\n"
-	"- {name: v1only, context: {cluster: c, user: v1only}}\n"
-	"- {name: missing, context: {cluster: c, user: missing}}\n"
-	"- {name: interactive, context: {cluster: c, user: interactive}}\n";
+    "apiVersion: v1\nkind: Config\n"
+    "clusters:\n"
+    "- name: c\n"
+    "  cluster:\n"
+    "    server: https://info.example:6443\n"
+    "    tls-server-name: api.internal\n"
+    "    certificate-authority-data: " PEM_B64 "\n"
+    "users:\n"
+    "- name: token\n"
+    "  user:\n"
+    "    exec:\n"
+    "      apiVersion: client.authentication.k8s.io/v1\n"
+    "      command: ./token.sh\n"
+    "      args: [tok]\n"
+    "      env: [{name: FED_TEST_VAR, value: val}]\n"
+    "      interactiveMode: Never\n"
+    "- name: cert\n"
+    "  user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: cert.sh}}\n"
+    "- name: info\n"
+    "  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./info.sh,\n"
+    "                provideClusterInfo: true}}\n"
+    "- name: noinfo\n"
+    "  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./noinfo.sh}}\n"
+    "- name: v1only\n"
+    "  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./X}}\n"
+    "- name: missing\n"
+    "  user:\n"
+    "    exec:\n"
+    "      apiVersion: client.authentication.k8s.io/v1\n"
+    "      command: fed-test-no-such-plugin\n"
+    "      installHint: |\n"
+    "        fed-test-no-such-plugin is needed.\n"
+    "        Install it with: apt install fed-test-plugin\n"
+    "- name: interactive\n"
+    "  user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: ./token.sh,\n"
+    "                interactiveMode: Always}}\n"
+    "contexts:\n"
+    "- {name: token, context: {cluster: c, user: token}}\n"
+    "- {name: cert, context: {cluster: c, user: cert}}\n"
+    "- {name: info, context: {cluster: c, user: info}}\n"
+    "- {name: noinfo, context: {cluster: c, user: noinfo}}\n"
+    "- {name: v1only, context: {cluster: c, user: v1only}}\n"
+    "- {name: missing, context: {cluster: c, user: missing}}\n"
+    "- {name: interactive, context: {cluster: c, user: interactive}}\n";
 
 static struct fed_kubeconfig *exec_kc;
 
 static int run_plugin(const char *context, const char *script, int timeout_ms,
-		      struct fed_exec_credential *cred, struct fed_error *err)
+                      struct fed_exec_credential *cred, struct fed_error *err)
 {
 	struct fed_rest_config cfg;
 	char path[512];
@@ -740,8 +744,10 @@ static void test_exec_cert_and_info(void)
 	snprintf(path, sizeof(path), "%s:/usr/bin:/bin", tmp);
 	setenv("PATH", path, 1);
 	CHECK_INT(run_plugin("cert", NULL, 5000, &cred, &err), 0);
-	CHECK_STR(cred.client_cert_pem, "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n");
-	CHECK_STR(cred.client_key_pem, "-----BEGIN EC PRIVATE KEY-----\nY\n-----END EC PRIVATE KEY-----\n");
+	CHECK_STR(cred.client_cert_pem,
+	          "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n");
+	CHECK_STR(cred.client_key_pem,
+	          "-----BEGIN EC PRIVATE KEY-----\nY\n-----END EC PRIVATE KEY-----\n");
 	CHECK(cred.token == NULL && cred.expires == 0);
 	fed_exec_credential_release(&cred);
 
@@ -765,9 +771,9 @@ static void test_exec_errors(void)
 	CHECK(exec_kc);
 	CHECK_INT(run_plugin("v1only", "fail.sh", 5000, &cred, &err), FED_EINVAL);
 	snprintf(want, sizeof(want),
-		 "exec plugin \"%s/fail.sh\" for users[v1only]: exited with status 3 (its stderr "
-		 "above may say why)",
-		 tmp);
+	         "exec plugin \"%s/fail.sh\" for users[v1only]: exited with status 3 (its stderr "
+	         "above may say why)",
+	         tmp);
 	CHECK_STR(err.msg, want);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -781,22 +787,23 @@ static void test_exec_errors(void)
 
 	CHECK_INT(run_plugin("v1only", "badjson.sh", 5000, &cred, &err), FED_EINVAL);
 	CHECK_HAS(err.msg, "badjson.sh\" for users[v1only]: output is not an ExecCredential JSON "
-			   "object");
+	                   "object");
 	CHECK(!strstr(err.msg, "fixture-secret"));
 
 	CHECK_INT(run_plugin("v1only", "wrongver.sh", 5000, &cred, &err), FED_EINVAL);
-	CHECK_HAS(err.msg, "wrongver.sh\" for users[v1only]: returned apiVersion "
-			   "\"client.authentication.k8s.io/v1beta1\", expected "
-			   "\"client.authentication.k8s.io/v1\" (the kubeconfig's exec.apiVersion)");
+	CHECK_HAS(err.msg,
+	          "wrongver.sh\" for users[v1only]: returned apiVersion "
+	          "\"client.authentication.k8s.io/v1beta1\", expected "
+	          "\"client.authentication.k8s.io/v1\" (the kubeconfig's exec.apiVersion)");
 
 	CHECK_INT(run_plugin("v1only", "empty.sh", 5000, &cred, &err), FED_EINVAL);
 	CHECK_HAS(err.msg, "empty.sh\" for users[v1only]: ExecCredential has no credential "
-			   "(status.token, or status.clientCertificateData and clientKeyData)");
+	                   "(status.token, or status.clientCertificateData and clientKeyData)");
 
 	CHECK_INT(run_plugin("missing", NULL, 5000, &cred, &err), FED_EINVAL);
 	CHECK_STR(err.msg, "exec plugin \"fed-test-no-such-plugin\" for users[missing]: command "
-			   "not found in PATH; fed-test-no-such-plugin is needed. Install it with: "
-			   "apt install fed-test-plugin");
+	                   "not found in PATH; fed-test-no-such-plugin is needed. Install it with: "
+	                   "apt install fed-test-plugin");
 	CHECK_INT(run_plugin("v1only", "no-such-script.sh", 5000, &cred, &err), FED_EINVAL);
 	CHECK_HAS(err.msg, "no-such-script.sh\" for users[v1only]: command not found");
 
@@ -881,11 +888,11 @@ static void test_render_round_trip(void)
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kubeconfig *kc = NULL;
 	static const char odd[] =
-		"clusters:\n- name: \"odd: #name\"\n  cluster: {server: \"https://x/\\\"q\\\"\", "
-		"proxy-url: \"socks5://p:1080\"}\n"
-		"users:\n- name: \"true\"\n  user: {token: \"a: b # c\\nd\"}\n"
-		"contexts:\n- name: \"*star\"\n  context: {cluster: \"odd: #name\", user: \"true\", "
-		"namespace: null}\n";
+	    "clusters:\n- name: \"odd: #name\"\n  cluster: {server: \"https://x/\\\"q\\\"\", "
+	    "proxy-url: \"socks5://p:1080\"}\n"
+	    "users:\n- name: \"true\"\n  user: {token: \"a: b # c\\nd\"}\n"
+	    "contexts:\n- name: \"*star\"\n  context: {cluster: \"odd: #name\", user: \"true\", "
+	    "namespace: null}\n";
 	struct fed_rest_config cfg;
 	char *yaml = NULL;
 

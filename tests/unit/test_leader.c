@@ -93,16 +93,16 @@ static cJSON *lease(const char *spec)
 	char buf[1024];
 
 	snprintf(buf, sizeof(buf),
-		 "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{"
-		 "\"name\":\"l\",\"namespace\":\"ns\",\"resourceVersion\":\"42\"},\"spec\":%s}",
-		 spec);
+	         "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{"
+	         "\"name\":\"l\",\"namespace\":\"ns\",\"resourceVersion\":\"42\"},\"spec\":%s}",
+	         spec);
 	return cJSON_Parse(buf);
 }
 
 static const char *full_spec =
-	"{\"holderIdentity\":\"a\",\"leaseDurationSeconds\":15,"
-	"\"acquireTime\":\"2024-05-01T12:00:00.000000Z\","
-	"\"renewTime\":\"2024-05-01T12:34:56.123456Z\",\"leaseTransitions\":3}";
+    "{\"holderIdentity\":\"a\",\"leaseDurationSeconds\":15,"
+    "\"acquireTime\":\"2024-05-01T12:00:00.000000Z\","
+    "\"renewTime\":\"2024-05-01T12:34:56.123456Z\",\"leaseTransitions\":3}";
 
 /* the record of l with spec.key replaced by v (taken) */
 static int record_with(struct fed_leader_record *r, const cJSON *l, const char *key, cJSON *v)
@@ -138,7 +138,7 @@ static void test_record(void)
 	/* metadata (resourceVersion, labels) is not part of the record */
 	m = cJSON_Duplicate(l, 1);
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(m, "metadata"), "resourceVersion",
-				  cJSON_CreateString("43"));
+	                          cJSON_CreateString("43"));
 	CHECK_INT(fed_leader_record_parse(&b, m, &err), 0);
 	cJSON_Delete(m);
 	eq = fed_leader_record_equal(&a, &b);
@@ -150,13 +150,14 @@ static void test_record(void)
 	eq = fed_leader_record_equal(&a, &b);
 	fed_leader_record_release(&b);
 	CHECK(!eq);
-	CHECK_INT(record_with(&b, l, "renewTime",
-			      cJSON_CreateString("2024-05-01T12:34:58.000001Z")), 0);
+	CHECK_INT(
+	    record_with(&b, l, "renewTime", cJSON_CreateString("2024-05-01T12:34:58.000001Z")), 0);
 	eq = fed_leader_record_equal(&a, &b);
 	fed_leader_record_release(&b);
 	CHECK(!eq);
-	CHECK_INT(record_with(&b, l, "acquireTime",
-			      cJSON_CreateString("2024-05-01T12:00:01.000000Z")), 0);
+	CHECK_INT(
+	    record_with(&b, l, "acquireTime", cJSON_CreateString("2024-05-01T12:00:01.000000Z")),
+	    0);
 	eq = fed_leader_record_equal(&a, &b);
 	fed_leader_record_release(&b);
 	CHECK(!eq);
@@ -381,7 +382,7 @@ static void test_unreachable(void)
 	e.le = le;
 	CHECK_INT(fed_leader_start(le, &err), 0);
 	CHECK_INT(fed_leader_start(le, &err), FED_EINVAL); /* once */
-	fed_kube_wait(loop, &never, 1.0); /* a few refused attempts */
+	fed_kube_wait(loop, &never, 1.0);                  /* a few refused attempts */
 	fed_leader_status(le, &st);
 	CHECK(st.started && !st.leading);
 	CHECK_INT(e.started + e.stopped + e.new_leader, 0);

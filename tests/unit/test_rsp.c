@@ -42,18 +42,18 @@ static void summarize(struct run *r, size_t n)
 	r->got[0] = r->overflow[0] = '\0';
 	for (i = 0; i < n; i++) {
 		g += (size_t)snprintf(r->got + g, sizeof(r->got) - g, "%s%s=%lld", i ? " " : "",
-				      r->out[i].name, (long long)r->out[i].replicas);
+		                      r->out[i].name, (long long)r->out[i].replicas);
 		if (r->out[i].overflow)
 			o += (size_t)snprintf(r->overflow + o, sizeof(r->overflow) - o, "%s%s=%lld",
-					      o ? " " : "", r->out[i].name,
-					      (long long)r->out[i].overflow);
+			                      o ? " " : "", r->out[i].name,
+			                      (long long)r->out[i].overflow);
 	}
 }
 
 /* Plan over clusters named by the letters of `names`, with per-cluster
  * current and capacity (NULL: all unknown). */
 static void plan(const struct fed_rsp_spec *s, const char *names, const int64_t *current,
-		 const int64_t *capacity, struct run *r)
+                 const int64_t *capacity, struct run *r)
 {
 	static char name_buf[MAXC][2];
 	struct fed_rsp_cluster_in in[MAXC];
@@ -65,11 +65,11 @@ static void plan(const struct fed_rsp_spec *s, const char *names, const int64_t 
 		name_buf[i][0] = names[i];
 		name_buf[i][1] = '\0';
 		in[i] = (struct fed_rsp_cluster_in){name_buf[i],
-						    true,
-						    false,
-						    false,
-						    current ? current[i] : U,
-						    capacity ? capacity[i] : U};
+		                                    true,
+		                                    false,
+		                                    false,
+		                                    current ? current[i] : U,
+		                                    capacity ? capacity[i] : U};
 	}
 	r->ret = fed_rsp_plan(s, in, n, r->out, &r->unplaced, &r->err);
 	summarize(r, n);
@@ -77,7 +77,7 @@ static void plan(const struct fed_rsp_spec *s, const char *names, const int64_t 
 
 /* Parse `spec` and plan; the common case. */
 static void plan_json(const char *spec, const char *names, const int64_t *current,
-		      const int64_t *capacity, struct run *r)
+                      const int64_t *capacity, struct run *r)
 {
 	struct fed_rsp_spec s;
 	struct fed_error err = FED_ERROR_INIT;
@@ -118,9 +118,9 @@ static void test_documented_examples(void)
 	CHECK_INT(r.unplaced, 0);
 
 	plan_json(SPEC(9, false,
-		       "{\"A\":{\"minReplicas\":4,\"maxReplicas\":6,\"weight\":1},"
-		       "\"B\":{\"minReplicas\":4,\"maxReplicas\":8,\"weight\":2}}"),
-		  "AB", NULL, NULL, &r);
+	               "{\"A\":{\"minReplicas\":4,\"maxReplicas\":6,\"weight\":1},"
+	               "\"B\":{\"minReplicas\":4,\"maxReplicas\":8,\"weight\":2}}"),
+	          "AB", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=4 B=5");
 	CHECK_STR(r.out[0].reason, "min 4");
 	CHECK_STR(r.out[1].reason, "min 4 + 1 by weight 2 of 3");
@@ -188,9 +188,9 @@ static void test_kubefed_existing(void)
 		struct run r;
 
 		snprintf(json, sizeof(json),
-			 "{\"spec\":{\"targetKind\":\"FederatedReplicaSet\",\"totalReplicas\":%lld,"
-			 "\"clusters\":{\"*\":{\"weight\":1}}}}",
-			 (long long)v[i].total);
+		         "{\"spec\":{\"targetKind\":\"FederatedReplicaSet\",\"totalReplicas\":%lld,"
+		         "\"clusters\":{\"*\":{\"weight\":1}}}}",
+		         (long long)v[i].total);
 		CHECK_INT(parse(json, &s, &err), 0);
 		plan(&s, v[i].names, v[i].cur, NULL, &r);
 		fed_rsp_spec_release(&s);
@@ -206,7 +206,7 @@ static void test_kubefed_capacity(void)
 {
 	struct run r;
 	const int64_t c10[] = {U, U, 10}, b10[] = {U, 10, U}, ab10[] = {10, 10, U},
-		      c10_4[] = {U, U, 10, U}, first10[] = {10, U}, second10[] = {U, 10};
+	              c10_4[] = {U, U, 10, U}, first10[] = {10, U}, second10[] = {U, 10};
 
 	plan_json(SPEC(50, true, "{\"*\":{\"weight\":1}}"), "ABC", NULL, c10, &r);
 	CHECK_STR(r.got, "A=20 B=20 C=10");
@@ -214,45 +214,45 @@ static void test_kubefed_capacity(void)
 	CHECK_STR(r.out[2].reason, "capped by capacity 10, 7 more wanted");
 
 	plan_json(SPEC(50, true, "{\"A\":{\"weight\":10000},\"B\":{\"weight\":1}}"), "BC", NULL,
-		  first10, &r);
+	          first10, &r);
 	CHECK_STR(r.got, "B=10 C=0");
 	CHECK_STR(r.overflow, "B=40");
 	CHECK_INT(r.unplaced, 40); /* kubefed drops these silently */
 	CHECK_STR(r.out[1].reason, "no entry");
 
 	plan_json(SPEC(60, true, "{\"A\":{\"weight\":1},\"B\":{\"weight\":2}}"), "ABC", NULL, b10,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=50 B=10 C=0");
 	CHECK_STR(r.overflow, "B=30");
 
 	plan_json(
 	    SPEC(
-		71, true,
-		"{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
-		"\"C\":{\"weight\":1,\"maxReplicas\":21},\"D\":{\"weight\":1,\"maxReplicas\":10}}"),
+	        71, true,
+	        "{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
+	        "\"C\":{\"weight\":1,\"maxReplicas\":21},\"D\":{\"weight\":1,\"maxReplicas\":10}}"),
 	    "ABCD", NULL, c10_4, &r);
 	CHECK_STR(r.got, "A=10 B=41 C=10 D=10");
 	CHECK_STR(r.overflow, "C=11");
 
 	plan_json(SPEC(60, false, "{\"A\":{\"weight\":1},\"B\":{\"weight\":1}}"), "ABC", NULL, ab10,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=10 B=10 C=0");
 	CHECK_STR(r.overflow, "A=20 B=20");
 	CHECK_INT(r.unplaced, 40);
 
 	plan_json(SPEC(60, false, "{\"A\":{\"weight\":1},\"B\":{\"weight\":5}}"), "ABC", NULL, b10,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=50 B=10 C=0");
 	CHECK_STR(r.overflow, ""); /* rebalance off: it all found a home */
 
 	plan_json(SPEC(50, false, "{\"*\":{\"minReplicas\":20,\"weight\":0}}"), "ABC", NULL, b10,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=20 B=10 C=20");
 	CHECK_STR(r.overflow, "");
 	CHECK_STR(r.out[1].reason, "capped by capacity 10");
 
 	plan_json(SPEC(60, true, "{\"*\":{\"minReplicas\":20,\"weight\":1}}"), "AB", NULL, second10,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=50 B=10");
 	CHECK_STR(r.overflow, "B=15");
 }
@@ -262,36 +262,36 @@ static void test_kubefed_min_max(void)
 	struct run r;
 
 	plan_json(SPEC(50, false, "{\"*\":{\"minReplicas\":2,\"weight\":0}}"), "ABC", NULL, NULL,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=2 B=2 C=2");
 	CHECK_INT(r.unplaced, 44);
 	CHECK_STR(r.out[0].reason, "min 2");
 
 	plan_json(SPEC(50, false, "{\"*\":{\"minReplicas\":20,\"weight\":0}}"), "ABC", NULL, NULL,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=10 B=20 C=20");
 	CHECK_STR(r.out[0].reason, "min 20, only 10 left");
 
 	plan_json(SPEC(50, false,
-		       "{\"*\":{\"minReplicas\":20,\"weight\":0},\"A\":{\"minReplicas\":100,"
-		       "\"weight\":1}}"),
-		  "ABC", NULL, NULL, &r);
+	               "{\"*\":{\"minReplicas\":20,\"weight\":0},\"A\":{\"minReplicas\":100,"
+	               "\"weight\":1}}"),
+	          "ABC", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=50 B=0 C=0");
 	CHECK_STR(r.out[1].reason, "min 20, none left");
 
 	plan_json(SPEC(50, false, "{\"*\":{\"minReplicas\":10,\"weight\":1,\"maxReplicas\":12}}"),
-		  "ABC", NULL, NULL, &r);
+	          "ABC", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=12 B=12 C=12");
 	CHECK_INT(r.unplaced, 14);
 
 	plan_json(SPEC(50, false, "{\"*\":{\"weight\":1,\"maxReplicas\":2}}"), "ABC", NULL, NULL,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=2 B=2 C=2");
 	CHECK_STR(r.out[0].reason, "capped by max 2");
 	CHECK_INT(r.unplaced, 44);
 
 	plan_json(SPEC(50, false, "{\"*\":{\"weight\":0,\"maxReplicas\":2}}"), "ABC", NULL, NULL,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=0 B=0 C=0");
 	CHECK_STR(r.out[0].reason, "weight 0");
 	CHECK_INT(r.unplaced, 50);
@@ -302,37 +302,37 @@ static void test_kubefed_weight(void)
 	struct run r;
 
 	plan_json(SPEC(60, false, "{\"A\":{\"weight\":1},\"B\":{\"weight\":2}}"), "ABC", NULL, NULL,
-		  &r);
+	          &r);
 	CHECK_STR(r.got, "A=20 B=40 C=0");
 	CHECK_STR(r.out[1].reason, "weight 2 of 3");
 	plan_json(SPEC(50, false, "{\"A\":{\"weight\":10000},\"B\":{\"weight\":1}}"), "ABC", NULL,
-		  NULL, &r);
+	          NULL, &r);
 	CHECK_STR(r.got, "A=50 B=0 C=0");
 	plan_json(SPEC(50, false, "{\"A\":{\"weight\":10000},\"B\":{\"weight\":1}}"), "BC", NULL,
-		  NULL, &r);
+	          NULL, &r);
 	CHECK_STR(r.got, "B=50 C=0");
 	plan_json(SPEC(50, false,
-		       "{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
-		       "\"C\":{\"weight\":1}}"),
-		  "ABC", NULL, NULL, &r);
+	               "{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
+	               "\"C\":{\"weight\":1}}"),
+	          "ABC", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=10 B=20 C=20");
 	plan_json(SPEC(50, false,
-		       "{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
-		       "\"C\":{\"weight\":1,\"maxReplicas\":10}}"),
-		  "ABC", NULL, NULL, &r);
+	               "{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
+	               "\"C\":{\"weight\":1,\"maxReplicas\":10}}"),
+	          "ABC", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=10 B=30 C=10");
 	plan_json(
 	    SPEC(
-		71, false,
-		"{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
-		"\"C\":{\"weight\":1,\"maxReplicas\":21},\"D\":{\"weight\":1,\"maxReplicas\":10}}"),
+	        71, false,
+	        "{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
+	        "\"C\":{\"weight\":1,\"maxReplicas\":21},\"D\":{\"weight\":1,\"maxReplicas\":10}}"),
 	    "ABCD", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=10 B=30 C=21 D=10");
 	plan_json(
 	    SPEC(91, false,
-		 "{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
-		 "\"C\":{\"weight\":1,\"maxReplicas\":21},\"D\":{\"weight\":1,\"maxReplicas\":10},"
-		 "\"E\":{\"weight\":1}}"),
+	         "{\"A\":{\"weight\":10000,\"maxReplicas\":10},\"B\":{\"weight\":1},"
+	         "\"C\":{\"weight\":1,\"maxReplicas\":21},\"D\":{\"weight\":1,\"maxReplicas\":10},"
+	         "\"E\":{\"weight\":1}}"),
 	    "ABCDE", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=10 B=25 C=21 D=10 E=25");
 }
@@ -346,8 +346,8 @@ static void test_parse_defaults(void)
 	const struct fed_rsp_cluster_pref *p;
 
 	CHECK_INT(parse("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":3}}",
-			&s, &err),
-		  0);
+	                &s, &err),
+	          0);
 	CHECK_INT(s.target_kind, FED_RSP_FEDERATED_DEPLOYMENT);
 	CHECK_INT(s.total_replicas, 3);
 	CHECK(!s.rebalance && !s.intersect_with_cluster_selector);
@@ -365,11 +365,11 @@ static void test_parse_defaults(void)
 
 	CHECK_INT(
 	    parse("{\"apiVersion\":\"scheduling.kubefed.io/v1alpha1\","
-		  "\"kind\":\"ReplicaSchedulingPreference\","
-		  "\"metadata\":{\"namespace\":\"ns\",\"name\":\"web\"},"
-		  "\"spec\":{\"targetKind\":\"FederatedStatefulSet\",\"totalReplicas\":0,"
-		  "\"rebalance\":true,\"intersectWithClusterSelector\":true,\"clusters\":{}}}",
-		  &s, &err),
+	          "\"kind\":\"ReplicaSchedulingPreference\","
+	          "\"metadata\":{\"namespace\":\"ns\",\"name\":\"web\"},"
+	          "\"spec\":{\"targetKind\":\"FederatedStatefulSet\",\"totalReplicas\":0,"
+	          "\"rebalance\":true,\"intersectWithClusterSelector\":true,\"clusters\":{}}}",
+	          &s, &err),
 	    0);
 	CHECK_INT(s.target_kind, FED_RSP_FEDERATED_STATEFULSET);
 	CHECK_STR(fed_rsp_target_kind_name(s.target_kind), "FederatedStatefulSet");
@@ -379,11 +379,11 @@ static void test_parse_defaults(void)
 	fed_rsp_spec_release(&s);
 
 	CHECK_INT(parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"targetKind\":"
-			"\"FederatedReplicaSet\",\"totalReplicas\":7,\"clusters\":{"
-			"\"*\":{\"weight\":1},\"d\":{\"minReplicas\":1},"
-			"\"c\":{\"minReplicas\":1,\"maxReplicas\":5,\"weight\":2}}}}",
-			&s, &err),
-		  0);
+	                "\"FederatedReplicaSet\",\"totalReplicas\":7,\"clusters\":{"
+	                "\"*\":{\"weight\":1},\"d\":{\"minReplicas\":1},"
+	                "\"c\":{\"minReplicas\":1,\"maxReplicas\":5,\"weight\":2}}}}",
+	                &s, &err),
+	          0);
 	CHECK_STR(s.key, "web");
 	CHECK_INT(s.n_clusters, 3);
 	CHECK_STR(s.clusters[0].name, "*"); /* sorted */
@@ -422,60 +422,60 @@ static void test_parse_errors(void)
 	struct fed_error err = FED_ERROR_INIT;
 
 	expect_error(BAD("{\"A\":{\"minReplicas\":4,\"maxReplicas\":3}}"),
-		     "spec.clusters[\"A\"].maxReplicas: 3 is below minReplicas 4; raise "
-		     "maxReplicas to at least 4 or lower minReplicas");
+	             "spec.clusters[\"A\"].maxReplicas: 3 is below minReplicas 4; raise "
+	             "maxReplicas to at least 4 or lower minReplicas");
 	expect_error(BAD("{\"*\":{\"weight\":-1}}"),
-		     "spec.clusters[\"*\"].weight: -1 is negative; use 0 or more");
+	             "spec.clusters[\"*\"].weight: -1 is negative; use 0 or more");
 	expect_error(BAD("{\"A\":{\"minReplicas\":-2}}"), "spec.clusters[\"A\"].minReplicas: -2 is "
-							  "negative");
+	                                                  "negative");
 	expect_error(BAD("{\"A\":{\"maxReplicas\":-1}}"),
-		     "spec.clusters[\"A\"].maxReplicas: -1 is "
-		     "negative; use 0 or more, or leave it out");
+	             "spec.clusters[\"A\"].maxReplicas: -1 is "
+	             "negative; use 0 or more, or leave it out");
 	expect_error(BAD("{\"A\":{\"weight\":1e10}}"), "weight: 10000000000 is too large; weights "
-						       "are relative");
+	                                               "are relative");
 	expect_error(BAD("{\"A\":{\"weight\":1.5}}"), "weight: 1.5 is not an integer");
 	expect_error(BAD("{\"A\":{\"weight\":\"2\"}}"), "spec.clusters[\"A\"].weight: expected an "
-							"integer, got a string");
+	                                                "integer, got a string");
 	expect_error(BAD("{\"A\":{\"maxreplicas\":3}}"), "spec.clusters[\"A\"]: unknown field "
-							 "\"maxreplicas\"; did you mean "
-							 "\"maxReplicas\"?");
+	                                                 "\"maxreplicas\"; did you mean "
+	                                                 "\"maxReplicas\"?");
 	expect_error(BAD("{\"A\":{\"cpu\":3}}"), "unknown field \"cpu\"; the fields are "
-						 "minReplicas, maxReplicas, weight");
+	                                         "minReplicas, maxReplicas, weight");
 	expect_error(BAD("{\"A\":{},\"A\":{\"weight\":2}}"), "spec.clusters[\"A\"]: given twice");
 	expect_error(BAD("{\"\":{}}"), "spec.clusters: a key is empty");
 	expect_error(BAD("{\"A\":3}"), "spec.clusters[\"A\"]: expected an object");
 	expect_error(BAD("[]"), "spec.clusters: expected a map");
 	/* a hostile name stays on one line */
 	expect_error(BAD("{\"a\\nb\":{\"minReplicas\":2,\"maxReplicas\":1}}"),
-		     "spec.clusters[\"a\\nb\"].maxReplicas");
+	             "spec.clusters[\"a\\nb\"].maxReplicas");
 
 	expect_error("{\"spec\":{\"targetKind\":\"Deployment\",\"totalReplicas\":1}}",
-		     "spec.targetKind: \"Deployment\" is not supported; use FederatedDeployment");
+	             "spec.targetKind: \"Deployment\" is not supported; use FederatedDeployment");
 	expect_error("{\"spec\":{\"totalReplicas\":1}}", "spec.targetKind is required");
 	expect_error("{\"spec\":{\"targetKind\":3,\"totalReplicas\":1}}",
-		     "spec.targetKind: expected a string, got a number");
+	             "spec.targetKind: expected a string, got a number");
 	expect_error("{\"spec\":{\"targetKind\":\"FederatedDeployment\"}}",
-		     "spec.totalReplicas is required");
+	             "spec.totalReplicas is required");
 	expect_error("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":-1}}",
-		     "spec.totalReplicas: -1 is negative");
+	             "spec.totalReplicas: -1 is negative");
 	expect_error("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":3e9}}",
-		     "spec.totalReplicas: 3000000000 is too large; it is an int32: at most "
-		     "2147483647");
+	             "spec.totalReplicas: 3000000000 is too large; it is an int32: at most "
+	             "2147483647");
 	expect_error("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":1e300}}",
-		     "is out of range");
+	             "is out of range");
 	expect_error("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":1,"
-		     "\"rebalance\":\"yes\"}}",
-		     "spec.rebalance: expected true or false, got a string");
+	             "\"rebalance\":\"yes\"}}",
+	             "spec.rebalance: expected true or false, got a string");
 	expect_error("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":1,"
-		     "\"totalreplicas\":2}}",
-		     "spec: unknown field \"totalreplicas\"; did you mean \"totalReplicas\"?");
+	             "\"totalreplicas\":2}}",
+	             "spec: unknown field \"totalreplicas\"; did you mean \"totalReplicas\"?");
 	expect_error("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"replicas\":2}}",
-		     "spec: unknown field \"replicas\"; the fields are targetKind, totalReplicas");
+	             "spec: unknown field \"replicas\"; the fields are targetKind, totalReplicas");
 	expect_error("{\"kind\":\"Deployment\",\"spec\":{}}",
-		     "kind: \"Deployment\" is not ReplicaSchedulingPreference");
+	             "kind: \"Deployment\" is not ReplicaSchedulingPreference");
 	expect_error("{\"metadata\":[],\"spec\":{\"targetKind\":\"FederatedDeployment\","
-		     "\"totalReplicas\":1}}",
-		     "metadata: expected an object, got a list");
+	             "\"totalReplicas\":1}}",
+	             "metadata: expected an object, got a list");
 	expect_error("{}", "spec: missing");
 	expect_error("[1]", "expected a JSON object, got a list");
 
@@ -547,7 +547,7 @@ static void test_all_capped(void)
 	{
 		const int64_t cap_a[] = {2, U};
 		plan_json(SPEC(12, true, "{\"*\":{\"minReplicas\":4,\"weight\":1}}"), "AB", NULL,
-			  cap_a, &r);
+		          cap_a, &r);
 	}
 	CHECK_STR(r.got, "A=2 B=10");
 	CHECK_STR(r.overflow, "A=3");
@@ -577,9 +577,9 @@ static void test_star_and_explicit(void)
 
 	/* C: own entry, capped; D: own entry with weight 0 (not "*"'s 1) */
 	plan_json(SPEC(20, false,
-		       "{\"*\":{\"weight\":1},\"C\":{\"weight\":2,\"maxReplicas\":5},"
-		       "\"D\":{\"minReplicas\":1}}"),
-		  "ABCD", NULL, NULL, &r);
+	               "{\"*\":{\"weight\":1},\"C\":{\"weight\":2,\"maxReplicas\":5},"
+	               "\"D\":{\"minReplicas\":1}}"),
+	          "ABCD", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=7 B=7 C=5 D=1");
 	CHECK_STR(r.out[0].reason, "weight 1 of 4");
 	CHECK_STR(r.out[2].reason, "capped by max 5");
@@ -591,7 +591,7 @@ static void test_ties(void)
 {
 	struct run r, again;
 	const char *one = "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"%s\"},\"spec\":{"
-			  "\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":%d}}";
+	                  "\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":%d}}";
 	char json[256];
 	size_t i;
 
@@ -632,7 +632,7 @@ static void test_rebalance(void)
 	{
 		const int64_t cur_a[] = {5, U};
 		plan_json(SPEC(10, false, "{\"*\":{\"minReplicas\":2,\"weight\":1}}"), "AB", cur_a,
-			  NULL, &r);
+		          NULL, &r);
 	}
 	CHECK_STR(r.got, "A=5 B=5");
 	CHECK_STR(r.out[0].reason, "min 2 + kept 3 running (rebalance off)");
@@ -720,9 +720,9 @@ static void test_intersect(void)
 	int64_t unplaced;
 
 	CHECK_INT(parse("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":10,"
-			"\"intersectWithClusterSelector\":true}}",
-			&s, &err),
-		  0);
+	                "\"intersectWithClusterSelector\":true}}",
+	                &s, &err),
+	          0);
 	CHECK_INT(fed_rsp_plan(&s, in, 3, out, &unplaced, &err), 0);
 	CHECK_INT(out[0].replicas, 5);
 	CHECK_INT(out[1].replicas, 5);
@@ -750,7 +750,7 @@ static void test_bad_input(void)
 	CHECK_INT(parse(SPEC(3, false, "{}"), &s, &err), 0);
 	CHECK_INT(fed_rsp_plan(&s, in, 3, out, &unplaced, &err), FED_EINVAL);
 	CHECK_STR(err.msg, "clusters[0] and clusters[2]: \"A\" is given twice; pass each cluster "
-			   "once");
+	                   "once");
 	in[2].name = NULL;
 	CHECK_INT(fed_rsp_plan(&s, in, 3, out, &unplaced, &err), FED_EINVAL);
 	CHECK_HAS(err.msg, "clusters[2]: no name");
@@ -773,9 +773,9 @@ static void test_large_numbers(void)
 	plan_json(SPEC(2147483647, true, "{\"*\":{\"weight\":2147483647}}"), "ABC", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=715827881 B=715827883 C=715827883");
 	plan_json(SPEC(2147483647, true,
-		       "{\"A\":{\"weight\":2147483647},\"B\":{\"weight\":1,\"minReplicas\":"
-		       "9007199254740991}}"),
-		  "AB", NULL, NULL, &r);
+	               "{\"A\":{\"weight\":2147483647},\"B\":{\"weight\":1,\"minReplicas\":"
+	               "9007199254740991}}"),
+	          "AB", NULL, NULL, &r);
 	CHECK_STR(r.got, "A=0 B=2147483647");
 	CHECK_STR(r.out[1].reason, "min 9007199254740991, only 2147483647 left");
 }

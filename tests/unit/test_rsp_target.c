@@ -25,9 +25,9 @@ static cJSON *deploy(int want, int avail)
 	char buf[200];
 
 	snprintf(buf, sizeof(buf),
-		 "{\"spec\":{\"replicas\":%d},\"status\":{\"replicas\":%d,"
-		 "\"availableReplicas\":%d}}",
-		 want, want, avail);
+	         "{\"spec\":{\"replicas\":%d},\"status\":{\"replicas\":%d,"
+	         "\"availableReplicas\":%d}}",
+	         want, want, avail);
 	return json(buf);
 }
 
@@ -120,7 +120,7 @@ static void step(const char *spec, int64_t total, const char *want)
 	fed_rsp_step(in, n, total, out);
 	for (i = 0; i < n; i++)
 		g += (size_t)snprintf(got + g, sizeof(got) - g, "%s%lld", i ? " " : "",
-				      (long long)out[i]);
+		                      (long long)out[i]);
 	if (strcmp(got, want))
 		fprintf(stderr, "  step \"%s\" total %lld:\n", spec, (long long)total);
 	CHECK_STR(got, want);
@@ -187,7 +187,7 @@ static char *patch_of(const char *fed, const struct fed_rsp_assign *a, size_t n,
 static void test_patch(void)
 {
 	const char *fresh = "{\"metadata\":{\"resourceVersion\":\"7\"},\"spec\":{\"template\":{},"
-			    "\"placement\":{\"clusterSelector\":{}}}}";
+	                    "\"placement\":{\"clusterSelector\":{}}}}";
 	const char *done =
 	    "{\"metadata\":{\"resourceVersion\":\"9\"},\"spec\":{\"placement\":{\"clusters\":"
 	    "[{\"name\":\"b\"},{\"name\":\"a\"}],\"clusterSelector\":{}},\"overrides\":["
@@ -210,13 +210,14 @@ static void test_patch(void)
 	/* already so (placement order and other overrides do not matter): nothing */
 	PATCH(done, "none", {"a", 4, false, true}, {"b", 2, false, true}, {"c", 0, false, false});
 	/* a value changes: only that value, other ops and op names stay */
-	PATCH(done,
-	      "{\"spec\":{\"overrides\":[{\"clusterName\":\"a\",\"clusterOverrides\":[{\"path\":"
-	      "\"/spec/template/x\",\"value\":1},{\"path\":\"/spec/replicas\",\"value\":3}]},"
-	      "{\"clusterName\":\"b\",\"clusterOverrides\":[{\"op\":\"replace\",\"path\":\"/spec/"
-	      "replicas\",\"value\":3}]},{\"clusterName\":\"c\",\"clusterOverrides\":[{\"path\":"
-	      "\"/metadata/labels/x\",\"value\":\"y\"}]}]},\"metadata\":{\"resourceVersion\":\"9\"}}",
-	      {"a", 3, false, true}, {"b", 3, false, true}, {"c", 0, false, false});
+	PATCH(
+	    done,
+	    "{\"spec\":{\"overrides\":[{\"clusterName\":\"a\",\"clusterOverrides\":[{\"path\":"
+	    "\"/spec/template/x\",\"value\":1},{\"path\":\"/spec/replicas\",\"value\":3}]},"
+	    "{\"clusterName\":\"b\",\"clusterOverrides\":[{\"op\":\"replace\",\"path\":\"/spec/"
+	    "replicas\",\"value\":3}]},{\"clusterName\":\"c\",\"clusterOverrides\":[{\"path\":"
+	    "\"/metadata/labels/x\",\"value\":\"y\"}]}]},\"metadata\":{\"resourceVersion\":\"9\"}}",
+	    {"a", 3, false, true}, {"b", 3, false, true}, {"c", 0, false, false});
 	/* b drops out: out of placement, its entry (only replicas) goes; c
 	 * joins: its existing entry gets the replicas op */
 	PATCH(done,
@@ -280,9 +281,9 @@ static void test_patch(void)
 static void test_asked(void)
 {
 	cJSON *f = json("{\"spec\":{\"template\":{\"spec\":{\"replicas\":3}},\"overrides\":["
-			"{\"clusterName\":\"a\",\"clusterOverrides\":[{\"path\":\"/spec/replicas\","
-			"\"value\":5}]},{\"clusterName\":\"b\",\"clusterOverrides\":[{\"op\":"
-			"\"remove\",\"path\":\"/spec/replicas\"}]}]}}");
+	                "{\"clusterName\":\"a\",\"clusterOverrides\":[{\"path\":\"/spec/replicas\","
+	                "\"value\":5}]},{\"clusterName\":\"b\",\"clusterOverrides\":[{\"op\":"
+	                "\"remove\",\"path\":\"/spec/replicas\"}]}]}}");
 	cJSON *g = json("{\"spec\":{\"template\":{}}}");
 
 	CHECK_INT(fed_rsp_asked(f, "a", true), 5);
@@ -301,12 +302,13 @@ static void test_capacity_loop(void)
 {
 	struct fed_rsp_spec s;
 	struct fed_error err = FED_ERROR_INIT;
-	cJSON *j = json("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":8,"
-			"\"rebalance\":true,\"clusters\":{\"a\":{\"weight\":2},\"b\":{\"weight\":1},"
-			"\"c\":{\"weight\":1}}},\"metadata\":{\"namespace\":\"n\",\"name\":\"w\"}}");
+	cJSON *j =
+	    json("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":8,"
+	         "\"rebalance\":true,\"clusters\":{\"a\":{\"weight\":2},\"b\":{\"weight\":1},"
+	         "\"c\":{\"weight\":1}}},\"metadata\":{\"namespace\":\"n\",\"name\":\"w\"}}");
 	struct fed_rsp_cluster_in in[3] = {{"a", true, false, true, 2, 2},
-					   {"b", true, false, true, 2, -1},
-					   {"c", true, false, true, 2, -1}};
+	                                   {"b", true, false, true, 2, -1},
+	                                   {"c", true, false, true, 2, -1}};
 	struct fed_rsp_cluster_out out[3];
 	struct fed_rsp_step_in st[3];
 	int64_t unplaced, ask[3];
@@ -318,8 +320,8 @@ static void test_capacity_loop(void)
 	CHECK_INT(out[0].overflow, 2);
 	CHECK_INT(out[1].replicas + out[2].replicas, 6);
 	for (i = 0; i < 3; i++)
-		st[i] = (struct fed_rsp_step_in){out[i].replicas + out[i].overflow,
-						 i ? 2 : 4, 2, false};
+		st[i] = (struct fed_rsp_step_in){out[i].replicas + out[i].overflow, i ? 2 : 4, 2,
+		                                 false};
 	fed_rsp_step(st, 3, 8, ask);
 	/* a keeps asking 4 (2 Pending wait for room), b and c take 3 each */
 	CHECK_INT(ask[0], 4);
@@ -330,7 +332,7 @@ static void test_capacity_loop(void)
 	CHECK_INT(fed_rsp_plan(&s, in, 3, out, &unplaced, &err), 0);
 	for (i = 0; i < 3; i++)
 		st[i] = (struct fed_rsp_step_in){out[i].replicas + out[i].overflow, i ? 3 : 4,
-						 i ? 3 : 4, false};
+		                                 i ? 3 : 4, false};
 	fed_rsp_step(st, 3, 8, ask);
 	CHECK_INT(ask[0], 4);
 	CHECK_INT(ask[1], 2);

@@ -7,8 +7,8 @@
 #include "fed/tunnel_http.h"
 #include "fed/tunnel_proxy.h"
 
-static int decode_all(const struct fed_buf *b, struct fed_tunnel_frame *out, int max,
-		      size_t step, struct fed_error *err)
+static int decode_all(const struct fed_buf *b, struct fed_tunnel_frame *out, int max, size_t step,
+                      struct fed_error *err)
 {
 	/* Feed the bytes step at a time, as a socket would deliver them. */
 	struct fed_buf in = FED_BUF_INIT;
@@ -23,7 +23,7 @@ static int decode_all(const struct fed_buf *b, struct fed_tunnel_frame *out, int
 			fed_buf_append(&in, b->data + fed, chunk);
 		fed += chunk;
 		while ((rc = fed_tunnel_frame_decode((const uint8_t *)in.data, in.len,
-						     FED_TUNNEL_MAX_FRAME, &f, &used, err)) == 1) {
+		                                     FED_TUNNEL_MAX_FRAME, &f, &used, err)) == 1) {
 			if (n < max) {
 				/* keep a copy of the payload pointer target */
 				uint8_t *copy = malloc(f.len + 1);
@@ -89,7 +89,8 @@ static void test_roundtrip(void)
 		free_frames(f, 7);
 	}
 	/* encoding refuses an oversize payload */
-	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 1, big, sizeof(big) + 1), FED_EINVAL);
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 1, big, sizeof(big) + 1),
+	          FED_EINVAL);
 	fed_buf_release(&b);
 }
 
@@ -387,37 +388,37 @@ static void test_flow_control(void)
 }
 
 static int feed_str(struct fed_tunnel_http *h, const char *s, size_t step, struct fed_buf *out,
-		    struct fed_buf *reply)
+                    struct fed_buf *reply)
 {
 	size_t n = strlen(s);
 	int rc = 0;
 
 	for (size_t i = 0; i < n && rc == 0; i += step)
 		rc = fed_tunnel_http_feed(h, (const uint8_t *)s + i, n - i < step ? n - i : step,
-					  out, reply);
+		                          out, reply);
 	return rc;
 }
 
 static void test_http_rewrite(void)
 {
 	const char *req = "GET /api/v1/namespaces?limit=5 HTTP/1.1\r\n"
-			  "Host: 127.0.0.1:41234\r\n"
-			  "Authorization: Bearer host-secret\r\n"
-			  "impersonate-user: admin\r\n"
-			  "Impersonate-Group: system:masters\r\n"
-			  "Proxy-Authorization: Basic eA==\r\n"
-			  "Connection: keep-alive, X-Drop-Me\r\n"
-			  "X-Drop-Me: 1\r\n"
-			  "Upgrade: websocket\r\n"
-			  "Accept: application/json\r\n"
-			  "User-Agent: fed-controller\r\n"
-			  "\r\n"
-			  "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n"
-			  "Content-Length: 11\r\n"
-			  "Content-Type: application/json\r\n"
-			  "\r\n"
-			  "{\"a\":\"b\"}\r\n"
-			  "GET /version HTTP/1.1\r\n\r\n";
+	                  "Host: 127.0.0.1:41234\r\n"
+	                  "Authorization: Bearer host-secret\r\n"
+	                  "impersonate-user: admin\r\n"
+	                  "Impersonate-Group: system:masters\r\n"
+	                  "Proxy-Authorization: Basic eA==\r\n"
+	                  "Connection: keep-alive, X-Drop-Me\r\n"
+	                  "X-Drop-Me: 1\r\n"
+	                  "Upgrade: websocket\r\n"
+	                  "Accept: application/json\r\n"
+	                  "User-Agent: fed-controller\r\n"
+	                  "\r\n"
+	                  "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n"
+	                  "Content-Length: 11\r\n"
+	                  "Content-Type: application/json\r\n"
+	                  "\r\n"
+	                  "{\"a\":\"b\"}\r\n"
+	                  "GET /version HTTP/1.1\r\n\r\n";
 	size_t steps[] = {1, 3, 64, 100000};
 
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -437,13 +438,13 @@ static void test_http_rewrite(void)
 		CHECK(strstr(o, "Connection") == NULL);
 		CHECK(strstr(o, "127.0.0.1:41234") == NULL);
 		CHECK_HAS(o, "GET /api/v1/namespaces?limit=5 HTTP/1.1\r\nHost: 10.96.0.1:443\r\n"
-			     "Accept: application/json\r\nUser-Agent: fed-controller\r\n"
-			     "Authorization: Bearer agent-sa-token\r\n\r\n"
-			     "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n");
+		             "Accept: application/json\r\nUser-Agent: fed-controller\r\n"
+		             "Authorization: Bearer agent-sa-token\r\n\r\n"
+		             "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n");
 		CHECK_HAS(o, "Content-Type: application/json\r\nContent-Length: 11\r\n"
-			     "Authorization: Bearer agent-sa-token\r\n\r\n{\"a\":\"b\"}\r\n"
-			     "GET /version HTTP/1.1\r\nHost: 10.96.0.1:443\r\n"
-			     "Authorization: Bearer agent-sa-token\r\n\r\n");
+		             "Authorization: Bearer agent-sa-token\r\n\r\n{\"a\":\"b\"}\r\n"
+		             "GET /version HTTP/1.1\r\nHost: 10.96.0.1:443\r\n"
+		             "Authorization: Bearer agent-sa-token\r\n\r\n");
 		CHECK_INT(reply.len, 0);
 		fed_buf_release(&out);
 		fed_buf_release(&reply);
@@ -456,19 +457,18 @@ static void test_http_refused(void)
 	struct {
 		const char *req, *status, *why;
 	} cases[] = {
-		{"GET http://10.0.0.5:22/ HTTP/1.1\r\n\r\n", "400", "target must be a path"},
-		{"CONNECT 10.0.0.5:22 HTTP/1.1\r\n\r\n", "400", "target must be a path"},
-		{"GET * HTTP/1.1\r\n\r\n", "400", "target must be a path"},
-		{"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "501",
-		 "Transfer-Encoding"},
-		{"POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", "400",
-		 "conflicting"},
-		{"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "400", "bad Content-Length"},
-		{"GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n", "400", "folded"},
-		{"GET /x HTTP/1.1\r\nBad Name: b\r\n\r\n", "400", "header name"},
-		{"GET /x HTTP/2\r\n\r\n", "505", "HTTP/1.x"},
-		{"GET /x\r\n\r\n", "400", "request line"},
-		{"\r\n\r\n", "400", "request line"},
+	    {"GET http://10.0.0.5:22/ HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+	    {"CONNECT 10.0.0.5:22 HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+	    {"GET * HTTP/1.1\r\n\r\n", "400", "target must be a path"},
+	    {"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "501", "Transfer-Encoding"},
+	    {"POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", "400",
+	     "conflicting"},
+	    {"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "400", "bad Content-Length"},
+	    {"GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n", "400", "folded"},
+	    {"GET /x HTTP/1.1\r\nBad Name: b\r\n\r\n", "400", "header name"},
+	    {"GET /x HTTP/2\r\n\r\n", "505", "HTTP/1.x"},
+	    {"GET /x\r\n\r\n", "400", "request line"},
+	    {"\r\n\r\n", "400", "request line"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -484,8 +484,8 @@ static void test_http_refused(void)
 		CHECK(strstr(fed_buf_str(&out), "tok") == NULL);
 		/* nothing more is accepted */
 		CHECK_INT(fed_tunnel_http_feed(h, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18,
-					       &out, &reply),
-			  FED_EINVAL);
+		                               &out, &reply),
+		          FED_EINVAL);
 		fed_buf_release(&out);
 		fed_buf_release(&reply);
 		fed_tunnel_http_free(h);
@@ -501,7 +501,7 @@ static void test_http_refused(void)
 		CHECK_INT(fed_tunnel_http_new(&h, "api:443", NULL), 0);
 		for (int i = 0; i < 100 && rc == 0; i++)
 			rc = fed_tunnel_http_feed(h, (const uint8_t *)line, sizeof(line), &out,
-						  &reply);
+			                          &reply);
 		CHECK_INT(rc, FED_EINVAL);
 		CHECK_HAS(fed_buf_str(&reply), "431");
 		fed_buf_release(&out);
@@ -524,8 +524,8 @@ static void test_proxy(void)
 	CHECK_STR(p.basic_auth, "dXNlcjpzM2NyZXQ=");
 	CHECK_INT(fed_proxy_connect_request(&b, "tunnel.example.com:8080", &p), 0);
 	CHECK_STR(fed_buf_str(&b), "CONNECT tunnel.example.com:8080 HTTP/1.1\r\n"
-				   "Host: tunnel.example.com:8080\r\n"
-				   "Proxy-Authorization: Basic dXNlcjpzM2NyZXQ=\r\n\r\n");
+	                           "Host: tunnel.example.com:8080\r\n"
+	                           "Proxy-Authorization: Basic dXNlcjpzM2NyZXQ=\r\n\r\n");
 	fed_buf_release(&b);
 	fed_proxy_release(&p);
 	CHECK_INT(fed_proxy_parse_url("[fd00::1]:8888", &p, &err), 0);
@@ -585,18 +585,18 @@ static void test_proxy(void)
 	CHECK_INT(fed_proxy_connect_response(ok, strlen(ok), &used, &err), 1);
 	CHECK_INT(used, strlen(ok) - 2); /* the TLS bytes after the head stay */
 	CHECK_INT(fed_proxy_connect_response("HTTP/1.1 407 Auth\r\n\r\n", 21, &used, &err),
-		  FED_EUNAUTHORIZED);
+	          FED_EUNAUTHORIZED);
 	CHECK_HAS(err.msg, "407");
 	CHECK_HAS(err.msg, "user:password in the proxy URL");
 	CHECK_INT(fed_proxy_connect_response("HTTP/1.0 401 Unauthorized\r\n\r\n", 29, &used, &err),
-		  FED_EUNAUTHORIZED);
+	          FED_EUNAUTHORIZED);
 	CHECK_INT(fed_proxy_connect_response("HTTP/1.0 403 No\r\n\r\n", 19, &used, &err),
-		  FED_EUNAVAILABLE);
+	          FED_EUNAVAILABLE);
 	CHECK_HAS(err.msg, "CONNECT refused: \"HTTP/1.0 403 No\"");
 	{
 		/* the status line is shown; headers (which may reflect ours) never */
 		const char *r = "HTTP/1.1 403 Filtered\x01\r\nX-Echo: Proxy-Authorization: Basic "
-				"dTpwdw==\r\n\r\n";
+		                "dTpwdw==\r\n\r\n";
 
 		CHECK_INT(fed_proxy_connect_response(r, strlen(r), &used, &err), FED_EUNAVAILABLE);
 		CHECK_HAS(err.msg, "\"HTTP/1.1 403 Filtered?\"");
@@ -605,10 +605,10 @@ static void test_proxy(void)
 	}
 	/* TLS where an HTTP answer was expected: an https:// proxy */
 	CHECK_INT(fed_proxy_connect_response("\x15\x03\x03\x00\x02\x02\x46", 7, &used, &err),
-		  FED_EUNAVAILABLE);
+	          FED_EUNAVAILABLE);
 	CHECK_HAS(err.msg, "use an https:// URL");
 	CHECK_INT(fed_proxy_connect_response("SSH-2.0-x\r\n\r\n", 13, &used, &err),
-		  FED_EUNAVAILABLE);
+	          FED_EUNAVAILABLE);
 }
 
 static int meta(const char *json, struct fed_agent_metadata *m, struct fed_error *err)
@@ -623,10 +623,10 @@ static void test_metadata(void)
 	struct fed_agent_metadata m, m2;
 
 	CHECK_INT(meta("{\"agentVersion\":\"0.1.0\",\"kubernetesVersion\":\"v1.31.2\","
-		       "\"nodes\":3,\"cores\":12,\"agentCPUSeconds\":1.25,"
-		       "\"agentMemoryBytes\":5242880,\"time\":1790000000,\"future\":[1]}",
-		       &m, &err),
-		  0);
+	               "\"nodes\":3,\"cores\":12,\"agentCPUSeconds\":1.25,"
+	               "\"agentMemoryBytes\":5242880,\"time\":1790000000,\"future\":[1]}",
+	               &m, &err),
+	          0);
 	CHECK_STR(m.agent_version, "0.1.0");
 	CHECK_STR(m.kubernetes_version, "v1.31.2");
 	CHECK_INT(m.nodes, 3);
@@ -663,9 +663,10 @@ static void test_metadata(void)
 	CHECK_HAS(err.msg, "kubernetesVersion must be a string");
 	CHECK_INT(meta("{\"agentVersion\":\"a\\nb\"}", &m2, &err), FED_EINVAL);
 	CHECK_HAS(err.msg, "printable");
-	CHECK_INT(meta("{\"agentVersion\":\"0123456789012345678901234567890123456789012345678901234567890123\"}",
-		       &m2, &err),
-		  FED_EINVAL);
+	CHECK_INT(meta("{\"agentVersion\":"
+	               "\"0123456789012345678901234567890123456789012345678901234567890123\"}",
+	               &m2, &err),
+	          FED_EINVAL);
 	CHECK_HAS(err.msg, "longer than 63");
 	CHECK_INT(m2.nodes, 3);
 }

@@ -34,7 +34,7 @@ static char h_closed_why[256], h_cluster[64], h_meta_json[256];
 static struct fed_tunnel_conn_opts hopts = {.heartbeat = 0.2, .missed = 3};
 
 static int h_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
-		  char **cluster, char **credential, void *ud, struct fed_error *err)
+                  char **cluster, char **credential, void *ud, struct fed_error *err)
 {
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP && len == 10 && !memcmp(secret, "good-token", 10)) {
 		*cluster = strdup("east");
@@ -70,11 +70,11 @@ static void h_on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 }
 
 static const struct fed_tunnel_conn_cb hcb = {
-	.auth = h_auth,
-	.ready = h_on_ready,
-	.metadata = h_on_meta,
-	.heartbeat = h_on_hb,
-	.closed = h_on_closed,
+    .auth = h_auth,
+    .ready = h_on_ready,
+    .metadata = h_on_meta,
+    .heartbeat = h_on_hb,
+    .closed = h_on_closed,
 };
 
 static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
@@ -132,15 +132,17 @@ static void hs_reset(struct fed_tunnel_stream *s, uint32_t code, void *ud)
 }
 
 static const struct fed_tunnel_stream_cb hscb = {
-	.data = hs_data, .fin = hs_fin, .opened = hs_opened, .reset = hs_reset};
+    .data = hs_data, .fin = hs_fin, .opened = hs_opened, .reset = hs_reset};
 
 /* run the loop until *flag becomes nonzero or timeout seconds pass */
 static int run_until(int *flag, double timeout)
 {
 	double end = ev_time() + timeout;
 
-	while (!*flag && ev_time() < end)
-		{ ev_run(loop, EVRUN_NOWAIT); usleep(1000); }
+	while (!*flag && ev_time() < end) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
 	return *flag;
 }
 
@@ -186,7 +188,7 @@ static void as_reset(struct fed_tunnel_stream *s, uint32_t code, void *ud)
 }
 
 static const struct fed_tunnel_stream_cb ascb = {
-	.data = as_data, .writable = as_writable, .reset = as_reset};
+    .data = as_data, .writable = as_writable, .reset = as_reset};
 
 static void a_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud)
 {
@@ -226,7 +228,7 @@ static void a_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 }
 
 static const struct fed_tunnel_conn_cb acb = {
-	.ready = a_ready, .open = a_open, .credential = a_credential, .closed = a_closed};
+    .ready = a_ready, .open = a_open, .credential = a_credential, .closed = a_closed};
 
 static int dial_port(int p)
 {
@@ -309,7 +311,7 @@ static void agent_main(const char *token)
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0 ||
 	    fed_tunnel_conn_connect(l, fd, ctx, "127.0.0.1", FED_TUNNEL_AUTH_BOOTSTRAP, token, &o,
-				    &acb, NULL, &c, &err) < 0) {
+	                            &acb, NULL, &c, &err) < 0) {
 		fprintf(stderr, "agent: %s\n", err.msg);
 		_exit(2);
 	}
@@ -318,7 +320,7 @@ static void agent_main(const char *token)
 }
 
 static void put_frame(SSL *ssl, uint8_t type, uint32_t stream, const void *p, uint32_t len,
-		      uint32_t claimed)
+                      uint32_t claimed)
 {
 	uint8_t h[12] = {type};
 
@@ -411,26 +413,25 @@ static void streams_and_liveness(const char *mode)
 	CHECK_INT(r.code, FED_TUNNEL_RST_REFUSED);
 
 	/* stream a: the agent never reads it, so its credit runs out ... */
-	CHECK_INT(fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, &a, &a.s,
-					 &err),
-		  0);
+	CHECK_INT(
+	    fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, &a, &a.s, &err),
+	    0);
 	CHECK(run_until(&a.opened, 5));
 	CHECK_INT(fed_tunnel_stream_send(a.s, "SLOW", 4), 4);
 	memset(chunk, 'a', sizeof(chunk));
 	while (fed_tunnel_stream_allowance(a.s))
 		fed_tunnel_stream_send(a.s, chunk, sizeof(chunk));
 	/* ... while stream b moves 2 MB through the echo */
-	CHECK_INT(fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, &b, &b.s,
-					 &err),
-		  0);
+	CHECK_INT(
+	    fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, &b, &b.s, &err),
+	    0);
 	memset(chunk, 'b', sizeof(chunk));
 	t0 = ev_time();
 	while (b.got < 2000000 && ev_time() - t0 < 10) {
 		if (sent_b < 2000000)
-			sent_b += fed_tunnel_stream_send(b.s, chunk,
-							 2000000 - sent_b < sizeof(chunk)
-								 ? 2000000 - sent_b
-								 : sizeof(chunk));
+			sent_b += fed_tunnel_stream_send(
+			    b.s, chunk,
+			    2000000 - sent_b < sizeof(chunk) ? 2000000 - sent_b : sizeof(chunk));
 		ev_run(loop, EVRUN_NOWAIT);
 	}
 	CHECK_INT(b.got, 2000000);
@@ -509,8 +510,8 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	fed_log_setup(FED_LOG_ERROR, false);
 	loop = EV_DEFAULT;
-	if (fed_tunnel_tls_selfsigned("fed-tunnel", "IP:127.0.0.1", 1, &cert_pem, &key_pem,
-				      &err) < 0 ||
+	if (fed_tunnel_tls_selfsigned("fed-tunnel", "IP:127.0.0.1", 1, &cert_pem, &key_pem, &err) <
+	        0 ||
 	    fed_tunnel_tls_server_ctx(cert_pem, key_pem, &server_ctx, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;

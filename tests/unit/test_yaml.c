@@ -8,8 +8,8 @@
 static void test_access(void)
 {
 	static const char src[] = "a: &x\n  s: hello\n  n: 42\n  b: yes\n  q: \"true\"\n"
-				  "  nul: ~\n  l: [1, two]\n"
-				  "b: *x\n";
+	                          "  nul: ~\n  l: [1, two]\n"
+	                          "b: *x\n";
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_yaml_doc *doc = NULL;
 	struct fy_node *root, *a, *b, *item, *val, *key;
@@ -81,7 +81,7 @@ static void test_parse_errors(void)
 	CHECK_INT(fed_yaml_parse(&doc, "%\xed\xa0\x80", 4, "f", &err), FED_EINVAL);
 	CHECK_INT(fed_yaml_parse(&doc, "%\xf4\x90\x80\x80", 5, "f", &err), FED_EINVAL);
 	CHECK_INT(fed_yaml_parse(&doc, "\xc0\xaf", 2, "f", &err), FED_EINVAL); /* overlong */
-	CHECK_INT(fed_yaml_parse(&doc, "a: \xc3", 4, "f", &err), FED_EINVAL);	/* truncated */
+	CHECK_INT(fed_yaml_parse(&doc, "a: \xc3", 4, "f", &err), FED_EINVAL);  /* truncated */
 	CHECK_INT(fed_yaml_parse(&doc, "a: \xc3\xa9\xf0\x9f\x98\x80", 10, "f", &err), 0);
 	fed_yaml_free(doc);
 	/* libfyaml 0.7.12 crashes on some of these */
@@ -100,14 +100,14 @@ static void test_alias_bomb(void)
 {
 	/* aliases are followed, never expanded: this stays small */
 	static const char src[] = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-				  "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-				  "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-				  "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-				  "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-				  "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
-				  "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
-				  "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
-				  "i: [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
+	                          "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	                          "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	                          "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	                          "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	                          "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	                          "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	                          "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+	                          "i: [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_yaml_doc *doc = NULL;
 	struct fy_node *item;
