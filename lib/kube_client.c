@@ -1,9 +1,9 @@
 /* The request engine: libcurl multi on libev (curl's evhiperfifo pattern),
  * a token-bucket rate limiter and an in-flight bound per client, retries
  * with backoff that honour Retry-After, credentials (static token, rotating
- * token file, exec plugin, client certificates) and error mapping. */
+ * token file, exec plugin, client certificates) and error mapping.
+ * Completion (error mapping, the retry decision) is in kube_call.c. */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,8 +59,6 @@ static struct client_priv *priv(struct fed_kube_client *c)
 }
 
 static void client_really_free(struct fed_kube_client *c);
-static void check_multi_info(struct fed_kube_client *c);
-static void pump(struct fed_kube_client *c);
 
 static void dispatch_begin(struct fed_kube_client *c)
 {
@@ -102,7 +100,7 @@ static void multi_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	dispatch_begin(c);
 	socket_action(c, CURL_SOCKET_TIMEOUT, 0);
-	check_multi_info(c);
+	fed_kube_check_multi_info(c);
 	dispatch_end(c);
 }
 
@@ -115,7 +113,7 @@ static void sock_event_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	dispatch_begin(c);
 	socket_action(c, w->fd, action);
-	check_multi_info(c);
+	fed_kube_check_multi_info(c);
 	dispatch_end(c);
 }
 
@@ -297,7 +295,7 @@ fail:
 	return ret;
 }
 
-static void call_unlink(struct fed_kube_call *call)
+void fed_kube_call_unlink(struct fed_kube_call *call)
 {
 	struct fed_kube_client *c = call->client;
 
@@ -341,7 +339,7 @@ void fed_kube_call_free(struct fed_kube_call *call)
 {
 	if (!call)
 		return;
-	call_unlink(call);
+	fed_kube_call_unlink(call);
 	if (call->easy)
 		curl_easy_cleanup(call->easy);
 	curl_slist_free_all(call->headers);
@@ -386,6 +384,11 @@ static void client_really_free(struct fed_kube_client *c)
 	free((struct client_alloc *)c);
 }
 
+bool fed_kube_client_closing(struct fed_kube_client *c)
+{
+	return priv(c)->free_pending;
+}
+
 void fed_kube_client_free(struct fed_kube_client *c)
 {
 	if (!c)
@@ -421,7 +424,7 @@ void fed_kube_client_stats(const struct fed_kube_client *c, struct fed_kube_clie
 void fed_kube_client_set_max_inflight(struct fed_kube_client *c, int n)
 {
 	c->max_inflight = n > 0 ? n : 1;
-	pump(c);
+	fed_kube_pump(c);
 }
 
 /* ---- credentials ------------------------------------------------------- */
@@ -652,8 +655,6 @@ oom:
 	return fed_error_set(err, FED_ENOMEM, "out of memory");
 }
 
-static void finish(struct fed_kube_call *call, struct fed_kube_response *resp);
-
 /* Start a call now: hand it to curl. On a local failure (credential plugin,
  * memory) the call completes with that error. */
 static void start(struct fed_kube_call *call)
@@ -666,12 +667,12 @@ static void start(struct fed_kube_call *call)
 	call->retry_after = 0;
 	call->errbuf[0] = '\0';
 	if (setup_easy(call, &resp.err)) {
-		finish(call, &resp);
+		fed_kube_call_finish(call, &resp);
 		return;
 	}
 	if (curl_multi_add_handle(c->multi, call->easy) != CURLM_OK) {
 		fed_error_set(&resp.err, FED_ERR, "curl_multi_add_handle failed");
-		finish(call, &resp);
+		fed_kube_call_finish(call, &resp);
 		return;
 	}
 	call->active = true;
@@ -691,14 +692,14 @@ static void queue_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct fed_kube_client *c = w->data;
 
 	dispatch_begin(c);
-	pump(c);
+	fed_kube_pump(c);
 	dispatch_end(c);
 }
 
 /* Start queued calls while the token bucket and the in-flight bound allow.
  * Exempt calls (watches, health probes) do not count against the in-flight
  * bound: a member busy with writes must still answer its health probe. */
-static void pump(struct fed_kube_client *c)
+void fed_kube_pump(struct fed_kube_client *c)
 {
 	struct fed_kube_call *call, *next;
 	ev_tstamp now;
@@ -725,7 +726,7 @@ static void pump(struct fed_kube_client *c)
 			return;
 		}
 		c->tokens -= 1.0;
-		call_unlink(call);
+		fed_kube_call_unlink(call);
 		start(call);
 	}
 }
@@ -821,216 +822,32 @@ void fed_kube_call_cancel(struct fed_kube_call *call)
 	fed_kube_call_free(call);
 }
 
-/* ---- completion -------------------------------------------------------- */
-
-static const char *status_message(const cJSON *json)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
-
-	return cJSON_IsString(m) ? m->valuestring : NULL;
-}
-
-static void map_http_error(struct fed_kube_call *call, long status, const cJSON *json,
-                           struct fed_error *err)
-{
-	const char *msg = status_message(json);
-	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(json, "reason");
-	const char *r = cJSON_IsString(reason) ? reason->valuestring : "";
-	const char *cl = call->client->name;
-	int code;
-
-	if (status == 404)
-		code = FED_ENOTFOUND;
-	else if (status == 409)
-		code = strcmp(r, "AlreadyExists") == 0 ? FED_EEXISTS : FED_ECONFLICT;
-	else if (status == 410)
-		code = FED_EGONE;
-	else if (status == 401)
-		code = FED_EUNAUTHORIZED;
-	else if (status == 403)
-		code = FED_EFORBIDDEN;
-	else if (status == 400 || status == 422)
-		code = FED_EINVALID;
-	else if (status == 429 || status >= 500)
-		code = FED_EUNAVAILABLE;
-	else
-		code = FED_ERR;
-
-	if (status == 401)
-		fed_error_set(
-		    err, code,
-		    "cluster %s: %s %s: Unauthorized: the credentials of user %s were rejected "
-		    "(check its token or client certificate in %s)",
-		    cl, call->method, call->url + strlen(call->client->base_url),
-		    call->client->cfg.user ? call->client->cfg.user : "(none)",
-		    call->client->cfg.source ? call->client->cfg.source : "the kubeconfig");
-	else
-		fed_error_set(err, code, "cluster %s: %s %s: %ld %s%s%s", cl, call->method,
-		              call->url + strlen(call->client->base_url), status,
-		              *r ? r : fed_err_name(code), msg ? ": " : "", msg ? msg : "");
-	err->http_status = (int)status;
-	snprintf(err->reason, sizeof(err->reason), "%s", *r ? r : fed_err_name(code));
-}
-
-static void map_curl_error(struct fed_kube_call *call, CURLcode rc, struct fed_error *err)
-{
-	struct fed_kube_client *c = call->client;
-	const char *detail = call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc);
-
-	switch (rc) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-		fed_error_set(err, FED_ETLS,
-		              "cluster %s: cannot verify the server certificate of %s: %s (check "
-		              "certificate-authority-data and tls-server-name of cluster %s in %s)",
-		              c->name, c->cfg.server, detail,
-		              c->cfg.cluster ? c->cfg.cluster : c->name,
-		              c->cfg.source ? c->cfg.source : "the kubeconfig");
-		break;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-		fed_error_set(err, FED_ETLS, "cluster %s: TLS handshake with %s failed: %s",
-		              c->name, c->cfg.server, detail);
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		fed_error_set(err, FED_ETIMEOUT, "cluster %s: %s %s: no answer from %s in time: %s",
-		              c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
-		              detail);
-		break;
-	default:
-		fed_error_set(err, FED_EUNAVAILABLE, "cluster %s: %s %s: cannot reach %s: %s",
-		              c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
-		              detail);
-		break;
-	}
-}
-
-static bool is_read(const struct fed_kube_call *call)
-{
-	return strcmp(call->method, "GET") == 0;
-}
-
-static double backoff(int attempt)
-{
-	double d = 0.1 * pow(2.0, attempt);
-
-	if (d > 5.0)
-		d = 5.0;
-	/* jitter: between half and the full delay */
-	return d * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
-}
-
 static void retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fed_kube_call *call = w->data;
 	struct fed_kube_client *c = call->client;
 
 	dispatch_begin(c);
-	call_unlink(call);
+	fed_kube_call_unlink(call);
 	enqueue(call);
-	pump(c);
+	fed_kube_pump(c);
 	dispatch_end(c);
 }
 
-static void finish(struct fed_kube_call *call, struct fed_kube_response *resp)
+/* A call to retry waits on the delayed list, then queues again. */
+void fed_kube_call_delay(struct fed_kube_call *call, double delay)
 {
 	struct fed_kube_client *c = call->client;
 
-	call_unlink(call);
-	if (!call->canceled && !priv(c)->free_pending && call->cb) {
-		call->canceled = true; /* a cancel from inside the callback is a no-op */
-		call->cb(resp, call->ud);
-	}
-	cJSON_Delete(resp->json);
-	fed_kube_call_free(call);
-}
-
-static void complete(struct fed_kube_call *call, CURLcode rc)
-{
-	struct fed_kube_client *c = call->client;
-	struct fed_kube_response resp;
-	long status = 0, httpver = 0;
-	bool retry = false;
-
-	memset(&resp, 0, sizeof(resp));
-	if (call->canceled) {
-		if (!call->reaping)
-			fed_kube_call_free(call);
-		return;
-	}
-	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(call->easy, CURLINFO_HTTP_VERSION, &httpver);
-	if (httpver == CURL_HTTP_VERSION_2_0)
-		c->stats.http2++;
-	call_unlink(call);
-
-	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && call->on_data && status < 300)) {
-		map_curl_error(call, rc, &resp.err);
-		/* connection-level failures: safe to repeat reads only */
-		retry = !call->streaming && is_read(call) && resp.err.code != FED_ETLS;
-	} else if (status < 200 || status >= 300) {
-		resp.json = cJSON_ParseWithLength(fed_buf_str(&call->resp), call->resp.len);
-		map_http_error(call, status, resp.json, &resp.err);
-		if (status == 429 ||
-		    (status >= 500 && status != 501 && (is_read(call) || call->retry_after > 0)))
-			retry = !call->streaming;
-		if (status == 401 && c->cfg.exec && !call->auth_retried) {
-			/* the plugin's credential may have been revoked early */
-			call->auth_retried = true;
-			fed_exec_credential_release(&c->exec_cred);
-			c->have_exec_cred = false;
-			retry = true;
-			call->attempt--;
-		}
-	} else {
-		if (strcmp(call->method, "GET") != 0)
-			c->stats.writes++;
-		if (!call->on_data && call->resp.len)
-			resp.json = cJSON_ParseWithLength(fed_buf_str(&call->resp), call->resp.len);
-	}
-
-	if (retry && call->attempt < call->max_retries) {
-		double delay =
-		    call->retry_after > 0 ? fmin(call->retry_after, 30.0) : backoff(call->attempt);
-		call->attempt++;
-		c->stats.retries++;
-		FED_LOG_DEBUG(c->name, "retrying %s %s in %.2fs: %s", call->method,
-		              call->url + strlen(c->base_url), delay, resp.err.msg);
-		cJSON_Delete(resp.json);
-		ev_timer_init(&call->retry_timer, retry_timer_cb, delay, 0.);
-		call->retry_timer.data = call;
-		ev_timer_start(c->loop, &call->retry_timer);
-		call->delayed = true;
-		call->prev = NULL;
-		call->next = c->delayed;
-		if (c->delayed)
-			c->delayed->prev = call;
-		c->delayed = call;
-		return;
-	}
-	resp.status = (int)status;
-	resp.body = fed_buf_str(&call->resp);
-	resp.body_len = call->resp.len;
-	resp.retry_after = call->retry_after;
-	finish(call, &resp);
-}
-
-static void check_multi_info(struct fed_kube_client *c)
-{
-	CURLMsg *msg;
-	int left;
-
-	while (!priv(c)->free_pending && (msg = curl_multi_info_read(c->multi, &left))) {
-		struct fed_kube_call *call = NULL;
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		if (call)
-			complete(call, msg->data.result);
-	}
-	pump(c);
+	ev_timer_init(&call->retry_timer, retry_timer_cb, delay, 0.);
+	call->retry_timer.data = call;
+	ev_timer_start(c->loop, &call->retry_timer);
+	call->delayed = true;
+	call->prev = NULL;
+	call->next = c->delayed;
+	if (c->delayed)
+		c->delayed->prev = call;
+	c->delayed = call;
 }
 
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
