@@ -72,7 +72,7 @@ struct fed_kube_client {
 void fed_kube_call_free(struct fed_kube_call *call);
 
 /* kube_client.c: the client's lists (queued, active, delayed) and its
- * curl multi handle, for kube_call.c. */
+ * curl multi handle, for kube_call.c and kube_easy.c. */
 /* True once fed_kube_client_free was called from inside one of the
  * client's callbacks: nothing more is started or reported. */
 bool fed_kube_client_closing(struct fed_kube_client *c);
@@ -83,6 +83,10 @@ void fed_kube_call_unlink(struct fed_kube_call *call);
 void fed_kube_call_delay(struct fed_kube_call *call, double delay);
 /* Start queued calls while the rate limit and the in-flight bound allow. */
 void fed_kube_pump(struct fed_kube_client *c);
+
+/* kube_easy.c: a fresh easy handle for the call's next attempt, with the
+ * current credentials (a token file re-read, an exec plugin run). */
+int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err);
 
 /* kube_call.c: completion. */
 /* Unlink the call, run its callback (unless canceled or closing), free it. */
