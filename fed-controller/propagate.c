@@ -8,35 +8,19 @@
  * fed-controller, forced), so fields the member's own controllers set
  * (a Service's clusterIP, an HPA's replicas) stay theirs. Each object has
  * at most one round of writes in flight; events meanwhile mark it dirty
- * and it syncs again when the round ends, which keeps per-object order. */
+ * and it syncs again when the round ends, which keeps per-object order.
+ *
+ * The writes to members are in propagate_write.c, the object's status and
+ * our finalizer on it in propagate_status.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fed/log.h"
-#include "propagate.h"
-
-#define BACKOFF_MIN 1.0
-#define BACKOFF_MAX 60.0
-#define AWAIT_EVENT 10.0 /* seconds to wait for the watch event of our own write */
-#define PARKED      30.0 /* seconds before looking again at an object we may not touch */
-
-struct write_ctx {
-	struct fobj *o;
-	struct write_ctx *prev, *next; /* o's writes in flight (o->writes) */
-	struct fed_kube_client *client;
-	struct fed_kube_call *call;
-	char *cluster;
-	char hash[65];
-	bool is_delete;
-	bool is_create; /* apply after a 404: reported as a creation */
-	bool orphan;    /* a write-off that only drops the managed label */
-	cJSON *desired; /* kept for the adoption GET */
-};
+#include "propagate_internal.h"
 
 /* The informer's store is keyed like our queue ("ns/name" or "name"). */
-static const cJSON *fed_get(struct ftype *t, const char *key)
+const cJSON *propagate_fed_get(struct ftype *t, const char *key)
 {
 	return fed_map_get(fed_informer_store(t->fed_inf), key);
 }
@@ -58,18 +42,13 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ftype_enqueue(o->t, o->key);
 }
 
-static void write_ctx_free(struct write_ctx *w);
-
 void fobj_free(struct fobj *o)
 {
 	if (!o)
 		return;
 	ev_timer_stop(o->t->ctl->loop, &o->retry);
 	fed_kube_call_cancel(o->status_call);
-	while (o->writes) {
-		fed_kube_call_cancel(o->writes->call);
-		write_ctx_free(o->writes);
-	}
+	propagate_writes_cancel(o);
 	fed_map_release(&o->recs, (void (*)(void *))crec_free);
 	free(o->status_hash);
 	free(o->key);
@@ -97,7 +76,7 @@ static struct fobj *fobj_get(struct ftype *t, const char *key)
 	return o;
 }
 
-static struct crec *crec_get(struct fobj *o, const char *cluster)
+struct crec *propagate_crec_get(struct fobj *o, const char *cluster)
 {
 	struct crec *r = fed_map_get(&o->recs, cluster);
 
@@ -112,45 +91,10 @@ static struct crec *crec_get(struct fobj *o, const char *cluster)
 	return r;
 }
 
-static void crec_set(struct crec *r, const char *status, const char *message)
+void propagate_crec_set(struct crec *r, const char *status, const char *message)
 {
 	controller_set_str(&r->status, status);
 	controller_set_str(&r->message, message && *message ? message : NULL);
-}
-
-/* "gen:N" when the object has a generation (status churn leaves it
- * alone), else "rv:N" (kubefed's rule). */
-static void version_of(const cJSON *obj, char *buf, size_t n)
-{
-	const cJSON *g = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "generation");
-	const char *rv = fed_obj_resource_version(obj);
-
-	if (cJSON_IsNumber(g) && g->valuedouble > 0)
-		snprintf(buf, n, "gen:%.0f", g->valuedouble);
-	else
-		snprintf(buf, n, "rv:%s", rv ? rv : "");
-}
-
-/* Whether the informer's copy is older than what our last write
- * returned. resourceVersions are opaque to clients in principle; every
- * apiserver backed by etcd hands out increasing integers, and reading
- * them so avoids re-applying an object merely because its watch event has
- * not arrived yet. Anything unparsable counts as "not older". */
-static bool older_than(const char *have, const char *recorded)
-{
-	char *e1, *e2;
-	unsigned long long a, b;
-
-	const char *ha = have ? strchr(have, ':') : NULL,
-	           *hb = recorded ? strchr(recorded, ':') : NULL;
-
-	/* same kind ("gen:" or "rv:") and a number after the colon */
-	if (!ha || !hb || ha - have != hb - recorded ||
-	    strncmp(have, recorded, (size_t)(ha - have)))
-		return false;
-	a = strtoull(ha + 1, &e1, 10);
-	b = strtoull(hb + 1, &e2, 10);
-	return e1 != ha + 1 && e2 != hb + 1 && !*e1 && !*e2 && a < b;
 }
 
 static void load_recs(struct fobj *o, const cJSON *fed)
@@ -164,422 +108,19 @@ static void load_recs(struct fobj *o, const cJSON *fed)
 		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(c, "version"));
 		const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(c, "hash"));
 		struct crec *r;
-		if (!name || !v || !(r = crec_get(o, name)))
+		if (!name || !v || !(r = propagate_crec_get(o, name)))
 			continue;
 		controller_set_str(&r->version, v);
 		snprintf(r->hash, sizeof(r->hash), "%s", h ? h : "");
-		crec_set(r, cJSON_GetStringValue(cJSON_GetObjectItem(c, "status")), NULL);
+		propagate_crec_set(r, cJSON_GetStringValue(cJSON_GetObjectItem(c, "status")), NULL);
 	}
-}
-
-static void fed_event(struct fobj *o, const cJSON *fed, bool warning, const char *reason,
-                      const char *fmt, const char *cluster, const char *detail)
-{
-	struct controller_event_target tg = {o->t->fed_api_version, o->t->cfg.federated.kind,
-	                                     fed_obj_namespace(fed) ? fed_obj_namespace(fed)
-	                                                            : o->t->ctl->o.fed_namespace,
-	                                     fed_obj_name(fed), fed_obj_str(fed, "metadata.uid")};
-	char msg[FED_ERROR_MSG_MAX + 256];
-
-	snprintf(msg, sizeof(msg), fmt, cluster, detail ? detail : "");
-	controller_event(o->t->ctl, &tg, warning, reason, msg);
-}
-
-/* ---- writes ------------------------------------------------------------ */
-
-/* A write in flight is on its object's list, so that a member client freed
- * under it (the cluster left) or the object freed (shutdown) can end it:
- * a freed client drops its calls without calling back. */
-static void write_track(struct write_ctx *w, struct fed_kube_client *c)
-{
-	w->client = c;
-	if (w->prev || w->next || w->o->writes == w)
-		return;
-	w->next = w->o->writes;
-	if (w->next)
-		w->next->prev = w;
-	w->o->writes = w;
-}
-
-static void write_ctx_free(struct write_ctx *w)
-{
-	if (!w)
-		return;
-	if (w->prev)
-		w->prev->next = w->next;
-	else if (w->o && w->o->writes == w)
-		w->o->writes = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	cJSON_Delete(w->desired);
-	free(w->cluster);
-	free(w);
-}
-
-static void round_done(struct fobj *o)
-{
-	if (--o->inflight > 0)
-		return;
-	/* report, and catch up with whatever happened meanwhile */
-	o->dirty = false;
-	ftype_enqueue(o->t, o->key);
-}
-
-void fobj_client_gone(struct fobj *o, struct fed_kube_client *c)
-{
-	struct write_ctx *w = o->writes, *next;
-
-	for (; w; w = next) {
-		struct crec *r;
-
-		next = w->next;
-		if (w->client != c)
-			continue;
-		fed_kube_call_cancel(w->call);
-		if ((r = fed_map_get(&o->recs, w->cluster)))
-			r->deleting = false;
-		write_ctx_free(w);
-		round_done(o);
-	}
-}
-
-static void failed(struct fobj *o, const char *cluster, struct crec *r, const char *status,
-                   const struct fed_error *e)
-{
-	const cJSON *fed = fed_get(o->t, o->key);
-
-	crec_set(r, status, e->msg);
-	if (fed) {
-		char reason[64];
-		snprintf(reason, sizeof(reason), "%sInClusterFailed",
-		         !strcmp(status, "CreationFailed")   ? "Create"
-		         : !strcmp(status, "DeletionFailed") ? "Delete"
-		                                             : "Update");
-		fed_event(o, fed, true, reason, "cluster %s: %s", cluster, e->msg);
-	}
-	/* recoverable: try again with backoff, not in a hot loop */
-	o->backoff = o->backoff ? o->backoff * 2 : BACKOFF_MIN;
-	if (o->backoff > BACKOFF_MAX)
-		o->backoff = BACKOFF_MAX;
-	ev_timer_stop(o->t->ctl->loop, &o->retry);
-	ev_timer_set(&o->retry, o->backoff, 0.);
-	ev_timer_start(o->t->ctl->loop, &o->retry);
-}
-
-static void apply_done(struct fed_kube_response *resp, void *ud)
-{
-	struct write_ctx *w = ud;
-	struct fobj *o = w->o;
-	struct crec *r = crec_get(o, w->cluster);
-	char v[64];
-
-	w->call = NULL; /* answered: freed by the client */
-
-	if (r && !resp->err.code) {
-		version_of(resp->json, v, sizeof(v));
-		controller_set_str(&r->version, v);
-		memcpy(r->hash, w->hash, sizeof(r->hash));
-		crec_set(r, "", NULL);
-		r->written_at = ev_now(o->t->ctl->loop);
-		o->backoff = 0;
-		FED_LOG_DEBUG(w->cluster, "%s %s %s (%s)", w->is_create ? "created" : "updated",
-		              o->t->cfg.target.kind, o->key, v);
-	} else if (r) {
-		failed(o, w->cluster, r, w->is_create ? "CreationFailed" : "UpdateFailed",
-		       &resp->err);
-		FED_LOG_WARN(w->cluster, "%s %s %s: %s", w->is_create ? "creating" : "updating",
-		             o->t->cfg.target.kind, o->key, resp->err.msg);
-	}
-	write_ctx_free(w);
-	round_done(o);
-}
-
-static void start_apply(struct write_ctx *w, struct fed_kube_client *c)
-{
-	struct fed_kube_ref ref = {&w->o->t->target_res, fed_obj_namespace(w->desired),
-	                           fed_obj_name(w->desired), NULL};
-	struct fed_kube_write_opts wo = {FED_MANAGER, true, false};
-	struct fed_error err = FED_ERROR_INIT;
-	struct crec *r = crec_get(w->o, w->cluster);
-	char *body;
-
-	/* no resourceVersion: apply is not a compare-and-swap here */
-	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(w->desired, "metadata"), "resourceVersion");
-	body = cJSON_PrintUnformatted(w->desired);
-	write_track(w, c);
-	if (!body ||
-	    fed_kube_patch(c, &ref, FED_PATCH_APPLY, body, &wo, apply_done, w, &w->call, &err)) {
-		if (!err.code)
-			fed_error_set(&err, FED_ENOMEM, "out of memory");
-		if (r)
-			failed(w->o, w->cluster, r, "UpdateFailed", &err);
-		round_done(w->o);
-		write_ctx_free(w);
-	}
-	free(body);
-}
-
-/* The object is not among the member's managed ones: write it when it is
- * absent (found NULL); when an unmanaged one is in the way, adopt it, or
- * leave it alone when it is labelled false or adoption is off. found is
- * the member's object or just its metadata. */
-static void decide(struct write_ctx *w, struct fed_kube_client *c, const cJSON *found)
-{
-	struct fobj *o = w->o;
-	struct crec *r = crec_get(o, w->cluster);
-	struct fed_error e = FED_ERROR_INIT;
-
-	if (!r)
-		goto done;
-	if (!found) {
-		w->is_create = true;
-		FED_LOG_DEBUG(w->cluster, "%s %s: writing (absent)", o->t->cfg.target.kind, o->key);
-		start_apply(w, c);
-		return;
-	}
-	switch (fed_managed_state(found)) {
-	case FED_MANAGED_FALSE:
-		r->parked_at = ev_now(o->t->ctl->loop);
-		memcpy(r->parked_hash, w->hash, sizeof(w->hash));
-		crec_set(r, "ManagedLabelFalse",
-		         "the object in the member is labelled kubefed.io/managed=false: fed "
-		         "leaves it alone");
-		goto done;
-	case FED_MANAGED_NONE:
-		if (!o->t->ctl->adopt) {
-			fed_error_set(&e, FED_EEXISTS,
-			              "the object already exists in the member and adoption is off "
-			              "(--adopt-resources=false): delete it there or label it "
-			              "kubefed.io/managed=true");
-			crec_set(r, "AlreadyExists", e.msg);
-			r->parked_at = ev_now(o->t->ctl->loop);
-			memcpy(r->parked_hash, w->hash, sizeof(w->hash));
-			goto done;
-		}
-		FED_LOG_INFO(w->cluster, "adopting existing %s %s", o->t->cfg.target.kind, o->key);
-		break;
-	case FED_MANAGED_YES:
-		break;
-	}
-	FED_LOG_DEBUG(w->cluster, "%s %s: writing (found)", o->t->cfg.target.kind, o->key);
-	start_apply(w, c);
-	return;
-done:
-	write_ctx_free(w);
-	round_done(o);
-}
-
-/* The answer to the GET made when the member's unmanaged informer had not
- * listed yet. */
-static void probe_done(struct fed_kube_response *resp, void *ud)
-{
-	struct write_ctx *w = ud;
-	struct fobj *o = w->o;
-	struct crec *r = crec_get(o, w->cluster);
-	struct member *m = fed_map_get(&o->t->ctl->members, w->cluster);
-	struct fed_kube_client *c = m ? member_client(m) : NULL;
-
-	w->call = NULL; /* answered: freed by the client */
-
-	if (!r || !c) {
-		if (r)
-			crec_set(r, "ClusterNotReady", "the cluster stopped being ready");
-		goto done;
-	}
-	if (resp->err.code == FED_ENOTFOUND) {
-		decide(w, c, NULL);
-		return;
-	}
-	if (resp->err.code) {
-		failed(o, w->cluster, r, "RetrievalFailed", &resp->err);
-		goto done;
-	}
-	decide(w, c, resp->json);
-	return;
-done:
-	write_ctx_free(w);
-	round_done(o);
-}
-
-static void delete_done(struct fed_kube_response *resp, void *ud)
-{
-	struct write_ctx *w = ud;
-	struct fobj *o = w->o;
-	struct crec *r = crec_get(o, w->cluster);
-
-	w->call = NULL; /* answered: freed by the client */
-
-	if (r && resp->err.code && resp->err.code != FED_ENOTFOUND) {
-		r->deleting = false;
-		failed(o, w->cluster, r, "DeletionFailed", &resp->err);
-	} else {
-		if (r) { /* taken off: no copy of ours is left there to wait for */
-			r->written_at = 0;
-			free(r->version);
-			r->version = NULL;
-		}
-		FED_LOG_DEBUG(w->cluster, "%s %s %s", w->orphan ? "released" : "deleted",
-		              o->t->cfg.target.kind, o->key);
-	}
-	write_ctx_free(w);
-	round_done(o);
 }
 
 /* Annotation keys have dots, so no dotted-path lookup. */
-static const char *annotation(const cJSON *obj, const char *key)
+const char *propagate_annotation(const cJSON *obj, const char *key)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItem(
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "annotations"), key));
-}
-
-static const char *delete_policy(const cJSON *fed)
-{
-	const char *opt = annotation(fed, FED_DELETEOPTION_ANNOTATION);
-	static char policy[32];
-	cJSON *j;
-
-	if (!opt || !(j = cJSON_Parse(opt)))
-		return "Background";
-	snprintf(policy, sizeof(policy), "%s",
-	         cJSON_GetStringValue(cJSON_GetObjectItem(j, "propagationPolicy"))
-	             ? cJSON_GetStringValue(cJSON_GetObjectItem(j, "propagationPolicy"))
-	             : "Background");
-	cJSON_Delete(j);
-	return policy;
-}
-
-/* Take our copy out of a cluster: delete it, or with kubefed.io/orphan
- * leave it and only drop the managed label (kubefed's orphaning). */
-static void start_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
-                            struct fed_kube_client *c, const cJSON *existing, bool orphan)
-{
-	struct fed_kube_ref ref = {&o->t->target_res, fed_obj_namespace(existing),
-	                           fed_obj_name(existing), NULL};
-	struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
-	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
-	struct fed_error err = FED_ERROR_INIT;
-	struct write_ctx *w = calloc(1, sizeof(*w));
-	struct crec *r = crec_get(o, cluster);
-	int ret;
-
-	if (!w || !r || !(w->cluster = strdup(cluster))) {
-		write_ctx_free(w);
-		return;
-	}
-	w->o = o;
-	w->is_delete = true;
-	w->orphan = orphan;
-	r->deleting = true;
-	crec_set(r, "WaitingForRemoval", NULL);
-	o->inflight++;
-	write_track(w, c);
-	if (orphan) {
-		ret = fed_kube_patch(c, &ref, FED_PATCH_MERGE,
-		                     "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL "\":null}}}",
-		                     &wo, delete_done, w, &w->call, &err);
-	} else {
-		d.precondition_uid = fed_obj_str(existing, "metadata.uid");
-		d.propagation_policy = delete_policy(fed);
-		ret = fed_kube_delete(c, &ref, &d, delete_done, w, &w->call, &err);
-	}
-	if (ret) {
-		r->deleting = false;
-		failed(o, cluster, r, orphan ? "LabelRemovalFailed" : "DeletionFailed", &err);
-		write_ctx_free(w);
-		round_done(o);
-	}
-}
-
-/* Create or update the object in one Ready cluster. */
-static void ensure(struct fobj *o, const cJSON *fed, const char *cluster, struct fed_kube_client *c,
-                   const cJSON *existing)
-{
-	struct crec *r = crec_get(o, cluster);
-	struct fed_error err = FED_ERROR_INIT;
-	struct write_ctx *w = NULL;
-	const cJSON *um = NULL;
-	bool usynced = false;
-	char hash[65], v[64];
-
-	if (!r)
-		return;
-	if (fed_desired_hash(fed, &o->t->tt, cluster, hash, &err)) {
-		crec_set(r, "ApplyOverridesFailed", err.msg);
-		return;
-	}
-	if (existing) {
-		r->written_at = 0; /* its event arrived */
-		version_of(existing, v, sizeof(v));
-		if (!strcmp(hash, r->hash) && r->version &&
-		    (!strcmp(v, r->version) || older_than(v, r->version))) {
-			if (!r->status || strcmp(r->status, "") != 0)
-				crec_set(r, "", NULL);
-			return; /* as we left it (or our write's event is on its way) */
-		}
-	} else if ((um = minf_get_unmanaged(o->t, cluster, o->key, &usynced)) && usynced &&
-	           fed_managed_state(um) == FED_MANAGED_FALSE && r->parked_at &&
-	           !strcmp(hash, r->parked_hash)) {
-		return; /* still labelled false: its next label change wakes us */
-	} else if (!usynced && r->parked_at && ev_now(o->t->ctl->loop) - r->parked_at < PARKED &&
-	           !strcmp(hash, r->parked_hash)) {
-		/* not ours to touch, and the unmanaged informer has not
-		 * listed yet to tell us when its label changes: look again later */
-		if (!ev_is_active(&o->retry)) {
-			ev_timer_set(&o->retry, PARKED, 0.);
-			ev_timer_start(o->t->ctl->loop, &o->retry);
-		}
-		return;
-	} else if (r->written_at && ev_now(o->t->ctl->loop) - r->written_at < AWAIT_EVENT &&
-	           !strcmp(hash, r->hash)) {
-		/* just written: its watch event has not arrived yet; look again
-		 * later in case it never does (created and deleted at once) */
-		if (!ev_is_active(&o->retry)) {
-			ev_timer_set(&o->retry, AWAIT_EVENT, 0.);
-			ev_timer_start(o->t->ctl->loop, &o->retry);
-		}
-		return;
-	}
-	r->written_at = r->parked_at = 0;
-	FED_LOG_DEBUG(cluster, "%s %s: %s (hash %.12s was %.12s, version %s was %s)",
-	              o->t->cfg.target.kind, o->key, existing ? "writing" : "placing", hash,
-	              r->hash, existing ? v : "-", r->version ? r->version : "-");
-	if (!(w = calloc(1, sizeof(*w))) || !(w->cluster = strdup(cluster)))
-		goto oom;
-	w->o = o;
-	memcpy(w->hash, hash, sizeof(hash));
-	if (fed_object_for_cluster(fed, &o->t->tt, cluster, existing, &w->desired, &err)) {
-		crec_set(r, "ComputeResourceFailed", err.msg);
-		write_ctx_free(w);
-		return;
-	}
-	o->inflight++;
-	if (existing) {
-		start_apply(w, c);
-		return;
-	}
-	if (usynced) {
-		/* An object created in the member a moment ago may not be in
-		 * the store yet; then the apply adopts it, as a GET an instant
-		 * earlier would have missed it too. */
-		decide(w, c, um);
-		return;
-	}
-	{
-		struct fed_kube_ref ref = {&o->t->target_res, fed_obj_namespace(w->desired),
-		                           fed_obj_name(w->desired), NULL};
-		FED_LOG_DEBUG(cluster,
-		              "%s %s: asking the member (unmanaged objects not listed yet)",
-		              o->t->cfg.target.kind, o->key);
-		write_track(w, c);
-		if (fed_kube_get(c, &ref, probe_done, w, &w->call, &err)) {
-			failed(o, cluster, r, "RetrievalFailed", &err);
-			write_ctx_free(w);
-			round_done(o);
-		}
-	}
-	return;
-oom:
-	write_ctx_free(w);
 }
 
 /* ---- placement --------------------------------------------------------- */
@@ -632,216 +173,6 @@ out:
 	return ret;
 }
 
-/* ---- status ------------------------------------------------------------ */
-
-static void status_done(struct fed_kube_response *resp, void *ud)
-{
-	struct fobj *o = ud;
-
-	o->status_call = NULL;
-	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
-		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
-		             resp->err.msg);
-		free(o->status_hash);
-		o->status_hash = NULL;
-		o->status_dirty = true;
-	}
-	if (o->status_dirty) { /* what changed meanwhile goes out now */
-		o->status_dirty = false;
-		ftype_enqueue(o->t, o->key);
-	}
-}
-
-static void add_sum(cJSON *agg, const char *field, const cJSON *st)
-{
-	const cJSON *v = cJSON_GetObjectItem(st, field);
-	cJSON *a = cJSON_GetObjectItem(agg, field);
-
-	if (!cJSON_IsNumber(v))
-		return;
-	if (a)
-		cJSON_SetNumberValue(a, a->valuedouble + v->valuedouble);
-	else
-		cJSON_AddNumberToObject(agg, field, v->valuedouble);
-}
-
-static void write_status(struct fobj *o, const cJSON *fed, const char *const *names, size_t n,
-                         const bool *sel, const char *reason, const char *message)
-{
-	static const char *const sums[] = {"replicas", "readyReplicas", "availableReplicas",
-	                                   "updatedReplicas"};
-	struct fed_kube_ref ref = {&o->t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed),
-	                           "status"};
-	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
-	struct fed_error err = FED_ERROR_INIT;
-	cJSON *st = cJSON_CreateObject(), *clusters, *agg, *cond, *patch = NULL, *conds;
-	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "generation");
-	char hash[65], now[32], *body = NULL;
-	const char *prev_t = NULL;
-	bool ok = !reason, synced, any_agg = false;
-	struct tm tm;
-	time_t t = time(NULL);
-	size_t i;
-
-	clusters = cJSON_AddArrayToObject(st, "clusters");
-	agg = cJSON_CreateObject();
-	for (i = 0; i < n; i++) {
-		struct crec *r = fed_map_get(&o->recs, names[i]);
-		const cJSON *existing = minf_get(o->t, names[i], o->key, &synced);
-		cJSON *c;
-		if (!sel[i] && !(r && r->version))
-			continue;
-		c = cJSON_CreateObject();
-		cJSON_AddStringToObject(c, "name", names[i]);
-		cJSON_AddStringToObject(c, "status", r && r->status ? r->status : "");
-		if (r && r->message)
-			cJSON_AddStringToObject(c, "message", r->message);
-		if (r && r->version) {
-			cJSON_AddStringToObject(c, "version", r->version);
-			cJSON_AddStringToObject(c, "hash", r->hash);
-		}
-		if (r && r->status && *r->status)
-			ok = false;
-		if (existing && cJSON_GetObjectItem(existing, "status")) {
-			const cJSON *rs = cJSON_GetObjectItem(existing, "status");
-			if (o->t->cfg.status_collection)
-				cJSON_AddItemToObject(c, "remoteStatus", cJSON_Duplicate(rs, 1));
-			for (size_t k = 0; k < sizeof(sums) / sizeof(sums[0]); k++)
-				add_sum(agg, sums[k], rs);
-			any_agg = any_agg || cJSON_GetObjectItem(rs, "replicas");
-		}
-		cJSON_AddItemToArray(clusters, c);
-	}
-	if (any_agg) {
-		cJSON_AddNumberToObject(agg, "clusters", (double)cJSON_GetArraySize(clusters));
-		cJSON_AddItemToObject(st, "aggregate", agg);
-	} else {
-		cJSON_Delete(agg);
-	}
-	if (cJSON_IsNumber(gen))
-		cJSON_AddNumberToObject(st, "observedGeneration", gen->valuedouble);
-	conds = cJSON_AddArrayToObject(st, "conditions");
-	cond = cJSON_CreateObject();
-	cJSON_AddStringToObject(cond, "type", "Propagation");
-	cJSON_AddStringToObject(cond, "status", ok ? "True" : "False");
-	if (reason || !ok)
-		cJSON_AddStringToObject(cond, "reason", reason ? reason : "CheckClusters");
-	if (message)
-		cJSON_AddStringToObject(cond, "message", message);
-	cJSON_AddItemToArray(conds, cond);
-	/* compare without times: a probe of nothing new writes nothing */
-	if (fed_json_hash(st, hash) || (o->status_hash && !strcmp(o->status_hash, hash)))
-		goto out;
-	if (o->status_call) {
-		/* one status write at a time, or an older one could land last */
-		o->status_dirty = true;
-		goto out;
-	}
-	{
-		cJSON *cur = cJSON_Duplicate(cJSON_GetObjectItem(fed, "status"), 1);
-		char h2[65] = "";
-		const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cur, "conditions"), 0);
-		const char *cur_status =
-		    c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "status")) : NULL;
-
-		/* the transition time stays while the condition's status does */
-		prev_t =
-		    c0 ? cJSON_GetStringValue(cJSON_GetObjectItem(c0, "lastTransitionTime")) : NULL;
-		prev_t = prev_t && cur_status && !strcmp(cur_status, ok ? "True" : "False")
-		             ? strdup(prev_t)
-		             : NULL;
-		if (c0) {
-			cJSON_DeleteItemFromObject((cJSON *)c0, "lastUpdateTime");
-			cJSON_DeleteItemFromObject((cJSON *)c0, "lastTransitionTime");
-		}
-		/* first write since start: the object may already say this (later,
-		 * the informer's copy may be older than our last write) */
-		if (!o->status_hash && cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
-			controller_set_str(&o->status_hash, hash);
-			cJSON_Delete(cur);
-			free((char *)prev_t);
-			goto out;
-		}
-		cJSON_Delete(cur);
-	}
-	gmtime_r(&t, &tm);
-	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(cond, "lastUpdateTime", now);
-	cJSON_AddStringToObject(cond, "lastTransitionTime", prev_t ? prev_t : now);
-	free((char *)prev_t);
-	patch = cJSON_CreateObject();
-	cJSON_AddItemToObject(patch, "status", st);
-	st = NULL;
-	body = cJSON_PrintUnformatted(patch);
-	if (!body || fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
-	                            o, &o->status_call, &err)) {
-		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
-		             err.msg);
-		goto out;
-	}
-	controller_set_str(&o->status_hash, hash);
-out:
-	free(body);
-	cJSON_Delete(patch);
-	cJSON_Delete(st);
-}
-
-/* ---- finalizer --------------------------------------------------------- */
-
-static bool has_finalizer(const cJSON *fed)
-{
-	const cJSON *f;
-
-	cJSON_ArrayForEach(
-	    f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"),
-	                           "finalizers")) if (cJSON_IsString(f) &&
-	                                              !strcmp(f->valuestring,
-	                                                      FED_SYNC_FINALIZER)) return true;
-	return false;
-}
-
-static void fin_done(struct fed_kube_response *resp, void *ud)
-{
-	char *what = ud;
-
-	if (resp->err.code && resp->err.code != FED_ENOTFOUND && resp->err.code != FED_ECONFLICT)
-		FED_LOG_WARN(NULL, "%s: %s", what, resp->err.msg);
-	free(what);
-}
-
-/* add (or remove) our finalizer, guarded by resourceVersion so that
- * someone else's finalizers are never lost */
-static void set_finalizer(struct fobj *o, const cJSON *fed, bool add)
-{
-	struct fed_kube_ref ref = {&o->t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed), NULL};
-	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
-	struct fed_error err = FED_ERROR_INIT;
-	cJSON *patch = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(patch, "metadata"),
-	      *list = cJSON_AddArrayToObject(meta, "finalizers");
-	const cJSON *f;
-	char *body, *what = NULL;
-
-	cJSON_AddStringToObject(meta, "resourceVersion", fed_obj_resource_version(fed));
-	cJSON_ArrayForEach(
-	    f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"),
-	                           "finalizers")) if (cJSON_IsString(f) &&
-	                                              strcmp(f->valuestring, FED_SYNC_FINALIZER))
-	    cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
-	if (add)
-		cJSON_AddItemToArray(list, cJSON_CreateString(FED_SYNC_FINALIZER));
-	body = cJSON_PrintUnformatted(patch);
-	if (body && (what = malloc(strlen(o->key) + 64)))
-		sprintf(what, "%s finalizer on %s", add ? "adding" : "removing", o->key);
-	if (!body || !what ||
-	    fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, fin_done, what, NULL,
-	                   &err)) {
-		FED_LOG_WARN(NULL, "%s: %s", o->key, err.msg);
-		free(what);
-	}
-	free(body);
-	cJSON_Delete(patch);
-}
-
 /* ---- the sync ---------------------------------------------------------- */
 
 static void stray_done(struct fed_kube_response *resp, void *ud)
@@ -892,7 +223,7 @@ static void remove_leftover_copies(struct fobj *o)
 void fobj_sync(struct ftype *t, const char *key)
 {
 	struct controller *ctl = t->ctl;
-	const cJSON *fed = fed_get(t, key);
+	const cJSON *fed = propagate_fed_get(t, key);
 	struct fobj *o;
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_map_iter it;
@@ -942,15 +273,15 @@ void fobj_sync(struct ftype *t, const char *key)
 	hold = ev_is_active(&o->retry) && o->backoff > 0;
 	msg[0] = '\0';
 	deleting = fed_obj_str(fed, "metadata.deletionTimestamp") != NULL;
-	orphan = deleting && annotation(fed, FED_ORPHAN_ANNOTATION) &&
-	         !strcmp(annotation(fed, FED_ORPHAN_ANNOTATION), "true");
-	if (deleting && !has_finalizer(fed))
+	orphan = deleting && propagate_annotation(fed, FED_ORPHAN_ANNOTATION) &&
+	         !strcmp(propagate_annotation(fed, FED_ORPHAN_ANNOTATION), "true");
+	if (deleting && !propagate_has_finalizer(fed))
 		return; /* someone else's finalizer holds it; nothing of ours to do */
 	/* The finalizer and the first writes to members go out together:
 	 * waiting for the finalizer's round trip first would double the
 	 * latency of every new object. */
-	if (!deleting && !has_finalizer(fed))
-		set_finalizer(o, fed, true);
+	if (!deleting && !propagate_has_finalizer(fed))
+		propagate_set_finalizer(o, fed, true);
 	n = fed_map_count(&ctl->members);
 	names = calloc(n ? n : 1, sizeof(*names));
 	sel = calloc(n ? n : 1, sizeof(*sel));
@@ -1004,12 +335,13 @@ void fobj_sync(struct ftype *t, const char *key)
 			listing = true; /* not known yet: no verdict, no status */
 		if (sel[i] && !deleting) {
 			if (!c || !synced) {
-				if ((r = crec_get(o, names[i])))
-					crec_set(r, "ClusterNotReady", "the cluster is not ready");
+				if ((r = propagate_crec_get(o, names[i])))
+					propagate_crec_set(r, "ClusterNotReady",
+					                   "the cluster is not ready");
 				continue;
 			}
 			if (!hold)
-				ensure(o, fed, names[i], c, existing);
+				propagate_ensure(o, fed, names[i], c, existing);
 			continue;
 		}
 		/* not placed here (or being deleted): remove our copy */
@@ -1017,7 +349,7 @@ void fobj_sync(struct ftype *t, const char *key)
 			if (existing) {
 				remaining = true;
 				if ((!r || !r->deleting) && !hold)
-					start_write_off(o, fed, names[i], c, existing, orphan);
+					propagate_write_off(o, fed, names[i], c, existing, orphan);
 			} else if (r && r->written_at &&
 			           ev_now(ctl->loop) - r->written_at < AWAIT_EVENT) {
 				/* we just created it and its watch event is on its
@@ -1033,8 +365,8 @@ void fobj_sync(struct ftype *t, const char *key)
 		} else if (r && r->version && !orphan) {
 			/* unreachable and it holds our copy: removal waits for it */
 			remaining = true;
-			crec_set(r, "ClusterNotReady",
-			         "waiting for the cluster to remove its copy");
+			propagate_crec_set(r, "ClusterNotReady",
+			                   "waiting for the cluster to remove its copy");
 		} else if (r) {
 			/* holds no copy: never blocks anything */
 			crec_free(fed_map_del(&o->recs, names[i]));
@@ -1048,14 +380,14 @@ void fobj_sync(struct ftype *t, const char *key)
 		if (!remaining && !o->inflight) {
 			FED_LOG_INFO(NULL, "%s %s deleted%s", t->cfg.federated.kind, key,
 			             orphan ? " (member copies orphaned)" : " from every member");
-			set_finalizer(o, fed, false);
+			propagate_set_finalizer(o, fed, false);
 		}
 		goto out;
 	}
 	/* a Ready member still listing would show as ClusterNotReady for a
 	 * moment: report once it has listed (its sync enqueues us again) */
 	if (!o->inflight && !listing)
-		write_status(o, fed, names, n, sel, why, msg[0] ? msg : NULL);
+		propagate_write_status(o, fed, names, n, sel, why, msg[0] ? msg : NULL);
 out:
 	free(names);
 	free(sel);

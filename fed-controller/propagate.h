@@ -84,6 +84,8 @@ const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char
 /* propagate.c */
 void fobj_sync(struct ftype *t, const char *key);
 void fobj_free(struct fobj *o);
+
+/* propagate_write.c */
 /* A member's client is about to be freed: end o's writes through it, as
  * failures to retry (a freed client drops its calls without calling back). */
 void fobj_client_gone(struct fobj *o, struct fed_kube_client *c);

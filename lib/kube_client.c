@@ -1,15 +1,12 @@
 /* The request engine: libcurl multi on libev (curl's evhiperfifo pattern),
- * a token-bucket rate limiter and an in-flight bound per client, retries
- * with backoff that honour Retry-After, credentials (static token, rotating
- * token file, exec plugin, client certificates) and error mapping. */
-#include <errno.h>
-#include <math.h>
+ * a token-bucket rate limiter and an in-flight bound per client, and the
+ * lists a call moves through (queued, active, delayed for a retry).
+ * Each attempt's credentials and curl easy handle are set up in
+ * kube_easy.c; completion (error mapping, retries with backoff that honour
+ * Retry-After) is in kube_call.c. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
-#include "fed/log.h"
 #include "kube_internal.h"
 
 #define DEFAULT_QPS          50.0
@@ -17,8 +14,6 @@
 #define DEFAULT_TIMEOUT_MS   30000
 #define DEFAULT_MAX_RETRIES  5
 #define DEFAULT_MAX_INFLIGHT 32
-#define EXEC_TIMEOUT_MS      30000
-#define EXEC_EXPIRY_MARGIN   10 /* seconds: refresh a little before expiry */
 
 struct sockinfo {
 	ev_io io;
@@ -59,8 +54,6 @@ static struct client_priv *priv(struct fed_kube_client *c)
 }
 
 static void client_really_free(struct fed_kube_client *c);
-static void check_multi_info(struct fed_kube_client *c);
-static void pump(struct fed_kube_client *c);
 
 static void dispatch_begin(struct fed_kube_client *c)
 {
@@ -102,7 +95,7 @@ static void multi_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	dispatch_begin(c);
 	socket_action(c, CURL_SOCKET_TIMEOUT, 0);
-	check_multi_info(c);
+	fed_kube_check_multi_info(c);
 	dispatch_end(c);
 }
 
@@ -115,7 +108,7 @@ static void sock_event_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	dispatch_begin(c);
 	socket_action(c, w->fd, action);
-	check_multi_info(c);
+	fed_kube_check_multi_info(c);
 	dispatch_end(c);
 }
 
@@ -297,7 +290,7 @@ fail:
 	return ret;
 }
 
-static void call_unlink(struct fed_kube_call *call)
+void fed_kube_call_unlink(struct fed_kube_call *call)
 {
 	struct fed_kube_client *c = call->client;
 
@@ -341,7 +334,7 @@ void fed_kube_call_free(struct fed_kube_call *call)
 {
 	if (!call)
 		return;
-	call_unlink(call);
+	fed_kube_call_unlink(call);
 	if (call->easy)
 		curl_easy_cleanup(call->easy);
 	curl_slist_free_all(call->headers);
@@ -386,6 +379,11 @@ static void client_really_free(struct fed_kube_client *c)
 	free((struct client_alloc *)c);
 }
 
+bool fed_kube_client_closing(struct fed_kube_client *c)
+{
+	return priv(c)->free_pending;
+}
+
 void fed_kube_client_free(struct fed_kube_client *c)
 {
 	if (!c)
@@ -421,238 +419,10 @@ void fed_kube_client_stats(const struct fed_kube_client *c, struct fed_kube_clie
 void fed_kube_client_set_max_inflight(struct fed_kube_client *c, int n)
 {
 	c->max_inflight = n > 0 ? n : 1;
-	pump(c);
-}
-
-/* ---- credentials ------------------------------------------------------- */
-
-/* Tokens in files rotate (projected service-account tokens): re-read when
- * the file changed, looking at most once a second. */
-static int file_token(struct fed_kube_client *c, const char **out, struct fed_error *err)
-{
-	struct stat st;
-	ev_tstamp now = ev_now(c->loop);
-	FILE *f = NULL;
-	char buf[16384];
-	size_t n;
-
-	*out = c->file_token;
-	if (c->file_token && now - c->file_token_checked < 1.0)
-		return 0;
-	c->file_token_checked = now;
-	if (stat(c->cfg.token_file, &st))
-		return fed_error_set(err, FED_EUNAUTHORIZED, "cannot read token file %s: %s",
-		                     c->cfg.token_file, strerror(errno));
-	if (c->file_token && st.st_mtime == c->file_token_mtime)
-		return 0;
-	f = fopen(c->cfg.token_file, "r");
-	if (!f)
-		return fed_error_set(err, FED_EUNAUTHORIZED, "cannot read token file %s: %s",
-		                     c->cfg.token_file, strerror(errno));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	free(c->file_token);
-	c->file_token = strdup(buf);
-	memset(buf, 0, sizeof(buf));
-	if (!c->file_token)
-		return fed_error_set(err, FED_ENOMEM, "out of memory");
-	c->file_token_mtime = st.st_mtime;
-	*out = c->file_token;
-	return 0;
-}
-
-static int exec_credential(struct fed_kube_client *c, struct fed_error *err)
-{
-	time_t now = time(NULL);
-	int ret;
-
-	if (c->have_exec_cred &&
-	    (!c->exec_cred.expires || now + EXEC_EXPIRY_MARGIN < c->exec_cred.expires))
-		return 0;
-	fed_exec_credential_release(&c->exec_cred);
-	c->have_exec_cred = false;
-	FED_LOG_DEBUG(c->name, "running exec credential plugin %s", c->cfg.exec->command);
-	ret = fed_exec_credential_get(&c->cfg, EXEC_TIMEOUT_MS, &c->exec_cred, err);
-	if (ret)
-		return ret;
-	c->have_exec_cred = true;
-	return 0;
+	fed_kube_pump(c);
 }
 
 /* ---- starting a call --------------------------------------------------- */
-
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct fed_kube_call *call = ud;
-	size_t n = size * nmemb;
-	long status = 0;
-
-	if (call->canceled || priv(call->client)->free_pending)
-		return 0;
-	if (call->on_data) {
-		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-		if (status >= 200 && status < 300) {
-			int stop = call->on_data(ptr, n, call->ud);
-			if (stop || call->canceled || priv(call->client)->free_pending)
-				return 0;
-			return n;
-		}
-	}
-	if (fed_buf_append(&call->resp, ptr, n))
-		return 0;
-	return n;
-}
-
-static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct fed_kube_call *call = ud;
-	size_t n = size * nmemb;
-
-	if (n > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
-		double v = strtod(ptr + 12, NULL);
-		if (v > 0 && v < 3600)
-			call->retry_after = v;
-	}
-	return n;
-}
-
-static int add_header(struct curl_slist **list, const char *h)
-{
-	struct curl_slist *l = curl_slist_append(*list, h);
-
-	if (!l)
-		return FED_ENOMEM;
-	*list = l;
-	return 0;
-}
-
-static int setup_easy(struct fed_kube_call *call, struct fed_error *err)
-{
-	struct fed_kube_client *c = call->client;
-	struct fed_rest_config *cfg = &c->cfg;
-	struct fed_buf h = FED_BUF_INIT;
-	const char *token = cfg->token;
-	const char *cert = cfg->cert_pem, *key = cfg->key_pem;
-	size_t cert_len = cfg->cert_len, key_len = cfg->key_len;
-	struct curl_blob blob;
-	CURL *e;
-	int ret;
-
-	if (cfg->token_file && !cfg->token) {
-		ret = file_token(c, &token, err);
-		if (ret)
-			return ret;
-	}
-	if (cfg->exec) {
-		ret = exec_credential(c, err);
-		if (ret)
-			return ret;
-		if (c->exec_cred.token)
-			token = c->exec_cred.token;
-		if (c->exec_cred.client_cert_pem && c->exec_cred.client_key_pem) {
-			cert = c->exec_cred.client_cert_pem;
-			cert_len = strlen(cert);
-			key = c->exec_cred.client_key_pem;
-			key_len = strlen(key);
-		}
-	}
-
-	if (call->easy)
-		curl_easy_cleanup(call->easy);
-	curl_slist_free_all(call->headers);
-	call->headers = NULL;
-	call->easy = e = curl_easy_init();
-	if (!e)
-		return fed_error_set(err, FED_ENOMEM, "curl_easy_init failed");
-
-	if (fed_buf_printf(&h, "Accept: %s", call->accept ? call->accept : "application/json") ||
-	    add_header(&call->headers, fed_buf_str(&h)) || add_header(&call->headers, "Expect:") ||
-	    add_header(&call->headers, "User-Agent: fed/" FED_VERSION))
-		goto oom;
-	fed_buf_reset(&h);
-	if (call->body) {
-		if (fed_buf_printf(&h, "Content-Type: %s",
-		                   call->content_type ? call->content_type : "application/json") ||
-		    add_header(&call->headers, fed_buf_str(&h)))
-			goto oom;
-		fed_buf_reset(&h);
-	}
-	if (token && *token) {
-		if (fed_buf_printf(&h, "Authorization: Bearer %s", token) ||
-		    add_header(&call->headers, fed_buf_str(&h)))
-			goto oom;
-		memset(h.data, 0, h.len);
-	}
-	fed_buf_release(&h);
-
-	curl_easy_setopt(e, CURLOPT_URL, call->url);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
-	if (strcmp(call->method, "GET") == 0)
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	if (call->body) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? (long)call->timeout_ms : 0L);
-	/* A read that stops moving mid-response (seen with HTTP/2 under heavy
-	 * load: a LIST page stuck after 400 KB until the 30 s timeout) is
-	 * given up after 10 s without a byte and retried, as GETs are. */
-	if (!call->streaming && !strcmp(call->method, "GET") && call->timeout_ms > 10000) {
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 10L);
-	}
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	if (c->connect_to)
-		curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
-	if (cfg->proxy_url)
-		curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
-	else
-		curl_easy_setopt(e, CURLOPT_PROXY, ""); /* kubeconfig says: no proxy env */
-	if (cfg->insecure_skip_tls_verify) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (cfg->ca_pem) {
-		blob.data = cfg->ca_pem;
-		blob.len = cfg->ca_len;
-		blob.flags = CURL_BLOB_NOCOPY;
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
-	}
-	if (cert && key) {
-		blob.data = (void *)cert;
-		blob.len = cert_len;
-		blob.flags = CURL_BLOB_COPY;
-		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
-		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-		blob.data = (void *)key;
-		blob.len = key_len;
-		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
-		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-	}
-	return 0;
-oom:
-	fed_buf_release(&h);
-	return fed_error_set(err, FED_ENOMEM, "out of memory");
-}
-
-static void finish(struct fed_kube_call *call, struct fed_kube_response *resp);
 
 /* Start a call now: hand it to curl. On a local failure (credential plugin,
  * memory) the call completes with that error. */
@@ -665,13 +435,13 @@ static void start(struct fed_kube_call *call)
 	fed_buf_reset(&call->resp);
 	call->retry_after = 0;
 	call->errbuf[0] = '\0';
-	if (setup_easy(call, &resp.err)) {
-		finish(call, &resp);
+	if (fed_kube_call_setup(call, &resp.err)) {
+		fed_kube_call_finish(call, &resp);
 		return;
 	}
 	if (curl_multi_add_handle(c->multi, call->easy) != CURLM_OK) {
 		fed_error_set(&resp.err, FED_ERR, "curl_multi_add_handle failed");
-		finish(call, &resp);
+		fed_kube_call_finish(call, &resp);
 		return;
 	}
 	call->active = true;
@@ -691,14 +461,14 @@ static void queue_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct fed_kube_client *c = w->data;
 
 	dispatch_begin(c);
-	pump(c);
+	fed_kube_pump(c);
 	dispatch_end(c);
 }
 
 /* Start queued calls while the token bucket and the in-flight bound allow.
  * Exempt calls (watches, health probes) do not count against the in-flight
  * bound: a member busy with writes must still answer its health probe. */
-static void pump(struct fed_kube_client *c)
+void fed_kube_pump(struct fed_kube_client *c)
 {
 	struct fed_kube_call *call, *next;
 	ev_tstamp now;
@@ -725,7 +495,7 @@ static void pump(struct fed_kube_client *c)
 			return;
 		}
 		c->tokens -= 1.0;
-		call_unlink(call);
+		fed_kube_call_unlink(call);
 		start(call);
 	}
 }
@@ -821,216 +591,32 @@ void fed_kube_call_cancel(struct fed_kube_call *call)
 	fed_kube_call_free(call);
 }
 
-/* ---- completion -------------------------------------------------------- */
-
-static const char *status_message(const cJSON *json)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
-
-	return cJSON_IsString(m) ? m->valuestring : NULL;
-}
-
-static void map_http_error(struct fed_kube_call *call, long status, const cJSON *json,
-                           struct fed_error *err)
-{
-	const char *msg = status_message(json);
-	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(json, "reason");
-	const char *r = cJSON_IsString(reason) ? reason->valuestring : "";
-	const char *cl = call->client->name;
-	int code;
-
-	if (status == 404)
-		code = FED_ENOTFOUND;
-	else if (status == 409)
-		code = strcmp(r, "AlreadyExists") == 0 ? FED_EEXISTS : FED_ECONFLICT;
-	else if (status == 410)
-		code = FED_EGONE;
-	else if (status == 401)
-		code = FED_EUNAUTHORIZED;
-	else if (status == 403)
-		code = FED_EFORBIDDEN;
-	else if (status == 400 || status == 422)
-		code = FED_EINVALID;
-	else if (status == 429 || status >= 500)
-		code = FED_EUNAVAILABLE;
-	else
-		code = FED_ERR;
-
-	if (status == 401)
-		fed_error_set(
-		    err, code,
-		    "cluster %s: %s %s: Unauthorized: the credentials of user %s were rejected "
-		    "(check its token or client certificate in %s)",
-		    cl, call->method, call->url + strlen(call->client->base_url),
-		    call->client->cfg.user ? call->client->cfg.user : "(none)",
-		    call->client->cfg.source ? call->client->cfg.source : "the kubeconfig");
-	else
-		fed_error_set(err, code, "cluster %s: %s %s: %ld %s%s%s", cl, call->method,
-		              call->url + strlen(call->client->base_url), status,
-		              *r ? r : fed_err_name(code), msg ? ": " : "", msg ? msg : "");
-	err->http_status = (int)status;
-	snprintf(err->reason, sizeof(err->reason), "%s", *r ? r : fed_err_name(code));
-}
-
-static void map_curl_error(struct fed_kube_call *call, CURLcode rc, struct fed_error *err)
-{
-	struct fed_kube_client *c = call->client;
-	const char *detail = call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc);
-
-	switch (rc) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-		fed_error_set(err, FED_ETLS,
-		              "cluster %s: cannot verify the server certificate of %s: %s (check "
-		              "certificate-authority-data and tls-server-name of cluster %s in %s)",
-		              c->name, c->cfg.server, detail,
-		              c->cfg.cluster ? c->cfg.cluster : c->name,
-		              c->cfg.source ? c->cfg.source : "the kubeconfig");
-		break;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-		fed_error_set(err, FED_ETLS, "cluster %s: TLS handshake with %s failed: %s",
-		              c->name, c->cfg.server, detail);
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		fed_error_set(err, FED_ETIMEOUT, "cluster %s: %s %s: no answer from %s in time: %s",
-		              c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
-		              detail);
-		break;
-	default:
-		fed_error_set(err, FED_EUNAVAILABLE, "cluster %s: %s %s: cannot reach %s: %s",
-		              c->name, call->method, call->url + strlen(c->base_url), c->cfg.server,
-		              detail);
-		break;
-	}
-}
-
-static bool is_read(const struct fed_kube_call *call)
-{
-	return strcmp(call->method, "GET") == 0;
-}
-
-static double backoff(int attempt)
-{
-	double d = 0.1 * pow(2.0, attempt);
-
-	if (d > 5.0)
-		d = 5.0;
-	/* jitter: between half and the full delay */
-	return d * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
-}
-
 static void retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fed_kube_call *call = w->data;
 	struct fed_kube_client *c = call->client;
 
 	dispatch_begin(c);
-	call_unlink(call);
+	fed_kube_call_unlink(call);
 	enqueue(call);
-	pump(c);
+	fed_kube_pump(c);
 	dispatch_end(c);
 }
 
-static void finish(struct fed_kube_call *call, struct fed_kube_response *resp)
+/* A call to retry waits on the delayed list, then queues again. */
+void fed_kube_call_delay(struct fed_kube_call *call, double delay)
 {
 	struct fed_kube_client *c = call->client;
 
-	call_unlink(call);
-	if (!call->canceled && !priv(c)->free_pending && call->cb) {
-		call->canceled = true; /* a cancel from inside the callback is a no-op */
-		call->cb(resp, call->ud);
-	}
-	cJSON_Delete(resp->json);
-	fed_kube_call_free(call);
-}
-
-static void complete(struct fed_kube_call *call, CURLcode rc)
-{
-	struct fed_kube_client *c = call->client;
-	struct fed_kube_response resp;
-	long status = 0, httpver = 0;
-	bool retry = false;
-
-	memset(&resp, 0, sizeof(resp));
-	if (call->canceled) {
-		if (!call->reaping)
-			fed_kube_call_free(call);
-		return;
-	}
-	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(call->easy, CURLINFO_HTTP_VERSION, &httpver);
-	if (httpver == CURL_HTTP_VERSION_2_0)
-		c->stats.http2++;
-	call_unlink(call);
-
-	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && call->on_data && status < 300)) {
-		map_curl_error(call, rc, &resp.err);
-		/* connection-level failures: safe to repeat reads only */
-		retry = !call->streaming && is_read(call) && resp.err.code != FED_ETLS;
-	} else if (status < 200 || status >= 300) {
-		resp.json = cJSON_ParseWithLength(fed_buf_str(&call->resp), call->resp.len);
-		map_http_error(call, status, resp.json, &resp.err);
-		if (status == 429 ||
-		    (status >= 500 && status != 501 && (is_read(call) || call->retry_after > 0)))
-			retry = !call->streaming;
-		if (status == 401 && c->cfg.exec && !call->auth_retried) {
-			/* the plugin's credential may have been revoked early */
-			call->auth_retried = true;
-			fed_exec_credential_release(&c->exec_cred);
-			c->have_exec_cred = false;
-			retry = true;
-			call->attempt--;
-		}
-	} else {
-		if (strcmp(call->method, "GET") != 0)
-			c->stats.writes++;
-		if (!call->on_data && call->resp.len)
-			resp.json = cJSON_ParseWithLength(fed_buf_str(&call->resp), call->resp.len);
-	}
-
-	if (retry && call->attempt < call->max_retries) {
-		double delay =
-		    call->retry_after > 0 ? fmin(call->retry_after, 30.0) : backoff(call->attempt);
-		call->attempt++;
-		c->stats.retries++;
-		FED_LOG_DEBUG(c->name, "retrying %s %s in %.2fs: %s", call->method,
-		              call->url + strlen(c->base_url), delay, resp.err.msg);
-		cJSON_Delete(resp.json);
-		ev_timer_init(&call->retry_timer, retry_timer_cb, delay, 0.);
-		call->retry_timer.data = call;
-		ev_timer_start(c->loop, &call->retry_timer);
-		call->delayed = true;
-		call->prev = NULL;
-		call->next = c->delayed;
-		if (c->delayed)
-			c->delayed->prev = call;
-		c->delayed = call;
-		return;
-	}
-	resp.status = (int)status;
-	resp.body = fed_buf_str(&call->resp);
-	resp.body_len = call->resp.len;
-	resp.retry_after = call->retry_after;
-	finish(call, &resp);
-}
-
-static void check_multi_info(struct fed_kube_client *c)
-{
-	CURLMsg *msg;
-	int left;
-
-	while (!priv(c)->free_pending && (msg = curl_multi_info_read(c->multi, &left))) {
-		struct fed_kube_call *call = NULL;
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
-		if (call)
-			complete(call, msg->data.result);
-	}
-	pump(c);
+	ev_timer_init(&call->retry_timer, retry_timer_cb, delay, 0.);
+	call->retry_timer.data = call;
+	ev_timer_start(c->loop, &call->retry_timer);
+	call->delayed = true;
+	call->prev = NULL;
+	call->next = c->delayed;
+	if (c->delayed)
+		c->delayed->prev = call;
+	c->delayed = call;
 }
 
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)

@@ -71,6 +71,29 @@ struct fed_kube_client {
 
 void fed_kube_call_free(struct fed_kube_call *call);
 
+/* kube_client.c: the client's lists (queued, active, delayed) and its
+ * curl multi handle, for kube_call.c and kube_easy.c. */
+/* True once fed_kube_client_free was called from inside one of the
+ * client's callbacks: nothing more is started or reported. */
+bool fed_kube_client_closing(struct fed_kube_client *c);
+/* Take the call off whichever list it is on and stop its retry timer. */
+void fed_kube_call_unlink(struct fed_kube_call *call);
+/* Put an unlinked call on the delayed list; after delay seconds it is
+ * queued again. */
+void fed_kube_call_delay(struct fed_kube_call *call, double delay);
+/* Start queued calls while the rate limit and the in-flight bound allow. */
+void fed_kube_pump(struct fed_kube_client *c);
+
+/* kube_easy.c: a fresh easy handle for the call's next attempt, with the
+ * current credentials (a token file re-read, an exec plugin run). */
+int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err);
+
+/* kube_call.c: completion. */
+/* Unlink the call, run its callback (unless canceled or closing), free it. */
+void fed_kube_call_finish(struct fed_kube_call *call, struct fed_kube_response *resp);
+/* Complete (or retry) the calls curl has finished, then pump. */
+void fed_kube_check_multi_info(struct fed_kube_client *c);
+
 /* Decode one watch line. 0: *event is the whole event (caller frees), its
  * "object" the object; 1: an unknown event type to skip; <0: an ERROR event
  * (FED_EGONE for 410) or a malformed line, err set. */

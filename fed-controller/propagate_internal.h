@@ -1,0 +1,48 @@
+/* What propagate.c (the sync of one federated object, placement, the
+ * per-cluster records), propagate_write.c (the writes to members) and
+ * propagate_status.c (the object's status and our finalizer on the host)
+ * share. Not for the rest of fed-controller: that uses propagate.h. */
+#ifndef FED_CONTROLLER_PROPAGATE_INTERNAL_H
+#define FED_CONTROLLER_PROPAGATE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "propagate.h"
+
+#define AWAIT_EVENT 10.0 /* seconds to wait for the watch event of our own write */
+
+/* propagate.c */
+/* The federated object from the host informer's store (keyed like our
+ * queue: "ns/name" or "name"), or NULL. */
+const cJSON *propagate_fed_get(struct ftype *t, const char *key);
+/* o's record for cluster, created empty when missing (NULL: no memory). */
+struct crec *propagate_crec_get(struct fobj *o, const char *cluster);
+void propagate_crec_set(struct crec *r, const char *status, const char *message);
+/* An annotation's value, or NULL. */
+const char *propagate_annotation(const cJSON *obj, const char *key);
+
+/* propagate_write.c */
+/* Create or update the object in one Ready cluster (existing: the
+ * member's managed copy, or NULL), unless it is as we left it. */
+void propagate_ensure(struct fobj *o, const cJSON *fed, const char *cluster,
+                      struct fed_kube_client *c, const cJSON *existing);
+/* Take our copy out of a cluster: delete it, or with orphan only drop the
+ * managed label. */
+void propagate_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
+                         struct fed_kube_client *c, const cJSON *existing, bool orphan);
+/* Cancel o's writes in flight and free them (o is being freed). */
+void propagate_writes_cancel(struct fobj *o);
+
+/* propagate_status.c */
+/* Write o's status (a record per cluster placed or holding our copy, the
+ * aggregate, the Propagation condition: reason and message say why it is
+ * not propagated, NULL when it is), only when it changed and one write at
+ * a time. */
+void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const *names, size_t n,
+                            const bool *sel, const char *reason, const char *message);
+bool propagate_has_finalizer(const cJSON *fed);
+/* Add (or remove) our finalizer, guarded by resourceVersion. */
+void propagate_set_finalizer(struct fobj *o, const cJSON *fed, bool add);
+
+#endif

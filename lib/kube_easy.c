@@ -1,0 +1,245 @@
+/* One attempt of a call, split from kube_client.c (which queues calls and
+ * hands them to curl): the credentials that change (a rotating token file,
+ * an exec plugin's credential), then a fresh curl easy handle with the
+ * headers, the Bearer token or client certificate, TLS, proxy and
+ * timeouts, and the callbacks that collect the response. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fed/log.h"
+#include "kube_internal.h"
+
+#define EXEC_TIMEOUT_MS    30000
+#define EXEC_EXPIRY_MARGIN 10 /* seconds: refresh a little before expiry */
+
+/* ---- credentials ------------------------------------------------------- */
+
+/* Tokens in files rotate (projected service-account tokens): re-read when
+ * the file changed, looking at most once a second. */
+static int file_token(struct fed_kube_client *c, const char **out, struct fed_error *err)
+{
+	struct stat st;
+	ev_tstamp now = ev_now(c->loop);
+	FILE *f = NULL;
+	char buf[16384];
+	size_t n;
+
+	*out = c->file_token;
+	if (c->file_token && now - c->file_token_checked < 1.0)
+		return 0;
+	c->file_token_checked = now;
+	if (stat(c->cfg.token_file, &st))
+		return fed_error_set(err, FED_EUNAUTHORIZED, "cannot read token file %s: %s",
+		                     c->cfg.token_file, strerror(errno));
+	if (c->file_token && st.st_mtime == c->file_token_mtime)
+		return 0;
+	f = fopen(c->cfg.token_file, "r");
+	if (!f)
+		return fed_error_set(err, FED_EUNAUTHORIZED, "cannot read token file %s: %s",
+		                     c->cfg.token_file, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	free(c->file_token);
+	c->file_token = strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	if (!c->file_token)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	c->file_token_mtime = st.st_mtime;
+	*out = c->file_token;
+	return 0;
+}
+
+static int exec_credential(struct fed_kube_client *c, struct fed_error *err)
+{
+	time_t now = time(NULL);
+	int ret;
+
+	if (c->have_exec_cred &&
+	    (!c->exec_cred.expires || now + EXEC_EXPIRY_MARGIN < c->exec_cred.expires))
+		return 0;
+	fed_exec_credential_release(&c->exec_cred);
+	c->have_exec_cred = false;
+	FED_LOG_DEBUG(c->name, "running exec credential plugin %s", c->cfg.exec->command);
+	ret = fed_exec_credential_get(&c->cfg, EXEC_TIMEOUT_MS, &c->exec_cred, err);
+	if (ret)
+		return ret;
+	c->have_exec_cred = true;
+	return 0;
+}
+
+/* ---- the easy handle --------------------------------------------------- */
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct fed_kube_call *call = ud;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	if (call->canceled || fed_kube_client_closing(call->client))
+		return 0;
+	if (call->on_data) {
+		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300) {
+			int stop = call->on_data(ptr, n, call->ud);
+			if (stop || call->canceled || fed_kube_client_closing(call->client))
+				return 0;
+			return n;
+		}
+	}
+	if (fed_buf_append(&call->resp, ptr, n))
+		return 0;
+	return n;
+}
+
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct fed_kube_call *call = ud;
+	size_t n = size * nmemb;
+
+	if (n > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
+		double v = strtod(ptr + 12, NULL);
+		if (v > 0 && v < 3600)
+			call->retry_after = v;
+	}
+	return n;
+}
+
+static int add_header(struct curl_slist **list, const char *h)
+{
+	struct curl_slist *l = curl_slist_append(*list, h);
+
+	if (!l)
+		return FED_ENOMEM;
+	*list = l;
+	return 0;
+}
+
+int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
+{
+	struct fed_kube_client *c = call->client;
+	struct fed_rest_config *cfg = &c->cfg;
+	struct fed_buf h = FED_BUF_INIT;
+	const char *token = cfg->token;
+	const char *cert = cfg->cert_pem, *key = cfg->key_pem;
+	size_t cert_len = cfg->cert_len, key_len = cfg->key_len;
+	struct curl_blob blob;
+	CURL *e;
+	int ret;
+
+	if (cfg->token_file && !cfg->token) {
+		ret = file_token(c, &token, err);
+		if (ret)
+			return ret;
+	}
+	if (cfg->exec) {
+		ret = exec_credential(c, err);
+		if (ret)
+			return ret;
+		if (c->exec_cred.token)
+			token = c->exec_cred.token;
+		if (c->exec_cred.client_cert_pem && c->exec_cred.client_key_pem) {
+			cert = c->exec_cred.client_cert_pem;
+			cert_len = strlen(cert);
+			key = c->exec_cred.client_key_pem;
+			key_len = strlen(key);
+		}
+	}
+
+	if (call->easy)
+		curl_easy_cleanup(call->easy);
+	curl_slist_free_all(call->headers);
+	call->headers = NULL;
+	call->easy = e = curl_easy_init();
+	if (!e)
+		return fed_error_set(err, FED_ENOMEM, "curl_easy_init failed");
+
+	if (fed_buf_printf(&h, "Accept: %s", call->accept ? call->accept : "application/json") ||
+	    add_header(&call->headers, fed_buf_str(&h)) || add_header(&call->headers, "Expect:") ||
+	    add_header(&call->headers, "User-Agent: fed/" FED_VERSION))
+		goto oom;
+	fed_buf_reset(&h);
+	if (call->body) {
+		if (fed_buf_printf(&h, "Content-Type: %s",
+		                   call->content_type ? call->content_type : "application/json") ||
+		    add_header(&call->headers, fed_buf_str(&h)))
+			goto oom;
+		fed_buf_reset(&h);
+	}
+	if (token && *token) {
+		if (fed_buf_printf(&h, "Authorization: Bearer %s", token) ||
+		    add_header(&call->headers, fed_buf_str(&h)))
+			goto oom;
+		memset(h.data, 0, h.len);
+	}
+	fed_buf_release(&h);
+
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
+	if (strcmp(call->method, "GET") == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	if (call->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? (long)call->timeout_ms : 0L);
+	/* A read that stops moving mid-response (seen with HTTP/2 under heavy
+	 * load: a LIST page stuck after 400 KB until the 30 s timeout) is
+	 * given up after 10 s without a byte and retried, as GETs are. */
+	if (!call->streaming && !strcmp(call->method, "GET") && call->timeout_ms > 10000) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 10L);
+	}
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	if (c->connect_to)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
+	if (cfg->proxy_url)
+		curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
+	else
+		curl_easy_setopt(e, CURLOPT_PROXY, ""); /* kubeconfig says: no proxy env */
+	if (cfg->insecure_skip_tls_verify) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (cfg->ca_pem) {
+		blob.data = cfg->ca_pem;
+		blob.len = cfg->ca_len;
+		blob.flags = CURL_BLOB_NOCOPY;
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (cert && key) {
+		blob.data = (void *)cert;
+		blob.len = cert_len;
+		blob.flags = CURL_BLOB_COPY;
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		blob.data = (void *)key;
+		blob.len = key_len;
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	return 0;
+oom:
+	fed_buf_release(&h);
+	return fed_error_set(err, FED_ENOMEM, "out of memory");
+}
