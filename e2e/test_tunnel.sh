@@ -167,10 +167,55 @@ if grep -q 'reason="replayed_token"} [1-9]' <<<"$refused" && grep -q 'reason="ba
 else
 	bad "refusals not counted: $refused"
 fi
+# ---- a hand-made peer: malformed, oversize and unknown-stream frames ------------
+# Raw frames through openssl s_client: a garbage frame before authentication,
+# then, authenticated as tun-b with a bootstrap token of its own, frames for
+# streams the host never opened (each answered with RST, the connection
+# lives on) and an oversize frame (the connection ends). The host counts
+# each, logs no secret and keeps serving tun2.
+frame() { # TYPE STREAM LEN -> the 12-byte header, as printf escapes
+	printf '\\x%02x\\x00\\x00\\x00' "$1"
+	printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($2 >> 24 & 255)) $(($2 >> 16 & 255)) $(($2 >> 8 & 255)) $(($2 & 255))
+	printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($3 >> 24 & 255)) $(($3 >> 16 & 255)) $(($3 >> 8 & 255)) $(($3 & 255))
+}
+hello="$(frame 1 0 12)\x00\x01\x00\x00\x00\x01\x00\x00\x00\x04\x00\x00"
+rogue() { # FRAMES [FRAMES a second later] (printf escapes) -> the host's answer, in hex
+	{ printf "$1"; sleep 1; printf "${2:-}"; sleep 1; } |
+		timeout 10 openssl s_client -quiet -connect 127.0.0.1:$tport \
+			-CAfile "$work/host-ca.crt" -verify_return_error 2>/dev/null | od -An -v -tx1 | tr -d ' \n' ||
+		true # the host ends the connection: s_client fails
+}
+mf0=$(metric 'fed_tunnel_refused_total{reason="malformed_frame"}')
+rogue "$(frame 238 0 4)\x00\x00\x00\x00" >/dev/null
+ROGUE=$(openssl rand -hex 32)
+RHASH=$(printf '%s' "$ROGUE" | sha256sum | cut -d' ' -f1)
+k -n kube-system patch secret fed-tunnel --type merge -p \
+	"{\"stringData\":{\"bootstrap-$RHASH\":\"tun-b $(($(date +%s) + 600))\"}}" >/dev/null
+sleep 1 # the controller's informer has the new token
+ans=$(rogue "$hello$(frame 2 0 65)\x01$ROGUE$(frame 8 99 0)$(frame 6 101 5)hello" "$(frame 6 103 1073741824)")
+# RST (type 9, 4-byte payload) for streams 99 (0x63) and 101 (0x65), code 4: unknown stream
+if grep -q 09000000000000630000000400000004 <<<"$ans" && grep -q 09000000000000650000000400000004 <<<"$ans"; then
+	ok "frames for streams the host never opened answered with RST (unknown stream)"
+else
+	bad "no RST for unknown streams: ${ans:0:300}"
+fi
+mf=$(metric 'fed_tunnel_refused_total{reason="malformed_frame"}')
+us=$(metric 'fed_tunnel_refused_total{reason="unknown_stream"}')
+if [ "${mf:-0}" -ge $((${mf0:-0} + 2)) ] && [ "${us:-0}" -ge 2 ]; then
+	ok "/metrics counts them: malformed_frame ${mf0:-0} -> $mf (unknown type, oversize), unknown_stream $us"
+else
+	bad "not counted: malformed_frame ${mf0:-0} -> ${mf:-0}, unknown_stream ${us:-0}"
+fi
+grep -q "frame for stream 99 refused (unknown_stream)" "$work/ctl.log" &&
+	ok "logged: $(grep -o 'FIN frame for stream 99 refused[^"]*' "$work/ctl.log" | sed -n 1p); $(grep -o 'malformed frame[^"]*exceeds[^"]*' "$work/ctl.log" | sed -n 1p)" ||
+	bad "unknown stream not logged"
+kill -0 "$cpid" && [ "$(status_of $C)" = Connected ] &&
+	ok "controller still serving; $C still Connected" || bad "controller or $C hurt by the bad frames: $(status_of $C)"
+
 CRED=$(cat "$work/cred")
 leak=
 for f in "$work/ctl.log" "$work/agent.log" "$work/agent2.log" "$work/agent3.log" "$work/agent4.log"; do
-	for s in "$TOKEN" "$SATOK" "$CRED" "${CRED##*.}" "$HASH"; do
+	for s in "$TOKEN" "$SATOK" "$CRED" "${CRED##*.}" "$HASH" "$ROGUE"; do
 		grep -qF -- "$s" "$f" && leak="$leak $(basename "$f")"
 	done
 done

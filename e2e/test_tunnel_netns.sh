@@ -177,11 +177,30 @@ fi
 
 # ---- cut the link, restore it ---------------------------------------------------------
 t0=$(now)
+cut=$(wc -l <"$work/ctl.log")
 ip link set "$VH" down
 if wait_eq 40 Offline status_of $C; then
 	ok "link cut -> $C Offline in $(since "$t0")s (limit 40 s): $(kfc $C '{.status.conditions[?(@.type=="Ready")].message}')"
 else
 	bad "not Offline after the cut: $(kfc $C '{.status}')"
+fi
+# No hung watch: the host declares the tunnel dead (every stream reset) and
+# every watch the controller had open on the member ends, long before a
+# watch timeout (5-10 min).
+since_cut() { tail -n +"$((cut + 1))" "$work/ctl.log"; }
+dead() { since_cut | grep -q "\[$C\] tunnel: agent .* disconnected: no heartbeat"; }
+watched=$(head -n "$cut" "$work/ctl.log" | sed -n "s/.*\[$C\] watching managed \([^ ]*\).*/\1/p" | sort -u)
+open_watches() {
+	local w n=0
+	for w in $watched; do
+		since_cut | grep -qE "\[$C\] (stopped watching $w\$|watch $w ended)" || n=$((n + 1))
+	done
+	echo $n
+}
+if [ -n "$watched" ] && wait_until 40 dead && wait_eq 10 0 open_watches; then
+	ok "no hung watch: tunnel declared dead $(since "$t0")s after the cut, all $(wc -w <<<"$watched") member watches ended"
+else
+	bad "after the cut: $(open_watches) of $(wc -w <<<"$watched") watches still open; $(since_cut | grep "\[$C\]" | tail -3)"
 fi
 kp -n $NS patch cm cfg --type merge -p '{"data":{"a":"drift"}}' >/dev/null
 t0=$(now)

@@ -240,6 +240,11 @@ static void on_heartbeat(struct fed_tunnel_conn *c, void *ud)
 		tc->last_heartbeat = ev_now(((struct tunnel *)ud)->ctl->loop);
 }
 
+static void on_refused(struct fed_tunnel_conn *c, const char *reason, void *ud)
+{
+	tunnel_count_refused(ud, reason);
+}
+
 static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 {
 	struct tunnel *t = ud;
@@ -350,6 +355,7 @@ static const struct fed_tunnel_conn_cb conn_cb = {
     .ready = on_ready,
     .metadata = on_metadata,
     .heartbeat = on_heartbeat,
+    .refused = on_refused,
     .closed = on_closed,
 };
 

@@ -52,6 +52,7 @@ struct fed_tunnel_conn {
 	char name[96];
 	int depth;
 	bool freed;
+	unsigned long refused; /* frames answered with RST for streams never opened */
 };
 
 static void conn_die(struct fed_tunnel_conn *c, const char *fmt, ...)
@@ -406,7 +407,16 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 		return false;
 	}
 	if (v == FED_TUNNEL_REFUSE_STREAM) {
+		const char *reason =
+		    code == FED_TUNNEL_RST_TOO_MANY ? "too_many_streams" : "unknown_stream";
+
 		queue_u32(c, FED_TUNNEL_RST, f->stream, code);
+		/* the first per connection is logged; a flood only counts */
+		if (c->refused++ == 0)
+			FED_LOG_WARN(c->cluster, "tunnel %s: %s frame for stream %u refused (%s)",
+			             c->name, fed_tunnel_type_name(f->type), f->stream, reason);
+		if (c->cb->refused)
+			c->cb->refused(c, reason, c->ud);
 		return true;
 	}
 	if (v == FED_TUNNEL_IGNORE)

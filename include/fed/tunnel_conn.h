@@ -48,6 +48,10 @@ struct fed_tunnel_conn_cb {
 	/* Both: a frame arrived from the peer on a live connection (PING or
 	 * PONG): the heartbeat. */
 	void (*heartbeat)(struct fed_tunnel_conn *c, void *ud);
+	/* Both: a frame was answered with RST and the connection lives on:
+	 * reason is "unknown_stream" (a stream never opened) or
+	 * "too_many_streams". Optional; for counting. */
+	void (*refused)(struct fed_tunnel_conn *c, const char *reason, void *ud);
 	/* Both: dead (after all streams were reset). why has no secrets. */
 	void (*closed)(struct fed_tunnel_conn *c, const char *why, void *ud);
 };

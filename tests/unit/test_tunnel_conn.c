@@ -61,6 +61,15 @@ static void h_on_hb(struct fed_tunnel_conn *c, void *ud)
 	h_heartbeats++;
 }
 
+static int h_refused;
+static char h_refused_reason[32];
+
+static void h_on_refused(struct fed_tunnel_conn *c, const char *reason, void *ud)
+{
+	h_refused++;
+	snprintf(h_refused_reason, sizeof(h_refused_reason), "%s", reason);
+}
+
 static void h_on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 {
 	h_closed++;
@@ -74,6 +83,7 @@ static const struct fed_tunnel_conn_cb hcb = {
     .ready = h_on_ready,
     .metadata = h_on_meta,
     .heartbeat = h_on_hb,
+    .refused = h_on_refused,
     .closed = h_on_closed,
 };
 
@@ -354,6 +364,48 @@ static void garbage_main(void)
 	_exit(0);
 }
 
+/* A hand-written peer that authenticates, then sends frames for streams
+ * the host never opened: each must get RST_UNKNOWN_STREAM, and the
+ * connection must live on (it answers a PING after them). Exit 0 when it
+ * saw both RSTs and a PONG, 3 otherwise. */
+static void bogus_stream_main(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_buf in = FED_BUF_INIT;
+	struct fed_tunnel_frame f;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	uint8_t hello[12] = {0, FED_TUNNEL_VERSION}, buf[4096], ping[8] = {1};
+	int rst99 = 0, rst101 = 0, pong = 0, n;
+	size_t used;
+
+	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0)
+		_exit(2);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, dial());
+	if (SSL_connect(ssl) != 1)
+		_exit(2);
+	put_frame(ssl, FED_TUNNEL_HELLO, 0, hello, 12, 12);
+	put_frame(ssl, FED_TUNNEL_AUTH, 0, "\x01good-token", 11, 11);
+	put_frame(ssl, FED_TUNNEL_FIN, 99, NULL, 0, 0);
+	put_frame(ssl, FED_TUNNEL_DATA, 101, "hello", 5, 5);
+	put_frame(ssl, FED_TUNNEL_PING, 0, ping, 8, 8);
+	while (!(rst99 && rst101 && pong) && (n = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+		fed_buf_append(&in, buf, (size_t)n);
+		while (fed_tunnel_frame_decode((uint8_t *)in.data, in.len, FED_TUNNEL_MAX_FRAME, &f,
+		                               &used, &err) == 1) {
+			if (f.type == FED_TUNNEL_RST &&
+			    fed_tunnel_get_u32(f.payload) == FED_TUNNEL_RST_UNKNOWN_STREAM) {
+				rst99 |= f.stream == 99;
+				rst101 |= f.stream == 101;
+			}
+			pong |= f.type == FED_TUNNEL_PONG && f.payload[0] == 1;
+			fed_buf_consume(&in, used);
+		}
+	}
+	_exit(rst99 && rst101 && pong ? 0 : 3);
+}
+
 static pid_t spawn(const char *mode)
 {
 	pid_t pid;
@@ -365,6 +417,8 @@ static pid_t spawn(const char *mode)
 		close(listen_fd);
 		if (!strcmp(mode, "garbage"))
 			garbage_main();
+		if (!strcmp(mode, "bogus-stream"))
+			bogus_stream_main();
 		agent_main(mode);
 	}
 	return pid;
@@ -500,6 +554,21 @@ static void test_malformed_peer(void)
 	CHECK(run_until(&h_closed, 5));
 }
 
+static void test_unknown_stream(void)
+{
+	pid_t pid;
+
+	h_refused = 0;
+	h_refused_reason[0] = '\0';
+	pid = spawn("bogus-stream");
+	CHECK_INT(reap(pid), 0); /* both RSTs and the PONG reached the peer */
+	CHECK_INT(h_ready, 1);
+	CHECK_INT(h_refused, 2);
+	CHECK_STR(h_refused_reason, "unknown_stream");
+	CHECK_INT(h_closed, 0);         /* refused frames do not end the connection */
+	CHECK(run_until(&h_closed, 5)); /* the peer's exit does */
+}
+
 int main(void)
 {
 	struct fed_error err = FED_ERROR_INIT;
@@ -535,6 +604,7 @@ int main(void)
 	RUN(test_tls_in_tls);
 	RUN(test_bad_token);
 	RUN(test_malformed_peer);
+	RUN(test_unknown_stream);
 	fed_tunnel_conn_free(hconn);
 	SSL_CTX_free(server_ctx);
 	free(cert_pem);
