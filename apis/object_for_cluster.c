@@ -108,8 +108,7 @@ static const cJSON *match_port(const cJSON *dp, const cJSON *eports, const bool 
 		proto = "TCP";
 	if (name && *name) {
 		k = 0;
-		cJSON_ArrayForEach(ep, eports)
-		{
+		cJSON_ArrayForEach(ep, eports) {
 			if (!used[k] && same_str(str_of(ep, "name"), name))
 				return ep;
 			k++;
@@ -118,8 +117,7 @@ static const cJSON *match_port(const cJSON *dp, const cJSON *eports, const bool 
 	if (!cJSON_IsNumber(port))
 		return NULL;
 	k = 0;
-	cJSON_ArrayForEach(ep, eports)
-	{
+	cJSON_ArrayForEach(ep, eports) {
 		const cJSON *eport = cJSON_GetObjectItemCaseSensitive(ep, "port");
 		const char *eproto = str_of(ep, "protocol");
 
@@ -137,8 +135,7 @@ static bool node_port_taken(const cJSON *dports, double np)
 {
 	const cJSON *dp;
 
-	cJSON_ArrayForEach(dp, dports)
-	{
+	cJSON_ArrayForEach(dp, dports) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(dp, "nodePort");
 
 		if (cJSON_IsNumber(v) && v->valuedouble == np)
@@ -162,8 +159,7 @@ static int retain_node_ports(cJSON *ds, const cJSON *es)
 		ret = FED_ENOMEM;
 		goto out;
 	}
-	cJSON_ArrayForEach(dp, dports)
-	{
+	cJSON_ArrayForEach(dp, dports) {
 		const cJSON *ep, *np, *e;
 		int k = 0;
 
@@ -172,8 +168,7 @@ static int retain_node_ports(cJSON *ds, const cJSON *es)
 		ep = match_port(dp, eports, used);
 		if (!ep)
 			continue;
-		cJSON_ArrayForEach(e, eports)
-		{
+		cJSON_ArrayForEach(e, eports) {
 			if (e == ep)
 				used[k] = true;
 			k++;
@@ -326,8 +321,7 @@ static int retain_metadata(cJSON *meta, const cJSON *existing)
 		ret = bad ? 0 : FED_ENOMEM;
 		goto out;
 	}
-	cJSON_ArrayForEach(a, v)
-	{
+	cJSON_ArrayForEach(a, v) {
 		if (a->string && !cJSON_GetObjectItemCaseSensitive(annotations, a->string) &&
 		    (ret = set_copy(annotations, a->string, a)))
 			goto out;

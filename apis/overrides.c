@@ -261,8 +261,7 @@ int fed_overrides_validate(const cJSON *overrides, struct fed_error *err)
 		                    "clusterOverrides}");
 		goto out;
 	}
-	cJSON_ArrayForEach(o, overrides)
-	{
+	cJSON_ArrayForEach(o, overrides) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "clusterName");
 		void *first;
 
@@ -307,8 +306,7 @@ int fed_overrides_validate(const cJSON *overrides, struct fed_error *err)
 		fed_map_release(&paths, NULL);
 		fed_map_init(&paths);
 		j = 0;
-		cJSON_ArrayForEach(co, (cJSON_IsArray(cos) ? cos : NULL))
-		{
+		cJSON_ArrayForEach(co, (cJSON_IsArray(cos) ? cos : NULL)) {
 			ret = validate_one(co, i, j++, name->valuestring, &paths, err);
 			if (ret)
 				goto out;
@@ -328,8 +326,7 @@ int fed_prop_overrides_index(const cJSON *overrides, const char *cluster)
 
 	if (!cluster)
 		return -1;
-	cJSON_ArrayForEach(o, (cJSON_IsArray(overrides) ? overrides : NULL))
-	{
+	cJSON_ArrayForEach(o, (cJSON_IsArray(overrides) ? overrides : NULL)) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "clusterName");
 
 		if (cJSON_IsString(name) && !strcmp(name->valuestring, cluster))
@@ -691,8 +688,7 @@ int fed_prop_patch_apply(cJSON *doc, const cJSON *ops, const char *where, struct
 		ret = fed_error_set(err, FED_ENOMEM, "%s: out of memory", where);
 		goto out;
 	}
-	cJSON_ArrayForEach(o, ops)
-	{
+	cJSON_ArrayForEach(o, ops) {
 		ret = apply_one(work, o, &c);
 		if (ret)
 			goto out;

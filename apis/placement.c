@@ -34,8 +34,7 @@ static int eval_match_labels(const cJSON *ml, const cJSON *labels, bool *match,
 		                        "{region: eu}");
 		goto out;
 	}
-	cJSON_ArrayForEach(e, ml)
-	{
+	cJSON_ArrayForEach(e, ml) {
 		const char *have;
 
 		if (!cJSON_IsString(e)) {
@@ -128,8 +127,7 @@ static int eval_expression(const cJSON *x, size_t i, const cJSON *labels, bool *
 	}
 	have = label_value(labels, key->valuestring);
 	k = 0;
-	cJSON_ArrayForEach(v, (cJSON_IsArray(values) ? values : NULL))
-	{
+	cJSON_ArrayForEach(v, (cJSON_IsArray(values) ? values : NULL)) {
 		if (!cJSON_IsString(v)) {
 			ret =
 			    fed_error_set(err, FED_EINVAL,
@@ -190,8 +188,7 @@ static int eval_selector(const cJSON *sel, const cJSON *labels, bool *match, str
 		                    ".matchExpressions: must be a list of {key, operator, values}");
 		goto out;
 	}
-	cJSON_ArrayForEach(x, (cJSON_IsArray(exprs) ? exprs : NULL))
-	{
+	cJSON_ArrayForEach(x, (cJSON_IsArray(exprs) ? exprs : NULL)) {
 		ret = eval_expression(x, i++, labels, match, err);
 		if (ret)
 			goto out;
@@ -213,8 +210,7 @@ static int select_by_list(const cJSON *clusters, const struct fed_member_info *m
 		                    "(or left out to use clusterSelector)");
 		goto out;
 	}
-	cJSON_ArrayForEach(c, clusters)
-	{
+	cJSON_ArrayForEach(c, clusters) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
 
 		if (!cJSON_IsObject(c) || !cJSON_IsString(name) || !name->valuestring[0]) {

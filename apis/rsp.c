@@ -63,8 +63,7 @@ static int check_fields(const cJSON *obj, const char *const *known, const char *
 	const cJSON *it;
 	size_t i;
 
-	cJSON_ArrayForEach(it, obj)
-	{
+	cJSON_ArrayForEach(it, obj) {
 		char q[FED_QUOTE_BUF];
 		const char *hint = NULL;
 
@@ -223,8 +222,7 @@ static int parse_clusters(const cJSON *spec, struct fed_rsp_spec *s, struct fed_
 	s->clusters = calloc(n, sizeof(*s->clusters));
 	if (!s->clusters)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
-	cJSON_ArrayForEach(it, map)
-	{
+	cJSON_ArrayForEach(it, map) {
 		struct fed_rsp_cluster_entry *e = &s->clusters[s->n_clusters];
 
 		if (!it->string || !*it->string)

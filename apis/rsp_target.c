@@ -88,8 +88,7 @@ static const cJSON *replicas_op(const cJSON *cluster_overrides)
 {
 	const cJSON *op;
 
-	cJSON_ArrayForEach(op, cluster_overrides)
-	{
+	cJSON_ArrayForEach(op, cluster_overrides) {
 		const char *path =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
 		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "op"));
@@ -142,8 +141,7 @@ static bool same_names(const cJSON *clusters, const char **want, size_t nw)
 		return false;
 	if (!(have = calloc(nw + 1, sizeof(*have))))
 		return false;
-	cJSON_ArrayForEach(c, clusters)
-	{
+	cJSON_ArrayForEach(c, clusters) {
 		const char *name =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
 		if (!name || cJSON_GetArraySize(c) != 1)

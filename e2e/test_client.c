@@ -302,8 +302,7 @@ static void test_paging(void)
 	fed_kube_client_stats(cl, &after);
 	/* 620 objects at 100 a page: 7 requests */
 	CHECK_INT(after.requests - before.requests, 7);
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(l.list, "items"))
-	{
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(l.list, "items")) {
 		CHECK(fed_map_get(&names, fed_obj_name(it)) == NULL); /* no duplicates */
 		fed_map_put(&names, fed_obj_name(it), (void *)1, NULL);
 		n++;

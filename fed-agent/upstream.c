@@ -260,8 +260,7 @@ static void nodes_done(struct fed_kube_response *resp, void *ud)
 		return;
 	}
 	a->meta_nodes = cJSON_GetArraySize(items);
-	cJSON_ArrayForEach(n, items)
-	{
+	cJSON_ArrayForEach(n, items) {
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(n, "status");
 		const cJSON *cap = cJSON_GetObjectItemCaseSensitive(st, "capacity");
 		const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(cap, "cpu");

@@ -355,8 +355,7 @@ static void nodes_done(cJSON *list, const struct fed_error *err, void *ud)
 		return;
 	}
 	items = cJSON_GetObjectItem(list, "items");
-	cJSON_ArrayForEach(n, items)
-	{
+	cJSON_ArrayForEach(n, items) {
 		count++;
 		cores += cpu_cores(fed_obj_str(n, "status.capacity.cpu"));
 	}
@@ -365,8 +364,7 @@ static void nodes_done(cJSON *list, const struct fed_error *err, void *ud)
 		const cJSON *l;
 		size_t k = 0;
 		cJSON_ArrayForEach(
-		    l, cJSON_GetObjectItem(cJSON_GetObjectItem(n, "metadata"), "labels"))
-		{
+		    l, cJSON_GetObjectItem(cJSON_GetObjectItem(n, "metadata"), "labels")) {
 			if (k < sizeof(keys) / sizeof(keys[0]) - 1)
 				keys[k++] = l->string;
 		}

@@ -134,8 +134,8 @@ char *rsp_announced(const cJSON *obj)
 {
 	const cJSON *c;
 
-	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "status"), "conditions"))
-	{
+	cJSON_ArrayForEach(c,
+	                   cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "status"), "conditions")) {
 		const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(c, "type"));
 		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(c, "message"));
 		const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"));

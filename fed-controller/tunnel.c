@@ -335,8 +335,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			show_metadata(tc);
 	}
 	/* clusters known only from the Secret (after a restart) */
-	cJSON_ArrayForEach(e, cJSON_GetObjectItem(tunnel_secret_obj(t), "data"))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(tunnel_secret_obj(t), "data")) {
 		long long x;
 
 		if (!e->string || strncmp(e->string, "credential-expiry-", 18))

@@ -243,8 +243,7 @@ static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, cha
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	/* compare against every stored hash in constant time */
-	cJSON_ArrayForEach(e, data)
-	{
+	cJSON_ArrayForEach(e, data) {
 		if (e->string && !strncmp(e->string, "bootstrap-", 10) && strlen(e->string) == 74 &&
 		    !CRYPTO_memcmp(e->string + 10, hex, 64))
 			found = true;

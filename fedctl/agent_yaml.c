@@ -213,8 +213,7 @@ int fedctl_agent_pick_address(const char *flag, const cJSON *svc, const char *sv
 	if (lb && *lb && strlen(lb) < sizeof(host)) {
 		ports = cJSON_GetObjectItem(cJSON_GetObjectItem(svc, "spec"), "ports");
 		p = cJSON_GetArrayItem(ports, 0);
-		cJSON_ArrayForEach(ing, ports)
-		{
+		cJSON_ArrayForEach(ing, ports) {
 			const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(ing, "name"));
 			if (name && !strcmp(name, "tunnel")) {
 				p = ing;
@@ -539,8 +538,7 @@ int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fe
 	                      "# It holds a one-time bootstrap token: keep it private, and "
 	                      "delete it once applied.\n",
 	                      s->cluster) < 0;
-	cJSON_ArrayForEach(o, docs)
-	{
+	cJSON_ArrayForEach(o, docs) {
 		ret |= fed_buf_puts(&b, "---\n");
 		ret |= fedctl_yaml(&b, o);
 	}

@@ -192,8 +192,7 @@ static int agent_tokens(struct fedctl *ctx, struct fed_kube_client *host, const 
 		                      FEDCTL_TUNNEL_SECRET);
 	body = cJSON_CreateObject();
 	data = cJSON_AddObjectToObject(body, "data");
-	cJSON_ArrayForEach(e, cJSON_GetObjectItem(secret, "data"))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(secret, "data")) {
 		char *v;
 		if (!e->string || strncmp(e->string, "bootstrap-", 10) || !cJSON_IsString(e))
 			continue;

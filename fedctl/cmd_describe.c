@@ -65,8 +65,7 @@ static void placed_resources(struct fedctl *ctx, struct fed_kube_client *host, c
 	ftcs = get_opt(ctx, host, path, &err);
 	if (err.code)
 		fprintf(stderr, "warning: listing federatedtypeconfigs: %s\n", err.msg);
-	cJSON_ArrayForEach(ftc, cJSON_GetObjectItemCaseSensitive(ftcs, "items"))
-	{
+	cJSON_ArrayForEach(ftc, cJSON_GetObjectItemCaseSensitive(ftcs, "items")) {
 		const char *g = fed_obj_str(ftc, "spec.federatedType.group");
 		const char *v = fed_obj_str(ftc, "spec.federatedType.version");
 		const char *p = fed_obj_str(ftc, "spec.federatedType.pluralName");
@@ -82,12 +81,10 @@ static void placed_resources(struct fedctl *ctx, struct fed_kube_client *host, c
 		objs = get_opt(ctx, host, path, &err);
 		if (err.code && ctx->verbosity >= 2)
 			fprintf(stderr, "warning: listing %s: %s\n", p, err.msg);
-		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(objs, "items"))
-		{
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(objs, "items")) {
 			cJSON_ArrayForEach(
 			    c, cJSON_GetObjectItemCaseSensitive(
-			           cJSON_GetObjectItemCaseSensitive(it, "status"), "clusters"))
-			{
+			           cJSON_GetObjectItemCaseSensitive(it, "status"), "clusters")) {
 				const char *n = fed_obj_str(c, "name");
 				cJSON *r;
 				if (!n || strcmp(n, name))

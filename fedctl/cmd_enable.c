@@ -71,8 +71,8 @@ static bool established(const cJSON *crd)
 {
 	const cJSON *c;
 
-	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "status"), "conditions"))
-	{
+	cJSON_ArrayForEach(c,
+	                   cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "status"), "conditions")) {
 		const char *t = fed_obj_str(c, "type"), *s = fed_obj_str(c, "status");
 		if (t && s && !strcmp(t, "Established") && !strcmp(s, "True"))
 			return true;

@@ -53,8 +53,7 @@ static int load_types(struct fed *f, struct fed_error *err)
 	    sizeof(*f->types));
 	if (!f->types)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(f->ftcs, "items"))
-	{
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(f->ftcs, "items")) {
 		struct fed_error e = FED_ERROR_INIT;
 		if (!fed_type_config_parse(it, &f->types[f->n_types], &e))
 			f->n_types++;
@@ -161,8 +160,7 @@ static int contents(struct fed *f, const char *ns, struct fed_error *err)
 			fed_error_wrap(err, "host: list %s in %s", t->name, ns);
 			break;
 		}
-		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
-		{
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
 			char av[300];
 			if (skip_content(it) && cJSON_GetObjectItemCaseSensitive(it, "kind"))
 				continue;
@@ -190,8 +188,7 @@ static int create_all(struct fed *f, bool dry_run, struct fed_error *err)
 	cJSON *o;
 	int ret = 0;
 
-	cJSON_ArrayForEach(o, f->out)
-	{
+	cJSON_ArrayForEach(o, f->out) {
 		const char *kind =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
 		const char *ns = fed_obj_namespace(o), *name = fed_obj_name(o);
@@ -306,8 +303,7 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 	if (!ns)
 		ns = ctx->context_namespace ? ctx->context_namespace : "default";
 	if (file) {
-		cJSON_ArrayForEach(it, objs)
-		{
+		cJSON_ArrayForEach(it, objs) {
 			if (!fed_obj_namespace(it) &&
 			    strcmp(
 			        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "kind")),
@@ -364,8 +360,7 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 			goto fail;
 	}
 	if (output) {
-		cJSON_ArrayForEach(it, f.out)
-		{
+		cJSON_ArrayForEach(it, f.out) {
 			if (fmt == FEDCTL_OUT_YAML) {
 				if (it != f.out->child)
 					fed_buf_printf(&buf, "---\n");

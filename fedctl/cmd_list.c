@@ -117,8 +117,7 @@ static const cJSON *find_item(const cJSON *items, const char *name)
 {
 	const cJSON *it;
 
-	cJSON_ArrayForEach(it, items)
-	{
+	cJSON_ArrayForEach(it, items) {
 		const char *n = fed_obj_name(it);
 		if (n && !strcmp(n, name))
 			return it;
@@ -217,8 +216,7 @@ int cmd_list(struct fedctl *ctx, int argc, char **argv)
 			row = cJSON_CreateObject();
 			cJSON_AddStringToObject(row, "apiVersion", "core.kubefed.io/v1beta1");
 			cJSON_AddStringToObject(row, "kind", "KubeFedCluster");
-			cJSON_ArrayForEach(f, kfc)
-			{
+			cJSON_ArrayForEach(f, kfc) {
 				if (strcmp(f->string, "apiVersion") && strcmp(f->string, "kind"))
 					cJSON_AddItemToObject(row, f->string,
 					                      cJSON_Duplicate(f, true));

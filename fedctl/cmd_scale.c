@@ -124,8 +124,7 @@ static int scale_cluster(struct fedctl_scale *s, const char *cluster, const char
 			if (ret)
 				break;
 		}
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
-		{
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items")) {
 			struct one_cluster a = {cluster, k->kind};
 			const char *ons = fed_obj_namespace(it), *oname = fed_obj_name(it);
 			if (!ons || !oname)

@@ -135,8 +135,7 @@ static int add_object(cJSON *items, cJSON *o, const char *source, int n, struct 
 		cJSON_AddItemToArray(items, cJSON_Duplicate(o, true));
 		return 0;
 	}
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "items"))
-	{
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "items")) {
 		if (!cJSON_IsObject(it) ||
 		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "kind")) ||
 		    !fed_obj_name(it) || !*fed_obj_name(it))

@@ -105,8 +105,7 @@ static int enabled_targets(struct fedctl *ctx, struct fed_kube_client *host,
 		                      ctx->fed_namespace);
 	*out = calloc((size_t)cJSON_GetArraySize(cJSON_GetObjectItem(list, "items")) + 1,
 	              sizeof(**out));
-	cJSON_ArrayForEach(item, cJSON_GetObjectItem(list, "items"))
-	{
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(list, "items")) {
 		struct fed_type_config t;
 		struct fed_error e = FED_ERROR_INIT;
 		memset(&t, 0, sizeof(t));
@@ -145,8 +144,7 @@ static char *token_patch(const cJSON *secret, const char *name, const char *key,
 	char val[128], *b64, *s;
 	size_t nlen = strlen(name);
 
-	cJSON_ArrayForEach(e, cJSON_GetObjectItem(secret, "data"))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(secret, "data")) {
 		char *v;
 		if (!e->string || strncmp(e->string, "bootstrap-", 10))
 			continue;

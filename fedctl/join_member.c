@@ -106,8 +106,7 @@ static int minimal_rules(struct fedctl_join *j, struct fed_kube_client *host, cJ
 		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
 		                      j->ctx->fed_namespace);
 	items = list ? cJSON_GetObjectItem(list, "items") : NULL;
-	cJSON_ArrayForEach(item, items)
-	{
+	cJSON_ArrayForEach(item, items) {
 		struct fed_type_config t;
 		struct fed_error e = FED_ERROR_INIT;
 		memset(&t, 0, sizeof(t));

@@ -52,9 +52,9 @@ int fedctl_join_wait_ready(struct fedctl *ctx, struct fed_kube_client *host, con
 		kfc = NULL;
 		status = reason = message = NULL;
 		if (!fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &kfc, &err)) {
-			cJSON_ArrayForEach(c, cJSON_GetObjectItem(
-			                          cJSON_GetObjectItem(kfc, "status"), "conditions"))
-			{
+			cJSON_ArrayForEach(
+			    c,
+			    cJSON_GetObjectItem(cJSON_GetObjectItem(kfc, "status"), "conditions")) {
 				const char *t = fed_obj_str(c, "type");
 				if (t && !strcmp(t, "Ready")) {
 					status = fed_obj_str(c, "status");

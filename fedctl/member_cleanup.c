@@ -66,8 +66,7 @@ static int clean_type(struct fedctl *ctx, struct fed_kube_client *m,
 			fed_error_wrap(err, "member: list %s", t->name);
 		goto out;
 	}
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
-	{
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items")) {
 		const char *ns = fed_obj_namespace(it), *name = fed_obj_name(it);
 		char *p;
 		if (!name || (!orphan && fed_obj_str(it, "metadata.deletionTimestamp")))
@@ -147,8 +146,7 @@ int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host
 		cJSON_Delete(list);
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	}
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
-	{
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items")) {
 		struct fed_error e = FED_ERROR_INIT;
 		if (fed_type_config_parse(it, &types[n], &e)) {
 			fprintf(stderr, "warning: skipping federatedtypeconfig %s: %s\n",

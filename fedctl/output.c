@@ -86,8 +86,7 @@ static int yaml_map(struct fed_buf *b, const cJSON *obj, int indent, bool inline
 	const cJSON *c;
 	bool first = true;
 
-	cJSON_ArrayForEach(c, obj)
-	{
+	cJSON_ArrayForEach(c, obj) {
 		if (!(first && inline_first) && fed_buf_printf(b, "%*s", indent, "") < 0)
 			return FED_ENOMEM;
 		first = false;
@@ -119,8 +118,7 @@ static int yaml_seq(struct fed_buf *b, const cJSON *arr, int indent)
 {
 	const cJSON *c;
 
-	cJSON_ArrayForEach(c, arr)
-	{
+	cJSON_ArrayForEach(c, arr) {
 		if (fed_buf_printf(b, "%*s- ", indent, "") < 0)
 			return FED_ENOMEM;
 		if (cJSON_IsObject(c) && c->child) {
@@ -176,8 +174,7 @@ static int json_node(struct fed_buf *b, const cJSON *v, int indent)
 		return fed_buf_puts(b, obj ? "{}" : "[]");
 	if (fed_buf_puts(b, obj ? "{\n" : "[\n"))
 		return FED_ENOMEM;
-	cJSON_ArrayForEach(c, v)
-	{
+	cJSON_ArrayForEach(c, v) {
 		if (fed_buf_printf(b, "%*s", indent + 4, "") < 0)
 			return FED_ENOMEM;
 		if (obj) {
@@ -215,8 +212,7 @@ static const cJSON *condition(const cJSON *kfc, const char *type)
 {
 	const cJSON *c;
 
-	cJSON_ArrayForEach(c, get(get(kfc, "status"), "conditions"))
-	{
+	cJSON_ArrayForEach(c, get(get(kfc, "status"), "conditions")) {
 		const char *t = str(c, "type");
 		if (t && !strcmp(t, type))
 			return c;
@@ -283,8 +279,7 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 		cJSON *list = cJSON_CreateObject(), *arr;
 		cJSON_AddStringToObject(list, "apiVersion", "v1");
 		arr = cJSON_AddArrayToObject(list, "items");
-		cJSON_ArrayForEach(it, items)
-		{
+		cJSON_ArrayForEach(it, items) {
 			/* only real objects: rows without a KubeFedCluster yet carry no kind */
 			if (str(it, "kind"))
 				cJSON_AddItemToArray(arr, cJSON_Duplicate(it, true));
@@ -297,8 +292,7 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 		return ret;
 	}
 	if (o == FEDCTL_OUT_NAME) {
-		cJSON_ArrayForEach(it, items)
-		{
+		cJSON_ArrayForEach(it, items) {
 			if (fed_buf_printf(out, "kubefedcluster/%s\n", or_none(fed_obj_name(it))) <
 			    0)
 				return FED_ENOMEM;
@@ -312,8 +306,7 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 		cols[8] = NULL;
 	if ((ret = fed_table_init(&t, cols)))
 		return ret;
-	cJSON_ArrayForEach(it, items)
-	{
+	cJSON_ArrayForEach(it, items) {
 		const cJSON *ready = condition(it, "Ready");
 		const char *mode = str(it, "spec.mode");
 		const char *addr = str(it, "status.serverAddress");
@@ -427,8 +420,7 @@ static int describe_addresses(struct fed_buf *b, const cJSON *entry, const cJSON
 		return fed_buf_puts(b, "Server Addresses:     <none>\n");
 	if (fed_buf_puts(b, "Server Addresses:\n") || (ret = fed_table_init(&t, hdr)))
 		return FED_ENOMEM;
-	cJSON_ArrayForEach(a, addrs)
-	{
+	cJSON_ArrayForEach(a, addrs) {
 		const char *cidr = str(a, "clientCIDR"), *addr = str(a, "serverAddress");
 		const char *url = str(a, "serverURL");
 		const char *cells[3];
@@ -459,8 +451,7 @@ static int describe_conditions(struct fed_buf *b, const cJSON *kfc, time_t now)
 		return fed_buf_puts(b, "Conditions:           <none>\n");
 	if (fed_buf_puts(b, "Conditions:\n") || (ret = fed_table_init(&t, hdr)))
 		return FED_ENOMEM;
-	cJSON_ArrayForEach(c, conds)
-	{
+	cJSON_ArrayForEach(c, conds) {
 		char tt[96];
 		const char *cells[5];
 		when(tt, sizeof(tt), str(c, "lastTransitionTime"), now);
@@ -493,7 +484,8 @@ static int describe_resources(struct fed_buf *b, const cJSON *res)
 	if (!rows)
 		return FED_ENOMEM;
 	i = 0;
-	cJSON_ArrayForEach(r, res) rows[i++] = r;
+	cJSON_ArrayForEach(r, res)
+		rows[i++] = r;
 	qsort(rows, n, sizeof(*rows), res_cmp);
 	ret = fed_buf_puts(b, "Federated Resources:\n");
 	if (!ret)
@@ -537,8 +529,7 @@ static int describe_events(struct fed_buf *b, const cJSON *events, time_t now)
 	if (!rows)
 		return FED_ENOMEM;
 	i = 0;
-	cJSON_ArrayForEach(e, events)
-	{
+	cJSON_ArrayForEach(e, events) {
 		rows[i].e = e;
 		rows[i].i = i;
 		if (fed_time_parse(event_time(e), &rows[i].t))

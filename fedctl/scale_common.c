@@ -67,8 +67,7 @@ int fedctl_scale_load(struct fedctl_scale *s, struct fed_error *err)
 	                    sizeof(*s->members));
 	if (!s->members)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(s->kfcs, "items"))
-	{
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(s->kfcs, "items")) {
 		if (!fed_obj_name(it))
 			continue;
 		s->members[n].name = fed_obj_name(it);
@@ -90,8 +89,7 @@ const cJSON *fedctl_scale_find(const cJSON *list, const char *ns, const char *na
 {
 	const cJSON *it;
 
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items"))
-	{
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items")) {
 		const char *n = fed_obj_name(it), *s = fed_obj_namespace(it);
 		if (n && s && !strcmp(n, name) && !strcmp(s, ns))
 			return it;

@@ -58,8 +58,7 @@ static cJSON *replicas_op(const cJSON *cluster_overrides)
 {
 	cJSON *op;
 
-	cJSON_ArrayForEach(op, cluster_overrides)
-	{
+	cJSON_ArrayForEach(op, cluster_overrides) {
 		const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "path"));
 		if (p && !strcmp(p, "/spec/replicas"))
 			return op;
@@ -71,8 +70,7 @@ static cJSON *cluster_entry(const cJSON *overrides, const char *cluster)
 {
 	cJSON *e;
 
-	cJSON_ArrayForEach(e, overrides)
-	{
+	cJSON_ArrayForEach(e, overrides) {
 		const char *n =
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "clusterName"));
 		if (n && !strcmp(n, cluster))

@@ -29,8 +29,7 @@ static char **strv_from_json(const cJSON *arr)
 	v = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*v));
 	if (!v)
 		return NULL;
-	cJSON_ArrayForEach(it, arr)
-	{
+	cJSON_ArrayForEach(it, arr) {
 		if (!cJSON_IsString(it))
 			continue;
 		v[n] = strdup(it->valuestring);
@@ -107,22 +106,19 @@ int fed_discovery_parse(struct fed_discovery *d, const cJSON *doc, struct fed_er
 		    err, FED_ERR,
 		    "discovery: the server did not answer with an "
 		    "APIGroupDiscoveryList (aggregated discovery needs Kubernetes 1.30 or later)");
-	cJSON_ArrayForEach(g, items)
-	{
+	cJSON_ArrayForEach(g, items) {
 		const char *group = fed_obj_str(g, "metadata.name");
 		const cJSON *versions = cJSON_GetObjectItemCaseSensitive(g, "versions");
 		bool first = true;
 		if (!group)
 			group = "";
-		cJSON_ArrayForEach(v, versions)
-		{
+		cJSON_ArrayForEach(v, versions) {
 			const char *version = fed_obj_str(v, "version");
 			const cJSON *resources = cJSON_GetObjectItemCaseSensitive(v, "resources");
 			if (!version)
 				continue;
 			/* versions are listed in preference order */
-			cJSON_ArrayForEach(r, resources)
-			{
+			cJSON_ArrayForEach(r, resources) {
 				if (add_resource(d, group, version, first, r))
 					return fed_error_set(err, FED_ENOMEM, "out of memory");
 			}

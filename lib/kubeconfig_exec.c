@@ -486,8 +486,7 @@ out:
 	if (root) {
 		/* wipe the credential copy cJSON holds before freeing it */
 		cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status"), *it;
-		cJSON_ArrayForEach(it, st)
-		{
+		cJSON_ArrayForEach(it, st) {
 			if (cJSON_IsString(it) && it->valuestring)
 				OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
 		}

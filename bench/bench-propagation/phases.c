@@ -291,8 +291,7 @@ static void drift_diag(int m)
 	memset(&r, 0, sizeof(r));
 	if (!fed_kube_get(host, &fref, bench_result_cb, &r, NULL, &err) && !bench_wait_result(&r))
 		cJSON_ArrayForEach(
-		    c, cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "status"), "clusters"))
-		{
+		    c, cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "status"), "clusters")) {
 			char *s = cJSON_PrintUnformatted(c);
 			fprintf(stderr, "  status.clusters[]: %s\n", s ? s : "?");
 			free(s);

@@ -149,15 +149,13 @@ static bool status_current(const cJSON *obj)
 
 	if (!cJSON_IsNumber(gen) || !cJSON_IsNumber(og) || gen->valuedouble != og->valuedouble)
 		return false;
-	cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "conditions"))
-	{
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "conditions")) {
 		const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(c, "type"));
 		const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"));
 		if (type && !strcmp(type, "Propagation"))
 			prop = s && !strcmp(s, "True");
 	}
-	cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "clusters"))
-	{
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "clusters")) {
 		const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"));
 		if (s && *s)
 			return false;
@@ -292,8 +290,7 @@ static void describe(const char *key, const cJSON *obj, char *why, size_t n)
 	               cs ? cs : "-", cr ? " (" : "", cr ? cr : "", cr ? ")" : "",
 	               cJSON_IsNumber(g) ? g->valuedouble : -1.,
 	               cJSON_IsNumber(og) ? og->valuedouble : -1.);
-	cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "clusters"))
-	{
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(st, "clusters")) {
 		const char *cn = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
 		const char *cst = cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"));
 		if (cst && *cst)

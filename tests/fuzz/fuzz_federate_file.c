@@ -23,8 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!cJSON_GetArraySize(objs))
 		abort();
-	cJSON_ArrayForEach(o, objs)
-	{
+	cJSON_ArrayForEach(o, objs) {
 		cJSON *f, *t;
 		if (!fed_obj_name(o) ||
 		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "kind")))

@@ -21,8 +21,7 @@ static void merge(cJSON *target, const cJSON *patch)
 {
 	const cJSON *p;
 
-	cJSON_ArrayForEach(p, patch)
-	{
+	cJSON_ArrayForEach(p, patch) {
 		cJSON *t = cJSON_GetObjectItemCaseSensitive(target, p->string);
 
 		if (cJSON_IsNull(p)) {
@@ -60,10 +59,8 @@ static char *other_ops(const cJSON *obj)
 	const cJSON *e, *op;
 	char *s;
 
-	cJSON_ArrayForEach(e, ov)
-	{
-		cJSON_ArrayForEach(op, cJSON_GetObjectItem(e, "clusterOverrides"))
-		{
+	cJSON_ArrayForEach(e, ov) {
+		cJSON_ArrayForEach(op, cJSON_GetObjectItem(e, "clusterOverrides")) {
 			const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(op, "path"));
 			if (!path || strcmp(path, "/spec/replicas"))
 				cJSON_AddItemToArray(keep, cJSON_Duplicate(op, 1));

@@ -19,8 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fed_discovery_find(d, "widgets.v1.e2e.fed.io");
 		fed_discovery_find_kind(d, "apps", NULL, "Deployment");
 	}
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "items"))
-	{
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "items")) {
 		fed_obj_name(it);
 		fed_obj_namespace(it);
 		fed_obj_resource_version(it);

@@ -184,8 +184,7 @@ static int write_manifest(const char *path, const char *header, const cJSON *doc
 
 	fed_buf_init(&b);
 	fed_buf_printf(&b, "%s", header);
-	cJSON_ArrayForEach(d, docs)
-	{
+	cJSON_ArrayForEach(d, docs) {
 		if (d != docs->child)
 			fed_buf_printf(&b, "---\n");
 		emit_map(&b, d, 0, false);
