@@ -102,8 +102,7 @@ static void load_recs(struct fobj *o, const cJSON *fed)
 	const cJSON *c;
 
 	o->loaded = true;
-	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "status"), "clusters"))
-	{
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "status"), "clusters")) {
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
 		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(c, "version"));
 		const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(c, "hash"));
@@ -177,11 +176,9 @@ out:
 
 static void stray_done(struct fed_kube_response *resp, void *ud)
 {
-	char *cluster = ud;
-
 	if (resp->err.code && resp->err.code != FED_ENOTFOUND)
-		FED_LOG_WARN(cluster, "removing a copy of a deleted object: %s", resp->err.msg);
-	free(cluster);
+		FED_LOG_WARN(resp->client, "removing a copy of a deleted object: %s",
+		             resp->err.msg);
 }
 
 /* The federated object is gone but copies we wrote were not taken off
@@ -200,9 +197,10 @@ static void remove_leftover_copies(struct fobj *o)
 		struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
 		struct fed_error err = FED_ERROR_INIT;
 		struct fed_kube_ref ref = {&o->t->target_res, NULL, o->key, NULL};
-		char *ns = NULL, *cluster;
+		const char *cluster = e->key;
+		char *ns = NULL;
 
-		if (!r->version || !c || !(cluster = strdup(e->key)))
+		if (!r->version || !c)
 			continue;
 		if (slash && (ns = strndup(o->key, (size_t)(slash - o->key)))) {
 			ref.name = slash + 1;
@@ -212,10 +210,8 @@ static void remove_leftover_copies(struct fobj *o)
 		FED_LOG_INFO(cluster,
 		             "%s %s is gone without our finalizer's help: removing our copy",
 		             o->t->cfg.federated.kind, o->key);
-		if (fed_kube_delete(c, &ref, &d, stray_done, cluster, NULL, &err)) {
+		if (fed_kube_delete(c, &ref, &d, stray_done, NULL, NULL, &err))
 			FED_LOG_WARN(cluster, "removing a copy of a deleted object: %s", err.msg);
-			free(cluster);
-		}
 		free(ns);
 	}
 }

@@ -171,21 +171,19 @@ bool propagate_has_finalizer(const cJSON *fed)
 {
 	const cJSON *f;
 
-	cJSON_ArrayForEach(
-	    f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"),
-	                           "finalizers")) if (cJSON_IsString(f) &&
-	                                              !strcmp(f->valuestring,
-	                                                      FED_SYNC_FINALIZER)) return true;
+	cJSON_ArrayForEach(f,
+	                   cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "finalizers"))
+		if (cJSON_IsString(f) && !strcmp(f->valuestring, FED_SYNC_FINALIZER))
+			return true;
 	return false;
 }
 
 static void fin_done(struct fed_kube_response *resp, void *ud)
 {
-	char *what = ud;
-
+	/* the server's message names the object; no heap ud, which would
+	 * leak if the host client went first (at shutdown) */
 	if (resp->err.code && resp->err.code != FED_ENOTFOUND && resp->err.code != FED_ECONFLICT)
-		FED_LOG_WARN(NULL, "%s: %s", what, resp->err.msg);
-	free(what);
+		FED_LOG_WARN(NULL, "%s our finalizer: %s", (const char *)ud, resp->err.msg);
 }
 
 /* add (or remove) our finalizer, guarded by resourceVersion so that
@@ -198,25 +196,20 @@ void propagate_set_finalizer(struct fobj *o, const cJSON *fed, bool add)
 	cJSON *patch = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(patch, "metadata"),
 	      *list = cJSON_AddArrayToObject(meta, "finalizers");
 	const cJSON *f;
-	char *body, *what = NULL;
+	char *body;
 
 	cJSON_AddStringToObject(meta, "resourceVersion", fed_obj_resource_version(fed));
-	cJSON_ArrayForEach(
-	    f, cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"),
-	                           "finalizers")) if (cJSON_IsString(f) &&
-	                                              strcmp(f->valuestring, FED_SYNC_FINALIZER))
-	    cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
+	cJSON_ArrayForEach(f,
+	                   cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "finalizers"))
+		if (cJSON_IsString(f) && strcmp(f->valuestring, FED_SYNC_FINALIZER))
+			cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
 	if (add)
 		cJSON_AddItemToArray(list, cJSON_CreateString(FED_SYNC_FINALIZER));
 	body = cJSON_PrintUnformatted(patch);
-	if (body && (what = malloc(strlen(o->key) + 64)))
-		sprintf(what, "%s finalizer on %s", add ? "adding" : "removing", o->key);
-	if (!body || !what ||
-	    fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, fin_done, what, NULL,
-	                   &err)) {
-		FED_LOG_WARN(NULL, "%s: %s", o->key, err.msg);
-		free(what);
-	}
+	/* ud: a string literal for the log, nothing to free */
+	if (!body || fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, fin_done,
+	                            (void *)(add ? "adding" : "removing"), NULL, &err))
+		FED_LOG_WARN(NULL, "%s: %s", o->key, body ? err.msg : "out of memory");
 	free(body);
 	cJSON_Delete(patch);
 }

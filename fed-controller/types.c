@@ -244,11 +244,8 @@ const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char
 
 static void crd_applied(struct fed_kube_response *resp, void *ud)
 {
-	char *cluster = ud;
-
 	if (resp->err.code)
-		FED_LOG_WARN(cluster, "creating CustomResourceDefinition: %s", resp->err.msg);
-	free(cluster);
+		FED_LOG_WARN(resp->client, "creating CustomResourceDefinition: %s", resp->err.msg);
 }
 
 /* The type's CRD goes to the member first; the member informer lists
@@ -261,13 +258,12 @@ static void crd_to_member(struct ftype *t, const char *cluster, struct fed_kube_
 	struct fed_kube_ref ref = {&r_crd, NULL, fed_obj_name(t->crd), NULL};
 	struct fed_kube_write_opts wo = {FED_MANAGER, true, false};
 	struct fed_error err = FED_ERROR_INIT;
-	char *body = cJSON_PrintUnformatted(t->crd), *ud = strdup(cluster);
+	char *body = cJSON_PrintUnformatted(t->crd);
 
-	if (!body || !ud ||
-	    fed_kube_patch(client, &ref, FED_PATCH_APPLY, body, &wo, crd_applied, ud, NULL, &err)) {
-		FED_LOG_WARN(cluster, "creating CustomResourceDefinition: %s", err.msg);
-		free(ud);
-	}
+	if (!body ||
+	    fed_kube_patch(client, &ref, FED_PATCH_APPLY, body, &wo, crd_applied, NULL, NULL, &err))
+		FED_LOG_WARN(cluster, "creating CustomResourceDefinition: %s",
+		             body ? err.msg : "out of memory");
 	free(body);
 }
 

@@ -116,6 +116,7 @@ void fed_kube_call_finish(struct fed_kube_call *call, struct fed_kube_response *
 	fed_kube_call_unlink(call);
 	if (!call->canceled && !fed_kube_client_closing(c) && call->cb) {
 		call->canceled = true; /* a cancel from inside the callback is a no-op */
+		resp->client = fed_kube_client_name(c);
 		call->cb(resp, call->ud);
 	}
 	cJSON_Delete(resp->json);

@@ -46,6 +46,10 @@ struct fed_kube_response {
 	size_t body_len;
 	cJSON *json;        /* parsed body, NULL if not JSON */
 	double retry_after; /* seconds from Retry-After, 0 if absent */
+	/* the name the client was made with (a member's cluster name): what a
+	 * callback logs, so that it needs no heap ud, which would leak when
+	 * the client is freed before the call ends (no callback runs then) */
+	const char *client;
 };
 
 typedef void (*fed_kube_cb)(struct fed_kube_response *resp, void *ud);
