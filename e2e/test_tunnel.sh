@@ -95,6 +95,8 @@ if wait_eq 40 Connected status_of $C; then
 else
 	bad "$C not Ready: $(kfc $C '{.status}')"; tail -30 "$work/ctl.log" "$work/agent.log"; exit 1
 fi
+# the facts may land in a status write after the one that said Connected
+wait_set 20 kfc $C '{.status.kubernetesVersion}' || true
 v=$(kfc $C '{.status.kubernetesVersion}') n=$(kfc $C '{.status.totalNodeCount}')
 [ -n "$v" ] && ok "facts through the tunnel: version $v, nodes ${n:-?}" || bad "no facts: $(kfc $C '{.status}')"
 [ -s "$work/cred" ] && ok "the agent stored its per-cluster credential ($(stat -c %a "$work/cred"))" ||
