@@ -342,12 +342,14 @@ static void put_frame(SSL *ssl, uint8_t type, uint32_t stream, const void *p, ui
 }
 
 /* A hand-written peer that authenticates, then sends an oversize frame. */
-static void garbage_main(void)
+/* A raw TLS connection to the host that has sent HELLO and AUTH with
+ * the good token (the answer is left unread). Exits 2 on failure. */
+static SSL *raw_peer(void)
 {
 	struct fed_error err = FED_ERROR_INIT;
 	SSL_CTX *ctx;
 	SSL *ssl;
-	uint8_t hello[12] = {0, FED_TUNNEL_VERSION}, buf[4096];
+	uint8_t hello[12] = {0, FED_TUNNEL_VERSION};
 
 	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0)
 		_exit(2);
@@ -357,6 +359,14 @@ static void garbage_main(void)
 		_exit(2);
 	put_frame(ssl, FED_TUNNEL_HELLO, 0, hello, 12, 12);
 	put_frame(ssl, FED_TUNNEL_AUTH, 0, "\x01good-token", 11, 11);
+	return ssl;
+}
+
+static void garbage_main(void)
+{
+	SSL *ssl = raw_peer();
+	uint8_t buf[4096];
+
 	SSL_read(ssl, buf, sizeof(buf)); /* HELLO, AUTH_OK */
 	put_frame(ssl, FED_TUNNEL_DATA, 1, NULL, 0, 1u << 30);
 	while (SSL_read(ssl, buf, sizeof(buf)) > 0)
@@ -373,20 +383,11 @@ static void bogus_stream_main(void)
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_buf in = FED_BUF_INIT;
 	struct fed_tunnel_frame f;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	uint8_t hello[12] = {0, FED_TUNNEL_VERSION}, buf[4096], ping[8] = {1};
+	SSL *ssl = raw_peer();
+	uint8_t buf[4096], ping[8] = {1};
 	int rst99 = 0, rst101 = 0, pong = 0, n;
 	size_t used;
 
-	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0)
-		_exit(2);
-	ssl = SSL_new(ctx);
-	SSL_set_fd(ssl, dial());
-	if (SSL_connect(ssl) != 1)
-		_exit(2);
-	put_frame(ssl, FED_TUNNEL_HELLO, 0, hello, 12, 12);
-	put_frame(ssl, FED_TUNNEL_AUTH, 0, "\x01good-token", 11, 11);
 	put_frame(ssl, FED_TUNNEL_FIN, 99, NULL, 0, 0);
 	put_frame(ssl, FED_TUNNEL_DATA, 101, "hello", 5, 5);
 	put_frame(ssl, FED_TUNNEL_PING, 0, ping, 8, 8);
