@@ -109,7 +109,8 @@ int64_t fed_rsp_asked(const cJSON *fed_obj, const char *cluster, bool placed)
 	op = replicas_op(
 	    fed_overrides_for(cJSON_GetObjectItemCaseSensitive(spec, "overrides"), cluster));
 	v = cJSON_GetObjectItemCaseSensitive(op, "value");
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0)
+	/* out of range (a double past int64_t is undefined to convert): as if absent */
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)FED_RSP_COUNT_MAX)
 		return (int64_t)v->valuedouble;
 	return count_at(cJSON_GetObjectItemCaseSensitive(spec, "template"), "spec", "replicas", 1);
 }

@@ -2,6 +2,7 @@
  * one cluster, setting them as a per-cluster override, spreading a total
  * evenly, the workload kinds and the before -> after table. No I/O;
  * tested by tests/unit/test_fedctl_scale.c. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,14 +94,15 @@ long long fedctl_replicas_for(const cJSON *fed_obj, const char *cluster)
 		v = cJSON_GetObjectItemCaseSensitive(op, "value");
 		if (o && !strcmp(o, "remove"))
 			return 1; /* the field goes: Kubernetes defaults it to 1 */
-		if (cJSON_IsNumber(v))
+		if (cJSON_IsNumber(v) && fabs(v->valuedouble) < 1e15)
 			return (long long)v->valuedouble;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "template"),
 	                                     "spec"),
 	    "replicas");
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 1;
+	/* a double past what long long holds would be undefined to convert */
+	return cJSON_IsNumber(v) && fabs(v->valuedouble) < 1e15 ? (long long)v->valuedouble : 1;
 }
 
 static bool template_has_replicas(const cJSON *fed_obj)

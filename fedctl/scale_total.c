@@ -88,7 +88,7 @@ static int set_rsp(struct fedctl_scale *s, cJSON *rsp, void *arg, bool *changed,
 		                     "replicaschedulingpreference %s/%s has no spec",
 		                     fed_obj_namespace(rsp), fed_obj_name(rsp));
 	tr = cJSON_GetObjectItem(spec, "totalReplicas");
-	*changed = !cJSON_IsNumber(tr) || (long long)tr->valuedouble != s->replicas;
+	*changed = !cJSON_IsNumber(tr) || tr->valuedouble != (double)s->replicas;
 	cJSON_DeleteItemFromObjectCaseSensitive(spec, "totalReplicas");
 	cJSON_AddNumberToObject(spec, "totalReplicas", (double)s->replicas);
 	if ((ret = fed_rsp_parse(rsp, &plan_spec, err))) {

@@ -44,7 +44,8 @@ static long spec_long(const cJSON *spec, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, key);
 
-	return cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+	/* a value past what a long holds would be undefined to convert */
+	return cJSON_IsNumber(v) && fabs(v->valuedouble) < 1e15 ? (long)v->valuedouble : 0;
 }
 
 int fed_leader_record_parse(struct fed_leader_record *r, const cJSON *lease, struct fed_error *err)
