@@ -9,6 +9,7 @@
 #include <libfyaml.h>
 #include <openssl/evp.h>
 
+#include "../lib/yaml.h" /* fed_yaml_parse: libfyaml with its guards */
 #include "fed/federation.h"
 #include "fedctl.h"
 
@@ -214,6 +215,7 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
                            struct fed_error *err)
 {
 	struct fy_parse_cfg pcfg = {NULL, FYPCF_QUIET | FYPCF_PARSE_COMMENTS, NULL, NULL};
+	struct fed_yaml_doc *guard = NULL;
 	struct fy_document *doc;
 	struct fy_node *root, *spec, *clusters, *item, *found = NULL, *node = NULL;
 	void *it = NULL;
@@ -222,6 +224,18 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 	*out = NULL;
 	if (blank(old_yaml))
 		old_yaml = empty_federation;
+	/* lib/yaml.c's guards first: libfyaml mishandles some inputs */
+	if (fed_yaml_parse(&guard, old_yaml, strlen(old_yaml), "kubefed.yaml", err)) {
+		char why[FED_ERROR_MSG_MAX];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "configmap kube-system/kubefed-config: %.400s; fix it (kubectl -n "
+		    "kube-system edit configmap kubefed-config) and run again",
+		    why);
+	}
+	fed_yaml_free(guard);
 	doc = fy_document_build_from_string(&pcfg, old_yaml, FY_NT);
 	if (!doc)
 		return fed_error_set(

@@ -89,11 +89,71 @@ static void test_parse_errors(void)
 	CHECK_STR(err.msg, "f:2:3: explicit keys (\"? key\") are not supported");
 	CHECK_INT(fed_yaml_parse(&doc, "a: \"?\"\nb: what? yes\nc: ?x\n", 27, "f", &err), 0);
 	fed_yaml_free(doc);
+	/* libfyaml 0.7.12 leaks on five escaped quotes in a row */
+	CHECK_INT(fed_yaml_parse(&doc, "a: 1\nb: 'x''''''''''x'\n", 23, "f", &err), FED_EINVAL);
+	CHECK_HAS(err.msg, "f:2:6: ten or more single quotes in a row are not supported");
+	CHECK_INT(fed_yaml_parse(&doc, "b: 'it''s ''a'' ''b'''\n", 23, "f", &err), 0);
+	fed_yaml_free(doc);
 	/* blank: a document without a root */
 	CHECK_INT(fed_yaml_parse(&doc, " \n# c\n", 6, NULL, &err), 0);
 	CHECK(fed_yaml_root(doc) == NULL);
 	fed_yaml_free(doc);
 	fed_yaml_free(NULL);
+}
+
+/* Block scalars: valid ones read as YAML says; content not indented more
+ * than its key or "- " is refused with its position (libfyaml 0.7.12
+ * returns a byte it never wrote for those). */
+static void test_block_scalars(void)
+{
+	static const struct {
+		const char *yaml, *path, *want;
+	} good[] = {
+	    {"a: |\n  x\n   y\n", "a", "x\n y\n"},
+	    {"b:\n  a: >\n    x\n    y\n  c: 1\n", "b.a", "x y\n"},
+	    {"s:\n- |\n  x\n- a: |\n    y\n", "s", NULL},
+	    {"s:\n  - - |\n      x\n", "s", NULL},
+	    {"a: |2\n    x\n", "a", "  x\n"},
+	    {"a: |\n\n  x\n", "a", "\nx\n"},
+	    {"a: |\nb: 1\n", "a", ""},
+	    {"|\n x\n", NULL, "x\n"},
+	};
+	static const struct {
+		const char *yaml, *msg;
+	} bad[] = {
+	    {"b:\n  a: |\n  n\n   \n   I\n", "f:3:3: the lines of a block scalar"},
+	    {"s:\n- a: |\n  y\n", "f:3:3: the lines of a block scalar"},
+	    {"s:\n  - |\n  x\n", "f:3:3: the lines of a block scalar"},
+	};
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_yaml_doc *doc = NULL;
+	char *v = NULL;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct fy_node *n;
+
+		CHECK_INT(fed_yaml_parse(&doc, good[i].yaml, strlen(good[i].yaml), "f", &err), 0);
+		n = fed_yaml_root(doc);
+		if (good[i].path && strchr(good[i].path, '.'))
+			n = fed_yaml_get(fed_yaml_get(n, "b"), "a");
+		else if (good[i].path)
+			n = fed_yaml_get(n, good[i].path);
+		CHECK(n != NULL);
+		if (good[i].want) {
+			CHECK_INT(fed_yaml_str(n, &v), 0);
+			CHECK_STR(v, good[i].want);
+			free(v);
+			v = NULL;
+		}
+		fed_yaml_free(doc);
+		doc = NULL;
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(fed_yaml_parse(&doc, bad[i].yaml, strlen(bad[i].yaml), "f", &err),
+		          FED_EINVAL);
+		CHECK(doc == NULL);
+		CHECK_HAS(err.msg, bad[i].msg);
+	}
 }
 
 static void test_alias_bomb(void)
@@ -126,5 +186,6 @@ int main(void)
 	RUN(test_access);
 	RUN(test_parse_errors);
 	RUN(test_alias_bomb);
+	RUN(test_block_scalars);
 	return CHECK_EXIT();
 }
