@@ -156,6 +156,38 @@ static void test_block_scalars(void)
 	}
 }
 
+/* \r\n and a lone \r are line breaks like \n (libfyaml 0.7.12 leaks on
+ * quoted scalars broken with \r\n, so they are made \n first) */
+static void test_line_breaks(void)
+{
+	static const char *const docs[] = {
+	    "a: \"x\r\n\r\n\r\n\r\n\r\n\r\n  y\"\r\nb: |\r\n  l1\r\n  l2\r\n",
+	    "a: \"x\r\r\r\r\r\r  y\"\rb: |\r  l1\r  l2\r",
+	    "a: \"x\n\n\n\n\n\n  y\"\nb: |\n  l1\n  l2\n",
+	};
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_yaml_doc *doc = NULL;
+	char *a = NULL, *b = NULL, want[FED_ERROR_MSG_MAX];
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		CHECK_INT(fed_yaml_parse(&doc, docs[i], strlen(docs[i]), "f", &err), 0);
+		CHECK_INT(fed_yaml_str(fed_yaml_get(fed_yaml_root(doc), "a"), &a), 0);
+		CHECK_INT(fed_yaml_str(fed_yaml_get(fed_yaml_root(doc), "b"), &b), 0);
+		CHECK_STR(a, "x\n\n\n\n\ny");
+		CHECK_STR(b, "l1\nl2\n");
+		free(a);
+		free(b);
+		a = b = NULL;
+		fed_yaml_free(doc);
+		doc = NULL;
+	}
+	/* positions count a \r\n as one break: the same as with \n */
+	CHECK_INT(fed_yaml_parse(&doc, "a: 1\nb: [\n", 10, "f", &err), FED_EINVAL);
+	snprintf(want, sizeof(want), "%s", err.msg);
+	CHECK_INT(fed_yaml_parse(&doc, "a: 1\r\nb: [\r\n", 12, "f", &err), FED_EINVAL);
+	CHECK_STR(err.msg, want);
+}
+
 static void test_alias_bomb(void)
 {
 	/* aliases are followed, never expanded: this stays small */
@@ -187,5 +219,6 @@ int main(void)
 	RUN(test_parse_errors);
 	RUN(test_alias_bomb);
 	RUN(test_block_scalars);
+	RUN(test_line_breaks);
 	return CHECK_EXIT();
 }
