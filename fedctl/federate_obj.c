@@ -63,7 +63,7 @@ static cJSON *to_json(struct fy_node *n, int depth, const char **why)
 	switch (fy_node_get_type(n)) {
 	case FYNT_SCALAR: {
 		size_t len = 0;
-		const char *s = fy_node_get_scalar(n, &len);
+		const char *s = fed_yaml_text(n, &len);
 		v = scalar(s ? s : "", s ? len : 0, fy_node_get_style(n) == FYNS_PLAIN);
 		break;
 	}
@@ -86,8 +86,7 @@ static cJSON *to_json(struct fy_node *n, int depth, const char **why)
 		while (v && (p = fy_node_mapping_iterate(n, &it))) {
 			struct fy_node *k = fy_node_pair_key(p);
 			size_t len = 0;
-			const char *ks =
-			    k && fy_node_is_scalar(k) ? fy_node_get_scalar(k, &len) : NULL;
+			const char *ks = k && fy_node_is_scalar(k) ? fed_yaml_text(k, &len) : NULL;
 			char *key;
 			cJSON *e;
 			if (!ks) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "yaml.h"
+#include "yaml_guard.h"
 
 #define SOURCE_MAX 512
 
@@ -27,27 +28,6 @@ struct fed_yaml_doc {
 	char *normalized;
 	char source[SOURCE_MAX];
 };
-
-/* data with CRLF and lone CR made LF, malloc'd; lines and columns stay. */
-static char *normalize_breaks(const char *data, size_t *len)
-{
-	char *out = malloc(*len + 1);
-	size_t n = 0;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < *len; i++) {
-		if (data[i] != '\r')
-			out[n++] = data[i];
-		else if (i + 1 < *len && data[i + 1] == '\n')
-			continue; /* the \n follows */
-		else
-			out[n++] = '\n';
-	}
-	out[n] = '\0';
-	*len = n;
-	return out;
-}
 
 /* Non-error output (debug notes like "fy_parse_load_document() failed"). */
 static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
@@ -77,214 +57,6 @@ static bool blank_yaml(const char *p, size_t len)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t left)
-{
-	size_t n, i;
-	unsigned int cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* YAML (and kubectl) want UTF-8, and libfyaml 0.7.12 loops forever on
- * some invalid sequences (e.g. "%\xff"), so check before it sees them.
- * Returns the byte offset of the first bad byte, or len. */
-static size_t utf8_check(const char *data, size_t len, int *line, int *col)
-{
-	size_t i = 0, n;
-
-	*line = 1;
-	*col = 1;
-	while (i < len) {
-		n = utf8_len((const unsigned char *)data + i, len - i);
-		if (!n)
-			return i;
-		if (data[i] == '\n') {
-			++*line;
-			*col = 1;
-		} else {
-			++*col;
-		}
-		i += n;
-	}
-	return len;
-}
-
-/* Explicit keys ("? key") are never needed in fed's configs, and libfyaml
- * 0.7.12 frees memory twice on some malformed ones (upstream issue #57:
- * "? e:\t:" crashes in fy_parse_cleanup). Reject the block-context
- * indicator: at the start of a line, possibly after "- " entries. This can
- * misfire on a block scalar line starting "? ", which configs do not have.
- * Returns the offset of the '?', or len. */
-static size_t explicit_key(const char *data, size_t len, int *line, int *col)
-{
-	size_t i = 0, start;
-
-	*line = 1;
-	while (i < len) {
-		start = i;
-		for (;;) {
-			while (i < len && (data[i] == ' ' || data[i] == '\t'))
-				i++;
-			if (i + 1 < len && data[i] == '-' &&
-			    (data[i + 1] == ' ' || data[i + 1] == '\t'))
-				i++;
-			else
-				break;
-		}
-		if (i < len && data[i] == '?' &&
-		    (i + 1 == len || data[i + 1] == ' ' || data[i + 1] == '\t' ||
-		     data[i + 1] == '\n' || data[i + 1] == '\r')) {
-			*col = (int)(i - start) + 1;
-			return i;
-		}
-		while (i < len && data[i] != '\n')
-			i++;
-		i++;
-		++*line;
-	}
-	return len;
-}
-
-/* libfyaml 0.7.12 leaks the text of a single-quoted scalar with five or
- * more escaped quotes ('') in a row (512 bytes and up, found by
- * fuzz.federate_file). No config needs ten quotes in a row: refuse the
- * run, wherever it stands. Returns its offset, or len. */
-static size_t quote_run(const char *data, size_t len, int *line, int *col)
-{
-	size_t run = 0;
-
-	*line = 1;
-	*col = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n') {
-			++*line;
-			*col = 0;
-			run = 0;
-			continue;
-		}
-		++*col;
-		run = data[i] == '\'' ? run + 1 : 0;
-		if (run == 10) {
-			*col -= 9;
-			return i - 9;
-		}
-	}
-	return len;
-}
-
-/* libfyaml 0.7.12 mis-sizes a block scalar ("|" or ">") whose content is
- * not indented more than the key or "- " that owns it: the text it returns
- * ends in a byte it never wrote (uninitialised heap memory, found by
- * fuzz.kubeconfig). Such a scalar is not valid YAML anyway: find it so
- * that it is refused with its position. parent is the owner's column (-1
- * at the top); in_seq: the owner is a "- " on the scalar's header line. */
-static bool block_scalar_ok(struct fy_node *n, int parent, bool in_seq, const char *data,
-                            size_t len, int *line, int *col)
-{
-	enum fy_node_style st = fy_node_get_style(n);
-	struct fy_token *t = fy_node_get_scalar_token(n);
-	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-	const struct fy_mark *e = t ? fy_token_end_mark(t) : NULL;
-	size_t p, h, i;
-	int l;
-
-	if ((st != FYNS_LITERAL && st != FYNS_FOLDED) || !m || !e || m->input_pos > len)
-		return true;
-	if (e->input_pos < len) /* only the scalar's own lines */
-		len = e->input_pos;
-	p = m->input_pos;
-	l = m->line;
-	while (p > 0 && data[p - 1] != '\n' && p < len) /* to the start of a line */
-		p++, l += data[p - 1] == '\n';
-	if (in_seq) { /* the header line, before p: its last "- " is the owner */
-		h = p > 0 ? p - 1 : 0;
-		while (h > 0 && data[h - 1] != '\n')
-			h--;
-		for (i = h;;) {
-			while (i < p && data[i] == ' ')
-				i++;
-			if (i + 1 >= p || data[i] != '-' ||
-			    (data[i + 1] != ' ' && data[i + 1] != '\t'))
-				break;
-			parent = (int)(i - h);
-			i++;
-		}
-	}
-	while (p < len) { /* the first line with content sets the indentation */
-		size_t start = p;
-
-		while (p < len && data[p] == ' ')
-			p++;
-		if (p < len && data[p] != '\n' && data[p] != '\r') {
-			if ((int)(p - start) > parent)
-				return true;
-			*line = l + 1;
-			*col = (int)(p - start) + 1;
-			return false;
-		}
-		while (p < len && data[p] != '\n')
-			p++;
-		p++;
-		l++;
-	}
-	return true;
-}
-
-static bool block_scalars_ok(struct fy_node *n, int parent, bool in_seq, const char *data,
-                             size_t len, int depth, int *line, int *col)
-{
-	void *iter = NULL;
-	struct fy_node_pair *pair;
-	struct fy_node *item;
-
-	if (!n || fy_node_is_alias(n) || depth > 256) /* deeper: libfyaml's own limits */
-		return true;
-	switch (fy_node_get_type(n)) {
-	case FYNT_SCALAR:
-		return block_scalar_ok(n, parent, in_seq, data, len, line, col);
-	case FYNT_SEQUENCE:
-		while ((item = fy_node_sequence_iterate(n, &iter)))
-			if (!block_scalars_ok(item, parent, true, data, len, depth + 1, line, col))
-				return false;
-		return true;
-	case FYNT_MAPPING:
-		while ((pair = fy_node_mapping_iterate(n, &iter))) {
-			struct fy_node *k = fy_node_pair_key(pair);
-			struct fy_token *t = k ? fy_node_get_scalar_token(k) : NULL;
-			const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-
-			if (!block_scalars_ok(k, parent, false, data, len, depth + 1, line, col) ||
-			    !block_scalars_ok(fy_node_pair_value(pair), m ? m->column : parent,
-			                      false, data, len, depth + 1, line, col))
-				return false;
-		}
-		return true;
-	}
-	return true;
-}
-
 int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, const char *source,
                    struct fed_error *err)
 {
@@ -293,6 +65,7 @@ int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, cons
 	struct fy_parse_cfg pcfg;
 	struct fy_diag_error *de;
 	void *iter;
+	struct fed_yaml_guard_where where;
 	int ret, line, col;
 
 	*out = NULL;
@@ -302,24 +75,15 @@ int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, cons
 		goto out;
 	}
 	snprintf(doc->source, sizeof(doc->source), "%s", source ? source : "<string>");
-	if (utf8_check(data, len, &line, &col) < len) {
+	if (fed_yaml_guard_utf8(data, len, &line, &col) < len) {
 		ret = fed_error_set(err, FED_EINVAL, "%s:%d:%d: invalid UTF-8", doc->source, line,
 		                    col);
 		goto out;
 	}
-	if (explicit_key(data, len, &line, &col) < len) {
+	if (fed_yaml_guard_explicit_key(data, len, &line, &col) < len) {
 		ret = fed_error_set(err, FED_EINVAL,
 		                    "%s:%d:%d: explicit keys (\"? key\") are not supported",
 		                    doc->source, line, col);
-		goto out;
-	}
-	if (quote_run(data, len, &line, &col) < len) {
-		ret =
-		    fed_error_set(err, FED_EINVAL,
-		                  "%s:%d:%d: ten or more single quotes in a row are not supported "
-		                  "(libfyaml 0.7.12 leaks memory on them); write the string in "
-		                  "double quotes",
-		                  doc->source, line, col);
 		goto out;
 	}
 	if (blank_yaml(data, len)) {
@@ -345,7 +109,7 @@ int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, cons
 	pcfg.flags = FYPCF_QUIET;
 	pcfg.diag = doc->diag;
 	if (memchr(data, '\r', len)) {
-		if (!(doc->normalized = normalize_breaks(data, &len))) {
+		if (!(doc->normalized = fed_yaml_guard_breaks(data, &len))) {
 			ret = fed_error_set(err, FED_ENOMEM, "out of memory");
 			goto out;
 		}
@@ -366,11 +130,12 @@ int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, cons
 			ret = fed_error_set(err, FED_EINVAL, "%s: not valid YAML", doc->source);
 		goto out;
 	}
-	if (!block_scalars_ok(fy_document_root(doc->fyd), -1, false, data, len, 0, &line, &col)) {
-		ret = fed_error_set(err, FED_EINVAL,
-		                    "%s:%d:%d: the lines of a block scalar (| or >) must be "
-		                    "indented more than its key or \"- \"",
-		                    doc->source, line, col);
+	if ((ret = fed_yaml_guard_document(doc->fyd, data, len, &where))) {
+		if (ret == FED_ENOMEM)
+			fed_error_set(err, ret, "out of memory");
+		else
+			fed_error_set(err, ret, "%s:%d:%d: %s", doc->source, where.line, where.col,
+			              where.why);
 		goto out;
 	}
 	*out = doc;
@@ -479,7 +244,7 @@ bool fed_yaml_map_next(struct fy_node *map, void **iter, struct fy_node **keynod
 	*key = NULL;
 	*keylen = 0;
 	if (k && fy_node_get_type(k) == FYNT_SCALAR && !fy_node_is_alias(k))
-		*key = fy_node_get_scalar(k, keylen);
+		*key = fed_yaml_scalar(k, keylen);
 	if (val)
 		*val = fed_yaml_deref(fy_node_pair_value(pair));
 	return true;
@@ -503,7 +268,7 @@ static struct fy_node_pair *lookup(struct fy_node *map, const char *key)
 
 		if (!k || fy_node_get_type(k) != FYNT_SCALAR || fy_node_is_alias(k))
 			continue;
-		s = fy_node_get_scalar(k, &len);
+		s = fed_yaml_scalar(k, &len);
 		if (s && len == klen && !memcmp(s, key, len))
 			return pair;
 	}
@@ -544,6 +309,19 @@ const char *fed_yaml_scalar(struct fy_node *n, size_t *len)
 	*len = 0;
 	if (fed_yaml_kind(n) != FED_YAML_SCALAR)
 		return NULL;
+	return fed_yaml_text(n, len);
+}
+
+const char *fed_yaml_text(struct fy_node *n, size_t *len)
+{
+	const char *s;
+
+	*len = 0;
+	if (!n || fy_node_get_type(n) != FYNT_SCALAR || fy_node_is_alias(n))
+		return NULL;
+	/* single-quoted text comes from the guard: libfyaml's leaks */
+	if ((s = fed_yaml_guard_text(n, len)))
+		return s;
 	return fy_node_get_scalar(n, len);
 }
 

@@ -57,6 +57,10 @@ bool fed_yaml_seq_next(struct fy_node *seq, void **iter, struct fy_node **item);
 
 /* Scalar text (not NUL-terminated), NULL unless a non-null scalar. */
 const char *fed_yaml_scalar(struct fy_node *n, size_t *len);
+/* The text of any scalar node, null ones included (no alias followed);
+ * NULL for anything else. Use it, never fy_node_get_scalar(): it avoids
+ * a libfyaml 0.7.12 leak (see yaml_guard.h). */
+const char *fed_yaml_text(struct fy_node *n, size_t *len);
 /* Typed getters: 0 on success (a null node leaves *out untouched, except
  * fed_yaml_str which sets NULL), FED_EINVAL for the wrong type (the caller
  * names the field), FED_ENOMEM. Any scalar is accepted as a string. */
