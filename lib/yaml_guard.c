@@ -149,10 +149,14 @@ static bool block_scalar_ok(struct fy_node *n, int parent, bool in_seq, const ch
 	l = m->line;
 	while (p > 0 && data[p - 1] != '\n' && p < len) /* to the start of a line */
 		p++, l += data[p - 1] == '\n';
-	if (in_seq) { /* the header line, before p: its last "- " is the owner */
-		h = p > 0 ? p - 1 : 0;
-		while (h > 0 && data[h - 1] != '\n')
-			h--;
+	h = p > 0 ? p - 1 : 0; /* the header line, before p */
+	while (h > 0 && data[h - 1] != '\n')
+		h--;
+	for (i = h; i < p && data[i] == ' '; i++)
+		;
+	if ((int)(i - h) > parent) /* libfyaml measures from the header line too */
+		parent = (int)(i - h);
+	if (in_seq) { /* its last "- " is the owner */
 		for (i = h;;) {
 			while (i < p && data[i] == ' ')
 				i++;

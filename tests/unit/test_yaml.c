@@ -119,6 +119,7 @@ static void test_block_scalars(void)
 	    {"b:\n  a: |\n  n\n   \n   I\n", "f:3:3: the lines of a block scalar"},
 	    {"s:\n- a: |\n  y\n", "f:3:3: the lines of a block scalar"},
 	    {"s:\n  - |\n  x\n", "f:3:3: the lines of a block scalar"},
+	    {" |\n |\n\n\n", "f:2:2: the lines of a block scalar"}, /* leaked, too */
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_yaml_doc *doc = NULL;
