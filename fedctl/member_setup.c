@@ -214,8 +214,7 @@ static bool blank(const char *s)
 int fedctl_federation_edit(const char *old_yaml, const char *name, const char *entry, char **out,
                            struct fed_error *err)
 {
-	struct fy_parse_cfg pcfg = {NULL, FYPCF_QUIET | FYPCF_PARSE_COMMENTS, NULL, NULL};
-	struct fed_yaml_doc *guard = NULL;
+	struct fed_yaml_doc *ydoc = NULL;
 	struct fy_document *doc;
 	struct fy_node *root, *spec, *clusters, *item, *found = NULL, *node = NULL;
 	void *it = NULL;
@@ -224,8 +223,8 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 	*out = NULL;
 	if (blank(old_yaml))
 		old_yaml = empty_federation;
-	/* lib/yaml.c's guards first: libfyaml mishandles some inputs */
-	if (fed_yaml_parse(&guard, old_yaml, strlen(old_yaml), "kubefed.yaml", err)) {
+	/* through lib/yaml.c's guards: libfyaml mishandles some inputs */
+	if (fed_yaml_parse_editable(&ydoc, old_yaml, strlen(old_yaml), "kubefed.yaml", err)) {
 		char why[FED_ERROR_MSG_MAX];
 
 		snprintf(why, sizeof(why), "%s", err->msg);
@@ -235,15 +234,8 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 		    "kube-system edit configmap kubefed-config) and run again",
 		    why);
 	}
-	fed_yaml_free(guard);
-	doc = fy_document_build_from_string(&pcfg, old_yaml, FY_NT);
-	if (!doc)
-		return fed_error_set(
-		    err, FED_EINVAL,
-		    "configmap kube-system/kubefed-config: kubefed.yaml is not valid "
-		    "YAML; fix it (kubectl -n kube-system edit configmap "
-		    "kubefed-config) and run again");
-	root = fy_document_root(doc);
+	doc = fed_yaml_document(ydoc);
+	root = doc ? fy_document_root(doc) : NULL; /* NULL: comments only */
 	spec = root ? fy_node_mapping_lookup_by_string(root, "spec", FY_NT) : NULL;
 	if (!root || !fy_node_is_mapping(root) ||
 	    (spec && !fy_node_is_mapping(spec) && !fy_node_is_scalar(spec))) {
@@ -283,8 +275,9 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 		    fy_node_is_mapping(item)
 		        ? fy_node_mapping_lookup_by_string(item, "clusterName", FY_NT)
 		        : NULL;
-		const char *v = n && fy_node_is_scalar(n) ? fy_node_get_scalar0(n) : NULL;
-		if (v && !strcmp(v, name)) {
+		size_t len = 0;
+		const char *v = n ? fed_yaml_text(n, &len) : NULL;
+		if (v && len == strlen(name) && !memcmp(v, name, len)) {
 			found = item;
 			break;
 		}
@@ -311,6 +304,6 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 	if (!*out)
 		ret = fed_error_set(err, FED_ENOMEM, "cannot emit kubefed.yaml");
 out:
-	fy_document_destroy(doc);
+	fed_yaml_free(ydoc);
 	return ret;
 }

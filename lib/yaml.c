@@ -57,8 +57,8 @@ static bool blank_yaml(const char *p, size_t len)
 	return true;
 }
 
-int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, const char *source,
-                   struct fed_error *err)
+static int parse(struct fed_yaml_doc **out, const char *data, size_t len, const char *source,
+                 bool comments, struct fed_error *err)
 {
 	struct fed_yaml_doc *doc = NULL;
 	struct fy_diag_cfg dcfg;
@@ -106,7 +106,7 @@ int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, cons
 	memset(&pcfg, 0, sizeof(pcfg));
 	/* No FYPCF_RESOLVE_DOCUMENT: resolving copies aliased subtrees, which
 	 * a hostile document can make exponential. */
-	pcfg.flags = FYPCF_QUIET;
+	pcfg.flags = FYPCF_QUIET | (comments ? FYPCF_PARSE_COMMENTS : 0);
 	pcfg.diag = doc->diag;
 	if (memchr(data, '\r', len)) {
 		if (!(doc->normalized = fed_yaml_guard_breaks(data, &len))) {
@@ -144,6 +144,23 @@ int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, cons
 out:
 	fed_yaml_free(doc);
 	return ret;
+}
+
+int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, const char *source,
+                   struct fed_error *err)
+{
+	return parse(out, data, len, source, false, err);
+}
+
+int fed_yaml_parse_editable(struct fed_yaml_doc **out, const char *data, size_t len,
+                            const char *source, struct fed_error *err)
+{
+	return parse(out, data, len, source, true, err);
+}
+
+struct fy_document *fed_yaml_document(const struct fed_yaml_doc *doc)
+{
+	return doc ? doc->fyd : NULL;
 }
 
 void fed_yaml_free(struct fed_yaml_doc *doc)

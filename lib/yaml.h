@@ -30,6 +30,12 @@ enum fed_yaml_kind {
  * means "<string>". Blank or comment-only input gives a NULL root. */
 int fed_yaml_parse(struct fed_yaml_doc **out, const char *data, size_t len, const char *source,
                    struct fed_error *err);
+/* The same, keeping comments, for a caller that edits the document and
+ * emits it again (fed_yaml_document()); the guards apply as above. */
+int fed_yaml_parse_editable(struct fed_yaml_doc **out, const char *data, size_t len,
+                            const char *source, struct fed_error *err);
+/* libfyaml's document, NULL for blank input. It lives as long as doc. */
+struct fy_document *fed_yaml_document(const struct fed_yaml_doc *doc);
 void fed_yaml_free(struct fed_yaml_doc *doc);
 struct fy_node *fed_yaml_root(const struct fed_yaml_doc *doc);
 const char *fed_yaml_source(const struct fed_yaml_doc *doc);
