@@ -6,9 +6,6 @@
 #include "fed/error.h"
 #include "yaml_guard.h"
 
-#define STR_(x) #x
-#define STR(x)  STR_(x)
-
 struct squoted {
 	size_t len;
 	char text[];
@@ -147,8 +144,12 @@ static bool block_scalar_ok(struct fy_node *n, int parent, bool in_seq, const ch
 		len = e->input_pos;
 	p = m->input_pos;
 	l = m->line;
-	while (p > 0 && data[p - 1] != '\n' && p < len) /* to the start of a line */
-		p++, l += data[p - 1] == '\n';
+	if (p > 0 && data[p - 1] != '\n') { /* from the header to the next line */
+		while (p < len && data[p] != '\n')
+			p++;
+		p++;
+		l++;
+	}
 	h = p > 0 ? p - 1 : 0; /* the header line, before p */
 	while (h > 0 && data[h - 1] != '\n')
 		h--;
@@ -172,7 +173,7 @@ static bool block_scalar_ok(struct fy_node *n, int parent, bool in_seq, const ch
 
 		while (p < len && data[p] == ' ')
 			p++;
-		if (p < len && data[p] != '\n' && data[p] != '\r') {
+		if (p < len && data[p] != '\n') { /* \r is gone: fed_yaml_guard_breaks */
 			if ((int)(p - start) > parent)
 				return true;
 			*line = l + 1;
@@ -253,7 +254,7 @@ static int decode_single(struct fy_node *n, const char *data, size_t len)
 	return 0;
 }
 
-static int walk(struct fy_node *n, int parent, bool in_seq, const char *data, size_t len, int depth,
+static int walk(struct fy_node *n, int parent, bool in_seq, const char *data, size_t len,
                 struct fed_yaml_guard_where *w)
 {
 	void *iter = NULL;
@@ -261,18 +262,10 @@ static int walk(struct fy_node *n, int parent, bool in_seq, const char *data, si
 	struct fy_node *item;
 	int ret;
 
-	if (!n || fy_node_is_alias(n)) /* its target is walked where it stands */
+	/* its target is walked where it stands; the recursion is bounded by
+	 * libfyaml, which refuses documents nested deeper than 64 */
+	if (!n || fy_node_is_alias(n))
 		return 0;
-	if (depth > FED_YAML_MAX_DEPTH) {
-		const struct fy_mark *m = fy_node_get_scalar_token(n)
-		                              ? fy_token_start_mark(fy_node_get_scalar_token(n))
-		                              : NULL;
-
-		w->line = m ? m->line + 1 : 0;
-		w->col = m ? m->column + 1 : 0;
-		w->why = "nested more than " STR(FED_YAML_MAX_DEPTH) " levels deep";
-		return FED_EINVAL;
-	}
 	switch (fy_node_get_type(n)) {
 	case FYNT_SCALAR:
 		if (!block_scalar_ok(n, parent, in_seq, data, len, &w->line, &w->col)) {
@@ -283,7 +276,7 @@ static int walk(struct fy_node *n, int parent, bool in_seq, const char *data, si
 		return decode_single(n, data, len);
 	case FYNT_SEQUENCE:
 		while ((item = fy_node_sequence_iterate(n, &iter)))
-			if ((ret = walk(item, parent, true, data, len, depth + 1, w)))
+			if ((ret = walk(item, parent, true, data, len, w)))
 				return ret;
 		return 0;
 	case FYNT_MAPPING:
@@ -292,9 +285,9 @@ static int walk(struct fy_node *n, int parent, bool in_seq, const char *data, si
 			struct fy_token *t = k ? fy_node_get_scalar_token(k) : NULL;
 			const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
 
-			if ((ret = walk(k, parent, false, data, len, depth + 1, w)) ||
+			if ((ret = walk(k, parent, false, data, len, w)) ||
 			    (ret = walk(fy_node_pair_value(pair), m ? m->column : parent, false,
-			                data, len, depth + 1, w)))
+			                data, len, w)))
 				return ret;
 		}
 		return 0;
@@ -309,7 +302,7 @@ int fed_yaml_guard_document(struct fy_document *fyd, const char *data, size_t le
 	w->why = NULL;
 	if (fy_document_register_meta(fyd, free_meta, NULL))
 		return FED_ENOMEM;
-	return walk(fy_document_root(fyd), -1, false, data, len, 0, w);
+	return walk(fy_document_root(fyd), -1, false, data, len, w);
 }
 
 const char *fed_yaml_guard_text(struct fy_node *n, size_t *len)

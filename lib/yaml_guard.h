@@ -9,10 +9,6 @@
 
 #include <libfyaml.h>
 
-/* Deeper documents are refused: no config nests like that, and the walk
- * below recurses. */
-#define FED_YAML_MAX_DEPTH 100
-
 /* Offset of the first byte that is not valid UTF-8, or len; line and col
  * (1-based) say where. */
 size_t fed_yaml_guard_utf8(const char *data, size_t len, int *line, int *col);
@@ -27,10 +23,9 @@ struct fed_yaml_guard_where {
 	const char *why;
 };
 
-/* After parsing data into fyd: refuse block scalars libfyaml mis-sizes and
- * documents nested deeper than FED_YAML_MAX_DEPTH (FED_EINVAL, w says
- * where and why), and decode every single-quoted scalar into its node's
- * meta (FED_ENOMEM). */
+/* After parsing data into fyd: refuse block scalars libfyaml mis-sizes
+ * (FED_EINVAL, w says where and why), and decode every single-quoted
+ * scalar into its node's meta (FED_ENOMEM). */
 int fed_yaml_guard_document(struct fy_document *fyd, const char *data, size_t len,
                             struct fed_yaml_guard_where *w);
 /* A single-quoted scalar's text as decoded by the guard, NULL for any
