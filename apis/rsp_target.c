@@ -12,15 +12,19 @@
 
 #define REPLICAS_PATH "/spec/replicas"
 
-/* A whole, non-negative number field, else dflt. */
-static int64_t count_at(const cJSON *obj, const char *a, const char *b, int64_t dflt)
+/* v as a count, or dflt when it is not a number from 0 to FED_RSP_COUNT_MAX
+ * (a double past int64_t would be undefined to convert). */
+static int64_t count_of(const cJSON *v, int64_t dflt)
 {
-	const cJSON *v =
-	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b);
-
 	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)FED_RSP_COUNT_MAX)
 		return dflt;
 	return (int64_t)v->valuedouble;
+}
+
+static int64_t count_at(const cJSON *obj, const char *a, const char *b, int64_t dflt)
+{
+	return count_of(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b), dflt);
 }
 
 void fed_rsp_observe(const cJSON *obj, double now, double threshold, struct fed_rsp_observed *st)
@@ -102,17 +106,16 @@ static const cJSON *replicas_op(const cJSON *cluster_overrides)
 int64_t fed_rsp_asked(const cJSON *fed_obj, const char *cluster, bool placed)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(fed_obj, "spec");
-	const cJSON *op, *v;
+	const cJSON *op;
 
 	if (!placed)
 		return 0;
 	op = replicas_op(
 	    fed_overrides_for(cJSON_GetObjectItemCaseSensitive(spec, "overrides"), cluster));
-	v = cJSON_GetObjectItemCaseSensitive(op, "value");
-	/* out of range (a double past int64_t is undefined to convert): as if absent */
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)FED_RSP_COUNT_MAX)
-		return (int64_t)v->valuedouble;
-	return count_at(cJSON_GetObjectItemCaseSensitive(spec, "template"), "spec", "replicas", 1);
+	/* an override out of range counts as absent */
+	return count_of(
+	    cJSON_GetObjectItemCaseSensitive(op, "value"),
+	    count_at(cJSON_GetObjectItemCaseSensitive(spec, "template"), "spec", "replicas", 1));
 }
 
 static const struct fed_rsp_assign *find(const struct fed_rsp_assign *a, size_t n, const char *name)

@@ -80,6 +80,13 @@ static cJSON *cluster_entry(const cJSON *overrides, const char *cluster)
 	return NULL;
 }
 
+/* v as a whole number, or dflt (a double past what long long holds would
+ * be undefined to convert). */
+static long long number_or(const cJSON *v, long long dflt)
+{
+	return cJSON_IsNumber(v) && fabs(v->valuedouble) < 1e15 ? (long long)v->valuedouble : dflt;
+}
+
 long long fedctl_replicas_for(const cJSON *fed_obj, const char *cluster)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(fed_obj, "spec");
@@ -87,22 +94,17 @@ long long fedctl_replicas_for(const cJSON *fed_obj, const char *cluster)
 	    cluster_entry(cJSON_GetObjectItemCaseSensitive(spec, "overrides"), cluster);
 	const cJSON *op =
 	    e ? replicas_op(cJSON_GetObjectItemCaseSensitive(e, "clusterOverrides")) : NULL;
-	const cJSON *v;
+	const cJSON *tspec = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(spec, "template"), "spec");
+	long long dflt = number_or(cJSON_GetObjectItemCaseSensitive(tspec, "replicas"), 1);
 
 	if (op) {
 		const char *o = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(op, "op"));
-		v = cJSON_GetObjectItemCaseSensitive(op, "value");
 		if (o && !strcmp(o, "remove"))
 			return 1; /* the field goes: Kubernetes defaults it to 1 */
-		if (cJSON_IsNumber(v) && fabs(v->valuedouble) < 1e15)
-			return (long long)v->valuedouble;
+		return number_or(cJSON_GetObjectItemCaseSensitive(op, "value"), dflt);
 	}
-	v = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "template"),
-	                                     "spec"),
-	    "replicas");
-	/* a double past what long long holds would be undefined to convert */
-	return cJSON_IsNumber(v) && fabs(v->valuedouble) < 1e15 ? (long long)v->valuedouble : 1;
+	return dflt;
 }
 
 static bool template_has_replicas(const cJSON *fed_obj)
