@@ -28,10 +28,9 @@ struct fed_kube_call {
 	bool queued;  /* waiting for a rate-limit token or an inflight slot */
 	bool delayed; /* waiting for its retry timer */
 	bool canceled;
-	bool auth_retried;
-	bool reaping; /* canceled inside a curl callback, freed right after it */
-	struct fed_kube_call
-	    *reap_next; /* one retry after a 401 with a refreshed exec credential */
+	bool auth_retried; /* one retry after a 401 with a refreshed exec credential */
+	bool reaping;      /* canceled inside a curl callback, freed right after it */
+	struct fed_kube_call *reap_next; /* the client's list of calls to reap */
 	fed_kube_cb cb;
 	fed_kube_data_cb on_data;
 	void *ud;
