@@ -10,10 +10,10 @@ struct fed_buf {
 	size_t cap;
 };
 
-#define FED_BUF_INIT                                                                               \
-	{                                                                                          \
-		NULL, 0, 0                                                                         \
-	}
+/* an initializer, which clang-format 14 would lay out as a block */
+/* clang-format off */
+#define FED_BUF_INIT {NULL, 0, 0}
+/* clang-format on */
 
 void fed_buf_init(struct fed_buf *b);
 void fed_buf_release(struct fed_buf *b);

@@ -33,13 +33,10 @@ struct fed_error {
 	char msg[FED_ERROR_MSG_MAX];
 };
 
-#define FED_ERROR_INIT                                                                             \
-	{                                                                                          \
-		0, 0, {0},                                                                         \
-		{                                                                                  \
-			0                                                                          \
-		}                                                                                  \
-	}
+/* an initializer, which clang-format 14 would lay out as a block */
+/* clang-format off */
+#define FED_ERROR_INIT {0, 0, {0}, {0}}
+/* clang-format on */
 
 /* Set err (which may be NULL) and return code, so callers can write
  * `return fed_error_set(err, FED_EINVAL, "...")`. */

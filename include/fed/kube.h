@@ -140,10 +140,10 @@ struct fed_kube_delete_opts {
 	long grace_period_seconds;      /* -1: server default */
 	bool dry_run;
 };
-#define FED_KUBE_DELETE_OPTS_INIT                                                                  \
-	{                                                                                          \
-		NULL, NULL, NULL, -1, false                                                        \
-	}
+/* an initializer, which clang-format 14 would lay out as a block */
+/* clang-format off */
+#define FED_KUBE_DELETE_OPTS_INIT {NULL, NULL, NULL, -1, false}
+/* clang-format on */
 
 /* CRUD. obj is not consumed. For update, the name is taken from obj's
  * metadata.name when ref->name is NULL. */

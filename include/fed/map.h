@@ -18,10 +18,10 @@ struct fed_map {
 	size_t count;
 };
 
-#define FED_MAP_INIT                                                                               \
-	{                                                                                          \
-		NULL, 0, 0                                                                         \
-	}
+/* an initializer, which clang-format 14 would lay out as a block */
+/* clang-format off */
+#define FED_MAP_INIT {NULL, 0, 0}
+/* clang-format on */
 
 void fed_map_init(struct fed_map *m);
 /* free_value (may be NULL) is called for every value. */

@@ -31,10 +31,10 @@ struct fed_opt {
 	const char *help;
 };
 
-#define FED_OPT_TABLE_END                                                                          \
-	{                                                                                          \
-		FED_OPT_END, NULL, 0, NULL, NULL, NULL                                             \
-	}
+/* an initializer, which clang-format 14 would lay out as a block */
+/* clang-format off */
+#define FED_OPT_TABLE_END {FED_OPT_END, NULL, 0, NULL, NULL, NULL}
+/* clang-format on */
 
 /* Parse argv[0..argc) against one or more NULL-terminated lists of tables.
  * Positional arguments are collected into args (*nargs, at most max_args).
