@@ -13,8 +13,13 @@
 
 #include "fed/log.h"
 #include "fed/tunnel_conn.h"
+#include "tunnel_conn_internal.h"
 
 enum state { ST_HANDSHAKE, ST_HELLO, ST_READY, ST_DEAD };
+
+/* Bytes one connection reads per loop turn before it yields: large enough
+ * for throughput, small enough that timers never wait long. */
+#define READ_BUDGET (512u << 10)
 
 struct fed_tunnel_stream {
 	struct fed_tunnel_conn *conn;
@@ -36,7 +41,10 @@ struct fed_tunnel_conn {
 	enum state st;
 	ev_io io;
 	ev_timer timer;
-	ev_idle closer; /* deferred close after GOAWAY */
+	/* Deferred close after GOAWAY. A timer, not an idle watcher: idle
+	 * watchers never run while a peer keeps its socket readable. */
+	ev_timer closer;
+	ev_timer resume; /* 0 s: read again after yielding to the loop */
 	struct fed_tunnel_conn_opts opts;
 	const struct fed_tunnel_conn_cb *cb;
 	void *ud;
@@ -44,7 +52,11 @@ struct fed_tunnel_conn {
 	struct fed_buf in, out;
 	struct fed_tunnel_stream *streams;
 	double started, last_rx;
-	bool want_write; /* SSL asked for writability */
+	bool want_write;       /* SSL asked for writability */
+	bool write_wants_read; /* SSL_write asked for readability */
+	bool closing;          /* refused or shutting down: nothing more is read */
+	double ping_tokens, ping_at;
+	double refused_tokens, refused_at;
 	bool hello_seen, auth_sent;
 	int auth_kind;
 	char *secret; /* agent: wiped after AUTH is sent */
@@ -78,7 +90,8 @@ static void destroy(struct fed_tunnel_conn *c)
 	}
 	ev_io_stop(c->loop, &c->io);
 	ev_timer_stop(c->loop, &c->timer);
-	ev_idle_stop(c->loop, &c->closer);
+	ev_timer_stop(c->loop, &c->closer);
+	ev_timer_stop(c->loop, &c->resume);
 	if (c->ssl)
 		SSL_free(c->ssl);
 	SSL_free(c->outer); /* after the inner one, whose BIO points at it */
@@ -116,6 +129,8 @@ void fed_tunnel_conn_free(struct fed_tunnel_conn *c)
 		c->st = ST_DEAD;
 		ev_io_stop(c->loop, &c->io);
 		ev_timer_stop(c->loop, &c->timer);
+		ev_timer_stop(c->loop, &c->closer);
+		ev_timer_stop(c->loop, &c->resume);
 		return;
 	}
 	destroy(c);
@@ -137,19 +152,52 @@ static bool leave(struct fed_tunnel_conn *c)
 	return false;
 }
 
+/* Reading stops while the peer has not taken what we owe it: replies to
+ * a peer that sends and never reads would otherwise grow without bound. */
+static bool may_read(const struct fed_tunnel_conn *c)
+{
+	return c->st != ST_DEAD && !c->closing && c->out.len < c->opts.max_queued;
+}
+
 static void update_io(struct fed_tunnel_conn *c)
 {
-	int ev = EV_READ;
+	int ev = 0;
 
 	if (c->st == ST_DEAD)
 		return;
+	/* while a resume is due, it reads; the socket need not wake us */
+	if ((may_read(c) && !ev_is_active(&c->resume)) || c->write_wants_read)
+		ev |= EV_READ;
 	if (c->out.len || c->want_write)
 		ev |= EV_WRITE;
-	if ((c->io.events & (EV_READ | EV_WRITE)) != ev) {
+	if (!ev) {
+		ev_io_stop(c->loop, &c->io);
+		return;
+	}
+	if ((c->io.events & (EV_READ | EV_WRITE)) != ev || !ev_is_active(&c->io)) {
 		ev_io_stop(c->loop, &c->io);
 		ev_io_set(&c->io, c->fd, ev);
 		ev_io_start(c->loop, &c->io);
 	}
+}
+
+/* A token bucket: rate per second, bursts of twice that; rate < 0 is
+ * unlimited. The loop's cached time: one burst of frames handled in one
+ * callback gets no refill. */
+static bool take_token(struct fed_tunnel_conn *c, double *tokens, double *at, double rate)
+{
+	double now = ev_now(c->loop);
+
+	if (rate < 0)
+		return true;
+	*tokens += (now - *at) * rate;
+	if (*tokens > 2 * rate)
+		*tokens = 2 * rate;
+	*at = now;
+	if (*tokens < 1)
+		return false;
+	*tokens -= 1;
+	return true;
 }
 
 static void queue_frame(struct fed_tunnel_conn *c, uint8_t type, uint32_t stream, const void *p,
@@ -202,7 +250,8 @@ static void conn_die(struct fed_tunnel_conn *c, const char *fmt, ...)
 	c->st = ST_DEAD;
 	ev_io_stop(c->loop, &c->io);
 	ev_timer_stop(c->loop, &c->timer);
-	ev_idle_stop(c->loop, &c->closer);
+	ev_timer_stop(c->loop, &c->closer);
+	ev_timer_stop(c->loop, &c->resume);
 	enter(c);
 	while (c->streams && !c->freed) {
 		struct fed_tunnel_stream *s = c->streams;
@@ -254,6 +303,24 @@ static struct fed_tunnel_stream *find_stream(struct fed_tunnel_conn *c, uint32_t
 	return ps ? ps->ud : NULL;
 }
 
+/* Tell every stream that has credit that it may send. The callbacks may
+ * close any stream, their own included, so the ids are taken first and
+ * each stream is looked up again before its call. */
+static void notify_writable(struct fed_tunnel_conn *c)
+{
+	uint32_t ids[FED_TUNNEL_MAX_STREAMS];
+	struct fed_tunnel_stream *s;
+	size_t n = 0;
+
+	for (s = c->streams; s && n < FED_TUNNEL_MAX_STREAMS; s = s->next)
+		ids[n++] = s->id;
+	for (size_t i = 0; i < n && !c->freed && c->st == ST_READY; i++) {
+		s = find_stream(c, ids[i]);
+		if (s && s->cb && s->cb->writable && fed_tunnel_stream_allowance(s))
+			s->cb->writable(s, s->ud);
+	}
+}
+
 static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame *f)
 {
 	struct fed_error err = FED_ERROR_INIT;
@@ -275,8 +342,10 @@ static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame
 		fed_tunnel_put_u32(g, FED_TUNNEL_GOAWAY_AUTH);
 		memcpy(g + 4, "authentication failed", 21);
 		queue_frame(c, FED_TUNNEL_GOAWAY, 0, g, 4 + 21);
-		/* flush the GOAWAY on the next loop turn, then close */
-		ev_idle_start(c->loop, &c->closer);
+		/* flush the GOAWAY on the next loop turn, then close; whatever
+		 * the peer sends meanwhile is not even read */
+		c->closing = true;
+		ev_timer_start(c->loop, &c->closer);
 		c->st = ST_HELLO;
 		FED_LOG_WARN(NULL, "tunnel %s: authentication refused: %s", c->name,
 		             err.msg[0] ? err.msg : "no identity");
@@ -410,6 +479,15 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 		const char *reason =
 		    code == FED_TUNNEL_RST_TOO_MANY ? "too_many_streams" : "unknown_stream";
 
+		if (!take_token(c, &c->refused_tokens, &c->refused_at, c->opts.refused_rate)) {
+			uint8_t g[4];
+
+			fed_tunnel_put_u32(g, FED_TUNNEL_GOAWAY_PROTOCOL);
+			queue_frame(c, FED_TUNNEL_GOAWAY, 0, g, 4);
+			conn_die(c, "too many frames for unknown streams (over %.0f/s)",
+			         c->opts.refused_rate);
+			return false;
+		}
 		queue_u32(c, FED_TUNNEL_RST, f->stream, code);
 		/* the first per connection is logged; a flood only counts */
 		if (c->refused++ == 0)
@@ -417,10 +495,10 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 			             c->name, fed_tunnel_type_name(f->type), f->stream, reason);
 		if (c->cb->refused)
 			c->cb->refused(c, reason, c->ud);
-		return true;
+		goto credit;
 	}
 	if (v == FED_TUNNEL_IGNORE)
-		return true;
+		goto credit;
 	switch (f->type) {
 	case FED_TUNNEL_OPEN:
 		handle_open(c, f);
@@ -440,9 +518,7 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 		break;
 	case FED_TUNNEL_WINDOW:
 		if (f->stream == 0) {
-			for (s = c->streams; s && !c->freed; s = s->next)
-				if (s->cb && s->cb->writable && fed_tunnel_stream_allowance(s))
-					s->cb->writable(s, s->ud);
+			notify_writable(c);
 		} else {
 			s = find_stream(c, f->stream);
 			if (s && s->cb && s->cb->writable)
@@ -464,7 +540,10 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 		}
 		break;
 	case FED_TUNNEL_PING:
-		queue_frame(c, FED_TUNNEL_PONG, 0, f->payload, 8);
+		if (take_token(c, &c->ping_tokens, &c->ping_at, c->opts.ping_rate))
+			queue_frame(c, FED_TUNNEL_PONG, 0, f->payload, 8);
+		else if (c->cb->refused)
+			c->cb->refused(c, "ping_rate", c->ud);
 		if (c->cb->heartbeat)
 			c->cb->heartbeat(c, c->ud);
 		break;
@@ -490,6 +569,9 @@ static bool handle_frame(struct fed_tunnel_conn *c, const struct fed_tunnel_fram
 		conn_die(c, "unexpected %s after authentication", fed_tunnel_type_name(f->type));
 		return false;
 	}
+credit:
+	/* every path, refused and ignored DATA too: what the peer sent
+	 * counts against the connection window until we grant it back */
 	if (!c->freed && c->st != ST_DEAD) {
 		uint32_t inc = fed_tunnel_proto_take_conn_credit(&c->proto);
 
@@ -522,10 +604,12 @@ static void ssl_fail(struct fed_tunnel_conn *c, const char *what, int ret)
 
 static void do_handshake(struct fed_tunnel_conn *c)
 {
-	int rc;
+	int rc = 1;
 
-	ERR_clear_error();
-	rc = SSL_do_handshake(c->ssl);
+	if (c->ssl) {
+		ERR_clear_error();
+		rc = SSL_do_handshake(c->ssl);
+	}
 	if (rc == 1) {
 		c->want_write = false;
 		c->st = ST_HELLO;
@@ -546,57 +630,106 @@ static void do_handshake(struct fed_tunnel_conn *c)
 	}
 }
 
+/* The transport: TLS, or a plain socket (tests and the fuzzer). Both
+ * return the bytes moved, 0 when the socket would block, or -1 when the
+ * connection died (conn_die ran). */
+static int xread(struct fed_tunnel_conn *c, void *buf, int n)
+{
+	int rc;
+
+	if (!c->ssl) {
+		ssize_t r = read(c->fd, buf, (size_t)n);
+
+		if (r > 0)
+			return (int)r;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		conn_die(c, "read: %s",
+		         r == 0 ? "the peer closed the connection" : strerror(errno));
+		return -1;
+	}
+	ERR_clear_error();
+	rc = SSL_read(c->ssl, buf, n);
+	if (rc > 0)
+		return rc;
+	switch (SSL_get_error(c->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		c->want_write = true;
+		return 0;
+	default:
+		ssl_fail(c, "read", rc);
+		return -1;
+	}
+}
+
+static int xwrite(struct fed_tunnel_conn *c, const void *buf, int n)
+{
+	int rc;
+
+	if (!c->ssl) {
+		ssize_t r = send(c->fd, buf, (size_t)n, MSG_NOSIGNAL);
+
+		if (r >= 0)
+			return (int)r;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			c->want_write = true;
+			return 0;
+		}
+		conn_die(c, "write: %s", strerror(errno));
+		return -1;
+	}
+	ERR_clear_error();
+	rc = SSL_write(c->ssl, buf, n);
+	if (rc > 0)
+		return rc;
+	switch (SSL_get_error(c->ssl, rc)) {
+	case SSL_ERROR_WANT_WRITE:
+		c->want_write = true;
+		return 0;
+	case SSL_ERROR_WANT_READ:
+		c->write_wants_read = true;
+		return 0;
+	default:
+		ssl_fail(c, "write", rc);
+		return -1;
+	}
+}
+
 static void do_write(struct fed_tunnel_conn *c)
 {
-	c->want_write = false;
+	c->want_write = c->write_wants_read = false;
 	while (c->out.len && c->st != ST_DEAD) {
-		int rc;
+		int rc = xwrite(c, c->out.data, c->out.len > 1 << 20 ? 1 << 20 : (int)c->out.len);
 
-		ERR_clear_error();
-		rc = SSL_write(c->ssl, c->out.data,
-		               c->out.len > 1 << 20 ? 1 << 20 : (int)c->out.len);
-		if (rc > 0) {
-			fed_buf_consume(&c->out, (size_t)rc);
-			continue;
-		}
-		switch (SSL_get_error(c->ssl, rc)) {
-		case SSL_ERROR_WANT_WRITE:
-			c->want_write = true;
+		if (rc <= 0)
 			return;
-		case SSL_ERROR_WANT_READ:
-			return;
-		default:
-			ssl_fail(c, "write", rc);
-			return;
-		}
+		fed_buf_consume(&c->out, (size_t)rc);
 	}
 }
 
 static void do_read(struct fed_tunnel_conn *c)
 {
 	uint8_t buf[16384];
-	size_t budget = 4 << 20; /* then let other sockets run */
+	size_t budget = READ_BUDGET;
 
-	while (c->st != ST_DEAD && !c->freed && budget) {
+	while (may_read(c) && !c->freed) {
 		struct fed_tunnel_frame f;
 		struct fed_error err = FED_ERROR_INIT;
 		size_t used, off = 0;
 		int rc, d;
 
-		ERR_clear_error();
-		rc = SSL_read(c->ssl, buf, sizeof(buf));
-		if (rc <= 0) {
-			int e = SSL_get_error(c->ssl, rc);
-
-			if (e == SSL_ERROR_WANT_READ)
-				return;
-			if (e == SSL_ERROR_WANT_WRITE) {
-				c->want_write = true;
-				return;
-			}
-			ssl_fail(c, "read", rc);
+		if (!budget) {
+			/* yield: timers and other sockets take their turn, then the
+			 * resume timer reads on (TLS may hold decrypted bytes that
+			 * the socket no longer signals) */
+			ev_timer_start(c->loop, &c->resume);
 			return;
 		}
+		rc = xread(c, buf, sizeof(buf));
+		if (rc <= 0)
+			return;
 		budget = budget > (size_t)rc ? budget - (size_t)rc : 0;
 		if (fed_buf_append(&c->in, buf, (size_t)rc) < 0) {
 			conn_die(c, "out of memory");
@@ -606,8 +739,12 @@ static void do_read(struct fed_tunnel_conn *c)
 		    (d = fed_tunnel_frame_decode((const uint8_t *)c->in.data + off, c->in.len - off,
 		                                 FED_TUNNEL_MAX_FRAME, &f, &used, &err)) == 1) {
 			off += used;
-			if (!handle_frame(c, &f))
+			if (!handle_frame(c, &f)) {
+				/* dead, or refused and closing: the rest is dropped */
+				if (!c->freed && c->st != ST_DEAD)
+					fed_buf_reset(&c->in);
 				return;
+			}
 		}
 		fed_buf_consume(&c->in, off);
 		if (d < 0) {
@@ -620,13 +757,14 @@ static void do_read(struct fed_tunnel_conn *c)
 			return;
 		}
 	}
-	if (budget == 0)
-		ev_feed_event(c->loop, &c->io, EV_READ);
 }
 
-static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* One turn of work for the connection, from its socket or its resume
+ * timer. Streams held back by a full output queue hear once it drained
+ * below the DATA threshold. */
+static void service(struct fed_tunnel_conn *c)
 {
-	struct fed_tunnel_conn *c = w->data;
+	bool held = c->out.len >= c->opts.max_queued / 2;
 
 	enter(c);
 	if (c->st == ST_HANDSHAKE)
@@ -637,10 +775,22 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			do_read(c);
 		if (c->st != ST_DEAD && !c->freed)
 			do_write(c);
+		if (held && c->out.len < c->opts.max_queued / 2 && c->st == ST_READY && !c->freed)
+			notify_writable(c);
 	}
 	if (!c->freed)
 		update_io(c);
 	leave(c);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	service(w->data);
+}
+
+static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	service(w->data);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -665,11 +815,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	leave(c);
 }
 
-static void closer_cb(struct ev_loop *loop, ev_idle *w, int revents)
+static void closer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fed_tunnel_conn *c = w->data;
 
-	ev_idle_stop(loop, w);
 	enter(c);
 	do_write(c);
 	conn_die(c, "closed after GOAWAY");
@@ -718,6 +867,15 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 		c->opts.missed = 3;
 	if (c->opts.handshake_timeout <= 0)
 		c->opts.handshake_timeout = 10;
+	if (c->opts.max_queued == 0)
+		c->opts.max_queued = FED_TUNNEL_DEFAULT_MAX_QUEUED;
+	if (c->opts.ping_rate <= 0)
+		c->opts.ping_rate = FED_TUNNEL_DEFAULT_PING_RATE;
+	if (c->opts.refused_rate == 0)
+		c->opts.refused_rate = FED_TUNNEL_DEFAULT_REFUSED_RATE;
+	c->ping_tokens = 2 * c->opts.ping_rate;
+	c->refused_tokens = 2 * c->opts.refused_rate;
+	c->ping_at = c->refused_at = ev_now(loop);
 	snprintf(c->name, sizeof(c->name), "%s", c->opts.name ? c->opts.name : "peer");
 	c->opts.name = c->name;
 	c->outer = c->opts.outer;
@@ -726,16 +884,20 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 	/* frames are small and latency matters: no Nagle (it meets delayed
 	 * ACKs for 40 ms stalls); a non-TCP socket just ignores it */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-	c->ssl = SSL_new(ctx);
-	if (!c->ssl || (c->outer ? !set_outer_bio(c) : !SSL_set_fd(c->ssl, fd))) {
-		destroy(c);
-		return fed_error_set(err, FED_ETLS, "tunnel: cannot set up TLS");
+	/* no ctx: a plain socket, for tests and the fuzzer only */
+	if (ctx) {
+		c->ssl = SSL_new(ctx);
+		if (!c->ssl || (c->outer ? !set_outer_bio(c) : !SSL_set_fd(c->ssl, fd))) {
+			destroy(c);
+			return fed_error_set(err, FED_ETLS, "tunnel: cannot set up TLS");
+		}
+		SSL_set_mode(c->ssl,
+		             SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		if (is_host)
+			SSL_set_accept_state(c->ssl);
+		else
+			SSL_set_connect_state(c->ssl);
 	}
-	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (is_host)
-		SSL_set_accept_state(c->ssl);
-	else
-		SSL_set_connect_state(c->ssl);
 	c->started = c->last_rx = ev_now(loop);
 	ev_io_init(&c->io, io_cb, fd, EV_READ | EV_WRITE);
 	c->io.data = c;
@@ -747,8 +909,10 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 	ev_timer_init(&c->timer, timer_cb, interval, interval);
 	c->timer.data = c;
 	ev_timer_start(loop, &c->timer);
-	ev_idle_init(&c->closer, closer_cb);
+	ev_timer_init(&c->closer, closer_cb, 0., 0.);
 	c->closer.data = c;
+	ev_timer_init(&c->resume, resume_cb, 0., 0.);
+	c->resume.data = c;
 	*out = c;
 	return 0;
 }
@@ -788,6 +952,30 @@ int fed_tunnel_conn_connect(struct ev_loop *loop, int fd, SSL_CTX *ctx, const ch
 	return 0;
 }
 
+int fed_tunnel_conn_plain(struct ev_loop *loop, int fd, bool is_host, int auth_kind,
+                          const char *secret, const struct fed_tunnel_conn_opts *opts,
+                          const struct fed_tunnel_conn_cb *cb, void *ud,
+                          struct fed_tunnel_conn **out, struct fed_error *err)
+{
+	int rc = conn_new(loop, fd, NULL, is_host, opts, cb, ud, out, err);
+
+	if (rc < 0 || is_host)
+		return rc;
+	(*out)->auth_kind = auth_kind;
+	(*out)->secret = strdup(secret ? secret : "");
+	if (!(*out)->secret) {
+		destroy(*out);
+		*out = NULL;
+		return fed_error_set(err, FED_ENOMEM, "tunnel: out of memory");
+	}
+	return 0;
+}
+
+struct fed_tunnel_proto *fed_tunnel_conn_proto(struct fed_tunnel_conn *c)
+{
+	return &c->proto;
+}
+
 void fed_tunnel_conn_shutdown(struct fed_tunnel_conn *c, uint32_t code, const char *reason)
 {
 	uint8_t g[4 + 64];
@@ -802,7 +990,9 @@ void fed_tunnel_conn_shutdown(struct fed_tunnel_conn *c, uint32_t code, const ch
 		memcpy(g + 4, reason, n);
 	if (c->st == ST_READY || c->st == ST_HELLO)
 		queue_frame(c, FED_TUNNEL_GOAWAY, 0, g, 4 + n);
-	ev_idle_start(c->loop, &c->closer);
+	c->closing = true;
+	ev_timer_start(c->loop, &c->closer);
+	update_io(c);
 }
 
 int fed_tunnel_conn_send_metadata(struct fed_tunnel_conn *c, const char *json, size_t len)
@@ -859,8 +1049,19 @@ int fed_tunnel_stream_open(struct fed_tunnel_conn *c, int target,
 	int rc;
 
 	*out = NULL;
-	if (c->st != ST_READY)
+	if (c->st != ST_READY || c->closing)
 		return fed_error_set(err, FED_EUNAVAILABLE, "tunnel %s: not connected", c->name);
+	if (c->proto.next_id > 0x7ffffffdu - 2 * FED_TUNNEL_IDS_RESERVE) {
+		/* renew the connection while ids are left for what is in flight:
+		 * the agent dials again on GOAWAY */
+		FED_LOG_INFO(c->cluster,
+		             "tunnel %s: stream ids nearly used up: renewing the connection",
+		             c->name);
+		fed_tunnel_conn_shutdown(c, FED_TUNNEL_GOAWAY_SHUTDOWN, "stream ids used up");
+		return fed_error_set(err, FED_EUNAVAILABLE,
+		                     "tunnel %s: renewing the connection (stream ids used up)",
+		                     c->name);
+	}
 	rc = fed_tunnel_proto_open(&c->proto, &ps, err);
 	if (rc < 0)
 		return rc;
@@ -902,7 +1103,10 @@ void fed_tunnel_stream_set_cb(struct fed_tunnel_stream *s, const struct fed_tunn
 
 size_t fed_tunnel_stream_allowance(const struct fed_tunnel_stream *s)
 {
-	if (s->conn->st != ST_READY)
+	/* DATA waits while the queue is half full, so that DATA alone never
+	 * reaches max_queued and stops reading: only a peer that provokes
+	 * replies and never reads does */
+	if (s->conn->st != ST_READY || s->conn->out.len >= s->conn->opts.max_queued / 2)
 		return 0;
 	return fed_tunnel_proto_allowance(&s->conn->proto, s->ps);
 }
@@ -913,10 +1117,10 @@ size_t fed_tunnel_stream_send(struct fed_tunnel_stream *s, const void *p, size_t
 	size_t done = 0;
 
 	while (done < n) {
-		uint32_t a = fed_tunnel_proto_allowance(&s->conn->proto, s->ps);
+		size_t a = fed_tunnel_stream_allowance(s);
 		size_t k = n - done < a ? n - done : a;
 
-		if (k == 0 || s->conn->st != ST_READY)
+		if (k == 0)
 			break;
 		queue_frame(s->conn, FED_TUNNEL_DATA, s->id, b + done, k);
 		fed_tunnel_proto_sent(&s->conn->proto, s->ps, (uint32_t)k);

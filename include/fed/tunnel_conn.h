@@ -10,7 +10,11 @@
  *
  * Callbacks may free the connection or close streams, including the one
  * they are called for. Sends never fail synchronously: errors surface as
- * `closed` from the loop. */
+ * `closed` from the loop.
+ *
+ * Fairness: one connection reads at most a budget per loop turn, then
+ * yields to the loop (timers and other sockets run) and resumes from a
+ * 0-s timer. */
 #ifndef FED_TUNNEL_CONN_H
 #define FED_TUNNEL_CONN_H
 
@@ -68,11 +72,33 @@ struct fed_tunnel_stream_cb {
 	void (*reset)(struct fed_tunnel_stream *s, uint32_t code, void *ud);
 };
 
+/* Bounds on what one peer, authenticated or not, can make a connection
+ * hold or do (docs/agent-tunnel.md, "Limits"). What arrives is decoded
+ * frame by frame (at most one frame plus one read is buffered); replies
+ * and DATA wait in an output queue. */
+#define FED_TUNNEL_DEFAULT_MAX_QUEUED   (4u << 20)
+#define FED_TUNNEL_DEFAULT_PING_RATE    10.0
+#define FED_TUNNEL_DEFAULT_REFUSED_RATE 100.0
+/* Host: when fewer stream ids than this are left, the connection is
+ * renewed (GOAWAY, the agent dials again) instead of running out. */
+#define FED_TUNNEL_IDS_RESERVE 1024u
+
 struct fed_tunnel_conn_opts {
 	double heartbeat;         /* seconds, default 10 */
 	int missed;               /* dead after this many intervals of silence, default 3 */
 	double handshake_timeout; /* TLS + AUTH, default 10 s */
-	const char *name;         /* log prefix, e.g. the peer address */
+	/* Bytes queued to the peer before this side stops reading from it
+	 * (it resumes once they drain); new DATA waits from half of it.
+	 * Default FED_TUNNEL_DEFAULT_MAX_QUEUED. */
+	size_t max_queued;
+	/* PINGs answered per second, bursts of twice that; more are not
+	 * answered. Default FED_TUNNEL_DEFAULT_PING_RATE. */
+	double ping_rate;
+	/* Frames for streams never opened, per second (bursts of twice
+	 * that), before the connection is closed as abusive; each is answered
+	 * with RST. Default FED_TUNNEL_DEFAULT_REFUSED_RATE; < 0: no limit. */
+	double refused_rate;
+	const char *name; /* log prefix, e.g. the peer address */
 	/* Agent: fd carries this TLS session (to an https:// proxy, already
 	 * through CONNECT) and the tunnel's TLS runs inside it. Taken over
 	 * (freed with the connection, and on failure). */

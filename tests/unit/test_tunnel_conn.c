@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include "check.h"
 #include "fed/log.h"
 #include "fed/tunnel_conn.h"
+#include "tunnel_conn_internal.h"
 
 static char *cert_pem, *key_pem;
 static int listen_fd, port, relay_fd, relay_port;
@@ -407,6 +409,329 @@ static void bogus_stream_main(void)
 	_exit(rst99 && rst101 && pong ? 0 : 3);
 }
 
+/* ---- hostile peers (security audit findings 1-4, 20) ---- */
+
+static pid_t spawn(const char *mode);
+static int reap(pid_t pid);
+
+static long rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Read frames from the host until `want` of type arrived (or 3 s);
+ * returns how many arrived. Other frames are dropped. */
+static int read_frames(SSL *ssl, uint8_t type, uint32_t stream, int want)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_buf in = FED_BUF_INIT;
+	struct fed_tunnel_frame f;
+	uint8_t buf[4096];
+	int got = 0, n;
+	size_t used;
+
+	alarm(3);
+	while (got < want && (n = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+		fed_buf_append(&in, buf, (size_t)n);
+		while (got < want &&
+		       fed_tunnel_frame_decode((uint8_t *)in.data, in.len, FED_TUNNEL_MAX_FRAME, &f,
+		                               &used, &err) == 1) {
+			got += f.type == type && (stream == UINT32_MAX || f.stream == stream);
+			fed_buf_consume(&in, used);
+		}
+	}
+	alarm(0);
+	fed_buf_release(&in);
+	return got;
+}
+
+/* Send `frame` (len bytes, whole frames) again and again for up to
+ * `seconds`, never reading: a peer that floods. Writes block once the
+ * host stops reading; the alarm ends the child then. */
+static void flood(SSL *ssl, const uint8_t *frame, size_t len, double seconds)
+{
+	static uint8_t burst[64 * 1024];
+	size_t n = sizeof(burst) / len * len, sent = 0;
+	double end = ev_time() + seconds;
+
+	for (size_t i = 0; i < n; i += len)
+		memcpy(burst + i, frame, len);
+	alarm((unsigned)seconds + 2);
+	while (ev_time() < end && SSL_write(ssl, burst, (int)n) > 0)
+		sent += n;
+	if (getenv("TLOG"))
+		fprintf(stderr, "  flood: %zu bytes sent\n", sent);
+	_exit(0);
+}
+
+/* A wrong token, then PINGs at full speed (finding 2). */
+static void refused_flood_main(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	uint8_t hello[12] = {0, FED_TUNNEL_VERSION}, ping[20] = {FED_TUNNEL_PING};
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0)
+		_exit(2);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, dial());
+	if (SSL_connect(ssl) != 1)
+		_exit(2);
+	put_frame(ssl, FED_TUNNEL_HELLO, 0, hello, 12, 12);
+	put_frame(ssl, FED_TUNNEL_AUTH, 0, "\x01wrong-token", 12, 12);
+	fed_tunnel_put_u32(ping + 8, 8);
+	flood(ssl, ping, sizeof(ping), 3);
+}
+
+/* Authenticated, then PINGs at full speed, never reading (findings 3, 4). */
+static void ping_flood_main(void)
+{
+	uint8_t ping[20] = {FED_TUNNEL_PING};
+
+	fed_tunnel_put_u32(ping + 8, 8);
+	flood(raw_peer(), ping, sizeof(ping), 3);
+}
+
+/* Authenticated, then FIN for streams never opened, never reading: each
+ * would be answered with an RST (finding 3). */
+static void refused_stream_flood_main(void)
+{
+	uint8_t fin[12] = {FED_TUNNEL_FIN};
+
+	fed_tunnel_put_u32(fin + 4, 999999);
+	flood(raw_peer(), fin, sizeof(fin), 3);
+}
+
+/* Waits for the host's 3 OPENs, then grants connection credit (finding
+ * 1: the host's streams close themselves from `writable`), then checks
+ * the host still answers a PING. */
+static void window_main(void)
+{
+	SSL *ssl = raw_peer();
+	uint8_t inc[4], ping[8] = {2};
+
+	if (read_frames(ssl, FED_TUNNEL_OPEN, UINT32_MAX, 3) != 3)
+		_exit(3);
+	fed_tunnel_put_u32(inc, 4096);
+	put_frame(ssl, FED_TUNNEL_WINDOW, 0, inc, 4, 4);
+	put_frame(ssl, FED_TUNNEL_PING, 0, ping, 8, 8);
+	_exit(read_frames(ssl, FED_TUNNEL_PONG, 0, 1) == 1 ? 0 : 4);
+}
+
+/* DATA for a stream the host opened and closed again: ignored, but the
+ * connection window must still be credited back (finding 20). */
+static void ignored_data_main(void)
+{
+	static uint8_t data[FED_TUNNEL_MAX_FRAME];
+	SSL *ssl = raw_peer();
+
+	if (read_frames(ssl, FED_TUNNEL_RST, 1, 1) != 1) /* the host closed stream 1 */
+		_exit(3);
+	/* a quarter of the connection window and a bit: a WINDOW is due */
+	for (int i = 0; i < FED_TUNNEL_CONN_WINDOW / 4 / FED_TUNNEL_MAX_FRAME + 1; i++)
+		put_frame(ssl, FED_TUNNEL_DATA, 1, data, sizeof(data), sizeof(data));
+	_exit(read_frames(ssl, FED_TUNNEL_WINDOW, 0, 1) == 1 ? 0 : 4);
+}
+
+static int wclosed;
+
+static void close_self(struct fed_tunnel_stream *s, void *ud)
+{
+	wclosed++;
+	fed_tunnel_stream_close(s, FED_TUNNEL_RST_CANCEL);
+}
+
+static const struct fed_tunnel_stream_cb closing_cb = {.writable = close_self};
+
+static void test_window_closes_streams(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_tunnel_stream *s;
+	pid_t pid = spawn("window");
+
+	wclosed = 0;
+	CHECK(run_until(&h_ready, 5));
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER,
+		                                 &closing_cb, NULL, &s, &err),
+		          0);
+	CHECK_INT(reap(pid), 0); /* the PONG came after the WINDOW */
+	CHECK_INT(wclosed, 3);
+	CHECK(run_until(&h_closed, 5));
+}
+
+static void test_ignored_data_credit(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_tunnel_stream *s;
+	pid_t pid = spawn("ignored-data");
+
+	CHECK(run_until(&h_ready, 5));
+	CHECK_INT(
+	    fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, NULL, &s, &err),
+	    0);
+	fed_tunnel_stream_close(s, FED_TUNNEL_RST_CANCEL);
+	CHECK_INT(reap(pid), 0); /* a connection WINDOW came without another frame */
+	CHECK(run_until(&h_closed, 5));
+}
+
+/* Run the loop for `seconds` with a 10 ms ticker beside it: returns how
+ * many times the ticker fired; *grew is the RSS growth in KiB. */
+static int tick_count;
+
+static void tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+	tick_count++;
+}
+
+/* RSS is sampled from a thread: a starved loop samples nothing. */
+static volatile long rss_peak;
+static volatile int sampling;
+
+static void *sampler(void *arg)
+{
+	while (sampling) {
+		long now = rss_kb();
+
+		if (now > rss_peak)
+			rss_peak = now;
+		usleep(5000);
+	}
+	return NULL;
+}
+
+static int run_with_ticker(double seconds, long *grew)
+{
+	ev_timer t;
+	pthread_t th;
+	long before = rss_kb();
+	double end = ev_time() + seconds;
+
+	tick_count = 0;
+	rss_peak = before;
+	sampling = 1;
+	pthread_create(&th, NULL, sampler, NULL);
+	ev_timer_init(&t, tick, 0.01, 0.01);
+	ev_timer_start(loop, &t);
+	while (ev_time() < end)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+	sampling = 0;
+	pthread_join(th, NULL);
+	*grew = rss_peak - before;
+	return tick_count;
+}
+
+static void test_refused_auth_flood(void)
+{
+	pid_t pid = spawn("refused-flood");
+	long grew;
+
+	h_closed = 0;
+	run_with_ticker(1.5, &grew);
+	/* closed soon after the refusal, although the peer never stops */
+	CHECK_INT(h_closed, 1);
+	CHECK_HAS(h_closed_why, "GOAWAY");
+	CHECK_INT(h_ready, 0);
+	CHECK(grew < 16 * 1024);
+	fprintf(stderr, "  refused AUTH + flood: RSS +%ld KiB\n", grew);
+	kill(pid, SIGKILL);
+	reap(pid);
+}
+
+static void test_ping_flood(void)
+{
+	pid_t pid = spawn("ping-flood");
+	long grew;
+	int ticks;
+
+	CHECK(run_until(&h_ready, 5));
+	ticks = run_with_ticker(2, &grew);
+	fprintf(stderr, "  PING flood: %d ticks of 10 ms in 2 s, RSS +%ld KiB\n", ticks, grew);
+	CHECK(ticks >= 100); /* timers keep their turn */
+	CHECK(grew < 16 * 1024);
+	kill(pid, SIGKILL);
+	reap(pid);
+	run_until(&h_closed, 5);
+}
+
+static void test_refused_stream_flood(void)
+{
+	long grew;
+	int ticks;
+	pid_t pid;
+
+	h_refused = 0;
+	pid = spawn("refused-stream-flood"); /* resets h_ready and h_closed */
+	CHECK(run_until(&h_ready, 5));
+	ticks = run_with_ticker(2, &grew);
+	fprintf(stderr, "  unknown-stream flood: %d refused, %d ticks, RSS +%ld KiB, closed: %s\n",
+	        h_refused, ticks, grew, h_closed ? h_closed_why : "no");
+	CHECK_INT(h_closed, 1);
+	CHECK_HAS(h_closed_why, "unknown streams");
+	CHECK(ticks >= 100);
+	CHECK(grew < 16 * 1024);
+	kill(pid, SIGKILL);
+	reap(pid);
+}
+
+/* With no limit on refusals, the RSTs owed to a peer that never reads
+ * fill the output queue: reading stops there (the peer then goes silent
+ * for us, and the heartbeat ends the connection). */
+static void test_queue_cap(void)
+{
+	struct fed_tunnel_conn_opts saved = hopts;
+	long grew;
+	pid_t pid;
+
+	hopts.refused_rate = -1;
+	hopts.max_queued = 256 << 10;
+	pid = spawn("refused-stream-flood");
+	CHECK(run_until(&h_ready, 5));
+	run_with_ticker(2, &grew);
+	fprintf(stderr, "  RSTs never read: %d refused, RSS +%ld KiB, closed: %s\n", h_refused,
+	        grew, h_closed ? h_closed_why : "no");
+	CHECK(grew < 16 * 1024);
+	CHECK_INT(h_closed, 1);
+	CHECK_HAS(h_closed_why, "no heartbeat");
+	kill(pid, SIGKILL);
+	reap(pid);
+	hopts = saved;
+}
+
+/* Near the end of the stream ids the host renews the connection: GOAWAY,
+ * and the agent sees it (it dials again in fed-agent) (finding 19). */
+static void test_stream_ids_renewal(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_tunnel_stream *s;
+	pid_t pid = spawn("good-token");
+
+	CHECK(run_until(&h_ready, 5));
+	CHECK_INT(
+	    fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, NULL, &s, &err),
+	    0);
+	fed_tunnel_stream_close(s, FED_TUNNEL_RST_CANCEL);
+	fed_tunnel_conn_proto(hconn)->next_id = 0x7ffffffdu - FED_TUNNEL_IDS_RESERVE;
+	CHECK_INT(
+	    fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, NULL, &s, &err),
+	    FED_EUNAVAILABLE);
+	CHECK_HAS(err.msg, "renewing the connection");
+	CHECK_INT(reap(pid), 7); /* the agent's connection ended with GOAWAY */
+	CHECK(run_until(&h_closed, 5));
+	CHECK_HAS(h_closed_why, "GOAWAY");
+}
+
 static pid_t spawn(const char *mode)
 {
 	pid_t pid;
@@ -420,6 +745,16 @@ static pid_t spawn(const char *mode)
 			garbage_main();
 		if (!strcmp(mode, "bogus-stream"))
 			bogus_stream_main();
+		if (!strcmp(mode, "refused-flood"))
+			refused_flood_main();
+		if (!strcmp(mode, "ping-flood"))
+			ping_flood_main();
+		if (!strcmp(mode, "refused-stream-flood"))
+			refused_stream_flood_main();
+		if (!strcmp(mode, "window"))
+			window_main();
+		if (!strcmp(mode, "ignored-data"))
+			ignored_data_main();
 		agent_main(mode);
 	}
 	return pid;
@@ -578,7 +913,7 @@ int main(void)
 	ev_io lio;
 
 	signal(SIGPIPE, SIG_IGN);
-	fed_log_setup(FED_LOG_ERROR, false);
+	fed_log_setup(getenv("TLOG") ? FED_LOG_DEBUG : FED_LOG_ERROR, false);
 	loop = EV_DEFAULT;
 	if (fed_tunnel_tls_selfsigned("fed-tunnel", "IP:127.0.0.1", 1, &cert_pem, &key_pem, &err) <
 	        0 ||
@@ -606,6 +941,13 @@ int main(void)
 	RUN(test_bad_token);
 	RUN(test_malformed_peer);
 	RUN(test_unknown_stream);
+	RUN(test_window_closes_streams);
+	RUN(test_ignored_data_credit);
+	RUN(test_refused_auth_flood);
+	RUN(test_ping_flood);
+	RUN(test_refused_stream_flood);
+	RUN(test_queue_cap);
+	RUN(test_stream_ids_renewal);
 	fed_tunnel_conn_free(hconn);
 	SSL_CTX_free(server_ctx);
 	free(cert_pem);
