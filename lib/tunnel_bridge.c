@@ -18,6 +18,7 @@ struct fed_tunnel_bridge {
 	int fd;
 	SSL *ssl;
 	ev_io io;
+	ev_timer resume; /* 0 s: read on after yielding to the loop */
 	bool tcp_connecting, tls_handshaking;
 	bool ssl_want_read, ssl_want_write;
 	bool ep_eof;     /* the socket said EOF: FIN sent on the stream */
@@ -38,6 +39,7 @@ static void bridge_end(struct fed_tunnel_bridge *b, uint32_t rst, const char *wh
 static void destroy(struct fed_tunnel_bridge *b)
 {
 	ev_io_stop(b->loop, &b->io);
+	ev_timer_stop(b->loop, &b->resume);
 	if (b->ssl)
 		SSL_free(b->ssl);
 	if (b->fd >= 0)
@@ -66,7 +68,10 @@ static void update_io(struct fed_tunnel_bridge *b)
 	} else if (b->tls_handshaking) {
 		ev = b->ssl_want_write ? EV_WRITE : EV_READ;
 	} else {
-		if ((!b->ep_eof && fed_tunnel_stream_allowance(b->st) > 0) || b->ssl_want_read)
+		/* while a resume is due, it reads */
+		if ((!b->ep_eof && fed_tunnel_stream_allowance(b->st) > 0 &&
+		     !ev_is_active(&b->resume)) ||
+		    b->ssl_want_read)
 			ev |= EV_READ;
 		if ((b->to_ep.len && !b->ssl_want_read) || b->ssl_want_write)
 			ev |= EV_WRITE;
@@ -198,14 +203,21 @@ static void flush(struct fed_tunnel_bridge *b)
 static void pump_in(struct fed_tunnel_bridge *b)
 {
 	uint8_t buf[16384];
-	int rounds = 64; /* then let others run */
+	int rounds = 64;
 
-	while (!b->ended && !b->ep_eof && rounds-- > 0) {
+	while (!b->ended && !b->ep_eof) {
 		size_t a = fed_tunnel_stream_allowance(b->st), got;
 		int rc;
 
 		if (a == 0)
 			return;
+		if (rounds-- == 0) {
+			/* yield: timers and other sockets take their turn; TLS may
+			 * hold decrypted bytes the socket no longer signals, so a
+			 * timer, not the socket, brings us back */
+			ev_timer_start(b->loop, &b->resume);
+			return;
+		}
 		rc = ep_read(b, buf, a < sizeof(buf) ? a : sizeof(buf), &got);
 		if (rc == 0)
 			return;
@@ -221,8 +233,6 @@ static void pump_in(struct fed_tunnel_bridge *b)
 		}
 		fed_tunnel_stream_send(b->st, buf, got);
 	}
-	if (rounds <= 0 && !b->ended)
-		ev_feed_event(b->loop, &b->io, EV_READ);
 }
 
 static void step_connect(struct fed_tunnel_bridge *b)
@@ -275,10 +285,8 @@ static void leave(struct fed_tunnel_bridge *b)
 		update_io(b);
 }
 
-static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void service(struct fed_tunnel_bridge *b)
 {
-	struct fed_tunnel_bridge *b = w->data;
-
 	enter(b);
 	if (!connected(b))
 		step_connect(b);
@@ -292,6 +300,16 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	leave(b);
 }
 
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	service(w->data);
+}
+
+static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	service(w->data);
+}
+
 /* End the bridge: RST the stream unless it finished or is gone already. */
 static void bridge_end(struct fed_tunnel_bridge *b, uint32_t rst, const char *why)
 {
@@ -299,6 +317,7 @@ static void bridge_end(struct fed_tunnel_bridge *b, uint32_t rst, const char *wh
 		return;
 	b->ended = true;
 	ev_io_stop(b->loop, &b->io);
+	ev_timer_stop(b->loop, &b->resume);
 	if (b->st) {
 		fed_tunnel_stream_close(b->st, rst);
 		b->st = NULL;
@@ -415,6 +434,8 @@ int fed_tunnel_bridge_new(struct ev_loop *loop, struct fed_tunnel_stream *s, int
 	b->tls_handshaking = ssl != NULL;
 	ev_io_init(&b->io, io_cb, fd, EV_WRITE);
 	b->io.data = b;
+	ev_timer_init(&b->resume, resume_cb, 0., 0.);
+	b->resume.data = b;
 	ev_io_start(loop, &b->io);
 	fed_tunnel_stream_set_cb(s, &fed_tunnel_bridge_stream_cb, b);
 	if (out)
