@@ -16,6 +16,7 @@
 #include <ev.h>
 
 #include "check.h"
+#include "fed/informer.h"
 #include "fed/kube.h"
 
 #define MiB (1024u * 1024u)
@@ -24,6 +25,7 @@ enum mode {
 	ENDLESS,       /* 200 with a body that goes on until `limit` bytes */
 	SILENT_WATCH,  /* one watch event, then nothing, connection kept open */
 	TRICKLE_WATCH, /* a blank line every 100 ms, forever */
+	INFORMER,      /* an empty LIST, then watches as SILENT_WATCH */
 };
 
 struct srv {
@@ -79,6 +81,14 @@ static void serve(struct srv *s, int fd)
 			return;
 		got += (size_t)r;
 	}
+	if (s->mode == INFORMER && !memmem(head, got, "watch=true", 10)) {
+		static const char list[] =
+		    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		    "Content-Length: 47\r\nConnection: close\r\n\r\n"
+		    "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[]}";
+		send_all(fd, list, sizeof(list) - 1);
+		return;
+	}
 	if (s->mode == ENDLESS) {
 		char *body = malloc(64 * 1024);
 		if (!body || !send_all(fd, endless_head, sizeof(endless_head) - 1)) {
@@ -98,7 +108,7 @@ static void serve(struct srv *s, int fd)
 	snprintf(chunk, sizeof(chunk), "%zx\r\n%s\r\n", sizeof(event) - 1, event);
 	if (!send_all(fd, chunk, strlen(chunk)))
 		return;
-	if (s->mode == SILENT_WATCH) {
+	if (s->mode != TRICKLE_WATCH) {
 		while (!peer_gone(s, fd, 100))
 			;
 		return;
@@ -352,6 +362,50 @@ static void test_trickling_watch_hits_deadline(void)
 	CHECK(r.ended - t0 >= 1.5 && r.ended - t0 < 8);
 }
 
+/* An informer whose watch goes silent watches again, from where it was,
+ * without a new LIST. */
+static void test_informer_rewatches_after_idle(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct fed_kube_client *c = NULL;
+	struct fed_informer *inf = NULL;
+	struct fed_informer_opts o;
+	struct fed_informer_stats st;
+	struct fed_kube_limits l;
+	struct fed_error err = FED_ERROR_INIT;
+	struct srv s;
+	ev_tstamp end;
+
+	memset(&st, 0, sizeof(st));
+	CHECK(srv_start(&s, INFORMER, 0) == 0);
+	c = client_for(loop, s.port, NULL);
+	if (c) {
+		memset(&l, 0, sizeof(l));
+		l.watch_idle_s = 1;
+		fed_kube_client_set_limits(c, &l);
+		memset(&o, 0, sizeof(o));
+		o.resource = (struct fed_kube_resource){"", "v1", "configmaps", true};
+		o.watch_timeout_s = 600;
+		if (!fed_informer_new(&inf, c, &o, &err)) {
+			fed_informer_start(inf);
+			/* two idle timeouts: each about 1 s plus curl's few seconds */
+			for (end = ev_time() + 20; ev_time() < end && st.timeouts < 2;
+			     fed_informer_get_stats(inf, &st))
+				ev_run(loop, EVRUN_ONCE);
+		}
+	}
+	fed_informer_free(inf);
+	srv_stop(&s);
+	fed_kube_client_free(c);
+	ev_loop_destroy(loop);
+	fprintf(stderr, "  lists %lu watches %lu timeouts %lu errors %lu\n", st.lists, st.watches,
+	        st.timeouts, st.errors);
+	CHECK(st.timeouts >= 2);
+	CHECK_INT(st.lists, 1);
+	CHECK(st.watches >= 3);
+	CHECK_INT(st.errors, 0);
+}
+
 /* ---- finding 1's pattern: a callback run from the pump ----------------- */
 
 struct pump_case {
@@ -415,6 +469,7 @@ int main(void)
 	RUN(test_endless_probe_body);
 	RUN(test_silent_watch_idles_out);
 	RUN(test_trickling_watch_hits_deadline);
+	RUN(test_informer_rewatches_after_idle);
 	RUN(test_pump_callback_cancels_next);
 	return CHECK_EXIT();
 }
