@@ -200,8 +200,10 @@ void fed_kube_pager_cancel(struct fed_kube_pager *p);
 
 /* WATCH. Events arrive one JSON line at a time; object is borrowed. The
  * stream ends with done(err): err->code 0 when the server closed it (its
- * timeout), FED_EGONE when the resourceVersion is too old (re-list), other
- * codes for transport or HTTP errors. */
+ * timeout), FED_EGONE when the resourceVersion is too old (re-list),
+ * FED_ETIMEOUT when the client's idle timeout or deadline cut it (see
+ * struct fed_kube_limits; watch again), other codes for transport or HTTP
+ * errors. */
 enum fed_watch_type {
 	FED_WATCH_ADDED,
 	FED_WATCH_MODIFIED,
