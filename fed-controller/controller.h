@@ -42,6 +42,8 @@ struct controller_opts {
 	double tunnel_heartbeat;     /* seconds */
 	bool tunnel_label_pod;       /* label our Pod fed.kubefed.io/tunnel=leader|standby */
 	double tunnel_cred_lifetime; /* seconds an issued agent credential is valid */
+	/* what an apiserver (or an agent) can make us hold: bytes, seconds */
+	double max_response_bytes, max_probe_bytes, watch_idle_timeout;
 };
 
 struct controller {
@@ -122,6 +124,9 @@ const char *member_state(const struct member *m);
 /* Something shown in its status changed outside a probe (tunnel.c: the
  * agent's metadata, connections or credential): write it if it differs. */
 void member_status_changed(struct controller *ctl, const char *name);
+/* The response caps and watch timeouts of the flags, counted in
+ * fed_kube_response_too_large_total{cluster}: for every client we make. */
+void controller_kube_limits(struct controller *ctl, struct fed_kube_client *c);
 
 /* ops.c: /healthz, /readyz, /metrics. */
 int controller_ops_start(struct controller *ctl, struct fed_error *err);

@@ -220,8 +220,10 @@ static int start_election(struct controller *ctl, const struct fed_rest_config *
 	lo.cb.on_new_leader = new_leader;
 	lo.cb.on_released = released;
 	lo.ud = ctl;
-	if ((ret = fed_kube_client_new(&ctl->leader_client, ctl->loop, cfg, "lease", err)) ||
-	    (ret = fed_leader_new(&ctl->leader, ctl->leader_client, &lo, err)))
+	if ((ret = fed_kube_client_new(&ctl->leader_client, ctl->loop, cfg, "lease", err)))
+		return ret;
+	controller_kube_limits(ctl, ctl->leader_client);
+	if ((ret = fed_leader_new(&ctl->leader, ctl->leader_client, &lo, err)))
 		return ret;
 	/* A restarted ex-leader's Pod still says leader: clear that before
 	 * campaigning, so agents go only where the tunnel is served. The label
@@ -289,6 +291,15 @@ int main(int argc, char **argv)
 	     "every federated object)"},
 	    {FED_OPT_DOUBLE, "member-qps", 0, &o->member_qps, "QPS",
 	     "request rate to each member apiserver, burst twice that (default 50)"},
+	    {FED_OPT_DOUBLE, "max-response-bytes", 0, &o->max_response_bytes, "BYTES",
+	     "largest response body read from an apiserver (a LIST page); a larger one fails the "
+	     "request (default 268435456 = 256 MiB)"},
+	    {FED_OPT_DOUBLE, "max-probe-response-bytes", 0, &o->max_probe_bytes, "BYTES",
+	     "largest answer to a health check or /version; a larger one fails the check "
+	     "(default 1048576 = 1 MiB)"},
+	    {FED_OPT_DOUBLE, "watch-idle-timeout", 0, &o->watch_idle_timeout, "SECONDS",
+	     "a watch that receives nothing this long (not even the apiserver's bookmarks, one a "
+	     "minute) is ended and started again (default 120)"},
 	    {FED_OPT_DOUBLE, "rsp-offline-grace", 0, &o->rsp_offline_grace, "SECONDS",
 	     "a cluster not ready this long loses its ReplicaSchedulingPreference share to the "
 	     "others and keeps what it runs (default 60)"},
@@ -344,6 +355,9 @@ int main(int argc, char **argv)
 	o->host_qps = 100;
 	o->member_qps = 50;
 	o->rsp_offline_grace = 60;
+	o->max_response_bytes = 256.0 * 1024 * 1024;
+	o->max_probe_bytes = 1024 * 1024;
+	o->watch_idle_timeout = 120;
 	o->rsp_unschedulable_threshold = 30;
 	o->tunnel_address = "off";
 	o->tunnel_secret = "fed-tunnel";
@@ -369,11 +383,19 @@ int main(int argc, char **argv)
 	if (level < 0 || o->probe_period <= 0 || o->probe_timeout <= 0 ||
 	    o->failure_threshold < 1 || o->success_threshold < 1 || o->host_qps <= 0 ||
 	    o->member_qps <= 0 || o->rsp_offline_grace < 0 || o->rsp_unschedulable_threshold < 0 ||
-	    o->tunnel_cred_lifetime < 2) {
+	    o->tunnel_cred_lifetime < 2 || !(o->max_response_bytes >= 65536) ||
+	    !(o->max_response_bytes <= 1e12) || !(o->max_probe_bytes >= 4096) ||
+	    !(o->max_probe_bytes <= 1e12) || !(o->watch_idle_timeout >= 1)) {
 		fprintf(stderr, "fed-controller: %s\n",
 		        level < 0 ? "--log-level: use error, warn, info, debug or trace"
 		        : o->tunnel_cred_lifetime < 2
 		            ? "--tunnel-credential-lifetime must be at least 2 seconds"
+		        : !(o->watch_idle_timeout >= 1)
+		            ? "--watch-idle-timeout must be at least 1 second"
+		        : !(o->max_response_bytes >= 65536 && o->max_response_bytes <= 1e12 &&
+		            o->max_probe_bytes >= 4096 && o->max_probe_bytes <= 1e12)
+		            ? "--max-response-bytes must be at least 65536 and "
+		              "--max-probe-response-bytes at least 4096"
 		            : "--health-period, --health-timeout, --host-qps and --member-qps must "
 		              "be > 0, thresholds >= 1, --rsp-* periods >= 0");
 		return 2;
@@ -388,6 +410,7 @@ int main(int argc, char **argv)
 	if (fed_kube_client_new(&ctl.host, ctl.loop, &cfg, "host", &err) ||
 	    controller_ops_start(&ctl, &err))
 		goto fail;
+	controller_kube_limits(&ctl, ctl.host);
 	FED_LOG_INFO(NULL,
 	             "fed-controller %s: host %s, %zu client address(es) for clientCIDR matching",
 	             FED_VERSION, cfg.server, ctl.n_client_ips);

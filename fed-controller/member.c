@@ -415,6 +415,7 @@ static void refresh_facts(struct member *m)
 	req.path = "/version";
 	req.timeout_ms = (int)(m->ctl->o.probe_timeout * 1000);
 	req.exempt = true;
+	req.probe = true;
 	if (fed_kube_request(m->client, &req, version_done, m, &m->version_call, &err))
 		FED_LOG_DEBUG(m->name, "version: %s", err.msg);
 }
@@ -428,8 +429,8 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	struct member *m = ud;
 	enum fed_probe_result r;
 	char msg[FED_ERROR_MSG_MAX + 64];
-	bool changed, was_ready = m->health.state == FED_HEALTH_READY,
-	              was_connecting = m->health.state == FED_HEALTH_CONNECTING;
+	bool bad_200, changed, was_ready = m->health.state == FED_HEALTH_READY,
+	                       was_connecting = m->health.state == FED_HEALTH_CONNECTING;
 
 	m->probe = NULL;
 	controller_observe_probe(m->ctl, ev_time() - m->probe_sent);
@@ -438,13 +439,21 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 		probe_start(m);
 		return;
 	}
-	r = fed_health_classify(resp->status, &resp->err, resp->body);
+	/* a 200 that failed all the same (an answer past
+	 * --max-probe-response-bytes) is no "ok", whatever it starts with */
+	bad_200 = resp->status == 200 && resp->err.code;
+	r = bad_200 ? FED_PROBE_NOT_READY
+	            : fed_health_classify(resp->status, &resp->err, resp->body);
 	switch (r) {
 	case FED_PROBE_OK:
 		snprintf(msg, sizeof(msg), "%s responded with ok",
 		         m->use_healthz ? "/healthz" : "/readyz");
 		break;
 	case FED_PROBE_NOT_READY:
+		if (bad_200) {
+			snprintf(msg, sizeof(msg), "%s", resp->err.msg);
+			break;
+		}
 		snprintf(msg, sizeof(msg), "%s responded with %d: %.200s",
 		         m->use_healthz ? "/healthz" : "/readyz", resp->status,
 		         resp->body ? resp->body : "");
@@ -485,6 +494,7 @@ static void probe_start(struct member *m)
 	req.timeout_ms = (int)(m->ctl->o.probe_timeout * 1000);
 	req.max_retries = 0;
 	req.exempt = true;
+	req.probe = true;
 	m->probe_sent = ev_time();
 	if (fed_kube_request(m->client, &req, probe_done, m, &m->probe, &err))
 		FED_LOG_ERR(m->name, "probe: %s", err.msg);
@@ -496,6 +506,41 @@ static void probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- client lifecycle -------------------------------------------------- */
+
+#define TOO_LARGE_METRIC "fed_kube_response_too_large_total"
+
+static void count_too_large(const char *client, void *ud)
+{
+	struct controller *ctl = ud;
+	struct fed_metrics_family *f;
+	struct fed_error err = FED_ERROR_INIT;
+
+	if (!ctl->metrics)
+		return;
+	/* registered on first use: only the controller's clients count here */
+	f = fed_metrics_family(ctl->metrics, TOO_LARGE_METRIC);
+	if (!f && fed_metrics_counter(ctl->metrics, TOO_LARGE_METRIC,
+	                              "Responses from an apiserver aborted at "
+	                              "--max-response-bytes or --max-probe-response-bytes",
+	                              "cluster", &f, &err))
+		return;
+	fed_metrics_inc(f, (const char *[]){client});
+}
+
+void controller_kube_limits(struct controller *ctl, struct fed_kube_client *c)
+{
+	struct fed_kube_limits l;
+
+	memset(&l, 0, sizeof(l));
+	l.max_response_bytes = (size_t)ctl->o.max_response_bytes;
+	l.max_response_flag = "--max-response-bytes";
+	l.max_probe_bytes = (size_t)ctl->o.max_probe_bytes;
+	l.max_probe_flag = "--max-probe-response-bytes";
+	l.watch_idle_s = ctl->o.watch_idle_timeout;
+	l.on_too_large = count_too_large;
+	l.ud = ctl;
+	fed_kube_client_set_limits(c, &l);
+}
 
 static void drop_client(struct member *m)
 {
@@ -562,6 +607,8 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 	cfg.qps = m->ctl->o.member_qps;
 	cfg.burst = (int)(2 * m->ctl->o.member_qps);
 	ret = fed_kube_client_new(&m->client, m->ctl->loop, &cfg, m->name, err);
+	if (!ret)
+		controller_kube_limits(m->ctl, m->client);
 out:
 	curl_free(host);
 	curl_url_cleanup(u);

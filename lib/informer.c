@@ -357,6 +357,15 @@ static void on_done(const struct fed_error *err, void *ud)
 		/* the server's timeout: carry on from where we are */
 		inf->backoff = BACKOFF_MIN;
 		watch_start(inf);
+	} else if (err->code == FED_ETIMEOUT) {
+		/* the client's idle timeout or deadline (a frozen or half-open
+		 * server, or an old one that sends no bookmarks): watch again at
+		 * once, from where we are; a server that is really gone fails the
+		 * next connect, which backs off */
+		FED_LOG_INFO(inf->label_for_log, "watch %s: %s; watching again", inf->plural,
+		             err->msg);
+		inf->stats.timeouts++;
+		watch_start(inf);
 	} else if (err->code == FED_EGONE) {
 		inf->stats.gone++;
 		FED_LOG_INFO(inf->label_for_log, "watch %s: resourceVersion %s expired, re-listing",

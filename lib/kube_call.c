@@ -142,7 +142,21 @@ static void complete(struct fed_kube_call *call, CURLcode rc)
 		c->stats.http2++;
 	fed_kube_call_unlink(call);
 
-	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && call->on_data && status < 300)) {
+	if (call->too_large) {
+		size_t cap = fed_kube_call_max_body(call);
+		const char *flag =
+		    call->probe ? c->limits.max_probe_flag : c->limits.max_response_flag;
+		/* not retried: the next answer would be as large */
+		fed_error_set(
+		    &resp.err, FED_ERR,
+		    "cluster %s: %s %s: response body larger than %zu bytes%s%s%s: aborted",
+		    c->name, call->method, call->url + strlen(c->base_url), cap, flag ? " (" : "",
+		    flag ? flag : "", flag ? ")" : "");
+		snprintf(resp.err.reason, sizeof(resp.err.reason), "ResponseTooLarge");
+		c->stats.too_large++;
+		if (c->limits.on_too_large)
+			c->limits.on_too_large(c->name, c->limits.ud);
+	} else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && call->on_data && status < 300)) {
 		map_curl_error(call, rc, &resp.err);
 		/* connection-level failures: safe to repeat reads only */
 		retry = !call->streaming && is_read(call) && resp.err.code != FED_ETLS;

@@ -4,6 +4,7 @@
  * Each attempt's credentials and curl easy handle are set up in
  * kube_easy.c; completion (error mapping, retries with backoff that honour
  * Retry-After) is in kube_call.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,18 @@
 #define DEFAULT_TIMEOUT_MS   30000
 #define DEFAULT_MAX_RETRIES  5
 #define DEFAULT_MAX_INFLIGHT 32
+/* LISTs of large clusters run to tens of MiB; a page of 500 objects of
+ * the 1.5 MiB etcd maximum is 750 MiB in theory, but paging keeps real
+ * pages far below this. */
+#define DEFAULT_MAX_RESPONSE (256u << 20)
+/* /readyz, /healthz and /version answer in bytes. */
+#define DEFAULT_MAX_PROBE (1u << 20)
+/* Twice the apiserver's one-minute bookmark interval with room to spare:
+ * a healthy watch that asked for bookmarks is never idle this long. */
+#define DEFAULT_WATCH_IDLE 120.0
+/* The server ends a watch at its timeoutSeconds; past this much more, it
+ * is not going to. */
+#define DEFAULT_WATCH_MARGIN 30.0
 
 struct sockinfo {
 	ev_io io;
@@ -264,6 +277,10 @@ int fed_kube_client_new(struct fed_kube_client **out, struct ev_loop *loop,
 	c->tokens = c->cfg.burst;
 	c->tokens_at = ev_now(loop);
 	c->max_inflight = DEFAULT_MAX_INFLIGHT;
+	c->limits.max_response_bytes = DEFAULT_MAX_RESPONSE;
+	c->limits.max_probe_bytes = DEFAULT_MAX_PROBE;
+	c->limits.watch_idle_s = DEFAULT_WATCH_IDLE;
+	c->limits.watch_deadline_margin_s = DEFAULT_WATCH_MARGIN;
 	ret = build_base(c, err);
 	if (ret)
 		goto fail;
@@ -419,14 +436,50 @@ void fed_kube_client_stats(const struct fed_kube_client *c, struct fed_kube_clie
 void fed_kube_client_set_max_inflight(struct fed_kube_client *c, int n)
 {
 	c->max_inflight = n > 0 ? n : 1;
+	/* the pump may run callbacks, which may free the client */
+	dispatch_begin(c);
 	fed_kube_pump(c);
+	dispatch_end(c);
+}
+
+void fed_kube_client_set_limits(struct fed_kube_client *c, const struct fed_kube_limits *l)
+{
+	struct fed_kube_limits *m = &c->limits;
+
+	if (l->max_response_bytes)
+		m->max_response_bytes = l->max_response_bytes;
+	if (l->max_probe_bytes)
+		m->max_probe_bytes = l->max_probe_bytes;
+	if (l->watch_idle_s > 0)
+		m->watch_idle_s = l->watch_idle_s;
+	if (l->watch_deadline_margin_s > 0)
+		m->watch_deadline_margin_s = l->watch_deadline_margin_s;
+	if (l->max_response_flag) {
+		snprintf(c->max_response_flag, sizeof(c->max_response_flag), "%s",
+		         l->max_response_flag);
+		m->max_response_flag = c->max_response_flag;
+	}
+	if (l->max_probe_flag) {
+		snprintf(c->max_probe_flag, sizeof(c->max_probe_flag), "%s", l->max_probe_flag);
+		m->max_probe_flag = c->max_probe_flag;
+	}
+	m->on_too_large = l->on_too_large;
+	m->ud = l->ud;
+}
+
+size_t fed_kube_call_max_body(const struct fed_kube_call *call)
+{
+	const struct fed_kube_limits *l = &call->client->limits;
+
+	return call->probe ? l->max_probe_bytes : l->max_response_bytes;
 }
 
 /* ---- starting a call --------------------------------------------------- */
 
 /* Start a call now: hand it to curl. On a local failure (credential plugin,
- * memory) the call completes with that error. */
-static void start(struct fed_kube_call *call)
+ * memory) the call completes with that error, its callback run: returns
+ * true then. */
+static bool start(struct fed_kube_call *call)
 {
 	struct fed_kube_client *c = call->client;
 	struct fed_kube_response resp;
@@ -434,15 +487,16 @@ static void start(struct fed_kube_call *call)
 	memset(&resp, 0, sizeof(resp));
 	fed_buf_reset(&call->resp);
 	call->retry_after = 0;
+	call->too_large = false;
 	call->errbuf[0] = '\0';
 	if (fed_kube_call_setup(call, &resp.err)) {
 		fed_kube_call_finish(call, &resp);
-		return;
+		return true;
 	}
 	if (curl_multi_add_handle(c->multi, call->easy) != CURLM_OK) {
 		fed_error_set(&resp.err, FED_ERR, "curl_multi_add_handle failed");
 		fed_kube_call_finish(call, &resp);
-		return;
+		return true;
 	}
 	call->active = true;
 	call->prev = NULL;
@@ -454,6 +508,7 @@ static void start(struct fed_kube_call *call)
 		c->inflight++;
 	c->stats.inflight++;
 	c->stats.requests++;
+	return false;
 }
 
 static void queue_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -496,7 +551,14 @@ void fed_kube_pump(struct fed_kube_client *c)
 		}
 		c->tokens -= 1.0;
 		fed_kube_call_unlink(call);
-		start(call);
+		if (start(call)) {
+			/* its callback ran and may have canceled any queued call,
+			 * next included, or started a pump of its own: walk again
+			 * from the head (started calls have left the queue) */
+			if (priv(c)->free_pending)
+				return;
+			next = c->queue_head;
+		}
 	}
 }
 
@@ -546,6 +608,7 @@ int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *r
 	if (req->accept && !(call->accept = strdup(req->accept)))
 		goto oom;
 	call->streaming = req->on_data != NULL;
+	call->probe = req->probe;
 	call->exempt = call->streaming || req->exempt;
 	call->timeout_ms =
 	    req->timeout_ms < 0 ? 0 : (req->timeout_ms ? req->timeout_ms : c->cfg.timeout_ms);

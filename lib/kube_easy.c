@@ -93,6 +93,12 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 			return n;
 		}
 	}
+	/* a body (or an error's body) that would pass its cap ends the
+	 * transfer here, before it is buffered */
+	if (n > fed_kube_call_max_body(call) - call->resp.len) {
+		call->too_large = true;
+		return 0;
+	}
 	if (fed_buf_append(&call->resp, ptr, n))
 		return 0;
 	return n;
@@ -209,6 +215,16 @@ int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
 	if (!call->streaming && !strcmp(call->method, "GET") && call->timeout_ms > 10000) {
 		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 10L);
+	}
+	/* A watch that stays silent for longer than a healthy one can (the
+	 * apiserver sends bookmarks every minute) talks to a server that is
+	 * frozen or gone without a word: end it so that it is watched again.
+	 * curl measures the speed over its last few seconds, so this fires
+	 * between watch_idle_s and a few seconds more after the last byte. */
+	if (call->streaming && c->limits.watch_idle_s > 0) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+		                 (long)(c->limits.watch_idle_s < 1 ? 1 : c->limits.watch_idle_s));
 	}
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);

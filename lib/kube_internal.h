@@ -29,6 +29,8 @@ struct fed_kube_call {
 	bool delayed; /* waiting for its retry timer */
 	bool canceled;
 	bool auth_retried; /* one retry after a 401 with a refreshed exec credential */
+	bool probe;        /* bounded by the probe cap, not the response cap */
+	bool too_large;    /* the body passed its cap: aborted, not retried */
 	bool reaping;      /* canceled inside a curl callback, freed right after it */
 	struct fed_kube_call *reap_next; /* the client's list of calls to reap */
 	fed_kube_cb cb;
@@ -66,6 +68,9 @@ struct fed_kube_client {
 	struct fed_exec_credential exec_cred;
 	bool have_exec_cred;
 	struct fed_kube_client_stats stats;
+	/* the flag names point into these copies */
+	struct fed_kube_limits limits;
+	char max_response_flag[64], max_probe_flag[64];
 };
 
 void fed_kube_call_free(struct fed_kube_call *call);
@@ -82,6 +87,9 @@ void fed_kube_call_unlink(struct fed_kube_call *call);
 void fed_kube_call_delay(struct fed_kube_call *call, double delay);
 /* Start queued calls while the rate limit and the in-flight bound allow. */
 void fed_kube_pump(struct fed_kube_client *c);
+
+/* The cap on the call's buffered body (kube_client.c). */
+size_t fed_kube_call_max_body(const struct fed_kube_call *call);
 
 /* kube_easy.c: a fresh easy handle for the call's next attempt, with the
  * current credentials (a token file re-read, an exec plugin run). */

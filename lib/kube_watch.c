@@ -171,7 +171,12 @@ int fed_kube_watch(struct fed_kube_client *c, const struct fed_kube_ref *ref,
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
 	req.path = fed_buf_str(&p);
+	/* the server ends the watch at timeoutSeconds: one that does not is
+	 * cut a margin later (the idle timeout covers a silent one) */
 	req.timeout_ms = -1;
+	if (o && o->timeout_seconds > 0)
+		req.timeout_ms =
+		    (int)((o->timeout_seconds + c->limits.watch_deadline_margin_s) * 1000.0);
 	req.max_retries = 0;
 	req.on_data = watch_data;
 	if (o && o->metadata_only)

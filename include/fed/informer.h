@@ -35,11 +35,12 @@ struct fed_informer_opts {
 };
 
 struct fed_informer_stats {
-	unsigned long lists;   /* full lists done */
-	unsigned long watches; /* watch streams opened */
-	unsigned long gone;    /* 410s seen */
-	unsigned long errors;  /* failed lists or watches */
-	unsigned long events;  /* handler calls */
+	unsigned long lists;    /* full lists done */
+	unsigned long watches;  /* watch streams opened */
+	unsigned long gone;     /* 410s seen */
+	unsigned long errors;   /* failed lists or watches */
+	unsigned long timeouts; /* watches ended by the client's idle timeout or deadline */
+	unsigned long events;   /* handler calls */
 };
 
 int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,

@@ -74,6 +74,7 @@ struct fed_kube_request {
 	int max_retries;          /* -1: client default */
 	fed_kube_data_cb on_data; /* set for streaming (watch) */
 	bool exempt;              /* not bounded by max_inflight (health probes) */
+	bool probe; /* a small answer is expected (/readyz, /version): the probe cap */
 };
 
 struct fed_kube_client_stats {
@@ -82,8 +83,9 @@ struct fed_kube_client_stats {
 	unsigned long throttled; /* requests that waited for the rate limiter */
 	unsigned long inflight;
 	unsigned long queued;
-	unsigned long http2;  /* responses received over HTTP/2 */
-	unsigned long writes; /* successful POST/PUT/PATCH/DELETE */
+	unsigned long http2;     /* responses received over HTTP/2 */
+	unsigned long writes;    /* successful POST/PUT/PATCH/DELETE */
+	unsigned long too_large; /* responses aborted at their size cap */
 };
 
 int fed_kube_client_new(struct fed_kube_client **out, struct ev_loop *loop,
@@ -95,6 +97,26 @@ struct ev_loop *fed_kube_client_loop(const struct fed_kube_client *c);
 void fed_kube_client_stats(const struct fed_kube_client *c, struct fed_kube_client_stats *out);
 /* Maximum concurrent non-streaming requests (default 32); more wait in order. */
 void fed_kube_client_set_max_inflight(struct fed_kube_client *c, int n);
+
+/* What a server (or whatever answers in its place) can make the client
+ * hold. A zero field keeps the default. A body past its cap aborts the call
+ * with an error naming the cap and its *_flag (how the user raises it) and
+ * is not retried; on_too_large, if set, is told (for a metric). A watch
+ * that receives no byte for watch_idle_s ends with FED_ETIMEOUT, and one
+ * asked for timeoutSeconds ends at the latest that long plus
+ * watch_deadline_margin_s after it started: either way its caller watches
+ * again, so a frozen or half-open server cannot leave it hanging. */
+struct fed_kube_limits {
+	size_t max_response_bytes;      /* non-streaming bodies, default 256 MiB */
+	const char *max_response_flag;  /* e.g. "--max-response-bytes" */
+	size_t max_probe_bytes;         /* requests marked probe, default 1 MiB */
+	const char *max_probe_flag;     /* e.g. "--max-probe-response-bytes" */
+	double watch_idle_s;            /* default 120 */
+	double watch_deadline_margin_s; /* default 30 */
+	void (*on_too_large)(const char *client, void *ud);
+	void *ud;
+};
+void fed_kube_client_set_limits(struct fed_kube_client *c, const struct fed_kube_limits *l);
 
 int fed_kube_request(struct fed_kube_client *c, const struct fed_kube_request *req, fed_kube_cb cb,
                      void *ud, struct fed_kube_call **out, struct fed_error *err);
@@ -178,8 +200,10 @@ void fed_kube_pager_cancel(struct fed_kube_pager *p);
 
 /* WATCH. Events arrive one JSON line at a time; object is borrowed. The
  * stream ends with done(err): err->code 0 when the server closed it (its
- * timeout), FED_EGONE when the resourceVersion is too old (re-list), other
- * codes for transport or HTTP errors. */
+ * timeout), FED_EGONE when the resourceVersion is too old (re-list),
+ * FED_ETIMEOUT when the client's idle timeout or deadline cut it (see
+ * struct fed_kube_limits; watch again), other codes for transport or HTTP
+ * errors. */
 enum fed_watch_type {
 	FED_WATCH_ADDED,
 	FED_WATCH_MODIFIED,
