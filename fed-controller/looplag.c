@@ -4,13 +4,17 @@
  * fed_loop_lag_max_seconds. Every heartbeat, liveness check and Lease
  * renewal shares this loop, so a late timer here is a late one there: a
  * peer that starves the loop shows up as lag (bench/hostile reads it).
- * Ten observations a second, no allocation after start. */
+ * The ticks a stall swallowed count too, each as late as it would have
+ * been (L - 0.1, L - 0.2, ...), or one 15 s stall among a thousand good
+ * ticks would not reach the 99th percentile. Ten observations a second,
+ * no allocation after start. */
 #include <stdlib.h>
 
 #include "controller.h"
 #include "fed/log.h"
 
-#define LOOPLAG_PERIOD 0.1
+#define LOOPLAG_PERIOD   0.1
+#define LOOPLAG_BACKFILL 3000 /* missed ticks counted per stall: 5 minutes */
 
 struct looplag {
 	ev_timer w;
@@ -30,11 +34,15 @@ static void arm(struct ev_loop *loop, struct looplag *l)
 static void tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct looplag *l = w->data;
-	double lag = ev_time() - l->due;
+	double lag = ev_time() - l->due, missed;
+	int n;
 
 	if (lag < 0)
 		lag = 0; /* clock granularity */
 	fed_metrics_series_observe(l->hist, lag);
+	for (missed = lag - LOOPLAG_PERIOD, n = 0; missed > 0 && n < LOOPLAG_BACKFILL;
+	     missed -= LOOPLAG_PERIOD, n++)
+		fed_metrics_series_observe(l->hist, missed);
 	if (lag > l->max) {
 		l->max = lag;
 		fed_metrics_series_set(l->gmax, lag);
