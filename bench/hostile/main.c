@@ -148,11 +148,15 @@ static void print_result(const struct opts *o, const struct result *r, bool t_rs
 	       r->scrapes - r->not_all_connected, r->scrapes, o->good, r->min_agents,
 	       r->scrape_failures, r->kfc_not_ready, r->kfc_polls, r->disconnects,
 	       r->missed_heartbeats, pf(t_agents));
-	printf(
-	    "  timer lag        p50 %.1f ms, p99 %.1f ms, max %s%.1f ms (%.0f ticks)  %s (p99 <= "
-	    "%.0f ms)\n",
-	    r->p50 * 1e3, r->p99 * 1e3, r->max_exact ? "" : "<= ", r->max * 1e3, r->lag_n,
-	    pf(t_lag), o->max_lag_p99_ms);
+	if (r->lag_n > 0)
+		printf(
+		    "  timer lag        p50 %.1f ms, p99 %.1f ms, max %s%.1f ms (%.0f ticks)  %s "
+		    "(p99 <= %.0f ms)\n",
+		    r->p50 * 1e3, r->p99 * 1e3, r->max_exact ? "" : "<= ", r->max * 1e3, r->lag_n,
+		    pf(t_lag), o->max_lag_p99_ms);
+	else /* no scrape after the attack: the controller died or never answered */
+		printf("  timer lag        unknown (no /metrics answer after the attack)  %s\n",
+		       pf(t_lag));
 	printf("  Lease renewals   %d, max gap %.1f s, %d late (> %.1f s)%s  %s\n", r->renewals,
 	       r->max_gap, r->late, o->lease_late_after,
 	       r->holder_changed ? ", holder changed" : "", pf(t_lease));
@@ -174,32 +178,33 @@ static void write_json(const struct opts *o, const struct result *r, bool t_rss,
 		perror(o->json);
 		return;
 	}
-	fprintf(f,
-	        "{\"scenario\":\"%s\",\"seconds\":%.0f,"
-	        "\"rss_mib\":{\"before\":%.1f,\"peak\":%.1f,\"after\":%.1f,\"growth\":%.1f,"
-	        "\"cap\":%.0f},"
-	        "\"controller_gone\":%s,\"killed_at_rss_cap\":%s,\"gone_after_s\":%.1f,"
-	        "\"good_agents\":{\"clusters\":%d,\"scrapes\":%d,\"scrapes_not_all_connected\":%d,"
-	        "\"min_connected\":%.0f,\"scrape_failures\":%d,\"kfc_polls\":%d,"
-	        "\"kfc_polls_not_all_ready\":%d,\"disconnects_logged\":%d,"
-	        "\"missed_heartbeats_logged\":%d},"
-	        "\"loop_lag_ms\":{\"ticks\":%.0f,\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f,"
-	        "\"max_exact\":%s},"
-	        "\"lease\":{\"renewals\":%d,\"late\":%d,\"late_after_s\":%.1f,\"max_gap_s\":%.2f,"
-	        "\"holder_changed\":%s},"
-	        "\"peers\":{\"dials\":%lu,\"connected\":%lu,\"tls\":%lu,\"closed_by_host\":%lu,"
-	        "\"bytes_sent\":%llu,\"auth_ok\":%lu,\"endless_connections\":%lu,\"error\":\"%s\"},"
-	        "\"targets\":{\"rss_growth\":\"%s\",\"good_agents\":\"%s\",\"loop_lag_p99\":\"%s\","
-	        "\"lease\":\"%s\"}}\n",
-	        o->scenario, o->seconds, r->rss_before, r->rss_peak, r->rss_after, r->growth,
-	        o->rss_cap_mib, r->gone ? "true" : "false", r->killed ? "true" : "false",
-	        r->gone_after, o->good, r->scrapes, r->not_all_connected, r->min_agents,
-	        r->scrape_failures, r->kfc_polls, r->kfc_not_ready, r->disconnects,
-	        r->missed_heartbeats, r->lag_n, r->p50 * 1e3, r->p99 * 1e3, r->max * 1e3,
-	        r->max_exact ? "true" : "false", r->renewals, r->late, o->lease_late_after,
-	        r->max_gap, r->holder_changed ? "true" : "false", r->at.dials, r->at.connects,
-	        r->at.tls_ok, r->at.closed_by_host, r->at.bytes_sent, r->at.auth_ok,
-	        r->at.endless_conns, r->at.error, pf(t_rss), pf(t_agents), pf(t_lag), pf(t_lease));
+	fprintf(
+	    f,
+	    "{\"scenario\":\"%s\",\"seconds\":%.0f,"
+	    "\"rss_mib\":{\"before\":%.1f,\"peak\":%.1f,\"after\":%.1f,\"growth\":%.1f,"
+	    "\"cap\":%.0f},"
+	    "\"controller_gone\":%s,\"killed_at_rss_cap\":%s,\"gone_after_s\":%.1f,"
+	    "\"good_agents\":{\"clusters\":%d,\"scrapes\":%d,\"scrapes_not_all_connected\":%d,"
+	    "\"min_connected\":%.0f,\"scrape_failures\":%d,\"kfc_polls\":%d,"
+	    "\"kfc_polls_not_all_ready\":%d,\"disconnects_logged\":%d,"
+	    "\"missed_heartbeats_logged\":%d},"
+	    "\"loop_lag_ms\":{\"ticks\":%.0f,\"known\":%s,\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f,"
+	    "\"max_exact\":%s},"
+	    "\"lease\":{\"renewals\":%d,\"late\":%d,\"late_after_s\":%.1f,\"max_gap_s\":%.2f,"
+	    "\"holder_changed\":%s},"
+	    "\"peers\":{\"dials\":%lu,\"connected\":%lu,\"tls\":%lu,\"closed_by_host\":%lu,"
+	    "\"bytes_sent\":%llu,\"auth_ok\":%lu,\"endless_connections\":%lu,\"error\":\"%s\"},"
+	    "\"targets\":{\"rss_growth\":\"%s\",\"good_agents\":\"%s\",\"loop_lag_p99\":\"%s\","
+	    "\"lease\":\"%s\"}}\n",
+	    o->scenario, o->seconds, r->rss_before, r->rss_peak, r->rss_after, r->growth,
+	    o->rss_cap_mib, r->gone ? "true" : "false", r->killed ? "true" : "false", r->gone_after,
+	    o->good, r->scrapes, r->not_all_connected, r->min_agents, r->scrape_failures,
+	    r->kfc_polls, r->kfc_not_ready, r->disconnects, r->missed_heartbeats, r->lag_n,
+	    r->lag_n > 0 ? "true" : "false", r->p50 * 1e3, r->p99 * 1e3, r->max * 1e3,
+	    r->max_exact ? "true" : "false", r->renewals, r->late, o->lease_late_after, r->max_gap,
+	    r->holder_changed ? "true" : "false", r->at.dials, r->at.connects, r->at.tls_ok,
+	    r->at.closed_by_host, r->at.bytes_sent, r->at.auth_ok, r->at.endless_conns, r->at.error,
+	    pf(t_rss), pf(t_agents), pf(t_lag), pf(t_lease));
 	fclose(f);
 }
 
