@@ -79,8 +79,10 @@ struct watch_phase {
 struct watch;
 int watch_new(struct watch **out, const struct watch_opts *o, char *err, size_t errlen);
 void watch_free(struct watch *w);
-/* Run the main loop for seconds, accounting into *ph (zeroed first). */
-void watch_run(struct watch *w, double seconds, struct watch_phase *ph);
+/* Run the main loop for seconds, accounting into *ph (zeroed first); then
+ * up to wait_answer seconds more until /metrics answered once in it (a
+ * stalled controller may recover, or die). */
+void watch_run(struct watch *w, double seconds, double wait_answer, struct watch_phase *ph);
 /* The controller exited, or we killed it at the RSS cap (at: ev_time()). */
 bool watch_controller_gone(const struct watch *w, bool *killed, double *at);
 /* The bounds of fed_loop_lag_seconds, +Inf last. */

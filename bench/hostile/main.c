@@ -27,7 +27,8 @@ struct opts {
 	const char *token_file, *endless_cert, *endless_key, *controller_log, *setup_cmd,
 	    *teardown_cmd, *json;
 	int pid, metrics_port, tunnel_port, endless_port, good, clients;
-	double seconds, settle, rss_cap_mib, lease_late_after, max_growth_mib, max_lag_p99_ms;
+	double seconds, settle, wait_answer, rss_cap_mib, lease_late_after, max_growth_mib,
+	    max_lag_p99_ms;
 };
 
 struct result {
@@ -215,6 +216,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	     "idle, garbage, flood or endless"},
 	    {FED_OPT_DOUBLE, "seconds", 0, &o->seconds, "S", "attack duration (default 60)"},
 	    {FED_OPT_DOUBLE, "settle", 0, &o->settle, "S", "after the attack (default 5)"},
+	    {FED_OPT_DOUBLE, "wait-answer", 0, &o->wait_answer, "S",
+	     "then up to this long for /metrics to answer again (default 60)"},
 	    {FED_OPT_INT, "pid", 0, &o->pid, "PID", "the controller"},
 	    {FED_OPT_INT, "metrics-port", 0, &o->metrics_port, "PORT", "its /metrics on 127.0.0.1"},
 	    {FED_OPT_INT, "tunnel-port", 0, &o->tunnel_port, "PORT", "its tunnel on 127.0.0.1"},
@@ -270,6 +273,7 @@ int main(int argc, char **argv)
 	                 .clients = 200,
 	                 .seconds = 60,
 	                 .settle = 5,
+	                 .wait_answer = 60,
 	                 .rss_cap_mib = 1536,
 	                 .lease_late_after = 3,
 	                 .max_growth_mib = 32,
@@ -320,9 +324,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-hostile: %s\n", err);
 		goto out;
 	}
-	watch_run(w, 2, &pre);
-	if (watch_controller_gone(w, &r.killed, &t0) || pre.rss_samples == 0) {
-		fprintf(stderr, "bench-hostile: controller %d is not running\n", o.pid);
+	watch_run(w, 2, 10, &pre);
+	if (watch_controller_gone(w, &r.killed, &t0) || pre.rss_samples == 0 || !pre.scrapes) {
+		fprintf(stderr, "bench-hostile: controller %d is not running or not answering\n",
+		        o.pid);
+		ret = 3; /* the driver restarts it and tries again */
 		goto out;
 	}
 	log_off = file_size(o.controller_log);
@@ -333,13 +339,13 @@ int main(int argc, char **argv)
 	if (run_cmd("setup", o.setup_cmd))
 		goto out;
 	t0 = ev_time();
-	watch_run(w, o.seconds, &win);
+	watch_run(w, o.seconds, 0, &win);
 	attack_stop(a, &r.at);
 	a = NULL;
 	run_cmd("teardown", o.teardown_cmd);
 	r.gone = watch_controller_gone(w, &r.killed, &r.gone_after);
 	if (!r.gone)
-		watch_run(w, o.settle, &after);
+		watch_run(w, o.settle, o.wait_answer, &after);
 	else
 		memset(&after, 0, sizeof(after));
 	r.gone = watch_controller_gone(w, &r.killed, &r.gone_after);

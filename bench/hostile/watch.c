@@ -27,6 +27,7 @@ struct watch {
 	ev_timer rss_t, scrape_t, lease_t, kfc_t, end_t;
 	bool scrape_busy, lease_busy, kfc_busy;
 	struct watch_phase *ph;
+	double hard_end; /* ev_time(): a phase waiting for an answer ends here anyway */
 	bool gone, killed;
 	double gone_at; /* ev_time() */
 	char renew[64], holder[256];
@@ -296,16 +297,24 @@ static void on_kfc(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void on_end(struct ev_loop *loop, ev_timer *t, int revents)
 {
+	struct watch *w = t->data;
+
+	if (w->ph->scrapes == 0 && !w->gone && ev_time() < w->hard_end) {
+		ev_timer_set(t, .25, 0.); /* still no answer: wait for one */
+		ev_timer_start(loop, t);
+		return;
+	}
 	ev_break(loop, EVBREAK_ONE);
 }
 
-void watch_run(struct watch *w, double seconds, struct watch_phase *ph)
+void watch_run(struct watch *w, double seconds, double wait_answer, struct watch_phase *ph)
 {
 	double open;
 
 	memset(ph, 0, sizeof(*ph));
 	w->ph = ph;
 	ev_now_update(w->loop);
+	w->hard_end = ev_time() + seconds + wait_answer;
 	ev_timer_set(&w->end_t, seconds, 0.);
 	ev_timer_start(w->loop, &w->end_t);
 	ev_run(w->loop, 0);
@@ -358,7 +367,7 @@ int watch_new(struct watch **out, const struct watch_opts *o, char *errbuf, size
 	ev_timer_init(&w->lease_t, on_lease, 0., .25);
 	ev_timer_init(&w->kfc_t, on_kfc, 0., 1.);
 	ev_init(&w->end_t, on_end);
-	w->rss_t.data = w->scrape_t.data = w->lease_t.data = w->kfc_t.data = w;
+	w->rss_t.data = w->scrape_t.data = w->lease_t.data = w->kfc_t.data = w->end_t.data = w;
 	ev_timer_start(w->loop, &w->rss_t);
 	ev_timer_start(w->loop, &w->scrape_t);
 	ev_timer_start(w->loop, &w->lease_t);
