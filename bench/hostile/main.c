@@ -10,6 +10,7 @@
  * "after" figures. Prints a block per scenario and appends one JSON line
  * to --json. Exits non-zero only when it cannot run (a bench, not a
  * test): an unmet target prints FAIL. */
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 struct opts {
 	const char *scenario, *kubeconfig, *context, *fed_namespace, *lease_name, *good_prefix;
 	const char *token_file, *endless_cert, *endless_key, *controller_log, *setup_cmd,
-	    *teardown_cmd, *json;
+	    *teardown_cmd, *json, *agent_logs;
 	int pid, metrics_port, tunnel_port, endless_port, good, clients;
 	double seconds, settle, wait_answer, rss_cap_mib, lease_late_after, max_growth_mib,
 	    max_lag_p99_ms;
@@ -36,7 +37,8 @@ struct result {
 	bool gone, killed;
 	double gone_after; /* seconds into the attack */
 	int scrapes, scrape_failures, not_all_connected, kfc_polls, kfc_not_ready;
-	int disconnects, missed_heartbeats;
+	int disconnects, missed_heartbeats; /* in the controller's log */
+	int agent_closes, agent_missed;     /* in the good agents' logs */
 	double min_agents;
 	double lag_n, p50, p99, max;
 	bool max_exact;
@@ -120,6 +122,47 @@ static long file_size(const char *path)
 	return path && !stat(path, &st) ? (long)st.st_size : 0;
 }
 
+/* The good agents' logs (DIR/agent-PREFIX*.log) and where they ended. */
+struct agent_logs {
+	glob_t g;
+	long off[64];
+	bool ok;
+};
+
+static void agent_logs_mark(const struct opts *o, struct agent_logs *al)
+{
+	char pat[600];
+
+	if (!o->agent_logs)
+		return;
+	snprintf(pat, sizeof(pat), "%s/agent-%s*.log", o->agent_logs, o->good_prefix);
+	al->ok = glob(pat, 0, NULL, &al->g) == 0;
+	for (size_t i = 0; al->ok && i < al->g.gl_pathc && i < 64; i++)
+		al->off[i] = file_size(al->g.gl_pathv[i]);
+}
+
+/* A tunnel the agent saw close ("tunnel to HOST closed: why") since the mark. */
+static void agent_logs_count(struct agent_logs *al, struct result *r)
+{
+	char line[2048];
+	FILE *f;
+
+	for (size_t i = 0; al->ok && i < al->g.gl_pathc && i < 64; i++) {
+		if (!(f = fopen(al->g.gl_pathv[i], "r")))
+			continue;
+		if (fseek(f, al->off[i], SEEK_SET) == 0)
+			while (fgets(line, sizeof(line), f))
+				if (strstr(line, "tunnel to ") && strstr(line, " closed: ")) {
+					r->agent_closes++;
+					r->agent_missed += strstr(line, "no heartbeat") != NULL;
+				}
+		fclose(f);
+	}
+	if (al->ok)
+		globfree(&al->g);
+	al->ok = false;
+}
+
 static int run_cmd(const char *what, const char *cmd)
 {
 	int rc;
@@ -144,11 +187,11 @@ static void print_result(const struct opts *o, const struct result *r, bool t_rs
 		printf(" [%s %.1f s into the attack]",
 		       r->killed ? "killed at the RSS cap" : "controller exited", r->gone_after);
 	printf("\n  good agents      %d/%d scrapes with all %d connected (min %.0f), %d scrape "
-	       "failures; KubeFedClusters not all Ready in %d/%d polls; %d disconnects, %d missed "
-	       "heartbeats logged  %s\n",
+	       "failures; KubeFedClusters not all Ready in %d/%d polls; %d disconnects (%d missed "
+	       "heartbeats) logged by the controller, %d (%d) by the agents  %s\n",
 	       r->scrapes - r->not_all_connected, r->scrapes, o->good, r->min_agents,
 	       r->scrape_failures, r->kfc_not_ready, r->kfc_polls, r->disconnects,
-	       r->missed_heartbeats, pf(t_agents));
+	       r->missed_heartbeats, r->agent_closes, r->agent_missed, pf(t_agents));
 	if (r->lag_n > 0)
 		printf(
 		    "  timer lag        p50 %.1f ms, p99 %.1f ms, max %s%.1f ms (%.0f ticks)  %s "
@@ -188,7 +231,8 @@ static void write_json(const struct opts *o, const struct result *r, bool t_rss,
 	    "\"good_agents\":{\"clusters\":%d,\"scrapes\":%d,\"scrapes_not_all_connected\":%d,"
 	    "\"min_connected\":%.0f,\"scrape_failures\":%d,\"kfc_polls\":%d,"
 	    "\"kfc_polls_not_all_ready\":%d,\"disconnects_logged\":%d,"
-	    "\"missed_heartbeats_logged\":%d},"
+	    "\"missed_heartbeats_logged\":%d,\"agent_side_closes_logged\":%d,"
+	    "\"agent_side_missed_heartbeats_logged\":%d},"
 	    "\"loop_lag_ms\":{\"ticks\":%.0f,\"known\":%s,\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f,"
 	    "\"max_exact\":%s},"
 	    "\"lease\":{\"renewals\":%d,\"late\":%d,\"late_after_s\":%.1f,\"max_gap_s\":%.2f,"
@@ -200,12 +244,12 @@ static void write_json(const struct opts *o, const struct result *r, bool t_rss,
 	    o->scenario, o->seconds, r->rss_before, r->rss_peak, r->rss_after, r->growth,
 	    o->rss_cap_mib, r->gone ? "true" : "false", r->killed ? "true" : "false", r->gone_after,
 	    o->good, r->scrapes, r->not_all_connected, r->min_agents, r->scrape_failures,
-	    r->kfc_polls, r->kfc_not_ready, r->disconnects, r->missed_heartbeats, r->lag_n,
-	    r->lag_n > 0 ? "true" : "false", r->p50 * 1e3, r->p99 * 1e3, r->max * 1e3,
-	    r->max_exact ? "true" : "false", r->renewals, r->late, o->lease_late_after, r->max_gap,
-	    r->holder_changed ? "true" : "false", r->at.dials, r->at.connects, r->at.tls_ok,
-	    r->at.closed_by_host, r->at.bytes_sent, r->at.auth_ok, r->at.endless_conns, r->at.error,
-	    pf(t_rss), pf(t_agents), pf(t_lag), pf(t_lease));
+	    r->kfc_polls, r->kfc_not_ready, r->disconnects, r->missed_heartbeats, r->agent_closes,
+	    r->agent_missed, r->lag_n, r->lag_n > 0 ? "true" : "false", r->p50 * 1e3, r->p99 * 1e3,
+	    r->max * 1e3, r->max_exact ? "true" : "false", r->renewals, r->late,
+	    o->lease_late_after, r->max_gap, r->holder_changed ? "true" : "false", r->at.dials,
+	    r->at.connects, r->at.tls_ok, r->at.closed_by_host, r->at.bytes_sent, r->at.auth_ok,
+	    r->at.endless_conns, r->at.error, pf(t_rss), pf(t_agents), pf(t_lag), pf(t_lease));
 	fclose(f);
 }
 
@@ -233,6 +277,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	    {FED_OPT_STRING, "endless-cert", 0, &o->endless_cert, "FILE", "endless: its cert"},
 	    {FED_OPT_STRING, "endless-key", 0, &o->endless_key, "FILE", "endless: its key"},
 	    {FED_OPT_STRING, "controller-log", 0, &o->controller_log, "FILE", "for disconnects"},
+	    {FED_OPT_STRING, "agent-logs", 0, &o->agent_logs, "DIR",
+	     "the good agents' logs: DIR/agent-PREFIXn.log"},
 	    {FED_OPT_STRING, "setup-cmd", 0, &o->setup_cmd, "SH", "run once the peers are up"},
 	    {FED_OPT_STRING, "teardown-cmd", 0, &o->teardown_cmd, "SH", "run once they stopped"},
 	    {FED_OPT_DOUBLE, "rss-cap-mib", 0, &o->rss_cap_mib, "MIB", "kill above (1536)"},
@@ -287,6 +333,7 @@ int main(int argc, char **argv)
 	char err[512];
 	bool t_rss, t_agents, t_lag, t_lease;
 	double t0;
+	struct agent_logs al = {.ok = false};
 	long log_off;
 	int ret = 1;
 
@@ -332,6 +379,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_off = file_size(o.controller_log);
+	agent_logs_mark(&o, &al);
 	if (attack_start(&a, &ao, err, sizeof(err))) {
 		fprintf(stderr, "bench-hostile: %s\n", err);
 		goto out;
@@ -365,8 +413,10 @@ int main(int argc, char **argv)
 	r.kfc_polls = win.kfc_polls + after.kfc_polls;
 	r.kfc_not_ready = win.kfc_not_ready + after.kfc_not_ready;
 	log_counts(&o, log_off, &r);
-	lag_figures(pre.lag_last.ok ? &pre.lag_last : &win.lag_first,
-	            after.lag_last.ok ? &after.lag_last : &win.lag_last, &r);
+	agent_logs_count(&al, &r);
+	/* only a scrape after the attack covers it all */
+	if (after.lag_last.ok)
+		lag_figures(pre.lag_last.ok ? &pre.lag_last : &win.lag_first, &after.lag_last, &r);
 	r.renewals = win.renewals + after.renewals;
 	r.late = win.late_renewals + after.late_renewals;
 	r.max_gap =
@@ -375,7 +425,7 @@ int main(int argc, char **argv)
 
 	t_rss = !r.gone && r.growth <= o.max_growth_mib;
 	t_agents = !r.gone && r.not_all_connected == 0 && r.kfc_not_ready == 0 &&
-	           r.disconnects == 0 && r.scrapes > 0;
+	           r.disconnects == 0 && r.agent_closes == 0 && r.scrapes > 0;
 	t_lag = !r.gone && r.lag_n > 0 && r.p99 * 1e3 <= o.max_lag_p99_ms;
 	t_lease = !r.gone && r.late == 0 && !r.holder_changed && r.renewals > 0;
 	print_result(&o, &r, t_rss, t_agents, t_lag, t_lease);
@@ -383,6 +433,8 @@ int main(int argc, char **argv)
 		write_json(&o, &r, t_rss, t_agents, t_lag, t_lease);
 	ret = 0;
 out:
+	if (al.ok)
+		globfree(&al.g);
 	if (a)
 		attack_stop(a, &r.at);
 	watch_free(w);
