@@ -32,47 +32,7 @@
 
 #include "fed/buf.h"
 #include "fed/tunnel.h"
-#include "hostile.h"
-
-enum peer_kind { PK_RAW, PK_PING, PK_GARBAGE, PK_FLOOD, PK_ENDLESS };
-enum peer_state { PS_IDLE, PS_CONNECT, PS_TLS, PS_AUTHWAIT, PS_SEND };
-
-#define MAX_PEERS    1024
-#define CHUNK        (64 * 1024)
-#define WRITE_BUDGET (256 * 1024) /* per callback, so that peers share the thread */
-#define RECONNECT    0.01         /* seconds before a closed peer dials again */
-
-struct peer {
-	struct attack *a;
-	enum peer_kind kind;
-	enum peer_state st;
-	int fd;
-	SSL *ssl;
-	ev_io io;
-	ev_timer retry;
-	struct fed_buf pre; /* sent first: HELLO and AUTH, or the HTTP head */
-	size_t pre_off, loop_off;
-	struct fed_buf in; /* (b) until AUTH_OK */
-};
-
-struct attack {
-	struct attack_opts o;
-	struct ev_loop *loop;
-	ev_async stop_w;
-	pthread_t th;
-	bool stopping;
-	SSL_CTX *cctx, *sctx;
-	/* what each kind sends over and over, whole frames */
-	uint8_t ping[CHUNK], garbage[CHUNK], flood[CHUNK], body[CHUNK];
-	size_t ping_len, flood_len;
-	struct peer peers[MAX_PEERS];
-	int npeers;
-	int lfd;
-	ev_io accept_w;
-	char token[256];
-	char *cred; /* (b) from AUTH_OK: kept in memory only */
-	struct attack_stats st;
-};
+#include "peers.h"
 
 static void peer_dial(struct peer *p);
 
@@ -127,7 +87,7 @@ static void build_buffers(struct attack *a)
 
 /* ---- one peer ----------------------------------------------------------- */
 
-static void peer_close(struct peer *p, bool by_host)
+void peer_close(struct peer *p, bool by_host)
 {
 	struct attack *a = p->a;
 	struct linger lg = {1, 0};
@@ -154,7 +114,7 @@ static void peer_close(struct peer *p, bool by_host)
 	}
 }
 
-static void want(struct peer *p, int ev)
+void peer_want(struct peer *p, int ev)
 {
 	if (p->io.events == ev && ev_is_active(&p->io))
 		return;
@@ -196,7 +156,7 @@ static void pump(struct peer *p)
 
 	while (budget > 0 && !a->stopping) {
 		if (p->pre_off >= p->pre.len && p->st != PS_SEND) {
-			want(p, EV_READ); /* (b) the flood waits for AUTH_OK */
+			peer_want(p, EV_READ); /* (b) the flood waits for AUTH_OK */
 			return;
 		}
 		if (p->pre_off < p->pre.len)
@@ -276,7 +236,7 @@ static void auth_reply(struct peer *p)
 			a->st.auth_ok++;
 			p->st = PS_SEND;
 			fed_buf_release(&p->in);
-			want(p, EV_WRITE); /* and never read again */
+			peer_want(p, EV_WRITE); /* and never read again */
 			pump(p);
 			return;
 		}
@@ -306,7 +266,7 @@ static void on_tls(struct peer *p)
 	if (rc != 1) {
 		rc = SSL_get_error(p->ssl, rc);
 		if (rc == SSL_ERROR_WANT_READ || rc == SSL_ERROR_WANT_WRITE) {
-			want(p, rc == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
+			peer_want(p, rc == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
 			return;
 		}
 		peer_close(p, true);
@@ -315,7 +275,7 @@ static void on_tls(struct peer *p)
 	a->st.tls_ok++;
 	if (p->kind == PK_ENDLESS) {
 		p->st = PS_AUTHWAIT; /* the request head, then the body */
-		want(p, EV_READ);
+		peer_want(p, EV_READ);
 		return;
 	}
 	if (p->kind == PK_FLOOD) {
@@ -334,13 +294,13 @@ static void on_tls(struct peer *p)
 		/* the first dial reads AUTH_OK for the credential; later ones
 		 * never read at all */
 		p->st = a->st.auth_ok ? PS_SEND : PS_AUTHWAIT;
-		want(p, p->st == PS_SEND ? EV_WRITE : EV_READ | EV_WRITE);
+		peer_want(p, p->st == PS_SEND ? EV_WRITE : EV_READ | EV_WRITE);
 		pump(p);
 		return;
 	}
 	wrong_token(p);
 	p->st = PS_SEND;
-	want(p, EV_READ | EV_WRITE);
+	peer_want(p, EV_READ | EV_WRITE);
 	pump(p);
 }
 
@@ -358,7 +318,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		p->a->st.connects++;
 		if (p->kind == PK_RAW) {
 			p->st = PS_SEND;
-			want(p, EV_READ | EV_WRITE);
+			peer_want(p, EV_READ | EV_WRITE);
 		} else {
 			p->ssl = SSL_new(p->a->cctx);
 			if (!p->ssl || !SSL_set_fd(p->ssl, p->fd)) {
@@ -381,7 +341,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		fed_buf_puts(&p->pre, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 		                      "Connection: close\r\n\r\n[\"");
 		p->st = PS_SEND;
-		want(p, EV_READ | EV_WRITE);
+		peer_want(p, EV_READ | EV_WRITE);
 	}
 	if ((revents & EV_READ) && p->st == PS_AUTHWAIT) { /* (b) */
 		bool alive = drain(p);
@@ -418,7 +378,7 @@ static void peer_dial(struct peer *p)
 	}
 	p->st = PS_CONNECT;
 	p->a->st.dials++;
-	want(p, EV_WRITE);
+	peer_want(p, EV_WRITE);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -429,7 +389,7 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 		peer_dial(p);
 }
 
-static struct peer *peer_add(struct attack *a, enum peer_kind kind, int fd)
+struct peer *peer_add(struct attack *a, enum peer_kind kind, int fd)
 {
 	struct peer *p;
 
@@ -444,66 +404,6 @@ static struct peer *peer_add(struct attack *a, enum peer_kind kind, int fd)
 	ev_init(&p->retry, on_retry);
 	p->retry.data = p;
 	return p;
-}
-
-/* ---- (c) the endless server ----------------------------------------------- */
-
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct attack *a = w->data;
-	struct peer *p = NULL;
-	int fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	/* reuse a finished slot before taking a new one */
-	for (int i = 0; i < a->npeers && !p; i++)
-		if (a->peers[i].st == PS_IDLE)
-			p = &a->peers[i];
-	if (!p && !(p = peer_add(a, PK_ENDLESS, fd))) {
-		close(fd);
-		return;
-	}
-	p->fd = fd;
-	p->ssl = SSL_new(a->sctx);
-	if (!p->ssl || !SSL_set_fd(p->ssl, fd)) {
-		peer_close(p, false);
-		return;
-	}
-	SSL_set_accept_state(p->ssl);
-	p->st = PS_TLS;
-	a->st.endless_conns++;
-	want(p, EV_READ);
-}
-
-static int endless_listen(struct attack *a, char *err, size_t errlen)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int one = 1;
-
-	a->sctx = SSL_CTX_new(TLS_server_method());
-	if (a->sctx)
-		SSL_CTX_set_mode(a->sctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-		                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (!a->sctx || SSL_CTX_use_certificate_chain_file(a->sctx, a->o.endless_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(a->sctx, a->o.endless_key, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "endless server: cannot load %s / %s", a->o.endless_cert,
-		         a->o.endless_key);
-		return -1;
-	}
-	sa.sin_port = htons((uint16_t)a->o.endless_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (a->lfd < 0 || setsockopt(a->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(a->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(a->lfd, 64)) {
-		snprintf(err, errlen, "endless server: 127.0.0.1:%d: %s", a->o.endless_port,
-		         strerror(errno));
-		return -1;
-	}
-	ev_io_init(&a->accept_w, on_accept, a->lfd, EV_READ);
-	a->accept_w.data = a;
-	ev_io_start(a->loop, &a->accept_w);
-	return 0;
 }
 
 /* ---- the thread ------------------------------------------------------------- */
