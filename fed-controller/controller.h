@@ -80,6 +80,7 @@ struct controller {
 	bool members_known;        /* the Federation config was read once: members are real */
 	struct rsp_ctl *rsp;       /* ReplicaSchedulingPreferences (rsp.c) */
 	struct tunnel *tunnel;     /* agent tunnel (tunnel.c), NULL when off */
+	struct looplag *looplag;   /* event-loop lag metric (looplag.c) */
 };
 
 /* What the Federation config and Secret say about one member. */
@@ -134,6 +135,9 @@ void controller_ops_stop(struct controller *ctl);
 /* Recount kubefedcluster_total and friends after a member changed. */
 void controller_update_metrics(struct controller *ctl);
 void controller_observe_probe(struct controller *ctl, double seconds);
+/* looplag.c: fed_loop_lag_seconds on /metrics (after controller_ops_start). */
+int looplag_start(struct controller *ctl, struct fed_error *err);
+void looplag_stop(struct controller *ctl);
 
 /* KubeFedCluster resource in the federation namespace. */
 extern const struct fed_kube_resource kfc_resource;

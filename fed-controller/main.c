@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 	cfg.qps = o->host_qps;
 	cfg.burst = (int)(2 * o->host_qps);
 	if (fed_kube_client_new(&ctl.host, ctl.loop, &cfg, "host", &err) ||
-	    controller_ops_start(&ctl, &err))
+	    controller_ops_start(&ctl, &err) || looplag_start(&ctl, &err))
 		goto fail;
 	controller_kube_limits(&ctl, ctl.host);
 	FED_LOG_INFO(NULL,
@@ -440,6 +440,7 @@ fail:
 out:
 	ev_timer_stop(ctl.loop, &ctl.resync);
 	ev_timer_stop(ctl.loop, &ctl.stop_timer);
+	looplag_stop(&ctl);
 	free_members(&ctl);
 	types_stop(&ctl);
 	tunnel_stop(&ctl);
