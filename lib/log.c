@@ -22,6 +22,28 @@ void fed_log_setup(int level, bool json)
 	log_json = json;
 }
 
+bool fed_log_allow(struct fed_log_limit *lim, unsigned *dropped)
+{
+	struct timespec ts;
+	double now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	*dropped = 0;
+	if (lim->logged == 0 || now - lim->start >= lim->window) {
+		lim->start = now;
+		lim->logged = 0;
+	}
+	if (lim->logged >= lim->burst) {
+		lim->dropped++;
+		return false;
+	}
+	lim->logged++;
+	*dropped = lim->dropped;
+	lim->dropped = 0;
+	return true;
+}
+
 int fed_log_level_parse(const char *s)
 {
 	int i;

@@ -347,8 +347,11 @@ static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame
 		c->closing = true;
 		ev_timer_start(c->loop, &c->closer);
 		c->st = ST_HELLO;
-		FED_LOG_WARN(NULL, "tunnel %s: authentication refused: %s", c->name,
-		             err.msg[0] ? err.msg : "no identity");
+		/* anyone can cause this line: a budget keeps a flood out of the log */
+		static struct fed_log_limit lim = FED_LOG_LIMIT(10, 10);
+
+		FED_LOG_LIMITED(FED_LOG_WARN, &lim, NULL, "tunnel %s: authentication refused: %s",
+		                c->name, err.msg[0] ? err.msg : "no identity");
 		c->auth_sent = true; /* any further frame is ignored until close */
 		goto out;
 	}

@@ -34,6 +34,36 @@ char *fed_log_redact(char *s);
 			fed_log_write((lvl), (cluster), __FILE__, __LINE__, __VA_ARGS__);          \
 	} while (0)
 
+/* A budget for lines that a peer can cause at will (refusals of
+ * strangers): at most `burst` lines per `window` seconds per call site.
+ * The first line logged after some were dropped is preceded by one that
+ * says how many. Declare one per call site: static struct fed_log_limit
+ * lim = FED_LOG_LIMIT(10, 10); */
+struct fed_log_limit {
+	unsigned burst;
+	double window;
+	double start;
+	unsigned logged, dropped;
+};
+/* clang-format off */
+#define FED_LOG_LIMIT(burst, window) {(burst), (window), 0, 0, 0}
+/* clang-format on */
+
+/* Whether a line may be logged now; *dropped is set to the lines dropped
+ * since the last one logged. */
+bool fed_log_allow(struct fed_log_limit *lim, unsigned *dropped);
+
+#define FED_LOG_LIMITED(lvl, lim, cluster, ...)                                                    \
+	do {                                                                                       \
+		unsigned fed_dropped_;                                                             \
+		if ((lvl) <= fed_log_level_current && fed_log_allow((lim), &fed_dropped_)) {       \
+			if (fed_dropped_)                                                          \
+				fed_log_write((lvl), (cluster), __FILE__, __LINE__,                \
+				              "(%u similar lines not logged)", fed_dropped_);      \
+			fed_log_write((lvl), (cluster), __FILE__, __LINE__, __VA_ARGS__);          \
+		}                                                                                  \
+	} while (0)
+
 #define FED_LOG_ERR(cluster, ...)   FED_LOG(FED_LOG_ERROR, cluster, __VA_ARGS__)
 #define FED_LOG_WARN(cluster, ...)  FED_LOG(FED_LOG_WARN, cluster, __VA_ARGS__)
 #define FED_LOG_INFO(cluster, ...)  FED_LOG(FED_LOG_INFO, cluster, __VA_ARGS__)

@@ -1,6 +1,7 @@
 /* Pure logic of the shared library: buffers, map, error wrapping, log
  * redaction, request paths and query strings, watch-line decoding. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "fed/buf.h"
@@ -150,6 +151,24 @@ static void test_paths(void)
 	fed_buf_release(&b);
 }
 
+/* A budget of 3 lines per 0.2 s: the rest are counted, and the next line
+ * allowed carries the count. */
+static void test_log_limit(void)
+{
+	struct fed_log_limit lim = FED_LOG_LIMIT(3, 0.2);
+	unsigned dropped = 99;
+	int allowed = 0;
+
+	for (int i = 0; i < 10; i++)
+		allowed += fed_log_allow(&lim, &dropped);
+	CHECK_INT(allowed, 3);
+	usleep(250000);
+	CHECK(fed_log_allow(&lim, &dropped));
+	CHECK_INT(dropped, 7);
+	CHECK(fed_log_allow(&lim, &dropped));
+	CHECK_INT(dropped, 0);
+}
+
 static void test_watch_decode(void)
 {
 	struct fed_error err = FED_ERROR_INIT;
@@ -181,5 +200,6 @@ int main(void)
 	RUN(test_redact);
 	RUN(test_paths);
 	RUN(test_watch_decode);
+	RUN(test_log_limit);
 	return CHECK_EXIT();
 }
