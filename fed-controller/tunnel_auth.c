@@ -329,6 +329,7 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
                    char **cluster, char **credential, void *ud, struct fed_error *err)
 {
 	struct tunnel *t = ud;
+	struct tcluster *tc;
 	long long expiry;
 	bool expired = false;
 	char hex[65] = "";
@@ -353,6 +354,17 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		    fed_error_set(err, FED_EUNAUTHORIZED,
 		                  "cluster '%s' is not in the Federation config with mode: agent%s",
 		                  *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
+		goto fail;
+	}
+	/* before a token is spent: a refused agent keeps it for later */
+	tc = tunnel_cluster_get(t, *cluster, false);
+	if (tc && tc->nconns >= t->ctl->o.tunnel_max_agents) {
+		tunnel_count_refused(t, "too_many_agents");
+		rc = fed_error_set(err, FED_EUNAVAILABLE,
+		                   "cluster '%s' already has %d agents connected "
+		                   "(--tunnel-max-agents-per-cluster)%s",
+		                   *cluster, tc->nconns,
+		                   hex[0] ? " (the bootstrap token stays valid)" : "");
 		goto fail;
 	}
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP)
