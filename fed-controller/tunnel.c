@@ -261,7 +261,8 @@ void tunnel_secret_changed(struct tunnel *t)
 	key = tunnel_secret_value(t, "tls.key", &key_len);
 	hk = tunnel_secret_value(t, "credential-key", &hk_len);
 	if (!crt || !key || !hk || hk_len < 16) {
-		if (!t->requested)
+		/* after a failed write, the retry timer asks again */
+		if (!t->requested && !ev_is_active(&t->material_retry))
 			tunnel_request_material(t);
 		goto out;
 	}
@@ -314,6 +315,8 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	t->ctl = ctl;
 	t->lfd = -1;
+	ev_init(&t->material_retry, tunnel_material_retry_cb);
+	t->material_retry.data = t;
 	fed_map_init(&t->clusters);
 	fed_map_init(&t->used);
 	ctl->tunnel = t;
@@ -365,6 +368,8 @@ void tunnel_stop(struct controller *ctl)
 	if (!t)
 		return;
 	ev_timer_stop(ctl->loop, &t->tick);
+	ev_timer_stop(ctl->loop, &t->material_retry);
+	fed_kube_call_cancel(t->material_call);
 	tunnel_listen_stop(t);
 	fed_map_release(&t->clusters, tunnel_cluster_free);
 	fed_map_release(&t->used, NULL);

@@ -55,7 +55,11 @@ struct tunnel {
 	ev_timer accept_retry; /* restarts lio after an accept failure */
 	double accept_warned_at;
 	SSL_CTX *ctx;
-	bool requested;   /* generated material sent to the Secret */
+	bool requested; /* generated material sent to the Secret */
+	/* a failed write of generated material is retried from this timer */
+	ev_timer material_retry;
+	double material_backoff; /* seconds; 0 until a write failed */
+	struct fed_kube_call *material_call;
 	bool config_seen; /* the Federation config was read (or found absent) */
 	unsigned char key[64];
 	size_t keylen;
@@ -92,9 +96,13 @@ const cJSON *tunnel_secret_obj(struct tunnel *t);
 char *tunnel_secret_value(struct tunnel *t, const char *key, size_t *len);
 /* free() after wiping n bytes; accepts NULL. */
 void tunnel_wipe_free(char *s, size_t n);
-/* Missing certificate or key: generate them and apply them to the Secret. */
+/* Missing certificate or key: generate them and apply them to the Secret;
+ * a failure retries with backoff (secret_changed runs again). */
 void tunnel_request_material(struct tunnel *t);
-/* tunnel.c: the Secret changed: serve, or ask for what is missing. */
+/* The timer of a failed write (t->material_retry). */
+void tunnel_material_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+/* tunnel.c: the Secret changed (or a failed write is retried): serve, or
+ * ask for what is missing. */
 void tunnel_secret_changed(struct tunnel *t);
 /* A fresh credential for cluster (malloc'd); *expiry gets its expiry. */
 char *tunnel_issue_credential(struct tunnel *t, const char *cluster, long long *expiry);
