@@ -84,6 +84,11 @@ else
 	bad "$C not Connected: $(kfc $C '{.status}') $(tail -3 "$work/agent.log")"
 fi
 grep -qF -- "$TOKEN" "$work/ctl.log" "$work/agent.log" && bad "token in a log" || ok "no token in the logs"
+kill "$cpid"
+rc=0
+wait "$cpid" || rc=$?
+cpid=
+[ $rc = 0 ] && ok "controller exits cleanly on SIGTERM (under ASan: no leak)" || bad "controller exit code $rc"
 
 echo "tunnel material: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
