@@ -33,6 +33,7 @@ cleanup() {
 	km member2 delete clusterrolebinding fed-agent-e2e --ignore-not-found >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-controller.log" 2>/dev/null || true
 	cp "$work/agent.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-agent.log" 2>/dev/null || true
+	cp "$work/agent4.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-agent4.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -144,7 +145,10 @@ if wait_until 15 grep -q "not signed by this federation" "$work/ctl.log"; then
 else
 	bad "forged credential: $(tail -3 "$work/ctl.log")"
 fi
+# a3 retries within a second: once it is gone, every later "not signed"
+# refusal is a4's (else a3's retry could stand in for a4's refusal)
 kill "$a3" 2>/dev/null || true
+wait_until 10 exited "$a3" || kill -9 "$a3" 2>/dev/null || true
 # cluster A's valid credential with cluster B's name in it: refused, and B
 # stays without an agent
 sed "s/^fedc1\.$C\./fedc1.tun-b./" "$work/cred" >"$work/cred-b"

@@ -37,11 +37,14 @@ struct controller_opts {
 	double rsp_unschedulable_threshold; /* seconds replicas stay unavailable before capacity is
 	                                       capped */
 	const char *tunnel_address;         /* agent tunnel listener, "off" (default) */
-	const char *tunnel_secret;   /* Secret with the tunnel's certificate, key and tokens */
-	const char *tunnel_sans;     /* subjectAltNames of a generated tunnel certificate */
-	double tunnel_heartbeat;     /* seconds */
-	bool tunnel_label_pod;       /* label our Pod fed.kubefed.io/tunnel=leader|standby */
-	double tunnel_cred_lifetime; /* seconds an issued agent credential is valid */
+	const char *tunnel_secret;     /* Secret with the tunnel's certificate, key and tokens */
+	const char *tunnel_sans;       /* subjectAltNames of a generated tunnel certificate */
+	double tunnel_heartbeat;       /* seconds */
+	bool tunnel_label_pod;         /* label our Pod fed.kubefed.io/tunnel=leader|standby */
+	double tunnel_cred_lifetime;   /* seconds an issued agent credential is valid */
+	int tunnel_max_pending;        /* unauthenticated agent connections, in all */
+	int tunnel_max_pending_per_ip; /* ... from one source address */
+	int tunnel_max_agents;         /* authenticated connections per cluster */
 	/* what an apiserver (or an agent) can make us hold: bytes, seconds */
 	double max_response_bytes, max_probe_bytes, watch_idle_timeout;
 };

@@ -327,6 +327,15 @@ int main(int argc, char **argv)
 	    {FED_OPT_DOUBLE, "tunnel-credential-lifetime", 0, &o->tunnel_cred_lifetime, "SECONDS",
 	     "lifetime of the credential issued to each fed-agent; rotated on the live connection "
 	     "before half of it (default 2592000 = 30 days)"},
+	    {FED_OPT_INT, "tunnel-max-pending", 0, &o->tunnel_max_pending, "N",
+	     "agent connections not yet authenticated, in all; more are closed at once "
+	     "(default 256)"},
+	    {FED_OPT_INT, "tunnel-max-pending-per-ip", 0, &o->tunnel_max_pending_per_ip, "N",
+	     "agent connections not yet authenticated from one source address; more are closed "
+	     "at once (default 16)"},
+	    {FED_OPT_INT, "tunnel-max-agents-per-cluster", 0, &o->tunnel_max_agents, "N",
+	     "authenticated agent connections per cluster; one more is refused before its "
+	     "bootstrap token is spent (default 8)"},
 	    {FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL",
 	     "error, warn, info, debug or trace (default info)"},
 	    {FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
@@ -365,6 +374,9 @@ int main(int argc, char **argv)
 	o->tunnel_heartbeat = 10;
 	o->tunnel_label_pod = true;
 	o->tunnel_cred_lifetime = 30 * 86400;
+	o->tunnel_max_pending = 256;
+	o->tunnel_max_pending_per_ip = 16;
+	o->tunnel_max_agents = 8;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
@@ -385,7 +397,9 @@ int main(int argc, char **argv)
 	    o->member_qps <= 0 || o->rsp_offline_grace < 0 || o->rsp_unschedulable_threshold < 0 ||
 	    o->tunnel_cred_lifetime < 2 || !(o->max_response_bytes >= 65536) ||
 	    !(o->max_response_bytes <= 1e12) || !(o->max_probe_bytes >= 4096) ||
-	    !(o->max_probe_bytes <= 1e12) || !(o->watch_idle_timeout >= 1)) {
+	    !(o->max_probe_bytes <= 1e12) || !(o->watch_idle_timeout >= 1) ||
+	    o->tunnel_max_pending < 1 || o->tunnel_max_pending_per_ip < 1 ||
+	    o->tunnel_max_agents < 1) {
 		fprintf(stderr, "fed-controller: %s\n",
 		        level < 0 ? "--log-level: use error, warn, info, debug or trace"
 		        : o->tunnel_cred_lifetime < 2
@@ -396,6 +410,10 @@ int main(int argc, char **argv)
 		            o->max_probe_bytes >= 4096 && o->max_probe_bytes <= 1e12)
 		            ? "--max-response-bytes must be at least 65536 and "
 		              "--max-probe-response-bytes at least 4096"
+		        : o->tunnel_max_pending < 1 || o->tunnel_max_pending_per_ip < 1 ||
+		                o->tunnel_max_agents < 1
+		            ? "--tunnel-max-pending, --tunnel-max-pending-per-ip and "
+		              "--tunnel-max-agents-per-cluster must be at least 1"
 		            : "--health-period, --health-timeout, --host-qps and --member-qps must "
 		              "be > 0, thresholds >= 1, --rsp-* periods >= 0");
 		return 2;

@@ -4,7 +4,8 @@
  * connections are carried over tunnel streams, so that the member's
  * ordinary kube client (health, informers, propagation) reaches the
  * member's apiserver through its agent. Authentication and the Secret
- * are in tunnel_auth.c.
+ * are in tunnel_auth.c, the listeners (and the caps on connections not
+ * yet authenticated) in tunnel_listen.c.
  *
  * Material lives in the host Secret --tunnel-secret-name (config
  * namespace): tls.crt and tls.key (the tunnel's certificate, which agents
@@ -19,16 +20,11 @@
  * Credentials rotate on live connections: a connection whose credential
  * reached 40% of --tunnel-credential-lifetime gets a fresh one
  * (CREDENTIAL frame). */
-#include <arpa/inet.h>
 #include <math.h>
 #include <stdbool.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 #include <openssl/crypto.h>
 
 #include "controller.h"
@@ -43,102 +39,6 @@ void tunnel_count_refused(struct tunnel *t, const char *reason)
 	fed_metrics_inc(t->m_refused, (const char *[]){reason});
 }
 
-/* ---- per-cluster loopback listener ---- */
-
-static struct fed_tunnel_conn *pick_conn(struct tcluster *tc)
-{
-	struct fed_tunnel_conn *best = NULL;
-
-	for (int i = 0; i < tc->nconns; i++)
-		if (fed_tunnel_conn_ready(tc->conns[i]) &&
-		    (!best ||
-		     fed_tunnel_conn_nstreams(tc->conns[i]) < fed_tunnel_conn_nstreams(best)))
-			best = tc->conns[i];
-	return best;
-}
-
-static void local_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tcluster *tc = w->data;
-	struct fed_error err = FED_ERROR_INIT;
-
-	for (int i = 0; i < 64; i++) {
-		int fd = accept4(tc->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct fed_tunnel_conn *c;
-		struct fed_tunnel_stream *s;
-
-		if (fd < 0)
-			return;
-		c = pick_conn(tc);
-		if (!c) {
-			/* no agent: refuse at once, the client sees it fail fast */
-			close(fd);
-			tunnel_count_refused(tc->t, "no_agent");
-			continue;
-		}
-		if (fed_tunnel_stream_open(c, FED_TUNNEL_TARGET_KUBE_APISERVER, NULL, NULL, &s,
-		                           &err) < 0) {
-			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
-			close(fd);
-			continue;
-		}
-		fed_metrics_inc(tc->t->m_streams, (const char *[]){tc->name});
-		if (fed_tunnel_bridge_new(loop, s, fd, NULL, NULL, NULL, NULL, NULL, &err) < 0)
-			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
-	}
-}
-
-struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create)
-{
-	struct tcluster *tc = fed_map_get(&t->clusters, name);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-
-	if (tc || !create)
-		return tc;
-	tc = calloc(1, sizeof(*tc));
-	if (!tc || !(tc->name = strdup(name)))
-		goto fail;
-	tc->t = t;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	tc->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (tc->lfd < 0 || bind(tc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(tc->lfd, 128) < 0 || getsockname(tc->lfd, (struct sockaddr *)&sa, &len) < 0) {
-		FED_LOG_ERR(name, "tunnel: loopback listener: %s", strerror(errno));
-		goto fail;
-	}
-	tc->port = ntohs(sa.sin_port);
-	snprintf(tc->url, sizeof(tc->url), "http://127.0.0.1:%d", tc->port);
-	ev_io_init(&tc->lio, local_accept, tc->lfd, EV_READ);
-	tc->lio.data = tc;
-	ev_io_start(t->ctl->loop, &tc->lio);
-	fed_map_put(&t->clusters, name, tc, NULL);
-	return tc;
-fail:
-	if (tc) {
-		if (tc->lfd > 0)
-			close(tc->lfd);
-		free(tc->name);
-		free(tc);
-	}
-	return NULL;
-}
-
-static void cluster_free(void *p)
-{
-	struct tcluster *tc = p;
-
-	if (!tc)
-		return;
-	for (int i = 0; i < tc->nconns; i++)
-		fed_tunnel_conn_free(tc->conns[i]);
-	ev_io_stop(tc->t->ctl->loop, &tc->lio);
-	close(tc->lfd);
-	free(tc->metadata);
-	free(tc->name);
-	free(tc);
-}
-
 static void update_agents_metric(struct tcluster *tc)
 {
 	int ready = 0;
@@ -150,27 +50,15 @@ static void update_agents_metric(struct tcluster *tc)
 
 /* ---- agent connections ---- */
 
-static void drop_pending(struct tunnel *t, struct fed_tunnel_conn *c)
-{
-	for (struct pending **pp = &t->pending; *pp; pp = &(*pp)->next) {
-		if ((*pp)->conn == c) {
-			struct pending *p = *pp;
-
-			*pp = p->next;
-			free(p);
-			return;
-		}
-	}
-}
-
 static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char *cred, void *ud)
 {
 	struct tunnel *t = ud;
 	struct tcluster *tc = tunnel_cluster_get(t, cluster, true);
 	bool first;
 
-	drop_pending(t, c);
-	if (!tc || tc->nconns == MAX_AGENTS) {
+	tunnel_pending_drop(t, c);
+	/* tunnel_on_auth checked the count, before spending a token */
+	if (!tc || tc->nconns >= t->ctl->o.tunnel_max_agents) {
 		FED_LOG_WARN(cluster, "tunnel: refusing agent %s: %s", fed_tunnel_conn_name(c),
 		             tc ? "too many agents for this cluster" : "no loopback listener");
 		fed_tunnel_conn_shutdown(c, FED_TUNNEL_GOAWAY_SHUTDOWN, "too many agents");
@@ -256,7 +144,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	else if (strstr(why, "protocol violation") || strstr(why, "before authentication") ||
 	         strstr(why, "unexpected"))
 		tunnel_count_refused(t, "protocol");
-	drop_pending(t, c);
+	tunnel_pending_drop(t, c);
 	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
 		struct tcluster *tc = e->value;
 
@@ -349,7 +237,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		controller_schedule_sync(t->ctl);
 }
 
-static const struct fed_tunnel_conn_cb conn_cb = {
+const struct fed_tunnel_conn_cb tunnel_conn_cb = {
     .auth = tunnel_on_auth,
     .ready = on_ready,
     .metadata = on_metadata,
@@ -358,82 +246,10 @@ static const struct fed_tunnel_conn_cb conn_cb = {
     .closed = on_closed,
 };
 
-static void tunnel_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tunnel *t = w->data;
-
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		struct fed_error err = FED_ERROR_INIT;
-		struct fed_tunnel_conn_opts o = {.heartbeat = t->ctl->o.tunnel_heartbeat};
-		char name[80] = "?";
-		struct fed_tunnel_conn *c;
-		struct pending *p;
-		int fd =
-		    accept4(t->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0)
-			return;
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &in->sin_addr, name, sizeof(name) - 8);
-			snprintf(name + strlen(name), 8, ":%d", ntohs(in->sin_port));
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &in6->sin6_addr, name, sizeof(name) - 8);
-		}
-		o.name = name;
-		if (fed_tunnel_conn_accept(loop, fd, t->ctx, &o, &conn_cb, t, &c, &err) < 0) {
-			FED_LOG_WARN(NULL, "tunnel: %s", err.msg);
-			continue;
-		}
-		p = calloc(1, sizeof(*p));
-		if (p) {
-			p->conn = c;
-			p->next = t->pending;
-			t->pending = p;
-		}
-	}
-}
-
-static int listen_on(const char *address, int *out, struct fed_error *err)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	const char *colon = strrchr(address, ':');
-	char host[64] = "";
-	int fd, one = 1;
-	long port;
-
-	if (!colon || (size_t)(colon - address) >= sizeof(host))
-		return fed_error_set(err, FED_EINVAL, "--tunnel-address %s: use [IP]:PORT",
-		                     address);
-	memcpy(host, address, (size_t)(colon - address));
-	port = strtol(colon + 1, NULL, 10);
-	if (port < 0 || port > 65535 || (host[0] && inet_pton(AF_INET, host, &sa.sin_addr) != 1))
-		return fed_error_set(err, FED_EINVAL, "--tunnel-address %s: use [IPv4]:PORT",
-		                     address);
-	sa.sin_port = htons((uint16_t)port);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		return fed_error_set(err, FED_EUNAVAILABLE, "--tunnel-address %s: %s", address,
-		                     strerror(e));
-	}
-	*out = fd;
-	return 0;
-}
-
 /* The Secret changed: start serving once the material is there and the
  * Federation config was read (before that every agent would be refused as
  * not_agent_cluster, and would back off just when a new leader wants it). */
-static void secret_changed(struct tunnel *t)
+void tunnel_secret_changed(struct tunnel *t)
 {
 	struct fed_error err = FED_ERROR_INIT;
 	size_t crt_len = 0, key_len = 0, hk_len = 0;
@@ -445,7 +261,8 @@ static void secret_changed(struct tunnel *t)
 	key = tunnel_secret_value(t, "tls.key", &key_len);
 	hk = tunnel_secret_value(t, "credential-key", &hk_len);
 	if (!crt || !key || !hk || hk_len < 16) {
-		if (!t->requested)
+		/* after a failed write, the retry timer asks again */
+		if (!t->requested && !ev_is_active(&t->material_retry))
 			tunnel_request_material(t);
 		goto out;
 	}
@@ -454,23 +271,12 @@ static void secret_changed(struct tunnel *t)
 	memcpy(t->key, hk, hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len);
 	t->keylen = hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len;
 	if (fed_tunnel_tls_server_ctx(crt, key, &t->ctx, &err) < 0 ||
-	    listen_on(t->ctl->o.tunnel_address, &t->lfd, &err) < 0) {
+	    tunnel_listen_start(t, &err) < 0) {
 		FED_LOG_ERR(NULL, "tunnel: secret %s/%s: %s", t->ctl->o.config_namespace,
 		            t->ctl->o.tunnel_secret, err.msg);
 		SSL_CTX_free(t->ctx);
 		t->ctx = NULL;
 		goto out;
-	}
-	ev_io_init(&t->lio, tunnel_accept, t->lfd, EV_READ);
-	t->lio.data = t;
-	ev_io_start(t->ctl->loop, &t->lio);
-	{
-		struct sockaddr_in sa;
-		socklen_t len = sizeof(sa);
-
-		getsockname(t->lfd, (struct sockaddr *)&sa, &len);
-		FED_LOG_INFO(NULL, "tunnel: serving fed-agents on %s (port %d)",
-		             t->ctl->o.tunnel_address, ntohs(sa.sin_port));
 	}
 	/* now the fed-tunnel Service may send agents here */
 	podlabel_set(t->ctl->podlabel, FED_TUNNEL_LEADER, NULL, NULL);
@@ -482,17 +288,17 @@ out:
 
 static void s_add(const cJSON *obj, void *ud)
 {
-	secret_changed(ud);
+	tunnel_secret_changed(ud);
 }
 
 static void s_update(const cJSON *old, const cJSON *obj, void *ud)
 {
-	secret_changed(ud);
+	tunnel_secret_changed(ud);
 }
 
 static void s_synced(void *ud)
 {
-	secret_changed(ud);
+	tunnel_secret_changed(ud);
 }
 
 int tunnel_start(struct controller *ctl, struct fed_error *err)
@@ -509,6 +315,8 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	t->ctl = ctl;
 	t->lfd = -1;
+	ev_init(&t->material_retry, tunnel_material_retry_cb);
+	t->material_retry.data = t;
 	fed_map_init(&t->clusters);
 	fed_map_init(&t->used);
 	ctl->tunnel = t;
@@ -549,7 +357,7 @@ void tunnel_members_known(struct controller *ctl)
 {
 	if (ctl->tunnel && !ctl->tunnel->config_seen) {
 		ctl->tunnel->config_seen = true;
-		secret_changed(ctl->tunnel);
+		tunnel_secret_changed(ctl->tunnel);
 	}
 }
 
@@ -560,20 +368,12 @@ void tunnel_stop(struct controller *ctl)
 	if (!t)
 		return;
 	ev_timer_stop(ctl->loop, &t->tick);
-	while (t->pending) {
-		struct pending *p = t->pending;
-
-		t->pending = p->next;
-		fed_tunnel_conn_free(p->conn);
-		free(p);
-	}
-	fed_map_release(&t->clusters, cluster_free);
+	ev_timer_stop(ctl->loop, &t->material_retry);
+	fed_kube_call_cancel(t->material_call);
+	tunnel_listen_stop(t);
+	fed_map_release(&t->clusters, tunnel_cluster_free);
 	fed_map_release(&t->used, NULL);
 	fed_informer_free(t->secret);
-	if (t->lfd >= 0) {
-		ev_io_stop(ctl->loop, &t->lio);
-		close(t->lfd);
-	}
 	SSL_CTX_free(t->ctx);
 	OPENSSL_cleanse(t->key, sizeof(t->key));
 	free(t);

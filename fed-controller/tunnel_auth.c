@@ -69,6 +69,48 @@ static void patch_done(struct fed_kube_response *resp, void *ud)
 		FED_LOG_WARN(NULL, "tunnel: updating secret: %s", resp->err.msg);
 }
 
+#define MATERIAL_BACKOFF_MIN 1.0  /* seconds before the first retry */
+#define MATERIAL_BACKOFF_MAX 60.0 /* doubling up to this */
+
+/* The generated material could not be written: ask again later (the
+ * timer calls tunnel_secret_changed, which sees what is still missing). */
+static void material_failed(struct tunnel *t, const char *why)
+{
+	double d;
+
+	t->requested = false;
+	t->material_backoff = t->material_backoff ? t->material_backoff * 2 : MATERIAL_BACKOFF_MIN;
+	if (t->material_backoff > MATERIAL_BACKOFF_MAX)
+		t->material_backoff = MATERIAL_BACKOFF_MAX;
+	/* jitter: between 3/4 and the full delay, so replicas do not align */
+	d = t->material_backoff * (0.75 + 0.25 * ((double)rand() / RAND_MAX));
+	FED_LOG_WARN(NULL,
+	             "tunnel: writing generated material to secret %s/%s: %s; retrying in "
+	             "%.1f s",
+	             t->ctl->o.config_namespace, t->ctl->o.tunnel_secret, why, d);
+	ev_timer_stop(t->ctl->loop, &t->material_retry);
+	ev_timer_set(&t->material_retry, d, 0.);
+	ev_timer_start(t->ctl->loop, &t->material_retry);
+}
+
+void tunnel_material_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	tunnel_secret_changed(w->data);
+}
+
+static void material_done(struct fed_kube_response *resp, void *ud)
+{
+	struct tunnel *t = ud;
+
+	t->material_call = NULL;
+	if (resp->err.code) {
+		material_failed(t, resp->err.msg);
+		return;
+	}
+	/* the informer brings the material back; the next failure starts over */
+	t->material_backoff = 0;
+}
+
 static char *b64(const void *p, size_t n)
 {
 	char *out = malloc(4 * ((n + 2) / 3) + 1);
@@ -79,7 +121,8 @@ static char *b64(const void *p, size_t n)
 }
 
 /* Missing certificate or key: generate them and apply them to the Secret
- * (creating it); the informer then brings them back and we start. */
+ * (creating it); the informer then brings them back and we start. A
+ * failure retries with backoff. */
 void tunnel_request_material(struct tunnel *t)
 {
 	struct controller *ctl = t->ctl;
@@ -106,7 +149,7 @@ void tunnel_request_material(struct tunnel *t)
 	if (!have_crt) {
 		if (fed_tunnel_tls_selfsigned("fed-tunnel", ctl->o.tunnel_sans, 3650, &crt, &key,
 		                              &err) < 0) {
-			FED_LOG_ERR(NULL, "tunnel: %s", err.msg);
+			material_failed(t, err.msg);
 			goto out;
 		}
 		crt64 = b64(crt, strlen(crt));
@@ -124,9 +167,11 @@ void tunnel_request_material(struct tunnel *t)
 	FED_LOG_INFO(NULL, "tunnel: writing generated%s%s to secret %s/%s",
 	             have_crt ? "" : " certificate", have_key ? "" : " credential key",
 	             ctl->o.config_namespace, ctl->o.tunnel_secret);
-	if (!body || fed_kube_patch(ctl->host, &ref, FED_PATCH_APPLY, body, &wo, patch_done, t,
-	                            NULL, &err) < 0)
-		FED_LOG_ERR(NULL, "tunnel: writing secret: %s", err.msg);
+	if (!body)
+		material_failed(t, "out of memory");
+	else if (fed_kube_patch(ctl->host, &ref, FED_PATCH_APPLY, body, &wo, material_done, t,
+	                        &t->material_call, &err) < 0)
+		material_failed(t, err.msg);
 out:
 	if (body)
 		OPENSSL_cleanse(body, strlen(body));
@@ -329,6 +374,7 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
                    char **cluster, char **credential, void *ud, struct fed_error *err)
 {
 	struct tunnel *t = ud;
+	struct tcluster *tc;
 	long long expiry;
 	bool expired = false;
 	char hex[65] = "";
@@ -353,6 +399,17 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		    fed_error_set(err, FED_EUNAUTHORIZED,
 		                  "cluster '%s' is not in the Federation config with mode: agent%s",
 		                  *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
+		goto fail;
+	}
+	/* before a token is spent: a refused agent keeps it for later */
+	tc = tunnel_cluster_get(t, *cluster, false);
+	if (tc && tc->nconns >= t->ctl->o.tunnel_max_agents) {
+		tunnel_count_refused(t, "too_many_agents");
+		rc = fed_error_set(err, FED_EUNAVAILABLE,
+		                   "cluster '%s' already has %d agents connected "
+		                   "(--tunnel-max-agents-per-cluster)%s",
+		                   *cluster, tc->nconns,
+		                   hex[0] ? " (the bootstrap token stays valid)" : "");
 		goto fail;
 	}
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP)

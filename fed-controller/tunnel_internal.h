@@ -1,6 +1,7 @@
-/* What tunnel.c (listener, agent connections, loopback listeners, status)
- * and tunnel_auth.c (the tunnel Secret, bootstrap tokens, credentials)
- * share. Not for the rest of fed-controller: that uses tunnel.h. */
+/* What tunnel.c (agent connections, rotation, status), tunnel_listen.c
+ * (the agent listener, pending handshakes, loopback listeners) and
+ * tunnel_auth.c (the tunnel Secret, bootstrap tokens, credentials) share.
+ * Not for the rest of fed-controller: that uses tunnel.h. */
 #ifndef FED_CONTROLLER_TUNNEL_INTERNAL_H
 #define FED_CONTROLLER_TUNNEL_INTERNAL_H
 
@@ -15,15 +16,19 @@
 #define CRED_PREFIX    "fedc1"
 #define ROTATE_AT      0.4 /* of the lifetime: well before half */
 #define STATUS_REFRESH 60  /* seconds between status writes for heartbeat, CPU, memory */
-#define MAX_AGENTS     8   /* connections per cluster (agent replicas) */
+#define ACCEPT_PAUSE   0.1 /* seconds a listener rests after EMFILE/ENOMEM */
+#define REFUSE_LOG_GAP 10  /* seconds between logs of refused connections */
 
 struct tcluster {
 	struct tunnel *t;
 	char *name;
 	int lfd, port;
 	ev_io lio;
-	struct fed_tunnel_conn *conns[MAX_AGENTS];
-	double issued[MAX_AGENTS]; /* when conns[i]'s credential was issued */
+	ev_timer accept_retry; /* restarts lio after an accept failure */
+	double accept_warned_at;
+	/* --tunnel-max-agents-per-cluster entries each */
+	struct fed_tunnel_conn **conns;
+	double *issued; /* when conns[i]'s credential was issued */
 	int nconns;
 	char url[64];
 	char *metadata; /* last METADATA JSON */
@@ -38,6 +43,7 @@ struct tcluster {
 
 struct pending {
 	struct fed_tunnel_conn *conn;
+	char addr[48]; /* the peer's IP, for --tunnel-max-pending-per-ip */
 	struct pending *next;
 };
 
@@ -46,14 +52,23 @@ struct tunnel {
 	struct fed_informer *secret;
 	int lfd;
 	ev_io lio;
+	ev_timer accept_retry; /* restarts lio after an accept failure */
+	double accept_warned_at;
 	SSL_CTX *ctx;
-	bool requested;   /* generated material sent to the Secret */
+	bool requested; /* generated material sent to the Secret */
+	/* a failed write of generated material is retried from this timer */
+	ev_timer material_retry;
+	double material_backoff; /* seconds; 0 until a write failed */
+	struct fed_kube_call *material_call;
 	bool config_seen; /* the Federation config was read (or found absent) */
 	unsigned char key[64];
 	size_t keylen;
 	struct fed_map clusters; /* name -> struct tcluster */
 	struct fed_map used;     /* token hashes used since start */
 	struct pending *pending; /* connections not yet authenticated */
+	int npending;
+	double refuse_logged_at;     /* last "too many pending" log */
+	unsigned long refused_quiet; /* refused since that log */
 	struct fed_metrics_family *m_refused, *m_agents, *m_streams;
 	ev_timer tick;    /* rotation, expiry and status refresh */
 	double last_tick; /* unix seconds */
@@ -63,8 +78,17 @@ extern const struct fed_kube_resource tunnel_r_secret;
 
 /* tunnel.c */
 void tunnel_count_refused(struct tunnel *t, const char *reason);
+extern const struct fed_tunnel_conn_cb tunnel_conn_cb;
+
+/* tunnel_listen.c */
+/* Listen on --tunnel-address and accept agents (under the pending caps). */
+int tunnel_listen_start(struct tunnel *t, struct fed_error *err);
+void tunnel_listen_stop(struct tunnel *t);
+/* c authenticated or closed: it no longer counts as pending. */
+void tunnel_pending_drop(struct tunnel *t, struct fed_tunnel_conn *c);
 /* The cluster's state, created (with its loopback listener) when create. */
 struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create);
+void tunnel_cluster_free(void *tc);
 
 /* tunnel_auth.c */
 const cJSON *tunnel_secret_obj(struct tunnel *t);
@@ -72,8 +96,14 @@ const cJSON *tunnel_secret_obj(struct tunnel *t);
 char *tunnel_secret_value(struct tunnel *t, const char *key, size_t *len);
 /* free() after wiping n bytes; accepts NULL. */
 void tunnel_wipe_free(char *s, size_t n);
-/* Missing certificate or key: generate them and apply them to the Secret. */
+/* Missing certificate or key: generate them and apply them to the Secret;
+ * a failure retries with backoff (secret_changed runs again). */
 void tunnel_request_material(struct tunnel *t);
+/* The timer of a failed write (t->material_retry). */
+void tunnel_material_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+/* tunnel.c: the Secret changed (or a failed write is retried): serve, or
+ * ask for what is missing. */
+void tunnel_secret_changed(struct tunnel *t);
 /* A fresh credential for cluster (malloc'd); *expiry gets its expiry. */
 char *tunnel_issue_credential(struct tunnel *t, const char *cluster, long long *expiry);
 /* Remember the newest credential expiry, in memory and in the Secret. */

@@ -1,0 +1,350 @@
+/* The tunnel's listeners (see tunnel.c for the whole): the agent listener
+ * on --tunnel-address, whose connections stay "pending" until they
+ * authenticate, and per cluster a loopback listener whose connections
+ * become streams to the cluster's agent.
+ *
+ * Anyone who reaches the agent listener can open connections, so the
+ * pending ones are capped, in all (--tunnel-max-pending) and per source
+ * IP (--tunnel-max-pending-per-ip): past a cap a new connection is closed
+ * at once and counted (fed_tunnel_refused_total{reason="too_many_pending"}).
+ * When accept fails for want of descriptors or memory, the socket stays
+ * readable: both listeners then rest for ACCEPT_PAUSE instead of spinning. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "controller.h"
+#include "fed/log.h"
+#include "fed/tunnel_conn.h"
+#include "tunnel_internal.h"
+
+#define ACCEPTS_PER_EVENT 64
+
+static void accept_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_io_start(loop, w->data);
+}
+
+/* accept4 failed: true when the listener must stop for now (nothing left,
+ * or paused after EMFILE/ENFILE/ENOMEM/ENOBUFS), false to try again. */
+static bool accept_failed(struct ev_loop *loop, ev_io *lio, ev_timer *retry, double *warned_at,
+                          const char *who)
+{
+	if (errno == EINTR || errno == ECONNABORTED)
+		return false;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return true;
+	/* out of descriptors or memory: the socket stays readable, so rest
+	 * instead of spinning (pending handshakes time out meanwhile) */
+	if (ev_now(loop) - *warned_at > REFUSE_LOG_GAP) {
+		FED_LOG_WARN(who, "tunnel: accept: %s; pausing for %.0f ms", strerror(errno),
+		             ACCEPT_PAUSE * 1000);
+		*warned_at = ev_now(loop);
+	}
+	ev_io_stop(loop, lio);
+	ev_timer_set(retry, ACCEPT_PAUSE, 0.);
+	ev_timer_start(loop, retry);
+	return true;
+}
+
+/* ---- per-cluster loopback listener ---- */
+
+static struct fed_tunnel_conn *pick_conn(struct tcluster *tc)
+{
+	struct fed_tunnel_conn *best = NULL;
+
+	for (int i = 0; i < tc->nconns; i++)
+		if (fed_tunnel_conn_ready(tc->conns[i]) &&
+		    (!best ||
+		     fed_tunnel_conn_nstreams(tc->conns[i]) < fed_tunnel_conn_nstreams(best)))
+			best = tc->conns[i];
+	return best;
+}
+
+static void local_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tcluster *tc = w->data;
+	struct fed_error err = FED_ERROR_INIT;
+
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		int fd = accept4(tc->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct fed_tunnel_conn *c;
+		struct fed_tunnel_stream *s;
+
+		if (fd < 0) {
+			if (accept_failed(loop, &tc->lio, &tc->accept_retry, &tc->accept_warned_at,
+			                  tc->name))
+				return;
+			continue;
+		}
+		c = pick_conn(tc);
+		if (!c) {
+			/* no agent: refuse at once, the client sees it fail fast */
+			close(fd);
+			tunnel_count_refused(tc->t, "no_agent");
+			continue;
+		}
+		if (fed_tunnel_stream_open(c, FED_TUNNEL_TARGET_KUBE_APISERVER, NULL, NULL, &s,
+		                           &err) < 0) {
+			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
+			close(fd);
+			continue;
+		}
+		fed_metrics_inc(tc->t->m_streams, (const char *[]){tc->name});
+		if (fed_tunnel_bridge_new(loop, s, fd, NULL, NULL, NULL, NULL, NULL, &err) < 0)
+			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
+	}
+}
+
+struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create)
+{
+	struct tcluster *tc = fed_map_get(&t->clusters, name);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int max = t->ctl->o.tunnel_max_agents;
+
+	if (tc || !create)
+		return tc;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return NULL;
+	tc->lfd = -1;
+	tc->name = strdup(name);
+	tc->conns = calloc((size_t)max, sizeof(*tc->conns));
+	tc->issued = calloc((size_t)max, sizeof(*tc->issued));
+	if (!tc->name || !tc->conns || !tc->issued)
+		goto fail;
+	tc->t = t;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	tc->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (tc->lfd < 0 || bind(tc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(tc->lfd, 128) < 0 || getsockname(tc->lfd, (struct sockaddr *)&sa, &len) < 0) {
+		FED_LOG_ERR(name, "tunnel: loopback listener: %s", strerror(errno));
+		goto fail;
+	}
+	tc->port = ntohs(sa.sin_port);
+	snprintf(tc->url, sizeof(tc->url), "http://127.0.0.1:%d", tc->port);
+	ev_io_init(&tc->lio, local_accept, tc->lfd, EV_READ);
+	tc->lio.data = tc;
+	ev_init(&tc->accept_retry, accept_retry_cb);
+	tc->accept_retry.data = &tc->lio;
+	ev_io_start(t->ctl->loop, &tc->lio);
+	fed_map_put(&t->clusters, name, tc, NULL);
+	return tc;
+fail:
+	if (tc->lfd >= 0)
+		close(tc->lfd);
+	free(tc->conns);
+	free(tc->issued);
+	free(tc->name);
+	free(tc);
+	return NULL;
+}
+
+void tunnel_cluster_free(void *p)
+{
+	struct tcluster *tc = p;
+
+	if (!tc)
+		return;
+	for (int i = 0; i < tc->nconns; i++)
+		fed_tunnel_conn_free(tc->conns[i]);
+	ev_io_stop(tc->t->ctl->loop, &tc->lio);
+	ev_timer_stop(tc->t->ctl->loop, &tc->accept_retry);
+	close(tc->lfd);
+	free(tc->conns);
+	free(tc->issued);
+	free(tc->metadata);
+	free(tc->name);
+	free(tc);
+}
+
+/* ---- the agent listener ---- */
+
+void tunnel_pending_drop(struct tunnel *t, struct fed_tunnel_conn *c)
+{
+	for (struct pending **pp = &t->pending; *pp; pp = &(*pp)->next) {
+		if ((*pp)->conn == c) {
+			struct pending *p = *pp;
+
+			*pp = p->next;
+			free(p);
+			t->npending--;
+			return;
+		}
+	}
+}
+
+static int pending_from(const struct tunnel *t, const char *addr)
+{
+	int n = 0;
+
+	for (const struct pending *p = t->pending; p; p = p->next)
+		n += !strcmp(p->addr, addr);
+	return n;
+}
+
+/* Over a pending cap: close fd at once; log once per REFUSE_LOG_GAP. */
+static void refuse_pending(struct tunnel *t, int fd, const char *addr, int from_addr)
+{
+	double now = ev_now(t->ctl->loop);
+
+	close(fd);
+	tunnel_count_refused(t, "too_many_pending");
+	t->refused_quiet++;
+	if (now - t->refuse_logged_at < REFUSE_LOG_GAP && t->refuse_logged_at > 0)
+		return;
+	FED_LOG_WARN(NULL,
+	             "tunnel: refusing connections: %d handshakes pending (--tunnel-max-pending "
+	             "%d), %d from %s (--tunnel-max-pending-per-ip %d); %lu refused since the "
+	             "last such message",
+	             t->npending, t->ctl->o.tunnel_max_pending, from_addr, addr,
+	             t->ctl->o.tunnel_max_pending_per_ip, t->refused_quiet);
+	t->refuse_logged_at = now;
+	t->refused_quiet = 0;
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *addr, size_t addr_len, char *name,
+                      size_t name_len)
+{
+	int port = 0;
+
+	snprintf(addr, addr_len, "?");
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, addr, (socklen_t)addr_len);
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)addr_len);
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(name, name_len, "%s:%d", addr, port);
+}
+
+static void tunnel_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel *t = w->data;
+	const struct controller_opts *o = &t->ctl->o;
+
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		struct fed_error err = FED_ERROR_INIT;
+		struct fed_tunnel_conn_opts co = {.heartbeat = o->tunnel_heartbeat};
+		char addr[48], name[80];
+		struct fed_tunnel_conn *c;
+		struct pending *p;
+		int fd, from_addr;
+
+		memset(&ss, 0, sizeof(ss));
+		fd = accept4(t->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (accept_failed(loop, &t->lio, &t->accept_retry, &t->accept_warned_at,
+			                  NULL))
+				return;
+			continue;
+		}
+		peer_name(&ss, addr, sizeof(addr), name, sizeof(name));
+		from_addr = pending_from(t, addr);
+		if (t->npending >= o->tunnel_max_pending ||
+		    from_addr >= o->tunnel_max_pending_per_ip) {
+			refuse_pending(t, fd, addr, from_addr);
+			continue;
+		}
+		p = calloc(1, sizeof(*p));
+		if (!p) {
+			close(fd); /* untracked, it would escape the caps */
+			continue;
+		}
+		co.name = name;
+		if (fed_tunnel_conn_accept(loop, fd, t->ctx, &co, &tunnel_conn_cb, t, &c, &err) <
+		    0) {
+			FED_LOG_WARN(NULL, "tunnel: %s", err.msg);
+			free(p);
+			continue;
+		}
+		p->conn = c;
+		snprintf(p->addr, sizeof(p->addr), "%s", addr);
+		p->next = t->pending;
+		t->pending = p;
+		t->npending++;
+	}
+}
+
+static int listen_on(const char *address, int *out, struct fed_error *err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	const char *colon = strrchr(address, ':');
+	char host[64] = "";
+	int fd, one = 1;
+	long port;
+
+	if (!colon || (size_t)(colon - address) >= sizeof(host))
+		return fed_error_set(err, FED_EINVAL, "--tunnel-address %s: use [IP]:PORT",
+		                     address);
+	memcpy(host, address, (size_t)(colon - address));
+	port = strtol(colon + 1, NULL, 10);
+	if (port < 0 || port > 65535 || (host[0] && inet_pton(AF_INET, host, &sa.sin_addr) != 1))
+		return fed_error_set(err, FED_EINVAL, "--tunnel-address %s: use [IPv4]:PORT",
+		                     address);
+	sa.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return fed_error_set(err, FED_EUNAVAILABLE, "--tunnel-address %s: %s", address,
+		                     strerror(e));
+	}
+	*out = fd;
+	return 0;
+}
+
+int tunnel_listen_start(struct tunnel *t, struct fed_error *err)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int rc = listen_on(t->ctl->o.tunnel_address, &t->lfd, err);
+
+	if (rc < 0)
+		return rc;
+	ev_io_init(&t->lio, tunnel_accept, t->lfd, EV_READ);
+	t->lio.data = t;
+	ev_init(&t->accept_retry, accept_retry_cb);
+	t->accept_retry.data = &t->lio;
+	ev_io_start(t->ctl->loop, &t->lio);
+	getsockname(t->lfd, (struct sockaddr *)&sa, &len);
+	FED_LOG_INFO(NULL, "tunnel: serving fed-agents on %s (port %d)", t->ctl->o.tunnel_address,
+	             ntohs(sa.sin_port));
+	return 0;
+}
+
+void tunnel_listen_stop(struct tunnel *t)
+{
+	struct ev_loop *loop = t->ctl->loop;
+
+	while (t->pending) {
+		struct pending *p = t->pending;
+
+		t->pending = p->next;
+		fed_tunnel_conn_free(p->conn);
+		free(p);
+	}
+	t->npending = 0;
+	if (t->lfd >= 0) {
+		ev_io_stop(loop, &t->lio);
+		ev_timer_stop(loop, &t->accept_retry);
+		close(t->lfd);
+		t->lfd = -1;
+	}
+}
