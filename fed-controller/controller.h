@@ -45,6 +45,9 @@ struct controller_opts {
 	int tunnel_max_pending;        /* unauthenticated agent connections, in all */
 	int tunnel_max_pending_per_ip; /* ... from one source address */
 	int tunnel_max_agents;         /* authenticated connections per cluster */
+	/* per agent connection: bytes queued before reading stops, PINGs
+	 * answered and frames for unknown streams taken per second */
+	double tunnel_max_queued, tunnel_ping_rate, tunnel_refused_rate;
 	/* what an apiserver (or an agent) can make us hold: bytes, seconds */
 	double max_response_bytes, max_probe_bytes, watch_idle_timeout;
 };

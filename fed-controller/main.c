@@ -11,6 +11,7 @@
 #include "fed/federation.h"
 #include "fed/log.h"
 #include "fed/opt.h"
+#include "fed/tunnel_conn.h"
 
 static void changed_add(const cJSON *obj, void *ud)
 {
@@ -336,6 +337,15 @@ int main(int argc, char **argv)
 	    {FED_OPT_INT, "tunnel-max-agents-per-cluster", 0, &o->tunnel_max_agents, "N",
 	     "authenticated agent connections per cluster; one more is refused before its "
 	     "bootstrap token is spent (default 8)"},
+	    {FED_OPT_DOUBLE, "tunnel-max-queued-bytes", 0, &o->tunnel_max_queued, "BYTES",
+	     "bytes queued to one agent connection before the controller stops reading from it "
+	     "(new DATA waits from half of it) (default 4194304 = 4 MiB)"},
+	    {FED_OPT_DOUBLE, "tunnel-ping-rate", 0, &o->tunnel_ping_rate, "PER_SECOND",
+	     "PINGs answered per agent connection per second, bursts of twice that; more are "
+	     "not answered (default 10)"},
+	    {FED_OPT_DOUBLE, "tunnel-refused-rate", 0, &o->tunnel_refused_rate, "PER_SECOND",
+	     "frames for streams never opened taken per agent connection per second (bursts of "
+	     "twice that), each answered with RST; past it the connection is closed (default 100)"},
 	    {FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL",
 	     "error, warn, info, debug or trace (default info)"},
 	    {FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
@@ -377,6 +387,9 @@ int main(int argc, char **argv)
 	o->tunnel_max_pending = 256;
 	o->tunnel_max_pending_per_ip = 16;
 	o->tunnel_max_agents = 8;
+	o->tunnel_max_queued = FED_TUNNEL_DEFAULT_MAX_QUEUED;
+	o->tunnel_ping_rate = FED_TUNNEL_DEFAULT_PING_RATE;
+	o->tunnel_refused_rate = FED_TUNNEL_DEFAULT_REFUSED_RATE;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
 	fed_rest_config_init(&cfg);
@@ -399,7 +412,9 @@ int main(int argc, char **argv)
 	    !(o->max_response_bytes <= 1e12) || !(o->max_probe_bytes >= 4096) ||
 	    !(o->max_probe_bytes <= 1e12) || !(o->watch_idle_timeout >= 1) ||
 	    o->tunnel_max_pending < 1 || o->tunnel_max_pending_per_ip < 1 ||
-	    o->tunnel_max_agents < 1) {
+	    o->tunnel_max_agents < 1 || !(o->tunnel_max_queued >= 65536) ||
+	    !(o->tunnel_max_queued <= 1e10) || !(o->tunnel_ping_rate > 0) ||
+	    !(o->tunnel_refused_rate > 0)) {
 		fprintf(stderr, "fed-controller: %s\n",
 		        level < 0 ? "--log-level: use error, warn, info, debug or trace"
 		        : o->tunnel_cred_lifetime < 2
@@ -414,6 +429,10 @@ int main(int argc, char **argv)
 		                o->tunnel_max_agents < 1
 		            ? "--tunnel-max-pending, --tunnel-max-pending-per-ip and "
 		              "--tunnel-max-agents-per-cluster must be at least 1"
+		        : !(o->tunnel_max_queued >= 65536 && o->tunnel_max_queued <= 1e10)
+		            ? "--tunnel-max-queued-bytes must be at least 65536"
+		        : !(o->tunnel_ping_rate > 0 && o->tunnel_refused_rate > 0)
+		            ? "--tunnel-ping-rate and --tunnel-refused-rate must be > 0"
 		            : "--health-period, --health-timeout, --host-qps and --member-qps must "
 		              "be > 0, thresholds >= 1, --rsp-* periods >= 0");
 		return 2;

@@ -238,7 +238,12 @@ static void tunnel_accept(struct ev_loop *loop, ev_io *w, int revents)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		struct fed_error err = FED_ERROR_INIT;
-		struct fed_tunnel_conn_opts co = {.heartbeat = o->tunnel_heartbeat};
+		struct fed_tunnel_conn_opts co = {
+		    .heartbeat = o->tunnel_heartbeat,
+		    .max_queued = (size_t)o->tunnel_max_queued,
+		    .ping_rate = o->tunnel_ping_rate,
+		    .refused_rate = o->tunnel_refused_rate,
+		};
 		char addr[48], name[80];
 		struct fed_tunnel_conn *c;
 		struct pending *p;
