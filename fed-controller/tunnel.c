@@ -144,6 +144,8 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	else if (strstr(why, "protocol violation") || strstr(why, "before authentication") ||
 	         strstr(why, "unexpected"))
 		tunnel_count_refused(t, "protocol");
+	else if (strstr(why, "too many frames for unknown streams"))
+		tunnel_count_refused(t, "unknown_stream_flood");
 	tunnel_pending_drop(t, c);
 	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
 		struct tcluster *tc = e->value;
@@ -163,7 +165,13 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 			goto found;
 		}
 	}
-	FED_LOG_INFO(NULL, "tunnel: connection from %s closed: %s", fed_tunnel_conn_name(c), why);
+	{
+		/* never authenticated: strangers can cause this line at will */
+		static struct fed_log_limit lim = FED_LOG_LIMIT(10, 10);
+
+		FED_LOG_LIMITED(FED_LOG_INFO, &lim, NULL, "tunnel: connection from %s closed: %s",
+		                fed_tunnel_conn_name(c), why);
+	}
 found:
 	fed_tunnel_conn_free(c);
 }
