@@ -20,6 +20,10 @@ enum state { ST_HANDSHAKE, ST_HELLO, ST_READY, ST_DEAD };
 /* Bytes one connection reads per loop turn before it yields: large enough
  * for throughput, small enough that timers never wait long. */
 #define READ_BUDGET (512u << 10)
+/* TLS handshake steps (a few ms of public-key work at most) per loop turn,
+ * over all connections: strangers dialling by the hundred wait their turn
+ * instead of stalling the timers (heartbeats, the Lease). */
+#define HANDSHAKES_PER_TURN 8
 
 struct fed_tunnel_stream {
 	struct fed_tunnel_conn *conn;
@@ -605,11 +609,29 @@ static void ssl_fail(struct fed_tunnel_conn *c, const char *what, int ret)
 		conn_die(c, "%s: %s", what, buf[0] ? buf : "TLS error");
 }
 
+/* Whether this turn of the loop has a handshake step left. A turn is
+ * told by the loop's cached time, which libev updates once per turn. */
+static bool handshake_turn(struct fed_tunnel_conn *c)
+{
+	static double turn = -1;
+	static int used;
+
+	if (ev_now(c->loop) != turn) {
+		turn = ev_now(c->loop);
+		used = 0;
+	}
+	return used++ < HANDSHAKES_PER_TURN;
+}
+
 static void do_handshake(struct fed_tunnel_conn *c)
 {
 	int rc = 1;
 
 	if (c->ssl) {
+		if (!handshake_turn(c)) {
+			ev_timer_start(c->loop, &c->resume);
+			return;
+		}
 		ERR_clear_error();
 		rc = SSL_do_handshake(c->ssl);
 	}
