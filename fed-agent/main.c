@@ -117,14 +117,10 @@ static const char *env2(const char *a, const char *b)
 static const char *host_proxy(struct agent *a)
 {
 	const char *proxy = env2("HTTPS_PROXY", "https_proxy");
-	char *host = NULL, *port = NULL;
-	bool direct = true;
 
-	if (proxy && *proxy && agent_split_hostport(a->host_address, &host, &port) == 0)
-		direct = fed_proxy_bypass(env2("NO_PROXY", "no_proxy"), host);
-	free(host);
-	free(port);
-	return direct ? NULL : proxy;
+	if (!proxy || !*proxy || fed_proxy_bypass(env2("NO_PROXY", "no_proxy"), a->tunnel_host))
+		return NULL;
+	return proxy;
 }
 
 static bool proxy_is_tls(void)
