@@ -27,7 +27,11 @@ struct agent {
 	const char *proxy_ca_file; /* CA bundle for an https:// proxy */
 	double heartbeat;
 	double max_backoff;
+	double proxy_step_timeout; /* each step of a CONNECT through HTTPS_PROXY */
+	int tcp_keepidle, tcp_keepintvl, tcp_keepcnt; /* seconds, seconds, probes */
+	int tcp_user_timeout;                         /* seconds; 0: the kernel's */
 	/* state */
+	char *tunnel_host, *tunnel_port; /* of host_address */
 	SSL_CTX *tunnel_ctx;
 	SSL_CTX *upstream_ctx;
 	SSL_CTX *proxy_ctx;            /* TLS to an https:// proxy */
@@ -37,6 +41,9 @@ struct agent {
 	char *api_hostport;           /* Host header */
 	struct fed_kube_client *kube; /* for metadata */
 	struct fed_tunnel_conn *conn;
+	struct agent_proxy_dial *proxy_dial; /* CONNECT in progress (proxy.c) */
+	char *dial_secret;                   /* for the tunnel once the proxy let us through */
+	int dial_kind;
 	ev_timer retry;
 	ev_timer meta_timer;
 	int attempt;
@@ -75,13 +82,28 @@ int agent_upstream_init(struct agent *a, struct fed_error *err);
 void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud);
 void agent_metadata_start(struct agent *a);
 void agent_metadata_push(struct agent *a);
-/* Wait up to 10 s for fd to become ready for events (poll). */
-int agent_wait_fd(int fd, short events);
-/* On fd, connected to the proxy px (pname: its HOST:PORT, for messages):
- * TLS to the proxy when it is https://, then CONNECT target. *outer is
- * the proxy's TLS session (NULL for http://), for the tunnel's TLS to run
- * inside. Synchronous, bounded by 10 s per step. fd stays the caller's. */
-int agent_proxy_connect(struct agent *a, int fd, const struct fed_proxy *px, const char *pname,
-                        const char *target, SSL **outer, struct fed_error *err);
+
+/* net.c */
+/* "host:port" or "[v6]:port" */
+int agent_split_hostport(const char *s, char **host, char **port);
+/* TCP_NODELAY, keepalive (--tcp-keepalive-*) and --tcp-user-timeout. */
+int agent_tcp_tune(const struct agent *a, int fd);
+/* A non-blocking, tuned socket connecting to the first address of host
+ * that starts connecting (what: for messages), or a negative code. The
+ * lookup blocks. */
+int agent_dial(const struct agent *a, const char *host, const char *port, const char *what,
+               struct fed_error *err);
+
+/* proxy.c */
+/* fd >= 0 connected to the target through the proxy, with outer the
+ * proxy's TLS session (NULL for http://), both the callee's; or fd < 0
+ * and err says which step failed. */
+typedef void (*agent_proxy_done)(struct agent *a, int fd, SSL *outer, struct fed_error *err);
+/* Start reaching target through the proxy url on the loop: TCP, TLS for
+ * https://, CONNECT, each within a->proxy_step_timeout. done runs once,
+ * from the loop, unless agent_proxy_cancel runs first. */
+int agent_proxy_dial(struct agent *a, const char *url, const char *target, agent_proxy_done done,
+                     struct fed_error *err);
+void agent_proxy_cancel(struct agent *a);
 
 #endif

@@ -4,14 +4,11 @@
  * exponential backoff and full jitter; never exits on a network error. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
@@ -108,111 +105,6 @@ static const struct fed_tunnel_conn_cb conn_cb = {
     .closed = on_closed,
 };
 
-static int split_hostport(const char *s, char **host, char **port)
-{
-	const char *colon;
-
-	*host = *port = NULL;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return FED_EINVAL;
-		*host = strndup(s + 1, (size_t)(rb - s - 1));
-		*port = strdup(rb + 2);
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || colon == s)
-			return FED_EINVAL;
-		*host = strndup(s, (size_t)(colon - s));
-		*port = strdup(colon + 1);
-	}
-	if (!*host || !*port || !**port) {
-		free(*host);
-		free(*port);
-		*host = *port = NULL;
-		return FED_EINVAL;
-	}
-	return 0;
-}
-
-/* Non-blocking connect to the first address that starts connecting. The
- * lookup blocks, but only this agent's loop, and only between attempts. */
-static int dial(const char *hostport, struct fed_error *err)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
-	char *host = NULL, *port = NULL;
-	int fd = -1, rc;
-
-	if (split_hostport(hostport, &host, &port) < 0) {
-		fed_error_set(err, FED_EINVAL, "--host-address %s: use HOST:PORT", hostport);
-		goto out;
-	}
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc) {
-		fed_error_set(err, FED_EUNAVAILABLE, "cannot resolve %s: %s", host,
-		              gai_strerror(rc));
-		goto out;
-	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	if (fd < 0)
-		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to %s: %s", hostport,
-		              strerror(errno));
-out:
-	if (res)
-		freeaddrinfo(res);
-	free(host);
-	free(port);
-	return fd;
-}
-
-/* Through an HTTP(S) CONNECT proxy: connect to it, then (upstream.c) TLS
- * to it for https://, ask for the host, read its answer. Done
- * synchronously (bounded by 10 s per step): the agent has nothing else to
- * do until its tunnel is up. *outer: the proxy's TLS session, if any. */
-static int dial_proxy(struct agent *a, const char *target, const char *url, SSL **outer,
-                      struct fed_error *err)
-{
-	struct fed_proxy px;
-	char hostport[300];
-	int fd = -1, e = 0;
-	socklen_t len = sizeof(e);
-
-	if (fed_proxy_parse_url(url, &px, err) < 0) {
-		fed_error_wrap(err, "HTTPS_PROXY");
-		return -1;
-	}
-	snprintf(hostport, sizeof(hostport), strchr(px.host, ':') ? "[%s]:%s" : "%s:%s", px.host,
-	         px.port);
-	fd = dial(hostport, err);
-	if (fd < 0)
-		goto fail;
-	if (agent_wait_fd(fd, POLLOUT) < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 ||
-	    e) {
-		fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to the proxy %s: %s", hostport,
-		              strerror(e ? e : errno));
-		goto fail;
-	}
-	if (agent_proxy_connect(a, fd, &px, hostport, target, outer, err) < 0)
-		goto fail;
-	goto out;
-fail:
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-out:
-	fed_proxy_release(&px);
-	return fd;
-}
-
 static const char *env2(const char *a, const char *b)
 {
 	const char *v = getenv(a);
@@ -220,20 +112,15 @@ static const char *env2(const char *a, const char *b)
 	return v && *v ? v : getenv(b);
 }
 
-/* Directly, or through HTTPS_PROXY unless NO_PROXY names the host. */
-static int dial_host(struct agent *a, SSL **outer, struct fed_error *err)
+/* Through HTTPS_PROXY unless NO_PROXY names the host: that proxy's URL,
+ * else NULL. */
+static const char *host_proxy(struct agent *a)
 {
 	const char *proxy = env2("HTTPS_PROXY", "https_proxy");
-	char *host = NULL, *port = NULL;
-	bool direct = true;
 
-	if (proxy && *proxy && split_hostport(a->host_address, &host, &port) == 0)
-		direct = fed_proxy_bypass(env2("NO_PROXY", "no_proxy"), host);
-	free(host);
-	free(port);
-	*outer = NULL;
-	return direct ? dial(a->host_address, err)
-	              : dial_proxy(a, a->host_address, proxy, outer, err);
+	if (!proxy || !*proxy || fed_proxy_bypass(env2("NO_PROXY", "no_proxy"), a->tunnel_host))
+		return NULL;
+	return proxy;
 }
 
 static bool proxy_is_tls(void)
@@ -243,11 +130,47 @@ static bool proxy_is_tls(void)
 	return p && !strncasecmp(p, "https://", 8);
 }
 
+/* The TLS tunnel on fd (connecting, or through the proxy with its TLS
+ * session outer); fd, outer and secret are consumed. */
+static void start_tunnel(struct agent *a, int fd, SSL *outer, int kind, char *secret)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_tunnel_conn_opts o = {
+	    .heartbeat = a->heartbeat, .name = a->host_address, .outer = outer};
+
+	a->auth_kind = kind;
+	if (fed_tunnel_conn_connect(a->loop, fd, a->tunnel_ctx, a->server_name, kind, secret, &o,
+	                            &conn_cb, a, &a->conn, &err) < 0) {
+		FED_LOG_ERR(NULL, "%s", err.msg);
+		wipe_free(secret);
+		schedule_retry(a);
+		return;
+	}
+	FED_LOG_DEBUG(NULL, "connecting to %s with the %s", a->host_address,
+	              kind == FED_TUNNEL_AUTH_BOOTSTRAP ? "bootstrap token" : "cluster credential");
+	wipe_free(secret);
+}
+
+static void proxy_done(struct agent *a, int fd, SSL *outer, struct fed_error *err)
+{
+	char *secret = a->dial_secret;
+
+	a->dial_secret = NULL;
+	if (fd < 0) {
+		/* names the step: TCP connection, TLS handshake or CONNECT */
+		FED_LOG_WARN(NULL, "%s", err->msg);
+		wipe_free(secret);
+		schedule_retry(a);
+		return;
+	}
+	start_tunnel(a, fd, outer, a->dial_kind, secret);
+}
+
 static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct agent *a = w->data;
 	struct fed_error err = FED_ERROR_INIT;
-	struct fed_tunnel_conn_opts o = {.heartbeat = a->heartbeat, .name = a->host_address};
+	const char *proxy;
 	char *secret = NULL;
 	int kind = FED_TUNNEL_AUTH_CREDENTIAL, fd;
 
@@ -279,20 +202,25 @@ static void try_connect(struct ev_loop *loop, ev_timer *w, int revents)
 		            err.msg[0] ? err.msg : "--bootstrap-token-file is empty");
 		goto retry;
 	}
-	fd = dial_host(a, &o.outer, &err);
+	proxy = host_proxy(a);
+	if (proxy) {
+		/* on the loop, step by step: SIGTERM and timers run meanwhile */
+		if (agent_proxy_dial(a, proxy, a->host_address, proxy_done, &err) < 0) {
+			FED_LOG_WARN(NULL, "%s", err.msg);
+			goto retry;
+		}
+		a->dial_secret = secret;
+		a->dial_kind = kind;
+		return;
+	}
+	/* the TCP connect, TLS and authentication are bounded by the tunnel's
+	 * handshake timeout */
+	fd = agent_dial(a, a->tunnel_host, a->tunnel_port, a->host_address, &err);
 	if (fd < 0) {
 		FED_LOG_WARN(NULL, "%s", err.msg);
 		goto retry;
 	}
-	a->auth_kind = kind;
-	if (fed_tunnel_conn_connect(a->loop, fd, a->tunnel_ctx, a->server_name, kind, secret, &o,
-	                            &conn_cb, a, &a->conn, &err) < 0) {
-		FED_LOG_ERR(NULL, "%s", err.msg);
-		goto retry;
-	}
-	FED_LOG_DEBUG(NULL, "connecting to %s with the %s", a->host_address,
-	              kind == FED_TUNNEL_AUTH_BOOTSTRAP ? "bootstrap token" : "cluster credential");
-	wipe_free(secret);
+	start_tunnel(a, fd, NULL, kind, secret);
 	return;
 retry:
 	wipe_free(secret);
@@ -331,10 +259,38 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* What is wrong with the options, or NULL. The kernel caps keepalive
+ * idle and interval at 32767 s and the count at 127. */
+static const char *bad_option(const struct agent *a)
+{
+	if (!a->host_address)
+		return "--host-address is required";
+	if (!a->host_ca_file)
+		return "--host-ca-file is required (the host CA is pinned)";
+	if (!a->token_file && !a->credential_file && !a->credential_secret)
+		return "--bootstrap-token-file, --credential-file or --credential-secret is "
+		       "required";
+	if (a->heartbeat <= 0)
+		return "--heartbeat must be > 0";
+	if (a->max_backoff < 1)
+		return "--max-backoff must be >= 1";
+	if (!(a->proxy_step_timeout > 0 && a->proxy_step_timeout <= 3600))
+		return "--proxy-step-timeout must be > 0 and <= 3600";
+	if (a->tcp_keepidle < 1 || a->tcp_keepidle > 32767)
+		return "--tcp-keepalive-idle must be 1..32767";
+	if (a->tcp_keepintvl < 1 || a->tcp_keepintvl > 32767)
+		return "--tcp-keepalive-interval must be 1..32767";
+	if (a->tcp_keepcnt < 1 || a->tcp_keepcnt > 127)
+		return "--tcp-keepalive-count must be 1..127";
+	if (a->tcp_user_timeout < 0 || a->tcp_user_timeout > 86400)
+		return "--tcp-user-timeout must be 0..86400";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent a;
-	const char *log_level = "info";
+	const char *log_level = "info", *msg;
 	bool log_json = false, help = false;
 	const struct fed_opt table[] = {
 	    {FED_OPT_STRING, "host-address", 0, &a.host_address, "HOST:PORT",
@@ -364,6 +320,19 @@ int main(int argc, char **argv)
 	     "heartbeat interval; the tunnel is dead after 3 missed (default 10)"},
 	    {FED_OPT_DOUBLE, "max-backoff", 0, &a.max_backoff, "SECONDS",
 	     "longest wait between reconnects (default 60)"},
+	    {FED_OPT_DOUBLE, "proxy-step-timeout", 0, &a.proxy_step_timeout, "SECONDS",
+	     "through HTTPS_PROXY, give up an attempt when one step takes longer: the TCP "
+	     "connection, TLS to an https:// proxy, the CONNECT request and answer (default 10)"},
+	    {FED_OPT_INT, "tcp-keepalive-idle", 0, &a.tcp_keepidle, "SECONDS",
+	     "TCP keepalive on the sockets to the host, the proxy and the member's apiserver: "
+	     "first probe after this much silence (default 30)"},
+	    {FED_OPT_INT, "tcp-keepalive-interval", 0, &a.tcp_keepintvl, "SECONDS",
+	     "TCP keepalive: between probes (default 10)"},
+	    {FED_OPT_INT, "tcp-keepalive-count", 0, &a.tcp_keepcnt, "N",
+	     "TCP keepalive: unanswered probes that end the connection (default 3)"},
+	    {FED_OPT_INT, "tcp-user-timeout", 0, &a.tcp_user_timeout, "SECONDS",
+	     "end a connection whose sent data stays unacknowledged this long (TCP_USER_TIMEOUT; "
+	     "0: the kernel's default, about 15 min; default 60)"},
 	    {FED_OPT_STRING, "log-level", 0, &log_level, "LEVEL",
 	     "error, warn, info, debug or trace (default info)"},
 	    {FED_OPT_BOOL, "log-json", 0, &log_json, NULL, "log JSON lines"},
@@ -372,12 +341,17 @@ int main(int argc, char **argv)
 	const struct fed_opt *const tables[] = {table, NULL};
 	struct fed_error err = FED_ERROR_INIT;
 	ev_signal sigint, sigterm;
-	char *args[1], *ca = NULL, *proxy_ca = NULL, *host = NULL, *port = NULL;
+	char *args[1], *ca = NULL, *proxy_ca = NULL;
 	int nargs, level, rc = 1;
 
 	memset(&a, 0, sizeof(a));
 	a.heartbeat = 10;
 	a.max_backoff = 60;
+	a.proxy_step_timeout = 10;
+	a.tcp_keepidle = 30;
+	a.tcp_keepintvl = 10;
+	a.tcp_keepcnt = 3;
+	a.tcp_user_timeout = 60;
 	a.meta_nodes = a.meta_cores = -1;
 	fed_rest_config_init(&a.member);
 	if (fed_opt_parse(tables, argc - 1, argv + 1, args, 0, &nargs, &help, &err)) {
@@ -391,29 +365,20 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	level = fed_log_level_parse(log_level);
-	if (level < 0 || !a.host_address || !a.host_ca_file ||
-	    (!a.token_file && !a.credential_file && !a.credential_secret) || a.heartbeat <= 0 ||
-	    a.max_backoff < 1) {
+	if (level < 0 || (msg = bad_option(&a))) {
 		fprintf(stderr, "fed-agent: %s\n",
-		        level < 0          ? "--log-level: use error, warn, info, debug or trace"
-		        : !a.host_address  ? "--host-address is required"
-		        : !a.host_ca_file  ? "--host-ca-file is required (the host CA is pinned)"
-		        : a.heartbeat <= 0 ? "--heartbeat must be > 0"
-		        : a.max_backoff < 1
-		            ? "--max-backoff must be >= 1"
-		            : "--bootstrap-token-file, --credential-file or --credential-secret is "
-		              "required");
+		        level < 0 ? "--log-level: use error, warn, info, debug or trace" : msg);
 		return 2;
 	}
 	fed_log_setup(level, log_json);
 	signal(SIGPIPE, SIG_IGN);
 	a.loop = ev_default_loop(0);
-	if (split_hostport(a.host_address, &host, &port) < 0) {
+	if (agent_split_hostport(a.host_address, &a.tunnel_host, &a.tunnel_port) < 0) {
 		fed_error_set(&err, FED_EINVAL, "--host-address %s: use HOST:PORT", a.host_address);
 		goto fail;
 	}
 	if (!a.server_name)
-		a.server_name = host;
+		a.server_name = a.tunnel_host;
 	ca = read_file(a.host_ca_file, 1 << 20, &err);
 	if (!ca || fed_tunnel_tls_client_ctx(ca, &a.tunnel_ctx, &err) < 0) {
 		fed_error_wrap(&err, "--host-ca-file");
@@ -459,6 +424,8 @@ fail:
 out:
 	if (a.conn)
 		fed_tunnel_conn_free(a.conn);
+	agent_proxy_cancel(&a);
+	wipe_free(a.dial_secret);
 	ev_timer_stop(a.loop, &a.retry);
 	ev_timer_stop(a.loop, &a.meta_timer);
 	agent_credential_release(&a);
@@ -473,7 +440,7 @@ out:
 	free(a.meta_version);
 	free(ca);
 	free(proxy_ca);
-	free(host);
-	free(port);
+	free(a.tunnel_host);
+	free(a.tunnel_port);
 	return rc;
 }

@@ -1,12 +1,10 @@
 /* The agent's side of each stream: only the member's own kube-apiserver,
  * over TLS verified against the member's CA, with the host's credentials
  * stripped and the agent's own added (fed/tunnel_http.h). Also the
- * metadata pushed to the host, and the way out through an HTTP(S)
- * CONNECT proxy. */
+ * metadata pushed to the host. */
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,30 +148,6 @@ static char *current_token(struct agent *a)
 	}
 }
 
-static int connect_apiserver(struct agent *a, struct fed_error *err)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
-	int fd = -1, rc = getaddrinfo(a->api_host, a->api_port, &hints, &res);
-
-	if (rc)
-		return fed_error_set(err, FED_EUNAVAILABLE, "cannot resolve %s: %s", a->api_host,
-		                     gai_strerror(rc));
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return fed_error_set(err, FED_EUNAVAILABLE, "cannot connect to %s: %s",
-		                     a->api_hostport, strerror(errno));
-	return fd;
-}
-
 static void stream_done(void *ud, const char *why)
 {
 	FED_LOG_DEBUG(NULL, "stream ended: %s", why);
@@ -198,7 +172,9 @@ void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 		fed_tunnel_stream_close(s, FED_TUNNEL_RST_REFUSED);
 		return;
 	}
-	fd = connect_apiserver(a, &err);
+	/* tuned: a half-open apiserver connection ends the stream (the host
+	 * sees it reset and its watch re-lists) instead of hanging forever */
+	fd = agent_dial(a, a->api_host, a->api_port, a->api_hostport, &err);
 	if (fd < 0) {
 		FED_LOG_WARN(NULL, "stream %u: %s", fed_tunnel_stream_id(s), err.msg);
 		fed_tunnel_stream_close(s, FED_TUNNEL_RST_UNREACHABLE);
@@ -338,228 +314,4 @@ void agent_metadata_push(struct agent *a)
 		fed_tunnel_conn_send_metadata(a->conn, json, strlen(json));
 	free(json);
 	cJSON_Delete(o);
-}
-
-/* ---- the way out through a CONNECT proxy ---- */
-
-int agent_wait_fd(int fd, short events)
-{
-	struct pollfd p = {.fd = fd, .events = events};
-	int n = poll(&p, 1, 10000), e = 0;
-	socklen_t len = sizeof(e);
-
-	if (n == 1 && !(p.revents & (POLLERR | POLLNVAL)))
-		return 0;
-	if (n == 0)
-		errno = ETIMEDOUT;
-	else if (n == 1)
-		errno = getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e ? e : ECONNRESET;
-	return -1;
-}
-
-static const char *ssl_reason(char *buf, size_t n)
-{
-	unsigned long e = ERR_get_error();
-
-	ERR_clear_error();
-	if (!e)
-		return "TLS error";
-	ERR_error_string_n(e, buf, n);
-	return buf;
-}
-
-/* Move n bytes to (wr) or from the proxy, over its TLS session when ssl
- * is set, waiting up to 10 s at a time. > 0: bytes moved; 0: closed; -1:
- * failed (errno). */
-static ssize_t proxy_io(int fd, SSL *ssl, bool wr, void *p, size_t n)
-{
-	for (;;) {
-		short ev = wr ? POLLOUT : POLLIN;
-
-		if (ssl) {
-			int k;
-
-			ERR_clear_error();
-			k = wr ? SSL_write(ssl, p, (int)n) : SSL_read(ssl, p, (int)n);
-			if (k > 0)
-				return k;
-			switch (SSL_get_error(ssl, k)) {
-			case SSL_ERROR_WANT_READ:
-				ev = POLLIN;
-				break;
-			case SSL_ERROR_WANT_WRITE:
-				ev = POLLOUT;
-				break;
-			case SSL_ERROR_SYSCALL:
-				ERR_clear_error();
-				if (errno)
-					return -1;
-				return 0;
-			default: /* close_notify, or an EOF without it */
-				ERR_clear_error();
-				errno = 0;
-				return 0;
-			}
-		} else {
-			ssize_t r = wr ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
-
-			if (r > 0)
-				return r;
-			if (r == 0) {
-				errno = 0;
-				return 0;
-			}
-			if (errno != EAGAIN && errno != EINTR)
-				return -1;
-		}
-		if (agent_wait_fd(fd, ev) < 0)
-			return -1;
-	}
-}
-
-/* TLS to an https:// proxy on the connected socket fd, verified against
- * --proxy-ca-file (or the system store) and the proxy's name or IP. */
-static SSL *proxy_tls(struct agent *a, int fd, const struct fed_proxy *px, const char *pname,
-                      struct fed_error *err)
-{
-	SSL *ssl = a->proxy_ctx ? SSL_new(a->proxy_ctx) : NULL;
-	X509_VERIFY_PARAM *vp = ssl ? SSL_get0_param(ssl) : NULL;
-	char eb[160];
-
-	if (!ssl || !SSL_set_fd(ssl, fd) ||
-	    (!X509_VERIFY_PARAM_set1_ip_asc(vp, px->host) &&
-	     (!X509_VERIFY_PARAM_set1_host(vp, px->host, 0) ||
-	      !SSL_set_tlsext_host_name(ssl, px->host)))) {
-		ERR_clear_error();
-		fed_error_set(err, FED_ETLS, "proxy %s: cannot set up TLS", pname);
-		goto fail;
-	}
-	SSL_set_connect_state(ssl);
-	for (;;) {
-		int rc, e;
-		short ev;
-
-		ERR_clear_error();
-		rc = SSL_do_handshake(ssl);
-		if (rc == 1)
-			return ssl;
-		e = SSL_get_error(ssl, rc);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			long v = SSL_get_verify_result(ssl);
-
-			if (v != X509_V_OK && a->proxy_ca_file)
-				fed_error_set(err, FED_ETLS,
-				              "proxy %s: its TLS certificate is not trusted (%s): "
-				              "--proxy-ca-file %s must hold the CA that signed it",
-				              pname, X509_verify_cert_error_string(v),
-				              a->proxy_ca_file);
-			else if (v != X509_V_OK)
-				fed_error_set(
-				    err, FED_ETLS,
-				    "proxy %s: its TLS certificate is not trusted by the system "
-				    "store (%s): give its CA with --proxy-ca-file FILE",
-				    pname, X509_verify_cert_error_string(v));
-			else if (e == SSL_ERROR_SYSCALL && errno)
-				fed_error_set(err, FED_EUNAVAILABLE, "proxy %s: TLS handshake: %s",
-				              pname, strerror(errno));
-			else
-				fed_error_set(
-				    err, FED_ETLS,
-				    "proxy %s: TLS handshake failed: %s (an https:// proxy "
-				    "must serve TLS on that port; use http:// for a plain one)",
-				    pname,
-				    e == SSL_ERROR_SYSCALL ? "connection closed"
-				                           : ssl_reason(eb, sizeof(eb)));
-			ERR_clear_error();
-			goto fail;
-		}
-		ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		if (agent_wait_fd(fd, ev) < 0) {
-			fed_error_set(err, FED_EUNAVAILABLE,
-			              errno == ETIMEDOUT
-			                  ? "proxy %s: no TLS handshake within 10 s (an https:// "
-			                    "proxy must serve TLS on that port; use http:// for a "
-			                    "plain one)"
-			                  : "proxy %s: TLS handshake: %s",
-			              pname, strerror(errno));
-			goto fail;
-		}
-	}
-fail:
-	SSL_free(ssl);
-	return NULL;
-}
-
-int agent_proxy_connect(struct agent *a, int fd, const struct fed_proxy *px, const char *pname,
-                        const char *target, SSL **outer, struct fed_error *err)
-{
-	struct fed_buf req = FED_BUF_INIT, resp = FED_BUF_INIT;
-	SSL *ssl = NULL;
-	size_t off = 0, used = 0;
-	int rc = FED_EUNAVAILABLE;
-
-	*outer = NULL;
-	if (px->tls) {
-		ssl = proxy_tls(a, fd, px, pname, err);
-		if (!ssl) {
-			rc = err->code;
-			goto out;
-		}
-	}
-	if (fed_proxy_connect_request(&req, target, px) < 0) {
-		rc = fed_error_set(err, FED_ENOMEM, "out of memory");
-		goto out;
-	}
-	while (off < req.len) {
-		ssize_t n = proxy_io(fd, ssl, true, req.data + off, req.len - off);
-
-		if (n <= 0)
-			goto io;
-		off += (size_t)n;
-	}
-	/* read only up to the end of the head: the tunnel's TLS starts right
-	 * after it */
-	while ((rc = fed_proxy_connect_response(resp.data ? resp.data : "", resp.len, &used,
-	                                        err)) == 0) {
-		char c;
-		ssize_t n = proxy_io(fd, ssl, false, &c, 1);
-
-		if (n <= 0)
-			goto io;
-		if (fed_buf_append(&resp, &c, 1) < 0) {
-			rc = fed_error_set(err, FED_ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	if (rc < 0) {
-		/* "proxy: CONNECT refused: ..." -> "proxy HOST:PORT: ..." */
-		char msg[sizeof(err->msg)];
-
-		snprintf(msg, sizeof(msg), "%s",
-		         strncmp(err->msg, "proxy: ", 7) ? err->msg : err->msg + 7);
-		fed_error_set(err, rc, "proxy %s: %s", pname, msg);
-		goto out;
-	}
-	if (ssl)
-		FED_LOG_DEBUG(NULL, "connected to %s through the proxy %s (%s to the proxy)",
-		              target, pname, SSL_get_version(ssl));
-	else
-		FED_LOG_DEBUG(NULL, "connected to %s through the proxy %s", target, pname);
-	*outer = ssl;
-	ssl = NULL;
-	rc = 0;
-	goto out;
-io:
-	/* a TLS proxy given as http:// drops or ignores the plain CONNECT */
-	rc = fed_error_set(err, FED_EUNAVAILABLE, "proxy %s: %s while asking for %s%s", pname,
-	                   errno ? strerror(errno) : "connection closed", target,
-	                   !ssl && !resp.len ? " (if the proxy serves TLS, use an https:// URL)"
-	                                     : "");
-out:
-	if (req.data)
-		OPENSSL_cleanse(req.data, req.cap); /* may hold the proxy's password */
-	fed_buf_release(&req);
-	fed_buf_release(&resp);
-	SSL_free(ssl);
-	return rc;
 }
