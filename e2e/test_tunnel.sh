@@ -154,9 +154,11 @@ wait_until 10 exited "$a3" || kill -9 "$a3" 2>/dev/null || true
 sed "s/^fedc1\.$C\./fedc1.tun-b./" "$work/cred" >"$work/cred-b"
 cp "$work/cred-b" "$work/cred-b.orig"
 # The host's refusal is what counts: the agent may see the closed socket
-# before the GOAWAY frame, so its own log is not waited on.
-nsigned=$(grep -c "not signed by this federation" "$work/ctl.log" || true)
-signed_more() { [ "$(grep -c "not signed by this federation" "$work/ctl.log" || true)" -gt "$nsigned" ]; }
+# before the GOAWAY frame, so its own log is not waited on; and the metric,
+# not the log, whose refusal lines have a budget.
+badcred() { metric 'fed_tunnel_refused_total{reason="bad_credential"}'; }
+nsigned=$(badcred)
+signed_more() { [ "$(badcred)" -gt "${nsigned:-0}" ]; }
 "$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
 	--credential-file "$work/cred-b" --kubeconfig "$work/agent-kc" 2>"$work/agent4.log" &
 a4=$!
