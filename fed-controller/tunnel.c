@@ -167,7 +167,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	}
 	{
 		/* never authenticated: strangers can cause this line at will */
-		static struct fed_log_limit lim = FED_LOG_LIMIT(10, 10);
+		static struct fed_log_limit lim = FED_LOG_LIMIT(20, 10);
 
 		FED_LOG_LIMITED(FED_LOG_INFO, &lim, NULL, "tunnel: connection from %s closed: %s",
 		                fed_tunnel_conn_name(c), why);

@@ -352,7 +352,7 @@ static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame
 		ev_timer_start(c->loop, &c->closer);
 		c->st = ST_HELLO;
 		/* anyone can cause this line: a budget keeps a flood out of the log */
-		static struct fed_log_limit lim = FED_LOG_LIMIT(10, 10);
+		static struct fed_log_limit lim = FED_LOG_LIMIT(20, 10);
 
 		FED_LOG_LIMITED(FED_LOG_WARN, &lim, NULL, "tunnel %s: authentication refused: %s",
 		                c->name, err.msg[0] ? err.msg : "no identity");
