@@ -68,9 +68,18 @@ size_t fed_yaml_guard_utf8(const char *data, size_t len, int *line, int *col)
 /* Explicit keys ("? key") are never needed in fed's configs, and libfyaml
  * 0.7.12 frees memory twice on some malformed ones (upstream issue #57:
  * "? e:\t:" crashes in fy_parse_cleanup). Reject the block-context
- * indicator: at the start of a line, possibly after "- " entries. This can
- * misfire on a block scalar line starting "? ", which configs do not have.
+ * indicator: at the start of a line, possibly after "- " entries, and where
+ * a value starts after a plain key on the same line (": ? a:\t:" crashed
+ * the same way; fuzz.kubeconfig). This can misfire on a block scalar line
+ * starting "? " or holding ": ? ", which configs do not have.
  * Returns the offset of the '?', or len. */
+static bool is_key_indicator(const char *data, size_t len, size_t i)
+{
+	return i < len && data[i] == '?' &&
+	       (i + 1 == len || data[i + 1] == ' ' || data[i + 1] == '\t' || data[i + 1] == '\n' ||
+	        data[i + 1] == '\r');
+}
+
 size_t fed_yaml_guard_explicit_key(const char *data, size_t len, int *line, int *col)
 {
 	size_t i = 0, start;
@@ -87,11 +96,27 @@ size_t fed_yaml_guard_explicit_key(const char *data, size_t len, int *line, int 
 			else
 				break;
 		}
-		if (i < len && data[i] == '?' &&
-		    (i + 1 == len || data[i + 1] == ' ' || data[i + 1] == '\t' ||
-		     data[i + 1] == '\n' || data[i + 1] == '\r')) {
+		if (is_key_indicator(data, len, i)) {
 			*col = (int)(i - start) + 1;
 			return i;
+		}
+		/* "key: ? x": after each ": " of the line's plain part (a quote,
+		 * a flow collection or a comment ends what is checked) */
+		for (; i < len && data[i] != '\n'; i++) {
+			if (data[i] == '"' || data[i] == '\'' || data[i] == '#' || data[i] == '[' ||
+			    data[i] == '{')
+				break;
+			if (data[i] == ':' && i + 1 < len &&
+			    (data[i + 1] == ' ' || data[i + 1] == '\t')) {
+				size_t j = i + 1;
+
+				while (j < len && (data[j] == ' ' || data[j] == '\t'))
+					j++;
+				if (is_key_indicator(data, len, j)) {
+					*col = (int)(j - start) + 1;
+					return j;
+				}
+			}
 		}
 		while (i < len && data[i] != '\n')
 			i++;

@@ -89,6 +89,14 @@ static void test_parse_errors(void)
 	CHECK_STR(err.msg, "f:2:3: explicit keys (\"? key\") are not supported");
 	CHECK_INT(fed_yaml_parse(&doc, "a: \"?\"\nb: what? yes\nc: ?x\n", 27, "f", &err), 0);
 	fed_yaml_free(doc);
+	/* ... and where a value starts on a key's line (fuzz.kubeconfig) */
+	CHECK_INT(fed_yaml_parse(&doc, ": ? ::\t:", 8, "f", &err), FED_EINVAL);
+	CHECK_STR(err.msg, "f:1:3: explicit keys (\"? key\") are not supported");
+	CHECK_INT(fed_yaml_parse(&doc, "x:\n  k: ? a:\t:\n", 15, "f", &err), FED_EINVAL);
+	CHECK_STR(err.msg, "f:2:6: explicit keys (\"? key\") are not supported");
+	/* not in quotes or comments */
+	CHECK_INT(fed_yaml_parse(&doc, "a: \"b: ? c\"\nd: e # f: ? g\n", 26, "f", &err), 0);
+	fed_yaml_free(doc);
 	/* blank: a document without a root */
 	CHECK_INT(fed_yaml_parse(&doc, " \n# c\n", 6, NULL, &err), 0);
 	CHECK(fed_yaml_root(doc) == NULL);
