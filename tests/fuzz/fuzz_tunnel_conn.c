@@ -7,13 +7,18 @@
  * Input: a 7-byte header, then the peer's bytes (frames, see
  * fed/tunnel.h):
  *   [0] mode bits: MODE_*
- *   [1] write size: 0 = all at once, else n * 7 bytes per write
- *   [2] bits 0-3: max_queued = 64 << n (with MODE_SMALL_QUEUE);
- *       bits 4-5: bytes waiting on the bridge's socket; bits 6-7: the
- *       host opens 1 + n streams
+ *   [1] bit 0: the peer hangs up once its input is in (and so does the
+ *       bridge's socket); bits 1-7: n, the peer writes n * 7 bytes at a
+ *       time (0: all at once)
+ *   [2] bits 0-3: max_queued = 64 << n (with MODE_SMALL_QUEUE), else
+ *       bit 3: the host's stream ids are nearly used up; bits 4-5: bytes
+ *       waiting on the bridge's socket; bits 6-7: the host opens 1 + n
+ *       streams
  *   [3..6] what each stream's callbacks do: BEH_* (host: the streams it
  *       opens; agent: the streams the peer opens, in turn)
- * The host accepts AUTH kind 1 "good"; the agent sends that itself. */
+ * The host accepts AUTH kind 1 "good" (kind 2 "free" frees the connection
+ * from the callback, "shut" shuts it down); the agent sends kind 1 "good"
+ * itself. The agent's bridge runs the HTTP filter, as fed-agent's does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -26,6 +31,7 @@
 #include "fed/log.h"
 #include "fed/tunnel.h"
 #include "fed/tunnel_conn.h"
+#include "fed/tunnel_http.h"
 #include "tunnel_conn_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,8 +54,11 @@ enum {
 	BEH_CLOSE_WRITE = 0x08, /* close the stream when it becomes writable */
 	BEH_CLOSE_OTHER = 0x10, /* close another stream on DATA and FIN */
 	BEH_FIN = 0x20,         /* answer FIN with FIN, then close */
-	BEH_REFUSE = 0x40,      /* agent: refuse the OPEN; host: reopen after RST */
-	BEH_SCRIPT = 0x80,      /* the first DATA byte picks an action (OP_*) */
+	/* agent: refuse the OPEN, or with BEH_FIN leave it unanswered, or with
+	 * BEH_CLOSE_WRITE accept it on the next heartbeat; host: reopen after
+	 * RST */
+	BEH_REFUSE = 0x40,
+	BEH_SCRIPT = 0x80, /* the first DATA byte picks an action (OP_*) */
 };
 
 enum { OP_CONSUME, OP_ECHO, OP_CLOSE, OP_CLOSE_OTHER, OP_FIN, OP_SHUTDOWN, OP_FREE, OP_MORE };
@@ -64,6 +73,7 @@ struct slot {
 	struct ctx *x;
 	struct fed_tunnel_stream *s; /* NULL: free, or handed to the bridge */
 	uint8_t beh;
+	bool deferred;  /* agent: not accepted yet */
 	size_t pending; /* delivered and not consumed yet */
 };
 
@@ -74,6 +84,7 @@ struct ctx {
 	uint8_t mode, param;
 	int nopen;        /* OPENs seen (agent) */
 	int bridge_fd;    /* our end of the bridge's socket, or -1 */
+	bool small_sock;  /* small socket buffers, for the bridge's too */
 	bool bridge_used; /* one bridge per input */
 	struct slot slots[NSLOTS];
 };
@@ -84,6 +95,14 @@ static const uint8_t filler[65536]; /* what the bridge's socket holds */
 static void set_nonblock(int fd)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static void small_buffers(int fd)
+{
+	int small = 4096;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 }
 
 static struct slot *free_slot(struct ctx *x)
@@ -150,6 +169,8 @@ static void bridge(struct slot *sl)
 	static const size_t prefill[4] = {0, 100, 70000, 300000};
 	struct ctx *x = sl->x;
 	struct fed_tunnel_stream *s = sl->s;
+	struct fed_tunnel_http *h = NULL;
+	struct fed_tunnel_filter filter;
 	struct fed_error err = FED_ERROR_INIT;
 	size_t n = prefill[(x->param >> 4) & 3], off = 0;
 	int sv[2];
@@ -158,8 +179,11 @@ static void bridge(struct slot *sl)
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return;
 	x->bridge_used = true;
-	set_nonblock(sv[0]);
-	set_nonblock(sv[1]);
+	for (int i = 0; i < 2; i++) {
+		set_nonblock(sv[i]);
+		if (x->small_sock)
+			small_buffers(sv[i]);
+	}
 	while (off < n) {
 		size_t k = n - off < sizeof(filler) ? n - off : sizeof(filler);
 		ssize_t w = send(sv[1], filler, k, MSG_NOSIGNAL);
@@ -172,7 +196,10 @@ static void bridge(struct slot *sl)
 		shutdown(sv[1], SHUT_WR);
 	x->bridge_fd = sv[1];
 	sl->s = NULL; /* the bridge owns the stream from now on */
-	fed_tunnel_bridge_new(x->loop, s, sv[0], NULL, NULL, bridge_done, NULL, NULL, &err);
+	if ((x->mode & MODE_AGENT) && fed_tunnel_http_new(&h, "10.96.0.1:443", "sa-token") == 0)
+		fed_tunnel_http_filter(h, &filter);
+	fed_tunnel_bridge_new(x->loop, s, sv[0], NULL, h ? &filter : NULL, bridge_done, NULL, NULL,
+	                      &err);
 }
 
 static void host_open(struct ctx *x, uint8_t beh)
@@ -302,7 +329,15 @@ static const struct fed_tunnel_stream_cb stream_cb = {
 static int c_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
                   char **cluster, char **credential, void *ud, struct fed_error *err)
 {
-	if (kind != FED_TUNNEL_AUTH_BOOTSTRAP || len != 4 || memcmp(secret, "good", 4))
+	struct ctx *x = ud;
+
+	if (kind == FED_TUNNEL_AUTH_CREDENTIAL && len == 4 && !memcmp(secret, "free", 4)) {
+		free_conn(x);
+		return fed_error_set(err, FED_EINVAL, "freed");
+	}
+	if (kind == FED_TUNNEL_AUTH_CREDENTIAL && len == 4 && !memcmp(secret, "shut", 4))
+		fed_tunnel_conn_shutdown(c, FED_TUNNEL_GOAWAY_SHUTDOWN, "shut");
+	else if (kind != FED_TUNNEL_AUTH_BOOTSTRAP || len != 4 || memcmp(secret, "good", 4))
 		return fed_error_set(err, FED_EINVAL, "unknown token");
 	*cluster = strdup("east");
 	*credential = strdup("cred-1");
@@ -331,15 +366,49 @@ static void c_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 	uint8_t beh = x->beh[x->nopen++ % 4];
 	struct slot *sl = free_slot(x);
 
-	if (!sl || (beh & BEH_REFUSE)) {
+	if ((beh & (BEH_REFUSE | BEH_FIN)) == (BEH_REFUSE | BEH_FIN))
+		return; /* unanswered: it lives, without callbacks, until the end */
+	if (!sl || ((beh & BEH_REFUSE) && !(beh & BEH_CLOSE_WRITE))) {
 		fed_tunnel_stream_close(s, FED_TUNNEL_RST_REFUSED);
 		return;
 	}
 	sl->s = s;
 	sl->beh = beh;
 	sl->pending = 0;
+	sl->deferred = beh & BEH_REFUSE;
+	if (sl->deferred) {
+		/* answered later; the callbacks, reset included, run already */
+		fed_tunnel_stream_set_cb(s, &stream_cb, sl);
+		return;
+	}
 	fed_tunnel_stream_accept(s, &stream_cb, sl);
 	bridge(sl);
+}
+
+/* Agent: the streams left for later are accepted now. */
+static void c_heartbeat(struct fed_tunnel_conn *c, void *ud)
+{
+	struct ctx *x = ud;
+
+	for (int i = 0; i < NSLOTS; i++) {
+		struct slot *sl = &x->slots[i];
+
+		if (sl->s && sl->deferred) {
+			sl->deferred = false;
+			fed_tunnel_stream_accept(sl->s, &stream_cb, sl);
+		}
+	}
+}
+
+static void c_credential(struct fed_tunnel_conn *c, const char *credential, void *ud)
+{
+	if (strlen(credential) == 0)
+		abort(); /* CREDENTIAL must carry one */
+}
+
+static void c_refused(struct fed_tunnel_conn *c, const char *reason, void *ud)
+{
+	(void)reason;
 }
 
 static void c_metadata(struct fed_tunnel_conn *c, const char *json, size_t len, void *ud)
@@ -363,6 +432,9 @@ static const struct fed_tunnel_conn_cb conn_cb = {
     .ready = c_ready,
     .open = c_open,
     .metadata = c_metadata,
+    .credential = c_credential,
+    .heartbeat = c_heartbeat,
+    .refused = c_refused,
     .closed = c_closed,
 };
 
@@ -385,6 +457,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ctx x = {0};
 	size_t off = HDR, step;
 	int sv[2] = {-1, -1}, quiet = 0;
+	bool hangup;
 
 	if (size < HDR)
 		return 0;
@@ -399,7 +472,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	x.bridge_fd = -1;
 	for (int i = 0; i < NSLOTS; i++)
 		x.slots[i].x = &x;
-	step = data[1] ? (size_t)data[1] * 7 : 1 << 20;
+	step = data[1] >> 1 ? (size_t)(data[1] >> 1) * 7 : 1 << 20;
+	hangup = data[1] & 1;
+	x.small_sock = x.mode & MODE_SMALL_SOCK;
 	if (x.mode & MODE_SMALL_QUEUE)
 		opts.max_queued = (size_t)64 << (data[2] & 15);
 	if (x.mode & MODE_STRICT)
@@ -408,13 +483,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	set_nonblock(sv[0]);
 	set_nonblock(sv[1]);
-	if (x.mode & MODE_SMALL_SOCK) {
-		int small = 4096;
-
-		for (int i = 0; i < 2; i++) {
-			setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-			setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-		}
+	if (x.small_sock) {
+		small_buffers(sv[0]);
+		small_buffers(sv[1]);
 	}
 	if (fed_tunnel_conn_plain(loop, sv[0], !(x.mode & MODE_AGENT), FED_TUNNEL_AUTH_BOOTSTRAP,
 	                          "good", &opts, &conn_cb, &x, &x.conn, &err) < 0) {
@@ -422,6 +493,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	sv[0] = -1; /* the connection owns it */
+	if (!(x.mode & (MODE_AGENT | MODE_SMALL_QUEUE)) && (data[2] & 8))
+		fed_tunnel_conn_proto(x.conn)->next_id =
+		    0x7ffffffdu - 2 * FED_TUNNEL_IDS_RESERVE - 2;
 	/* Write the input as the peer, turning the loop in between, until it
 	 * is all in and the connection went quiet, or it died, or it stopped
 	 * reading (backpressure) for good. */
@@ -438,6 +512,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		} else if ((x.mode & MODE_SHUTDOWN) && quiet == 4) {
 			fed_tunnel_conn_shutdown(x.conn, FED_TUNNEL_GOAWAY_SHUTDOWN, "done");
+		} else if (hangup && quiet == 2) {
+			shutdown(sv[1], SHUT_WR);
+			if (x.bridge_fd >= 0) {
+				close(x.bridge_fd);
+				x.bridge_fd = -1;
+			}
 		}
 		ev_run(loop, EVRUN_NOWAIT);
 		if (!(x.mode & MODE_NO_DRAIN)) {

@@ -32,8 +32,8 @@ def hello(version=1):
     return fr(HELLO, 0, struct.pack(">BBHII", 0, version, 0, 65536, 262144))
 
 
-def seed(mode, step, param, beh, frames):
-    return bytes([mode, step, param]) + bytes(beh) + b"".join(frames)
+def seed(mode, step, param, beh, frames, hangup=False):
+    return bytes([mode, step << 1 | hangup, param]) + bytes(beh) + b"".join(frames)
 
 
 # The input plays the agent: HELLO, AUTH; the host opened streams 1, 3, 5, 7.
@@ -107,6 +107,28 @@ seeds = {
         fr(DATA, 1, b"\x04"), fr(DATA, 1, b"\x01y"), fr(DATA, 1, b"\x05")]),
     "agent_ping_flood": seed(AGENT | STRICT | SMALL_QUEUE, 0, 0x01, [0] * 4,
                              HOST_HS + [PINGF] * 50),
+    "host_hangup": seed(BRIDGE, 0, 0x50, [CONSUME | ECHO] * 4, AGENT_HS + [
+        fr(OPEN_OK, 1), fr(OPEN_OK, 3), fr(DATA, 1, b"to the bridge"), fr(DATA, 3, b"echo")],
+        hangup=True),
+    "host_auth_free": seed(0, 0, 0, [0] * 4, [hello(), fr(AUTH, 0, b"\x02free"), PINGF]),
+    "host_auth_shut": seed(0, 0, 0x40, [ECHO] * 4, [hello(), fr(AUTH, 0, b"\x02shut"),
+                                                   fr(OPEN_OK, 1), fr(DATA, 1, b"x")]),
+    # ids nearly used up: the host opens 0x7ffff7fb, 0x7ffff7fd, then renews
+    "host_ids_used_up": seed(0, 0, 0x88, [CONSUME | ECHO, REFUSE, 0, 0], AGENT_HS + [
+        fr(OPEN_OK, 0x7ffff7fb), fr(DATA, 0x7ffff7fb, b"hi"), u32(RST, 0x7ffff7fd, 1),
+        fr(DATA, 0x7ffff7ff, b"?")]),
+    "agent_deferred": seed(AGENT, 0, 0, [REFUSE | CLOSE_WRITE | CONSUME] * 4, HOST_HS + [
+        fr(OPEN, 1, b"\x01"), fr(DATA, 1, b"early"), u32(WINDOW, 1, 10), PINGF,
+        fr(DATA, 1, b"after"), fr(OPEN, 3, b"\x01"), u32(RST, 3, 1), PINGF]),
+    "agent_unanswered": seed(AGENT, 0, 0, [REFUSE | FINB] * 4, HOST_HS + [
+        fr(OPEN, 1, b"\x01"), fr(DATA, 1, b"x"), fr(FIN, 1), fr(OPEN, 3, b"\x01"),
+        u32(RST, 3, 1), u32(WINDOW, 1, 5)]),
+    "agent_bridge_http": seed(AGENT | BRIDGE | BRIDGE_EOF, 0, 0x10, [CONSUME] * 4, HOST_HS + [
+        fr(OPEN, 1, b"\x01"),
+        fr(DATA, 1, b"GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\n"
+                    b"Authorization: Bearer evil\r\nImpersonate-User: admin\r\n\r\n"),
+        fr(DATA, 1, b"POST /api HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+        u32(WINDOW, 1, 1000), fr(FIN, 1)], hangup=True),
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else "corpora/tunnel_conn"
