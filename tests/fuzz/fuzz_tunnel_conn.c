@@ -43,8 +43,10 @@ enum {
 	MODE_NO_DRAIN = 0x08,    /* the peer never reads its end: replies pile up */
 	MODE_STRICT = 0x10,      /* ping_rate and refused_rate of 1/s */
 	MODE_BRIDGE = 0x20,      /* the first stream is handed to a bridge */
-	MODE_BRIDGE_EOF = 0x40,  /* the bridge's socket says EOF after its bytes */
-	MODE_SHUTDOWN = 0x80,    /* shut the connection down once the input is in */
+	/* the bridge's socket says EOF after its bytes; without bytes it is
+	 * closed outright */
+	MODE_BRIDGE_EOF = 0x40,
+	MODE_SHUTDOWN = 0x80, /* shut the connection down once the input is in */
 };
 
 enum {
@@ -192,8 +194,12 @@ static void bridge(struct slot *sl)
 			break;
 		off += (size_t)w;
 	}
-	if (x->mode & MODE_BRIDGE_EOF)
+	if ((x->mode & MODE_BRIDGE_EOF) && n == 0) {
+		close(sv[1]); /* the target is gone: writing to it fails */
+		sv[1] = -1;
+	} else if (x->mode & MODE_BRIDGE_EOF) {
 		shutdown(sv[1], SHUT_WR);
+	}
 	x->bridge_fd = sv[1];
 	sl->s = NULL; /* the bridge owns the stream from now on */
 	if ((x->mode & MODE_AGENT) && fed_tunnel_http_new(&h, "10.96.0.1:443", "sa-token") == 0)

@@ -129,6 +129,11 @@ seeds = {
                     b"Authorization: Bearer evil\r\nImpersonate-User: admin\r\n\r\n"),
         fr(DATA, 1, b"POST /api HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
         u32(WINDOW, 1, 1000), fr(FIN, 1)], hangup=True),
+    "agent_bridge_target_gone": seed(AGENT | BRIDGE | BRIDGE_EOF, 0, 0, [CONSUME] * 4, HOST_HS + [
+        fr(OPEN, 1, b"\x01"), fr(DATA, 1, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), PINGF,
+        fr(DATA, 1, b"GET /x HTTP/1.1\r\n\r\n"), fr(OPEN, 3, b"\x01")]),
+    "host_bridge_target_gone": seed(BRIDGE | BRIDGE_EOF, 0, 0, [CONSUME] * 4, AGENT_HS + [
+        fr(OPEN_OK, 1), fr(DATA, 1, b"abc"), PINGF, fr(DATA, 1, b"def")]),
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else "corpora/tunnel_conn"
