@@ -85,6 +85,7 @@ struct ctx {
 	const uint8_t *beh;
 	uint8_t mode, param;
 	int nopen;        /* OPENs seen (agent) */
+	int nunanswered;  /* OPENs left without an answer (agent) */
 	int bridge_fd;    /* our end of the bridge's socket, or -1 */
 	bool small_sock;  /* small socket buffers, for the bridge's too */
 	bool bridge_used; /* one bridge per input */
@@ -372,8 +373,10 @@ static void c_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 	uint8_t beh = x->beh[x->nopen++ % 4];
 	struct slot *sl = free_slot(x);
 
-	if ((beh & (BEH_REFUSE | BEH_FIN)) == (BEH_REFUSE | BEH_FIN))
+	if ((beh & (BEH_REFUSE | BEH_FIN)) == (BEH_REFUSE | BEH_FIN)) {
+		x->nunanswered++;
 		return; /* unanswered: it lives, without callbacks, until the end */
+	}
 	if (!sl || ((beh & BEH_REFUSE) && !(beh & BEH_CLOSE_WRITE))) {
 		fed_tunnel_stream_close(s, FED_TUNNEL_RST_REFUSED);
 		return;
@@ -443,6 +446,34 @@ static const struct fed_tunnel_conn_cb conn_cb = {
     .refused = c_refused,
     .closed = c_closed,
 };
+
+/* Flow control loses no byte: each DATA byte received is still in the
+ * window, consumed and waiting to be granted back, or delivered and not
+ * consumed yet; per stream and for the connection. (A bridge holds bytes
+ * we cannot see, and a stream left unanswered has no consumer.) */
+static void check_credit(struct ctx *x)
+{
+	struct fed_tunnel_proto *p = fed_tunnel_conn_proto(x->conn);
+	uint64_t held = 0;
+
+	if (x->bridge_used)
+		return;
+	for (int i = 0; i < NSLOTS; i++) {
+		const struct slot *sl = &x->slots[i];
+		const struct fed_tunnel_pstream *ps;
+
+		if (!sl->s)
+			continue;
+		ps = fed_tunnel_proto_find(p, fed_tunnel_stream_id(sl->s));
+		if (!ps ||
+		    (uint64_t)ps->recv_left + ps->recv_unacked + sl->pending != p->stream_window)
+			abort();
+		held += sl->pending;
+	}
+	if (x->nunanswered == 0 &&
+	    (uint64_t)p->conn_recv_left + p->conn_recv_unacked + held != FED_TUNNEL_CONN_WINDOW)
+		abort();
+}
 
 /* Read what is waiting on fd; returns the bytes read. */
 static size_t drain(int fd)
@@ -533,6 +564,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		quiet = moved ? 0 : quiet + 1;
 	}
+	if (x.conn)
+		check_credit(&x);
 out:
 	fed_tunnel_conn_free(x.conn); /* resets the streams: bridges end too */
 	if (x.bridge_fd >= 0)
