@@ -68,9 +68,11 @@ size_t fed_yaml_guard_utf8(const char *data, size_t len, int *line, int *col)
 /* Explicit keys ("? key") are never needed in fed's configs, and libfyaml
  * 0.7.12 frees memory twice on some malformed ones (upstream issue #57:
  * "? e:\t:" crashes in fy_parse_cleanup). Reject the block-context
- * indicator: at the start of a line, possibly after "- " entries. This can
- * misfire on a block scalar line starting "? ", which configs do not have.
- * Returns the offset of the '?', or len. */
+ * indicator: at the start of a line, possibly after "- " entries or ": "
+ * (the value of an empty key: ": ? e:\t:" crashes the same way;
+ * fuzz.kubeconfig). This can misfire on a block scalar line starting "? "
+ * or ": ? ", which configs do not have. Returns the offset of the '?', or
+ * len. */
 size_t fed_yaml_guard_explicit_key(const char *data, size_t len, int *line, int *col)
 {
 	size_t i = 0, start;
@@ -81,7 +83,7 @@ size_t fed_yaml_guard_explicit_key(const char *data, size_t len, int *line, int 
 		for (;;) {
 			while (i < len && (data[i] == ' ' || data[i] == '\t'))
 				i++;
-			if (i + 1 < len && data[i] == '-' &&
+			if (i + 1 < len && (data[i] == '-' || data[i] == ':') &&
 			    (data[i + 1] == ' ' || data[i + 1] == '\t'))
 				i++;
 			else
