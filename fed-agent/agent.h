@@ -30,6 +30,10 @@ struct agent {
 	double proxy_step_timeout; /* each step of a CONNECT through HTTPS_PROXY */
 	int tcp_keepidle, tcp_keepintvl, tcp_keepcnt; /* seconds, seconds, probes */
 	int tcp_user_timeout;                         /* seconds; 0: the kernel's */
+	/* the tunnel connection's caps (fed/tunnel_conn.h): bytes queued to
+	 * the host before reading stops, PINGs answered and frames for
+	 * unknown streams taken per second */
+	double max_queued, ping_rate, refused_rate;
 	/* state */
 	char *tunnel_host, *tunnel_port; /* of host_address */
 	SSL_CTX *tunnel_ctx;

@@ -136,7 +136,13 @@ static void start_tunnel(struct agent *a, int fd, SSL *outer, int kind, char *se
 {
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_tunnel_conn_opts o = {
-	    .heartbeat = a->heartbeat, .name = a->host_address, .outer = outer};
+	    .heartbeat = a->heartbeat,
+	    .name = a->host_address,
+	    .outer = outer,
+	    .max_queued = (size_t)a->max_queued,
+	    .ping_rate = a->ping_rate,
+	    .refused_rate = a->refused_rate,
+	};
 
 	a->auth_kind = kind;
 	if (fed_tunnel_conn_connect(a->loop, fd, a->tunnel_ctx, a->server_name, kind, secret, &o,
@@ -284,6 +290,10 @@ static const char *bad_option(const struct agent *a)
 		return "--tcp-keepalive-count must be 1..127";
 	if (a->tcp_user_timeout < 0 || a->tcp_user_timeout > 86400)
 		return "--tcp-user-timeout must be 0..86400";
+	if (!(a->max_queued >= 65536 && a->max_queued <= 1e10))
+		return "--tunnel-max-queued-bytes must be at least 65536";
+	if (!(a->ping_rate > 0 && a->refused_rate > 0))
+		return "--tunnel-ping-rate and --tunnel-refused-rate must be > 0";
 	return NULL;
 }
 
@@ -333,6 +343,14 @@ int main(int argc, char **argv)
 	    {FED_OPT_INT, "tcp-user-timeout", 0, &a.tcp_user_timeout, "SECONDS",
 	     "end a connection whose sent data stays unacknowledged this long (TCP_USER_TIMEOUT; "
 	     "0: the kernel's default, about 15 min; default 60)"},
+	    {FED_OPT_DOUBLE, "tunnel-max-queued-bytes", 0, &a.max_queued, "BYTES",
+	     "bytes queued to the host before the agent stops reading from it (new DATA waits "
+	     "from half of it) (default 4194304 = 4 MiB)"},
+	    {FED_OPT_DOUBLE, "tunnel-ping-rate", 0, &a.ping_rate, "PER_SECOND",
+	     "PINGs from the host answered per second, bursts of twice that (default 10)"},
+	    {FED_OPT_DOUBLE, "tunnel-refused-rate", 0, &a.refused_rate, "PER_SECOND",
+	     "frames for streams never opened taken per second (bursts of twice that) before "
+	     "the connection is closed (default 100)"},
 	    {FED_OPT_STRING, "log-level", 0, &log_level, "LEVEL",
 	     "error, warn, info, debug or trace (default info)"},
 	    {FED_OPT_BOOL, "log-json", 0, &log_json, NULL, "log JSON lines"},
@@ -352,6 +370,9 @@ int main(int argc, char **argv)
 	a.tcp_keepintvl = 10;
 	a.tcp_keepcnt = 3;
 	a.tcp_user_timeout = 60;
+	a.max_queued = FED_TUNNEL_DEFAULT_MAX_QUEUED;
+	a.ping_rate = FED_TUNNEL_DEFAULT_PING_RATE;
+	a.refused_rate = FED_TUNNEL_DEFAULT_REFUSED_RATE;
 	a.meta_nodes = a.meta_cores = -1;
 	fed_rest_config_init(&a.member);
 	if (fed_opt_parse(tables, argc - 1, argv + 1, args, 0, &nargs, &help, &err)) {
