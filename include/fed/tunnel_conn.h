@@ -42,7 +42,9 @@ struct fed_tunnel_conn_cb {
 	void (*ready)(struct fed_tunnel_conn *c, const char *cluster, const char *credential,
 	              void *ud);
 	/* Agent: the host opened a stream. Call fed_tunnel_stream_accept()
-	 * or fed_tunnel_stream_reset() (here or later). */
+	 * or fed_tunnel_stream_close() here; to answer later, first give the
+	 * stream callbacks (fed_tunnel_stream_set_cb) so that its `reset`
+	 * tells you when the host or a dying connection frees it. */
 	void (*open)(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud);
 	/* Host: the agent pushed metadata (a JSON object, not NUL-terminated). */
 	void (*metadata)(struct fed_tunnel_conn *c, const char *json, size_t len, void *ud);
