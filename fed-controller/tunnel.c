@@ -411,13 +411,6 @@ void tunnel_prune(struct controller *ctl)
 	}
 }
 
-const char *tunnel_member_url(struct controller *ctl, const char *cluster)
-{
-	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
-
-	return tc ? tc->url : NULL;
-}
-
 const char *tunnel_member_metadata(struct controller *ctl, const char *cluster)
 {
 	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
@@ -494,22 +487,4 @@ bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster)
 	const char *mode = m ? member_mode(m) : NULL;
 
 	return mode && !strcmp(mode, "agent");
-}
-
-char *tunnel_kubeconfig(const char *url)
-{
-	struct fed_buf b = FED_BUF_INIT;
-
-	if (fed_buf_printf(&b,
-	                   "apiVersion: v1\nkind: Config\n"
-	                   "clusters:\n- name: tunnel\n  cluster:\n    server: %s\n"
-	                   "users:\n- name: agent\n  user: {}\n"
-	                   "contexts:\n- name: tunnel\n  context:\n    cluster: tunnel\n"
-	                   "    user: agent\n"
-	                   "current-context: tunnel\n",
-	                   url) < 0) {
-		fed_buf_release(&b);
-		return NULL;
-	}
-	return fed_buf_detach(&b);
 }
