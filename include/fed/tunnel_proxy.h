@@ -17,13 +17,19 @@
 struct fed_proxy {
 	char *host;
 	char *port;
-	char *basic_auth; /* base64 "user:password" from the URL, or NULL (wiped on release) */
+	char *user;       /* the decoded user from the URL, or NULL */
+	char *basic_auth; /* base64 "user:password" (decoded) from the URL, or NULL (wiped on
+	                     release) */
 	bool tls;         /* https://: TLS to the proxy itself */
 };
 
-/* "http://[user:pass@]host[:port][/]" (port 80), "https://..." (port
- * 443) or "host:port" (http). Other schemes are refused by name; errors
- * never quote the rest of the URL (it may hold a password). */
+/* "http://[user[:password]@]host[:port][/...]" (port 80), "https://..."
+ * (port 443), "[v6]:port" or "host:port" (http), read as RFC 3986 and curl
+ * do: the userinfo runs to the last '@' before the first '/', '?' or '#';
+ * user and password split at the first ':' and are percent-decoded (a
+ * malformed escape or a %00 is refused). Other schemes are refused by
+ * name; errors name the field at fault and never quote the rest of the
+ * URL (it may hold a password). */
 int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error *err);
 void fed_proxy_release(struct fed_proxy *p);
 /* Does no_proxy (comma-separated: "*", host names matching the host and
