@@ -2,7 +2,8 @@
  * (HTTPS_PROXY, NO_PROXY). The tunnel's TLS runs through the proxy end to
  * end; with an https:// proxy it runs inside the agent's TLS session to
  * the proxy (TLS in TLS). The parsing is pure (unit-tested in
- * test_tunnel.c, fuzzed in fuzz_tunnel_http). */
+ * test_tunnel.c and test_proxy_url.c, fuzzed in fuzz_proxy_url and
+ * fuzz_tunnel_http). */
 #ifndef FED_TUNNEL_PROXY_H
 #define FED_TUNNEL_PROXY_H
 
