@@ -130,6 +130,11 @@ plant_secret() { # VALUE
 collect_artifacts() { # DIR [SECRET...]
 	(set +e +u +o pipefail; _collect_artifacts "$@") >/dev/null 2>&1 </dev/null || true
 }
+_kget() { # CONTEXT ARGS...
+	local c=$1
+	shift
+	timeout 20 kubectl --kubeconfig "$K" --context "$c" --request-timeout=8s "$@"
+}
 _collect_artifacts() {
 	local dir=$1 out f p c tmp planted=()
 	shift
@@ -143,20 +148,23 @@ _collect_artifacts() {
 		curl -s --max-time 3 "http://127.0.0.1:$p/metrics" >"$out/metrics-$p.txt"
 	done
 	if [ -n "${K:-}" ] && [ -f "$K" ]; then
+		# concurrently: each call is bounded, the whole takes the slowest
 		for c in $(kubectl --kubeconfig "$K" config get-contexts -o name); do
-			timeout 20 kubectl --kubeconfig "$K" --context "$c" --request-timeout=5s \
-				get events -A -o yaml >"$out/events-$c.yaml"
+			_kget "$c" get events -A -o yaml >"$out/events-$c.yaml" &
 		done
-		timeout 20 kubectl --kubeconfig "$K" --context host --request-timeout=5s \
-			get kubefedclusters -A -o yaml >"$out/kubefedclusters.yaml"
-		p=$(timeout 20 kubectl --kubeconfig "$K" --context host --request-timeout=5s \
-			api-resources -o name | grep -E '\.(types|core|scheduling)\.kubefed\.io$' | grep -v '^kubefedclusters\.' | paste -sd, -)
-		[ -z "$p" ] || timeout 30 kubectl --kubeconfig "$K" --context host --request-timeout=10s \
-			get "$p" -A -o jsonpath='{range .items[*]}{.kind} {.metadata.namespace}/{.metadata.name} {.status}{"\n"}{end}' >"$out/federated-status.txt"
+		_kget host get kubefedclusters -A -o yaml >"$out/kubefedclusters.yaml" &
+		{
+			p=$(_kget host api-resources -o name | grep -E '\.(types|core|scheduling)\.kubefed\.io$' |
+				grep -v '^kubefedclusters\.' | paste -sd, -)
+			[ -z "$p" ] || _kget host get "$p" -A -o \
+				jsonpath='{range .items[*]}{.kind} {.metadata.namespace}/{.metadata.name} {.status}{"\n"}{end}'
+		} >"$out/federated-status.txt" &
 		for c in kubefed-kubeconfig fed-tunnel; do
-			timeout 20 kubectl --kubeconfig "$K" --context host --request-timeout=5s \
-				-n kube-system get secret "$c" -o json >"$tmp/$c.json" &&
-				planted+=(--k8s-secret-json "$tmp/$c.json")
+			_kget host -n kube-system get secret "$c" -o json >"$tmp/$c.json" &
+		done
+		wait
+		for c in kubefed-kubeconfig fed-tunnel; do
+			[ -s "$tmp/$c.json" ] && planted+=(--k8s-secret-json "$tmp/$c.json")
 		done
 		planted+=(--kubeconfig "$K")
 	fi
