@@ -27,6 +27,7 @@ import sys
 import tempfile
 
 PIECE = 12  # a leaked piece this long is a leak
+PEM_HEAD = 48  # base64 chars of a key's DER that are not secret
 MIN = 8  # shorter values are too common to be secrets worth scanning for
 
 
@@ -53,7 +54,7 @@ class Planter:
         if b"-----BEGIN" in v:
             # only the key material: the armour is common to every PEM
             for body in re.findall(rb"-----BEGIN [^-]+-----(.*?)-----END", v, re.S):
-                self.add(re.sub(rb"\s+", b"", body))
+                self.out.append(("pem", re.sub(rb"\s+", b"", body)))
             return
         self.out.append(("whole" if whole else "part", v))
 
@@ -174,8 +175,11 @@ def patterns(secrets):
         for f in forms:
             if len(f) >= MIN:
                 pats.setdefault(f, i)
-        if mode == "part" and len(v) > PIECE:
-            for k in range(len(v) - PIECE + 1):
+        # the first bytes of a key's DER (version, algorithm, curve) are
+        # the same in every key of its kind: pieces start after them
+        start = {"part": 0, "pem": PEM_HEAD}.get(mode)
+        if start is not None and len(v) > start + PIECE:
+            for k in range(start, len(v) - PIECE + 1):
                 pats.setdefault(v[k:k + PIECE], i)
     return pats
 
@@ -239,12 +243,16 @@ def selftest():
     whole, in base64 and in part, and nothing in a clean one."""
     secret = "S3cr@t-Pa55-planted-" + os.urandom(8).hex()
     key = "LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1IY0NBUUVFSUFiY2RlZg=="
+    body = base64.b64encode(b"\x30\x81\x87" + os.urandom(120)).decode()
+    pem = "-----BEGIN PRIVATE KEY-----\n%s\n%s\n-----END PRIVATE KEY-----\n" % (
+        body[:64], body[64:])
     with tempfile.TemporaryDirectory() as d:
         os.makedirs(os.path.join(d, "t"))
         leaks = {
             "whole.log": "info connecting with password %s\n" % secret,
             "b64.yaml": "message: Basic %s\n" % base64.b64encode(secret.encode()).decode(),
             "part.log": "warn cannot resolve %s@127.0.0.1\n" % secret[5:20],
+            "pem.log": "debug key %s\n" % body[80:100],
         }
         clean = ("info serving on 127.0.0.1:443\n"
                  "certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n")
@@ -256,6 +264,7 @@ def selftest():
         p = Planter()
         p.add(secret)
         p.add(key, whole=True)
+        p.add(pem)
         hits, _ = scan_dir(d, p.out)
         got = sorted(h[0] for h in hits)
         want = sorted(os.path.join("t", n) for n in leaks)
@@ -263,7 +272,7 @@ def selftest():
             print("FAIL: self-check: leaks in %s found %s (masked: %s)"
                   % (want, got, all(secret[5:20] not in h[3] for h in hits)))
             return False
-    print("ok: self-check: a planted leak is found whole, in base64 and in part (%d hits, "
+    print("ok: self-check: a planted leak is found whole, in base64, in part and from a PEM key (%d hits, "
           "masked), a clean artifact passes" % len(hits))
     return True
 
