@@ -145,7 +145,8 @@ _collect_artifacts() {
 		[ -f "$f" ] && cp "$f" "$out/"
 	done
 	for p in $(sed -n 's/.*serving \/healthz, \/readyz and \/metrics on .* port \([0-9]*\).*/\1/p' "$dir"/*.log | sort -u); do
-		curl -s --max-time 3 "http://127.0.0.1:$p/metrics" >"$out/metrics-$p.txt"
+		curl -s --max-time 3 "http://127.0.0.1:$p/metrics" >"$out/metrics-$p.txt" ||
+			rm -f "$out/metrics-$p.txt" # that controller is gone
 	done
 	if [ -n "${K:-}" ] && [ -f "$K" ]; then
 		# concurrently: each call is bounded, the whole takes the slowest
