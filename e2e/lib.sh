@@ -124,7 +124,8 @@ plant_secret() { # VALUE
 # From the test's cleanup, before its processes and clusters go: copy
 # DIR's logs and outputs, dump Events, KubeFedClusters, the federated
 # objects' status and each running controller's /metrics, and plant the
-# secrets in sight (the host's kubeconfig and tunnel Secrets, token and
+# secrets in sight (fed's Secrets in every cluster: kubeconfigs, tunnel
+# keys, agent credentials and tokens, member tokens; token and
 # credential files in DIR, the test's kubeconfig, each SECRET given).
 # Bounded (a few seconds), and it never fails the test or its cleanup.
 collect_artifacts() { # DIR [SECRET...]
@@ -152,6 +153,8 @@ _collect_artifacts() {
 		# concurrently: each call is bounded, the whole takes the slowest
 		for c in $(kubectl --kubeconfig "$K" config get-contexts -o name); do
 			_kget "$c" get events -A -o yaml >"$out/events-$c.yaml" &
+			# the agents' credentials and tokens, the member tokens
+			_kget "$c" get secrets -A -o json >"$tmp/secrets-$c.json" &
 		done
 		_kget host get kubefedclusters -A -o yaml >"$out/kubefedclusters.yaml" &
 		{
@@ -160,12 +163,9 @@ _collect_artifacts() {
 			[ -z "$p" ] || _kget host get "$p" -A -o \
 				jsonpath='{range .items[*]}{.kind} {.metadata.namespace}/{.metadata.name} {.status}{"\n"}{end}'
 		} >"$out/federated-status.txt" &
-		for c in kubefed-kubeconfig fed-tunnel; do
-			_kget host -n kube-system get secret "$c" -o json >"$tmp/$c.json" &
-		done
 		wait
-		for c in kubefed-kubeconfig fed-tunnel; do
-			[ -s "$tmp/$c.json" ] && planted+=(--k8s-secret-json "$tmp/$c.json")
+		for f in "$tmp"/*.json; do
+			[ -s "$f" ] && planted+=(--k8s-secret-json "$f")
 		done
 		planted+=(--kubeconfig "$K")
 	fi

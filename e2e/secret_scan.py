@@ -77,13 +77,23 @@ class Planter:
             self.add(pem)
 
     def k8s_secret(self, obj):
+        if "items" in obj:
+            # a list: fed's own Secrets (fed-agent*, fed-member-token, ...)
+            for item in obj["items"] or []:
+                name = (item.get("metadata") or {}).get("name", "")
+                if name.startswith(("fed-", "kubefed-")):
+                    self.k8s_secret(item)
+            return
         for key, b64 in (obj.get("data") or {}).items():
             try:
                 val = base64.b64decode(b64)
             except (binascii.Error, ValueError):
                 continue
-            if key.startswith("bootstrap-") or key.endswith(".crt"):
-                continue  # "<cluster> <expiry>" (the token is hashed), and certificates
+            if (key.startswith(("bootstrap-", "credential-expiry-")) or key.endswith(".crt")
+                    or key == "namespace" or val.strip().isdigit()):
+                # "<cluster> <expiry>" (the token is hashed), expiries,
+                # certificates, a namespace: not secret
+                continue
             if b"kind: Config" in val or b'"kind": "Config"' in val or "kubeconfig" in key:
                 self.kubeconfig(val)
                 continue
