@@ -111,3 +111,70 @@ spec:
   placement: {clusters: [{name: $2}]}
 EOF
 }
+# ---- the secret scan (e2e/secret_scan.py, run last as e2e.zz_secret_scan) ----
+# Every test leaves what it produced in $FED_E2E_ARTIFACTS/<test>/ and
+# plants the secret values it used in $FED_E2E_ARTIFACTS/secrets; the scan
+# fails on any artifact holding any of them.
+FED_E2E_ARTIFACTS=${FED_E2E_ARTIFACTS:-${TMPDIR:-/tmp}/fed-e2e-artifacts}
+_e2e_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Record VALUE as a secret no log, Event, status or metric may hold.
+plant_secret() { # VALUE
+	python3 "$_e2e_dir/secret_scan.py" plant --value "$1"
+}
+# From the test's cleanup, before its processes and clusters go: copy
+# DIR's logs and outputs, dump Events, KubeFedClusters, the federated
+# objects' status and each running controller's /metrics, and plant the
+# secrets in sight (fed's Secrets in every cluster: kubeconfigs, tunnel
+# keys, agent credentials and tokens, member tokens; token and
+# credential files in DIR, the test's kubeconfig, each SECRET given).
+# Bounded (a few seconds), and it never fails the test or its cleanup.
+collect_artifacts() { # DIR [SECRET...]
+	(set +e +u +o pipefail; _collect_artifacts "$@") >/dev/null 2>&1 </dev/null || true
+}
+_kget() { # CONTEXT ARGS...
+	local c=$1
+	shift
+	timeout 20 kubectl --kubeconfig "$K" --context "$c" --request-timeout=8s "$@"
+}
+_collect_artifacts() {
+	local dir=$1 out f p c tmp planted=()
+	shift
+	out=$FED_E2E_ARTIFACTS/$(basename "$0" .sh)
+	mkdir -p "$out" || return
+	tmp=$(mktemp -d)
+	for f in "$dir"/*.log "$dir"/*.out "$dir"/*.err; do
+		[ -f "$f" ] && cp "$f" "$out/"
+	done
+	for p in $(sed -n 's/.*serving \/healthz, \/readyz and \/metrics on .* port \([0-9]*\).*/\1/p' "$dir"/*.log | sort -u); do
+		curl -s --max-time 3 "http://127.0.0.1:$p/metrics" >"$out/metrics-$p.txt" ||
+			rm -f "$out/metrics-$p.txt" # that controller is gone
+	done
+	if [ -n "${K:-}" ] && [ -f "$K" ]; then
+		# concurrently: each call is bounded, the whole takes the slowest
+		for c in $(kubectl --kubeconfig "$K" config get-contexts -o name); do
+			_kget "$c" get events -A -o yaml >"$out/events-$c.yaml" &
+			# the agents' credentials and tokens, the member tokens
+			_kget "$c" get secrets -A -o json >"$tmp/secrets-$c.json" &
+		done
+		_kget host get kubefedclusters -A -o yaml >"$out/kubefedclusters.yaml" &
+		{
+			p=$(_kget host api-resources -o name | grep -E '\.(types|core|scheduling)\.kubefed\.io$' |
+				grep -v '^kubefedclusters\.' | paste -sd, -)
+			[ -z "$p" ] || _kget host get "$p" -A -o \
+				jsonpath='{range .items[*]}{.kind} {.metadata.namespace}/{.metadata.name} {.status}{"\n"}{end}'
+		} >"$out/federated-status.txt" &
+		wait
+		for f in "$tmp"/*.json; do
+			[ -s "$f" ] && planted+=(--k8s-secret-json "$f")
+		done
+		planted+=(--kubeconfig "$K")
+	fi
+	for f in "$dir"/*token* "$dir"/*cred* "$dir"/forged* "$dir"/*.key; do
+		case $f in *.log | *.out | *.err) continue ;; esac
+		[ -f "$f" ] && [ "$(stat -c %s "$f")" -le 16384 ] && planted+=(--file "$f")
+	done
+	for p in "$@"; do planted+=(--value "$p"); done
+	python3 "$_e2e_dir/secret_scan.py" plant "${planted[@]}"
+	rm -rf "$tmp"
+	: >"$out/collected"
+}

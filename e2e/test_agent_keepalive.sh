@@ -46,6 +46,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); p
 
 cleanup() {
 	local p
+	collect_artifacts "$work" || true
 	for p in "$apid" "$cpid" "$rpid"; do
 		[ -z "$p" ] || kill -9 "$p" 2>/dev/null || true
 	done

@@ -28,6 +28,7 @@ has_event() { [ -n "$(last_event "$1" "$2")" ]; }
 
 cleanup() {
 	local p
+	collect_artifacts "$work" || true
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
 	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true

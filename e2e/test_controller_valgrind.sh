@@ -11,6 +11,7 @@ K=$FED_E2E_KUBECONFIG
 k() { kubectl --kubeconfig "$K" --context host "$@"; }
 work=$(mktemp -d)
 cleanup() {
+	{ . "$(dirname "$0")/lib.sh" && collect_artifacts "$work"; } || true
 	[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || true
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
 	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true

@@ -40,6 +40,7 @@ ftc_exists() { k -n $FNS get federatedtypeconfig "$1" >/dev/null 2>&1; }
 crd_exists() { k get crd "$1" >/dev/null 2>&1; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	k -n $NS delete federatedwidgets --all --wait=false >/dev/null 2>&1 || true
 	for o in $(k -n $NS get federatedwidgets,federatednamespaces -o name 2>/dev/null); do
 		k -n $NS patch "$o" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true

@@ -42,6 +42,7 @@ member_clean() { # CONTEXT: what join creates, gone
 
 cleanup() {
 	local p c
+	collect_artifacts "$work" || true
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member2 >/dev/null 2>&1 || true
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true

@@ -35,6 +35,7 @@ remove_agent() { # what kubectl delete -f agent.yaml does, without waiting for t
 	km member2 delete ns "$1" --wait=false --ignore-not-found >/dev/null 2>&1 || true
 }
 cleanup() {
+	collect_artifacts "$work" || true
 	stop_agent
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	for c in host member2; do km $c delete ns $NS $NS-2 --wait=false >/dev/null 2>&1 || true; done

@@ -19,6 +19,7 @@ fc() { "$F" "$1" --kubeconfig "$K" --host-cluster-context host "${@:2}"; } # CMD
 run() { rc=0; fc "$@" >"$work/out" 2>"$work/err" || rc=$?; out=$(cat "$work/out"); err=$(cat "$work/err"); }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	for c in host member1; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true

@@ -30,6 +30,7 @@ finalize_ns() { # CONTEXT NS: drop the finalizer nobody runs here (no kcm)
 
 cleanup() {
 	local c
+	collect_artifacts "$work" || true
 	[ -z "$bgpid" ] || kill "$bgpid" 2>/dev/null || true
 	# the controller's finalizer would hold the federated objects forever
 	k -n $NS delete federateddeployments,federatednamespaces,replicaschedulingpreferences --all --wait=false >/dev/null 2>&1 || true

@@ -14,6 +14,7 @@ failed=0
 
 lc() { "$LC" "$1" --state-dir "$state" "${@:2}"; }
 cleanup() {
+	{ . "$(dirname "$0")/lib.sh" && collect_artifacts "$state"; } || true
 	lc down >/dev/null 2>&1 || true
 	rm -rf "$state"
 }

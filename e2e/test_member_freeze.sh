@@ -20,6 +20,7 @@ conn() { k -n $FNS get kubefedcluster member1 -o jsonpath='{.status.connectivity
 lists() { grep -c "\[member1\] watching managed configmaps" "$work/ctl.log" || true; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	lc thaw member1 || true
 	for c in host member1; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done

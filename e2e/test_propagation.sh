@@ -20,6 +20,7 @@ fstatus() { k -n $NS get "$1" "$2" -o jsonpath="$3" 2>/dev/null || true; }
 writes() { grep -c " $NS/[a-z0-9.-]*: writing (" "$work/ctl.log" || true; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1 || true
 	for c in host member1 member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done

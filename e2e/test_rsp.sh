@@ -24,6 +24,7 @@ pass=0 fail=0 cpid= spid=
 . "$(dirname "$0")/lib.sh"
 WAIT_STEP=0.5
 cleanup() {
+	collect_artifacts "$S" || true
 	[ -z "$spid" ] || kill "$spid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	cp "$S/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-rsp-controller.log" 2>/dev/null || true

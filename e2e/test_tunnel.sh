@@ -23,6 +23,7 @@ status_of() { kfc "$1" '{.status.connectivityStatus}'; }
 metric() { curl -s "http://127.0.0.1:$mport/metrics" | sed -n "s/^$1 //p"; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$apid" ] || { kill -CONT "$apid"; kill -9 "$apid"; } 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	for c in host member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done

@@ -37,6 +37,7 @@ count() { grep -c "$1" "$2" || true; }
 CREDS=()
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$apid" ] || { kill -CONT "$apid"; kill -9 "$apid"; } 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	km $M delete ns $NS --wait=false >/dev/null 2>&1 || true

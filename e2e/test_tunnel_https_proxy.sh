@@ -39,6 +39,7 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); p
 
 cleanup() {
 	local p
+	collect_artifacts "$work" "$PXPASS" || true
 	for p in "$apid" "$cpid" "$spid" "$tpid"; do
 		[ -z "$p" ] || kill -9 "$p" 2>/dev/null || true
 	done

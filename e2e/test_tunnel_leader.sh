@@ -40,6 +40,7 @@ ready_on() { metric "$1" "fed_cluster_ready{cluster=\"$C\"}"; }
 listener() { ss -ltnpH "sport = :$TPORT" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | sort -u | tr '\n' ' ' | sed 's/ $//'; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	k delete ns $NS --wait=false >/dev/null 2>&1 || true
 	km member2 delete ns $NS --wait=false >/dev/null 2>&1 || true

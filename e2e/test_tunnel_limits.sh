@@ -25,6 +25,7 @@ count() { grep -c -- "$1" "$2" || true; }
 
 cleanup() {
 	local p
+	collect_artifacts "$work" || true
 	for p in "${APIDS[@]}" "${HOLDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true

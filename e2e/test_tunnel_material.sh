@@ -18,6 +18,7 @@ status_of() { kfc "$1" '{.status.connectivityStatus}'; }
 count() { grep -c -- "$1" "$2" || true; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true

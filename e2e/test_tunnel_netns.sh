@@ -36,6 +36,7 @@ kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; 
 status_of() { kfc "$1" '{.status.connectivityStatus}'; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	[ -z "$ppid_" ] || kill -9 "$ppid_" 2>/dev/null || true

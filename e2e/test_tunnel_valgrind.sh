@@ -18,6 +18,7 @@ kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; 
 status_of() { kfc "$1" '{.status.connectivityStatus}'; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	for c in host member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done

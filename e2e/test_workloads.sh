@@ -13,6 +13,7 @@ pass=0 fail=0 cpid=
 . "$(dirname "$0")/lib.sh"
 WAIT_STEP=0.2
 cleanup() {
+	collect_artifacts "$S" || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	cp "$S/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-workloads-controller.log" 2>/dev/null || true
 	"$FED_LOCAL_CLUSTERS" down --state-dir "$S" >/dev/null 2>&1 || true

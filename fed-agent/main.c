@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "agent.h"
+#include "fed/harden.h"
 #include "fed/log.h"
 #include "fed/opt.h"
 #include "fed/tunnel_proxy.h"
@@ -362,6 +363,7 @@ int main(int argc, char **argv)
 	char *args[1], *ca = NULL, *proxy_ca = NULL;
 	int nargs, level, rc = 1;
 
+	(void)fed_process_harden();
 	memset(&a, 0, sizeof(a));
 	a.heartbeat = 10;
 	a.max_backoff = 60;

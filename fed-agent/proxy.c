@@ -44,6 +44,9 @@ static void dial_free(struct agent_proxy_dial *d)
 	if (d->req.data)
 		OPENSSL_cleanse(d->req.data, d->req.cap); /* may hold the proxy's password */
 	fed_buf_release(&d->req);
+	/* a proxy may echo what it was sent, Proxy-Authorization included */
+	if (d->resp.data)
+		OPENSSL_cleanse(d->resp.data, d->resp.cap);
 	fed_buf_release(&d->resp);
 	fed_proxy_release(&d->px);
 	free(d->target);

@@ -9,6 +9,7 @@
 #include "podlabel.h"
 #include "tunnel.h"
 #include "fed/federation.h"
+#include "fed/harden.h"
 #include "fed/log.h"
 #include "fed/opt.h"
 #include "fed/tunnel_conn.h"
@@ -358,6 +359,7 @@ int main(int argc, char **argv)
 	bool help;
 	int nargs, level;
 
+	(void)fed_process_harden();
 	memset(&ctl, 0, sizeof(ctl));
 	o->config_namespace = "kube-system";
 	o->config_name = "kubefed-config";

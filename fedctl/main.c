@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fed/log.h"
+#include "fed/harden.h"
 #include "fedctl.h"
 
 static const struct fedctl_cmd commands[] = {
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
 	char **cargv = NULL;
 	int ret, i, cmd_at, cargc = 0;
 
+	(void)fed_process_harden();
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.fed_namespace = "kube-federation-system";
 	/* global options may come first: fedctl --kubeconfig X list */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -99,11 +100,154 @@ static size_t scheme_len(const char *url)
 	return strncmp(url + n, "://", 3) ? 0 : n;
 }
 
+static void wipe_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* The "%XX" escapes of s[0..n) decoded into a new string (*out, for the
+ * caller to wipe). field names the part in errors; its value is never
+ * quoted (it may be the password). */
+static int pct_decode(const char *s, size_t n, const char *field, char **out, struct fed_error *err)
+{
+	char *d = malloc(n + 1);
+	size_t j = 0;
+
+	*out = NULL;
+	if (!d)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++, j++) {
+		char hex[3] = {0};
+
+		if (s[i] != '%') {
+			d[j] = s[i];
+			continue;
+		}
+		if (n - i < 3 || !isxdigit((unsigned char)s[i + 1]) ||
+		    !isxdigit((unsigned char)s[i + 2])) {
+			OPENSSL_cleanse(d, n + 1);
+			free(d);
+			return fed_error_set(err, FED_EINVAL,
+			                     "proxy: the %s in the URL has a malformed %%-escape "
+			                     "(write each escape as %%XX, a literal '%%' as %%25)",
+			                     field);
+		}
+		hex[0] = s[i + 1];
+		hex[1] = s[i + 2];
+		d[j] = (char)strtol(hex, NULL, 16);
+		OPENSSL_cleanse(hex, sizeof(hex));
+		i += 2;
+		if (!d[j]) {
+			OPENSSL_cleanse(d, n + 1);
+			free(d);
+			return fed_error_set(err, FED_EINVAL,
+			                     "proxy: the %s in the URL decodes to a NUL byte (%%00 "
+			                     "cannot be sent)",
+			                     field);
+		}
+	}
+	d[j] = '\0';
+	*out = d;
+	return 0;
+}
+
+/* userinfo u[0..n) ("user[:password]", percent-encoded) as the base64
+ * "user:password" of a Basic Proxy-Authorization, and the decoded user.
+ * A ':' inside the user cannot be carried by Basic (RFC 7617). */
+static int parse_userinfo(const char *u, size_t n, struct fed_proxy *out, struct fed_error *err)
+{
+	const char *colon = memchr(u, ':', n);
+	size_t ul = colon ? (size_t)(colon - u) : n;
+	char *user = NULL, *pass = NULL, *plain = NULL;
+	size_t pl;
+	int rc;
+
+	if ((rc = pct_decode(u, ul, "user", &user, err)) < 0 ||
+	    (rc = pct_decode(colon ? colon + 1 : "", colon ? n - ul - 1 : 0, "password", &pass,
+	                     err)) < 0)
+		goto out;
+	if (!*user || strchr(user, ':')) {
+		rc = fed_error_set(err, FED_EINVAL,
+		                   !*user ? "proxy: the URL has a password but no user (use "
+		                            "http://USER:PASSWORD@HOST:PORT)"
+		                          : "proxy: the user in the URL decodes to a ':' (Basic "
+		                            "proxy authentication cannot carry it)");
+		goto out;
+	}
+	pl = strlen(user) + 1 + strlen(pass);
+	plain = malloc(pl + 1);
+	out->basic_auth = malloc(4 * ((pl + 2) / 3) + 1);
+	if (!plain || !out->basic_auth) {
+		rc = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(plain, pl + 1, "%s:%s", user, pass);
+	EVP_EncodeBlock((unsigned char *)out->basic_auth, (const unsigned char *)plain, (int)pl);
+	out->user = user;
+	user = NULL;
+	rc = 0;
+out:
+	wipe_free(user);
+	wipe_free(pass);
+	wipe_free(plain);
+	return rc;
+}
+
+/* host[:port] or [v6]:port in h[0..n), the port defaulting to defport. */
+static int parse_hostport(const char *h, size_t n, const char *defport, struct fed_proxy *out)
+{
+	const char *hend, *port = NULL;
+	unsigned char a6[16];
+	size_t pn = 0;
+	long v;
+
+	if (n && h[0] == '[') {
+		const char *rb = memchr(h, ']', n);
+
+		if (!rb)
+			return FED_EINVAL;
+		out->host = strndup(h + 1, (size_t)(rb - h - 1));
+		if (!out->host || inet_pton(AF_INET6, out->host, a6) != 1)
+			return FED_EINVAL;
+		hend = rb + 1;
+		if (hend < h + n && *hend != ':')
+			return FED_EINVAL;
+	} else {
+		hend = memchr(h, ':', n);
+		if (!hend)
+			hend = h + n;
+		out->host = strndup(h, (size_t)(hend - h));
+		if (!out->host || !*out->host || strpbrk(out->host, "[]"))
+			return FED_EINVAL;
+	}
+	if (hend < h + n) {
+		port = hend + 1;
+		pn = (size_t)(h + n - port);
+		if (!pn || pn > 5)
+			return FED_EINVAL;
+		for (size_t i = 0; i < pn; i++)
+			if (!isdigit((unsigned char)port[i]))
+				return FED_EINVAL;
+	}
+	out->port = port ? strndup(port, pn) : strdup(defport);
+	if (!out->port)
+		return FED_ENOMEM;
+	v = strtol(out->port, NULL, 10);
+	return v >= 1 && v <= 65535 ? 0 : FED_EINVAL;
+}
+
+/* As RFC 3986 and curl read it: the authority runs from after "//" to the
+ * first '/', '?' or '#'; the userinfo runs to its LAST '@' (a password may
+ * hold a raw '@'); user and password split at the first ':' and are
+ * percent-decoded. */
 int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error *err)
 {
-	const char *p, *at, *hs, *end, *defport;
-	char *auth = NULL;
+	const char *p, *at = NULL, *hs, *end;
 	size_t sl;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!url || !*url)
@@ -127,57 +271,39 @@ int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error
 	} else {
 		p = url;
 	}
-	defport = out->tls ? "443" : "80";
 	end = p + strcspn(p, "/?#");
-	at = memchr(p, '@', (size_t)(end - p));
+	for (const char *c = p; c < end; c++) {
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return fed_error_set(err, FED_EINVAL,
+			                     "proxy: the URL holds a space or a control character "
+			                     "(percent-encode it in the user or password)");
+		if (*c == '@')
+			at = c;
+	}
 	hs = at ? at + 1 : p;
-	if (at) {
-		size_t n = (size_t)(at - p);
-
-		auth = malloc(4 * ((n + 2) / 3) + 1);
-		if (!auth)
-			return fed_error_set(err, FED_ENOMEM, "out of memory");
-		EVP_EncodeBlock((unsigned char *)auth, (const unsigned char *)p, (int)n);
+	if (at && (rc = parse_userinfo(p, (size_t)(at - p), out, err)) < 0)
+		goto fail;
+	if ((rc = parse_hostport(hs, (size_t)(end - hs), out->tls ? "443" : "80", out)) < 0) {
+		/* the URL may hold a password: never quote it */
+		fed_error_set(err, rc,
+		              rc == FED_ENOMEM ? "out of memory"
+		                               : "proxy: malformed host or port in the URL (use "
+		                                 "http://HOST:PORT, https://HOST:PORT or "
+		                                 "http://[IPv6]:PORT, port 1-65535)");
+		goto fail;
 	}
-	if (*hs == '[') {
-		const char *rb = memchr(hs, ']', (size_t)(end - hs));
-
-		if (!rb)
-			goto bad;
-		out->host = strndup(hs + 1, (size_t)(rb - hs - 1));
-		out->port = rb + 1 < end && rb[1] == ':' ? strndup(rb + 2, (size_t)(end - rb - 2))
-		                                         : strdup(defport);
-	} else {
-		const char *colon = memchr(hs, ':', (size_t)(end - hs));
-
-		out->host = strndup(hs, (size_t)((colon ? colon : end) - hs));
-		out->port = colon ? strndup(colon + 1, (size_t)(end - colon - 1)) : strdup(defport);
-	}
-	if (!out->host || !out->port || !*out->host || !*out->port)
-		goto bad;
-	if (strlen(out->port) > 5 || atoi(out->port) < 1 || atoi(out->port) > 65535)
-		goto bad;
-	for (const char *c = out->port; *c; c++)
-		if (!isdigit((unsigned char)*c))
-			goto bad;
-	out->basic_auth = auth;
 	return 0;
-bad:
-	free(auth);
+fail:
 	fed_proxy_release(out);
-	/* the URL may hold a password: never quote it */
-	return fed_error_set(err, FED_EINVAL,
-	                     "proxy: malformed URL (use http://HOST:PORT or https://HOST:PORT)");
+	return rc;
 }
 
 void fed_proxy_release(struct fed_proxy *p)
 {
 	free(p->host);
 	free(p->port);
-	if (p->basic_auth) {
-		memset(p->basic_auth, 0, strlen(p->basic_auth));
-		free(p->basic_auth);
-	}
+	free(p->user);
+	wipe_free(p->basic_auth);
 	memset(p, 0, sizeof(*p));
 }
 

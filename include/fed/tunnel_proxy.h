@@ -2,7 +2,8 @@
  * (HTTPS_PROXY, NO_PROXY). The tunnel's TLS runs through the proxy end to
  * end; with an https:// proxy it runs inside the agent's TLS session to
  * the proxy (TLS in TLS). The parsing is pure (unit-tested in
- * test_tunnel.c, fuzzed in fuzz_tunnel_http). */
+ * test_tunnel.c and test_proxy_url.c, fuzzed in fuzz_proxy_url and
+ * fuzz_tunnel_http). */
 #ifndef FED_TUNNEL_PROXY_H
 #define FED_TUNNEL_PROXY_H
 
@@ -17,13 +18,19 @@
 struct fed_proxy {
 	char *host;
 	char *port;
-	char *basic_auth; /* base64 "user:password" from the URL, or NULL (wiped on release) */
+	char *user;       /* the decoded user from the URL, or NULL */
+	char *basic_auth; /* base64 "user:password" (decoded) from the URL, or NULL (wiped on
+	                     release) */
 	bool tls;         /* https://: TLS to the proxy itself */
 };
 
-/* "http://[user:pass@]host[:port][/]" (port 80), "https://..." (port
- * 443) or "host:port" (http). Other schemes are refused by name; errors
- * never quote the rest of the URL (it may hold a password). */
+/* "http://[user[:password]@]host[:port][/...]" (port 80), "https://..."
+ * (port 443), "[v6]:port" or "host:port" (http), read as RFC 3986 and curl
+ * do: the userinfo runs to the last '@' before the first '/', '?' or '#';
+ * user and password split at the first ':' and are percent-decoded (a
+ * malformed escape or a %00 is refused). Other schemes are refused by
+ * name; errors name the field at fault and never quote the rest of the
+ * URL (it may hold a password). */
 int fed_proxy_parse_url(const char *url, struct fed_proxy *out, struct fed_error *err);
 void fed_proxy_release(struct fed_proxy *p);
 /* Does no_proxy (comma-separated: "*", host names matching the host and
