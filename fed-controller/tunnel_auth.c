@@ -373,9 +373,11 @@ static void authop_done(struct fed_kube_response *resp, void *ud)
 
 	op->call = NULL;
 	if (resp->err.code) {
-		/* 4xx but 408/429: the test or the remove failed, the token is
-		 * gone or changed: someone else spent it */
-		if (st >= 400 && st < 500 && st != 408 && st != 429) {
+		/* the test or the remove failed (422), a conflict (409), or no
+		 * Secret (404): the token is gone or changed, someone else spent
+		 * it. Anything else (403 from RBAC or a policy, 5xx, no answer)
+		 * says nothing about it: retry, and else it was not spent. */
+		if (st == 404 || st == 409 || st == 422) {
 			fed_map_put(&t->used, op->hex, TOKEN_SPENT, NULL);
 			tunnel_count_refused(t, "replayed_token");
 			fed_tunnel_conn_auth_complete(
