@@ -11,7 +11,8 @@
 #      (the re-join's token) connects;
 #  (c) fedctl rotate on a live agent: its credential file changes, the old
 #      credential is refused when a second agent presents it, the agent stays
-#      Connected on its one connection (no reconnect, no stream reset);
+#      Connected on its one connection, and a watch held open through the
+#      tunnel across the rotation still delivers events (no stream dropped);
 #  (d) a new credential-key in the Secret: the live agent gets a credential
 #      under it without reconnecting, the old one is refused, no restart.
 # Refusals are counted from fed_tunnel_refused_total{reason=...} (the log's
@@ -51,6 +52,7 @@ cleanup() {
 	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
 	k -n $FNS delete svc fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
 	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	km member2 delete ns $NS-after-rotate --wait=false >/dev/null 2>&1 || true
 	km member2 -n default delete sa fed-agent-revoke --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-revoke --ignore-not-found >/dev/null 2>&1 || true
 	for f in "$work"/*.log; do
@@ -282,6 +284,20 @@ conn_n1=$(connections n1)
 disc0=$(count "disconnected" "$work/ctl.log")
 resets0=$(count "reset" "$work/agent-n1.log")
 revoked0=$(refused revoked_credential)
+# a watch held open through the tunnel across the rotation: the member's
+# URL on the host (the loopback listener the controller's client uses)
+murl=$(sed -n "s/.*\[$C\] connecting to \([a-z+]*:[^ ]*\) (clientCIDR.*/\1/p" "$work/ctl.log" | tail -n 1)
+watch_url="/api/v1/namespaces?watch=1&timeoutSeconds=120"
+case "$murl" in
+http://*) curl -sN --max-time 120 "$murl$watch_url" >"$work/watch.out" 2>/dev/null & ;;
+*) # a Unix socket path (http+unix:// or unix:PATH)
+	sock=${murl#*unix:}; sock=${sock#//}
+	curl -sN --max-time 120 --unix-socket "$sock" "http://member$watch_url" >"$work/watch.out" 2>/dev/null & ;;
+esac
+wpid=$!
+pids+=($wpid)
+wait_until 15 grep -q '"type":"ADDED"' "$work/watch.out" &&
+	ok "a watch of namespaces is open through the tunnel ($murl)" || bad "no watch through $murl"
 out=$(fedctl rotate $C 2>&1) && ok "fedctl rotate $C: $out" || bad "rotate: $out"
 if wait_until 20 file_differs "$work/cred-n1" "$work/cred-n1.before"; then
 	ok "the live agent's credential file changed (generation $(tr . '\n' <"$work/cred-n1.before" | tail -3 | head -1) -> $(tr . '\n' <"$work/cred-n1" | tail -3 | head -1))"
@@ -303,6 +319,14 @@ if [ "$(status_of)" = Connected ] && [ "$(agents)" = 1 ] && [ "$(connections n1)
 else
 	bad "n1 after rotate: $(status_of), agents $(agents), connections $(connections n1) (was $conn_n1), disconnects $(count disconnected "$work/ctl.log") (was $disc0)"
 fi
+km member2 create ns $NS-after-rotate >/dev/null
+if kill -0 "$wpid" 2>/dev/null && wait_until 15 grep -q "\"name\":\"$NS-after-rotate\"" "$work/watch.out"; then
+	ok "the watch opened before the rotation is still open and delivers the namespace created after it (no stream dropped)"
+else
+	bad "the watch through the tunnel ended or stalled across the rotation"
+fi
+kill "$wpid" 2>/dev/null || true
+km member2 delete ns $NS-after-rotate --wait=false >/dev/null 2>&1 || true
 out=$(fedctl rotate nosuch 2>&1) && bad "rotate of an unknown cluster succeeded" ||
 	{ grep -q "not in the federation" <<<"$out" && ok "rotate of an unknown cluster: $out" || bad "rotate nosuch: $out"; }
 
