@@ -22,10 +22,9 @@ unsigned long long fedctl_tunnel_bump(cJSON *body, const cJSON *secret, const ch
                                       bool revoke)
 {
 	char key[300], val[64], *old, *b64, *end;
-	const char *rv = fed_obj_str(secret, "metadata.resourceVersion");
 	const cJSON *v;
 	unsigned long long g = 0;
-	cJSON *data = cJSON_GetObjectItem(body, "data"), *meta;
+	cJSON *data = cJSON_GetObjectItem(body, "data");
 
 	snprintf(key, sizeof(key), "generation-%s", name);
 	v = cJSON_GetObjectItem(cJSON_GetObjectItem(secret, "data"), key);
@@ -44,14 +43,6 @@ unsigned long long fedctl_tunnel_bump(cJSON *body, const cJSON *secret, const ch
 	cJSON_DeleteItemFromObject(data, key);
 	cJSON_AddStringToObject(data, key, b64 ? b64 : "");
 	free(b64);
-	/* conditional: two bumps at once must not both write the same number */
-	if (rv) {
-		meta = cJSON_GetObjectItem(body, "metadata");
-		if (!meta)
-			meta = cJSON_AddObjectToObject(body, "metadata");
-		cJSON_DeleteItemFromObject(meta, "resourceVersion");
-		cJSON_AddStringToObject(meta, "resourceVersion", rv);
-	}
 	return g;
 }
 
@@ -157,6 +148,12 @@ int cmd_rotate(struct fedctl *ctx, int argc, char **argv)
 		}
 		body = cJSON_CreateObject();
 		g = fedctl_tunnel_bump(body, secret, args[0], false);
+		/* conditional, so that two rotates at once write two numbers */
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"),
+		                        "resourceVersion",
+		                        fed_obj_str(secret, "metadata.resourceVersion")
+		                            ? fed_obj_str(secret, "metadata.resourceVersion")
+		                            : "");
 		patch = cJSON_PrintUnformatted(body);
 		cJSON_Delete(body);
 		body = NULL;

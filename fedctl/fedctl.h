@@ -95,8 +95,9 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv);
 int cmd_rotate(struct fedctl *ctx, int argc, char **argv);
 /* Add to the merge-patch body for the host's fed-tunnel Secret (as read:
  * secret) the next generation-<name>, "<n> revoke" when revoke (the
- * controller then closes the live connections instead of re-issuing),
- * and its resourceVersion as a precondition. Returns the new generation. */
+ * controller then closes the live connections instead of re-issuing).
+ * Returns the new generation. Unconditional: a lost update between two
+ * fedctl runs still leaves it above every earlier credential's. */
 unsigned long long fedctl_tunnel_bump(cJSON *body, const cJSON *secret, const char *name,
                                       bool revoke);
 
