@@ -223,7 +223,8 @@ static void store_secret(struct agent *a)
 {
 	struct fed_kube_request req = {.max_retries = 2, .timeout_ms = 10000};
 	struct fed_error err = FED_ERROR_INIT;
-	struct fed_buf body = FED_BUF_INIT;
+	struct fed_buf body =
+	    FED_BUF_INIT_SENSITIVE; /* the credential, base64: wiped on grow too */
 	char path[512], *v64 = NULL;
 	size_t n;
 
