@@ -80,6 +80,9 @@ int agent_credential_load(struct agent *a, struct fed_error *err);
  * Secret (asynchronously). */
 void agent_credential_save(struct agent *a, const char *cred);
 void agent_credential_release(struct agent *a);
+/* Replace path with cred: mkstemp in the same directory, 0600, fsync,
+ * rename (a planted <path>.tmp or symlink is never written through). */
+int agent_credential_write_file(const char *path, const char *cred, struct fed_error *err);
 
 /* upstream.c */
 int agent_upstream_init(struct agent *a, struct fed_error *err);

@@ -6,9 +6,11 @@
  * or create when it does not exist), latest value wins. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -221,7 +223,8 @@ static void store_secret(struct agent *a)
 {
 	struct fed_kube_request req = {.max_retries = 2, .timeout_ms = 10000};
 	struct fed_error err = FED_ERROR_INIT;
-	struct fed_buf body = FED_BUF_INIT;
+	struct fed_buf body =
+	    FED_BUF_INIT_SENSITIVE; /* the credential, base64: wiped on grow too */
 	char path[512], *v64 = NULL;
 	size_t n;
 
@@ -269,21 +272,67 @@ out:
 	wipe_buf(&body);
 }
 
-/* The credential from AUTH_OK, kept for the next connections (0600,
- * written atomically). */
+/* Write cred to path atomically: a fresh temporary file in the same
+ * directory (mkstemp: O_CREAT|O_EXCL, never follows or reuses a planted
+ * file or symlink), 0600 whatever the umask, synced, then renamed over
+ * path. The descriptor is closed exactly once on every path, and the
+ * temporary file does not outlive a failure. */
+int agent_credential_write_file(const char *path, const char *cred, struct fed_error *err)
+{
+	char *tmp = NULL;
+	size_t n = strlen(cred), done = 0;
+	int fd = -1, rc = 0;
+	bool created = false;
+
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+		tmp = NULL;
+		rc = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = fed_error_set(err, FED_ERR, "creating a temporary file next to %s: %s", path,
+		                   strerror(errno));
+		goto out;
+	}
+	created = true;
+	if (fchmod(fd, 0600) < 0)
+		goto fail;
+	while (done < n) {
+		ssize_t w = write(fd, cred + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		done += (size_t)w;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	rc = close(fd);
+	fd = -1;
+	if (rc < 0 || rename(tmp, path) < 0)
+		goto fail;
+	free(tmp);
+	return 0;
+fail:
+	rc = fed_error_set(err, FED_ERR, "writing %s: %s", path, strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (created)
+		unlink(tmp); /* ours: mkstemp made it */
+	free(tmp);
+	return rc;
+}
+
+/* The credential from AUTH_OK, kept for the next connections. */
 static void store_file(struct agent *a)
 {
-	char tmp[4096];
-	int fd;
+	struct fed_error err = FED_ERROR_INIT;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", a->credential_file);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, a->cred, strlen(a->cred)) != (ssize_t)strlen(a->cred) ||
-	    fsync(fd) < 0 || close(fd) < 0 || rename(tmp, a->credential_file) < 0) {
-		FED_LOG_ERR(NULL, "cannot store the cluster credential in %s: %s",
-		            a->credential_file, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (agent_credential_write_file(a->credential_file, a->cred, &err) < 0) {
+		FED_LOG_ERR(NULL, "cannot store the cluster credential: %s", err.msg);
 		return;
 	}
 	FED_LOG_INFO(NULL, "cluster credential stored in %s", a->credential_file);

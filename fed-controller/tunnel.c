@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "controller.h"
 #include "fed/federation.h"
@@ -66,6 +67,13 @@ static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char 
 		return;
 	}
 	first = tc->nconns == 0;
+	/* its credential is of the stored generation (older ones are refused) */
+	{
+		unsigned long long g = tunnel_generation(t, cluster, NULL);
+
+		if (tc->gen_seen < g)
+			tc->gen_seen = g;
+	}
 	tc->issued[tc->nconns] = ev_now(t->ctl->loop);
 	tc->conns[tc->nconns++] = c;
 	tc->last_heartbeat = ev_now(t->ctl->loop);
@@ -147,6 +155,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 	else if (strstr(why, "too many frames for unknown streams"))
 		tunnel_count_refused(t, "unknown_stream_flood");
 	tunnel_pending_drop(t, c);
+	tunnel_auth_forget(t, c);
 	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
 		struct tcluster *tc = e->value;
 
@@ -185,19 +194,21 @@ static int ready_conns(const struct tcluster *tc)
 	return n;
 }
 
-/* Rotate the credential of each live connection that used 40% of it. */
-static void rotate(struct tcluster *tc, double now)
+/* Rotate the credential of each live connection that used 40% of it, or
+ * of every one when force (a new generation or credential-key). */
+static void rotate(struct tcluster *tc, double now, bool force)
 {
 	struct tunnel *t = tc->t;
+	unsigned long long gen = tunnel_generation(t, tc->name, NULL);
 
 	for (int i = 0; i < tc->nconns; i++) {
 		long long expiry;
 		char *cred;
 
 		if (!fed_tunnel_conn_ready(tc->conns[i]) ||
-		    now - tc->issued[i] < t->ctl->o.tunnel_cred_lifetime * ROTATE_AT)
+		    (!force && now - tc->issued[i] < t->ctl->o.tunnel_cred_lifetime * ROTATE_AT))
 			continue;
-		cred = tunnel_issue_credential(t, tc->name, &expiry);
+		cred = tunnel_issue_credential(t, tc->name, gen, &expiry);
 		if (!cred)
 			continue;
 		if (fed_tunnel_conn_send_credential(tc->conns[i], cred) == 0) {
@@ -224,7 +235,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (me = fed_map_first(&t->clusters, &it); me; me = fed_map_next(&t->clusters, &it)) {
 		struct tcluster *tc = me->value;
 
-		rotate(tc, now);
+		rotate(tc, now, false);
 		if (tc->cred_expiry > t->last_tick && tc->cred_expiry <= wall)
 			crossed = true;
 		if (ready_conns(tc) && tc->have_meta && now - tc->shown_at >= STATUS_REFRESH)
@@ -254,16 +265,75 @@ const struct fed_tunnel_conn_cb tunnel_conn_cb = {
     .closed = on_closed,
 };
 
+/* What a new Secret means for the live connections: a cluster whose
+ * generation went up gets new credentials on its live connections
+ * (fedctl rotate), or loses them ("<n> revoke": delete, re-join); a new
+ * credential-key re-issues every live connection's credential (the old
+ * ones no longer verify). */
+static void sweep_connections(struct tunnel *t, bool new_key)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	double now = ev_now(t->ctl->loop);
+
+	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
+		struct tcluster *tc = e->value;
+		bool revoke = false;
+		unsigned long long g = tunnel_generation(t, tc->name, &revoke);
+		bool bumped = g > tc->gen_seen;
+
+		if (bumped)
+			tc->gen_seen = g;
+		if (!tc->nconns || (!bumped && !new_key))
+			continue;
+		if (bumped && revoke) {
+			FED_LOG_INFO(
+			    tc->name,
+			    "tunnel: credentials revoked (generation %llu): closing %d agent "
+			    "connection%s",
+			    g, tc->nconns, tc->nconns == 1 ? "" : "s");
+			for (int i = 0; i < tc->nconns; i++)
+				fed_tunnel_conn_shutdown(tc->conns[i], FED_TUNNEL_GOAWAY_AUTH,
+				                         "credential revoked");
+			continue;
+		}
+		FED_LOG_INFO(tc->name, "tunnel: %s: new credentials for %d live agent connection%s",
+		             new_key ? "new credential-key" : "credentials rotated", tc->nconns,
+		             tc->nconns == 1 ? "" : "s");
+		rotate(tc, now, true);
+	}
+}
+
+/* SHA-256 of the certificate and key, to see them change. */
+static void tls_digest(const char *crt, size_t crt_len, const char *key, size_t key_len,
+                       unsigned char md[32])
+{
+	EVP_MD_CTX *x = EVP_MD_CTX_new();
+	unsigned int n = 0;
+
+	memset(md, 0, 32);
+	if (x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) && EVP_DigestUpdate(x, crt, crt_len) &&
+	    EVP_DigestUpdate(x, "\n--\n", 4) && EVP_DigestUpdate(x, key, key_len))
+		EVP_DigestFinal_ex(x, md, &n);
+	EVP_MD_CTX_free(x);
+}
+
 /* The Secret changed: start serving once the material is there and the
  * Federation config was read (before that every agent would be refused as
- * not_agent_cluster, and would back off just when a new leader wants it). */
+ * not_agent_cluster, and would back off just when a new leader wants it).
+ * Once serving, a new certificate or credential-key takes effect at once:
+ * new handshakes get the new certificate (live connections keep their
+ * TLS session), credentials are issued and checked with the new key. */
 void tunnel_secret_changed(struct tunnel *t)
 {
 	struct fed_error err = FED_ERROR_INIT;
-	size_t crt_len = 0, key_len = 0, hk_len = 0;
+	size_t crt_len = 0, key_len = 0, hk_len = 0, use;
 	char *crt, *key, *hk;
+	unsigned char md[32];
+	SSL_CTX *ctx = NULL;
+	bool new_key = false;
 
-	if (t->ctx || !fed_informer_synced(t->secret))
+	if (!fed_informer_synced(t->secret))
 		return;
 	crt = tunnel_secret_value(t, "tls.crt", &crt_len);
 	key = tunnel_secret_value(t, "tls.key", &key_len);
@@ -276,8 +346,43 @@ void tunnel_secret_changed(struct tunnel *t)
 	}
 	if (!t->config_seen)
 		goto out; /* tunnel_members_known() comes back here */
-	memcpy(t->key, hk, hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len);
-	t->keylen = hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len;
+	use = hk_len > sizeof(t->key) ? sizeof(t->key) : hk_len;
+	tls_digest(crt, crt_len, key, key_len, md);
+	if (t->ctx) {
+		if (CRYPTO_memcmp(md, t->tls_md, sizeof(md))) {
+			if (fed_tunnel_tls_server_ctx(crt, key, &ctx, &err) < 0) {
+				FED_LOG_ERR(
+				    NULL,
+				    "tunnel: secret %s/%s: new certificate not used: %s (the "
+				    "previous one is still served)",
+				    t->ctl->o.config_namespace, t->ctl->o.tunnel_secret, err.msg);
+			} else {
+				/* live connections hold a reference to the old one */
+				SSL_CTX_free(t->ctx);
+				t->ctx = ctx;
+				memcpy(t->tls_md, md, sizeof(md));
+				FED_LOG_INFO(
+				    NULL,
+				    "tunnel: new certificate from secret %s/%s: used for new "
+				    "connections",
+				    t->ctl->o.config_namespace, t->ctl->o.tunnel_secret);
+			}
+		}
+		if (use != t->keylen || CRYPTO_memcmp(hk, t->key, use)) {
+			OPENSSL_cleanse(t->key, sizeof(t->key));
+			memcpy(t->key, hk, use);
+			t->keylen = use;
+			new_key = true;
+			FED_LOG_INFO(NULL,
+			             "tunnel: new credential-key from secret %s/%s: earlier "
+			             "credentials are refused, live agents get new ones",
+			             t->ctl->o.config_namespace, t->ctl->o.tunnel_secret);
+		}
+		sweep_connections(t, new_key);
+		goto out;
+	}
+	memcpy(t->key, hk, use);
+	t->keylen = use;
 	if (fed_tunnel_tls_server_ctx(crt, key, &t->ctx, &err) < 0 ||
 	    tunnel_listen_start(t, &err) < 0) {
 		FED_LOG_ERR(NULL, "tunnel: secret %s/%s: %s", t->ctl->o.config_namespace,
@@ -286,9 +391,11 @@ void tunnel_secret_changed(struct tunnel *t)
 		t->ctx = NULL;
 		goto out;
 	}
+	memcpy(t->tls_md, md, sizeof(md));
 	/* now the fed-tunnel Service may send agents here */
 	podlabel_set(t->ctl->podlabel, FED_TUNNEL_LEADER, NULL, NULL);
 out:
+	OPENSSL_cleanse(md, sizeof(md));
 	tunnel_wipe_free(crt, crt_len);
 	tunnel_wipe_free(key, key_len);
 	tunnel_wipe_free(hk, hk_len);
@@ -378,6 +485,7 @@ void tunnel_stop(struct controller *ctl)
 	ev_timer_stop(ctl->loop, &t->tick);
 	ev_timer_stop(ctl->loop, &t->material_retry);
 	fed_kube_call_cancel(t->material_call);
+	tunnel_auth_stop(t);
 	tunnel_listen_stop(t);
 	fed_map_release(&t->clusters, tunnel_cluster_free);
 	fed_map_release(&t->used, NULL);

@@ -188,65 +188,101 @@ out:
 
 /* ---- credentials ---- */
 
-static void hmac_hex(struct tunnel *t, const char *msg, char out[65])
+static void hmac_hex(struct tunnel *t, const char *msg, size_t len, char out[65])
 {
 	unsigned char md[32];
 	unsigned int n = 0;
 
-	HMAC(EVP_sha256(), t->key, (int)t->keylen, (const unsigned char *)msg, strlen(msg), md, &n);
+	HMAC(EVP_sha256(), t->key, (int)t->keylen, (const unsigned char *)msg, len, md, &n);
 	for (unsigned int i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	OPENSSL_cleanse(md, sizeof(md));
 }
 
-char *tunnel_issue_credential(struct tunnel *t, const char *cluster, long long *expiry)
+unsigned long long tunnel_generation(struct tunnel *t, const char *cluster, bool *revoke)
 {
-	char body[400], mac[65], *cred;
-	long exp = (long)time(NULL) + (long)t->ctl->o.tunnel_cred_lifetime;
+	char key[300], *v;
+	unsigned long long g = 0;
+	bool r = false;
+
+	snprintf(key, sizeof(key), "generation-%s", cluster);
+	v = tunnel_secret_value(t, key, NULL);
+	if (v && tunnel_generation_parse(v, &g, &r) < 0) {
+		static struct fed_log_limit lim = FED_LOG_LIMIT(1, 60);
+
+		FED_LOG_LIMITED(FED_LOG_WARN, &lim, cluster,
+		                "tunnel: secret %s/%s: %s must be \"<number>\" or \"<number> "
+		                "revoke\"; taken as 0 (run fedctl rotate %s to fix it)",
+		                t->ctl->o.config_namespace, t->ctl->o.tunnel_secret, key, cluster);
+	}
+	free(v);
+	if (revoke)
+		*revoke = r;
+	return g;
+}
+
+char *tunnel_issue_credential(struct tunnel *t, const char *cluster, unsigned long long gen,
+                              long long *expiry)
+{
+	char body[CRED_MAX], mac[65], *cred = NULL;
+	long long exp = (long long)time(NULL) + (long long)t->ctl->o.tunnel_cred_lifetime;
+	int n = tunnel_cred_body(body, sizeof(body), cluster, gen, exp);
 
 	*expiry = exp;
-	snprintf(body, sizeof(body), CRED_PREFIX ".%s.%ld", cluster, exp);
-	hmac_hex(t, body, mac);
-	cred = malloc(strlen(body) + 66);
+	if (n < 0)
+		return NULL;
+	hmac_hex(t, body, (size_t)n, mac);
+	cred = malloc((size_t)n + 66);
 	if (cred)
-		sprintf(cred, "%s.%s", body, mac);
+		snprintf(cred, (size_t)n + 66, "%s.%s", body, mac);
 	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(body, sizeof(body));
 	return cred;
 }
 
-/* The cluster named by a credential we signed, or an error. */
+/* The cluster named by a credential we signed, of a generation not
+ * revoked, or an error; *reason gets the refusal's metric label. */
 static int check_credential(struct tunnel *t, const char *cred, size_t len, char **cluster,
-                            bool *expired, struct fed_error *err)
+                            const char **reason, struct fed_error *err)
 {
-	char buf[400], mac[65];
-	const char *dot, *name, *exp;
-	char *end;
-	long expiry;
+	struct tunnel_cred c;
+	char mac[65];
+	unsigned long long stored;
+	int rc = 0;
 
-	if (len >= sizeof(buf) || len < 70)
+	*reason = "bad_credential";
+	if (tunnel_cred_parse(cred, len, &c) < 0)
 		return fed_error_set(err, FED_EUNAUTHORIZED, "malformed cluster credential");
-	memcpy(buf, cred, len);
-	buf[len] = '\0';
-	dot = strrchr(buf, '.');
-	if (!dot || strlen(dot + 1) != 64 || strncmp(buf, CRED_PREFIX ".", 6))
-		return fed_error_set(err, FED_EUNAUTHORIZED, "malformed cluster credential");
-	buf[dot - buf] = '\0';
-	hmac_hex(t, buf, mac);
-	if (CRYPTO_memcmp(mac, dot + 1, 64)) {
-		OPENSSL_cleanse(buf, sizeof(buf));
-		return fed_error_set(err, FED_EUNAUTHORIZED,
-		                     "cluster credential not signed by this federation");
+	hmac_hex(t, cred, c.body_len, mac);
+	if (CRYPTO_memcmp(mac, c.mac, 64)) {
+		rc = fed_error_set(err, FED_EUNAUTHORIZED,
+		                   "cluster credential not signed by this federation (or by a "
+		                   "replaced credential-key)");
+		goto out;
 	}
-	name = buf + 6;
-	exp = strrchr(name, '.');
-	expiry = exp ? strtol(exp + 1, &end, 10) : 0;
-	*expired = exp && !*end && expiry < time(NULL);
-	if (!exp || *end || expiry < time(NULL))
-		return fed_error_set(err, FED_EUNAUTHORIZED,
-		                     "cluster credential expired: join the cluster again "
-		                     "(fedctl join --mode agent) for a new bootstrap token");
-	*cluster = strndup(name, (size_t)(exp - name));
-	return *cluster ? 0 : FED_ENOMEM;
+	if (c.expiry < time(NULL)) {
+		*reason = "expired_credential";
+		rc = fed_error_set(err, FED_EUNAUTHORIZED,
+		                   "cluster credential expired: join the cluster again "
+		                   "(fedctl join --mode agent) for a new bootstrap token");
+		goto out;
+	}
+	stored = tunnel_generation(t, c.cluster, NULL);
+	if (!tunnel_generation_current(c.generation, stored)) {
+		*reason = "revoked_credential";
+		rc = fed_error_set(err, FED_EUNAUTHORIZED,
+		                   "credential of cluster '%s' was revoked (generation %llu, now "
+		                   "%llu: fedctl rotate, delete or a re-join); join the cluster "
+		                   "again for a new bootstrap token",
+		                   c.cluster, c.generation, stored);
+		goto out;
+	}
+	*cluster = strdup(c.cluster);
+	rc = *cluster ? 0 : FED_ENOMEM;
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(&c, sizeof(c));
+	return rc;
 }
 
 /* Is name a cluster of the Federation config in agent mode? */
@@ -255,22 +291,228 @@ static bool agent_cluster(struct tunnel *t, const char *name)
 	return tunnel_config_mode_agent(t->ctl, name);
 }
 
-/* Single use: remembered at once, and removed from the Secret. Called only
- * once every other check passed, so that a refused attempt (e.g. an agent
- * that dialled before the Federation config was read) does not burn it. */
-static void consume_bootstrap(struct tunnel *t, const char *hex)
+/* ---- spending a bootstrap token ----
+ *
+ * Single use across restarts and failovers: the token's entry is removed
+ * from the Secret with a JSON patch (test its value, then remove it: of
+ * concurrent uses, on any replica, only one removal succeeds), and only
+ * once that removal succeeded does the agent get AUTH_OK with its
+ * credential. Transient failures retry with backoff until AUTH_DEADLINE;
+ * after that the agent is told to try again (the token was not spent). */
+
+#define AUTH_DEADLINE    6.0  /* seconds, within the 10-s handshake timeout */
+#define AUTH_BACKOFF_MIN 0.25 /* seconds before the first retry, doubling */
+
+/* t->used values: a token being spent, or spent */
+#define TOKEN_SPENDING ((void *)1)
+#define TOKEN_SPENT    ((void *)2)
+
+struct authop {
+	struct tunnel *t;
+	struct fed_tunnel_conn *conn; /* NULL once the connection is gone */
+	char *cluster;
+	char hex[65];
+	char *val64; /* the entry's stored value, for the test op */
+	double deadline, backoff;
+	ev_timer retry;
+	struct fed_kube_call *call;
+	struct authop *next;
+};
+
+static void authop_free(struct authop *op)
 {
-	struct controller *ctl = t->ctl;
+	struct authop **pp;
+
+	for (pp = &op->t->authops; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	}
+	ev_timer_stop(op->t->ctl->loop, &op->retry);
+	free(op->cluster);
+	tunnel_wipe_free(op->val64, op->val64 ? strlen(op->val64) : 0);
+	OPENSSL_cleanse(op->hex, sizeof(op->hex));
+	free(op);
+}
+
+static void authop_send(struct authop *op);
+
+/* Not spent: the agent may try again (and the token stays usable). */
+static void authop_unspent(struct authop *op, const char *why)
+{
+	struct tunnel *t = op->t;
+
+	fed_map_del(&t->used, op->hex);
+	tunnel_count_refused(t, "token_not_spent");
+	FED_LOG_WARN(op->cluster,
+	             "tunnel: could not mark a bootstrap token used in secret %s/%s: %s; the agent "
+	             "is told to try again (the token stays valid)",
+	             t->ctl->o.config_namespace, t->ctl->o.tunnel_secret, why);
+	fed_tunnel_conn_auth_complete(op->conn, FED_EUNAVAILABLE, NULL, NULL,
+	                              "bootstrap token not spent yet: try again");
+	authop_free(op);
+}
+
+static void authop_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	authop_send(w->data);
+}
+
+static void authop_done(struct fed_kube_response *resp, void *ud)
+{
+	struct authop *op = ud;
+	struct tunnel *t = op->t;
+	char key[300], *gen64;
+	unsigned long long gen = 0;
+	bool revoke;
+	long long expiry;
+	char *cred;
+	double now = ev_now(t->ctl->loop);
+	int st = resp->status;
+
+	op->call = NULL;
+	if (resp->err.code) {
+		/* the test or the remove failed (422), a conflict (409), or no
+		 * Secret (404): the token is gone or changed, someone else spent
+		 * it. Anything else (403 from RBAC or a policy, 5xx, no answer)
+		 * says nothing about it: retry, and else it was not spent. */
+		if (st == 404 || st == 409 || st == 422) {
+			fed_map_put(&t->used, op->hex, TOKEN_SPENT, NULL);
+			tunnel_count_refused(t, "replayed_token");
+			fed_tunnel_conn_auth_complete(
+			    op->conn, FED_EUNAUTHORIZED, NULL, NULL,
+			    "bootstrap token already used (tokens are single-use)");
+			authop_free(op);
+			return;
+		}
+		if (!op->conn || now + op->backoff >= op->deadline) {
+			authop_unspent(op, op->conn ? resp->err.msg : "the agent left");
+			return;
+		}
+		ev_timer_set(&op->retry, op->backoff, 0.);
+		ev_timer_start(t->ctl->loop, &op->retry);
+		op->backoff *= 2;
+		return;
+	}
+	fed_map_put(&t->used, op->hex, TOKEN_SPENT, NULL);
+	if (!op->conn) {
+		FED_LOG_WARN(
+		    op->cluster,
+		    "tunnel: a bootstrap token was spent but its agent left before getting "
+		    "a credential: join the cluster again (fedctl join --mode agent)");
+		authop_free(op);
+		return;
+	}
+	/* the generation as of the removal (the same write as the token in
+	 * a join), else the informer's */
+	snprintf(key, sizeof(key), "generation-%s", op->cluster);
+	gen64 = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(resp->json, "data"), key));
+	if (gen64) {
+		unsigned char g[48];
+		int n = strlen(gen64) < 64 && strlen(gen64) % 4 == 0
+		            ? EVP_DecodeBlock(g, (const unsigned char *)gen64, (int)strlen(gen64))
+		            : -1;
+
+		if (n > 0) {
+			while (n && g[n - 1] == '\0')
+				n--;
+			g[n] = '\0';
+			tunnel_generation_parse((char *)g, &gen, &revoke);
+		}
+	}
+	if (!gen)
+		gen = tunnel_generation(t, op->cluster, NULL);
+	cred = tunnel_issue_credential(t, op->cluster, gen, &expiry);
+	if (cred)
+		tunnel_note_expiry(t, op->cluster, expiry);
+	fed_tunnel_conn_auth_complete(op->conn, 0, op->cluster, cred, NULL);
+	op->cluster = NULL; /* taken */
+	authop_free(op);
+}
+
+static void authop_send(struct authop *op)
+{
+	struct controller *ctl = op->t->ctl;
 	struct fed_kube_ref ref = {&tunnel_r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret,
 	                           NULL};
 	struct fed_error err = FED_ERROR_INIT;
-	char patch[200];
+	char *patch = NULL;
 
-	fed_map_put(&t->used, hex, (void *)1, NULL);
-	snprintf(patch, sizeof(patch), "{\"data\":{\"bootstrap-%s\":null}}", hex);
-	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_MERGE, patch, NULL, patch_done, t, NULL,
-	                   &err) < 0)
-		FED_LOG_WARN(NULL, "tunnel: removing a used token: %s", err.msg);
+	if (!op->conn) {
+		authop_unspent(op, "the agent left");
+		return;
+	}
+	if (asprintf(&patch,
+	             "[{\"op\":\"test\",\"path\":\"/data/bootstrap-%s\",\"value\":\"%s\"},"
+	             "{\"op\":\"remove\",\"path\":\"/data/bootstrap-%s\"}]",
+	             op->hex, op->val64, op->hex) < 0) {
+		authop_unspent(op, "out of memory");
+		return;
+	}
+	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_JSON, patch, NULL, authop_done, op, &op->call,
+	                   &err) < 0) {
+		tunnel_wipe_free(patch, strlen(patch));
+		authop_unspent(op, err.msg);
+		return;
+	}
+	tunnel_wipe_free(patch, strlen(patch));
+}
+
+/* Spend the token (hash hex) for c, then answer c: see above. Called only
+ * once every other check passed, so that a refused attempt (e.g. an agent
+ * that dialled before the Federation config was read) does not burn it. */
+static int consume_bootstrap(struct tunnel *t, struct fed_tunnel_conn *c, const char *hex,
+                             const char *cluster, struct fed_error *err)
+{
+	struct authop *op = calloc(1, sizeof(*op));
+	char key[80];
+	const char *v64;
+
+	snprintf(key, sizeof(key), "bootstrap-%s", hex);
+	v64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItem(tunnel_secret_obj(t), "data"), key));
+	if (!op || !v64 || !(op->cluster = strdup(cluster)) || !(op->val64 = strdup(v64))) {
+		if (op)
+			free(op->cluster);
+		free(op);
+		return fed_error_set(err, FED_EUNAVAILABLE, "out of memory");
+	}
+	op->t = t;
+	op->conn = c;
+	snprintf(op->hex, sizeof(op->hex), "%s", hex);
+	op->deadline = ev_now(t->ctl->loop) + AUTH_DEADLINE;
+	op->backoff = AUTH_BACKOFF_MIN;
+	ev_init(&op->retry, authop_retry_cb);
+	op->retry.data = op;
+	op->next = t->authops;
+	t->authops = op;
+	fed_map_put(&t->used, hex, TOKEN_SPENDING, NULL);
+	authop_send(op);
+	return FED_TUNNEL_AUTH_PENDING;
+}
+
+void tunnel_auth_forget(struct tunnel *t, struct fed_tunnel_conn *c)
+{
+	for (struct authop *op = t->authops; op; op = op->next)
+		if (op->conn == c)
+			op->conn = NULL; /* the write in flight still decides the token */
+}
+
+void tunnel_auth_stop(struct tunnel *t)
+{
+	while (t->authops) {
+		struct authop *op = t->authops;
+
+		/* the agent is not answered: it dials the next leader, and the
+		 * token is spent or not as the write in flight ends */
+		fed_kube_call_cancel(op->call);
+		op->call = NULL;
+		if (op->conn)
+			fed_map_del(&t->used, op->hex);
+		authop_free(op);
+	}
 }
 
 /* The cluster of a valid unused token; hex gets the token's hash. */
@@ -282,6 +524,7 @@ static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, cha
 	const cJSON *data = cJSON_GetObjectItem(tunnel_secret_obj(t), "data"), *e;
 	bool found = false;
 	long expiry;
+	void *used;
 	int rc = FED_EUNAUTHORIZED;
 
 	SHA256(tok, len, md);
@@ -293,7 +536,13 @@ static int check_bootstrap(struct tunnel *t, const uint8_t *tok, size_t len, cha
 		    !CRYPTO_memcmp(e->string + 10, hex, 64))
 			found = true;
 	}
-	if (fed_map_get(&t->used, hex)) {
+	used = fed_map_get(&t->used, hex);
+	if (used == TOKEN_SPENDING) {
+		tunnel_count_refused(t, "token_in_use");
+		return fed_error_set(err, FED_EUNAVAILABLE,
+		                     "bootstrap token being used by another connection");
+	}
+	if (used) {
 		tunnel_count_refused(t, "replayed_token");
 		return fed_error_set(err, FED_EUNAUTHORIZED,
 		                     "bootstrap token already used (tokens are single-use)");
@@ -376,7 +625,7 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 	struct tunnel *t = ud;
 	struct tcluster *tc;
 	long long expiry;
-	bool expired = false;
+	const char *reason = NULL;
 	char hex[65] = "";
 	int rc;
 
@@ -384,9 +633,9 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
 		rc = check_bootstrap(t, secret, len, cluster, hex, err);
 	} else if (kind == FED_TUNNEL_AUTH_CREDENTIAL) {
-		rc = check_credential(t, (const char *)secret, len, cluster, &expired, err);
+		rc = check_credential(t, (const char *)secret, len, cluster, &reason, err);
 		if (rc < 0)
-			tunnel_count_refused(t, expired ? "expired_credential" : "bad_credential");
+			tunnel_count_refused(t, reason);
 	} else {
 		tunnel_count_refused(t, "bad_auth_kind");
 		return fed_error_set(err, FED_EUNAUTHORIZED, "unknown AUTH kind %d", kind);
@@ -412,14 +661,22 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		                   hex[0] ? " (the bootstrap token stays valid)" : "");
 		goto fail;
 	}
-	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP)
-		consume_bootstrap(t, hex);
+	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
+		/* AUTH_OK once the token's removal is durable */
+		rc = consume_bootstrap(t, c, hex, *cluster, err);
+		OPENSSL_cleanse(hex, sizeof(hex));
+		free(*cluster);
+		*cluster = NULL;
+		return rc;
+	}
 	/* a fresh credential at every connection, and again while it lives */
-	*credential = tunnel_issue_credential(t, *cluster, &expiry);
+	*credential =
+	    tunnel_issue_credential(t, *cluster, tunnel_generation(t, *cluster, NULL), &expiry);
 	if (*credential)
 		tunnel_note_expiry(t, *cluster, expiry);
 	return 0;
 fail:
+	OPENSSL_cleanse(hex, sizeof(hex));
 	free(*cluster);
 	*cluster = NULL;
 	return rc;

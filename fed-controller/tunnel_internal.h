@@ -12,8 +12,8 @@
 #include "controller.h"
 #include "fed/tunnel_conn.h"
 #include "tunnel.h"
+#include "tunnel_cred.h"
 
-#define CRED_PREFIX    "fedc1"
 #define ROTATE_AT      0.4 /* of the lifetime: well before half */
 #define STATUS_REFRESH 60  /* seconds between status writes for heartbeat, CPU, memory */
 #define ACCEPT_PAUSE   0.1 /* seconds a listener rests after EMFILE/ENOMEM */
@@ -34,6 +34,9 @@ struct tcluster {
 	char *metadata; /* last METADATA JSON */
 	double last_heartbeat;
 	long long cred_expiry; /* newest credential issued, unix seconds; 0: none */
+	/* the Secret's generation-<cluster> the live connections' credentials
+	 * are of: a higher one re-issues (rotate) or closes them (revoke) */
+	unsigned long long gen_seen;
 	/* what status.agent shows: refreshed on an identity change, else at
 	 * most every STATUS_REFRESH seconds */
 	struct fed_agent_metadata meta, shown;
@@ -63,9 +66,11 @@ struct tunnel {
 	bool config_seen; /* the Federation config was read (or found absent) */
 	unsigned char key[64];
 	size_t keylen;
-	struct fed_map clusters; /* name -> struct tcluster */
-	struct fed_map used;     /* token hashes used since start */
-	struct pending *pending; /* connections not yet authenticated */
+	unsigned char tls_md[32]; /* SHA-256 of the served tls.crt and tls.key */
+	struct authop *authops;   /* bootstrap tokens being spent (tunnel_auth.c) */
+	struct fed_map clusters;  /* name -> struct tcluster */
+	struct fed_map used;      /* token hashes used since start */
+	struct pending *pending;  /* connections not yet authenticated */
 	int npending;
 	double refuse_logged_at;     /* last "too many pending" log */
 	unsigned long refused_quiet; /* refused since that log */
@@ -104,8 +109,16 @@ void tunnel_material_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 /* tunnel.c: the Secret changed (or a failed write is retried): serve, or
  * ask for what is missing. */
 void tunnel_secret_changed(struct tunnel *t);
-/* A fresh credential for cluster (malloc'd); *expiry gets its expiry. */
-char *tunnel_issue_credential(struct tunnel *t, const char *cluster, long long *expiry);
+/* A fresh credential for cluster of generation gen (malloc'd); *expiry
+ * gets its expiry. */
+char *tunnel_issue_credential(struct tunnel *t, const char *cluster, unsigned long long gen,
+                              long long *expiry);
+/* The Secret's generation-<cluster> (0 when absent or malformed). */
+unsigned long long tunnel_generation(struct tunnel *t, const char *cluster, bool *revoke);
+/* c is gone: a token being spent for it no longer answers it. */
+void tunnel_auth_forget(struct tunnel *t, struct fed_tunnel_conn *c);
+/* tunnel_stop: cancel the token writes in flight. */
+void tunnel_auth_stop(struct tunnel *t);
 /* Remember the newest credential expiry, in memory and in the Secret. */
 void tunnel_note_expiry(struct tunnel *t, const char *cluster, long long expiry);
 /* The expiry recorded in the Secret for cluster, 0 if none. */

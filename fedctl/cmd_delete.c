@@ -171,9 +171,12 @@ static int wait_released(struct fedctl *ctx, struct fed_kube_client *host, const
 }
 
 /* The cluster's unused bootstrap tokens in the host's fed-tunnel Secret:
- * a merge patch removing them (NULL when there are none). */
+ * a merge patch removing them (NULL when there are none). With revoke,
+ * the patch also raises the cluster's credential generation ("revoke":
+ * the controller refuses the agents' credentials and closes their
+ * connections), so it is there whenever the Secret is. */
 static int agent_tokens(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-                        char **patch, int *n, struct fed_error *err)
+                        bool revoke, char **patch, int *n, struct fed_error *err)
 {
 	cJSON *secret = NULL, *e, *body, *data;
 	char path[512];
@@ -203,7 +206,9 @@ static int agent_tokens(struct fedctl *ctx, struct fed_kube_client *host, const 
 		}
 		free(v);
 	}
-	if (*n)
+	if (revoke)
+		fedctl_tunnel_bump(body, secret, name, true);
+	if (*n || revoke)
 		*patch = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	cJSON_Delete(secret);
@@ -234,7 +239,7 @@ static int delete_agent(struct fedctl *ctx, struct fed_kube_client *host, const 
 	int n = 0, ret, rc = EXIT_FAIL;
 
 	fed_rest_config_init(&mcfg);
-	if ((ret = agent_tokens(ctx, host, name, &patch, &n, &err)))
+	if ((ret = agent_tokens(ctx, host, name, true, &patch, &n, &err)))
 		goto fail;
 	if (fedctl_connect(ctx, "member", mctx, &mcfg, &member, &merr)) {
 		printf("member: context %s does not answer from here (%s): agent members often "
@@ -253,7 +258,7 @@ static int delete_agent(struct fedctl *ctx, struct fed_kube_client *host, const 
 			       "run)\n",
 			       FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP, name);
 		printf("host: secret %s/%s: %d unused bootstrap token(s) would be removed (dry "
-		       "run)\n",
+		       "run), and the agents' credentials revoked\n",
 		       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, n);
 		if (member && (ret = fedctl_member_clean_managed(ctx, host, member, self, orphan,
 		                                                 true, &err)))
@@ -275,8 +280,9 @@ static int delete_agent(struct fedctl *ctx, struct fed_kube_client *host, const 
 			goto fail;
 		}
 	}
-	printf("host: secret %s/%s: %d unused bootstrap token(s) of %s removed\n", FEDCTL_CONFIG_NS,
-	       FEDCTL_TUNNEL_SECRET, n, name);
+	printf("host: secret %s/%s: %d unused bootstrap token(s) of %s removed%s\n",
+	       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, n, name,
+	       patch ? "; its agents' credentials revoked (generation raised)" : "");
 	if (wait_for > 0 && wait_released(ctx, host, name, wait_for, force))
 		goto out;
 	if (member &&
@@ -395,7 +401,7 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 		 * the entry: its tokens are what is left */
 		char *p = NULL;
 		int n = 0;
-		if ((ret = agent_tokens(ctx, host, args[0], &p, &n, &err)))
+		if ((ret = agent_tokens(ctx, host, args[0], false, &p, &n, &err)))
 			goto fail;
 		free(p);
 		agent = n > 0;

@@ -91,6 +91,15 @@ int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host
                                 bool dry_run, struct fed_error *err);
 int cmd_join(struct fedctl *ctx, int argc, char **argv);
 int cmd_delete(struct fedctl *ctx, int argc, char **argv);
+/* rotate (fedctl/cmd_rotate.c) */
+int cmd_rotate(struct fedctl *ctx, int argc, char **argv);
+/* Add to the merge-patch body for the host's fed-tunnel Secret (as read:
+ * secret) the next generation-<name>, "<n> revoke" when revoke (the
+ * controller then closes the live connections instead of re-issuing).
+ * Returns the new generation. Unconditional: a lost update between two
+ * fedctl runs still leaves it above every earlier credential's. */
+unsigned long long fedctl_tunnel_bump(cJSON *body, const cJSON *secret, const char *name,
+                                      bool revoke);
 
 /* list / describe (fedctl/cmd_list.c, cmd_describe.c, output.c) */
 #include <time.h>

@@ -137,7 +137,9 @@ static int write_all(int fd, const char *s, size_t n)
 }
 
 /* The Secret merge patch: the new token's hash in, the cluster's earlier
- * unused tokens out. */
+ * unused tokens out, and the cluster's credential generation raised
+ * ("revoke"): credentials of an earlier join are refused, and agents
+ * still connected with one are closed. */
 static char *token_patch(const cJSON *secret, const char *name, const char *key, long expiry)
 {
 	cJSON *body = cJSON_CreateObject(), *data = cJSON_AddObjectToObject(body, "data"), *e;
@@ -158,6 +160,8 @@ static char *token_patch(const cJSON *secret, const char *name, const char *key,
 	cJSON_DeleteItemFromObject(data, key);
 	cJSON_AddStringToObject(data, key, b64 ? b64 : "");
 	free(b64);
+	if (secret)
+		fedctl_tunnel_bump(body, secret, name, true);
 	s = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	return s;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "fed/buf.h"
 #include "fed/error.h"
 
@@ -12,14 +14,26 @@ void fed_buf_init(struct fed_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->sensitive = false;
+}
+
+void fed_buf_set_sensitive(struct fed_buf *b)
+{
+	b->sensitive = true;
 }
 
 void fed_buf_release(struct fed_buf *b)
 {
+	bool sensitive;
+
 	if (!b)
 		return;
+	sensitive = b->sensitive;
+	if (sensitive && b->data)
+		OPENSSL_cleanse(b->data, b->cap);
 	free(b->data);
 	fed_buf_init(b);
+	b->sensitive = sensitive;
 }
 
 void fed_buf_reset(struct fed_buf *b)
@@ -42,9 +56,21 @@ int fed_buf_grow(struct fed_buf *b, size_t extra)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	p = realloc(b->data, cap);
-	if (!p)
-		return FED_ENOMEM;
+	if (b->sensitive) {
+		/* realloc could leave the old bytes behind in freed memory */
+		p = malloc(cap);
+		if (!p)
+			return FED_ENOMEM;
+		if (b->data) {
+			memcpy(p, b->data, b->len + 1);
+			OPENSSL_cleanse(b->data, b->cap);
+			free(b->data);
+		}
+	} else {
+		p = realloc(b->data, cap);
+		if (!p)
+			return FED_ENOMEM;
+	}
 	b->data = p;
 	b->cap = cap;
 	return 0;
@@ -110,10 +136,12 @@ int fed_buf_urlencode(struct fed_buf *b, const char *s)
 char *fed_buf_detach(struct fed_buf *b)
 {
 	char *p = b->data;
+	bool sensitive = b->sensitive;
 
 	if (!p)
 		p = strdup("");
 	fed_buf_init(b);
+	b->sensitive = sensitive; /* the caller owns (and wipes) the bytes */
 	return p;
 }
 

@@ -62,6 +62,7 @@ struct fed_tunnel_conn {
 	double ping_tokens, ping_at;
 	double refused_tokens, refused_at;
 	bool hello_seen, auth_sent;
+	bool auth_pending; /* host: the AUTH verdict is being decided */
 	int auth_kind;
 	char *secret; /* agent: wiped after AUTH is sent */
 	char *cluster, *credential;
@@ -102,9 +103,7 @@ static void destroy(struct fed_tunnel_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	fed_tunnel_proto_release(&c->proto);
-	fed_buf_release(&c->in);
-	if (c->out.data)
-		OPENSSL_cleanse(c->out.data, c->out.cap);
+	fed_buf_release(&c->in); /* both sensitive: wiped */
 	fed_buf_release(&c->out);
 	wipe_free(c->secret);
 	wipe_free(c->credential);
@@ -160,7 +159,8 @@ static bool leave(struct fed_tunnel_conn *c)
  * a peer that sends and never reads would otherwise grow without bound. */
 static bool may_read(const struct fed_tunnel_conn *c)
 {
-	return c->st != ST_DEAD && !c->closing && c->out.len < c->opts.max_queued;
+	return c->st != ST_DEAD && !c->closing && !c->auth_pending &&
+	       c->out.len < c->opts.max_queued;
 }
 
 static void update_io(struct fed_tunnel_conn *c)
@@ -325,27 +325,28 @@ static void notify_writable(struct fed_tunnel_conn *c)
 	}
 }
 
-static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame *f)
+/* The verdict on AUTH, now or later (fed_tunnel_conn_auth_complete):
+ * AUTH_OK with the identity and credential, or GOAWAY and close. Takes
+ * cluster and cred. */
+static void finish_auth(struct fed_tunnel_conn *c, int rc, char *cluster, char *cred,
+                        const char *why)
 {
-	struct fed_error err = FED_ERROR_INIT;
-	char *cluster = NULL, *cred = NULL;
-	struct fed_buf ok = FED_BUF_INIT;
-	int rc;
+	struct fed_buf ok = FED_BUF_INIT_SENSITIVE;
 
-	if (!c->is_host || c->st != ST_HELLO || !c->hello_seen || c->cluster) {
-		conn_die(c, "unexpected AUTH");
-		return;
-	}
-	rc =
-	    c->cb->auth(c, f->payload[0], f->payload + 1, f->len - 1, &cluster, &cred, c->ud, &err);
+	c->auth_pending = false;
 	if (c->freed || c->st == ST_DEAD)
 		goto out;
 	if (rc < 0 || !cluster) {
 		uint8_t g[4 + 64];
+		/* not the peer's fault (e.g. a token not spent yet): it may try
+		 * again, and an agent with a credential does not fall back to
+		 * its token */
+		bool retry = rc == FED_EUNAVAILABLE;
+		const char *msg = retry ? "try again later" : "authentication failed";
 
-		fed_tunnel_put_u32(g, FED_TUNNEL_GOAWAY_AUTH);
-		memcpy(g + 4, "authentication failed", 21);
-		queue_frame(c, FED_TUNNEL_GOAWAY, 0, g, 4 + 21);
+		fed_tunnel_put_u32(g, retry ? FED_TUNNEL_GOAWAY_SHUTDOWN : FED_TUNNEL_GOAWAY_AUTH);
+		memcpy(g + 4, msg, strlen(msg));
+		queue_frame(c, FED_TUNNEL_GOAWAY, 0, g, 4 + strlen(msg));
 		/* flush the GOAWAY on the next loop turn, then close; whatever
 		 * the peer sends meanwhile is not even read */
 		c->closing = true;
@@ -355,7 +356,7 @@ static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame
 		static struct fed_log_limit lim = FED_LOG_LIMIT(20, 10);
 
 		FED_LOG_LIMITED(FED_LOG_WARN, &lim, NULL, "tunnel %s: authentication refused: %s",
-		                c->name, err.msg[0] ? err.msg : "no identity");
+		                c->name, why && why[0] ? why : "no identity");
 		c->auth_sent = true; /* any further frame is ignored until close */
 		goto out;
 	}
@@ -370,11 +371,53 @@ static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame
 	if (c->cb->ready)
 		c->cb->ready(c, c->cluster, NULL, c->ud);
 out:
-	if (ok.data)
-		OPENSSL_cleanse(ok.data, ok.cap);
 	fed_buf_release(&ok);
 	free(cluster);
 	wipe_free(cred);
+}
+
+static void handle_auth(struct fed_tunnel_conn *c, const struct fed_tunnel_frame *f)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	char *cluster = NULL, *cred = NULL;
+	int rc;
+
+	if (!c->is_host || c->st != ST_HELLO || !c->hello_seen || c->cluster || c->auth_pending) {
+		conn_die(c, "unexpected AUTH");
+		return;
+	}
+	c->auth_pending = true; /* nothing more is read until the verdict */
+	rc =
+	    c->cb->auth(c, f->payload[0], f->payload + 1, f->len - 1, &cluster, &cred, c->ud, &err);
+	if (rc == FED_TUNNEL_AUTH_PENDING && !c->freed && c->st != ST_DEAD) {
+		free(cluster);
+		wipe_free(cred);
+		return; /* fed_tunnel_conn_auth_complete() follows */
+	}
+	finish_auth(c, rc == FED_TUNNEL_AUTH_PENDING ? FED_ERR : rc, cluster, cred, err.msg);
+}
+
+void fed_tunnel_conn_auth_complete(struct fed_tunnel_conn *c, int rc, char *cluster,
+                                   char *credential, const char *why)
+{
+	if (!c || !c->auth_pending || c->freed || c->st == ST_DEAD) {
+		free(cluster);
+		wipe_free(credential);
+		return;
+	}
+	enter(c);
+	finish_auth(c, rc, cluster, credential, why);
+	if (!c->freed && c->st != ST_DEAD) {
+		/* what arrived meanwhile waits in c->in or the socket */
+		ev_timer_start(c->loop, &c->resume);
+		update_io(c);
+	}
+	leave(c);
+}
+
+bool fed_tunnel_conn_auth_pending(const struct fed_tunnel_conn *c)
+{
+	return c && c->auth_pending;
 }
 
 static void handle_auth_ok(struct fed_tunnel_conn *c, const struct fed_tunnel_frame *f)
@@ -734,16 +777,53 @@ static void do_write(struct fed_tunnel_conn *c)
 	}
 }
 
+/* Decode and handle the whole frames in c->in; false when the connection
+ * must stop reading (dead, refused, or waiting on an AUTH verdict). */
+static bool decode_in(struct fed_tunnel_conn *c)
+{
+	struct fed_tunnel_frame f;
+	struct fed_error err = FED_ERROR_INIT;
+	size_t used, off = 0;
+	int d;
+
+	while ((d = fed_tunnel_frame_decode((const uint8_t *)c->in.data + off, c->in.len - off,
+	                                    FED_TUNNEL_MAX_FRAME, &f, &used, &err)) == 1) {
+		off += used;
+		if (!handle_frame(c, &f)) {
+			/* dead, or refused and closing: the rest is dropped */
+			if (!c->freed && c->st != ST_DEAD)
+				fed_buf_reset(&c->in);
+			return false;
+		}
+		if (c->auth_pending) {
+			/* the rest waits for the verdict */
+			fed_buf_consume(&c->in, off);
+			return false;
+		}
+	}
+	fed_buf_consume(&c->in, off);
+	if (d < 0) {
+		uint8_t g[4];
+
+		fed_tunnel_put_u32(g, FED_TUNNEL_GOAWAY_PROTOCOL);
+		queue_frame(c, FED_TUNNEL_GOAWAY, 0, g, 4);
+		do_write(c);
+		conn_die(c, "malformed frame: %s", err.msg);
+		return false;
+	}
+	return true;
+}
+
 static void do_read(struct fed_tunnel_conn *c)
 {
 	uint8_t buf[16384];
 	size_t budget = READ_BUDGET;
 
+	/* frames left over from before an AUTH verdict */
+	if (c->in.len && may_read(c) && !decode_in(c))
+		return;
 	while (may_read(c) && !c->freed) {
-		struct fed_tunnel_frame f;
-		struct fed_error err = FED_ERROR_INIT;
-		size_t used, off = 0;
-		int rc, d;
+		int rc;
 
 		if (!budget) {
 			/* yield: timers and other sockets take their turn, then the
@@ -760,27 +840,8 @@ static void do_read(struct fed_tunnel_conn *c)
 			conn_die(c, "out of memory");
 			return;
 		}
-		while (
-		    (d = fed_tunnel_frame_decode((const uint8_t *)c->in.data + off, c->in.len - off,
-		                                 FED_TUNNEL_MAX_FRAME, &f, &used, &err)) == 1) {
-			off += used;
-			if (!handle_frame(c, &f)) {
-				/* dead, or refused and closing: the rest is dropped */
-				if (!c->freed && c->st != ST_DEAD)
-					fed_buf_reset(&c->in);
-				return;
-			}
-		}
-		fed_buf_consume(&c->in, off);
-		if (d < 0) {
-			uint8_t g[4];
-
-			fed_tunnel_put_u32(g, FED_TUNNEL_GOAWAY_PROTOCOL);
-			queue_frame(c, FED_TUNNEL_GOAWAY, 0, g, 4);
-			do_write(c);
-			conn_die(c, "malformed frame: %s", err.msg);
+		if (!decode_in(c))
 			return;
-		}
 	}
 }
 
@@ -906,6 +967,9 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 	c->outer = c->opts.outer;
 	c->opts.outer = NULL;
 	fed_tunnel_proto_init(&c->proto, is_host);
+	/* AUTH, AUTH_OK and CREDENTIAL pass through them */
+	fed_buf_set_sensitive(&c->in);
+	fed_buf_set_sensitive(&c->out);
 	/* frames are small and latency matters: no Nagle (it meets delayed
 	 * ACKs for 40 ms stalls); a non-TCP socket just ignores it */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));

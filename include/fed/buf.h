@@ -2,20 +2,29 @@
 #ifndef FED_BUF_H
 #define FED_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct fed_buf {
 	char *data; /* NULL until the first append */
 	size_t len;
 	size_t cap;
+	/* Holds secrets (tokens, credentials): memory is wiped before it is
+	 * freed or given back by a grow (copy, wipe, free instead of realloc).
+	 * Kept across release/detach/reset, so the buffer stays marked. */
+	bool sensitive;
 };
 
 /* an initializer, which clang-format 14 would lay out as a block */
 /* clang-format off */
-#define FED_BUF_INIT {NULL, 0, 0}
+#define FED_BUF_INIT {NULL, 0, 0, false}
+#define FED_BUF_INIT_SENSITIVE {NULL, 0, 0, true}
 /* clang-format on */
 
 void fed_buf_init(struct fed_buf *b);
+/* Mark b as holding secrets (see struct fed_buf.sensitive). */
+void fed_buf_set_sensitive(struct fed_buf *b);
+/* Free the memory (wiped first when sensitive); b is empty again. */
 void fed_buf_release(struct fed_buf *b);
 void fed_buf_reset(struct fed_buf *b); /* len = 0, keeps memory */
 int fed_buf_grow(struct fed_buf *b, size_t extra);

@@ -30,12 +30,21 @@
 struct fed_tunnel_conn;
 struct fed_tunnel_stream;
 
+/* The auth callback's "decided later" return (see fed_tunnel_conn_cb). */
+#define FED_TUNNEL_AUTH_PENDING 1
+
 struct fed_tunnel_conn_cb {
 	/* Host: decide on the agent's AUTH. Return 0 and set *cluster (the
 	 * identity, from the credential itself) and optionally *credential
 	 * (a new credential for the agent to use from now on), both
 	 * malloc'd; or a negative code with err saying why (logged by the
-	 * caller, never containing the secret). */
+	 * caller, never containing the secret). A negative FED_EUNAVAILABLE
+	 * tells the agent to try again later (GOAWAY_SHUTDOWN, not
+	 * GOAWAY_AUTH).
+	 * Or return FED_TUNNEL_AUTH_PENDING to decide later: the connection
+	 * then reads nothing more until fed_tunnel_conn_auth_complete(), and
+	 * the handshake timeout still bounds it (if it fires first, `closed`
+	 * runs and the later completion must not happen: forget c there). */
 	int (*auth)(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
 	            char **cluster, char **credential, void *ud, struct fed_error *err);
 	/* Both: authenticated. Agent: cluster and credential from AUTH_OK. */
@@ -128,6 +137,13 @@ void fed_tunnel_conn_free(struct fed_tunnel_conn *c);
 void fed_tunnel_conn_shutdown(struct fed_tunnel_conn *c, uint32_t code, const char *reason);
 /* Agent: push a METADATA JSON object. */
 int fed_tunnel_conn_send_metadata(struct fed_tunnel_conn *c, const char *json, size_t len);
+/* Host: the verdict on an AUTH whose callback returned
+ * FED_TUNNEL_AUTH_PENDING: rc 0 with cluster (and optionally credential),
+ * or a negative code (FED_EUNAVAILABLE: retryable) with why for the log
+ * (no secrets). Takes cluster and credential (malloc'd; NULL is fine). */
+void fed_tunnel_conn_auth_complete(struct fed_tunnel_conn *c, int rc, char *cluster,
+                                   char *credential, const char *why);
+bool fed_tunnel_conn_auth_pending(const struct fed_tunnel_conn *c);
 /* Host: rotate the agent's credential on this live connection. */
 int fed_tunnel_conn_send_credential(struct fed_tunnel_conn *c, const char *cred);
 bool fed_tunnel_conn_ready(const struct fed_tunnel_conn *c);

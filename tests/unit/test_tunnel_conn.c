@@ -35,9 +35,16 @@ static int h_ready, h_closed, h_heartbeats, h_meta;
 static char h_closed_why[256], h_cluster[64], h_meta_json[256];
 static struct fed_tunnel_conn_opts hopts = {.heartbeat = 0.2, .missed = 3};
 
+static int h_pending;
+
 static int h_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, size_t len,
                   char **cluster, char **credential, void *ud, struct fed_error *err)
 {
+	/* decided later by the test (fed_tunnel_conn_auth_complete) */
+	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP && len == 10 && !memcmp(secret, "slow-token", 10)) {
+		h_pending++;
+		return FED_TUNNEL_AUTH_PENDING;
+	}
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP && len == 10 && !memcmp(secret, "good-token", 10)) {
 		*cluster = strdup("east");
 		*credential = strdup("cred-east");
@@ -362,6 +369,44 @@ static SSL *raw_peer(void)
 	put_frame(ssl, FED_TUNNEL_HELLO, 0, hello, 12, 12);
 	put_frame(ssl, FED_TUNNEL_AUTH, 0, "\x01good-token", 11, 11);
 	return ssl;
+}
+
+/* HELLO, AUTH with the slow token and a PING in one write: the PING must
+ * wait for the verdict, then be answered. Exit 0 on AUTH_OK then PONG. */
+static void pending_ping_main(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	uint8_t hello[12] = {0, FED_TUNNEL_VERSION}, ping[8] = {1}, buf[4096];
+	struct fed_buf in = FED_BUF_INIT;
+	struct fed_tunnel_frame f;
+	int ok = 0, pong = 0, n;
+	size_t used;
+
+	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0)
+		_exit(2);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, dial());
+	if (SSL_connect(ssl) != 1)
+		_exit(2);
+	put_frame(ssl, FED_TUNNEL_HELLO, 0, hello, 12, 12);
+	put_frame(ssl, FED_TUNNEL_AUTH, 0, "\x01slow-token", 11, 11);
+	put_frame(ssl, FED_TUNNEL_PING, 0, ping, 8, 8);
+	alarm(10);
+	while (!pong && (n = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+		fed_buf_append(&in, buf, (size_t)n);
+		while (fed_tunnel_frame_decode((uint8_t *)in.data, in.len, FED_TUNNEL_MAX_FRAME, &f,
+		                               &used, &err) == 1) {
+			ok |= f.type == FED_TUNNEL_AUTH_OK;
+			if (f.type == FED_TUNNEL_PONG && f.payload[0] == 1)
+				pong = ok ? 1 : -1; /* a PONG before AUTH_OK is wrong */
+			if (f.type == FED_TUNNEL_GOAWAY)
+				_exit(7);
+			fed_buf_consume(&in, used);
+		}
+	}
+	_exit(pong == 1 ? 0 : 3);
 }
 
 static void garbage_main(void)
@@ -746,6 +791,8 @@ static pid_t spawn(const char *mode)
 		close(listen_fd);
 		if (!strcmp(mode, "garbage"))
 			garbage_main();
+		if (!strcmp(mode, "pending-ping"))
+			pending_ping_main();
 		if (!strcmp(mode, "bogus-stream"))
 			bogus_stream_main();
 		if (!strcmp(mode, "refused-flood"))
@@ -908,6 +955,85 @@ static void test_unknown_stream(void)
 	CHECK(run_until(&h_closed, 5)); /* the peer's exit does */
 }
 
+/* Deferred AUTH (finding 8: the host answers once the token's removal
+ * is durable): nothing is answered or read meanwhile, then AUTH_OK. */
+static void test_deferred_auth(void)
+{
+	pid_t pid;
+	double end;
+
+	h_pending = 0;
+	pid = spawn("slow-token");
+	CHECK(run_until(&h_pending, 5));
+	CHECK(hconn && fed_tunnel_conn_auth_pending(hconn));
+	end = ev_time() + 0.5; /* several heartbeats of the agent */
+	while (ev_time() < end) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	CHECK_INT(h_ready, 0);
+	CHECK_INT(h_closed, 0);
+	fed_tunnel_conn_auth_complete(hconn, 0, strdup("east"), strdup("cred-east"), NULL);
+	CHECK(run_until(&h_ready, 5));
+	CHECK(!fed_tunnel_conn_auth_pending(hconn));
+	CHECK(run_until(&h_meta, 5)); /* a_ready checked the credential */
+	kill(pid, SIGKILL);
+	reap(pid);
+	CHECK(run_until(&h_closed, 5));
+}
+
+/* A frame sent right behind AUTH waits for the verdict, then is served. */
+static void test_deferred_auth_holds_frames(void)
+{
+	pid_t pid;
+
+	h_pending = 0;
+	pid = spawn("pending-ping");
+	CHECK(run_until(&h_pending, 5));
+	for (int i = 0; i < 200; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	CHECK_INT(h_closed, 0); /* the PING was not read before authentication */
+	fed_tunnel_conn_auth_complete(hconn, 0, strdup("east"), NULL, NULL);
+	CHECK_INT(reap(pid), 0);
+	CHECK_INT(h_ready, 1);
+	CHECK(run_until(&h_closed, 5));
+}
+
+/* Refused later as retryable: GOAWAY, and the agent is told to try again
+ * (GOAWAY_SHUTDOWN, so an agent with a credential keeps it). */
+static void test_deferred_auth_retryable(void)
+{
+	pid_t pid;
+
+	h_pending = 0;
+	pid = spawn("slow-token");
+	CHECK(run_until(&h_pending, 5));
+	fed_tunnel_conn_auth_complete(hconn, FED_EUNAVAILABLE, NULL, NULL,
+	                              "bootstrap token not spent yet");
+	CHECK_INT(reap(pid), 7);
+	CHECK_INT(h_ready, 0);
+	CHECK(run_until(&h_closed, 5));
+}
+
+/* Never decided: the handshake timeout still closes the connection. */
+static void test_deferred_auth_timeout(void)
+{
+	pid_t pid;
+
+	hopts.handshake_timeout = 1;
+	h_pending = 0;
+	pid = spawn("slow-token");
+	CHECK(run_until(&h_pending, 5));
+	CHECK(run_until(&h_closed, 5));
+	CHECK_HAS(h_closed_why, "authentication within");
+	CHECK_INT(h_ready, 0);
+	hopts.handshake_timeout = 0;
+	kill(pid, SIGKILL);
+	reap(pid);
+}
+
 int main(void)
 {
 	struct fed_error err = FED_ERROR_INIT;
@@ -951,6 +1077,10 @@ int main(void)
 	RUN(test_refused_stream_flood);
 	RUN(test_queue_cap);
 	RUN(test_stream_ids_renewal);
+	RUN(test_deferred_auth);
+	RUN(test_deferred_auth_holds_frames);
+	RUN(test_deferred_auth_retryable);
+	RUN(test_deferred_auth_timeout);
 	fed_tunnel_conn_free(hconn);
 	SSL_CTX_free(server_ctx);
 	free(cert_pem);
