@@ -230,7 +230,9 @@ int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	if (c->connect_to)
 		curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
-	if (cfg->proxy_url)
+	if (cfg->unix_socket)
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, cfg->unix_socket);
+	if (cfg->proxy_url && !cfg->unix_socket)
 		curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
 	else
 		curl_easy_setopt(e, CURLOPT_PROXY, ""); /* kubeconfig says: no proxy env */

@@ -35,6 +35,10 @@ struct fed_rest_config {
 	char *server; /* "https://host:port[/prefix]" */
 	char *tls_server_name;
 	char *proxy_url;
+	/* connect to this Unix socket instead of server's host and port (the
+	 * URL still gives the scheme, Host header and paths): how the
+	 * controller reaches an agent's cluster. Never from a kubeconfig. */
+	char *unix_socket;
 	bool insecure_skip_tls_verify;
 	char *ca_pem; /* NULL = system trust store */
 	size_t ca_len;
@@ -86,6 +90,24 @@ const char *const *fed_kubeconfig_contexts(const struct fed_kubeconfig *kc, size
  *   kubeconfig /x/config: users[admin].client-key: cannot read /x/admin.key: No such file */
 int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *context,
                                struct fed_rest_config *out, struct fed_error *err);
+
+/* What a kubeconfig someone else wrote (the controller's Secret) may make
+ * this process do. A kubeconfig the user runs us with may do anything; one
+ * read from the cluster must not run commands (exec) or read files of the
+ * machine (tokenFile, client-certificate, client-key,
+ * certificate-authority) unless the operator allowed it: the error then
+ * names the field and the flag (*_flag) that allows it. The inline forms
+ * (token, *-data) are always allowed. */
+struct fed_kubeconfig_policy {
+	bool deny_exec;
+	bool deny_files;
+	const char *exec_flag;  /* e.g. "--allow-kubeconfig-exec" */
+	const char *files_flag; /* e.g. "--allow-kubeconfig-files" */
+};
+/* fed_kubeconfig_rest_config under policy (NULL: allow all). */
+int fed_kubeconfig_rest_config_policy(const struct fed_kubeconfig *kc, const char *context,
+                                      const struct fed_kubeconfig_policy *policy,
+                                      struct fed_rest_config *out, struct fed_error *err);
 
 /* In-cluster config from the pod's service account: KUBERNETES_SERVICE_HOST
  * and _PORT, /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,
