@@ -128,6 +128,25 @@ int fed_exec_credential_get(const struct fed_rest_config *cfg, int timeout_ms,
                             struct fed_exec_credential *out, struct fed_error *err);
 void fed_exec_credential_release(struct fed_exec_credential *cred);
 
+/* The same plugin run step by step, for an event loop that must not wait
+ * (the kube client): start it, read its stdout (a non-blocking fd) when
+ * readable, and once it is at EOF and the child exited, parse. */
+struct fed_exec_run;
+int fed_exec_run_start(const struct fed_rest_config *cfg, struct fed_exec_run **out,
+                       struct fed_error *err);
+int fed_exec_run_fd(const struct fed_exec_run *run);  /* its stdout */
+int fed_exec_run_pid(const struct fed_exec_run *run); /* 0 once reaped */
+/* Read what is there: 0 more to come, 1 at EOF, < 0 on error. */
+int fed_exec_run_read(struct fed_exec_run *run, struct fed_error *err);
+/* The child exited with status (waitpid's; !status_known when someone
+ * else reaped it): the credential, or why not. */
+int fed_exec_run_finish(struct fed_exec_run *run, int status, bool status_known,
+                        struct fed_exec_credential *out, struct fed_error *err);
+/* Its deadline passed: kill it (its process group) and say so. */
+int fed_exec_run_timeout(struct fed_exec_run *run, double timeout_s, struct fed_error *err);
+/* Kills it if still running; accepts NULL. */
+void fed_exec_run_free(struct fed_exec_run *run);
+
 /* Serialize a single-context kubeconfig (for local-clusters, join): embeds
  * the PEM data as base64 *-data fields. Returns a malloc'd YAML string. */
 int fed_kubeconfig_render(const struct fed_rest_config *cfg, const char *context_name,
