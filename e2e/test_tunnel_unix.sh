@@ -41,10 +41,11 @@ trap cleanup EXIT
 
 # TCP ports PID listens on, from its socket inodes (no ss -p needed).
 tcp_listen_ports() { # PID
-	local inodes
+	local inodes hex
 	inodes=$(ls -l /proc/"$1"/fd 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | sort -u | tr '\n' ' ')
-	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v want=" $inodes" '
-		$4 == "0A" && index(want, " " $10 " ") { split($2, a, ":"); printf "%d\n", strtonum("0x" a[2]) }' | sort -un
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v want=" $inodes" '$4 == "0A" && index(want, " " $10 " ") { split($2, a, ":"); print a[2] }' |
+		while read -r hex; do echo $((16#$hex)); done | sort -un
 }
 # As uid/gid 65534: GET /version through a Unix socket or a TCP port; prints the HTTP code.
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -o /dev/null -w '%{http_code}' -m 3 "$@" 2>/dev/null || true; }

@@ -176,10 +176,13 @@ int tunnel_socket_dir_open(struct controller *ctl, struct fed_error *err)
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
+		int e = errno;
+		bool link = !lstat(dir, &st) && S_ISLNK(st.st_mode);
+
 		ret = fed_error_set(err, FED_EINVAL,
 		                    "--tunnel-socket-dir %s: %s; give a real directory (not a "
 		                    "symbolic link) of mode 0700 owned by this user",
-		                    dir, errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		                    dir, link ? "is a symbolic link" : strerror(e));
 		goto fail;
 	}
 	if (fstat(fd, &st) || st.st_uid != geteuid() || (st.st_mode & 077)) {
