@@ -19,7 +19,8 @@ pass=0 fail=0 cpid=
 . "$(dirname "$0")/lib.sh"
 kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
 cond() { kfc "$1" "{.status.conditions[?(@.type==\"Ready\")].$2}"; }
-metric() { curl -s "http://127.0.0.1:$mport/metrics" | sed -n "s/^$1 //p"; }
+# a loop that is stuck does not answer: give up after 5 s, print nothing
+metric() { { curl -s -m 5 "http://127.0.0.1:$mport/metrics" || true; } | sed -n "s/^$1 //p"; }
 renew_time() { k -n $FNS get lease $LEASE -o jsonpath='{.spec.renewTime}' 2>/dev/null || true; }
 ready() { [ "$(cond "$1" status)" = True ]; }
 holder() { k -n $FNS get lease $LEASE -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
@@ -127,6 +128,7 @@ wait_set 10 events && [[ "$(events)" == *--allow-kubeconfig-exec* ]] &&
 	ok "an Event on member2 names the flag" || bad "no KubeconfigNotAllowed Event on member2"
 [ ! -e "$work/plugin-runs" ] && ok "the plugin never ran" || bad "the plugin ran $(wc -l <"$work/plugin-runs") time(s) though not allowed"
 stop_ctl
+rm -f "$work/plugin-runs"
 
 # ---- allowed: a plugin that sleeps ${SLEEP} s holds nothing but member2's calls -----
 start_ctl --allow-kubeconfig-exec --allow-kubeconfig-files --leader-elect-lease-name $LEASE \
@@ -139,12 +141,13 @@ renews=() probes=() last=
 while le "$(since "$t0")" $((SLEEP - 2)); do
 	r=$(renew_time)
 	[ -z "$r" ] || [ "$last" = "$r" ] || { renews+=("$r"); last=$r; }
-	probes+=("$(metric cluster_health_status_duration_seconds_count)")
+	p=$(metric cluster_health_status_duration_seconds_count)
+	probes+=("${p:-none}")
 	sleep 1
 done
 probes1=$(metric cluster_health_status_duration_seconds_count)
-lagmax=$(metric fed_loop_lag_max_seconds)
-if [ -n "$probes0" ] && [ -n "$probes1" ] && [ "$((${probes1%.*} - ${probes0%.*}))" -ge $((SLEEP / 3)) ]; then
+probes0=${probes0:-0} probes1=${probes1:-0}
+if [ "$((${probes1%.*} - ${probes0%.*}))" -ge $((SLEEP / 3)) ]; then
 	ok "while the plugin slept: $((${probes1%.*} - ${probes0%.*})) health checks of the other members completed (samples: ${probes[*]})"
 else
 	bad "health checks stalled while the plugin slept: ${probes0:-?} -> ${probes1:-?} (samples: ${probes[*]})"
@@ -154,15 +157,17 @@ if [ "${#renews[@]}" -ge $((SLEEP / 4)) ] && [ "$(holder)" = "$who" ] && [ -n "$
 else
 	bad "Lease renewals while the plugin slept: ${#renews[@]} (${renews[*]:-none}), holder $who -> $(holder)"
 fi
-if [ -n "$lagmax" ] && le "$lagmax" 1; then
-	ok "fed_loop_lag_max_seconds $lagmax (< 1 s)"
-else
-	bad "fed_loop_lag_max_seconds ${lagmax:-?} while the plugin slept"
-fi
 if wait_until 40 ready member2; then
 	ok "member2 Ready $(since "$t0") s after its plugin started (it answers after ${SLEEP} s)"
 else
 	bad "member2 not Ready after its plugin: $(kfc member2 '{.status.conditions}') $(grep member2 "$work/ctl.log" | tail -3)"
+fi
+# the largest lag since start, the plugin's whole run included
+lagmax=$(metric fed_loop_lag_max_seconds)
+if [ -n "$lagmax" ] && le "$lagmax" 1; then
+	ok "fed_loop_lag_max_seconds $lagmax (< 1 s) across the plugin's run"
+else
+	bad "fed_loop_lag_max_seconds ${lagmax:-? (no answer)} across the plugin's run"
 fi
 [ "$(wc -l <"$work/plugin-runs")" -eq 1 ] && ok "one plugin run for all of member2's calls" ||
 	bad "$(wc -l <"$work/plugin-runs") plugin runs"
