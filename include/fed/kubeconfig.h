@@ -120,8 +120,8 @@ int fed_rest_config_in_cluster(struct fed_rest_config *out, struct fed_error *er
 int fed_rest_config_load(struct fed_rest_config *out, const char *kubeconfig_path,
                          const char *context, struct fed_error *err);
 
-/* Run an exec credential plugin synchronously (it is run rarely: on first
- * use and when the credential expires or is rejected). timeout_ms bounds it;
+/* Run an exec credential plugin synchronously, waiting for it (for one-shot
+ * tools; the kube client uses fed_exec_run_* below and does not wait). timeout_ms bounds it;
  * stderr of the plugin is passed through, stdout is parsed as an
  * ExecCredential. `cfg` supplies cluster info when provide_cluster_info. */
 int fed_exec_credential_get(const struct fed_rest_config *cfg, int timeout_ms,
