@@ -50,6 +50,12 @@ struct controller_opts {
 	double tunnel_max_queued, tunnel_ping_rate, tunnel_refused_rate;
 	/* what an apiserver (or an agent) can make us hold: bytes, seconds */
 	double max_response_bytes, max_probe_bytes, watch_idle_timeout;
+	/* may a member's kubeconfig in the Secret run an exec plugin, or read
+	 * files of this machine (tokenFile, client-certificate, ...)? */
+	bool allow_kubeconfig_exec, allow_kubeconfig_files;
+	/* directory of the per-cluster Unix sockets that reach agents; NULL:
+	 * a fresh one under $XDG_RUNTIME_DIR or /tmp */
+	const char *tunnel_socket_dir;
 };
 
 struct controller {
@@ -87,6 +93,11 @@ struct controller {
 	struct rsp_ctl *rsp;       /* ReplicaSchedulingPreferences (rsp.c) */
 	struct tunnel *tunnel;     /* agent tunnel (tunnel.c), NULL when off */
 	struct looplag *looplag;   /* event-loop lag metric (looplag.c) */
+	/* the directory of the agents' Unix sockets (tunnel_listen.c): open
+	 * (sockdir_fd >= 0) from start to exit, removed at exit if we made it */
+	char *sockdir;
+	int sockdir_fd;
+	bool sockdir_made;
 };
 
 /* What the Federation config and Secret say about one member. */
@@ -141,6 +152,16 @@ void controller_ops_stop(struct controller *ctl);
 /* Recount kubefedcluster_total and friends after a member changed. */
 void controller_update_metrics(struct controller *ctl);
 void controller_observe_probe(struct controller *ctl, double seconds);
+/* tunnel_listen.c: open (or make) the directory of the agents' Unix
+ * sockets: mode 0700, ours, no symlink; stale sockets in it are removed.
+ * Refused with a message naming --tunnel-socket-dir otherwise. */
+int tunnel_socket_dir_open(struct controller *ctl, struct fed_error *err);
+/* At exit, after tunnel_stop: close it, and remove it if we made it. */
+void tunnel_socket_dir_close(struct controller *ctl);
+/* The Unix socket that reaches cluster's apiserver through its agent, NULL
+ * until an agent of that cluster authenticated once. */
+const char *tunnel_member_socket(struct controller *ctl, const char *cluster);
+
 /* looplag.c: fed_loop_lag_seconds on /metrics (after controller_ops_start). */
 int looplag_start(struct controller *ctl, struct fed_error *err);
 void looplag_stop(struct controller *ctl);

@@ -347,6 +347,16 @@ int main(int argc, char **argv)
 	    {FED_OPT_DOUBLE, "tunnel-refused-rate", 0, &o->tunnel_refused_rate, "PER_SECOND",
 	     "frames for streams never opened taken per agent connection per second (bursts of "
 	     "twice that), each answered with RST; past it the connection is closed (default 100)"},
+	    {FED_OPT_STRING, "tunnel-socket-dir", 0, &o->tunnel_socket_dir, "DIR",
+	     "directory (mode 0700, owned by this user; created if missing) of the Unix sockets "
+	     "through which the controller reaches each agent's cluster (default a new directory "
+	     "under $XDG_RUNTIME_DIR or /tmp, removed at exit)"},
+	    {FED_OPT_BOOL, "allow-kubeconfig-exec", 0, &o->allow_kubeconfig_exec, NULL,
+	     "let members' kubeconfigs in the Secret run exec credential plugins on this machine "
+	     "(default false)"},
+	    {FED_OPT_BOOL, "allow-kubeconfig-files", 0, &o->allow_kubeconfig_files, NULL,
+	     "let members' kubeconfigs in the Secret read local files (tokenFile, "
+	     "client-certificate, client-key, certificate-authority) (default false)"},
 	    {FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL",
 	     "error, warn, info, debug or trace (default info)"},
 	    {FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines"},
@@ -394,6 +404,7 @@ int main(int argc, char **argv)
 	o->tunnel_refused_rate = FED_TUNNEL_DEFAULT_REFUSED_RATE;
 	ctl.adopt = true;
 	ctl.exit_code = 1;
+	ctl.sockdir_fd = -1;
 	fed_rest_config_init(&cfg);
 	fed_map_init(&ctl.members);
 	fed_map_init(&ctl.types);
@@ -442,7 +453,9 @@ int main(int argc, char **argv)
 	fed_log_setup(level, o->log_json);
 	ctl.loop = ev_default_loop(0);
 	ev_init(&ctl.stop_timer, stop_timeout);
-	if (client_ips(&ctl, &err) || fed_rest_config_load(&cfg, o->kubeconfig, o->context, &err))
+	/* a bad socket directory is the operator's to fix: say so at start */
+	if ((strcmp(o->tunnel_address, "off") && tunnel_socket_dir_open(&ctl, &err)) ||
+	    client_ips(&ctl, &err) || fed_rest_config_load(&cfg, o->kubeconfig, o->context, &err))
 		goto fail;
 	cfg.qps = o->host_qps;
 	cfg.burst = (int)(2 * o->host_qps);
@@ -483,6 +496,7 @@ out:
 	free_members(&ctl);
 	types_stop(&ctl);
 	tunnel_stop(&ctl);
+	tunnel_socket_dir_close(&ctl);
 	podlabel_free(ctl.podlabel);
 	fed_informer_free(ctl.config);
 	fed_informer_free(ctl.secret);

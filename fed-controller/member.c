@@ -565,6 +565,14 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 {
 	struct fed_kubeconfig *kc = NULL;
 	struct fed_rest_config cfg;
+	/* the Secret's kubeconfig was written by whoever can write the Secret:
+	 * it runs nothing and reads nothing here unless the operator said so */
+	const struct fed_kubeconfig_policy pol = {
+	    .deny_exec = !m->ctl->o.allow_kubeconfig_exec,
+	    .deny_files = !m->ctl->o.allow_kubeconfig_files,
+	    .exec_flag = "--allow-kubeconfig-exec",
+	    .files_flag = "--allow-kubeconfig-files",
+	};
 	char source[300];
 	CURLU *u = NULL;
 	char *host = NULL;
@@ -576,13 +584,13 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 	ret = fed_kubeconfig_parse(&kc, kubeconfig, strlen(kubeconfig), source, err);
 	if (ret)
 		goto out;
-	ret = fed_kubeconfig_rest_config(kc, NULL, &cfg, err);
+	ret = fed_kubeconfig_rest_config_policy(kc, NULL, &pol, &cfg, err);
 	if (ret == FED_EINVAL && !fed_kubeconfig_current_context(kc)) {
 		size_t n = 0;
 		const char *const *ctxs = fed_kubeconfig_contexts(kc, &n);
 		if (n == 1) { /* no current-context but only one choice */
 			fed_error_clear(err);
-			ret = fed_kubeconfig_rest_config(kc, ctxs[0], &cfg, err);
+			ret = fed_kubeconfig_rest_config_policy(kc, ctxs[0], &pol, &cfg, err);
 		}
 	}
 	if (ret)
@@ -604,6 +612,20 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 		cfg.tls_server_name = strdup(host); /* a DNS name: keep verifying it */
 	free(cfg.server);
 	cfg.server = strdup(m->server_url);
+	if (m->mode && !strcmp(m->mode, "agent")) {
+		/* through the agent's Unix socket, which only we can reach */
+		const char *sock = tunnel_member_socket(m->ctl, m->name);
+
+		if (!sock) {
+			ret = fed_error_set(err, FED_EUNAVAILABLE,
+			                    "no tunnel socket for the cluster's agent yet");
+			goto out;
+		}
+		if (!(cfg.unix_socket = strdup(sock))) {
+			ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	cfg.qps = m->ctl->o.member_qps;
 	cfg.burst = (int)(2 * m->ctl->o.member_qps);
 	ret = fed_kube_client_new(&m->client, m->ctl->loop, &cfg, m->name, err);
@@ -667,20 +689,29 @@ void member_apply(struct member *m, const struct member_desired *d)
 	controller_set_str(&m->err_message, NULL);
 	if (build_client(m, d->kubeconfig, &err)) {
 		char msg[FED_ERROR_MSG_MAX + 128];
+		/* refused by policy: the message already says what to do */
+		const char *reason =
+		    err.code == FED_EFORBIDDEN ? "KubeconfigNotAllowed" : "InvalidKubeconfig";
+
 		/* the usual cause: a kubeconfig pasted as plain YAML under data: */
-		snprintf(msg, sizeof(msg),
-		         "%s (write the kubeconfig as plain YAML under stringData:, or "
-		         "base64-encoded under data:)",
-		         err.msg);
-		FED_LOG_WARN(m->name, "InvalidKubeconfig: %s", msg);
-		member_event(m, true, "InvalidKubeconfig", msg);
-		controller_set_str(&m->err_reason, "InvalidKubeconfig");
+		snprintf(msg, sizeof(msg), "%s%s", err.msg,
+		         err.code == FED_EFORBIDDEN
+		             ? ""
+		             : " (write the kubeconfig as plain YAML under stringData:, or "
+		               "base64-encoded under data:)");
+		FED_LOG_WARN(m->name, "%s: %s", reason, msg);
+		member_event(m, true, reason, msg);
+		controller_set_str(&m->err_reason, reason);
 		controller_set_str(&m->err_message, msg);
 		goto write;
 	}
 	memcpy(m->config_digest, dg, sizeof(dg));
-	FED_LOG_INFO(m->name, "connecting to %s (clientCIDR %s)", m->server_url,
-	             m->matched_cidr ? m->matched_cidr : "-");
+	if (m->mode && !strcmp(m->mode, "agent"))
+		FED_LOG_INFO(m->name, "connecting to %s through the agent's socket %s",
+		             m->server_url, tunnel_member_socket(m->ctl, m->name));
+	else
+		FED_LOG_INFO(m->name, "connecting to %s (clientCIDR %s)", m->server_url,
+		             m->matched_cidr ? m->matched_cidr : "-");
 	/* a new connection starts from Connecting again */
 	fed_health_init(&m->health, m->ctl->o.failure_threshold, m->ctl->o.success_threshold);
 	m->use_healthz = false;

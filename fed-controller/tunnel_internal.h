@@ -1,5 +1,5 @@
 /* What tunnel.c (agent connections, rotation, status), tunnel_listen.c
- * (the agent listener, pending handshakes, loopback listeners) and
+ * (the agent listener, pending handshakes, per-cluster Unix sockets) and
  * tunnel_auth.c (the tunnel Secret, bootstrap tokens, credentials) share.
  * Not for the rest of fed-controller: that uses tunnel.h. */
 #ifndef FED_CONTROLLER_TUNNEL_INTERNAL_H
@@ -22,7 +22,7 @@
 struct tcluster {
 	struct tunnel *t;
 	char *name;
-	int lfd, port;
+	int lfd; /* the Unix socket that reaches the cluster through its agents */
 	ev_io lio;
 	ev_timer accept_retry; /* restarts lio after an accept failure */
 	double accept_warned_at;
@@ -30,7 +30,8 @@ struct tcluster {
 	struct fed_tunnel_conn **conns;
 	double *issued; /* when conns[i]'s credential was issued */
 	int nconns;
-	char url[64];
+	char url[64];   /* what the member's client asks for (Host, paths) */
+	char sock[108]; /* the listener's path: sizeof(sun_path) */
 	char *metadata; /* last METADATA JSON */
 	double last_heartbeat;
 	long long cred_expiry; /* newest credential issued, unix seconds; 0: none */
@@ -91,7 +92,7 @@ int tunnel_listen_start(struct tunnel *t, struct fed_error *err);
 void tunnel_listen_stop(struct tunnel *t);
 /* c authenticated or closed: it no longer counts as pending. */
 void tunnel_pending_drop(struct tunnel *t, struct fed_tunnel_conn *c);
-/* The cluster's state, created (with its loopback listener) when create. */
+/* The cluster's state, created (with its Unix socket listener) when create. */
 struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create);
 void tunnel_cluster_free(void *tc);
 

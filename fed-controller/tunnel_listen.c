@@ -1,7 +1,13 @@
 /* The tunnel's listeners (see tunnel.c for the whole): the agent listener
  * on --tunnel-address, whose connections stay "pending" until they
- * authenticate, and per cluster a loopback listener whose connections
- * become streams to the cluster's agent.
+ * authenticate, and per cluster a Unix socket whose connections become
+ * streams to the cluster's agent.
+ *
+ * A connection to a cluster's socket acts as that cluster's agent, with
+ * the agent's ServiceAccount: only this process may make one. So the
+ * sockets live in a directory of mode 0700 owned by us (--tunnel-socket-dir,
+ * checked, never followed through a symlink), not on a loopback port
+ * that any local user could reach.
  *
  * Anyone who reaches the agent listener can open connections, so the
  * pending ones are capped, in all (--tunnel-max-pending) and per source
@@ -10,12 +16,17 @@
  * When accept fails for want of descriptors or memory, the socket stays
  * readable: both listeners then rest for ACCEPT_PAUSE instead of spinning. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "controller.h"
@@ -52,7 +63,7 @@ static bool accept_failed(struct ev_loop *loop, ev_io *lio, ev_timer *retry, dou
 	return true;
 }
 
-/* ---- per-cluster loopback listener ---- */
+/* ---- per-cluster Unix socket listener ---- */
 
 static struct fed_tunnel_conn *pick_conn(struct tcluster *tc)
 {
@@ -101,11 +112,157 @@ static void local_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* ---- the socket directory ---- */
+
+#define SOCK_SUFFIX  ".sock"
+#define SOCK_DIR_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 64 - sizeof(SOCK_SUFFIX))
+
+/* Remove what a previous run left: sockets only, never through a link. */
+static void remove_stale(int dfd)
+{
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	struct stat st;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (n > strlen(SOCK_SUFFIX) &&
+		    !strcmp(de->d_name + n - strlen(SOCK_SUFFIX), SOCK_SUFFIX) &&
+		    !fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) && S_ISSOCK(st.st_mode))
+			unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+int tunnel_socket_dir_open(struct controller *ctl, struct fed_error *err)
+{
+	const char *dir = ctl->o.tunnel_socket_dir;
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	char tmpl[PATH_MAX];
+	struct stat st;
+	bool made = false;
+	int fd = -1, ret;
+
+	if (!dir) {
+		/* a private directory of our own: nothing to check, nothing stale */
+		if (!base || base[0] != '/' || strlen(base) > SOCK_DIR_MAX - 24)
+			base = "/tmp";
+		snprintf(tmpl, sizeof(tmpl), "%s/fed-controller-XXXXXX", base);
+		if (!mkdtemp(tmpl))
+			return fed_error_set(err, FED_EUNAVAILABLE,
+			                     "cannot make a directory for the agents' sockets in "
+			                     "%s: %s; choose one with --tunnel-socket-dir",
+			                     base, strerror(errno));
+		dir = tmpl;
+		made = true;
+	} else if (strlen(dir) > SOCK_DIR_MAX || dir[0] == '\0') {
+		return fed_error_set(err, FED_EINVAL,
+		                     "--tunnel-socket-dir %s: the path must be 1 to %zu characters "
+		                     "long (Unix socket paths are short)",
+		                     dir, (size_t)SOCK_DIR_MAX);
+	} else if (!mkdir(dir, 0700)) {
+		made = true;
+	} else if (errno != EEXIST) {
+		return fed_error_set(err, FED_EINVAL,
+		                     "--tunnel-socket-dir %s: cannot create it: %s", dir,
+		                     strerror(errno));
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		bool link = !lstat(dir, &st) && S_ISLNK(st.st_mode);
+
+		ret = fed_error_set(err, FED_EINVAL,
+		                    "--tunnel-socket-dir %s: %s; give a real directory (not a "
+		                    "symbolic link) of mode 0700 owned by this user",
+		                    dir, link ? "is a symbolic link" : strerror(e));
+		goto fail;
+	}
+	if (fstat(fd, &st) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		ret = fed_error_set(
+		    err, FED_EINVAL,
+		    "--tunnel-socket-dir %s: owned by uid %u with mode %04o: other users could "
+		    "reach member clusters through its sockets; it must be owned by uid %u "
+		    "with mode 0700 (chown/chmod it, or choose another directory)",
+		    dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+		goto fail;
+	}
+	if (!(ctl->sockdir = strdup(dir))) {
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto fail;
+	}
+	remove_stale(fd);
+	ctl->sockdir_fd = fd;
+	ctl->sockdir_made = made;
+	FED_LOG_INFO(NULL, "tunnel: agents' clusters are reached through Unix sockets in %s", dir);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		rmdir(dir);
+	return ret;
+}
+
+void tunnel_socket_dir_close(struct controller *ctl)
+{
+	if (ctl->sockdir_fd >= 0) {
+		remove_stale(ctl->sockdir_fd);
+		close(ctl->sockdir_fd);
+	}
+	if (ctl->sockdir && ctl->sockdir_made && rmdir(ctl->sockdir))
+		FED_LOG_WARN(NULL, "tunnel: cannot remove %s: %s", ctl->sockdir, strerror(errno));
+	free(ctl->sockdir);
+	ctl->sockdir = NULL;
+	ctl->sockdir_fd = -1;
+}
+
+/* The cluster's listener in the socket directory. */
+static int listen_unix(struct tcluster *tc, struct fed_error *err)
+{
+	struct controller *ctl = tc->t->ctl;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char leaf[80];
+	struct stat st;
+
+	if (ctl->sockdir_fd < 0)
+		return fed_error_set(err, FED_EINVAL, "no socket directory (--tunnel-socket-dir)");
+	if (strchr(tc->name, '/') || tc->name[0] == '.' || strlen(tc->name) > 63)
+		return fed_error_set(err, FED_EINVAL,
+		                     "the cluster name cannot name a socket: use a DNS label "
+		                     "(at most 63 characters of a-z, 0-9 and -)");
+	snprintf(leaf, sizeof(leaf), "%s" SOCK_SUFFIX, tc->name);
+	if ((size_t)snprintf(tc->sock, sizeof(tc->sock), "%s/%s", ctl->sockdir, leaf) >=
+	    sizeof(tc->sock))
+		return fed_error_set(err, FED_EINVAL, "socket path %s/%s is too long", ctl->sockdir,
+		                     leaf);
+	/* only a stale socket may be in the way; anything else stays */
+	if (!fstatat(ctl->sockdir_fd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISSOCK(st.st_mode))
+		unlinkat(ctl->sockdir_fd, leaf, 0);
+	memcpy(sa.sun_path, tc->sock, strlen(tc->sock) + 1);
+	tc->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (tc->lfd < 0 || bind(tc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fchmodat(ctl->sockdir_fd, leaf, 0600, 0) < 0 || listen(tc->lfd, 128) < 0) {
+		int e = errno;
+
+		tc->sock[0] = '\0';
+		return fed_error_set(err, FED_EUNAVAILABLE, "listener %s/%s: %s", ctl->sockdir,
+		                     leaf, strerror(e));
+	}
+	return 0;
+}
+
 struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create)
 {
 	struct tcluster *tc = fed_map_get(&t->clusters, name);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
+	struct fed_error err = FED_ERROR_INIT;
 	int max = t->ctl->o.tunnel_max_agents;
 
 	if (tc || !create)
@@ -120,15 +277,12 @@ struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool cre
 	if (!tc->name || !tc->conns || !tc->issued)
 		goto fail;
 	tc->t = t;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	tc->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (tc->lfd < 0 || bind(tc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(tc->lfd, 128) < 0 || getsockname(tc->lfd, (struct sockaddr *)&sa, &len) < 0) {
-		FED_LOG_ERR(name, "tunnel: loopback listener: %s", strerror(errno));
+	if (listen_unix(tc, &err) < 0) {
+		FED_LOG_ERR(name, "tunnel: %s", err.msg);
 		goto fail;
 	}
-	tc->port = ntohs(sa.sin_port);
-	snprintf(tc->url, sizeof(tc->url), "http://127.0.0.1:%d", tc->port);
+	/* the socket decides where; the URL only gives Host and paths */
+	snprintf(tc->url, sizeof(tc->url), "http://localhost");
 	ev_io_init(&tc->lio, local_accept, tc->lfd, EV_READ);
 	tc->lio.data = tc;
 	ev_init(&tc->accept_retry, accept_retry_cb);
@@ -146,6 +300,18 @@ fail:
 	return NULL;
 }
 
+static void unlink_sock(struct tcluster *tc)
+{
+	const char *leaf = strrchr(tc->sock, '/');
+	struct stat st;
+	int dfd = tc->t->ctl->sockdir_fd;
+
+	if (!tc->sock[0] || !leaf || dfd < 0)
+		return;
+	if (!fstatat(dfd, leaf + 1, &st, AT_SYMLINK_NOFOLLOW) && S_ISSOCK(st.st_mode))
+		unlinkat(dfd, leaf + 1, 0);
+}
+
 void tunnel_cluster_free(void *p)
 {
 	struct tcluster *tc = p;
@@ -157,6 +323,7 @@ void tunnel_cluster_free(void *p)
 	ev_io_stop(tc->t->ctl->loop, &tc->lio);
 	ev_timer_stop(tc->t->ctl->loop, &tc->accept_retry);
 	close(tc->lfd);
+	unlink_sock(tc);
 	free(tc->conns);
 	free(tc->issued);
 	free(tc->metadata);
@@ -359,6 +526,13 @@ const char *tunnel_member_url(struct controller *ctl, const char *cluster)
 	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
 
 	return tc ? tc->url : NULL;
+}
+
+const char *tunnel_member_socket(struct controller *ctl, const char *cluster)
+{
+	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
+
+	return tc && tc->sock[0] ? tc->sock : NULL;
 }
 
 char *tunnel_kubeconfig(const char *url)

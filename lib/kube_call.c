@@ -169,8 +169,12 @@ static void complete(struct fed_kube_call *call, CURLcode rc)
 		if (status == 401 && c->cfg.exec && !call->auth_retried) {
 			/* the plugin's credential may have been revoked early */
 			call->auth_retried = true;
-			fed_exec_credential_release(&c->exec_cred);
-			c->have_exec_cred = false;
+			/* only the credential it was sent with: many calls refused
+			 * at once make one plugin run, not one each */
+			if (call->exec_gen == c->exec_gen && c->have_exec_cred) {
+				fed_exec_credential_release(&c->exec_cred);
+				c->have_exec_cred = false;
+			}
 			retry = true;
 			call->attempt--;
 		}

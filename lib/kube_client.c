@@ -73,6 +73,11 @@ static void dispatch_begin(struct fed_kube_client *c)
 	priv(c)->dispatching++;
 }
 
+void fed_kube_dispatch_begin(struct fed_kube_client *c)
+{
+	dispatch_begin(c);
+}
+
 /* Returns true if the client was freed. */
 static bool dispatch_end(struct fed_kube_client *c)
 {
@@ -364,6 +369,11 @@ void fed_kube_call_free(struct fed_kube_call *call)
 	free(call);
 }
 
+bool fed_kube_dispatch_end(struct fed_kube_client *c)
+{
+	return dispatch_end(c);
+}
+
 static void client_really_free(struct fed_kube_client *c)
 {
 	struct sockinfo *si;
@@ -385,6 +395,7 @@ static void client_really_free(struct fed_kube_client *c)
 		free(si);
 	}
 	curl_slist_free_all(c->connect_to);
+	fed_kube_exec_stop(c);
 	fed_rest_config_release(&c->cfg);
 	fed_exec_credential_release(&c->exec_cred);
 	if (c->file_token) {
@@ -535,6 +546,9 @@ void fed_kube_pump(struct fed_kube_client *c)
 	if (c->tokens > c->cfg.burst)
 		c->tokens = c->cfg.burst;
 	c->tokens_at = now;
+	/* an exec credential is on its way: the calls wait for it */
+	if (c->queue_head && !fed_kube_exec_ready(c))
+		return;
 	for (call = c->queue_head; call; call = next) {
 		next = call->next;
 		if (!call->exempt && c->inflight >= c->max_inflight)
@@ -567,6 +581,7 @@ static void enqueue(struct fed_kube_call *call)
 	struct fed_kube_client *c = call->client;
 
 	call->queued = true;
+	call->seq = ++c->seq;
 	call->next = NULL;
 	call->prev = c->queue_tail;
 	if (c->queue_tail)

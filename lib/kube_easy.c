@@ -13,9 +13,6 @@
 #include "fed/log.h"
 #include "kube_internal.h"
 
-#define EXEC_TIMEOUT_MS    30000
-#define EXEC_EXPIRY_MARGIN 10 /* seconds: refresh a little before expiry */
-
 /* ---- credentials ------------------------------------------------------- */
 
 /* Tokens in files rotate (projected service-account tokens): re-read when
@@ -56,21 +53,14 @@ static int file_token(struct fed_kube_client *c, const char **out, struct fed_er
 	return 0;
 }
 
+/* The pump started this call only with a fresh credential (kube_exec.c
+ * ran the plugin, without blocking the loop); if it went stale since,
+ * the 401 it gets brings a new one. */
 static int exec_credential(struct fed_kube_client *c, struct fed_error *err)
 {
-	time_t now = time(NULL);
-	int ret;
-
-	if (c->have_exec_cred &&
-	    (!c->exec_cred.expires || now + EXEC_EXPIRY_MARGIN < c->exec_cred.expires))
-		return 0;
-	fed_exec_credential_release(&c->exec_cred);
-	c->have_exec_cred = false;
-	FED_LOG_DEBUG(c->name, "running exec credential plugin %s", c->cfg.exec->command);
-	ret = fed_exec_credential_get(&c->cfg, EXEC_TIMEOUT_MS, &c->exec_cred, err);
-	if (ret)
-		return ret;
-	c->have_exec_cred = true;
+	if (!c->have_exec_cred)
+		return fed_error_set(err, FED_EUNAUTHORIZED,
+		                     "cluster %s: no credential from the exec plugin yet", c->name);
 	return 0;
 }
 
@@ -148,6 +138,7 @@ int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
 		ret = exec_credential(c, err);
 		if (ret)
 			return ret;
+		call->exec_gen = c->exec_gen;
 		if (c->exec_cred.token)
 			token = c->exec_cred.token;
 		if (c->exec_cred.client_cert_pem && c->exec_cred.client_key_pem) {
@@ -230,7 +221,9 @@ int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	if (c->connect_to)
 		curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
-	if (cfg->proxy_url)
+	if (cfg->unix_socket)
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, cfg->unix_socket);
+	if (cfg->proxy_url && !cfg->unix_socket)
 		curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy_url);
 	else
 		curl_easy_setopt(e, CURLOPT_PROXY, ""); /* kubeconfig says: no proxy env */

@@ -29,6 +29,8 @@ struct fed_kube_call {
 	bool delayed; /* waiting for its retry timer */
 	bool canceled;
 	bool auth_retried; /* one retry after a 401 with a refreshed exec credential */
+	unsigned long seq; /* when it was queued (client's seq): who waited for a plugin */
+	unsigned exec_gen; /* the exec credential it was sent with */
 	bool probe;        /* bounded by the probe cap, not the response cap */
 	bool too_large;    /* the body passed its cap: aborted, not retried */
 	bool reaping;      /* canceled inside a curl callback, freed right after it */
@@ -67,6 +69,16 @@ struct fed_kube_client {
 	long file_token_mtime;
 	struct fed_exec_credential exec_cred;
 	bool have_exec_cred;
+	unsigned exec_gen; /* bumped with each new exec credential */
+	/* the exec plugin running (kube_exec.c), NULL when none */
+	struct fed_exec_run *exec_run;
+	ev_io exec_io;
+	ev_child exec_child;
+	ev_timer exec_deadline, exec_poll;
+	bool exec_eof, exec_exited;
+	int exec_status;
+	struct fed_error exec_err;
+	unsigned long seq; /* calls queued so far */
 	struct fed_kube_client_stats stats;
 	/* the flag names point into these copies */
 	struct fed_kube_limits limits;
@@ -87,6 +99,19 @@ void fed_kube_call_unlink(struct fed_kube_call *call);
 void fed_kube_call_delay(struct fed_kube_call *call, double delay);
 /* Start queued calls while the rate limit and the in-flight bound allow. */
 void fed_kube_pump(struct fed_kube_client *c);
+
+/* Callbacks that may end in fed_kube_client_free run between these; the
+ * client is freed at the end (true then) if it was asked to be. */
+void fed_kube_dispatch_begin(struct fed_kube_client *c);
+bool fed_kube_dispatch_end(struct fed_kube_client *c);
+
+/* kube_exec.c: the exec credential plugin, asynchronously. */
+/* True when calls may start: no plugin, or a credential not about to
+ * expire. Otherwise starts the plugin (once) and the calls wait. */
+bool fed_kube_exec_ready(struct fed_kube_client *c);
+bool fed_kube_exec_fresh(const struct fed_kube_client *c);
+/* Stop a plugin run (client free). */
+void fed_kube_exec_stop(struct fed_kube_client *c);
 
 /* The cap on the call's buffered body (kube_client.c). */
 size_t fed_kube_call_max_body(const struct fed_kube_call *call);

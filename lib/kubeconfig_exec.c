@@ -514,75 +514,186 @@ static void flatten(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-int fed_exec_credential_get(const struct fed_rest_config *cfg, int timeout_ms,
-                            struct fed_exec_credential *out, struct fed_error *err)
+static void run_release(struct run *r)
+{
+	reap(r, true);
+	if (r->out_fd >= 0)
+		close(r->out_fd);
+	r->out_fd = -1;
+	if (r->out.data)
+		OPENSSL_cleanse(r->out.data, r->out.len);
+	fed_buf_release(&r->out);
+	free(r->path);
+	free(r->argv); /* its strings belong to the exec config */
+	free_strv(r->envp);
+	r->path = NULL;
+	r->argv = r->envp = NULL;
+}
+
+/* Everything up to a running child whose stdout is r->out_fd. */
+static int run_start(const struct fed_rest_config *cfg, struct run *r, struct fed_error *err)
 {
 	const struct fed_exec_config *ec = cfg->exec;
-	struct fed_exec_credential cred;
-	struct run r;
-	long long deadline;
 	size_t nargs = 0, i;
 	char hint[400];
 	int ret;
 
-	memset(out, 0, sizeof(*out));
-	memset(&cred, 0, sizeof(cred));
-	memset(&r, 0, sizeof(r));
-	r.out_fd = -1;
-	if (!ec || !ec->command || !ec->api_version) {
-		ret = fed_error_set(err, FED_EINVAL, "%s: no exec plugin is configured",
-		                    cfg->user ? cfg->user : "exec");
-		goto out;
-	}
-	snprintf(r.who, sizeof(r.who), "exec plugin \"%.120s\" for users[%.120s]", ec->command,
+	memset(r, 0, sizeof(*r));
+	r->out_fd = -1;
+	if (!ec || !ec->command || !ec->api_version)
+		return fed_error_set(err, FED_EINVAL, "%s: no exec plugin is configured",
+		                     cfg->user ? cfg->user : "exec");
+	snprintf(r->who, sizeof(r->who), "exec plugin \"%.120s\" for users[%.120s]", ec->command,
 	         cfg->user ? cfg->user : "");
-	if (timeout_ms <= 0)
-		timeout_ms = EXEC_TIMEOUT_DEFAULT_MS;
-	deadline = now_ms() + timeout_ms;
-	if (ec->interactive_mode && !strcmp(ec->interactive_mode, "Always")) {
-		ret = fed_error_set(err, FED_EINVAL,
-		                    "%s: interactiveMode is Always, but fed never runs plugins "
-		                    "interactively; use a non-interactive login (e.g. a service "
-		                    "account) and set interactiveMode to Never or IfAvailable",
-		                    r.who);
-		goto out;
-	}
-	if ((ret = find_command(ec->command, &r.path))) {
+	if (ec->interactive_mode && !strcmp(ec->interactive_mode, "Always"))
+		return fed_error_set(err, FED_EINVAL,
+		                     "%s: interactiveMode is Always, but fed never runs plugins "
+		                     "interactively; use a non-interactive login (e.g. a service "
+		                     "account) and set interactiveMode to Never or IfAvailable",
+		                     r->who);
+	if ((ret = find_command(ec->command, &r->path))) {
 		flatten(hint, sizeof(hint), ec->install_hint);
-		ret = fed_error_set(
-		    err, ret == -ENOMEM ? FED_ENOMEM : FED_EINVAL, "%s: %s%s%s", r.who,
+		return fed_error_set(
+		    err, ret == -ENOMEM ? FED_ENOMEM : FED_EINVAL, "%s: %s%s%s", r->who,
 		    ret == -ENOENT ? (strchr(ec->command, '/') ? "command not found"
 		                                               : "command not found in PATH")
 		                   : strerror(-ret),
 		    *hint ? "; " : "", hint);
-		goto out;
 	}
 	while (ec->args && ec->args[nargs])
 		nargs++;
-	if (!(r.argv = calloc(nargs + 2, sizeof(char *))) || build_env(cfg, &r.envp)) {
-		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
-		goto out;
-	}
-	r.argv[0] = ec->command;
+	if (!(r->argv = calloc(nargs + 2, sizeof(char *))) || build_env(cfg, &r->envp))
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	r->argv[0] = ec->command;
 	for (i = 0; i < nargs; i++)
-		r.argv[i + 1] = ec->args[i];
-	if ((ret = spawn(&r, err)) || (ret = collect(&r, deadline, timeout_ms, err)) ||
-	    (ret = parse_credential(&r, ec->api_version, &cred, err)))
+		r->argv[i + 1] = ec->args[i];
+	return spawn(r, err);
+}
+
+int fed_exec_credential_get(const struct fed_rest_config *cfg, int timeout_ms,
+                            struct fed_exec_credential *out, struct fed_error *err)
+{
+	struct fed_exec_credential cred;
+	struct run r;
+	long long deadline;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	memset(&cred, 0, sizeof(cred));
+	if (timeout_ms <= 0)
+		timeout_ms = EXEC_TIMEOUT_DEFAULT_MS;
+	deadline = now_ms() + timeout_ms;
+	if ((ret = run_start(cfg, &r, err)) || (ret = collect(&r, deadline, timeout_ms, err)) ||
+	    (ret = parse_credential(&r, cfg->exec->api_version, &cred, err)))
 		goto out;
 	*out = cred;
 	memset(&cred, 0, sizeof(cred));
 out:
-	reap(&r, true);
-	if (r.out_fd >= 0)
-		close(r.out_fd);
-	if (r.out.data)
-		OPENSSL_cleanse(r.out.data, r.out.len);
-	fed_buf_release(&r.out);
-	free(r.path);
-	free(r.argv); /* its strings belong to ec */
-	free_strv(r.envp);
+	run_release(&r);
 	fed_exec_credential_release(&cred);
 	return fed_kubeconfig_oneline(err, ret);
+}
+
+/* ---- the same, step by step, for an event loop ---- */
+
+struct fed_exec_run {
+	struct run r;
+	char *api_version;
+	bool eof;
+};
+
+int fed_exec_run_start(const struct fed_rest_config *cfg, struct fed_exec_run **out,
+                       struct fed_error *err)
+{
+	struct fed_exec_run *x = calloc(1, sizeof(*x));
+	int ret;
+
+	*out = NULL;
+	if (!x)
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	ret = run_start(cfg, &x->r, err);
+	if (!ret && !(x->api_version = strdup(cfg->exec->api_version)))
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+	if (!ret && fcntl(x->r.out_fd, F_SETFL, fcntl(x->r.out_fd, F_GETFL) | O_NONBLOCK) < 0)
+		ret = fed_error_set(err, FED_ERR, "%s: fcntl: %s", x->r.who, strerror(errno));
+	if (ret) {
+		fed_exec_run_free(x);
+		return fed_kubeconfig_oneline(err, ret);
+	}
+	*out = x;
+	return 0;
+}
+
+int fed_exec_run_fd(const struct fed_exec_run *x)
+{
+	return x->r.out_fd;
+}
+
+int fed_exec_run_pid(const struct fed_exec_run *x)
+{
+	return (int)x->r.pid;
+}
+
+int fed_exec_run_read(struct fed_exec_run *x, struct fed_error *err)
+{
+	struct run *r = &x->r;
+	char buf[16384];
+	ssize_t n;
+
+	if (x->eof)
+		return 1;
+	for (;;) {
+		n = read(r->out_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			x->eof = true;
+			return 1;
+		}
+		if (r->out.len + (size_t)n > EXEC_OUTPUT_MAX)
+			return fed_error_set(err, FED_EINVAL, "%s: output is larger than %u bytes",
+			                     r->who, EXEC_OUTPUT_MAX);
+		if (fed_buf_append(&r->out, buf, (size_t)n))
+			return fed_error_set(err, FED_ENOMEM, "out of memory");
+	}
+}
+
+int fed_exec_run_finish(struct fed_exec_run *x, int status, bool status_known,
+                        struct fed_exec_credential *out, struct fed_error *err)
+{
+	struct run *r = &x->r;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	r->pid = 0; /* reaped by the caller */
+	if (status_known && WIFSIGNALED(status))
+		ret = fed_error_set(err, FED_EINVAL, "%s: killed by signal %d", r->who,
+		                    WTERMSIG(status));
+	else if (status_known && WIFEXITED(status) && WEXITSTATUS(status))
+		ret = fed_error_set(err, FED_EINVAL,
+		                    "%s: exited with status %d (its stderr above may say why)",
+		                    r->who, WEXITSTATUS(status));
+	else
+		ret = parse_credential(r, x->api_version, out, err);
+	return fed_kubeconfig_oneline(err, ret);
+}
+
+int fed_exec_run_timeout(struct fed_exec_run *x, double timeout_s, struct fed_error *err)
+{
+	reap(&x->r, true);
+	return fed_error_set(err, FED_ETIMEOUT, "%s: no credential within %.0f s; killed it",
+	                     x->r.who, timeout_s);
+}
+
+void fed_exec_run_free(struct fed_exec_run *x)
+{
+	if (!x)
+		return;
+	run_release(&x->r);
+	free(x->api_version);
+	free(x);
 }
 
 void fed_exec_credential_release(struct fed_exec_credential *cred)

@@ -37,6 +37,7 @@ void fed_rest_config_release(struct fed_rest_config *cfg)
 	free(cfg->server);
 	free(cfg->tls_server_name);
 	free(cfg->proxy_url);
+	free(cfg->unix_socket);
 	free(cfg->ca_pem);
 	free(cfg->cert_pem);
 	free_secret(cfg->key_pem, cfg->key_len);
@@ -142,7 +143,7 @@ int fed_rest_config_copy(struct fed_rest_config *dst, const struct fed_rest_conf
 	c.timeout_ms = src->timeout_ms;
 	if (!dup_opt(&c.server, src->server) ||
 	    !dup_opt(&c.tls_server_name, src->tls_server_name) ||
-	    !dup_opt(&c.proxy_url, src->proxy_url) ||
+	    !dup_opt(&c.proxy_url, src->proxy_url) || !dup_opt(&c.unix_socket, src->unix_socket) ||
 	    !dup_mem(&c.ca_pem, src->ca_pem, src->ca_len) ||
 	    !dup_mem(&c.cert_pem, src->cert_pem, src->cert_len) ||
 	    !dup_mem(&c.key_pem, src->key_pem, src->key_len) || !dup_opt(&c.token, src->token) ||
@@ -312,8 +313,29 @@ static const struct kc_context *find_context(const struct fed_kubeconfig *kc, co
 	return NULL;
 }
 
-static int resolve_cluster(const struct kc_cluster *cl, struct fed_rest_config *c,
-                           struct fed_error *err)
+/* A local path (or command) in a kubeconfig the policy does not trust. */
+static int refuse_local(const char *src, const char *entry, const char *field, bool exec,
+                        const struct fed_kubeconfig_policy *pol, struct fed_error *err)
+{
+	const char *flag = exec ? pol->exec_flag : pol->files_flag;
+
+	if (exec)
+		return fed_error_set(err, FED_EFORBIDDEN,
+		                     "kubeconfig %s: %s.%s: running an exec credential plugin from "
+		                     "this kubeconfig is not allowed: pass %s to allow it, or give "
+		                     "the credential inline (token or client-certificate-data and "
+		                     "client-key-data)",
+		                     src, entry, field, flag ? flag : "an explicit allowance");
+	return fed_error_set(err, FED_EFORBIDDEN,
+	                     "kubeconfig %s: %s.%s: reading a local file named by this kubeconfig "
+	                     "is not allowed: pass %s to allow it, or give the value inline "
+	                     "(token, certificate-authority-data, client-certificate-data, "
+	                     "client-key-data)",
+	                     src, entry, field, flag ? flag : "an explicit allowance");
+}
+
+static int resolve_cluster(const struct kc_cluster *cl, const struct fed_kubeconfig_policy *pol,
+                           struct fed_rest_config *c, struct fed_error *err)
 {
 	char entry[256];
 
@@ -343,6 +365,8 @@ static int resolve_cluster(const struct kc_cluster *cl, struct fed_rest_config *
 	if (cl->ca_data)
 		return copy_data(cl->src, entry, "certificate-authority-data", cl->ca_data,
 		                 cl->ca_data_len, &c->ca_pem, &c->ca_len, err);
+	if (cl->ca_file && pol && pol->deny_files)
+		return refuse_local(cl->src, entry, "certificate-authority", false, pol, err);
 	if (cl->ca_file)
 		return read_ref(cl->src, entry, "certificate-authority", cl->ca_file, true,
 		                &c->ca_pem, &c->ca_len, err);
@@ -377,13 +401,26 @@ static int check_exec(const char *src, const char *entry, const struct fed_exec_
 	return 0;
 }
 
-static int resolve_user(const struct kc_user *u, struct fed_rest_config *c, struct fed_error *err)
+static int resolve_user(const struct kc_user *u, const struct fed_kubeconfig_policy *pol,
+                        struct fed_rest_config *c, struct fed_error *err)
 {
 	char entry[256], *tok = NULL;
 	size_t len;
 	int ret;
 
 	snprintf(entry, sizeof(entry), "users[%.200s]", u->name);
+	/* before anything is read or checked: the policy's answer is the one
+	 * the operator must act on */
+	if (pol && pol->deny_exec && u->exec)
+		return refuse_local(u->src, entry, "exec", true, pol, err);
+	if (pol && pol->deny_files) {
+		const char *field = u->token_file  ? "tokenFile"
+		                    : u->cert_file ? "client-certificate"
+		                    : u->key_file  ? "client-key"
+		                                   : NULL;
+		if (field)
+			return refuse_local(u->src, entry, field, false, pol, err);
+	}
 	if (u->auth_provider)
 		return fed_error_set(
 		    err, FED_EINVAL,
@@ -454,6 +491,13 @@ static int resolve_user(const struct kc_user *u, struct fed_rest_config *c, stru
 int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *context,
                                struct fed_rest_config *out, struct fed_error *err)
 {
+	return fed_kubeconfig_rest_config_policy(kc, context, NULL, out, err);
+}
+
+int fed_kubeconfig_rest_config_policy(const struct fed_kubeconfig *kc, const char *context,
+                                      const struct fed_kubeconfig_policy *policy,
+                                      struct fed_rest_config *out, struct fed_error *err)
+{
 	struct fed_rest_config c;
 	struct fed_buf avail = FED_BUF_INIT;
 	const struct kc_context *ctx;
@@ -505,7 +549,8 @@ int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *cont
 		                    ctx->src, ctx->name, ctx->user);
 		goto out;
 	}
-	if ((ret = resolve_cluster(cl, &c, err)) || (u && (ret = resolve_user(u, &c, err))))
+	if ((ret = resolve_cluster(cl, policy, &c, err)) ||
+	    (u && (ret = resolve_user(u, policy, &c, err))))
 		goto out;
 	if (!dup_opt(&c.context, ctx->name) || !dup_opt(&c.cluster, cl->name) ||
 	    !dup_opt(&c.user, u ? u->name : NULL) || !dup_opt(&c.namespace, ctx->namespace) ||

@@ -1,7 +1,7 @@
 /* Asynchronous Kubernetes API client: one libcurl multi handle driven by a
- * libev loop (curl's evhiperfifo pattern). Nothing here blocks the loop
- * except running an exec credential plugin, which happens only when a
- * credential is first needed or has expired.
+ * libev loop (curl's evhiperfifo pattern). Nothing here blocks the loop:
+ * an exec credential plugin runs as a child the loop watches, and the
+ * client's calls wait for its credential (lib/kube_exec.c).
  *
  * Memory: the client copies its rest config. A response, its body and its
  * parsed JSON belong to the call and are freed when the callback returns;

@@ -35,6 +35,10 @@ struct fed_rest_config {
 	char *server; /* "https://host:port[/prefix]" */
 	char *tls_server_name;
 	char *proxy_url;
+	/* connect to this Unix socket instead of server's host and port (the
+	 * URL still gives the scheme, Host header and paths): how the
+	 * controller reaches an agent's cluster. Never from a kubeconfig. */
+	char *unix_socket;
 	bool insecure_skip_tls_verify;
 	char *ca_pem; /* NULL = system trust store */
 	size_t ca_len;
@@ -87,6 +91,24 @@ const char *const *fed_kubeconfig_contexts(const struct fed_kubeconfig *kc, size
 int fed_kubeconfig_rest_config(const struct fed_kubeconfig *kc, const char *context,
                                struct fed_rest_config *out, struct fed_error *err);
 
+/* What a kubeconfig someone else wrote (the controller's Secret) may make
+ * this process do. A kubeconfig the user runs us with may do anything; one
+ * read from the cluster must not run commands (exec) or read files of the
+ * machine (tokenFile, client-certificate, client-key,
+ * certificate-authority) unless the operator allowed it: the error then
+ * names the field and the flag (*_flag) that allows it. The inline forms
+ * (token, *-data) are always allowed. */
+struct fed_kubeconfig_policy {
+	bool deny_exec;
+	bool deny_files;
+	const char *exec_flag;  /* e.g. "--allow-kubeconfig-exec" */
+	const char *files_flag; /* e.g. "--allow-kubeconfig-files" */
+};
+/* fed_kubeconfig_rest_config under policy (NULL: allow all). */
+int fed_kubeconfig_rest_config_policy(const struct fed_kubeconfig *kc, const char *context,
+                                      const struct fed_kubeconfig_policy *policy,
+                                      struct fed_rest_config *out, struct fed_error *err);
+
 /* In-cluster config from the pod's service account: KUBERNETES_SERVICE_HOST
  * and _PORT, /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,
  * namespace}. FED_SA_DIR overrides the directory (tests). */
@@ -98,13 +120,32 @@ int fed_rest_config_in_cluster(struct fed_rest_config *out, struct fed_error *er
 int fed_rest_config_load(struct fed_rest_config *out, const char *kubeconfig_path,
                          const char *context, struct fed_error *err);
 
-/* Run an exec credential plugin synchronously (it is run rarely: on first
- * use and when the credential expires or is rejected). timeout_ms bounds it;
+/* Run an exec credential plugin synchronously, waiting for it (for one-shot
+ * tools; the kube client uses fed_exec_run_* below and does not wait). timeout_ms bounds it;
  * stderr of the plugin is passed through, stdout is parsed as an
  * ExecCredential. `cfg` supplies cluster info when provide_cluster_info. */
 int fed_exec_credential_get(const struct fed_rest_config *cfg, int timeout_ms,
                             struct fed_exec_credential *out, struct fed_error *err);
 void fed_exec_credential_release(struct fed_exec_credential *cred);
+
+/* The same plugin run step by step, for an event loop that must not wait
+ * (the kube client): start it, read its stdout (a non-blocking fd) when
+ * readable, and once it is at EOF and the child exited, parse. */
+struct fed_exec_run;
+int fed_exec_run_start(const struct fed_rest_config *cfg, struct fed_exec_run **out,
+                       struct fed_error *err);
+int fed_exec_run_fd(const struct fed_exec_run *run);  /* its stdout */
+int fed_exec_run_pid(const struct fed_exec_run *run); /* 0 once reaped */
+/* Read what is there: 0 more to come, 1 at EOF, < 0 on error. */
+int fed_exec_run_read(struct fed_exec_run *run, struct fed_error *err);
+/* The child exited with status (waitpid's; !status_known when someone
+ * else reaped it): the credential, or why not. */
+int fed_exec_run_finish(struct fed_exec_run *run, int status, bool status_known,
+                        struct fed_exec_credential *out, struct fed_error *err);
+/* Its deadline passed: kill it (its process group) and say so. */
+int fed_exec_run_timeout(struct fed_exec_run *run, double timeout_s, struct fed_error *err);
+/* Kills it if still running; accepts NULL. */
+void fed_exec_run_free(struct fed_exec_run *run);
 
 /* Serialize a single-context kubeconfig (for local-clusters, join): embeds
  * the PEM data as base64 *-data fields. Returns a malloc'd YAML string. */

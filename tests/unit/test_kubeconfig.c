@@ -883,6 +883,63 @@ static void round_trip(const struct fed_kubeconfig *kc, const char *context)
 	free(yaml);
 }
 
+/* Finding 12: a kubeconfig from the controller's Secret runs nothing and
+ * reads no local file unless allowed; the refusal names the field and the
+ * flag. Without a policy (the user's own kubeconfig) nothing changes. */
+static void test_policy(void)
+{
+	static const struct fed_kubeconfig_policy deny = {
+	    .deny_exec = true,
+	    .deny_files = true,
+	    .exec_flag = "--allow-kubeconfig-exec",
+	    .files_flag = "--allow-kubeconfig-files",
+	};
+	struct fed_kubeconfig_policy files_ok = deny;
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_kubeconfig *kc = NULL;
+	struct fed_rest_config cfg;
+
+	env_reset();
+	fed_rest_config_init(&cfg);
+	files_ok.deny_files = false;
+	CHECK_INT(load_full(&kc, &err), 0);
+	/* ca, client certificate and key from files */
+	CHECK_INT(fed_kubeconfig_rest_config_policy(kc, "files", &deny, &cfg, &err),
+	          FED_EFORBIDDEN);
+	CHECK(strstr(err.msg, "clusters[files].certificate-authority"));
+	CHECK(strstr(err.msg, "--allow-kubeconfig-files"));
+	CHECK(cfg.server == NULL && cfg.ca_pem == NULL);
+	CHECK_INT(fed_kubeconfig_rest_config_policy(kc, "tokenfile", &deny, &cfg, &err),
+	          FED_EFORBIDDEN);
+	CHECK(strstr(err.msg, "users[tokenfile].tokenFile"));
+	CHECK(strstr(err.msg, "--allow-kubeconfig-files"));
+	CHECK(!strchr(err.msg, '\n'));
+	/* the inline forms stay allowed */
+	CHECK_INT(fed_kubeconfig_rest_config_policy(kc, "data", &deny, &cfg, &err), 0);
+	CHECK(cfg.cert_pem && cfg.key_pem && cfg.ca_pem);
+	fed_rest_config_release(&cfg);
+	CHECK_INT(fed_kubeconfig_rest_config_policy(kc, "token", &deny, &cfg, &err), 0);
+	fed_rest_config_release(&cfg);
+	/* allowed by the flag, or without a policy */
+	CHECK_INT(fed_kubeconfig_rest_config_policy(kc, "tokenfile", &files_ok, &cfg, &err), 0);
+	CHECK(cfg.token_file != NULL);
+	fed_rest_config_release(&cfg);
+	CHECK_INT(fed_kubeconfig_rest_config_policy(kc, "files", NULL, &cfg, &err), 0);
+	fed_rest_config_release(&cfg);
+	fed_kubeconfig_free(kc);
+
+	/* exec: refused before the plugin is looked at, allowed by its flag */
+	CHECK(exec_kc);
+	CHECK_INT(fed_kubeconfig_rest_config_policy(exec_kc, "token", &files_ok, &cfg, &err),
+	          FED_EFORBIDDEN);
+	CHECK(strstr(err.msg, ".exec: running an exec credential plugin"));
+	CHECK(strstr(err.msg, "--allow-kubeconfig-exec"));
+	files_ok.deny_exec = false;
+	CHECK_INT(fed_kubeconfig_rest_config_policy(exec_kc, "token", &files_ok, &cfg, &err), 0);
+	CHECK(cfg.exec != NULL);
+	fed_rest_config_release(&cfg);
+}
+
 static void test_render_round_trip(void)
 {
 	struct fed_error err = FED_ERROR_INIT;
@@ -961,6 +1018,7 @@ int main(void)
 	RUN(test_exec_token);
 	RUN(test_exec_cert_and_info);
 	RUN(test_exec_errors);
+	RUN(test_policy);
 	RUN(test_render_round_trip);
 	cleanup();
 	return CHECK_EXIT();
