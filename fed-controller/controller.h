@@ -50,6 +50,9 @@ struct controller_opts {
 	double tunnel_max_queued, tunnel_ping_rate, tunnel_refused_rate;
 	/* what an apiserver (or an agent) can make us hold: bytes, seconds */
 	double max_response_bytes, max_probe_bytes, watch_idle_timeout;
+
+	/* when to renew a direct member's bound token: this fraction of its lifetime */
+	double member_token_renew_fraction;
 };
 
 struct controller {
