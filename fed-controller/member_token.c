@@ -218,6 +218,8 @@ static void issued(struct fed_kube_response *resp, void *ud)
 	             t->t.exp);
 out:
 	/* the answer's buffers held the new token too */
+	if (tok)
+		OPENSSL_cleanse((char *)tok, strlen(tok));
 	if (resp->body)
 		OPENSSL_cleanse((char *)resp->body, resp->body_len);
 	wipe_free(kc);
