@@ -56,6 +56,8 @@ struct controller_opts {
 	/* directory of the per-cluster Unix sockets that reach agents; NULL:
 	 * a fresh one under $XDG_RUNTIME_DIR or /tmp */
 	const char *tunnel_socket_dir;
+	/* when to renew a direct member's bound token: this fraction of its lifetime */
+	double member_token_renew_fraction;
 };
 
 struct controller {

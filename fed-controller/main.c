@@ -329,6 +329,9 @@ int main(int argc, char **argv)
 	    {FED_OPT_DOUBLE, "tunnel-credential-lifetime", 0, &o->tunnel_cred_lifetime, "SECONDS",
 	     "lifetime of the credential issued to each fed-agent; rotated on the live connection "
 	     "before half of it (default 2592000 = 30 days)"},
+	    {FED_OPT_DOUBLE, "member-token-renew-fraction", 0, &o->member_token_renew_fraction, "F",
+	     "renew a direct member's bound token after this fraction of its lifetime "
+	     "(default 0.6)"},
 	    {FED_OPT_INT, "tunnel-max-pending", 0, &o->tunnel_max_pending, "N",
 	     "agent connections not yet authenticated, in all; more are closed at once "
 	     "(default 256)"},
@@ -396,6 +399,7 @@ int main(int argc, char **argv)
 	o->tunnel_heartbeat = 10;
 	o->tunnel_label_pod = true;
 	o->tunnel_cred_lifetime = 30 * 86400;
+	o->member_token_renew_fraction = 0.6;
 	o->tunnel_max_pending = 256;
 	o->tunnel_max_pending_per_ip = 16;
 	o->tunnel_max_agents = 8;
@@ -418,6 +422,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	level = fed_log_level_parse(o->log_level);
+	if (!(o->member_token_renew_fraction > 0 && o->member_token_renew_fraction < 1)) {
+		fprintf(stderr, "fed-controller: --member-token-renew-fraction takes a number "
+		                "between 0 and 1 (exclusive), such as 0.6\n");
+		return 2;
+	}
 	if (level < 0 || o->probe_period <= 0 || o->probe_timeout <= 0 ||
 	    o->failure_threshold < 1 || o->success_threshold < 1 || o->host_qps <= 0 ||
 	    o->member_qps <= 0 || o->rsp_offline_grace < 0 || o->rsp_unschedulable_threshold < 0 ||

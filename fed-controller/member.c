@@ -12,6 +12,7 @@
 
 #include "controller.h"
 #include "fed/log.h"
+#include "member_token.h"
 #include "tunnel.h"
 
 #define FACTS_EVERY 6 /* probes between refreshes of version and nodes */
@@ -26,6 +27,7 @@ struct member {
 	char *server_url, *matched_cidr, *mode, *err_reason, *err_message;
 	char config_digest[65]; /* of kubeconfig + address: rebuild the client when it changes */
 	struct fed_kube_client *client;
+	struct member_token *token; /* renewal of a bound token (member_token.c) */
 	/* health */
 	struct fed_health health;
 	ev_timer probe_timer;
@@ -460,6 +462,8 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 		break;
 	default:
 		snprintf(msg, sizeof(msg), "%s", resp->err.msg);
+		if (r == FED_PROBE_UNAUTHORIZED)
+			member_token_unauthorized_hint(m->token, m->name, msg, sizeof(msg));
 		break;
 	}
 	changed = fed_health_observe(&m->health, r, msg, time(NULL));
@@ -547,6 +551,7 @@ static void drop_client(struct member *m)
 	if (m->client) /* its watches use the client: stop them first */
 		types_member_changed(m->ctl, m->name, false);
 	ev_timer_stop(m->ctl->loop, &m->probe_timer);
+	member_token_stop(m->token);
 	fed_kube_call_cancel(m->probe);
 	fed_kube_call_cancel(m->version_call);
 	fed_kube_pager_cancel(m->nodes_pager);
@@ -660,8 +665,10 @@ int member_new(struct member **out, struct controller *ctl, const char *name)
 void member_apply(struct member *m, const struct member_desired *d)
 {
 	struct fed_error err = FED_ERROR_INIT;
+	struct fed_health kept;
 	char dg[65];
 	char *spec;
+	bool renewed;
 
 	controller_set_str(&m->mode, d->mode);
 	controller_set_str(&m->matched_cidr, d->matched_cidr);
@@ -683,6 +690,10 @@ void member_apply(struct member *m, const struct member_desired *d)
 	digest(d->kubeconfig, d->server_url, dg);
 	if (m->client && !strcmp(dg, m->config_digest))
 		goto write; /* nothing that matters changed */
+	/* a renewed token: the member stays Ready, the next probe checks it */
+	renewed = m->token && m->health.state == FED_HEALTH_READY && m->server_url &&
+	          d->server_url && !strcmp(m->server_url, d->server_url);
+	kept = m->health;
 	drop_client(m);
 	controller_set_str(&m->server_url, d->server_url);
 	controller_set_str(&m->err_reason, NULL);
@@ -706,6 +717,7 @@ void member_apply(struct member *m, const struct member_desired *d)
 		goto write;
 	}
 	memcpy(m->config_digest, dg, sizeof(dg));
+	member_token_track(&m->token, m->ctl, m->name, d->mode, d->kubeconfig, m->client);
 	if (m->mode && !strcmp(m->mode, "agent"))
 		FED_LOG_INFO(m->name, "connecting to %s through the agent's socket %s",
 		             m->server_url, tunnel_member_socket(m->ctl, m->name));
@@ -714,6 +726,10 @@ void member_apply(struct member *m, const struct member_desired *d)
 		             m->matched_cidr ? m->matched_cidr : "-");
 	/* a new connection starts from Connecting again */
 	fed_health_init(&m->health, m->ctl->o.failure_threshold, m->ctl->o.success_threshold);
+	if (renewed) {
+		m->health = kept;
+		types_member_changed(m->ctl, m->name, true);
+	}
 	m->use_healthz = false;
 	ev_timer_set(&m->probe_timer, 0., m->ctl->o.probe_period);
 	ev_timer_start(m->ctl->loop, &m->probe_timer);
@@ -729,6 +745,7 @@ void member_free(struct member *m)
 	if (!m)
 		return;
 	drop_client(m);
+	member_token_free(m->token);
 	fed_kube_call_cancel(m->spec_call);
 	fed_kube_call_cancel(m->status_call);
 	free(m->name);

@@ -5,7 +5,9 @@
  * The label outlives the process (a container restart keeps the Pod), so a
  * process writes "standby" first, before it campaigns: a restarted ex-leader
  * must not keep attracting agents. Writes are merge patches, one at a time
- * and in order (the last value asked for wins). A failure is logged, never
+ * and in order (the last value asked for wins); they touch only this label,
+ * which is all manifests/02-rbac.yaml's admission policy lets the
+ * ServiceAccount change, on its own Pod only. A failure is logged, never
  * fatal: without the label the tunnel still works wherever agents reach the
  * Pod by other means. */
 #include <stdio.h>
@@ -65,7 +67,9 @@ static void log_failure(struct podlabel *pl, const char *value, const struct fed
 		FED_LOG_WARN(
 		    NULL,
 		    "%s: %s. Grant get and patch on pods in namespace %s to the "
-		    "controller's ServiceAccount (see manifests/02-rbac.yaml), or run with "
+		    "controller's ServiceAccount (see manifests/02-rbac.yaml; its policy "
+		    "fed-controller-own-pod-label admits only the Pod the token is bound to, "
+		    "so run in that Pod with its mounted token), or run with "
 		    "--tunnel-label-pod=false; until then the fed-tunnel Service cannot "
 		    "tell the leader from the standby",
 		    what, e->msg, pl->ns);

@@ -1,6 +1,6 @@
-/* fedctl join NAME: set up a member (namespace, ServiceAccount, token,
- * RBAC) and register it in the host (Federation ConfigMap + kubeconfig
- * Secret), then wait until fed-controller reports it Ready. */
+/* fedctl join NAME: set up a member (namespace, ServiceAccount, RBAC, a
+ * bound token that fed-controller renews) and register it in the host (Federation ConfigMap +
+ * kubeconfig Secret), then wait until fed-controller reports it Ready. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 static const char usage[] =
     "fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
     "       [--client-cidr CIDR=ADDRESS ...] [--rbac full|minimal] [--wait DURATION]\n"
-    "       [--overwrite] [--dry-run]\n"
+    "       [--token-lifetime DURATION] [--overwrite] [--dry-run]\n"
     "fedctl join NAME --mode agent [-o FILE] [--host-address HOST:PORT] [--rbac full|minimal]\n"
     "       [--proxy-https URL] [--proxy-skip-range LIST] [--proxy-cert FILE]\n"
     "       [--token-ttl DURATION] [--agent-image IMAGE] [--agent-namespace NS] [--wait DURATION]";
@@ -119,6 +119,7 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	const char *output = "agent.yaml", *host_address = NULL, *proxy_https = NULL;
 	const char *proxy_skip = NULL, *proxy_cert = NULL, *token_ttl = "24h";
 	const char *agent_image = "fed-agent:" FED_VERSION, *agent_ns = NULL;
+	const char *token_lifetime = NULL;
 	bool overwrite = false, dry_run = false;
 	struct fed_opt_list cidrs;
 	const struct fed_opt opts[] = {
@@ -156,6 +157,9 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	    {FED_OPT_STRING, "agent-namespace", 0, &agent_ns, "NS",
 	     "agent mode: the agent's namespace in the member (default: the federation "
 	     "namespace)"},
+	    {FED_OPT_STRING, "token-lifetime", 0, &token_lifetime, "DURATION",
+	     "direct mode: lifetime of the member ServiceAccount's bound token (default 24h, "
+	     "at least 10m); fed-controller renews it before it expires"},
 	    {FED_OPT_BOOL, "overwrite", 0, &overwrite, NULL,
 	     "update a cluster that is already joined"},
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
@@ -212,11 +216,13 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		    .wait = wait_s,
 		    .minimal = !strcmp(rbac, "minimal"),
 		};
-		if (cluster_ctx || cidrs.n || overwrite || dry_run) {
-			fprintf(stderr, "error: --mode agent never contacts the member: "
-			                "--cluster-context, --client-cidr, --overwrite and "
-			                "--dry-run are for direct members (run join again to "
-			                "replace the agent's token)\n");
+		if (cluster_ctx || cidrs.n || overwrite || dry_run || token_lifetime) {
+			fprintf(stderr,
+			        "error: --mode agent never contacts the member: "
+			        "--cluster-context, --client-cidr, --token-lifetime, "
+			        "--overwrite and --dry-run are for direct members (run join "
+			        "again to "
+			        "replace the agent's token)\n");
 			return EXIT_USAGE;
 		}
 		if (fedctl_check_cluster_name(j.name, &err))
@@ -228,6 +234,14 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	    strcmp(agent_image, "fed-agent:" FED_VERSION)) {
 		fprintf(stderr, "error: -o, --host-address, --proxy-*, --token-ttl, --agent-image "
 		                "and --agent-namespace are for --mode agent\n");
+		return EXIT_USAGE;
+	}
+	if (fedctl_parse_duration(token_lifetime ? token_lifetime : "24h", &j.token_lifetime) ||
+	    j.token_lifetime < 600 || j.token_lifetime > 4294967295.0) {
+		fprintf(stderr,
+		        "error: --token-lifetime takes a duration of at least 10m (the apiserver's "
+		        "minimum), such as 24h, not \"%s\"\n",
+		        token_lifetime);
 		return EXIT_USAGE;
 	}
 	if (!wait_s)
@@ -350,16 +364,9 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 		cJSON_Delete(x);
 		if (ret)
 			goto fail;
-		x = fedctl_join_object("v1", "Secret", j.ns, FEDCTL_MEMBER_TOKEN);
-		cJSON_AddStringToObject(x, "type", "kubernetes.io/service-account-token");
-		cJSON_AddItemToObject(
-		    cJSON_AddObjectToObject(cJSON_GetObjectItem(x, "metadata"), "annotations"),
-		    "kubernetes.io/service-account.name", cJSON_CreateString(FEDCTL_MEMBER_SA));
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j.ns,
-		         FEDCTL_MEMBER_TOKEN);
-		ret = fedctl_join_apply(&j, "secret " FEDCTL_MEMBER_TOKEN, path, x, &err);
-		cJSON_Delete(x);
-		if (ret || (ret = fedctl_join_setup_rbac(&j, host, rbac, &err)))
+		/* no token Secret: its token would never expire (join_token.c) */
+		if ((ret = fedctl_join_token_setup(&j, &err)) ||
+		    (ret = fedctl_join_setup_rbac(&j, host, rbac, &err)))
 			goto fail;
 	}
 	if (dry_run) {
@@ -402,7 +409,9 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 			before_rv = strdup(fedctl_join_rv(k0));
 		cJSON_Delete(k0);
 	}
-	if (existing && !overwrite && !secret_same) {
+	/* a new token alone (renewal, or a legacy one replaced) is no change of
+	 * what was joined */
+	if (existing && !overwrite && !secret_same && !endpoint_same) {
 		rc = already_joined(j.name);
 		goto out;
 	}

@@ -9,6 +9,8 @@
 #include "fedctl.h"
 
 #define FEDCTL_JOIN_MAX_ADDRS 32
+/* Role in the member: the ServiceAccount may renew its own token */
+#define FEDCTL_MEMBER_TOKEN_ROLE "fed-controller:member-token"
 
 struct fedctl_join {
 	struct fedctl *ctx;
@@ -20,6 +22,7 @@ struct fedctl_join {
 	const char *cidr[FEDCTL_JOIN_MAX_ADDRS];
 	char *addr[FEDCTL_JOIN_MAX_ADDRS];
 	int n_addrs;
+	double token_lifetime; /* seconds asked of TokenRequest (--token-lifetime) */
 };
 
 /* The object's resourceVersion, "" when none. */
@@ -33,7 +36,10 @@ cJSON *fedctl_join_object(const char *api_version, const char *kind, const char 
 /* The member's ClusterRole and ClusterRoleBinding for mode full|minimal. */
 int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, const char *mode,
                            struct fed_error *err);
-/* The ServiceAccount's token (malloc'd), NULL with err. */
+/* The Role that lets the ServiceAccount renew its own token, and the
+ * removal of a legacy token Secret of an earlier join (join_token.c). */
+int fedctl_join_token_setup(struct fedctl_join *j, struct fed_error *err);
+/* The ServiceAccount's bound token (malloc'd), NULL with err. */
 char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_error *err);
 /* Wait until fed-controller reports the cluster Ready at one of j's
  * addresses, written after before_rv; prints the outcome; an exit code. */

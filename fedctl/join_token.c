@@ -1,9 +1,13 @@
-/* join, the member ServiceAccount's token: read from the token Secret,
- * kept when the host's one is still good, or requested (TokenRequest). */
+/* join, the member ServiceAccount's token: a bound token with an expiry
+ * from the TokenRequest API (kept when the host's one is still ours and
+ * fresh), the Role that lets fed-controller renew it with the token itself,
+ * and the removal of the legacy token Secret earlier versions created. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "fed/jwt.h"
 #include "join.h"
 
 /* Whether token authenticates to the member as our ServiceAccount. */
@@ -41,84 +45,157 @@ static bool token_is_ours(struct fedctl_join *j, const char *token)
 	return ok;
 }
 
-/* The ServiceAccount's token: from the token Secret (filled by
- * kube-controller-manager), else the one the host already has when it is
- * still good, else a TokenRequest. */
-char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_error *err)
+/* The host's token is kept (join stays idempotent) while it is a bound
+ * token of at most the asked lifetime with more than a tenth of it left. */
+static bool fresh_enough(const char *token, double lifetime)
+{
+	struct fed_jwt_times t;
+	struct fed_error err = FED_ERROR_INIT;
+	long long now = (long long)time(NULL), life;
+
+	if (!token || fed_jwt_times(token, &t, &err) || !t.exp || !t.iat || t.exp <= t.iat)
+		return false;
+	life = t.exp - t.iat;
+	/* the apiserver may cap the lifetime (--service-account-max-token-
+	 * expiration): a shorter one than asked is what it gives */
+	if (life > (long long)lifetime + 60)
+		return false;
+	return now < t.exp - (life / 10 > 60 ? life / 10 : 60);
+}
+
+/* Role fed-controller:member-token: the ServiceAccount may request tokens
+ * for itself only, which is how fed-controller renews it. */
+static int setup_renew_role(struct fedctl_join *j, struct fed_error *err)
+{
+	cJSON *role = fedctl_join_object("rbac.authorization.k8s.io/v1", "Role", j->ns,
+	                                 FEDCTL_MEMBER_TOKEN_ROLE);
+	cJSON *rule = cJSON_CreateObject(), *rb, *ref, *subj;
+	const char *core = "", *res = "serviceaccounts/token", *name = FEDCTL_MEMBER_SA;
+	const char *verb = "create";
+	char path[512];
+	int ret;
+
+	cJSON_AddItemToObject(rule, "apiGroups", cJSON_CreateStringArray(&core, 1));
+	cJSON_AddItemToObject(rule, "resources", cJSON_CreateStringArray(&res, 1));
+	cJSON_AddItemToObject(rule, "resourceNames", cJSON_CreateStringArray(&name, 1));
+	cJSON_AddItemToObject(rule, "verbs", cJSON_CreateStringArray(&verb, 1));
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(role, "rules"), rule);
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/roles/%s",
+	         j->ns, FEDCTL_MEMBER_TOKEN_ROLE);
+	ret = fedctl_join_apply(j, "role " FEDCTL_MEMBER_TOKEN_ROLE, path, role, err);
+	cJSON_Delete(role);
+	if (ret)
+		return ret;
+	rb = fedctl_join_object("rbac.authorization.k8s.io/v1", "RoleBinding", j->ns,
+	                        FEDCTL_MEMBER_TOKEN_ROLE);
+	ref = cJSON_AddObjectToObject(rb, "roleRef");
+	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
+	cJSON_AddStringToObject(ref, "kind", "Role");
+	cJSON_AddStringToObject(ref, "name", FEDCTL_MEMBER_TOKEN_ROLE);
+	subj = cJSON_CreateObject();
+	cJSON_AddStringToObject(subj, "kind", "ServiceAccount");
+	cJSON_AddStringToObject(subj, "name", FEDCTL_MEMBER_SA);
+	cJSON_AddStringToObject(subj, "namespace", j->ns);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(rb, "subjects"), subj);
+	snprintf(path, sizeof(path),
+	         "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings/%s", j->ns,
+	         FEDCTL_MEMBER_TOKEN_ROLE);
+	ret = fedctl_join_apply(j, "rolebinding " FEDCTL_MEMBER_TOKEN_ROLE, path, rb, err);
+	cJSON_Delete(rb);
+	return ret;
+}
+
+/* Earlier joins created a kubernetes.io/service-account-token Secret,
+ * whose token never expires: delete it (only ours: labelled by fedctl). */
+static int remove_legacy_secret(struct fedctl_join *j, struct fed_error *err)
 {
 	char path[512];
-	int i, ret;
+	cJSON *s = NULL;
+	const char *type, *by;
+	int ret;
 
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j->ns,
 	         FEDCTL_MEMBER_TOKEN);
-	for (i = 0; i <= 20; i++) {
-		cJSON *s = NULL;
-		const char *b64;
-		ret = fedctl_call(j->ctx, j->member, "GET", path, NULL, NULL, 0, &s, err);
-		if (ret) {
-			fed_error_wrap(err, "member: get secret %s/%s", j->ns, FEDCTL_MEMBER_TOKEN);
-			return NULL;
-		}
-		b64 = fed_obj_str(s, "data.token");
-		if (b64 && *b64) {
-			char *tok = fedctl_b64_decode(b64, NULL);
-			cJSON_Delete(s);
-			if (tok) {
-				printf(
-				    "member: token of serviceaccount %s/%s read from secret %s\n",
-				    j->ns, FEDCTL_MEMBER_SA, FEDCTL_MEMBER_TOKEN);
-				return tok;
-			}
-			fed_error_set(err, FED_EINVAL, "member: secret %s/%s: token is not base64",
-			              j->ns, FEDCTL_MEMBER_TOKEN);
-			return NULL;
-		}
+	ret = fedctl_call(j->ctx, j->member, "GET", path, NULL, NULL, 0, &s, err);
+	if (ret == FED_ENOTFOUND) {
+		fed_error_clear(err);
+		return 0;
+	}
+	if (ret)
+		return fed_error_wrap(err, "member: get secret %s/%s", j->ns, FEDCTL_MEMBER_TOKEN);
+	type = fed_obj_str(s, "type");
+	by = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(s, "metadata"), "labels"),
+	                        "app.kubernetes.io/managed-by"));
+	if (!type || strcmp(type, "kubernetes.io/service-account-token") || !by ||
+	    strcmp(by, "fedctl")) {
 		cJSON_Delete(s);
-		if (i == 0 && existing && token_is_ours(j, existing)) {
-			printf("member: token of serviceaccount %s/%s unchanged (the host's one is "
-			       "still valid)\n",
-			       j->ns, FEDCTL_MEMBER_SA);
-			return strdup(existing);
-		}
-		if (i == 0)
-			printf("member: waiting up to 10s for the token controller to fill secret "
-			       "%s/%s\n",
-			       j->ns, FEDCTL_MEMBER_TOKEN);
-		if (i < 20)
-			fedctl_sleep(j->ctx, 0.5);
+		return 0;
 	}
-	{
-		char body[256];
-		cJSON *r = NULL;
-		const char *tok, *exp;
-		char *out;
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token",
-		         j->ns, FEDCTL_MEMBER_SA);
-		snprintf(body, sizeof(body),
-		         "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
-		         "\"spec\":{\"expirationSeconds\":31536000}}");
-		ret = fedctl_call(j->ctx, j->member, "POST", path, body, NULL, 0, &r, err);
-		if (ret) {
-			fed_error_wrap(err,
-			               "member: the token secret stayed empty (no token "
-			               "controller?) and create serviceaccounts/token for %s/%s "
-			               "failed",
-			               j->ns, FEDCTL_MEMBER_SA);
-			return NULL;
-		}
-		tok = fed_obj_str(r, "status.token");
-		exp = fed_obj_str(r, "status.expirationTimestamp");
-		if (!tok) {
-			cJSON_Delete(r);
-			fed_error_set(err, FED_ERR, "member: TokenRequest returned no token");
-			return NULL;
-		}
-		printf("member: secret %s/%s stayed empty (no token controller in the member's "
-		       "kube-controller-manager?): requested a token through the TokenRequest API "
-		       "instead, valid until %s; run join again before then\n",
-		       j->ns, FEDCTL_MEMBER_TOKEN, exp ? exp : "unknown");
-		out = strdup(tok);
+	cJSON_Delete(s);
+	if (j->dry_run) {
+		printf("member: legacy token secret %s would be deleted (dry run)\n",
+		       FEDCTL_MEMBER_TOKEN);
+		return 0;
+	}
+	ret = fedctl_call(j->ctx, j->member, "DELETE", path, NULL, NULL, 0, NULL, err);
+	if (ret == FED_ENOTFOUND) {
+		fed_error_clear(err);
+		ret = 0;
+	}
+	if (ret)
+		return fed_error_wrap(err, "member: delete legacy token secret %s/%s", j->ns,
+		                      FEDCTL_MEMBER_TOKEN);
+	printf("member: legacy token secret %s deleted (its token never expired; fed now uses "
+	       "bound tokens that fed-controller renews)\n",
+	       FEDCTL_MEMBER_TOKEN);
+	return 0;
+}
+
+int fedctl_join_token_setup(struct fedctl_join *j, struct fed_error *err)
+{
+	int ret = setup_renew_role(j, err);
+
+	return ret ? ret : remove_legacy_secret(j, err);
+}
+
+/* The ServiceAccount's token: the one the host already has while it is
+ * ours and fresh, else a new bound token from TokenRequest. */
+char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_error *err)
+{
+	char path[512], body[256];
+	cJSON *r = NULL;
+	const char *tok, *exp;
+	char *out;
+
+	if (existing && fresh_enough(existing, j->token_lifetime) && token_is_ours(j, existing)) {
+		printf("member: token of serviceaccount %s/%s unchanged (the host's one is "
+		       "still valid)\n",
+		       j->ns, FEDCTL_MEMBER_SA);
+		return strdup(existing);
+	}
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token", j->ns,
+	         FEDCTL_MEMBER_SA);
+	snprintf(body, sizeof(body),
+	         "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
+	         "\"spec\":{\"expirationSeconds\":%lld}}",
+	         (long long)j->token_lifetime);
+	if (fedctl_call(j->ctx, j->member, "POST", path, body, NULL, 0, &r, err)) {
+		fed_error_wrap(err, "member: create serviceaccounts/token for %s/%s", j->ns,
+		               FEDCTL_MEMBER_SA);
+		return NULL;
+	}
+	tok = fed_obj_str(r, "status.token");
+	exp = fed_obj_str(r, "status.expirationTimestamp");
+	if (!tok || !*tok) {
 		cJSON_Delete(r);
-		return out;
+		fed_error_set(err, FED_ERR, "member: TokenRequest returned no token");
+		return NULL;
 	}
+	printf("member: bound token of serviceaccount %s/%s requested, valid until %s; "
+	       "fed-controller renews it before then\n",
+	       j->ns, FEDCTL_MEMBER_SA, exp ? exp : "unknown");
+	out = strdup(tok);
+	cJSON_Delete(r);
+	return out;
 }
