@@ -275,8 +275,8 @@ can() { km member2 auth can-i "$@" --as system:serviceaccount:$ANS-min:fed-agent
 # (manifests/types), so their writes are in the minimal role too
 if wait_eq 20 no can create pods -n default && [ "$(can delete nodes)" = no ] &&
 	[ "$(can create persistentvolumes)" = no ] && [ "$(can create configmaps -n default)" = yes ] &&
-	[ "$(can list pods -A)" = yes ] && [ "$(can update secrets/fed-agent-credential -n $ANS-min)" = yes ]; then
-	ok "minimal role: writes the federated types, reads everything, no pods, nodes or volumes"
+	[ "$(can list pods -A)" = no ] && [ "$(can update secrets/fed-agent-credential -n $ANS-min)" = yes ]; then
+	ok "minimal role: writes the federated types, reads no pods, writes no nodes or volumes"
 else
 	bad "minimal role: pods $(can create pods -n default) nodes $(can delete nodes) cm $(can create configmaps -n default)"
 fi
