@@ -100,7 +100,7 @@ static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const 
 	snprintf(path, sizeof(path), RBAC_PATH "%s", rname);
 	ret = fedctl_call(ctx, m, "GET", path, NULL, NULL, 0, &old, &err);
 	if (ret == FED_ENOTFOUND || (!ret && is_broad(old))) {
-		printf("member %s: clusterrole %s %s: unchanged\n", c->name, rname,
+		printf("member %s: clusterrole %s %s: left as it is\n", c->name, rname,
 		       ret ? "not found (joined with --rbac full, which binds cluster-admin)"
 		           : "grants everything (--rbac full)");
 		goto out;
