@@ -238,6 +238,11 @@ else
 fi
 
 # ---- enable a new type: the members' roles follow, no re-join -------------------------
+# an agent member whose context does not answer from here (there is no
+# context "edge"): its updated role goes to a file, with the line to apply it
+yaml=$(k -n kube-system get cm kubefed-config -o jsonpath='{.data.kubefed\.yaml}')
+printf '%s\n    - clusterName: edge\n      mode: agent\n' "$yaml" >"$work/kubefed.yaml"
+k -n kube-system create cm kubefed-config --from-file=kubefed.yaml="$work/kubefed.yaml" --dry-run=client -o yaml | k apply -f - >/dev/null
 [ "$(can member1 create limitranges -n $NS)" = no ] && ok "before enable: SA refused on limitranges" ||
 	bad "before enable: SA may create limitranges"
 out=$(fedctl enable limitranges 2>&1)
@@ -245,6 +250,11 @@ echo "$out" | sed 's/^/    /'
 grep -q "member member1: clusterrole fed-controller:member configured" <<<"$out" &&
 	grep -q "member member2: clusterrole fed-controller:member configured" <<<"$out" &&
 	ok "enable limitranges: both members' roles configured" || bad "enable: $out"
+grep -q "member edge: clusterrole fed-agent not updated from here .*kubectl --context <edge> apply -f ./fed-member-role-edge.yaml" <<<"$out" &&
+	grep -q "^  - limitranges$" "$work/fed-member-role-edge.yaml" && ! grep -q '"\*"' "$work/fed-member-role-edge.yaml" &&
+	km member1 apply --dry-run=server -f "$work/fed-member-role-edge.yaml" >/dev/null &&
+	ok "enable: agent member edge (no context here): its role written to fed-member-role-edge.yaml (valid, with limitranges), the line says how to apply it" ||
+	bad "enable, edge: $(grep edge <<<"$out") $(cat "$work/fed-member-role-edge.yaml" 2>&1 | head -5)"
 [ "$(can member1 create limitranges -n $NS)" = yes ] && ok "after enable: SA may create limitranges" ||
 	bad "after enable: SA refused on limitranges"
 cat <<EOF | k apply -f - >/dev/null
@@ -268,6 +278,8 @@ k -n $NS delete federatedlimitrange lr --wait=false >/dev/null
 wait_until 30 sh -c "! kubectl --kubeconfig '$K' --context member1 -n $NS get limitrange lr >/dev/null 2>&1"
 out=$(fedctl disable limitranges 2>&1)
 echo "$out" | sed 's/^/    /'
+! grep -q "limitranges" "$work/fed-member-role-edge.yaml" && ok "disable: edge's role file no longer has limitranges" ||
+	bad "disable: edge's file: $(grep -c limitranges "$work/fed-member-role-edge.yaml")"
 [ "$(can member1 create limitranges -n $NS)" = no ] && [ "$(can member2 get limitranges -n $NS)" = no ] &&
 	ok "disable limitranges: the SA is refused on limitranges again" || bad "after disable: $(can member1 create limitranges -n $NS) $out"
 # secrets are only readable while the secrets type is enabled

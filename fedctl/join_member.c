@@ -157,8 +157,8 @@ int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, 
 			return ret;
 		cr = fedctl_member_role(FEDCTL_MEMBER_ROLE, FEDCTL_MEMBER_SA, targets, n);
 		fedctl_member_targets_free(targets, n);
-		printf("member: least-privilege rights for %zu enabled federated type(s) "
-		       "(--rbac full for everything)\n",
+		printf("rights in the member: least-privilege rights for %zu enabled federated "
+		       "type(s) (--rbac full for everything)\n",
 		       n);
 	}
 	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
