@@ -241,8 +241,11 @@ fi
 # an agent member whose context does not answer from here (there is no
 # context "edge"): its updated role goes to a file, with the line to apply it
 yaml=$(k -n kube-system get cm kubefed-config -o jsonpath='{.data.kubefed\.yaml}')
-printf '%s\n    - clusterName: edge\n      mode: agent\n' "$yaml" >"$work/kubefed.yaml"
+ind=$(grep -m1 -o '^ *- clusterName:' <<<"$yaml" | sed 's/- clusterName://')
+printf '%s\n%s- clusterName: edge\n%s  mode: agent\n' "${yaml%$'\n'}" "$ind" "$ind" >"$work/kubefed.yaml"
 k -n kube-system create cm kubefed-config --from-file=kubefed.yaml="$work/kubefed.yaml" --dry-run=client -o yaml | k apply -f - >/dev/null
+wait_until 20 sh -c "kubectl --kubeconfig '$K' --context host -n $FNS get kubefedcluster edge >/dev/null 2>&1" || bad "edge not in the federation: $(cat "$work/kubefed.yaml")"
+[ "$(k -n $FNS get kubefedcluster member2 -o jsonpath='{.status.connectivityStatus}')" = Connected ] || bad "member2 lost: $(cat "$work/kubefed.yaml")"
 [ "$(can member1 create limitranges -n $NS)" = no ] && ok "before enable: SA refused on limitranges" ||
 	bad "before enable: SA may create limitranges"
 out=$(fedctl enable limitranges 2>&1)
