@@ -18,6 +18,10 @@
 #define FEDCTL_TUNNEL_SERVICE      "fed-tunnel"
 #define FEDCTL_TUNNEL_DEFAULT_PORT 8080
 #define FEDCTL_AGENT_DIR           "/etc/fed-agent"
+/* the agent Secret's key holding --proxy-https (it may hold a password) */
+#define FEDCTL_AGENT_PROXY_KEY "https-proxy"
+/* on the member ClusterRole fedctl keeps in step with the enabled types */
+#define FEDCTL_RBAC_LABEL "fed.kubefed.io/rbac"
 
 /* A resource the minimal role may write (a FederatedTypeConfig's target). */
 struct fedctl_agent_rule {
@@ -75,6 +79,15 @@ int fedctl_agent_server_name(const char *pem, size_t len, const char *host, char
  * repeat the Secret's data (a 422 echoes the patched object), so only the
  * status and reason are kept. */
 void fedctl_agent_redact(struct fed_error *err, const char *what);
+
+/* The least-privilege member ClusterRole `name` (label
+ * app.kubernetes.io/name=label_name, fed.kubefed.io/rbac=minimal): read
+ * and write the enabled types' targets (rules), read namespaces and
+ * nodes, the enabled custom types' CRDs, /healthz, /readyz, /livez,
+ * /version. No "*" anywhere. Used by join (both modes), enable and
+ * disable. */
+cJSON *fedctl_member_role(const char *name, const char *label_name,
+                          const struct fedctl_agent_rule *rules, size_t n);
 
 /* agent.yaml: Namespace, ServiceAccount, RBAC, Secret, Deployment. */
 int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fed_error *err);

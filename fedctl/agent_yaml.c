@@ -15,36 +15,39 @@
 #include "agent.h"
 #include "fed/buf.h"
 #include "fed/federation.h"
+#include "fed/tunnel_proxy.h"
 #include "fedctl.h"
 
+/* The agent parses the URL with fed_proxy_parse_url: checking it with the
+ * same parser means fedctl accepts exactly what the agent will use. No
+ * message quotes the URL: it may hold a password. */
 int fedctl_agent_check_proxy(const char *url, struct fed_error *err)
 {
-	const char *p, *host, *end;
+	struct fed_proxy p;
+	struct fed_error sub = FED_ERROR_INIT;
 	size_t i;
+	int ret;
 
-	if (!strncmp(url, "http://", 7))
-		host = url + 7;
-	else if (!strncmp(url, "https://", 8))
-		host = url + 8;
-	else
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
 		return fed_error_set(err, FED_EINVAL,
 		                     "--proxy-https takes an http:// or https:// URL of the "
-		                     "proxy (e.g. http://proxy.example.com:3128), not \"%s\"",
-		                     url);
+		                     "proxy (e.g. http://proxy.example.com:3128)");
 	for (i = 0; url[i]; i++)
 		if ((unsigned char)url[i] <= ' ' || url[i] == '"' || url[i] == '\\' ||
 		    (unsigned char)url[i] >= 0x7f)
 			return fed_error_set(err, FED_EINVAL,
 			                     "--proxy-https: the URL holds a space, quote or "
 			                     "control character");
-	end = host + strcspn(host, "/?#");
-	for (p = host; p < end; p++)
-		if (*p == '@')
-			host = p + 1; /* user:password@ */
-	if (host == end || *host == ':')
+	memset(&p, 0, sizeof(p));
+	ret = fed_proxy_parse_url(url, &p, &sub);
+	if (!ret && (!p.host || !*p.host))
+		ret = fed_error_set(&sub, FED_EINVAL, "the URL names no proxy host");
+	fed_proxy_release(&p);
+	if (ret)
 		return fed_error_set(err, FED_EINVAL,
-		                     "--proxy-https: the URL names no proxy host (e.g. "
-		                     "http://proxy.example.com:3128)");
+		                     "--proxy-https: %s (e.g. http://proxy.example.com:3128 or "
+		                     "http://user:password@proxy.example.com:3128)",
+		                     sub.msg);
 	return 0;
 }
 
@@ -371,24 +374,51 @@ static cJSON *binding(const char *kind, const char *ns, const char *name, const 
 	return b;
 }
 
-/* The minimal ClusterRole: read everything, write namespaces and the
- * enabled federated types' targets (and the CRDs the controller installs
- * for custom types), nodes for the cluster's facts, health endpoints. */
-static cJSON *minimal_role(const struct fedctl_agent_spec *s)
+/* CRD names of the enabled custom types ("plural.group" of a dotted
+ * group), comma-joined: the controller applies a custom type's CRD to the
+ * member before its objects, and may then only touch those CRDs. */
+static char *crd_names(const struct fedctl_agent_rule *rules, size_t n)
 {
-	static const char w[] = "create,update,patch,delete";
-	cJSON *cr = object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL, FEDCTL_AGENT_NAME);
-	cJSON *rules = cJSON_AddArrayToObject(cr, "rules");
+	struct fed_buf b = FED_BUF_INIT;
 	size_t i;
 
-	rule(rules, "*", "*", NULL, "get,list,watch");
-	rule(rules, "", "namespaces", NULL, w);
-	for (i = 0; i < s->n_rules; i++)
-		if (*s->rules[i].group || strcmp(s->rules[i].plural, "namespaces"))
-			rule(rules, s->rules[i].group, s->rules[i].plural, NULL, w);
-	rule(rules, "", "nodes", NULL, "get,list");
-	rule(rules, "apiextensions.k8s.io", "customresourcedefinitions", NULL, "create");
-	rule(rules, NULL, "/healthz,/readyz,/livez,/version", NULL, "get");
+	for (i = 0; i < n; i++)
+		if (strchr(rules[i].group, '.'))
+			fed_buf_printf(&b, "%s%s.%s", b.len ? "," : "", rules[i].plural,
+			               rules[i].group);
+	return b.len ? fed_buf_detach(&b) : (fed_buf_release(&b), NULL);
+}
+
+cJSON *fedctl_member_role(const char *name, const char *label_name,
+                          const struct fedctl_agent_rule *rules, size_t n)
+{
+	static const char rw[] = "get,list,watch,create,update,patch,delete";
+	cJSON *cr = object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL, name);
+	cJSON *r = cJSON_AddArrayToObject(cr, "rules"), *labels;
+	char *crds = crd_names(rules, n);
+	size_t i;
+
+	labels = cJSON_GetObjectItem(cJSON_GetObjectItem(cr, "metadata"), "labels");
+	cJSON_ReplaceItemInObject(labels, "app.kubernetes.io/name", cJSON_CreateString(label_name));
+	cJSON_AddStringToObject(labels, FEDCTL_RBAC_LABEL, "minimal");
+	/* exactly the enabled types' targets: never "*" (it matches every
+	 * subresource too: pods/exec, pods/log, nodes/proxy, services/proxy) */
+	for (i = 0; i < n; i++)
+		if (*rules[i].plural && !strchr(rules[i].plural, '*') &&
+		    !strchr(rules[i].group, '*'))
+			rule(r, rules[i].group, rules[i].plural, NULL, rw);
+	/* the controller's informers list namespaces' objects, the cluster
+	 * facts count nodes (read only) */
+	rule(r, "", "namespaces,nodes", NULL, "get,list,watch");
+	/* create cannot be limited to a name (there is none yet when it is
+	 * authorized); everything else only on the enabled types' CRDs */
+	if (crds) {
+		rule(r, "apiextensions.k8s.io", "customresourcedefinitions", NULL, "create");
+		rule(r, "apiextensions.k8s.io", "customresourcedefinitions", crds,
+		     "get,update,patch");
+	}
+	rule(r, NULL, "/healthz,/readyz,/livez,/version", NULL, "get");
+	free(crds);
 	return cr;
 }
 
@@ -469,8 +499,17 @@ static cJSON *deployment(const struct fedctl_agent_spec *s)
 	    cJSON_AddObjectToObject(cJSON_AddObjectToObject(x, "valueFrom"), "fieldRef"),
 	    "fieldPath", "metadata.namespace");
 	cJSON_AddItemToArray(ev, x);
-	if (s->proxy_https)
-		env(ev, "HTTPS_PROXY", s->proxy_https);
+	if (s->proxy_https) {
+		/* the URL may hold user:password: from the Secret, never a
+		 * plain value in the Deployment */
+		x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "name", "HTTPS_PROXY");
+		v = cJSON_AddObjectToObject(cJSON_AddObjectToObject(x, "valueFrom"),
+		                            "secretKeyRef");
+		cJSON_AddStringToObject(v, "name", FEDCTL_AGENT_NAME);
+		cJSON_AddStringToObject(v, "key", FEDCTL_AGENT_PROXY_KEY);
+		cJSON_AddItemToArray(ev, x);
+	}
 	if (s->no_proxy)
 		env(ev, "NO_PROXY", s->no_proxy);
 	x = cJSON_CreateObject();
@@ -506,7 +545,8 @@ int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fe
 	cJSON_AddItemToArray(docs, object("v1", "Namespace", NULL, s->ns));
 	cJSON_AddItemToArray(docs, object("v1", "ServiceAccount", s->ns, FEDCTL_AGENT_NAME));
 	if (s->minimal) {
-		cJSON_AddItemToArray(docs, minimal_role(s));
+		cJSON_AddItemToArray(docs, fedctl_member_role(FEDCTL_AGENT_NAME, FEDCTL_AGENT_NAME,
+		                                              s->rules, s->n_rules));
 		cJSON_AddItemToArray(docs, binding("ClusterRoleBinding", NULL, FEDCTL_AGENT_NAME,
 		                                   "ClusterRole", FEDCTL_AGENT_NAME, s->ns));
 	} else {
@@ -529,6 +569,8 @@ int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fe
 	add_b64(data, "ca.crt", s->ca_pem, s->ca_len);
 	if (s->proxy_ca_pem)
 		add_b64(data, "proxy-ca.crt", s->proxy_ca_pem, s->proxy_ca_len);
+	if (s->proxy_https)
+		add_b64(data, FEDCTL_AGENT_PROXY_KEY, s->proxy_https, strlen(s->proxy_https));
 	cJSON_AddItemToArray(docs, o);
 	cJSON_AddItemToArray(docs, deployment(s));
 

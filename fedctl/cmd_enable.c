@@ -8,8 +8,10 @@
 
 #include "fed/federated_type.h"
 #include "fedctl.h"
+#include "join.h"
 
-static const char enable_usage[] = "fedctl enable TYPE [-o yaml|json] [--dry-run]";
+static const char enable_usage[] =
+    "fedctl enable TYPE [-o yaml|json] [--dry-run] [--member-role-dir DIR]";
 static const char enable_examples[] =
     "  fedctl enable configmaps\n"
     "  fedctl enable deployments.apps\n"
@@ -17,13 +19,17 @@ static const char enable_examples[] =
     "  fedctl enable widgets.example.com\n"
     "  # print the CRD and the FederatedTypeConfig instead of applying them\n"
     "  fedctl enable widgets.example.com -o yaml\n";
-static const char disable_usage[] = "fedctl disable TYPE [--delete-crd] [--dry-run]";
+static const char disable_usage[] =
+    "fedctl disable TYPE [--delete-crd] [--dry-run] [--member-role-dir DIR]";
 static const char disable_examples[] =
     "  fedctl disable widgets.example.com\n"
     "  # also the Federated<Kind> CRD, and with it every federated object of the type\n"
     "  fedctl disable widgets.example.com --delete-crd\n";
 
 #define CRD_PATH "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+#define MEMBER_ROLE_DIR_HELP                                                                       \
+	"where the updated role of a member whose context (named like the cluster) does not "      \
+	"answer from here is written, to apply there (default: the current directory)"
 
 /* Server-side apply of obj at path (field manager fedctl); one line. */
 static int apply(struct fedctl *ctx, struct fed_kube_client *host, const char *what,
@@ -93,12 +99,13 @@ static void to_target(const struct fedctl_type *d, struct fed_api_resource *t)
 
 int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 {
-	const char *output = NULL;
+	const char *output = NULL, *role_dir = ".";
 	bool dry_run = false;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
 	     "yaml or json: print the CRD and the FederatedTypeConfig, apply nothing"},
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done"},
+	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
@@ -191,6 +198,13 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 			fed_kube_wait(ctx->loop, &never, 0.5);
 		}
 	}
+	/* the members' roles first: the controller's first write of the
+	 * type in a member is then allowed */
+	{
+		struct fedctl_agent_rule add = {d.group, d.plural};
+		if (fedctl_member_roles_sync(ctx, host, &add, NULL, role_dir, dry_run, &err))
+			goto fail;
+	}
 	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s", FED_CORE_GROUP,
 	         FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL, fed_obj_name(ftc));
 	snprintf(what, sizeof(what), "federatedtypeconfig %s/%s", ctx->fed_namespace,
@@ -218,11 +232,13 @@ out:
 int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 {
 	bool dry_run = false, delete_crd = false;
+	const char *role_dir = ".";
 	const struct fed_opt opts[] = {
 	    {FED_OPT_BOOL, "delete-crd", 0, &delete_crd, NULL,
 	     "also delete the Federated<Kind> CRD, and with it every federated object of the "
 	     "type"},
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done"},
+	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
@@ -283,6 +299,17 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 		printf("host: federatedtypeconfig %s/%s deleted: fed-controller stops propagating "
 		       "%s\n",
 		       ctx->fed_namespace, name, name);
+	}
+	/* the type's rule leaves the members' roles (also when the type
+	 * was disabled by hand: the stale rule goes too) */
+	{
+		char plural[600];
+		const char *dot = strchr(name, '.');
+		struct fedctl_agent_rule drop = {dot ? dot + 1 : "", plural};
+		snprintf(plural, sizeof(plural), "%.*s",
+		         dot ? (int)(dot - name) : (int)strlen(name), name);
+		if (fedctl_member_roles_sync(ctx, host, NULL, &drop, role_dir, dry_run, &err))
+			goto fail;
 	}
 	if (delete_crd) {
 		if (!*crd_name) {

@@ -11,9 +11,9 @@
 
 static const char usage[] =
     "fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
-    "       [--client-cidr CIDR=ADDRESS ...] [--rbac full|minimal] [--wait DURATION]\n"
+    "       [--client-cidr CIDR=ADDRESS ...] [--rbac minimal|full] [--wait DURATION]\n"
     "       [--token-lifetime DURATION] [--overwrite] [--dry-run]\n"
-    "fedctl join NAME --mode agent [-o FILE] [--host-address HOST:PORT] [--rbac full|minimal]\n"
+    "fedctl join NAME --mode agent [-o FILE] [--host-address HOST:PORT] [--rbac minimal|full]\n"
     "       [--proxy-https URL] [--proxy-skip-range LIST] [--proxy-cert FILE]\n"
     "       [--token-ttl DURATION] [--agent-image IMAGE] [--agent-namespace NS] [--wait DURATION]";
 static const char examples[] =
@@ -21,8 +21,8 @@ static const char examples[] =
     "  fedctl join cluster1 --host-cluster-context host\n"
     "  # the host joins itself\n"
     "  fedctl join host --host-cluster-context host\n"
-    "  # another context, only the rights the enabled federated types need\n"
-    "  fedctl join east --cluster-context kind-east --rbac minimal\n"
+    "  # another context, with every right in the member (not the default)\n"
+    "  fedctl join east --cluster-context kind-east --rbac full\n"
     "  # the controller reaches the member at another address from 10.0.0.0/8\n"
     "  fedctl join east --client-cidr 10.0.0.0/8=https://10.1.2.3:6443 \\\n"
     "      --client-cidr 0.0.0.0/0=https://east.example.com\n"
@@ -115,7 +115,7 @@ static int write_host(struct fedctl *ctx, struct fed_kube_client *host, const ch
 
 int cmd_join(struct fedctl *ctx, int argc, char **argv)
 {
-	const char *cluster_ctx = NULL, *rbac = "full", *wait_s = NULL, *mode = "direct";
+	const char *cluster_ctx = NULL, *rbac = "minimal", *wait_s = NULL, *mode = "direct";
 	const char *output = "agent.yaml", *host_address = NULL, *proxy_https = NULL;
 	const char *proxy_skip = NULL, *proxy_cert = NULL, *token_ttl = "24h";
 	const char *agent_image = "fed-agent:" FED_VERSION, *agent_ns = NULL;
@@ -131,9 +131,10 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	    {FED_OPT_LIST, "client-cidr", 0, &cidrs, "CIDR=ADDRESS",
 	     "address of the member's API server for controllers in CIDR (repeatable; default: "
 	     "the context's server for 0.0.0.0/0 and ::/0)"},
-	    {FED_OPT_STRING, "rbac", 0, &rbac, "full|minimal",
-	     "rights of the federation in the member: everything (default), or only the "
-	     "enabled federated types, nodes and health endpoints"},
+	    {FED_OPT_STRING, "rbac", 0, &rbac, "minimal|full",
+	     "rights of the federation in the member: only what fed uses (default: the "
+	     "enabled federated types, namespaces and nodes read, health endpoints; fedctl "
+	     "enable/disable keep it in step), or full: everything (cluster-admin)"},
 	    {FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
 	     "wait this long for the cluster to be Ready (default 2m; 0: do not wait; agent "
 	     "mode waits only when given)"},

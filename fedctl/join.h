@@ -6,6 +6,7 @@
 #ifndef FEDCTL_JOIN_H
 #define FEDCTL_JOIN_H
 
+#include "agent.h"
 #include "fedctl.h"
 
 #define FEDCTL_JOIN_MAX_ADDRS 32
@@ -36,6 +37,20 @@ cJSON *fedctl_join_object(const char *api_version, const char *kind, const char 
 /* The member's ClusterRole and ClusterRoleBinding for mode full|minimal. */
 int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, const char *mode,
                            struct fed_error *err);
+/* The targets of the host's enabled FederatedTypeConfigs (*out malloc'd,
+ * free with fedctl_member_targets_free): the rules of the member role. */
+int fedctl_member_targets(struct fedctl *ctx, struct fed_kube_client *host,
+                          struct fedctl_agent_rule **out, size_t *n, struct fed_error *err);
+void fedctl_member_targets_free(struct fedctl_agent_rule *rules, size_t n);
+/* fedctl enable/disable (fedctl/member_rbac.c): every joined member's
+ * least-privilege ClusterRole rewritten for the enabled types plus add
+ * minus drop (either may be NULL), with the kubeconfig context named like
+ * the member; a member that does not answer gets its role in
+ * DIR/fed-member-role-NAME.yaml and a line saying how to apply it. */
+int fedctl_member_roles_sync(struct fedctl *ctx, struct fed_kube_client *host,
+                             const struct fedctl_agent_rule *add,
+                             const struct fedctl_agent_rule *drop, const char *dir, bool dry_run,
+                             struct fed_error *err);
 /* The Role that lets the ServiceAccount renew its own token, and the
  * removal of a legacy token Secret of an earlier join (join_token.c). */
 int fedctl_join_token_setup(struct fedctl_join *j, struct fed_error *err);

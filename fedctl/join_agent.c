@@ -87,41 +87,6 @@ static int read_tunnel_secret(struct fedctl *ctx, struct fed_kube_client *host, 
 	return 0;
 }
 
-/* The targets of the enabled FederatedTypeConfigs, for --rbac minimal. */
-static int enabled_targets(struct fedctl *ctx, struct fed_kube_client *host,
-                           struct fedctl_agent_rule **out, size_t *n, struct fed_error *err)
-{
-	char path[512];
-	cJSON *list = NULL, *item;
-	int ret;
-
-	*out = NULL;
-	*n = 0;
-	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-	         FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL);
-	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &list, err);
-	if (ret && ret != FED_ENOTFOUND)
-		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
-		                      ctx->fed_namespace);
-	*out = calloc((size_t)cJSON_GetArraySize(cJSON_GetObjectItem(list, "items")) + 1,
-	              sizeof(**out));
-	cJSON_ArrayForEach(item, cJSON_GetObjectItem(list, "items")) {
-		struct fed_type_config t;
-		struct fed_error e = FED_ERROR_INIT;
-		memset(&t, 0, sizeof(t));
-		if (fed_type_config_parse(item, &t, &e))
-			continue;
-		if (t.propagation_enabled && *out) {
-			(*out)[*n].group = strdup(t.target.group ? t.target.group : "");
-			(*out)[*n].plural = strdup(t.target.plural);
-			(*n)++;
-		}
-		fed_type_config_release(&t);
-	}
-	cJSON_Delete(list);
-	return *out ? 0 : fed_error_set(err, FED_ENOMEM, "out of memory");
-}
-
 static int write_all(int fd, const char *s, size_t n)
 {
 	while (n) {
@@ -309,7 +274,7 @@ int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o
 	fprintf(log, "host: agents dial %s (from %s)%s%s\n", addr, source,
 	        server_name ? "; the certificate does not name it, agents verify the name " : "",
 	        server_name ? server_name : "");
-	if (o->minimal && enabled_targets(ctx, host, &rules, &n_rules, &err))
+	if (o->minimal && fedctl_member_targets(ctx, host, &rules, &n_rules, &err))
 		goto fail;
 
 	/* the token: only its hash leaves this process, except in the file */
@@ -447,11 +412,7 @@ out:
 	OPENSSL_cleanse(raw, sizeof(raw));
 	if (yaml)
 		OPENSSL_cleanse(yaml, strlen(yaml));
-	for (i = 0; rules && i < n_rules; i++) {
-		free((char *)rules[i].group);
-		free((char *)rules[i].plural);
-	}
-	free(rules);
+	fedctl_member_targets_free(rules, n_rules);
 	fed_rest_config_release(&hcfg);
 	fed_federation_free(fed);
 	cJSON_Delete(cm);

@@ -89,60 +89,77 @@ static void add_rule(cJSON *rules, const char *group, const char *resource, cons
 	cJSON_AddItemToArray(rules, r);
 }
 
-/* The minimal rules: what the enabled federated types, health checks and
- * cluster metadata need. */
-static int minimal_rules(struct fedctl_join *j, struct fed_kube_client *host, cJSON *rules,
-                         struct fed_error *err)
+int fedctl_member_targets(struct fedctl *ctx, struct fed_kube_client *host,
+                          struct fedctl_agent_rule **out, size_t *n, struct fed_error *err)
 {
-	static const char rw[] = "get,list,watch,create,update,patch,delete";
 	char path[512];
-	cJSON *list = NULL, *item, *items;
-	int ret, n = 0;
+	cJSON *list = NULL, *item;
+	int ret;
 
+	*out = NULL;
+	*n = 0;
 	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-	         FED_FTC_VERSION, j->ctx->fed_namespace, FED_FTC_PLURAL);
-	ret = fedctl_call(j->ctx, host, "GET", path, NULL, NULL, 0, &list, err);
+	         FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL);
+	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &list, err);
 	if (ret && ret != FED_ENOTFOUND)
 		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
-		                      j->ctx->fed_namespace);
-	items = list ? cJSON_GetObjectItem(list, "items") : NULL;
-	cJSON_ArrayForEach(item, items) {
+		                      ctx->fed_namespace);
+	fed_error_clear(err);
+	*out = calloc((size_t)cJSON_GetArraySize(cJSON_GetObjectItem(list, "items")) + 1,
+	              sizeof(**out));
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(list, "items")) {
 		struct fed_type_config t;
 		struct fed_error e = FED_ERROR_INIT;
 		memset(&t, 0, sizeof(t));
 		if (fed_type_config_parse(item, &t, &e))
 			continue;
-		if (t.propagation_enabled) {
-			add_rule(rules, t.target.group, t.target.plural, rw);
-			n++;
+		if (t.propagation_enabled && *out) {
+			(*out)[*n].group = strdup(t.target.group ? t.target.group : "");
+			(*out)[*n].plural = strdup(t.target.plural);
+			if ((*out)[*n].group && (*out)[*n].plural)
+				(*n)++;
 		}
 		fed_type_config_release(&t);
 	}
 	cJSON_Delete(list);
-	add_rule(rules, "", "nodes", "get,list");
-	add_rule(rules, "apiextensions.k8s.io", "customresourcedefinitions", "get,create");
-	add_rule(rules, NULL, "/readyz", "get");
-	add_rule(rules, NULL, "/healthz", "get");
-	add_rule(rules, NULL, "/version", "get");
-	printf("member: minimal rights for %d enabled federated type(s)\n", n);
-	return 0;
+	return *out ? 0 : fed_error_set(err, FED_ENOMEM, "out of memory");
+}
+
+void fedctl_member_targets_free(struct fedctl_agent_rule *rules, size_t n)
+{
+	size_t i;
+
+	for (i = 0; rules && i < n; i++) {
+		free((char *)rules[i].group);
+		free((char *)rules[i].plural);
+	}
+	free(rules);
 }
 
 int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, const char *mode,
                            struct fed_error *err)
 {
-	cJSON *cr = fedctl_join_object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL,
-	                               FEDCTL_MEMBER_ROLE);
-	cJSON *crb, *rules = cJSON_AddArrayToObject(cr, "rules"), *subj, *ref;
+	struct fedctl_agent_rule *targets = NULL;
+	size_t n = 0;
+	cJSON *cr = NULL, *crb, *rules, *subj, *ref;
 	char path[512];
 	int ret;
 
 	if (!strcmp(mode, "full")) {
+		/* the explicit broad choice: everything */
+		cr = fedctl_join_object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL,
+		                        FEDCTL_MEMBER_ROLE);
+		rules = cJSON_AddArrayToObject(cr, "rules");
 		add_rule(rules, "*", "*", "*");
 		add_rule(rules, NULL, "*", "get");
-	} else if ((ret = minimal_rules(j, host, rules, err))) {
-		cJSON_Delete(cr);
-		return ret;
+	} else {
+		if ((ret = fedctl_member_targets(j->ctx, host, &targets, &n, err)))
+			return ret;
+		cr = fedctl_member_role(FEDCTL_MEMBER_ROLE, FEDCTL_MEMBER_SA, targets, n);
+		fedctl_member_targets_free(targets, n);
+		printf("rights in the member: least-privilege rights for %zu enabled federated "
+		       "type(s) (--rbac full for everything)\n",
+		       n);
 	}
 	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
 	         FEDCTL_MEMBER_ROLE);

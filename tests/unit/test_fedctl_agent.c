@@ -10,6 +10,8 @@
 #include "check.h"
 #include "golden.h"
 
+#include "fed/tunnel_proxy.h"
+
 #include "../../fedctl/agent_yaml.c"
 #include "../../fedctl/output.c"
 
@@ -29,6 +31,65 @@ static void test_proxy(void)
 		CHECK_INT(fedctl_agent_check_proxy(bad[i], &err), FED_EINVAL);
 		CHECK_HAS(err.msg, "--proxy-https");
 	}
+}
+
+/* Findings 9 and 17 (fedctl side): --proxy-https is checked by the
+ * agent's own parser, so both agree on every URL, and no error quotes a
+ * password. */
+static void test_proxy_same_parser(void)
+{
+	static const char *const urls[] = {
+	    "http://user:pw@proxy:3128",   "http://us@er:p@ss@proxy:3128", "http://u:p@:3128",
+	    "http://user:pw@proxy:99999",  "http://user:pw@[::1",          "https://u%40x:p@proxy",
+	    "socks5://user:pw@proxy:1080", "http://user:pw@proxy:12a",     "http://proxy"};
+	struct fed_error err = FED_ERROR_INIT, perr = FED_ERROR_INIT;
+	struct fed_proxy p;
+	size_t i;
+
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		int a, b;
+		fed_error_clear(&err);
+		fed_error_clear(&perr);
+		a = fedctl_agent_check_proxy(urls[i], &err);
+		b = fed_proxy_parse_url(urls[i], &p, &perr);
+		if (!b && (!p.host || !*p.host))
+			b = FED_EINVAL;
+		fed_proxy_release(&p);
+		if ((a == 0) != (b == 0))
+			fprintf(stderr, "  %s: fedctl %d, agent %d\n", urls[i], a, b);
+		CHECK((a == 0) == (b == 0));
+		CHECK(!strstr(err.msg, "pw"));
+		CHECK(!strstr(err.msg, "p@ss"));
+	}
+}
+
+/* Finding 10: the default (least-privilege) role never says "*" (it
+ * matches every subresource: pods/exec, pods/log, nodes/proxy,
+ * services/proxy), nor reads Secrets unless a secrets type is enabled. */
+static void test_member_role(void)
+{
+	static const struct fedctl_agent_rule rules[] = {
+	    {"", "configmaps"}, {"apps", "deployments"}, {"example.com", "widgets"}};
+	static const struct fedctl_agent_rule with_secrets[] = {{"", "secrets"}};
+	struct fed_buf b = FED_BUF_INIT;
+	cJSON *role = fedctl_member_role("fed-agent", "fed-agent", rules, 3);
+
+	CHECK_INT(fedctl_yaml(&b, role), 0);
+	CHECK(!strstr(fed_buf_str(&b), "\"*\""));
+	CHECK(!strstr(fed_buf_str(&b), "proxy"));
+	CHECK(!strstr(fed_buf_str(&b), "pods"));
+	CHECK(!strstr(fed_buf_str(&b), "secrets"));
+	CHECK(!strstr(fed_buf_str(&b), "escalate"));
+	CHECK_HAS(fed_buf_str(&b), "- widgets.example.com");
+	CHECK_HAS(fed_buf_str(&b), "fed.kubefed.io/rbac: minimal");
+	cJSON_Delete(role);
+	fed_buf_release(&b);
+	role = fedctl_member_role("fed-agent", "fed-agent", with_secrets, 1);
+	CHECK_INT(fedctl_yaml(&b, role), 0);
+	CHECK_HAS(fed_buf_str(&b), "- secrets");
+	CHECK(!strstr(fed_buf_str(&b), "customresourcedefinitions"));
+	cJSON_Delete(role);
+	fed_buf_release(&b);
 }
 
 static void test_no_proxy(void)
@@ -222,7 +283,7 @@ static void test_render(void)
 	s.minimal = true;
 	s.rules = rules;
 	s.n_rules = 3;
-	s.proxy_https = "https://proxy.example.com:3128";
+	s.proxy_https = "https://fed:pr0xy-pa55@proxy.example.com:3128";
 	s.no_proxy = "10.0.0.0/8,.internal";
 	s.proxy_ca_pem = "-----BEGIN CERTIFICATE-----\nPROXY\n-----END CERTIFICATE-----\n";
 	s.proxy_ca_len = strlen(s.proxy_ca_pem);
@@ -232,6 +293,15 @@ static void test_render(void)
 	CHECK(out && !strstr(out, "cluster-admin"));
 	CHECK_HAS(out, "--proxy-ca-file=/etc/fed-agent/proxy-ca.crt");
 	CHECK_HAS(out, "name: HTTPS_PROXY");
+	/* the proxy URL (with its password) only in the Secret, base64: the
+	 * Deployment reads it with secretKeyRef */
+	CHECK(out && !strstr(out, "pr0xy-pa55"));
+	CHECK(out && !strstr(out, "proxy.example.com"));
+	CHECK_HAS(out,
+	          "secretKeyRef:\n              name: fed-agent\n              key: https-proxy\n");
+	CHECK_HAS(out,
+	          "  https-proxy: aHR0cHM6Ly9mZWQ6cHIweHktcGE1NUBwcm94eS5leGFtcGxlLmNvbTozMTI4\n");
+	CHECK(out && !strstr(out, "\"*\""));
 	free(out);
 }
 
@@ -252,6 +322,8 @@ static void test_redact(void)
 int main(void)
 {
 	RUN(test_proxy);
+	RUN(test_proxy_same_parser);
+	RUN(test_member_role);
 	RUN(test_no_proxy);
 	RUN(test_split);
 	RUN(test_namespace);
