@@ -18,6 +18,7 @@ pass=0 fail=0
 WAIT_STEP=0.2
 
 cleanup() {
+	collect_artifacts "$work" || true
 	k -n $FNS delete pod rbac-a rbac-b --ignore-not-found --grace-period=0 --force >/dev/null 2>&1 || true
 	rm -rf "$work"
 }

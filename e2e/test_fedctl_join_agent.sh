@@ -206,10 +206,10 @@ if grep -qx "agent/Connecting" "$seen"; then
 	ok "fedctl list showed Connecting before Connected"
 elif grep "\[$C\] status:" "$work/ctl.log" | grep -q '"connectivityStatus":"Connecting"'; then
 	ok "$C went through Connecting (controller log; too short for fedctl list polling) before Connected"
-elif grep -q "\[$C\] connecting to http://127.0.0.1:" "$work/ctl.log"; then
+elif grep -q "\[$C\] connecting to .* through the agent's socket" "$work/ctl.log"; then
 	# status writes are coalesced: one in flight when Connecting began and
 	# Connected came before it returned leaves only the newest written
-	ok "$C went through Connecting (controller log: connecting through the tunnel's loopback listener; the status write was coalesced into Connected)"
+	ok "$C went through Connecting (controller log: connecting through the agent's socket; the status write was coalesced into Connected)"
 else
 	bad "$C never Connecting"
 fi

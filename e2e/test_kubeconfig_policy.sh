@@ -26,6 +26,7 @@ ready() { [ "$(cond "$1" status)" = True ]; }
 holder() { k -n $FNS get lease $LEASE -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
 	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true

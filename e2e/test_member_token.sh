@@ -53,6 +53,7 @@ finalize_ns() {
 		km "$1" replace --raw "/api/v1/namespaces/$2/finalize" -f - >/dev/null 2>&1 || true
 }
 cleanup() {
+	collect_artifacts "$work" || true
 	stop_controller
 	k delete ns $NS --ignore-not-found --wait=false >/dev/null 2>&1 || true
 	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true

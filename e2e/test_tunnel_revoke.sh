@@ -43,6 +43,7 @@ count() { grep -c "$1" "$2" 2>/dev/null || true; }
 file_differs() { [ -s "$1" ] && ! cmp -s "$1" "$2"; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	k delete validatingadmissionpolicybinding $VAP --ignore-not-found >/dev/null 2>&1 || true
 	k delete validatingadmissionpolicy $VAP --ignore-not-found >/dev/null 2>&1 || true
@@ -284,20 +285,15 @@ conn_n1=$(connections n1)
 disc0=$(count "disconnected" "$work/ctl.log")
 resets0=$(count "reset" "$work/agent-n1.log")
 revoked0=$(refused revoked_credential)
-# a watch held open through the tunnel across the rotation: the member's
-# URL on the host (the loopback listener the controller's client uses)
-murl=$(sed -n "s/.*\[$C\] connecting to \([a-z+]*:[^ ]*\) (clientCIDR.*/\1/p" "$work/ctl.log" | tail -n 1)
+# a watch held open through the tunnel across the rotation, through the
+# agent's Unix socket that the controller's own client uses
+sock=$(sed -n "s/.*\[$C\] connecting to .* through the agent's socket \(.*\)$/\1/p" "$work/ctl.log" | tail -n 1)
 watch_url="/api/v1/namespaces?watch=1&timeoutSeconds=120"
-case "$murl" in
-http://*) curl -sN --max-time 120 "$murl$watch_url" >"$work/watch.out" 2>/dev/null & ;;
-*) # a Unix socket path (http+unix:// or unix:PATH)
-	sock=${murl#*unix:}; sock=${sock#//}
-	curl -sN --max-time 120 --unix-socket "$sock" "http://member$watch_url" >"$work/watch.out" 2>/dev/null & ;;
-esac
+curl -sN --max-time 120 --unix-socket "$sock" "http://localhost$watch_url" >"$work/watch.out" 2>/dev/null &
 wpid=$!
 pids+=($wpid)
 wait_until 15 grep -q '"type":"ADDED"' "$work/watch.out" &&
-	ok "a watch of namespaces is open through the tunnel ($murl)" || bad "no watch through $murl"
+	ok "a watch of namespaces is open through the tunnel ($sock)" || bad "no watch through the socket '$sock'"
 out=$(fedctl rotate $C 2>&1) && ok "fedctl rotate $C: $out" || bad "rotate: $out"
 if wait_until 20 file_differs "$work/cred-n1" "$work/cred-n1.before"; then
 	ok "the live agent's credential file changed (generation $(tr . '\n' <"$work/cred-n1.before" | tail -3 | head -1) -> $(tr . '\n' <"$work/cred-n1" | tail -3 | head -1))"

@@ -24,6 +24,7 @@ kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; 
 status_of() { kfc "$1" '{.status.connectivityStatus}'; }
 
 cleanup() {
+	collect_artifacts "$work" || true
 	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	km member2 delete ns $NS --wait=false >/dev/null 2>&1 || true
