@@ -152,7 +152,7 @@ kill "$a3" 2>/dev/null || true
 wait_until 10 exited "$a3" || kill -9 "$a3" 2>/dev/null || true
 # cluster A's valid credential with cluster B's name in it: refused, and B
 # stays without an agent
-sed "s/^fedc1\.$C\./fedc1.tun-b./" "$work/cred" >"$work/cred-b"
+sed -E "s/^(fedc[0-9]+)\.$C\./\1.tun-b./" "$work/cred" >"$work/cred-b"
 cp "$work/cred-b" "$work/cred-b.orig"
 # The host's refusal is what counts: the agent may see the closed socket
 # before the GOAWAY frame, so its own log is not waited on; and the metric,

@@ -245,9 +245,6 @@ wait_eq 10 leader label_of ctl-a && ok "ctl-a's Pod labelled leader again" || ba
 # Two more standbys on the same Lease (ctl-a keeps it, so they never act),
 # running as the fed-controller ServiceAccount of manifests/02-rbac.yaml: one
 # whose Pod is in the controller's namespace, one whose Pod is elsewhere.
-CTLTOK=$(k -n $FNS create token fed-controller --duration=10m)
-printf '%s' "$CTLTOK" >"$work/ctl-token"
-tokenfile_kubeconfig "$work/ctl-kc" "$(srv host)" "$(ca_data host)" "$work/ctl-token"
 RBPOD=fed-e2e-tunlead-$$
 cat <<EOF | k apply -f - >/dev/null
 apiVersion: v1
@@ -256,6 +253,18 @@ metadata: {name: $RBPOD, namespace: $FNS, labels: {fed.kubefed.io/tunnel: leader
 spec:
   containers: [{name: fed-controller, image: fed-controller:0.1.0}]
 EOF
+# a token bound to that Pod, as the kubelet mounts one: the manifests'
+# admission policy lets it change only the tunnel label of the Pod it names
+CTLTOK=$(k -n $FNS create token fed-controller --duration=10m --bound-object-kind Pod \
+	--bound-object-name $RBPOD --bound-object-uid "$(k -n $FNS get pod $RBPOD -o jsonpath='{.metadata.uid}')")
+printf '%s' "$CTLTOK" >"$work/ctl-token"
+tokenfile_kubeconfig "$work/ctl-kc" "$(srv host)" "$(ca_data host)" "$work/ctl-token"
+# the manifests name the Lease fed-controller; this test's Lease has its
+# own name, so the ServiceAccount gets the same rights on it here
+k -n $FNS create role fed-e2e-lease-$$ --verb=get,list,watch,update --resource=leases \
+	--resource-name=$LEASE >/dev/null
+k -n $FNS create rolebinding fed-e2e-lease-$$ --role=fed-e2e-lease-$$ \
+	--serviceaccount=$FNS:fed-controller >/dev/null
 start_sa_ctl() { # LOG POD_NAME POD_NAMESPACE
 	POD_NAME=$2 POD_NAMESPACE=$3 "$FED_BIN_DIR/fed-controller" --kubeconfig "$work/ctl-kc" \
 		--metrics-address off --leader-elect-lease-name $LEASE --leader-elect-lease-duration 4 \
@@ -284,6 +293,7 @@ wait_until 20 grep -q "leader is now ctl-a" "$work/sa-other.log" && kill -0 "$sa
 kill -9 "$sa_own" "$sa_other" 2>/dev/null || true
 wait "$sa_own" "$sa_other" 2>/dev/null || true
 k -n $FNS delete pod $RBPOD --wait=false >/dev/null 2>&1 || true
+k -n $FNS delete role,rolebinding fed-e2e-lease-$$ >/dev/null 2>&1 || true
 
 leak=
 for f in "$work"/*.log; do
