@@ -284,7 +284,7 @@ kfc_gone() { ! k -n $FNS get kubefedcluster $C >/dev/null 2>&1; }
 no_bootstrap() { ! k -n kube-system get secret fed-tunnel -o jsonpath='{.data}' | grep -q bootstrap-; }
 wait_until 30 kfc_gone && no_bootstrap && ok "KubeFedCluster gone, no bootstrap token left in fed-tunnel" ||
 	bad "after delete: $(kfc $C '{.status}')"
-wait_until 30 grep -q "\[$C\] tunnel: closing" "$work/ctl.log" && ok "the host closed the agent's tunnel" ||
+wait_until 30 grep -q "\[$C\] tunnel: .*closing" "$work/ctl.log" && ok "the host closed the agent's tunnel" ||
 	bad "tunnel not closed after delete"
 kp delete -f "$work/agent.yaml" --wait=false >/dev/null 2>&1 || true
 agent_gone() { ! kp -n $FNS get deploy fed-agent >/dev/null 2>&1 && ! kp get clusterrolebinding fed-agent >/dev/null 2>&1; }
