@@ -31,6 +31,13 @@ _out_unset() { [ -z "$("$@")" ]; }
 # Install fed's CRDs, RBAC and default FederatedTypeConfigs on the host.
 fed_install() {
 	k apply -f "$root/manifests/" >/dev/null
+	# a CRD created a moment ago may have no conditions yet, which kubectl
+	# wait reports as an error rather than waiting: try again
+	local i
+	for i in 1 2 3 4 5; do
+		k wait --for condition=established crd --all --timeout=60s >/dev/null 2>&1 && break
+		sleep 1
+	done
 	k wait --for condition=established crd --all --timeout=60s >/dev/null
 	k apply -f "$root/manifests/types/" >/dev/null
 }

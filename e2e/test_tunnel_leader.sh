@@ -251,6 +251,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: $RBPOD, namespace: $FNS, labels: {fed.kubefed.io/tunnel: leader}}
 spec:
+  serviceAccountName: fed-controller
   containers: [{name: fed-controller, image: fed-controller:0.1.0}]
 EOF
 # a token bound to that Pod, as the kubelet mounts one: the manifests'
