@@ -431,7 +431,7 @@ cJSON *fedctl_member_secrets_docs(const char *sa_ns, const char *sa_name)
 	cJSON_AddStringToObject(spec, "failurePolicy", "Fail");
 	x = cJSON_CreateObject();
 	cJSON_AddItemToObject(x, "apiGroups", strings("rbac.authorization.k8s.io"));
-	cJSON_AddItemToObject(x, "apiVersions", strings("*"));
+	cJSON_AddItemToObject(x, "apiVersions", strings("v1"));
 	cJSON_AddItemToObject(x, "operations", strings("CREATE,UPDATE"));
 	cJSON_AddItemToObject(x, "resources", strings("rolebindings"));
 	cJSON_AddItemToArray(
@@ -456,7 +456,7 @@ cJSON *fedctl_member_secrets_docs(const char *sa_ns, const char *sa_name)
 	snprintf(buf, sizeof(buf),
 	         "has(object.subjects) && size(object.subjects) == 1 && "
 	         "object.subjects.all(s, s.kind == 'ServiceAccount' && s.name == '%s' && "
-	         "has(s.__namespace__) && s.__namespace__ == '%s')",
+	         "has(s.namespace) && s.namespace == '%s')",
 	         sa_name, sa_ns);
 	validation(v, buf, "fed's member ServiceAccount may only bind itself");
 	validation(v, "!(request.namespace in ['kube-system', 'kube-public', 'kube-node-lease'])",
