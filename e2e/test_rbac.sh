@@ -32,7 +32,7 @@ can() { # CLUSTER VERB RESOURCE [kubectl auth can-i options]
 refused() { # CLUSTER VERB RESOURCE [options]: one ok/bad line
 	local a
 	a=$(can "$@")
-	[ "$a" = no ] && ok "$1: SA refused: can-i ${*:2}" || bad "$1: SA allowed ($a): can-i ${*:2}"
+	[ "${a%% *}" = no ] && ok "$1: SA refused: can-i ${*:2}" || bad "$1: SA allowed ($a): can-i ${*:2}"
 }
 finalize_ns() {
 	printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s"},"spec":{"finalizers":[]}}' "$2" |
