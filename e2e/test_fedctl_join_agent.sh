@@ -32,6 +32,7 @@ stop_agent() { [ -z "$apid" ] || { kill "$apid" 2>/dev/null; wait "$apid" 2>/dev
 remove_agent() { # what kubectl delete -f agent.yaml does, without waiting for the namespace
 	km member2 delete clusterrolebinding fed-agent --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrole fed-agent --ignore-not-found >/dev/null 2>&1 || true
+	km member2 delete clusterrole,validatingadmissionpolicy,validatingadmissionpolicybinding fed-member-secrets --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete ns "$1" --wait=false --ignore-not-found >/dev/null 2>&1 || true
 }
 cleanup() {
