@@ -23,7 +23,10 @@ struct nsinf {
 	struct fed_kube_call *call; /* the RoleBinding apply */
 	bool waiting;               /* the namespace is not there yet */
 	bool warned;                /* forbidden, said once */
+	ev_timer retry;             /* the bind again: a namespace seen late, a 5xx */
 };
+
+#define RETRY_S 5.
 
 static const struct fed_kube_resource r_rb = {"rbac.authorization.k8s.io", "v1", "rolebindings",
                                               true};
@@ -36,6 +39,8 @@ static void nsinf_free(void *p)
 
 	if (!n)
 		return;
+	if (n->mi)
+		ev_timer_stop(n->mi->t->ctl->loop, &n->retry);
 	fed_kube_call_cancel(n->call);
 	fed_informer_free(n->inf);
 	fed_informer_free(n->uinf);
@@ -54,29 +59,49 @@ static void watch_ns(struct nsinf *n)
 
 static void bind_ns(struct nsinf *n);
 
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct nsinf *n = w->data;
+
+	if (!n->call)
+		bind_ns(n);
+}
+
+static void retry_later(struct nsinf *n)
+{
+	ev_timer_stop(n->mi->t->ctl->loop, &n->retry);
+	ev_timer_set(&n->retry, RETRY_S, 0.);
+	ev_timer_start(n->mi->t->ctl->loop, &n->retry);
+}
+
 static void rb_applied(struct fed_kube_response *resp, void *ud)
 {
 	struct nsinf *n = ud;
+	int code = resp->err.code;
 
 	n->call = NULL;
 	n->waiting = false;
-	if (resp->err.code == FED_ENOTFOUND) {
-		/* FederatedNamespace creates it: bound when it arrives */
+	if (code == FED_ENOTFOUND) {
+		/* FederatedNamespace creates it: bound when it arrives (or at
+		 * the next retry, should its event have come first) */
 		n->waiting = true;
+		retry_later(n);
 		return;
 	}
-	if (resp->err.code == FED_EFORBIDDEN) {
-		if (!n->warned)
-			FED_LOG_WARN(n->mi->cluster,
-			             "namespace %s: may not bind itself ClusterRole " SECRETS_ROLE
-			             " (%s): the member's role predates per-namespace Secrets; "
-			             "run fedctl join %s again to update it",
-			             n->ns, resp->err.msg, n->mi->cluster);
-		n->warned = true;
-	} else if (resp->err.code) {
+	if (code == FED_EUNAVAILABLE || code == FED_ETIMEOUT || code == FED_ECONFLICT) {
 		FED_LOG_WARN(n->mi->cluster,
-		             "namespace %s: applying RoleBinding " SECRETS_ROLE ": %s", n->ns,
-		             resp->err.msg);
+		             "namespace %s: applying RoleBinding " SECRETS_ROLE ": %s (retrying)",
+		             n->ns, resp->err.msg);
+		retry_later(n);
+	} else if (code && !n->warned) {
+		/* forbidden by RBAC (an older member role) or by the member's
+		 * policy (kube-system): said once */
+		FED_LOG_WARN(n->mi->cluster,
+		             "namespace %s: may not bind itself ClusterRole " SECRETS_ROLE
+		             " there (%s); if the member's role predates per-namespace Secrets, "
+		             "run fedctl join %s again to update it",
+		             n->ns, resp->err.msg, n->mi->cluster);
+		n->warned = true;
 	}
 	/* bound, or try anyway (an --rbac full member needs no binding) */
 	watch_ns(n);
@@ -124,13 +149,16 @@ void msec_ensure(struct minf *mi, const char *ns)
 
 	if (!mi || !ns || !mi->whoami_done || fed_map_get(&mi->ns, ns))
 		return;
-	if (!(n = calloc(1, sizeof(*n))) || !(n->ns = strdup(ns)) ||
-	    fed_map_put(&mi->ns, ns, n, NULL)) {
+	if ((n = calloc(1, sizeof(*n)))) {
+		n->mi = mi;
+		ev_timer_init(&n->retry, retry_cb, RETRY_S, 0.);
+		n->retry.data = n;
+	}
+	if (!n || !(n->ns = strdup(ns)) || fed_map_put(&mi->ns, ns, n, NULL)) {
 		FED_LOG_ERR(mi->cluster, "out of memory");
 		nsinf_free(n);
 		return;
 	}
-	n->mi = mi;
 	if (mi->sa_name)
 		bind_ns(n);
 	else
@@ -141,8 +169,10 @@ void msec_namespace_arrived(struct minf *mi, const char *ns)
 {
 	struct nsinf *n = mi && ns ? fed_map_get(&mi->ns, ns) : NULL;
 
-	if (n && n->waiting && !n->call)
+	if (n && n->waiting && !n->call) {
+		ev_timer_stop(mi->t->ctl->loop, &n->retry);
 		bind_ns(n);
+	}
 }
 
 static void ensure_all(struct minf *mi)
