@@ -104,9 +104,9 @@ else
 fi
 # -o -: the YAML alone on stdout (kubectl reads it), the steps on stderr
 if fedctl join pub --mode agent -o - 2>"$work/stdout-join.out" >"$work/stdout.yaml" &&
-	[ "$(km member2 create --dry-run=client -o name -f "$work/stdout.yaml" | wc -l)" = 8 ] &&
+	[ "$(km member2 create --dry-run=client -o name -f "$work/stdout.yaml" | wc -l)" = 11 ] &&
 	grep -q "next: kubectl" "$work/stdout-join.out" && ! grep -q "next:" "$work/stdout.yaml"; then
-	ok "-o -: agent.yaml on stdout (8 objects for kubectl), the steps on stderr"
+	ok "-o -: agent.yaml on stdout (11 objects for kubectl, fed-member-secrets and its policy included), the steps on stderr"
 else
 	bad "-o -: $(cat "$work/stdout-join.out")"
 fi
