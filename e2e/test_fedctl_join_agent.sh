@@ -300,7 +300,19 @@ metadata: {name: cfg, namespace: $NS-2}
 spec:
   template: {data: {a: "2"}}
   placement: {clusters: [{name: $C}]}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedSecret
+metadata: {name: sec, namespace: $NS-2}
+spec:
+  template: {data: {a: Mg==}}
+  placement: {clusters: [{name: $C}]}
 EOF
+# Secrets through the agent: only in the namespace fed manages (issue 13)
+sec2() { km member2 -n $NS-2 get secret sec -o jsonpath='{.data.a}' 2>/dev/null || true; }
+wait_eq 30 Mg== sec2 && [ "$(can get secrets -n kube-system)" = no ] && [ "$(can get secrets -n $NS-2)" = yes ] &&
+	ok "agent with the minimal role propagated a Secret; its SA reads Secrets in $NS-2 only, not kube-system" ||
+	bad "minimal, secrets: $(sec2) kube-system $(can get secrets -n kube-system) $(k -n $NS-2 get federatedsecret sec -o jsonpath='{.status}')"
 cm2() { km member2 -n $NS-2 get cm cfg -o jsonpath='{.data.a}' 2>/dev/null || true; }
 wait_eq 30 2 cm2 && ok "agent with the minimal role propagated a namespace and a ConfigMap" ||
 	bad "minimal: no ConfigMap: $(k -n $NS-2 get federatedconfigmap cfg -o jsonpath='{.status}')"
