@@ -32,6 +32,7 @@ stop_agent() { [ -z "$apid" ] || { kill "$apid" 2>/dev/null; wait "$apid" 2>/dev
 remove_agent() { # what kubectl delete -f agent.yaml does, without waiting for the namespace
 	km member2 delete clusterrolebinding fed-agent --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrole fed-agent --ignore-not-found >/dev/null 2>&1 || true
+	km member2 delete clusterrole,validatingadmissionpolicy,validatingadmissionpolicybinding fed-member-secrets --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete ns "$1" --wait=false --ignore-not-found >/dev/null 2>&1 || true
 }
 cleanup() {
@@ -104,9 +105,9 @@ else
 fi
 # -o -: the YAML alone on stdout (kubectl reads it), the steps on stderr
 if fedctl join pub --mode agent -o - 2>"$work/stdout-join.out" >"$work/stdout.yaml" &&
-	[ "$(km member2 create --dry-run=client -o name -f "$work/stdout.yaml" | wc -l)" = 8 ] &&
+	[ "$(km member2 create --dry-run=client -o name -f "$work/stdout.yaml" | wc -l)" = 11 ] &&
 	grep -q "next: kubectl" "$work/stdout-join.out" && ! grep -q "next:" "$work/stdout.yaml"; then
-	ok "-o -: agent.yaml on stdout (8 objects for kubectl), the steps on stderr"
+	ok "-o -: agent.yaml on stdout (11 objects for kubectl, fed-member-secrets and its policy included), the steps on stderr"
 else
 	bad "-o -: $(cat "$work/stdout-join.out")"
 fi
@@ -300,7 +301,19 @@ metadata: {name: cfg, namespace: $NS-2}
 spec:
   template: {data: {a: "2"}}
   placement: {clusters: [{name: $C}]}
+---
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedSecret
+metadata: {name: sec, namespace: $NS-2}
+spec:
+  template: {data: {a: Mg==}}
+  placement: {clusters: [{name: $C}]}
 EOF
+# Secrets through the agent: only in the namespace fed manages (issue 13)
+sec2() { km member2 -n $NS-2 get secret sec -o jsonpath='{.data.a}' 2>/dev/null || true; }
+wait_eq 30 Mg== sec2 && [ "$(can get secrets -n kube-system)" = no ] && [ "$(can get secrets -n $NS-2)" = yes ] &&
+	ok "agent with the minimal role propagated a Secret; its SA reads Secrets in $NS-2 only, not kube-system" ||
+	bad "minimal, secrets: $(sec2) kube-system $(can get secrets -n kube-system) $(k -n $NS-2 get federatedsecret sec -o jsonpath='{.status}')"
 cm2() { km member2 -n $NS-2 get cm cfg -o jsonpath='{.data.a}' 2>/dev/null || true; }
 wait_eq 30 2 cm2 && ok "agent with the minimal role propagated a namespace and a ConfigMap" ||
 	bad "minimal: no ConfigMap: $(k -n $NS-2 get federatedconfigmap cfg -o jsonpath='{.status}')"

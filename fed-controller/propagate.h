@@ -26,6 +26,10 @@ struct ftype {
 	struct fed_map queue;         /* key -> (void *)1: to sync */
 	ev_timer kick;                /* drains the queue on the next loop iteration */
 	bool is_namespaces;           /* the FederatedNamespace type: gates the others */
+	/* core Secrets: members are watched per namespace holding one of
+	 * its federated objects, after binding fed-member-secrets there
+	 * (member_secrets.c), never cluster-wide */
+	bool per_namespace;
 	/* a custom resource type: its CRD, copied to each member before any of
 	 * its objects (NULL for built-in types) */
 	enum { CRD_UNKNOWN, CRD_NONE, CRD_FOUND } crd_state;
@@ -38,8 +42,14 @@ struct ftype {
 struct minf {
 	struct ftype *t;
 	char *cluster;
-	struct fed_informer *inf;
-	struct fed_informer *uinf;
+	struct fed_informer *inf;       /* NULL for a per_namespace type */
+	struct fed_informer *uinf;      /* likewise */
+	struct fed_kube_client *client; /* borrowed: a minf stops before it goes */
+	/* per_namespace types (member_secrets.c) */
+	struct fed_map ns;            /* namespace -> its informers */
+	struct fed_kube_call *whoami; /* the SelfSubjectReview */
+	bool whoami_done;
+	char *sa_ns, *sa_name; /* the member's identity, NULL when not a ServiceAccount */
 };
 
 /* What we last did in one cluster for one object: persisted in the
@@ -80,6 +90,19 @@ const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, boo
 /* The metadata of an unmanaged object (no managed label, or false). */
 const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key,
                                 bool *synced);
+
+/* The pair of informers of mi's type in namespace ns (NULL: all), with
+ * the member handlers; not started. */
+int minf_informers(struct minf *mi, const char *ns, struct fed_informer **inf,
+                   struct fed_informer **uinf);
+
+/* member_secrets.c: per_namespace types */
+void msec_start(struct minf *mi);                             /* learns the SA, then binds */
+void msec_ensure(struct minf *mi, const char *ns);            /* bind and watch ns */
+void msec_namespace_arrived(struct minf *mi, const char *ns); /* retry a waiting bind */
+void msec_free(struct minf *mi);                              /* the per-namespace parts */
+/* The informer (or unmanaged one) of the key's namespace, NULL when none. */
+struct fed_informer *msec_informer(struct minf *mi, const char *key, bool unmanaged);
 
 /* propagate.c */
 void fobj_sync(struct ftype *t, const char *key);

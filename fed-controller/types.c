@@ -95,6 +95,10 @@ static void fed_changed(struct ftype *t, const cJSON *obj)
 	struct fed_map_entry *e;
 
 	key_of(obj, &key);
+	/* its namespace is watched in members from now on */
+	if (t->per_namespace && fed_obj_namespace(obj))
+		for (e = fed_map_first(&t->minf, &it); e; e = fed_map_next(&t->minf, &it))
+			msec_ensure(e->value, fed_obj_namespace(obj));
 	ftype_enqueue(t, key.data);
 	/* a FederatedNamespace gates every namespaced object in it */
 	if (t->is_namespaces)
@@ -168,13 +172,30 @@ static void namespace_arrived(struct controller *ctl, const char *ns)
 	}
 }
 
+/* A per_namespace type's RoleBinding waiting for the namespace in this
+ * member is applied now. */
+static void namespace_arrived_in(struct minf *mi, const char *ns)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	for (e = fed_map_first(&mi->t->ctl->types, &it); e;
+	     e = fed_map_next(&mi->t->ctl->types, &it)) {
+		struct ftype *t = e->value;
+		if (t->per_namespace)
+			msec_namespace_arrived(fed_map_get(&t->minf, mi->cluster), ns);
+	}
+}
+
 static void m_add(const cJSON *obj, void *ud)
 {
 	struct minf *mi = ud;
 
 	member_obj_changed(mi, obj);
-	if (mi->t->is_namespaces && fed_obj_name(obj))
+	if (mi->t->is_namespaces && fed_obj_name(obj)) {
+		namespace_arrived_in(mi, fed_obj_name(obj));
 		namespace_arrived(mi->t->ctl, fed_obj_name(obj));
+	}
 }
 
 static void m_update(const cJSON *old, const cJSON *obj, void *ud)
@@ -196,7 +217,11 @@ static void m_synced(void *ud)
  * (managed=false removed, say) is seen at once, not at the next look. */
 static void u_add(const cJSON *obj, void *ud)
 {
-	member_obj_changed(ud, obj);
+	struct minf *mi = ud;
+
+	member_obj_changed(mi, obj);
+	if (mi->t->is_namespaces && fed_obj_name(obj))
+		namespace_arrived_in(mi, fed_obj_name(obj));
 }
 
 static void u_update(const cJSON *old, const cJSON *obj, void *ud)
@@ -210,6 +235,8 @@ static void minf_free(struct minf *mi)
 		return;
 	fed_informer_free(mi->inf);
 	fed_informer_free(mi->uinf);
+	if (mi->t && mi->t->per_namespace)
+		msec_free(mi);
 	free(mi->cluster);
 	free(mi);
 }
@@ -228,18 +255,26 @@ static const cJSON *store_get(struct ftype *t, const struct fed_informer *inf, c
 	                   !t->cfg.target.namespaced && slash ? slash + 1 : key);
 }
 
+/* A per_namespace type's informers are those of the key's namespace:
+ * none yet (not bound, not listed) reads as not synced. */
+static struct fed_informer *inf_of(struct ftype *t, struct minf *mi, const char *key,
+                                   bool unmanaged)
+{
+	if (!mi)
+		return NULL;
+	if (t->per_namespace)
+		return msec_informer(mi, key, unmanaged);
+	return unmanaged ? mi->uinf : mi->inf;
+}
+
 const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, bool *synced)
 {
-	struct minf *mi = fed_map_get(&t->minf, cluster);
-
-	return store_get(t, mi ? mi->inf : NULL, key, synced);
+	return store_get(t, inf_of(t, fed_map_get(&t->minf, cluster), key, false), key, synced);
 }
 
 const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key, bool *synced)
 {
-	struct minf *mi = fed_map_get(&t->minf, cluster);
-
-	return store_get(t, mi ? mi->uinf : NULL, key, synced);
+	return store_get(t, inf_of(t, fed_map_get(&t->minf, cluster), key, true), key, synced);
 }
 
 static void crd_applied(struct fed_kube_response *resp, void *ud)
@@ -267,10 +302,40 @@ static void crd_to_member(struct ftype *t, const char *cluster, struct fed_kube_
 	free(body);
 }
 
-static void minf_start(struct ftype *t, const char *cluster, struct fed_kube_client *client)
+int minf_informers(struct minf *mi, const char *ns, struct fed_informer **inf,
+                   struct fed_informer **uinf)
 {
 	struct fed_informer_opts o;
 	struct fed_error err = FED_ERROR_INIT;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.resource = mi->t->target_res;
+	o.namespace = ns;
+	o.label_selector = FED_MANAGED_LABEL "=true";
+	o.handlers = (struct fed_informer_handlers){m_add, m_update, m_delete, m_synced};
+	o.ud = mi;
+	if ((ret = fed_informer_new(inf, mi->client, &o, &err))) {
+		FED_LOG_ERR(mi->cluster, "watching %s: %s", mi->t->cfg.name, err.msg);
+		return ret;
+	}
+	/* Everything else of the type, names and labels only: a create need
+	 * not ask the member first whether an unmanaged object is in the way
+	 * (one request per new object instead of two), and objects left
+	 * alone are seen when their labels change. */
+	o.label_selector = FED_MANAGED_LABEL "!=true";
+	o.metadata_only = true;
+	o.handlers = (struct fed_informer_handlers){u_add, u_update, m_delete, NULL};
+	if ((ret = fed_informer_new(uinf, mi->client, &o, &err))) {
+		FED_LOG_ERR(mi->cluster, "watching unmanaged %s: %s", mi->t->cfg.name, err.msg);
+		fed_informer_free(*inf);
+		*inf = NULL;
+	}
+	return ret;
+}
+
+static void minf_start(struct ftype *t, const char *cluster, struct fed_kube_client *client)
+{
 	struct minf *mi;
 
 	if (fed_map_get(&t->minf, cluster) || t->crd_state == CRD_UNKNOWN)
@@ -280,25 +345,15 @@ static void minf_start(struct ftype *t, const char *cluster, struct fed_kube_cli
 	if (!(mi = calloc(1, sizeof(*mi))) || !(mi->cluster = strdup(cluster)))
 		goto oom;
 	mi->t = t;
-	memset(&o, 0, sizeof(o));
-	o.resource = t->target_res;
-	o.label_selector = FED_MANAGED_LABEL "=true";
-	o.handlers = (struct fed_informer_handlers){m_add, m_update, m_delete, m_synced};
-	o.ud = mi;
-	if (fed_informer_new(&mi->inf, client, &o, &err)) {
-		FED_LOG_ERR(cluster, "watching %s: %s", t->cfg.name, err.msg);
-		minf_free(mi);
+	mi->client = client;
+	fed_map_init(&mi->ns);
+	if (t->per_namespace) {
+		if (fed_map_put(&t->minf, cluster, mi, NULL))
+			goto oom;
+		msec_start(mi);
 		return;
 	}
-	/* Everything else of the type, names and labels only: a create need
-	 * not ask the member first whether an unmanaged object is in the way
-	 * (one request per new object instead of two), and objects left
-	 * alone are seen when their labels change. */
-	o.label_selector = FED_MANAGED_LABEL "!=true";
-	o.metadata_only = true;
-	o.handlers = (struct fed_informer_handlers){u_add, u_update, m_delete, NULL};
-	if (fed_informer_new(&mi->uinf, client, &o, &err)) {
-		FED_LOG_ERR(cluster, "watching unmanaged %s: %s", t->cfg.name, err.msg);
+	if (minf_informers(mi, NULL, &mi->inf, &mi->uinf)) {
 		minf_free(mi);
 		return;
 	}
@@ -439,6 +494,8 @@ static int ftype_new(struct controller *ctl, const cJSON *ftc, struct ftype **ou
 	t->tt = (struct fed_target_type){t->target_api_version, t->cfg.target.kind,
 	                                 t->cfg.target.namespaced};
 	t->is_namespaces = !*t->cfg.target.group && !strcmp(t->cfg.target.plural, "namespaces");
+	t->per_namespace = !*t->cfg.target.group && !strcmp(t->cfg.target.plural, "secrets") &&
+	                   t->cfg.target.namespaced;
 	memset(&o, 0, sizeof(o));
 	o.resource = t->fed_res;
 	o.handlers = (struct fed_informer_handlers){fed_add, fed_update, fed_add, fed_synced};

@@ -84,10 +84,25 @@ void fedctl_agent_redact(struct fed_error *err, const char *what);
  * app.kubernetes.io/name=label_name, fed.kubefed.io/rbac=minimal): read
  * and write the enabled types' targets (rules), read namespaces and
  * nodes, the enabled custom types' CRDs, /healthz, /readyz, /livez,
- * /version. No "*" anywhere. Used by join (both modes), enable and
- * disable. */
+ * /version. No "*" anywhere. Secrets, when enabled, only through
+ * FEDCTL_SECRETS_ROLE: bind on it, RoleBindings of that name. Used by
+ * join (both modes), enable and disable. */
 cJSON *fedctl_member_role(const char *name, const char *label_name,
                           const struct fedctl_agent_rule *rules, size_t n);
+
+/* The ClusterRole the controller binds its member ServiceAccount per
+ * namespace it manages when Secrets are federated (a RoleBinding of the
+ * same name), never cluster-wide. */
+#define FEDCTL_SECRETS_ROLE "fed-member-secrets"
+/* Whether the enabled targets include core secrets. */
+bool fedctl_rules_have_secrets(const struct fedctl_agent_rule *rules, size_t n);
+/* With secrets enabled, what goes with the member role (an array): the
+ * ClusterRole FEDCTL_SECRETS_ROLE (rw on secrets), and a
+ * ValidatingAdmissionPolicy + binding holding the ServiceAccount
+ * sa_ns/sa_name's RoleBinding writes to: name FEDCTL_SECRETS_ROLE, that
+ * ClusterRole, itself as the only subject, not in kube-system,
+ * kube-public or kube-node-lease. */
+cJSON *fedctl_member_secrets_docs(const char *sa_ns, const char *sa_name);
 
 /* agent.yaml: Namespace, ServiceAccount, RBAC, Secret, Deployment. */
 int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fed_error *err);

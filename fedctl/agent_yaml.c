@@ -389,6 +389,89 @@ static char *crd_names(const struct fedctl_agent_rule *rules, size_t n)
 	return b.len ? fed_buf_detach(&b) : (fed_buf_release(&b), NULL);
 }
 
+static bool is_secrets(const struct fedctl_agent_rule *r)
+{
+	return !*r->group && !strcmp(r->plural, "secrets");
+}
+
+bool fedctl_rules_have_secrets(const struct fedctl_agent_rule *rules, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (is_secrets(&rules[i]))
+			return true;
+	return false;
+}
+
+static void validation(cJSON *list, const char *expr, const char *msg)
+{
+	cJSON *v = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(v, "expression", expr);
+	cJSON_AddStringToObject(v, "message", msg);
+	cJSON_AddItemToArray(list, v);
+}
+
+cJSON *fedctl_member_secrets_docs(const char *sa_ns, const char *sa_name)
+{
+	static const char ap[] = "admissionregistration.k8s.io/v1";
+	cJSON *docs = cJSON_CreateArray(), *o, *spec, *x, *v;
+	char buf[512];
+
+	o = object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL, FEDCTL_SECRETS_ROLE);
+	rule(cJSON_AddArrayToObject(o, "rules"), "", "secrets", NULL,
+	     "get,list,watch,create,update,patch,delete");
+	cJSON_AddItemToArray(docs, o);
+
+	/* RBAC cannot limit create by name, nor a binding's subjects or
+	 * namespace: the member SA's RoleBinding writes are held here */
+	o = object(ap, "ValidatingAdmissionPolicy", NULL, FEDCTL_SECRETS_ROLE);
+	spec = cJSON_AddObjectToObject(o, "spec");
+	cJSON_AddStringToObject(spec, "failurePolicy", "Fail");
+	x = cJSON_CreateObject();
+	cJSON_AddItemToObject(x, "apiGroups", strings("rbac.authorization.k8s.io"));
+	cJSON_AddItemToObject(x, "apiVersions", strings("v1"));
+	cJSON_AddItemToObject(x, "operations", strings("CREATE,UPDATE"));
+	cJSON_AddItemToObject(x, "resources", strings("rolebindings"));
+	cJSON_AddItemToArray(
+	    cJSON_AddArrayToObject(cJSON_AddObjectToObject(spec, "matchConstraints"),
+	                           "resourceRules"),
+	    x);
+	x = cJSON_CreateObject();
+	cJSON_AddStringToObject(x, "name", "fed-member-serviceaccount");
+	snprintf(buf, sizeof(buf), "request.userInfo.username == 'system:serviceaccount:%s:%s'",
+	         sa_ns, sa_name);
+	cJSON_AddStringToObject(x, "expression", buf);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(spec, "matchConditions"), x);
+	v = cJSON_AddArrayToObject(spec, "validations");
+	validation(
+	    v, "object.metadata.name == '" FEDCTL_SECRETS_ROLE "'",
+	    "fed's member ServiceAccount may only write the RoleBinding " FEDCTL_SECRETS_ROLE);
+	validation(v,
+	           "object.roleRef.apiGroup == 'rbac.authorization.k8s.io' && "
+	           "object.roleRef.kind == 'ClusterRole' && object.roleRef.name == "
+	           "'" FEDCTL_SECRETS_ROLE "'",
+	           "fed's member ServiceAccount may only bind ClusterRole " FEDCTL_SECRETS_ROLE);
+	snprintf(buf, sizeof(buf),
+	         "has(object.subjects) && size(object.subjects) == 1 && "
+	         "object.subjects.all(s, s.kind == 'ServiceAccount' && s.name == '%s' && "
+	         "has(s.namespace) && s.namespace == '%s')",
+	         sa_name, sa_ns);
+	validation(v, buf, "fed's member ServiceAccount may only bind itself");
+	validation(v, "!(request.namespace in ['kube-system', 'kube-public', 'kube-node-lease'])",
+	           "fed's member ServiceAccount may not bind itself Secrets in kube-system, "
+	           "kube-public or kube-node-lease");
+	cJSON_AddItemToArray(docs, o);
+
+	o = object(ap, "ValidatingAdmissionPolicyBinding", NULL, FEDCTL_SECRETS_ROLE);
+	spec = cJSON_AddObjectToObject(o, "spec");
+	cJSON_AddStringToObject(spec, "policyName", FEDCTL_SECRETS_ROLE);
+	cJSON_AddItemToObject(spec, "validationActions", strings("Deny"));
+	cJSON_AddItemToArray(docs, o);
+	return docs;
+}
+
 cJSON *fedctl_member_role(const char *name, const char *label_name,
                           const struct fedctl_agent_rule *rules, size_t n)
 {
@@ -405,8 +488,19 @@ cJSON *fedctl_member_role(const char *name, const char *label_name,
 	 * subresource too: pods/exec, pods/log, nodes/proxy, services/proxy) */
 	for (i = 0; i < n; i++)
 		if (*rules[i].plural && !strchr(rules[i].plural, '*') &&
-		    !strchr(rules[i].group, '*'))
+		    !strchr(rules[i].group, '*') && !is_secrets(&rules[i]))
 			rule(r, rules[i].group, rules[i].plural, NULL, rw);
+	/* Secrets never cluster-wide: the controller binds itself
+	 * FEDCTL_SECRETS_ROLE per namespace it manages (one RoleBinding of
+	 * that name, which the admission policy of
+	 * fedctl_member_secrets_docs holds to exactly that). create cannot
+	 * be limited to a name. */
+	if (fedctl_rules_have_secrets(rules, n)) {
+		rule(r, "rbac.authorization.k8s.io", "clusterroles", FEDCTL_SECRETS_ROLE, "bind");
+		rule(r, "rbac.authorization.k8s.io", "rolebindings", NULL, "create");
+		rule(r, "rbac.authorization.k8s.io", "rolebindings", FEDCTL_SECRETS_ROLE,
+		     "get,update,patch,delete");
+	}
 	/* the controller's informers list namespaces' objects, the cluster
 	 * facts count nodes (read only) */
 	rule(r, "", "namespaces,nodes", NULL, "get,list,watch");
@@ -549,6 +643,12 @@ int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fe
 		                                              s->rules, s->n_rules));
 		cJSON_AddItemToArray(docs, binding("ClusterRoleBinding", NULL, FEDCTL_AGENT_NAME,
 		                                   "ClusterRole", FEDCTL_AGENT_NAME, s->ns));
+		if (fedctl_rules_have_secrets(s->rules, s->n_rules)) {
+			cJSON *x = fedctl_member_secrets_docs(s->ns, FEDCTL_AGENT_NAME);
+			while (cJSON_GetArraySize(x))
+				cJSON_AddItemToArray(docs, cJSON_DetachItemFromArray(x, 0));
+			cJSON_Delete(x);
+		}
 	} else {
 		cJSON_AddItemToArray(docs, binding("ClusterRoleBinding", NULL, FEDCTL_AGENT_NAME,
 		                                   "ClusterRole", "cluster-admin", s->ns));

@@ -37,6 +37,8 @@ cJSON *fedctl_join_object(const char *api_version, const char *kind, const char 
 /* The member's ClusterRole and ClusterRoleBinding for mode full|minimal. */
 int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, const char *mode,
                            struct fed_error *err);
+/* The API path of one of fedctl_member_secrets_docs' objects, -1 if none. */
+int fedctl_secrets_doc_path(const cJSON *o, char *buf, size_t n);
 /* The targets of the host's enabled FederatedTypeConfigs (*out malloc'd,
  * free with fedctl_member_targets_free): the rules of the member role. */
 int fedctl_member_targets(struct fedctl *ctx, struct fed_kube_client *host,

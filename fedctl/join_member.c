@@ -136,6 +136,47 @@ void fedctl_member_targets_free(struct fedctl_agent_rule *rules, size_t n)
 	free(rules);
 }
 
+int fedctl_secrets_doc_path(const cJSON *o, char *buf, size_t n)
+{
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
+	const char *base = !kind ? NULL
+	                   : !strcmp(kind, "ClusterRole")
+	                       ? "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+	                   : !strcmp(kind, "ValidatingAdmissionPolicy")
+	                       ? "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
+	                   : !strcmp(kind, "ValidatingAdmissionPolicyBinding")
+	                       ? "/apis/admissionregistration.k8s.io/v1/"
+	                         "validatingadmissionpolicybindings"
+	                       : NULL;
+
+	if (!base || !fed_obj_name(o))
+		return -1;
+	snprintf(buf, n, "%s/%s", base, fed_obj_name(o));
+	return 0;
+}
+
+/* Secrets enabled: the per-namespace Secrets role and the policy holding
+ * the member SA's RoleBindings to it. */
+static int apply_secrets_docs(struct fedctl_join *j, struct fed_error *err)
+{
+	cJSON *docs = fedctl_member_secrets_docs(j->ns, FEDCTL_MEMBER_SA), *o;
+	char path[512], what[256];
+	int ret = 0;
+
+	cJSON_ArrayForEach(o, docs) {
+		if (fedctl_secrets_doc_path(o, path, sizeof(path)))
+			continue;
+		snprintf(what, sizeof(what), "%s %s",
+		         cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind")), fed_obj_name(o));
+		for (char *c = what; *c && *c != ' '; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+		if ((ret = fedctl_join_apply(j, what, path, o, err)))
+			break;
+	}
+	cJSON_Delete(docs);
+	return ret;
+}
+
 int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, const char *mode,
                            struct fed_error *err)
 {
@@ -143,6 +184,7 @@ int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, 
 	size_t n = 0;
 	cJSON *cr = NULL, *crb, *rules, *subj, *ref;
 	char path[512];
+	bool secrets = false;
 	int ret;
 
 	if (!strcmp(mode, "full")) {
@@ -156,10 +198,15 @@ int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, 
 		if ((ret = fedctl_member_targets(j->ctx, host, &targets, &n, err)))
 			return ret;
 		cr = fedctl_member_role(FEDCTL_MEMBER_ROLE, FEDCTL_MEMBER_SA, targets, n);
+		secrets = fedctl_rules_have_secrets(targets, n);
 		fedctl_member_targets_free(targets, n);
 		printf("rights in the member: least-privilege rights for %zu enabled federated "
 		       "type(s) (--rbac full for everything)\n",
 		       n);
+	}
+	if (secrets && (ret = apply_secrets_docs(j, err))) {
+		cJSON_Delete(cr);
+		return ret;
 	}
 	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
 	         FEDCTL_MEMBER_ROLE);

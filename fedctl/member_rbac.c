@@ -42,8 +42,10 @@ static bool is_broad(const cJSON *role)
 	return false;
 }
 
-static int write_file(const char *dir, const char *name, const cJSON *role, char *path, size_t n)
+static int write_file(const char *dir, const char *name, const cJSON *role, const cJSON *extra,
+                      char *path, size_t n)
 {
+	const cJSON *x;
 	struct fed_buf b = FED_BUF_INIT;
 	int fd, ret = -1;
 
@@ -54,6 +56,9 @@ static int write_file(const char *dir, const char *name, const cJSON *role, char
 	                   name, name, path) < 0 ||
 	    fedctl_yaml(&b, role))
 		goto out;
+	cJSON_ArrayForEach(x, extra)
+		if (fed_buf_puts(&b, "---\n") < 0 || fedctl_yaml(&b, x))
+			goto out;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		goto out;
@@ -65,11 +70,81 @@ out:
 	return ret;
 }
 
+/* The subject of the member role's binding: whom the Secrets policy
+ * holds (the agent's namespace is the operator's choice at join). */
+static void role_subject(struct fedctl *ctx, struct fed_kube_client *m, const char *rname, char *ns,
+                         size_t n)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	cJSON *crb = NULL;
+	char path[512];
+	const char *s;
+
+	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
+	         rname);
+	fedctl_call(ctx, m, "GET", path, NULL, NULL, 0, &crb, &err);
+	s = cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(crb, "subjects"), 0), "namespace"));
+	snprintf(ns, n, "%s", s ? s : ctx->fed_namespace);
+	cJSON_Delete(crb);
+}
+
+/* Secrets enabled: the Secrets role and its policy applied; disabled:
+ * deleted. 1 when one could not be. */
+static int sync_secrets(struct fedctl *ctx, struct fed_kube_client *m, const char *cluster,
+                        const char *rname, const char *sa, bool secrets, bool dry_run)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	char ns[256], path[512], url[600], *body;
+	cJSON *docs, *o, *now = NULL;
+	int ret, rc = 0;
+
+	role_subject(ctx, m, rname, ns, sizeof(ns));
+	docs = fedctl_member_secrets_docs(ns, sa);
+	cJSON_ArrayForEach(o, docs) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
+		if (fedctl_secrets_doc_path(o, path, sizeof(path)))
+			continue;
+		if (dry_run) {
+			printf("member %s: %s %s would be %s (dry run)\n", cluster, kind,
+			       fed_obj_name(o), secrets ? "applied" : "deleted");
+			continue;
+		}
+		if (secrets) {
+			body = cJSON_PrintUnformatted(o);
+			snprintf(url, sizeof(url), "%s?fieldManager=fedctl&force=true", path);
+			ret = fedctl_call(ctx, m, "PATCH", url, body,
+			                  "application/apply-patch+yaml", 0, &now, &err);
+			free(body);
+			cJSON_Delete(now);
+			now = NULL;
+		} else {
+			ret = fedctl_call(ctx, m, "DELETE", path, NULL, NULL, 0, &now, &err);
+			cJSON_Delete(now);
+			now = NULL;
+			if (ret == FED_ENOTFOUND)
+				continue;
+		}
+		if (ret) {
+			printf("member %s: %s %s not %s: %s\n", cluster, kind, fed_obj_name(o),
+			       secrets ? "applied" : "deleted", err.msg);
+			fed_error_clear(&err);
+			rc = 1;
+			continue;
+		}
+		printf("member %s: %s %s %s\n", cluster, kind, fed_obj_name(o),
+		       secrets ? "applied" : "deleted");
+	}
+	cJSON_Delete(docs);
+	return rc;
+}
+
 /* One member: apply role with the context named like the cluster. 1 when
  * the operator must apply it there by hand. */
 static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const cJSON *role,
-                    const char *dir, bool dry_run)
+                    const char *sa, bool secrets, const char *dir, bool dry_run)
 {
+	cJSON *extra = NULL;
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_rest_config cfg;
 	struct fed_kube_client *m = NULL;
@@ -83,7 +158,9 @@ static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const 
 			printf("member %s: clusterrole %s: no context %s answers from here (dry "
 			       "run: no file written)\n",
 			       c->name, rname, c->name);
-		} else if (write_file(dir, c->name, role, file, sizeof(file))) {
+		} else if ((extra = secrets ? fedctl_member_secrets_docs(ctx->fed_namespace, sa)
+		                            : NULL),
+		           write_file(dir, c->name, role, extra, file, sizeof(file))) {
 			printf("member %s: clusterrole %s not updated (%s), and %s/"
 			       "fed-member-role-%s.yaml could not be written (%s): run fedctl "
 			       "enable again with --member-role-dir DIR\n",
@@ -112,6 +189,7 @@ static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const 
 	}
 	if (dry_run) {
 		printf("member %s: clusterrole %s would be applied (dry run)\n", c->name, rname);
+		rc = sync_secrets(ctx, m, c->name, rname, sa, secrets, true);
 		goto out;
 	}
 	body = cJSON_PrintUnformatted(role);
@@ -125,7 +203,9 @@ static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const 
 	}
 	printf("member %s: clusterrole %s %s\n", c->name, rname,
 	       strcmp(fedctl_join_rv(old), fedctl_join_rv(now)) ? "configured" : "unchanged");
+	rc = sync_secrets(ctx, m, c->name, rname, sa, secrets, false);
 out:
+	cJSON_Delete(extra);
 	free(body);
 	cJSON_Delete(old);
 	cJSON_Delete(now);
@@ -188,7 +268,8 @@ int fedctl_member_roles_sync(struct fedctl *ctx, struct fed_kube_client *host,
 			continue;
 		role = fedctl_member_role(agent ? FEDCTL_AGENT_NAME : FEDCTL_MEMBER_ROLE,
 		                          agent ? FEDCTL_AGENT_NAME : FEDCTL_MEMBER_SA, keep, k);
-		manual += sync_one(ctx, c, role, dir, dry_run);
+		manual += sync_one(ctx, c, role, agent ? FEDCTL_AGENT_NAME : FEDCTL_MEMBER_SA,
+		                   fedctl_rules_have_secrets(keep, k), dir, dry_run);
 		cJSON_Delete(role);
 	}
 	if (manual)

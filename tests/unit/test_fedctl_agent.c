@@ -72,7 +72,7 @@ static void test_member_role(void)
 	    {"", "configmaps"}, {"apps", "deployments"}, {"example.com", "widgets"}};
 	static const struct fedctl_agent_rule with_secrets[] = {{"", "secrets"}};
 	struct fed_buf b = FED_BUF_INIT;
-	cJSON *role = fedctl_member_role("fed-agent", "fed-agent", rules, 3);
+	cJSON *role = fedctl_member_role("fed-agent", "fed-agent", rules, 3), *x;
 
 	CHECK_INT(fedctl_yaml(&b, role), 0);
 	CHECK(!strstr(fed_buf_str(&b), "\"*\""));
@@ -84,10 +84,27 @@ static void test_member_role(void)
 	CHECK_HAS(fed_buf_str(&b), "fed.kubefed.io/rbac: minimal");
 	cJSON_Delete(role);
 	fed_buf_release(&b);
+	/* issue 13: with the secrets type, still no Secrets cluster-wide:
+	 * only bind on fed-member-secrets and RoleBindings of that name */
 	role = fedctl_member_role("fed-agent", "fed-agent", with_secrets, 1);
 	CHECK_INT(fedctl_yaml(&b, role), 0);
-	CHECK_HAS(fed_buf_str(&b), "- secrets");
+	CHECK(!strstr(fed_buf_str(&b), "- secrets"));
+	CHECK_HAS(fed_buf_str(&b), "- bind");
+	CHECK_HAS(fed_buf_str(&b), "- rolebindings");
+	CHECK_HAS(fed_buf_str(&b), "- fed-member-secrets");
+	CHECK(!strstr(fed_buf_str(&b), "escalate"));
 	CHECK(!strstr(fed_buf_str(&b), "customresourcedefinitions"));
+	cJSON_Delete(role);
+	fed_buf_release(&b);
+	role = fedctl_member_secrets_docs("fed-system", "fed-agent");
+	CHECK_INT(cJSON_GetArraySize(role), 3);
+	cJSON_ArrayForEach(x, role)
+		CHECK_INT(fedctl_yaml(&b, x), 0);
+	CHECK_HAS(fed_buf_str(&b), "kind: ValidatingAdmissionPolicy");
+	CHECK_HAS(fed_buf_str(&b), "kind: ValidatingAdmissionPolicyBinding");
+	CHECK_HAS(fed_buf_str(&b), "system:serviceaccount:fed-system:fed-agent");
+	CHECK_HAS(fed_buf_str(&b), "kube-system");
+	CHECK_HAS(fed_buf_str(&b), "- secrets");
 	cJSON_Delete(role);
 	fed_buf_release(&b);
 }
