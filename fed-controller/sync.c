@@ -148,11 +148,16 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 			used += (size_t)snprintf(ips + used, sizeof(ips) - used, "%s%s",
 			                         i ? ", " : "", ctl->client_ips[i]);
 		d.error_reason = "NoMatchingClientCIDR";
-		snprintf(
-		    msg, sizeof(msg),
-		    "no clientCIDR of serverAddressByClientCIDRs (%s) contains this controller's "
-		    "address (%s): add an entry for it, e.g. clientCIDR 0.0.0.0/0",
-		    cidrs, ips[0] ? ips : "none found");
+		/* too many CIDRs or addresses to list: the message still names the fix */
+		if (snprintf(msg, sizeof(msg),
+		             "no clientCIDR of serverAddressByClientCIDRs (%s) contains this "
+		             "controller's address (%s): add an entry for it, e.g. clientCIDR "
+		             "0.0.0.0/0",
+		             cidrs, ips[0] ? ips : "none found") >= (int)sizeof(msg))
+			snprintf(
+			    msg, sizeof(msg),
+			    "no clientCIDR of serverAddressByClientCIDRs contains this "
+			    "controller's address: add an entry for it, e.g. clientCIDR 0.0.0.0/0");
 		d.error_message = msg;
 	}
 	d.server_url = url;
