@@ -34,6 +34,10 @@ int fedctl_join_apply(struct fedctl_join *j, const char *what, const char *path,
 /* A bare object labelled app.kubernetes.io/managed-by=fedctl. */
 cJSON *fedctl_join_object(const char *api_version, const char *kind, const char *ns,
                           const char *name);
+/* A (Cluster)RoleBinding named like role, of role to the member's
+ * ServiceAccount (FEDCTL_MEMBER_SA in j->ns). */
+cJSON *fedctl_join_binding(const struct fedctl_join *j, const char *kind, const char *ns,
+                           const char *role_kind, const char *role);
 /* The member's ClusterRole and ClusterRoleBinding for mode full|minimal. */
 int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, const char *mode,
                            struct fed_error *err);

@@ -71,6 +71,23 @@ cJSON *fedctl_join_object(const char *api_version, const char *kind, const char 
 	return o;
 }
 
+cJSON *fedctl_join_binding(const struct fedctl_join *j, const char *kind, const char *ns,
+                           const char *role_kind, const char *role)
+{
+	cJSON *b = fedctl_join_object("rbac.authorization.k8s.io/v1", kind, ns, role), *ref, *s;
+
+	ref = cJSON_AddObjectToObject(b, "roleRef");
+	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
+	cJSON_AddStringToObject(ref, "kind", role_kind);
+	cJSON_AddStringToObject(ref, "name", role);
+	s = cJSON_CreateObject();
+	cJSON_AddStringToObject(s, "kind", "ServiceAccount");
+	cJSON_AddStringToObject(s, "name", FEDCTL_MEMBER_SA);
+	cJSON_AddStringToObject(s, "namespace", j->ns);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(b, "subjects"), s);
+	return b;
+}
+
 static void add_rule(cJSON *rules, const char *group, const char *resource, const char *verbs)
 {
 	cJSON *r = cJSON_CreateObject(), *v = cJSON_CreateArray();
@@ -182,7 +199,7 @@ int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, 
 {
 	struct fedctl_agent_rule *targets = NULL;
 	size_t n = 0;
-	cJSON *cr = NULL, *crb, *rules, *subj, *ref;
+	cJSON *cr = NULL, *crb, *rules;
 	char path[512];
 	bool secrets = false;
 	int ret;
@@ -214,17 +231,7 @@ int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, 
 	cJSON_Delete(cr);
 	if (ret)
 		return ret;
-	crb = fedctl_join_object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", NULL,
-	                         FEDCTL_MEMBER_ROLE);
-	ref = cJSON_AddObjectToObject(crb, "roleRef");
-	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
-	cJSON_AddStringToObject(ref, "kind", "ClusterRole");
-	cJSON_AddStringToObject(ref, "name", FEDCTL_MEMBER_ROLE);
-	subj = cJSON_CreateObject();
-	cJSON_AddStringToObject(subj, "kind", "ServiceAccount");
-	cJSON_AddStringToObject(subj, "name", FEDCTL_MEMBER_SA);
-	cJSON_AddStringToObject(subj, "namespace", j->ns);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(crb, "subjects"), subj);
+	crb = fedctl_join_binding(j, "ClusterRoleBinding", NULL, "ClusterRole", FEDCTL_MEMBER_ROLE);
 	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
 	         FEDCTL_MEMBER_ROLE);
 	ret = fedctl_join_apply(j, "clusterrolebinding " FEDCTL_MEMBER_ROLE, path, crb, err);

@@ -69,7 +69,7 @@ static int setup_renew_role(struct fedctl_join *j, struct fed_error *err)
 {
 	cJSON *role = fedctl_join_object("rbac.authorization.k8s.io/v1", "Role", j->ns,
 	                                 FEDCTL_MEMBER_TOKEN_ROLE);
-	cJSON *rule = cJSON_CreateObject(), *rb, *ref, *subj;
+	cJSON *rule = cJSON_CreateObject(), *rb;
 	const char *core = "", *res = "serviceaccounts/token", *name = FEDCTL_MEMBER_SA;
 	const char *verb = "create";
 	char path[512];
@@ -86,17 +86,7 @@ static int setup_renew_role(struct fedctl_join *j, struct fed_error *err)
 	cJSON_Delete(role);
 	if (ret)
 		return ret;
-	rb = fedctl_join_object("rbac.authorization.k8s.io/v1", "RoleBinding", j->ns,
-	                        FEDCTL_MEMBER_TOKEN_ROLE);
-	ref = cJSON_AddObjectToObject(rb, "roleRef");
-	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
-	cJSON_AddStringToObject(ref, "kind", "Role");
-	cJSON_AddStringToObject(ref, "name", FEDCTL_MEMBER_TOKEN_ROLE);
-	subj = cJSON_CreateObject();
-	cJSON_AddStringToObject(subj, "kind", "ServiceAccount");
-	cJSON_AddStringToObject(subj, "name", FEDCTL_MEMBER_SA);
-	cJSON_AddStringToObject(subj, "namespace", j->ns);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(rb, "subjects"), subj);
+	rb = fedctl_join_binding(j, "RoleBinding", j->ns, "Role", FEDCTL_MEMBER_TOKEN_ROLE);
 	snprintf(path, sizeof(path),
 	         "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings/%s", j->ns,
 	         FEDCTL_MEMBER_TOKEN_ROLE);
