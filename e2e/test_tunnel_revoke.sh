@@ -14,7 +14,9 @@
 #      Connected on its one connection, and a watch held open through the
 #      tunnel across the rotation still delivers events (no stream dropped);
 #  (d) a new credential-key in the Secret: the live agent gets a credential
-#      under it without reconnecting, the old one is refused, no restart.
+#      under it without reconnecting, the old one is refused, no restart;
+#  (e) a new tls.crt/tls.key: new handshakes use it (an agent pinning the
+#      old one is refused by its own check), the live agent stays, no restart.
 # Refusals are counted from fed_tunnel_refused_total{reason=...} (the log's
 # refusal lines have a budget).
 set -euo pipefail
@@ -348,6 +350,38 @@ kill "$pid_s2" 2>/dev/null || true
 [ "$(status_of)" = Connected ] && [ "$(connections n1)" = "$conn_n1" ] && kill -0 "$cpid" &&
 	ok "n1 still Connected on the same connection, the controller not restarted" ||
 	bad "after key change: $(status_of), connections $(connections n1) (was $conn_n1)"
+
+# ================= (e) a new certificate, no restart =====================================
+# new handshakes use the new certificate; the live connection keeps its own
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fed-tunnel-2 \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$work/tls2.key" -out "$work/host-ca2.crt" 2>/dev/null
+conn_n1=$(connections n1)
+k -n kube-system patch secret fed-tunnel --type merge -p "{\"data\":{
+	\"tls.crt\":\"$(base64 -w0 "$work/host-ca2.crt")\",\"tls.key\":\"$(base64 -w0 "$work/tls2.key")\"}}" >/dev/null
+start_agent_ca() { # NAME CA_FILE: with a copy of n1's credential
+	cp "$work/cred-n1" "$work/cred-$1"
+	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$TPORT --host-ca-file "$2" \
+		--credential-file "$work/cred-$1" --kubeconfig "$work/agent-kc" --heartbeat 1 \
+		--max-backoff 2 --log-level debug 2>>"$work/agent-$1.log" &
+	pids+=($!)
+	eval "pid_$1=$!"
+}
+start_agent_ca cnew "$work/host-ca2.crt"
+if wait_until 30 ge 1 connections cnew; then
+	ok "new certificate: an agent that pins it connects, the controller not restarted"
+else
+	bad "no connection with the new certificate: $(tail -2 "$work/agent-cnew.log")"
+fi
+start_agent_ca cold "$work/host-ca.crt"
+if wait_until 20 grep -qi "verif" "$work/agent-cold.log" && [ "$(connections cold)" = 0 ]; then
+	ok "an agent that pins the old certificate is refused by its own TLS check: $(grep -i -m1 'verif' "$work/agent-cold.log" | cut -c1-160)"
+else
+	bad "old certificate: $(connections cold) connections, $(tail -2 "$work/agent-cold.log")"
+fi
+kill "$pid_cnew" "$pid_cold" 2>/dev/null || true
+[ "$(status_of)" = Connected ] && [ "$(connections n1)" = "$conn_n1" ] && kill -0 "$cpid" &&
+	ok "n1 still Connected on its connection from before the certificate change" ||
+	bad "after certificate change: $(status_of), connections $(connections n1) (was $conn_n1)"
 
 # ---- no secret in any log ---------------------------------------------------------------
 leak=
