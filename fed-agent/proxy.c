@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "agent.h"
+#include "fed/tunnel_conn.h"
 #include "fed/log.h"
 
 enum step { STEP_TCP, STEP_TLS, STEP_CONNECT };
@@ -87,17 +88,6 @@ static void finish(struct agent_proxy_dial *d, int rc, struct fed_error *err)
 	}
 	dial_free(d);
 	done(a, fd, ssl, err);
-}
-
-static const char *ssl_reason(char *buf, size_t n)
-{
-	unsigned long e = ERR_get_error();
-
-	ERR_clear_error();
-	if (!e)
-		return "TLS error";
-	ERR_error_string_n(e, buf, n);
-	return buf;
 }
 
 /* Move up to n bytes to (wr) or from the proxy, over its TLS session when
@@ -212,7 +202,7 @@ static int tls_step(struct agent_proxy_dial *d, struct fed_error *err)
 		              "must serve TLS on that port; use http:// for a plain one)",
 		              pname,
 		              e == SSL_ERROR_SYSCALL ? "connection closed"
-		                                     : ssl_reason(eb, sizeof(eb)));
+		                                     : fed_tunnel_tls_error(eb, sizeof(eb)));
 	ERR_clear_error();
 	return err->code;
 }

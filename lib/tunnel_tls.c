@@ -9,13 +9,13 @@
 
 #include "fed/tunnel_conn.h"
 
-static const char *ssl_err(char *buf, size_t n)
+const char *fed_tunnel_tls_error(char *buf, size_t n)
 {
 	unsigned long e = ERR_get_error();
 
 	ERR_clear_error();
 	if (!e)
-		return "unknown error";
+		return "TLS error";
 	ERR_error_string_n(e, buf, n);
 	return buf;
 }
@@ -50,7 +50,7 @@ int fed_tunnel_tls_server_ctx(const char *cert_pem, const char *key_pem, SSL_CTX
 	cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	if (!cert || SSL_CTX_use_certificate(ctx, cert) != 1) {
 		fed_error_set(err, FED_ETLS, "tunnel TLS: bad server certificate: %s",
-		              ssl_err(eb, sizeof(eb)));
+		              fed_tunnel_tls_error(eb, sizeof(eb)));
 		goto out;
 	}
 	/* the rest of the chain, if any */
@@ -101,7 +101,7 @@ int fed_tunnel_tls_client_ctx(const char *ca_pem, SSL_CTX **out, struct fed_erro
 	ERR_clear_error();
 	if (n == 0) {
 		fed_error_set(err, FED_ETLS, "tunnel TLS: the host CA holds no PEM certificate: %s",
-		              ssl_err(eb, sizeof(eb)));
+		              fed_tunnel_tls_error(eb, sizeof(eb)));
 		goto out;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);

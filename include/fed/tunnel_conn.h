@@ -185,6 +185,9 @@ int fed_tunnel_tls_client_ctx(const char *ca_pem, SSL_CTX **out, struct fed_erro
  * PEM strings, malloc'd. */
 int fed_tunnel_tls_selfsigned(const char *cn, const char *sans, int days, char **cert_pem,
                               char **key_pem, struct fed_error *err);
+/* OpenSSL's first queued error as text in buf (the queue is cleared), or
+ * "TLS error" when none is queued. */
+const char *fed_tunnel_tls_error(char *buf, size_t n);
 
 /* A bridge joins a stream to a socket (plain, or TLS when ssl is given,
  * which may still be connecting: the handshake runs first), both ways,
