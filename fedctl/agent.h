@@ -94,6 +94,10 @@ cJSON *fedctl_member_role(const char *name, const char *label_name,
  * namespace it manages when Secrets are federated (a RoleBinding of the
  * same name), never cluster-wide. */
 #define FEDCTL_SECRETS_ROLE "fed-member-secrets"
+/* Fill b with roleRef (role_kind role) and the one subject ServiceAccount
+ * sa_ns/sa; returns b. */
+cJSON *fedctl_rbac_bind(cJSON *b, const char *role_kind, const char *role, const char *sa,
+                        const char *sa_ns);
 /* Whether the enabled targets include core secrets. */
 bool fedctl_rules_have_secrets(const struct fedctl_agent_rule *rules, size_t n);
 /* With secrets enabled, what goes with the member role (an array): the

@@ -357,21 +357,26 @@ static void rule(cJSON *rules, const char *group, const char *resources, const c
 	cJSON_AddItemToArray(rules, r);
 }
 
-static cJSON *binding(const char *kind, const char *ns, const char *name, const char *role_kind,
-                      const char *role, const char *sa_ns)
+cJSON *fedctl_rbac_bind(cJSON *b, const char *role_kind, const char *role, const char *sa,
+                        const char *sa_ns)
 {
-	cJSON *b = object("rbac.authorization.k8s.io/v1", kind, ns, name), *ref, *s;
+	cJSON *ref = cJSON_AddObjectToObject(b, "roleRef"), *s = cJSON_CreateObject();
 
-	ref = cJSON_AddObjectToObject(b, "roleRef");
 	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
 	cJSON_AddStringToObject(ref, "kind", role_kind);
 	cJSON_AddStringToObject(ref, "name", role);
-	s = cJSON_CreateObject();
 	cJSON_AddStringToObject(s, "kind", "ServiceAccount");
-	cJSON_AddStringToObject(s, "name", FEDCTL_AGENT_NAME);
+	cJSON_AddStringToObject(s, "name", sa);
 	cJSON_AddStringToObject(s, "namespace", sa_ns);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(b, "subjects"), s);
 	return b;
+}
+
+static cJSON *binding(const char *kind, const char *ns, const char *name, const char *role_kind,
+                      const char *role, const char *sa_ns)
+{
+	return fedctl_rbac_bind(object("rbac.authorization.k8s.io/v1", kind, ns, name), role_kind,
+	                        role, FEDCTL_AGENT_NAME, sa_ns);
 }
 
 /* CRD names of the enabled custom types ("plural.group" of a dotted

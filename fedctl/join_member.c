@@ -74,18 +74,8 @@ cJSON *fedctl_join_object(const char *api_version, const char *kind, const char 
 cJSON *fedctl_join_binding(const struct fedctl_join *j, const char *kind, const char *ns,
                            const char *role_kind, const char *role)
 {
-	cJSON *b = fedctl_join_object("rbac.authorization.k8s.io/v1", kind, ns, role), *ref, *s;
-
-	ref = cJSON_AddObjectToObject(b, "roleRef");
-	cJSON_AddStringToObject(ref, "apiGroup", "rbac.authorization.k8s.io");
-	cJSON_AddStringToObject(ref, "kind", role_kind);
-	cJSON_AddStringToObject(ref, "name", role);
-	s = cJSON_CreateObject();
-	cJSON_AddStringToObject(s, "kind", "ServiceAccount");
-	cJSON_AddStringToObject(s, "name", FEDCTL_MEMBER_SA);
-	cJSON_AddStringToObject(s, "namespace", j->ns);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(b, "subjects"), s);
-	return b;
+	return fedctl_rbac_bind(fedctl_join_object("rbac.authorization.k8s.io/v1", kind, ns, role),
+	                        role_kind, role, FEDCTL_MEMBER_SA, j->ns);
 }
 
 static void add_rule(cJSON *rules, const char *group, const char *resource, const char *verbs)
