@@ -26,11 +26,12 @@ const cJSON *tunnel_secret_obj(struct tunnel *t)
 	return fed_informer_get(t->secret, t->ctl->o.config_namespace, t->ctl->o.tunnel_secret);
 }
 
-/* The decoded value of data[key], malloc'd (NUL-terminated), or NULL. */
-char *tunnel_secret_value(struct tunnel *t, const char *key, size_t *len)
+/* The decoded value of secret's data[key], malloc'd (NUL-terminated), or
+ * NULL. */
+static char *secret_value(const cJSON *secret, const char *key, size_t *len)
 {
-	const char *b64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItem(tunnel_secret_obj(t), "data"), key));
+	const char *b64 = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(secret, "data"), key));
 	size_t n = b64 ? strlen(b64) : 0;
 	unsigned char *out;
 	int m;
@@ -53,6 +54,11 @@ char *tunnel_secret_value(struct tunnel *t, const char *key, size_t *len)
 	if (len)
 		*len = (size_t)m;
 	return (char *)out;
+}
+
+char *tunnel_secret_value(struct tunnel *t, const char *key, size_t *len)
+{
+	return secret_value(tunnel_secret_obj(t), key, len);
 }
 
 void tunnel_wipe_free(char *s, size_t n)
@@ -363,7 +369,7 @@ static void authop_done(struct fed_kube_response *resp, void *ud)
 {
 	struct authop *op = ud;
 	struct tunnel *t = op->t;
-	char key[300], *gen64;
+	char key[300], *gen_s;
 	unsigned long long gen = 0;
 	bool revoke;
 	long long expiry;
@@ -407,21 +413,10 @@ static void authop_done(struct fed_kube_response *resp, void *ud)
 	/* the generation as of the removal (the same write as the token in
 	 * a join), else the informer's */
 	snprintf(key, sizeof(key), "generation-%s", op->cluster);
-	gen64 = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(resp->json, "data"), key));
-	if (gen64) {
-		unsigned char g[48];
-		int n = strlen(gen64) < 64 && strlen(gen64) % 4 == 0
-		            ? EVP_DecodeBlock(g, (const unsigned char *)gen64, (int)strlen(gen64))
-		            : -1;
-
-		if (n > 0) {
-			while (n && g[n - 1] == '\0')
-				n--;
-			g[n] = '\0';
-			tunnel_generation_parse((char *)g, &gen, &revoke);
-		}
-	}
+	gen_s = secret_value(resp->json, key, NULL);
+	if (gen_s)
+		tunnel_generation_parse(gen_s, &gen, &revoke);
+	free(gen_s);
 	if (!gen)
 		gen = tunnel_generation(t, op->cluster, NULL);
 	cred = tunnel_issue_credential(t, op->cluster, gen, &expiry);
