@@ -8,7 +8,7 @@
 
 #include "fed/federation.h"
 #include "fed/map.h"
-#include "yaml.h"
+#include "fed/yaml.h"
 #include "yaml_map.h"
 
 /* The mapper stores enums as int. */

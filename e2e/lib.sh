@@ -41,6 +41,18 @@ fed_install() {
 	k wait --for condition=established crd --all --timeout=60s >/dev/null
 	k apply -f "$root/manifests/types/" >/dev/null
 }
+# Run fed-controller as a local process (there is no kubelet here to run
+# its Deployment): the host context, 127.0.0.1 as its client address, the
+# ops port on a free port; extra ARGS pass through, stderr goes to LOG.
+# Sets $cpid and adds it to the caller's pids array (killed in cleanup).
+start_controller() { # LOG [ARGS...]
+	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
+		--metrics-address 127.0.0.1:0 "${@:2}" 2>"$1" &
+	cpid=$!
+	pids+=("$cpid")
+}
+# The ops port a controller logged to LOG (empty until it serves).
+metrics_port() { sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$1" | head -1; }
 # The server of kubeconfig cluster NAME.
 srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.server}"; }
 # Register members in the Federation ConfigMap (any client address) and

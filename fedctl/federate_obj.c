@@ -8,7 +8,7 @@
 
 #include <libfyaml.h>
 
-#include "../lib/yaml.h" /* fed_yaml_parse: libfyaml with its guards */
+#include "fed/yaml.h"
 #include "fedctl.h"
 
 #define MAX_DEPTH 64

@@ -9,7 +9,7 @@
 #include <libfyaml.h>
 #include <openssl/evp.h>
 
-#include "../lib/yaml.h" /* fed_yaml_parse: libfyaml with its guards */
+#include "fed/yaml.h"
 #include "fed/federation.h"
 #include "fedctl.h"
 

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 
+#include "fed/base64.h"
 #include "fed/jwt.h"
 
 static bool b64url_char(char c)
@@ -33,29 +33,11 @@ bool fed_jwt_is(const char *token)
 /* base64url without padding to bytes, NUL-terminated. */
 static char *b64url_decode(const char *s, size_t n)
 {
-	size_t padded = (n + 3) / 4 * 4, i;
-	unsigned char *in = malloc(padded + 1), *outb = malloc(padded / 4 * 3 + 1);
-	int len;
+	char *out = NULL;
 
-	if (!in || !outb)
-		goto fail;
-	for (i = 0; i < n; i++)
-		in[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : (unsigned char)s[i];
-	for (; i < padded; i++)
-		in[i] = '=';
-	in[padded] = '\0';
-	len = EVP_DecodeBlock(outb, in, (int)padded);
-	if (len < 0)
-		goto fail;
-	/* EVP_DecodeBlock counts the padding as output bytes */
-	len -= (int)(padded - n);
-	outb[len] = '\0';
-	free(in);
-	return (char *)outb;
-fail:
-	free(in);
-	free(outb);
-	return NULL;
+	if (fed_base64_decode(FED_BASE64_URL, s, n, &out, NULL))
+		return NULL;
+	return out;
 }
 
 static long long num(const cJSON *o, const char *key)

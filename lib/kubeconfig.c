@@ -6,10 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fed/base64.h"
 #include "fed/buf.h"
 #include "fed/kubeconfig.h"
 #include "kubeconfig_internal.h"
-#include "yaml.h"
+#include "fed/yaml.h"
 
 #define ENTRY_MAX 320
 
@@ -165,7 +166,7 @@ static int get_data(struct pctx *p, struct fy_node *map, const char *entry, cons
 	ret = get_str(p, map, entry, key, &raw);
 	if (ret || !raw)
 		goto out;
-	ret = fed_kubeconfig_b64_decode(raw, strlen(raw), out, outlen);
+	ret = fed_base64_decode(FED_BASE64_STD, raw, strlen(raw), out, outlen);
 	if (ret == FED_EINVAL)
 		ret = fed_yaml_error(p->err, FED_EINVAL, p->doc, fed_yaml_key(map, key),
 		                     "%s.%s is not valid base64", entry, key);

@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
+#include "fed/base64.h"
 #include "fed/buf.h"
 #include "fed/kubeconfig.h"
 #include "kubeconfig_internal.h"
@@ -116,7 +117,7 @@ static char *exec_info(const struct fed_rest_config *cfg)
 		if (cfg->proxy_url && !cJSON_AddStringToObject(cl, "proxy-url", cfg->proxy_url))
 			goto out;
 		if (cfg->ca_pem) {
-			if (fed_kubeconfig_b64_encode(&ca, cfg->ca_pem, cfg->ca_len) ||
+			if (fed_base64_encode(FED_BASE64_STD, &ca, cfg->ca_pem, cfg->ca_len) ||
 			    !cJSON_AddStringToObject(cl, "certificate-authority-data", ca.data))
 				goto out;
 		}

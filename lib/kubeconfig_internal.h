@@ -69,11 +69,6 @@ struct fed_kubeconfig {
  * errno (-EFBIG when over max). */
 int fed_kubeconfig_read_file(const char *path, size_t max, char **data, size_t *len);
 
-/* Standard base64 with or without padding; whitespace (line wrapping) is
- * skipped. Output is NUL-terminated. 0, FED_EINVAL or FED_ENOMEM. */
-int fed_kubeconfig_b64_decode(const char *in, size_t len, char **out, size_t *outlen);
-/* Unwrapped base64, NUL-terminated, appended to b. */
-int fed_kubeconfig_b64_encode(struct fed_buf *b, const void *in, size_t len);
 
 /* Add src's entries that dst does not have yet (the first file to define
  * a name wins, as does the first current-context), then free src, also on

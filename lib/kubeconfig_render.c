@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fed/base64.h"
 #include "fed/buf.h"
 #include "fed/kubeconfig.h"
 #include "kubeconfig_internal.h"
@@ -56,7 +57,7 @@ static int data_field(struct fed_buf *b, const char *indent, const char *key, co
 	if (!data)
 		return 0;
 	if ((ret = fed_buf_printf(b, "%s%s: ", indent, key)) ||
-	    (ret = fed_kubeconfig_b64_encode(b, data, len)))
+	    (ret = fed_base64_encode(FED_BASE64_STD, b, data, len)))
 		return ret;
 	return fed_buf_puts(b, "\n");
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "yaml.h"
+#include "fed/yaml.h"
 #include "yaml_guard.h"
 
 #define SOURCE_MAX 512

@@ -23,7 +23,7 @@
 
 #include "fed/buf.h"
 #include "fed/error.h"
-#include "yaml.h"
+#include "fed/yaml.h"
 
 enum fed_yaml_map_type {
 	FED_YAML_MAP_STRING = 1, /* char *, malloc'd; any scalar */

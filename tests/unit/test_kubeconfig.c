@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fed/base64.h"
 #include "fed/kubeconfig.h"
 #include "kubeconfig_internal.h"
 
@@ -199,20 +200,20 @@ static void test_base64_forms(void)
 	fed_rest_config_release(&cfg);
 	fed_kubeconfig_free(kc);
 
-	CHECK_INT(fed_kubeconfig_b64_decode("YQ==", 4, &out, &len), 0);
+	CHECK_INT(fed_base64_decode(FED_BASE64_STD, "YQ==", 4, &out, &len), 0);
 	CHECK(len == 1 && out[0] == 'a');
 	free(out);
-	CHECK_INT(fed_kubeconfig_b64_decode("YWI", 3, &out, &len), 0);
+	CHECK_INT(fed_base64_decode(FED_BASE64_STD, "YWI", 3, &out, &len), 0);
 	CHECK(len == 2 && !memcmp(out, "ab", 2));
 	free(out);
-	CHECK_INT(fed_kubeconfig_b64_decode("YWJj", 4, &out, &len), 0);
+	CHECK_INT(fed_base64_decode(FED_BASE64_STD, "YWJj", 4, &out, &len), 0);
 	CHECK(len == 3 && !strcmp(out, "abc"));
 	free(out);
-	CHECK_INT(fed_kubeconfig_b64_decode("Y", 1, &out, &len), FED_EINVAL);
-	CHECK_INT(fed_kubeconfig_b64_decode("YQ=x", 4, &out, &len), FED_EINVAL);
-	CHECK_INT(fed_kubeconfig_b64_decode("YQ===", 5, &out, &len), FED_EINVAL);
-	CHECK_INT(fed_kubeconfig_b64_decode("YWJj=", 5, &out, &len), FED_EINVAL);
-	CHECK_INT(fed_kubeconfig_b64_decode("Y-_Q", 4, &out, &len), FED_EINVAL);
+	CHECK_INT(fed_base64_decode(FED_BASE64_STD, "Y", 1, &out, &len), FED_EINVAL);
+	CHECK_INT(fed_base64_decode(FED_BASE64_STD, "YQ=x", 4, &out, &len), FED_EINVAL);
+	CHECK_INT(fed_base64_decode(FED_BASE64_STD, "YQ===", 5, &out, &len), FED_EINVAL);
+	CHECK_INT(fed_base64_decode(FED_BASE64_STD, "YWJj=", 5, &out, &len), FED_EINVAL);
+	CHECK_INT(fed_base64_decode(FED_BASE64_STD, "Y-_Q", 4, &out, &len), FED_EINVAL);
 	CHECK(out == NULL);
 }
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "yaml.h"
+#include "fed/yaml.h"
 
 static void test_access(void)
 {

@@ -1,4 +1,4 @@
-/* Internal YAML helpers over libfyaml: parse one document from memory with
+/* YAML helpers over libfyaml: parse one document from memory with
  * errors as "<source>:<line>:<col>: <message>", typed access to mapping
  * values, sequence/mapping iteration and node positions for messages.
  *
