@@ -133,6 +133,38 @@ cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *pat
 	return r.json;
 }
 
+cJSON *fedctl_get_ref(struct fedctl *ctx, struct fed_kube_client *c, const struct fed_kube_ref *ref,
+                      struct fed_error *err)
+{
+	struct fed_buf path = FED_BUF_INIT;
+	cJSON *out = NULL;
+
+	if (fed_kube_path(&path, ref))
+		fed_error_set(err, FED_ENOMEM, "out of memory");
+	else
+		out = fedctl_get(ctx, c, path.data, err);
+	fed_buf_release(&path);
+	return out;
+}
+
+int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+                    const struct fed_kube_ref *ref, const char *body, const char *content_type,
+                    int timeout_ms, cJSON **out, struct fed_error *err)
+{
+	struct fed_buf path = FED_BUF_INIT;
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (fed_kube_path(&path, ref))
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+	else
+		ret = fedctl_call(ctx, c, method, path.data, body, content_type, timeout_ms, out,
+		                  err);
+	fed_buf_release(&path);
+	return ret;
+}
+
 void fedctl_sleep(struct fedctl *ctx, double s)
 {
 	bool never = false;

@@ -5,6 +5,7 @@
 #include <ev.h>
 
 #include "fed/kube.h"
+#include "fed/kube_known.h"
 #include "fed/opt.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -46,6 +47,15 @@ int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_err
 /* Run a GET of path on c and wait: returns the parsed answer or NULL with err. */
 cJSON *fedctl_get(struct fedctl *ctx, struct fed_kube_client *c, const char *path,
                   struct fed_error *err);
+
+/* fedctl_get and fedctl_call for the object (or collection) ref names,
+ * with the path built by fed_kube_path: commands name what they touch
+ * (include/fed/kube_known.h) and never write a path by hand. */
+cJSON *fedctl_get_ref(struct fedctl *ctx, struct fed_kube_client *c, const struct fed_kube_ref *ref,
+                      struct fed_error *err);
+int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+                    const struct fed_kube_ref *ref, const char *body, const char *content_type,
+                    int timeout_ms, cJSON **out, struct fed_error *err);
 
 /* Run the loop for s seconds (pending requests go on). */
 void fedctl_sleep(struct fedctl *ctx, double s);

@@ -69,7 +69,6 @@ struct fed_kubeconfig {
  * errno (-EFBIG when over max). */
 int fed_kubeconfig_read_file(const char *path, size_t max, char **data, size_t *len);
 
-
 /* Add src's entries that dst does not have yet (the first file to define
  * a name wins, as does the first current-context), then free src, also on
  * error. 0 or FED_ENOMEM. */
