@@ -220,13 +220,15 @@ int main(int argc, char **argv)
 	int gets = 500, configmaps = 5000, lists = 5, watches = 500, updates = 20;
 	bool help = false;
 	const struct fed_opt table[] = {
-	    {FED_OPT_STRING, "kubeconfig", 0, &kubeconfig, "FILE", "the member's kubeconfig"},
-	    {FED_OPT_STRING, "agent", 0, &agent, "PATH", "the fed-agent binary"},
-	    {FED_OPT_INT, "gets", 0, &gets, "N", "GETs each way (default 500)"},
-	    {FED_OPT_INT, "configmaps", 0, &configmaps, "N", "ConfigMaps to LIST (default 5000)"},
-	    {FED_OPT_INT, "lists", 0, &lists, "N", "LISTs each way (default 5)"},
-	    {FED_OPT_INT, "watches", 0, &watches, "N", "watches through the tunnel (default 500)"},
-	    {FED_OPT_INT, "updates", 0, &updates, "N", "64 KiB updates watched (default 20)"},
+	    {FED_OPT_STRING, "kubeconfig", 0, &kubeconfig, "FILE", "the member's kubeconfig", NULL},
+	    {FED_OPT_STRING, "agent", 0, &agent, "PATH", "the fed-agent binary", NULL},
+	    {FED_OPT_INT, "gets", 0, &gets, "N", "GETs each way (default 500)", NULL},
+	    {FED_OPT_INT, "configmaps", 0, &configmaps, "N", "ConfigMaps to LIST (default 5000)",
+	     NULL},
+	    {FED_OPT_INT, "lists", 0, &lists, "N", "LISTs each way (default 5)", NULL},
+	    {FED_OPT_INT, "watches", 0, &watches, "N", "watches through the tunnel (default 500)",
+	     NULL},
+	    {FED_OPT_INT, "updates", 0, &updates, "N", "64 KiB updates watched (default 20)", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	const struct fed_opt *const tables[] = {table, NULL};

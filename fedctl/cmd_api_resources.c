@@ -21,10 +21,10 @@ int cmd_api_resources(struct fedctl *ctx, int argc, char **argv)
 {
 	const char *group = NULL, *namespaced = NULL;
 	const struct fed_opt opts[] = {
-	    {FED_OPT_STRING, "api-group", 0, &group, "GROUP",
-	     "only this API group (\"\" for core)"},
+	    {FED_OPT_STRING, "api-group", 0, &group, "GROUP", "only this API group (\"\" for core)",
+	     NULL},
 	    {FED_OPT_STRING, "namespaced", 0, &namespaced, "BOOL",
-	     "only namespaced (true) or cluster-scoped (false) types"},
+	     "only namespaced (true) or cluster-scoped (false) types", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;

@@ -313,17 +313,20 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	bool force = false, orphan = false, dry_run = false;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
-	     "kubeconfig context of the member (default: NAME)"},
+	     "kubeconfig context of the member (default: NAME)", NULL},
 	    {FED_OPT_BOOL, "force", 0, &force, NULL,
 	     "finish on the host even when the member cannot be reached (says what is left "
-	     "there)"},
+	     "there)",
+	     NULL},
 	    {FED_OPT_BOOL, "orphan", 0, &orphan, NULL,
 	     "leave the propagated copies of federated resources running in the member, "
-	     "without the kubefed.io/managed label (default: delete them)"},
-	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
+	     "without the kubefed.io/managed label (default: delete them)",
+	     NULL},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done", NULL},
 	    {FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
 	     "wait this long for fed-controller to let go of the cluster (remove its "
-	     "KubeFedCluster) before the member is cleaned (default 30s; 0: do not wait)"},
+	     "KubeFedCluster) before the member is cleaned (default 30s; 0: do not wait)",
+	     NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT, merr = FED_ERROR_INIT;

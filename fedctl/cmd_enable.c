@@ -103,9 +103,9 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 	bool dry_run = false;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-	     "yaml or json: print the CRD and the FederatedTypeConfig, apply nothing"},
-	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done"},
-	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP},
+	     "yaml or json: print the CRD and the FederatedTypeConfig, apply nothing", NULL},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done", NULL},
+	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP, NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
@@ -236,9 +236,10 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 	const struct fed_opt opts[] = {
 	    {FED_OPT_BOOL, "delete-crd", 0, &delete_crd, NULL,
 	     "also delete the Federated<Kind> CRD, and with it every federated object of the "
-	     "type"},
-	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done"},
-	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP},
+	     "type",
+	     NULL},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done", NULL},
+	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP, NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;

@@ -250,14 +250,14 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 	bool with_contents = false, dry_run = false;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "namespace", 'n', &ns, "NS",
-	     "namespace of the object (default: the context's, else default)"},
+	     "namespace of the object (default: the context's, else default)", NULL},
 	    {FED_OPT_BOOL, "contents", 0, &with_contents, NULL,
-	     "with KIND namespace: also every object in it of an enabled namespaced type"},
+	     "with KIND namespace: also every object in it of an enabled namespaced type", NULL},
 	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-	     "yaml or json: print the federated objects, create nothing"},
+	     "yaml or json: print the federated objects, create nothing", NULL},
 	    {FED_OPT_STRING, "filename", 'f', &file, "FILE",
-	     "read the objects from FILE (YAML or JSON, - for stdin) instead of the host"},
-	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be created"},
+	     "read the objects from FILE (YAML or JSON, - for stdin) instead of the host", NULL},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be created", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;

@@ -125,45 +125,54 @@ int cmd_join(struct fedctl *ctx, int argc, char **argv)
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "mode", 0, &mode, "direct|agent",
 	     "direct (default): the controller dials the member's API server; agent: the "
-	     "member runs fed-agent, which dials the host (writes agent.yaml)"},
+	     "member runs fed-agent, which dials the host (writes agent.yaml)",
+	     NULL},
 	    {FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
-	     "kubeconfig context of the member (default: NAME)"},
+	     "kubeconfig context of the member (default: NAME)", NULL},
 	    {FED_OPT_LIST, "client-cidr", 0, &cidrs, "CIDR=ADDRESS",
 	     "address of the member's API server for controllers in CIDR (repeatable; default: "
-	     "the context's server for 0.0.0.0/0 and ::/0)"},
+	     "the context's server for 0.0.0.0/0 and ::/0)",
+	     NULL},
 	    {FED_OPT_STRING, "rbac", 0, &rbac, "minimal|full",
 	     "rights of the federation in the member: only what fed uses (default: the "
 	     "enabled federated types, namespaces and nodes read, health endpoints; fedctl "
-	     "enable/disable keep it in step), or full: everything (cluster-admin)"},
+	     "enable/disable keep it in step), or full: everything (cluster-admin)",
+	     NULL},
 	    {FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
 	     "wait this long for the cluster to be Ready (default 2m; 0: do not wait; agent "
-	     "mode waits only when given)"},
+	     "mode waits only when given)",
+	     NULL},
 	    {FED_OPT_STRING, "output", 'o', &output, "FILE",
 	     "agent mode: write agent.yaml here (default agent.yaml; -: stdout); mode 0600, it "
-	     "holds the bootstrap token"},
+	     "holds the bootstrap token",
+	     NULL},
 	    {FED_OPT_STRING, "host-address", 0, &host_address, "HOST:PORT",
 	     "agent mode: where agents dial the host (default: the load balancer of service "
-	     "fed-tunnel, else the Federation's spec.tunnel.proxyPublishAddress)"},
+	     "fed-tunnel, else the Federation's spec.tunnel.proxyPublishAddress)",
+	     NULL},
 	    {FED_OPT_STRING, "proxy-https", 0, &proxy_https, "URL",
-	     "agent mode: the member's outbound proxy, http:// or https://"},
+	     "agent mode: the member's outbound proxy, http:// or https://", NULL},
 	    {FED_OPT_STRING, "proxy-skip-range", 0, &proxy_skip, "LIST",
 	     "agent mode: comma list of CIDRs, IPs and domains the agent reaches without the "
-	     "proxy (NO_PROXY)"},
+	     "proxy (NO_PROXY)",
+	     NULL},
 	    {FED_OPT_STRING, "proxy-cert", 0, &proxy_cert, "FILE",
-	     "agent mode: PEM CA bundle of an https:// proxy"},
+	     "agent mode: PEM CA bundle of an https:// proxy", NULL},
 	    {FED_OPT_STRING, "token-ttl", 0, &token_ttl, "DURATION",
-	     "agent mode: how long the one-time bootstrap token is valid (default 24h)"},
+	     "agent mode: how long the one-time bootstrap token is valid (default 24h)", NULL},
 	    {FED_OPT_STRING, "agent-image", 0, &agent_image, "IMAGE",
-	     "agent mode: fed-agent's image (default fed-agent:<fedctl version>)"},
+	     "agent mode: fed-agent's image (default fed-agent:<fedctl version>)", NULL},
 	    {FED_OPT_STRING, "agent-namespace", 0, &agent_ns, "NS",
 	     "agent mode: the agent's namespace in the member (default: the federation "
-	     "namespace)"},
+	     "namespace)",
+	     NULL},
 	    {FED_OPT_STRING, "token-lifetime", 0, &token_lifetime, "DURATION",
 	     "direct mode: lifetime of the member ServiceAccount's bound token (default 24h, "
-	     "at least 10m); fed-controller renews it before it expires"},
+	     "at least 10m); fed-controller renews it before it expires",
+	     NULL},
 	    {FED_OPT_BOOL, "overwrite", 0, &overwrite, NULL,
-	     "update a cluster that is already joined"},
-	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done"},
+	     "update a cluster that is already joined", NULL},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;

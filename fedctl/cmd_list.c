@@ -148,7 +148,7 @@ int cmd_list(struct fedctl *ctx, int argc, char **argv)
 	const char *output = NULL;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-	     "table (default), wide, json, yaml or name"},
+	     "table (default), wide, json, yaml or name", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;

@@ -92,7 +92,7 @@ int cmd_rotate(struct fedctl *ctx, int argc, char **argv)
 	bool dry_run = false, agent, known;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL,
-	     "only print the generation that would be written"},
+	     "only print the generation that would be written", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;

@@ -183,18 +183,20 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 	int replicas = -1;
 	bool dry_run = false;
 	const struct fed_opt opts[] = {
-	    {FED_OPT_INT, "replicas", 0, &replicas, "N", "the number of replicas (required)"},
+	    {FED_OPT_INT, "replicas", 0, &replicas, "N", "the number of replicas (required)", NULL},
 	    {FED_OPT_STRING, "namespace", 'n', &ns, "NS",
 	     "only this namespace (CLUSTER form: default all namespaces; KIND/NAME form: "
-	     "default the context's namespace, else default)"},
+	     "default the context's namespace, else default)",
+	     NULL},
 	    {FED_OPT_STRING, "selector", 'l', &selector, "SELECTOR",
-	     "only the federated workloads with these labels (CLUSTER form)"},
+	     "only the federated workloads with these labels (CLUSTER form)", NULL},
 	    {FED_OPT_STRING, "workload", 0, &workload, "KIND/NAME",
 	     "only this federated workload (CLUSTER form; needs -n or the context's "
-	     "namespace)"},
-	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print the change, write nothing"},
+	     "namespace)",
+	     NULL},
+	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print the change, write nothing", NULL},
 	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-	     "table (default), json or yaml: the objects written"},
+	     "table (default), json or yaml: the objects written", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;

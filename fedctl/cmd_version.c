@@ -64,7 +64,7 @@ int cmd_version(struct fedctl *ctx, int argc, char **argv)
 {
 	bool client_only = false;
 	const struct fed_opt opts[] = {
-	    {FED_OPT_BOOL, "client", 0, &client_only, NULL, "print only the client version"},
+	    {FED_OPT_BOOL, "client", 0, &client_only, NULL, "print only the client version", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;

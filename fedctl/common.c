@@ -6,12 +6,12 @@
 
 const struct fed_opt fedctl_global_opts[] = {
     {FED_OPT_STRING, "kubeconfig", 0, NULL, "FILE",
-     "kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)"},
+     "kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)", NULL},
     {FED_OPT_STRING, "host-cluster-context", 0, NULL, "CONTEXT",
-     "context of the host cluster (default: the current context)"},
+     "context of the host cluster (default: the current context)", NULL},
     {FED_OPT_STRING, "federation-namespace", 0, NULL, "NS",
-     "namespace of the federation (default: kube-federation-system)"},
-    {FED_OPT_INT, "v", 'v', NULL, "N", "log verbosity: 0 errors ... 4 trace (default 1)"},
+     "namespace of the federation (default: kube-federation-system)", NULL},
+    {FED_OPT_INT, "v", 'v', NULL, "N", "log verbosity: 0 errors ... 4 trace (default 1)", NULL},
     FED_OPT_TABLE_END,
 };
 

@@ -69,6 +69,18 @@ static int set_value(const struct fed_opt *o, const char *val, struct fed_error 
 	}
 }
 
+static int apply_defaults(const struct fed_opt *const *tables, struct fed_error *err)
+{
+	const struct fed_opt *const *t;
+	const struct fed_opt *o;
+
+	for (t = tables; *t; t++)
+		for (o = *t; o->type != FED_OPT_END; o++)
+			if (o->def && o->type != FED_OPT_LIST && set_value(o, o->def, err))
+				return err ? err->code : FED_EINVAL;
+	return 0;
+}
+
 int fed_opt_parse(const struct fed_opt *const *tables, int argc, char **argv, char **args,
                   int max_args, int *nargs, bool *help, struct fed_error *err)
 {
@@ -77,6 +89,8 @@ int fed_opt_parse(const struct fed_opt *const *tables, int argc, char **argv, ch
 
 	*nargs = 0;
 	*help = false;
+	if (apply_defaults(tables, err))
+		return err ? err->code : FED_EINVAL;
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		const struct fed_opt *o;
@@ -143,6 +157,9 @@ void fed_opt_print_help(FILE *f, const struct fed_opt *const *tables)
 				snprintf(left, sizeof(left), "    --%s%s%s", o->name,
 				         o->value_name ? " " : "",
 				         o->value_name ? o->value_name : "");
-			fprintf(f, "  %-36s %s\n", left, o->help);
+			if (o->def && *o->def)
+				fprintf(f, "  %-36s %s (default: %s)\n", left, o->help, o->def);
+			else
+				fprintf(f, "  %-36s %s\n", left, o->help);
 		}
 }
