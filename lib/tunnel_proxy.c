@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "fed/base64.h"
 #include "fed/tunnel_proxy.h"
 
 static bool ip_in_cidr(const char *ip, const char *cidr)
@@ -179,13 +180,12 @@ static int parse_userinfo(const char *u, size_t n, struct fed_proxy *out, struct
 	}
 	pl = strlen(user) + 1 + strlen(pass);
 	plain = malloc(pl + 1);
-	out->basic_auth = malloc(4 * ((pl + 2) / 3) + 1);
-	if (!plain || !out->basic_auth) {
+	if (plain)
+		snprintf(plain, pl + 1, "%s:%s", user, pass);
+	if (!plain || !(out->basic_auth = fed_base64_encode_str(plain, pl))) {
 		rc = fed_error_set(err, FED_ENOMEM, "out of memory");
 		goto out;
 	}
-	snprintf(plain, pl + 1, "%s:%s", user, pass);
-	EVP_EncodeBlock((unsigned char *)out->basic_auth, (const unsigned char *)plain, (int)pl);
 	out->user = user;
 	user = NULL;
 	rc = 0;
