@@ -283,6 +283,16 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 	return 0;
 }
 
+const char *fed_tunnel_conn_check_limits(double max_queued, double ping_rate, double refused_rate)
+{
+	/* written so that NaN fails too */
+	if (!(max_queued >= 65536 && max_queued <= 1e10))
+		return "--tunnel-max-queued-bytes must be at least 65536";
+	if (!(ping_rate > 0 && refused_rate > 0))
+		return "--tunnel-ping-rate and --tunnel-refused-rate must be > 0";
+	return NULL;
+}
+
 int fed_tunnel_conn_accept(struct ev_loop *loop, int fd, SSL_CTX *ctx,
                            const struct fed_tunnel_conn_opts *opts,
                            const struct fed_tunnel_conn_cb *cb, void *ud,
