@@ -204,6 +204,33 @@ static bool set_outer_bio(struct fed_tunnel_conn *c)
 	return true;
 }
 
+/* The options with their defaults filled in; the proxy session (outer)
+ * becomes the connection's. */
+static void set_opts(struct fed_tunnel_conn *c, const struct fed_tunnel_conn_opts *opts)
+{
+	if (opts)
+		c->opts = *opts;
+	if (c->opts.heartbeat <= 0)
+		c->opts.heartbeat = 10;
+	if (c->opts.missed <= 0)
+		c->opts.missed = 3;
+	if (c->opts.handshake_timeout <= 0)
+		c->opts.handshake_timeout = 10;
+	if (c->opts.max_queued == 0)
+		c->opts.max_queued = FED_TUNNEL_DEFAULT_MAX_QUEUED;
+	if (c->opts.ping_rate <= 0)
+		c->opts.ping_rate = FED_TUNNEL_DEFAULT_PING_RATE;
+	if (c->opts.refused_rate == 0)
+		c->opts.refused_rate = FED_TUNNEL_DEFAULT_REFUSED_RATE;
+	c->ping_tokens = 2 * c->opts.ping_rate;
+	c->refused_tokens = 2 * c->opts.refused_rate;
+	c->ping_at = c->refused_at = ev_now(c->loop);
+	snprintf(c->name, sizeof(c->name), "%s", c->opts.name ? c->opts.name : "peer");
+	c->opts.name = c->name;
+	c->outer = c->opts.outer;
+	c->opts.outer = NULL;
+}
+
 static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
                     const struct fed_tunnel_conn_opts *opts, const struct fed_tunnel_conn_cb *cb,
                     void *ud, struct fed_tunnel_conn **out, struct fed_error *err)
@@ -222,27 +249,7 @@ static int conn_new(struct ev_loop *loop, int fd, SSL_CTX *ctx, bool is_host,
 	c->is_host = is_host;
 	c->cb = cb;
 	c->ud = ud;
-	if (opts)
-		c->opts = *opts;
-	if (c->opts.heartbeat <= 0)
-		c->opts.heartbeat = 10;
-	if (c->opts.missed <= 0)
-		c->opts.missed = 3;
-	if (c->opts.handshake_timeout <= 0)
-		c->opts.handshake_timeout = 10;
-	if (c->opts.max_queued == 0)
-		c->opts.max_queued = FED_TUNNEL_DEFAULT_MAX_QUEUED;
-	if (c->opts.ping_rate <= 0)
-		c->opts.ping_rate = FED_TUNNEL_DEFAULT_PING_RATE;
-	if (c->opts.refused_rate == 0)
-		c->opts.refused_rate = FED_TUNNEL_DEFAULT_REFUSED_RATE;
-	c->ping_tokens = 2 * c->opts.ping_rate;
-	c->refused_tokens = 2 * c->opts.refused_rate;
-	c->ping_at = c->refused_at = ev_now(loop);
-	snprintf(c->name, sizeof(c->name), "%s", c->opts.name ? c->opts.name : "peer");
-	c->opts.name = c->name;
-	c->outer = c->opts.outer;
-	c->opts.outer = NULL;
+	set_opts(c, opts);
 	fed_tunnel_proto_init(&c->proto, is_host);
 	/* AUTH, AUTH_OK and CREDENTIAL pass through them */
 	fed_buf_set_sensitive(&c->in);
