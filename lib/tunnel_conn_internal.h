@@ -23,7 +23,7 @@ struct fed_tunnel_proto *fed_tunnel_conn_proto(struct fed_tunnel_conn *c);
 
 /* ---- shared by lib/tunnel_conn*.c ---- */
 
-enum state { ST_HANDSHAKE, ST_HELLO, ST_READY, ST_DEAD };
+enum fed_tunnel_conn_state { ST_HANDSHAKE, ST_HELLO, ST_READY, ST_DEAD };
 
 struct fed_tunnel_stream {
 	struct fed_tunnel_conn *conn;
@@ -42,7 +42,7 @@ struct fed_tunnel_conn {
 	SSL *ssl;
 	SSL *outer; /* TLS to an https:// proxy that ssl runs inside, or NULL */
 	bool is_host;
-	enum state st;
+	enum fed_tunnel_conn_state st;
 	ev_io io;
 	ev_timer timer;
 	/* Deferred close after GOAWAY. A timer, not an idle watcher: idle
