@@ -516,31 +516,28 @@ out:
 	return ret;
 }
 
-/* Apply one op to doc (the working copy). */
-static int apply_one(cJSON *doc, const cJSON *o, struct op_ctx *c)
+/* The op's kind and parsed path; sets c->opname and c->path for the
+ * messages of the steps after it. */
+static int parse_op(const cJSON *o, struct op_ctx *c, const char *field, int *kind,
+                    struct pointer *p)
 {
-	char q[FED_QUOTE_BUF], qt[FED_QUOTE_BUF], field[96];
-	struct pointer p = {NULL, NULL, 0};
-	const cJSON *op, *path, *value = NULL;
-	cJSON *parent = NULL, *target, *dup = NULL;
-	const char *last;
+	const cJSON *op, *path;
 	enum ptr_err pe;
-	long ix;
-	int kind, size, ret = 0;
+	char f[112];
+	int ret = 0;
 
-	snprintf(field, sizeof(field), "%s[%zu]", c->where, c->idx);
 	if (!cJSON_IsObject(o)) {
 		ret = fed_error_set(c->err, FED_EINVAL, "%s: must be an object {op, path, value}",
 		                    field);
 		goto out;
 	}
 	op = cJSON_GetObjectItemCaseSensitive(o, "op");
-	kind = op_kind(op);
-	if (kind < 0) {
+	*kind = op_kind(op);
+	if (*kind < 0) {
 		ret = bad_op(field, op, c->err);
 		goto out;
 	}
-	c->opname = op_name(kind);
+	c->opname = op_name(*kind);
 	path = cJSON_GetObjectItemCaseSensitive(o, "path");
 	if (!cJSON_IsString(path)) {
 		ret = fed_error_set(c->err, FED_EINVAL,
@@ -549,113 +546,165 @@ static int apply_one(cJSON *doc, const cJSON *o, struct op_ctx *c)
 		goto out;
 	}
 	c->path = path->valuestring;
-	pe = pointer_parse(path->valuestring, &p);
+	pe = pointer_parse(path->valuestring, p);
 	if (pe) {
-		char f[112];
-
 		snprintf(f, sizeof(f), "%s.path", field);
 		ret = pointer_error(pe, f, path->valuestring, c->err);
+	}
+out:
+	return ret;
+}
+
+/* A nameless copy of the op's value (add, replace), not nesting the
+ * result deeper than the limit once placed at depth p->n. */
+static int copy_value(const cJSON *o, const struct pointer *p, struct op_ctx *c, const char *field,
+                      cJSON **dup)
+{
+	const cJSON *value = cJSON_GetObjectItemCaseSensitive(o, "value");
+	int ret = 0;
+
+	if (!value) {
+		ret = op_fail(c, "value is required (write value: null for a null)");
 		goto out;
 	}
-	if (kind != OPK_REMOVE) {
-		value = cJSON_GetObjectItemCaseSensitive(o, "value");
-		if (!value) {
-			ret = op_fail(c, "value is required (write value: null for a null)");
-			goto out;
-		}
-		if ((int)p.n + depth_of(value, FED_JSON_MAX_DEPTH) > FED_JSON_MAX_DEPTH) {
-			ret = op_fail(c, "the result would nest deeper than %d levels",
-			              FED_JSON_MAX_DEPTH);
-			goto out;
-		}
-		dup = cJSON_Duplicate(value, 1);
-		if (!dup) {
-			ret = fed_error_set(c->err, FED_ENOMEM, "%s: out of memory", field);
-			goto out;
-		}
-		/* an array item has no name; an object member gets its own below */
-		if (!(dup->type & cJSON_StringIsConst))
-			cJSON_free(dup->string);
-		dup->string = NULL;
-		dup->type &= ~cJSON_StringIsConst;
+	if ((int)p->n + depth_of(value, FED_JSON_MAX_DEPTH) > FED_JSON_MAX_DEPTH) {
+		ret = op_fail(c, "the result would nest deeper than %d levels", FED_JSON_MAX_DEPTH);
+		goto out;
 	}
+	*dup = cJSON_Duplicate(value, 1);
+	if (!*dup) {
+		ret = fed_error_set(c->err, FED_ENOMEM, "%s: out of memory", field);
+		goto out;
+	}
+	/* an array item has no name; an object member gets its own below */
+	if (!((*dup)->type & cJSON_StringIsConst))
+		cJSON_free((*dup)->string);
+	(*dup)->string = NULL;
+	(*dup)->type &= ~cJSON_StringIsConst;
+out:
+	return ret;
+}
+
+/* The op on member last of the object parent; takes *dup when used. */
+static int apply_in_object(cJSON *parent, const struct pointer *p, int kind, cJSON **dup,
+                           struct op_ctx *c, const char *field)
+{
+	char q[FED_QUOTE_BUF], qt[FED_QUOTE_BUF];
+	const char *last = p->tok[p->n - 1];
+	cJSON *target = cJSON_GetObjectItemCaseSensitive(parent, last);
+	int ret = 0;
+
+	if (!target && kind != OPK_ADD) {
+		ret = op_fail(c, "%s has no member %s%s", prefix_q(q, sizeof(q), c->path, p->n - 1),
+		              fed_quote(qt, sizeof(qt), last),
+		              kind == OPK_REPLACE ? ": use op add to create it" : "");
+		goto out;
+	}
+	if (kind == OPK_REMOVE) {
+		cJSON_Delete(cJSON_DetachItemViaPointer(parent, target));
+		goto out;
+	}
+	if (target) {
+		/* names dup and replaces target in place (keeps the member order) */
+		cJSON_ReplaceItemInObjectCaseSensitive(parent, last, *dup);
+	} else if (!cJSON_AddItemToObject(parent, last, *dup)) {
+		ret = fed_error_set(c->err, FED_ENOMEM, "%s: out of memory", field);
+		goto out;
+	}
+	*dup = NULL;
+out:
+	return ret;
+}
+
+/* The index the last token names in a list of size items: "-" (append)
+ * or one that exists (add also takes size). */
+static int list_index(const struct pointer *p, int size, int kind, struct op_ctx *c, long *ix)
+{
+	char q[FED_QUOTE_BUF], qt[FED_QUOTE_BUF];
+	const char *last = p->tok[p->n - 1];
+	int ret = 0;
+
+	if (!strcmp(last, "-")) {
+		if (kind != OPK_ADD)
+			ret = op_fail(c, "\"-\" names no existing item: use an index (0, 1, ...)");
+		*ix = size;
+		goto out;
+	}
+	*ix = array_index(last);
+	if (*ix < 0) {
+		ret = op_fail(c,
+		              "%s is a list and %s is not an index (0, 1, ... or - to "
+		              "append)",
+		              prefix_q(q, sizeof(q), c->path, p->n - 1),
+		              fed_quote(qt, sizeof(qt), last));
+		goto out;
+	}
+	if (*ix > size || (*ix == size && kind != OPK_ADD))
+		ret =
+		    op_fail(c, "index %ld is out of range: %s has %d item%s", *ix,
+		            prefix_q(q, sizeof(q), c->path, p->n - 1), size, size == 1 ? "" : "s");
+out:
+	return ret;
+}
+
+/* The op on an item of the list parent; takes *dup when used. */
+static int apply_in_list(cJSON *parent, const struct pointer *p, int kind, cJSON **dup,
+                         struct op_ctx *c)
+{
+	int size = cJSON_GetArraySize(parent), ret;
+	long ix;
+
+	ret = list_index(p, size, kind, c, &ix);
+	if (ret)
+		goto out;
+	if (kind == OPK_REMOVE) {
+		cJSON_DeleteItemFromArray(parent, (int)ix);
+	} else if (kind == OPK_REPLACE) {
+		cJSON_ReplaceItemViaPointer(parent, cJSON_GetArrayItem(parent, (int)ix), *dup);
+		*dup = NULL;
+	} else {
+		if (ix == size)
+			cJSON_AddItemToArray(parent, *dup);
+		else
+			insert_before(parent, cJSON_GetArrayItem(parent, (int)ix), *dup);
+		*dup = NULL;
+	}
+out:
+	return ret;
+}
+
+/* Apply one op to doc (the working copy). */
+static int apply_one(cJSON *doc, const cJSON *o, struct op_ctx *c)
+{
+	char q[FED_QUOTE_BUF], field[96];
+	struct pointer p = {NULL, NULL, 0};
+	cJSON *parent = NULL, *dup = NULL;
+	int kind = 0, ret;
+
+	snprintf(field, sizeof(field), "%s[%zu]", c->where, c->idx);
+	ret = parse_op(o, c, field, &kind, &p);
+	if (ret)
+		goto out;
+	if (kind != OPK_REMOVE && (ret = copy_value(o, &p, c, field, &dup)))
+		goto out;
 	if (p.n == 0) {
 		/* the whole document */
-		if (kind == OPK_REMOVE) {
+		if (kind == OPK_REMOVE)
 			ret = op_fail(c, "cannot remove the whole document");
-			goto out;
-		}
-		swap_values(doc, dup);
-		goto out; /* dup now holds the old value and is freed below */
+		else
+			swap_values(doc, dup); /* dup now holds the old value: freed below */
+		goto out;
 	}
 	ret = walk(doc, &p, p.n - 1, c, &parent);
 	if (ret)
 		goto out;
-	last = p.tok[p.n - 1];
-	if (cJSON_IsObject(parent)) {
-		target = cJSON_GetObjectItemCaseSensitive(parent, last);
-		if (!target && kind != OPK_ADD) {
-			ret = op_fail(c, "%s has no member %s%s",
-			              prefix_q(q, sizeof(q), c->path, p.n - 1),
-			              fed_quote(qt, sizeof(qt), last),
-			              kind == OPK_REPLACE ? ": use op add to create it" : "");
-			goto out;
-		}
-		if (kind == OPK_REMOVE) {
-			cJSON_Delete(cJSON_DetachItemViaPointer(parent, target));
-			goto out;
-		}
-		if (target) {
-			/* names dup and replaces target in place (keeps the member order) */
-			cJSON_ReplaceItemInObjectCaseSensitive(parent, last, dup);
-		} else if (!cJSON_AddItemToObject(parent, last, dup)) {
-			ret = fed_error_set(c->err, FED_ENOMEM, "%s: out of memory", field);
-			goto out;
-		}
-		dup = NULL;
-		goto out;
-	}
-	if (!cJSON_IsArray(parent)) {
+	if (cJSON_IsObject(parent))
+		ret = apply_in_object(parent, &p, kind, &dup, c, field);
+	else if (cJSON_IsArray(parent))
+		ret = apply_in_list(parent, &p, kind, &dup, c);
+	else
 		ret = op_fail(c, "%s is %s, not an object or a list",
 		              prefix_q(q, sizeof(q), c->path, p.n - 1), type_name(parent));
-		goto out;
-	}
-	size = cJSON_GetArraySize(parent);
-	if (!strcmp(last, "-")) {
-		if (kind != OPK_ADD) {
-			ret = op_fail(c, "\"-\" names no existing item: use an index (0, 1, ...)");
-			goto out;
-		}
-		ix = size;
-	} else {
-		ix = array_index(last);
-		if (ix < 0) {
-			ret = op_fail(c,
-			              "%s is a list and %s is not an index (0, 1, ... or - to "
-			              "append)",
-			              prefix_q(q, sizeof(q), c->path, p.n - 1),
-			              fed_quote(qt, sizeof(qt), last));
-			goto out;
-		}
-		if (ix > size || (ix == size && kind != OPK_ADD)) {
-			ret = op_fail(c, "index %ld is out of range: %s has %d item%s", ix,
-			              prefix_q(q, sizeof(q), c->path, p.n - 1), size,
-			              size == 1 ? "" : "s");
-			goto out;
-		}
-	}
-	if (kind == OPK_REMOVE) {
-		cJSON_DeleteItemFromArray(parent, (int)ix);
-	} else if (kind == OPK_REPLACE) {
-		cJSON_ReplaceItemViaPointer(parent, cJSON_GetArrayItem(parent, (int)ix), dup);
-		dup = NULL;
-	} else {
-		if (ix == size)
-			cJSON_AddItemToArray(parent, dup);
-		else
-			insert_before(parent, cJSON_GetArrayItem(parent, (int)ix), dup);
-		dup = NULL;
-	}
 out:
 	cJSON_Delete(dup);
 	pointer_release(&p);

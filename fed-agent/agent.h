@@ -93,6 +93,12 @@ void agent_metadata_push(struct agent *a);
 /* net.c */
 /* "host:port" or "[v6]:port" */
 int agent_split_hostport(const char *s, char **host, char **port);
+
+/* options.c: a zeroed agent with the options' defaults; then the command
+ * line into it and the log set up. agent_parse_args returns -1 to go on,
+ * else the exit code (0 after --help, 2 for a bad option). */
+void agent_set_defaults(struct agent *a);
+int agent_parse_args(struct agent *a, int argc, char **argv);
 /* TCP_NODELAY, keepalive (--tcp-keepalive-*) and --tcp-user-timeout. */
 int agent_tcp_tune(const struct agent *a, int fd);
 /* A non-blocking, tuned socket connecting to the first address of host

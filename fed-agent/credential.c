@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "agent.h"
+#include "fed/base64.h"
 #include "fed/buf.h"
 #include "fed/log.h"
 
@@ -106,22 +106,18 @@ static void load_done(struct fed_kube_response *resp, void *ud)
 		return;
 	}
 	if (v) {
-		size_t len = strlen(v);
-		unsigned char *out = malloc(len / 4 * 3 + 4);
-		int m = out && len % 4 == 0
-		            ? EVP_DecodeBlock(out, (const unsigned char *)v, (int)len)
-		            : -1;
+		char *out = NULL;
+		size_t m = 0;
 
-		if (m < 0) {
-			free(out);
+		if (fed_base64_decode(FED_BASE64_STD, v, strlen(v), &out, &m) < 0) {
 			l->code = FED_EINVAL;
 			snprintf(l->msg, sizeof(l->msg), "key %s is not base64", SECRET_KEY);
 			return;
 		}
 		while (m > 0 && (out[m - 1] == '\0' || out[m - 1] == '\n'))
-			m--; /* base64 padding decodes to NULs */
+			m--; /* a value written with a trailing newline or NUL */
 		out[m] = '\0';
-		l->cred = (char *)out;
+		l->cred = out;
 	}
 }
 
@@ -226,7 +222,6 @@ static void store_secret(struct agent *a)
 	struct fed_buf body =
 	    FED_BUF_INIT_SENSITIVE; /* the credential, base64: wiped on grow too */
 	char path[512], *v64 = NULL;
-	size_t n;
 
 	if (a->store_call) {
 		a->store_again = true; /* the newest goes out after this one */
@@ -235,11 +230,9 @@ static void store_secret(struct agent *a)
 	a->store_again = false;
 	if (!a->cred)
 		return;
-	n = strlen(a->cred);
-	v64 = malloc(4 * ((n + 2) / 3) + 1);
+	v64 = fed_base64_encode_str(a->cred, strlen(a->cred));
 	if (!v64)
 		goto fail;
-	EVP_EncodeBlock((unsigned char *)v64, (const unsigned char *)a->cred, (int)n);
 	if (a->store_create) {
 		secret_path(a, path, sizeof(path), false);
 		req.method = "POST";

@@ -17,7 +17,6 @@
 #include "agent.h"
 #include "fed/harden.h"
 #include "fed/log.h"
-#include "fed/opt.h"
 #include "fed/tunnel_proxy.h"
 
 static char *read_file(const char *path, size_t max, struct fed_error *err)
@@ -266,215 +265,127 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* What is wrong with the options, or NULL. The kernel caps keepalive
- * idle and interval at 32767 s and the count at 127. */
-static const char *bad_option(const struct agent *a)
+/* The pinned host CA, and the proxy's when there is one: a bad bundle
+ * stops the agent at once, with or without a proxy. */
+static int setup_tls(struct agent *a, struct fed_error *err)
 {
-	if (!a->host_address)
-		return "--host-address is required";
-	if (!a->host_ca_file)
-		return "--host-ca-file is required (the host CA is pinned)";
-	if (!a->token_file && !a->credential_file && !a->credential_secret)
-		return "--bootstrap-token-file, --credential-file or --credential-secret is "
-		       "required";
-	if (a->heartbeat <= 0)
-		return "--heartbeat must be > 0";
-	if (a->max_backoff < 1)
-		return "--max-backoff must be >= 1";
-	if (!(a->proxy_step_timeout > 0 && a->proxy_step_timeout <= 3600))
-		return "--proxy-step-timeout must be > 0 and <= 3600";
-	if (a->tcp_keepidle < 1 || a->tcp_keepidle > 32767)
-		return "--tcp-keepalive-idle must be 1..32767";
-	if (a->tcp_keepintvl < 1 || a->tcp_keepintvl > 32767)
-		return "--tcp-keepalive-interval must be 1..32767";
-	if (a->tcp_keepcnt < 1 || a->tcp_keepcnt > 127)
-		return "--tcp-keepalive-count must be 1..127";
-	if (a->tcp_user_timeout < 0 || a->tcp_user_timeout > 86400)
-		return "--tcp-user-timeout must be 0..86400";
-	if (!(a->max_queued >= 65536 && a->max_queued <= 1e10))
-		return "--tunnel-max-queued-bytes must be at least 65536";
-	if (!(a->ping_rate > 0 && a->refused_rate > 0))
-		return "--tunnel-ping-rate and --tunnel-refused-rate must be > 0";
-	return NULL;
+	char *ca = NULL, *proxy_ca = NULL;
+	int rc = 0;
+
+	ca = read_file(a->host_ca_file, 1 << 20, err);
+	if (!ca || fed_tunnel_tls_client_ctx(ca, &a->tunnel_ctx, err) < 0) {
+		rc = fed_error_wrap(err, "--host-ca-file");
+		goto out;
+	}
+	proxy_ca = a->proxy_ca_file ? read_file(a->proxy_ca_file, 4 << 20, err) : NULL;
+	if ((a->proxy_ca_file && !proxy_ca) ||
+	    ((a->proxy_ca_file || proxy_is_tls()) &&
+	     fed_proxy_tls_ctx(proxy_ca, a->proxy_ca_file, &a->proxy_ctx, err) < 0)) {
+		rc = a->proxy_ca_file ? fed_error_wrap(err, "--proxy-ca-file")
+		                      : (err->code ? err->code : FED_ERR);
+		goto out;
+	}
+	if (a->proxy_ca_file && !proxy_is_tls())
+		FED_LOG_WARN(NULL, "--proxy-ca-file is used only with an https:// HTTPS_PROXY");
+out:
+	free(ca);
+	free(proxy_ca);
+	return rc;
+}
+
+/* Everything the loop needs before the first connection attempt. */
+static int setup(struct agent *a, struct fed_error *err)
+{
+	int rc;
+
+	if (agent_split_hostport(a->host_address, &a->tunnel_host, &a->tunnel_port) < 0) {
+		rc = fed_error_set(err, FED_EINVAL, "--host-address %s: use HOST:PORT",
+		                   a->host_address);
+		goto out;
+	}
+	if (!a->server_name)
+		a->server_name = a->tunnel_host;
+	if ((rc = setup_tls(a, err)) < 0)
+		goto out;
+	if ((rc = fed_rest_config_load(&a->member, a->kubeconfig, NULL, err)) < 0 ||
+	    (rc = agent_upstream_init(a, err)) < 0 || (rc = agent_credential_init(a, err)) < 0)
+		goto out;
+	/* the member client: metadata, and the credential Secret */
+	if ((rc = fed_kube_client_new(&a->kube, a->loop, &a->member, "member", err)) < 0) {
+		if (a->credential_secret)
+			goto out;
+		FED_LOG_WARN(NULL, "metadata disabled: %s", err->msg);
+		fed_error_clear(err);
+		rc = 0;
+	}
+out:
+	return rc;
+}
+
+/* The first connection attempt at once, then the loop until a signal. */
+static void run(struct agent *a)
+{
+	ev_signal sigint, sigterm;
+
+	FED_LOG_INFO(NULL, "fed-agent %s: tunnel to %s, serving the apiserver %s", FED_VERSION,
+	             a->host_address, a->member.server);
+	ev_timer_init(&a->retry, try_connect, 0., 0.);
+	a->retry.data = a;
+	ev_timer_start(a->loop, &a->retry);
+	agent_metadata_start(a);
+	ev_signal_init(&sigint, on_signal, SIGINT);
+	ev_signal_init(&sigterm, on_signal, SIGTERM);
+	sigint.data = sigterm.data = a;
+	ev_signal_start(a->loop, &sigint);
+	ev_signal_start(a->loop, &sigterm);
+	ev_run(a->loop, 0);
+}
+
+static void cleanup(struct agent *a)
+{
+	if (a->conn)
+		fed_tunnel_conn_free(a->conn);
+	agent_proxy_cancel(a);
+	wipe_free(a->dial_secret);
+	ev_timer_stop(a->loop, &a->retry);
+	ev_timer_stop(a->loop, &a->meta_timer);
+	agent_credential_release(a);
+	fed_kube_client_free(a->kube);
+	SSL_CTX_free(a->tunnel_ctx);
+	SSL_CTX_free(a->upstream_ctx);
+	SSL_CTX_free(a->proxy_ctx);
+	fed_rest_config_release(&a->member);
+	free(a->api_host);
+	free(a->api_port);
+	free(a->api_hostport);
+	free(a->meta_version);
+	free(a->tunnel_host);
+	free(a->tunnel_port);
 }
 
 int main(int argc, char **argv)
 {
 	struct agent a;
-	const char *log_level = "info", *msg;
-	bool log_json = false, help = false;
-	const struct fed_opt table[] = {
-	    {FED_OPT_STRING, "host-address", 0, &a.host_address, "HOST:PORT",
-	     "the host's tunnel address (required)", NULL},
-	    {FED_OPT_STRING, "host-ca-file", 0, &a.host_ca_file, "FILE",
-	     "the host's CA certificate to pin (required; there is no insecure mode)", NULL},
-	    {FED_OPT_STRING, "host-server-name", 0, &a.server_name, "NAME",
-	     "name or IP the host's certificate must carry (default: HOST of --host-address)",
-	     NULL},
-	    {FED_OPT_STRING, "bootstrap-token-file", 0, &a.token_file, "FILE",
-	     "file holding the one-time bootstrap token", NULL},
-	    {FED_OPT_STRING, "credential-file", 0, &a.credential_file, "FILE",
-	     "where the per-cluster credential the host issues is kept (used instead of the token "
-	     "once present)",
-	     NULL},
-	    {FED_OPT_STRING, "credential-secret", 0, &a.credential_secret, "NAME",
-	     "keep the per-cluster credential in this Secret (key credential) of the agent's "
-	     "namespace in the member; used instead of the token once present",
-	     NULL},
-	    {FED_OPT_STRING, "namespace", 0, &a.namespace_opt, "NS",
-	     "namespace of --credential-secret when neither POD_NAMESPACE nor the ServiceAccount's "
-	     "namespace file is there",
-	     NULL},
-	    {FED_OPT_STRING, "proxy-ca-file", 0, &a.proxy_ca_file, "FILE",
-	     "CA bundle (PEM) to verify an https:// HTTPS_PROXY with (default: the system trust "
-	     "store)",
-	     NULL},
-	    {FED_OPT_STRING, "kubeconfig", 0, &a.kubeconfig, "FILE",
-	     "this member's apiserver and the agent's credential (default: in-cluster "
-	     "ServiceAccount)",
-	     NULL},
-	    {FED_OPT_DOUBLE, "heartbeat", 0, &a.heartbeat, "SECONDS",
-	     "heartbeat interval; the tunnel is dead after 3 missed (default 10)", NULL},
-	    {FED_OPT_DOUBLE, "max-backoff", 0, &a.max_backoff, "SECONDS",
-	     "longest wait between reconnects (default 60)", NULL},
-	    {FED_OPT_DOUBLE, "proxy-step-timeout", 0, &a.proxy_step_timeout, "SECONDS",
-	     "through HTTPS_PROXY, give up an attempt when one step takes longer: the TCP "
-	     "connection, TLS to an https:// proxy, the CONNECT request and answer (default 10)",
-	     NULL},
-	    {FED_OPT_INT, "tcp-keepalive-idle", 0, &a.tcp_keepidle, "SECONDS",
-	     "TCP keepalive on the sockets to the host, the proxy and the member's apiserver: "
-	     "first probe after this much silence (default 30)",
-	     NULL},
-	    {FED_OPT_INT, "tcp-keepalive-interval", 0, &a.tcp_keepintvl, "SECONDS",
-	     "TCP keepalive: between probes (default 10)", NULL},
-	    {FED_OPT_INT, "tcp-keepalive-count", 0, &a.tcp_keepcnt, "N",
-	     "TCP keepalive: unanswered probes that end the connection (default 3)", NULL},
-	    {FED_OPT_INT, "tcp-user-timeout", 0, &a.tcp_user_timeout, "SECONDS",
-	     "end a connection whose sent data stays unacknowledged this long (TCP_USER_TIMEOUT; "
-	     "0: the kernel's default, about 15 min; default 60)",
-	     NULL},
-	    {FED_OPT_DOUBLE, "tunnel-max-queued-bytes", 0, &a.max_queued, "BYTES",
-	     "bytes queued to the host before the agent stops reading from it (new DATA waits "
-	     "from half of it) (default 4194304 = 4 MiB)",
-	     NULL},
-	    {FED_OPT_DOUBLE, "tunnel-ping-rate", 0, &a.ping_rate, "PER_SECOND",
-	     "PINGs from the host answered per second, bursts of twice that (default 10)", NULL},
-	    {FED_OPT_DOUBLE, "tunnel-refused-rate", 0, &a.refused_rate, "PER_SECOND",
-	     "frames for streams never opened taken per second (bursts of twice that) before "
-	     "the connection is closed (default 100)",
-	     NULL},
-	    {FED_OPT_STRING, "log-level", 0, &log_level, "LEVEL",
-	     "error, warn, info, debug or trace (default info)", NULL},
-	    {FED_OPT_BOOL, "log-json", 0, &log_json, NULL, "log JSON lines", NULL},
-	    FED_OPT_TABLE_END,
-	};
-	const struct fed_opt *const tables[] = {table, NULL};
 	struct fed_error err = FED_ERROR_INIT;
-	ev_signal sigint, sigterm;
-	char *args[1], *ca = NULL, *proxy_ca = NULL;
-	int nargs, level, rc = 1;
+	int rc;
 
 	(void)fed_process_harden();
-	memset(&a, 0, sizeof(a));
-	a.heartbeat = 10;
-	a.max_backoff = 60;
-	a.proxy_step_timeout = 10;
-	a.tcp_keepidle = 30;
-	a.tcp_keepintvl = 10;
-	a.tcp_keepcnt = 3;
-	a.tcp_user_timeout = 60;
-	a.max_queued = FED_TUNNEL_DEFAULT_MAX_QUEUED;
-	a.ping_rate = FED_TUNNEL_DEFAULT_PING_RATE;
-	a.refused_rate = FED_TUNNEL_DEFAULT_REFUSED_RATE;
-	a.meta_nodes = a.meta_cores = -1;
-	fed_rest_config_init(&a.member);
-	if (fed_opt_parse(tables, argc - 1, argv + 1, args, 0, &nargs, &help, &err)) {
-		fprintf(stderr, "fed-agent: %s\n", err.msg);
-		return 2;
+	agent_set_defaults(&a);
+	rc = agent_parse_args(&a, argc, argv);
+	if (rc >= 0) {
+		fed_rest_config_release(&a.member);
+		return rc;
 	}
-	if (help) {
-		printf("Usage: fed-agent --host-address HOST:PORT --host-ca-file FILE [options]\n\n"
-		       "Options:\n");
-		fed_opt_print_help(stdout, tables);
-		return 0;
-	}
-	level = fed_log_level_parse(log_level);
-	if (level < 0 || (msg = bad_option(&a))) {
-		fprintf(stderr, "fed-agent: %s\n",
-		        level < 0 ? "--log-level: use error, warn, info, debug or trace" : msg);
-		return 2;
-	}
-	fed_log_setup(level, log_json);
 	signal(SIGPIPE, SIG_IGN);
 	a.loop = ev_default_loop(0);
-	if (agent_split_hostport(a.host_address, &a.tunnel_host, &a.tunnel_port) < 0) {
-		fed_error_set(&err, FED_EINVAL, "--host-address %s: use HOST:PORT", a.host_address);
-		goto fail;
+	rc = 1;
+	if (setup(&a, &err) < 0) {
+		FED_LOG_ERR(NULL, "%s", err.msg);
+		goto out;
 	}
-	if (!a.server_name)
-		a.server_name = a.tunnel_host;
-	ca = read_file(a.host_ca_file, 1 << 20, &err);
-	if (!ca || fed_tunnel_tls_client_ctx(ca, &a.tunnel_ctx, &err) < 0) {
-		fed_error_wrap(&err, "--host-ca-file");
-		goto fail;
-	}
-	proxy_ca = a.proxy_ca_file ? read_file(a.proxy_ca_file, 4 << 20, &err) : NULL;
-	/* a bad bundle stops the agent at once, with or without a proxy */
-	if ((a.proxy_ca_file && !proxy_ca) ||
-	    ((a.proxy_ca_file || proxy_is_tls()) &&
-	     fed_proxy_tls_ctx(proxy_ca, a.proxy_ca_file, &a.proxy_ctx, &err) < 0)) {
-		if (a.proxy_ca_file)
-			fed_error_wrap(&err, "--proxy-ca-file");
-		goto fail;
-	}
-	if (a.proxy_ca_file && !proxy_is_tls())
-		FED_LOG_WARN(NULL, "--proxy-ca-file is used only with an https:// HTTPS_PROXY");
-	if (fed_rest_config_load(&a.member, a.kubeconfig, NULL, &err) < 0 ||
-	    agent_upstream_init(&a, &err) < 0 || agent_credential_init(&a, &err) < 0)
-		goto fail;
-	/* the member client: metadata, and the credential Secret */
-	if (fed_kube_client_new(&a.kube, a.loop, &a.member, "member", &err) < 0) {
-		if (a.credential_secret)
-			goto fail;
-		FED_LOG_WARN(NULL, "metadata disabled: %s", err.msg);
-		fed_error_clear(&err);
-	}
-	FED_LOG_INFO(NULL, "fed-agent %s: tunnel to %s, serving the apiserver %s", FED_VERSION,
-	             a.host_address, a.member.server);
-	ev_timer_init(&a.retry, try_connect, 0., 0.);
-	a.retry.data = &a;
-	ev_timer_start(a.loop, &a.retry);
-	agent_metadata_start(&a);
-	ev_signal_init(&sigint, on_signal, SIGINT);
-	ev_signal_init(&sigterm, on_signal, SIGTERM);
-	sigint.data = sigterm.data = &a;
-	ev_signal_start(a.loop, &sigint);
-	ev_signal_start(a.loop, &sigterm);
-	ev_run(a.loop, 0);
+	run(&a);
 	rc = 0;
-	goto out;
-fail:
-	FED_LOG_ERR(NULL, "%s", err.msg);
 out:
-	if (a.conn)
-		fed_tunnel_conn_free(a.conn);
-	agent_proxy_cancel(&a);
-	wipe_free(a.dial_secret);
-	ev_timer_stop(a.loop, &a.retry);
-	ev_timer_stop(a.loop, &a.meta_timer);
-	agent_credential_release(&a);
-	fed_kube_client_free(a.kube);
-	SSL_CTX_free(a.tunnel_ctx);
-	SSL_CTX_free(a.upstream_ctx);
-	SSL_CTX_free(a.proxy_ctx);
-	fed_rest_config_release(&a.member);
-	free(a.api_host);
-	free(a.api_port);
-	free(a.api_hostport);
-	free(a.meta_version);
-	free(ca);
-	free(proxy_ca);
-	free(a.tunnel_host);
-	free(a.tunnel_port);
+	cleanup(&a);
 	return rc;
 }

@@ -1,5 +1,5 @@
-/* One attempt of a call, split from kube_client.c (which queues calls and
- * hands them to curl): the credentials that change (a rotating token file,
+/* One attempt of a call (kube_client.c queues calls and hands them to
+ * curl): the credentials that change (a rotating token file,
  * an exec plugin's credential), then a fresh curl easy handle with the
  * headers, the Bearer token or client certificate, TLS, proxy and
  * timeouts, and the callbacks that collect the response. */
@@ -117,45 +117,53 @@ static int add_header(struct curl_slist **list, const char *h)
 	return 0;
 }
 
-int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
+/* What a call authenticates with: the config's, a token file's, or an
+ * exec plugin's (which may give a client certificate instead). */
+struct creds {
+	const char *token, *cert, *key;
+	size_t cert_len, key_len;
+};
+
+static int pick_creds(struct fed_kube_call *call, struct creds *cr, struct fed_error *err)
 {
 	struct fed_kube_client *c = call->client;
 	struct fed_rest_config *cfg = &c->cfg;
-	struct fed_buf h = FED_BUF_INIT;
-	const char *token = cfg->token;
-	const char *cert = cfg->cert_pem, *key = cfg->key_pem;
-	size_t cert_len = cfg->cert_len, key_len = cfg->key_len;
-	struct curl_blob blob;
-	CURL *e;
-	int ret;
+	int ret = 0;
 
+	cr->token = cfg->token;
+	cr->cert = cfg->cert_pem;
+	cr->key = cfg->key_pem;
+	cr->cert_len = cfg->cert_len;
+	cr->key_len = cfg->key_len;
 	if (cfg->token_file && !cfg->token) {
-		ret = file_token(c, &token, err);
+		ret = file_token(c, &cr->token, err);
 		if (ret)
-			return ret;
+			goto out;
 	}
 	if (cfg->exec) {
 		ret = exec_credential(c, err);
 		if (ret)
-			return ret;
+			goto out;
 		call->exec_gen = c->exec_gen;
 		if (c->exec_cred.token)
-			token = c->exec_cred.token;
+			cr->token = c->exec_cred.token;
 		if (c->exec_cred.client_cert_pem && c->exec_cred.client_key_pem) {
-			cert = c->exec_cred.client_cert_pem;
-			cert_len = strlen(cert);
-			key = c->exec_cred.client_key_pem;
-			key_len = strlen(key);
+			cr->cert = c->exec_cred.client_cert_pem;
+			cr->cert_len = strlen(cr->cert);
+			cr->key = c->exec_cred.client_key_pem;
+			cr->key_len = strlen(cr->key);
 		}
 	}
+out:
+	return ret;
+}
 
-	if (call->easy)
-		curl_easy_cleanup(call->easy);
-	curl_slist_free_all(call->headers);
-	call->headers = NULL;
-	call->easy = e = curl_easy_init();
-	if (!e)
-		return fed_error_set(err, FED_ENOMEM, "curl_easy_init failed");
+/* Accept, Expect, User-Agent, Content-Type with a body, and the bearer
+ * token, whose formatted copy is wiped. */
+static int build_headers(struct fed_kube_call *call, const char *token, struct fed_error *err)
+{
+	struct fed_buf h = FED_BUF_INIT;
+	int ret = 0;
 
 	if (fed_buf_printf(&h, "Accept: %s", call->accept ? call->accept : "application/json") ||
 	    add_header(&call->headers, fed_buf_str(&h)) || add_header(&call->headers, "Expect:") ||
@@ -175,7 +183,18 @@ int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
 			goto oom;
 		memset(h.data, 0, h.len);
 	}
+	goto out;
+oom:
+	ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+out:
 	fed_buf_release(&h);
+	return ret;
+}
+
+/* The request, its callbacks, and how long it may take. */
+static void set_transfer(struct fed_kube_call *call, CURL *e)
+{
+	struct fed_kube_client *c = call->client;
 
 	curl_easy_setopt(e, CURLOPT_URL, call->url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
@@ -217,6 +236,14 @@ int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
 		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
 		                 (long)(c->limits.watch_idle_s < 1 ? 1 : c->limits.watch_idle_s));
 	}
+}
+
+/* Where the connection goes (proxy, socket) and its TLS. */
+static void set_connection(struct fed_kube_client *c, CURL *e, const struct creds *cr)
+{
+	struct fed_rest_config *cfg = &c->cfg;
+	struct curl_blob blob;
+
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	if (c->connect_to)
@@ -236,19 +263,41 @@ int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
 		blob.flags = CURL_BLOB_NOCOPY;
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
 	}
-	if (cert && key) {
-		blob.data = (void *)cert;
-		blob.len = cert_len;
+	if (cr->cert && cr->key) {
+		blob.data = (void *)cr->cert;
+		blob.len = cr->cert_len;
 		blob.flags = CURL_BLOB_COPY;
 		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
 		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-		blob.data = (void *)key;
-		blob.len = key_len;
+		blob.data = (void *)cr->key;
+		blob.len = cr->key_len;
 		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
 		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 	}
-	return 0;
-oom:
-	fed_buf_release(&h);
-	return fed_error_set(err, FED_ENOMEM, "out of memory");
+}
+
+int fed_kube_call_setup(struct fed_kube_call *call, struct fed_error *err)
+{
+	struct creds cr;
+	int ret;
+
+	ret = pick_creds(call, &cr, err);
+	if (ret)
+		goto out;
+	if (call->easy)
+		curl_easy_cleanup(call->easy);
+	curl_slist_free_all(call->headers);
+	call->headers = NULL;
+	call->easy = curl_easy_init();
+	if (!call->easy) {
+		ret = fed_error_set(err, FED_ENOMEM, "curl_easy_init failed");
+		goto out;
+	}
+	ret = build_headers(call, cr.token, err);
+	if (ret)
+		goto out;
+	set_transfer(call, call->easy);
+	set_connection(call->client, call->easy, &cr);
+out:
+	return ret;
 }

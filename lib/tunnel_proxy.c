@@ -179,12 +179,10 @@ static int parse_userinfo(const char *u, size_t n, struct fed_proxy *out, struct
 		goto out;
 	}
 	pl = strlen(user) + 1 + strlen(pass);
-	if (!(plain = malloc(pl + 1))) {
-		rc = fed_error_set(err, FED_ENOMEM, "out of memory");
-		goto out;
-	}
-	snprintf(plain, pl + 1, "%s:%s", user, pass);
-	if (!(out->basic_auth = fed_base64_encode_str(plain, pl))) {
+	plain = malloc(pl + 1);
+	if (plain)
+		snprintf(plain, pl + 1, "%s:%s", user, pass);
+	if (!plain || !(out->basic_auth = fed_base64_encode_str(plain, pl))) {
 		rc = fed_error_set(err, FED_ENOMEM, "out of memory");
 		goto out;
 	}

@@ -174,6 +174,11 @@ void fed_tunnel_stream_close(struct fed_tunnel_stream *s, uint32_t code);
 uint32_t fed_tunnel_stream_id(const struct fed_tunnel_stream *s);
 struct fed_tunnel_conn *fed_tunnel_stream_conn(const struct fed_tunnel_stream *s);
 
+/* The --tunnel-max-queued-bytes, --tunnel-ping-rate and
+ * --tunnel-refused-rate values of either side: NULL when usable, else the
+ * message naming the option and what it takes. */
+const char *fed_tunnel_conn_check_limits(double max_queued, double ping_rate, double refused_rate);
+
 /* TLS contexts from PEM in memory. Server: its certificate chain and key.
  * Client: verifies the peer against ca_pem only (the pinned CA; the
  * system store is never used) with TLS 1.2 or later. */

@@ -123,6 +123,47 @@ static void test_sensitive_buf(void)
 	fed_buf_release(&b);
 }
 
+/* The Secret's value as the load callback decodes it: padded base64 as
+ * the API server returns it; a trailing newline in the stored value is
+ * dropped; anything not base64 is refused naming the key. */
+static void load_value(const char *v64, struct load *l)
+{
+	struct fed_kube_response resp = {.status = 200};
+	cJSON *data;
+
+	memset(l, 0, sizeof(*l));
+	resp.json = cJSON_CreateObject();
+	data = cJSON_AddObjectToObject(resp.json, "data");
+	cJSON_AddStringToObject(data, SECRET_KEY, v64);
+	load_done(&resp, l);
+	cJSON_Delete(resp.json);
+}
+
+static void test_load_decodes(void)
+{
+	struct load l;
+
+	load_value("ZmVkYzEuYWJj", &l); /* "fedc1.abc": no padding needed */
+	CHECK_INT(l.code, 0);
+	CHECK_STR(l.cred, "fedc1.abc");
+	wipe_free(l.cred);
+	load_value("ZmVkYzEuYQ==", &l); /* "fedc1.a" */
+	CHECK_INT(l.code, 0);
+	CHECK_STR(l.cred, "fedc1.a");
+	wipe_free(l.cred);
+	load_value("ZmVkYzEuYWIK", &l); /* "fedc1.ab\n" */
+	CHECK_INT(l.code, 0);
+	CHECK_STR(l.cred, "fedc1.ab");
+	wipe_free(l.cred);
+	load_value("ZmVk*zEu", &l);
+	CHECK_INT(l.code, FED_EINVAL);
+	CHECK(l.cred == NULL);
+	CHECK_HAS(l.msg, "credential");
+	load_value("ZmVkYzEuYQ=", &l); /* padding cut short */
+	CHECK_INT(l.code, FED_EINVAL);
+	CHECK(l.cred == NULL);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/fed-cred-test-XXXXXX");
@@ -132,6 +173,7 @@ int main(void)
 	RUN(test_wide_mode_not_kept);
 	RUN(test_missing_dir_fails_cleanly);
 	RUN(test_sensitive_buf);
+	RUN(test_load_decodes);
 	rmdir(dir);
 	return CHECK_EXIT();
 }
