@@ -40,11 +40,11 @@ t0=$(now)
 echo "clusters up in $(since "$t0")s"
 fed_install
 fed_federate $MEMBERS
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 2 \
-	--rsp-offline-grace $GRACE --rsp-unschedulable-threshold $THRESHOLD \
-	--metrics-address 127.0.0.1:0 --leader-elect=false 2>"$S/ctl.log" &
-cpid=$!
+ctl() { # [-a] LOG
+	start_controller "$@" --health-period 1 --health-timeout 1 --failure-threshold 2 \
+		--rsp-offline-grace $GRACE --rsp-unschedulable-threshold $THRESHOLD --leader-elect=false
+}
+ctl "$S/ctl.log"
 
 k create ns $NS >/dev/null
 cat <<EOF | k apply -f - >/dev/null
@@ -112,11 +112,7 @@ ev=$(nev)
 rsprv() { k -n $NS get replicaschedulingpreferences.scheduling.kubefed.io web -o jsonpath='{.metadata.resourceVersion}'; }
 rrv=$(rsprv)
 kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 2 \
-	--rsp-offline-grace $GRACE --rsp-unschedulable-threshold $THRESHOLD \
-	--metrics-address 127.0.0.1:0 --leader-elect=false 2>>"$S/ctl.log" &
-cpid=$!
+ctl -a "$S/ctl.log"
 sleep 6
 rv2=$(k -n $NS get federateddeployment web -o jsonpath='{.metadata.resourceVersion}')
 [ "$rv" = "$rv2" ] && ok "(a) controller restart: the target is not written again (resourceVersion $rv)" ||

@@ -27,9 +27,7 @@ cleanup() {
 	[ -z "$apid" ] || { kill -CONT "$apid"; kill -9 "$apid"; } 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	for c in host member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-e2e --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-e2e --ignore-not-found >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-controller.log" 2>/dev/null || true
@@ -39,10 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 # ---- the member side: the agent's own ServiceAccount token ------------------
 M2=$(srv member2)
@@ -60,11 +55,8 @@ tunnel_token $C
 # not spend the bootstrap token
 fed_federate_agents tun-b
 
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 \
-	--log-level debug 2>"$work/ctl.log" &
-cpid=$!
+start_controller "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 3 \
+	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 --log-level debug
 if wait_until 30 grep -q "serving fed-agents" "$work/ctl.log"; then
 	ok "controller serves the tunnel; generated certificate and credential key in secret fed-tunnel"
 else

@@ -46,9 +46,7 @@ cleanup() {
 	km member2 delete ns $NS --wait=false >/dev/null 2>&1 || true
 	k -n $FNS delete lease $LEASE --ignore-not-found >/dev/null 2>&1 || true
 	k -n $FNS delete pod fed-e2e-tunlead-$$ --ignore-not-found --wait=false >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-tunlead --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-tunlead --ignore-not-found >/dev/null 2>&1 || true
 	for f in "$work"/*.log; do
@@ -58,8 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 # a free port for the one tunnel address both replicas are given
 TPORT=
@@ -109,13 +106,11 @@ spec:
 EOF
 done
 start_ctl() { # NAME (its Pod's name)
-	POD_NAME=$1 POD_NAMESPACE=$NS "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host \
-		--client-ip 127.0.0.1 --health-period 1 --health-timeout 1 --failure-threshold 3 \
-		--metrics-address 127.0.0.1:0 --leader-elect-lease-name $LEASE \
+	POD_NAME=$1 POD_NAMESPACE=$NS start_controller -a "$work/$1.log" --health-period 1 \
+		--health-timeout 1 --failure-threshold 3 --leader-elect-lease-name $LEASE \
 		--leader-elect-lease-duration 4 --leader-elect-renew-deadline 3 \
 		--leader-elect-retry-period 1 --tunnel-address 127.0.0.1:$TPORT --tunnel-heartbeat 1 \
-		--log-level debug 2>>"$work/$1.log" &
-	pids+=($!)
+		--log-level debug
 	eval "pid_${1//-/_}=$!"
 }
 

@@ -28,9 +28,7 @@ cleanup() {
 	collect_artifacts "$work" || true
 	for p in "${APIDS[@]}" "${HOLDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-lim --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-lim --ignore-not-found >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-limits-controller.log" 2>/dev/null || true
@@ -39,8 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 km member2 -n default create sa fed-agent-lim >/dev/null
 km member2 create clusterrolebinding fed-agent-lim --clusterrole=cluster-admin \
 	--serviceaccount=default:fed-agent-lim >/dev/null
@@ -50,12 +47,10 @@ tunnel_token $C
 cp "$work/token" "$work/token1"
 fed_federate_agents $C
 
-start_controller() { # LOG [ARGS...]
+ctl() { # LOG [ARGS...]
 	local log=$1; shift
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-		--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 "$@" 2>"$log" &
-	cpid=$!
+	start_controller "$log" --health-period 1 --health-timeout 1 --failure-threshold 3 \
+		--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 "$@"
 	wait_until 30 grep -q "serving fed-agents" "$log" || { bad "tunnel not served"; cat "$log"; exit 1; }
 	tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$log" | sed -n 1p)
 	mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$log" | sed -n 1p)
@@ -108,7 +103,7 @@ hold() { # NAME SRC N HOLD_SECONDS
 }
 held() { sed -n 's/^\(closed=.*\)/\1/p' "$work/$1.out"; }
 
-start_controller "$work/ctl.log" --tunnel-max-pending $MAXP --tunnel-max-pending-per-ip $MAXIP
+ctl "$work/ctl.log" --tunnel-max-pending $MAXP --tunnel-max-pending-per-ip $MAXIP
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
 
 # ---- finding 14: one agent more than --tunnel-max-agents-per-cluster -------------
@@ -182,7 +177,7 @@ cpid=
 [ $rc = 0 ] && ok "controller exits cleanly on SIGTERM (under ASan: no leak)" || bad "controller exit code $rc"
 
 # ---- finding 5: out of descriptors, accept rests instead of spinning -------------
-start_controller "$work/ctl2.log"
+ctl "$work/ctl2.log"
 nfd=$(ls /proc/$cpid/fd | wc -l)
 LIMIT=$((nfd + 12))
 prlimit --pid "$cpid" --nofile=$LIMIT:$LIMIT

@@ -44,9 +44,7 @@ cleanup() {
 	ip netns del "$NETNS" 2>/dev/null || true
 	ip link del "$VH" 2>/dev/null || true
 	k delete ns $NS --wait=false >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-netns-controller.log" 2>/dev/null || true
 	cp "$work/agent.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-netns-agent.log" 2>/dev/null || true
 	rm -rf "$work"
@@ -80,17 +78,12 @@ else
 fi
 
 # ---- the host --------------------------------------------------------------------
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
 tport=$(free_port)
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 2 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
+start_controller "$work/ctl.log" --health-period 2 --health-timeout 1 --failure-threshold 3 \
 	--leader-elect=false --tunnel-address "0.0.0.0:$tport" --tunnel-heartbeat 2 \
-	--tunnel-sans "IP:$HOSTIP,IP:127.0.0.1" --log-level debug 2>"$work/ctl.log" &
-cpid=$!
+	--tunnel-sans "IP:$HOSTIP,IP:127.0.0.1" --log-level debug
 
 # ---- fedctl join --mode agent; agent.yaml created in the private cluster ---------------
 fedctl() { "$FED_BIN_DIR/fedctl" --kubeconfig "$K" --host-cluster-context host "$@"; }

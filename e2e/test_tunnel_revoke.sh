@@ -51,10 +51,8 @@ cleanup() {
 	k delete validatingadmissionpolicy $VAP --ignore-not-found >/dev/null 2>&1 || true
 	k delete ns $NS --wait=false >/dev/null 2>&1 || true
 	k -n $FNS delete lease $LEASE --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
+	fed_unfederate
 	k -n $FNS delete svc fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
 	km member2 delete ns $NS-after-rotate --wait=false >/dev/null 2>&1 || true
 	km member2 -n default delete sa fed-agent-revoke --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-revoke --ignore-not-found >/dev/null 2>&1 || true
@@ -65,10 +63,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
-k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_reset
+fed_install_local
 
 TPORT=
 for p in $(shuf -i 20000-39999 -n 50); do
@@ -96,12 +92,9 @@ k -n kube-system patch secret fed-tunnel --type merge -p "{\"data\":{
 start_ctl() { # LOGNAME [leader election args...]
 	local name=$1
 	shift
-	POD_NAME=$name POD_NAMESPACE=$NS "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host \
-		--client-ip 127.0.0.1 --health-period 1 --health-timeout 1 --failure-threshold 3 \
-		--metrics-address 127.0.0.1:0 --tunnel-address 127.0.0.1:$TPORT --tunnel-heartbeat 1 \
-		--tunnel-label-pod=false --log-level debug "${@:---leader-elect=false}" 2>>"$work/$name.log" &
-	cpid=$!
-	pids+=($cpid)
+	POD_NAME=$name POD_NAMESPACE=$NS start_controller -a "$work/$name.log" --health-period 1 \
+		--health-timeout 1 --failure-threshold 3 --tunnel-address 127.0.0.1:$TPORT \
+		--tunnel-heartbeat 1 --tunnel-label-pod=false --log-level debug "${@:---leader-elect=false}"
 }
 serving() { # LOGNAME [how many times]
 	[ "$(count "serving fed-agents" "$work/$1.log")" -ge "${2:-1}" ]
