@@ -74,6 +74,16 @@ start_controller() { # [-a] LOG [ARGS...]
 	cpid=$!
 	pids+=("$cpid")
 }
+# Run fed-agent as a local process with ARGS (its host address, CA and
+# credentials are the test's), stderr to LOG (-a: appended); environment
+# and FED_WRAP (ip netns exec ..., valgrind ...) as for start_controller.
+# $! is the agent afterwards (ip netns exec execs it); it is added to the
+# caller's pids array.
+start_agent() { # [-a] LOG [ARGS...]
+	[ "$1" = -a ] && shift || : >"$1"
+	${FED_WRAP[@]+"${FED_WRAP[@]}"} "$FED_BIN_DIR/fed-agent" "${@:2}" 2>>"$1" &
+	pids+=("$!")
+}
 # The ops port a controller logged to LOG (empty until it serves).
 metrics_port() { sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$1" | head -1; }
 # True when the controller logging to LOG answers /readyz with 200: it

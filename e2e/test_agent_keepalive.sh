@@ -160,11 +160,12 @@ k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -
 t0=$(now)
 # ip netns exec execs the agent: $! is the agent itself
 # shellcheck disable=SC2086 # KA_FLAGS is a list of flags
-ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" --host-address "$HOSTA:$tport" --host-ca-file "$work/host-ca.crt" \
+FED_WRAP=(ip netns exec "$NETNS")
+start_agent "$work/agent.log" --host-address "$HOSTA:$tport" --host-ca-file "$work/host-ca.crt" \
 	--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug \
-	$KA_FLAGS 2>"$work/agent.log" &
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug $KA_FLAGS
 apid=$!
+FED_WRAP=()
 if wait_eq 40 Connected status_of $C; then
 	ok "agent (its apiserver through link B) Connected through the tunnel on link A in $(since "$t0")s"
 else

@@ -180,8 +180,8 @@ run_agent() { # NAMESPACE LOG
 		args+=("${a//\/etc\/fed-agent/$d}")
 	done
 	printf '%s\n' "${args[@]}" >"$d/args"
-	POD_NAMESPACE=$ns "$FED_BIN_DIR/fed-agent" "${args[@]}" --kubeconfig "$d/kc" --heartbeat 1 --max-backoff 2 \
-		--log-level debug 2>>"$2" &
+	POD_NAMESPACE=$ns start_agent -a "$2" "${args[@]}" --kubeconfig "$d/kc" --heartbeat 1 --max-backoff 2 \
+		--log-level debug
 	apid=$!
 }
 seen="$work/seen"

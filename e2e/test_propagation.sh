@@ -196,12 +196,14 @@ t0=$(now)
 wait_until 5 absent member1 cm cfg && ok "placement narrowed to member2: member1 copy removed in $(since "$t0")s" || bad "member1 copy still there"
 
 # ---- restart: nothing written ------------------------------------------------
+# no signal says the controller is idle: 1 s for writes still in flight,
+# which a restart would redo (rightly) and count as a failure here
 sleep 1
 kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
 before=$(writes)
 ctl
 wait_until 20 grep -q "type services: propagating" <(tail -n +1 "$work/ctl.log" | tail -n 200) || true
-sleep 4
+sleep 4 # an absence: no write during 4 s after the restart
 after=$(writes)
 [ "$after" = "$before" ] && ok "controller restarted: 0 writes to members (everything already as wanted)" ||
 	{ bad "restart wrote $((after - before)) objects"; grep "writing (" "$work/ctl.log" | grep " $NS/" | tail -n $((after - before)); }
@@ -388,12 +390,13 @@ blink() { # NAME DELAY
 			--next --cacert "$FED_E2E_STATE/pki/ca.crt" --cert "$H/admin.crt" --key "$H/admin.key" \
 			-X DELETE "$url/$1" -o /dev/null
 	else
+		# DELAY is the gap between create and delete under test, not a wait
 		k -n $NS create -f "$work/blink.json" >/dev/null && sleep "$2" && k -n $NS delete federatedconfigmap "$1" --wait=false >/dev/null
 	fi
 }
 for i in 1 2 3 4 5 6; do blink blink-$i $([ $((i % 2)) = 0 ] && echo 0.3 || echo 0) || bad "blink-$i: create/delete"; done
 blinks() { for c in member1 member2; do mget $c cm -o name; done | grep -c blink- || true; }
-sleep 1
+sleep 1 # an absence: copies written late (after the deletes) have 1 s to show up
 if wait_eq 10 0 blinks; then
 	ok "6 objects deleted right after creation: no copies left in members ($(grep -c "without our finalizer's help" "$work/ctl.log" || true) copies removed without the finalizer)"
 else
@@ -420,7 +423,7 @@ else
 fi
 # member1 holds a copy of the Deployment: deletion waits for it
 k -n $NS delete federateddeployment web --wait=false >/dev/null
-sleep 2
+sleep 2 # an absence: not finalized during 2 s
 k -n $NS get federateddeployment web >/dev/null 2>&1 &&
 	ok "deletion of an object member1 (offline) holds waits: $(fstatus federateddeployment web '{.status.clusters[?(@.name=="member1")].status}')" ||
 	bad "FederatedDeployment finalized while member1 still holds a copy"

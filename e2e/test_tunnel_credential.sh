@@ -93,17 +93,18 @@ tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ct
 mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
 
-start_agent() {
-	env -u POD_NAMESPACE "$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport \
+agent() {
+	local FED_WRAP=(env -u POD_NAMESPACE)
+	start_agent -a "$work/agent.log" --host-address 127.0.0.1:$tport \
 		--host-ca-file "$work/host-ca.crt" --bootstrap-token-file "$work/token" \
 		--credential-secret $SECRET --namespace $NS --kubeconfig "$work/agent-kc" \
-		--heartbeat 1 --max-backoff 2 --log-level debug 2>>"$work/agent.log" &
+		--heartbeat 1 --max-backoff 2 --log-level debug
 	apid=$!
 }
 
 # ---- join: the credential lands in the member Secret --------------------------
 t0=$(now)
-start_agent
+agent
 if wait_eq 40 Connected status_of $C; then
 	ok "agent joined with the bootstrap token: $C Connected in $(since "$t0")s"
 else
@@ -174,7 +175,7 @@ writes=$(count "status: " "$work/ctl.log")
 kill "$apid"; wait "$apid" 2>/dev/null || true
 refused0=$(refusals)
 t0=$(now)
-start_agent
+agent
 if wait_until 20 grep -q "using the cluster credential stored in secret $NS/$SECRET" "$work/agent.log" &&
 	wait_eq 20 2 count 'connected to the host' "$work/agent.log" && wait_eq 20 Connected status_of $C; then
 	ok "restarted agent reconnected with the credential from the Secret in $(since "$t0")s"
@@ -211,7 +212,7 @@ fi
 n=$(metrics | sed -n 's/^fed_tunnel_refused_total{reason="expired_credential"} //p')
 [ "${n:-0}" -ge 1 ] && ok "/metrics counts it: fed_tunnel_refused_total{reason=\"expired_credential\"} $n" ||
 	bad "not counted: $(metrics | grep refused)"
-sleep 3
+sleep 3 # an absence: the retrying agent does not bring $C back in 3 s
 [ "$(status_of $C)" = Expired ] && ok "$C stays Expired while the agent retries" || bad "status: $(status_of $C)"
 kill -0 "$apid" && ok "agent keeps running (retrying with backoff)" || bad "agent exited"
 

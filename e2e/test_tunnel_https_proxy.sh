@@ -145,11 +145,11 @@ PROXY="https://$PXUSER:$PXPASS@$HOSTIP:$sport"
 # run_agent LOG HTTPS_PROXY [fed-agent flags...]: in the namespace; $! is the agent
 run_agent() {
 	local log=$1 px=$2; shift 2
-	HTTPS_PROXY="$px" NO_PROXY="localhost,.svc" ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" \
+	local FED_WRAP=(ip netns exec "$NETNS")
+	HTTPS_PROXY="$px" NO_PROXY="localhost,.svc" start_agent "$work/$log.log" \
 		--host-address "127.0.0.1:$tport" --host-ca-file "$work/host-ca.crt" \
 		--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-		--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug \
-		"$@" 2>"$work/$log.log" &
+		--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug "$@"
 	apid=$!
 }
 # refused LOG WHAT PATTERN: the agent logs PATTERN at least 3 times (it keeps

@@ -115,14 +115,13 @@ start_ctl() { # NAME (its Pod's name)
 }
 
 # ---- two agent replicas, started first: their backoff grows meanwhile ---------
-start_agent() { # N
-	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$TPORT --host-ca-file "$work/host-ca.crt" \
-		--bootstrap-token-file "$work/token$1" --credential-file "$work/cred$1" \
-		--kubeconfig "$work/agent-kc" --heartbeat 1 --log-level debug 2>>"$work/agent$1.log" &
-	pids+=($!)
+agent() { # N
+	start_agent -a "$work/agent$1.log" --host-address 127.0.0.1:$TPORT \
+		--host-ca-file "$work/host-ca.crt" --bootstrap-token-file "$work/token$1" \
+		--credential-file "$work/cred$1" --kubeconfig "$work/agent-kc" --heartbeat 1 --log-level debug
 }
-start_agent 1
-start_agent 2
+agent 1
+agent 2
 if wait_until 40 grep -q "(attempt 4)" "$work/agent1.log" &&
 	wait_until 40 grep -q "(attempt 4)" "$work/agent2.log"; then
 	ok "both agents retry with a grown backoff while no controller serves (attempt 4)"
@@ -261,6 +260,8 @@ k -n $FNS create role fed-e2e-lease-$$ --verb=get,list,watch,update --resource=l
 	--resource-name=$LEASE >/dev/null
 k -n $FNS create rolebinding fed-e2e-lease-$$ --role=fed-e2e-lease-$$ \
 	--serviceaccount=$FNS:fed-controller >/dev/null
+# not start_controller: this one runs as the ServiceAccount, from its own
+# kubeconfig, with none of the local process's address options
 start_sa_ctl() { # LOG POD_NAME POD_NAMESPACE
 	POD_NAME=$2 POD_NAMESPACE=$3 "$FED_BIN_DIR/fed-controller" --kubeconfig "$work/ctl-kc" \
 		--metrics-address off --leader-elect-lease-name $LEASE --leader-elect-lease-duration 4 \

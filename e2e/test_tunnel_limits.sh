@@ -55,10 +55,10 @@ ctl() { # LOG [ARGS...]
 	tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$log" | sed -n 1p)
 	mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$log" | sed -n 1p)
 }
-start_agent() { # N --bootstrap-token-file F | --credential-file F ...
+agent() { # N --bootstrap-token-file F | --credential-file F ...
 	local n=$1; shift
-	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
-		--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 "$@" 2>>"$work/agent$n.log" &
+	agent -a "$work/agent$n.log" --host-address 127.0.0.1:$tport \
+		--host-ca-file "$work/host-ca.crt" --kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 "$@"
 	APIDS[$n]=$!
 }
 stop_agent() { kill "${APIDS[$1]}" 2>/dev/null || true; wait "${APIDS[$1]}" 2>/dev/null || true; }
@@ -107,11 +107,11 @@ ctl "$work/ctl.log" --tunnel-max-pending $MAXP --tunnel-max-pending-per-ip $MAXI
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
 
 # ---- finding 14: one agent more than --tunnel-max-agents-per-cluster -------------
-start_agent 1 --bootstrap-token-file "$work/token1" --credential-file "$work/cred1"
+agent 1 --bootstrap-token-file "$work/token1" --credential-file "$work/cred1"
 wait_eq 30 1 agents || { bad "first agent: $(tail -3 "$work/agent1.log")"; exit 1; }
 for n in $(seq 2 $MAXA); do
 	cp "$work/cred1" "$work/cred$n"
-	start_agent "$n" --credential-file "$work/cred$n"
+	agent "$n" --credential-file "$work/cred$n"
 done
 wait_eq 60 $MAXA agents && ok "$MAXA agents of $C connected" || bad "agents: $(agents)"
 # a fresh token, for one agent more
@@ -125,7 +125,7 @@ wait_until 10 in_secret "$H9" || bad "token not added"
 surplus() { metric 'fed_tunnel_refused_total{reason="too_many_agents"}'; }
 nrefused=$(surplus)
 refused_more() { [ "$(surplus)" -gt "${nrefused:-0}" ]; }
-start_agent 9 --bootstrap-token-file "$work/token9" --credential-file "$work/cred9"
+agent 9 --bootstrap-token-file "$work/token9" --credential-file "$work/cred9"
 if wait_until 20 refused_more && in_secret "$H9" && [ ! -e "$work/cred9" ] && [ "$(agents)" = $MAXA ]; then
 	ok "agent $((MAXA + 1)) refused: $(grep -o 'authentication refused: .*' "$work/ctl.log" | tail -1); its token still in the Secret"
 else
@@ -152,7 +152,7 @@ hold b 127.0.0.3 $MAXIP 12
 [ "$(held b)" = "closed=0 open=$MAXIP" ] &&
 	ok "127.0.0.3 still gets in under its own count: $(held b)" || bad "127.0.0.3: $(held b)"
 # 2 x MAXIP pending now, below MAXP: a real agent still connects
-start_agent 10 --credential-file "$work/cred1"
+agent 10 --credential-file "$work/cred1"
 if wait_eq 20 1 agents && ! grep -q released "$work/a.out"; then
 	ok "a real agent connects meanwhile"
 else

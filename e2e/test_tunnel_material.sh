@@ -70,9 +70,9 @@ else
 fi
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
-"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+start_agent "$work/agent.log" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
 	--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-	--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 2>"$work/agent.log" &
+	--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2
 apid=$!
 if wait_eq 40 Connected status_of $C; then
 	ok "an agent joined with the token kept in the Secret: $C Connected"

@@ -112,8 +112,9 @@ printf '%s\n' "${args[@]}" >"$work/pod/args"
 # ---- the agent dials out -----------------------------------------------------------
 t0=$(now)
 # ip netns exec execs the agent: $! is the agent itself
-POD_NAMESPACE=$FNS ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" "${args[@]}" \
-	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug 2>"$work/agent.log" &
+FED_WRAP=(ip netns exec "$NETNS") # both agents of this test run in the namespace
+POD_NAMESPACE=$FNS start_agent "$work/agent.log" "${args[@]}" \
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug
 apid=$!
 if wait_eq 40 Connected status_of $C; then
 	ok "agent in the namespace joined: $C Ready/Connected through the tunnel in $(since "$t0")s ($(kfc $C '{.status.kubernetesVersion}'))"
@@ -229,9 +230,8 @@ t0=$(now)
 # loopback, so only the proxy (on the host) can reach it
 # (its credential is in the member's Secret now; the token is spent)
 HTTPS_PROXY="http://$HOSTIP:$pport" NO_PROXY="localhost,.svc" POD_NAMESPACE=$FNS \
-	ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" "${args[@]/--host-address=*/--host-address=127.0.0.1:$tport}" \
-	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug \
-	2>"$work/agent-proxy.log" &
+	start_agent "$work/agent-proxy.log" "${args[@]/--host-address=*/--host-address=127.0.0.1:$tport}" \
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug
 apid=$!
 if wait_eq 40 Connected status_of $C; then
 	ok "agent through tinyproxy: $C Connected again in $(since "$t0")s"

@@ -70,9 +70,9 @@ wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not 
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$work/ctl.log" | grep -vx "$tport" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
-"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+start_agent -a "$work/agent.log" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
 	--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-	--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 2>>"$work/agent.log" &
+	--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2
 apid=$!
 if wait_eq 40 Connected status_of $C; then
 	ok "$C Connected through the tunnel"
@@ -154,6 +154,8 @@ cpid=
 [ -d "$dir" ] && [ ! -e "$dir/$C.sock" ] && ok "a given --tunnel-socket-dir is kept at exit, its sockets removed" ||
 	bad "after exit: $(ls -la "$dir" 2>&1)"
 
+# not start_controller: a start that must fail, run in the foreground for
+# its exit status and message
 refused() { # DESCRIPTION DIR WANT_IN_MESSAGE
 	local out rc=0
 	out=$(timeout 20 "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host \

@@ -61,13 +61,14 @@ wait_until 120 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
 
-start_agent() { # name token-file
-	"${VG[@]}" --log-file="$work/$1.vg" "$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport \
+agent() { # name token-file
+	local FED_WRAP=("${VG[@]}" --log-file="$work/$1.vg")
+	start_agent "$work/$1.log" --host-address 127.0.0.1:$tport \
 		--host-ca-file "$work/host-ca.crt" --bootstrap-token-file "$2" --credential-file "$work/cred" \
-		--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug 2>"$work/$1.log" &
+		--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug
 	apid=$!
 }
-start_agent agent1 "$work/token"
+agent agent1 "$work/token"
 if wait_eq 120 Connected status_of $C; then
 	ok "agent under valgrind joined: $C Connected through the tunnel"
 else
@@ -82,12 +83,12 @@ stopped_clean "$apid" "$work/agent1.vg" "fed-agent (after bootstrap, propagation
 # a replay of the spent token (refused), then the agent again with its credential
 cp "$work/cred" "$work/cred.keep"
 rm -f "$work/cred"
-start_agent agent2 "$work/token"
+agent agent2 "$work/token"
 wait_until 90 grep -q "bootstrap token already used" "$work/ctl.log" && ok "replayed token refused" ||
 	bad "replay not refused"
 stopped_clean "$apid" "$work/agent2.vg" "fed-agent (refused with GOAWAY, retrying)"
 cp "$work/cred.keep" "$work/cred"
-start_agent agent3 "$work/token"
+agent agent3 "$work/token"
 # the host must hold agent3's connection (the status may still say
 # Connected from agent1): its second "agent ... connected" line
 connections() { grep -c "\[$C\] tunnel: agent .* connected" "$work/ctl.log" || true; }
