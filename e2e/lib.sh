@@ -41,18 +41,58 @@ fed_install() {
 	k wait --for condition=established crd --all --timeout=60s >/dev/null
 	k apply -f "$root/manifests/types/" >/dev/null
 }
+# fed_install, then the controller's Deployment scaled to 0: there is no
+# kubelet here to run it, the test runs the controller (start_controller).
+fed_install_local() {
+	fed_install
+	k -n kube-federation-system scale deployment fed-controller --replicas=0 >/dev/null
+}
+# A clean start: no Federation, kubeconfigs or tunnel Secret left by an
+# earlier test (fails the setup if the host does not answer).
+fed_reset() {
+	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
+	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null
+}
+# From a cleanup: the Federation, its Secrets and the KubeFedClusters gone;
+# never fails.
+fed_unfederate() {
+	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
+	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
+	k -n kube-federation-system delete kubefedclusters --all >/dev/null 2>&1 || true
+}
 # Run fed-controller as a local process (there is no kubelet here to run
 # its Deployment): the host context, 127.0.0.1 as its client address, the
-# ops port on a free port; extra ARGS pass through, stderr goes to LOG.
+# ops port on a free port; extra ARGS pass through (later ones win), stderr
+# goes to LOG (-a: appended, to keep an earlier run's lines). Environment
+# set before the call (POD_NAME=... start_controller ...) reaches it; the
+# array FED_WRAP, if set, is the command it runs under (valgrind, ...).
 # Sets $cpid and adds it to the caller's pids array (killed in cleanup).
-start_controller() { # LOG [ARGS...]
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--metrics-address 127.0.0.1:0 "${@:2}" 2>"$1" &
+start_controller() { # [-a] LOG [ARGS...]
+	[ "$1" = -a ] && shift || : >"$1"
+	${FED_WRAP[@]+"${FED_WRAP[@]}"} "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host \
+		--client-ip 127.0.0.1 --metrics-address 127.0.0.1:0 "${@:2}" 2>>"$1" &
 	cpid=$!
 	pids+=("$cpid")
 }
+# Run fed-agent as a local process with ARGS (its host address, CA and
+# credentials are the test's), stderr to LOG (-a: appended); environment
+# and FED_WRAP (ip netns exec ..., valgrind ...) as for start_controller.
+# $! is the agent afterwards (ip netns exec execs it); it is added to the
+# caller's pids array.
+start_agent() { # [-a] LOG [ARGS...]
+	[ "$1" = -a ] && shift || : >"$1"
+	${FED_WRAP[@]+"${FED_WRAP[@]}"} "$FED_BIN_DIR/fed-agent" "${@:2}" 2>>"$1" &
+	pids+=("$!")
+}
 # The ops port a controller logged to LOG (empty until it serves).
 metrics_port() { sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$1" | head -1; }
+# True when the controller logging to LOG answers /readyz with 200: it
+# leads (or stands by) with its informers synced.
+ctl_ready() { # LOG
+	local p
+	p=$(metrics_port "$1")
+	[ -n "$p" ] && [ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "http://127.0.0.1:$p/readyz")" = 200 ]
+}
 # The server of kubeconfig cluster NAME.
 srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.server}"; }
 # Register members in the Federation ConfigMap (any client address) and

@@ -57,9 +57,7 @@ cleanup() {
 	km $C delete ns $NS --wait=false >/dev/null 2>&1 || true
 	km $C -n default delete sa fed-agent-ka --ignore-not-found >/dev/null 2>&1 || true
 	km $C delete clusterrolebinding fed-agent-ka --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	for p in ctl agent relay; do
 		cp "$work/$p.log" "${TMPDIR:-/tmp}/fed-e2e-agent-keepalive-$p.log" 2>/dev/null || true
 	done
@@ -146,17 +144,14 @@ current-context: m
 EOF
 
 # ---- the host: the tunnel on link A ----------------------------------------------------
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 tunnel_token $C
 fed_federate_agents $C
 # a failure threshold of 2 minutes: the health checks that fail during the
 # cut must not be what ends the watches (an Offline member's are stopped)
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 2 --health-timeout 1 --failure-threshold 60 --metrics-address 127.0.0.1:0 \
+start_controller "$work/ctl.log" --health-period 2 --health-timeout 1 --failure-threshold 60 \
 	--leader-elect=false --tunnel-address "$HOSTA:0" --tunnel-heartbeat 2 \
-	--tunnel-sans "IP:$HOSTA" --log-level debug 2>"$work/ctl.log" &
-cpid=$!
+	--tunnel-sans "IP:$HOSTA" --log-level debug
 wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; tail "$work/ctl.log"; exit 1; }
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
@@ -165,11 +160,12 @@ k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -
 t0=$(now)
 # ip netns exec execs the agent: $! is the agent itself
 # shellcheck disable=SC2086 # KA_FLAGS is a list of flags
-ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" --host-address "$HOSTA:$tport" --host-ca-file "$work/host-ca.crt" \
+FED_WRAP=(ip netns exec "$NETNS")
+start_agent "$work/agent.log" --host-address "$HOSTA:$tport" --host-ca-file "$work/host-ca.crt" \
 	--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug \
-	$KA_FLAGS 2>"$work/agent.log" &
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug $KA_FLAGS
 apid=$!
+FED_WRAP=()
 if wait_eq 40 Connected status_of $C; then
 	ok "agent (its apiserver through link B) Connected through the tunnel on link A in $(since "$t0")s"
 else

@@ -31,9 +31,9 @@ contexts: [{name: m, context: {cluster: m, user: m}}]
 EOF2
 for url in "http://proxyuser:$PASSWORD@127.0.0.1:1" "http://proxyuser:S3cr%zz@t-Pa55-planted@127.0.0.1:1"; do
 	log=$work/agent-$((pass + fail)).log
-	HTTPS_PROXY=$url NO_PROXY= "$FED_BIN_DIR/fed-agent" --host-address tunnel.invalid:443 \
+	HTTPS_PROXY=$url NO_PROXY= start_agent "$log" --host-address tunnel.invalid:443 \
 		--host-ca-file "$work/ca.crt" --bootstrap-token-file "$work/token" \
-		--kubeconfig "$work/kubeconfig" --max-backoff 1 --log-level trace 2>"$log" &
+		--kubeconfig "$work/kubeconfig" --max-backoff 1 --log-level trace
 	apid=$!
 	if wait_until 30 eval '[ "$(grep -c "reconnecting in" "$log")" -ge 3 ]'; then
 		kill -9 "$apid"

@@ -30,9 +30,7 @@ cleanup() {
 	local p
 	collect_artifacts "$work" || true
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	k -n $FNS delete lease fed-controller --ignore-not-found >/dev/null 2>&1 || true
 	km member2 -n default delete sa fed-e2e fed-e2e-revoke --ignore-not-found >/dev/null 2>&1 || true
 	"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1 || true
@@ -40,14 +38,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_controller() { # LOG extra-args... ; sets $cpid
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--health-period $PERIOD --health-timeout $TIMEOUT --failure-threshold $THRESHOLD \
-		--metrics-address 127.0.0.1:0 --log-level debug "${@:2}" 2>"$1" &
-	cpid=$!
-	pids+=("$cpid")
+ctl() { # LOG [ARGS...]: this test's health timings
+	start_controller "$1" --health-period $PERIOD --health-timeout $TIMEOUT \
+		--failure-threshold $THRESHOLD --log-level debug "${@:2}"
 }
-metrics_port() { sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$1" | head -1; }
 
 # ---- manifests -------------------------------------------------------------
 if out=$(k apply -f "$root/manifests/" 2>&1); then
@@ -135,9 +129,9 @@ secret_yaml() { # KEY=FILE ...
 C1="cluster1 0.0.0.0/0 $M1" C2="cluster2 0.0.0.0/0 $M2"
 
 # ---- join: seed ConfigMap + Secret -> Ready ----------------------------------
-start_controller "$work/c1.log" --leader-elect=false
-wait_until 20 grep -q "serving" "$work/c1.log" || { cat "$work/c1.log"; exit 1; }
-sleep 0.5 # informers synced: the create below is an event, not part of the first list
+ctl "$work/c1.log" --leader-elect=false
+# informers synced: the create below is an event, not part of the first list
+wait_until 20 ctl_ready "$work/c1.log" || { cat "$work/c1.log"; exit 1; }
 federation_yaml "$C1" "$C2" | configmap >"$work/cm.yaml"
 secret_yaml cluster1="$work/kc1" cluster2="$work/kc2" >"$work/secret.yaml"
 t0=$(now)
@@ -328,7 +322,7 @@ good_ok "wrong CA and revoked token"
 kill -9 "$cpid"; wait "$cpid" 2>/dev/null || true
 set_config "${GOOD[@]}"
 t0=$(now)
-start_controller "$work/c2.log" --leader-elect=false
+ctl "$work/c2.log" --leader-elect=false
 if wait_until 15 gone cluster4 && wait_until 5 gone cluster5 && wait_until 5 gone cluster6 &&
 	wait_until 10 is_ready cluster1 && wait_until 10 is_ready cluster2; then
 	n=$(k -n $FNS get kubefedclusters --no-headers | wc -l)
@@ -339,10 +333,10 @@ fi
 kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
 
 # ---- two replicas, leader election (default Lease timings) -------------------
-POD_NAME=replica-a start_controller "$work/a.log"; pa=$cpid
+POD_NAME=replica-a ctl "$work/a.log"; pa=$cpid
 wait_until 30 grep -q "leading" "$work/a.log" || bad "replica-a never leads"
-POD_NAME=replica-b start_controller "$work/b.log"; pb=$cpid
-sleep 3
+POD_NAME=replica-b ctl "$work/b.log"; pb=$cpid
+sleep 3 # an absence: replica-b must not lead during these 3 s
 if grep -q "leading (Lease" "$work/b.log"; then
 	bad "replica-b leads while replica-a does"
 else

@@ -8,14 +8,13 @@ set -euo pipefail
 command -v valgrind >/dev/null || { echo "valgrind is not installed (scripts/setup installs it)"; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 K=$FED_E2E_KUBECONFIG
-k() { kubectl --kubeconfig "$K" --context host "$@"; }
 work=$(mktemp -d)
+pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 cleanup() {
-	{ . "$(dirname "$0")/lib.sh" && collect_artifacts "$work"; } || true
+	collect_artifacts "$work" || true
 	[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-federation-system delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
@@ -25,7 +24,6 @@ k apply -f "$root/manifests/00-namespace.yaml" -f "$root/manifests/01-crd-kubefe
 k wait --for condition=established crd/kubefedclusters.core.kubefed.io --timeout=30s >/dev/null
 k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
 
-srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.name==\"$1\")].cluster.server}"; }
 cm() { # entries "name address" ...
 	local e
 	{
@@ -44,17 +42,14 @@ cm() { # entries "name address" ...
 	done
 } | k apply -f - >/dev/null
 
-valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 --log-file="$vlog" \
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 2 --metrics-address 127.0.0.1:0 \
-	--log-level debug 2>"$log" &
-pid=$!
+FED_WRAP=(valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible
+	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 --log-file="$vlog")
+start_controller "$log" --health-period 1 --health-timeout 1 --failure-threshold 2 --log-level debug
+FED_WRAP=()
+pid=$cpid
+_log_count() { [ "$(grep -c -- "$1" "$log" || true)" -ge "$2" ]; }
 wait_log() { # pattern timeout [count]
-	for _ in $(seq $(($2 * 10))); do
-		[ "$(grep -c -- "$1" "$log" || true)" -ge "${3:-1}" ] && return 0
-		sleep 0.1
-	done
+	WAIT_STEP=0.1 wait_until "$2" _log_count "$1" "${3:-1}" && return 0
 	echo "FAIL: no log line matching '$1' within $2s"; cat "$log"; exit 1
 }
 wait_log "leading (Lease" 90
@@ -68,9 +63,7 @@ wait_log "\[member1\] Offline" 60
 "$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member1 >/dev/null 2>&1
 wait_log "\[member1\] Connected" 60 2
 # propagation: a namespace and a ConfigMap in both members, then gone
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
+fed_install
 ns=fed-vg-$$
 k create ns $ns >/dev/null
 cat <<EOF2 | k apply -f - >/dev/null

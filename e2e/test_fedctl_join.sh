@@ -4,7 +4,7 @@
 # are no-ops, bad names and unknown contexts fail clearly, the host joins
 # itself, delete removes everything (never the host's own namespace), is
 # idempotent and, with --force, copes with an unreachable member.
-set -uo pipefail
+set -euo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
 root=$(cd "$(dirname "$0")/.." && pwd)
 K=$FED_E2E_KUBECONFIG
@@ -45,9 +45,7 @@ cleanup() {
 	collect_artifacts "$work" || true
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	"$FED_LOCAL_CLUSTERS" start --state-dir "$FED_E2E_STATE" member2 >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	for c in host member1 member2; do
 		km "$c" delete clusterrolebinding,clusterrole fed-controller:member --ignore-not-found >/dev/null 2>&1 || true
 		km "$c" -n $FNS delete secret fed-member-token --ignore-not-found >/dev/null 2>&1 || true
@@ -62,17 +60,10 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- setup: manifests, fed-controller as a local process --------------------
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd/kubefedclusters.core.kubefed.io --timeout=30s >/dev/null
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null # no kubelet here: the test runs it
-# a clean start: no federation left by an earlier test
-k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
-k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--leader-elect=false --health-period 2 --metrics-address 127.0.0.1:0 \
-	--log-level info 2>"$work/controller.log" &
-pids+=($!)
-disown $! 2>/dev/null || true
+fed_install_local
+fed_reset # a clean start: no federation left by an earlier test
+start_controller "$work/controller.log" --leader-elect=false --health-period 2 --log-level info
+disown "$cpid" 2>/dev/null || true
 
 # ---- join ------------------------------------------------------------------
 if out=$(fedctl join member1 2>&1); then
@@ -108,16 +99,16 @@ else
 	bad "join member1 again: $out"
 fi
 
-out=$(fedctl join member1 --client-cidr 10.0.0.0/8=https://10.9.9.9:6443 --wait 0 2>&1)
-rc=$?
+rc=0
+out=$(fedctl join member1 --client-cidr 10.0.0.0/8=https://10.9.9.9:6443 --wait 0 2>&1) || rc=$?
 if [ $rc = 1 ] && echo "$out" | grep -q 'cluster "member1" is already joined (use --overwrite'; then
 	ok "join with a different address: already joined, exit 1"
 else
 	bad "join different address: rc=$rc $out"
 fi
 
-out=$(fedctl join Bad_Name 2>&1)
-rc=$?
+rc=0
+out=$(fedctl join Bad_Name 2>&1) || rc=$?
 if [ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] &&
 	echo "$out" | grep -q "must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"; then
 	ok "join Bad_Name: exit 1 with the rule"
@@ -125,20 +116,20 @@ else
 	bad "join Bad_Name: rc=$rc $out"
 fi
 
-out=$(fedctl join nosuch 2>&1)
-rc=$?
+rc=0
+out=$(fedctl join nosuch 2>&1) || rc=$?
 if [ $rc = 1 ] && echo "$out" | grep -q 'context "nosuch" not found (available: host, member1, member2)'; then
 	ok "join with an unknown context: names it and lists the contexts"
 else
 	bad "join nosuch: rc=$rc $out"
 fi
 
-out=$(fedctl join member3 --rbac bogus 2>&1)
-rc=$?
+rc=0
+out=$(fedctl join member3 --rbac bogus 2>&1) || rc=$?
 if [ $rc = 2 ]; then ok "join --rbac bogus: usage error, exit 2"; else bad "--rbac bogus: rc=$rc $out"; fi
 
-out=$(fedctl join member1 --dry-run --overwrite 2>&1)
-rc=$?
+rc=0
+out=$(fedctl join member1 --dry-run --overwrite 2>&1) || rc=$?
 if [ $rc = 0 ] && echo "$out" | grep -q "(dry run)" &&
 	[ "$(k -n kube-system get cm kubefed-config -o jsonpath='{.metadata.resourceVersion}')" = "$rv0" ]; then
 	ok "join --dry-run: changes nothing"
@@ -167,8 +158,8 @@ else
 fi
 finalize_ns member1
 
-out=$(fedctl delete member1 2>&1)
-rc=$?
+rc=0
+out=$(fedctl delete member1 2>&1) || rc=$?
 if [ $rc = 0 ] && echo "$out" | grep -q "cluster member1 is not joined: nothing to do"; then
 	ok "delete member1 again: not joined, exit 0"
 else
@@ -184,15 +175,15 @@ fi
 
 # an unreachable member: refused without --force, host-only with it
 "$FED_LOCAL_CLUSTERS" stop --state-dir "$FED_E2E_STATE" member2 >/dev/null 2>&1
-out=$(fedctl delete member2 2>&1)
-rc=$?
+rc=0
+out=$(fedctl delete member2 2>&1) || rc=$?
 if [ $rc = 1 ] && echo "$out" | grep -q "cannot reach the member cluster" && in_cm member2; then
 	ok "delete of an unreachable member: refused, still joined"
 else
 	bad "delete unreachable: rc=$rc $out"
 fi
-out=$(fedctl delete member2 --force --wait 20s 2>&1)
-rc=$?
+rc=0
+out=$(fedctl delete member2 --force --wait 20s 2>&1) || rc=$?
 if [ $rc = 0 ] && ! in_cm member2 && ! in_secret member2 && echo "$out" | grep -q "left in the member"; then
 	ok "delete member2 --force: host cleaned, says what is left in the member"
 else

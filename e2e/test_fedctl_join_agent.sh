@@ -42,20 +42,16 @@ cleanup() {
 	for c in host member2; do km $c delete ns $NS $NS-2 --wait=false >/dev/null 2>&1 || true; done
 	remove_agent $ANS
 	remove_agent $ANS-min
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
+	fed_unfederate
 	k -n $FNS delete svc fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-join-agent-controller.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 remove_agent $ANS # a fed-agent ClusterRole(Binding) left by an earlier run
-k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
-k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_reset
+fed_install_local
 
 # ---- no tunnel certificate yet: one message naming --tunnel-address -----------
 k -n kube-system create secret generic fed-tunnel >/dev/null
@@ -70,11 +66,8 @@ fi
 k -n kube-system delete secret fed-tunnel >/dev/null
 
 # ---- the controller serves the tunnel; the test is the load balancer ----------
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 \
-	--log-level debug 2>"$work/ctl.log" &
-cpid=$!
+start_controller "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 3 \
+	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 --log-level debug
 wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; cat "$work/ctl.log"; exit 1; }
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 wait_set 20 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' ||
@@ -187,8 +180,8 @@ run_agent() { # NAMESPACE LOG
 		args+=("${a//\/etc\/fed-agent/$d}")
 	done
 	printf '%s\n' "${args[@]}" >"$d/args"
-	POD_NAMESPACE=$ns "$FED_BIN_DIR/fed-agent" "${args[@]}" --kubeconfig "$d/kc" --heartbeat 1 --max-backoff 2 \
-		--log-level debug 2>>"$2" &
+	POD_NAMESPACE=$ns start_agent -a "$2" "${args[@]}" --kubeconfig "$d/kc" --heartbeat 1 --max-backoff 2 \
+		--log-level debug
 	apid=$!
 }
 seen="$work/seen"

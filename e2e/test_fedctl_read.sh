@@ -22,19 +22,14 @@ cleanup() {
 	collect_artifacts "$work" || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	for c in host member1; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-fedctl-read-controller.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 # ---- install, join member1 and member2 through the ConfigMap + Secret -------
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 # before anything is joined
 k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
@@ -63,10 +58,8 @@ srv() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="{.clusters[?(@.
 	done
 } | k apply -f - >/dev/null
 
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 2 --metrics-address 127.0.0.1:0 \
-	--leader-elect=false --log-level debug 2>>"$work/ctl.log" &
-cpid=$!
+start_controller -a "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 2 \
+	--leader-elect=false --log-level debug
 ready() { [ "$(k -n $FNS get kubefedcluster "$1" -o jsonpath='{.status.connectivityStatus}' 2>/dev/null)" = Connected ]; }
 facts() { [ -n "$(k -n $FNS get kubefedcluster "$1" -o jsonpath='{.status.kubernetesVersion}' 2>/dev/null)" ]; }
 wait_until 30 ready member1 && wait_until 30 ready member2 && wait_until 20 facts member1 ||

@@ -28,17 +28,14 @@ holder() { k -n $FNS get lease $LEASE -o jsonpath='{.spec.holderIdentity}' 2>/de
 cleanup() {
 	collect_artifacts "$work" || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	k -n $FNS delete lease $LEASE --ignore-not-found >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-kcpol-controller.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 # ---- the Secret: member1 inline, member2 through a slow exec plugin, tokf from a token file ----
 TOKEN2=$(tr -d '\r\n' <"$FED_E2E_STATE/member2/token")
@@ -84,11 +81,7 @@ EOF
 } | k apply -f - >/dev/null
 
 start_ctl() { # extra args
-	: >"$work/ctl.log"
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-		"$@" 2>>"$work/ctl.log" &
-	cpid=$!
+	start_controller "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 3 "$@"
 	wait_until 30 grep -q "serving .* port" "$work/ctl.log" || { bad "controller did not start"; tail "$work/ctl.log"; exit 1; }
 	mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$work/ctl.log" | sed -n 1p)
 }

@@ -24,21 +24,16 @@ cleanup() {
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	lc thaw member1 || true
 	for c in host member1; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-member-freeze-controller.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null # the test runs it
+fed_install_local
 fed_federate member1
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 2 --metrics-address 127.0.0.1:0 \
-	--leader-elect=false --log-level debug 2>>"$work/ctl.log" &
-cpid=$!
+start_controller -a "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 2 \
+	--leader-elect=false --log-level debug
 wait_eq 30 Connected conn || { bad "member1 not Ready"; tail -20 "$work/ctl.log"; exit 1; }
 wait_until 30 grep -q "type configmaps: propagating" "$work/ctl.log" || { bad "types not started"; exit 1; }
 

@@ -9,7 +9,7 @@
 # restarted controller neither renews again needlessly nor loses the
 # member, and picks up an overdue renewal from the token alone; a refused
 # token shows the member not ready with "fedctl join member1", which fixes it.
-set -uo pipefail
+set -euo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
 root=$(cd "$(dirname "$0")/.." && pwd)
 K=$FED_E2E_KUBECONFIG
@@ -24,23 +24,22 @@ WAIT_STEP=0.2
 fedctl() { local c=$1; shift; "$F" "$c" --kubeconfig "$K" --host-cluster-context host "$@"; }
 kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
 is_ready() { [ "$(kfc member1 '{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
-# the Secret's member1 token, and one claim of its payload
+# the Secret's member1 token, and one claim of its payload (empty, never a
+# failure, when there is none)
 token() {
 	k -n kube-system get secret kubefed-kubeconfig -o jsonpath='{.data.kubeconfig-member1}' 2>/dev/null |
-		base64 -d | sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p'
+		base64 -d | sed -n 's/^ *token: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' || true
 }
 claim() { # TOKEN NAME
 	local p
 	p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
 	while [ $((${#p} % 4)) -ne 0 ]; do p="$p="; done
-	base64 -d <<<"$p" 2>/dev/null | jq -r ".$2 // empty"
+	base64 -d <<<"$p" 2>/dev/null | jq -r ".$2 // empty" 2>/dev/null || true
 }
 exp_now() { claim "$(token)" exp; }
-start_controller() { # LOG FRACTION
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--leader-elect=false --health-period 1 --metrics-address 127.0.0.1:0 --log-level debug \
-		--member-token-renew-fraction "$2" 2>"$1" &
-	cpid=$!
+ctl() { # LOG FRACTION
+	start_controller "$1" --leader-elect=false --health-period 1 --log-level debug \
+		--member-token-renew-fraction "$2"
 }
 stop_controller() { [ -n "$cpid" ] && kill "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null; cpid=; }
 metric() { # LOG NAME: the member1 value on that controller's /metrics
@@ -56,9 +55,7 @@ cleanup() {
 	collect_artifacts "$work" || true
 	stop_controller
 	k delete ns $NS --ignore-not-found --wait=false >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member1 delete clusterrolebinding,clusterrole fed-controller:member --ignore-not-found >/dev/null 2>&1 || true
 	# no kube-controller-manager here: a deleted namespace keeps its objects
 	km member1 -n $FNS delete rolebinding,role fed-controller:member-token --ignore-not-found >/dev/null 2>&1 || true
@@ -72,10 +69,8 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- setup: manifests, a legacy token Secret as an older join left it ------
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null # no kubelet: the test runs it
-k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
-k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null
+fed_install_local
+fed_reset
 km member1 create ns $FNS >/dev/null 2>&1 || true
 km member1 -n $FNS create sa fed-member >/dev/null 2>&1 || true
 km member1 -n $FNS apply -f - >/dev/null <<YAML
@@ -87,7 +82,7 @@ metadata:
   annotations: {kubernetes.io/service-account.name: fed-member}
 type: kubernetes.io/service-account-token
 YAML
-start_controller "$work/c1.log" 0.02
+ctl "$work/c1.log" 0.02
 
 # ---- join: a bound token, no legacy Secret ---------------------------------
 # --rbac minimal: the full ClusterRole would allow every token request anyway
@@ -140,7 +135,7 @@ fi
 wait_until 30 eval '[ "$(metric "$work/c1.log" fed_member_token_renewals_total)" -ge 1 ] 2>/dev/null' &&
 	ok "fed_member_token_renewals_total{cluster=member1} = $(metric "$work/c1.log" fed_member_token_renewals_total), expiry gauge $(metric "$work/c1.log" fed_member_token_expiry_timestamp_seconds)" ||
 	bad "renewal not counted: $(metric "$work/c1.log" fed_member_token_renewals_total)"
-sleep 2 # a probe with the new token
+sleep 2 # an absence: two health periods of probes with the new token, no transition
 if [ $notready = 0 ] && is_ready &&
 	[ "$(kfc member1 '{.status.conditions[?(@.type=="Ready")].lastTransitionTime}')" = "$trans0" ]; then
 	ok "member1 stayed Ready through the renewal (no transition)"
@@ -159,16 +154,16 @@ fi
 # ---- restart: no needless renewal, the member kept ------------------------
 stop_controller
 t2=$(token)
-start_controller "$work/c2.log" 0.9
+ctl "$work/c2.log" 0.9
 wait_until 60 is_ready && ok "restarted controller: member1 Ready" || bad "member1 lost after restart"
-sleep 8
+sleep 8 # an absence: no renewal during 8 s
 if [ "$(token)" = "$t2" ] && ! grep -q 'renewed the member' "$work/c2.log"; then
 	ok "restarted controller (fraction 0.9): the token in the Secret unchanged, no renewal"
 else
 	bad "restarted controller renewed needlessly"
 fi
 stop_controller
-start_controller "$work/c3.log" 0.02
+ctl "$work/c3.log" 0.02
 wait_until 60 eval '[ "$(exp_now)" -gt "$(claim "$t2" exp)" ]' &&
 	ok "restarted controller (fraction 0.02): the overdue renewal done, from the token alone" ||
 	bad "restarted controller did not renew an overdue token"
@@ -183,7 +178,7 @@ km member1 -n $FNS delete secret bind-me >/dev/null # the token is refused from 
 kc=$(k -n kube-system get secret kubefed-kubeconfig -o jsonpath='{.data.kubeconfig-member1}' | base64 -d |
 	sed "s|^\( *token: *\).*|\1$bt|" | base64 -w0)
 k -n kube-system patch secret kubefed-kubeconfig --type merge -p "{\"data\":{\"kubeconfig-member1\":\"$kc\"}}" >/dev/null
-start_controller "$work/c4.log" 0.02
+ctl "$work/c4.log" 0.02
 msg() { kfc member1 '{.status.conditions[?(@.type=="Ready")].message}'; }
 if wait_until 60 eval 'msg | grep -q "run fedctl join member1"' && ! is_ready; then
 	ok "refused token: not Ready, status says: $(msg | head -c 160)"

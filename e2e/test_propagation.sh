@@ -27,33 +27,25 @@ cleanup() {
 	km member1 delete clusterrole fed-e2e-reader --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrole fed-e2e-reader --ignore-not-found >/dev/null 2>&1 || true
 	k delete federatedclusterrole fed-e2e-reader --ignore-not-found --wait=false >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-propagation-controller.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 # ---- install: CRDs and RBAC, then the default FederatedTypeConfigs --------
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-if out=$(k apply -f "$root/manifests/types/" 2>&1); then
-	ok "manifests/ then manifests/types/ applied: $(echo "$out" | wc -l) FederatedTypeConfigs"
-else
-	bad "apply manifests/types/: $out"
-fi
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local # fails the test if manifests/ or manifests/types/ does not apply
+n=$(k -n $FNS get federatedtypeconfigs --no-headers | wc -l)
+[ "$n" -gt 0 ] && ok "manifests/ then manifests/types/ applied: $n FederatedTypeConfigs" ||
+	bad "no FederatedTypeConfigs after applying manifests/types/"
 
 fed_federate member1 member2
 
-start_controller() {
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--health-period 1 --health-timeout 1 --failure-threshold 2 --metrics-address 127.0.0.1:0 \
-		--leader-elect=false --log-level debug 2>>"$work/ctl.log" &
-	cpid=$!
+ctl() {
+	start_controller -a "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 2 \
+		--leader-elect=false --log-level debug
 }
-start_controller
+ctl
 ready() { [ "$(k -n $FNS get kubefedcluster "$1" -o jsonpath='{.status.connectivityStatus}' 2>/dev/null)" = Connected ]; }
 wait_until 30 ready member1 && wait_until 30 ready member2 || { bad "members not Ready"; cat "$work/ctl.log"; exit 1; }
 wait_until 30 grep -q "type services: propagating" "$work/ctl.log" || { bad "types not started"; exit 1; }
@@ -204,12 +196,14 @@ t0=$(now)
 wait_until 5 absent member1 cm cfg && ok "placement narrowed to member2: member1 copy removed in $(since "$t0")s" || bad "member1 copy still there"
 
 # ---- restart: nothing written ------------------------------------------------
+# no signal says the controller is idle: 1 s for writes still in flight,
+# which a restart would redo (rightly) and count as a failure here
 sleep 1
 kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
 before=$(writes)
-start_controller
+ctl
 wait_until 20 grep -q "type services: propagating" <(tail -n +1 "$work/ctl.log" | tail -n 200) || true
-sleep 4
+sleep 4 # an absence: no write during 4 s after the restart
 after=$(writes)
 [ "$after" = "$before" ] && ok "controller restarted: 0 writes to members (everything already as wanted)" ||
 	{ bad "restart wrote $((after - before)) objects"; grep "writing (" "$work/ctl.log" | grep " $NS/" | tail -n $((after - before)); }
@@ -396,12 +390,13 @@ blink() { # NAME DELAY
 			--next --cacert "$FED_E2E_STATE/pki/ca.crt" --cert "$H/admin.crt" --key "$H/admin.key" \
 			-X DELETE "$url/$1" -o /dev/null
 	else
+		# DELAY is the gap between create and delete under test, not a wait
 		k -n $NS create -f "$work/blink.json" >/dev/null && sleep "$2" && k -n $NS delete federatedconfigmap "$1" --wait=false >/dev/null
 	fi
 }
 for i in 1 2 3 4 5 6; do blink blink-$i $([ $((i % 2)) = 0 ] && echo 0.3 || echo 0) || bad "blink-$i: create/delete"; done
 blinks() { for c in member1 member2; do mget $c cm -o name; done | grep -c blink- || true; }
-sleep 1
+sleep 1 # an absence: copies written late (after the deletes) have 1 s to show up
 if wait_eq 10 0 blinks; then
 	ok "6 objects deleted right after creation: no copies left in members ($(grep -c "without our finalizer's help" "$work/ctl.log" || true) copies removed without the finalizer)"
 else
@@ -428,7 +423,7 @@ else
 fi
 # member1 holds a copy of the Deployment: deletion waits for it
 k -n $NS delete federateddeployment web --wait=false >/dev/null
-sleep 2
+sleep 2 # an absence: not finalized during 2 s
 k -n $NS get federateddeployment web >/dev/null 2>&1 &&
 	ok "deletion of an object member1 (offline) holds waits: $(fstatus federateddeployment web '{.status.clusters[?(@.name=="member1")].status}')" ||
 	bad "FederatedDeployment finalized while member1 still holds a copy"

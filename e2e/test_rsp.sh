@@ -40,11 +40,11 @@ t0=$(now)
 echo "clusters up in $(since "$t0")s"
 fed_install
 fed_federate $MEMBERS
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 2 \
-	--rsp-offline-grace $GRACE --rsp-unschedulable-threshold $THRESHOLD \
-	--metrics-address 127.0.0.1:0 --leader-elect=false 2>"$S/ctl.log" &
-cpid=$!
+ctl() { # [-a] LOG
+	start_controller "$@" --health-period 1 --health-timeout 1 --failure-threshold 2 \
+		--rsp-offline-grace $GRACE --rsp-unschedulable-threshold $THRESHOLD --leader-elect=false
+}
+ctl "$S/ctl.log"
 
 k create ns $NS >/dev/null
 cat <<EOF | k apply -f - >/dev/null
@@ -112,12 +112,8 @@ ev=$(nev)
 rsprv() { k -n $NS get replicaschedulingpreferences.scheduling.kubefed.io web -o jsonpath='{.metadata.resourceVersion}'; }
 rrv=$(rsprv)
 kill -TERM "$cpid"; wait "$cpid" 2>/dev/null || true
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 2 \
-	--rsp-offline-grace $GRACE --rsp-unschedulable-threshold $THRESHOLD \
-	--metrics-address 127.0.0.1:0 --leader-elect=false 2>>"$S/ctl.log" &
-cpid=$!
-sleep 6
+ctl -a "$S/ctl.log"
+sleep 6 # an absence: 6 s after the restart, nothing written
 rv2=$(k -n $NS get federateddeployment web -o jsonpath='{.metadata.resourceVersion}')
 [ "$rv" = "$rv2" ] && ok "(a) controller restart: the target is not written again (resourceVersion $rv)" ||
 	bad "(a) controller restart rewrote the target ($rv -> $rv2)"
@@ -176,7 +172,8 @@ sampler() {
 }
 sampler >"$S/samples" &
 spid=$!
-sleep 2
+samples_ge() { [ "$(wc -l <"$S/samples")" -ge "$1" ]; }
+wait_until 20 samples_ge 2 || true # two samples before the stop; fewer show in the count below
 "$FED_LOCAL_CLUSTERS" stop --state-dir "$S" wl1 >/dev/null
 t0=$(now)
 others() { local a; a=($(avails)); echo "${a[1]} ${a[2]}"; }
@@ -189,7 +186,7 @@ fi
 k -n $NS get replicaschedulingpreferences.scheduling.kubefed.io web -o jsonpath='{.status.clusters[0].reason}' | grep -q 'offline' &&
 	ok "(c) RSP status: $(rspstatus) ($(k -n $NS get replicaschedulingpreferences.scheduling.kubefed.io web -o jsonpath='{.status.clusters[0].reason}'))" ||
 	bad "(c) RSP status: $(k -n $NS get replicaschedulingpreferences.scheduling.kubefed.io web -o jsonpath='{.status.clusters}')"
-sleep 3
+sleep 3 # an absence: 3 s more away, wl1's Deployment untouched and the total held
 "$FED_LOCAL_CLUSTERS" start --state-dir "$S" wl1 >/dev/null
 t0=$(now)
 [ "$(dfield wl1 .metadata.generation) $(dfield wl1 .spec.replicas)" = "$gen $reps" ] &&
@@ -200,7 +197,8 @@ if wait_until 90 steady; then
 else
 	bad "(c) after restart: asked $(asked), available $(avails); RSP status: $(rspstatus)"
 fi
-sleep 2
+n=$(wc -l <"$S/samples")
+wait_until 20 samples_ge $((n + 2)) || true # two samples after the recovery
 kill "$spid"; wait "$spid" 2>/dev/null || true; spid=
 min=$(awk 'NR == 1 || $2 < m { m = $2 } END { print m }' "$S/samples")
 n=$(wc -l <"$S/samples")

@@ -27,9 +27,7 @@ cleanup() {
 	[ -z "$apid" ] || { kill -CONT "$apid"; kill -9 "$apid"; } 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	for c in host member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-e2e --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-e2e --ignore-not-found >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-controller.log" 2>/dev/null || true
@@ -39,10 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 # ---- the member side: the agent's own ServiceAccount token ------------------
 M2=$(srv member2)
@@ -60,11 +55,8 @@ tunnel_token $C
 # not spend the bootstrap token
 fed_federate_agents tun-b
 
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 \
-	--log-level debug 2>"$work/ctl.log" &
-cpid=$!
+start_controller "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 3 \
+	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 --log-level debug
 if wait_until 30 grep -q "serving fed-agents" "$work/ctl.log"; then
 	ok "controller serves the tunnel; generated certificate and credential key in secret fed-tunnel"
 else
@@ -77,14 +69,13 @@ wait_eq 20 AgentNotConnected kfc tun-b '{.status.conditions[?(@.type=="Ready")].
 	ok "before the agent: tun-b is AgentNotConnected" || bad "before the agent: $(kfc tun-b '{.status}')"
 
 # ---- join through the tunnel --------------------------------------------------
-start_agent() { # extra args
-	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+agent() { # extra args
+	start_agent -a "$work/agent.log" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
 		--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-		--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 --log-level debug "$@" \
-		2>>"$work/agent.log" &
+		--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 --log-level debug "$@"
 	apid=$!
 }
-start_agent
+agent
 if wait_until 20 grep -q "cluster '$C' is not in the Federation config with mode: agent (the bootstrap token stays valid)" "$work/ctl.log"; then
 	ok "agent of a cluster not in the config yet refused; its token kept"
 else
@@ -122,9 +113,9 @@ fi
 # ---- security -------------------------------------------------------------------
 # the same bootstrap token again, from a second agent without a credential
 rm -f "$work/cred2"
-"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+start_agent "$work/agent2.log" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
 	--bootstrap-token-file "$work/token" --credential-file "$work/cred2" \
-	--kubeconfig "$work/agent-kc" --heartbeat 1 --log-level debug 2>"$work/agent2.log" &
+	--kubeconfig "$work/agent-kc" --heartbeat 1 --log-level debug
 a2=$!
 if wait_until 15 grep -q "GOAWAY" "$work/agent2.log" &&
 	wait_until 10 grep -q "bootstrap token already used" "$work/ctl.log"; then
@@ -138,8 +129,8 @@ exited() { ! kill -0 "$1" 2>/dev/null; }
 wait_until 5 exited "$a2" && ok "fed-agent exits on SIGTERM" || bad "agent still running after SIGTERM"
 # a credential for this cluster signed with another key: refused
 printf 'fedc1.%s.%s.%s' $C $(($(date +%s) + 86400)) "$(openssl rand -hex 32)" >"$work/forged"
-"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
-	--credential-file "$work/forged" --kubeconfig "$work/agent-kc" 2>"$work/agent3.log" &
+start_agent "$work/agent3.log" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+	--credential-file "$work/forged" --kubeconfig "$work/agent-kc"
 a3=$!
 if wait_until 15 grep -q "not signed by this federation" "$work/ctl.log"; then
 	ok "forged cluster credential refused"
@@ -160,8 +151,8 @@ cp "$work/cred-b" "$work/cred-b.orig"
 badcred() { metric 'fed_tunnel_refused_total{reason="bad_credential"}'; }
 nsigned=$(badcred)
 signed_more() { [ "$(badcred)" -gt "${nsigned:-0}" ]; }
-"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
-	--credential-file "$work/cred-b" --kubeconfig "$work/agent-kc" 2>"$work/agent4.log" &
+start_agent "$work/agent4.log" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+	--credential-file "$work/cred-b" --kubeconfig "$work/agent-kc"
 a4=$!
 if wait_until 30 signed_more && cmp -s "$work/cred-b" "$work/cred-b.orig" &&
 	[ "$(kfc tun-b '{.status.conditions[?(@.type=="Ready")].reason}')" = AgentNotConnected ]; then
@@ -189,6 +180,7 @@ frame() { # TYPE STREAM LEN -> the 12-byte header, as printf escapes
 }
 hello="$(frame 1 0 12)\x00\x01\x00\x00\x00\x01\x00\x00\x00\x04\x00\x00"
 rogue() { # FRAMES [FRAMES a second later] (printf escapes) -> the host's answer, in hex
+	# the pauses are the frame timing under test (a second frame later), not waits
 	{ printf "$1"; sleep 1; printf "${2:-}"; sleep 1; } |
 		timeout 10 openssl s_client -quiet -connect 127.0.0.1:$tport \
 			-CAfile "$work/host-ca.crt" -verify_return_error 2>/dev/null | od -An -v -tx1 | tr -d ' \n' ||
@@ -200,7 +192,9 @@ ROGUE=$(openssl rand -hex 32)
 RHASH=$(printf '%s' "$ROGUE" | sha256sum | cut -d' ' -f1)
 k -n kube-system patch secret fed-tunnel --type merge -p \
 	"{\"stringData\":{\"bootstrap-$RHASH\":\"tun-b $(($(date +%s) + 600))\"}}" >/dev/null
-sleep 1 # the controller's informer has the new token
+# the controller's informer has the new token: nothing logs or counts
+# that, so there is no poll for it
+sleep 1
 ans=$(rogue "$hello$(frame 2 0 65)\x01$ROGUE$(frame 8 99 0)$(frame 6 101 5)hello" "$(frame 6 103 1073741824)")
 # RST (type 9, 4-byte payload) for streams 99 (0x63) and 101 (0x65), code 4: unknown stream
 if grep -q 09000000000000630000000400000004 <<<"$ans" && grep -q 09000000000000650000000400000004 <<<"$ans"; then

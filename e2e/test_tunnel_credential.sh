@@ -42,17 +42,14 @@ cleanup() {
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	km $M delete ns $NS --wait=false >/dev/null 2>&1 || true
 	km $M delete clusterrolebinding fed-agent-$NS --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-cred-controller.log" 2>/dev/null || true
 	cp "$work/agent.log" "${TMPDIR:-/tmp}/fed-e2e-cred-agent.log" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 # ---- the member side: namespace, ServiceAccount, the Secret's Role ----------
 raw() { kubectl --kubeconfig "$K" config view --raw -o jsonpath="$1"; }
@@ -85,31 +82,29 @@ tokenfile_kubeconfig "$work/agent-kc" "$SRV" "$CA" "$work/sa-token"
 # ---- the host: agent-mode Federation, one-time token, short lifetime --------
 tunnel_token $C
 fed_federate_agents $C
-start_controller() {
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--health-period 1 --health-timeout 1 --failure-threshold 3 \
-		--metrics-address 127.0.0.1:0 --leader-elect=false --tunnel-address "127.0.0.1:${tport:-0}" \
-		--tunnel-heartbeat 1 --tunnel-credential-lifetime $LIFETIME --log-level debug \
-		2>>"$work/ctl.log" &
-	cpid=$!
+ctl() {
+	start_controller -a "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 3 \
+		--leader-elect=false --tunnel-address "127.0.0.1:${tport:-0}" --tunnel-heartbeat 1 \
+		--tunnel-credential-lifetime $LIFETIME --log-level debug
 }
-start_controller
+ctl
 wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; cat "$work/ctl.log"; exit 1; }
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
 
-start_agent() {
-	env -u POD_NAMESPACE "$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport \
+agent() {
+	local FED_WRAP=(env -u POD_NAMESPACE)
+	start_agent -a "$work/agent.log" --host-address 127.0.0.1:$tport \
 		--host-ca-file "$work/host-ca.crt" --bootstrap-token-file "$work/token" \
 		--credential-secret $SECRET --namespace $NS --kubeconfig "$work/agent-kc" \
-		--heartbeat 1 --max-backoff 2 --log-level debug 2>>"$work/agent.log" &
+		--heartbeat 1 --max-backoff 2 --log-level debug
 	apid=$!
 }
 
 # ---- join: the credential lands in the member Secret --------------------------
 t0=$(now)
-start_agent
+agent
 if wait_eq 40 Connected status_of $C; then
 	ok "agent joined with the bootstrap token: $C Connected in $(since "$t0")s"
 else
@@ -180,7 +175,7 @@ writes=$(count "status: " "$work/ctl.log")
 kill "$apid"; wait "$apid" 2>/dev/null || true
 refused0=$(refusals)
 t0=$(now)
-start_agent
+agent
 if wait_until 20 grep -q "using the cluster credential stored in secret $NS/$SECRET" "$work/agent.log" &&
 	wait_eq 20 2 count 'connected to the host' "$work/agent.log" && wait_eq 20 Connected status_of $C; then
 	ok "restarted agent reconnected with the credential from the Secret in $(since "$t0")s"
@@ -217,14 +212,14 @@ fi
 n=$(metrics | sed -n 's/^fed_tunnel_refused_total{reason="expired_credential"} //p')
 [ "${n:-0}" -ge 1 ] && ok "/metrics counts it: fed_tunnel_refused_total{reason=\"expired_credential\"} $n" ||
 	bad "not counted: $(metrics | grep refused)"
-sleep 3
+sleep 3 # an absence: the retrying agent does not bring $C back in 3 s
 [ "$(status_of $C)" = Expired ] && ok "$C stays Expired while the agent retries" || bad "status: $(status_of $C)"
 kill -0 "$apid" && ok "agent keeps running (retrying with backoff)" || bad "agent exited"
 
 # ---- a controller restart keeps the expiry ---------------------------------------------
 kill "$cpid"; wait "$cpid" 2>/dev/null || true
 k -n $FNS delete kubefedcluster $C >/dev/null
-start_controller
+ctl
 if wait_eq 40 Expired status_of $C; then
 	ok "restarted controller shows $C Expired again (expiry from secret fed-tunnel)"
 else

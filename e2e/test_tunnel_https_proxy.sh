@@ -47,9 +47,7 @@ cleanup() {
 	ip netns del "$NETNS" 2>/dev/null || true
 	ip link del "$VH" 2>/dev/null || true
 	k delete ns $NS --wait=false >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	for p in ctl agent-badca agent-sysca agent-badpw agent-scheme agent tinyproxy stunnel; do
 		cp "$work/$p.log" "${TMPDIR:-/tmp}/fed-e2e-https-proxy-$p.log" 2>/dev/null || true
 	done
@@ -85,15 +83,12 @@ MCA=$(kubectl --kubeconfig "$MSTATE/kubeconfig" config view --raw -o jsonpath="{
 tokenfile_kubeconfig "$work/agent-kc" "$MSERVER" "$MCA" "$work/sa-token"
 
 # ---- the host: the tunnel on its loopback only ------------------------------------------
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 tunnel_token $C
 fed_federate_agents $C
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 2 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
+start_controller "$work/ctl.log" --health-period 2 --health-timeout 1 --failure-threshold 3 \
 	--leader-elect=false --tunnel-address "127.0.0.1:0" --tunnel-heartbeat 2 \
-	--tunnel-sans "IP:127.0.0.1" --log-level debug 2>"$work/ctl.log" &
-cpid=$!
+	--tunnel-sans "IP:127.0.0.1" --log-level debug
 wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; cat "$work/ctl.log"; exit 1; }
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
@@ -150,11 +145,11 @@ PROXY="https://$PXUSER:$PXPASS@$HOSTIP:$sport"
 # run_agent LOG HTTPS_PROXY [fed-agent flags...]: in the namespace; $! is the agent
 run_agent() {
 	local log=$1 px=$2; shift 2
-	HTTPS_PROXY="$px" NO_PROXY="localhost,.svc" ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" \
+	local FED_WRAP=(ip netns exec "$NETNS")
+	HTTPS_PROXY="$px" NO_PROXY="localhost,.svc" start_agent "$work/$log.log" \
 		--host-address "127.0.0.1:$tport" --host-ca-file "$work/host-ca.crt" \
 		--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-		--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug \
-		"$@" 2>"$work/$log.log" &
+		--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug "$@"
 	apid=$!
 }
 # refused LOG WHAT PATTERN: the agent logs PATTERN at least 3 times (it keeps

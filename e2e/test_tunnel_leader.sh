@@ -46,9 +46,7 @@ cleanup() {
 	km member2 delete ns $NS --wait=false >/dev/null 2>&1 || true
 	k -n $FNS delete lease $LEASE --ignore-not-found >/dev/null 2>&1 || true
 	k -n $FNS delete pod fed-e2e-tunlead-$$ --ignore-not-found --wait=false >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-tunlead --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-tunlead --ignore-not-found >/dev/null 2>&1 || true
 	for f in "$work"/*.log; do
@@ -58,8 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 # a free port for the one tunnel address both replicas are given
 TPORT=
@@ -109,25 +106,22 @@ spec:
 EOF
 done
 start_ctl() { # NAME (its Pod's name)
-	POD_NAME=$1 POD_NAMESPACE=$NS "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host \
-		--client-ip 127.0.0.1 --health-period 1 --health-timeout 1 --failure-threshold 3 \
-		--metrics-address 127.0.0.1:0 --leader-elect-lease-name $LEASE \
+	POD_NAME=$1 POD_NAMESPACE=$NS start_controller -a "$work/$1.log" --health-period 1 \
+		--health-timeout 1 --failure-threshold 3 --leader-elect-lease-name $LEASE \
 		--leader-elect-lease-duration 4 --leader-elect-renew-deadline 3 \
 		--leader-elect-retry-period 1 --tunnel-address 127.0.0.1:$TPORT --tunnel-heartbeat 1 \
-		--log-level debug 2>>"$work/$1.log" &
-	pids+=($!)
+		--log-level debug
 	eval "pid_${1//-/_}=$!"
 }
 
 # ---- two agent replicas, started first: their backoff grows meanwhile ---------
-start_agent() { # N
-	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$TPORT --host-ca-file "$work/host-ca.crt" \
-		--bootstrap-token-file "$work/token$1" --credential-file "$work/cred$1" \
-		--kubeconfig "$work/agent-kc" --heartbeat 1 --log-level debug 2>>"$work/agent$1.log" &
-	pids+=($!)
+agent() { # N
+	start_agent -a "$work/agent$1.log" --host-address 127.0.0.1:$TPORT \
+		--host-ca-file "$work/host-ca.crt" --bootstrap-token-file "$work/token$1" \
+		--credential-file "$work/cred$1" --kubeconfig "$work/agent-kc" --heartbeat 1 --log-level debug
 }
-start_agent 1
-start_agent 2
+agent 1
+agent 2
 if wait_until 40 grep -q "(attempt 4)" "$work/agent1.log" &&
 	wait_until 40 grep -q "(attempt 4)" "$work/agent2.log"; then
 	ok "both agents retry with a grown backoff while no controller serves (attempt 4)"
@@ -266,6 +260,8 @@ k -n $FNS create role fed-e2e-lease-$$ --verb=get,list,watch,update --resource=l
 	--resource-name=$LEASE >/dev/null
 k -n $FNS create rolebinding fed-e2e-lease-$$ --role=fed-e2e-lease-$$ \
 	--serviceaccount=$FNS:fed-controller >/dev/null
+# not start_controller: this one runs as the ServiceAccount, from its own
+# kubeconfig, with none of the local process's address options
 start_sa_ctl() { # LOG POD_NAME POD_NAMESPACE
 	POD_NAME=$2 POD_NAMESPACE=$3 "$FED_BIN_DIR/fed-controller" --kubeconfig "$work/ctl-kc" \
 		--metrics-address off --leader-elect-lease-name $LEASE --leader-elect-lease-duration 4 \

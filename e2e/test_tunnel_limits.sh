@@ -28,9 +28,7 @@ cleanup() {
 	collect_artifacts "$work" || true
 	for p in "${APIDS[@]}" "${HOLDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-lim --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-lim --ignore-not-found >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-limits-controller.log" 2>/dev/null || true
@@ -39,8 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 km member2 -n default create sa fed-agent-lim >/dev/null
 km member2 create clusterrolebinding fed-agent-lim --clusterrole=cluster-admin \
 	--serviceaccount=default:fed-agent-lim >/dev/null
@@ -50,20 +47,18 @@ tunnel_token $C
 cp "$work/token" "$work/token1"
 fed_federate_agents $C
 
-start_controller() { # LOG [ARGS...]
+ctl() { # LOG [ARGS...]
 	local log=$1; shift
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-		--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 "$@" 2>"$log" &
-	cpid=$!
+	start_controller "$log" --health-period 1 --health-timeout 1 --failure-threshold 3 \
+		--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 "$@"
 	wait_until 30 grep -q "serving fed-agents" "$log" || { bad "tunnel not served"; cat "$log"; exit 1; }
 	tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$log" | sed -n 1p)
 	mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$log" | sed -n 1p)
 }
-start_agent() { # N --bootstrap-token-file F | --credential-file F ...
+agent() { # N --bootstrap-token-file F | --credential-file F ...
 	local n=$1; shift
-	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
-		--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 "$@" 2>>"$work/agent$n.log" &
+	agent -a "$work/agent$n.log" --host-address 127.0.0.1:$tport \
+		--host-ca-file "$work/host-ca.crt" --kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 "$@"
 	APIDS[$n]=$!
 }
 stop_agent() { kill "${APIDS[$1]}" 2>/dev/null || true; wait "${APIDS[$1]}" 2>/dev/null || true; }
@@ -108,15 +103,15 @@ hold() { # NAME SRC N HOLD_SECONDS
 }
 held() { sed -n 's/^\(closed=.*\)/\1/p' "$work/$1.out"; }
 
-start_controller "$work/ctl.log" --tunnel-max-pending $MAXP --tunnel-max-pending-per-ip $MAXIP
+ctl "$work/ctl.log" --tunnel-max-pending $MAXP --tunnel-max-pending-per-ip $MAXIP
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
 
 # ---- finding 14: one agent more than --tunnel-max-agents-per-cluster -------------
-start_agent 1 --bootstrap-token-file "$work/token1" --credential-file "$work/cred1"
+agent 1 --bootstrap-token-file "$work/token1" --credential-file "$work/cred1"
 wait_eq 30 1 agents || { bad "first agent: $(tail -3 "$work/agent1.log")"; exit 1; }
 for n in $(seq 2 $MAXA); do
 	cp "$work/cred1" "$work/cred$n"
-	start_agent "$n" --credential-file "$work/cred$n"
+	agent "$n" --credential-file "$work/cred$n"
 done
 wait_eq 60 $MAXA agents && ok "$MAXA agents of $C connected" || bad "agents: $(agents)"
 # a fresh token, for one agent more
@@ -130,7 +125,7 @@ wait_until 10 in_secret "$H9" || bad "token not added"
 surplus() { metric 'fed_tunnel_refused_total{reason="too_many_agents"}'; }
 nrefused=$(surplus)
 refused_more() { [ "$(surplus)" -gt "${nrefused:-0}" ]; }
-start_agent 9 --bootstrap-token-file "$work/token9" --credential-file "$work/cred9"
+agent 9 --bootstrap-token-file "$work/token9" --credential-file "$work/cred9"
 if wait_until 20 refused_more && in_secret "$H9" && [ ! -e "$work/cred9" ] && [ "$(agents)" = $MAXA ]; then
 	ok "agent $((MAXA + 1)) refused: $(grep -o 'authentication refused: .*' "$work/ctl.log" | tail -1); its token still in the Secret"
 else
@@ -157,7 +152,7 @@ hold b 127.0.0.3 $MAXIP 12
 [ "$(held b)" = "closed=0 open=$MAXIP" ] &&
 	ok "127.0.0.3 still gets in under its own count: $(held b)" || bad "127.0.0.3: $(held b)"
 # 2 x MAXIP pending now, below MAXP: a real agent still connects
-start_agent 10 --credential-file "$work/cred1"
+agent 10 --credential-file "$work/cred1"
 if wait_eq 20 1 agents && ! grep -q released "$work/a.out"; then
 	ok "a real agent connects meanwhile"
 else
@@ -182,7 +177,7 @@ cpid=
 [ $rc = 0 ] && ok "controller exits cleanly on SIGTERM (under ASan: no leak)" || bad "controller exit code $rc"
 
 # ---- finding 5: out of descriptors, accept rests instead of spinning -------------
-start_controller "$work/ctl2.log"
+ctl "$work/ctl2.log"
 nfd=$(ls /proc/$cpid/fd | wc -l)
 LIMIT=$((nfd + 12))
 prlimit --pid "$cpid" --nofile=$LIMIT:$LIMIT

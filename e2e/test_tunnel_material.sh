@@ -21,9 +21,7 @@ cleanup() {
 	collect_artifacts "$work" || true
 	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-mat --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-mat --ignore-not-found >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-material-controller.log" 2>/dev/null || true
@@ -31,8 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 km member2 -n default create sa fed-agent-mat >/dev/null
 km member2 create clusterrolebinding fed-agent-mat --clusterrole=cluster-admin \
 	--serviceaccount=default:fed-agent-mat >/dev/null
@@ -51,10 +48,8 @@ secret() { # IMMUTABLE
 }
 secret true | k apply -f - >/dev/null
 
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 2>"$work/ctl.log" &
-cpid=$!
+start_controller "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 3 \
+	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1
 failed_writes() { count "writing generated material to secret .*immutable" "$work/ctl.log"; }
 twice() { [ "$(failed_writes)" -ge 2 ]; }
 if wait_until 30 twice; then
@@ -75,9 +70,9 @@ else
 fi
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
-"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+start_agent "$work/agent.log" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
 	--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-	--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 2>"$work/agent.log" &
+	--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2
 apid=$!
 if wait_eq 40 Connected status_of $C; then
 	ok "an agent joined with the token kept in the Secret: $C Connected"

@@ -44,9 +44,7 @@ cleanup() {
 	ip netns del "$NETNS" 2>/dev/null || true
 	ip link del "$VH" 2>/dev/null || true
 	k delete ns $NS --wait=false >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-netns-controller.log" 2>/dev/null || true
 	cp "$work/agent.log" "${TMPDIR:-/tmp}/fed-e2e-tunnel-netns-agent.log" 2>/dev/null || true
 	rm -rf "$work"
@@ -80,17 +78,12 @@ else
 fi
 
 # ---- the host --------------------------------------------------------------------
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'; }
 tport=$(free_port)
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 2 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
+start_controller "$work/ctl.log" --health-period 2 --health-timeout 1 --failure-threshold 3 \
 	--leader-elect=false --tunnel-address "0.0.0.0:$tport" --tunnel-heartbeat 2 \
-	--tunnel-sans "IP:$HOSTIP,IP:127.0.0.1" --log-level debug 2>"$work/ctl.log" &
-cpid=$!
+	--tunnel-sans "IP:$HOSTIP,IP:127.0.0.1" --log-level debug
 
 # ---- fedctl join --mode agent; agent.yaml created in the private cluster ---------------
 fedctl() { "$FED_BIN_DIR/fedctl" --kubeconfig "$K" --host-cluster-context host "$@"; }
@@ -119,8 +112,9 @@ printf '%s\n' "${args[@]}" >"$work/pod/args"
 # ---- the agent dials out -----------------------------------------------------------
 t0=$(now)
 # ip netns exec execs the agent: $! is the agent itself
-POD_NAMESPACE=$FNS ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" "${args[@]}" \
-	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug 2>"$work/agent.log" &
+FED_WRAP=(ip netns exec "$NETNS") # both agents of this test run in the namespace
+POD_NAMESPACE=$FNS start_agent "$work/agent.log" "${args[@]}" \
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug
 apid=$!
 if wait_eq 40 Connected status_of $C; then
 	ok "agent in the namespace joined: $C Ready/Connected through the tunnel in $(since "$t0")s ($(kfc $C '{.status.kubernetesVersion}'))"
@@ -236,9 +230,8 @@ t0=$(now)
 # loopback, so only the proxy (on the host) can reach it
 # (its credential is in the member's Secret now; the token is spent)
 HTTPS_PROXY="http://$HOSTIP:$pport" NO_PROXY="localhost,.svc" POD_NAMESPACE=$FNS \
-	ip netns exec "$NETNS" "$FED_BIN_DIR/fed-agent" "${args[@]/--host-address=*/--host-address=127.0.0.1:$tport}" \
-	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug \
-	2>"$work/agent-proxy.log" &
+	start_agent "$work/agent-proxy.log" "${args[@]/--host-address=*/--host-address=127.0.0.1:$tport}" \
+	--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 4 --log-level debug
 apid=$!
 if wait_eq 40 Connected status_of $C; then
 	ok "agent through tinyproxy: $C Connected again in $(since "$t0")s"

@@ -51,10 +51,8 @@ cleanup() {
 	k delete validatingadmissionpolicy $VAP --ignore-not-found >/dev/null 2>&1 || true
 	k delete ns $NS --wait=false >/dev/null 2>&1 || true
 	k -n $FNS delete lease $LEASE --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
+	fed_unfederate
 	k -n $FNS delete svc fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
 	km member2 delete ns $NS-after-rotate --wait=false >/dev/null 2>&1 || true
 	km member2 -n default delete sa fed-agent-revoke --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-revoke --ignore-not-found >/dev/null 2>&1 || true
@@ -65,10 +63,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null
-k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_reset
+fed_install_local
 
 TPORT=
 for p in $(shuf -i 20000-39999 -n 50); do
@@ -96,23 +92,18 @@ k -n kube-system patch secret fed-tunnel --type merge -p "{\"data\":{
 start_ctl() { # LOGNAME [leader election args...]
 	local name=$1
 	shift
-	POD_NAME=$name POD_NAMESPACE=$NS "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host \
-		--client-ip 127.0.0.1 --health-period 1 --health-timeout 1 --failure-threshold 3 \
-		--metrics-address 127.0.0.1:0 --tunnel-address 127.0.0.1:$TPORT --tunnel-heartbeat 1 \
-		--tunnel-label-pod=false --log-level debug "${@:---leader-elect=false}" 2>>"$work/$name.log" &
-	cpid=$!
-	pids+=($cpid)
+	POD_NAME=$name POD_NAMESPACE=$NS start_controller -a "$work/$name.log" --health-period 1 \
+		--health-timeout 1 --failure-threshold 3 --tunnel-address 127.0.0.1:$TPORT \
+		--tunnel-heartbeat 1 --tunnel-label-pod=false --log-level debug "${@:---leader-elect=false}"
 }
 serving() { # LOGNAME [how many times]
 	[ "$(count "serving fed-agents" "$work/$1.log")" -ge "${2:-1}" ]
 }
-start_agent() { # NAME TOKENFILE: credential in $work/cred-NAME; sets apid
-	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$TPORT --host-ca-file "$work/host-ca.crt" \
-		--bootstrap-token-file "$2" --credential-file "$work/cred-$1" \
-		--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 --log-level debug \
-		2>>"$work/agent-$1.log" &
+agent() { # NAME TOKENFILE: credential in $work/cred-NAME; sets apid
+	start_agent -a "$work/agent-$1.log" --host-address 127.0.0.1:$TPORT \
+		--host-ca-file "$work/host-ca.crt" --bootstrap-token-file "$2" --credential-file "$work/cred-$1" \
+		--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 --log-level debug
 	apid=$!
-	pids+=($apid)
 	eval "pid_${1//-/_}=$apid"
 }
 connections() { count "connected to the host" "$work/agent-$1.log"; }
@@ -155,7 +146,7 @@ wait_until 30 denied && ok "policy $VAP denies removing token A from the Secret"
 
 start_ctl ctl
 wait_until 30 serving ctl || { bad "tunnel not served: $(tail -5 "$work/ctl.log")"; exit 1; }
-start_agent a1 "$work/token-a"
+agent a1 "$work/token-a"
 t0=$(now)
 if wait_until 30 ge 1 refused token_not_spent; then
 	ok "token A not removable: AUTH refused as retryable after $(since "$t0")s (token_not_spent $(refused token_not_spent))"
@@ -183,13 +174,13 @@ kill -9 "$cpid"
 wait "$cpid" 2>/dev/null || true
 start_ctl ctl
 wait_until 30 serving ctl 2 || { bad "tunnel not served after restart"; exit 1; }
-start_agent r1 "$work/token-a"
+agent r1 "$work/token-a"
 if wait_until 30 ge 1 refused bad_token; then
 	ok "after a controller restart, replayed token A refused (bad_token $(refused bad_token))"
 else
 	bad "replayed token A not refused after restart"
 fi
-sleep 2
+sleep 2 # an absence: no credential for the replay within 2 s
 [ ! -e "$work/cred-r1" ] && [ "$(connections r1)" = 0 ] && ok "the replaying agent got no credential" ||
 	bad "the replay after restart was accepted: credential issued to r1 ($(connections r1) connections)"
 kill "$pid_r1" 2>/dev/null || true
@@ -212,7 +203,7 @@ pid_la=$cpid
 wait_until 30 serving la || { bad "la does not serve"; exit 1; }
 start_ctl lb "${LE[@]}"
 pid_lb=$cpid
-start_agent b1 "$work/token-b"
+agent b1 "$work/token-b"
 if CTL=la wait_eq 30 2 agents && wait_until 10 test -s "$work/cred-b1"; then
 	ok "agent b1 spent token B on leader la (2 agents there)"
 else
@@ -221,13 +212,13 @@ fi
 kill -9 "$pid_la"
 wait "$pid_la" 2>/dev/null || true
 wait_until 40 serving lb || bad "lb did not take over"
-start_agent r2 "$work/token-b"
+agent r2 "$work/token-b"
 if CTL=lb wait_until 30 ge 1 refused bad_token; then
 	ok "after a leader failover, replayed token B refused by the new leader (bad_token $(CTL=lb refused bad_token))"
 else
 	bad "replayed token B not refused by the new leader"
 fi
-sleep 2
+sleep 2 # an absence: no credential for the replay within 2 s
 [ ! -e "$work/cred-r2" ] && [ "$(connections r2)" = 0 ] && ok "the replaying agent got no credential from the new leader" ||
 	bad "the replay after failover was accepted"
 kill "$pid_r2" "$pid_b1" 2>/dev/null || true
@@ -264,7 +255,7 @@ fi
 awk '/^kind: Secret/ { s = 1 } s && $1 == "token:" { print $2; exit }' "$work/agent.yaml" | base64 -d >"$work/token-n"
 [ -s "$work/token-n" ] || bad "no token in agent.yaml"
 revoked0=$(refused revoked_credential)
-start_agent n1 "$work/token-n"
+agent n1 "$work/token-n"
 if wait_eq 40 Connected status_of && wait_until 10 test -s "$work/cred-n1"; then
 	ok "the re-joined agent n1 connected with the new token"
 else
@@ -272,7 +263,7 @@ else
 fi
 # the old agent, still running, still presents its revoked credential
 cp "$work/cred-a1.old" "$work/cred-o1"
-start_agent o1 /dev/null
+agent o1 /dev/null
 if wait_until 30 ge $((revoked0 + 1)) refused revoked_credential && [ "$(connections o1)" = 0 ]; then
 	ok "the old credential is refused after the re-join (revoked_credential $(refused revoked_credential))"
 else
@@ -303,14 +294,14 @@ else
 	bad "credential file unchanged after rotate"
 fi
 cp "$work/cred-n1.before" "$work/cred-s1"
-start_agent s1 /dev/null
+agent s1 /dev/null
 if wait_until 30 ge $((revoked0 + 1)) refused revoked_credential && [ "$(connections s1)" = 0 ]; then
 	ok "the pre-rotate credential, presented by a second agent, is refused (revoked_credential $(refused revoked_credential))"
 else
 	bad "old credential after rotate: $(refused revoked_credential) refusals, $(connections s1) connections"
 fi
 kill "$pid_s1" 2>/dev/null || true
-sleep 2
+sleep 2 # an absence: n1 keeps its one connection for 2 s after the refusal
 if [ "$(status_of)" = Connected ] && [ "$(agents)" = 1 ] && [ "$(connections n1)" = "$conn_n1" ] &&
 	[ "$(count "disconnected" "$work/ctl.log")" = "$disc0" ] && [ "$(count "reset" "$work/agent-n1.log")" = "$resets0" ]; then
 	ok "n1 stayed Connected on its one connection (no reconnect, no disconnect, no stream reset)"
@@ -340,7 +331,7 @@ else
 	bad "no new credential after the key change: $(grep -i 'credential-key' "$work/ctl.log" | tail -2)"
 fi
 cp "$work/cred-n1.before" "$work/cred-s2"
-start_agent s2 /dev/null
+agent s2 /dev/null
 if wait_until 30 ge $((bad0 + 1)) refused bad_credential && [ "$(connections s2)" = 0 ]; then
 	ok "a credential under the old key is refused (bad_credential $(refused bad_credential))"
 else
@@ -360,10 +351,9 @@ k -n kube-system patch secret fed-tunnel --type merge -p "{\"data\":{
 	\"tls.crt\":\"$(base64 -w0 "$work/host-ca2.crt")\",\"tls.key\":\"$(base64 -w0 "$work/tls2.key")\"}}" >/dev/null
 start_agent_ca() { # NAME CA_FILE: with a copy of n1's credential
 	cp "$work/cred-n1" "$work/cred-$1"
-	"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$TPORT --host-ca-file "$2" \
+	start_agent -a "$work/agent-$1.log" --host-address 127.0.0.1:$TPORT --host-ca-file "$2" \
 		--credential-file "$work/cred-$1" --kubeconfig "$work/agent-kc" --heartbeat 1 \
-		--max-backoff 2 --log-level debug 2>>"$work/agent-$1.log" &
-	pids+=($!)
+		--max-backoff 2 --log-level debug
 	eval "pid_$1=$!"
 }
 start_agent_ca cnew "$work/host-ca2.crt"

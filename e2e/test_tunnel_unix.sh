@@ -29,9 +29,7 @@ cleanup() {
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	km member2 delete ns $NS --wait=false >/dev/null 2>&1 || true
 	k delete ns $NS --wait=false >/dev/null 2>&1 || true
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-unix --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-unix --ignore-not-found >/dev/null 2>&1 || true
 	cp "$work/ctl.log" "${TMPDIR:-/tmp}/fed-e2e-unix-controller.log" 2>/dev/null || true
@@ -51,8 +49,7 @@ tcp_listen_ports() { # PID
 # As uid/gid 65534: GET /version through a Unix socket or a TCP port; prints the HTTP code.
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups curl -s -o /dev/null -w '%{http_code}' -m 3 "$@" 2>/dev/null || true; }
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 # ---- the agent's ServiceAccount on member2 ---------------------------------------
 km member2 -n default create sa fed-agent-unix >/dev/null
@@ -65,20 +62,17 @@ fed_federate_agents $C
 
 # ---- the default socket directory ---------------------------------------------------
 start_ctl() { # extra args
-	"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-		--health-period 1 --health-timeout 1 --failure-threshold 3 --metrics-address 127.0.0.1:0 \
-		--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 "$@" \
-		2>>"$work/ctl.log" &
-	cpid=$!
+	start_controller -a "$work/ctl.log" --health-period 1 --health-timeout 1 --failure-threshold 3 \
+		--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 1 "$@"
 }
 start_ctl
 wait_until 30 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; tail "$work/ctl.log"; exit 1; }
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 mport=$(sed -n 's/.*serving .* port \([0-9]*\).*/\1/p' "$work/ctl.log" | grep -vx "$tport" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
-"$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
+start_agent -a "$work/agent.log" --host-address 127.0.0.1:$tport --host-ca-file "$work/host-ca.crt" \
 	--bootstrap-token-file "$work/token" --credential-file "$work/cred" \
-	--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 2>>"$work/agent.log" &
+	--kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2
 apid=$!
 if wait_eq 40 Connected status_of $C; then
 	ok "$C Connected through the tunnel"
@@ -160,6 +154,8 @@ cpid=
 [ -d "$dir" ] && [ ! -e "$dir/$C.sock" ] && ok "a given --tunnel-socket-dir is kept at exit, its sockets removed" ||
 	bad "after exit: $(ls -la "$dir" 2>&1)"
 
+# not start_controller: a start that must fail, run in the foreground for
+# its exit status and message
 refused() { # DESCRIPTION DIR WANT_IN_MESSAGE
 	local out rc=0
 	out=$(timeout 20 "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host \

@@ -22,9 +22,7 @@ cleanup() {
 	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	for c in host member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	km member2 -n default delete sa fed-agent-vg --ignore-not-found >/dev/null 2>&1 || true
 	km member2 delete clusterrolebinding fed-agent-vg --ignore-not-found >/dev/null 2>&1 || true
 	rm -rf "$work"
@@ -45,10 +43,7 @@ stopped_clean() { # pid vlog name
 	fi
 }
 
-k apply -f "$root/manifests/" >/dev/null
-k wait --for condition=established crd --all --timeout=60s >/dev/null
-k apply -f "$root/manifests/types/" >/dev/null
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null
+fed_install_local
 
 km member2 -n default create sa fed-agent-vg >/dev/null
 km member2 create clusterrolebinding fed-agent-vg --clusterrole=cluster-admin \
@@ -58,22 +53,22 @@ tokenfile_kubeconfig "$work/agent-kc" "$(srv member2)" "$(ca_data member2)" "$wo
 
 tunnel_token $C
 fed_federate_agents $C
-"${VG[@]}" --log-file="$work/ctl.vg" "$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host \
-	--client-ip 127.0.0.1 --health-period 2 --health-timeout 2 --failure-threshold 3 \
-	--metrics-address 127.0.0.1:0 --leader-elect=false --tunnel-address 127.0.0.1:0 \
-	--tunnel-heartbeat 2 --log-level debug 2>"$work/ctl.log" &
-cpid=$!
+FED_WRAP=("${VG[@]}" --log-file="$work/ctl.vg")
+start_controller "$work/ctl.log" --health-period 2 --health-timeout 2 --failure-threshold 3 \
+	--leader-elect=false --tunnel-address 127.0.0.1:0 --tunnel-heartbeat 2 --log-level debug
+FED_WRAP=()
 wait_until 120 grep -q "serving fed-agents" "$work/ctl.log" || { bad "tunnel not served"; tail -20 "$work/ctl.log"; exit 1; }
 tport=$(sed -n 's/.*serving fed-agents on .* (port \([0-9]*\)).*/\1/p' "$work/ctl.log" | sed -n 1p)
 k -n kube-system get secret fed-tunnel -o jsonpath='{.data.tls\.crt}' | base64 -d >"$work/host-ca.crt"
 
-start_agent() { # name token-file
-	"${VG[@]}" --log-file="$work/$1.vg" "$FED_BIN_DIR/fed-agent" --host-address 127.0.0.1:$tport \
+agent() { # name token-file
+	local FED_WRAP=("${VG[@]}" --log-file="$work/$1.vg")
+	start_agent "$work/$1.log" --host-address 127.0.0.1:$tport \
 		--host-ca-file "$work/host-ca.crt" --bootstrap-token-file "$2" --credential-file "$work/cred" \
-		--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug 2>"$work/$1.log" &
+		--kubeconfig "$work/agent-kc" --heartbeat 2 --max-backoff 2 --log-level debug
 	apid=$!
 }
-start_agent agent1 "$work/token"
+agent agent1 "$work/token"
 if wait_eq 120 Connected status_of $C; then
 	ok "agent under valgrind joined: $C Connected through the tunnel"
 else
@@ -88,12 +83,12 @@ stopped_clean "$apid" "$work/agent1.vg" "fed-agent (after bootstrap, propagation
 # a replay of the spent token (refused), then the agent again with its credential
 cp "$work/cred" "$work/cred.keep"
 rm -f "$work/cred"
-start_agent agent2 "$work/token"
+agent agent2 "$work/token"
 wait_until 90 grep -q "bootstrap token already used" "$work/ctl.log" && ok "replayed token refused" ||
 	bad "replay not refused"
 stopped_clean "$apid" "$work/agent2.vg" "fed-agent (refused with GOAWAY, retrying)"
 cp "$work/cred.keep" "$work/cred"
-start_agent agent3 "$work/token"
+agent agent3 "$work/token"
 # the host must hold agent3's connection (the status may still say
 # Connected from agent1): its second "agent ... connected" line
 connections() { grep -c "\[$C\] tunnel: agent .* connected" "$work/ctl.log" || true; }

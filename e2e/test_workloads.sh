@@ -27,9 +27,7 @@ t0=$(now)
 echo "clusters up in $(since "$t0")s"
 fed_install
 fed_federate wl1 wl2
-"$FED_BIN_DIR/fed-controller" --kubeconfig "$K" --context host --client-ip 127.0.0.1 \
-	--health-period 2 --metrics-address 127.0.0.1:0 --leader-elect=false 2>"$S/ctl.log" &
-cpid=$!
+start_controller "$S/ctl.log" --health-period 2 --leader-elect=false
 
 k create ns $NS >/dev/null
 cat <<EOF | k apply -f - >/dev/null
