@@ -126,10 +126,11 @@ int cmd_completion(struct fedctl *ctx, int argc, char **argv)
 {
 	char *args[1];
 	int nargs, ret;
+	const struct fedctl_spec spec = {usage, examples, NULL};
+	bool stop;
 
-	ret = fedctl_parse(ctx, usage, examples, NULL, argc, argv, args, 1, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 1, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (nargs != 1 || (strcmp(args[0], "bash") && strcmp(args[0], "zsh"))) {
 		fprintf(stderr, "error: completion needs the shell: bash or zsh\nUsage: %s\n",
 		        usage);

@@ -309,24 +309,24 @@ out:
 
 int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 {
-	const char *cluster_ctx = NULL, *wait_s = "30s";
+	const char *cluster_ctx = NULL, *wait_s = NULL;
 	bool force = false, orphan = false, dry_run = false;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "cluster-context", 0, &cluster_ctx, "CTX",
-	     "kubeconfig context of the member (default: NAME)", NULL},
+	     "kubeconfig context of the member (unset: NAME)", NULL},
 	    {FED_OPT_BOOL, "force", 0, &force, NULL,
 	     "finish on the host even when the member cannot be reached (says what is left "
 	     "there)",
 	     NULL},
 	    {FED_OPT_BOOL, "orphan", 0, &orphan, NULL,
 	     "leave the propagated copies of federated resources running in the member, "
-	     "without the kubefed.io/managed label (default: delete them)",
+	     "without the kubefed.io/managed label (unset: they are deleted)",
 	     NULL},
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "only print what would be done", NULL},
 	    {FED_OPT_STRING, "wait", 0, &wait_s, "DURATION",
 	     "wait this long for fed-controller to let go of the cluster (remove its "
-	     "KubeFedCluster) before the member is cleaned (default 30s; 0: do not wait)",
-	     NULL},
+	     "KubeFedCluster) before the member is cleaned (0: do not wait)",
+	     "30s"},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT, merr = FED_ERROR_INIT;
@@ -342,12 +342,13 @@ int cmd_delete(struct fedctl *ctx, int argc, char **argv)
 	double wait_for = 0;
 	int nargs, ret, rc = EXIT_FAIL;
 	size_t k;
+	const struct fedctl_spec spec = {usage, examples, opts};
+	bool stop;
 
 	fed_rest_config_init(&hcfg);
 	fed_rest_config_init(&mcfg);
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 1, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 1, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (nargs != 1) {
 		fprintf(stderr, "error: delete needs the cluster's NAME\nUsage: %s\n", usage);
 		return EXIT_USAGE;

@@ -115,7 +115,7 @@ int cmd_describe(struct fedctl *ctx, int argc, char **argv)
 {
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_federation *fed = NULL;
-	const struct fed_cluster_spec *spec = NULL;
+	const struct fed_cluster_spec *cspec = NULL;
 	struct fed_kube_client *host;
 	struct fed_buf out = FED_BUF_INIT, q = FED_BUF_INIT;
 	cJSON *d, *kfc, *events;
@@ -123,10 +123,11 @@ int cmd_describe(struct fedctl *ctx, int argc, char **argv)
 	const char *name;
 	size_t i;
 	int nargs, ret;
+	const struct fedctl_spec spec = {usage, examples, NULL};
+	bool stop;
 
-	ret = fedctl_parse(ctx, usage, examples, NULL, argc, argv, args, 2, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 2, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (nargs != 1) {
 		fprintf(stderr, "error: %s\nUsage: %s\n",
 		        nargs ? "describe takes one cluster name" : "which cluster? give its name",
@@ -138,10 +139,10 @@ int cmd_describe(struct fedctl *ctx, int argc, char **argv)
 		return fedctl_fail(&err);
 	if (fedctl_load_federation(ctx, host, &fed, &err))
 		return fedctl_fail(&err);
-	for (i = 0; fed && i < fed->n && !spec; i++)
+	for (i = 0; fed && i < fed->n && !cspec; i++)
 		if (fed->clusters[i].name && !strcmp(fed->clusters[i].name, name))
-			spec = &fed->clusters[i];
-	if (!spec) {
+			cspec = &fed->clusters[i];
+	if (!cspec) {
 		fed_federation_free(fed);
 		fprintf(
 		    stderr,
@@ -152,7 +153,7 @@ int cmd_describe(struct fedctl *ctx, int argc, char **argv)
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "name", name);
 	cJSON_AddStringToObject(d, "namespace", ctx->fed_namespace);
-	cJSON_AddItemToObject(d, "entry", entry_json(spec));
+	cJSON_AddItemToObject(d, "entry", entry_json(cspec));
 	fed_federation_free(fed);
 
 	snprintf(path, sizeof(path),

@@ -29,7 +29,7 @@ static const char disable_examples[] =
 #define CRD_PATH "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 #define MEMBER_ROLE_DIR_HELP                                                                       \
 	"where the updated role of a member whose context (named like the cluster) does not "      \
-	"answer from here is written, to apply there (default: the current directory)"
+	"answer from here is written, to apply there"
 
 /* Server-side apply of obj at path (field manager fedctl); one line. */
 static int apply(struct fedctl *ctx, struct fed_kube_client *host, const char *what,
@@ -99,13 +99,13 @@ static void to_target(const struct fedctl_type *d, struct fed_api_resource *t)
 
 int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 {
-	const char *output = NULL, *role_dir = ".";
+	const char *output = NULL, *role_dir = NULL;
 	bool dry_run = false;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
 	     "yaml or json: print the CRD and the FederatedTypeConfig, apply nothing", NULL},
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done", NULL},
-	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP, NULL},
+	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP, "."},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
@@ -118,12 +118,13 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv)
 	cJSON *crd = NULL, *ftc = NULL;
 	char *args[1], path[1024], what[512];
 	int nargs, ret, rc = EXIT_FAIL, i;
+	const struct fedctl_spec spec = {enable_usage, enable_examples, opts};
+	bool stop;
 
 	memset(&d, 0, sizeof(d));
 	memset(&t, 0, sizeof(t));
-	ret = fedctl_parse(ctx, enable_usage, enable_examples, opts, argc, argv, args, 1, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 1, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (nargs != 1) {
 		fprintf(stderr,
 		        "error: enable needs the TYPE (e.g. configmaps, widgets.example.com)"
@@ -232,14 +233,14 @@ out:
 int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 {
 	bool dry_run = false, delete_crd = false;
-	const char *role_dir = ".";
+	const char *role_dir = NULL;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_BOOL, "delete-crd", 0, &delete_crd, NULL,
 	     "also delete the Federated<Kind> CRD, and with it every federated object of the "
 	     "type",
 	     NULL},
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be done", NULL},
-	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP, NULL},
+	    {FED_OPT_STRING, "member-role-dir", 0, &role_dir, "DIR", MEMBER_ROLE_DIR_HELP, "."},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
@@ -249,13 +250,14 @@ int cmd_disable(struct fedctl *ctx, int argc, char **argv)
 	cJSON *ftc = NULL;
 	char *args[1], path[1024], name[600], crd_name[600];
 	int nargs, ret, rc = EXIT_FAIL;
+	const struct fedctl_spec spec = {disable_usage, disable_examples, opts};
+	bool stop;
 
 	memset(&d, 0, sizeof(d));
 	memset(&t, 0, sizeof(t));
 	crd_name[0] = '\0';
-	ret = fedctl_parse(ctx, disable_usage, disable_examples, opts, argc, argv, args, 1, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 1, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (nargs != 1) {
 		fprintf(stderr, "error: disable needs the TYPE\nUsage: %s\n", disable_usage);
 		return EXIT_USAGE;

@@ -250,7 +250,7 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 	bool with_contents = false, dry_run = false;
 	const struct fed_opt opts[] = {
 	    {FED_OPT_STRING, "namespace", 'n', &ns, "NS",
-	     "namespace of the object (default: the context's, else default)", NULL},
+	     "namespace of the object (unset: the context's, else default)", NULL},
 	    {FED_OPT_BOOL, "contents", 0, &with_contents, NULL,
 	     "with KIND namespace: also every object in it of an enabled namespaced type", NULL},
 	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
@@ -269,12 +269,13 @@ int cmd_federate(struct fedctl *ctx, int argc, char **argv)
 	char *args[2], *data = NULL;
 	int nargs, ret, rc = EXIT_FAIL;
 	size_t i, len = 0;
+	const struct fedctl_spec spec = {usage, examples, opts};
+	bool stop;
 
 	memset(&f, 0, sizeof(f));
 	memset(&d, 0, sizeof(d));
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 2, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 2, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if ((file && nargs) || (!file && nargs != 2)) {
 		fprintf(stderr, "error: federate needs KIND NAME, or -f FILE\nUsage: %s\n", usage);
 		return EXIT_USAGE;

@@ -147,8 +147,8 @@ int cmd_list(struct fedctl *ctx, int argc, char **argv)
 {
 	const char *output = NULL;
 	const struct fed_opt opts[] = {
-	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-	     "table (default), wide, json, yaml or name", NULL},
+	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT", "table, wide, json, yaml or name",
+	     "table"},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
@@ -160,10 +160,11 @@ int cmd_list(struct fedctl *ctx, int argc, char **argv)
 	char *args[1], path[512];
 	size_t i;
 	int nargs, ret;
+	const struct fedctl_spec spec = {usage, examples, opts};
+	bool stop;
 
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 0, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 0, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (fedctl_output_parse(output, &fmt)) {
 		fprintf(stderr,
 		        "error: --output must be table, wide, json, yaml or name, not \"%s\"\n"

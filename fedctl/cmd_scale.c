@@ -185,8 +185,8 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 	const struct fed_opt opts[] = {
 	    {FED_OPT_INT, "replicas", 0, &replicas, "N", "the number of replicas (required)", NULL},
 	    {FED_OPT_STRING, "namespace", 'n', &ns, "NS",
-	     "only this namespace (CLUSTER form: default all namespaces; KIND/NAME form: "
-	     "default the context's namespace, else default)",
+	     "only this namespace (unset: all namespaces in the CLUSTER form; the context's "
+	     "namespace, else default, in the KIND/NAME form)",
 	     NULL},
 	    {FED_OPT_STRING, "selector", 'l', &selector, "SELECTOR",
 	     "only the federated workloads with these labels (CLUSTER form)", NULL},
@@ -196,7 +196,7 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 	     NULL},
 	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print the change, write nothing", NULL},
 	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-	     "table (default), json or yaml: the objects written", NULL},
+	     "table, or json or yaml: the objects written", "table"},
 	    FED_OPT_TABLE_END,
 	};
 	struct fed_error err = FED_ERROR_INIT;
@@ -205,11 +205,12 @@ int cmd_scale(struct fedctl *ctx, int argc, char **argv)
 	struct fedctl_scale s;
 	char *args[1];
 	int nargs, ret, rc = EXIT_FAIL;
+	const struct fedctl_spec spec = {usage, examples, opts};
+	bool stop;
 
 	memset(&s, 0, sizeof(s));
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 1, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 1, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (nargs != 1) {
 		fprintf(stderr, "error: scale needs a CLUSTER or a KIND/NAME\nUsage: %s\n", usage);
 		return EXIT_USAGE;

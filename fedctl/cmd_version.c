@@ -72,10 +72,11 @@ int cmd_version(struct fedctl *ctx, int argc, char **argv)
 	char *args[1];
 	int nargs, ret;
 	cJSON *v;
+	const struct fedctl_spec spec = {usage, examples, opts};
+	bool stop;
 
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 0, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 0, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	printf("Client Version: v%s\n", FED_VERSION);
 	if (client_only)
 		return EXIT_OK;

@@ -19,8 +19,11 @@ struct fedctl {
 	struct ev_loop *loop;
 	struct fed_kube_client *host; /* connected on first use */
 	char *context_namespace;      /* the host context's namespace, if it sets one */
-	/* completion: fedctl_parse prints the command's options and stops */
+	/* completion: fedctl_parse_args prints the command's options and stops */
 	bool list_options;
+	/* --help-markdown: fedctl_parse_args prints the command's option table
+	 * as Markdown (docs/fedctl.md is generated from it) and stops */
+	bool options_markdown;
 };
 
 struct fedctl_cmd {
@@ -34,12 +37,28 @@ extern const struct fed_opt fedctl_global_opts[];
 const struct fedctl_cmd *fedctl_commands(void);
 int cmd_completion(struct fedctl *ctx, int argc, char **argv);
 
-/* Parse a command's options plus the global ones; prints the error or the
- * help and returns an exit code >= 0 when the command should stop, -1 to
- * go on. */
+/* What a command's parse step reads: its usage line, its examples and
+ * its option table (NULL: only the global options). */
+struct fedctl_spec {
+	const char *usage;
+	const char *examples;
+	const struct fed_opt *opts;
+};
+
+/* Parse a command's options plus the global ones (each option's default
+ * comes from its table). 0 with *stop false: go on with args[0..*nargs).
+ * 0 with *stop true: --help (or the completion or Markdown listing) was
+ * printed, exit EXIT_OK. FED_EINVAL: the usage error was printed, exit
+ * EXIT_USAGE. */
+int fedctl_parse_args(struct fedctl *ctx, const struct fedctl_spec *spec, int argc, char **argv,
+                      char **args, int max_args, int *nargs, bool *stop);
+/* The former convention, for the join and rotate commands until they move
+ * to fedctl_parse_args: an exit code >= 0 to stop, -1 to go on. */
 int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
                  const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
                  int *nargs);
+/* opts as a Markdown table on stdout (a sentence when there are none). */
+void fedctl_print_markdown(const struct fed_opt *opts);
 
 /* Connect to the host cluster (once). */
 int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_error *err);
