@@ -178,22 +178,54 @@ cJSON *fedctl_get_ref(struct fedctl *ctx, struct fed_kube_client *c, const struc
 	return out;
 }
 
-int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
-                    const struct fed_kube_ref *ref, const char *body, const char *content_type,
-                    int timeout_ms, cJSON **out, struct fed_error *err)
+int fedctl_call_query(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+                      const struct fed_kube_ref *ref, const char *query, const char *body,
+                      const char *content_type, int timeout_ms, cJSON **out, struct fed_error *err)
 {
 	struct fed_buf path = FED_BUF_INIT;
 	int ret;
 
 	if (out)
 		*out = NULL;
-	if (fed_kube_path(&path, ref))
+	if (fed_kube_path(&path, ref) || (query && fed_buf_printf(&path, "?%s", query)))
 		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
 	else
 		ret = fedctl_call(ctx, c, method, path.data, body, content_type, timeout_ms, out,
 		                  err);
 	fed_buf_release(&path);
 	return ret;
+}
+
+int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+                    const struct fed_kube_ref *ref, const char *body, const char *content_type,
+                    int timeout_ms, cJSON **out, struct fed_error *err)
+{
+	return fedctl_call_query(ctx, c, method, ref, NULL, body, content_type, timeout_ms, out,
+	                         err);
+}
+
+int fedctl_list_ref(struct fedctl *ctx, struct fed_kube_client *c, const struct fed_kube_ref *ref,
+                    const struct fed_kube_list_opts *o, cJSON **out, struct fed_error *err)
+{
+	struct fed_buf q = FED_BUF_INIT;
+	int ret;
+
+	*out = NULL;
+	if (fed_kube_list_query(&q, o, false))
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+	else /* the query comes with its "?" */
+		ret = fedctl_call_query(ctx, c, "GET", ref, q.len ? q.data + 1 : NULL, NULL, NULL,
+		                        0, out, err);
+	fed_buf_release(&q);
+	return ret;
+}
+
+struct fed_kube_resource fedctl_resource(const char *group, const char *version, const char *plural,
+                                         bool namespaced)
+{
+	struct fed_kube_resource r = {group, version, plural, namespaced};
+
+	return r;
 }
 
 void fedctl_sleep(struct fedctl *ctx, double s)

@@ -75,6 +75,18 @@ cJSON *fedctl_get_ref(struct fedctl *ctx, struct fed_kube_client *c, const struc
 int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
                     const struct fed_kube_ref *ref, const char *body, const char *content_type,
                     int timeout_ms, cJSON **out, struct fed_error *err);
+/* fedctl_call_ref with a query string (without "?", already encoded). */
+int fedctl_call_query(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+                      const struct fed_kube_ref *ref, const char *query, const char *body,
+                      const char *content_type, int timeout_ms, cJSON **out, struct fed_error *err);
+/* GET of the collection ref names with the list options o (selectors,
+ * limit); *out the list. */
+int fedctl_list_ref(struct fedctl *ctx, struct fed_kube_client *c, const struct fed_kube_ref *ref,
+                    const struct fed_kube_list_opts *o, cJSON **out, struct fed_error *err);
+/* The resource of a type known by its parts (a FederatedTypeConfig's or
+ * discovery's); the strings are borrowed. */
+struct fed_kube_resource fedctl_resource(const char *group, const char *version, const char *plural,
+                                         bool namespaced);
 
 /* Run the loop for s seconds (pending requests go on). */
 void fedctl_sleep(struct fedctl *ctx, double s);
