@@ -97,7 +97,7 @@ int fedctl_fail(const struct fed_error *err);
 int cmd_version(struct fedctl *ctx, int argc, char **argv);
 int cmd_api_resources(struct fedctl *ctx, int argc, char **argv);
 
-/* join / delete (fedctl/member_setup.c, cmd_join.c, cmd_delete.c) */
+/* join / delete (fedctl/member_setup.c, cmd_join.c, delete/) */
 #define FEDCTL_MEMBER_SA    "fed-member"
 #define FEDCTL_MEMBER_TOKEN "fed-member-token"
 #define FEDCTL_MEMBER_ROLE  "fed-controller:member"
@@ -178,7 +178,7 @@ int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
 int cmd_list(struct fedctl *ctx, int argc, char **argv);
 int cmd_describe(struct fedctl *ctx, int argc, char **argv);
 
-/* scale (fedctl/cmd_scale.c, scale_plan.c) */
+/* scale (fedctl/scale/) */
 struct fedctl_workload_kind {
 	const char *kind;   /* FederatedDeployment */
 	const char *plural; /* federateddeployments (types.kubefed.io/v1beta1) */
@@ -205,7 +205,7 @@ struct fedctl_scale_row {
 int fedctl_format_scale(struct fed_buf *out, const struct fedctl_scale_row *rows, size_t n);
 int cmd_scale(struct fedctl *ctx, int argc, char **argv);
 
-/* enable / disable (fedctl/cmd_enable.c, type_discover.c) */
+/* enable / disable (fedctl/enable/) */
 struct fed_discovery;
 /* Discovery of c, waited for (60 s); *out is freed with fed_discovery_free. */
 int fedctl_discover(struct fedctl *ctx, struct fed_kube_client *c, struct fed_discovery **out,
@@ -224,7 +224,7 @@ int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const ch
 void fedctl_type_release(struct fedctl_type *t);
 int cmd_enable(struct fedctl *ctx, int argc, char **argv);
 
-/* federate (fedctl/cmd_federate.c, federate_obj.c) */
+/* federate (fedctl/federate/cmd_federate.c, federate_obj.c) */
 /* The objects of a YAML or JSON stream (several documents, Lists
  * flattened): *out an array of objects, each with kind and metadata.name. */
 int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,

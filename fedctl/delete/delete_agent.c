@@ -57,39 +57,40 @@ static void done(const struct fedctl_delete *d)
 	agent_hint(d->o.member_context, d->ctx->fed_namespace);
 }
 
+/* After the tokens are read: 0 done, 1 when the wait for fed-controller
+ * failed (said so), else a fed error in err. */
+static int steps(struct fedctl_delete *d, const char *patch, int n, struct fed_error *err)
+{
+	int ret = 0;
+
+	reach_member(d);
+	if (d->o.dry_run)
+		return dry_run(d, n, err);
+	if ((d->p.in_cm && (ret = fedctl_delete_remove_entry(d, err))) ||
+	    (patch && (ret = fedctl_delete_patch_tokens(d, patch, err))))
+		return ret;
+	printf("host: secret %s/%s: %d unused bootstrap token(s) of %s removed%s\n",
+	       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, n, d->o.name,
+	       patch ? "; its agents' credentials revoked (generation raised)" : "");
+	if (d->o.wait_for > 0 && fedctl_delete_wait_released(d))
+		return 1;
+	if (d->member && (ret = fedctl_member_clean_managed(d->ctx, d->host, d->member, d->self,
+	                                                    d->o.orphan, false, err)))
+		return ret;
+	done(d);
+	return 0;
+}
+
 int fedctl_delete_agent(struct fedctl_delete *d)
 {
 	struct fed_error err = FED_ERROR_INIT;
 	char *patch = NULL;
-	int n = 0, rc = EXIT_OK;
+	int n = 0, ret;
 
-	if (fedctl_delete_agent_tokens(d, true, &patch, &n, &err))
-		goto fail;
-	reach_member(d);
-	if (d->o.dry_run) {
-		if (dry_run(d, n, &err))
-			goto fail;
-		goto out;
-	}
-	if (d->p.in_cm && fedctl_delete_remove_entry(d, &err))
-		goto fail;
-	if (patch && fedctl_delete_patch_tokens(d, patch, &err))
-		goto fail;
-	printf("host: secret %s/%s: %d unused bootstrap token(s) of %s removed%s\n",
-	       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, n, d->o.name,
-	       patch ? "; its agents' credentials revoked (generation raised)" : "");
-	if (d->o.wait_for > 0 && fedctl_delete_wait_released(d)) {
-		rc = EXIT_FAIL;
-		goto out;
-	}
-	if (d->member && fedctl_member_clean_managed(d->ctx, d->host, d->member, d->self,
-	                                             d->o.orphan, false, &err))
-		goto fail;
-	done(d);
-	goto out;
-fail:
-	rc = fedctl_fail(&err);
-out:
+	if (!(ret = fedctl_delete_agent_tokens(d, true, &patch, &n, &err)))
+		ret = steps(d, patch, n, &err);
 	free(patch);
-	return rc;
+	if (ret > 0)
+		return EXIT_FAIL;
+	return ret ? fedctl_fail(&err) : EXIT_OK;
 }

@@ -1,4 +1,4 @@
-/* fedctl federate, the pure part (fedctl/federate/federate_obj.c, linked): reading objects
+/* fedctl federate, the pure part (fedctl/federate_obj.c, linked): reading objects
  * from YAML/JSON streams, stripping server-set fields, and the
  * Federated<Kind> wrapper. */
 #include <stdio.h>
