@@ -34,10 +34,11 @@ int cmd_api_resources(struct fedctl *ctx, int argc, char **argv)
 	char *args[1];
 	size_t i, n = 0;
 	int nargs, ret;
+	const struct fedctl_spec spec = {usage, examples, opts};
+	bool stop;
 
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 0, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 0, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (namespaced && strcmp(namespaced, "true") && strcmp(namespaced, "false")) {
 		fprintf(stderr, "error: --namespaced takes true or false, not \"%s\"\n",
 		        namespaced);

@@ -19,7 +19,8 @@ static const char examples[] =
     "  # against another host cluster\n"
     "  fedctl list --host-cluster-context host --kubeconfig ~/.kube/fed\n";
 
-#define CONFIGMAP_PATH "/api/v1/namespaces/kube-system/configmaps/kubefed-config"
+static const struct fed_kube_ref federation_cm = {&fed_r_configmaps, FEDCTL_CONFIG_NS,
+                                                  FEDCTL_CONFIGMAP, NULL};
 
 /* The Federation in a kubefed-config ConfigMap object. */
 static int federation_of(const cJSON *cm, struct fed_federation **out, struct fed_error *err)
@@ -43,7 +44,7 @@ int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
 	int ret;
 
 	*out = NULL;
-	cm = fedctl_get(ctx, host, CONFIGMAP_PATH, &gerr);
+	cm = fedctl_get_ref(ctx, host, &federation_cm, &gerr);
 	if (!cm) {
 		if (gerr.code == FED_ENOTFOUND)
 			return 0;
@@ -76,12 +77,13 @@ static void pget_cb(struct fed_kube_response *resp, void *ud)
 		*g->done = true;
 }
 
-static int get_both(struct fedctl *ctx, struct fed_kube_client *c, const char *const paths[2],
-                    struct pget g[2], struct fed_error *err)
+static int get_both(struct fedctl *ctx, struct fed_kube_client *c,
+                    const struct fed_kube_ref *const refs[2], struct pget g[2],
+                    struct fed_error *err)
 {
 	struct fed_kube_call *calls[2] = {NULL, NULL};
-	struct fed_kube_request req;
-	int pending = 0, i;
+	struct fed_buf paths[2] = {FED_BUF_INIT, FED_BUF_INIT};
+	int pending = 0, i, ret = 0;
 	bool done = false;
 
 	for (i = 0; i < 2; i++) {
@@ -89,28 +91,30 @@ static int get_both(struct fedctl *ctx, struct fed_kube_client *c, const char *c
 		g[i].pending = &pending;
 		g[i].done = &done;
 	}
-	for (i = 0; i < 2; i++) {
-		memset(&req, 0, sizeof(req));
-		req.method = "GET";
-		req.path = paths[i];
-		req.max_retries = -1;
-		pending++;
-		if (fed_kube_request(c, &req, pget_cb, &g[i], &calls[i], err)) {
-			if (i)
-				fed_kube_call_cancel(calls[0]);
-			return err->code;
+	for (i = 0; i < 2 && !ret; i++) {
+		struct fed_kube_request req = {.method = "GET", .max_retries = -1};
+		if (fed_kube_path(&paths[i], refs[i])) {
+			ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+			continue;
 		}
+		req.path = paths[i].data;
+		pending++;
+		ret = fed_kube_request(c, &req, pget_cb, &g[i], &calls[i], err);
 	}
-	if (fed_kube_wait(ctx->loop, &done, 60)) {
+	if (ret && i > 1) /* the second failed: the first is under way */
+		fed_kube_call_cancel(calls[0]);
+	if (!ret && fed_kube_wait(ctx->loop, &done, 60)) {
 		for (i = 0; i < 2; i++)
 			if (!g[i].answered)
 				fed_kube_call_cancel(calls[i]);
 		cJSON_Delete(g[0].json);
 		cJSON_Delete(g[1].json);
-		return fed_error_set(err, FED_ETIMEOUT, "no answer from %s within 60s",
-		                     fed_kube_client_server(c));
+		ret = fed_error_set(err, FED_ETIMEOUT, "no answer from %s within 60s",
+		                    fed_kube_client_server(c));
 	}
-	return 0;
+	fed_buf_release(&paths[0]);
+	fed_buf_release(&paths[1]);
+	return ret;
 }
 
 static const cJSON *find_item(const cJSON *items, const char *name)
@@ -143,66 +147,60 @@ static cJSON *placeholder(const struct fed_cluster_spec *c)
 	return o;
 }
 
-int cmd_list(struct fedctl *ctx, int argc, char **argv)
+/* The Federation (NULL when the ConfigMap is missing) and the list of
+ * KubeFedClusters (NULL when there is none to read), in one round trip. */
+static int load(struct fedctl *ctx, struct fed_kube_client *host, struct fed_federation **fed,
+                cJSON **list, struct fed_error *err)
 {
-	const char *output = NULL;
-	const struct fed_opt opts[] = {
-	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
-	     "table (default), wide, json, yaml or name", NULL},
-	    FED_OPT_TABLE_END,
-	};
-	struct fed_error err = FED_ERROR_INIT;
-	struct fed_federation *fed = NULL;
-	struct fed_kube_client *host;
-	struct fed_buf out = FED_BUF_INIT;
-	enum fedctl_output fmt;
-	cJSON *list = NULL, *items;
-	char *args[1], path[512];
-	size_t i;
-	int nargs, ret;
+	const struct fed_kube_ref kfcs = {&fed_r_kubefedclusters, ctx->fed_namespace, NULL, NULL};
+	const struct fed_kube_ref *const refs[2] = {&federation_cm, &kfcs};
+	struct pget g[2];
+	int ret;
 
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 0, &nargs);
-	if (ret >= 0)
+	if ((ret = get_both(ctx, host, refs, g, err)))
 		return ret;
-	if (fedctl_output_parse(output, &fmt)) {
-		fprintf(stderr,
-		        "error: --output must be table, wide, json, yaml or name, not \"%s\"\n"
-		        "Usage: %s\n",
-		        output, usage);
-		return EXIT_USAGE;
+	*list = g[1].json;
+	if (g[0].err.code && g[0].err.code != FED_ENOTFOUND) {
+		*err = g[0].err;
+		ret = err->code;
+	} else if (!g[0].err.code) {
+		ret = federation_of(g[0].json, fed, err);
 	}
-	if (fedctl_host(ctx, &host, &err))
-		return fedctl_fail(&err);
-	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters",
-	         ctx->fed_namespace);
-	{
-		const char *const paths[2] = {CONFIGMAP_PATH, path};
-		struct pget g[2];
-		if (get_both(ctx, host, paths, g, &err))
-			return fedctl_fail(&err);
-		list = g[1].json;
-		if (g[0].err.code == FED_ENOTFOUND) {
-			cJSON_Delete(g[0].json);
-		} else if (g[0].err.code || federation_of(g[0].json, &fed, &err)) {
-			if (g[0].err.code)
-				err = g[0].err;
-			cJSON_Delete(g[0].json);
-			cJSON_Delete(list);
-			return fedctl_fail(&err);
-		} else {
-			cJSON_Delete(g[0].json);
-		}
-		if (g[1].err.code && g[1].err.code != FED_ENOTFOUND && fed && fed->n) {
-			fed_federation_free(fed);
-			cJSON_Delete(list);
-			return fedctl_fail(&g[1].err);
-		}
+	cJSON_Delete(g[0].json);
+	if (!ret && g[1].err.code && g[1].err.code != FED_ENOTFOUND && *fed && (*fed)->n) {
+		*err = g[1].err;
+		ret = err->code;
 	}
-	items = cJSON_CreateArray();
+	return ret;
+}
+
+/* A KubeFedCluster list item as kubectl shows it: with its kind, without
+ * managedFields (--show-managed-fields=false). */
+static cJSON *kfc_row(const cJSON *kfc)
+{
+	cJSON *row = cJSON_CreateObject();
+	const cJSON *f;
+
+	cJSON_AddStringToObject(row, "apiVersion", "core.kubefed.io/v1beta1");
+	cJSON_AddStringToObject(row, "kind", "KubeFedCluster");
+	cJSON_ArrayForEach(f, kfc) {
+		if (strcmp(f->string, "apiVersion") && strcmp(f->string, "kind"))
+			cJSON_AddItemToObject(row, f->string, cJSON_Duplicate(f, true));
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, "metadata"),
+	                                        "managedFields");
+	return row;
+}
+
+/* One row per joined cluster, in the ConfigMap's order. */
+static cJSON *rows(const struct fed_federation *fed, const cJSON *list)
+{
+	cJSON *items = cJSON_CreateArray();
+	size_t i;
+
 	for (i = 0; fed && i < fed->n; i++) {
 		const struct fed_cluster_spec *c = &fed->clusters[i];
 		const cJSON *kfc;
-		cJSON *row;
 		if (!c->name) {
 			fprintf(stderr, "warning: %s\n", c->err.msg);
 			continue;
@@ -210,42 +208,60 @@ int cmd_list(struct fedctl *ctx, int argc, char **argv)
 		if (find_item(items, c->name))
 			continue; /* a later duplicate: the first entry owns the name */
 		kfc = find_item(cJSON_GetObjectItemCaseSensitive(list, "items"), c->name);
-		if (kfc) {
-			const cJSON *f;
-			/* list items carry no kind; kubectl adds it too */
-			row = cJSON_CreateObject();
-			cJSON_AddStringToObject(row, "apiVersion", "core.kubefed.io/v1beta1");
-			cJSON_AddStringToObject(row, "kind", "KubeFedCluster");
-			cJSON_ArrayForEach(f, kfc) {
-				if (strcmp(f->string, "apiVersion") && strcmp(f->string, "kind"))
-					cJSON_AddItemToObject(row, f->string,
-					                      cJSON_Duplicate(f, true));
-			}
-			/* as kubectl shows them (--show-managed-fields=false) */
-			cJSON_DeleteItemFromObjectCaseSensitive(
-			    cJSON_GetObjectItemCaseSensitive(row, "metadata"), "managedFields");
-		} else {
-			row = placeholder(c);
-		}
-		cJSON_AddItemToArray(items, row);
+		cJSON_AddItemToArray(items, kfc ? kfc_row(kfc) : placeholder(c));
 	}
-	fed_federation_free(fed);
-	cJSON_Delete(list);
+	return items;
+}
+
+int cmd_list(struct fedctl *ctx, int argc, char **argv)
+{
+	const char *output = NULL;
+	const struct fed_opt opts[] = {
+	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT", "table, wide, json, yaml or name",
+	     "table"},
+	    FED_OPT_TABLE_END,
+	};
+	const struct fedctl_spec spec = {usage, examples, opts};
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_federation *fed = NULL;
+	struct fed_kube_client *host;
+	struct fed_buf out = FED_BUF_INIT;
+	enum fedctl_output fmt;
+	cJSON *list = NULL, *items = NULL;
+	char *args[1];
+	int nargs, ret, rc = EXIT_OK;
+	bool stop;
+
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 0, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
+	if (fedctl_output_parse(output, &fmt)) {
+		fprintf(stderr,
+		        "error: --output must be table, wide, json, yaml or name, not \"%s\"\n"
+		        "Usage: %s\n",
+		        output, usage);
+		return EXIT_USAGE;
+	}
+	if (fedctl_host(ctx, &host, &err) || load(ctx, host, &fed, &list, &err)) {
+		rc = fedctl_fail(&err);
+		goto out;
+	}
+	items = rows(fed, list);
 	if (!cJSON_GetArraySize(items) && fmt != FEDCTL_OUT_JSON && fmt != FEDCTL_OUT_YAML) {
-		cJSON_Delete(items);
 		fprintf(stderr, "No clusters joined.\n");
-		return EXIT_OK;
+		goto out;
 	}
 	if (fedctl_format_clusters(&out, items, fmt, time(NULL))) {
-		cJSON_Delete(items);
-		fed_buf_release(&out);
 		fed_error_set(&err, FED_ENOMEM, "out of memory");
-		return fedctl_fail(&err);
+		rc = fedctl_fail(&err);
+		goto out;
 	}
 	if (!cJSON_GetArraySize(items))
 		fprintf(stderr, "No clusters joined.\n");
 	fwrite(fed_buf_str(&out), 1, out.len, stdout);
-	fed_buf_release(&out);
+out:
+	fed_federation_free(fed);
+	cJSON_Delete(list);
 	cJSON_Delete(items);
-	return EXIT_OK;
+	fed_buf_release(&out);
+	return rc;
 }

@@ -20,14 +20,16 @@ static int count(const cJSON *o, const char *section, const char *key)
  * version otherwise). */
 static void controller(struct fedctl *ctx, struct fed_kube_client *host)
 {
+	const struct fed_kube_ref deployment = {&fed_r_deployments, ctx->fed_namespace,
+	                                        "fed-controller", NULL};
+	const struct fed_kube_ref lease = {&fed_r_leases, ctx->fed_namespace, "fed-controller",
+	                                   NULL};
 	struct fed_error err = FED_ERROR_INIT;
-	char path[512], age[32];
+	char age[32];
 	cJSON *d, *l, *c;
 	const char *image = NULL, *holder, *renew;
 
-	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/fed-controller",
-	         ctx->fed_namespace);
-	d = fedctl_get(ctx, host, path, &err);
+	d = fedctl_get_ref(ctx, host, &deployment, &err);
 	c = cJSON_GetArrayItem(
 	    cJSON_GetObjectItem(
 	        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "spec"), "template"),
@@ -44,10 +46,7 @@ static void controller(struct fedctl *ctx, struct fed_kube_client *host)
 		       err.msg);
 	cJSON_Delete(d);
 	fed_error_clear(&err);
-	snprintf(path, sizeof(path),
-	         "/apis/coordination.k8s.io/v1/namespaces/%s/leases/fed-controller",
-	         ctx->fed_namespace);
-	l = fedctl_get(ctx, host, path, &err);
+	l = fedctl_get_ref(ctx, host, &lease, &err);
 	holder = fed_obj_str(l, "spec.holderIdentity");
 	renew = fed_obj_str(l, "spec.renewTime");
 	fed_age_since(age, sizeof(age), renew, time(NULL));
@@ -72,10 +71,11 @@ int cmd_version(struct fedctl *ctx, int argc, char **argv)
 	char *args[1];
 	int nargs, ret;
 	cJSON *v;
+	const struct fedctl_spec spec = {usage, examples, opts};
+	bool stop;
 
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 0, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 0, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	printf("Client Version: v%s\n", FED_VERSION);
 	if (client_only)
 		return EXIT_OK;

@@ -6,68 +6,99 @@
 
 const struct fed_opt fedctl_global_opts[] = {
     {FED_OPT_STRING, "kubeconfig", 0, NULL, "FILE",
-     "kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)", NULL},
+     "kubeconfig to use (unset: $KUBECONFIG, then ~/.kube/config)", NULL},
     {FED_OPT_STRING, "host-cluster-context", 0, NULL, "CONTEXT",
-     "context of the host cluster (default: the current context)", NULL},
+     "context of the host cluster (unset: the kubeconfig's current context)", NULL},
     {FED_OPT_STRING, "federation-namespace", 0, NULL, "NS",
-     "namespace of the federation (default: kube-federation-system)", NULL},
-    {FED_OPT_INT, "v", 'v', NULL, "N", "log verbosity: 0 errors ... 4 trace (default 1)", NULL},
+     "where the KubeFedClusters, FederatedTypeConfigs and Events are", "kube-federation-system"},
+    {FED_OPT_INT, "v", 'v', NULL, "N", "log verbosity: 0 errors ... 4 trace", "1"},
     FED_OPT_TABLE_END,
 };
 
-int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
-                 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
-                 int *nargs)
+/* "--name -s --name2 ...|--valued ...": the command's own options, then
+ * those that take a value (for the completion scripts). */
+static void list_options(const struct fed_opt *opts)
+{
+	const struct fed_opt *o;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		bool first = true;
+		for (o = opts; o && o->type != FED_OPT_END; o++) {
+			if (pass && o->type == FED_OPT_BOOL)
+				continue;
+			printf("%s--%s", first ? "" : " ", o->name);
+			if (o->short_name)
+				printf(" -%c", o->short_name);
+			first = false;
+		}
+		printf("%s", pass ? "" : "|");
+	}
+}
+
+void fedctl_print_markdown(const struct fed_opt *opts)
+{
+	const struct fed_opt *const tables[] = {opts, NULL};
+
+	if (opts && opts->type != FED_OPT_END)
+		fed_opt_print_markdown(stdout, tables);
+	else
+		printf("No options besides the global ones.\n");
+}
+
+int fedctl_parse_args(struct fedctl *ctx, const struct fedctl_spec *spec, int argc, char **argv,
+                      char **args, int max_args, int *nargs, bool *stop)
 {
 	struct fed_opt globals[sizeof(fedctl_global_opts) / sizeof(fedctl_global_opts[0])];
-	const struct fed_opt *tables[3] = {opts, globals, NULL};
+	const struct fed_opt *tables[3] = {spec->opts, globals, NULL};
 	struct fed_error err = FED_ERROR_INIT;
 	bool help = false;
-	int verbosity = -1;
+	int verbosity = 0;
 
+	*stop = true;
+	*nargs = 0;
+	if (ctx->list_options || ctx->options_markdown) {
+		if (ctx->list_options)
+			list_options(spec->opts);
+		else
+			fedctl_print_markdown(spec->opts);
+		return 0;
+	}
 	/* the global table is static; bind it to this ctx */
 	memcpy(globals, fedctl_global_opts, sizeof(globals));
 	globals[0].value = &ctx->kubeconfig;
 	globals[1].value = &ctx->host_context;
 	globals[2].value = &ctx->fed_namespace;
 	globals[3].value = &verbosity;
-	if (!opts)
+	if (!spec->opts)
 		tables[0] = globals, tables[1] = NULL;
-	if (ctx->list_options) {
-		/* "--name -s --name2 ...|--valued ...": the command's own options,
-		 * then those that take a value */
-		const struct fed_opt *o;
-		int pass;
-		for (pass = 0; pass < 2; pass++) {
-			bool first = true;
-			for (o = opts; o && o->type != FED_OPT_END; o++) {
-				if (pass && o->type == FED_OPT_BOOL)
-					continue;
-				printf("%s--%s", first ? "" : " ", o->name);
-				if (o->short_name)
-					printf(" -%c", o->short_name);
-				first = false;
-			}
-			printf("%s", pass ? "" : "|");
-		}
-		return EXIT_OK;
-	}
 	if (fed_opt_parse(tables, argc, argv, args, max_args, nargs, &help, &err)) {
-		fprintf(stderr, "error: %s\nUsage: %s\n", err.msg, usage);
-		return EXIT_USAGE;
+		fprintf(stderr, "error: %s\nUsage: %s\n", err.msg, spec->usage);
+		return FED_EINVAL;
 	}
 	if (help) {
-		printf("Usage: %s\n\nOptions:\n", usage);
+		printf("Usage: %s\n\nOptions:\n", spec->usage);
 		fed_opt_print_help(stdout, tables);
-		if (examples)
-			printf("\nExamples:\n%s", examples);
-		return EXIT_OK;
+		if (spec->examples)
+			printf("\nExamples:\n%s", spec->examples);
+		return 0;
 	}
-	if (verbosity >= 0) {
-		ctx->verbosity = verbosity;
-		fed_log_setup(verbosity, false);
-	}
-	return -1;
+	ctx->verbosity = verbosity;
+	fed_log_setup(verbosity, false);
+	*stop = false;
+	return 0;
+}
+
+int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
+                 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
+                 int *nargs)
+{
+	const struct fedctl_spec spec = {usage, examples, opts};
+	bool stop;
+
+	if (fedctl_parse_args(ctx, &spec, argc, argv, args, max_args, nargs, &stop))
+		return EXIT_USAGE;
+	return stop ? EXIT_OK : -1;
 }
 
 int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_error *err)
@@ -147,22 +178,54 @@ cJSON *fedctl_get_ref(struct fedctl *ctx, struct fed_kube_client *c, const struc
 	return out;
 }
 
-int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
-                    const struct fed_kube_ref *ref, const char *body, const char *content_type,
-                    int timeout_ms, cJSON **out, struct fed_error *err)
+int fedctl_call_query(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+                      const struct fed_kube_ref *ref, const char *query, const char *body,
+                      const char *content_type, int timeout_ms, cJSON **out, struct fed_error *err)
 {
 	struct fed_buf path = FED_BUF_INIT;
 	int ret;
 
 	if (out)
 		*out = NULL;
-	if (fed_kube_path(&path, ref))
+	if (fed_kube_path(&path, ref) || (query && fed_buf_printf(&path, "?%s", query)))
 		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
 	else
 		ret = fedctl_call(ctx, c, method, path.data, body, content_type, timeout_ms, out,
 		                  err);
 	fed_buf_release(&path);
 	return ret;
+}
+
+int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+                    const struct fed_kube_ref *ref, const char *body, const char *content_type,
+                    int timeout_ms, cJSON **out, struct fed_error *err)
+{
+	return fedctl_call_query(ctx, c, method, ref, NULL, body, content_type, timeout_ms, out,
+	                         err);
+}
+
+int fedctl_list_ref(struct fedctl *ctx, struct fed_kube_client *c, const struct fed_kube_ref *ref,
+                    const struct fed_kube_list_opts *o, cJSON **out, struct fed_error *err)
+{
+	struct fed_buf q = FED_BUF_INIT;
+	int ret;
+
+	*out = NULL;
+	if (fed_kube_list_query(&q, o, false))
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+	else /* the query comes with its "?" */
+		ret = fedctl_call_query(ctx, c, "GET", ref, q.len ? q.data + 1 : NULL, NULL, NULL,
+		                        0, out, err);
+	fed_buf_release(&q);
+	return ret;
+}
+
+struct fed_kube_resource fedctl_resource(const char *group, const char *version, const char *plural,
+                                         bool namespaced)
+{
+	struct fed_kube_resource r = {group, version, plural, namespaced};
+
+	return r;
 }
 
 void fedctl_sleep(struct fedctl *ctx, double s)

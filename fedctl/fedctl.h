@@ -19,8 +19,11 @@ struct fedctl {
 	struct ev_loop *loop;
 	struct fed_kube_client *host; /* connected on first use */
 	char *context_namespace;      /* the host context's namespace, if it sets one */
-	/* completion: fedctl_parse prints the command's options and stops */
+	/* completion: fedctl_parse_args prints the command's options and stops */
 	bool list_options;
+	/* --help-markdown: fedctl_parse_args prints the command's option table
+	 * as Markdown (docs/fedctl.md is generated from it) and stops */
+	bool options_markdown;
 };
 
 struct fedctl_cmd {
@@ -34,12 +37,28 @@ extern const struct fed_opt fedctl_global_opts[];
 const struct fedctl_cmd *fedctl_commands(void);
 int cmd_completion(struct fedctl *ctx, int argc, char **argv);
 
-/* Parse a command's options plus the global ones; prints the error or the
- * help and returns an exit code >= 0 when the command should stop, -1 to
- * go on. */
+/* What a command's parse step reads: its usage line, its examples and
+ * its option table (NULL: only the global options). */
+struct fedctl_spec {
+	const char *usage;
+	const char *examples;
+	const struct fed_opt *opts;
+};
+
+/* Parse a command's options plus the global ones (each option's default
+ * comes from its table). 0 with *stop false: go on with args[0..*nargs).
+ * 0 with *stop true: --help (or the completion or Markdown listing) was
+ * printed, exit EXIT_OK. FED_EINVAL: the usage error was printed, exit
+ * EXIT_USAGE. */
+int fedctl_parse_args(struct fedctl *ctx, const struct fedctl_spec *spec, int argc, char **argv,
+                      char **args, int max_args, int *nargs, bool *stop);
+/* The former convention, for the join and rotate commands until they move
+ * to fedctl_parse_args: an exit code >= 0 to stop, -1 to go on. */
 int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
                  const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
                  int *nargs);
+/* opts as a Markdown table on stdout (a sentence when there are none). */
+void fedctl_print_markdown(const struct fed_opt *opts);
 
 /* Connect to the host cluster (once). */
 int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_error *err);
@@ -56,6 +75,18 @@ cJSON *fedctl_get_ref(struct fedctl *ctx, struct fed_kube_client *c, const struc
 int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
                     const struct fed_kube_ref *ref, const char *body, const char *content_type,
                     int timeout_ms, cJSON **out, struct fed_error *err);
+/* fedctl_call_ref with a query string (without "?", already encoded). */
+int fedctl_call_query(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
+                      const struct fed_kube_ref *ref, const char *query, const char *body,
+                      const char *content_type, int timeout_ms, cJSON **out, struct fed_error *err);
+/* GET of the collection ref names with the list options o (selectors,
+ * limit); *out the list. */
+int fedctl_list_ref(struct fedctl *ctx, struct fed_kube_client *c, const struct fed_kube_ref *ref,
+                    const struct fed_kube_list_opts *o, cJSON **out, struct fed_error *err);
+/* The resource of a type known by its parts (a FederatedTypeConfig's or
+ * discovery's); the strings are borrowed. */
+struct fed_kube_resource fedctl_resource(const char *group, const char *version, const char *plural,
+                                         bool namespaced);
 
 /* Run the loop for s seconds (pending requests go on). */
 void fedctl_sleep(struct fedctl *ctx, double s);
@@ -66,7 +97,7 @@ int fedctl_fail(const struct fed_error *err);
 int cmd_version(struct fedctl *ctx, int argc, char **argv);
 int cmd_api_resources(struct fedctl *ctx, int argc, char **argv);
 
-/* join / delete (fedctl/member_setup.c, cmd_join.c, cmd_delete.c) */
+/* join / delete (fedctl/member_setup.c, cmd_join.c, delete/) */
 #define FEDCTL_MEMBER_SA    "fed-member"
 #define FEDCTL_MEMBER_TOKEN "fed-member-token"
 #define FEDCTL_MEMBER_ROLE  "fed-controller:member"
@@ -147,7 +178,7 @@ int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
 int cmd_list(struct fedctl *ctx, int argc, char **argv);
 int cmd_describe(struct fedctl *ctx, int argc, char **argv);
 
-/* scale (fedctl/cmd_scale.c, scale_plan.c) */
+/* scale (fedctl/scale/) */
 struct fedctl_workload_kind {
 	const char *kind;   /* FederatedDeployment */
 	const char *plural; /* federateddeployments (types.kubefed.io/v1beta1) */
@@ -174,7 +205,7 @@ struct fedctl_scale_row {
 int fedctl_format_scale(struct fed_buf *out, const struct fedctl_scale_row *rows, size_t n);
 int cmd_scale(struct fedctl *ctx, int argc, char **argv);
 
-/* enable / disable (fedctl/cmd_enable.c, type_discover.c) */
+/* enable / disable (fedctl/enable/) */
 struct fed_discovery;
 /* Discovery of c, waited for (60 s); *out is freed with fed_discovery_free. */
 int fedctl_discover(struct fedctl *ctx, struct fed_kube_client *c, struct fed_discovery **out,
@@ -193,7 +224,7 @@ int fedctl_discover_type(struct fedctl *ctx, struct fed_kube_client *c, const ch
 void fedctl_type_release(struct fedctl_type *t);
 int cmd_enable(struct fedctl *ctx, int argc, char **argv);
 
-/* federate (fedctl/cmd_federate.c, federate_obj.c) */
+/* federate (fedctl/federate/cmd_federate.c, federate_obj.c) */
 /* The objects of a YAML or JSON stream (several documents, Lists
  * flattened): *out an array of objects, each with kind and metadata.name. */
 int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,

@@ -69,23 +69,22 @@ static const struct fed_opt *global_opt(const char *a, bool *inline_value)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* The global options before the command: *cmd_at is the command's index.
+ * 0 to go on; 1 when --help was printed; FED_EINVAL on a usage error
+ * (printed). */
+static int leading_globals(int argc, char **argv, int *cmd_at)
 {
-	struct fedctl ctx;
-	const struct fedctl_cmd *c;
-	const char *name;
-	char **cargv = NULL;
-	int ret, i, cmd_at, cargc = 0;
+	int i;
 
-	(void)fed_process_harden();
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.fed_namespace = "kube-federation-system";
-	/* global options may come first: fedctl --kubeconfig X list */
 	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		bool inline_value;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
-			return EXIT_OK;
+			return 1;
+		}
+		if (!strcmp(argv[i], "--help-markdown")) {
+			fedctl_print_markdown(fedctl_global_opts);
+			return 1;
 		}
 		if (!global_opt(argv[i], &inline_value)) {
 			fprintf(
@@ -94,27 +93,46 @@ int main(int argc, char **argv)
 			    "--kubeconfig, --host-cluster-context, --federation-namespace and -v; "
 			    "see fedctl --help)\n",
 			    argv[i]);
-			return EXIT_USAGE;
+			return FED_EINVAL;
 		}
 		if (!inline_value && ++i >= argc) {
 			fprintf(stderr, "error: %s needs a value\n", argv[i - 1]);
-			return EXIT_USAGE;
+			return FED_EINVAL;
 		}
 	}
-	cmd_at = i;
+	*cmd_at = i;
+	return 0;
+}
+
+static const struct fedctl_cmd *find_command(const char *name)
+{
+	const struct fedctl_cmd *c;
+
+	for (c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	fprintf(stderr, "error: unknown command \"%s\" (run 'fedctl --help' for the list)\n", name);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct fedctl ctx;
+	const struct fedctl_cmd *c;
+	char **cargv = NULL;
+	int ret, i, cmd_at = 0, cargc = 0;
+
+	(void)fed_process_harden();
+	memset(&ctx, 0, sizeof(ctx));
+	/* global options may come first: fedctl --kubeconfig X list */
+	if ((ret = leading_globals(argc, argv, &cmd_at)))
+		return ret > 0 ? EXIT_OK : EXIT_USAGE;
 	if (cmd_at >= argc || !strcmp(argv[cmd_at], "help")) {
 		usage(cmd_at >= argc ? stderr : stdout);
 		return cmd_at >= argc ? EXIT_USAGE : EXIT_OK;
 	}
-	name = argv[cmd_at];
-	for (c = commands; c->name; c++)
-		if (!strcmp(c->name, name))
-			break;
-	if (!c->name) {
-		fprintf(stderr,
-		        "error: unknown command \"%s\" (run 'fedctl --help' for the list)\n", name);
+	if (!(c = find_command(argv[cmd_at])))
 		return EXIT_USAGE;
-	}
 	/* the command parses the globals itself, wherever they are: hand it
 	 * the leading ones first */
 	cargv = calloc((size_t)argc + 1, sizeof(*cargv));
@@ -122,10 +140,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "error: out of memory\n");
 		return EXIT_FAIL;
 	}
-	for (i = 1; i < cmd_at; i++)
-		cargv[cargc++] = argv[i];
-	for (i = cmd_at + 1; i < argc; i++)
-		cargv[cargc++] = argv[i];
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help-markdown"))
+			ctx.options_markdown = true; /* hidden: for scripts/gen-fedctl-docs */
+		else if (i != cmd_at)
+			cargv[cargc++] = argv[i];
 	fed_log_setup(FED_LOG_WARN, false);
 	ctx.loop = ev_default_loop(0);
 	ret = c->run(&ctx, cargc, cargv);

@@ -33,3 +33,5 @@ const struct fed_kube_resource fed_r_federatedtypeconfigs = {"core.kubefed.io", 
                                                              "federatedtypeconfigs", true};
 const struct fed_kube_resource fed_r_replicaschedulingpreferences = {
     "scheduling.kubefed.io", "v1alpha1", "replicaschedulingpreferences", true};
+const struct fed_kube_resource fed_r_federatednamespaces = {"types.kubefed.io", "v1beta1",
+                                                            "federatednamespaces", true};

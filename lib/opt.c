@@ -163,3 +163,54 @@ void fed_opt_print_help(FILE *f, const struct fed_opt *const *tables)
 				fprintf(f, "  %-36s %s\n", left, o->help);
 		}
 }
+
+/* A table cell: "|" would end it. */
+static void md_cell(FILE *f, const char *s)
+{
+	for (; s && *s; s++)
+		if (*s == '|')
+			fputs("\\|", f);
+		else
+			fputc(*s, f);
+}
+
+static const char *md_value(const struct fed_opt *o)
+{
+	switch (o->type) {
+	case FED_OPT_BOOL:
+		return "";
+	case FED_OPT_LIST:
+		return "repeatable";
+	default:
+		return o->value_name ? o->value_name : "VALUE";
+	}
+}
+
+void fed_opt_print_markdown(FILE *f, const struct fed_opt *const *tables)
+{
+	const struct fed_opt *const *t;
+	const struct fed_opt *o;
+
+	fprintf(f, "| option | value | default | meaning |\n| --- | --- | --- | --- |\n");
+	for (t = tables; *t; t++)
+		for (o = *t; o->type != FED_OPT_END; o++) {
+			fprintf(f, "| ");
+			if (o->short_name)
+				fprintf(f, "`-%c`, ", o->short_name);
+			fprintf(f, "`--%s` | ", o->name);
+			if (*md_value(o)) {
+				fputc('`', f);
+				md_cell(f, md_value(o));
+				fputc('`', f);
+			}
+			fprintf(f, " | ");
+			if (o->def && *o->def) {
+				fputc('`', f);
+				md_cell(f, o->def);
+				fputc('`', f);
+			}
+			fprintf(f, " | ");
+			md_cell(f, o->help);
+			fprintf(f, " |\n");
+		}
+}

@@ -19,6 +19,6 @@ extern const struct fed_kube_resource fed_r_deployments, fed_r_leases, fed_r_crd
     fed_r_selfsubjectreviews;
 /* kubefed's API */
 extern const struct fed_kube_resource fed_r_kubefedclusters, fed_r_federatedtypeconfigs,
-    fed_r_replicaschedulingpreferences;
+    fed_r_replicaschedulingpreferences, fed_r_federatednamespaces;
 
 #endif

@@ -51,4 +51,8 @@ int fed_opt_parse(const struct fed_opt *const *tables, int argc, char **argv, ch
 /* Print the options of the tables, aligned, each with its default. */
 void fed_opt_print_help(FILE *f, const struct fed_opt *const *tables);
 
+/* The same as a Markdown table (option, value, default, meaning), for
+ * generated documentation. */
+void fed_opt_print_markdown(FILE *f, const struct fed_opt *const *tables);
+
 #endif

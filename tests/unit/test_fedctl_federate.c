@@ -1,4 +1,4 @@
-/* fedctl federate, the pure part (fedctl/federate_obj.c): reading objects
+/* fedctl federate, the pure part (fedctl/federate_obj.c, linked): reading objects
  * from YAML/JSON streams, stripping server-set fields, and the
  * Federated<Kind> wrapper. */
 #include <stdio.h>
@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-
-#include "../../fedctl/federate_obj.c"
+#include "fedctl.h"
 
 static cJSON *parse_ok(const char *s)
 {

@@ -1,4 +1,4 @@
-/* fedctl scale, the pure part (fedctl/scale_plan.c): reading and setting
+/* fedctl scale, the pure part (fedctl/scale/scale_plan.c, linked): reading and setting
  * the per-cluster /spec/replicas override, the even spread, the kind
  * names and the before -> after table (golden file
  * data/fedctl/scale-table.golden; regenerate with
@@ -10,7 +10,7 @@
 #include "check.h"
 #include "golden.h"
 
-#include "../../fedctl/scale_plan.c"
+#include "fedctl.h"
 
 static const char fd[] =
     "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},\"spec\":{"

@@ -10,30 +10,35 @@
 #include "fed/propagation.h"
 #include "fedctl.h"
 
-static char *type_path(const struct fed_api_resource *r)
+/* One type: list the managed objects, delete or unlabel each. */
+/* Delete (or with orphan unlabel) one managed object of t. */
+static int clean_one(struct fedctl *ctx, struct fed_kube_client *m, const struct fed_type_config *t,
+                     const cJSON *o, bool orphan, struct fed_error *err)
 {
-	struct fed_buf b = FED_BUF_INIT;
+	const struct fed_kube_resource r = fedctl_resource(t->target.group, t->target.version,
+	                                                   t->target.plural, t->target.namespaced);
+	const char *ns = fed_obj_namespace(o), *name = fed_obj_name(o);
+	const struct fed_kube_ref ref = {&r, ns, name, NULL};
+	int ret;
 
-	if (r->group && *r->group)
-		fed_buf_printf(&b, "/apis/%s/%s/%s", r->group, r->version, r->plural);
+	if (orphan)
+		ret =
+		    fedctl_call_ref(ctx, m, "PATCH", &ref,
+		                    "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL "\":null}}}",
+		                    "application/merge-patch+json", 0, NULL, err);
 	else
-		fed_buf_printf(&b, "/api/%s/%s", r->version, r->plural);
-	return fed_buf_detach(&b);
-}
-
-static char *object_path(const struct fed_api_resource *r, const cJSON *o)
-{
-	struct fed_buf b = FED_BUF_INIT;
-	const char *ns = fed_obj_namespace(o);
-
-	if (r->group && *r->group)
-		fed_buf_printf(&b, "/apis/%s/%s", r->group, r->version);
-	else
-		fed_buf_printf(&b, "/api/%s", r->version);
-	if (ns && r->namespaced)
-		fed_buf_printf(&b, "/namespaces/%s", ns);
-	fed_buf_printf(&b, "/%s/%s", r->plural, fed_obj_name(o));
-	return fed_buf_detach(&b);
+		ret = fedctl_call_ref(ctx, m, "DELETE", &ref, NULL, NULL, 0, NULL, err);
+	if (ret == FED_ENOTFOUND) {
+		fed_error_clear(err);
+		ret = 0;
+	}
+	if (ret)
+		fed_error_wrap(err, "member: %s %s %s%s%s%s", orphan ? "unlabel" : "delete",
+		               t->name, ns ? ns : "", ns ? "/" : "", name,
+		               ret == FED_EFORBIDDEN
+		                   ? (orphan ? " (needs patch on it)" : " (needs delete on it)")
+		                   : "");
+	return ret;
 }
 
 /* One type: list the managed objects, delete or unlabel each. */
@@ -41,18 +46,15 @@ static int clean_type(struct fedctl *ctx, struct fed_kube_client *m,
                       const struct fed_type_config *t, bool orphan, bool dry_run,
                       struct fed_error *err)
 {
-	char *base = type_path(&t->target), *url = NULL;
+	const struct fed_kube_resource r = fedctl_resource(t->target.group, t->target.version,
+	                                                   t->target.plural, t->target.namespaced);
+	const struct fed_kube_ref all = {&r, NULL, NULL, NULL};
+	const struct fed_kube_list_opts managed = {.label_selector = FED_MANAGED_LABEL "=true"};
 	struct fed_buf names = FED_BUF_INIT;
 	cJSON *list = NULL, *it;
-	int ret, n = 0, gone = 0;
+	int ret, n = 0;
 
-	url = malloc(strlen(base) + 64);
-	if (!base || !url) {
-		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
-		goto out;
-	}
-	sprintf(url, "%s?labelSelector=kubefed.io%%2Fmanaged%%3Dtrue", base);
-	ret = fedctl_call(ctx, m, "GET", url, NULL, NULL, 0, &list, err);
+	ret = fedctl_list_ref(ctx, m, &all, &managed, &list, err);
 	if (ret == FED_ENOTFOUND) { /* the type is not served there */
 		fed_error_clear(err);
 		ret = 0;
@@ -68,40 +70,14 @@ static int clean_type(struct fedctl *ctx, struct fed_kube_client *m,
 	}
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(list, "items")) {
 		const char *ns = fed_obj_namespace(it), *name = fed_obj_name(it);
-		char *p;
 		if (!name || (!orphan && fed_obj_str(it, "metadata.deletionTimestamp")))
 			continue; /* already going */
 		n++;
 		fed_buf_printf(&names, "%s%s%s%s", n > 1 ? ", " : "",
 		               ns && t->target.namespaced ? ns : "",
 		               ns && t->target.namespaced ? "/" : "", name);
-		if (dry_run)
-			continue;
-		if (!(p = object_path(&t->target, it))) {
-			ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+		if (!dry_run && (ret = clean_one(ctx, m, t, it, orphan, err)))
 			goto out;
-		}
-		if (orphan)
-			ret = fedctl_call(ctx, m, "PATCH", p,
-			                  "{\"metadata\":{\"labels\":{\"" FED_MANAGED_LABEL
-			                  "\":null}}}",
-			                  "application/merge-patch+json", 0, NULL, err);
-		else
-			ret = fedctl_call(ctx, m, "DELETE", p, NULL, NULL, 0, NULL, err);
-		free(p);
-		if (ret == FED_ENOTFOUND) {
-			fed_error_clear(err);
-			ret = 0;
-		}
-		if (ret) {
-			fed_error_wrap(err, "member: %s %s %s%s%s%s", orphan ? "unlabel" : "delete",
-			               t->name, ns ? ns : "", ns ? "/" : "", name,
-			               ret == FED_EFORBIDDEN ? (orphan ? " (needs patch on it)"
-			                                               : " (needs delete on it)")
-			                                     : "");
-			goto out;
-		}
-		gone++;
 	}
 	if (n)
 		printf("member: %s: %d %s%s (%s)\n", t->name, n,
@@ -113,8 +89,6 @@ static int clean_type(struct fedctl *ctx, struct fed_kube_client *m,
 out:
 	fed_buf_release(&names);
 	cJSON_Delete(list);
-	free(base);
-	free(url);
 	return ret;
 }
 
@@ -123,14 +97,13 @@ int fedctl_member_clean_managed(struct fedctl *ctx, struct fed_kube_client *host
                                 bool dry_run, struct fed_error *err)
 {
 	struct fed_type_config *types = NULL;
+	const struct fed_kube_ref ftcs = {&fed_r_federatedtypeconfigs, ctx->fed_namespace, NULL,
+	                                  NULL};
 	cJSON *list = NULL, *it;
-	char path[512];
 	size_t n = 0, i, ns_type = (size_t)-1;
 	int ret;
 
-	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-	         FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL);
-	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &list, err);
+	ret = fedctl_call_ref(ctx, host, "GET", &ftcs, NULL, NULL, 0, &list, err);
 	if (ret == FED_ENOTFOUND) {
 		fed_error_clear(err);
 		printf("member: no federated types on the host (no FederatedTypeConfig CRD): "

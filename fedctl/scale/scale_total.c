@@ -130,14 +130,17 @@ int fedctl_scale_total(struct fedctl_scale *s, const char *kind_name, const char
 {
 	const struct fedctl_workload_kind *k;
 	const char *slash = strchr(kind_name, '/'), *name = slash + 1;
+	const struct fed_kube_ref rsp_ref = {&fed_r_replicaschedulingpreferences, ns, name, NULL};
+	struct fed_kube_resource r;
+	struct fed_kube_ref ref;
 	cJSON *obj = NULL, *rsp = NULL;
-	char kind[128], path[1024];
+	char kind[128];
 	int ret;
 
 	snprintf(kind, sizeof(kind), "%.*s", (int)(slash - kind_name), kind_name);
 	k = fedctl_workload_kind(kind);
-	fedctl_scale_path(path, sizeof(path), k, ns, name);
-	ret = fedctl_call(s->ctx, s->host, "GET", path, NULL, NULL, 0, &obj, err);
+	fedctl_scale_ref(&r, &ref, k, ns, name);
+	ret = fedctl_call_ref(s->ctx, s->host, "GET", &ref, NULL, NULL, 0, &obj, err);
 	if (ret == FED_ENOTFOUND)
 		return fed_error_set(err, FED_ENOTFOUND,
 		                     "%s %s/%s not found (kubectl -n %s get %s; fedctl federate "
@@ -145,17 +148,14 @@ int fedctl_scale_total(struct fedctl_scale *s, const char *kind_name, const char
 		                     k->kind, ns, name, ns, k->plural, k->target);
 	if (ret)
 		return fed_error_wrap(err, "host: get %s %s/%s", k->plural, ns, name);
-	snprintf(path, sizeof(path),
-	         FEDCTL_RSP_API "/namespaces/%s/replicaschedulingpreferences/%s", ns, name);
-	ret = fedctl_call(s->ctx, s->host, "GET", path, NULL, NULL, 0, &rsp, err);
+	ret = fedctl_call_ref(s->ctx, s->host, "GET", &rsp_ref, NULL, NULL, 0, &rsp, err);
 	if (ret == FED_ENOTFOUND) {
 		struct total a = {k};
 		fed_error_clear(err);
-		fedctl_scale_path(path, sizeof(path), k, ns, name);
-		ret = fedctl_scale_update(s, path, obj, set_total, &a, err);
+		ret = fedctl_scale_update(s, &ref, obj, set_total, &a, err);
 	} else if (!ret) {
 		struct rsp_arg a = {k, obj};
-		ret = fedctl_scale_update(s, path, rsp, set_rsp, &a, err);
+		ret = fedctl_scale_update(s, &rsp_ref, rsp, set_rsp, &a, err);
 	} else {
 		fed_error_wrap(err, "host: get replicaschedulingpreference %s/%s", ns, name);
 	}

@@ -34,13 +34,12 @@ struct fed {
 
 static int load_types(struct fed *f, struct fed_error *err)
 {
-	char path[512];
+	const struct fed_kube_ref ftcs = {&fed_r_federatedtypeconfigs, f->ctx->fed_namespace, NULL,
+	                                  NULL};
 	const cJSON *it;
 	int ret;
 
-	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-	         FED_FTC_VERSION, f->ctx->fed_namespace, FED_FTC_PLURAL);
-	ret = fedctl_call(f->ctx, f->host, "GET", path, NULL, NULL, 0, &f->ftcs, err);
+	ret = fedctl_call_ref(f->ctx, f->host, "GET", &ftcs, NULL, NULL, 0, &f->ftcs, err);
 	if (ret == FED_ENOTFOUND)
 		return fed_error_set(err, FED_ENOTFOUND,
 		                     "no FederatedTypeConfig CRD on the host: install fed "
@@ -100,20 +99,17 @@ static int wrap(struct fed *f, const cJSON *obj, struct fed_error *err)
 	return 0;
 }
 
-static char *path_of(const struct fed_api_resource *r, const char *ns, const char *name)
+/* GET (or POST body to) the object, or the collection when name is NULL,
+ * of type r in ns. */
+static int call_type(struct fed *f, const char *method, const struct fed_api_resource *r,
+                     const char *ns, const char *name, const char *body, cJSON **out,
+                     struct fed_error *err)
 {
-	struct fed_buf b = FED_BUF_INIT;
+	const struct fed_kube_resource kr =
+	    fedctl_resource(r->group, r->version, r->plural, r->namespaced);
+	const struct fed_kube_ref ref = {&kr, ns, name, NULL};
 
-	if (r->group && *r->group)
-		fed_buf_printf(&b, "/apis/%s/%s", r->group, r->version);
-	else
-		fed_buf_printf(&b, "/api/%s", r->version);
-	if (r->namespaced && ns)
-		fed_buf_printf(&b, "/namespaces/%s", ns);
-	fed_buf_printf(&b, "/%s", r->plural);
-	if (name)
-		fed_buf_printf(&b, "/%s", name);
-	return fed_buf_detach(&b);
+	return fedctl_call_ref(f->ctx, f->host, method, &ref, body, NULL, 0, out, err);
 }
 
 /* What --contents leaves out: objects other controllers own or create
@@ -144,13 +140,10 @@ static int contents(struct fed *f, const char *ns, struct fed_error *err)
 
 	for (i = 0; i < f->n_types && !ret; i++) {
 		const struct fed_type_config *t = &f->types[i];
-		char *p;
 		cJSON *list = NULL, *it;
 		if (!t->target.namespaced || !t->propagation_enabled)
 			continue;
-		p = path_of(&t->target, ns, NULL);
-		ret = fedctl_call(f->ctx, f->host, "GET", p, NULL, NULL, 0, &list, err);
-		free(p);
+		ret = call_type(f, "GET", &t->target, ns, NULL, NULL, &list, err);
 		if (ret == FED_ENOTFOUND) {
 			fed_error_clear(err);
 			ret = 0;
@@ -193,7 +186,7 @@ static int create_all(struct fed *f, bool dry_run, struct fed_error *err)
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
 		const char *ns = fed_obj_namespace(o), *name = fed_obj_name(o);
 		const struct fed_type_config *t = NULL;
-		char what[600], *p, *body;
+		char what[600], *body;
 		size_t i;
 		for (i = 0; i < f->n_types; i++)
 			if (!strcmp(f->types[i].federated.kind, kind))
@@ -206,10 +199,8 @@ static int create_all(struct fed *f, bool dry_run, struct fed_error *err)
 			printf("host: %s would be created (dry run)\n", what);
 			continue;
 		}
-		p = path_of(&t->federated, ns, NULL);
 		body = cJSON_PrintUnformatted(o);
-		ret = fedctl_call(f->ctx, f->host, "POST", p, body, NULL, 0, NULL, err);
-		free(p);
+		ret = call_type(f, "POST", &t->federated, ns, NULL, body, NULL, err);
 		free(body);
 		if (ret == FED_EEXISTS) {
 			fed_error_clear(err);
@@ -244,148 +235,200 @@ static char *slurp(const char *path, size_t *len)
 	return fed_buf_detach(&b);
 }
 
-int cmd_federate(struct fedctl *ctx, int argc, char **argv)
+struct federate_opts {
+	const char *kind, *name; /* KIND NAME form */
+	const char *ns, *output, *file;
+	enum fedctl_output fmt;
+	bool with_contents, dry_run;
+};
+
+/* argv -> o; an exit code when the command stops here, else -1. */
+static int parse(struct fedctl *ctx, struct federate_opts *o, int argc, char **argv)
 {
-	const char *ns = NULL, *output = NULL, *file = NULL;
-	bool with_contents = false, dry_run = false;
 	const struct fed_opt opts[] = {
-	    {FED_OPT_STRING, "namespace", 'n', &ns, "NS",
-	     "namespace of the object (default: the context's, else default)", NULL},
-	    {FED_OPT_BOOL, "contents", 0, &with_contents, NULL,
+	    {FED_OPT_STRING, "namespace", 'n', &o->ns, "NS",
+	     "namespace of the object (unset: the context's, else default)", NULL},
+	    {FED_OPT_BOOL, "contents", 0, &o->with_contents, NULL,
 	     "with KIND namespace: also every object in it of an enabled namespaced type", NULL},
-	    {FED_OPT_STRING, "output", 'o', &output, "FORMAT",
+	    {FED_OPT_STRING, "output", 'o', &o->output, "FORMAT",
 	     "yaml or json: print the federated objects, create nothing", NULL},
-	    {FED_OPT_STRING, "filename", 'f', &file, "FILE",
+	    {FED_OPT_STRING, "filename", 'f', &o->file, "FILE",
 	     "read the objects from FILE (YAML or JSON, - for stdin) instead of the host", NULL},
-	    {FED_OPT_BOOL, "dry-run", 0, &dry_run, NULL, "print what would be created", NULL},
+	    {FED_OPT_BOOL, "dry-run", 0, &o->dry_run, NULL, "print what would be created", NULL},
 	    FED_OPT_TABLE_END,
 	};
-	struct fed_error err = FED_ERROR_INIT;
-	struct fed_buf buf = FED_BUF_INIT;
-	enum fedctl_output fmt = FEDCTL_OUT_TABLE;
-	struct fedctl_type d;
-	struct fed f;
-	cJSON *objs = NULL, *it;
-	char *args[2], *data = NULL;
-	int nargs, ret, rc = EXIT_FAIL;
-	size_t i, len = 0;
+	const struct fedctl_spec spec = {usage, examples, opts};
+	char *args[2];
+	int nargs, ret;
+	bool stop;
 
-	memset(&f, 0, sizeof(f));
-	memset(&d, 0, sizeof(d));
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 2, &nargs);
-	if (ret >= 0)
-		return ret;
-	if ((file && nargs) || (!file && nargs != 2)) {
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 2, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
+	if ((o->file && nargs) || (!o->file && nargs != 2)) {
 		fprintf(stderr, "error: federate needs KIND NAME, or -f FILE\nUsage: %s\n", usage);
 		return EXIT_USAGE;
 	}
-	if (output && (fedctl_output_parse(output, &fmt) ||
-	               (fmt != FEDCTL_OUT_YAML && fmt != FEDCTL_OUT_JSON))) {
-		fprintf(stderr, "error: --output must be yaml or json, not \"%s\"\n", output);
+	o->fmt = FEDCTL_OUT_TABLE;
+	if (o->output && (fedctl_output_parse(o->output, &o->fmt) ||
+	                  (o->fmt != FEDCTL_OUT_YAML && o->fmt != FEDCTL_OUT_JSON))) {
+		fprintf(stderr, "error: --output must be yaml or json, not \"%s\"\n", o->output);
 		return EXIT_USAGE;
 	}
-	if (with_contents && file) {
+	if (o->with_contents && o->file) {
 		fprintf(stderr, "error: --contents reads the namespace on the host: not with -f\n");
 		return EXIT_USAGE;
 	}
-	f.ctx = ctx;
-	f.out = cJSON_CreateArray();
-	if (file) {
-		if (!(data = slurp(file, &len))) {
-			fed_error_set(&err, FED_EINVAL, "cannot read %s", file);
-			goto fail;
-		}
-		if (fedctl_objects_parse(data, len, file, &objs, &err))
-			goto fail;
+	o->kind = nargs ? args[0] : NULL;
+	o->name = nargs ? args[1] : NULL;
+	return -1;
+}
+
+/* -f FILE: each object, namespaced into ns when it names none. */
+static int from_file(struct fed *f, const cJSON *objs, const char *ns, struct fed_error *err)
+{
+	cJSON *it;
+	int ret = 0;
+
+	cJSON_ArrayForEach(it, objs) {
+		if (!fed_obj_namespace(it) &&
+		    strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "kind")),
+		           "Namespace"))
+			cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(it, "metadata"),
+			                        "namespace", ns);
+		if ((ret = wrap(f, it, err)))
+			break;
 	}
-	if (fedctl_host(ctx, &f.host, &err) || load_types(&f, &err))
-		goto fail;
-	if (!ns)
-		ns = ctx->context_namespace ? ctx->context_namespace : "default";
-	if (file) {
-		cJSON_ArrayForEach(it, objs) {
-			if (!fed_obj_namespace(it) &&
-			    strcmp(
-			        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "kind")),
-			        "Namespace"))
-				cJSON_AddStringToObject(
-				    cJSON_GetObjectItemCaseSensitive(it, "metadata"), "namespace",
-				    ns);
-			if (wrap(&f, it, &err))
-				goto fail;
-		}
-	} else {
-		const struct fed_type_config *t = NULL;
-		char *p;
-		cJSON *obj = NULL;
-		bool is_ns;
-		if (fedctl_discover_type(ctx, f.host, args[0], &d, &err))
-			goto fail;
-		for (i = 0; i < f.n_types; i++)
-			if (!strcmp(f.types[i].target.kind, d.kind) &&
-			    !strcmp(f.types[i].target.group ? f.types[i].target.group : "",
-			            d.group))
-				t = &f.types[i];
-		if (!t) {
-			fed_error_set(
-			    &err, FED_EINVAL,
-			    "type %s%s%s is not enabled for federation (fedctl enable %s%s%s "
-			    "first)",
-			    d.plural, *d.group ? "." : "", d.group, d.plural, *d.group ? "." : "",
-			    d.group);
-			goto fail;
-		}
-		is_ns = !strcmp(d.kind, "Namespace") && !*d.group;
-		if (with_contents && !is_ns) {
-			fprintf(stderr, "error: --contents goes with KIND namespace\n");
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		p = path_of(&t->target, ns, args[1]);
-		ret = fedctl_call(ctx, f.host, "GET", p, NULL, NULL, 0, &obj, &err);
-		free(p);
-		if (ret == FED_ENOTFOUND) {
-			fed_error_set(&err, FED_ENOTFOUND, "%s %s%s%s not found on the host",
-			              d.kind, t->target.namespaced ? ns : "",
-			              t->target.namespaced ? "/" : "", args[1]);
-			goto fail;
-		}
-		if (ret) {
-			fed_error_wrap(&err, "host: get %s %s", t->name, args[1]);
-			goto fail;
-		}
-		ret = wrap(&f, obj, &err);
-		cJSON_Delete(obj);
-		if (ret || (with_contents && contents(&f, args[1], &err)))
-			goto fail;
-	}
-	if (output) {
-		cJSON_ArrayForEach(it, f.out) {
-			if (fmt == FEDCTL_OUT_YAML) {
-				if (it != f.out->child)
-					fed_buf_printf(&buf, "---\n");
-				ret = fedctl_yaml(&buf, it);
-			}
-		}
-		if (fmt == FEDCTL_OUT_JSON) {
-			cJSON *list = cJSON_CreateObject();
-			cJSON_AddStringToObject(list, "apiVersion", "v1");
-			cJSON_AddItemToObject(list, "items", f.out);
-			cJSON_AddStringToObject(list, "kind", "List");
-			f.out = NULL;
-			ret = fedctl_json(&buf, list);
-			cJSON_Delete(list);
-		}
-		fwrite(fed_buf_str(&buf), 1, buf.len, stdout);
-		rc = EXIT_OK;
+	return ret;
+}
+
+/* The enabled type of d, else NULL with the message. */
+static const struct fed_type_config *enabled_type(struct fed *f, const struct fedctl_type *d,
+                                                  struct fed_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_types; i++)
+		if (!strcmp(f->types[i].target.kind, d->kind) &&
+		    !strcmp(f->types[i].target.group ? f->types[i].target.group : "", d->group))
+			return &f->types[i];
+	fed_error_set(err, FED_EINVAL,
+	              "type %s%s%s is not enabled for federation (fedctl enable %s%s%s first)",
+	              d->plural, *d->group ? "." : "", d->group, d->plural, *d->group ? "." : "",
+	              d->group);
+	return NULL;
+}
+
+/* KIND NAME: the object of the host (and with --contents what is in the
+ * namespace). An exit code when the command stops here, else -1. */
+static int from_host(struct fed *f, const struct federate_opts *o, const char *ns,
+                     struct fed_error *err)
+{
+	const struct fed_type_config *t;
+	struct fedctl_type d;
+	cJSON *obj = NULL;
+	int ret, rc = -1;
+
+	if ((ret = fedctl_discover_type(f->ctx, f->host, o->kind, &d, err)) ||
+	    !(t = enabled_type(f, &d, err)))
+		goto out;
+	if (o->with_contents && (strcmp(d.kind, "Namespace") || *d.group)) {
+		fprintf(stderr, "error: --contents goes with KIND namespace\n");
+		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (create_all(&f, dry_run, &err))
-		goto fail;
+	ret = call_type(f, "GET", &t->target, ns, o->name, NULL, &obj, err);
+	if (ret == FED_ENOTFOUND)
+		fed_error_set(err, FED_ENOTFOUND, "%s %s%s%s not found on the host", d.kind,
+		              t->target.namespaced ? ns : "", t->target.namespaced ? "/" : "",
+		              o->name);
+	else if (ret)
+		fed_error_wrap(err, "host: get %s %s", t->name, o->name);
+	else if (!wrap(f, obj, err) && o->with_contents)
+		contents(f, o->name, err);
+out:
+	if (rc < 0 && err->code)
+		rc = fedctl_fail(err);
+	cJSON_Delete(obj);
+	fedctl_type_release(&d);
+	return rc;
+}
+
+/* -o yaml|json: the federated objects, as kubectl prints them. */
+static void print_objects(struct fed *f, enum fedctl_output fmt)
+{
+	struct fed_buf buf = FED_BUF_INIT;
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, f->out) {
+		if (fmt == FEDCTL_OUT_YAML) {
+			if (it != f->out->child)
+				fed_buf_printf(&buf, "---\n");
+			fedctl_yaml(&buf, it);
+		}
+	}
+	if (fmt == FEDCTL_OUT_JSON) {
+		cJSON *list = cJSON_CreateObject();
+		cJSON_AddStringToObject(list, "apiVersion", "v1");
+		cJSON_AddItemToObject(list, "items", f->out);
+		cJSON_AddStringToObject(list, "kind", "List");
+		f->out = NULL;
+		fedctl_json(&buf, list);
+		cJSON_Delete(list);
+	}
+	fwrite(fed_buf_str(&buf), 1, buf.len, stdout);
+	fed_buf_release(&buf);
+}
+
+/* The objects of -f FILE (*objs), parsed; an exit code on failure. */
+static int read_file(const char *file, cJSON **objs, struct fed_error *err)
+{
+	size_t len = 0;
+	char *data = slurp(file, &len);
+	int rc = -1;
+
+	if (!data) {
+		fed_error_set(err, FED_EINVAL, "cannot read %s", file);
+		rc = fedctl_fail(err);
+	} else if (fedctl_objects_parse(data, len, file, objs, err)) {
+		rc = fedctl_fail(err);
+	}
+	free(data);
+	return rc;
+}
+
+int cmd_federate(struct fedctl *ctx, int argc, char **argv)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct federate_opts o;
+	struct fed f;
+	cJSON *objs = NULL;
+	const char *ns;
+	size_t i;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	memset(&f, 0, sizeof(f));
+	f.ctx = ctx;
+	if ((rc = parse(ctx, &o, argc, argv)) >= 0 ||
+	    (o.file && (rc = read_file(o.file, &objs, &err)) >= 0))
+		goto out;
+	f.out = cJSON_CreateArray();
+	if (fedctl_host(ctx, &f.host, &err) || load_types(&f, &err)) {
+		rc = fedctl_fail(&err);
+		goto out;
+	}
+	ns = o.ns ? o.ns : ctx->context_namespace ? ctx->context_namespace : "default";
+	if (o.file && from_file(&f, objs, ns, &err))
+		rc = fedctl_fail(&err);
+	else if (!o.file)
+		rc = from_host(&f, &o, ns, &err);
+	if (rc >= 0)
+		goto out;
 	rc = EXIT_OK;
-	goto out;
-fail:
-	rc = fedctl_fail(&err);
+	if (o.output)
+		print_objects(&f, o.fmt);
+	else if (create_all(&f, o.dry_run, &err))
+		rc = fedctl_fail(&err);
 out:
 	for (i = 0; i < f.n_types; i++)
 		fed_type_config_release(&f.types[i]);
@@ -393,8 +436,5 @@ out:
 	cJSON_Delete(f.ftcs);
 	cJSON_Delete(f.out);
 	cJSON_Delete(objs);
-	fed_buf_release(&buf);
-	fedctl_type_release(&d);
-	free(data);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fed/federated_type.h"
 #include "scale.h"
 
 #define MAX_TRIES 5
@@ -39,9 +40,11 @@ static int cmp_member(const void *a, const void *b)
 }
 
 /* A list on the host; *out NULL (and 0) when the type is not served. */
-int fedctl_scale_list(struct fedctl_scale *s, const char *path, cJSON **out, struct fed_error *err)
+int fedctl_scale_list(struct fedctl_scale *s, const struct fed_kube_ref *ref,
+                      const struct fed_kube_list_opts *o, cJSON **out, struct fed_error *err)
 {
-	int ret = fedctl_call(s->ctx, s->host, "GET", path, NULL, NULL, 0, out, err);
+	const struct fed_kube_list_opts none = {0};
+	int ret = fedctl_list_ref(s->ctx, s->host, ref, o ? o : &none, out, err);
 
 	if (ret == FED_ENOTFOUND) {
 		fed_error_clear(err);
@@ -53,14 +56,15 @@ int fedctl_scale_list(struct fedctl_scale *s, const char *path, cJSON **out, str
 
 int fedctl_scale_load(struct fedctl_scale *s, struct fed_error *err)
 {
-	char path[512];
+	const struct fed_kube_ref kfcs = {&fed_r_kubefedclusters, s->ctx->fed_namespace, NULL,
+	                                  NULL};
+	const struct fed_kube_ref fns = {&fed_r_federatednamespaces, NULL, NULL, NULL};
+	const struct fed_kube_ref rsps = {&fed_r_replicaschedulingpreferences, NULL, NULL, NULL};
 	const cJSON *it;
 	size_t n = 0;
 	int ret;
 
-	snprintf(path, sizeof(path), "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters",
-	         s->ctx->fed_namespace);
-	if ((ret = fedctl_scale_list(s, path, &s->kfcs, err)))
+	if ((ret = fedctl_scale_list(s, &kfcs, NULL, &s->kfcs, err)))
 		return fed_error_wrap(err, "host: list kubefedclusters in %s",
 		                      s->ctx->fed_namespace);
 	s->members = calloc((size_t)cJSON_GetArraySize(cJSON_GetObjectItem(s->kfcs, "items")) + 1,
@@ -77,10 +81,9 @@ int fedctl_scale_load(struct fedctl_scale *s, struct fed_error *err)
 	}
 	s->n_members = n;
 	qsort(s->members, n, sizeof(*s->members), cmp_member);
-	if ((ret = fedctl_scale_list(s, FEDCTL_TYPES_API "/federatednamespaces", &s->fns, err)))
+	if ((ret = fedctl_scale_list(s, &fns, NULL, &s->fns, err)))
 		return fed_error_wrap(err, "host: list federatednamespaces");
-	if ((ret = fedctl_scale_list(s, FEDCTL_RSP_API "/replicaschedulingpreferences", &s->rsps,
-	                             err)))
+	if ((ret = fedctl_scale_list(s, &rsps, NULL, &s->rsps, err)))
 		return fed_error_wrap(err, "host: list replicaschedulingpreferences");
 	return 0;
 }
@@ -140,64 +143,82 @@ size_t fedctl_scale_member(const struct fedctl_scale *s, const char *name)
 	return (size_t)-1;
 }
 
-/* Apply mutate to the object at path, PUT with its resourceVersion, and
+/* One attempt: mutate cur, PUT it. 0 when done (the object written, or
+ * what would be, is in s->items), FED_ECONFLICT to try again. */
+static int attempt(struct fedctl_scale *s, const struct fed_kube_ref *ref, cJSON **cur,
+                   fedctl_scale_mutate_fn mutate, void *arg, struct fed_error *err)
+{
+	cJSON *fresh = NULL;
+	bool changed = false;
+	char *body;
+	int ret;
+
+	if ((ret = mutate(s, *cur, arg, &changed, err)))
+		return ret;
+	if (!changed || s->dry_run) {
+		cJSON_AddItemToArray(s->items, *cur);
+		*cur = NULL;
+		return 0;
+	}
+	body = cJSON_PrintUnformatted(*cur);
+	ret = fedctl_call_ref(s->ctx, s->host, "PUT", ref, body, NULL, 0, &fresh, err);
+	free(body);
+	if (!ret) {
+		cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItem(fresh, "metadata"),
+		                                        "managedFields");
+		cJSON_AddItemToArray(s->items, fresh);
+	}
+	return ret;
+}
+
+/* Apply mutate to the object ref names, PUT with its resourceVersion, and
  * on a conflict read it again and redo. The rows of the last attempt stay. */
-int fedctl_scale_update(struct fedctl_scale *s, const char *path, cJSON *obj,
+int fedctl_scale_update(struct fedctl_scale *s, const struct fed_kube_ref *ref, cJSON *obj,
                         fedctl_scale_mutate_fn mutate, void *arg, struct fed_error *err)
 {
-	cJSON *cur = cJSON_Duplicate(obj, true), *fresh = NULL;
+	cJSON *cur = cJSON_Duplicate(obj, true);
+	struct fed_buf p = FED_BUF_INIT;
+	const char *path = fed_kube_path(&p, ref) ? "?" : p.data; /* for the messages */
 	size_t rows0 = s->n_rows;
 	int tries, ret = 0;
 
 	for (tries = 0; tries < MAX_TRIES; tries++) {
-		bool changed = false;
-		char *body;
 		s->n_rows = rows0;
-		if (!cur)
-			return fed_error_set(err, FED_ENOMEM, "out of memory");
-		if ((ret = mutate(s, cur, arg, &changed, err)))
-			break;
-		if (!changed) {
-			cJSON_AddItemToArray(s->items, cur);
-			return 0;
+		if (!cur) {
+			ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+			goto out;
 		}
-		if (s->dry_run) {
-			cJSON_AddItemToArray(s->items, cur);
-			return 0;
-		}
-		body = cJSON_PrintUnformatted(cur);
-		ret = fedctl_call(s->ctx, s->host, "PUT", path, body, NULL, 0, &fresh, err);
-		free(body);
-		if (!ret) {
-			cJSON_Delete(cur);
-			cJSON_DeleteItemFromObjectCaseSensitive(
-			    cJSON_GetObjectItem(fresh, "metadata"), "managedFields");
-			cJSON_AddItemToArray(s->items, fresh);
-			return 0;
-		}
-		if (ret != FED_ECONFLICT)
+		if ((ret = attempt(s, ref, &cur, mutate, arg, err)) != FED_ECONFLICT)
 			break;
 		/* changed meanwhile: start again from what is there now */
 		cJSON_Delete(cur);
 		cur = NULL;
 		if (s->ctx->verbosity >= 2)
 			fprintf(stderr, "conflict on %s: reading it again\n", path);
-		if ((ret = fedctl_call(s->ctx, s->host, "GET", path, NULL, NULL, 0, &cur, err)))
+		if ((ret = fedctl_call_ref(s->ctx, s->host, "GET", ref, NULL, NULL, 0, &cur, err)))
 			break;
 	}
-	cJSON_Delete(cur);
-	if (!ret)
+	if (tries == MAX_TRIES)
 		ret =
 		    fed_error_set(err, FED_ECONFLICT,
 		                  "%s kept changing (%d conflicts in a row): run the command again",
 		                  path, MAX_TRIES);
 	if (ret == FED_EFORBIDDEN)
-		return fed_error_wrap(err, "host: update %s (grant update on it)", path);
-	return fed_error_wrap(err, "host: update %s", path);
+		fed_error_wrap(err, "host: update %s (grant update on it)", path);
+	else if (ret)
+		fed_error_wrap(err, "host: update %s", path);
+out:
+	cJSON_Delete(cur);
+	fed_buf_release(&p);
+	return ret;
 }
 
-void fedctl_scale_path(char *buf, size_t n, const struct fedctl_workload_kind *k, const char *ns,
-                       const char *name)
+void fedctl_scale_ref(struct fed_kube_resource *r, struct fed_kube_ref *ref,
+                      const struct fedctl_workload_kind *k, const char *ns, const char *name)
 {
-	snprintf(buf, n, FEDCTL_TYPES_API "/namespaces/%s/%s/%s", ns, k->plural, name);
+	*r = fedctl_resource(FED_TYPES_GROUP, FED_TYPES_VERSION, k->plural, true);
+	ref->resource = r;
+	ref->namespace = ns;
+	ref->name = name;
+	ref->subresource = NULL;
 }

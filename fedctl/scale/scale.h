@@ -7,9 +7,6 @@
 #include "fed/propagation.h"
 #include "fedctl.h"
 
-#define FEDCTL_TYPES_API "/apis/types.kubefed.io/v1beta1"
-#define FEDCTL_RSP_API   "/apis/scheduling.kubefed.io/v1alpha1"
-
 struct fedctl_scale_rowbuf {
 	char ns[254], kind[32], name[254], cluster[64], via[40];
 	long long before, after;
@@ -32,8 +29,10 @@ struct fedctl_scale {
 
 int fedctl_scale_add_row(struct fedctl_scale *s, const cJSON *obj, const char *kind,
                          const char *cluster, const char *via, long long before, long long after);
-/* GET a list on the host; *out NULL (and 0) when the type is not served. */
-int fedctl_scale_list(struct fedctl_scale *s, const char *path, cJSON **out, struct fed_error *err);
+/* GET a list on the host (o may be NULL); *out NULL (and 0) when the type
+ * is not served. */
+int fedctl_scale_list(struct fedctl_scale *s, const struct fed_kube_ref *ref,
+                      const struct fed_kube_list_opts *o, cJSON **out, struct fed_error *err);
 /* What a change does to one object: computes the new object from the
  * current one and appends its rows; *changed false when nothing would. */
 typedef int (*fedctl_scale_mutate_fn)(struct fedctl_scale *s, cJSON *obj, void *arg, bool *changed,
@@ -44,12 +43,14 @@ const cJSON *fedctl_scale_find(const cJSON *list, const char *ns, const char *na
 /* Where fed-controller puts obj: sel[] has n_members entries. */
 int fedctl_scale_placed(struct fedctl_scale *s, const cJSON *obj, bool *sel, struct fed_error *err);
 size_t fedctl_scale_member(const struct fedctl_scale *s, const char *name);
-/* mutate the object at path and PUT it with its resourceVersion; on a
+/* mutate the object ref names and PUT it with its resourceVersion; on a
  * conflict read it again and redo (rows of the last attempt stay). */
-int fedctl_scale_update(struct fedctl_scale *s, const char *path, cJSON *obj,
+int fedctl_scale_update(struct fedctl_scale *s, const struct fed_kube_ref *ref, cJSON *obj,
                         fedctl_scale_mutate_fn mutate, void *arg, struct fed_error *err);
-void fedctl_scale_path(char *buf, size_t n, const struct fedctl_workload_kind *k, const char *ns,
-                       const char *name);
+/* The federated workload kind k (*r: its resource, which ref points to);
+ * name NULL for the collection, ns NULL for all namespaces. */
+void fedctl_scale_ref(struct fed_kube_resource *r, struct fed_kube_ref *ref,
+                      const struct fedctl_workload_kind *k, const char *ns, const char *name);
 /* scale KIND/NAME --replicas: the RSP's total, else an even spread. */
 int fedctl_scale_total(struct fedctl_scale *s, const char *kind_name, const char *ns,
                        struct fed_error *err);
