@@ -7,12 +7,12 @@
 #include <sys/socket.h>
 
 #include <openssl/bio.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "agent.h"
+#include "fed/base64.h"
 #include "fed/buf.h"
 #include "fed/federation.h"
 #include "fed/tunnel_proxy.h"
@@ -521,18 +521,9 @@ cJSON *fedctl_member_role(const char *name, const char *label_name,
 	return cr;
 }
 
-static char *b64(const char *data, size_t len)
-{
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
-	return out;
-}
-
 static void add_b64(cJSON *data, const char *key, const char *v, size_t len)
 {
-	char *e = b64(v, len);
+	char *e = fed_base64_encode_str(v, len);
 
 	cJSON_AddItemToObject(data, key, cJSON_CreateString(e ? e : ""));
 	free(e);
@@ -547,33 +538,13 @@ static void env(cJSON *list, const char *name, const char *value)
 	cJSON_AddItemToArray(list, e);
 }
 
-static cJSON *deployment(const struct fedctl_agent_spec *s)
+/* The agent container: its flags, proxy environment, the Secret's files,
+ * and a locked-down security context. */
+static cJSON *container(const struct fedctl_agent_spec *s)
 {
-	cJSON *d = object("apps/v1", "Deployment", s->ns, FEDCTL_AGENT_NAME);
-	cJSON *spec = cJSON_AddObjectToObject(d, "spec"), *tpl, *ps, *c, *args, *ev, *x, *sc, *v;
+	cJSON *c = cJSON_CreateObject(), *args, *ev, *x, *v;
 	char buf[512];
 
-	cJSON_AddNumberToObject(spec, "replicas", 1);
-	/* one agent at a time while the single-use token is exchanged */
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(spec, "strategy"), "type", "Recreate");
-	cJSON_AddStringToObject(
-	    cJSON_AddObjectToObject(cJSON_AddObjectToObject(spec, "selector"), "matchLabels"),
-	    "app.kubernetes.io/name", FEDCTL_AGENT_NAME);
-	tpl = cJSON_AddObjectToObject(spec, "template");
-	cJSON_AddStringToObject(
-	    cJSON_AddObjectToObject(cJSON_AddObjectToObject(tpl, "metadata"), "labels"),
-	    "app.kubernetes.io/name", FEDCTL_AGENT_NAME);
-	ps = cJSON_AddObjectToObject(tpl, "spec");
-	cJSON_AddStringToObject(ps, "serviceAccountName", FEDCTL_AGENT_NAME);
-	sc = cJSON_AddObjectToObject(ps, "securityContext");
-	cJSON_AddBoolToObject(sc, "runAsNonRoot", 1);
-	cJSON_AddNumberToObject(sc, "runAsUser", 65532);
-	cJSON_AddNumberToObject(sc, "runAsGroup", 65532);
-	cJSON_AddNumberToObject(sc, "fsGroup", 65532); /* the Secret's files are readable */
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(sc, "seccompProfile"), "type",
-	                        "RuntimeDefault");
-	c = cJSON_CreateObject();
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(ps, "containers"), c);
 	cJSON_AddStringToObject(c, "name", FEDCTL_AGENT_NAME);
 	cJSON_AddStringToObject(c, "image", s->image);
 	args = cJSON_AddArrayToObject(c, "args");
@@ -625,6 +596,34 @@ static cJSON *deployment(const struct fedctl_agent_spec *s)
 	cJSON_AddBoolToObject(x, "allowPrivilegeEscalation", 0);
 	cJSON_AddBoolToObject(x, "readOnlyRootFilesystem", 1);
 	cJSON_AddItemToObject(cJSON_AddObjectToObject(x, "capabilities"), "drop", strings("ALL"));
+	return c;
+}
+
+static cJSON *deployment(const struct fedctl_agent_spec *s)
+{
+	cJSON *d = object("apps/v1", "Deployment", s->ns, FEDCTL_AGENT_NAME);
+	cJSON *spec = cJSON_AddObjectToObject(d, "spec"), *tpl, *ps, *x, *sc, *v;
+
+	cJSON_AddNumberToObject(spec, "replicas", 1);
+	/* one agent at a time while the single-use token is exchanged */
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(spec, "strategy"), "type", "Recreate");
+	cJSON_AddStringToObject(
+	    cJSON_AddObjectToObject(cJSON_AddObjectToObject(spec, "selector"), "matchLabels"),
+	    "app.kubernetes.io/name", FEDCTL_AGENT_NAME);
+	tpl = cJSON_AddObjectToObject(spec, "template");
+	cJSON_AddStringToObject(
+	    cJSON_AddObjectToObject(cJSON_AddObjectToObject(tpl, "metadata"), "labels"),
+	    "app.kubernetes.io/name", FEDCTL_AGENT_NAME);
+	ps = cJSON_AddObjectToObject(tpl, "spec");
+	cJSON_AddStringToObject(ps, "serviceAccountName", FEDCTL_AGENT_NAME);
+	sc = cJSON_AddObjectToObject(ps, "securityContext");
+	cJSON_AddBoolToObject(sc, "runAsNonRoot", 1);
+	cJSON_AddNumberToObject(sc, "runAsUser", 65532);
+	cJSON_AddNumberToObject(sc, "runAsGroup", 65532);
+	cJSON_AddNumberToObject(sc, "fsGroup", 65532); /* the Secret's files are readable */
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(sc, "seccompProfile"), "type",
+	                        "RuntimeDefault");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(ps, "containers"), container(s));
 	x = cJSON_CreateObject();
 	cJSON_AddStringToObject(x, "name", FEDCTL_AGENT_NAME);
 	v = cJSON_AddObjectToObject(x, "secret");
