@@ -16,11 +16,38 @@
 #include <openssl/sha.h>
 
 #include "agent.h"
+#include "fed/base64.h"
 #include "fed/federated_type.h"
 #include "fed/federation.h"
 #include "join.h"
 
 #define CERT_WAIT_S 10.0
+
+/* not among fed/kube_known.h's: only join reads a Service */
+static const struct fed_kube_resource r_services = {"", "v1", "services", true};
+static const struct fed_kube_ref tunnel_secret_ref = {&fed_r_secrets, FEDCTL_CONFIG_NS,
+                                                      FEDCTL_TUNNEL_SECRET, NULL};
+static const struct fed_kube_ref configmap_ref = {&fed_r_configmaps, FEDCTL_CONFIG_NS,
+                                                  FEDCTL_CONFIGMAP, NULL};
+
+/* An agent join under way: what it read, made and holds. */
+struct agent_run {
+	struct fedctl *ctx;
+	const struct fedctl_join_agent_opts *o;
+	FILE *log; /* step lines: stderr when agent.yaml goes to stdout */
+	int fd;    /* the output file, -1 for stdout */
+	struct fed_kube_client *host;
+	struct fed_rest_config hcfg;
+	struct fed_federation *fed;
+	const struct fed_cluster_spec *existing;
+	cJSON *cm, *secret;
+	char *old_yaml, *ca, *cert, *pca, *addr, *server_name, *yaml;
+	size_t ca_len, cert_len, pca_len;
+	struct fedctl_agent_rule *rules;
+	size_t n_rules;
+	char token[65], key[80];
+	long expiry;
+};
 
 /* The Secret's value of key, decoded (malloc'd), or NULL. */
 static char *secret_value(const cJSON *secret, const char *key, size_t *len)
@@ -28,7 +55,11 @@ static char *secret_value(const cJSON *secret, const char *key, size_t *len)
 	const char *v =
 	    cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(secret, "data"), key));
 
-	return v ? fedctl_b64_decode(v, len) : NULL;
+	char *out = NULL;
+
+	if (v && fed_base64_decode(FED_BASE64_STD, v, strlen(v), &out, len))
+		out = NULL;
+	return out;
 }
 
 /* The host CA and the certificate whose names agents check (tls.crt when
@@ -37,16 +68,14 @@ static int read_tunnel_secret(struct fedctl *ctx, struct fed_kube_client *host, 
                               char **ca, size_t *ca_len, char **cert, size_t *cert_len,
                               struct fed_error *err)
 {
-	char path[512];
 	double waited = 0;
 	int ret;
 
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-	         FEDCTL_TUNNEL_SECRET);
 	for (;;) {
 		cJSON_Delete(*secret);
 		*secret = NULL;
-		ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, secret, err);
+		ret = fedctl_call_ref(ctx, host, "GET", &tunnel_secret_ref, NULL, NULL, 0, secret,
+		                      err);
 		if (ret && ret != FED_ENOTFOUND)
 			return fed_error_wrap(err, "host: get secret %s/%s", FEDCTL_CONFIG_NS,
 			                      FEDCTL_TUNNEL_SECRET);
@@ -121,7 +150,7 @@ static char *token_patch(const cJSON *secret, const char *name, const char *key,
 		free(v);
 	}
 	snprintf(val, sizeof(val), "%s %ld", name, expiry);
-	b64 = fedctl_b64_encode(val, strlen(val));
+	b64 = fed_base64_encode_str(val, strlen(val));
 	cJSON_DeleteItemFromObject(data, key);
 	cJSON_AddStringToObject(data, key, b64 ? b64 : "");
 	free(b64);
@@ -132,301 +161,318 @@ static char *token_patch(const cJSON *secret, const char *name, const char *key,
 	return s;
 }
 
-int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o)
+/* --proxy-cert's bundle; -1 (the message printed) when unreadable. */
+static int load_proxy_cert(struct agent_run *r)
 {
-	struct fed_error err = FED_ERROR_INIT;
-	struct fed_kube_client *host = NULL;
-	struct fed_rest_config hcfg;
-	struct fed_federation *fed = NULL;
-	const struct fed_cluster_spec *existing = NULL;
-	struct fedctl_agent_spec spec;
-	struct fedctl_agent_rule *rules = NULL;
-	size_t n_rules = 0, i, ca_len = 0, cert_len = 0, pca_len = 0;
-	cJSON *cm = NULL, *secret = NULL, *svc = NULL;
-	char *old_yaml = NULL, *new_yaml = NULL, *ca = NULL, *cert = NULL, *pca = NULL;
-	char *addr = NULL, *server_name = NULL, *yaml = NULL, *patch = NULL, *body = NULL;
-	char path[512], key[80], token[65], hhost[256];
+	const char *file = r->o->proxy_cert;
+	struct fed_buf b = FED_BUF_INIT;
+	char chunk[4096];
+	size_t n;
+	FILE *f;
+
+	if (!file)
+		return 0;
+	if ((f = fopen(file, "rb"))) {
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			fed_buf_append(&b, chunk, n);
+		fclose(f);
+		r->pca_len = b.len;
+		r->pca = fed_buf_detach(&b);
+	}
+	if (r->pca && strstr(r->pca, "-----BEGIN CERTIFICATE-----"))
+		return 0;
+	fprintf(stderr, "error: --proxy-cert %s: %s\n", file,
+	        r->pca ? "not a PEM certificate bundle (-----BEGIN CERTIFICATE-----)"
+	               : strerror(errno));
+	return -1;
+}
+
+/* -o FILE: it holds the token, so 0600 from the start, never wider; -1
+ * (the message printed) when it cannot be opened. */
+static int open_output(struct agent_run *r)
+{
+	if (r->fd == -2)
+		return 0; /* stdout */
+	r->fd = open(r->o->output, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (r->fd >= 0 && !fchmod(r->fd, 0600))
+		return 0;
+	fprintf(stderr, "error: -o %s: %s\n", r->o->output, strerror(errno));
+	return -1;
+}
+
+/* The host and its Federation config: a direct member of that name stays
+ * one. */
+static int read_host(struct agent_run *r, struct fed_error *err)
+{
+	const char *yaml;
+	size_t i;
+	int ret;
+
+	ret = fedctl_connect(r->ctx, "host", r->ctx->host_context, &r->hcfg, &r->host, err);
+	r->ctx->host = r->host; /* main frees it */
+	if (ret)
+		return ret;
+	ret = fedctl_call_ref(r->ctx, r->host, "GET", &configmap_ref, NULL, NULL, 0, &r->cm, err);
+	if (ret && ret != FED_ENOTFOUND)
+		return fed_error_wrap(err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS,
+		                      FEDCTL_CONFIGMAP);
+	yaml = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(r->cm, "data"), "kubefed.yaml"));
+	if (yaml)
+		r->old_yaml = strdup(yaml);
+	if (r->old_yaml && *r->old_yaml) {
+		if (fed_federation_parse(&r->fed, r->old_yaml, strlen(r->old_yaml),
+		                         "configmap kube-system/kubefed-config kubefed.yaml", err))
+			return fed_error_wrap(err, "host: fix the Federation document first");
+		for (i = 0; i < r->fed->n; i++)
+			if (r->fed->clusters[i].name &&
+			    !strcmp(r->fed->clusters[i].name, r->o->name))
+				r->existing = &r->fed->clusters[i];
+	}
+	if (r->existing && r->existing->mode != FED_CLUSTER_AGENT)
+		return fed_error_set(err, FED_EEXISTS,
+		                     "cluster \"%s\" is joined as a direct member; to switch it to "
+		                     "agent mode, run fedctl delete %s first, then join it again "
+		                     "with --mode agent",
+		                     r->o->name, r->o->name);
+	return 0;
+}
+
+/* What the agent needs: the host CA, the address and the name it checks
+ * there, and the rules of a minimal role. */
+static int read_agent_material(struct agent_run *r, struct fed_error *err)
+{
+	const struct fed_kube_ref svc_ref = {&r_services, r->ctx->fed_namespace,
+	                                     FEDCTL_TUNNEL_SERVICE, NULL};
 	const char *source = NULL;
-	unsigned char raw[32], md[32];
-	double ttl = 0, wait_for = 0;
-	bool to_stdout = !strcmp(o->output, "-");
-	FILE *log = to_stdout ? stderr : stdout;
-	int fd = -1, port, ret, rc = EXIT_FAIL;
-	long expiry;
+	cJSON *svc = NULL;
+	char hhost[256];
+	int port, ret;
 
-	memset(&spec, 0, sizeof(spec));
-	memset(token, 0, sizeof(token));
-	fed_rest_config_init(&hcfg);
-
-	/* the options, before anything is contacted */
-	if (fedctl_parse_duration(o->token_ttl, &ttl) || ttl < 60) {
-		fprintf(stderr,
-		        "error: --token-ttl takes a duration of at least 1m, such as 24h or 90m, "
-		        "not \"%s\"\n",
-		        o->token_ttl);
-		return EXIT_USAGE;
-	}
-	if (o->wait && fedctl_parse_duration(o->wait, &wait_for)) {
-		fprintf(stderr, "error: --wait takes a duration such as 2m, 90s or 0, not \"%s\"\n",
-		        o->wait);
-		return EXIT_USAGE;
-	}
-	if ((o->proxy_https && fedctl_agent_check_proxy(o->proxy_https, &err)) ||
-	    (o->proxy_skip && fedctl_agent_check_no_proxy(o->proxy_skip, &err)) ||
-	    (o->agent_ns && fedctl_agent_check_namespace(o->agent_ns, &err)) ||
-	    (o->host_address &&
-	     fedctl_agent_split_address(o->host_address, hhost, sizeof(hhost), &port, &err) &&
-	     fed_error_wrap(&err, "--host-address"))) {
-		fprintf(stderr, "error: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
-	if (o->proxy_skip && !o->proxy_https) {
-		fprintf(stderr, "error: --proxy-skip-range needs --proxy-https (the proxy it "
-		                "bypasses)\n");
-		return EXIT_USAGE;
-	}
-	if (o->proxy_cert) {
-		FILE *f = fopen(o->proxy_cert, "rb");
-		if (f) {
-			struct fed_buf b = FED_BUF_INIT;
-			char chunk[4096];
-			size_t n;
-			while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-				fed_buf_append(&b, chunk, n);
-			fclose(f);
-			pca_len = b.len;
-			pca = fed_buf_detach(&b);
-		}
-		if (!pca || !strstr(pca, "-----BEGIN CERTIFICATE-----")) {
-			fprintf(stderr, "error: --proxy-cert %s: %s\n", o->proxy_cert,
-			        pca ? "not a PEM certificate bundle (-----BEGIN CERTIFICATE-----)"
-			            : strerror(errno));
-			free(pca);
-			return EXIT_USAGE;
-		}
-	}
-	if (!to_stdout) {
-		/* the file holds the token: 0600 from the start, never wider */
-		fd = open(o->output, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0 || fchmod(fd, 0600)) {
-			fprintf(stderr, "error: -o %s: %s\n", o->output, strerror(errno));
-			rc = EXIT_USAGE;
+	if ((ret = read_tunnel_secret(r->ctx, r->host, &r->secret, &r->ca, &r->ca_len, &r->cert,
+	                              &r->cert_len, err)))
+		goto out;
+	if (!r->o->host_address) {
+		ret = fedctl_call_ref(r->ctx, r->host, "GET", &svc_ref, NULL, NULL, 0, &svc, err);
+		if (ret && ret != FED_ENOTFOUND) {
+			fed_error_wrap(err, "host: get service %s/%s", r->ctx->fed_namespace,
+			               FEDCTL_TUNNEL_SERVICE);
 			goto out;
 		}
 	}
+	if ((ret = fedctl_agent_pick_address(r->o->host_address, svc, r->ctx->fed_namespace,
+	                                     r->fed ? r->fed->proxy_publish_address : NULL,
+	                                     &r->addr, &source, err)) ||
+	    (ret = fedctl_agent_split_address(r->addr, hhost, sizeof(hhost), &port, err)) ||
+	    (ret = fedctl_agent_server_name(r->cert, r->cert_len, hhost, &r->server_name, err)))
+		goto out;
+	fprintf(r->log, "host: agents dial %s (from %s)%s%s\n", r->addr, source,
+	        r->server_name ? "; the certificate does not name it, agents verify the name " : "",
+	        r->server_name ? r->server_name : "");
+	if (r->o->minimal)
+		ret = fedctl_member_targets(r->ctx, r->host, &r->rules, &r->n_rules, err);
+out:
+	cJSON_Delete(svc);
+	return ret;
+}
 
-	ret = fedctl_connect(ctx, "host", ctx->host_context, &hcfg, &host, &err);
-	ctx->host = host; /* main frees it */
-	if (ret)
-		goto fail;
+/* The token (only its hash leaves this process, except in the file) and
+ * agent.yaml. */
+static int render(struct agent_run *r, struct fed_error *err)
+{
+	struct fedctl_agent_spec spec;
+	unsigned char raw[32], md[32];
+	size_t i;
+	int ret = 0;
 
-	/* the Federation config: a direct member of that name stays one */
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
-	         FEDCTL_CONFIGMAP);
-	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &cm, &err);
-	if (ret && ret != FED_ENOTFOUND) {
-		fed_error_wrap(&err, "host: get configmap %s/%s", FEDCTL_CONFIG_NS,
-		               FEDCTL_CONFIGMAP);
-		goto fail;
-	}
-	if (cJSON_GetStringValue(
-	        cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml")))
-		old_yaml = strdup(cJSON_GetStringValue(
-		    cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "kubefed.yaml")));
-	if (old_yaml && *old_yaml) {
-		if (fed_federation_parse(&fed, old_yaml, strlen(old_yaml),
-		                         "configmap kube-system/kubefed-config kubefed.yaml",
-		                         &err)) {
-			fed_error_wrap(&err, "host: fix the Federation document first");
-			goto fail;
-		}
-		for (i = 0; i < fed->n; i++)
-			if (fed->clusters[i].name && !strcmp(fed->clusters[i].name, o->name))
-				existing = &fed->clusters[i];
-	}
-	if (existing && existing->mode != FED_CLUSTER_AGENT) {
-		fprintf(stderr,
-		        "error: cluster \"%s\" is joined as a direct member; to switch it to agent "
-		        "mode, run fedctl delete %s first, then join it again with --mode agent\n",
-		        o->name, o->name);
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		ret = fed_error_set(err, FED_ERR, "OpenSSL RAND_bytes failed: no random bytes");
 		goto out;
 	}
-
-	/* what the agent needs: the host CA, the address and its name */
-	if (read_tunnel_secret(ctx, host, &secret, &ca, &ca_len, &cert, &cert_len, &err))
-		goto fail;
-	if (!o->host_address) {
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s",
-		         ctx->fed_namespace, FEDCTL_TUNNEL_SERVICE);
-		ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &svc, &err);
-		if (ret && ret != FED_ENOTFOUND) {
-			fed_error_wrap(&err, "host: get service %s/%s", ctx->fed_namespace,
-			               FEDCTL_TUNNEL_SERVICE);
-			goto fail;
-		}
-	}
-	if (fedctl_agent_pick_address(o->host_address, svc, ctx->fed_namespace,
-	                              fed ? fed->proxy_publish_address : NULL, &addr, &source,
-	                              &err) ||
-	    fedctl_agent_split_address(addr, hhost, sizeof(hhost), &port, &err) ||
-	    fedctl_agent_server_name(cert, cert_len, hhost, &server_name, &err))
-		goto fail;
-	fprintf(log, "host: agents dial %s (from %s)%s%s\n", addr, source,
-	        server_name ? "; the certificate does not name it, agents verify the name " : "",
-	        server_name ? server_name : "");
-	if (o->minimal && fedctl_member_targets(ctx, host, &rules, &n_rules, &err))
-		goto fail;
-
-	/* the token: only its hash leaves this process, except in the file */
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		fed_error_set(&err, FED_ERR, "OpenSSL RAND_bytes failed: no random bytes");
-		goto fail;
-	}
 	for (i = 0; i < 32; i++)
-		snprintf(token + 2 * i, 3, "%02x", raw[i]);
-	SHA256((const unsigned char *)token, 64, md);
-	strcpy(key, "bootstrap-");
+		snprintf(r->token + 2 * i, 3, "%02x", raw[i]);
+	SHA256((const unsigned char *)r->token, 64, md);
+	strcpy(r->key, "bootstrap-");
 	for (i = 0; i < 32; i++)
-		snprintf(key + 10 + 2 * i, 3, "%02x", md[i]);
-	expiry = (long)time(NULL) + (long)ttl;
+		snprintf(r->key + 10 + 2 * i, 3, "%02x", md[i]);
+	r->expiry = (long)time(NULL) + (long)r->o->ttl;
+	memset(&spec, 0, sizeof(spec));
+	spec.cluster = r->o->name;
+	spec.ns = r->o->agent_ns ? r->o->agent_ns : r->ctx->fed_namespace;
+	spec.host_address = r->addr;
+	spec.server_name = r->server_name;
+	spec.image = r->o->image;
+	spec.minimal = r->o->minimal;
+	spec.rules = r->rules;
+	spec.n_rules = r->n_rules;
+	spec.proxy_https = r->o->proxy_https;
+	spec.no_proxy = r->o->proxy_skip;
+	spec.token = r->token;
+	spec.ca_pem = r->ca;
+	spec.ca_len = r->ca_len;
+	spec.proxy_ca_pem = r->pca;
+	spec.proxy_ca_len = r->pca_len;
+	ret = fedctl_agent_render(&spec, &r->yaml, err);
+out:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return ret;
+}
 
-	spec.cluster = o->name;
-	spec.ns = o->agent_ns ? o->agent_ns : ctx->fed_namespace;
-	spec.host_address = addr;
-	spec.server_name = server_name;
-	spec.image = o->image;
-	spec.minimal = o->minimal;
-	spec.rules = rules;
-	spec.n_rules = n_rules;
-	spec.proxy_https = o->proxy_https;
-	spec.no_proxy = o->proxy_skip;
-	spec.token = token;
-	spec.ca_pem = ca;
-	spec.ca_len = ca_len;
-	spec.proxy_ca_pem = pca;
-	spec.proxy_ca_len = pca_len;
-	if (fedctl_agent_render(&spec, &yaml, &err))
-		goto fail;
+/* The token's hash into the fed-tunnel Secret, first: the entry never
+ * waits on a missing one. */
+static int write_token(struct agent_run *r, struct fed_error *err)
+{
+	char *patch = token_patch(r->secret, r->o->name, r->key, r->expiry);
+	char exp[64];
+	time_t t = (time_t)r->expiry;
+	int ret;
 
-	/* the host: the token first (so the entry never waits on a missing
-	 * one), then the entry */
-	patch = token_patch(secret, o->name, key, expiry);
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-	         FEDCTL_TUNNEL_SECRET);
-	ret = fedctl_call(ctx, host, "PATCH", path, patch, "application/merge-patch+json", 0, NULL,
-	                  &err);
+	ret = fedctl_call_ref(r->ctx, r->host, "PATCH", &tunnel_secret_ref, patch,
+	                      "application/merge-patch+json", 0, NULL, err);
 	if (ret) {
-		fedctl_agent_redact(&err,
-		                    "patch secret " FEDCTL_CONFIG_NS "/" FEDCTL_TUNNEL_SECRET);
-		goto fail;
+		fedctl_agent_redact(err, "patch secret " FEDCTL_CONFIG_NS "/" FEDCTL_TUNNEL_SECRET);
+		goto out;
 	}
-	{
-		char exp[64];
-		time_t t = (time_t)expiry;
-		strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		fprintf(log,
-		        "host: secret %s/%s: new bootstrap token for %s (only its SHA-256 is "
-		        "stored), valid until %s%s\n",
-		        FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, o->name, exp,
-		        strstr(patch, ":null") ? "; the cluster's earlier unused token(s) removed"
-		                               : "");
-	}
-	if (existing) {
-		fprintf(log, "host: configmap %s/%s cluster %s unchanged (mode: agent)\n",
-		        FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP, o->name);
-	} else {
-		char entry[256];
-		cJSON *b;
-		snprintf(entry, sizeof(entry), "clusterName: %s\nmode: agent\n", o->name);
-		if (fedctl_federation_edit(old_yaml, o->name, entry, &new_yaml, &err))
-			goto fail;
-		if (!cm) {
-			b = fedctl_join_object("v1", "ConfigMap", FEDCTL_CONFIG_NS,
-			                       FEDCTL_CONFIGMAP);
-			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps",
-			         FEDCTL_CONFIG_NS);
-		} else {
-			b = cJSON_CreateObject();
-			cJSON_AddStringToObject(cJSON_AddObjectToObject(b, "metadata"),
-			                        "resourceVersion", fedctl_join_rv(cm));
-			snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s",
-			         FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
-		}
-		cJSON_AddItemToObject(cJSON_AddObjectToObject(b, "data"), "kubefed.yaml",
-		                      cJSON_CreateString(new_yaml));
-		body = cJSON_PrintUnformatted(b);
-		cJSON_Delete(b);
-		ret = fedctl_call(ctx, host, cm ? "PATCH" : "POST", path, body,
-		                  cm ? "application/merge-patch+json" : NULL, 0, NULL, &err);
-		if (ret) {
-			fed_error_wrap(&err, "host: %s configmap %s/%s%s; run join again to finish",
-			               cm ? "patch" : "create", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
-			               ret == FED_ECONFLICT ? " (changed meanwhile)" : "");
-			goto fail;
-		}
-		fprintf(log, "host: configmap %s/%s cluster %s added (mode: agent)\n",
-		        FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP, o->name);
-	}
+	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	fprintf(r->log,
+	        "host: secret %s/%s: new bootstrap token for %s (only its SHA-256 is "
+	        "stored), valid until %s%s\n",
+	        FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, r->o->name, exp,
+	        patch && strstr(patch, ":null") ? "; the cluster's earlier unused token(s) removed"
+	                                        : "");
+out:
+	free(patch);
+	return ret;
+}
 
-	/* the file last: it is only worth something once the host knows it */
-	if (to_stdout) {
-		fputs(yaml, stdout);
-		fflush(stdout);
-	} else if (ftruncate(fd, 0) || write_all(fd, yaml, strlen(yaml)) || fsync(fd)) {
-		fed_error_set(&err, FED_ERR, "write %s: %s; run join again (it replaces the token)",
-		              o->output, strerror(errno));
-		goto fail;
-	} else {
-		fprintf(log, "wrote %s (mode 0600: it holds the bootstrap token)\n", o->output);
+/* The cluster's entry (mode: agent) in the Federation config. */
+static int write_entry(struct agent_run *r, struct fed_error *err)
+{
+	const struct fed_kube_ref all = {&fed_r_configmaps, FEDCTL_CONFIG_NS, NULL, NULL};
+	char entry[256], *new_yaml = NULL, *body = NULL;
+	cJSON *b = NULL;
+	int ret;
+
+	if (r->existing) {
+		fprintf(r->log, "host: configmap %s/%s cluster %s unchanged (mode: agent)\n",
+		        FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP, r->o->name);
+		return 0;
 	}
-	fprintf(log,
+	snprintf(entry, sizeof(entry), "clusterName: %s\nmode: agent\n", r->o->name);
+	if ((ret = fedctl_federation_edit(r->old_yaml, r->o->name, entry, &new_yaml, err)))
+		goto out;
+	if (!r->cm) {
+		b = fedctl_join_object("v1", "ConfigMap", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+	} else {
+		b = cJSON_CreateObject();
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(b, "metadata"), "resourceVersion",
+		                        fedctl_join_rv(r->cm));
+	}
+	cJSON_AddItemToObject(cJSON_AddObjectToObject(b, "data"), "kubefed.yaml",
+	                      cJSON_CreateString(new_yaml));
+	body = cJSON_PrintUnformatted(b);
+	ret = fedctl_call_ref(r->ctx, r->host, r->cm ? "PATCH" : "POST",
+	                      r->cm ? &configmap_ref : &all, body,
+	                      r->cm ? "application/merge-patch+json" : NULL, 0, NULL, err);
+	if (ret) {
+		fed_error_wrap(err, "host: %s configmap %s/%s%s; run join again to finish",
+		               r->cm ? "patch" : "create", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
+		               ret == FED_ECONFLICT ? " (changed meanwhile)" : "");
+		goto out;
+	}
+	fprintf(r->log, "host: configmap %s/%s cluster %s added (mode: agent)\n", FEDCTL_CONFIG_NS,
+	        FEDCTL_CONFIGMAP, r->o->name);
+out:
+	cJSON_Delete(b);
+	free(new_yaml);
+	free(body);
+	return ret;
+}
+
+/* agent.yaml last: it is only worth something once the host knows it. */
+static int write_file(struct agent_run *r, struct fed_error *err)
+{
+	const struct fedctl_join_agent_opts *o = r->o;
+
+	if (r->fd < 0) {
+		fputs(r->yaml, stdout);
+		fflush(stdout);
+	} else if (ftruncate(r->fd, 0) || write_all(r->fd, r->yaml, strlen(r->yaml)) ||
+	           fsync(r->fd)) {
+		return fed_error_set(err, FED_ERR,
+		                     "write %s: %s; run join again (it replaces the token)",
+		                     o->output, strerror(errno));
+	} else {
+		fprintf(r->log, "wrote %s (mode 0600: it holds the bootstrap token)\n", o->output);
+	}
+	fprintf(r->log,
 	        "next: kubectl --context <member> create -f %s\n"
 	        "  then cluster %s shows Connecting, then Ready, in fedctl list (the token is "
 	        "single-use; run this command again for a new agent.yaml)\n",
-	        to_stdout ? "agent.yaml" : o->output, o->name);
-	if (wait_for <= 0) {
-		rc = EXIT_OK;
+	        r->fd < 0 ? "agent.yaml" : o->output, o->name);
+	return 0;
+}
+
+static void agent_run_release(struct agent_run *r, bool ok)
+{
+	struct stat st;
+
+	if (r->fd >= 0) {
+		/* nothing written: do not leave an empty file behind */
+		if (!ok && !fstat(r->fd, &st) && st.st_size == 0)
+			unlink(r->o->output);
+		close(r->fd);
+	}
+	OPENSSL_cleanse(r->token, sizeof(r->token));
+	if (r->yaml)
+		OPENSSL_cleanse(r->yaml, strlen(r->yaml));
+	fedctl_member_targets_free(r->rules, r->n_rules);
+	fed_rest_config_release(&r->hcfg);
+	fed_federation_free(r->fed);
+	cJSON_Delete(r->cm);
+	cJSON_Delete(r->secret);
+	free(r->old_yaml);
+	free(r->ca);
+	free(r->cert);
+	free(r->pca);
+	free(r->addr);
+	free(r->server_name);
+	free(r->yaml);
+}
+
+int fedctl_join_agent(struct fedctl *ctx, const struct fedctl_join_agent_opts *o)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct agent_run r;
+	struct fedctl_join j;
+	int ret = 0, rc = EXIT_FAIL;
+
+	memset(&r, 0, sizeof(r));
+	fed_rest_config_init(&r.hcfg);
+	r.ctx = ctx;
+	r.o = o;
+	r.fd = strcmp(o->output, "-") ? -1 : -2;
+	r.log = r.fd == -2 ? stderr : stdout;
+	if (load_proxy_cert(&r) || open_output(&r)) {
+		rc = EXIT_USAGE;
 		goto out;
 	}
-	{
-		/* no addresses: any Ready report counts (the agent's address
-		 * is the controller's loopback listener) */
-		struct fedctl_join j;
-		memset(&j, 0, sizeof(j));
-		j.ctx = ctx;
-		j.name = o->name;
-		rc = fedctl_join_wait_ready(ctx, host, o->name, wait_for, NULL, &j);
-	}
-	goto out;
-fail:
-	rc = fedctl_fail(&err);
+	if ((ret = read_host(&r, &err)) || (ret = read_agent_material(&r, &err)) ||
+	    (ret = render(&r, &err)) || (ret = write_token(&r, &err)) ||
+	    (ret = write_entry(&r, &err)) || (ret = write_file(&r, &err)))
+		goto out;
+	rc = EXIT_OK;
+	if (o->wait_for <= 0)
+		goto out;
+	/* no addresses: any Ready report counts (the agent's address is the
+	 * controller's loopback listener) */
+	memset(&j, 0, sizeof(j));
+	j.ctx = ctx;
+	j.name = o->name;
+	rc = fedctl_join_wait_ready(ctx, r.host, o->name, o->wait_for, NULL, &j);
 out:
-	if (fd >= 0) {
-		struct stat st;
-		/* nothing written: do not leave an empty file behind */
-		if (rc != EXIT_OK && !fstat(fd, &st) && st.st_size == 0)
-			unlink(o->output);
-		close(fd);
-	}
-	OPENSSL_cleanse(token, sizeof(token));
-	OPENSSL_cleanse(raw, sizeof(raw));
-	if (yaml)
-		OPENSSL_cleanse(yaml, strlen(yaml));
-	fedctl_member_targets_free(rules, n_rules);
-	fed_rest_config_release(&hcfg);
-	fed_federation_free(fed);
-	cJSON_Delete(cm);
-	cJSON_Delete(secret);
-	cJSON_Delete(svc);
-	free(old_yaml);
-	free(new_yaml);
-	free(ca);
-	free(cert);
-	free(pca);
-	free(addr);
-	free(server_name);
-	free(yaml);
-	free(patch);
-	free(body);
+	if (ret)
+		rc = fedctl_fail(&err);
+	agent_run_release(&r, rc == EXIT_OK);
 	return rc;
 }

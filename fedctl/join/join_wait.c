@@ -31,66 +31,42 @@ static bool fresh(const cJSON *kfc, const char *before_rv, const struct fedctl_j
 	return false;
 }
 
-int fedctl_join_wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
-                           double timeout, const char *before_rv, const struct fedctl_join *j)
+/* The Ready condition of kfc: status, reason and message (NULL if none). */
+static void ready_condition(const cJSON *kfc, const char **status, const char **reason,
+                            const char **message)
 {
-	char path[512];
-	double waited = 0;
-	cJSON *kfc = NULL;
-	struct fed_error err = FED_ERROR_INIT;
-	const char *status = NULL, *reason = NULL, *message = NULL;
+	const cJSON *c;
 
-	snprintf(path, sizeof(path),
-	         "/apis/core.kubefed.io/v1beta1/namespaces/%s/kubefedclusters/%s",
-	         ctx->fed_namespace, name);
-	printf("waiting up to %.0fs for fed-controller to report cluster %s Ready\n", timeout,
-	       name);
-	fflush(stdout);
-	for (;;) {
-		cJSON *c;
-		cJSON_Delete(kfc);
-		kfc = NULL;
-		status = reason = message = NULL;
-		if (!fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &kfc, &err)) {
-			cJSON_ArrayForEach(
-			    c,
-			    cJSON_GetObjectItem(cJSON_GetObjectItem(kfc, "status"), "conditions")) {
-				const char *t = fed_obj_str(c, "type");
-				if (t && !strcmp(t, "Ready")) {
-					status = fed_obj_str(c, "status");
-					reason = fed_obj_str(c, "reason");
-					message = fed_obj_str(c, "message");
-				}
-			}
-			const char *conn = fed_obj_str(kfc, "status.connectivityStatus");
-			if (status && !strcmp(status, "True") && conn &&
-			    !strcmp(conn, "Connected") && fresh(kfc, before_rv, j)) {
-				cJSON *nodes = cJSON_GetObjectItem(
-				    cJSON_GetObjectItem(kfc, "status"), "totalNodeCount");
-				const char *ver = fed_obj_str(kfc, "status.kubernetesVersion");
-				printf(
-				    "cluster %s is Ready (Connected): Kubernetes %s, %s%d node(s), "
-				    "address %s\n",
-				    name, ver ? ver : "version unknown",
-				    cJSON_IsNumber(nodes) ? "" : "? ",
-				    cJSON_IsNumber(nodes) ? nodes->valueint : 0,
-				    fed_obj_str(kfc, "status.serverAddress")
-				        ? fed_obj_str(kfc, "status.serverAddress")
-				        : "?");
-				cJSON_Delete(kfc);
-				return EXIT_OK;
-			}
-		} else if (err.code != FED_ENOTFOUND) {
-			fed_error_wrap(&err, "host: get kubefedcluster %s/%s", ctx->fed_namespace,
-			               name);
-			cJSON_Delete(kfc);
-			return fedctl_fail(&err);
+	*status = *reason = *message = NULL;
+	cJSON_ArrayForEach(c,
+	                   cJSON_GetObjectItem(cJSON_GetObjectItem(kfc, "status"), "conditions")) {
+		const char *t = fed_obj_str(c, "type");
+		if (t && !strcmp(t, "Ready")) {
+			*status = fed_obj_str(c, "status");
+			*reason = fed_obj_str(c, "reason");
+			*message = fed_obj_str(c, "message");
 		}
-		if (waited >= timeout)
-			break;
-		fedctl_sleep(ctx, 1);
-		waited += 1;
 	}
+}
+
+static void print_ready(const char *name, const cJSON *kfc)
+{
+	const cJSON *nodes =
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(kfc, "status"), "totalNodeCount");
+	const char *ver = fed_obj_str(kfc, "status.kubernetesVersion");
+	const char *addr = fed_obj_str(kfc, "status.serverAddress");
+
+	printf("cluster %s is Ready (Connected): Kubernetes %s, %s%d node(s), address %s\n", name,
+	       ver ? ver : "version unknown", cJSON_IsNumber(nodes) ? "" : "? ",
+	       cJSON_IsNumber(nodes) ? nodes->valueint : 0, addr ? addr : "?");
+}
+
+/* Why the cluster is not Ready after the wait, and what to check. */
+static void print_not_ready(struct fedctl *ctx, const char *name, double timeout, const cJSON *kfc)
+{
+	const char *status, *reason, *message;
+
+	ready_condition(kfc, &status, &reason, &message);
 	if (!kfc)
 		fprintf(
 		    stderr,
@@ -111,6 +87,46 @@ int fedctl_join_wait_ready(struct fedctl *ctx, struct fed_kube_client *host, con
 		        "fed-controller running? (kubectl -n %s get pods)\n",
 		        name, timeout, status ? status : "Unknown", reason ? reason : "NoReason",
 		        message ? message : "no message", ctx->fed_namespace);
+}
+
+int fedctl_join_wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
+                           double timeout, const char *before_rv, const struct fedctl_join *j)
+{
+	const struct fed_kube_ref ref = {&fed_r_kubefedclusters, ctx->fed_namespace, name, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	const char *status, *reason, *message, *conn;
+	double waited = 0;
+	cJSON *kfc = NULL;
+	int rc = EXIT_FAIL;
+
+	printf("waiting up to %.0fs for fed-controller to report cluster %s Ready\n", timeout,
+	       name);
+	fflush(stdout);
+	for (;;) {
+		cJSON_Delete(kfc);
+		kfc = NULL;
+		if (!fedctl_call_ref(ctx, host, "GET", &ref, NULL, NULL, 0, &kfc, &err)) {
+			ready_condition(kfc, &status, &reason, &message);
+			conn = fed_obj_str(kfc, "status.connectivityStatus");
+			if (status && !strcmp(status, "True") && conn &&
+			    !strcmp(conn, "Connected") && fresh(kfc, before_rv, j)) {
+				print_ready(name, kfc);
+				rc = EXIT_OK;
+				goto out;
+			}
+		} else if (err.code != FED_ENOTFOUND) {
+			fed_error_wrap(&err, "host: get kubefedcluster %s/%s", ctx->fed_namespace,
+			               name);
+			rc = fedctl_fail(&err);
+			goto out;
+		}
+		if (waited >= timeout)
+			break;
+		fedctl_sleep(ctx, 1);
+		waited += 1;
+	}
+	print_not_ready(ctx, name, timeout, kfc);
+out:
 	cJSON_Delete(kfc);
-	return EXIT_FAIL;
+	return rc;
 }
