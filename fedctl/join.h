@@ -4,7 +4,7 @@
  * contacting a cluster; join_direct.c applies a direct join (the host's
  * ConfigMap and Secret), join_member.c and join_token.c what it creates in
  * the member, join_agent.c an agent join (the host's side and agent.yaml,
- * whose pure part is fedctl/agent_yaml.c), join_wait.c waits for
+ * whose pure part is fedctl/agent_check.c and agent_yaml.c), join_wait.c waits for
  * fed-controller to report the cluster Ready. */
 #ifndef FEDCTL_JOIN_H
 #define FEDCTL_JOIN_H
