@@ -138,8 +138,8 @@ int fedctl_agent_check_namespace(const char *ns, struct fed_error *err)
 	                     ns);
 }
 
-int fedctl_agent_split_address(const char *addr, char *host, size_t n, int *port,
-                               struct fed_error *err)
+/* HOST:PORT into host and *port; false when addr is not one. */
+static bool split_address(const char *addr, char *host, size_t n, int *port)
 {
 	const char *colon, *h = addr, *he;
 	unsigned char ip[16];
@@ -150,32 +150,38 @@ int fedctl_agent_split_address(const char *addr, char *host, size_t n, int *port
 	if (addr[0] == '[') {
 		he = strchr(addr, ']');
 		if (!he || he[1] != ':')
-			goto bad;
+			return false;
 		h = addr + 1;
 		colon = he + 1;
 	} else {
 		colon = strrchr(addr, ':');
 		if (!colon || strchr(addr, ':') != colon)
-			goto bad;
+			return false;
 		he = colon;
 	}
 	if (he == h || (size_t)(he - h) >= n)
-		goto bad;
+		return false;
 	memcpy(host, h, (size_t)(he - h));
 	host[he - h] = '\0';
 	if (addr[0] == '[' ? fed_ip_parse(host, &fam, ip) || fam != AF_INET6
 	                   : fed_ip_parse(host, &fam, ip) && !domain_ok(host, strlen(host)))
-		goto bad;
+		return false;
 	if (host[0] == '.' || host[0] == '*')
-		goto bad;
+		return false;
 	if (!isdigit((unsigned char)colon[1]))
-		goto bad;
+		return false;
 	v = strtol(colon + 1, &end, 10);
 	if (*end || v < 1 || v > 65535)
-		goto bad;
+		return false;
 	*port = (int)v;
-	return 0;
-bad:
+	return true;
+}
+
+int fedctl_agent_split_address(const char *addr, char *host, size_t n, int *port,
+                               struct fed_error *err)
+{
+	if (split_address(addr, host, n, port))
+		return 0;
 	return fed_error_set(err, FED_EINVAL,
 	                     "\"%.200s\" is not HOST:PORT (e.g. tunnel.example.com:8080, "
 	                     "203.0.113.7:8080 or [2001:db8::1]:8080)",
