@@ -1,7 +1,8 @@
-/* fedctl join --mode agent, the pure part (fedctl/agent_yaml.c): checking
- * the options, choosing the address agents dial, checking it against the
- * host certificate, and rendering agent.yaml. The rest talks to the host
- * (fedctl/join_agent.c). */
+/* fedctl join --mode agent, the pure part: checking the options, choosing
+ * the address agents dial, checking it against the host certificate
+ * (fedctl/agent_check.c), and rendering the member roles and agent.yaml
+ * (fedctl/agent_yaml.c). The rest talks to the host
+ * (fedctl/join/join_agent.c). */
 #ifndef FEDCTL_AGENT_H
 #define FEDCTL_AGENT_H
 

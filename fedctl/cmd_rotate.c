@@ -10,9 +10,12 @@
 #include <string.h>
 
 #include "agent.h"
+#include "fed/base64.h"
 #include "fed/federation.h"
 #include "fedctl.h"
 
+static const struct fed_kube_ref tunnel_secret_ref = {&fed_r_secrets, FEDCTL_CONFIG_NS,
+                                                      FEDCTL_TUNNEL_SECRET, NULL};
 static const char usage[] = "fedctl rotate CLUSTER [--dry-run]";
 static const char examples[] =
     "  # new credentials for the agents of cluster east, the old ones refused\n"
@@ -21,14 +24,16 @@ static const char examples[] =
 unsigned long long fedctl_tunnel_bump(cJSON *body, const cJSON *secret, const char *name,
                                       bool revoke)
 {
-	char key[300], val[64], *old, *b64, *end;
+	char key[300], val[64], *old = NULL, *b64, *end;
 	const cJSON *v;
 	unsigned long long g = 0;
 	cJSON *data = cJSON_GetObjectItem(body, "data");
 
 	snprintf(key, sizeof(key), "generation-%s", name);
 	v = cJSON_GetObjectItem(cJSON_GetObjectItem(secret, "data"), key);
-	old = cJSON_IsString(v) ? fedctl_b64_decode(v->valuestring, NULL) : NULL;
+	if (cJSON_IsString(v) &&
+	    fed_base64_decode(FED_BASE64_STD, v->valuestring, strlen(v->valuestring), &old, NULL))
+		old = NULL;
 	if (old) {
 		g = strtoull(old, &end, 10);
 		if (end == old)
@@ -37,7 +42,7 @@ unsigned long long fedctl_tunnel_bump(cJSON *body, const cJSON *secret, const ch
 	free(old);
 	g++;
 	snprintf(val, sizeof(val), "%llu%s", g, revoke ? " revoke" : "");
-	b64 = fedctl_b64_encode(val, strlen(val));
+	b64 = fed_base64_encode_str(val, strlen(val));
 	if (!data)
 		data = cJSON_AddObjectToObject(body, "data");
 	cJSON_DeleteItemFromObject(data, key);
@@ -52,14 +57,13 @@ static int agent_member(struct fedctl *ctx, struct fed_kube_client *host, const 
 {
 	struct fed_federation *fed = NULL;
 	cJSON *cm = NULL;
+	const struct fed_kube_ref ref = {&fed_r_configmaps, FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
+	                                 NULL};
 	const char *yaml;
-	char path[512];
 	int ret;
 
 	*agent = *known = false;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
-	         FEDCTL_CONFIGMAP);
-	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &cm, err);
+	ret = fedctl_call_ref(ctx, host, "GET", &ref, NULL, NULL, 0, &cm, err);
 	if (ret == FED_ENOTFOUND) {
 		fed_error_clear(err);
 		return 0;
@@ -87,6 +91,49 @@ static int agent_member(struct fedctl *ctx, struct fed_kube_client *host, const 
 	return 0;
 }
 
+/* One read, bump and conditional write of the fed-tunnel Secret (only the
+ * read when dry_run); FED_ECONFLICT when it changed meanwhile (the
+ * controller records expiries there). *g: the new generation. */
+static int bump_once(struct fedctl *ctx, struct fed_kube_client *host, const char *name,
+                     bool dry_run, unsigned long long *g, struct fed_error *err)
+{
+	cJSON *secret = NULL, *body = NULL;
+	const char *rv;
+	char *patch = NULL;
+	int ret;
+
+	ret = fedctl_call_ref(ctx, host, "GET", &tunnel_secret_ref, NULL, NULL, 0, &secret, err);
+	if (ret == FED_ENOTFOUND) {
+		fed_error_set(err, FED_ENOTFOUND,
+		              "host: no secret %s/%s: the controller creates it when it serves "
+		              "agents (--tunnel-address); nothing to rotate",
+		              FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET);
+		goto out;
+	}
+	if (ret) {
+		fedctl_agent_redact(err, "get secret " FEDCTL_CONFIG_NS "/" FEDCTL_TUNNEL_SECRET);
+		goto out;
+	}
+	body = cJSON_CreateObject();
+	*g = fedctl_tunnel_bump(body, secret, name, false);
+	/* conditional, so that two rotates at once write two numbers */
+	rv = fed_obj_str(secret, "metadata.resourceVersion");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"), "resourceVersion",
+	                        rv ? rv : "");
+	patch = cJSON_PrintUnformatted(body);
+	if (dry_run)
+		goto out;
+	ret = fedctl_call_ref(ctx, host, "PATCH", &tunnel_secret_ref, patch,
+	                      "application/merge-patch+json", 0, NULL, err);
+	if (ret && ret != FED_ECONFLICT)
+		fedctl_agent_redact(err, "patch secret " FEDCTL_CONFIG_NS "/" FEDCTL_TUNNEL_SECRET);
+out:
+	free(patch);
+	cJSON_Delete(body);
+	cJSON_Delete(secret);
+	return ret;
+}
+
 int cmd_rotate(struct fedctl *ctx, int argc, char **argv)
 {
 	bool dry_run = false, agent, known;
@@ -97,10 +144,9 @@ int cmd_rotate(struct fedctl *ctx, int argc, char **argv)
 	};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host;
-	cJSON *secret = NULL, *body = NULL;
-	char *args[1], *patch = NULL, path[512];
-	unsigned long long g;
-	int nargs, ret, rc = EXIT_FAIL;
+	char *args[1];
+	unsigned long long g = 0;
+	int nargs, ret, attempt;
 
 	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 1, &nargs);
 	if (ret >= 0)
@@ -109,11 +155,8 @@ int cmd_rotate(struct fedctl *ctx, int argc, char **argv)
 		fprintf(stderr, "error: rotate needs the cluster's NAME\nUsage: %s\n", usage);
 		return EXIT_USAGE;
 	}
-	if (fedctl_check_cluster_name(args[0], &err))
-		return fedctl_fail(&err);
-	if (fedctl_host(ctx, &host, &err))
-		return fedctl_fail(&err);
-	if (agent_member(ctx, host, args[0], &agent, &known, &err))
+	if (fedctl_check_cluster_name(args[0], &err) || fedctl_host(ctx, &host, &err) ||
+	    agent_member(ctx, host, args[0], &agent, &known, &err))
 		return fedctl_fail(&err);
 	if (!agent) {
 		fprintf(stderr,
@@ -124,70 +167,27 @@ int cmd_rotate(struct fedctl *ctx, int argc, char **argv)
 		        FEDCTL_CONFIG_NS, FEDCTL_SECRET);
 		return EXIT_FAIL;
 	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", FEDCTL_CONFIG_NS,
-	         FEDCTL_TUNNEL_SECRET);
-	/* a concurrent writer (the controller records expiries) makes the
-	 * conditional patch conflict: read again and retry */
-	for (int attempt = 0; attempt < 5; attempt++) {
-		cJSON_Delete(secret);
-		secret = NULL;
+	ret = FED_ECONFLICT;
+	for (attempt = 0; attempt < 5 && ret == FED_ECONFLICT; attempt++) {
 		fed_error_clear(&err);
-		ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &secret, &err);
-		if (ret == FED_ENOTFOUND) {
-			fprintf(stderr,
-			        "error: host: no secret %s/%s: the controller creates it when it "
-			        "serves agents (--tunnel-address); nothing to rotate\n",
-			        FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET);
-			goto out;
-		}
-		if (ret) {
-			fedctl_agent_redact(&err, "get secret " FEDCTL_CONFIG_NS
-			                          "/" FEDCTL_TUNNEL_SECRET);
-			fedctl_fail(&err);
-			goto out;
-		}
-		body = cJSON_CreateObject();
-		g = fedctl_tunnel_bump(body, secret, args[0], false);
-		/* conditional, so that two rotates at once write two numbers */
-		cJSON_AddStringToObject(cJSON_AddObjectToObject(body, "metadata"),
-		                        "resourceVersion",
-		                        fed_obj_str(secret, "metadata.resourceVersion")
-		                            ? fed_obj_str(secret, "metadata.resourceVersion")
-		                            : "");
-		patch = cJSON_PrintUnformatted(body);
-		cJSON_Delete(body);
-		body = NULL;
-		if (dry_run) {
-			printf("host: secret %s/%s: generation-%s would become %llu (dry run)\n",
-			       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, args[0], g);
-			rc = EXIT_OK;
-			goto out;
-		}
-		ret = fedctl_call(ctx, host, "PATCH", path, patch, "application/merge-patch+json",
-		                  0, NULL, &err);
-		free(patch);
-		patch = NULL;
-		if (ret == FED_ECONFLICT)
-			continue;
-		if (ret) {
-			fedctl_agent_redact(&err, "patch secret " FEDCTL_CONFIG_NS
-			                          "/" FEDCTL_TUNNEL_SECRET);
-			fedctl_fail(&err);
-			goto out;
-		}
+		ret = bump_once(ctx, host, args[0], dry_run, &g, &err);
+	}
+	if (ret == FED_ECONFLICT) {
+		fprintf(stderr,
+		        "error: host: secret %s/%s kept changing (5 conflicts): run fedctl rotate "
+		        "%s again\n",
+		        FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, args[0]);
+		return EXIT_FAIL;
+	}
+	if (ret)
+		return fedctl_fail(&err);
+	if (dry_run)
+		printf("host: secret %s/%s: generation-%s would become %llu (dry run)\n",
+		       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, args[0], g);
+	else
 		printf("host: secret %s/%s: generation-%s is now %llu: credentials of earlier "
 		       "generations are refused; the controller sends the live agents of %s new "
 		       "ones on their connections\n",
 		       FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, args[0], g, args[0]);
-		rc = EXIT_OK;
-		goto out;
-	}
-	fprintf(stderr,
-	        "error: host: secret %s/%s kept changing (5 conflicts): run fedctl rotate %s "
-	        "again\n",
-	        FEDCTL_CONFIG_NS, FEDCTL_TUNNEL_SECRET, args[0]);
-out:
-	free(patch);
-	cJSON_Delete(secret);
-	return rc;
+	return EXIT_OK;
 }

@@ -15,8 +15,6 @@
 #include "fed/federation.h"
 #include "join.h"
 
-#define RBAC_PATH "/apis/rbac.authorization.k8s.io/v1/clusterroles/"
-
 static bool same_rule(const struct fedctl_agent_rule *a, const struct fedctl_agent_rule *b)
 {
 	return a && b && !strcmp(a->group, b->group) && !strcmp(a->plural, b->plural);
@@ -43,23 +41,23 @@ static bool is_broad(const cJSON *role)
 }
 
 static int write_file(const char *dir, const char *name, const cJSON *role, const cJSON *extra,
-                      char *path, size_t n)
+                      char *file, size_t n)
 {
 	const cJSON *x;
 	struct fed_buf b = FED_BUF_INIT;
 	int fd, ret = -1;
 
-	snprintf(path, n, "%s/fed-member-role-%s.yaml", dir, name);
+	snprintf(file, n, "%s/fed-member-role-%s.yaml", dir, name);
 	if (fed_buf_printf(&b,
 	                   "# the least-privilege role of fed member %s: apply it there\n"
 	                   "# (kubectl --context <%s> apply -f %s)\n---\n",
-	                   name, name, path) < 0 ||
+	                   name, name, file) < 0 ||
 	    fedctl_yaml(&b, role))
 		goto out;
 	cJSON_ArrayForEach(x, extra)
 		if (fed_buf_puts(&b, "---\n") < 0 || fedctl_yaml(&b, x))
 			goto out;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		goto out;
 	ret = write(fd, fed_buf_str(&b), b.len) == (ssize_t)b.len ? 0 : -1;
@@ -75,14 +73,12 @@ out:
 static void role_subject(struct fedctl *ctx, struct fed_kube_client *m, const char *rname, char *ns,
                          size_t n)
 {
+	const struct fed_kube_ref ref = {&fed_r_clusterrolebindings, NULL, rname, NULL};
 	struct fed_error err = FED_ERROR_INIT;
 	cJSON *crb = NULL;
-	char path[512];
 	const char *s;
 
-	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
-	         rname);
-	fedctl_call(ctx, m, "GET", path, NULL, NULL, 0, &crb, &err);
+	fedctl_call_ref(ctx, m, "GET", &ref, NULL, NULL, 0, &crb, &err);
 	s = cJSON_GetStringValue(cJSON_GetObjectItem(
 	    cJSON_GetArrayItem(cJSON_GetObjectItem(crb, "subjects"), 0), "namespace"));
 	snprintf(ns, n, "%s", s ? s : ctx->fed_namespace);
@@ -95,7 +91,8 @@ static int sync_secrets(struct fedctl *ctx, struct fed_kube_client *m, const cha
                         const char *rname, const char *sa, bool secrets, bool dry_run)
 {
 	struct fed_error err = FED_ERROR_INIT;
-	char ns[256], path[512], url[600], *body;
+	struct fed_kube_ref ref;
+	char ns[256];
 	cJSON *docs, *o, *now = NULL;
 	int ret, rc = 0;
 
@@ -103,28 +100,21 @@ static int sync_secrets(struct fedctl *ctx, struct fed_kube_client *m, const cha
 	docs = fedctl_member_secrets_docs(ns, sa);
 	cJSON_ArrayForEach(o, docs) {
 		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
-		if (fedctl_secrets_doc_path(o, path, sizeof(path)))
+		if (fedctl_secrets_doc_ref(o, &ref))
 			continue;
 		if (dry_run) {
 			printf("member %s: %s %s would be %s (dry run)\n", cluster, kind,
 			       fed_obj_name(o), secrets ? "applied" : "deleted");
 			continue;
 		}
-		if (secrets) {
-			body = cJSON_PrintUnformatted(o);
-			snprintf(url, sizeof(url), "%s?fieldManager=fedctl&force=true", path);
-			ret = fedctl_call(ctx, m, "PATCH", url, body,
-			                  "application/apply-patch+yaml", 0, &now, &err);
-			free(body);
-			cJSON_Delete(now);
-			now = NULL;
-		} else {
-			ret = fedctl_call(ctx, m, "DELETE", path, NULL, NULL, 0, &now, &err);
-			cJSON_Delete(now);
-			now = NULL;
-			if (ret == FED_ENOTFOUND)
-				continue;
-		}
+		if (secrets)
+			ret = fedctl_apply_ref(ctx, m, &ref, o, &now, &err);
+		else
+			ret = fedctl_call_ref(ctx, m, "DELETE", &ref, NULL, NULL, 0, &now, &err);
+		cJSON_Delete(now);
+		now = NULL;
+		if (!secrets && ret == FED_ENOTFOUND)
+			continue;
 		if (ret) {
 			printf("member %s: %s %s not %s: %s\n", cluster, kind, fed_obj_name(o),
 			       secrets ? "applied" : "deleted", err.msg);
@@ -149,8 +139,9 @@ static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const 
 	struct fed_rest_config cfg;
 	struct fed_kube_client *m = NULL;
 	const char *rname = fed_obj_name(role);
+	const struct fed_kube_ref ref = {&fed_r_clusterroles, NULL, rname, NULL};
 	cJSON *old = NULL, *now = NULL;
-	char path[1024], file[1024], *body = NULL;
+	char file[1024];
 	int ret, rc = 0;
 
 	if (fedctl_connect(ctx, "member", c->name, &cfg, &m, &err)) {
@@ -174,8 +165,7 @@ static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const 
 		rc = 1;
 		goto out;
 	}
-	snprintf(path, sizeof(path), RBAC_PATH "%s", rname);
-	ret = fedctl_call(ctx, m, "GET", path, NULL, NULL, 0, &old, &err);
+	ret = fedctl_call_ref(ctx, m, "GET", &ref, NULL, NULL, 0, &old, &err);
 	if (ret == FED_ENOTFOUND || (!ret && is_broad(old))) {
 		printf("member %s: clusterrole %s %s: left as it is\n", c->name, rname,
 		       ret ? "not found (joined with --rbac full, which binds cluster-admin)"
@@ -192,11 +182,7 @@ static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const 
 		rc = sync_secrets(ctx, m, c->name, rname, sa, secrets, true);
 		goto out;
 	}
-	body = cJSON_PrintUnformatted(role);
-	snprintf(path, sizeof(path), RBAC_PATH "%s?fieldManager=fedctl&force=true", rname);
-	ret =
-	    fedctl_call(ctx, m, "PATCH", path, body, "application/apply-patch+yaml", 0, &now, &err);
-	if (ret) {
+	if ((ret = fedctl_apply_ref(ctx, m, &ref, role, &now, &err))) {
 		printf("member %s: clusterrole %s not updated: %s\n", c->name, rname, err.msg);
 		rc = 1;
 		goto out;
@@ -206,7 +192,6 @@ static int sync_one(struct fedctl *ctx, const struct fed_cluster_spec *c, const 
 	rc = sync_secrets(ctx, m, c->name, rname, sa, secrets, false);
 out:
 	cJSON_Delete(extra);
-	free(body);
 	cJSON_Delete(old);
 	cJSON_Delete(now);
 	fed_kube_client_free(m);
@@ -222,8 +207,9 @@ int fedctl_member_roles_sync(struct fedctl *ctx, struct fed_kube_client *host,
 	struct fedctl_agent_rule *t = NULL, *keep = NULL;
 	struct fed_federation *fed = NULL;
 	cJSON *cm = NULL;
+	const struct fed_kube_ref cm_ref = {&fed_r_configmaps, FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
+	                                    NULL};
 	const char *yaml;
-	char path[512];
 	size_t n = 0, k = 0, i;
 	int ret, manual = 0;
 
@@ -240,9 +226,7 @@ int fedctl_member_roles_sync(struct fedctl *ctx, struct fed_kube_client *host,
 			keep[k++] = t[i];
 	if (add)
 		keep[k++] = *add;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", FEDCTL_CONFIG_NS,
-	         FEDCTL_CONFIGMAP);
-	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &cm, err);
+	ret = fedctl_call_ref(ctx, host, "GET", &cm_ref, NULL, NULL, 0, &cm, err);
 	if (ret == FED_ENOTFOUND) {
 		fed_error_clear(err);
 		ret = 0;

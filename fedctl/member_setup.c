@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include <libfyaml.h>
-#include <openssl/evp.h>
 
-#include "fed/yaml.h"
+#include "fed/base64.h"
 #include "fed/federation.h"
-#include "fedctl.h"
+#include "fed/yaml.h"
+#include "join.h"
 
 struct call_result {
 	bool done;
@@ -158,39 +158,34 @@ int fedctl_parse_duration(const char *s, double *out)
 
 char *fedctl_b64_encode(const char *data, size_t len)
 {
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
-	return out;
+	return fed_base64_encode_str(data, len);
 }
 
 char *fedctl_b64_decode(const char *s, size_t *len)
 {
-	size_t n = strlen(s), pad = 0;
-	char *out = malloc(n / 4 * 3 + 4);
-	int r;
+	char *out = NULL;
 
-	if (!out)
-		return NULL;
-	if (n % 4) {
-		free(out);
-		return NULL;
-	}
-	r = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-	if (r < 0) {
-		free(out);
-		return NULL;
-	}
-	if (n && s[n - 1] == '=')
-		pad++;
-	if (n > 1 && s[n - 2] == '=')
-		pad++;
-	r -= (int)pad;
-	out[r] = '\0';
-	if (len)
-		*len = (size_t)r;
-	return out;
+	return fed_base64_decode(FED_BASE64_STD, s, strlen(s), &out, len) ? NULL : out;
+}
+
+int fedctl_apply_ref(struct fedctl *ctx, struct fed_kube_client *c, const struct fed_kube_ref *ref,
+                     const cJSON *obj, cJSON **out, struct fed_error *err)
+{
+	struct fed_buf path = FED_BUF_INIT;
+	char *body = cJSON_PrintUnformatted(obj);
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (!body || fed_kube_path(&path, ref) ||
+	    fed_buf_puts(&path, "?fieldManager=fedctl&force=true") < 0)
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+	else
+		ret = fedctl_call(ctx, c, "PATCH", path.data, body, "application/apply-patch+yaml",
+		                  0, out, err);
+	fed_buf_release(&path);
+	free(body);
+	return ret;
 }
 
 static const char empty_federation[] = "apiVersion: " FED_FEDERATION_API_VERSION "\n"
@@ -208,6 +203,59 @@ static bool blank(const char *s)
 	return true;
 }
 
+/* spec.clusters of the Federation document root, a sequence, made when
+ * missing (spec and clusters may be absent or null). */
+static int clusters_of(struct fy_document *doc, struct fy_node *root, struct fy_node **out,
+                       struct fed_error *err)
+{
+	struct fy_node *spec = fy_node_mapping_lookup_by_string(root, "spec", FY_NT), *clusters;
+	struct fy_node_pair *p;
+
+	if (!spec || !fy_node_is_mapping(spec)) {
+		p = fy_node_mapping_lookup_pair_by_string(root, "spec", FY_NT);
+		spec = fy_node_create_mapping(doc);
+		if (p)
+			fy_node_pair_set_value(p, spec);
+		else
+			fy_node_mapping_append(root, fy_node_create_scalar(doc, "spec", 4), spec);
+	}
+	clusters = fy_node_mapping_lookup_by_string(spec, "clusters", FY_NT);
+	if (!clusters || !fy_node_is_sequence(clusters)) {
+		p = fy_node_mapping_lookup_pair_by_string(spec, "clusters", FY_NT);
+		if (clusters && !fy_node_is_null(clusters))
+			return fed_error_set(err, FED_EINVAL,
+			                     "configmap kube-system/kubefed-config: spec.clusters "
+			                     "is not a list; fix it and run again");
+		clusters = fy_node_create_sequence(doc);
+		if (p)
+			fy_node_pair_set_value(p, clusters);
+		else
+			fy_node_mapping_append(spec, fy_node_create_scalar(doc, "clusters", 8),
+			                       clusters);
+	}
+	*out = clusters;
+	return 0;
+}
+
+/* The entry of clusters whose clusterName is name, NULL if none. */
+static struct fy_node *find_entry(struct fy_node *clusters, const char *name)
+{
+	struct fy_node *item;
+	void *it = NULL;
+
+	while ((item = fy_node_sequence_iterate(clusters, &it))) {
+		struct fy_node *n =
+		    fy_node_is_mapping(item)
+		        ? fy_node_mapping_lookup_by_string(item, "clusterName", FY_NT)
+		        : NULL;
+		size_t len = 0;
+		const char *v = n ? fed_yaml_text(n, &len) : NULL;
+		if (v && len == strlen(name) && !memcmp(v, name, len))
+			return item;
+	}
+	return NULL;
+}
+
 /* Replace (or append, or with entry NULL remove) the spec.clusters entry
  * named name; everything else is re-emitted as parsed (comments are kept
  * where libfyaml can). */
@@ -216,8 +264,7 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 {
 	struct fed_yaml_doc *ydoc = NULL;
 	struct fy_document *doc;
-	struct fy_node *root, *spec, *clusters, *item, *found = NULL, *node = NULL;
-	void *it = NULL;
+	struct fy_node *root, *spec, *clusters = NULL, *found, *node;
 	int ret = 0;
 
 	*out = NULL;
@@ -244,55 +291,17 @@ int fedctl_federation_edit(const char *old_yaml, const char *name, const char *e
 		                    "Federation document; fix it and run again");
 		goto out;
 	}
-	if (!spec || !fy_node_is_mapping(spec)) {
-		struct fy_node_pair *p = fy_node_mapping_lookup_pair_by_string(root, "spec", FY_NT);
-		spec = fy_node_create_mapping(doc);
-		if (p)
-			fy_node_pair_set_value(p, spec);
-		else
-			fy_node_mapping_append(root, fy_node_create_scalar(doc, "spec", 4), spec);
-	}
-	clusters = fy_node_mapping_lookup_by_string(spec, "clusters", FY_NT);
-	if (!clusters || !fy_node_is_sequence(clusters)) {
-		struct fy_node_pair *p =
-		    fy_node_mapping_lookup_pair_by_string(spec, "clusters", FY_NT);
-		if (clusters && !fy_node_is_null(clusters)) {
-			ret =
-			    fed_error_set(err, FED_EINVAL,
-			                  "configmap kube-system/kubefed-config: spec.clusters is "
-			                  "not a list; fix it and run again");
-			goto out;
-		}
-		clusters = fy_node_create_sequence(doc);
-		if (p)
-			fy_node_pair_set_value(p, clusters);
-		else
-			fy_node_mapping_append(spec, fy_node_create_scalar(doc, "clusters", 8),
-			                       clusters);
-	}
-	while ((item = fy_node_sequence_iterate(clusters, &it))) {
-		struct fy_node *n =
-		    fy_node_is_mapping(item)
-		        ? fy_node_mapping_lookup_by_string(item, "clusterName", FY_NT)
-		        : NULL;
-		size_t len = 0;
-		const char *v = n ? fed_yaml_text(n, &len) : NULL;
-		if (v && len == strlen(name) && !memcmp(v, name, len)) {
-			found = item;
-			break;
-		}
-	}
+	if ((ret = clusters_of(doc, root, &clusters, err)))
+		goto out;
+	found = find_entry(clusters, name);
 	if (entry) {
 		node = fy_node_build_from_string(doc, entry, FY_NT);
 		if (!node) {
 			ret = fed_error_set(err, FED_ERR, "cannot build the cluster entry");
 			goto out;
 		}
-		if (found)
-			ret = fy_node_sequence_insert_after(clusters, found, node);
-		else
-			ret = fy_node_sequence_append(clusters, node);
-		if (ret) {
+		if (found ? fy_node_sequence_insert_after(clusters, found, node)
+		          : fy_node_sequence_append(clusters, node)) {
 			ret = fed_error_set(err, FED_ERR, "cannot edit spec.clusters");
 			goto out;
 		}

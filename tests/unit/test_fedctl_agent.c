@@ -1,5 +1,5 @@
-/* fedctl join --mode agent, the pure part (fedctl/agent_yaml.c): option
- * checks, the address agents dial, the host certificate's names, and
+/* fedctl join --mode agent, the pure part (fedctl/agent_check.c,
+ * agent_yaml.c): option checks, the address agents dial, the host certificate's names, and
  * agent.yaml (golden files data/fedctl/agent-full.golden and
  * agent-minimal.golden; regenerate with FED_REGEN_GOLDEN=1 ctest
  * --test-dir build -R unit.test_fedctl_agent). */
@@ -12,6 +12,7 @@
 
 #include "fed/tunnel_proxy.h"
 
+#include "../../fedctl/agent_check.c"
 #include "../../fedctl/agent_yaml.c"
 #include "../../fedctl/output.c"
 

@@ -1,5 +1,5 @@
-/* join, the member: namespace, ServiceAccount, token Secret and RBAC (full
- * or minimal). The token itself: join_token.c. */
+/* join, the member: server-side apply of its objects and RBAC (full or
+ * minimal). The token: join_token.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +14,14 @@ const char *fedctl_join_rv(const cJSON *o)
 }
 
 /* Server-side apply of one member object; prints its step line. */
-int fedctl_join_apply(struct fedctl_join *j, const char *what, const char *path, cJSON *obj,
-                      struct fed_error *err)
+int fedctl_join_apply(struct fedctl_join *j, const char *what, const struct fed_kube_ref *ref,
+                      cJSON *obj, struct fed_error *err)
 {
 	cJSON *old = NULL, *now = NULL;
-	char *body = NULL, url[512];
 	const char *state;
 	int ret;
 
-	ret = fedctl_call(j->ctx, j->member, "GET", path, NULL, NULL, 0, &old, err);
+	ret = fedctl_call_ref(j->ctx, j->member, "GET", ref, NULL, NULL, 0, &old, err);
 	if (ret && ret != FED_ENOTFOUND)
 		return fed_error_wrap(err, "member: get %s", what);
 	if (j->dry_run) {
@@ -31,11 +30,7 @@ int fedctl_join_apply(struct fedctl_join *j, const char *what, const char *path,
 		cJSON_Delete(old);
 		return 0;
 	}
-	body = cJSON_PrintUnformatted(obj);
-	snprintf(url, sizeof(url), "%s?fieldManager=fedctl&force=true", path);
-	ret = fedctl_call(j->ctx, j->member, "PATCH", url, body, "application/apply-patch+yaml", 0,
-	                  &now, err);
-	free(body);
+	ret = fedctl_apply_ref(j->ctx, j->member, ref, obj, &now, err);
 	if (ret) {
 		cJSON_Delete(old);
 		if (strstr(err->msg, "being terminated"))
@@ -99,15 +94,14 @@ static void add_rule(cJSON *rules, const char *group, const char *resource, cons
 int fedctl_member_targets(struct fedctl *ctx, struct fed_kube_client *host,
                           struct fedctl_agent_rule **out, size_t *n, struct fed_error *err)
 {
-	char path[512];
+	const struct fed_kube_ref ftcs = {&fed_r_federatedtypeconfigs, ctx->fed_namespace, NULL,
+	                                  NULL};
 	cJSON *list = NULL, *item;
 	int ret;
 
 	*out = NULL;
 	*n = 0;
-	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s", FED_CORE_GROUP,
-	         FED_FTC_VERSION, ctx->fed_namespace, FED_FTC_PLURAL);
-	ret = fedctl_call(ctx, host, "GET", path, NULL, NULL, 0, &list, err);
+	ret = fedctl_call_ref(ctx, host, "GET", &ftcs, NULL, NULL, 0, &list, err);
 	if (ret && ret != FED_ENOTFOUND)
 		return fed_error_wrap(err, "host: list federatedtypeconfigs in %s",
 		                      ctx->fed_namespace);
@@ -143,23 +137,20 @@ void fedctl_member_targets_free(struct fedctl_agent_rule *rules, size_t n)
 	free(rules);
 }
 
-int fedctl_secrets_doc_path(const cJSON *o, char *buf, size_t n)
+int fedctl_secrets_doc_ref(const cJSON *o, struct fed_kube_ref *ref)
 {
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind"));
-	const char *base = !kind ? NULL
-	                   : !strcmp(kind, "ClusterRole")
-	                       ? "/apis/rbac.authorization.k8s.io/v1/clusterroles"
-	                   : !strcmp(kind, "ValidatingAdmissionPolicy")
-	                       ? "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies"
-	                   : !strcmp(kind, "ValidatingAdmissionPolicyBinding")
-	                       ? "/apis/admissionregistration.k8s.io/v1/"
-	                         "validatingadmissionpolicybindings"
-	                       : NULL;
 
-	if (!base || !fed_obj_name(o))
-		return -1;
-	snprintf(buf, n, "%s/%s", base, fed_obj_name(o));
-	return 0;
+	memset(ref, 0, sizeof(*ref));
+	ref->resource = !kind                          ? NULL
+	                : !strcmp(kind, "ClusterRole") ? &fed_r_clusterroles
+	                : !strcmp(kind, "ValidatingAdmissionPolicy")
+	                    ? &fed_r_validatingadmissionpolicies
+	                : !strcmp(kind, "ValidatingAdmissionPolicyBinding")
+	                    ? &fed_r_validatingadmissionpolicybindings
+	                    : NULL;
+	ref->name = fed_obj_name(o);
+	return ref->resource && ref->name ? 0 : -1;
 }
 
 /* Secrets enabled: the per-namespace Secrets role and the policy holding
@@ -167,17 +158,18 @@ int fedctl_secrets_doc_path(const cJSON *o, char *buf, size_t n)
 static int apply_secrets_docs(struct fedctl_join *j, struct fed_error *err)
 {
 	cJSON *docs = fedctl_member_secrets_docs(j->ns, FEDCTL_MEMBER_SA), *o;
-	char path[512], what[256];
+	struct fed_kube_ref ref;
+	char what[256];
 	int ret = 0;
 
 	cJSON_ArrayForEach(o, docs) {
-		if (fedctl_secrets_doc_path(o, path, sizeof(path)))
+		if (fedctl_secrets_doc_ref(o, &ref))
 			continue;
 		snprintf(what, sizeof(what), "%s %s",
 		         cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind")), fed_obj_name(o));
 		for (char *c = what; *c && *c != ' '; c++)
 			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-		if ((ret = fedctl_join_apply(j, what, path, o, err)))
+		if ((ret = fedctl_join_apply(j, what, &ref, o, err)))
 			break;
 	}
 	cJSON_Delete(docs);
@@ -189,8 +181,10 @@ int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, 
 {
 	struct fedctl_agent_rule *targets = NULL;
 	size_t n = 0;
+	const struct fed_kube_ref cr_ref = {&fed_r_clusterroles, NULL, FEDCTL_MEMBER_ROLE, NULL};
+	const struct fed_kube_ref crb_ref = {&fed_r_clusterrolebindings, NULL, FEDCTL_MEMBER_ROLE,
+	                                     NULL};
 	cJSON *cr = NULL, *crb, *rules;
-	char path[512];
 	bool secrets = false;
 	int ret;
 
@@ -215,16 +209,12 @@ int fedctl_join_setup_rbac(struct fedctl_join *j, struct fed_kube_client *host, 
 		cJSON_Delete(cr);
 		return ret;
 	}
-	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterroles/%s",
-	         FEDCTL_MEMBER_ROLE);
-	ret = fedctl_join_apply(j, "clusterrole " FEDCTL_MEMBER_ROLE, path, cr, err);
+	ret = fedctl_join_apply(j, "clusterrole " FEDCTL_MEMBER_ROLE, &cr_ref, cr, err);
 	cJSON_Delete(cr);
 	if (ret)
 		return ret;
 	crb = fedctl_join_binding(j, "ClusterRoleBinding", NULL, "ClusterRole", FEDCTL_MEMBER_ROLE);
-	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s",
-	         FEDCTL_MEMBER_ROLE);
-	ret = fedctl_join_apply(j, "clusterrolebinding " FEDCTL_MEMBER_ROLE, path, crb, err);
+	ret = fedctl_join_apply(j, "clusterrolebinding " FEDCTL_MEMBER_ROLE, &crb_ref, crb, err);
 	cJSON_Delete(crb);
 	return ret;
 }

@@ -13,6 +13,7 @@
 /* Whether token authenticates to the member as our ServiceAccount. */
 static bool token_is_ours(struct fedctl_join *j, const char *token)
 {
+	const struct fed_kube_ref review = {&fed_r_selfsubjectreviews, NULL, NULL, NULL};
 	struct fed_rest_config t;
 	struct fed_kube_client *c = NULL;
 	struct fed_error err = FED_ERROR_INIT;
@@ -31,10 +32,10 @@ static bool token_is_ours(struct fedctl_join *j, const char *token)
 	t.token = (char *)token;
 	if (fed_kube_client_new(&c, j->ctx->loop, &t, "token-check", &err))
 		return false;
-	if (!fedctl_call(j->ctx, c, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-	                 "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
-	                 "\"SelfSubjectReview\"}",
-	                 NULL, 10000, &r, &err)) {
+	if (!fedctl_call_ref(j->ctx, c, "POST", &review,
+	                     "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
+	                     "\"SelfSubjectReview\"}",
+	                     NULL, 10000, &r, &err)) {
 		snprintf(want, sizeof(want), "system:serviceaccount:%s:%s", j->ns,
 		         FEDCTL_MEMBER_SA);
 		user = fed_obj_str(r, "status.userInfo.username");
@@ -72,7 +73,9 @@ static int setup_renew_role(struct fedctl_join *j, struct fed_error *err)
 	cJSON *rule = cJSON_CreateObject(), *rb;
 	const char *core = "", *res = "serviceaccounts/token", *name = FEDCTL_MEMBER_SA;
 	const char *verb = "create";
-	char path[512];
+	const struct fed_kube_ref role_ref = {&fed_r_roles, j->ns, FEDCTL_MEMBER_TOKEN_ROLE, NULL};
+	const struct fed_kube_ref rb_ref = {&fed_r_rolebindings, j->ns, FEDCTL_MEMBER_TOKEN_ROLE,
+	                                    NULL};
 	int ret;
 
 	cJSON_AddItemToObject(rule, "apiGroups", cJSON_CreateStringArray(&core, 1));
@@ -80,17 +83,12 @@ static int setup_renew_role(struct fedctl_join *j, struct fed_error *err)
 	cJSON_AddItemToObject(rule, "resourceNames", cJSON_CreateStringArray(&name, 1));
 	cJSON_AddItemToObject(rule, "verbs", cJSON_CreateStringArray(&verb, 1));
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(role, "rules"), rule);
-	snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/roles/%s",
-	         j->ns, FEDCTL_MEMBER_TOKEN_ROLE);
-	ret = fedctl_join_apply(j, "role " FEDCTL_MEMBER_TOKEN_ROLE, path, role, err);
+	ret = fedctl_join_apply(j, "role " FEDCTL_MEMBER_TOKEN_ROLE, &role_ref, role, err);
 	cJSON_Delete(role);
 	if (ret)
 		return ret;
 	rb = fedctl_join_binding(j, "RoleBinding", j->ns, "Role", FEDCTL_MEMBER_TOKEN_ROLE);
-	snprintf(path, sizeof(path),
-	         "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings/%s", j->ns,
-	         FEDCTL_MEMBER_TOKEN_ROLE);
-	ret = fedctl_join_apply(j, "rolebinding " FEDCTL_MEMBER_TOKEN_ROLE, path, rb, err);
+	ret = fedctl_join_apply(j, "rolebinding " FEDCTL_MEMBER_TOKEN_ROLE, &rb_ref, rb, err);
 	cJSON_Delete(rb);
 	return ret;
 }
@@ -99,14 +97,12 @@ static int setup_renew_role(struct fedctl_join *j, struct fed_error *err)
  * whose token never expires: delete it (only ours: labelled by fedctl). */
 static int remove_legacy_secret(struct fedctl_join *j, struct fed_error *err)
 {
-	char path[512];
+	const struct fed_kube_ref ref = {&fed_r_secrets, j->ns, FEDCTL_MEMBER_TOKEN, NULL};
 	cJSON *s = NULL;
 	const char *type, *by;
 	int ret;
 
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", j->ns,
-	         FEDCTL_MEMBER_TOKEN);
-	ret = fedctl_call(j->ctx, j->member, "GET", path, NULL, NULL, 0, &s, err);
+	ret = fedctl_call_ref(j->ctx, j->member, "GET", &ref, NULL, NULL, 0, &s, err);
 	if (ret == FED_ENOTFOUND) {
 		fed_error_clear(err);
 		return 0;
@@ -128,7 +124,7 @@ static int remove_legacy_secret(struct fedctl_join *j, struct fed_error *err)
 		       FEDCTL_MEMBER_TOKEN);
 		return 0;
 	}
-	ret = fedctl_call(j->ctx, j->member, "DELETE", path, NULL, NULL, 0, NULL, err);
+	ret = fedctl_call_ref(j->ctx, j->member, "DELETE", &ref, NULL, NULL, 0, NULL, err);
 	if (ret == FED_ENOTFOUND) {
 		fed_error_clear(err);
 		ret = 0;
@@ -153,7 +149,8 @@ int fedctl_join_token_setup(struct fedctl_join *j, struct fed_error *err)
  * ours and fresh, else a new bound token from TokenRequest. */
 char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_error *err)
 {
-	char path[512], body[256];
+	const struct fed_kube_ref ref = {&fed_r_serviceaccounts, j->ns, FEDCTL_MEMBER_SA, "token"};
+	char body[256];
 	cJSON *r = NULL;
 	const char *tok, *exp;
 	char *out;
@@ -164,13 +161,11 @@ char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_
 		       j->ns, FEDCTL_MEMBER_SA);
 		return strdup(existing);
 	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token", j->ns,
-	         FEDCTL_MEMBER_SA);
 	snprintf(body, sizeof(body),
 	         "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
 	         "\"spec\":{\"expirationSeconds\":%lld}}",
 	         (long long)j->token_lifetime);
-	if (fedctl_call(j->ctx, j->member, "POST", path, body, NULL, 0, &r, err)) {
+	if (fedctl_call_ref(j->ctx, j->member, "POST", &ref, body, NULL, 0, &r, err)) {
 		fed_error_wrap(err, "member: create serviceaccounts/token for %s/%s", j->ns,
 		               FEDCTL_MEMBER_SA);
 		return NULL;
