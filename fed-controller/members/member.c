@@ -10,10 +10,9 @@
 
 #include <openssl/evp.h>
 
-#include "controller.h"
 #include "fed/log.h"
 #include "member_token.h"
-#include "tunnel.h"
+#include "members_internal.h"
 
 #define FACTS_EVERY 6 /* probes between refreshes of version and nodes */
 
@@ -50,11 +49,6 @@ struct member {
 
 static void write_status(struct member *m);
 
-const char *member_name(const struct member *m)
-{
-	return m->name;
-}
-
 const char *member_mode(const struct member *m)
 {
 	return m->mode;
@@ -72,8 +66,9 @@ bool member_connecting(const struct member *m)
 
 const cJSON *member_labels(const struct controller *ctl, const char *name)
 {
-	const cJSON *obj =
-	    ctl->clusters ? fed_informer_get(ctl->clusters, ctl->o.fed_namespace, name) : NULL;
+	const cJSON *obj = ctl->members->clusters ? fed_informer_get(ctl->members->clusters,
+	                                                             ctl->o.fed_namespace, name)
+	                                          : NULL;
 
 	return obj ? cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "labels") : NULL;
 }
@@ -125,8 +120,9 @@ static void digest(const char *a, const char *b, char out[65])
 static void member_event(struct member *m, bool warning, const char *reason, const char *message)
 {
 	const cJSON *obj =
-	    m->ctl->clusters ? fed_informer_get(m->ctl->clusters, m->ctl->o.fed_namespace, m->name)
-	                     : NULL;
+	    m->ctl->members->clusters
+	        ? fed_informer_get(m->ctl->members->clusters, m->ctl->o.fed_namespace, m->name)
+	        : NULL;
 	struct controller_event_target t = {"core.kubefed.io/v1beta1", "KubeFedCluster",
 	                                    m->ctl->o.fed_namespace, m->name,
 	                                    fed_obj_str(obj, "metadata.uid")};
@@ -199,7 +195,7 @@ static cJSON *desired_status(struct member *m)
 	if (m->matched_cidr)
 		cJSON_AddStringToObject(st, "matchedClientCIDR", m->matched_cidr);
 	if (m->mode && !strcmp(m->mode, "agent")) {
-		cJSON *agent = tunnel_agent_status(m->ctl, m->name);
+		cJSON *agent = hooks_agent_status(m->ctl, m->name);
 
 		if (agent)
 			cJSON_AddItemToObject(st, "agent", agent);
@@ -424,6 +420,18 @@ static void refresh_facts(struct member *m)
 
 /* ---- probing ----------------------------------------------------------- */
 
+/* Tell the features (hooks.h) what happened to this member. */
+static void publish(struct member *m, enum hooks_event ev)
+{
+	struct hooks_msg msg = {ev, m->name, NULL, NULL, NULL};
+
+	if (ev == HOOKS_MEMBER_READY)
+		msg.client = member_client(m);
+	else if (ev == HOOKS_MEMBER_CLIENT_GONE)
+		msg.client = m->client;
+	hooks_publish(m->ctl, &msg);
+}
+
 static void probe_start(struct member *m);
 
 static void probe_done(struct fed_kube_response *resp, void *ud)
@@ -477,12 +485,13 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 		refresh_facts(m);
 	if (changed) {
 		write_status(m);
-		controller_update_metrics(m->ctl);
+		members_update_metrics(m->ctl);
 	}
 	if (was_ready != (m->health.state == FED_HEALTH_READY))
-		types_member_changed(m->ctl, m->name, m->health.state == FED_HEALTH_READY);
+		publish(m, m->health.state == FED_HEALTH_READY ? HOOKS_MEMBER_READY
+		                                               : HOOKS_MEMBER_NOT_READY);
 	else if (was_connecting && m->health.state != FED_HEALTH_CONNECTING)
-		types_enqueue_all(m->ctl); /* a first verdict that is not Ready */
+		publish(m, HOOKS_MEMBER_SETTLED);
 }
 
 static void probe_start(struct member *m)
@@ -511,45 +520,10 @@ static void probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- client lifecycle -------------------------------------------------- */
 
-#define TOO_LARGE_METRIC "fed_kube_response_too_large_total"
-
-static void count_too_large(const char *client, void *ud)
-{
-	struct controller *ctl = ud;
-	struct fed_metrics_family *f;
-	struct fed_error err = FED_ERROR_INIT;
-
-	if (!ctl->metrics)
-		return;
-	/* registered on first use: only the controller's clients count here */
-	f = fed_metrics_family(ctl->metrics, TOO_LARGE_METRIC);
-	if (!f && fed_metrics_counter(ctl->metrics, TOO_LARGE_METRIC,
-	                              "Responses from an apiserver aborted at "
-	                              "--max-response-bytes or --max-probe-response-bytes",
-	                              "cluster", &f, &err))
-		return;
-	fed_metrics_inc(f, (const char *[]){client});
-}
-
-void controller_kube_limits(struct controller *ctl, struct fed_kube_client *c)
-{
-	struct fed_kube_limits l;
-
-	memset(&l, 0, sizeof(l));
-	l.max_response_bytes = (size_t)ctl->o.max_response_bytes;
-	l.max_response_flag = "--max-response-bytes";
-	l.max_probe_bytes = (size_t)ctl->o.max_probe_bytes;
-	l.max_probe_flag = "--max-probe-response-bytes";
-	l.watch_idle_s = ctl->o.watch_idle_timeout;
-	l.on_too_large = count_too_large;
-	l.ud = ctl;
-	fed_kube_client_set_limits(c, &l);
-}
-
 static void drop_client(struct member *m)
 {
 	if (m->client) /* its watches use the client: stop them first */
-		types_member_changed(m->ctl, m->name, false);
+		publish(m, HOOKS_MEMBER_NOT_READY);
 	ev_timer_stop(m->ctl->loop, &m->probe_timer);
 	member_token_stop(m->token);
 	fed_kube_call_cancel(m->probe);
@@ -558,7 +532,7 @@ static void drop_client(struct member *m)
 	m->probe = m->version_call = NULL;
 	m->nodes_pager = NULL;
 	if (m->client)
-		types_client_gone(m->ctl, m->client);
+		publish(m, HOOKS_MEMBER_CLIENT_GONE);
 	fed_kube_client_free(m->client);
 	m->client = NULL;
 }
@@ -619,7 +593,7 @@ static int build_client(struct member *m, const char *kubeconfig, struct fed_err
 	cfg.server = strdup(m->server_url);
 	if (m->mode && !strcmp(m->mode, "agent")) {
 		/* through the agent's Unix socket, which only we can reach */
-		const char *sock = tunnel_member_socket(m->ctl, m->name);
+		const char *sock = hooks_agent_socket(m->ctl, m->name);
 
 		if (!sock) {
 			ret = fed_error_set(err, FED_EUNAVAILABLE,
@@ -720,7 +694,7 @@ void member_apply(struct member *m, const struct member_desired *d)
 	member_token_track(&m->token, m->ctl, m->name, d->mode, d->kubeconfig, m->client);
 	if (m->mode && !strcmp(m->mode, "agent"))
 		FED_LOG_INFO(m->name, "connecting to %s through the agent's socket %s",
-		             m->server_url, tunnel_member_socket(m->ctl, m->name));
+		             m->server_url, hooks_agent_socket(m->ctl, m->name));
 	else
 		FED_LOG_INFO(m->name, "connecting to %s (clientCIDR %s)", m->server_url,
 		             m->matched_cidr ? m->matched_cidr : "-");
@@ -728,7 +702,7 @@ void member_apply(struct member *m, const struct member_desired *d)
 	fed_health_init(&m->health, m->ctl->o.failure_threshold, m->ctl->o.success_threshold);
 	if (renewed) {
 		m->health = kept;
-		types_member_changed(m->ctl, m->name, true);
+		publish(m, HOOKS_MEMBER_READY);
 	}
 	m->use_healthz = false;
 	ev_timer_set(&m->probe_timer, 0., m->ctl->o.probe_period);
@@ -762,7 +736,7 @@ void member_free(struct member *m)
 
 void member_status_changed(struct controller *ctl, const char *name)
 {
-	struct member *m = fed_map_get(&ctl->members, name);
+	struct member *m = members_get(ctl, name);
 
 	if (m)
 		write_status(m);

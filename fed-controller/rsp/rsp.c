@@ -180,7 +180,10 @@ static struct ftype *target_type(struct controller *ctl, enum fed_rsp_target_kin
 	struct fed_map_entry *e;
 	const char *kind = fed_rsp_target_kind_name(k);
 
-	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+	if (!ctl->prop)
+		return NULL;
+	for (e = fed_map_first(&ctl->prop->types, &it); e;
+	     e = fed_map_next(&ctl->prop->types, &it)) {
 		struct ftype *t = e->value;
 		if (!strcmp(t->cfg.federated.kind, kind))
 			return t;
@@ -265,7 +268,7 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 {
 	struct rsp_ctl *rc = r->rc;
 	struct controller *ctl = rc->ctl;
-	size_t n = fed_map_count(&ctl->members), i = 0;
+	size_t n = fed_map_count(members_all(ctl)), i = 0;
 	const char **names = calloc(n + 1, sizeof(*names));
 	bool *placed = calloc(n + 1, sizeof(*placed)), *selected = calloc(n + 1, sizeof(*selected));
 	struct fed_rsp_cluster_in *in = calloc(n + 1, sizeof(*in));
@@ -286,8 +289,8 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 		snprintf(res->message, sizeof(res->message), "out of memory");
 		goto out;
 	}
-	for (e = fed_map_first(&ctl->members, &it); e && i < n;
-	     e = fed_map_next(&ctl->members, &it))
+	for (e = fed_map_first(members_all(ctl), &it); e && i < n;
+	     e = fed_map_next(members_all(ctl), &it))
 		names[i++] = e->key;
 	n = i;
 	qsort(names, n, sizeof(*names), cmp_str); /* a deterministic step */
@@ -297,7 +300,7 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		struct member *m = fed_map_get(&ctl->members, names[i]);
+		struct member *m = members_get(ctl, names[i]);
 		struct seen *s = seen_get(r, names[i]);
 		const cJSON *mo = member_client(m) ? minf_get(t, names[i], r->key, &synced) : NULL;
 
@@ -404,9 +407,10 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	}
 	/* decide only on a full picture: the Federation config read, the
 	 * FTCs listed, every member probed once */
-	if (!ctl->members_known || !ctl->ftcs || !fed_informer_synced(ctl->ftcs))
+	if (!members_known(ctl) || !ctl->prop || !ctl->prop->ftcs ||
+	    !fed_informer_synced(ctl->prop->ftcs))
 		goto out;
-	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it))
+	for (e = fed_map_first(members_all(ctl), &it); e; e = fed_map_next(members_all(ctl), &it))
 		if (member_connecting(e->value))
 			goto out; /* its verdict pokes us */
 	if (!(t = target_type(ctl, spec.target_kind))) {
@@ -419,7 +423,7 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	}
 	if (!fed_informer_synced(t->fed_inf))
 		goto out;
-	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it)) {
+	for (e = fed_map_first(members_all(ctl), &it); e; e = fed_map_next(members_all(ctl), &it)) {
 		bool synced;
 		if (member_client(e->value) && (minf_get(t, e->key, key, &synced), !synced)) {
 			wake_at(rc, ev_now(ctl->loop) + 1.0); /* a Ready member still listing */
@@ -491,7 +495,10 @@ static void on_synced(void *ud)
 	enqueue_all(ud);
 }
 
-void rsp_poke(struct controller *ctl, const char *fed_kind, const char *key)
+/* Something about the federated object key of kind fed_kind
+ * ("FederatedDeployment") changed, in the host or in a member: re-plan the
+ * RSP of the same key, if there is one. Cheap when there is none. */
+static void poke(struct controller *ctl, const char *fed_kind, const char *key)
 {
 	struct rsp_ctl *rc = ctl->rsp;
 	const cJSON *obj;
@@ -513,6 +520,16 @@ void rsp_poke(struct controller *ctl, const char *fed_kind, const char *key)
 	rsp_enqueue(rc, key);
 }
 
+/* Propagation's objects feed the plans; cluster labels choose the
+ * candidates (the target's clusterSelector). */
+static void on_event(struct controller *ctl, const struct hooks_msg *m, void *ud)
+{
+	if (m->ev == HOOKS_OBJECT_CHANGED)
+		poke(ctl, m->kind, m->key);
+	else if (m->ev == HOOKS_MEMBER_LABELS && ((struct rsp_ctl *)ud)->inf)
+		enqueue_all(ud);
+}
+
 int rsp_start(struct controller *ctl, struct fed_error *err)
 {
 	struct fed_informer_opts o;
@@ -530,14 +547,17 @@ int rsp_start(struct controller *ctl, struct fed_error *err)
 	ev_timer_init(&rc->wake, wake_cb, 0., 0.);
 	rc->wake.data = rc;
 	ctl->rsp = rc;
+	if ((ret = hooks_subscribe(ctl, on_event, rc)))
+		goto out;
 	memset(&o, 0, sizeof(o));
 	o.resource = rsp_resource;
 	o.handlers = (struct fed_informer_handlers){on_add, on_update, on_add, on_synced};
 	o.ud = rc;
 	if ((ret = fed_informer_new(&rc->inf, ctl->host, &o, err)))
-		return ret;
+		goto out;
 	fed_informer_start(rc->inf);
-	return 0;
+out:
+	return ret;
 }
 
 void rsp_stop(struct controller *ctl)
@@ -548,6 +568,7 @@ void rsp_stop(struct controller *ctl)
 
 	if (!rc)
 		return;
+	hooks_unsubscribe(ctl, on_event, rc);
 	ctl->rsp = NULL;
 	ev_timer_stop(ctl->loop, &rc->kick);
 	ev_timer_stop(ctl->loop, &rc->wake);

@@ -245,7 +245,7 @@ static void decide(struct write_ctx *w, struct fed_kube_client *c, const cJSON *
 		    "leaves it alone");
 		goto done;
 	case FED_MANAGED_NONE:
-		if (!o->t->ctl->adopt) {
+		if (!o->t->ctl->o.adopt) {
 			fed_error_set(&e, FED_EEXISTS,
 			              "the object already exists in the member and adoption is off "
 			              "(--adopt-resources=false): delete it there or label it "
@@ -275,7 +275,7 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	struct write_ctx *w = ud;
 	struct fobj *o = w->o;
 	struct crec *r = propagate_crec_get(o, w->cluster);
-	struct member *m = fed_map_get(&o->t->ctl->members, w->cluster);
+	struct member *m = members_get(o->t->ctl, w->cluster);
 	struct fed_kube_client *c = m ? member_client(m) : NULL;
 
 	w->call = NULL; /* answered: freed by the client */

@@ -4,7 +4,7 @@
 #define FED_CONTROLLER_RSP_INTERNAL_H
 
 #include "fed/rsp.h"
-#include "propagate.h"
+#include "../propagation/propagate.h"
 #include "rsp.h"
 
 extern const struct fed_kube_resource rsp_resource;

@@ -16,7 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "controller.h"
+#include "members.h"
 #include "fed/jwt.h"
 #include "fed/log.h"
 #include "member_token.h"
