@@ -1,6 +1,7 @@
 /* The set of members: the informers on the Federation ConfigMap, the
  * kubeconfig Secret and the KubeFedClusters we manage, which schedule the
- * sync of members_sync.c; the member metrics. */
+ * sync of members_sync.c; the label changes of KubeFedClusters, published
+ * for placement; the member metrics. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,22 @@ static void kfc_deleted(const cJSON *obj, void *ud)
 	if (m)
 		member_object_lost(m);
 	members_schedule_sync(ctl);
+}
+
+/* Placement selects clusters by these labels (kubefed re-places on a
+ * change): tell the features, which re-place what they hold. */
+static void kfc_updated(const cJSON *old, const cJSON *obj, void *ud)
+{
+	struct controller *ctl = ud;
+	const char *name = fed_obj_name(obj);
+	const cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(old, "metadata"), "labels");
+	const cJSON *b = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "labels");
+	struct hooks_msg msg = {HOOKS_MEMBER_LABELS, name, NULL, NULL, NULL};
+
+	if (!name || (!a && !b) || (a && b && cJSON_Compare(a, b, true)))
+		return;
+	FED_LOG_INFO(name, "KubeFedCluster labels changed: placing federated objects again");
+	hooks_publish(ctl, &msg);
 }
 
 static int start_informer(struct controller *ctl, const struct fed_kube_resource *r, const char *ns,
@@ -104,7 +121,7 @@ int members_start(struct controller *ctl, struct fed_error *err)
 	static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
 	struct fed_informer_handlers h_input = {changed_add, changed_update, changed_add,
 	                                        changed_synced};
-	struct fed_informer_handlers h_kfc = {NULL, NULL, kfc_deleted, changed_synced};
+	struct fed_informer_handlers h_kfc = {NULL, kfc_updated, kfc_deleted, changed_synced};
 	const struct controller_opts *o = &ctl->o;
 	struct members *ms = ctl->members;
 	char field[300];
