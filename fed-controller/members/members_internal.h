@@ -3,6 +3,7 @@
 #ifndef FED_CONTROLLER_MEMBERS_INTERNAL_H
 #define FED_CONTROLLER_MEMBERS_INTERNAL_H
 
+#include "fed/cluster_health.h"
 #include "members.h"
 
 struct members {
@@ -17,6 +18,47 @@ struct members {
 	char *config_rv; /* ConfigMap resourceVersion whose problems were reported */
 	bool known;      /* the Federation config was read once: members are real */
 };
+
+/* One member cluster (member.c: config, client, probes; member_status.c:
+ * its KubeFedCluster and facts). */
+struct member {
+	struct controller *ctl;
+	char *name;
+	/* what the config says */
+	char *server_url, *matched_cidr, *mode, *err_reason, *err_message;
+	char config_digest[65]; /* of kubeconfig + address: rebuild the client when it changes */
+	struct fed_kube_client *client;
+	struct member_token *token; /* renewal of a bound token (member_token.c) */
+	/* health */
+	struct fed_health health;
+	ev_timer probe_timer;
+	struct fed_kube_call *probe;
+	bool use_healthz;  /* /readyz is missing on very old servers */
+	double probe_sent; /* ev_time() of the probe in flight */
+	int probes;
+	/* facts */
+	char *version;
+	long nodes, cores;
+	char distribution[32], infrastructure[32];
+	struct fed_kube_call *version_call;
+	struct fed_kube_pager *nodes_pager;
+	/* KubeFedCluster */
+	char *written_spec, *written_status;
+	struct fed_kube_call *spec_call, *status_call;
+	bool spec_ok; /* the object exists with our spec */
+	bool status_pending;
+};
+
+/* member_status.c */
+void member_event(struct member *m, bool warning, const char *reason, const char *message);
+/* Write the KubeFedCluster's status when it differs from the last one. */
+void member_write_status(struct member *m);
+/* The spec we want for the KubeFedCluster (malloc'd), and its write
+ * (takes spec). */
+char *member_render_spec(struct member *m);
+void member_write_spec(struct member *m, char *spec);
+/* Version and nodes, shown in the status. */
+void member_refresh_facts(struct member *m);
 
 /* members_sync.c: re-read config and Secret and converge members (debounced). */
 void members_schedule_sync(struct controller *ctl);
