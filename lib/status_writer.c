@@ -85,7 +85,7 @@ int fed_status_writer_submit(struct fed_status_writer *w, const char *version, c
 	if (w->inflight) {
 		drop_next(w);
 		/* back to what is in flight: nothing waits */
-		if (w->written && !strcmp(w->written, version))
+		if (!strcmp(w->written, version)) /* set while in flight */
 			goto out;
 		if (!(b = strdup(body))) {
 			rc = fed_error_set(err, FED_ENOMEM, "out of memory");
@@ -119,7 +119,7 @@ int fed_status_writer_done(struct fed_status_writer *w, bool ok, struct fed_erro
 	v = w->next_version;
 	b = w->next_body;
 	w->next_version = w->next_body = NULL;
-	if (!v || (w->written && !strcmp(w->written, v)))
+	if (!v) /* a waiting one differs from what was in flight (submit) */
 		goto out;
 	rc = start(w, v, b, err);
 	v = NULL;

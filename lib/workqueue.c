@@ -85,8 +85,6 @@ static void wait_stop(struct qkey *k)
 
 static void key_free(struct qkey *k)
 {
-	if (!k)
-		return;
 	list_unlink(k);
 	wait_stop(k);
 	free(k->key);
@@ -96,14 +94,6 @@ static void key_free(struct qkey *k)
 static void key_drop(struct qkey *k)
 {
 	key_free(fed_map_del(&k->q->keys, k->key));
-}
-
-/* free k when it holds nothing */
-static void key_maybe_drop(struct qkey *k)
-{
-	if (!k->on && !k->running && !k->pending && !k->dirty && !k->backoff &&
-	    k->wait == WAIT_NONE)
-		key_drop(k);
 }
 
 static void enqueue(struct qkey *k)
@@ -188,14 +178,16 @@ static void succeeded(struct qkey *k)
 		wait_stop(k);
 }
 
-/* after a result: run a dirty key again, free an idle one */
+/* After a result (its sync has returned): run a dirty key again, free
+ * one that holds nothing (a pending key keeps its dirty mark). */
 static void settle(struct qkey *k)
 {
 	if (k->dirty && !k->pending) {
 		k->dirty = false;
 		enqueue(k);
 	}
-	key_maybe_drop(k);
+	if (!k->on && !k->pending && !k->backoff && k->wait == WAIT_NONE)
+		key_drop(k);
 }
 
 static void run(struct qkey *k)

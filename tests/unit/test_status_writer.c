@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_fail.h"
 #include "check.h"
 #include "fed/workqueue.h"
 
@@ -82,6 +83,8 @@ static void one_in_flight_last_wins(void)
 	CHECK_STR(f.last, "body3");
 	CHECK_INT(fed_status_writer_done(&w, true, &err), 0);
 	CHECK_INT(f.n, 2);
+	CHECK(!fed_status_writer_wants(&w, "v3"));
+	CHECK_INT(fed_status_writer_assume(&w, NULL), 0);
 	CHECK(!fed_status_writer_wants(&w, "v3"));
 	fed_status_writer_release(&w);
 }
@@ -212,6 +215,56 @@ static void assume_known_content(void)
 	fed_status_writer_release(NULL);
 }
 
+/* every allocation failure is FED_ENOMEM and changes nothing */
+static void out_of_memory(void)
+{
+	struct fed_status_writer w;
+	struct fake f;
+	struct fed_error err = FED_ERROR_INIT;
+	long n;
+	int rc;
+
+	setup(&f, &w);
+	for (n = 0;; n++) {
+		alloc_fail_at(n);
+		rc = fed_status_writer_submit(&w, "v1", "body1", &err);
+		alloc_fail_off();
+		if (!rc)
+			break;
+		CHECK_INT(rc, FED_ENOMEM);
+		CHECK_INT(f.n, 0);
+		CHECK(fed_status_writer_wants(&w, "v1"));
+	}
+	/* waiting behind the write in flight */
+	for (n = 0;; n++) {
+		alloc_fail_at(n);
+		rc = fed_status_writer_submit(&w, "v2", "body2", &err);
+		alloc_fail_off();
+		if (!rc)
+			break;
+		CHECK_INT(rc, FED_ENOMEM);
+		CHECK(fed_status_writer_wants(&w, "v2"));
+	}
+	CHECK(!fed_status_writer_wants(&w, "v2"));
+	CHECK_INT(fed_status_writer_done(&w, true, &err), 0);
+	CHECK_INT(f.n, 2);
+	CHECK_STR(f.last, "body2");
+	CHECK_INT(fed_status_writer_done(&w, true, &err), 0);
+	for (n = 0;; n++) {
+		alloc_fail_at(n);
+		rc = fed_status_writer_assume(&w, "v3");
+		alloc_fail_off();
+		if (!rc)
+			break;
+		CHECK_INT(rc, FED_ENOMEM);
+		CHECK(fed_status_writer_wants(&w, "v3"));
+	}
+	CHECK(!fed_status_writer_wants(&w, "v3"));
+	CHECK_INT(fed_status_writer_assume(&w, NULL), 0);
+	CHECK(!fed_status_writer_wants(&w, "v3"));
+	fed_status_writer_release(&w);
+}
+
 int main(void)
 {
 	RUN(unchanged_writes_nothing);
@@ -221,5 +274,6 @@ int main(void)
 	RUN(start_errors);
 	RUN(done_inside_write);
 	RUN(assume_known_content);
+	RUN(out_of_memory);
 	return CHECK_EXIT();
 }

@@ -9,6 +9,7 @@
 
 #include <ev.h>
 
+#include "alloc_fail.h"
 #include "check.h"
 #include "fed/workqueue.h"
 
@@ -30,7 +31,8 @@ struct rec {
 	const char *add_self_once;  /* add this key on the first call */
 	const char *forget_in_sync; /* forget this key when it syncs */
 	const char *readd_after_forget;
-	bool done_early; /* fed_queue_done(ok) then PENDING */
+	bool done_early;      /* fed_queue_done(ok) then PENDING */
+	bool done_early_fail; /* fed_queue_done(!ok) then PENDING */
 };
 
 static enum fed_queue_result sync_fn(void *ud, const char *key)
@@ -54,8 +56,8 @@ static enum fed_queue_result sync_fn(void *ud, const char *key)
 		if (r->readd_after_forget)
 			fed_queue_add(r->q, r->readd_after_forget);
 	}
-	if (r->done_early) {
-		fed_queue_done(r->q, key, true);
+	if (r->done_early || r->done_early_fail) {
+		fed_queue_done(r->q, key, r->done_early);
 		return FED_QUEUE_PENDING;
 	}
 	return res;
@@ -249,21 +251,61 @@ static void pending_failed_backs_off(void)
 
 static void done_from_inside_sync(void)
 {
+	struct fed_queue_opts o = {0, 0.02, 1.0, 0};
 	struct rec r;
 	struct fed_queue_stats st;
 
-	CHECK_INT(setup(&r, NULL), 0);
+	CHECK_INT(setup(&r, &o), 0);
 	r.done_early = true;
 	fed_queue_add(r.q, "a");
 	ev_run(r.loop, EVRUN_ONCE);
 	CHECK_INT(r.n, 1);
 	fed_queue_stats(r.q, &st);
 	CHECK_INT(st.pending, 0);
-	/* not stuck pending: a new add runs */
+	CHECK(fed_queue_backoff(r.q, "a") == 0);
+	/* not stuck pending: a new add runs; a failed early done backs off */
 	r.done_early = false;
+	r.done_early_fail = true;
 	fed_queue_add(r.q, "a");
 	run_until(&r, 2, 5);
 	CHECK_INT(r.n, 2);
+	CHECK(fed_queue_backoff(r.q, "a") == 0.02);
+	r.done_early_fail = false;
+	run_until(&r, 3, 5);
+	CHECK_INT(r.n, 3);
+	teardown(&r);
+}
+
+/* an add from the sync that then returns PENDING: the key runs again
+ * once its work is done, not before */
+static void add_from_pending_sync(void)
+{
+	struct rec r;
+
+	CHECK_INT(setup(&r, NULL), 0);
+	r.res = FED_QUEUE_PENDING;
+	r.add_self_once = "a";
+	fed_queue_add(r.q, "a");
+	fed_queue_add(r.q, "q");
+	ev_run(r.loop, EVRUN_ONCE);
+	CHECK_INT(r.n, 2);
+	CHECK_INT(fed_queue_len(r.q), 0);
+	run_for(&r, 0.03);
+	CHECK_INT(r.n, 2);
+	/* done for a key that is queued but not pending: nothing */
+	r.res = FED_QUEUE_DONE;
+	fed_queue_done(r.q, "q", true);
+	fed_queue_add(r.q, "x");
+	fed_queue_done(r.q, "x", false);
+	CHECK_INT(fed_queue_len(r.q), 1);
+	CHECK(fed_queue_backoff(r.q, "x") == 0);
+	fed_queue_done(r.q, "a", true);
+	run_until(&r, 4, 5);
+	CHECK_INT(r.n, 4);
+	CHECK_STR(r.keys[2], "x");
+	CHECK_STR(r.keys[3], "a");
+	run_for(&r, 0.03);
+	CHECK_INT(r.n, 4);
 	teardown(&r);
 }
 
@@ -373,6 +415,32 @@ static void done_resets_and_hold(void)
 	teardown(&r);
 }
 
+/* a DONE from a sync run by an add during the backoff cancels the retry */
+static void done_cancels_retry(void)
+{
+	struct fed_queue_opts o = {0, 0.03, 1.0, 0};
+	struct rec r;
+	struct fed_queue_stats st;
+
+	CHECK_INT(setup(&r, &o), 0);
+	r.script[0] = FED_QUEUE_RETRY;
+	r.nscript = 1;
+	fed_queue_add(r.q, "a");
+	ev_run(r.loop, EVRUN_ONCE);
+	CHECK(fed_queue_backoff(r.q, "a") == 0.03);
+	fed_queue_add(r.q, "a");
+	ev_run(r.loop, EVRUN_ONCE);
+	CHECK_INT(r.n, 2);
+	CHECK(r.backoff_seen[1] == 0.03);
+	CHECK(fed_queue_backoff(r.q, "a") == 0);
+	fed_queue_stats(r.q, &st);
+	CHECK_INT(st.backoff, 0);
+	/* a sleep proving an absence: the retry would come after 30 ms */
+	run_for(&r, 0.12);
+	CHECK_INT(r.n, 2);
+	teardown(&r);
+}
+
 static void reset_runs_now(void)
 {
 	struct fed_queue_opts o = {0, 5.0, 10.0, 0};
@@ -470,15 +538,21 @@ static void forget_drops_state(void)
 	struct fed_queue_stats st;
 
 	CHECK_INT(setup(&r, &o), 0);
-	/* queued, then forgotten: never runs */
+	/* queued, then forgotten (first, middle, last): never runs */
 	fed_queue_add(r.q, "a");
+	fed_queue_add(r.q, "m");
 	fed_queue_add(r.q, "b");
+	fed_queue_add(r.q, "z");
 	fed_queue_forget(r.q, "a");
+	fed_queue_forget(r.q, "m");
+	fed_queue_forget(r.q, "z");
 	fed_queue_forget(r.q, "nope");
 	fed_queue_forget(r.q, NULL);
 	CHECK_INT(fed_queue_len(r.q), 1);
 	run_until(&r, 1, 5);
 	CHECK_STR(r.keys[0], "b");
+	run_for(&r, 0.02);
+	CHECK_INT(r.n, 1);
 	/* backing off, then forgotten: no retry */
 	r.script[1] = FED_QUEUE_RETRY;
 	r.nscript = 2;
@@ -625,6 +699,61 @@ static void bad_arguments(void)
 	ev_loop_destroy(loop);
 }
 
+/* every allocation failure is FED_ENOMEM, leaves nothing behind (ASan)
+ * and the queue still works after */
+static void out_of_memory(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct rec r;
+	long n;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.loop = ev_loop_new(EVFLAG_AUTO);
+	r.res = FED_QUEUE_DONE;
+	for (n = 0;; n++) {
+		alloc_fail_at(n);
+		rc = fed_queue_new(&r.q, r.loop, NULL, sync_fn, &r, &err);
+		alloc_fail_off();
+		if (!rc)
+			break;
+		CHECK_INT(rc, FED_ENOMEM);
+		CHECK(r.q == NULL);
+	}
+	for (n = 0;; n++) {
+		alloc_fail_at(n);
+		rc = fed_queue_add(r.q, "ns/a");
+		alloc_fail_off();
+		if (!rc)
+			break;
+		CHECK_INT(rc, FED_ENOMEM);
+		CHECK_INT(fed_queue_len(r.q), 0);
+	}
+	CHECK(n > 0);
+	for (n = 0;; n++) {
+		alloc_fail_at(n);
+		rc = fed_queue_add_after(r.q, "ns/b", 0.01);
+		alloc_fail_off();
+		if (!rc)
+			break;
+		CHECK_INT(rc, FED_ENOMEM);
+	}
+	for (n = 0;; n++) {
+		alloc_fail_at(n);
+		rc = fed_queue_reset(r.q, "ns/c");
+		alloc_fail_off();
+		if (!rc)
+			break;
+		CHECK_INT(rc, FED_ENOMEM);
+	}
+	run_until(&r, 3, 5);
+	CHECK_INT(r.n, 3);
+	CHECK_STR(r.keys[0], "ns/a");
+	CHECK_STR(r.keys[1], "ns/c");
+	CHECK_STR(r.keys[2], "ns/b");
+	teardown(&r);
+}
+
 int main(void)
 {
 	RUN(dedup_and_fifo);
@@ -633,9 +762,11 @@ int main(void)
 	RUN(pending_dirty_runs_once_after);
 	RUN(pending_failed_backs_off);
 	RUN(done_from_inside_sync);
+	RUN(add_from_pending_sync);
 	RUN(retry_doubles_to_max_with_jitter);
 	RUN(jitter_spreads);
 	RUN(done_resets_and_hold);
+	RUN(done_cancels_retry);
 	RUN(reset_runs_now);
 	RUN(add_after_waits);
 	RUN(add_after_keeps_retry);
@@ -644,5 +775,6 @@ int main(void)
 	RUN(forget_later_key_of_batch);
 	RUN(free_with_timers_armed);
 	RUN(bad_arguments);
+	RUN(out_of_memory);
 	return CHECK_EXIT();
 }
