@@ -291,6 +291,7 @@ int member_new(struct member **out, struct controller *ctl, const char *name)
 	}
 	m->ctl = ctl;
 	m->nodes = m->cores = -1;
+	fed_status_writer_init(&m->status, member_status_write, m);
 	fed_health_init(&m->health, ctl->o.failure_threshold, ctl->o.success_threshold);
 	ev_timer_init(&m->probe_timer, probe_timer_cb, 0., ctl->o.probe_period);
 	m->probe_timer.data = m;
@@ -384,6 +385,7 @@ void member_free(struct member *m)
 	member_token_free(m->token);
 	fed_kube_call_cancel(m->spec_call);
 	fed_kube_call_cancel(m->status_call);
+	fed_status_writer_release(&m->status);
 	free(m->name);
 	free(m->server_url);
 	free(m->matched_cidr);
@@ -392,7 +394,6 @@ void member_free(struct member *m)
 	free(m->err_message);
 	free(m->version);
 	free(m->written_spec);
-	free(m->written_status);
 	free(m);
 }
 
@@ -413,8 +414,10 @@ void member_object_lost(struct member *m)
 	m->spec_call = m->status_call = NULL;
 	m->spec_ok = false;
 	free(m->written_spec);
-	free(m->written_status);
-	m->written_spec = m->written_status = NULL;
+	m->written_spec = NULL;
+	/* the object is new: nothing of its status stands written */
+	fed_status_writer_release(&m->status);
+	fed_status_writer_init(&m->status, member_status_write, m);
 	spec = member_render_spec(m);
 	if (spec)
 		member_write_spec(m, spec);

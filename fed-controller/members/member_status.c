@@ -107,36 +107,41 @@ static cJSON *desired_status(struct member *m)
 static void status_done(struct fed_kube_response *resp, void *ud)
 {
 	struct member *m = ud;
+	struct fed_error err = FED_ERROR_INIT;
 
 	m->status_call = NULL;
-	if (resp->err.code) {
+	if (resp->err.code)
 		FED_LOG_WARN(m->name, "writing KubeFedCluster status: %s", resp->err.msg);
-		free(m->written_status); /* try again next time */
-		m->written_status = NULL;
-	}
-	if (m->status_pending) {
-		m->status_pending = false;
-		member_write_status(m);
-	}
+	/* a failed write is written again by the next change; a newer status
+	 * waiting behind this one goes now */
+	if (fed_status_writer_done(&m->status, !resp->err.code, &err))
+		FED_LOG_ERR(m->name, "writing KubeFedCluster status: %s", err.msg);
+}
+
+int member_status_write(void *ud, const char *body, struct fed_error *err)
+{
+	struct member *m = ud;
+	struct fed_kube_ref ref = {&kfc_resource, m->ctl->o.fed_namespace, m->name, "status"};
+	struct fed_kube_write_opts wo = {FED_MANAGER, true, false};
+
+	return fed_kube_patch(m->ctl->host, &ref, FED_PATCH_APPLY, body, &wo, status_done, m,
+	                      &m->status_call, err);
 }
 
 void member_write_status(struct member *m)
 {
-	struct fed_kube_ref ref = {&kfc_resource, m->ctl->o.fed_namespace, m->name, "status"};
-	struct fed_kube_write_opts wo = {FED_MANAGER, true, false};
 	struct fed_error err = FED_ERROR_INIT;
 	cJSON *st = NULL, *obj = NULL, *meta;
 	char *cmp = NULL, *body = NULL, now[32];
 
 	if (!m->spec_ok || m->spec_call)
 		return; /* the object first; status follows when the spec is written */
-	if (m->status_call) {
-		m->status_pending = true;
-		return;
-	}
 	st = desired_status(m);
-	cmp = cJSON_PrintUnformatted(st);
-	if (!cmp || (m->written_status && !strcmp(cmp, m->written_status)))
+	if (!(cmp = cJSON_PrintUnformatted(st))) {
+		FED_LOG_ERR(m->name, "writing KubeFedCluster status: out of memory");
+		goto out;
+	}
+	if (!fed_status_writer_wants(&m->status, cmp))
 		goto out; /* nothing changed: no write */
 	iso8601(time(NULL), now, sizeof(now));
 	for (cJSON *c = cJSON_GetObjectItem(st, "conditions")->child; c; c = c->next)
@@ -150,15 +155,12 @@ void member_write_status(struct member *m)
 	cJSON_AddItemToObject(obj, "status", st);
 	st = NULL;
 	body = cJSON_PrintUnformatted(obj);
-	if (!body || fed_kube_patch(m->ctl->host, &ref, FED_PATCH_APPLY, body, &wo, status_done, m,
-	                            &m->status_call, &err)) {
-		FED_LOG_ERR(m->name, "writing KubeFedCluster status: %s", err.msg);
+	if (!body || fed_status_writer_submit(&m->status, cmp, body, &err)) {
+		FED_LOG_ERR(m->name, "writing KubeFedCluster status: %s",
+		            body ? err.msg : "out of memory");
 		goto out;
 	}
 	FED_LOG_DEBUG(m->name, "status: %s", cmp);
-	free(m->written_status);
-	m->written_status = cmp;
-	cmp = NULL;
 out:
 	cJSON_Delete(st);
 	cJSON_Delete(obj);

@@ -4,6 +4,7 @@
 #define FED_CONTROLLER_MEMBERS_INTERNAL_H
 
 #include "fed/cluster_health.h"
+#include "fed/workqueue.h"
 #include "members.h"
 
 struct members {
@@ -43,16 +44,18 @@ struct member {
 	struct fed_kube_call *version_call;
 	struct fed_kube_pager *nodes_pager;
 	/* KubeFedCluster */
-	char *written_spec, *written_status;
+	char *written_spec;
 	struct fed_kube_call *spec_call, *status_call;
-	bool spec_ok; /* the object exists with our spec */
-	bool status_pending;
+	struct fed_status_writer status; /* write on change, one in flight */
+	bool spec_ok;                    /* the object exists with our spec */
 };
 
 /* member_status.c */
 void member_event(struct member *m, bool warning, const char *reason, const char *message);
 /* Write the KubeFedCluster's status when it differs from the last one. */
 void member_write_status(struct member *m);
+/* The status writer's write function (m is ud). */
+int member_status_write(void *ud, const char *body, struct fed_error *err);
 /* The spec we want for the KubeFedCluster (malloc'd), and its write
  * (takes spec). */
 char *member_render_spec(struct member *m);
