@@ -115,11 +115,19 @@ struct controller_event_target {
 void controller_event(struct controller *ctl, const struct controller_event_target *t, bool warning,
                       const char *reason, const char *message);
 
+/* xalloc.c: allocations that abort on out-of-memory (the error policy,
+ * docs/architecture.md); xoom() for a library call that said FED_ENOMEM. */
+void xoom(void) __attribute__((noreturn));
+void *xcalloc(size_t n, size_t size);
+char *xstrdup(const char *s);
+
 /* Replace an owned string with a copy of s (NULL allowed). */
 static inline void controller_set_str(char **dst, const char *s)
 {
+	char *copy = s ? xstrdup(s) : NULL;
+
 	free(*dst);
-	*dst = s ? strdup(s) : NULL;
+	*dst = copy;
 }
 
 #include "hooks.h"

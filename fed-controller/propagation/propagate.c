@@ -82,12 +82,9 @@ struct crec *propagate_crec_get(struct fobj *o, const char *cluster)
 
 	if (r)
 		return r;
-	if (!(r = calloc(1, sizeof(*r))))
-		return NULL;
-	if (fed_map_put(&o->recs, cluster, r, NULL)) {
-		free(r);
-		return NULL;
-	}
+	r = xcalloc(1, sizeof(*r));
+	if (fed_map_put(&o->recs, cluster, r, NULL))
+		xoom();
 	return r;
 }
 

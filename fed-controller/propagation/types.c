@@ -39,8 +39,10 @@ void ftype_enqueue(struct ftype *t, const char *key)
 	struct hooks_msg msg = {HOOKS_OBJECT_CHANGED, NULL, NULL, t->cfg.federated.kind, key};
 
 	hooks_publish(t->ctl, &msg); /* its RSP plans from the same inputs */
-	if (!key || fed_map_put(&t->queue, key, (void *)1, NULL))
+	if (!key)
 		return;
+	if (fed_map_put(&t->queue, key, (void *)1, NULL))
+		xoom(); /* a lost key would never be synced */
 	if (!ev_is_active(&t->kick)) {
 		ev_timer_set(&t->kick, 0., 0.);
 		ev_timer_start(t->ctl->loop, &t->kick);
