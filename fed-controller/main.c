@@ -6,39 +6,16 @@
 #include <string.h>
 
 #include "controller.h"
-#include "podlabel.h"
-#include "tunnel.h"
+#include "members/members.h"
+#include "propagation/propagation.h"
+#include "rsp/rsp.h"
+#include "tunnel/podlabel.h"
+#include "tunnel/tunnel.h"
 #include "fed/federation.h"
 #include "fed/harden.h"
 #include "fed/log.h"
 #include "fed/opt.h"
 #include "fed/tunnel_conn.h"
-
-static void changed_add(const cJSON *obj, void *ud)
-{
-	controller_schedule_sync(ud);
-}
-
-static void changed_update(const cJSON *old, const cJSON *obj, void *ud)
-{
-	controller_schedule_sync(ud);
-}
-
-static void changed_synced(void *ud)
-{
-	controller_schedule_sync(ud);
-}
-
-static void kfc_deleted(const cJSON *obj, void *ud)
-{
-	struct controller *ctl = ud;
-	struct member *m = fed_map_get(&ctl->members, fed_obj_name(obj));
-
-	/* someone deleted the object of a member we still have: restore it */
-	if (m)
-		member_object_lost(m);
-	controller_schedule_sync(ctl);
-}
 
 static void stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -82,69 +59,18 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	fed_leader_release(ctl->leader);
 }
 
-static int start_informer(struct controller *ctl, const struct fed_kube_resource *r, const char *ns,
-                          const char *field, const char *label, struct fed_informer_handlers h,
-                          struct fed_informer **out, struct fed_error *err)
-{
-	struct fed_informer_opts o;
-
-	memset(&o, 0, sizeof(o));
-	o.resource = *r;
-	o.namespace = ns;
-	o.field_selector = field;
-	o.label_selector = label;
-	o.handlers = h;
-	o.ud = ctl;
-	if (fed_informer_new(out, ctl->host, &o, err))
-		return err->code;
-	fed_informer_start(*out);
-	return 0;
-}
-
-/* Our own address for clientCIDR matching: the flag, the pod IP from the
- * downward API, or every interface address. */
-static int client_ips(struct controller *ctl, struct fed_error *err)
-{
-	const char *ip = ctl->o.client_ip ? ctl->o.client_ip : getenv("POD_IP");
-
-	if (ip && *ip) {
-		ctl->client_ips = calloc(2, sizeof(char *));
-		if (!ctl->client_ips || !(ctl->client_ips[0] = strdup(ip)))
-			return fed_error_set(err, FED_ENOMEM, "out of memory");
-		ctl->n_client_ips = 1;
-		return 0;
-	}
-	return fed_local_addresses(&ctl->client_ips, &ctl->n_client_ips, err);
-}
-
 static int start_acting(struct controller *ctl, struct fed_error *err)
 {
-	static const struct fed_kube_resource r_cm = {"", "v1", "configmaps", true};
-	static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
-	struct fed_informer_handlers h_input = {changed_add, changed_update, changed_add,
-	                                        changed_synced};
-	struct fed_informer_handlers h_kfc = {NULL, NULL, kfc_deleted, changed_synced};
-	const struct controller_opts *o = &ctl->o;
-	char field[300];
 	int ret;
 
 	ctl->started = true;
-	controller_update_metrics(ctl);
-	snprintf(field, sizeof(field), "metadata.name=%s", o->config_name);
-	if ((ret = start_informer(ctl, &r_cm, o->config_namespace, field, NULL, h_input,
-	                          &ctl->config, err)))
-		return ret;
-	snprintf(field, sizeof(field), "metadata.name=%s", o->secret_name);
-	if ((ret = start_informer(ctl, &r_secret, o->config_namespace, field, NULL, h_input,
-	                          &ctl->secret, err)))
-		return ret;
-	if ((ret =
-	         start_informer(ctl, &kfc_resource, o->fed_namespace, NULL,
-	                        FED_MANAGED_BY_LABEL "=" FED_MANAGER, h_kfc, &ctl->clusters, err)))
-		return ret;
-	if ((ret = tunnel_start(ctl, err)))
-		return ret;
-	return types_start(ctl, err);
+	members_update_metrics(ctl);
+	if ((ret = members_start(ctl, err)) || (ret = tunnel_start(ctl, err)) ||
+	    (ret = types_start(ctl, err)))
+		goto out;
+	ret = rsp_start(ctl, err);
+out:
+	return ret;
 }
 
 static void started_leading(void *ud)
@@ -238,16 +164,6 @@ static int start_election(struct controller *ctl, const struct fed_rest_config *
 	return 0;
 }
 
-static void free_members(struct controller *ctl)
-{
-	struct fed_map_iter it;
-	struct fed_map_entry *e;
-
-	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it))
-		member_free(e->value);
-	fed_map_release(&ctl->members, NULL);
-}
-
 int main(int argc, char **argv)
 {
 	struct controller ctl;
@@ -319,7 +235,7 @@ int main(int argc, char **argv)
 	     "replicas unavailable in a cluster this long cap its capacity at what is available "
 	     "(default 30)",
 	     NULL},
-	    {FED_OPT_BOOL, "adopt-resources", 0, &ctl.adopt, NULL,
+	    {FED_OPT_BOOL, "adopt-resources", 0, &o->adopt, NULL,
 	     "adopt objects that already exist in members without the kubefed.io/managed label "
 	     "(default true)",
 	     NULL},
@@ -432,12 +348,9 @@ int main(int argc, char **argv)
 	o->tunnel_max_queued = FED_TUNNEL_DEFAULT_MAX_QUEUED;
 	o->tunnel_ping_rate = FED_TUNNEL_DEFAULT_PING_RATE;
 	o->tunnel_refused_rate = FED_TUNNEL_DEFAULT_REFUSED_RATE;
-	ctl.adopt = true;
+	o->adopt = true;
 	ctl.exit_code = 1;
-	ctl.sockdir_fd = -1;
 	fed_rest_config_init(&cfg);
-	fed_map_init(&ctl.members);
-	fed_map_init(&ctl.types);
 	if (fed_opt_parse(tables, argc - 1, argv + 1, args, 0, &nargs, &help, &err)) {
 		fprintf(stderr, "fed-controller: %s\n", err.msg);
 		return 2;
@@ -490,7 +403,8 @@ int main(int argc, char **argv)
 	ev_init(&ctl.stop_timer, stop_timeout);
 	/* a bad socket directory is the operator's to fix: say so at start */
 	if ((strcmp(o->tunnel_address, "off") && tunnel_socket_dir_open(&ctl, &err)) ||
-	    client_ips(&ctl, &err) || fed_rest_config_load(&cfg, o->kubeconfig, o->context, &err))
+	    hooks_init(&ctl, &err) || members_new(&ctl, &err) ||
+	    fed_rest_config_load(&cfg, o->kubeconfig, o->context, &err))
 		goto fail;
 	cfg.qps = o->host_qps;
 	cfg.burst = (int)(2 * o->host_qps);
@@ -500,7 +414,7 @@ int main(int argc, char **argv)
 	controller_kube_limits(&ctl, ctl.host);
 	FED_LOG_INFO(NULL,
 	             "fed-controller %s: host %s, %zu client address(es) for clientCIDR matching",
-	             FED_VERSION, cfg.server, ctl.n_client_ips);
+	             FED_VERSION, cfg.server, members_client_ip_count(&ctl));
 	if (!o->leader_elect) {
 		/* one replica: standby until the tunnel serves (writes stay in order) */
 		if (podlabel_new(&ctl.podlabel, &ctl, ctl.host)) {
@@ -525,24 +439,20 @@ int main(int argc, char **argv)
 fail:
 	FED_LOG_ERR(NULL, "%s", err.msg);
 out:
-	ev_timer_stop(ctl.loop, &ctl.resync);
 	ev_timer_stop(ctl.loop, &ctl.stop_timer);
 	looplag_stop(&ctl);
-	free_members(&ctl);
+	members_free(&ctl);
+	rsp_stop(&ctl);
 	types_stop(&ctl);
 	tunnel_stop(&ctl);
 	tunnel_socket_dir_close(&ctl);
 	podlabel_free(ctl.podlabel);
-	fed_informer_free(ctl.config);
-	fed_informer_free(ctl.secret);
-	fed_informer_free(ctl.clusters);
 	fed_leader_free(ctl.leader);
 	fed_kube_client_free(ctl.leader_client);
 	fed_kube_client_free(ctl.host);
 	controller_ops_stop(&ctl);
 	fed_rest_config_release(&cfg);
-	fed_local_addresses_free(ctl.client_ips); /* NULL-terminated either way */
-	free(ctl.config_rv);
+	hooks_free(&ctl);
 	if (ctl.loop)
 		ev_loop_destroy(ctl.loop);
 	return ctl.exit_code;

@@ -19,8 +19,7 @@ static bool ready(const struct controller *ctl, const char **why)
 	struct fed_leader_status st;
 
 	if (ctl->started) {
-		if (!fed_informer_synced(ctl->config) || !fed_informer_synced(ctl->secret) ||
-		    !fed_informer_synced(ctl->clusters)) {
+		if (!hooks_inputs_synced((struct controller *)ctl)) {
 			*why = "inputs not synced from the host apiserver yet";
 			return false;
 		}
@@ -76,6 +75,8 @@ static int register_metrics(struct controller *ctl, struct fed_error *err)
 {
 	/* probe latencies: fast on a LAN, up to the probe timeout when hung */
 	static const double buckets[] = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30};
+	static const char *const states[] = {"ready", "notready", "offline"};
+	size_t i;
 	int ret;
 
 	if ((ret = fed_metrics_new(&ctl->metrics, err)) ||
@@ -97,8 +98,11 @@ static int register_metrics(struct controller *ctl, struct fed_error *err)
 	                             "1 while this replica leads and acts, else 0", NULL,
 	                             &ctl->m_leader, err)))
 		return ret;
+	/* no member yet: members_update_metrics counts them once known */
 	fed_metrics_set(ctl->m_leader, NULL, 0);
-	controller_update_metrics(ctl);
+	fed_metrics_set(ctl->m_joined, NULL, 0);
+	for (i = 0; i < 3; i++)
+		fed_metrics_set(ctl->m_clusters, (const char *[]){states[i]}, 0);
 	return 0;
 }
 
@@ -135,33 +139,43 @@ void controller_ops_stop(struct controller *ctl)
 	ctl->metrics = NULL;
 }
 
-void controller_update_metrics(struct controller *ctl)
-{
-	static const char *const states[] = {"ready", "notready", "offline"};
-	double count[3] = {0, 0, 0};
-	struct fed_map_iter it;
-	struct fed_map_entry *e;
-	size_t i, n = 0;
-
-	if (!ctl->metrics)
-		return;
-	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it)) {
-		const char *st = member_state(e->value);
-		for (i = 0; i < 3; i++)
-			if (!strcmp(st, states[i]))
-				count[i]++;
-		fed_metrics_set(ctl->m_cluster_ready, (const char *[]){e->key},
-		                !strcmp(st, "ready"));
-		n++;
-	}
-	for (i = 0; i < 3; i++)
-		fed_metrics_set(ctl->m_clusters, (const char *[]){states[i]}, count[i]);
-	fed_metrics_set(ctl->m_joined, NULL, (double)n);
-	fed_metrics_set(ctl->m_leader, NULL, ctl->started);
-}
-
 void controller_observe_probe(struct controller *ctl, double seconds)
 {
 	if (ctl->metrics)
 		fed_metrics_observe(ctl->m_probe_seconds, NULL, seconds);
+}
+
+#define TOO_LARGE_METRIC "fed_kube_response_too_large_total"
+
+static void count_too_large(const char *client, void *ud)
+{
+	struct controller *ctl = ud;
+	struct fed_metrics_family *f;
+	struct fed_error err = FED_ERROR_INIT;
+
+	if (!ctl->metrics)
+		return;
+	/* registered on first use: only the controller's clients count here */
+	f = fed_metrics_family(ctl->metrics, TOO_LARGE_METRIC);
+	if (!f && fed_metrics_counter(ctl->metrics, TOO_LARGE_METRIC,
+	                              "Responses from an apiserver aborted at "
+	                              "--max-response-bytes or --max-probe-response-bytes",
+	                              "cluster", &f, &err))
+		return;
+	fed_metrics_inc(f, (const char *[]){client});
+}
+
+void controller_kube_limits(struct controller *ctl, struct fed_kube_client *c)
+{
+	struct fed_kube_limits l;
+
+	memset(&l, 0, sizeof(l));
+	l.max_response_bytes = (size_t)ctl->o.max_response_bytes;
+	l.max_response_flag = "--max-response-bytes";
+	l.max_probe_bytes = (size_t)ctl->o.max_probe_bytes;
+	l.max_probe_flag = "--max-probe-response-bytes";
+	l.watch_idle_s = ctl->o.watch_idle_timeout;
+	l.on_too_large = count_too_large;
+	l.ud = ctl;
+	fed_kube_client_set_limits(c, &l);
 }

@@ -3,7 +3,7 @@
 
 #include "check.h"
 /* not in the library: compile it in */
-#include "../../fed-controller/tunnel_cred.c"
+#include "../../fed-controller/tunnel/tunnel_cred.c"
 
 static const char *MAC = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "controller.h"
+#include "../members/members.h"
 #include "fed/tunnel_conn.h"
 #include "tunnel.h"
 #include "tunnel_cred.h"
@@ -18,6 +18,23 @@
 #define STATUS_REFRESH 60  /* seconds between status writes for heartbeat, CPU, memory */
 #define ACCEPT_PAUSE   0.1 /* seconds a listener rests after EMFILE/ENOMEM */
 #define REFUSE_LOG_GAP 10  /* seconds between logs of refused connections */
+
+/* The directory of the agents' Unix sockets (tunnel_listen.c): open from
+ * start to exit, removed at exit if we made it. */
+struct tunnel_sockdir {
+	char *path;
+	int fd;
+	bool made;
+};
+
+/* tunnel.c: what members/ asks of the tunnel (hooks.h). */
+extern const struct hooks_agents agents_hooks;
+const char *tunnel_member_url(struct controller *ctl, const char *cluster);
+const char *tunnel_member_socket(struct controller *ctl, const char *cluster);
+long long tunnel_credential_expiry(struct controller *ctl, const char *cluster);
+int tunnel_agents_connected(struct controller *ctl, const char *cluster);
+cJSON *tunnel_agent_status(struct controller *ctl, const char *cluster);
+bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster);
 
 struct tcluster {
 	struct tunnel *t;

@@ -4,7 +4,8 @@
 #define FED_CONTROLLER_RSP_INTERNAL_H
 
 #include "fed/rsp.h"
-#include "propagate.h"
+#include "fed/workqueue.h"
+#include "../propagation/propagate.h"
 #include "rsp.h"
 
 extern const struct fed_kube_resource rsp_resource;
@@ -13,9 +14,8 @@ struct rsp_ctl {
 	struct controller *ctl;
 	struct fed_informer *inf;
 	struct fed_map items;      /* key -> struct rsp * */
-	struct fed_map queue;      /* key -> (void *)1 */
+	struct fed_queue *q;       /* RSP keys to sync: de-dup, debounce, backoff */
 	struct fed_map down_since; /* cluster -> double *: not ready since (ev_now) */
-	ev_timer kick;             /* drains the queue */
 	ev_timer wake;             /* the earliest deadline: grace or capacity threshold */
 };
 
@@ -31,15 +31,12 @@ struct rsp {
 	struct fed_map seen;         /* cluster -> struct seen * */
 	struct fed_kube_call *write; /* the target patch in flight */
 	struct fed_kube_call *status_call;
-	char *writing_rv;   /* target resourceVersion the write in flight replaces */
-	char *stale_rv;     /* target resourceVersion our last write replaced */
-	char *status_hash;  /* of the status last written */
-	bool status_dirty;  /* a newer status waits for the one in flight */
-	char *plan_summary; /* "a=4 b=2" of the last plan announced */
-	char *problem;      /* message of the last warning announced */
-	bool dirty;         /* changed while a write was in flight */
-	ev_timer retry;
-	double backoff;
+	struct fed_status_writer status; /* write on change, one in flight */
+	bool status_seen;                /* the object's own status was compared once */
+	char *writing_rv;                /* target resourceVersion the write in flight replaces */
+	char *stale_rv;                  /* target resourceVersion our last write replaced */
+	char *plan_summary;              /* "a=4 b=2" of the last plan announced */
+	char *problem;                   /* message of the last warning announced */
 };
 
 /* Everything one sync works out, for the status. */
@@ -55,6 +52,8 @@ struct result {
 void rsp_enqueue(struct rsp_ctl *rc, const char *key);
 
 /* rsp_status.c */
+/* The status writer's write function (r is ud). */
+int rsp_status_write(void *ud, const char *body, struct fed_error *err);
 void rsp_event(struct rsp_ctl *rc, const cJSON *obj, bool warning, const char *reason,
                const char *msg);
 /* A warning, once per distinct message. */

@@ -15,9 +15,7 @@
 #include "fed/log.h"
 #include "rsp_internal.h"
 
-#define DEBOUNCE    0.05
-#define BACKOFF_MIN 1.0
-#define BACKOFF_MAX 60.0
+#define DEBOUNCE 0.05
 
 const struct fed_kube_resource rsp_resource = {"scheduling.kubefed.io", "v1alpha1",
                                                "replicaschedulingpreferences", true};
@@ -26,13 +24,12 @@ static void rsp_free(struct rsp *r)
 {
 	if (!r)
 		return;
-	ev_timer_stop(r->rc->ctl->loop, &r->retry);
 	fed_kube_call_cancel(r->write);
 	fed_kube_call_cancel(r->status_call);
+	fed_status_writer_release(&r->status);
 	fed_map_release(&r->seen, free);
 	free(r->writing_rv);
 	free(r->stale_rv);
-	free(r->status_hash);
 	free(r->plan_summary);
 	free(r->problem);
 	free(r->key);
@@ -41,12 +38,8 @@ static void rsp_free(struct rsp *r)
 
 void rsp_enqueue(struct rsp_ctl *rc, const char *key)
 {
-	if (!key || fed_map_put(&rc->queue, key, (void *)1, NULL))
-		return;
-	if (!ev_is_active(&rc->kick)) {
-		ev_timer_set(&rc->kick, DEBOUNCE, 0.);
-		ev_timer_start(rc->ctl->loop, &rc->kick);
-	}
+	if (key && fed_queue_add(rc->q, key))
+		FED_LOG_ERR(NULL, "ReplicaSchedulingPreference %s: out of memory queueing it", key);
 }
 
 static void enqueue_all(struct rsp_ctl *rc)
@@ -57,13 +50,6 @@ static void enqueue_all(struct rsp_ctl *rc)
 	for (e = fed_map_first(fed_informer_store(rc->inf), &it); e;
 	     e = fed_map_next(fed_informer_store(rc->inf), &it))
 		rsp_enqueue(rc, e->key);
-}
-
-static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct rsp *r = w->data;
-
-	rsp_enqueue(r->rc, r->key);
 }
 
 static struct rsp *rsp_get(struct rsp_ctl *rc, const char *key)
@@ -78,23 +64,12 @@ static struct rsp *rsp_get(struct rsp_ctl *rc, const char *key)
 	}
 	r->rc = rc;
 	fed_map_init(&r->seen);
-	ev_timer_init(&r->retry, retry_cb, 0., 0.);
-	r->retry.data = r;
+	fed_status_writer_init(&r->status, rsp_status_write, r);
 	if (fed_map_put(&rc->items, key, r, NULL)) {
 		rsp_free(r);
 		return NULL;
 	}
 	return r;
-}
-
-static void backoff(struct rsp *r)
-{
-	r->backoff = r->backoff ? r->backoff * 2 : BACKOFF_MIN;
-	if (r->backoff > BACKOFF_MAX)
-		r->backoff = BACKOFF_MAX;
-	ev_timer_stop(r->rc->ctl->loop, &r->retry);
-	ev_timer_set(&r->retry, r->backoff, 0.);
-	ev_timer_start(r->rc->ctl->loop, &r->retry);
 }
 
 /* Arm the wake-up for the earliest deadline (0: none). */
@@ -120,33 +95,35 @@ static void write_done(struct fed_kube_response *resp, void *ud)
 	struct rsp *r = ud;
 	const cJSON *obj = fed_map_get(fed_informer_store(r->rc->inf), r->key);
 
+	bool ok = !resp->err.code || resp->err.code == FED_ECONFLICT;
+
 	r->write = NULL;
 	if (!resp->err.code) {
 		/* until the informer shows our write, its copy is older: wait */
 		controller_set_str(&r->stale_rv, r->writing_rv);
-		r->backoff = 0;
-	} else if (resp->err.code == FED_ECONFLICT) {
-		/* someone changed it meanwhile: plan again from the newer copy */
-		FED_LOG_DEBUG(NULL, "ReplicaSchedulingPreference %s: target changed meanwhile",
-		              r->key);
-		ev_timer_stop(r->rc->ctl->loop, &r->retry);
-		ev_timer_set(&r->retry, 0.2, 0.);
-		ev_timer_start(r->rc->ctl->loop, &r->retry);
-	} else {
+	} else if (resp->err.code != FED_ECONFLICT) {
 		char msg[FED_ERROR_MSG_MAX + 64];
 		snprintf(msg, sizeof(msg), "writing the plan into the target: %s", resp->err.msg);
 		if (obj)
 			rsp_problem(r, obj, "UpdateFailed", msg);
-		backoff(r);
 	}
 	controller_set_str(&r->writing_rv, NULL);
-	if (r->dirty) {
-		r->dirty = false;
-		rsp_enqueue(r->rc, r->key);
+	fed_queue_done(r->rc->q, r->key, ok);
+	if (resp->err.code == FED_ECONFLICT) {
+		/* someone changed it meanwhile: plan again from the newer copy */
+		FED_LOG_DEBUG(NULL, "ReplicaSchedulingPreference %s: target changed meanwhile",
+		              r->key);
+		if (fed_queue_add_after(r->rc->q, r->key, 0.2))
+			FED_LOG_ERR(NULL,
+			            "ReplicaSchedulingPreference %s: out of memory queueing it",
+			            r->key);
 	}
 }
 
-static void write_target(struct rsp *r, struct ftype *t, const cJSON *fed, const cJSON *patch)
+/* FED_QUEUE_PENDING once the write is on its way, FED_QUEUE_RETRY when it
+ * could not start. */
+static enum fed_queue_result write_target(struct rsp *r, struct ftype *t, const cJSON *fed,
+                                          const cJSON *patch)
 {
 	struct fed_kube_ref ref = {&t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed), NULL};
 	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
@@ -165,11 +142,11 @@ static void write_target(struct rsp *r, struct ftype *t, const cJSON *fed, const
 	                   &r->write, &err))
 		goto fail;
 	free(body);
-	return;
+	return FED_QUEUE_PENDING;
 fail:
 	FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: %s", r->key, err.msg);
 	free(body);
-	backoff(r);
+	return FED_QUEUE_RETRY;
 }
 
 /* ---- the sync ---------------------------------------------------------- */
@@ -180,7 +157,10 @@ static struct ftype *target_type(struct controller *ctl, enum fed_rsp_target_kin
 	struct fed_map_entry *e;
 	const char *kind = fed_rsp_target_kind_name(k);
 
-	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+	if (!ctl->prop)
+		return NULL;
+	for (e = fed_map_first(&ctl->prop->types, &it); e;
+	     e = fed_map_next(&ctl->prop->types, &it)) {
 		struct ftype *t = e->value;
 		if (!strcmp(t->cfg.federated.kind, kind))
 			return t;
@@ -260,12 +240,15 @@ out:
 	return ret;
 }
 
-static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spec, struct ftype *t,
-                 const cJSON *fed, struct result *res)
+/* What the queue should do next: PENDING (the target is being written),
+ * KEEP (a write is held by the backoff), RETRY or DONE. */
+static enum fed_queue_result plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spec,
+                                  struct ftype *t, const cJSON *fed, struct result *res)
 {
+	enum fed_queue_result qr = FED_QUEUE_DONE;
 	struct rsp_ctl *rc = r->rc;
 	struct controller *ctl = rc->ctl;
-	size_t n = fed_map_count(&ctl->members), i = 0;
+	size_t n = fed_map_count(members_all(ctl)), i = 0;
 	const char **names = calloc(n + 1, sizeof(*names));
 	bool *placed = calloc(n + 1, sizeof(*placed)), *selected = calloc(n + 1, sizeof(*selected));
 	struct fed_rsp_cluster_in *in = calloc(n + 1, sizeof(*in));
@@ -286,8 +269,8 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 		snprintf(res->message, sizeof(res->message), "out of memory");
 		goto out;
 	}
-	for (e = fed_map_first(&ctl->members, &it); e && i < n;
-	     e = fed_map_next(&ctl->members, &it))
+	for (e = fed_map_first(members_all(ctl), &it); e && i < n;
+	     e = fed_map_next(members_all(ctl), &it))
 		names[i++] = e->key;
 	n = i;
 	qsort(names, n, sizeof(*names), cmp_str); /* a deterministic step */
@@ -297,7 +280,7 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		struct member *m = fed_map_get(&ctl->members, names[i]);
+		struct member *m = members_get(ctl, names[i]);
 		struct seen *s = seen_get(r, names[i]);
 		const cJSON *mo = member_client(m) ? minf_get(t, names[i], r->key, &synced) : NULL;
 
@@ -358,8 +341,10 @@ static void plan(struct rsp *r, const cJSON *obj, const struct fed_rsp_spec *spe
 		snprintf(res->message, sizeof(res->message), "%s", err.msg);
 		goto out;
 	}
-	if (patch && !ev_is_active(&r->retry))
-		write_target(r, t, fed, patch);
+	if (patch && fed_queue_backoff(rc->q, r->key) > 0)
+		qr = FED_QUEUE_KEEP; /* the last write failed: wait for its retry */
+	else if (patch)
+		qr = write_target(r, t, fed, patch);
 out:
 	cJSON_Delete(patch);
 	fed_buf_release(&summary);
@@ -371,11 +356,14 @@ out:
 	free(step);
 	free(as);
 	free(now_ask);
+	return qr;
 }
 
-static void rsp_sync(struct rsp_ctl *rc, const char *key)
+static enum fed_queue_result rsp_sync(void *ud, const char *key)
 {
+	struct rsp_ctl *rc = ud;
 	struct controller *ctl = rc->ctl;
+	enum fed_queue_result qr = FED_QUEUE_KEEP;
 	const cJSON *obj = fed_map_get(fed_informer_store(rc->inf), key), *fed = NULL;
 	struct fed_rsp_spec spec;
 	struct fed_error err = FED_ERROR_INIT;
@@ -389,14 +377,15 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	memset(&res, 0, sizeof(res));
 	if (!obj) {
 		rsp_free(fed_map_del(&rc->items, key));
-		return;
+		fed_queue_forget(rc->q, key);
+		goto out;
 	}
-	if (!(r = rsp_get(rc, key)))
-		return;
-	if (r->write) {
-		r->dirty = true;
-		return;
+	if (!(r = rsp_get(rc, key))) {
+		FED_LOG_ERR(NULL, "ReplicaSchedulingPreference %s: out of memory", key);
+		qr = FED_QUEUE_RETRY;
+		goto out;
 	}
+	qr = FED_QUEUE_DONE;
 	if (fed_rsp_parse(obj, &spec, &err)) {
 		res.reason = "InvalidSpec";
 		snprintf(res.message, sizeof(res.message), "%s", err.msg);
@@ -404,9 +393,10 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	}
 	/* decide only on a full picture: the Federation config read, the
 	 * FTCs listed, every member probed once */
-	if (!ctl->members_known || !ctl->ftcs || !fed_informer_synced(ctl->ftcs))
+	if (!members_known(ctl) || !ctl->prop || !ctl->prop->ftcs ||
+	    !fed_informer_synced(ctl->prop->ftcs))
 		goto out;
-	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it))
+	for (e = fed_map_first(members_all(ctl), &it); e; e = fed_map_next(members_all(ctl), &it))
 		if (member_connecting(e->value))
 			goto out; /* its verdict pokes us */
 	if (!(t = target_type(ctl, spec.target_kind))) {
@@ -419,7 +409,7 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	}
 	if (!fed_informer_synced(t->fed_inf))
 		goto out;
-	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it)) {
+	for (e = fed_map_first(members_all(ctl), &it); e; e = fed_map_next(members_all(ctl), &it)) {
 		bool synced;
 		if (member_client(e->value) && (minf_get(t, e->key, key, &synced), !synced)) {
 			wake_at(rc, ev_now(ctl->loop) + 1.0); /* a Ready member still listing */
@@ -440,7 +430,7 @@ static void rsp_sync(struct rsp_ctl *rc, const char *key)
 	    !strcmp(r->stale_rv, fed_obj_resource_version(fed)))
 		goto out; /* our last write's event is on its way */
 	controller_set_str(&r->stale_rv, NULL);
-	plan(r, obj, &spec, t, fed, &res);
+	qr = plan(r, obj, &spec, t, fed, &res);
 report:
 	if (res.reason)
 		rsp_problem(r, obj, res.reason, res.message);
@@ -450,22 +440,10 @@ report:
 out:
 	cJSON_Delete(res.clusters);
 	fed_rsp_spec_release(&spec);
+	return qr;
 }
 
 /* ---- plumbing ---------------------------------------------------------- */
-
-static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct rsp_ctl *rc = w->data;
-	struct fed_map batch = rc->queue;
-	struct fed_map_iter it;
-	struct fed_map_entry *e;
-
-	fed_map_init(&rc->queue);
-	for (e = fed_map_first(&batch, &it); e; e = fed_map_next(&batch, &it))
-		rsp_sync(rc, e->key);
-	fed_map_release(&batch, NULL);
-}
 
 static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -491,7 +469,10 @@ static void on_synced(void *ud)
 	enqueue_all(ud);
 }
 
-void rsp_poke(struct controller *ctl, const char *fed_kind, const char *key)
+/* Something about the federated object key of kind fed_kind
+ * ("FederatedDeployment") changed, in the host or in a member: re-plan the
+ * RSP of the same key, if there is one. Cheap when there is none. */
+static void poke(struct controller *ctl, const char *fed_kind, const char *key)
 {
 	struct rsp_ctl *rc = ctl->rsp;
 	const cJSON *obj;
@@ -513,8 +494,19 @@ void rsp_poke(struct controller *ctl, const char *fed_kind, const char *key)
 	rsp_enqueue(rc, key);
 }
 
+/* Propagation's objects feed the plans; cluster labels choose the
+ * candidates (the target's clusterSelector). */
+static void on_event(struct controller *ctl, const struct hooks_msg *m, void *ud)
+{
+	if (m->ev == HOOKS_OBJECT_CHANGED)
+		poke(ctl, m->kind, m->key);
+	else if (m->ev == HOOKS_MEMBER_LABELS && ((struct rsp_ctl *)ud)->inf)
+		enqueue_all(ud);
+}
+
 int rsp_start(struct controller *ctl, struct fed_error *err)
 {
+	struct fed_queue_opts qo = FED_QUEUE_OPTS_INIT;
 	struct fed_informer_opts o;
 	struct rsp_ctl *rc = calloc(1, sizeof(*rc));
 	int ret;
@@ -523,21 +515,23 @@ int rsp_start(struct controller *ctl, struct fed_error *err)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 	rc->ctl = ctl;
 	fed_map_init(&rc->items);
-	fed_map_init(&rc->queue);
 	fed_map_init(&rc->down_since);
-	ev_timer_init(&rc->kick, kick_cb, 0., 0.);
-	rc->kick.data = rc;
 	ev_timer_init(&rc->wake, wake_cb, 0., 0.);
 	rc->wake.data = rc;
 	ctl->rsp = rc;
+	qo.debounce = DEBOUNCE;
+	if ((ret = fed_queue_new(&rc->q, ctl->loop, &qo, rsp_sync, rc, err)) ||
+	    (ret = hooks_subscribe(ctl, on_event, rc)))
+		goto out;
 	memset(&o, 0, sizeof(o));
 	o.resource = rsp_resource;
 	o.handlers = (struct fed_informer_handlers){on_add, on_update, on_add, on_synced};
 	o.ud = rc;
 	if ((ret = fed_informer_new(&rc->inf, ctl->host, &o, err)))
-		return ret;
+		goto out;
 	fed_informer_start(rc->inf);
-	return 0;
+out:
+	return ret;
 }
 
 void rsp_stop(struct controller *ctl)
@@ -548,14 +542,14 @@ void rsp_stop(struct controller *ctl)
 
 	if (!rc)
 		return;
+	hooks_unsubscribe(ctl, on_event, rc);
 	ctl->rsp = NULL;
-	ev_timer_stop(ctl->loop, &rc->kick);
 	ev_timer_stop(ctl->loop, &rc->wake);
+	fed_queue_free(rc->q);
 	fed_informer_free(rc->inf);
 	for (e = fed_map_first(&rc->items, &it); e; e = fed_map_next(&rc->items, &it))
 		rsp_free(e->value);
 	fed_map_release(&rc->items, NULL);
-	fed_map_release(&rc->queue, NULL);
 	fed_map_release(&rc->down_since, free);
 	free(rc);
 }

@@ -28,7 +28,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "controller.h"
 #include "fed/federation.h"
 #include "fed/log.h"
 #include "fed/tunnel_conn.h"
@@ -81,7 +80,7 @@ static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char 
 	FED_LOG_INFO(cluster, "tunnel: agent %s connected (%d connection%s)",
 	             fed_tunnel_conn_name(c), tc->nconns, tc->nconns == 1 ? "" : "s");
 	if (first)
-		controller_schedule_sync(t->ctl);
+		hooks_resync(t->ctl);
 	member_status_changed(t->ctl, tc->name);
 }
 
@@ -170,7 +169,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 			update_agents_metric(tc);
 			member_status_changed(t->ctl, tc->name);
 			if (tc->nconns == 0) /* it may have expired meanwhile */
-				controller_schedule_sync(t->ctl);
+				hooks_resync(t->ctl);
 			goto found;
 		}
 	}
@@ -253,7 +252,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	t->last_tick = wall;
 	if (crossed) /* a credential lapsed: Expired if no agent holds a newer one */
-		controller_schedule_sync(t->ctl);
+		hooks_resync(t->ctl);
 }
 
 const struct fed_tunnel_conn_cb tunnel_conn_cb = {
@@ -416,6 +415,48 @@ static void s_synced(void *ud)
 	tunnel_secret_changed(ud);
 }
 
+static void members_known_now(struct controller *ctl)
+{
+	if (ctl->tunnel && !ctl->tunnel->config_seen) {
+		ctl->tunnel->config_seen = true;
+		tunnel_secret_changed(ctl->tunnel);
+	}
+}
+
+static void prune(struct controller *ctl)
+{
+	struct tunnel *t = ctl->tunnel;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	if (!t)
+		return;
+	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
+		struct tcluster *tc = e->value;
+
+		if (!tc->nconns || tunnel_config_mode_agent(ctl, tc->name))
+			continue;
+		FED_LOG_INFO(tc->name,
+		             "tunnel: closing %d agent connection%s: the cluster is no "
+		             "longer in the Federation config with mode: agent",
+		             tc->nconns, tc->nconns == 1 ? "" : "s");
+		for (int i = 0; i < tc->nconns; i++)
+			fed_tunnel_conn_shutdown(tc->conns[i], FED_TUNNEL_GOAWAY_SHUTDOWN,
+			                         "cluster left the federation");
+	}
+}
+
+/* The Federation config was applied: close the connections of clusters
+ * that left it; once it was read (or found missing), the listener may
+ * serve. */
+static void on_members(struct controller *ctl, const struct hooks_msg *m, void *ud)
+{
+	if (m->ev == HOOKS_MEMBERS_APPLIED)
+		prune(ctl);
+	else if (m->ev == HOOKS_MEMBERS_KNOWN || m->ev == HOOKS_CONFIG_MISSING)
+		members_known_now(ctl);
+}
+
 int tunnel_start(struct controller *ctl, struct fed_error *err)
 {
 	struct tunnel *t;
@@ -425,6 +466,7 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 
 	if (!ctl->o.tunnel_address || !strcmp(ctl->o.tunnel_address, "off"))
 		return 0;
+	hooks_set_agents(ctl, &agents_hooks);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
@@ -435,7 +477,8 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 	fed_map_init(&t->clusters);
 	fed_map_init(&t->used);
 	ctl->tunnel = t;
-	if ((rc = fed_metrics_counter(ctl->metrics, "fed_tunnel_refused_total",
+	if ((rc = hooks_subscribe(ctl, on_members, t)) ||
+	    (rc = fed_metrics_counter(ctl->metrics, "fed_tunnel_refused_total",
 	                              "Agent connections, tokens, credentials and frames refused, "
 	                              "by reason",
 	                              "reason", &t->m_refused, err)) ||
@@ -468,20 +511,14 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 	return 0;
 }
 
-void tunnel_members_known(struct controller *ctl)
-{
-	if (ctl->tunnel && !ctl->tunnel->config_seen) {
-		ctl->tunnel->config_seen = true;
-		tunnel_secret_changed(ctl->tunnel);
-	}
-}
-
 void tunnel_stop(struct controller *ctl)
 {
 	struct tunnel *t = ctl->tunnel;
 
 	if (!t)
 		return;
+	hooks_unsubscribe(ctl, on_members, t);
+	hooks_set_agents(ctl, NULL);
 	ev_timer_stop(ctl->loop, &t->tick);
 	ev_timer_stop(ctl->loop, &t->material_retry);
 	fed_kube_call_cancel(t->material_call);
@@ -494,36 +531,6 @@ void tunnel_stop(struct controller *ctl)
 	OPENSSL_cleanse(t->key, sizeof(t->key));
 	free(t);
 	ctl->tunnel = NULL;
-}
-
-void tunnel_prune(struct controller *ctl)
-{
-	struct tunnel *t = ctl->tunnel;
-	struct fed_map_iter it;
-	struct fed_map_entry *e;
-
-	if (!t)
-		return;
-	for (e = fed_map_first(&t->clusters, &it); e; e = fed_map_next(&t->clusters, &it)) {
-		struct tcluster *tc = e->value;
-
-		if (!tc->nconns || tunnel_config_mode_agent(ctl, tc->name))
-			continue;
-		FED_LOG_INFO(tc->name,
-		             "tunnel: closing %d agent connection%s: the cluster is no "
-		             "longer in the Federation config with mode: agent",
-		             tc->nconns, tc->nconns == 1 ? "" : "s");
-		for (int i = 0; i < tc->nconns; i++)
-			fed_tunnel_conn_shutdown(tc->conns[i], FED_TUNNEL_GOAWAY_SHUTDOWN,
-			                         "cluster left the federation");
-	}
-}
-
-const char *tunnel_member_metadata(struct controller *ctl, const char *cluster)
-{
-	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
-
-	return tc ? tc->metadata : NULL;
 }
 
 long long tunnel_credential_expiry(struct controller *ctl, const char *cluster)
@@ -591,8 +598,12 @@ cJSON *tunnel_agent_status(struct controller *ctl, const char *cluster)
 
 bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster)
 {
-	struct member *m = fed_map_get(&ctl->members, cluster);
+	struct member *m = members_get(ctl, cluster);
 	const char *mode = m ? member_mode(m) : NULL;
 
 	return mode && !strcmp(mode, "agent");
 }
+
+const struct hooks_agents agents_hooks = {tunnel_member_url, tunnel_member_socket,
+                                          tunnel_credential_expiry, tunnel_agents_connected,
+                                          tunnel_agent_status};

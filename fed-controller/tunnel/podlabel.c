@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller.h"
+#include "../controller.h"
 #include "fed/log.h"
 #include "podlabel.h"
 

@@ -8,12 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
-#include "controller.h"
-#include "tunnel.h"
+#include "fed/base64.h"
 #include "fed/federation.h"
 #include "fed/log.h"
+#include "members_internal.h"
 
 #define SYNC_DELAY 0.05 /* coalesce a burst of events into one sync */
 
@@ -23,37 +21,42 @@ static char *secret_kubeconfig(const cJSON *secret, const char *name, bool *bad)
 {
 	char key[300];
 	const char *b64;
-	unsigned char *out;
-	size_t len, pad = 0;
-	int n;
+	char *out = NULL;
+	size_t n = 0;
 
 	*bad = false;
 	snprintf(key, sizeof(key), "kubeconfig-%s", name);
 	b64 = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(secret, "data"), key));
 	if (!b64)
-		return NULL;
-	len = strlen(b64);
-	out = malloc(len / 4 * 3 + 4);
-	if (!out)
-		return NULL;
-	n = len ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len) : 0;
-	if (n < 0 || len % 4) {
-		free(out);
+		goto out;
+	if (fed_base64_decode(FED_BASE64_STD, b64, strlen(b64), &out, &n) == FED_EINVAL)
 		*bad = true;
+	if (out && memchr(out, '\0', n)) { /* binary: not a kubeconfig */
+		free(out);
+		out = NULL;
+		*bad = true;
+	}
+out:
+	return out;
+}
+
+/* A kubeconfig for url (no credentials: the agent adds its own), malloc'd. */
+static char *agent_kubeconfig(const char *url)
+{
+	struct fed_buf b = FED_BUF_INIT;
+
+	if (fed_buf_printf(&b,
+	                   "apiVersion: v1\nkind: Config\n"
+	                   "clusters:\n- name: tunnel\n  cluster:\n    server: %s\n"
+	                   "users:\n- name: agent\n  user: {}\n"
+	                   "contexts:\n- name: tunnel\n  context:\n    cluster: tunnel\n"
+	                   "    user: agent\n"
+	                   "current-context: tunnel\n",
+	                   url) < 0) {
+		fed_buf_release(&b);
 		return NULL;
 	}
-	if (len >= 1 && b64[len - 1] == '=')
-		pad++;
-	if (len >= 2 && b64[len - 2] == '=')
-		pad++;
-	n -= (int)pad;
-	out[n] = '\0';
-	if (memchr(out, '\0', (size_t)n)) { /* binary: not a kubeconfig */
-		free(out);
-		*bad = true;
-		return NULL;
-	}
-	return (char *)out;
+	return fed_buf_detach(&b);
 }
 
 static void delete_done(struct fed_kube_response *resp, void *ud)
@@ -102,12 +105,12 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 		d.error_reason = "ClusterDisabled";
 		d.error_message = "disabled: true in the Federation config";
 	} else if (c->mode == FED_CLUSTER_AGENT) {
-		long long expiry = tunnel_credential_expiry(ctl, c->name);
+		long long expiry = hooks_agent_credential_expiry(ctl, c->name);
 
 		/* through the tunnel's loopback listener once an agent connected */
-		url = tunnel_member_url(ctl, c->name);
+		url = hooks_agent_url(ctl, c->name);
 		if (expiry && expiry <= (long long)time(NULL) &&
-		    !tunnel_agents_connected(ctl, c->name)) {
+		    !hooks_agents_connected(ctl, c->name)) {
 			char when[32];
 			time_t tt = (time_t)expiry;
 			struct tm tm;
@@ -124,7 +127,7 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 			    "bootstrap token",
 			    when, c->name);
 			d.error_message = msg;
-		} else if (!url || !(kubeconfig = tunnel_kubeconfig(url))) {
+		} else if (!url || !(kubeconfig = agent_kubeconfig(url))) {
 			url = NULL;
 			d.error_reason = "AgentNotConnected";
 			d.error_message = "waiting for the cluster's fed-agent to connect";
@@ -140,13 +143,13 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 		          "under stringData: (plain YAML) or data: (base64)",
 		    ctl->o.config_namespace, ctl->o.secret_name, c->name);
 		d.error_message = msg;
-	} else if (fed_federation_pick_address(c, (const char *const *)ctl->client_ips,
-	                                       ctl->n_client_ips, &url, &cidr)) {
+	} else if (fed_federation_pick_address(c, (const char *const *)ctl->members->client_ips,
+	                                       ctl->members->n_client_ips, &url, &cidr)) {
 		cidrs_of(c, cidrs, sizeof(cidrs));
 		ips[0] = '\0';
-		for (i = 0; i < ctl->n_client_ips && used + 1 < sizeof(ips); i++)
+		for (i = 0; i < ctl->members->n_client_ips && used + 1 < sizeof(ips); i++)
 			used += (size_t)snprintf(ips + used, sizeof(ips) - used, "%s%s",
-			                         i ? ", " : "", ctl->client_ips[i]);
+			                         i ? ", " : "", ctl->members->client_ips[i]);
 		d.error_reason = "NoMatchingClientCIDR";
 		/* too many CIDRs or addresses to list: the message still names the fix */
 		if (snprintf(msg, sizeof(msg),
@@ -164,9 +167,10 @@ static void apply_cluster(struct controller *ctl, const struct fed_cluster_spec 
 	d.matched_cidr = cidr;
 	d.kubeconfig = kubeconfig;
 
-	m = fed_map_get(&ctl->members, c->name);
+	m = fed_map_get(&ctl->members->map, c->name);
 	if (!m) {
-		if (member_new(&m, ctl, c->name) || fed_map_put(&ctl->members, c->name, m, NULL)) {
+		if (member_new(&m, ctl, c->name) ||
+		    fed_map_put(&ctl->members->map, c->name, m, NULL)) {
 			FED_LOG_ERR(c->name, "out of memory");
 			member_free(m);
 			goto out;
@@ -196,10 +200,10 @@ static bool new_config_version(struct controller *ctl, const cJSON *cm)
 {
 	const char *rv = fed_obj_str(cm, "metadata.resourceVersion");
 
-	if (!rv || (ctl->config_rv && !strcmp(ctl->config_rv, rv)))
+	if (!rv || (ctl->members->config_rv && !strcmp(ctl->members->config_rv, rv)))
 		return false;
-	free(ctl->config_rv);
-	ctl->config_rv = strdup(rv);
+	free(ctl->members->config_rv);
+	ctl->members->config_rv = strdup(rv);
 	return true;
 }
 
@@ -216,23 +220,25 @@ static void sync_now(struct controller *ctl)
 	size_t i, bad = 0;
 	bool report;
 
-	if (!fed_informer_synced(ctl->config) || !fed_informer_synced(ctl->secret) ||
-	    !fed_informer_synced(ctl->clusters))
+	if (!fed_informer_synced(ctl->members->config) ||
+	    !fed_informer_synced(ctl->members->secret) ||
+	    !fed_informer_synced(ctl->members->clusters))
 		return; /* act only on a complete picture */
-	cm = fed_informer_get(ctl->config, ctl->o.config_namespace, ctl->o.config_name);
-	secret = fed_informer_get(ctl->secret, ctl->o.config_namespace, ctl->o.secret_name);
+	cm = fed_informer_get(ctl->members->config, ctl->o.config_namespace, ctl->o.config_name);
+	secret =
+	    fed_informer_get(ctl->members->secret, ctl->o.config_namespace, ctl->o.secret_name);
 	if (!cm) {
 		/* keep what runs: a missing ConfigMap is more often a mistake than
 		 * a wish to drop every member */
 		snprintf(
-		    ctl->config_error, sizeof(ctl->config_error),
+		    ctl->members->config_error, sizeof(ctl->members->config_error),
 		    "ConfigMap %s/%s not found: create it with your Federation (key kubefed.yaml)",
 		    ctl->o.config_namespace, ctl->o.config_name);
-		FED_LOG_WARN(NULL, "%s", ctl->config_error);
+		FED_LOG_WARN(NULL, "%s", ctl->members->config_error);
 		/* no agent cluster either: the tunnel may listen (and refuse
 		 * agents, keeping their tokens) so that a first fedctl join
 		 * --mode agent finds it serving */
-		tunnel_members_known(ctl);
+		hooks_publish(ctl, &(struct hooks_msg){.ev = HOOKS_CONFIG_MISSING});
 		return;
 	}
 	report = new_config_version(ctl, cm);
@@ -241,25 +247,25 @@ static void sync_now(struct controller *ctl)
 	snprintf(source, sizeof(source), "configmap %s/%s key kubefed.yaml",
 	         ctl->o.config_namespace, ctl->o.config_name);
 	if (!yaml) {
-		snprintf(ctl->config_error, sizeof(ctl->config_error),
+		snprintf(ctl->members->config_error, sizeof(ctl->members->config_error),
 		         "%s: missing: put the Federation document under data.kubefed.yaml",
 		         source);
-		FED_LOG_ERR(NULL, "%s", ctl->config_error);
+		FED_LOG_ERR(NULL, "%s", ctl->members->config_error);
 		if (report)
-			config_event(ctl, cm, true, "InvalidConfig", ctl->config_error);
+			config_event(ctl, cm, true, "InvalidConfig", ctl->members->config_error);
 		return;
 	}
 	if (fed_federation_parse(&fed, yaml, strlen(yaml), source, &err)) {
 		/* keep the last good federation running */
-		snprintf(ctl->config_error, sizeof(ctl->config_error),
+		snprintf(ctl->members->config_error, sizeof(ctl->members->config_error),
 		         "%s (the previous configuration stays in effect until this is fixed)",
 		         err.msg);
-		FED_LOG_ERR(NULL, "%s", ctl->config_error);
+		FED_LOG_ERR(NULL, "%s", ctl->members->config_error);
 		if (report)
-			config_event(ctl, cm, true, "InvalidConfig", ctl->config_error);
+			config_event(ctl, cm, true, "InvalidConfig", ctl->members->config_error);
 		return;
 	}
-	ctl->config_error[0] = '\0';
+	ctl->members->config_error[0] = '\0';
 	for (i = 0; i < fed->n; i++) {
 		const struct fed_cluster_spec *c = &fed->clusters[i];
 		if (c->err.code) {
@@ -276,20 +282,21 @@ static void sync_now(struct controller *ctl)
 		apply_cluster(ctl, c, secret, &seen);
 	}
 	/* members no longer in the config */
-	for (e = fed_map_first(&ctl->members, &it); e; e = fed_map_next(&ctl->members, &it)) {
+	for (e = fed_map_first(&ctl->members->map, &it); e;
+	     e = fed_map_next(&ctl->members->map, &it)) {
 		if (fed_map_get(&seen, e->key))
 			continue;
 		delete_kfc(ctl, e->key);
 		if (ctl->metrics)
 			fed_metrics_remove_matching(ctl->m_cluster_ready, "cluster", e->key);
-		member_free(fed_map_del(&ctl->members, e->key));
+		member_free(fed_map_del(&ctl->members->map, e->key));
 	}
-	tunnel_prune(ctl);
+	hooks_publish(ctl, &(struct hooks_msg){.ev = HOOKS_MEMBERS_APPLIED});
 	/* KubeFedClusters we wrote before a restart that the config dropped */
-	for (e = fed_map_first(fed_informer_store(ctl->clusters), &it); e;
-	     e = fed_map_next(fed_informer_store(ctl->clusters), &it)) {
+	for (e = fed_map_first(fed_informer_store(ctl->members->clusters), &it); e;
+	     e = fed_map_next(fed_informer_store(ctl->members->clusters), &it)) {
 		const char *name = fed_obj_name(e->value);
-		if (name && !fed_map_get(&seen, name) && !fed_map_get(&ctl->members, name))
+		if (name && !fed_map_get(&seen, name) && !fed_map_get(&ctl->members->map, name))
 			delete_kfc(ctl, name);
 	}
 	if (report) {
@@ -300,11 +307,10 @@ static void sync_now(struct controller *ctl)
 	}
 	fed_map_release(&seen, NULL);
 	fed_federation_free(fed);
-	controller_update_metrics(ctl);
-	if (!ctl->members_known) {
-		ctl->members_known = true;
-		types_enqueue_all(ctl);
-		tunnel_members_known(ctl);
+	members_update_metrics(ctl);
+	if (!ctl->members->known) {
+		ctl->members->known = true;
+		hooks_publish(ctl, &(struct hooks_msg){.ev = HOOKS_MEMBERS_KNOWN});
 	}
 }
 
@@ -313,11 +319,11 @@ static void sync_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	sync_now(w->data);
 }
 
-void controller_schedule_sync(struct controller *ctl)
+void members_schedule_sync(struct controller *ctl)
 {
-	if (ev_is_active(&ctl->resync))
+	if (ev_is_active(&ctl->members->resync))
 		return;
-	ev_timer_init(&ctl->resync, sync_cb, SYNC_DELAY, 0.);
-	ctl->resync.data = ctl;
-	ev_timer_start(ctl->loop, &ctl->resync);
+	ev_timer_init(&ctl->members->resync, sync_cb, SYNC_DELAY, 0.);
+	ctl->members->resync.data = ctl;
+	ev_timer_start(ctl->loop, &ctl->members->resync);
 }

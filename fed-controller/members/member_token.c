@@ -14,9 +14,9 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
-#include "controller.h"
+#include "members.h"
+#include "fed/base64.h"
 #include "fed/jwt.h"
 #include "fed/log.h"
 #include "member_token.h"
@@ -198,7 +198,7 @@ static void issued(struct fed_kube_response *resp, void *ud)
 		goto out;
 	}
 	n = strlen(kc);
-	b64 = malloc(4 * ((n + 2) / 3) + 1);
+	b64 = fed_base64_encode_str(kc, n);
 	plen = 4 * ((n + 2) / 3) + strlen(t->cluster) + 64;
 	patch = malloc(plen);
 	if (!b64 || !patch) {
@@ -206,7 +206,6 @@ static void issued(struct fed_kube_response *resp, void *ud)
 		failed(t, &err);
 		goto out;
 	}
-	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)kc, (int)n);
 	snprintf(patch, plen, "{\"data\":{\"kubeconfig-%s\":\"%s\"}}", t->cluster, b64);
 	if (fed_kube_patch(t->ctl->host, &ref, FED_PATCH_MERGE, patch, &wo, written, t, &t->call,
 	                   &err) < 0) {

@@ -5,13 +5,19 @@
 #ifndef FED_CONTROLLER_PROPAGATE_H
 #define FED_CONTROLLER_PROPAGATE_H
 
-#include "controller.h"
+#include "../members/members.h"
 #include "fed/federated_type.h"
 #include "fed/propagation.h"
 
 #define FED_SYNC_FINALIZER          "kubefed.io/sync-controller"
 #define FED_ORPHAN_ANNOTATION       "kubefed.io/orphan"
 #define FED_DELETEOPTION_ANNOTATION "kubefed.io/deleteoption"
+
+/* ctl->prop: what types.c keeps. */
+struct propagation {
+	struct fed_informer *ftcs; /* FederatedTypeConfigs */
+	struct fed_map types;      /* FTC name -> struct ftype * */
+};
 
 struct ftype {
 	struct controller *ctl;

@@ -16,7 +16,7 @@
 /* The federated object from the host informer's store (keyed like our
  * queue: "ns/name" or "name"), or NULL. */
 const cJSON *propagate_fed_get(struct ftype *t, const char *key);
-/* o's record for cluster, created empty when missing (NULL: no memory). */
+/* o's record for cluster, created empty when missing. */
 struct crec *propagate_crec_get(struct fobj *o, const char *cluster);
 void propagate_crec_set(struct crec *r, const char *status, const char *message);
 /* An annotation's value, or NULL. */

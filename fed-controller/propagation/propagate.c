@@ -82,12 +82,9 @@ struct crec *propagate_crec_get(struct fobj *o, const char *cluster)
 
 	if (r)
 		return r;
-	if (!(r = calloc(1, sizeof(*r))))
-		return NULL;
-	if (fed_map_put(&o->recs, cluster, r, NULL)) {
-		free(r);
-		return NULL;
-	}
+	r = xcalloc(1, sizeof(*r));
+	if (fed_map_put(&o->recs, cluster, r, NULL))
+		xoom();
 	return r;
 }
 
@@ -192,7 +189,7 @@ static void remove_leftover_copies(struct fobj *o)
 
 	for (e = fed_map_first(&o->recs, &it); e; e = fed_map_next(&o->recs, &it)) {
 		struct crec *r = e->value;
-		struct member *m = fed_map_get(&o->t->ctl->members, e->key);
+		struct member *m = members_get(o->t->ctl, e->key);
 		struct fed_kube_client *c = m ? member_client(m) : NULL;
 		struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
 		struct fed_error err = FED_ERROR_INIT;
@@ -246,14 +243,15 @@ void fobj_sync(struct ftype *t, const char *key)
 	}
 	/* before the Federation config is read, no member is known, and every
 	 * cluster would look like one that left */
-	if (!ctl->members_known || !fed_informer_synced(t->fed_inf))
+	if (!members_known(ctl) || !fed_informer_synced(t->fed_inf))
 		return;
 	/* a namespaced object is gated by its FederatedNamespace: decide only
 	 * once every FTC is known and that type has listed, or a restart would
 	 * take namespaces for unfederated and delete member copies */
 	if (t->cfg.target.namespaced && !t->is_namespaces) {
 		struct ftype *nst = types_namespaces(ctl);
-		if (!fed_informer_synced(ctl->ftcs) || (nst && !fed_informer_synced(nst->fed_inf)))
+		if (!fed_informer_synced(ctl->prop->ftcs) ||
+		    (nst && !fed_informer_synced(nst->fed_inf)))
 			return;
 	}
 	if (!(o = fobj_get(t, key)))
@@ -278,14 +276,14 @@ void fobj_sync(struct ftype *t, const char *key)
 	 * latency of every new object. */
 	if (!deleting && !propagate_has_finalizer(fed))
 		propagate_set_finalizer(o, fed, true);
-	n = fed_map_count(&ctl->members);
+	n = fed_map_count(members_all(ctl));
 	names = calloc(n ? n : 1, sizeof(*names));
 	sel = calloc(n ? n : 1, sizeof(*sel));
 	if (!names || !sel)
 		goto out;
 	i = 0;
-	for (e = fed_map_first(&ctl->members, &it); e && i < n;
-	     e = fed_map_next(&ctl->members, &it))
+	for (e = fed_map_first(members_all(ctl), &it); e && i < n;
+	     e = fed_map_next(members_all(ctl), &it))
 		names[i++] = e->key;
 	n = i;
 	if (deleting) {
@@ -319,7 +317,7 @@ void fobj_sync(struct ftype *t, const char *key)
 	if (why && strcmp(why, "WaitingForRemoval") && strcmp(why, "NamespaceNotFederated"))
 		memset(sel, 0, n * sizeof(*sel)); /* a broken object changes nothing in members */
 	for (i = 0; i < n; i++) {
-		struct member *m = fed_map_get(&ctl->members, names[i]);
+		struct member *m = members_get(ctl, names[i]);
 		struct fed_kube_client *c = member_client(m);
 		const cJSON *existing = minf_get(t, names[i], key, &synced);
 		struct crec *r = fed_map_get(&o->recs, names[i]);
@@ -370,7 +368,7 @@ void fobj_sync(struct ftype *t, const char *key)
 	}
 	/* records of clusters that left the federation */
 	for (e = fed_map_first(&o->recs, &it); e; e = fed_map_next(&o->recs, &it))
-		if (!fed_map_get(&ctl->members, e->key))
+		if (!members_get(ctl, e->key))
 			crec_free(fed_map_del(&o->recs, e->key));
 	if (deleting) {
 		if (!remaining && !o->inflight) {

@@ -10,12 +10,13 @@
 
 #include "fed/log.h"
 #include "propagate.h"
-#include "rsp.h"
+#include "propagation.h"
 
 static const struct fed_kube_resource r_ftc = {"core.kubefed.io", "v1beta1", "federatedtypeconfigs",
                                                true};
 
 static void ftype_free(struct ftype *t);
+static void enqueue_all(struct controller *ctl);
 
 /* ---- queue ------------------------------------------------------------- */
 
@@ -35,9 +36,13 @@ static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void ftype_enqueue(struct ftype *t, const char *key)
 {
-	rsp_poke(t->ctl, t->cfg.federated.kind, key); /* its RSP plans from the same inputs */
-	if (!key || fed_map_put(&t->queue, key, (void *)1, NULL))
+	struct hooks_msg msg = {HOOKS_OBJECT_CHANGED, NULL, NULL, t->cfg.federated.kind, key};
+
+	hooks_publish(t->ctl, &msg); /* its RSP plans from the same inputs */
+	if (!key)
 		return;
+	if (fed_map_put(&t->queue, key, (void *)1, NULL))
+		xoom(); /* a lost key would never be synced */
 	if (!ev_is_active(&t->kick)) {
 		ev_timer_set(&t->kick, 0., 0.);
 		ev_timer_start(t->ctl->loop, &t->kick);
@@ -75,7 +80,7 @@ struct ftype *types_namespaces(struct controller *ctl)
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
 
-	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it))
+	for (e = fed_map_first(&ctl->prop->types, &it); e; e = fed_map_next(&ctl->prop->types, &it))
 		if (((struct ftype *)e->value)->is_namespaces)
 			return e->value;
 	return NULL;
@@ -102,8 +107,8 @@ static void fed_changed(struct ftype *t, const cJSON *obj)
 	ftype_enqueue(t, key.data);
 	/* a FederatedNamespace gates every namespaced object in it */
 	if (t->is_namespaces)
-		for (e = fed_map_first(&t->ctl->types, &it); e;
-		     e = fed_map_next(&t->ctl->types, &it))
+		for (e = fed_map_first(&t->ctl->prop->types, &it); e;
+		     e = fed_map_next(&t->ctl->prop->types, &it))
 			if (e->value != t)
 				ftype_enqueue_namespace(e->value, fed_obj_name(obj));
 	fed_buf_release(&key);
@@ -126,7 +131,7 @@ static void fed_synced(void *ud)
 	struct ftype *t = ud;
 
 	if (t->is_namespaces) /* the others waited for the namespace gate */
-		types_enqueue_all(t->ctl);
+		enqueue_all(t->ctl);
 	else
 		ftype_enqueue_all(t);
 }
@@ -157,7 +162,8 @@ static void namespace_arrived(struct controller *ctl, const char *ns)
 	struct fed_map_entry *e, *oe;
 	size_t n = strlen(ns);
 
-	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+	for (e = fed_map_first(&ctl->prop->types, &it); e;
+	     e = fed_map_next(&ctl->prop->types, &it)) {
 		struct ftype *t = e->value;
 		if (t->is_namespaces || !t->cfg.target.namespaced)
 			continue;
@@ -179,8 +185,8 @@ static void namespace_arrived_in(struct minf *mi, const char *ns)
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
 
-	for (e = fed_map_first(&mi->t->ctl->types, &it); e;
-	     e = fed_map_next(&mi->t->ctl->types, &it)) {
+	for (e = fed_map_first(&mi->t->ctl->prop->types, &it); e;
+	     e = fed_map_next(&mi->t->ctl->prop->types, &it)) {
 		struct ftype *t = e->value;
 		if (t->per_namespace)
 			msec_namespace_arrived(fed_map_get(&t->minf, mi->cluster), ns);
@@ -384,7 +390,8 @@ static void ftype_sync_members(struct ftype *t)
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
 
-	for (e = fed_map_first(&t->ctl->members, &it); e; e = fed_map_next(&t->ctl->members, &it)) {
+	for (e = fed_map_first(members_all(t->ctl), &it); e;
+	     e = fed_map_next(members_all(t->ctl), &it)) {
 		struct fed_kube_client *c = member_client(e->value);
 		if (c)
 			minf_start(t, e->key, c);
@@ -392,20 +399,19 @@ static void ftype_sync_members(struct ftype *t)
 			minf_stop(t, e->key);
 	}
 	for (e = fed_map_first(&t->minf, &it); e; e = fed_map_next(&t->minf, &it))
-		if (!fed_map_get(&t->ctl->members, e->key))
+		if (!members_get(t->ctl, e->key))
 			minf_stop(t, e->key);
 }
 
 /* A member became Ready (watch it, re-listing from scratch), or stopped
  * being Ready or lost its client (stop watching before the client goes). */
-void types_member_changed(struct controller *ctl, const char *cluster, bool ready)
+static void member_changed(struct controller *ctl, const char *cluster, struct fed_kube_client *c)
 {
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
-	struct member *m = fed_map_get(&ctl->members, cluster);
-	struct fed_kube_client *c = ready && m ? member_client(m) : NULL;
 
-	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+	for (e = fed_map_first(&ctl->prop->types, &it); e;
+	     e = fed_map_next(&ctl->prop->types, &it)) {
 		struct ftype *t = e->value;
 		minf_stop(t, cluster);
 		if (c)
@@ -414,12 +420,13 @@ void types_member_changed(struct controller *ctl, const char *cluster, bool read
 	}
 }
 
-void types_client_gone(struct controller *ctl, struct fed_kube_client *c)
+static void client_gone(struct controller *ctl, struct fed_kube_client *c)
 {
 	struct fed_map_iter it, oit;
 	struct fed_map_entry *e, *oe;
 
-	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it)) {
+	for (e = fed_map_first(&ctl->prop->types, &it); e;
+	     e = fed_map_next(&ctl->prop->types, &it)) {
 		struct ftype *t = e->value;
 
 		for (oe = fed_map_first(&t->objs, &oit); oe; oe = fed_map_next(&t->objs, &oit))
@@ -427,13 +434,37 @@ void types_client_gone(struct controller *ctl, struct fed_kube_client *c)
 	}
 }
 
-void types_enqueue_all(struct controller *ctl)
+static void enqueue_all(struct controller *ctl)
 {
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
 
-	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it))
+	for (e = fed_map_first(&ctl->prop->types, &it); e; e = fed_map_next(&ctl->prop->types, &it))
 		ftype_enqueue_all(e->value);
+}
+
+/* What happens to members changes what every object should look like:
+ * a cluster to watch or not, or (labels) which clusters it is placed on. */
+static void on_member(struct controller *ctl, const struct hooks_msg *m, void *ud)
+{
+	switch (m->ev) {
+	case HOOKS_MEMBER_READY:
+		member_changed(ctl, m->cluster, m->client);
+		break;
+	case HOOKS_MEMBER_NOT_READY:
+		member_changed(ctl, m->cluster, NULL);
+		break;
+	case HOOKS_MEMBER_CLIENT_GONE:
+		client_gone(ctl, m->client);
+		break;
+	case HOOKS_MEMBER_SETTLED: /* a first verdict that is not Ready */
+	case HOOKS_MEMBER_LABELS:  /* placement selects by them */
+	case HOOKS_MEMBERS_KNOWN:
+		enqueue_all(ctl);
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- FTC lifecycle ----------------------------------------------------- */
@@ -581,11 +612,11 @@ static void ftc_apply(struct controller *ctl, const cJSON *ftc)
 
 	if (!name)
 		return;
-	old = fed_map_get(&ctl->types, name);
+	old = fed_map_get(&ctl->prop->types, name);
 	if (prop && strcmp(prop, "Enabled")) {
 		if (old) {
 			FED_LOG_INFO(NULL, "type %s: propagation disabled, stopping", name);
-			ftype_free(fed_map_del(&ctl->types, name));
+			ftype_free(fed_map_del(&ctl->prop->types, name));
 		}
 		return;
 	}
@@ -602,9 +633,9 @@ static void ftc_apply(struct controller *ctl, const cJSON *ftc)
 			ftype_free(t);
 			return;
 		}
-		ftype_free(fed_map_del(&ctl->types, name));
+		ftype_free(fed_map_del(&ctl->prop->types, name));
 	}
-	if (fed_map_put(&ctl->types, name, t, NULL)) {
+	if (fed_map_put(&ctl->prop->types, name, t, NULL)) {
 		ftype_free(t);
 		return;
 	}
@@ -630,15 +661,15 @@ static void ftc_delete(const cJSON *obj, void *ud)
 	struct controller *ctl = ud;
 	const char *name = fed_obj_name(obj);
 
-	if (name && fed_map_get(&ctl->types, name)) {
+	if (name && fed_map_get(&ctl->prop->types, name)) {
 		FED_LOG_INFO(NULL, "type %s: FederatedTypeConfig deleted, stopping", name);
-		ftype_free(fed_map_del(&ctl->types, name));
+		ftype_free(fed_map_del(&ctl->prop->types, name));
 	}
 }
 
 static void ftcs_synced(void *ud)
 {
-	types_enqueue_all(ud);
+	enqueue_all(ud);
 }
 
 int types_start(struct controller *ctl, struct fed_error *err)
@@ -646,26 +677,39 @@ int types_start(struct controller *ctl, struct fed_error *err)
 	struct fed_informer_opts o;
 	int ret;
 
+	if (!(ctl->prop = calloc(1, sizeof(*ctl->prop)))) {
+		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
+		goto out;
+	}
+	fed_map_init(&ctl->prop->types);
+	if ((ret = hooks_subscribe(ctl, on_member, ctl->prop)))
+		goto out;
 	memset(&o, 0, sizeof(o));
 	o.resource = r_ftc;
 	o.namespace = ctl->o.fed_namespace;
 	o.handlers = (struct fed_informer_handlers){ftc_add, ftc_update, ftc_delete, ftcs_synced};
 	o.ud = ctl;
-	if ((ret = fed_informer_new(&ctl->ftcs, ctl->host, &o, err)))
-		return ret;
-	fed_informer_start(ctl->ftcs);
-	return rsp_start(ctl, err);
+	if ((ret = fed_informer_new(&ctl->prop->ftcs, ctl->host, &o, err)))
+		goto out;
+	fed_informer_start(ctl->prop->ftcs);
+out:
+	return ret;
 }
 
 void types_stop(struct controller *ctl)
 {
+	struct propagation *p = ctl->prop;
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
 
-	rsp_stop(ctl);
-	fed_informer_free(ctl->ftcs);
-	ctl->ftcs = NULL;
-	for (e = fed_map_first(&ctl->types, &it); e; e = fed_map_next(&ctl->types, &it))
+	if (!p)
+		return;
+	hooks_unsubscribe(ctl, on_member, p);
+	fed_informer_free(p->ftcs);
+	p->ftcs = NULL;
+	for (e = fed_map_first(&p->types, &it); e; e = fed_map_next(&p->types, &it))
 		ftype_free(e->value);
-	fed_map_release(&ctl->types, NULL);
+	fed_map_release(&p->types, NULL);
+	free(p);
+	ctl->prop = NULL;
 }

@@ -245,7 +245,7 @@ static void decide(struct write_ctx *w, struct fed_kube_client *c, const cJSON *
 		    "leaves it alone");
 		goto done;
 	case FED_MANAGED_NONE:
-		if (!o->t->ctl->adopt) {
+		if (!o->t->ctl->o.adopt) {
 			fed_error_set(&e, FED_EEXISTS,
 			              "the object already exists in the member and adoption is off "
 			              "(--adopt-resources=false): delete it there or label it "
@@ -275,7 +275,7 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	struct write_ctx *w = ud;
 	struct fobj *o = w->o;
 	struct crec *r = propagate_crec_get(o, w->cluster);
-	struct member *m = fed_map_get(&o->t->ctl->members, w->cluster);
+	struct member *m = members_get(o->t->ctl, w->cluster);
 	struct fed_kube_client *c = m ? member_client(m) : NULL;
 
 	w->call = NULL; /* answered: freed by the client */
@@ -350,14 +350,11 @@ void propagate_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
 	struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
 	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
-	struct write_ctx *w = calloc(1, sizeof(*w));
+	struct write_ctx *w = xcalloc(1, sizeof(*w));
 	struct crec *r = propagate_crec_get(o, cluster);
 	int ret;
 
-	if (!w || !r || !(w->cluster = strdup(cluster))) {
-		write_ctx_free(w);
-		return;
-	}
+	w->cluster = xstrdup(cluster);
 	w->o = o;
 	w->is_delete = true;
 	w->orphan = orphan;
@@ -393,8 +390,6 @@ void propagate_ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 	bool usynced = false;
 	char hash[65], v[64];
 
-	if (!r)
-		return;
 	if (fed_desired_hash(fed, &o->t->tt, cluster, hash, &err)) {
 		propagate_crec_set(r, "ApplyOverridesFailed", err.msg);
 		return;
@@ -435,8 +430,8 @@ void propagate_ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 	FED_LOG_DEBUG(cluster, "%s %s: %s (hash %.12s was %.12s, version %s was %s)",
 	              o->t->cfg.target.kind, o->key, existing ? "writing" : "placing", hash,
 	              r->hash, existing ? v : "-", r->version ? r->version : "-");
-	if (!(w = calloc(1, sizeof(*w))) || !(w->cluster = strdup(cluster)))
-		goto oom;
+	w = xcalloc(1, sizeof(*w));
+	w->cluster = xstrdup(cluster);
 	w->o = o;
 	memcpy(w->hash, hash, sizeof(hash));
 	if (fed_object_for_cluster(fed, &o->t->tt, cluster, existing, &w->desired, &err)) {
@@ -469,7 +464,4 @@ void propagate_ensure(struct fobj *o, const cJSON *fed, const char *cluster,
 			round_done(o);
 		}
 	}
-	return;
-oom:
-	write_ctx_free(w);
 }

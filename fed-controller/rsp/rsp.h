@@ -8,14 +8,13 @@
 #ifndef FED_CONTROLLER_RSP_H
 #define FED_CONTROLLER_RSP_H
 
-#include "controller.h"
+#include "fed/error.h"
 
-/* Start the RSP informer (after the FTC informer) / free everything. */
+struct controller;
+
+/* Start the RSP informer (after types_start) and subscribe to
+ * propagation's object changes and members' label changes / free
+ * everything. */
 int rsp_start(struct controller *ctl, struct fed_error *err);
 void rsp_stop(struct controller *ctl);
-/* Something about the federated object `key` of kind `fed_kind`
- * ("FederatedDeployment") changed, in the host or in a member: re-plan the
- * RSP of the same key, if there is one. Cheap when there is none. */
-void rsp_poke(struct controller *ctl, const char *fed_kind, const char *key);
-
 #endif

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "fed/base64.h"
 #include "fed/federation.h"
 #include "fed/log.h"
 #include "tunnel_internal.h"
@@ -32,28 +33,12 @@ static char *secret_value(const cJSON *secret, const char *key, size_t *len)
 {
 	const char *b64 = cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(secret, "data"), key));
-	size_t n = b64 ? strlen(b64) : 0;
-	unsigned char *out;
-	int m;
+	char *out = NULL;
+	size_t n = 0;
 
-	if (!b64 || n % 4)
-		return NULL;
-	out = malloc(n / 4 * 3 + 4);
-	if (!out)
-		return NULL;
-	m = n ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : 0;
-	if (m < 0) {
-		free(out);
-		return NULL;
-	}
-	if (n && b64[n - 1] == '=')
-		m--;
-	if (n > 1 && b64[n - 2] == '=')
-		m--;
-	out[m] = '\0';
-	if (len)
-		*len = (size_t)m;
-	return (char *)out;
+	if (b64 && !fed_base64_decode(FED_BASE64_STD, b64, strlen(b64), &out, &n) && len)
+		*len = n;
+	return out;
 }
 
 char *tunnel_secret_value(struct tunnel *t, const char *key, size_t *len)
@@ -119,11 +104,7 @@ static void material_done(struct fed_kube_response *resp, void *ud)
 
 static char *b64(const void *p, size_t n)
 {
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	return out;
+	return fed_base64_encode_str(p, n);
 }
 
 /* Missing certificate or key: generate them and apply them to the Secret

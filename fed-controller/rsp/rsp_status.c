@@ -35,25 +35,33 @@ void rsp_problem(struct rsp *r, const cJSON *obj, const char *reason, const char
 static void status_done(struct fed_kube_response *resp, void *ud)
 {
 	struct rsp *r = ud;
+	struct fed_error err = FED_ERROR_INIT;
+	bool ok = !resp->err.code || resp->err.code == FED_ENOTFOUND;
 
 	r->status_call = NULL;
-	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
+	if (!ok)
 		FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: writing status: %s", r->key,
 		             resp->err.msg);
-		free(r->status_hash);
-		r->status_hash = NULL;
-	}
-	if (r->status_dirty) {
-		r->status_dirty = false;
-		rsp_enqueue(r->rc, r->key);
-	}
+	if (fed_status_writer_done(&r->status, ok, &err))
+		FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: writing status: %s", r->key,
+		             err.msg);
+}
+
+int rsp_status_write(void *ud, const char *body, struct fed_error *err)
+{
+	struct rsp *r = ud;
+	const char *slash = strchr(r->key, '/');
+	char ns[256];
+	struct fed_kube_ref ref = {&rsp_resource, ns, slash ? slash + 1 : r->key, "status"};
+	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
+
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - r->key) : 0, r->key);
+	return fed_kube_patch(r->rc->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done, r,
+	                      &r->status_call, err);
 }
 
 void rsp_write_status(struct rsp *r, const cJSON *obj, struct result *res)
 {
-	struct fed_kube_ref ref = {&rsp_resource, fed_obj_namespace(obj), fed_obj_name(obj),
-	                           "status"};
-	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
 	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "generation");
 	cJSON *patch = cJSON_CreateObject(), *st, *conds, *cond;
@@ -77,36 +85,31 @@ void rsp_write_status(struct rsp *r, const cJSON *obj, struct result *res)
 	                                      : "Scheduled");
 	cJSON_AddStringToObject(cond, "message", res->message);
 	cJSON_AddItemToArray(conds, cond);
-	if (fed_json_hash(st, hash) || (r->status_hash && !strcmp(r->status_hash, hash)))
+	if (fed_json_hash(st, hash) || !fed_status_writer_wants(&r->status, hash))
 		goto out;
-	if (!r->status_hash) {
+	if (!r->status_seen) {
 		/* first look since start: the object may already say this */
 		cJSON *cur = cJSON_Duplicate(cJSON_GetObjectItem(obj, "status"), 1);
 		char h2[65];
 		bool same = cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash);
 
 		cJSON_Delete(cur);
+		r->status_seen = true;
 		if (same) {
-			controller_set_str(&r->status_hash, hash);
+			if (fed_status_writer_assume(&r->status, hash))
+				FED_LOG_ERR(NULL, "ReplicaSchedulingPreference %s: out of memory",
+				            r->key);
 			goto out;
 		}
-	}
-	if (r->status_call) {
-		r->status_dirty = true; /* one at a time, so an older one cannot land last */
-		goto out;
 	}
 	if (!cJSON_GetObjectItem(st, "clusters")) { /* a merge patch removes with null */
 		cJSON_AddNullToObject(st, "clusters");
 		cJSON_AddNullToObject(st, "unplacedReplicas");
 	}
 	body = cJSON_PrintUnformatted(patch);
-	if (!body || fed_kube_patch(r->rc->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
-	                            r, &r->status_call, &err)) {
+	if (!body || fed_status_writer_submit(&r->status, hash, body, &err))
 		FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: writing status: %s", r->key,
 		             body ? err.msg : "out of memory");
-		goto out;
-	}
-	controller_set_str(&r->status_hash, hash);
 out:
 	free(body);
 	cJSON_Delete(patch);

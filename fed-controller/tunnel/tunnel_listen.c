@@ -29,7 +29,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "controller.h"
 #include "fed/log.h"
 #include "fed/tunnel_conn.h"
 #include "tunnel_internal.h"
@@ -194,13 +193,16 @@ int tunnel_socket_dir_open(struct controller *ctl, struct fed_error *err)
 		    dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
 		goto fail;
 	}
-	if (!(ctl->sockdir = strdup(dir))) {
+	if (!(ctl->sockdir = calloc(1, sizeof(*ctl->sockdir))) ||
+	    !(ctl->sockdir->path = strdup(dir))) {
+		free(ctl->sockdir);
+		ctl->sockdir = NULL;
 		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
 		goto fail;
 	}
 	remove_stale(fd);
-	ctl->sockdir_fd = fd;
-	ctl->sockdir_made = made;
+	ctl->sockdir->fd = fd;
+	ctl->sockdir->made = made;
 	FED_LOG_INFO(NULL, "tunnel: agents' clusters are reached through Unix sockets in %s", dir);
 	return 0;
 fail:
@@ -213,15 +215,17 @@ fail:
 
 void tunnel_socket_dir_close(struct controller *ctl)
 {
-	if (ctl->sockdir_fd >= 0) {
-		remove_stale(ctl->sockdir_fd);
-		close(ctl->sockdir_fd);
-	}
-	if (ctl->sockdir && ctl->sockdir_made && rmdir(ctl->sockdir))
-		FED_LOG_WARN(NULL, "tunnel: cannot remove %s: %s", ctl->sockdir, strerror(errno));
-	free(ctl->sockdir);
+	struct tunnel_sockdir *d = ctl->sockdir;
+
+	if (!d)
+		return;
+	remove_stale(d->fd);
+	close(d->fd);
+	if (d->made && rmdir(d->path))
+		FED_LOG_WARN(NULL, "tunnel: cannot remove %s: %s", d->path, strerror(errno));
+	free(d->path);
+	free(d);
 	ctl->sockdir = NULL;
-	ctl->sockdir_fd = -1;
 }
 
 /* The cluster's listener in the socket directory. */
@@ -232,29 +236,29 @@ static int listen_unix(struct tcluster *tc, struct fed_error *err)
 	char leaf[80];
 	struct stat st;
 
-	if (ctl->sockdir_fd < 0)
+	if (!ctl->sockdir)
 		return fed_error_set(err, FED_EINVAL, "no socket directory (--tunnel-socket-dir)");
 	if (strchr(tc->name, '/') || tc->name[0] == '.' || strlen(tc->name) > 63)
 		return fed_error_set(err, FED_EINVAL,
 		                     "the cluster name cannot name a socket: use a DNS label "
 		                     "(at most 63 characters of a-z, 0-9 and -)");
 	snprintf(leaf, sizeof(leaf), "%s" SOCK_SUFFIX, tc->name);
-	if ((size_t)snprintf(tc->sock, sizeof(tc->sock), "%s/%s", ctl->sockdir, leaf) >=
+	if ((size_t)snprintf(tc->sock, sizeof(tc->sock), "%s/%s", ctl->sockdir->path, leaf) >=
 	    sizeof(tc->sock))
-		return fed_error_set(err, FED_EINVAL, "socket path %s/%s is too long", ctl->sockdir,
-		                     leaf);
+		return fed_error_set(err, FED_EINVAL, "socket path %s/%s is too long",
+		                     ctl->sockdir->path, leaf);
 	/* only a stale socket may be in the way; anything else stays */
-	if (!fstatat(ctl->sockdir_fd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISSOCK(st.st_mode))
-		unlinkat(ctl->sockdir_fd, leaf, 0);
+	if (!fstatat(ctl->sockdir->fd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISSOCK(st.st_mode))
+		unlinkat(ctl->sockdir->fd, leaf, 0);
 	memcpy(sa.sun_path, tc->sock, strlen(tc->sock) + 1);
 	tc->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (tc->lfd < 0 || bind(tc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fchmodat(ctl->sockdir_fd, leaf, 0600, 0) < 0 || listen(tc->lfd, 128) < 0) {
+	    fchmodat(ctl->sockdir->fd, leaf, 0600, 0) < 0 || listen(tc->lfd, 128) < 0) {
 		int e = errno;
 
 		tc->sock[0] = '\0';
-		return fed_error_set(err, FED_EUNAVAILABLE, "listener %s/%s: %s", ctl->sockdir,
-		                     leaf, strerror(e));
+		return fed_error_set(err, FED_EUNAVAILABLE, "listener %s/%s: %s",
+		                     ctl->sockdir->path, leaf, strerror(e));
 	}
 	return 0;
 }
@@ -304,7 +308,7 @@ static void unlink_sock(struct tcluster *tc)
 {
 	const char *leaf = strrchr(tc->sock, '/');
 	struct stat st;
-	int dfd = tc->t->ctl->sockdir_fd;
+	int dfd = tc->t->ctl->sockdir->fd;
 
 	if (!tc->sock[0] || !leaf || dfd < 0)
 		return;
@@ -533,22 +537,4 @@ const char *tunnel_member_socket(struct controller *ctl, const char *cluster)
 	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
 
 	return tc && tc->sock[0] ? tc->sock : NULL;
-}
-
-char *tunnel_kubeconfig(const char *url)
-{
-	struct fed_buf b = FED_BUF_INIT;
-
-	if (fed_buf_printf(&b,
-	                   "apiVersion: v1\nkind: Config\n"
-	                   "clusters:\n- name: tunnel\n  cluster:\n    server: %s\n"
-	                   "users:\n- name: agent\n  user: {}\n"
-	                   "contexts:\n- name: tunnel\n  context:\n    cluster: tunnel\n"
-	                   "    user: agent\n"
-	                   "current-context: tunnel\n",
-	                   url) < 0) {
-		fed_buf_release(&b);
-		return NULL;
-	}
-	return fed_buf_detach(&b);
 }
