@@ -179,8 +179,6 @@ static const char *md_value(const struct fed_opt *o)
 	switch (o->type) {
 	case FED_OPT_BOOL:
 		return "";
-	case FED_OPT_LIST:
-		return "repeatable";
 	default:
 		return o->value_name ? o->value_name : "VALUE";
 	}
@@ -203,6 +201,8 @@ void fed_opt_print_markdown(FILE *f, const struct fed_opt *const *tables)
 				md_cell(f, md_value(o));
 				fputc('`', f);
 			}
+			if (o->type == FED_OPT_LIST)
+				fprintf(f, " (repeatable)");
 			fprintf(f, " | ");
 			if (o->def && *o->def) {
 				fputc('`', f);

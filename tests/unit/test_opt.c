@@ -87,10 +87,37 @@ static void help_shows_defaults(void)
 	CHECK(strstr(buf, "no default\n") != NULL);
 }
 
+/* The table docs/fedctl.md is generated from: one row an option, its
+ * value, its default, and a "|" in any cell escaped. */
+static void markdown_table(void)
+{
+	int x = 0;
+	bool b = false;
+	struct fed_opt_list l = {.n = 0};
+	const struct fed_opt opts[] = {
+	    {FED_OPT_STRING, "output", 'o', &x, "table|json", "table or json", "table"},
+	    {FED_OPT_BOOL, "dry-run", 0, &b, NULL, "a|b", NULL},
+	    {FED_OPT_LIST, "item", 0, &l, "X", "repeat", NULL},
+	    FED_OPT_TABLE_END,
+	};
+	const struct fed_opt *const tables[] = {opts, NULL};
+	char buf[1024] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	fed_opt_print_markdown(f, tables);
+	fclose(f);
+	CHECK_STR(buf, "| option | value | default | meaning |\n"
+	               "| --- | --- | --- | --- |\n"
+	               "| `-o`, `--output` | `table\\|json` | `table` | table or json |\n"
+	               "| `--dry-run` |  |  | a\\|b |\n"
+	               "| `--item` | `X` (repeatable) |  | repeat |\n");
+}
+
 int main(void)
 {
 	RUN(defaults_apply_and_yield);
 	RUN(bad_values_name_the_option);
 	RUN(help_shows_defaults);
+	RUN(markdown_table);
 	return CHECK_EXIT();
 }
