@@ -142,15 +142,16 @@ int cmd_rotate(struct fedctl *ctx, int argc, char **argv)
 	     "only print the generation that would be written", NULL},
 	    FED_OPT_TABLE_END,
 	};
+	const struct fedctl_spec spec = {usage, examples, opts};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_client *host;
 	char *args[1];
 	unsigned long long g = 0;
 	int nargs, ret, attempt;
+	bool stop;
 
-	ret = fedctl_parse(ctx, usage, examples, opts, argc, argv, args, 1, &nargs);
-	if (ret >= 0)
-		return ret;
+	if ((ret = fedctl_parse_args(ctx, &spec, argc, argv, args, 1, &nargs, &stop)) || stop)
+		return ret ? EXIT_USAGE : EXIT_OK;
 	if (nargs != 1) {
 		fprintf(stderr, "error: rotate needs the cluster's NAME\nUsage: %s\n", usage);
 		return EXIT_USAGE;

@@ -89,18 +89,6 @@ int fedctl_parse_args(struct fedctl *ctx, const struct fedctl_spec *spec, int ar
 	return 0;
 }
 
-int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
-                 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
-                 int *nargs)
-{
-	const struct fedctl_spec spec = {usage, examples, opts};
-	bool stop;
-
-	if (fedctl_parse_args(ctx, &spec, argc, argv, args, max_args, nargs, &stop))
-		return EXIT_USAGE;
-	return stop ? EXIT_OK : -1;
-}
-
 int fedctl_host(struct fedctl *ctx, struct fed_kube_client **out, struct fed_error *err)
 {
 	struct fed_rest_config cfg;

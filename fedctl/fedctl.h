@@ -52,11 +52,6 @@ struct fedctl_spec {
  * EXIT_USAGE. */
 int fedctl_parse_args(struct fedctl *ctx, const struct fedctl_spec *spec, int argc, char **argv,
                       char **args, int max_args, int *nargs, bool *stop);
-/* The former convention, for the join and rotate commands until they move
- * to fedctl_parse_args: an exit code >= 0 to stop, -1 to go on. */
-int fedctl_parse(struct fedctl *ctx, const char *usage, const char *examples,
-                 const struct fed_opt *opts, int argc, char **argv, char **args, int max_args,
-                 int *nargs);
 /* opts as a Markdown table on stdout (a sentence when there are none). */
 void fedctl_print_markdown(const struct fed_opt *opts);
 
@@ -117,8 +112,6 @@ int fedctl_connect(struct fedctl *ctx, const char *what, const char *context,
 int fedctl_check_cluster_name(const char *name, struct fed_error *err);
 /* "2m", "30s", "1h30m", "0", "90" (seconds). 0 or -1. */
 int fedctl_parse_duration(const char *s, double *out);
-char *fedctl_b64_encode(const char *data, size_t len);
-char *fedctl_b64_decode(const char *s, size_t *len);
 /* kubefed.yaml with the entry of name replaced/appended (entry YAML) or
  * removed (entry NULL); *out is malloc'd. */
 int fedctl_federation_edit(const char *old_yaml, const char *name, const char *entry, char **out,

@@ -1,5 +1,5 @@
 /* What join and delete share: synchronous calls, connecting to a context,
- * the cluster-name rule, durations, base64, editing the Federation
+ * the cluster-name rule, durations, editing the Federation
  * document and the names of what join creates in a member. */
 #include <ctype.h>
 #include <stdio.h>
@@ -8,7 +8,6 @@
 
 #include <libfyaml.h>
 
-#include "fed/base64.h"
 #include "fed/federation.h"
 #include "fed/yaml.h"
 #include "join.h"
@@ -154,18 +153,6 @@ int fedctl_parse_duration(const char *s, double *out)
 	}
 	*out = total;
 	return 0;
-}
-
-char *fedctl_b64_encode(const char *data, size_t len)
-{
-	return fed_base64_encode_str(data, len);
-}
-
-char *fedctl_b64_decode(const char *s, size_t *len)
-{
-	char *out = NULL;
-
-	return fed_base64_decode(FED_BASE64_STD, s, strlen(s), &out, len) ? NULL : out;
 }
 
 int fedctl_apply_ref(struct fedctl *ctx, struct fed_kube_client *c, const struct fed_kube_ref *ref,

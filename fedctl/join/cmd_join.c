@@ -97,14 +97,17 @@ static void bind_options(struct join_opts *o)
 /* -1: go on with o filled; else the exit code. */
 static int parse(struct fedctl *ctx, int argc, char **argv, struct join_opts *o)
 {
+	const struct fedctl_spec spec = {usage, examples, o->table};
 	char *args[1];
-	int nargs, ret;
+	int nargs;
+	bool stop;
 
 	memset(o, 0, sizeof(*o));
 	bind_options(o);
-	ret = fedctl_parse(ctx, usage, examples, o->table, argc, argv, args, 1, &nargs);
-	if (ret >= 0)
-		return ret;
+	if (fedctl_parse_args(ctx, &spec, argc, argv, args, 1, &nargs, &stop))
+		return EXIT_USAGE;
+	if (stop)
+		return EXIT_OK;
 	if (nargs != 1) {
 		fprintf(stderr, "error: join needs the cluster's NAME\nUsage: %s\n", usage);
 		return EXIT_USAGE;
