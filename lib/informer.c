@@ -4,6 +4,7 @@
 
 #include <ev.h>
 
+#include "fed/backoff.h"
 #include "fed/informer.h"
 #include "fed/log.h"
 
@@ -32,7 +33,7 @@ struct fed_informer {
 	struct fed_kube_pager *pager;
 	struct fed_kube_watch *watch;
 	ev_timer timer;
-	double backoff;
+	struct fed_backoff backoff;
 	bool relist_after_backoff;
 	struct fed_error last_err;
 	struct fed_informer_stats stats;
@@ -147,7 +148,7 @@ int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,
 	inf->metadata_only = o->metadata_only;
 	inf->h = o->handlers;
 	inf->ud = o->ud;
-	inf->backoff = BACKOFF_MIN;
+	fed_backoff_init(&inf->backoff, BACKOFF_MIN, BACKOFF_MAX);
 	fed_map_init(&inf->store);
 	ev_timer_init(&inf->timer, NULL, 0., 0.);
 	snprintf(inf->label_for_log, sizeof(inf->label_for_log), "%s", fed_kube_client_name(c));
@@ -182,13 +183,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void retry_later(struct fed_informer *inf, bool relist)
 {
-	double d = inf->backoff * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
+	double d = fed_jitter(fed_backoff_next(&inf->backoff), 0.5, 1.0);
 
 	inf->state = BACKOFF;
 	inf->relist_after_backoff = relist;
-	inf->backoff *= 2;
-	if (inf->backoff > BACKOFF_MAX)
-		inf->backoff = BACKOFF_MAX;
 	ev_timer_stop(inf->loop, &inf->timer);
 	ev_timer_init(&inf->timer, timer_cb, d, 0.);
 	inf->timer.data = inf;
@@ -260,7 +258,7 @@ static void list_done(cJSON *list, const struct fed_error *err, void *ud)
 	}
 	inf->stats.lists++;
 	fed_error_clear(&inf->last_err);
-	inf->backoff = BACKOFF_MIN;
+	fed_backoff_reset(&inf->backoff);
 	set_rv(inf, fed_obj_resource_version(list));
 	items = cJSON_GetObjectItemCaseSensitive(list, "items");
 	/* apply the list: adds and updates first, then what vanished */
@@ -355,7 +353,7 @@ static void on_done(const struct fed_error *err, void *ud)
 	enter(inf);
 	if (!err->code) {
 		/* the server's timeout: carry on from where we are */
-		inf->backoff = BACKOFF_MIN;
+		fed_backoff_reset(&inf->backoff);
 		watch_start(inf);
 	} else if (err->code == FED_ETIMEOUT) {
 		/* the client's idle timeout or deadline (a frozen or half-open

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fed/log.h"
+#include "fed/backoff.h"
 #include "kube_internal.h"
 
 static const char *status_message(const cJSON *json)
@@ -99,14 +100,16 @@ static bool is_read(const struct fed_kube_call *call)
 	return strcmp(call->method, "GET") == 0;
 }
 
+/* 0.1 s doubling up to 5 s, between half and the full delay */
 static double backoff(int attempt)
 {
-	double d = 0.1 * pow(2.0, attempt);
+	struct fed_backoff b;
+	int i;
 
-	if (d > 5.0)
-		d = 5.0;
-	/* jitter: between half and the full delay */
-	return d * (0.5 + 0.5 * ((double)rand() / RAND_MAX));
+	fed_backoff_init(&b, 0.1, 5.0);
+	for (i = 0; i <= attempt && b.cur < b.max; i++)
+		fed_backoff_next(&b);
+	return fed_jitter(b.cur, 0.5, 1.0);
 }
 
 void fed_kube_call_finish(struct fed_kube_call *call, struct fed_kube_response *resp)
