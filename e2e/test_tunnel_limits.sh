@@ -57,7 +57,7 @@ ctl() { # LOG [ARGS...]
 }
 agent() { # N --bootstrap-token-file F | --credential-file F ...
 	local n=$1; shift
-	agent -a "$work/agent$n.log" --host-address 127.0.0.1:$tport \
+	start_agent -a "$work/agent$n.log" --host-address 127.0.0.1:$tport \
 		--host-ca-file "$work/host-ca.crt" --kubeconfig "$work/agent-kc" --heartbeat 1 --max-backoff 2 "$@"
 	APIDS[$n]=$!
 }
