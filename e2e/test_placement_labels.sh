@@ -39,15 +39,13 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	k -n $FNS label kubefedcluster member1 member2 region- tier- >/dev/null 2>&1 || true
 	for c in host member1 member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
-	k -n kube-system delete cm kubefed-config --ignore-not-found >/dev/null 2>&1 || true
-	k -n kube-system delete secret kubefed-kubeconfig --ignore-not-found >/dev/null 2>&1 || true
-	k -n $FNS delete kubefedclusters --all >/dev/null 2>&1 || true
+	fed_unfederate
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-fed_install
-k -n $FNS scale deployment fed-controller --replicas=0 >/dev/null 2>&1 || true
+fed_install_local
+fed_reset
 fed_federate member1 member2
 start_controller "$work/ctl.log" --leader-elect=false --health-period 1 --log-level debug
 ready() { [ "$(k -n $FNS get kubefedcluster "$1" -o jsonpath='{.status.connectivityStatus}' 2>/dev/null)" = Connected ]; }
