@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fed/backoff.h"
 #include "fed/map.h"
 #include "fed/workqueue.h"
 
@@ -25,12 +26,12 @@ struct qkey {
 	struct qlist *on; /* the list it waits on, NULL: not queued */
 	ev_timer timer;
 	enum wait_kind wait;
-	double backoff; /* current base backoff, 0: none */
-	bool running;   /* its sync is being called */
-	bool pending;   /* its sync returned PENDING */
-	bool dirty;     /* added while running or pending */
-	bool forgotten; /* forgotten from its own sync: out of the map */
-	int early_done; /* fed_queue_done from its own sync: 1 ok, 2 failed */
+	struct fed_backoff backoff; /* its base wait (cur 0: none) */
+	bool running;               /* its sync is being called */
+	bool pending;               /* its sync returned PENDING */
+	bool dirty;                 /* added while running or pending */
+	bool forgotten;             /* forgotten from its own sync: out of the map */
+	int early_done;             /* fed_queue_done from its own sync: 1 ok, 2 failed */
 };
 
 struct fed_queue {
@@ -135,6 +136,7 @@ static struct qkey *key_get(struct fed_queue *q, const char *key)
 		return NULL;
 	}
 	k->q = q;
+	fed_backoff_init(&k->backoff, q->o.backoff_min, q->o.backoff_max);
 	ev_timer_init(&k->timer, timer_cb, 0., 0.);
 	k->timer.data = k;
 	if (fed_map_put(&q->keys, key, k, NULL)) {
@@ -158,10 +160,7 @@ static void retry(struct qkey *k)
 	struct fed_queue *q = k->q;
 	double delay;
 
-	k->backoff = k->backoff ? k->backoff * 2 : q->o.backoff_min;
-	if (k->backoff > q->o.backoff_max)
-		k->backoff = q->o.backoff_max;
-	delay = k->backoff * (1. + q->o.jitter * (2. * rand01(q) - 1.));
+	delay = fed_backoff_next(&k->backoff) * (1. + q->o.jitter * (2. * rand01(q) - 1.));
 	if (delay > q->o.backoff_max)
 		delay = q->o.backoff_max;
 	wait_stop(k);
@@ -173,7 +172,7 @@ static void retry(struct qkey *k)
 
 static void succeeded(struct qkey *k)
 {
-	k->backoff = 0;
+	fed_backoff_reset(&k->backoff);
 	if (k->wait == WAIT_RETRY)
 		wait_stop(k);
 }
@@ -186,7 +185,7 @@ static void settle(struct qkey *k)
 		k->dirty = false;
 		enqueue(k);
 	}
-	if (!k->on && !k->pending && !k->backoff && k->wait == WAIT_NONE)
+	if (!k->on && !k->pending && !k->backoff.cur && k->wait == WAIT_NONE)
 		key_drop(k);
 }
 
@@ -394,7 +393,7 @@ double fed_queue_backoff(const struct fed_queue *q, const char *key)
 {
 	const struct qkey *k = key ? fed_map_get(&q->keys, key) : NULL;
 
-	return k && k->wait == WAIT_RETRY ? k->backoff : 0.;
+	return k && k->wait == WAIT_RETRY ? k->backoff.cur : 0.;
 }
 
 size_t fed_queue_len(const struct fed_queue *q)
