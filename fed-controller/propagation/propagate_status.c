@@ -44,8 +44,8 @@ static void add_sum(cJSON *agg, const char *field, const cJSON *st)
 		cJSON_AddNumberToObject(agg, field, v->valuedouble);
 }
 
-void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const *names, size_t n,
-                            const bool *sel, const char *reason, const char *message)
+void propagate_write_status(struct fobj *o, const cJSON *fed, const struct fed_prop_plan *p,
+                            size_t n)
 {
 	static const char *const sums[] = {"replicas", "readyReplicas", "availableReplicas",
 	                                   "updatedReplicas"};
@@ -57,6 +57,11 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const 
 	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "generation");
 	char hash[65], now[32], *body = NULL;
 	const char *prev_t = NULL;
+	/* CheckClusters comes from the records written below */
+	const char *reason = p->cond == FED_PROP_COND_OK || p->cond == FED_PROP_COND_CHECK_CLUSTERS
+	                         ? NULL
+	                         : fed_prop_cond_name(p->cond);
+	const char *message = p->message[0] ? p->message : NULL;
 	bool ok = !reason, synced, any_agg = false;
 	struct tm tm;
 	time_t t = time(NULL);
@@ -65,13 +70,14 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const 
 	clusters = cJSON_AddArrayToObject(st, "clusters");
 	agg = cJSON_CreateObject();
 	for (i = 0; i < n; i++) {
-		struct crec *r = fed_map_get(&o->recs, names[i]);
-		const cJSON *existing = minf_get(o->t, names[i], o->key, &synced);
+		const char *name = p->clusters[i].name;
+		struct crec *r = fed_map_get(&o->recs, name);
+		const cJSON *existing = minf_get(o->t, name, o->key, &synced);
 		cJSON *c;
-		if (!sel[i] && !(r && r->version))
+		if (!p->clusters[i].placed && !(r && r->version))
 			continue;
 		c = cJSON_CreateObject();
-		cJSON_AddStringToObject(c, "name", names[i]);
+		cJSON_AddStringToObject(c, "name", name);
 		cJSON_AddStringToObject(c, "status", r && r->status ? r->status : "");
 		if (r && r->message)
 			cJSON_AddStringToObject(c, "message", r->message);
