@@ -35,22 +35,14 @@ static void crec_free(struct crec *r)
 	free(r);
 }
 
-static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct fobj *o = w->data;
-
-	ftype_enqueue(o->t, o->key);
-}
-
 void fobj_free(struct fobj *o)
 {
 	if (!o)
 		return;
-	ev_timer_stop(o->t->ctl->loop, &o->retry);
 	fed_kube_call_cancel(o->status_call);
+	fed_status_writer_release(&o->status);
 	propagate_writes_cancel(o);
 	fed_map_release(&o->recs, (void (*)(void *))crec_free);
-	free(o->status_hash);
 	free(o->key);
 	free(o);
 }
@@ -67,8 +59,7 @@ static struct fobj *fobj_get(struct ftype *t, const char *key)
 	}
 	o->t = t;
 	fed_map_init(&o->recs);
-	ev_timer_init(&o->retry, retry_cb, 0., 0.);
-	o->retry.data = o;
+	fed_status_writer_init(&o->status, propagate_status_write, o);
 	if (fed_map_put(&t->objs, key, o, NULL)) {
 		fobj_free(o);
 		return NULL;
@@ -226,7 +217,7 @@ static int gather(struct ftype *t, struct fobj *o, const char *key, const cJSON 
 	si->in.now = ev_now(t->ctl->loop);
 	/* after a failed write, members are touched again when the backoff
 	 * ends; status is still kept current */
-	si->in.writes_held = o && ev_is_active(&o->retry) && o->backoff > 0;
+	si->in.writes_held = fed_queue_backoff(t->q, key) > 0;
 	si->in.members = si->members;
 	for (e = fed_map_first(all, &it); e && si->in.n < cap; e = fed_map_next(all, &it))
 		fill_member(t, o, key, e->key, si);
@@ -281,12 +272,8 @@ static void carry_out(struct fobj *o, const cJSON *fed, const struct fed_prop_me
 static void conclude(struct fobj *o, const cJSON *fed, const struct sync_in *si,
                      const struct fed_prop_plan *p)
 {
-	struct ev_loop *loop = o->t->ctl->loop;
-
-	if (p->retry_in > 0 && !ev_is_active(&o->retry)) {
-		ev_timer_set(&o->retry, p->retry_in, 0.);
-		ev_timer_start(loop, &o->retry);
-	}
+	if (p->retry_in > 0 && fed_queue_add_after(o->t->q, o->key, p->retry_in))
+		xoom(); /* the look again would be lost */
 	if (p->finalizer == FED_PROP_FIN_REMOVE && !o->inflight) {
 		FED_LOG_INFO(NULL, "%s %s deleted%s", o->t->cfg.federated.kind, o->key,
 		             p->orphan ? " (member copies orphaned)" : " from every member");
@@ -315,28 +302,29 @@ static bool inputs_listed(struct ftype *t)
 	       (!nst || fed_informer_synced(nst->fed_inf));
 }
 
-void fobj_sync(struct ftype *t, const char *key)
+/* PENDING while writes of this round are in flight (round_done ends it),
+ * KEEP while the backoff holds writes or the inputs have not listed. */
+enum fed_queue_result fobj_sync(struct ftype *t, const char *key)
 {
 	const cJSON *fed = propagate_fed_get(t, key);
 	struct fobj *o = fed_map_get(&t->objs, key);
+	enum fed_queue_result qr = FED_QUEUE_KEEP;
 	struct sync_in si = {0};
 	struct fed_prop_plan p = {0};
 	struct fed_error err = FED_ERROR_INIT;
 	size_t i;
 
-	if (!fed && (!o || o->inflight)) /* gone: when writes end, round_done syncs again */
+	if (!fed && !o) /* gone, and nothing of ours was left */
 		goto out;
 	if (fed && (!inputs_listed(t) || !(o = fobj_get(t, key))))
 		goto out;
-	if (o->inflight) {
-		o->dirty = true;
-		goto out;
-	}
 	if (fed && !o->loaded)
 		load_recs(o, fed);
+	o->round = false;
 	if (gather(t, o, key, fed, &si) || fed_prop_plan(&si.in, &p, &err)) {
 		FED_LOG_ERR(NULL, "%s %s: planning: %s", t->cfg.federated.kind, key,
 		            err.code ? err.msg : "out of memory");
+		qr = FED_QUEUE_RETRY;
 		goto out;
 	}
 	if (p.finalizer == FED_PROP_FIN_ADD)
@@ -345,13 +333,14 @@ void fobj_sync(struct ftype *t, const char *key)
 		carry_out(o, fed, &si.members[i], &p.clusters[i], p.gone);
 	if (!p.gone)
 		conclude(o, fed, &si, &p);
+	qr = o->round ? FED_QUEUE_PENDING : si.in.writes_held ? FED_QUEUE_KEEP : FED_QUEUE_DONE;
 out:
-	if (!fed) {
-		FED_LOG_DEBUG(NULL, "%s %s: gone from the host%s", t->cfg.federated.kind, key,
-		              o && o->inflight ? " (writes in flight)" : "");
-		if (!o || !o->inflight)
-			fobj_free(fed_map_del(&t->objs, key));
+	if (!fed) { /* its deletes (if any) are on their way: forget it */
+		FED_LOG_DEBUG(NULL, "%s %s: gone from the host", t->cfg.federated.kind, key);
+		fobj_free(fed_map_del(&t->objs, key));
+		fed_queue_forget(t->q, key);
 	}
 	fed_prop_plan_release(&p);
 	sync_in_release(&si);
+	return qr;
 }

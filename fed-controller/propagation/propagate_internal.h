@@ -41,6 +41,8 @@ void propagate_writes_cancel(struct fobj *o);
  * and p->message), only when it changed and one write at a time. */
 void propagate_write_status(struct fobj *o, const cJSON *fed, const struct fed_prop_plan *p,
                             size_t n);
+/* o's fed_status_writer write function: PATCH of the status subresource. */
+int propagate_status_write(void *ud, const char *body, struct fed_error *err);
 bool propagate_has_finalizer(const cJSON *fed);
 /* Add (or remove) our finalizer, guarded by resourceVersion. */
 void propagate_set_finalizer(struct fobj *o, const cJSON *fed, bool add);

@@ -16,19 +16,33 @@
 static void status_done(struct fed_kube_response *resp, void *ud)
 {
 	struct fobj *o = ud;
+	struct fed_error err = FED_ERROR_INIT;
+	bool ok = !resp->err.code || resp->err.code == FED_ENOTFOUND;
 
 	o->status_call = NULL;
-	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
+	if (!ok)
 		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
 		             resp->err.msg);
-		free(o->status_hash);
-		o->status_hash = NULL;
-		o->status_dirty = true;
-	}
-	if (o->status_dirty) { /* what changed meanwhile goes out now */
-		o->status_dirty = false;
+	/* a newer status waiting behind this one goes out now */
+	if (fed_status_writer_done(&o->status, ok, &err))
+		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
+		             err.msg);
+	if (!ok) /* build it again from what holds then */
 		ftype_enqueue(o->t, o->key);
-	}
+}
+
+int propagate_status_write(void *ud, const char *body, struct fed_error *err)
+{
+	struct fobj *o = ud;
+	const char *slash = strchr(o->key, '/');
+	char ns[256];
+	struct fed_kube_ref ref = {&o->t->fed_res, slash ? ns : NULL, slash ? slash + 1 : o->key,
+	                           "status"};
+	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
+
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - o->key) : 0, o->key);
+	return fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done, o,
+	                      &o->status_call, err);
 }
 
 static void add_sum(cJSON *agg, const char *field, const cJSON *st)
@@ -49,9 +63,6 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const struct fed_p
 {
 	static const char *const sums[] = {"replicas", "readyReplicas", "availableReplicas",
 	                                   "updatedReplicas"};
-	struct fed_kube_ref ref = {&o->t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed),
-	                           "status"};
-	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
 	cJSON *st = cJSON_CreateObject(), *clusters, *agg, *cond, *patch = NULL, *conds;
 	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "generation");
@@ -115,13 +126,8 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const struct fed_p
 		cJSON_AddStringToObject(cond, "message", message);
 	cJSON_AddItemToArray(conds, cond);
 	/* compare without times: a probe of nothing new writes nothing */
-	if (fed_json_hash(st, hash) || (o->status_hash && !strcmp(o->status_hash, hash)))
+	if (fed_json_hash(st, hash) || !fed_status_writer_wants(&o->status, hash))
 		goto out;
-	if (o->status_call) {
-		/* one status write at a time, or an older one could land last */
-		o->status_dirty = true;
-		goto out;
-	}
 	{
 		cJSON *cur = cJSON_Duplicate(cJSON_GetObjectItem(fed, "status"), 1);
 		char h2[65] = "";
@@ -141,12 +147,15 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const struct fed_p
 		}
 		/* first write since start: the object may already say this (later,
 		 * the informer's copy may be older than our last write) */
-		if (!o->status_hash && cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
-			controller_set_str(&o->status_hash, hash);
+		if (!o->status_seen && cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
+			o->status_seen = true;
+			if (fed_status_writer_assume(&o->status, hash))
+				xoom();
 			cJSON_Delete(cur);
 			free((char *)prev_t);
 			goto out;
 		}
+		o->status_seen = true;
 		cJSON_Delete(cur);
 	}
 	gmtime_r(&t, &tm);
@@ -158,13 +167,9 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const struct fed_p
 	cJSON_AddItemToObject(patch, "status", st);
 	st = NULL;
 	body = cJSON_PrintUnformatted(patch);
-	if (!body || fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
-	                            o, &o->status_call, &err)) {
+	if (!body || fed_status_writer_submit(&o->status, hash, body, &err))
 		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
-		             err.msg);
-		goto out;
-	}
-	controller_set_str(&o->status_hash, hash);
+		             body ? err.msg : "out of memory");
 out:
 	free(body);
 	cJSON_Delete(patch);

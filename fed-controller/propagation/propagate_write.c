@@ -10,9 +10,6 @@
 #include "fed/log.h"
 #include "propagate_internal.h"
 
-#define BACKOFF_MIN 1.0
-#define BACKOFF_MAX 60.0
-
 struct write_ctx {
 	struct fobj *o;
 	struct write_ctx *prev, *next; /* o's writes in flight (o->writes) */
@@ -85,10 +82,13 @@ static void write_ctx_free(struct write_ctx *w)
 
 static void round_done(struct fobj *o)
 {
+	bool ok = !o->failed;
+
 	if (--o->inflight > 0)
 		return;
+	o->failed = false;
+	fed_queue_done(o->t->q, o->key, ok);
 	/* report, and catch up with whatever happened meanwhile */
-	o->dirty = false;
 	ftype_enqueue(o->t, o->key);
 }
 
@@ -132,13 +132,8 @@ static void failed(struct fobj *o, const char *cluster, struct crec *r, const ch
 		                                             : "Update");
 		fed_event(o, fed, true, reason, "cluster %s: %s", cluster, e->msg);
 	}
-	/* recoverable: try again with backoff, not in a hot loop */
-	o->backoff = o->backoff ? o->backoff * 2 : BACKOFF_MIN;
-	if (o->backoff > BACKOFF_MAX)
-		o->backoff = BACKOFF_MAX;
-	ev_timer_stop(o->t->ctl->loop, &o->retry);
-	ev_timer_set(&o->retry, o->backoff, 0.);
-	ev_timer_start(o->t->ctl->loop, &o->retry);
+	/* recoverable: the queue tries again with backoff, not in a hot loop */
+	o->failed = true;
 }
 
 static void apply_done(struct fed_kube_response *resp, void *ud)
@@ -156,7 +151,6 @@ static void apply_done(struct fed_kube_response *resp, void *ud)
 		memcpy(r->hash, w->hash, sizeof(r->hash));
 		propagate_crec_set(r, "", NULL);
 		r->written_at = ev_now(o->t->ctl->loop);
-		o->backoff = 0;
 		FED_LOG_DEBUG(w->cluster, "%s %s %s (%s)", w->is_create ? "created" : "updated",
 		              o->t->cfg.target.kind, o->key, v);
 	} else if (r) {
@@ -317,6 +311,7 @@ void propagate_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
 	r->deleting = true;
 	propagate_crec_set(r, "WaitingForRemoval", NULL);
 	o->inflight++;
+	o->round = true;
 	write_track(w, c);
 	if (orphan) {
 		ret = fed_kube_patch(c, &ref, FED_PATCH_MERGE,
@@ -361,6 +356,7 @@ void propagate_write(struct fobj *o, const cJSON *fed, const struct fed_prop_clu
 		return;
 	}
 	o->inflight++;
+	o->round = true;
 	if (pc->action != FED_PROP_GET) {
 		dispatch(w, c, pc->action);
 		return;

@@ -20,18 +20,9 @@ static void enqueue_all(struct controller *ctl);
 
 /* ---- queue ------------------------------------------------------------- */
 
-static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static enum fed_queue_result sync_cb(void *ud, const char *key)
 {
-	struct ftype *t = w->data;
-	struct fed_map_iter it;
-	struct fed_map_entry *e;
-	struct fed_map batch = t->queue;
-
-	/* take the batch: syncs may enqueue again */
-	fed_map_init(&t->queue);
-	for (e = fed_map_first(&batch, &it); e; e = fed_map_next(&batch, &it))
-		fobj_sync(t, e->key);
-	fed_map_release(&batch, NULL);
+	return fobj_sync(ud, key);
 }
 
 void ftype_enqueue(struct ftype *t, const char *key)
@@ -41,12 +32,8 @@ void ftype_enqueue(struct ftype *t, const char *key)
 	hooks_publish(t->ctl, &msg); /* its RSP plans from the same inputs */
 	if (!key)
 		return;
-	if (fed_map_put(&t->queue, key, (void *)1, NULL))
+	if (fed_queue_add(t->q, key))
 		xoom(); /* a lost key would never be synced */
-	if (!ev_is_active(&t->kick)) {
-		ev_timer_set(&t->kick, 0., 0.);
-		ev_timer_start(t->ctl->loop, &t->kick);
-	}
 }
 
 void ftype_enqueue_all(struct ftype *t)
@@ -168,12 +155,11 @@ static void namespace_arrived(struct controller *ctl, const char *ns)
 		if (t->is_namespaces || !t->cfg.target.namespaced)
 			continue;
 		for (oe = fed_map_first(&t->objs, &oit); oe; oe = fed_map_next(&t->objs, &oit)) {
-			struct fobj *o = oe->value;
-			if (strncmp(oe->key, ns, n) || oe->key[n] != '/' || !o->backoff)
+			if (strncmp(oe->key, ns, n) || oe->key[n] != '/' ||
+			    fed_queue_backoff(t->q, oe->key) <= 0)
 				continue;
-			ev_timer_stop(ctl->loop, &o->retry);
-			o->backoff = 0;
-			ftype_enqueue(t, oe->key);
+			if (fed_queue_reset(t->q, oe->key))
+				xoom();
 		}
 	}
 }
@@ -476,7 +462,6 @@ static void ftype_free(struct ftype *t)
 
 	if (!t)
 		return;
-	ev_timer_stop(t->ctl->loop, &t->kick);
 	fed_kube_call_cancel(t->crd_call);
 	cJSON_Delete(t->crd);
 	fed_informer_free(t->fed_inf);
@@ -486,7 +471,7 @@ static void ftype_free(struct ftype *t)
 	for (e = fed_map_first(&t->objs, &it); e; e = fed_map_next(&t->objs, &it))
 		fobj_free(e->value);
 	fed_map_release(&t->objs, NULL);
-	fed_map_release(&t->queue, NULL);
+	fed_queue_free(t->q);
 	fed_type_config_release(&t->cfg);
 	free(t->target_api_version);
 	free(t->fed_api_version);
@@ -506,10 +491,8 @@ static int ftype_new(struct controller *ctl, const cJSON *ftc, struct ftype **ou
 	t->ctl = ctl;
 	fed_map_init(&t->minf);
 	fed_map_init(&t->objs);
-	fed_map_init(&t->queue);
-	ev_timer_init(&t->kick, kick_cb, 0., 0.);
-	t->kick.data = t;
-	if ((ret = fed_type_config_parse(ftc, &t->cfg, err)))
+	if ((ret = fed_queue_new(&t->q, ctl->loop, NULL, sync_cb, t, err)) ||
+	    (ret = fed_type_config_parse(ftc, &t->cfg, err)))
 		goto out;
 	t->target_api_version = fed_api_resource_api_version(&t->cfg.target);
 	t->fed_api_version = fed_api_resource_api_version(&t->cfg.federated);
