@@ -98,6 +98,15 @@ const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, boo
 const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key,
                                 bool *synced);
 
+/* Every object of every type. */
+void types_enqueue_all(struct controller *ctl);
+
+/* member_informers.c */
+void minf_free(struct minf *mi);
+/* Watch every Ready member, stop watching the others. */
+void ftype_sync_members(struct ftype *t);
+/* The hooks subscriber for member events (ud: ctl->prop). */
+void types_on_member(struct controller *ctl, const struct hooks_msg *m, void *ud);
 /* The pair of informers of mi's type in namespace ns (NULL: all), with
  * the member handlers; not started. */
 int minf_informers(struct minf *mi, const char *ns, struct fed_informer **inf,

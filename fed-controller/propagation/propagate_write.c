@@ -228,11 +228,11 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 
 	if (!c) {
 		propagate_crec_set(r, "ClusterNotReady", "the cluster stopped being ready");
-		goto done;
+		goto out;
 	}
 	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
 		failed(o, w->cluster, r, "RetrievalFailed", &resp->err);
-		goto done;
+		goto out;
 	}
 	propagate_plan_type(o->t, &type);
 	memcpy(pc.hash, w->hash, sizeof(pc.hash));
@@ -242,10 +242,10 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	if (pc.park)
 		park(o, r, pc.hash);
 	if (pc.action == FED_PROP_NONE)
-		goto done;
+		goto out;
 	dispatch(w, c, pc.action);
 	return;
-done:
+out:
 	write_ctx_free(w);
 	round_done(o);
 }
