@@ -35,22 +35,14 @@ static void crec_free(struct crec *r)
 	free(r);
 }
 
-static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct fobj *o = w->data;
-
-	ftype_enqueue(o->t, o->key);
-}
-
 void fobj_free(struct fobj *o)
 {
 	if (!o)
 		return;
-	ev_timer_stop(o->t->ctl->loop, &o->retry);
 	fed_kube_call_cancel(o->status_call);
+	fed_status_writer_release(&o->status);
 	propagate_writes_cancel(o);
 	fed_map_release(&o->recs, (void (*)(void *))crec_free);
-	free(o->status_hash);
 	free(o->key);
 	free(o);
 }
@@ -67,8 +59,7 @@ static struct fobj *fobj_get(struct ftype *t, const char *key)
 	}
 	o->t = t;
 	fed_map_init(&o->recs);
-	ev_timer_init(&o->retry, retry_cb, 0., 0.);
-	o->retry.data = o;
+	fed_status_writer_init(&o->status, propagate_status_write, o);
 	if (fed_map_put(&t->objs, key, o, NULL)) {
 		fobj_free(o);
 		return NULL;
@@ -119,56 +110,6 @@ const char *propagate_annotation(const cJSON *obj, const char *key)
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "annotations"), key));
 }
 
-/* ---- placement --------------------------------------------------------- */
-
-/* Which members the object goes to; for namespaced types only where its
- * FederatedNamespace goes (kubefed's gating). */
-static int placed(struct fobj *o, const cJSON *fed, const char **names, size_t n, bool *sel,
-                  const char **why, struct fed_error *err)
-{
-	struct fed_member_info *mi = calloc(n ? n : 1, sizeof(*mi));
-	bool *nsel = NULL;
-	const cJSON *fns;
-	struct ftype *nst;
-	const char *ns = fed_obj_namespace(fed);
-	size_t i;
-	int ret = 0;
-
-	*why = NULL;
-	if (!mi)
-		return fed_error_set(err, FED_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++)
-		mi[i] = (struct fed_member_info){names[i], member_labels(o->t->ctl, names[i])};
-	if ((ret = fed_placement_select(
-	         cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"), "placement"), mi, n, sel,
-	         err)))
-		goto out;
-	if (!o->t->cfg.target.namespaced || o->t->is_namespaces)
-		goto out;
-	nst = types_namespaces(o->t->ctl);
-	fns = nst && ns ? fed_informer_get(nst->fed_inf, ns, ns) : NULL;
-	if (!fns) {
-		*why = "NamespaceNotFederated";
-		memset(sel, 0, n * sizeof(*sel));
-		goto out;
-	}
-	if (!(nsel = calloc(n ? n : 1, sizeof(*nsel)))) {
-		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (fed_placement_select(cJSON_GetObjectItem(cJSON_GetObjectItem(fns, "spec"), "placement"),
-	                         mi, n, nsel, err)) {
-		fed_error_clear(err);
-		memset(nsel, 0, n * sizeof(*nsel));
-	}
-	for (i = 0; i < n; i++)
-		sel[i] = sel[i] && nsel[i];
-out:
-	free(nsel);
-	free(mi);
-	return ret;
-}
-
 /* ---- the sync ---------------------------------------------------------- */
 
 static void stray_done(struct fed_kube_response *resp, void *ud)
@@ -178,211 +119,228 @@ static void stray_done(struct fed_kube_response *resp, void *ud)
 		             resp->err.msg);
 }
 
-/* The federated object is gone but copies we wrote were not taken off
- * (it was deleted before our finalizer landed, or the finalizer was
- * removed by hand): remove them by name (we hold no other handle). */
-static void remove_leftover_copies(struct fobj *o)
+/* The federated object is gone but a copy we wrote was not taken off (it
+ * was deleted before our finalizer landed, or the finalizer was removed
+ * by hand): remove it by name (we hold no other handle). */
+static void delete_by_name(struct fobj *o, const char *cluster, struct fed_kube_client *c)
 {
+	struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_kube_ref ref = {&o->t->target_res, NULL, o->key, NULL};
+	const char *slash = strchr(o->key, '/');
+	char *ns = NULL;
+
+	if (slash && (ns = strndup(o->key, (size_t)(slash - o->key)))) {
+		ref.name = slash + 1;
+		if (o->t->cfg.target.namespaced)
+			ref.namespace = ns;
+	}
+	FED_LOG_INFO(cluster, "%s %s is gone without our finalizer's help: removing our copy",
+	             o->t->cfg.federated.kind, o->key);
+	if (fed_kube_delete(c, &ref, &d, stray_done, NULL, NULL, &err))
+		FED_LOG_WARN(cluster, "removing a copy of a deleted object: %s", err.msg);
+	free(ns);
+}
+
+void propagate_plan_type(const struct ftype *t, struct fed_prop_type *out)
+{
+	*out = (struct fed_prop_type){&t->tt, t->is_namespaces, t->ctl->o.fed_namespace,
+	                              t->ctl->o.adopt};
+}
+
+/* The plan's inputs, and the arrays they point into. */
+struct sync_in {
+	struct fed_prop_in in;
+	struct fed_prop_member *members;
+	struct fed_prop_record *recs;
+	size_t n_members; /* members[0..n_members) are members, the rest LEFT */
+};
+
+static void sync_in_release(struct sync_in *si)
+{
+	free(si->members);
+	free(si->recs);
+}
+
+static enum fed_prop_member_state plan_state(const struct member *m, bool synced)
+{
+	if (member_client(m))
+		return synced ? FED_PROP_READY : FED_PROP_LISTING;
+	return member_connecting(m) ? FED_PROP_CONNECTING : FED_PROP_NOT_READY;
+}
+
+static void fill_member(struct ftype *t, struct fobj *o, const char *key, const char *name,
+                        struct sync_in *si)
+{
+	struct fed_prop_member *pm = &si->members[si->in.n];
+	struct fed_prop_record *pr = &si->recs[si->in.n];
+	const struct member *m = members_get(t->ctl, name);
+	struct crec *r = o ? fed_map_get(&o->recs, name) : NULL;
+	bool synced = false;
+
+	pm->name = name;
+	pm->state = FED_PROP_LEFT;
+	if (m) {
+		pm->labels = member_labels(t->ctl, name);
+		pm->managed = minf_get(t, name, key, &synced);
+		pm->unmanaged = minf_get_unmanaged(t, name, key, &pm->unmanaged_listed);
+		pm->state = plan_state(m, synced);
+	}
+	if (r) {
+		*pr = (struct fed_prop_record){r->version,    r->hash,       r->status,
+		                               r->deleting,   r->written_at, r->parked_at,
+		                               r->parked_hash};
+		pm->rec = pr;
+	}
+	si->in.n++;
+}
+
+/* Everything the plan needs: members (then clusters that left but still
+ * have a record), their informers' copies and our records. */
+static int gather(struct ftype *t, struct fobj *o, const char *key, const cJSON *fed,
+                  struct sync_in *si)
+{
+	const struct fed_map *all = members_all(t->ctl);
+	struct ftype *nst = types_namespaces(t->ctl);
+	const char *ns = fed ? fed_obj_namespace(fed) : NULL;
+	size_t cap = fed_map_count(all) + (o ? fed_map_count(&o->recs) : 0);
 	struct fed_map_iter it;
 	struct fed_map_entry *e;
-	const char *slash = strchr(o->key, '/');
 
-	for (e = fed_map_first(&o->recs, &it); e; e = fed_map_next(&o->recs, &it)) {
-		struct crec *r = e->value;
-		struct member *m = members_get(o->t->ctl, e->key);
-		struct fed_kube_client *c = m ? member_client(m) : NULL;
-		struct fed_kube_delete_opts d = FED_KUBE_DELETE_OPTS_INIT;
-		struct fed_error err = FED_ERROR_INIT;
-		struct fed_kube_ref ref = {&o->t->target_res, NULL, o->key, NULL};
-		const char *cluster = e->key;
-		char *ns = NULL;
+	si->members = calloc(cap ? cap : 1, sizeof(*si->members));
+	si->recs = calloc(cap ? cap : 1, sizeof(*si->recs));
+	if (!si->members || !si->recs)
+		return FED_ENOMEM;
+	si->in.fed = fed;
+	propagate_plan_type(t, &si->in.type);
+	si->in.fed_namespace_obj = nst && ns ? fed_informer_get(nst->fed_inf, ns, ns) : NULL;
+	si->in.now = ev_now(t->ctl->loop);
+	/* after a failed write, members are touched again when the backoff
+	 * ends; status is still kept current */
+	si->in.writes_held = fed_queue_backoff(t->q, key) > 0;
+	si->in.members = si->members;
+	for (e = fed_map_first(all, &it); e && si->in.n < cap; e = fed_map_next(all, &it))
+		fill_member(t, o, key, e->key, si);
+	si->n_members = si->in.n;
+	for (e = o ? fed_map_first(&o->recs, &it) : NULL; e && si->in.n < cap;
+	     e = fed_map_next(&o->recs, &it))
+		if (!members_get(t->ctl, e->key))
+			fill_member(t, o, key, e->key, si);
+	return 0;
+}
 
-		if (!r->version || !c)
-			continue;
-		if (slash && (ns = strndup(o->key, (size_t)(slash - o->key)))) {
-			ref.name = slash + 1;
-			if (o->t->cfg.target.namespaced)
-				ref.namespace = ns;
-		}
-		FED_LOG_INFO(cluster,
-		             "%s %s is gone without our finalizer's help: removing our copy",
-		             o->t->cfg.federated.kind, o->key);
-		if (fed_kube_delete(c, &ref, &d, stray_done, NULL, NULL, &err))
-			FED_LOG_WARN(cluster, "removing a copy of a deleted object: %s", err.msg);
-		free(ns);
+/* Do what the plan says for one cluster. */
+static void carry_out(struct fobj *o, const cJSON *fed, const struct fed_prop_member *m,
+                      const struct fed_prop_cluster *pc, bool gone)
+{
+	struct member *mb = members_get(o->t->ctl, pc->name);
+	struct fed_kube_client *c = mb ? member_client(mb) : NULL;
+	struct crec *r = NULL;
+
+	if (pc->record || pc->event_seen)
+		r = propagate_crec_get(o, pc->name);
+	if (pc->record)
+		propagate_crec_set(r, fed_prop_reason_name(pc->reason), pc->message);
+	if (pc->event_seen)
+		r->written_at = 0;
+	switch (pc->action) {
+	case FED_PROP_CREATE:
+	case FED_PROP_UPDATE:
+	case FED_PROP_ADOPT:
+	case FED_PROP_GET:
+		propagate_write(o, fed, pc, c, m->managed);
+		break;
+	case FED_PROP_DELETE:
+	case FED_PROP_ORPHAN:
+		if (gone)
+			delete_by_name(o, pc->name, c);
+		else
+			propagate_write_off(o, fed, pc->name, c, m->managed,
+			                    pc->action == FED_PROP_ORPHAN);
+		break;
+	case FED_PROP_FORGET:
+		crec_free(fed_map_del(&o->recs, pc->name));
+		break;
+	default: /* NONE (perhaps a park), WAIT (armed once for all) */
+		if (pc->park)
+			propagate_write(o, fed, pc, c, m->managed);
+		break;
 	}
 }
 
-void fobj_sync(struct ftype *t, const char *key)
+/* After the writes: the retry for a WAIT, our finalizer, the status. */
+static void conclude(struct fobj *o, const cJSON *fed, const struct sync_in *si,
+                     const struct fed_prop_plan *p)
 {
-	struct controller *ctl = t->ctl;
-	const cJSON *fed = propagate_fed_get(t, key);
-	struct fobj *o;
-	struct fed_error err = FED_ERROR_INIT;
-	struct fed_map_iter it;
-	struct fed_map_entry *e;
-	const char **names = NULL, *why = NULL;
-	char msg[FED_ERROR_MSG_MAX];
-	bool *sel = NULL, deleting, orphan, remaining = false, synced, hold, listing = false;
-	size_t n = 0, i;
-
-	if (!fed) { /* gone from the host: our finalizer saw to the members */
-		o = fed_map_get(&t->objs, key);
-		FED_LOG_DEBUG(NULL, "%s %s: gone from the host%s", t->cfg.federated.kind, key,
-		              o && o->inflight ? " (writes in flight)" : "");
-		/* Records of copies not taken off mean the object went without
-		 * our finalizer's help (deleted before it landed, or someone
-		 * removed it): remove those copies, never leave them behind. */
-		if (o) {
-			if (o->inflight)
-				return; /* round_done syncs us again */
-			remove_leftover_copies(o);
-		}
-		fobj_free(fed_map_del(&t->objs, key));
-		return;
-	}
-	/* before the Federation config is read, no member is known, and every
-	 * cluster would look like one that left */
-	if (!members_known(ctl) || !fed_informer_synced(t->fed_inf))
-		return;
-	/* a namespaced object is gated by its FederatedNamespace: decide only
-	 * once every FTC is known and that type has listed, or a restart would
-	 * take namespaces for unfederated and delete member copies */
-	if (t->cfg.target.namespaced && !t->is_namespaces) {
-		struct ftype *nst = types_namespaces(ctl);
-		if (!fed_informer_synced(ctl->prop->ftcs) ||
-		    (nst && !fed_informer_synced(nst->fed_inf)))
-			return;
-	}
-	if (!(o = fobj_get(t, key)))
-		return;
-	if (o->inflight) {
-		o->dirty = true;
-		return;
-	}
-	if (!o->loaded)
-		load_recs(o, fed);
-	/* after a failed write, members are touched again when the backoff
-	 * ends; status is still kept current */
-	hold = ev_is_active(&o->retry) && o->backoff > 0;
-	msg[0] = '\0';
-	deleting = fed_obj_str(fed, "metadata.deletionTimestamp") != NULL;
-	orphan = deleting && propagate_annotation(fed, FED_ORPHAN_ANNOTATION) &&
-	         !strcmp(propagate_annotation(fed, FED_ORPHAN_ANNOTATION), "true");
-	if (deleting && !propagate_has_finalizer(fed))
-		return; /* someone else's finalizer holds it; nothing of ours to do */
-	/* The finalizer and the first writes to members go out together:
-	 * waiting for the finalizer's round trip first would double the
-	 * latency of every new object. */
-	if (!deleting && !propagate_has_finalizer(fed))
-		propagate_set_finalizer(o, fed, true);
-	n = fed_map_count(members_all(ctl));
-	names = calloc(n ? n : 1, sizeof(*names));
-	sel = calloc(n ? n : 1, sizeof(*sel));
-	if (!names || !sel)
-		goto out;
-	i = 0;
-	for (e = fed_map_first(members_all(ctl), &it); e && i < n;
-	     e = fed_map_next(members_all(ctl), &it))
-		names[i++] = e->key;
-	n = i;
-	if (deleting) {
-		why = orphan ? NULL : "WaitingForRemoval";
-	} else if (t->cfg.target.namespaced && !t->is_namespaces &&
-	           fed_namespace_reserved(fed_obj_namespace(fed), ctl->o.fed_namespace)) {
-		why = "NamespaceNotFederated";
-		snprintf(msg, sizeof(msg), "namespace %s is never propagated",
-		         fed_obj_namespace(fed));
-	} else if (t->is_namespaces &&
-	           fed_namespace_reserved(fed_obj_name(fed), ctl->o.fed_namespace)) {
-		why = "NamespaceNotFederated";
-		snprintf(msg, sizeof(msg), "namespace %s is never propagated", fed_obj_name(fed));
-	} else if (t->is_namespaces &&
-	           strcmp(fed_obj_name(fed),
-	                  fed_obj_namespace(fed) ? fed_obj_namespace(fed) : "")) {
-		why = "InvalidName";
-		snprintf(msg, sizeof(msg),
-		         "a FederatedNamespace must be named after its namespace: %s/%s should be "
-		         "%s/%s",
-		         fed_obj_namespace(fed), fed_obj_name(fed), fed_obj_namespace(fed),
-		         fed_obj_namespace(fed));
-	} else if (fed_overrides_validate(
-	               cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"), "overrides"), &err)) {
-		why = "ApplyOverridesFailed";
-		snprintf(msg, sizeof(msg), "%s", err.msg);
-	} else if (placed(o, fed, names, n, sel, &why, &err)) {
-		why = "ComputePlacementFailed";
-		snprintf(msg, sizeof(msg), "%s", err.msg);
-	}
-	if (why && strcmp(why, "WaitingForRemoval") && strcmp(why, "NamespaceNotFederated"))
-		memset(sel, 0, n * sizeof(*sel)); /* a broken object changes nothing in members */
-	for (i = 0; i < n; i++) {
-		struct member *m = members_get(ctl, names[i]);
-		struct fed_kube_client *c = member_client(m);
-		const cJSON *existing = minf_get(t, names[i], key, &synced);
-		struct crec *r = fed_map_get(&o->recs, names[i]);
-
-		if (why && strcmp(why, "WaitingForRemoval") &&
-		    strcmp(why, "NamespaceNotFederated") && !deleting)
-			continue; /* invalid spec: leave members as they are */
-		if ((c && !synced) || (m && member_connecting(m)))
-			listing = true; /* not known yet: no verdict, no status */
-		if (sel[i] && !deleting) {
-			if (!c || !synced) {
-				if ((r = propagate_crec_get(o, names[i])))
-					propagate_crec_set(r, "ClusterNotReady",
-					                   "the cluster is not ready");
-				continue;
-			}
-			if (!hold)
-				propagate_ensure(o, fed, names[i], c, existing);
-			continue;
-		}
-		/* not placed here (or being deleted): remove our copy */
-		if (c && synced) {
-			if (existing) {
-				remaining = true;
-				if ((!r || !r->deleting) && !hold)
-					propagate_write_off(o, fed, names[i], c, existing, orphan);
-			} else if (r && r->written_at &&
-			           ev_now(ctl->loop) - r->written_at < AWAIT_EVENT) {
-				/* we just created it and its watch event is on its
-				 * way: not gone yet, wait for it */
-				remaining = true;
-				if (!ev_is_active(&o->retry)) {
-					ev_timer_set(&o->retry, AWAIT_EVENT, 0.);
-					ev_timer_start(ctl->loop, &o->retry);
-				}
-			} else if (r) {
-				crec_free(fed_map_del(&o->recs, names[i]));
-			}
-		} else if (r && r->version && !orphan) {
-			/* unreachable and it holds our copy: removal waits for it */
-			remaining = true;
-			propagate_crec_set(r, "ClusterNotReady",
-			                   "waiting for the cluster to remove its copy");
-		} else if (r) {
-			/* holds no copy: never blocks anything */
-			crec_free(fed_map_del(&o->recs, names[i]));
-		}
-	}
-	/* records of clusters that left the federation */
-	for (e = fed_map_first(&o->recs, &it); e; e = fed_map_next(&o->recs, &it))
-		if (!members_get(ctl, e->key))
-			crec_free(fed_map_del(&o->recs, e->key));
-	if (deleting) {
-		if (!remaining && !o->inflight) {
-			FED_LOG_INFO(NULL, "%s %s deleted%s", t->cfg.federated.kind, key,
-			             orphan ? " (member copies orphaned)" : " from every member");
-			propagate_set_finalizer(o, fed, false);
-		}
-		goto out;
+	if (p->retry_in > 0 && fed_queue_add_after(o->t->q, o->key, p->retry_in))
+		xoom(); /* the look again would be lost */
+	if (p->finalizer == FED_PROP_FIN_REMOVE && !o->inflight) {
+		FED_LOG_INFO(NULL, "%s %s deleted%s", o->t->cfg.federated.kind, o->key,
+		             p->orphan ? " (member copies orphaned)" : " from every member");
+		propagate_set_finalizer(o, fed, false);
 	}
 	/* a Ready member still listing would show as ClusterNotReady for a
-	 * moment: report once it has listed (its sync enqueues us again) */
-	if (!o->inflight && !listing)
-		propagate_write_status(o, fed, names, n, sel, why, msg[0] ? msg : NULL);
+	 * moment: the plan says no status then (its sync enqueues us again) */
+	if (p->write_status && !o->inflight)
+		propagate_write_status(o, fed, p, si->n_members);
+}
+
+/* Whether the informers the plan reads have listed: before the Federation
+ * config is read, no member is known and every cluster would look like
+ * one that left; a namespaced object is gated by its FederatedNamespace,
+ * so decide only once every FTC is known and that type has listed, or a
+ * restart would take namespaces for unfederated and delete member copies. */
+static bool inputs_listed(struct ftype *t)
+{
+	struct ftype *nst = types_namespaces(t->ctl);
+
+	if (!members_known(t->ctl) || !fed_informer_synced(t->fed_inf))
+		return false;
+	if (!t->cfg.target.namespaced || t->is_namespaces)
+		return true;
+	return fed_informer_synced(t->ctl->prop->ftcs) &&
+	       (!nst || fed_informer_synced(nst->fed_inf));
+}
+
+/* PENDING while writes of this round are in flight (round_done ends it),
+ * KEEP while the backoff holds writes or the inputs have not listed. */
+enum fed_queue_result fobj_sync(struct ftype *t, const char *key)
+{
+	const cJSON *fed = propagate_fed_get(t, key);
+	struct fobj *o = fed_map_get(&t->objs, key);
+	enum fed_queue_result qr = FED_QUEUE_KEEP;
+	struct sync_in si = {0};
+	struct fed_prop_plan p = {0};
+	struct fed_error err = FED_ERROR_INIT;
+	size_t i;
+
+	if (!fed && !o) /* gone, and nothing of ours was left */
+		goto out;
+	if (fed && (!inputs_listed(t) || !(o = fobj_get(t, key))))
+		goto out;
+	if (fed && !o->loaded)
+		load_recs(o, fed);
+	o->round = false;
+	if (gather(t, o, key, fed, &si) || fed_prop_plan(&si.in, &p, &err)) {
+		FED_LOG_ERR(NULL, "%s %s: planning: %s", t->cfg.federated.kind, key,
+		            err.code ? err.msg : "out of memory");
+		qr = FED_QUEUE_RETRY;
+		goto out;
+	}
+	if (p.finalizer == FED_PROP_FIN_ADD)
+		propagate_set_finalizer(o, fed, true);
+	for (i = 0; i < p.n; i++)
+		carry_out(o, fed, &si.members[i], &p.clusters[i], p.gone);
+	if (!p.gone)
+		conclude(o, fed, &si, &p);
+	qr = o->round ? FED_QUEUE_PENDING : si.in.writes_held ? FED_QUEUE_KEEP : FED_QUEUE_DONE;
 out:
-	free(names);
-	free(sel);
+	if (!fed) { /* its deletes (if any) are on their way: forget it */
+		FED_LOG_DEBUG(NULL, "%s %s: gone from the host", t->cfg.federated.kind, key);
+		fobj_free(fed_map_del(&t->objs, key));
+		fed_queue_forget(t->q, key);
+	}
+	fed_prop_plan_release(&p);
+	sync_in_release(&si);
+	return qr;
 }

@@ -8,6 +8,7 @@
 #include "../members/members.h"
 #include "fed/federated_type.h"
 #include "fed/propagation.h"
+#include "fed/workqueue.h"
 
 #define FED_SYNC_FINALIZER          "kubefed.io/sync-controller"
 #define FED_ORPHAN_ANNOTATION       "kubefed.io/orphan"
@@ -29,8 +30,7 @@ struct ftype {
 	struct fed_informer *fed_inf; /* Federated<Kind> on the host */
 	struct fed_map minf;          /* member name -> struct minf * */
 	struct fed_map objs;          /* key -> struct fobj * (state kept between syncs) */
-	struct fed_map queue;         /* key -> (void *)1: to sync */
-	ev_timer kick;                /* drains the queue on the next loop iteration */
+	struct fed_queue *q;          /* keys to sync (fobj_sync), with per-key backoff */
 	bool is_namespaces;           /* the FederatedNamespace type: gates the others */
 	/* core Secrets: members are watched per namespace holding one of
 	 * its federated objects, after binding fed-member-secrets there
@@ -74,16 +74,17 @@ struct crec {
 
 struct fobj {
 	struct ftype *t;
-	char *key;           /* "ns/name" or "name" */
-	int inflight;        /* writes to members not yet answered */
-	bool dirty;          /* changed while writes were in flight: sync again */
+	char *key; /* "ns/name" or "name" */
+	/* writes to members not yet answered: the queue's sync of key is
+	 * PENDING until they are */
+	int inflight;
+	bool failed;         /* a write of this round failed: retry with backoff */
+	bool round;          /* the sync running started a round of writes */
 	bool loaded;         /* crecs read from the object's status */
 	struct fed_map recs; /* cluster -> struct crec * */
-	char *status_hash;   /* of the status last written (times left out) */
+	struct fed_status_writer status;
 	struct fed_kube_call *status_call;
-	bool status_dirty; /* a newer status waits for the one in flight */
-	ev_timer retry;    /* backoff after a failed write */
-	double backoff;
+	bool status_seen;         /* the object's status compared once since start */
 	struct write_ctx *writes; /* member writes in flight */
 };
 
@@ -97,6 +98,15 @@ const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, boo
 const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key,
                                 bool *synced);
 
+/* Every object of every type. */
+void types_enqueue_all(struct controller *ctl);
+
+/* member_informers.c */
+void minf_free(struct minf *mi);
+/* Watch every Ready member, stop watching the others. */
+void ftype_sync_members(struct ftype *t);
+/* The hooks subscriber for member events (ud: ctl->prop). */
+void types_on_member(struct controller *ctl, const struct hooks_msg *m, void *ud);
 /* The pair of informers of mi's type in namespace ns (NULL: all), with
  * the member handlers; not started. */
 int minf_informers(struct minf *mi, const char *ns, struct fed_informer **inf,
@@ -111,7 +121,7 @@ void msec_free(struct minf *mi);                              /* the per-namespa
 struct fed_informer *msec_informer(struct minf *mi, const char *key, bool unmanaged);
 
 /* propagate.c */
-void fobj_sync(struct ftype *t, const char *key);
+enum fed_queue_result fobj_sync(struct ftype *t, const char *key);
 void fobj_free(struct fobj *o);
 
 /* propagate_write.c */

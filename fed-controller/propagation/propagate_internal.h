@@ -8,9 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fed/propagation_plan.h"
 #include "propagate.h"
-
-#define AWAIT_EVENT 10.0 /* seconds to wait for the watch event of our own write */
 
 /* propagate.c */
 /* The federated object from the host informer's store (keyed like our
@@ -19,14 +18,16 @@ const cJSON *propagate_fed_get(struct ftype *t, const char *key);
 /* o's record for cluster, created empty when missing. */
 struct crec *propagate_crec_get(struct fobj *o, const char *cluster);
 void propagate_crec_set(struct crec *r, const char *status, const char *message);
+/* The plan's view of t. */
+void propagate_plan_type(const struct ftype *t, struct fed_prop_type *out);
 /* An annotation's value, or NULL. */
 const char *propagate_annotation(const cJSON *obj, const char *key);
 
 /* propagate_write.c */
-/* Create or update the object in one Ready cluster (existing: the
- * member's managed copy, or NULL), unless it is as we left it. */
-void propagate_ensure(struct fobj *o, const cJSON *fed, const char *cluster,
-                      struct fed_kube_client *c, const cJSON *existing);
+/* Carry out pc's CREATE, UPDATE, ADOPT or GET (existing: the member's
+ * managed copy, or NULL), or its park. */
+void propagate_write(struct fobj *o, const cJSON *fed, const struct fed_prop_cluster *pc,
+                     struct fed_kube_client *c, const cJSON *existing);
 /* Take our copy out of a cluster: delete it, or with orphan only drop the
  * managed label. */
 void propagate_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
@@ -35,12 +36,13 @@ void propagate_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
 void propagate_writes_cancel(struct fobj *o);
 
 /* propagate_status.c */
-/* Write o's status (a record per cluster placed or holding our copy, the
- * aggregate, the Propagation condition: reason and message say why it is
- * not propagated, NULL when it is), only when it changed and one write at
- * a time. */
-void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const *names, size_t n,
-                            const bool *sel, const char *reason, const char *message);
+/* Write o's status (a record per cluster of p->clusters[0..n) placed or
+ * holding our copy, the aggregate, the Propagation condition from p->cond
+ * and p->message), only when it changed and one write at a time. */
+void propagate_write_status(struct fobj *o, const cJSON *fed, const struct fed_prop_plan *p,
+                            size_t n);
+/* o's fed_status_writer write function: PATCH of the status subresource. */
+int propagate_status_write(void *ud, const char *body, struct fed_error *err);
 bool propagate_has_finalizer(const cJSON *fed);
 /* Add (or remove) our finalizer, guarded by resourceVersion. */
 void propagate_set_finalizer(struct fobj *o, const cJSON *fed, bool add);

@@ -16,19 +16,33 @@
 static void status_done(struct fed_kube_response *resp, void *ud)
 {
 	struct fobj *o = ud;
+	struct fed_error err = FED_ERROR_INIT;
+	bool ok = !resp->err.code || resp->err.code == FED_ENOTFOUND;
 
 	o->status_call = NULL;
-	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
+	if (!ok)
 		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
 		             resp->err.msg);
-		free(o->status_hash);
-		o->status_hash = NULL;
-		o->status_dirty = true;
-	}
-	if (o->status_dirty) { /* what changed meanwhile goes out now */
-		o->status_dirty = false;
+	/* a newer status waiting behind this one goes out now */
+	if (fed_status_writer_done(&o->status, ok, &err))
+		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
+		             err.msg);
+	if (!ok) /* build it again from what holds then */
 		ftype_enqueue(o->t, o->key);
-	}
+}
+
+int propagate_status_write(void *ud, const char *body, struct fed_error *err)
+{
+	struct fobj *o = ud;
+	const char *slash = strchr(o->key, '/');
+	char ns[256];
+	struct fed_kube_ref ref = {&o->t->fed_res, slash ? ns : NULL, slash ? slash + 1 : o->key,
+	                           "status"};
+	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
+
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - o->key) : 0, o->key);
+	return fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done, o,
+	                      &o->status_call, err);
 }
 
 static void add_sum(cJSON *agg, const char *field, const cJSON *st)
@@ -44,19 +58,21 @@ static void add_sum(cJSON *agg, const char *field, const cJSON *st)
 		cJSON_AddNumberToObject(agg, field, v->valuedouble);
 }
 
-void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const *names, size_t n,
-                            const bool *sel, const char *reason, const char *message)
+void propagate_write_status(struct fobj *o, const cJSON *fed, const struct fed_prop_plan *p,
+                            size_t n)
 {
 	static const char *const sums[] = {"replicas", "readyReplicas", "availableReplicas",
 	                                   "updatedReplicas"};
-	struct fed_kube_ref ref = {&o->t->fed_res, fed_obj_namespace(fed), fed_obj_name(fed),
-	                           "status"};
-	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
 	cJSON *st = cJSON_CreateObject(), *clusters, *agg, *cond, *patch = NULL, *conds;
 	const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "metadata"), "generation");
 	char hash[65], now[32], *body = NULL;
 	const char *prev_t = NULL;
+	/* CheckClusters comes from the records written below */
+	const char *reason = p->cond == FED_PROP_COND_OK || p->cond == FED_PROP_COND_CHECK_CLUSTERS
+	                         ? NULL
+	                         : fed_prop_cond_name(p->cond);
+	const char *message = p->message[0] ? p->message : NULL;
 	bool ok = !reason, synced, any_agg = false;
 	struct tm tm;
 	time_t t = time(NULL);
@@ -65,13 +81,14 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const 
 	clusters = cJSON_AddArrayToObject(st, "clusters");
 	agg = cJSON_CreateObject();
 	for (i = 0; i < n; i++) {
-		struct crec *r = fed_map_get(&o->recs, names[i]);
-		const cJSON *existing = minf_get(o->t, names[i], o->key, &synced);
+		const char *name = p->clusters[i].name;
+		struct crec *r = fed_map_get(&o->recs, name);
+		const cJSON *existing = minf_get(o->t, name, o->key, &synced);
 		cJSON *c;
-		if (!sel[i] && !(r && r->version))
+		if (!p->clusters[i].placed && !(r && r->version))
 			continue;
 		c = cJSON_CreateObject();
-		cJSON_AddStringToObject(c, "name", names[i]);
+		cJSON_AddStringToObject(c, "name", name);
 		cJSON_AddStringToObject(c, "status", r && r->status ? r->status : "");
 		if (r && r->message)
 			cJSON_AddStringToObject(c, "message", r->message);
@@ -109,13 +126,8 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const 
 		cJSON_AddStringToObject(cond, "message", message);
 	cJSON_AddItemToArray(conds, cond);
 	/* compare without times: a probe of nothing new writes nothing */
-	if (fed_json_hash(st, hash) || (o->status_hash && !strcmp(o->status_hash, hash)))
+	if (fed_json_hash(st, hash) || !fed_status_writer_wants(&o->status, hash))
 		goto out;
-	if (o->status_call) {
-		/* one status write at a time, or an older one could land last */
-		o->status_dirty = true;
-		goto out;
-	}
 	{
 		cJSON *cur = cJSON_Duplicate(cJSON_GetObjectItem(fed, "status"), 1);
 		char h2[65] = "";
@@ -135,12 +147,15 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const 
 		}
 		/* first write since start: the object may already say this (later,
 		 * the informer's copy may be older than our last write) */
-		if (!o->status_hash && cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
-			controller_set_str(&o->status_hash, hash);
+		if (!o->status_seen && cur && !fed_json_hash(cur, h2) && !strcmp(h2, hash)) {
+			o->status_seen = true;
+			if (fed_status_writer_assume(&o->status, hash))
+				xoom();
 			cJSON_Delete(cur);
 			free((char *)prev_t);
 			goto out;
 		}
+		o->status_seen = true;
 		cJSON_Delete(cur);
 	}
 	gmtime_r(&t, &tm);
@@ -152,13 +167,9 @@ void propagate_write_status(struct fobj *o, const cJSON *fed, const char *const 
 	cJSON_AddItemToObject(patch, "status", st);
 	st = NULL;
 	body = cJSON_PrintUnformatted(patch);
-	if (!body || fed_kube_patch(o->t->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, status_done,
-	                            o, &o->status_call, &err)) {
+	if (!body || fed_status_writer_submit(&o->status, hash, body, &err))
 		FED_LOG_WARN(NULL, "%s %s: writing status: %s", o->t->cfg.federated.kind, o->key,
-		             err.msg);
-		goto out;
-	}
-	controller_set_str(&o->status_hash, hash);
+		             body ? err.msg : "out of memory");
 out:
 	free(body);
 	cJSON_Delete(patch);

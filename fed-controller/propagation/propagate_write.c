@@ -1,18 +1,14 @@
-/* The members' side of a federated object's sync (split from
- * propagate.c, which decides what each member should hold): server-side
- * applies, adoption of unmanaged objects (with a GET while the member's
- * unmanaged informer has not listed), deletes and orphaning write-offs,
- * the per-cluster records they leave, Events and backoff on failure. */
+/* The members' side of a federated object's sync: the writes the
+ * propagation plan decides (server-side applies, adoption of unmanaged
+ * objects, with a GET while the member's unmanaged informer has not
+ * listed, deletes and orphaning write-offs), the per-cluster records they
+ * leave, Events and backoff on failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fed/log.h"
 #include "propagate_internal.h"
-
-#define BACKOFF_MIN 1.0
-#define BACKOFF_MAX 60.0
-#define PARKED      30.0 /* seconds before looking again at an object we may not touch */
 
 struct write_ctx {
 	struct fobj *o;
@@ -38,28 +34,6 @@ static void version_of(const cJSON *obj, char *buf, size_t n)
 		snprintf(buf, n, "gen:%.0f", g->valuedouble);
 	else
 		snprintf(buf, n, "rv:%s", rv ? rv : "");
-}
-
-/* Whether the informer's copy is older than what our last write
- * returned. resourceVersions are opaque to clients in principle; every
- * apiserver backed by etcd hands out increasing integers, and reading
- * them so avoids re-applying an object merely because its watch event has
- * not arrived yet. Anything unparsable counts as "not older". */
-static bool older_than(const char *have, const char *recorded)
-{
-	char *e1, *e2;
-	unsigned long long a, b;
-
-	const char *ha = have ? strchr(have, ':') : NULL,
-	           *hb = recorded ? strchr(recorded, ':') : NULL;
-
-	/* same kind ("gen:" or "rv:") and a number after the colon */
-	if (!ha || !hb || ha - have != hb - recorded ||
-	    strncmp(have, recorded, (size_t)(ha - have)))
-		return false;
-	a = strtoull(ha + 1, &e1, 10);
-	b = strtoull(hb + 1, &e2, 10);
-	return e1 != ha + 1 && e2 != hb + 1 && !*e1 && !*e2 && a < b;
 }
 
 static void fed_event(struct fobj *o, const cJSON *fed, bool warning, const char *reason,
@@ -108,10 +82,13 @@ static void write_ctx_free(struct write_ctx *w)
 
 static void round_done(struct fobj *o)
 {
+	bool ok = !o->failed;
+
 	if (--o->inflight > 0)
 		return;
+	o->failed = false;
+	fed_queue_done(o->t->q, o->key, ok);
 	/* report, and catch up with whatever happened meanwhile */
-	o->dirty = false;
 	ftype_enqueue(o->t, o->key);
 }
 
@@ -155,13 +132,8 @@ static void failed(struct fobj *o, const char *cluster, struct crec *r, const ch
 		                                             : "Update");
 		fed_event(o, fed, true, reason, "cluster %s: %s", cluster, e->msg);
 	}
-	/* recoverable: try again with backoff, not in a hot loop */
-	o->backoff = o->backoff ? o->backoff * 2 : BACKOFF_MIN;
-	if (o->backoff > BACKOFF_MAX)
-		o->backoff = BACKOFF_MAX;
-	ev_timer_stop(o->t->ctl->loop, &o->retry);
-	ev_timer_set(&o->retry, o->backoff, 0.);
-	ev_timer_start(o->t->ctl->loop, &o->retry);
+	/* recoverable: the queue tries again with backoff, not in a hot loop */
+	o->failed = true;
 }
 
 static void apply_done(struct fed_kube_response *resp, void *ud)
@@ -179,7 +151,6 @@ static void apply_done(struct fed_kube_response *resp, void *ud)
 		memcpy(r->hash, w->hash, sizeof(r->hash));
 		propagate_crec_set(r, "", NULL);
 		r->written_at = ev_now(o->t->ctl->loop);
-		o->backoff = 0;
 		FED_LOG_DEBUG(w->cluster, "%s %s %s (%s)", w->is_create ? "created" : "updated",
 		              o->t->cfg.target.kind, o->key, v);
 	} else if (r) {
@@ -217,59 +188,32 @@ static void start_apply(struct write_ctx *w, struct fed_kube_client *c)
 	free(body);
 }
 
-/* The object is not among the member's managed ones: write it when it is
- * absent (found NULL); when an unmanaged one is in the way, adopt it, or
- * leave it alone when it is labelled false or adoption is off. found is
- * the member's object or just its metadata. */
-static void decide(struct write_ctx *w, struct fed_kube_client *c, const cJSON *found)
+/* Leave the object alone (labelled managed=false, or unlabelled with
+ * adoption off): look again when its label or the desired state changes. */
+static void park(struct fobj *o, struct crec *r, const char *hash)
+{
+	r->parked_at = ev_now(o->t->ctl->loop);
+	snprintf(r->parked_hash, sizeof(r->parked_hash), "%s", hash);
+}
+
+/* Start the plan's write (CREATE, UPDATE or ADOPT) of w. */
+static void dispatch(struct write_ctx *w, struct fed_kube_client *c, enum fed_prop_action a)
 {
 	struct fobj *o = w->o;
-	struct crec *r = propagate_crec_get(o, w->cluster);
-	struct fed_error e = FED_ERROR_INIT;
 
-	if (!r)
-		goto done;
-	if (!found) {
+	if (a == FED_PROP_CREATE) {
 		w->is_create = true;
 		FED_LOG_DEBUG(w->cluster, "%s %s: writing (absent)", o->t->cfg.target.kind, o->key);
-		start_apply(w, c);
-		return;
-	}
-	switch (fed_managed_state(found)) {
-	case FED_MANAGED_FALSE:
-		r->parked_at = ev_now(o->t->ctl->loop);
-		memcpy(r->parked_hash, w->hash, sizeof(w->hash));
-		propagate_crec_set(
-		    r, "ManagedLabelFalse",
-		    "the object in the member is labelled kubefed.io/managed=false: fed "
-		    "leaves it alone");
-		goto done;
-	case FED_MANAGED_NONE:
-		if (!o->t->ctl->o.adopt) {
-			fed_error_set(&e, FED_EEXISTS,
-			              "the object already exists in the member and adoption is off "
-			              "(--adopt-resources=false): delete it there or label it "
-			              "kubefed.io/managed=true");
-			propagate_crec_set(r, "AlreadyExists", e.msg);
-			r->parked_at = ev_now(o->t->ctl->loop);
-			memcpy(r->parked_hash, w->hash, sizeof(w->hash));
-			goto done;
-		}
+	} else if (a == FED_PROP_ADOPT) {
 		FED_LOG_INFO(w->cluster, "adopting existing %s %s", o->t->cfg.target.kind, o->key);
-		break;
-	case FED_MANAGED_YES:
-		break;
+	} else {
+		FED_LOG_DEBUG(w->cluster, "%s %s: writing (found)", o->t->cfg.target.kind, o->key);
 	}
-	FED_LOG_DEBUG(w->cluster, "%s %s: writing (found)", o->t->cfg.target.kind, o->key);
 	start_apply(w, c);
-	return;
-done:
-	write_ctx_free(w);
-	round_done(o);
 }
 
 /* The answer to the GET made when the member's unmanaged informer had not
- * listed yet. */
+ * listed yet: the plan decides from it as from the informer's copy. */
 static void probe_done(struct fed_kube_response *resp, void *ud)
 {
 	struct write_ctx *w = ud;
@@ -277,25 +221,31 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 	struct crec *r = propagate_crec_get(o, w->cluster);
 	struct member *m = members_get(o->t->ctl, w->cluster);
 	struct fed_kube_client *c = m ? member_client(m) : NULL;
+	struct fed_prop_cluster pc = {.name = w->cluster};
+	struct fed_prop_type type;
 
 	w->call = NULL; /* answered: freed by the client */
 
-	if (!r || !c) {
-		if (r)
-			propagate_crec_set(r, "ClusterNotReady", "the cluster stopped being ready");
-		goto done;
+	if (!c) {
+		propagate_crec_set(r, "ClusterNotReady", "the cluster stopped being ready");
+		goto out;
 	}
-	if (resp->err.code == FED_ENOTFOUND) {
-		decide(w, c, NULL);
-		return;
-	}
-	if (resp->err.code) {
+	if (resp->err.code && resp->err.code != FED_ENOTFOUND) {
 		failed(o, w->cluster, r, "RetrievalFailed", &resp->err);
-		goto done;
+		goto out;
 	}
-	decide(w, c, resp->json);
+	propagate_plan_type(o->t, &type);
+	memcpy(pc.hash, w->hash, sizeof(pc.hash));
+	fed_prop_plan_found(&type, resp->err.code ? NULL : resp->json, &pc);
+	if (pc.record)
+		propagate_crec_set(r, fed_prop_reason_name(pc.reason), pc.message);
+	if (pc.park)
+		park(o, r, pc.hash);
+	if (pc.action == FED_PROP_NONE)
+		goto out;
+	dispatch(w, c, pc.action);
 	return;
-done:
+out:
 	write_ctx_free(w);
 	round_done(o);
 }
@@ -361,6 +311,7 @@ void propagate_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
 	r->deleting = true;
 	propagate_crec_set(r, "WaitingForRemoval", NULL);
 	o->inflight++;
+	o->round = true;
 	write_track(w, c);
 	if (orphan) {
 		ret = fed_kube_patch(c, &ref, FED_PATCH_MERGE,
@@ -379,87 +330,46 @@ void propagate_write_off(struct fobj *o, const cJSON *fed, const char *cluster,
 	}
 }
 
-/* Create or update the object in one Ready cluster. */
-void propagate_ensure(struct fobj *o, const cJSON *fed, const char *cluster,
-                      struct fed_kube_client *c, const cJSON *existing)
+void propagate_write(struct fobj *o, const cJSON *fed, const struct fed_prop_cluster *pc,
+                     struct fed_kube_client *c, const cJSON *existing)
 {
-	struct crec *r = propagate_crec_get(o, cluster);
+	struct crec *r = propagate_crec_get(o, pc->name);
 	struct fed_error err = FED_ERROR_INIT;
 	struct write_ctx *w = NULL;
-	const cJSON *um = NULL;
-	bool usynced = false;
-	char hash[65], v[64];
 
-	if (fed_desired_hash(fed, &o->t->tt, cluster, hash, &err)) {
-		propagate_crec_set(r, "ApplyOverridesFailed", err.msg);
-		return;
-	}
-	if (existing) {
-		r->written_at = 0; /* its event arrived */
-		version_of(existing, v, sizeof(v));
-		if (!strcmp(hash, r->hash) && r->version &&
-		    (!strcmp(v, r->version) || older_than(v, r->version))) {
-			if (!r->status || strcmp(r->status, "") != 0)
-				propagate_crec_set(r, "", NULL);
-			return; /* as we left it (or our write's event is on its way) */
-		}
-	} else if ((um = minf_get_unmanaged(o->t, cluster, o->key, &usynced)) && usynced &&
-	           fed_managed_state(um) == FED_MANAGED_FALSE && r->parked_at &&
-	           !strcmp(hash, r->parked_hash)) {
-		return; /* still labelled false: its next label change wakes us */
-	} else if (!usynced && r->parked_at && ev_now(o->t->ctl->loop) - r->parked_at < PARKED &&
-	           !strcmp(hash, r->parked_hash)) {
-		/* not ours to touch, and the unmanaged informer has not
-		 * listed yet to tell us when its label changes: look again later */
-		if (!ev_is_active(&o->retry)) {
-			ev_timer_set(&o->retry, PARKED, 0.);
-			ev_timer_start(o->t->ctl->loop, &o->retry);
-		}
-		return;
-	} else if (r->written_at && ev_now(o->t->ctl->loop) - r->written_at < AWAIT_EVENT &&
-	           !strcmp(hash, r->hash)) {
-		/* just written: its watch event has not arrived yet; look again
-		 * later in case it never does (created and deleted at once) */
-		if (!ev_is_active(&o->retry)) {
-			ev_timer_set(&o->retry, AWAIT_EVENT, 0.);
-			ev_timer_start(o->t->ctl->loop, &o->retry);
-		}
-		return;
-	}
 	r->written_at = r->parked_at = 0;
-	FED_LOG_DEBUG(cluster, "%s %s: %s (hash %.12s was %.12s, version %s was %s)",
-	              o->t->cfg.target.kind, o->key, existing ? "writing" : "placing", hash,
-	              r->hash, existing ? v : "-", r->version ? r->version : "-");
+	if (pc->park) {
+		park(o, r, pc->hash);
+		return;
+	}
+	FED_LOG_DEBUG(pc->name, "%s %s: %s (%s, hash %.12s was %.12s, version %s)",
+	              o->t->cfg.target.kind, o->key, existing ? "writing" : "placing",
+	              fed_prop_action_name(pc->action), pc->hash, r->hash,
+	              r->version ? r->version : "-");
 	w = xcalloc(1, sizeof(*w));
-	w->cluster = xstrdup(cluster);
+	w->cluster = xstrdup(pc->name);
 	w->o = o;
-	memcpy(w->hash, hash, sizeof(hash));
-	if (fed_object_for_cluster(fed, &o->t->tt, cluster, existing, &w->desired, &err)) {
+	memcpy(w->hash, pc->hash, sizeof(w->hash));
+	if (fed_object_for_cluster(fed, &o->t->tt, pc->name, existing, &w->desired, &err)) {
 		propagate_crec_set(r, "ComputeResourceFailed", err.msg);
 		write_ctx_free(w);
 		return;
 	}
 	o->inflight++;
-	if (existing) {
-		start_apply(w, c);
-		return;
-	}
-	if (usynced) {
-		/* An object created in the member a moment ago may not be in
-		 * the store yet; then the apply adopts it, as a GET an instant
-		 * earlier would have missed it too. */
-		decide(w, c, um);
+	o->round = true;
+	if (pc->action != FED_PROP_GET) {
+		dispatch(w, c, pc->action);
 		return;
 	}
 	{
 		struct fed_kube_ref ref = {&o->t->target_res, fed_obj_namespace(w->desired),
 		                           fed_obj_name(w->desired), NULL};
-		FED_LOG_DEBUG(cluster,
+		FED_LOG_DEBUG(pc->name,
 		              "%s %s: asking the member (unmanaged objects not listed yet)",
 		              o->t->cfg.target.kind, o->key);
 		write_track(w, c);
 		if (fed_kube_get(c, &ref, probe_done, w, &w->call, &err)) {
-			failed(o, cluster, r, "RetrievalFailed", &err);
+			failed(o, pc->name, r, "RetrievalFailed", &err);
 			write_ctx_free(w);
 			round_done(o);
 		}
