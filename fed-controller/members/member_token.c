@@ -18,6 +18,7 @@
 #include "members.h"
 #include "fed/base64.h"
 #include "fed/jwt.h"
+#include "fed/kube_known.h"
 #include "fed/log.h"
 #include "member_token.h"
 
@@ -37,8 +38,6 @@ struct member_token {
 	long long wrote_iat; /* iat of the token patched into the Secret, 0 if none */
 	bool expired_logged;
 };
-
-static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
 
 static void wipe_free(char *s)
 {
@@ -169,8 +168,8 @@ static int render(struct member_token *t, const char *token, char **out, struct 
 static void issued(struct fed_kube_response *resp, void *ud)
 {
 	struct member_token *t = ud;
-	struct fed_kube_ref ref = {&r_secret, t->ctl->o.config_namespace, t->ctl->o.secret_name,
-	                           NULL};
+	struct fed_kube_ref ref = {&fed_r_secrets, t->ctl->o.config_namespace,
+	                           t->ctl->o.secret_name, NULL};
 	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_jwt_times nt;
@@ -229,12 +228,14 @@ out:
 static void renew(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct member_token *t = w->data;
+	struct fed_kube_ref ref = {&fed_r_serviceaccounts, t->t.ns, t->t.sa, "token"};
 	struct fed_kube_request req;
 	struct fed_error err = FED_ERROR_INIT;
-	char path[512], body[200];
+	struct fed_buf path = FED_BUF_INIT;
+	char body[200];
 
 	if (t->call)
-		return;
+		goto out;
 	if (t->t.exp <= (long long)time(NULL) && !t->expired_logged) {
 		t->expired_logged = true;
 		FED_LOG_WARN(t->cluster,
@@ -243,8 +244,8 @@ static void renew(struct ev_loop *loop, ev_timer *w, int revents)
 		             "%s to issue a new one",
 		             t->cluster);
 	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token", t->t.ns,
-	         t->t.sa);
+	if (fed_kube_path(&path, &ref))
+		xoom();
 	/* the same lifetime as before: what join asked (or what the
 	 * apiserver granted of it) */
 	snprintf(body, sizeof(body),
@@ -253,13 +254,15 @@ static void renew(struct ev_loop *loop, ev_timer *w, int revents)
 	         t->t.exp - t->t.iat < 600 ? 600LL : t->t.exp - t->t.iat);
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
-	req.path = path;
+	req.path = path.data;
 	req.body = body;
 	req.body_len = strlen(body);
 	req.timeout_ms = 15000;
 	req.max_retries = -1;
 	if (fed_kube_request(t->client, &req, issued, t, &t->call, &err))
 		failed(t, &err);
+out:
+	fed_buf_release(&path);
 }
 
 void member_token_stop(struct member_token *t)
