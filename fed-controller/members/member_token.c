@@ -327,13 +327,13 @@ void member_token_track(struct member_token **pt, struct controller *ctl, const 
 	*pt = NULL;
 	if (!mode || strcmp(mode, "direct") || !kubeconfig || !client ||
 	    !(tok = kubeconfig_token(kubeconfig)) || !fed_jwt_is(tok))
-		goto untracked;
+		goto out;
 	t = calloc(1, sizeof(*t));
 	if (!t || fed_jwt_times(tok, &t->t, &err) || !t->t.exp || !t->t.iat ||
 	    t->t.exp <= t->t.iat || !t->t.ns[0] || !t->t.sa[0])
-		goto untracked; /* a legacy or foreign token: not renewable */
+		goto out; /* a legacy or foreign token: not renewable */
 	if (!(t->cluster = strdup(cluster)) || !(t->kubeconfig = strdup(kubeconfig)))
-		goto untracked;
+		goto out;
 	t->ctl = ctl;
 	t->client = client;
 	t->retry = RETRY_MIN;
@@ -352,16 +352,16 @@ void member_token_track(struct member_token **pt, struct controller *ctl, const 
 	              at - (double)now);
 	schedule(t, at - (double)now);
 	*pt = t;
-	wipe_free(tok);
-	return;
-untracked:
-	if (t) {
+	t = NULL;
+out:
+	if (t) { /* not renewable */
 		free(t->cluster);
 		wipe_free(t->kubeconfig);
 		free(t);
 	}
 	wipe_free(tok);
-	set_expiry(ctl, cluster, 0);
+	if (!*pt)
+		set_expiry(ctl, cluster, 0);
 }
 
 void member_token_unauthorized_hint(const struct member_token *t, const char *cluster, char *msg,

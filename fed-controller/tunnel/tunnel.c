@@ -170,7 +170,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 			member_status_changed(t->ctl, tc->name);
 			if (tc->nconns == 0) /* it may have expired meanwhile */
 				hooks_resync(t->ctl);
-			goto found;
+			goto out;
 		}
 	}
 	{
@@ -180,7 +180,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 		FED_LOG_LIMITED(FED_LOG_INFO, &lim, NULL, "tunnel: connection from %s closed: %s",
 		                fed_tunnel_conn_name(c), why);
 	}
-found:
+out:
 	fed_tunnel_conn_free(c);
 }
 

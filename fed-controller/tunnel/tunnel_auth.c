@@ -617,14 +617,14 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		return fed_error_set(err, FED_EUNAUTHORIZED, "unknown AUTH kind %d", kind);
 	}
 	if (rc < 0)
-		goto fail;
+		goto out;
 	if (!agent_cluster(t, *cluster)) {
 		tunnel_count_refused(t, "not_agent_cluster");
 		rc =
 		    fed_error_set(err, FED_EUNAUTHORIZED,
 		                  "cluster '%s' is not in the Federation config with mode: agent%s",
 		                  *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
-		goto fail;
+		goto out;
 	}
 	/* before a token is spent: a refused agent keeps it for later */
 	tc = tunnel_cluster_get(t, *cluster, false);
@@ -635,15 +635,12 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		                   "(--tunnel-max-agents-per-cluster)%s",
 		                   *cluster, tc->nconns,
 		                   hex[0] ? " (the bootstrap token stays valid)" : "");
-		goto fail;
+		goto out;
 	}
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
 		/* AUTH_OK once the token's removal is durable */
 		rc = consume_bootstrap(t, c, hex, *cluster, err);
-		OPENSSL_cleanse(hex, sizeof(hex));
-		free(*cluster);
-		*cluster = NULL;
-		return rc;
+		goto out;
 	}
 	/* a fresh credential at every connection, and again while it lives */
 	*credential =
@@ -651,7 +648,7 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 	if (*credential)
 		tunnel_note_expiry(t, *cluster, expiry);
 	return 0;
-fail:
+out:
 	OPENSSL_cleanse(hex, sizeof(hex));
 	free(*cluster);
 	*cluster = NULL;
