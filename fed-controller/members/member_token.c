@@ -34,8 +34,8 @@ struct member_token {
 	struct fed_jwt_times t;
 	ev_timer timer;
 	struct fed_kube_call *call; /* TokenRequest (member) or Secret patch (host) */
-	double retry;
-	long long wrote_iat; /* iat of the token patched into the Secret, 0 if none */
+	double retry;               /* controller_backoff state: 0 until a renewal failed */
+	long long wrote_iat;        /* iat of the token patched into the Secret, 0 if none */
 	bool expired_logged;
 };
 
@@ -94,6 +94,7 @@ static void schedule(struct member_token *t, double delay)
 static void failed(struct member_token *t, const struct fed_error *e)
 {
 	double left = (double)t->t.exp - (double)time(NULL);
+	double wait = controller_backoff(&t->retry, RETRY_MIN, RETRY_MAX);
 
 	count(t, "fed_member_token_renewal_failures_total",
 	      "Failed renewals of a member's bound ServiceAccount token");
@@ -112,9 +113,8 @@ static void failed(struct member_token *t, const struct fed_error *e)
 		FED_LOG_WARN(t->cluster,
 		             "cannot renew the member's token: %s (retrying in %.0f s; it "
 		             "expires in %.0f s)",
-		             e->msg, t->retry, left);
-	schedule(t, t->retry);
-	t->retry = t->retry * 2 > RETRY_MAX ? RETRY_MAX : t->retry * 2;
+		             e->msg, wait, left);
+	schedule(t, wait);
 }
 
 static void written(struct fed_kube_response *resp, void *ud)
@@ -129,7 +129,7 @@ static void written(struct fed_kube_response *resp, void *ud)
 		failed(t, &e);
 		return;
 	}
-	t->retry = RETRY_MIN;
+	t->retry = 0;
 	/* the Secret informer brings the new token back (member_token_track);
 	 * should it not, try again */
 	schedule(t, AFTER_WRITTEN);
@@ -336,7 +336,7 @@ void member_token_track(struct member_token **pt, struct controller *ctl, const 
 		goto out;
 	t->ctl = ctl;
 	t->client = client;
-	t->retry = RETRY_MIN;
+	t->retry = 0;
 	ev_timer_init(&t->timer, renew, 0., 0.);
 	t->timer.data = t;
 	/* counted when the new token is back from the Secret: the patch's

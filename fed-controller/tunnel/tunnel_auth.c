@@ -70,11 +70,9 @@ static void material_failed(struct tunnel *t, const char *why)
 	double d;
 
 	t->requested = false;
-	t->material_backoff = t->material_backoff ? t->material_backoff * 2 : MATERIAL_BACKOFF_MIN;
-	if (t->material_backoff > MATERIAL_BACKOFF_MAX)
-		t->material_backoff = MATERIAL_BACKOFF_MAX;
 	/* jitter: between 3/4 and the full delay, so replicas do not align */
-	d = t->material_backoff * (0.75 + 0.25 * ((double)rand() / RAND_MAX));
+	d = controller_backoff(&t->material_backoff, MATERIAL_BACKOFF_MIN, MATERIAL_BACKOFF_MAX) *
+	    (0.75 + 0.25 * ((double)rand() / RAND_MAX));
 	FED_LOG_WARN(NULL,
 	             "tunnel: writing generated material to secret %s/%s: %s; retrying in "
 	             "%.1f s",
@@ -299,8 +297,8 @@ struct authop {
 	struct fed_tunnel_conn *conn; /* NULL once the connection is gone */
 	char *cluster;
 	char hex[65];
-	char *val64; /* the entry's stored value, for the test op */
-	double deadline, backoff;
+	char *val64;              /* the entry's stored value, for the test op */
+	double deadline, backoff; /* backoff: controller_backoff state */
 	ev_timer retry;
 	struct fed_kube_call *call;
 	struct authop *next;
@@ -355,7 +353,7 @@ static void authop_done(struct fed_kube_response *resp, void *ud)
 	bool revoke;
 	long long expiry;
 	char *cred;
-	double now = ev_now(t->ctl->loop);
+	double now = ev_now(t->ctl->loop), wait;
 	int st = resp->status;
 
 	op->call = NULL;
@@ -373,13 +371,14 @@ static void authop_done(struct fed_kube_response *resp, void *ud)
 			authop_free(op);
 			return;
 		}
-		if (!op->conn || now + op->backoff >= op->deadline) {
+		/* capped at the deadline: a longer wait ends here anyway */
+		wait = controller_backoff(&op->backoff, AUTH_BACKOFF_MIN, AUTH_DEADLINE);
+		if (!op->conn || now + wait >= op->deadline) {
 			authop_unspent(op, op->conn ? resp->err.msg : "the agent left");
 			return;
 		}
-		ev_timer_set(&op->retry, op->backoff, 0.);
+		ev_timer_set(&op->retry, wait, 0.);
 		ev_timer_start(t->ctl->loop, &op->retry);
-		op->backoff *= 2;
 		return;
 	}
 	fed_map_put(&t->used, op->hex, TOKEN_SPENT, NULL);
@@ -459,7 +458,6 @@ static int consume_bootstrap(struct tunnel *t, struct fed_tunnel_conn *c, const 
 	op->conn = c;
 	snprintf(op->hex, sizeof(op->hex), "%s", hex);
 	op->deadline = ev_now(t->ctl->loop) + AUTH_DEADLINE;
-	op->backoff = AUTH_BACKOFF_MIN;
 	ev_init(&op->retry, authop_retry_cb);
 	op->retry.data = op;
 	op->next = t->authops;
