@@ -27,7 +27,7 @@ struct tunnel_sockdir {
 	bool made;
 };
 
-/* tunnel.c: what members/ asks of the tunnel (hooks.h). */
+/* tunnel.c and tunnel_status.c: what members/ asks of the tunnel (hooks.h). */
 extern const struct hooks_agents agents_hooks;
 const char *tunnel_member_url(struct controller *ctl, const char *cluster);
 const char *tunnel_member_socket(struct controller *ctl, const char *cluster);
@@ -111,6 +111,8 @@ void tunnel_listen_stop(struct tunnel *t);
 void tunnel_pending_drop(struct tunnel *t, struct fed_tunnel_conn *c);
 /* The cluster's state, created (with its Unix socket listener) when create. */
 struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create);
+/* tunnel.c: the cluster's authenticated connections that are ready. */
+int tunnel_ready_conns(const struct tcluster *tc);
 void tunnel_cluster_free(void *tc);
 
 /* tunnel_auth.c */
