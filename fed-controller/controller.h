@@ -135,15 +135,6 @@ static inline void controller_set_str(char **dst, const char *s)
 	*dst = copy;
 }
 
-/* A retry's wait: min at first (*state 0; set it back to 0 on success),
- * then doubling up to max. The one copy of the doubling for the retries
- * that are not a fed_queue's (member tokens, the tunnel's Secret writes). */
-static inline double controller_backoff(double *state, double min, double max)
-{
-	*state = *state > 0 ? (*state * 2 > max ? max : *state * 2) : min;
-	return *state;
-}
-
 #include "hooks.h"
 
 #endif

@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "members.h"
+#include "fed/backoff.h"
 #include "fed/base64.h"
 #include "fed/jwt.h"
 #include "fed/kube_known.h"
@@ -34,7 +35,7 @@ struct member_token {
 	struct fed_jwt_times t;
 	ev_timer timer;
 	struct fed_kube_call *call; /* TokenRequest (member) or Secret patch (host) */
-	double retry;               /* controller_backoff state: 0 until a renewal failed */
+	struct fed_backoff retry;   /* of a failed renewal */
 	long long wrote_iat;        /* iat of the token patched into the Secret, 0 if none */
 	bool expired_logged;
 };
@@ -94,7 +95,7 @@ static void schedule(struct member_token *t, double delay)
 static void failed(struct member_token *t, const struct fed_error *e)
 {
 	double left = (double)t->t.exp - (double)time(NULL);
-	double wait = controller_backoff(&t->retry, RETRY_MIN, RETRY_MAX);
+	double wait = fed_backoff_next(&t->retry);
 
 	count(t, "fed_member_token_renewal_failures_total",
 	      "Failed renewals of a member's bound ServiceAccount token");
@@ -129,7 +130,7 @@ static void written(struct fed_kube_response *resp, void *ud)
 		failed(t, &e);
 		return;
 	}
-	t->retry = 0;
+	fed_backoff_reset(&t->retry);
 	/* the Secret informer brings the new token back (member_token_track);
 	 * should it not, try again */
 	schedule(t, AFTER_WRITTEN);
@@ -336,7 +337,7 @@ void member_token_track(struct member_token **pt, struct controller *ctl, const 
 		goto out;
 	t->ctl = ctl;
 	t->client = client;
-	t->retry = 0;
+	fed_backoff_init(&t->retry, RETRY_MIN, RETRY_MAX);
 	ev_timer_init(&t->timer, renew, 0., 0.);
 	t->timer.data = t;
 	/* counted when the new token is back from the Secret: the patch's

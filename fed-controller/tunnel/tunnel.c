@@ -475,6 +475,8 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 	t->ctl = ctl;
 	t->lfd = -1;
 	ev_init(&t->material_retry, tunnel_material_retry_cb);
+	fed_backoff_init(&t->material_backoff, TUNNEL_MATERIAL_BACKOFF_MIN,
+	                 TUNNEL_MATERIAL_BACKOFF_MAX);
 	t->material_retry.data = t;
 	fed_map_init(&t->clusters);
 	fed_map_init(&t->used);

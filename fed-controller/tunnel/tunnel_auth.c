@@ -191,8 +191,9 @@ struct authop {
 	struct fed_tunnel_conn *conn; /* NULL once the connection is gone */
 	char *cluster;
 	char hex[65];
-	char *val64;              /* the entry's stored value, for the test op */
-	double deadline, backoff; /* backoff: controller_backoff state */
+	char *val64; /* the entry's stored value, for the test op */
+	double deadline;
+	struct fed_backoff backoff;
 	ev_timer retry;
 	struct fed_kube_call *call;
 	struct authop *next;
@@ -265,8 +266,7 @@ static void authop_done(struct fed_kube_response *resp, void *ud)
 			authop_free(op);
 			return;
 		}
-		/* capped at the deadline: a longer wait ends here anyway */
-		wait = controller_backoff(&op->backoff, AUTH_BACKOFF_MIN, AUTH_DEADLINE);
+		wait = fed_backoff_next(&op->backoff);
 		if (!op->conn || now + wait >= op->deadline) {
 			authop_unspent(op, op->conn ? resp->err.msg : "the agent left");
 			return;
@@ -352,6 +352,8 @@ static int consume_bootstrap(struct tunnel *t, struct fed_tunnel_conn *c, const 
 	op->conn = c;
 	snprintf(op->hex, sizeof(op->hex), "%s", hex);
 	op->deadline = ev_now(t->ctl->loop) + AUTH_DEADLINE;
+	/* capped at the deadline: a longer wait ends the spend anyway */
+	fed_backoff_init(&op->backoff, AUTH_BACKOFF_MIN, AUTH_DEADLINE);
 	ev_init(&op->retry, authop_retry_cb);
 	op->retry.data = op;
 	op->next = t->authops;

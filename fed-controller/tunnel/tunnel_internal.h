@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../members/members.h"
+#include "fed/backoff.h"
 #include "fed/tunnel_conn.h"
 #include "tunnel.h"
 #include "tunnel_cred.h"
@@ -35,6 +36,11 @@ long long tunnel_credential_expiry(struct controller *ctl, const char *cluster);
 int tunnel_agents_connected(struct controller *ctl, const char *cluster);
 cJSON *tunnel_agent_status(struct controller *ctl, const char *cluster);
 bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster);
+
+/* a failed write of generated material: seconds before the first retry,
+ * doubling up to the max */
+#define TUNNEL_MATERIAL_BACKOFF_MIN 1.0
+#define TUNNEL_MATERIAL_BACKOFF_MAX 60.0
 
 struct tcluster {
 	struct tunnel *t;
@@ -79,7 +85,7 @@ struct tunnel {
 	bool requested; /* generated material sent to the Secret */
 	/* a failed write of generated material is retried from this timer */
 	ev_timer material_retry;
-	double material_backoff; /* seconds; 0 until a write failed */
+	struct fed_backoff material_backoff; /* TUNNEL_MATERIAL_BACKOFF_MIN..MAX */
 	struct fed_kube_call *material_call;
 	bool config_seen; /* the Federation config was read (or found absent) */
 	unsigned char key[64];

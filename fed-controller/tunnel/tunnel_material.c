@@ -10,9 +10,6 @@
 #include "fed/log.h"
 #include "tunnel_internal.h"
 
-#define MATERIAL_BACKOFF_MIN 1.0  /* seconds before the first retry */
-#define MATERIAL_BACKOFF_MAX 60.0 /* doubling up to this */
-
 /* The generated material could not be written: ask again later (the
  * timer calls tunnel_secret_changed, which sees what is still missing). */
 static void material_failed(struct tunnel *t, const char *why)
@@ -21,8 +18,7 @@ static void material_failed(struct tunnel *t, const char *why)
 
 	t->requested = false;
 	/* jitter: between 3/4 and the full delay, so replicas do not align */
-	d = controller_backoff(&t->material_backoff, MATERIAL_BACKOFF_MIN, MATERIAL_BACKOFF_MAX) *
-	    (0.75 + 0.25 * ((double)rand() / RAND_MAX));
+	d = fed_jitter(fed_backoff_next(&t->material_backoff), 0.75, 1.0);
 	FED_LOG_WARN(NULL,
 	             "tunnel: writing generated material to secret %s/%s: %s; retrying in "
 	             "%.1f s",
@@ -47,7 +43,7 @@ static void material_done(struct fed_kube_response *resp, void *ud)
 		return;
 	}
 	/* the informer brings the material back; the next failure starts over */
-	t->material_backoff = 0;
+	fed_backoff_reset(&t->material_backoff);
 }
 
 /* Missing certificate or key: generate them and apply them to the Secret
