@@ -93,6 +93,11 @@ struct controller {
 	struct hooks *hooks;            /* hooks.c */
 };
 
+/* options.c: the command line into o, with the option table's defaults.
+ * Returns -1 to go on, else the exit code (0 after --help, 2 for a bad
+ * option, said on stderr). */
+int controller_parse_args(struct controller_opts *o, int argc, char **argv);
+
 /* ops.c: /healthz, /readyz, /metrics. */
 int controller_ops_start(struct controller *ctl, struct fed_error *err);
 void controller_ops_stop(struct controller *ctl);

@@ -50,25 +50,21 @@ static int readyz(const struct fed_http_request *req, struct fed_http_response *
 static int parse_address(const char *s, char *host, size_t n, int *port, struct fed_error *err)
 {
 	const char *colon = strrchr(s, ':');
-	char *end;
-	long p;
+	char *end = NULL;
+	long p = colon ? strtol(colon + 1, &end, 10) : -1;
 
-	if (!colon)
-		goto bad;
-	p = strtol(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || p < 0 || p > 65535 || (size_t)(colon - s) >= n)
-		goto bad;
+	if (!colon || *end || end == colon + 1 || p < 0 || p > 65535 || (size_t)(colon - s) >= n)
+		return fed_error_set(
+		    err, FED_EINVAL,
+		    "--metrics-address \"%s\": use HOST:PORT, :PORT or [IPv6]:PORT "
+		    "(port 0 picks a free one), or \"off\"",
+		    s);
 	if (colon == s)
 		snprintf(host, n, "0.0.0.0");
 	else
 		snprintf(host, n, "%.*s", (int)(colon - s), s);
 	*port = (int)p;
 	return 0;
-bad:
-	return fed_error_set(err, FED_EINVAL,
-	                     "--metrics-address \"%s\": use HOST:PORT, :PORT or [IPv6]:PORT "
-	                     "(port 0 picks a free one), or \"off\"",
-	                     s);
 }
 
 static int register_metrics(struct controller *ctl, struct fed_error *err)

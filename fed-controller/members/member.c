@@ -322,11 +322,11 @@ void member_apply(struct member *m, const struct member_desired *d)
 		controller_set_str(&m->server_url, d->server_url);
 		m->config_digest[0] = '\0';
 		drop_client(m);
-		goto write;
+		goto out;
 	}
 	digest(d->kubeconfig, d->server_url, dg);
 	if (m->client && !strcmp(dg, m->config_digest))
-		goto write; /* nothing that matters changed */
+		goto out; /* nothing that matters changed */
 	/* a renewed token: the member stays Ready, the next probe checks it */
 	renewed = m->token && m->health.state == FED_HEALTH_READY && m->server_url &&
 	          d->server_url && !strcmp(m->server_url, d->server_url);
@@ -351,7 +351,7 @@ void member_apply(struct member *m, const struct member_desired *d)
 		member_event(m, true, reason, msg);
 		controller_set_str(&m->err_reason, reason);
 		controller_set_str(&m->err_message, msg);
-		goto write;
+		goto out;
 	}
 	memcpy(m->config_digest, dg, sizeof(dg));
 	member_token_track(&m->token, m->ctl, m->name, d->mode, d->kubeconfig, m->client);
@@ -370,7 +370,7 @@ void member_apply(struct member *m, const struct member_desired *d)
 	m->use_healthz = false;
 	ev_timer_set(&m->probe_timer, 0., m->ctl->o.probe_period);
 	ev_timer_start(m->ctl->loop, &m->probe_timer);
-write:
+out:
 	spec = member_render_spec(m);
 	if (spec)
 		member_write_spec(m, spec);

@@ -16,8 +16,10 @@
 #include <openssl/crypto.h>
 
 #include "members.h"
+#include "fed/backoff.h"
 #include "fed/base64.h"
 #include "fed/jwt.h"
+#include "fed/kube_known.h"
 #include "fed/log.h"
 #include "member_token.h"
 
@@ -33,12 +35,10 @@ struct member_token {
 	struct fed_jwt_times t;
 	ev_timer timer;
 	struct fed_kube_call *call; /* TokenRequest (member) or Secret patch (host) */
-	double retry;
-	long long wrote_iat; /* iat of the token patched into the Secret, 0 if none */
+	struct fed_backoff retry;   /* of a failed renewal */
+	long long wrote_iat;        /* iat of the token patched into the Secret, 0 if none */
 	bool expired_logged;
 };
-
-static const struct fed_kube_resource r_secret = {"", "v1", "secrets", true};
 
 static void wipe_free(char *s)
 {
@@ -95,6 +95,7 @@ static void schedule(struct member_token *t, double delay)
 static void failed(struct member_token *t, const struct fed_error *e)
 {
 	double left = (double)t->t.exp - (double)time(NULL);
+	double wait = fed_backoff_next(&t->retry);
 
 	count(t, "fed_member_token_renewal_failures_total",
 	      "Failed renewals of a member's bound ServiceAccount token");
@@ -113,9 +114,8 @@ static void failed(struct member_token *t, const struct fed_error *e)
 		FED_LOG_WARN(t->cluster,
 		             "cannot renew the member's token: %s (retrying in %.0f s; it "
 		             "expires in %.0f s)",
-		             e->msg, t->retry, left);
-	schedule(t, t->retry);
-	t->retry = t->retry * 2 > RETRY_MAX ? RETRY_MAX : t->retry * 2;
+		             e->msg, wait, left);
+	schedule(t, wait);
 }
 
 static void written(struct fed_kube_response *resp, void *ud)
@@ -130,7 +130,7 @@ static void written(struct fed_kube_response *resp, void *ud)
 		failed(t, &e);
 		return;
 	}
-	t->retry = RETRY_MIN;
+	fed_backoff_reset(&t->retry);
 	/* the Secret informer brings the new token back (member_token_track);
 	 * should it not, try again */
 	schedule(t, AFTER_WRITTEN);
@@ -169,8 +169,8 @@ static int render(struct member_token *t, const char *token, char **out, struct 
 static void issued(struct fed_kube_response *resp, void *ud)
 {
 	struct member_token *t = ud;
-	struct fed_kube_ref ref = {&r_secret, t->ctl->o.config_namespace, t->ctl->o.secret_name,
-	                           NULL};
+	struct fed_kube_ref ref = {&fed_r_secrets, t->ctl->o.config_namespace,
+	                           t->ctl->o.secret_name, NULL};
 	struct fed_kube_write_opts wo = {FED_MANAGER, false, false};
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_jwt_times nt;
@@ -229,12 +229,14 @@ out:
 static void renew(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct member_token *t = w->data;
+	struct fed_kube_ref ref = {&fed_r_serviceaccounts, t->t.ns, t->t.sa, "token"};
 	struct fed_kube_request req;
 	struct fed_error err = FED_ERROR_INIT;
-	char path[512], body[200];
+	struct fed_buf path = FED_BUF_INIT;
+	char body[200];
 
 	if (t->call)
-		return;
+		goto out;
 	if (t->t.exp <= (long long)time(NULL) && !t->expired_logged) {
 		t->expired_logged = true;
 		FED_LOG_WARN(t->cluster,
@@ -243,8 +245,8 @@ static void renew(struct ev_loop *loop, ev_timer *w, int revents)
 		             "%s to issue a new one",
 		             t->cluster);
 	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/serviceaccounts/%s/token", t->t.ns,
-	         t->t.sa);
+	if (fed_kube_path(&path, &ref))
+		xoom();
 	/* the same lifetime as before: what join asked (or what the
 	 * apiserver granted of it) */
 	snprintf(body, sizeof(body),
@@ -253,13 +255,15 @@ static void renew(struct ev_loop *loop, ev_timer *w, int revents)
 	         t->t.exp - t->t.iat < 600 ? 600LL : t->t.exp - t->t.iat);
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
-	req.path = path;
+	req.path = path.data;
 	req.body = body;
 	req.body_len = strlen(body);
 	req.timeout_ms = 15000;
 	req.max_retries = -1;
 	if (fed_kube_request(t->client, &req, issued, t, &t->call, &err))
 		failed(t, &err);
+out:
+	fed_buf_release(&path);
 }
 
 void member_token_stop(struct member_token *t)
@@ -324,16 +328,16 @@ void member_token_track(struct member_token **pt, struct controller *ctl, const 
 	*pt = NULL;
 	if (!mode || strcmp(mode, "direct") || !kubeconfig || !client ||
 	    !(tok = kubeconfig_token(kubeconfig)) || !fed_jwt_is(tok))
-		goto untracked;
+		goto out;
 	t = calloc(1, sizeof(*t));
 	if (!t || fed_jwt_times(tok, &t->t, &err) || !t->t.exp || !t->t.iat ||
 	    t->t.exp <= t->t.iat || !t->t.ns[0] || !t->t.sa[0])
-		goto untracked; /* a legacy or foreign token: not renewable */
+		goto out; /* a legacy or foreign token: not renewable */
 	if (!(t->cluster = strdup(cluster)) || !(t->kubeconfig = strdup(kubeconfig)))
-		goto untracked;
+		goto out;
 	t->ctl = ctl;
 	t->client = client;
-	t->retry = RETRY_MIN;
+	fed_backoff_init(&t->retry, RETRY_MIN, RETRY_MAX);
 	ev_timer_init(&t->timer, renew, 0., 0.);
 	t->timer.data = t;
 	/* counted when the new token is back from the Secret: the patch's
@@ -349,16 +353,16 @@ void member_token_track(struct member_token **pt, struct controller *ctl, const 
 	              at - (double)now);
 	schedule(t, at - (double)now);
 	*pt = t;
-	wipe_free(tok);
-	return;
-untracked:
-	if (t) {
+	t = NULL;
+out:
+	if (t) { /* not renewable */
 		free(t->cluster);
 		wipe_free(t->kubeconfig);
 		free(t);
 	}
 	wipe_free(tok);
-	set_expiry(ctl, cluster, 0);
+	if (!*pt)
+		set_expiry(ctl, cluster, 0);
 }
 
 void member_token_unauthorized_hint(const struct member_token *t, const char *cluster, char *msg,

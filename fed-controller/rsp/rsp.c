@@ -130,23 +130,24 @@ static enum fed_queue_result write_target(struct rsp *r, struct ftype *t, const 
 	struct fed_error err = FED_ERROR_INIT;
 	const char *rv = fed_obj_resource_version(fed);
 	char *body = cJSON_PrintUnformatted(patch);
+	enum fed_queue_result qr = FED_QUEUE_RETRY;
 
 	controller_set_str(&r->writing_rv, rv ? rv : "");
 	if (!body || !r->writing_rv) {
 		fed_error_set(&err, FED_ENOMEM, "out of memory");
-		goto fail;
+		goto out;
 	}
 	FED_LOG_DEBUG(NULL, "ReplicaSchedulingPreference %s: patching %s: %s", r->key,
 	              t->cfg.federated.kind, body);
 	if (fed_kube_patch(r->rc->ctl->host, &ref, FED_PATCH_MERGE, body, &wo, write_done, r,
 	                   &r->write, &err))
-		goto fail;
+		goto out;
+	qr = FED_QUEUE_PENDING;
+out:
+	if (qr == FED_QUEUE_RETRY)
+		FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: %s", r->key, err.msg);
 	free(body);
-	return FED_QUEUE_PENDING;
-fail:
-	FED_LOG_WARN(NULL, "ReplicaSchedulingPreference %s: %s", r->key, err.msg);
-	free(body);
-	return FED_QUEUE_RETRY;
+	return qr;
 }
 
 /* ---- the sync ---------------------------------------------------------- */
@@ -359,6 +360,16 @@ out:
 	return qr;
 }
 
+/* The RSP's status and its problem (or none) from res. */
+static void report(struct rsp *r, const cJSON *obj, struct result *res)
+{
+	if (res->reason)
+		rsp_problem(r, obj, res->reason, res->message);
+	else if (r->problem)
+		controller_set_str(&r->problem, NULL);
+	rsp_write_status(r, obj, res);
+}
+
 static enum fed_queue_result rsp_sync(void *ud, const char *key)
 {
 	struct rsp_ctl *rc = ud;
@@ -389,7 +400,8 @@ static enum fed_queue_result rsp_sync(void *ud, const char *key)
 	if (fed_rsp_parse(obj, &spec, &err)) {
 		res.reason = "InvalidSpec";
 		snprintf(res.message, sizeof(res.message), "%s", err.msg);
-		goto report;
+		report(r, obj, &res);
+		goto out;
 	}
 	/* decide only on a full picture: the Federation config read, the
 	 * FTCs listed, every member probed once */
@@ -405,7 +417,8 @@ static enum fed_queue_result rsp_sync(void *ud, const char *key)
 		         "no enabled FederatedTypeConfig propagates %s; enable its type "
 		         "(fedctl enable)",
 		         fed_rsp_target_kind_name(spec.target_kind));
-		goto report;
+		report(r, obj, &res);
+		goto out;
 	}
 	if (!fed_informer_synced(t->fed_inf))
 		goto out;
@@ -422,7 +435,8 @@ static enum fed_queue_result rsp_sync(void *ud, const char *key)
 		snprintf(res.message, sizeof(res.message),
 		         "no %s %s: create it, or fix the RSP's name",
 		         fed_rsp_target_kind_name(spec.target_kind), key);
-		goto report;
+		report(r, obj, &res);
+		goto out;
 	}
 	if (fed_obj_str(fed, "metadata.deletionTimestamp"))
 		goto out;
@@ -431,12 +445,7 @@ static enum fed_queue_result rsp_sync(void *ud, const char *key)
 		goto out; /* our last write's event is on its way */
 	controller_set_str(&r->stale_rv, NULL);
 	qr = plan(r, obj, &spec, t, fed, &res);
-report:
-	if (res.reason)
-		rsp_problem(r, obj, res.reason, res.message);
-	else if (r->problem)
-		controller_set_str(&r->problem, NULL);
-	rsp_write_status(r, obj, &res);
+	report(r, obj, &res);
 out:
 	cJSON_Delete(res.clusters);
 	fed_rsp_spec_release(&spec);

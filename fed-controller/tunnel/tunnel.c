@@ -4,8 +4,10 @@
  * connections are carried over tunnel streams, so that the member's
  * ordinary kube client (health, informers, propagation) reaches the
  * member's apiserver through its agent. Authentication and the Secret
- * are in tunnel_auth.c, the listeners (and the caps on connections not
- * yet authenticated) in tunnel_listen.c.
+ * are in tunnel_auth.c, generated material in tunnel_material.c, the
+ * listeners (and the caps on connections not yet authenticated) in
+ * tunnel_listen.c, what the status shows of the agents in
+ * tunnel_status.c.
  *
  * Material lives in the host Secret --tunnel-secret-name (config
  * namespace): tls.crt and tls.key (the tunnel's certificate, which agents
@@ -170,7 +172,7 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 			member_status_changed(t->ctl, tc->name);
 			if (tc->nconns == 0) /* it may have expired meanwhile */
 				hooks_resync(t->ctl);
-			goto found;
+			goto out;
 		}
 	}
 	{
@@ -180,11 +182,11 @@ static void on_closed(struct fed_tunnel_conn *c, const char *why, void *ud)
 		FED_LOG_LIMITED(FED_LOG_INFO, &lim, NULL, "tunnel: connection from %s closed: %s",
 		                fed_tunnel_conn_name(c), why);
 	}
-found:
+out:
 	fed_tunnel_conn_free(c);
 }
 
-static int ready_conns(const struct tcluster *tc)
+int tunnel_ready_conns(const struct tcluster *tc)
 {
 	int n = 0;
 
@@ -237,7 +239,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		rotate(tc, now, false);
 		if (tc->cred_expiry > t->last_tick && tc->cred_expiry <= wall)
 			crossed = true;
-		if (ready_conns(tc) && tc->have_meta && now - tc->shown_at >= STATUS_REFRESH)
+		if (tunnel_ready_conns(tc) && tc->have_meta && now - tc->shown_at >= STATUS_REFRESH)
 			show_metadata(tc);
 	}
 	/* clusters known only from the Secret (after a restart) */
@@ -473,6 +475,8 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 	t->ctl = ctl;
 	t->lfd = -1;
 	ev_init(&t->material_retry, tunnel_material_retry_cb);
+	fed_backoff_init(&t->material_backoff, TUNNEL_MATERIAL_BACKOFF_MIN,
+	                 TUNNEL_MATERIAL_BACKOFF_MAX);
 	t->material_retry.data = t;
 	fed_map_init(&t->clusters);
 	fed_map_init(&t->used);
@@ -531,77 +535,6 @@ void tunnel_stop(struct controller *ctl)
 	OPENSSL_cleanse(t->key, sizeof(t->key));
 	free(t);
 	ctl->tunnel = NULL;
-}
-
-long long tunnel_credential_expiry(struct controller *ctl, const char *cluster)
-{
-	struct tunnel *t = ctl->tunnel;
-	struct tcluster *tc = t ? fed_map_get(&t->clusters, cluster) : NULL;
-	long long stored =
-	    t && fed_informer_synced(t->secret) ? tunnel_stored_expiry(t, cluster) : 0;
-
-	return tc && tc->cred_expiry > stored ? tc->cred_expiry : stored;
-}
-
-int tunnel_agents_connected(struct controller *ctl, const char *cluster)
-{
-	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
-
-	return tc ? ready_conns(tc) : 0;
-}
-
-static void iso(double t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-cJSON *tunnel_agent_status(struct controller *ctl, const char *cluster)
-{
-	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
-	long long expiry = tunnel_credential_expiry(ctl, cluster);
-	cJSON *a;
-	char ts[32];
-
-	if (!tc && !expiry)
-		return NULL;
-	a = cJSON_CreateObject();
-	cJSON_AddNumberToObject(a, "connectedAgents", tc ? ready_conns(tc) : 0);
-	if (expiry) {
-		iso((double)expiry, ts);
-		cJSON_AddStringToObject(a, "credentialExpiry", ts);
-	}
-	if (tc && tc->have_shown) {
-		const struct fed_agent_metadata *m = &tc->shown;
-
-		if (m->agent_version[0])
-			cJSON_AddStringToObject(a, "agentVersion", m->agent_version);
-		if (m->kubernetes_version[0])
-			cJSON_AddStringToObject(a, "kubernetesVersion", m->kubernetes_version);
-		if (m->nodes >= 0)
-			cJSON_AddNumberToObject(a, "nodeCount", (double)m->nodes);
-		if (m->cores >= 0)
-			cJSON_AddNumberToObject(a, "coreCount", (double)m->cores);
-		if (m->cpu_seconds >= 0)
-			cJSON_AddNumberToObject(a, "cpuSeconds", round(m->cpu_seconds * 100) / 100);
-		if (m->memory_bytes >= 0)
-			cJSON_AddNumberToObject(a, "memoryBytes", (double)m->memory_bytes);
-		/* the loop's clock is monotonic: convert to wall time */
-		iso((double)time(NULL) - (ev_now(ctl->loop) - tc->shown_heartbeat), ts);
-		cJSON_AddStringToObject(a, "lastHeartbeatTime", ts);
-	}
-	return a;
-}
-
-bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster)
-{
-	struct member *m = members_get(ctl, cluster);
-	const char *mode = m ? member_mode(m) : NULL;
-
-	return mode && !strcmp(mode, "agent");
 }
 
 const struct hooks_agents agents_hooks = {tunnel_member_url, tunnel_member_socket,

@@ -60,117 +60,9 @@ static void patch_done(struct fed_kube_response *resp, void *ud)
 		FED_LOG_WARN(NULL, "tunnel: updating secret: %s", resp->err.msg);
 }
 
-#define MATERIAL_BACKOFF_MIN 1.0  /* seconds before the first retry */
-#define MATERIAL_BACKOFF_MAX 60.0 /* doubling up to this */
-
-/* The generated material could not be written: ask again later (the
- * timer calls tunnel_secret_changed, which sees what is still missing). */
-static void material_failed(struct tunnel *t, const char *why)
-{
-	double d;
-
-	t->requested = false;
-	t->material_backoff = t->material_backoff ? t->material_backoff * 2 : MATERIAL_BACKOFF_MIN;
-	if (t->material_backoff > MATERIAL_BACKOFF_MAX)
-		t->material_backoff = MATERIAL_BACKOFF_MAX;
-	/* jitter: between 3/4 and the full delay, so replicas do not align */
-	d = t->material_backoff * (0.75 + 0.25 * ((double)rand() / RAND_MAX));
-	FED_LOG_WARN(NULL,
-	             "tunnel: writing generated material to secret %s/%s: %s; retrying in "
-	             "%.1f s",
-	             t->ctl->o.config_namespace, t->ctl->o.tunnel_secret, why, d);
-	ev_timer_stop(t->ctl->loop, &t->material_retry);
-	ev_timer_set(&t->material_retry, d, 0.);
-	ev_timer_start(t->ctl->loop, &t->material_retry);
-}
-
-void tunnel_material_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	tunnel_secret_changed(w->data);
-}
-
-static void material_done(struct fed_kube_response *resp, void *ud)
-{
-	struct tunnel *t = ud;
-
-	t->material_call = NULL;
-	if (resp->err.code) {
-		material_failed(t, resp->err.msg);
-		return;
-	}
-	/* the informer brings the material back; the next failure starts over */
-	t->material_backoff = 0;
-}
-
 static char *b64(const void *p, size_t n)
 {
 	return fed_base64_encode_str(p, n);
-}
-
-/* Missing certificate or key: generate them and apply them to the Secret
- * (creating it); the informer then brings them back and we start. A
- * failure retries with backoff. */
-void tunnel_request_material(struct tunnel *t)
-{
-	struct controller *ctl = t->ctl;
-	struct fed_kube_ref ref = {&tunnel_r_secret, ctl->o.config_namespace, ctl->o.tunnel_secret,
-	                           NULL};
-	struct fed_kube_write_opts wo = {FED_MANAGER "-tunnel", false, false};
-	struct fed_error err = FED_ERROR_INIT;
-	char *crt = NULL, *key = NULL, *crt64 = NULL, *key64 = NULL, *hk64 = NULL;
-	unsigned char hk[32];
-	cJSON *obj = NULL, *data;
-	char *body = NULL, *have_crt = tunnel_secret_value(t, "tls.crt", NULL);
-	char *have_key = tunnel_secret_value(t, "credential-key", NULL);
-
-	t->requested = true;
-	obj = cJSON_CreateObject();
-	cJSON_AddStringToObject(obj, "apiVersion", "v1");
-	cJSON_AddStringToObject(obj, "kind", "Secret");
-	data = cJSON_AddObjectToObject(cJSON_AddObjectToObject(obj, "metadata"), "labels");
-	cJSON_AddStringToObject(data, FED_MANAGED_BY_LABEL, FED_MANAGER);
-	cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "name", ctl->o.tunnel_secret);
-	cJSON_AddStringToObject(cJSON_GetObjectItem(obj, "metadata"), "namespace",
-	                        ctl->o.config_namespace);
-	data = cJSON_AddObjectToObject(obj, "data");
-	if (!have_crt) {
-		if (fed_tunnel_tls_selfsigned("fed-tunnel", ctl->o.tunnel_sans, 3650, &crt, &key,
-		                              &err) < 0) {
-			material_failed(t, err.msg);
-			goto out;
-		}
-		crt64 = b64(crt, strlen(crt));
-		key64 = b64(key, strlen(key));
-		cJSON_AddStringToObject(data, "tls.crt", crt64);
-		cJSON_AddStringToObject(data, "tls.key", key64);
-	}
-	if (!have_key) {
-		RAND_bytes(hk, sizeof(hk));
-		hk64 = b64(hk, sizeof(hk));
-		OPENSSL_cleanse(hk, sizeof(hk));
-		cJSON_AddStringToObject(data, "credential-key", hk64);
-	}
-	body = cJSON_PrintUnformatted(obj);
-	FED_LOG_INFO(NULL, "tunnel: writing generated%s%s to secret %s/%s",
-	             have_crt ? "" : " certificate", have_key ? "" : " credential key",
-	             ctl->o.config_namespace, ctl->o.tunnel_secret);
-	if (!body)
-		material_failed(t, "out of memory");
-	else if (fed_kube_patch(ctl->host, &ref, FED_PATCH_APPLY, body, &wo, material_done, t,
-	                        &t->material_call, &err) < 0)
-		material_failed(t, err.msg);
-out:
-	if (body)
-		OPENSSL_cleanse(body, strlen(body));
-	free(body);
-	cJSON_Delete(obj);
-	tunnel_wipe_free(crt, crt ? strlen(crt) : 0);
-	tunnel_wipe_free(key, key ? strlen(key) : 0);
-	tunnel_wipe_free(crt64, crt64 ? strlen(crt64) : 0);
-	tunnel_wipe_free(key64, key64 ? strlen(key64) : 0);
-	tunnel_wipe_free(hk64, hk64 ? strlen(hk64) : 0);
-	free(have_crt);
-	tunnel_wipe_free(have_key, have_key ? strlen(have_key) : 0);
 }
 
 /* ---- credentials ---- */
@@ -300,7 +192,8 @@ struct authop {
 	char *cluster;
 	char hex[65];
 	char *val64; /* the entry's stored value, for the test op */
-	double deadline, backoff;
+	double deadline;
+	struct fed_backoff backoff;
 	ev_timer retry;
 	struct fed_kube_call *call;
 	struct authop *next;
@@ -355,7 +248,7 @@ static void authop_done(struct fed_kube_response *resp, void *ud)
 	bool revoke;
 	long long expiry;
 	char *cred;
-	double now = ev_now(t->ctl->loop);
+	double now = ev_now(t->ctl->loop), wait;
 	int st = resp->status;
 
 	op->call = NULL;
@@ -373,13 +266,13 @@ static void authop_done(struct fed_kube_response *resp, void *ud)
 			authop_free(op);
 			return;
 		}
-		if (!op->conn || now + op->backoff >= op->deadline) {
+		wait = fed_backoff_next(&op->backoff);
+		if (!op->conn || now + wait >= op->deadline) {
 			authop_unspent(op, op->conn ? resp->err.msg : "the agent left");
 			return;
 		}
-		ev_timer_set(&op->retry, op->backoff, 0.);
+		ev_timer_set(&op->retry, wait, 0.);
 		ev_timer_start(t->ctl->loop, &op->retry);
-		op->backoff *= 2;
 		return;
 	}
 	fed_map_put(&t->used, op->hex, TOKEN_SPENT, NULL);
@@ -459,7 +352,8 @@ static int consume_bootstrap(struct tunnel *t, struct fed_tunnel_conn *c, const 
 	op->conn = c;
 	snprintf(op->hex, sizeof(op->hex), "%s", hex);
 	op->deadline = ev_now(t->ctl->loop) + AUTH_DEADLINE;
-	op->backoff = AUTH_BACKOFF_MIN;
+	/* capped at the deadline: a longer wait ends the spend anyway */
+	fed_backoff_init(&op->backoff, AUTH_BACKOFF_MIN, AUTH_DEADLINE);
 	ev_init(&op->retry, authop_retry_cb);
 	op->retry.data = op;
 	op->next = t->authops;
@@ -617,14 +511,14 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		return fed_error_set(err, FED_EUNAUTHORIZED, "unknown AUTH kind %d", kind);
 	}
 	if (rc < 0)
-		goto fail;
+		goto out;
 	if (!agent_cluster(t, *cluster)) {
 		tunnel_count_refused(t, "not_agent_cluster");
 		rc =
 		    fed_error_set(err, FED_EUNAUTHORIZED,
 		                  "cluster '%s' is not in the Federation config with mode: agent%s",
 		                  *cluster, hex[0] ? " (the bootstrap token stays valid)" : "");
-		goto fail;
+		goto out;
 	}
 	/* before a token is spent: a refused agent keeps it for later */
 	tc = tunnel_cluster_get(t, *cluster, false);
@@ -635,15 +529,12 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 		                   "(--tunnel-max-agents-per-cluster)%s",
 		                   *cluster, tc->nconns,
 		                   hex[0] ? " (the bootstrap token stays valid)" : "");
-		goto fail;
+		goto out;
 	}
 	if (kind == FED_TUNNEL_AUTH_BOOTSTRAP) {
 		/* AUTH_OK once the token's removal is durable */
 		rc = consume_bootstrap(t, c, hex, *cluster, err);
-		OPENSSL_cleanse(hex, sizeof(hex));
-		free(*cluster);
-		*cluster = NULL;
-		return rc;
+		goto out;
 	}
 	/* a fresh credential at every connection, and again while it lives */
 	*credential =
@@ -651,7 +542,7 @@ int tunnel_on_auth(struct fed_tunnel_conn *c, int kind, const uint8_t *secret, s
 	if (*credential)
 		tunnel_note_expiry(t, *cluster, expiry);
 	return 0;
-fail:
+out:
 	OPENSSL_cleanse(hex, sizeof(hex));
 	free(*cluster);
 	*cluster = NULL;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../members/members.h"
+#include "fed/backoff.h"
 #include "fed/tunnel_conn.h"
 #include "tunnel.h"
 #include "tunnel_cred.h"
@@ -27,7 +28,7 @@ struct tunnel_sockdir {
 	bool made;
 };
 
-/* tunnel.c: what members/ asks of the tunnel (hooks.h). */
+/* tunnel.c and tunnel_status.c: what members/ asks of the tunnel (hooks.h). */
 extern const struct hooks_agents agents_hooks;
 const char *tunnel_member_url(struct controller *ctl, const char *cluster);
 const char *tunnel_member_socket(struct controller *ctl, const char *cluster);
@@ -35,6 +36,11 @@ long long tunnel_credential_expiry(struct controller *ctl, const char *cluster);
 int tunnel_agents_connected(struct controller *ctl, const char *cluster);
 cJSON *tunnel_agent_status(struct controller *ctl, const char *cluster);
 bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster);
+
+/* a failed write of generated material: seconds before the first retry,
+ * doubling up to the max */
+#define TUNNEL_MATERIAL_BACKOFF_MIN 1.0
+#define TUNNEL_MATERIAL_BACKOFF_MAX 60.0
 
 struct tcluster {
 	struct tunnel *t;
@@ -79,7 +85,7 @@ struct tunnel {
 	bool requested; /* generated material sent to the Secret */
 	/* a failed write of generated material is retried from this timer */
 	ev_timer material_retry;
-	double material_backoff; /* seconds; 0 until a write failed */
+	struct fed_backoff material_backoff; /* TUNNEL_MATERIAL_BACKOFF_MIN..MAX */
 	struct fed_kube_call *material_call;
 	bool config_seen; /* the Federation config was read (or found absent) */
 	unsigned char key[64];
@@ -111,6 +117,8 @@ void tunnel_listen_stop(struct tunnel *t);
 void tunnel_pending_drop(struct tunnel *t, struct fed_tunnel_conn *c);
 /* The cluster's state, created (with its Unix socket listener) when create. */
 struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create);
+/* tunnel.c: the cluster's authenticated connections that are ready. */
+int tunnel_ready_conns(const struct tcluster *tc);
 void tunnel_cluster_free(void *tc);
 
 /* tunnel_auth.c */

@@ -182,7 +182,7 @@ int tunnel_socket_dir_open(struct controller *ctl, struct fed_error *err)
 		                    "--tunnel-socket-dir %s: %s; give a real directory (not a "
 		                    "symbolic link) of mode 0700 owned by this user",
 		                    dir, link ? "is a symbolic link" : strerror(e));
-		goto fail;
+		goto out;
 	}
 	if (fstat(fd, &st) || st.st_uid != geteuid() || (st.st_mode & 077)) {
 		ret = fed_error_set(
@@ -191,21 +191,23 @@ int tunnel_socket_dir_open(struct controller *ctl, struct fed_error *err)
 		    "reach member clusters through its sockets; it must be owned by uid %u "
 		    "with mode 0700 (chown/chmod it, or choose another directory)",
 		    dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
-		goto fail;
+		goto out;
 	}
 	if (!(ctl->sockdir = calloc(1, sizeof(*ctl->sockdir))) ||
 	    !(ctl->sockdir->path = strdup(dir))) {
 		free(ctl->sockdir);
 		ctl->sockdir = NULL;
 		ret = fed_error_set(err, FED_ENOMEM, "out of memory");
-		goto fail;
+		goto out;
 	}
 	remove_stale(fd);
 	ctl->sockdir->fd = fd;
 	ctl->sockdir->made = made;
+	fd = -1; /* the sockdir's now */
+	made = false;
 	FED_LOG_INFO(NULL, "tunnel: agents' clusters are reached through Unix sockets in %s", dir);
-	return 0;
-fail:
+	ret = 0;
+out:
 	if (fd >= 0)
 		close(fd);
 	if (made)
@@ -279,11 +281,11 @@ struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool cre
 	tc->conns = calloc((size_t)max, sizeof(*tc->conns));
 	tc->issued = calloc((size_t)max, sizeof(*tc->issued));
 	if (!tc->name || !tc->conns || !tc->issued)
-		goto fail;
+		goto out;
 	tc->t = t;
 	if (listen_unix(tc, &err) < 0) {
 		FED_LOG_ERR(name, "tunnel: %s", err.msg);
-		goto fail;
+		goto out;
 	}
 	/* the socket decides where; the URL only gives Host and paths */
 	snprintf(tc->url, sizeof(tc->url), "http://localhost");
@@ -294,7 +296,7 @@ struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool cre
 	ev_io_start(t->ctl->loop, &tc->lio);
 	fed_map_put(&t->clusters, name, tc, NULL);
 	return tc;
-fail:
+out: /* failed */
 	if (tc->lfd >= 0)
 		close(tc->lfd);
 	free(tc->conns);
