@@ -396,11 +396,14 @@ static enum fed_queue_result rsp_sync(void *ud, const char *key)
 		qr = FED_QUEUE_RETRY;
 		goto out;
 	}
-	qr = FED_QUEUE_DONE;
+	/* an exit that waits for inputs keeps the backoff (KEEP); a verdict
+	 * reported is converged (DONE) */
+	qr = FED_QUEUE_KEEP;
 	if (fed_rsp_parse(obj, &spec, &err)) {
 		res.reason = "InvalidSpec";
 		snprintf(res.message, sizeof(res.message), "%s", err.msg);
 		report(r, obj, &res);
+		qr = FED_QUEUE_DONE;
 		goto out;
 	}
 	/* decide only on a full picture: the Federation config read, the
@@ -418,6 +421,7 @@ static enum fed_queue_result rsp_sync(void *ud, const char *key)
 		         "(fedctl enable)",
 		         fed_rsp_target_kind_name(spec.target_kind));
 		report(r, obj, &res);
+		qr = FED_QUEUE_DONE;
 		goto out;
 	}
 	if (!fed_informer_synced(t->fed_inf))
@@ -436,6 +440,7 @@ static enum fed_queue_result rsp_sync(void *ud, const char *key)
 		         "no %s %s: create it, or fix the RSP's name",
 		         fed_rsp_target_kind_name(spec.target_kind), key);
 		report(r, obj, &res);
+		qr = FED_QUEUE_DONE;
 		goto out;
 	}
 	if (fed_obj_str(fed, "metadata.deletionTimestamp"))
