@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "agent.h"
+#include "fed/backoff.h"
 #include "fed/harden.h"
 #include "fed/log.h"
 #include "fed/tunnel_proxy.h"
@@ -237,13 +238,12 @@ retry:
  * cap FAILOVER_BACKOFF for a while after an established connection was lost. */
 static void schedule_retry(struct agent *a)
 {
-	double ceiling = 1.0, cap = a->max_backoff, delay;
+	double ceiling, cap = a->max_backoff, delay;
 	uint32_t r;
 
 	if (ev_now(a->loop) < a->failover_until && cap > FAILOVER_BACKOFF)
 		cap = FAILOVER_BACKOFF;
-	for (int i = 0; i < a->attempt && ceiling < cap; i++)
-		ceiling *= 2;
+	ceiling = fed_backoff_nth(1.0, cap, a->attempt);
 	if (ceiling > cap)
 		ceiling = cap;
 	RAND_bytes((unsigned char *)&r, sizeof(r));

@@ -18,6 +18,17 @@ double fed_backoff_next(struct fed_backoff *b)
 	return b->cur;
 }
 
+double fed_backoff_nth(double min, double max, int n)
+{
+	struct fed_backoff b;
+	int i;
+
+	fed_backoff_init(&b, min, max);
+	for (i = 0; i <= n && b.cur < b.max; i++)
+		fed_backoff_next(&b);
+	return b.cur;
+}
+
 void fed_backoff_reset(struct fed_backoff *b)
 {
 	b->cur = 0;

@@ -103,13 +103,7 @@ static bool is_read(const struct fed_kube_call *call)
 /* 0.1 s doubling up to 5 s, between half and the full delay */
 static double backoff(int attempt)
 {
-	struct fed_backoff b;
-	int i;
-
-	fed_backoff_init(&b, 0.1, 5.0);
-	for (i = 0; i <= attempt && b.cur < b.max; i++)
-		fed_backoff_next(&b);
-	return fed_jitter(b.cur, 0.5, 1.0);
+	return fed_jitter(fed_backoff_nth(0.1, 5.0, attempt), 0.5, 1.0);
 }
 
 void fed_kube_call_finish(struct fed_kube_call *call, struct fed_kube_response *resp)

@@ -13,6 +13,9 @@ struct fed_backoff {
 void fed_backoff_init(struct fed_backoff *b, double min, double max);
 /* The next base wait: min, 2 min, 4 min, ... max. */
 double fed_backoff_next(struct fed_backoff *b);
+/* The n-th wait (n = 0 for the first) of a fresh backoff: min * 2^n, at
+ * most max; for callers that count attempts instead of keeping one. */
+double fed_backoff_nth(double min, double max, int n);
 /* A success: the next wait is min again. */
 void fed_backoff_reset(struct fed_backoff *b);
 /* d times a random factor in [lo, hi], so that many waiters spread out. */

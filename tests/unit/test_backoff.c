@@ -20,6 +20,14 @@ static void doubles_to_max_and_resets(void)
 	CHECK(fed_backoff_next(&b) == 2);
 }
 
+static void nth_counts_attempts(void)
+{
+	CHECK(fed_backoff_nth(0.1, 5, 0) == 0.1);
+	CHECK(fed_backoff_nth(0.1, 5, 3) == 0.8);
+	CHECK(fed_backoff_nth(0.1, 5, 100000) == 5);
+	CHECK(fed_backoff_nth(1, 0.5, 2) == 1); /* max below min: min */
+}
+
 static void jitter_stays_in_bounds(void)
 {
 	int i;
@@ -34,6 +42,7 @@ static void jitter_stays_in_bounds(void)
 int main(void)
 {
 	RUN(doubles_to_max_and_resets);
+	RUN(nth_counts_attempts);
 	RUN(jitter_stays_in_bounds);
 	return CHECK_EXIT();
 }
