@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "agent.h"
+#include "fed/kube_known.h"
 #include "fed/base64.h"
 #include "fed/buf.h"
 #include "fed/log.h"
@@ -75,13 +76,18 @@ int agent_credential_init(struct agent *a, struct fed_error *err)
 	return 0;
 }
 
+/* The Secret (item) or the collection it is created in, in out (a fixed
+ * buffer: names are DNS labels). */
 static void secret_path(struct agent *a, char *out, size_t n, bool item)
 {
-	if (item)
-		snprintf(out, n, "/api/v1/namespaces/%s/secrets/%s", a->secret_ns,
-		         a->credential_secret);
-	else
-		snprintf(out, n, "/api/v1/namespaces/%s/secrets", a->secret_ns);
+	const struct fed_kube_ref ref = {&fed_r_secrets, a->secret_ns,
+	                                 item ? a->credential_secret : NULL, NULL};
+	struct fed_buf b = FED_BUF_INIT;
+
+	out[0] = '\0';
+	if (!fed_kube_path(&b, &ref))
+		snprintf(out, n, "%s", b.data);
+	fed_buf_release(&b);
 }
 
 /* ---- reading the Secret (before the tunnel is up) ---- */

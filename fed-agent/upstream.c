@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "agent.h"
+#include "fed/kube_known.h"
 #include "fed/log.h"
 #include "fed/tunnel_http.h"
 
@@ -257,13 +258,21 @@ static void meta_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	struct agent *a = w->data;
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_kube_request v = {.method = "GET", .path = "/version", .max_retries = -1};
-	struct fed_kube_request n = {.method = "GET", .path = "/api/v1/nodes", .max_retries = -1};
+	struct fed_kube_request n = {.method = "GET", .max_retries = -1};
+	const struct fed_kube_ref nodes = {&fed_r_nodes, NULL, NULL, NULL};
+	struct fed_buf path = FED_BUF_INIT;
 
 	if (!a->kube)
 		return;
+	if (fed_kube_path(&path, &nodes)) {
+		FED_LOG_WARN(NULL, "metadata: out of memory");
+		return;
+	}
+	n.path = path.data;
 	if (fed_kube_request(a->kube, &v, version_done, a, NULL, &err) < 0 ||
 	    fed_kube_request(a->kube, &n, nodes_done, a, NULL, &err) < 0)
 		FED_LOG_WARN(NULL, "metadata: %s", err.msg);
+	fed_buf_release(&path);
 }
 
 void agent_metadata_start(struct agent *a)
