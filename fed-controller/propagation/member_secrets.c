@@ -23,15 +23,23 @@ struct nsinf {
 	struct fed_kube_call *call; /* the RoleBinding apply */
 	bool waiting;               /* the namespace is not there yet */
 	bool warned;                /* forbidden, said once */
+	int checks;                 /* access reviews after the bind, 0: binding */
 	ev_timer retry;             /* the bind again: a namespace seen late, a 5xx */
 };
 
 #define RETRY_S 5.
+/* the authorizer learns of a new RoleBinding from its own cache, a moment
+ * after the apply returns: ask it this often, this many times, before the
+ * informers' first list (which it would refuse meanwhile) */
+#define CHECK_S     0.1
+#define CHECK_TIMES 50
 
 static const struct fed_kube_resource r_rb = {"rbac.authorization.k8s.io", "v1", "rolebindings",
                                               true};
 static const struct fed_kube_resource r_ssr = {"authentication.k8s.io", "v1", "selfsubjectreviews",
                                                false};
+static const struct fed_kube_resource r_ssar = {"authorization.k8s.io", "v1",
+                                                "selfsubjectaccessreviews", false};
 
 static void nsinf_free(void *p)
 {
@@ -58,13 +66,65 @@ static void watch_ns(struct nsinf *n)
 }
 
 static void bind_ns(struct nsinf *n);
+static void check_access(struct nsinf *n);
 
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct nsinf *n = w->data;
 
-	if (!n->call)
+	if (n->call)
+		return;
+	if (n->checks)
+		check_access(n);
+	else
 		bind_ns(n);
+}
+
+static void access_checked(struct fed_kube_response *resp, void *ud)
+{
+	struct nsinf *n = ud;
+	const cJSON *st = cJSON_GetObjectItem(resp->json, "status");
+
+	n->call = NULL;
+	if ((!resp->err.code && cJSON_IsTrue(cJSON_GetObjectItem(st, "allowed"))) ||
+	    n->checks >= CHECK_TIMES) {
+		n->checks = 0;
+		watch_ns(n); /* allowed; or not yet after 5 s: the informer says why */
+		return;
+	}
+	if (n->checks == 1)
+		FED_LOG_DEBUG(n->mi->cluster,
+		              "namespace %s: RoleBinding " SECRETS_ROLE " applied, the authorizer "
+		              "does not allow listing Secrets yet: asking again",
+		              n->ns);
+	n->checks++;
+	ev_timer_stop(n->mi->t->ctl->loop, &n->retry);
+	ev_timer_set(&n->retry, CHECK_S, 0.);
+	ev_timer_start(n->mi->t->ctl->loop, &n->retry);
+}
+
+/* May we list Secrets in n's namespace yet (SelfSubjectAccessReview,
+ * which every authenticated user may create)? */
+static void check_access(struct nsinf *n)
+{
+	struct fed_kube_ref ref = {&r_ssar, NULL, NULL, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	cJSON *o = cJSON_CreateObject(), *ra;
+
+	if (!n->checks)
+		n->checks = 1;
+	cJSON_AddStringToObject(o, "apiVersion", "authorization.k8s.io/v1");
+	cJSON_AddStringToObject(o, "kind", "SelfSubjectAccessReview");
+	ra = cJSON_AddObjectToObject(cJSON_AddObjectToObject(o, "spec"), "resourceAttributes");
+	cJSON_AddStringToObject(ra, "namespace", n->ns);
+	cJSON_AddStringToObject(ra, "verb", "list");
+	cJSON_AddStringToObject(ra, "resource", "secrets");
+	if (!ra ||
+	    fed_kube_create(n->mi->client, &ref, o, NULL, access_checked, n, &n->call, &err)) {
+		n->checks = 0;
+		watch_ns(n);
+	}
+	cJSON_Delete(o);
 }
 
 static void retry_later(struct nsinf *n)
@@ -103,8 +163,12 @@ static void rb_applied(struct fed_kube_response *resp, void *ud)
 		             n->ns, resp->err.msg, n->mi->cluster);
 		n->warned = true;
 	}
-	/* bound, or try anyway (an --rbac full member needs no binding) */
-	watch_ns(n);
+	/* bound: once the authorizer knows it; or try anyway (an --rbac
+	 * full member needs no binding) */
+	if (!code)
+		check_access(n);
+	else
+		watch_ns(n);
 }
 
 static void bind_ns(struct nsinf *n)
