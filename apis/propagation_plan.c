@@ -290,7 +290,12 @@ static void plan_member(const struct fed_prop_in *in, size_t i, bool broken,
 
 /* The federated object is gone from the host but copies we wrote were not
  * taken off (deleted before our finalizer landed, or the finalizer was
- * removed by hand): remove those we can reach, forget the rest. */
+ * removed by hand): remove those we can reach, forget the rest. A managed
+ * copy in a listed member with no record of ours is as much an orphan (its
+ * federated object went while no controller ran, or someone labelled it
+ * kubefed.io/managed=true): it goes too, so what members hold follows the
+ * host whatever the history. The caller plans a gone object only once the
+ * host's objects have listed. */
 static void plan_gone(const struct fed_prop_in *in, struct fed_prop_plan *out)
 {
 	size_t i;
@@ -299,8 +304,13 @@ static void plan_gone(const struct fed_prop_in *in, struct fed_prop_plan *out)
 	for (i = 0; i < in->n; i++) {
 		const struct fed_prop_member *m = &in->members[i];
 
-		if (!m->rec)
+		if (!m->rec) {
+			if (m->managed && m->state == FED_PROP_READY) {
+				out->clusters[i].action = FED_PROP_DELETE;
+				out->remaining = true;
+			}
 			continue;
+		}
 		if (m->rec->version &&
 		    (m->state == FED_PROP_READY || m->state == FED_PROP_LISTING)) {
 			out->clusters[i].action = FED_PROP_DELETE;

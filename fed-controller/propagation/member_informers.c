@@ -11,7 +11,10 @@
 #include "propagate.h"
 #include "propagation.h"
 
-static void member_obj_changed(struct minf *mi, const cJSON *obj)
+/* A managed copy is ours whether or not its federated twin exists (one
+ * without is a stray to remove); another object matters only with a
+ * twin. */
+static void member_obj_changed(struct minf *mi, const cJSON *obj, bool managed)
 {
 	struct fed_buf key = FED_BUF_INIT;
 
@@ -21,8 +24,8 @@ static void member_obj_changed(struct minf *mi, const cJSON *obj)
 	const char *ns = mi->t->is_namespaces ? name : fed_obj_namespace(obj);
 
 	fed_informer_key(&key, ns, name);
-	/* only objects with a federated twin matter; drift is fixed at once */
-	if (key.data && fed_informer_get(mi->t->fed_inf, ns, name))
+	/* drift is fixed at once */
+	if (key.data && (managed || fed_informer_get(mi->t->fed_inf, ns, name)))
 		ftype_enqueue(mi->t, key.data);
 	fed_buf_release(&key);
 }
@@ -69,7 +72,7 @@ static void m_add(const cJSON *obj, void *ud)
 {
 	struct minf *mi = ud;
 
-	member_obj_changed(mi, obj);
+	member_obj_changed(mi, obj, true);
 	if (mi->t->is_namespaces && fed_obj_name(obj)) {
 		namespace_arrived_in(mi, fed_obj_name(obj));
 		namespace_arrived(mi->t->ctl, fed_obj_name(obj));
@@ -78,17 +81,27 @@ static void m_add(const cJSON *obj, void *ud)
 
 static void m_update(const cJSON *old, const cJSON *obj, void *ud)
 {
-	member_obj_changed(ud, obj);
+	member_obj_changed(ud, obj, true);
 }
 
+/* Shared by both informers: a deleted copy needs no stray removal. */
 static void m_delete(const cJSON *obj, void *ud)
 {
-	member_obj_changed(ud, obj);
+	member_obj_changed(ud, obj, false);
 }
 
+/* Listed: every federated object syncs, and so does every managed copy
+ * without one (a stray from before this controller started). */
 static void m_synced(void *ud)
 {
-	ftype_enqueue_all(((struct minf *)ud)->t);
+	struct minf *mi = ud;
+	const struct fed_map *store = mi->inf ? fed_informer_store(mi->inf) : NULL;
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	ftype_enqueue_all(mi->t);
+	for (e = store ? fed_map_first(store, &it) : NULL; e; e = fed_map_next(store, &it))
+		member_obj_changed(mi, e->value, true);
 }
 
 /* The unmanaged informer: a label change on an object we leave alone
@@ -97,14 +110,14 @@ static void u_add(const cJSON *obj, void *ud)
 {
 	struct minf *mi = ud;
 
-	member_obj_changed(mi, obj);
+	member_obj_changed(mi, obj, false);
 	if (mi->t->is_namespaces && fed_obj_name(obj))
 		namespace_arrived_in(mi, fed_obj_name(obj));
 }
 
 static void u_update(const cJSON *old, const cJSON *obj, void *ud)
 {
-	member_obj_changed(ud, obj);
+	member_obj_changed(ud, obj, false);
 }
 
 void minf_free(struct minf *mi)

@@ -302,6 +302,20 @@ static bool inputs_listed(struct ftype *t)
 	       (!nst || fed_informer_synced(nst->fed_inf));
 }
 
+/* Whether a listed member holds a managed copy of key. */
+static bool managed_somewhere(struct ftype *t, const char *key)
+{
+	const struct fed_map *all = members_all(t->ctl);
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+	bool synced;
+
+	for (e = fed_map_first(all, &it); e; e = fed_map_next(all, &it))
+		if (minf_get(t, e->key, key, &synced) && synced)
+			return true;
+	return false;
+}
+
 /* PENDING while writes of this round are in flight (round_done ends it),
  * KEEP while the backoff holds writes or the inputs have not listed. */
 enum fed_queue_result fobj_sync(struct ftype *t, const char *key)
@@ -314,8 +328,16 @@ enum fed_queue_result fobj_sync(struct ftype *t, const char *key)
 	struct fed_error err = FED_ERROR_INIT;
 	size_t i;
 
-	if (!fed && !o) /* gone, and nothing of ours was left */
-		goto out;
+	if (!fed && !o) {
+		/* a managed copy with no federated object is a stray only once
+		 * the host's objects have listed: look again later */
+		if (!inputs_listed(t)) {
+			qr = FED_QUEUE_RETRY;
+			goto out;
+		}
+		if (!managed_somewhere(t, key) || !(o = fobj_get(t, key)))
+			goto out; /* gone, and nothing of ours is left */
+	}
 	if (fed && (!inputs_listed(t) || !(o = fobj_get(t, key))))
 		goto out;
 	if (fed && !o->loaded)
@@ -334,11 +356,14 @@ enum fed_queue_result fobj_sync(struct ftype *t, const char *key)
 	if (!p.gone)
 		conclude(o, fed, &si, &p);
 	qr = o->round ? FED_QUEUE_PENDING : si.in.writes_held ? FED_QUEUE_KEEP : FED_QUEUE_DONE;
+	if (p.gone) /* look again after the deletes: one may have failed */
+		qr = p.remaining ? FED_QUEUE_RETRY : FED_QUEUE_DONE;
 out:
 	if (!fed) { /* its deletes (if any) are on their way: forget it */
 		FED_LOG_DEBUG(NULL, "%s %s: gone from the host", t->cfg.federated.kind, key);
 		fobj_free(fed_map_del(&t->objs, key));
-		fed_queue_forget(t->q, key);
+		if (qr != FED_QUEUE_RETRY)
+			fed_queue_forget(t->q, key);
 	}
 	fed_prop_plan_release(&p);
 	sync_in_release(&si);

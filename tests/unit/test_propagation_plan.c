@@ -307,6 +307,12 @@ static const struct tc cases[] = {
        {"m4", R, .has_rec = true, .rec = {NULL, "", "ClusterNotReady"}, .a = FED_PROP_FORGET}},
  .remaining = true, .gone = true},
 {"gone from the host, nothing of ours anywhere", NULL, CM, .now = T0, .m = {{"m1", R}}, .gone = true},
+{"gone from the host, managed copies we have no record of: deleted where listed", NULL, CM, .now = T0,
+ .m = {{"m1", R, .managed = COPY_RV("5"), .a = FED_PROP_DELETE},
+       {"m2", LI, .managed = COPY_RV("5")},
+       {"m3", NR},
+       {"m4", R}},
+ .remaining = true, .gone = true},
 };
 /* clang-format on */
 
