@@ -3,7 +3,9 @@
 The kernel of the test hosts has no netem qdisc, so the chaos harness puts this
 relay in the path of a link it wants to degrade. It only moves bytes, so TLS
 passes through untouched. One daemon thread runs a selectors loop; timers are
-select timeouts, so an idle or stalled relay sleeps.
+select timeouts, so an idle or stalled relay sleeps. At most QUEUE_LIMIT bytes
+wait per direction, so with a delay d one direction carries at most
+QUEUE_LIMIT/d bytes per second (5 MiB/s at 0.2 s), ample for API traffic.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class _Conn:
 
 
 class _Abort(Exception):
-    pass
+    """This connection is over: close both sides with RST."""
 
 
 def _abortive_close(sock: socket.socket) -> None:
@@ -92,11 +94,11 @@ class Relay:
         self._applied = 0  # control requests the loop has applied
         self._cut_gen = 0
         self._stopping = False
+        self._ended = False  # the loop has exited and closed everything
         self._thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
         self._sel: selectors.BaseSelector | None = None
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
+        self._wake_r = self._wake_w = None  # socketpair: other threads wake the loop
         self._conns: set[_Conn] = set()
         self._timers: list = []
         self._seq = itertools.count()
@@ -131,8 +133,8 @@ class Relay:
         self._listener = lst
         self.port = lst.getsockname()[1]
         self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        for s in (self._wake_r, self._wake_w):
+            s.setblocking(False)
         self._sel = selectors.DefaultSelector()
         self._sel.register(self._wake_r, selectors.EVENT_READ, _WAKE)
         self._sel.register(lst, selectors.EVENT_READ, _LISTEN)
@@ -191,7 +193,7 @@ class Relay:
             return
         self._wake()
         with self._lock:
-            self._lock.wait_for(lambda: self._applied >= gen or not thread.is_alive(),
+            self._lock.wait_for(lambda: self._applied >= gen or self._ended,
                                 timeout=CONTROL_TIMEOUT)
 
     # ---- loop -------------------------------------------------------------
@@ -240,6 +242,7 @@ class Relay:
         self._listener.close()
         self._wake_r.close()
         with self._lock:
+            self._ended = True
             self._wake_w.close()
             self._lock.notify_all()
 
@@ -290,10 +293,13 @@ class Relay:
                     return
                 continue  # e.g. ECONNABORTED: that client is gone, the next may not be
             self._accepted += 1
-            for s in (client, target):
-                s.setblocking(False)
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            err = target.connect_ex(self._taddr)
+            try:
+                for s in (client, target):
+                    s.setblocking(False)
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                err = target.connect_ex(self._taddr)
+            except OSError:  # the client may already have reset
+                err = errno.ECONNABORTED
             if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
                 _abortive_close(client)
                 target.close()
@@ -321,6 +327,8 @@ class Relay:
                 self._read(conn.up if sock is conn.client else conn.down, now)
         except (_Abort, OSError):
             self._close(conn, abort=True)
+        except Exception:
+            self._bug(conn)
 
     def _read(self, pipe: _Pipe, now: float) -> None:
         if pipe.eof_read or pipe.queued >= QUEUE_LIMIT or self._link.stall:
@@ -362,10 +370,16 @@ class Relay:
             self._schedule(conn, min(due) if due else None)
         except (_Abort, OSError):
             self._close(conn, abort=True)
-        except Exception:  # a bug must not take every link of the run down with it
-            self._errors += 1
-            traceback.print_exc(file=sys.stderr)
-            self._close(conn, abort=True)
+        except Exception:
+            self._bug(conn)
+
+    def _bug(self, conn: _Conn) -> None:
+        # A bug must not take every link of the run down with it: drop this
+        # connection loudly and keep relaying the others.
+        self._errors += 1
+        print(f"relay {self.name}: internal error, connection dropped", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        self._close(conn, abort=True)
 
     def _flush(self, pipe: _Pipe, now: float, link: _Link) -> float | None:
         """Sends what is due and allowed; returns when to try again (None: on an event)."""
@@ -386,7 +400,9 @@ class Relay:
                 return None
             n = len(data)
             if link.rate is not None:
-                cap = max(1.0, link.rate / 20)  # burst: 50 ms worth
+                # Burst of 50 ms worth, but at least 4 KiB (or 1 s worth) so a slow
+                # link does not cost a wake-up per few bytes.
+                cap = float(max(link.rate / 20, min(link.rate, 4096)))
                 if pipe.refilled is None:
                     pipe.tokens = cap
                 else:
