@@ -464,6 +464,9 @@ class Setup(unittest.TestCase):
             self.assertEqual(crd["spec"]["group"], "chaos.fed.io")
             self.assertEqual(crd["spec"]["scope"], "Namespaced")
         self.assertEqual(fedctl, [["enable", gen.WIDGET_TYPE]] * 2)
+        w.role_dir = "/tmp/roles"  # agent members' roles are written there, to apply in them
+        w.setup()
+        self.assertEqual(fedctl[-1], ["enable", gen.WIDGET_TYPE, "--member-role-dir", "/tmp/roles"])
         for ns in gen.STABLE_NAMESPACES:
             self.assertIn(f"/api/v1/namespaces/{ns}", host.store)
             fns = host.store[f"/apis/types.kubefed.io/v1beta1/namespaces/{ns}/federatednamespaces/{ns}"]

@@ -28,7 +28,7 @@ OPS = {
     "delete": 6, "delete-orphan": 3,
     "ns-create": 3, "ns-update": 2, "ns-delete": 1.5, "ns-delete-orphan": 1,
     "rsp-create": 4, "rsp-update": 4, "rsp-delete": 2,
-    "join": 1.4, "unjoin": 1.4, "label": 1.5, "drift-edit": 4, "drift-delete": 3,
+    "join": 1.2, "unjoin": 1.2, "label": 1.5, "drift-edit": 4, "drift-delete": 3,
 }
 CALL_TIMEOUT = 5.0  # seconds per request
 STEP_BUDGET = 12.0  # no new attempt of a retried write after this many seconds
