@@ -134,10 +134,10 @@ class Workload:
         self._wait_established(f"{KINDS[WIDGET_TYPE][0]}.{FED_GROUP}")
         everywhere = {"clusters": [{"name": n} for n in self.names()]}
         for ns in STABLE_NAMESPACES:
-            for path, obj in ((kpath("", "v1", "namespaces"), {
-                    "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
-                              (fed_path(NS_TYPE, ns), fed_obj(
-                                  "FederatedNamespace", ns, ns, None, everywhere))):
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            fns = fed_obj("FederatedNamespace", ns, ns, None, everywhere)
+            for path, obj in ((kpath("", "v1", "namespaces"), namespace),
+                              (fed_path(NS_TYPE, ns), fns)):
                 code, _ = self._req(self.host, "POST", path, obj)
                 if not (self._ok(code) or code == 409):
                     raise RuntimeError(f"setup: create {obj['kind']} {ns} in the host: {code}")
