@@ -208,6 +208,9 @@ class Mix(unittest.TestCase):
         self.assertEqual(c["ok"] + c["failed"], n)
         self.assertEqual(sum(v["ok"] + v["failed"] for v in c["ops"].values()), n)
         self.assertGreater(c["ok"], n * 0.8)
+        # every request is bounded: the Kube call gets the workload's timeout
+        timeouts = {t for k in [host, *members.values()] for *_, t in k.calls}
+        self.assertEqual(timeouts, {workload.CALL_TIMEOUT})
         # step() turns any exception into a failed op: none may come from the code
         self.assertEqual([e for e in events if isinstance(e["status"], str)
                           and "Error" in e["status"]], [])
@@ -325,14 +328,18 @@ class Shapes(unittest.TestCase):
         entry = {"type": key[0], "namespace": key[1], "name": key[2]}
         self.assertEqual(self.w.orphaned, [entry])
         self.assertIn(key, self.w.objects, "a delete without an answer may not have happened")
-        self.host.fail = lambda m, p: (_ for _ in ()).throw(Down("refused"))
-        self.run_op("delete_orphan")  # the annotation did not even get there
-        self.assertEqual(self.w.orphaned, [entry])
         self.host.fail = None
-        ev, _ = self.run_op("delete")
+        ev, _ = self.run_op("delete")  # annotated already: this delete orphans too
         self.assertTrue(ev["ok"])
         self.assertEqual(self.w.orphaned, [entry])
         self.assertNotIn(key, self.w.objects)
+        # no answer to the annotation: it may have been written, so the ledger has it
+        self.run_op("create")
+        key2 = next(iter(self.w.objects))
+        self.host.fail = lambda m, p: (_ for _ in ()).throw(Down("timeout"))
+        ev, calls = self.run_op("delete_orphan")
+        self.assertEqual([c[0] for c in calls], ["PATCH"])
+        self.assertEqual(self.w.orphaned[-1], {"type": key2[0], "namespace": key2[1], "name": key2[2]})
 
     def test_namespaces(self):
         ev, calls = self.run_op("ns_create")
