@@ -44,8 +44,12 @@ class Workload:
                  fedctl: Callable[[list[str]], tuple[int, str]],
                  record: Callable[[dict], None], role_dir: str | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 ns_members: list[str] | None = None):
         self.rng, self.host, self.members, self.fifth = rng, host, members, fifth
+        # where ephemeral namespaces may go: members with a namespace
+        # controller (elsewhere a deleted namespace stays Terminating)
+        self.ns_members = sorted(ns_members) if ns_members else None
         self.fedctl, self.record, self.role_dir = fedctl, record, role_dir
         self.clock, self.sleep = clock, sleep
         self.run = format(rng.getrandbits(24), "06x")  # names unique across runs of other seeds
@@ -280,7 +284,7 @@ class Workload:
     # ---- namespaces ----------------------------------------------------------
     def _plan_ns_create(self):
         ns = self._unique("chaos-e")
-        names = self.names()
+        names = self.ns_members or self.names()
         # fixed for the namespace's life: a member without a namespace controller
         # keeps a removed namespace Terminating, so it must never be placed again
         picked = sorted(self.rng.sample(names, self.rng.randint(1, len(names))))

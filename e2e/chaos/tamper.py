@@ -1,0 +1,72 @@
+"""The checker is shown to catch what it must (issue 15, acceptance 4):
+after a settled run the controllers stop; from outside, one managed copy
+is edited, another deleted, and a stray managed object added in a member.
+The checker must report exactly those three (object, member, expected,
+actual); with the controllers back, it must pass again."""
+
+import time
+
+from kube import path
+
+MANAGED = "kubefed.io/managed"
+
+
+def managed_cms(k):
+    return [o for o in k.list(path("", "v1", "configmaps") + "?labelSelector=" + MANAGED + "%3Dtrue")
+            if not o["metadata"].get("deletionTimestamp")]
+
+
+def tamper_test(run, topo, wl, sup):
+    rec = run.record
+    rec({"t": time.time(), "event": "round", "round": "tamper"})
+    for p in topo.controllers:
+        p.stop()
+    m1, cw = topo.kubes["member1"], topo.kubes["member2"]
+    a = sorted(managed_cms(m1), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+    b = sorted(managed_cms(cw), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+    edited = a[0] if a else None
+    deleted = next((o for o in b if edited is None or o["metadata"]["name"] != edited["metadata"]["name"]), None)
+    if edited is None or deleted is None:
+        run.fail("tamper", "no managed ConfigMap copies in member1 and member2 to tamper with")
+        return
+    ens, en = edited["metadata"]["namespace"], edited["metadata"]["name"]
+    dns, dn = deleted["metadata"]["namespace"], deleted["metadata"]["name"]
+    st, _ = m1.patch(path("", "v1", "configmaps", ens, en), {"data": {"tampered": "by-chaos"}})
+    st2, _ = cw.delete(path("", "v1", "configmaps", dns, dn))
+    stray = {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "chaos-stray", "namespace": ens, "labels": {MANAGED: "true"}},
+             "data": {"a": "stray"}}
+    st3, _ = m1.create(path("", "v1", "configmaps", ens), stray)
+    if (st, st2, st3) != (200, 200, 201):
+        run.fail("tamper", "tampering failed: patch %s, delete %s, create %s" % (st, st2, st3))
+        return
+    want = {("stale", "member1", ens + "/" + en), ("missing", "member2", dns + "/" + dn),
+            ("orphan", "member1", ens + "/chaos-stray")}
+    _, res = run.check_once(topo, wl)
+    got = {(v["kind"], v.get("cluster"), v.get("object")) for v in res["violations"]}
+    import expect
+    for v in res["violations"]:
+        print("chaos: tamper: the checker reports:\n" + expect.format_violation(v), flush=True)
+    if got != want or len(res["violations"]) != 3:
+        run.fail("tamper", "the checker reported %s, want exactly %s" % (sorted(got), sorted(want)))
+    else:
+        rec({"t": time.time(), "event": "settled", "round": "tamper",
+             "detail": "the checker reported exactly the edited, the deleted and the stray copy"})
+    for p in topo.controllers:
+        p.restart = True
+        p.start()
+    t0 = time.time()
+    end = t0 + run.args.settle
+    while True:
+        _, res = run.check_once(topo, wl)
+        if not res["violations"]:
+            rec({"t": time.time(), "event": "settled", "round": "tamper-healed",
+                 "seconds": round(time.time() - t0, 1)})
+            return
+        if time.time() > end:
+            run.fail("tamper", "after the controllers came back the checker still reports %d violations"
+                     % len(res["violations"]))
+            for v in res["violations"][:10]:
+                print(expect.format_violation(v), flush=True)
+            return
+        time.sleep(3)
