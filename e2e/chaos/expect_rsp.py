@@ -17,7 +17,7 @@ fed-controller/rsp/rsp.c and rsp_status.c and docs/api.md:
   the copies' replicas sum to totalReplicas - unplaced + overflow.
 """
 
-from fedsem import condition, meta, obj_key, overrides_for, terminating
+from fedsem import condition, meta, obj_key, overrides_for, select, terminating
 
 
 def _pref(spec, cluster):
@@ -83,8 +83,16 @@ def check_rsp(ctx, rsp):
         bad(None, {"totalReplicas": total},
             {"sum of replicas": shares, "unplacedReplicas": unplaced},
             "the shares do not add up to totalReplicas")
+    cs = ((fed.get("spec") or {}).get("placement") or {}).get("clusterSelector")
+    try:
+        selected = select({"clusterSelector": cs}, ctx.members)
+    except ValueError:
+        selected = set()
     for n, e in sorted(live.items()):
         p = _pref(spec, n)
+        if spec.get("intersectWithClusterSelector") and n not in selected and e.get("replicas"):
+            bad(n, 0, e.get("replicas"), "a share for a member the target's clusterSelector "
+                "does not select (intersectWithClusterSelector)")
         r, over = e.get("replicas") or 0, e.get("overflow") or 0
         if p is None and r:
             bad(n, 0, r, "a share for a member without an entry and without \"*\"")

@@ -6,7 +6,6 @@ C file named in its heading, so the checker judges by fed's own rules.
 
 import base64
 import copy
-import json
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -377,10 +376,11 @@ def _same_scalar(e, a, path):
         return e is a
     if isinstance(e, (int, float)) and isinstance(a, (int, float)):
         return e == a
-    if isinstance(e, str) and isinstance(a, str):
-        # resource quantities come back normalized ("0.5" -> "500m")
+    if isinstance(e, (str, int, float)) and isinstance(a, str):
+        # resource quantities come back normalized ("0.5" or 0.5 -> "500m")
         qty = any(s in path for s in ("/resources/", "/capacity/", "/hard/"))
-        return e == a or (qty and _quantity(e) is not None and _quantity(e) == _quantity(a))
+        return e == a or (qty and _quantity(str(e)) is not None and
+                          _quantity(str(e)) == _quantity(a))
     return e == a
 
 

@@ -1,5 +1,6 @@
-"""Unit tests of the chaos checker (expect.py, expect_rsp.py, fedsem.py,
-snapshot.py) on hand-built snapshots: no clusters."""
+"""Unit tests of the chaos checker (expect.py, fedsem.py) on hand-built
+snapshots: no clusters. The helpers here build a settled federation that
+test_expect_rsp.py and test_snapshot.py reuse."""
 
 import copy
 import sys
@@ -24,7 +25,6 @@ except ImportError:  # kube.py is the lead's; snapshot.py needs only these two
 
 import expect
 import fedsem
-import snapshot
 
 GEN = 3
 
@@ -267,6 +267,9 @@ class Compare(unittest.TestCase):
         self.assertEqual(fedsem.diff({"l": [{"a": 1}]}, {"l": [{"a": 1, "b": 2}]}), [])
         self.assertEqual(fedsem.diff({"l": [1]}, {"l": [1, 2]}), [("/l", [1], [1, 2])])
         self.assertEqual(fedsem.diff({"n": 1}, {"n": 1.0}), [])
+        self.assertEqual(fedsem.diff({"resources": {"cpu": 0.5}}, {"resources": {"cpu": "500m"}}),
+                         [])
+        self.assertEqual(len(fedsem.diff({"data": {"x": "0.5"}}, {"data": {"x": "500m"}})), 1)
         self.assertEqual(fedsem.diff({"n": True}, {"n": 1}), [("/n", True, 1)])
 
     def test_secret_string_data(self):
@@ -447,3 +450,4 @@ class Status(unittest.TestCase):
         res = expect.check(s)
         self.assertEqual(kinds(res), [("status", "demo/cm1", "m1")])
         self.assertEqual(res["violations"][0]["actual"]["status"], "UpdateFailed")
+
