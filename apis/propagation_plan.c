@@ -276,8 +276,14 @@ static void plan_member(const struct fed_prop_in *in, size_t i, bool broken,
 	}
 	if (broken)
 		return; /* a spec that cannot be propagated changes nothing in members */
-	if (m->state == FED_PROP_LISTING || m->state == FED_PROP_CONNECTING)
-		out->listing = true; /* not known yet: no verdict, no status */
+	/* not known yet: no verdict, no status; unless the object is not
+	 * placed there and no copy of ours is recorded there: waiting would
+	 * hold the status forever where the listing cannot happen (Secrets
+	 * in a namespace fed no longer manages in that member). A delete
+	 * still waits, so no copy is left behind by the finalizer's removal. */
+	if ((m->state == FED_PROP_LISTING || m->state == FED_PROP_CONNECTING) &&
+	    (c->placed || m->rec || out->deleting))
+		out->listing = true;
 	if (c->placed && !out->deleting) {
 		if (m->state != FED_PROP_READY)
 			set_record(c, FED_PROP_R_CLUSTER_NOT_READY, "the cluster is not ready");

@@ -60,6 +60,12 @@ fed_unfederate() {
 	k -n kube-system delete secret kubefed-kubeconfig fed-tunnel --ignore-not-found >/dev/null 2>&1 || true
 	k -n kube-federation-system delete kubefedclusters --all >/dev/null 2>&1 || true
 }
+# A namespace deleted in a cluster without kube-controller-manager stays
+# Terminating until someone drops its finalizer: do that (never fails).
+fed_finalize_ns() { # CONTEXT NAMESPACE
+	printf '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"%s"},"spec":{"finalizers":[]}}' "$2" |
+		km "$1" replace --raw "/api/v1/namespaces/$2/finalize" -f - >/dev/null 2>&1 || true
+}
 # Run fed-controller as a local process (there is no kubelet here to run
 # its Deployment): the host context, 127.0.0.1 as its client address, the
 # ops port on a free port; extra ARGS pass through (later ones win), stderr

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A FederatedSecret gets its status even when a member it does not go to
+# cannot list Secrets in its namespace (found by the chaos run, issue 15):
+# members joined with fedctl's least-privilege role, the FederatedNamespace
+# places the namespace on member1 only, the FederatedSecret names member1
+# and member2. fed lists Secrets per namespace once it has bound itself
+# the right to there, and in member2 that namespace never comes, so its
+# Secrets are never listed there. Before the fix the planner waited for that listing
+# and never wrote the status (observedGeneration unset, no condition),
+# although the copy in member1 was made: member2 gets no copy and holds
+# none of ours (none recorded), so there is nothing to wait for. Then the
+# namespace is placed on member2 too, and the Secret follows there.
+set -euo pipefail
+: "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_E2E_STATE:?}"
+root=$(cd "$(dirname "$0")/.." && pwd)
+K=$FED_E2E_KUBECONFIG
+FNS=kube-federation-system NS=fed-e2e-secstat-$$ # unique: without kcm a deleted namespace never goes
+work=$(mktemp -d)
+pass=0 fail=0 cpid=
+pids=()
+
+. "$(dirname "$0")/lib.sh"
+st() {
+	k -n $NS get federatedsecret s1 -o jsonpath='{.metadata.generation}/{.status.observedGeneration} {.status.conditions[?(@.type=="Propagation")].status} {range .status.clusters[*]}{.name}={.status};{end}' 2>/dev/null || true
+}
+fedctl() { "$FED_BIN_DIR/fedctl" --kubeconfig "$K" --host-cluster-context host "$@"; }
+# the cluster entries in name order
+sorted_st() {
+	local a b c
+	read -r a b c <<<"$(st)"
+	echo "$a $b $(tr ';' '\n' <<<"$c" | sed '/^$/d' | sort | tr '\n' ';')"
+}
+has_secret() { km "$1" -n $NS get secret s1 >/dev/null 2>&1; }
+fns() { # CLUSTER...
+	{
+		printf 'apiVersion: types.kubefed.io/v1beta1\nkind: FederatedNamespace\nmetadata: {name: %s, namespace: %s}\nspec:\n  placement: {clusters: [' $NS $NS
+		printf '{name: %s},' "$@" | sed 's/,$//'
+		printf ']}\n'
+	} | k apply -f - >/dev/null
+}
+
+cleanup() {
+	collect_artifacts "$work" || true
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for c in host member1 member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
+	for c in member1 member2; do
+		fedctl delete $c --wait 10s >/dev/null 2>&1 || true
+		fed_finalize_ns $c $FNS
+	done
+	fed_unfederate
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+fed_install_local
+fed_reset
+start_controller "$work/ctl.log" --leader-elect=false --health-period 1 --log-level debug
+for c in member1 member2; do
+	fedctl join $c --cluster-context $c --wait 2m >"$work/join-$c.out" 2>&1 ||
+		{ bad "join $c: $(cat "$work/join-$c.out")"; exit 1; }
+done
+
+k create ns $NS >/dev/null
+fns member1
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedSecret
+metadata: {name: s1, namespace: $NS}
+spec:
+  template: {stringData: {a: b}}
+  placement: {clusters: [{name: member1}, {name: member2}]}
+EOF
+t0=$(now)
+if wait_until 30 has_secret member1 && wait_eq 30 "1/1 True member1=;" st; then
+	ok "copy in member1, none in member2 (namespace not there): status current in $(since "$t0")s ($(st))"
+else
+	bad "status after 30 s: '$(st)' (copy in member1: $(has_secret member1 && echo yes || echo no))"
+fi
+
+fns member1 member2
+t0=$(now)
+if wait_until 60 has_secret member2 && wait_eq 30 "1/1 True member1=;member2=;" sorted_st; then
+	ok "namespace placed on member2 too: the Secret followed and the status says so in $(since "$t0")s ($(st))"
+else
+	bad "after placing the namespace on member2: copy there: $(has_secret member2 && echo yes || echo no), status '$(st)'"
+fi
+
+echo "passed $pass, failed $fail"
+[ "$fail" -eq 0 ]
