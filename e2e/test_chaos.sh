@@ -24,8 +24,12 @@ rc=0
 python3 "$here/chaos/chaos.py" ${seed[@]+"${seed[@]}"} ${asan[@]+"${asan[@]}"} \
 	--rounds "${FED_CHAOS_ROUNDS:-2}" --round-seconds "${FED_CHAOS_ROUND_SECONDS:-60}" \
 	--tamper-test --work "$out/work" --json "$out/report.json" || rc=$?
-# the logs stay with the artifacts (the secret scan reads them)
-for f in "$out"/work/*.log; do [ -f "$f" ] && cp "$f" "$out/"; done
-rm -rf "$out/work"/*-pod
+# the logs stay with the artifacts; the agents' bootstrap and ServiceAccount
+# tokens are planted, so the secret scan fails should any log hold one
+for f in "$out"/work/*.log "$out"/work/timeline.jsonl; do [ -f "$f" ] && cp "$f" "$out/"; done
+planted=()
+for f in "$out"/work/*-pod/token "$out"/work/*-pod/sa-token; do [ -f "$f" ] && planted+=(--file "$f"); done
+[ ${#planted[@]} = 0 ] || python3 "$here/secret_scan.py" plant "${planted[@]}" || true
+rm -rf "$out/work"
 [ $rc = 0 ] || echo "FAIL: chaos run failed; replay: e2e/chaos/chaos.py --replay $out/report.json"
 exit $rc

@@ -41,7 +41,7 @@ def parse():
     a.add_argument("--settle", type=float, default=150, help="longest wait for convergence after a round")
     a.add_argument("--ops-per-second", type=float, default=4)
     a.add_argument("--mean-fault-gap", type=float, default=5, help="mean seconds between faults")
-    a.add_argument("--rss-limit-mb", type=float, default=200)
+    a.add_argument("--rss-limit-mb", type=float, help="default 200 (600 with --asan)")
     a.add_argument("--json", help="write the report here")
     a.add_argument("--work", help="keep logs and the timeline here (default: a temporary dir)")
     a.add_argument("--replay", help="a report of an earlier run: its seed and parameters")
@@ -55,6 +55,9 @@ def parse():
         for k, v in p.items():
             if k not in ("json", "work", "replay"):
                 setattr(args, k, v)
+    if args.rss_limit_mb is None:
+        # ASan's shadow memory and quarantine roughly triple a process's RSS
+        args.rss_limit_mb = 600 if args.asan else 200
     if args.seed is None:
         args.seed = int(time.strftime("%Y%m%d"))
     return args
@@ -183,7 +186,10 @@ class Run:
                     self.report_violations(res, inj)
                     break
             if not self.violations and a.tamper_test:
-                tamper_test(self, topo, wl, sup)
+                try:
+                    tamper_test(self, topo, wl, sup)
+                except Exception as e:  # the test could not be made: a failure, with why
+                    self.fail("tamper", "the tamper test broke off: %r" % e)
             mon.stop()
             self.judge(topo, sup, mon, inj)
             ok = not self.violations

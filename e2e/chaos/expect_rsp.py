@@ -3,7 +3,11 @@ fed-controller/rsp/rsp.c and rsp_status.c and docs/api.md:
 
 - the status is current: observedGeneration, one Scheduled condition;
   with a target, True and reason Scheduled (Moving means replicas are
-  still moving: not settled); without one, False TargetNotFound (or
+  still moving: not settled), except Moving with unplaced replicas: fed
+  never lets the available replicas drop below totalReplicas, so where
+  replicas cannot be placed anywhere the running ones stay (by design,
+  docs/api.md), and then each member must run what the status says it
+  is asked (applied); without a target, False TargetNotFound (or
   TargetTypeNotEnabled);
 - status.clusters lists every member of the Federation (the planner's
   candidates are all members; "no entry" and "not selected by placement"
@@ -67,10 +71,14 @@ def check_rsp(ctx, rsp):
             bad(None, {"status": "False", "reason": missing}, have,
                 "the Scheduled condition should say " + missing)
         return
-    if have != {"status": "True", "reason": "Scheduled"}:
+    held = have == {"status": "True", "reason": "Moving"} and (st.get("unplacedReplicas") or 0) > 0
+    if have != {"status": "True", "reason": "Scheduled"} and not held:
         bad(None, {"status": "True", "reason": "Scheduled"},
             dict(have, message=sc.get("message")), "the RSP is not settled on a plan")
         return
+    if held:
+        ctx.note("rsp-held", "replicaschedulingpreferences", key, None,
+                 "replicas that cannot be placed keep running where they are: " + str(sc.get("message")))
     total = spec.get("totalReplicas") or 0
     entries = {e.get("name"): e for e in st.get("clusters") or [] if isinstance(e, dict)}
     if sorted(entries) != sorted(ctx.members):
@@ -101,7 +109,7 @@ def check_rsp(ctx, rsp):
         mins = sum((_pref(spec, m) or {}).get("minReplicas") or 0 for m in live)
         if p and mins <= total and r + over < (p.get("minReplicas") or 0):
             bad(n, {"minReplicas": p["minReplicas"]}, r + over, "a share below minReplicas")
-        if e.get("applied") != r + over:
+        if e.get("applied") != r + over and not held:
             bad(n, r + over, e.get("applied"), "applied is not the plan (replicas + overflow)")
     copies, absent = 0, False
     for n, e in sorted(live.items()):
@@ -122,6 +130,8 @@ def check_rsp(ctx, rsp):
         copies += have_r or 0
     if not absent and all(n in ctx.checked for n, e in live.items() if e.get("applied")):
         want = total - unplaced + sum(e.get("overflow") or 0 for e in live.values())
+        if held:
+            want = sum(e.get("applied") or 0 for e in live.values())
         if copies != want:
             bad(None, want, copies,
                 "the Ready members' copies do not add up to totalReplicas - unplaced + "

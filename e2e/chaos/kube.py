@@ -151,7 +151,8 @@ class Kube:
     def list(self, p):
         items, cont = [], None
         while True:
-            q = p + ("?limit=500" + ("&continue=" + urllib.parse.quote(cont) if cont else ""))
+            q = p + ("&" if "?" in p else "?") + "limit=500" + (
+                "&continue=" + urllib.parse.quote(cont) if cont else "")
             status, obj = self.request("GET", q)
             if status == 404:
                 return []

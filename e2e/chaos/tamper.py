@@ -24,14 +24,17 @@ def tamper_test(run, topo, wl, sup):
     m1, cw = topo.kubes["member1"], topo.kubes["member2"]
     a = sorted(managed_cms(m1), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
     b = sorted(managed_cms(cw), key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
-    edited = a[0] if a else None
+    # a value fed wrote, changed (a key someone else adds is theirs under
+    # server-side apply: fed leaves it, and so does the checker)
+    edited = next((o for o in a if o.get("data")), None)
     deleted = next((o for o in b if edited is None or o["metadata"]["name"] != edited["metadata"]["name"]), None)
     if edited is None or deleted is None:
         run.fail("tamper", "no managed ConfigMap copies in member1 and member2 to tamper with")
         return
     ens, en = edited["metadata"]["namespace"], edited["metadata"]["name"]
     dns, dn = deleted["metadata"]["namespace"], deleted["metadata"]["name"]
-    st, _ = m1.patch(path("", "v1", "configmaps", ens, en), {"data": {"tampered": "by-chaos"}})
+    key = sorted(edited["data"])[0]
+    st, _ = m1.patch(path("", "v1", "configmaps", ens, en), {"data": {key: "tampered-by-chaos"}})
     st2, _ = cw.delete(path("", "v1", "configmaps", dns, dn))
     stray = {"apiVersion": "v1", "kind": "ConfigMap",
              "metadata": {"name": "chaos-stray", "namespace": ens, "labels": {MANAGED: "true"}},

@@ -96,6 +96,21 @@ class RSP(unittest.TestCase):
         self.rsp(s)["status"]["clusters"].pop()
         self.assertIn(("rsp", "demo/api", None), kinds(expect.check(s)))
 
+    def test_moving_held_by_unplaced(self):
+        # 2 of 5 cannot be placed: m1's 3 available keep running (applied 3)
+        # although the plan gives it 1: fed's availability guard, not drift
+        s = rsp_world(total=5, shares=(("m1", 3), ("m2", 2)))
+        st = self.rsp(s)["status"]
+        st["unplacedReplicas"] = 2
+        st["clusters"][0].update(replicas=1, applied=3)
+        st["conditions"][0]["reason"] = "Moving"
+        self.assertEqual(kinds(expect.check(s)), [])
+        find(objs(s, "m1", "deployments.apps"), "api")["spec"]["replicas"] = 1
+        self.assertIn(("rsp", "demo/api", "m1"), kinds(expect.check(s)))  # runs less than asked
+        st["unplacedReplicas"] = 0
+        st["clusters"][0].update(replicas=3)
+        self.assertEqual(kinds(expect.check(s))[0], ("rsp", "demo/api", None))  # nothing held it
+
     def test_no_target(self):
         s = world()
         s["host"]["rsps"].append({"metadata": {"name": "x", "namespace": "demo", "generation": 1},

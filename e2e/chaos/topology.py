@@ -165,7 +165,7 @@ class Topology:
                 "--leader-elect-renew-deadline", str(r), "--leader-elect-retry-period", str(p),
                 "--tunnel-address", "0.0.0.0:%d" % self.tport, "--tunnel-sans", sans,
                 "--tunnel-heartbeat", "2", "--tunnel-label-pod=false", "--health-period", "2", "--health-timeout", "2",
-                "--failure-threshold", "3", "--rsp-offline-grace", "10"]
+                "--failure-threshold", "3", "--rsp-offline-grace", "10", "--log-level", "debug"]
 
     def fed_up(self, supervisor):
         self.lib("fed_install_local; fed_reset; "
@@ -333,6 +333,17 @@ class Topology:
                  "xargs -r kubectl --kubeconfig \"$K\" --context $c delete --wait=false || true; "
                  "km $c delete crd widgets.chaos.fed.io --ignore-not-found --wait=false || true; done"
                  % LEASE, timeout=120)
+        # no namespace controller runs there: what fedctl delete and we
+        # deleted stays Terminating until its finalizer is dropped, and the
+        # next test's join needs kube-federation-system again
+        for c in ("host", "member1", "member2"):
+            k = self.kubes[c]
+            for ns in k.list(path("", "v1", "namespaces")):
+                n = ns["metadata"]["name"]
+                if ns["metadata"].get("deletionTimestamp") and (n.startswith("chaos-") or n == FNS):
+                    k.replace(path("", "v1", "namespaces", name=n, sub="finalize"),
+                              {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n},
+                               "spec": {"finalizers": []}})
 
     def down(self, supervisor):
         if not self.own_fixture and "host" in self.kubes:

@@ -340,7 +340,7 @@ class Workload:
         body = {"apiVersion": "scheduling.kubefed.io/v1alpha1",
                 "kind": "ReplicaSchedulingPreference",
                 "metadata": {"name": name, "namespace": ns},
-                "spec": rsp_spec(self.rng, self.names())}
+                "spec": rsp_spec(self.rng, self.ns_members or self.names(), star=not self.ns_members)}
 
         def run() -> Answer:
             code, _ = self._req(self.host, "POST", rsp_path(ns), body)
@@ -353,7 +353,7 @@ class Workload:
         if not self.rsps:
             return None
         ns, name = self.rng.choice(list(self.rsps))
-        patch = [{"op": "add", "path": "/spec", "value": rsp_spec(self.rng, self.names())}]
+        patch = [{"op": "add", "path": "/spec", "value": rsp_spec(self.rng, self.ns_members or self.names(), star=not self.ns_members)}]
 
         def run() -> Answer:
             code, _ = self._req(self.host, "PATCH", rsp_path(ns, name), patch, "json")

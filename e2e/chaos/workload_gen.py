@@ -155,13 +155,17 @@ def overrides(rng: random.Random, names: list[str], ftc: str) -> list[dict]:
             for c in rng.sample(pool, rng.randint(0, 2))]
 
 
-def rsp_spec(rng: random.Random, names: list[str]) -> dict:
+def rsp_spec(rng: random.Random, names: list[str], star: bool = True) -> dict:
+    """star=False: only the named members get replicas (the harness names
+    those with a workload controller, where replicas become available, so
+    a move between members can finish)."""
     spec: dict = {"targetKind": "FederatedDeployment", "totalReplicas": rng.randint(0, 10)}
     if rng.random() < 0.5:
         spec["rebalance"] = rng.random() < 0.5
-    if rng.random() < 0.8:
+    if rng.random() < 0.8 or not star:
         clusters: dict = {}
-        for c in ["*"] + rng.sample(names, rng.randint(0, len(names))):
+        head = ["*"] if star else []
+        for c in head + rng.sample(names, rng.randint(0 if star else 1, len(names))):
             pref: dict = {"weight": rng.randint(0, 3)}
             if rng.random() < 0.3:
                 pref["minReplicas"] = rng.randint(0, 2)
