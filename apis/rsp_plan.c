@@ -245,6 +245,8 @@ static const char *excluded(const struct fed_rsp_spec *s, const struct fed_rsp_c
                             const struct fed_rsp_cluster_pref **pref)
 {
 	*pref = fed_rsp_pref_for(s, c->name);
+	if (c->barred)
+		return "the target's namespace is not placed there";
 	if (s->intersect_with_cluster_selector && !c->selected)
 		return "not selected by placement";
 	if (!*pref)

@@ -213,11 +213,17 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Placement as it is now, and the selector-only one intersect uses. */
+/* Placement as it is now, the selector-only one intersect uses, and
+ * where the target's namespace goes (a namespaced target runs only where
+ * its FederatedNamespace places the namespace: elsewhere it is barred). */
 static int placements(const cJSON *fed, const char **names, size_t n, struct controller *ctl,
-                      bool *placed, bool *selected, struct fed_error *err)
+                      bool *placed, bool *selected, bool *barred, struct fed_error *err)
 {
 	const cJSON *pl = cJSON_GetObjectItem(cJSON_GetObjectItem(fed, "spec"), "placement");
+	struct ftype *nst = types_namespaces(ctl);
+	const char *ns = fed_obj_namespace(fed);
+	const cJSON *fns = nst && ns ? fed_informer_get(nst->fed_inf, ns, ns) : NULL;
+	struct fed_error nerr = FED_ERROR_INIT;
 	struct fed_member_info *mi = calloc(n + 1, sizeof(*mi));
 	cJSON *sel_only = cJSON_CreateObject();
 	const cJSON *cs = cJSON_GetObjectItem(pl, "clusterSelector");
@@ -235,6 +241,18 @@ static int placements(const cJSON *fed, const char **names, size_t n, struct con
 	if ((ret = fed_placement_select(pl, mi, n, placed, err)) ||
 	    (ret = fed_placement_select(sel_only, mi, n, selected, err)))
 		goto out;
+	for (i = 0; i < n; i++)
+		barred[i] = false;
+	if (ns && nst) {
+		/* no FederatedNamespace, or one with a bad placement: the
+		 * namespace goes nowhere (its own sync says why) */
+		if (!fns || fed_placement_select(
+		                cJSON_GetObjectItem(cJSON_GetObjectItem(fns, "spec"), "placement"),
+		                mi, n, barred, &nerr))
+			memset(barred, 0, n * sizeof(*barred));
+		for (i = 0; i < n; i++)
+			barred[i] = !barred[i];
+	}
 out:
 	cJSON_Delete(sel_only);
 	free(mi);
@@ -251,7 +269,8 @@ static enum fed_queue_result plan(struct rsp *r, const cJSON *obj, const struct 
 	struct controller *ctl = rc->ctl;
 	size_t n = fed_map_count(members_all(ctl)), i = 0;
 	const char **names = calloc(n + 1, sizeof(*names));
-	bool *placed = calloc(n + 1, sizeof(*placed)), *selected = calloc(n + 1, sizeof(*selected));
+	bool *placed = calloc(n + 1, sizeof(*placed)), *selected = calloc(n + 1, sizeof(*selected)),
+	     *barred = calloc(n + 1, sizeof(*barred));
 	struct fed_rsp_cluster_in *in = calloc(n + 1, sizeof(*in));
 	struct fed_rsp_cluster_out *out = calloc(n + 1, sizeof(*out));
 	struct fed_rsp_step_in *step = calloc(n + 1, sizeof(*step));
@@ -265,7 +284,7 @@ static enum fed_queue_result plan(struct rsp *r, const cJSON *obj, const struct 
 	double now = ev_now(ctl->loop);
 	bool synced;
 
-	if (!names || !placed || !selected || !in || !out || !step || !as || !now_ask) {
+	if (!names || !placed || !selected || !barred || !in || !out || !step || !as || !now_ask) {
 		res->reason = "InternalError";
 		snprintf(res->message, sizeof(res->message), "out of memory");
 		goto out;
@@ -275,7 +294,7 @@ static enum fed_queue_result plan(struct rsp *r, const cJSON *obj, const struct 
 		names[i++] = e->key;
 	n = i;
 	qsort(names, n, sizeof(*names), cmp_str); /* a deterministic step */
-	if (placements(fed, names, n, ctl, placed, selected, &err)) {
+	if (placements(fed, names, n, ctl, placed, selected, barred, &err)) {
 		res->reason = "TargetInvalid";
 		snprintf(res->message, sizeof(res->message), "the target's placement: %s", err.msg);
 		goto out;
@@ -297,6 +316,7 @@ static enum fed_queue_result plan(struct rsp *r, const cJSON *obj, const struct 
 		}
 		in[i].name = names[i];
 		in[i].selected = selected[i];
+		in[i].barred = barred[i];
 		in[i].offline = cluster_offline(rc, m, names[i]);
 		in[i].keep_offline = true;
 		/* unwatched (not ready, or still listing): what we saw last */
@@ -352,6 +372,7 @@ out:
 	free(names);
 	free(placed);
 	free(selected);
+	free(barred);
 	free(in);
 	free(out);
 	free(step);

@@ -117,6 +117,10 @@ struct fed_rsp_cluster_in {
 	bool keep_offline;
 	int64_t current;  /* replicas running there now; < 0 unknown (as 0) */
 	int64_t capacity; /* replicas that fit there; < 0 unknown (no cap) */
+	/* The target cannot run there: a namespaced target whose
+	 * FederatedNamespace does not place its namespace on this cluster.
+	 * Never a candidate (a share there would never become available). */
+	bool barred;
 };
 
 struct fed_rsp_cluster_out {

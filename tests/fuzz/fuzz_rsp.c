@@ -58,8 +58,8 @@ static void check_plan(const struct fed_rsp_spec *s, const struct fed_rsp_cluste
 
 	for (i = 0; i < n; i++) {
 		const struct fed_rsp_cluster_pref *p = fed_rsp_pref_for(s, in[i].name);
-		bool cand =
-		    p && !in[i].offline && (!s->intersect_with_cluster_selector || in[i].selected);
+		bool cand = p && !in[i].offline && !in[i].barred &&
+		            (!s->intersect_with_cluster_selector || in[i].selected);
 		const struct fed_rsp_cluster_out *o = &out[i];
 
 		if (o->name != in[i].name || o->replicas < 0 || o->overflow < 0)
@@ -102,7 +102,8 @@ static void check_plan(const struct fed_rsp_spec *s, const struct fed_rsp_cluste
 		const struct fed_rsp_cluster_pref *p = fed_rsp_pref_for(s, in[i].name);
 		int64_t want;
 
-		if (!p || in[i].offline || (s->intersect_with_cluster_selector && !in[i].selected))
+		if (!p || in[i].offline || in[i].barred ||
+		    (s->intersect_with_cluster_selector && !in[i].selected))
 			continue;
 		want = in[i].capacity >= 0 && in[i].capacity < p->min ? in[i].capacity : p->min;
 		if (out[i].replicas < want)
@@ -134,6 +135,7 @@ static void plan_variant(const struct fed_rsp_spec *s, uint64_t seed)
 		in[i].selected = (r & 3) != 0;
 		in[i].offline = (r & 12) == 12;
 		in[i].keep_offline = (r & 16) != 0;
+		in[i].barred = (r & 64) == 64 && (r & 128) == 128;
 		in[i].current = draw(&rng, s->total_replicas);
 		in[i].capacity = (r & 32) ? draw(&rng, s->total_replicas) : -1;
 	}

@@ -69,7 +69,8 @@ static void plan(const struct fed_rsp_spec *s, const char *names, const int64_t 
 		                                    false,
 		                                    false,
 		                                    current ? current[i] : U,
-		                                    capacity ? capacity[i] : U};
+		                                    capacity ? capacity[i] : U,
+		                                    false};
 	}
 	r->ret = fed_rsp_plan(s, in, n, r->out, &r->unplaced, &r->err);
 	summarize(r, n);
@@ -660,9 +661,9 @@ static void test_offline(void)
 	struct fed_rsp_spec s;
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_rsp_cluster_in in[3] = {
-	    {"A", true, false, false, 2, U},
-	    {"B", true, false, false, 2, U},
-	    {"C", true, true, false, 5, U},
+	    {"A", true, false, false, 2, U, false},
+	    {"B", true, false, false, 2, U, false},
+	    {"C", true, true, false, 5, U, false},
 	};
 	struct fed_rsp_cluster_out out[3];
 	int64_t unplaced = -1;
@@ -699,8 +700,8 @@ static void test_offline(void)
 
 	/* an offline cluster that had no share anyway says so */
 	CHECK_INT(parse(SPEC(4, false, "{\"A\":{\"weight\":1}}"), &s, &err), 0);
-	in[0] = (struct fed_rsp_cluster_in){"A", true, false, false, U, U};
-	in[1] = (struct fed_rsp_cluster_in){"B", true, true, true, 2, U};
+	in[0] = (struct fed_rsp_cluster_in){"A", true, false, false, U, U, false};
+	in[1] = (struct fed_rsp_cluster_in){"B", true, true, true, 2, U, false};
 	CHECK_INT(fed_rsp_plan(&s, in, 2, out, &unplaced, &err), 0);
 	CHECK_INT(out[0].replicas, 4);
 	CHECK_STR(out[1].reason, "offline: no entry, 2 kept");
@@ -712,9 +713,9 @@ static void test_intersect(void)
 	struct fed_rsp_spec s;
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_rsp_cluster_in in[3] = {
-	    {"A", true, false, false, U, U},
-	    {"B", true, false, false, U, U},
-	    {"C", false, false, false, U, U},
+	    {"A", true, false, false, U, U, false},
+	    {"B", true, false, false, U, U, false},
+	    {"C", false, false, false, U, U, false},
 	};
 	struct fed_rsp_cluster_out out[3];
 	int64_t unplaced;
@@ -735,14 +736,45 @@ static void test_intersect(void)
 	fed_rsp_spec_release(&s);
 }
 
+/* A cluster the target's namespace does not reach is never a candidate,
+ * with or without intersectWithClusterSelector: a share there would never
+ * run (found by the chaos run: the RSP kept "Moving" forever). */
+static void test_barred(void)
+{
+	struct fed_rsp_spec s;
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_rsp_cluster_in in[3] = {
+	    {"A", true, false, false, U, U, false},
+	    {"B", true, false, false, U, U, true},
+	    {"C", true, false, false, U, U, false},
+	};
+	struct fed_rsp_cluster_out out[3];
+	int64_t unplaced;
+
+	CHECK_INT(parse("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":10}}",
+	                &s, &err),
+	          0);
+	CHECK_INT(fed_rsp_plan(&s, in, 3, out, &unplaced, &err), 0);
+	CHECK_INT(out[0].replicas, 5);
+	CHECK_INT(out[1].replicas, 0);
+	CHECK_INT(out[2].replicas, 5);
+	CHECK_INT(unplaced, 0);
+	CHECK_STR(out[1].reason, "the target's namespace is not placed there");
+	/* every cluster barred: all unplaced */
+	in[0].barred = in[2].barred = true;
+	CHECK_INT(fed_rsp_plan(&s, in, 3, out, &unplaced, &err), 0);
+	CHECK_INT(unplaced, 10);
+	fed_rsp_spec_release(&s);
+}
+
 static void test_bad_input(void)
 {
 	struct fed_rsp_spec s;
 	struct fed_error err = FED_ERROR_INIT;
 	struct fed_rsp_cluster_in in[3] = {
-	    {"A", true, false, false, U, U},
-	    {"B", true, false, false, U, U},
-	    {"A", true, false, false, U, U},
+	    {"A", true, false, false, U, U, false},
+	    {"B", true, false, false, U, U, false},
+	    {"A", true, false, false, U, U, false},
 	};
 	struct fed_rsp_cluster_out out[3];
 	int64_t unplaced;
@@ -800,6 +832,7 @@ int main(void)
 	RUN(test_capacity_returns);
 	RUN(test_offline);
 	RUN(test_intersect);
+	RUN(test_barred);
 	RUN(test_bad_input);
 	RUN(test_large_numbers);
 	return CHECK_EXIT();

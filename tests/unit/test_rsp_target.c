@@ -306,9 +306,9 @@ static void test_capacity_loop(void)
 	    json("{\"spec\":{\"targetKind\":\"FederatedDeployment\",\"totalReplicas\":8,"
 	         "\"rebalance\":true,\"clusters\":{\"a\":{\"weight\":2},\"b\":{\"weight\":1},"
 	         "\"c\":{\"weight\":1}}},\"metadata\":{\"namespace\":\"n\",\"name\":\"w\"}}");
-	struct fed_rsp_cluster_in in[3] = {{"a", true, false, true, 2, 2},
-	                                   {"b", true, false, true, 2, -1},
-	                                   {"c", true, false, true, 2, -1}};
+	struct fed_rsp_cluster_in in[3] = {{"a", true, false, true, 2, 2, false},
+	                                   {"b", true, false, true, 2, -1, false},
+	                                   {"c", true, false, true, 2, -1, false}};
 	struct fed_rsp_cluster_out out[3];
 	struct fed_rsp_step_in st[3];
 	int64_t unplaced, ask[3];
