@@ -252,6 +252,7 @@ class Run:
             "controller_rss_max_mb": {k: round(v, 1) for k, v in mon.rss_max.items()},
             "failovers": self.failovers,
             "crashes": [{k: v for k, v in c.items() if k != "log"} for c in sup.crashes],
+            "lease_lost_exits": sup.planned_exits,
             "violations": self.violations,
         }
         print("chaos: " + json.dumps({k: rep[k] for k in ("faults", "faults_total", "ops", "copies_checked",

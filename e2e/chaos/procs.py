@@ -10,8 +10,10 @@ import time
 
 
 class Proc:
-    def __init__(self, name, argv, log, env=None, restart=True, restart_delay=(1.0, 3.0), rng=None):
+    def __init__(self, name, argv, log, env=None, restart=True, restart_delay=(1.0, 3.0), rng=None,
+                 exit_markers=()):
         self.name = name
+        self.exit_markers = exit_markers
         self.argv = argv
         self.logpath = log
         self.env = env
@@ -73,11 +75,11 @@ class Proc:
                     pass
                 self.p.wait()
 
-    def log_tail(self, n=20):
+    def log_tail(self, n=20, size=16384):
         try:
             with open(self.logpath, "rb") as f:
                 f.seek(0, 2)
-                f.seek(max(0, f.tell() - 16384))
+                f.seek(max(0, f.tell() - size))
                 return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
         except OSError:
             return ""
@@ -90,6 +92,7 @@ class Supervisor:
         self.procs = []
         self.record = record
         self.crashes = []
+        self.planned_exits = 0
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self.run, name="supervisor", daemon=True)
 
@@ -107,7 +110,16 @@ class Supervisor:
             return
         if p.next_start is None:
             rc = p.p.returncode
-            if not p.expected:
+            # its shutdown logs a line per informer after the reason
+            tail = p.log_tail(600, 262144)
+            tail = tail[tail.rfind("==== chaos: start"):]
+            if not p.expected and any(m in tail for m in p.exit_markers):
+                # a documented exit (a leader that lost its Lease exits, as
+                # client-go's do, and its Deployment starts it again)
+                self.record({"t": time.time(), "event": "exit", "proc": p.name, "rc": rc,
+                             "why": next(m for m in p.exit_markers if m in tail)})
+                self.planned_exits += 1
+            elif not p.expected:
                 crash = {"t": time.time(), "proc": p.name, "rc": rc, "log": p.log_tail()}
                 self.crashes.append(crash)
                 self.record({"t": crash["t"], "event": "crash", "proc": p.name, "rc": rc})

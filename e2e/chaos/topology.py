@@ -176,7 +176,7 @@ class Topology:
             r.start()
         for i in range(2):
             p = Proc("controller-%d" % i, self.controller_argv(), os.path.join(self.work, "controller-%d.log" % i),
-                     rng=self.rng)
+                     rng=self.rng, exit_markers=("lost the leader Lease: exiting",))
             self.controllers.append(supervisor.add(p))
             p.start()
         self.start_proxy(supervisor)
@@ -187,6 +187,13 @@ class Topology:
                                "0.0.0.0/0=https://127.0.0.1:%d" % self.relays["member2"].port, "--wait", "3m"])
         if rc:
             raise RuntimeError("join member2: " + out)
+        # the leader writes the tunnel certificate agent joins hand out
+        end = time.time() + 120
+        while not (self.kubes["host"].get(path("", "v1", "secrets", "kube-system", "fed-tunnel")) or {}).get(
+                "data", {}).get("tls.crt"):
+            if time.time() > end:
+                raise RuntimeError("no tunnel certificate in kube-system/fed-tunnel after 120 s")
+            time.sleep(0.5)
         for c in self.agent_members:
             self.join_agent(c, supervisor)
         self.wait_ready(self.direct + self.agent_members, 180)
