@@ -176,6 +176,43 @@ spec:
   placement: {clusters: [{name: $2}]}
 EOF
 }
+# FederatedNamespace NS (namespace NS must exist on the host) placed on
+# the CLUSTERs (applied again: the placement becomes exactly those).
+fed_namespace_on() { # NS CLUSTER...
+	local ns=$1
+	shift
+	{
+		printf 'apiVersion: types.kubefed.io/v1beta1\nkind: FederatedNamespace\n'
+		printf 'metadata: {name: %s, namespace: %s}\nspec:\n  placement: {clusters: [' "$ns" "$ns"
+		printf '{name: %s},' "$@" | sed 's/,$//'
+		printf ']}\n'
+	} | k apply -f - >/dev/null
+}
+# FederatedDeployment NS/NAME (1 replica of nginx, label app=NAME) placed
+# on the CLUSTERs.
+fed_deployment() { # NS NAME CLUSTER...
+	local ns=$1 name=$2
+	shift 2
+	{
+		printf 'apiVersion: types.kubefed.io/v1beta1\nkind: FederatedDeployment\n'
+		printf 'metadata: {name: %s, namespace: %s}\nspec:\n  template:\n    spec:\n' "$name" "$ns"
+		printf '      replicas: 1\n      selector: {matchLabels: {app: %s}}\n' "$name"
+		printf '      template:\n        metadata: {labels: {app: %s}}\n' "$name"
+		printf '        spec: {containers: [{name: c, image: nginx}]}\n'
+		printf '  placement: {clusters: ['
+		printf '{name: %s},' "$@" | sed 's/,$//'
+		printf ']}\n'
+	} | k apply -f - >/dev/null
+}
+# Wait up to SECONDS for each CLUSTER's KubeFedCluster to be Connected.
+members_connected() { # SECONDS CLUSTER...
+	local t=$1 c
+	shift
+	for c in "$@"; do wait_until "$t" _connected "$c" || return 1; done
+}
+_connected() {
+	[ "$(k -n kube-federation-system get kubefedcluster "$1" -o jsonpath='{.status.connectivityStatus}' 2>/dev/null)" = Connected ]
+}
 # ---- the secret scan (e2e/secret_scan.py, run last as e2e.zz_secret_scan) ----
 # Every test leaves what it produced in $FED_E2E_ARTIFACTS/<test>/ and
 # plants the secret values it used in $FED_E2E_ARTIFACTS/secrets; the scan

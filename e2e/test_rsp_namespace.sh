@@ -25,13 +25,6 @@ reason2() {
 	k -n $NS get replicaschedulingpreferences.scheduling.kubefed.io web -o \
 		jsonpath='{.status.clusters[?(@.name=="member2")].reason}' 2>/dev/null || true
 }
-fns() { # CLUSTER...
-	{
-		printf 'apiVersion: types.kubefed.io/v1beta1\nkind: FederatedNamespace\nmetadata: {name: %s, namespace: %s}\nspec:\n  placement: {clusters: [' $NS $NS
-		printf '{name: %s},' "$@" | sed 's/,$//'
-		printf ']}\n'
-	} | k apply -f - >/dev/null
-}
 
 cleanup() {
 	collect_artifacts "$work" || true
@@ -46,25 +39,12 @@ fed_install_local
 fed_reset
 fed_federate member1 member2
 start_controller "$work/ctl.log" --leader-elect=false --health-period 1 --log-level debug
-ready() { [ "$(k -n $FNS get kubefedcluster "$1" -o jsonpath='{.status.connectivityStatus}' 2>/dev/null)" = Connected ]; }
-wait_until 60 ready member1 && wait_until 60 ready member2 || { bad "members not Ready"; exit 1; }
+members_connected 60 member1 member2 || { bad "members not Ready"; exit 1; }
 
 k create ns $NS >/dev/null
-fns member1
+fed_namespace_on $NS member1
+fed_deployment $NS web member1 member2
 cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedDeployment
-metadata: {name: web, namespace: $NS}
-spec:
-  template:
-    spec:
-      replicas: 1
-      selector: {matchLabels: {app: web}}
-      template:
-        metadata: {labels: {app: web}}
-        spec: {containers: [{name: c, image: nginx}]}
-  placement: {clusters: [{name: member1}, {name: member2}]}
----
 apiVersion: scheduling.kubefed.io/v1alpha1
 kind: ReplicaSchedulingPreference
 metadata: {name: web, namespace: $NS}
@@ -81,7 +61,7 @@ fi
 [ "$(reason2)" = "the target's namespace is not placed there" ] && ok "member2's reason names the namespace" ||
 	bad "member2's reason: '$(reason2)'"
 
-fns member1 member2
+fed_namespace_on $NS member1 member2
 if wait_eq 30 "member1=2 member2=2 Scheduled" plan; then
 	ok "namespace on both: 2/2 ($(plan))"
 else

@@ -31,13 +31,6 @@ sorted_st() {
 	echo "$a $b $(tr ';' '\n' <<<"$c" | sed '/^$/d' | sort | tr '\n' ';')"
 }
 has_secret() { km "$1" -n $NS get secret s1 >/dev/null 2>&1; }
-fns() { # CLUSTER...
-	{
-		printf 'apiVersion: types.kubefed.io/v1beta1\nkind: FederatedNamespace\nmetadata: {name: %s, namespace: %s}\nspec:\n  placement: {clusters: [' $NS $NS
-		printf '{name: %s},' "$@" | sed 's/,$//'
-		printf ']}\n'
-	} | k apply -f - >/dev/null
-}
 
 cleanup() {
 	collect_artifacts "$work" || true
@@ -61,7 +54,7 @@ for c in member1 member2; do
 done
 
 k create ns $NS >/dev/null
-fns member1
+fed_namespace_on $NS member1
 cat <<EOF | k apply -f - >/dev/null
 apiVersion: types.kubefed.io/v1beta1
 kind: FederatedSecret
@@ -77,7 +70,7 @@ else
 	bad "status after 30 s: '$(st)' (copy in member1: $(has_secret member1 && echo yes || echo no))"
 fi
 
-fns member1 member2
+fed_namespace_on $NS member1 member2
 t0=$(now)
 if wait_until 60 has_secret member2 && wait_eq 30 "1/1 True member1=;member2=;" sorted_st; then
 	ok "namespace placed on member2 too: the Secret followed and the status says so in $(since "$t0")s ($(st))"

@@ -52,17 +52,10 @@ fed_install_local
 fed_reset
 fed_federate member1
 start_controller "$work/ctl.log" --leader-elect=false --health-period 1 --log-level debug
-ready() { [ "$(k -n $FNS get kubefedcluster member1 -o jsonpath='{.status.connectivityStatus}' 2>/dev/null)" = Connected ]; }
-wait_until 60 ready && wait_until 30 propagating || { bad "member1 not Ready"; exit 1; }
+members_connected 60 member1 && wait_until 30 propagating || { bad "member1 not Ready"; exit 1; }
 
 k create ns $NS >/dev/null
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedNamespace
-metadata: {name: $NS, namespace: $NS}
-spec:
-  placement: {clusters: [{name: member1}]}
-EOF
+fed_namespace_on $NS member1
 fcm kept
 fcm dropped
 wait_until 30 has_cm kept && wait_until 30 has_cm dropped && ok "two FederatedConfigMaps propagated" ||

@@ -112,7 +112,8 @@ class Supervisor:
             rc = p.p.returncode
             # its shutdown logs a line per informer after the reason
             tail = p.log_tail(600, 262144)
-            tail = tail[tail.rfind("==== chaos: start"):]
+            if tail.rfind("==== chaos: start") >= 0:  # this start's lines only
+                tail = tail[tail.rfind("==== chaos: start"):]
             if not p.expected and any(m in tail for m in p.exit_markers):
                 # a documented exit (a leader that lost its Lease exits, as
                 # client-go's do, and its Deployment starts it again)
