@@ -26,7 +26,7 @@ python3 "$here/chaos/chaos.py" ${seed[@]+"${seed[@]}"} ${asan[@]+"${asan[@]}"} \
 	--tamper-test --work "$out/work" --json "$out/report.json" || rc=$?
 # the logs stay with the artifacts; the agents' bootstrap and ServiceAccount
 # tokens are planted, so the secret scan fails should any log hold one
-for f in "$out"/work/*.log "$out"/work/timeline.jsonl; do [ -f "$f" ] && cp "$f" "$out/"; done
+for f in "$out"/work/*.log "$out"/work/timeline.jsonl "$out"/work/snapshot-*.json; do [ -f "$f" ] && cp "$f" "$out/"; done
 planted=()
 for f in "$out"/work/*-pod/token "$out"/work/*-pod/sa-token; do [ -f "$f" ] && planted+=(--file "$f"); done
 [ ${#planted[@]} = 0 ] || python3 "$here/secret_scan.py" plant "${planted[@]}" || true

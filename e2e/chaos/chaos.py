@@ -137,6 +137,9 @@ class Run:
                              "copies": res.get("checked", {}).get("copies")})
                 return took, res, snap
             if time.time() > end:
+                if snap is not None:  # for a replay: python3 e2e/chaos/expect.py FILE
+                    with open(os.path.join(self.work, "snapshot-round-%s.json" % rnd), "w") as f:
+                        json.dump(snap, f)
                 return None, res, snap
             time.sleep(3)
 

@@ -21,7 +21,7 @@ fed-controller/rsp/rsp.c and rsp_status.c and docs/api.md:
   the copies' replicas sum to totalReplicas - unplaced + overflow.
 """
 
-from fedsem import condition, meta, obj_key, overrides_for, select, terminating
+from fedsem import MANAGED, condition, meta, obj_key, overrides_for, select, terminating
 
 
 def _pref(spec, cluster):
@@ -122,6 +122,8 @@ def check_rsp(ctx, rsp):
             continue
         tns, tname = meta(fed).get("namespace") or "", meta(fed).get("name")
         cp = ctx.copies[n].get(t["name"], {}).get((tns, tname))
+        if cp is not None and (meta(cp).get("labels") or {}).get(MANAGED) != "true":
+            cp = None  # not fed's (orphaned on purpose, by fedctl delete --orphan say)
         have_r = ((cp or {}).get("spec") or {}).get("replicas") if cp and not terminating(cp) \
             else None
         absent = absent or (applied and have_r is None)  # "missing" reports it

@@ -111,6 +111,16 @@ class RSP(unittest.TestCase):
         st["clusters"][0].update(replicas=3)
         self.assertEqual(kinds(expect.check(s))[0], ("rsp", "demo/api", None))  # nothing held it
 
+    def test_unmanaged_copy_is_not_counted(self):
+        # a Deployment left in a member by fedctl delete --orphan (no
+        # managed label) runs replicas fed no longer owns
+        s = rsp_world(total=3, shares=(("m1", 3), ("m2", 0)))
+        stray = member_copy("deployments.apps", s["host"]["federated"]["deployments.apps"][1], "m2")
+        stray["metadata"]["labels"].pop("kubefed.io/managed", None)
+        stray["spec"]["replicas"] = 4
+        objs(s, "m2", "deployments.apps").append(stray)
+        self.assertNotIn(("rsp", "demo/api", None), kinds(expect.check(s)))
+
     def test_no_target(self):
         s = world()
         s["host"]["rsps"].append({"metadata": {"name": "x", "namespace": "demo", "generation": 1},
