@@ -96,8 +96,17 @@ def check_rsp(ctx, rsp):
         selected = select({"clusterSelector": cs}, ctx.members)
     except ValueError:
         selected = set()
+    # fed gives no share where the target's namespace is not placed (its
+    # FederatedNamespace decides): a share there would never run
+    tns = meta(fed).get("namespace")
+    nst = next((x["name"] for x in ctx.types.values() if x.get("is_namespaces")), None)
+    ns_placed = ctx.placed.get((nst, tns, tns)) if tns and nst else None
     for n, e in sorted(live.items()):
         p = _pref(spec, n)
+        if tns and nst and (ns_placed is None or n not in ns_placed):
+            if e.get("replicas"):
+                bad(n, 0, e.get("replicas"), "a share where the target's namespace is not placed")
+            continue
         if spec.get("intersectWithClusterSelector") and n not in selected and e.get("replicas"):
             bad(n, 0, e.get("replicas"), "a share for a member the target's clusterSelector "
                 "does not select (intersectWithClusterSelector)")

@@ -71,12 +71,18 @@ class Injector:
         if heal is None:
             self.release(target)
             return
-        h = threading.Timer(dur, self.healer, (target, heal, kind))
+        entry = {"target": target, "heal": heal, "kind": kind, "done": False}
+        h = threading.Timer(dur, self.healer, (entry,))
         h.daemon = True
-        self.active.append((h, target, heal, kind))
+        entry["timer"] = h
+        self.active.append(entry)
         h.start()
 
-    def healer(self, target, heal, kind):
+    def healer(self, entry):
+        target, heal, kind = entry["target"], entry["heal"], entry["kind"]
+        if entry["done"]:
+            return
+        entry["done"] = True
         try:
             heal()
         except Exception as e:
@@ -91,13 +97,16 @@ class Injector:
             self.last_fault_end = time.time()
 
     def heal_all(self):
-        for h, target, heal, kind in self.active:
-            if h.is_alive() or not h.finished.is_set():
-                h.cancel()
-            h.join(0)
-        for h, target, heal, kind in self.active:
-            if target in self.busy:
-                self.healer(target, heal, kind)
+        """Heal what is still in force, each fault once: a timer that has
+        not fired is cancelled and its heal runs now; one that is healing
+        is waited for."""
+        for e in self.active:
+            e["timer"].cancel()
+        for e in self.active:
+            if e["timer"].is_alive():
+                e["timer"].join()
+        for e in self.active:
+            self.healer(e)
         self.active = []
         self.last_fault_end = time.time()
 
