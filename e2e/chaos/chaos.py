@@ -29,7 +29,7 @@ import snapshot  # noqa: E402
 from monitor import Monitor  # noqa: E402
 from procs import Supervisor  # noqa: E402
 from tamper import tamper_test  # noqa: E402
-from topology import LEASE_TIMES, Topology  # noqa: E402
+from topology import Topology  # noqa: E402
 from workload import Workload  # noqa: E402
 
 
@@ -220,8 +220,6 @@ class Run:
         memory bounded."""
         for c in sup.crashes:
             self.fail("crash", "%s exited on its own (rc %s); last lines:\n%s" % (c["proc"], c["rc"], c["log"]))
-        d, _, retry = LEASE_TIMES
-        slack = 6.0 if self.args.asan else 3.0
         self.failovers = mon.failovers(inj.history, topo)
         for f in self.failovers:
             if f["seconds"] is None:

@@ -9,9 +9,7 @@ down in down(), whatever failed.
 """
 
 import base64
-import json
 import os
-import shutil
 import socket
 import subprocess
 import time
