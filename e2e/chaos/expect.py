@@ -321,3 +321,23 @@ def format_violation(v):
         lines.append("  expected: " + json.dumps(exp, sort_keys=True))
         lines.append("  actual:   " + json.dumps(act, sort_keys=True))
     return "\n".join(lines)
+
+
+def main(argv):
+    """python3 expect.py SNAPSHOT.json: the verdict on a saved snapshot
+    (a replay needs no clusters); exit status 1 on any violation."""
+    with open(argv[1]) as f:
+        res = check(json.load(f))
+    for v in res["violations"]:
+        print(format_violation(v))
+    for s in res["skipped"]:
+        print("skipped %s: %s" % (s["cluster"], s["reason"]))
+    print("%d violation(s); checked %d copies of %d objects in %s" % (
+        len(res["violations"]), res["checked"]["copies"], res["checked"]["objects"],
+        ", ".join(res["checked"]["members"]) or "no member"))
+    return 1 if res["violations"] else 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv))

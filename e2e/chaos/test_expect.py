@@ -410,7 +410,8 @@ class Members(unittest.TestCase):
                                           "reason": "CheckClusters"}]
         res = expect.check(s)
         self.assertEqual(kinds(res), [])
-        self.assertEqual(res["skipped"], [{"cluster": "m2", "reason": "not Ready (KubeFedCluster)"}])
+        self.assertEqual(res["skipped"], [{"cluster": "m2",
+                                           "reason": "not Ready (KubeFedCluster)"}])
         s = world()
         s["members"]["m1"] = {"reachable": False, "error": "timed out"}
         res = expect.check(s)
