@@ -22,10 +22,10 @@ so). Members not Ready or not reachable are skipped, not judged.
 import json
 
 import expect_rsp
-from fedsem import (FED_MANAGED_BY, MANAGED, RESERVED_NS, cluster_ready, condition,
-                    desired_object, fed_key_of_copy, labels, meta, obj_key, parse_ftc,
-                    select, stale_diff, target_key, terminating, validate_overrides,
-                    violation)
+from fedsem import (FED_MANAGED_BY, MANAGED, RESERVED_NS, PatchError, cluster_ready,
+                    condition, desired_object, fed_key_of_copy, labels, meta, obj_key,
+                    parse_ftc, select, stale_diff, target_key, terminating,
+                    validate_overrides, violation)
 
 MEMBER_SA = "fed-member"  # what fedctl join creates in each member
 BROKEN = ("InvalidName", "ApplyOverridesFailed", "ComputePlacementFailed")
@@ -131,7 +131,7 @@ def plan(ctx, t, fed):
     return "", placed
 
 
-def check_copy(ctx, t, fed, c, want):
+def check_copy(ctx, t, fed, c, under_rsp):
     """One placed member: the copy. Returns the status entry fed should
     show for it ("" OK), or None when it cannot be known (excused)."""
     key = obj_key(meta(fed).get("namespace"), meta(fed).get("name"))
@@ -142,26 +142,26 @@ def check_copy(ctx, t, fed, c, want):
                  % tns)
         return None
     cp = ctx.copies[c].get(t["name"], {}).get((tns or "", tname))
-    if cp is None:
-        try:
-            exp = desired_object(fed, t, c)
-        except ValueError:
-            exp = "a copy"
-        ctx.add("missing", t["name"], key, c, exp, None, "no copy in the member")
-        return ""
-    if terminating(cp):
+    if cp is not None and terminating(cp):
         ctx.note("copy-terminating", t["name"], key, c, "the copy is being deleted")
         return None
-    if labels(cp).get(MANAGED) == "false":
+    if cp is not None and labels(cp).get(MANAGED) == "false":
         ctx.note("managed-false", t["name"], key, c, "labelled kubefed.io/managed=false")
         return "ManagedLabelFalse"
-    ctx.res["checked"]["copies"] += 1
-    skip = ["spec.replicas"] if want else []
     try:
-        d = stale_diff(t, fed, c, cp, skip)
+        desired = desired_object(fed, t, c, cp)
+    except PatchError as e:
+        # fed cannot build it either: it writes nothing, an old copy stays
+        ctx.note("overrides-fail", t["name"], key, c, str(e))
+        return "ComputeResourceFailed"
     except ValueError as e:
         ctx.note("overrides-fail", t["name"], key, c, str(e))
         return "ApplyOverridesFailed"
+    if cp is None:
+        ctx.add("missing", t["name"], key, c, desired, None, "no copy in the member")
+        return ""
+    ctx.res["checked"]["copies"] += 1
+    d = stale_diff(desired, cp, ["spec.replicas"] if under_rsp else [])
     if d:
         ctx.add("stale", t["name"], key, c, {x["path"]: x["expected"] for x in d},
                 {x["path"]: x["actual"] for x in d},
@@ -321,3 +321,23 @@ def format_violation(v):
         lines.append("  expected: " + json.dumps(exp, sort_keys=True))
         lines.append("  actual:   " + json.dumps(act, sort_keys=True))
     return "\n".join(lines)
+
+
+def main(argv):
+    """python3 expect.py SNAPSHOT.json: the verdict on a saved snapshot
+    (a replay needs no clusters); exit status 1 on any violation."""
+    with open(argv[1]) as f:
+        res = check(json.load(f))
+    for v in res["violations"]:
+        print(format_violation(v))
+    for s in res["skipped"]:
+        print("skipped %s: %s" % (s["cluster"], s["reason"]))
+    print("%d violation(s); checked %d copies of %d objects in %s" % (
+        len(res["violations"]), res["checked"]["copies"], res["checked"]["objects"],
+        ", ".join(res["checked"]["members"]) or "no member"))
+    return 1 if res["violations"] else 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv))

@@ -217,20 +217,24 @@ def overrides_for(ov, cluster):
     return None
 
 
+class PatchError(ValueError):
+    """An override op that does not apply to the object."""
+
+
 def _index(tok, size, add):
     if tok == "-" and add:
         return size
     if not re.fullmatch(r"0|[1-9][0-9]*", tok):
-        raise ValueError("%r is not an index" % tok)
+        raise PatchError("%r is not an index" % tok)
     i = int(tok)
     if i > size or (i == size and not add):
-        raise ValueError("index %d out of range" % i)
+        raise PatchError("index %d out of range" % i)
     return i
 
 
 def json_patch(doc, ops):
     """RFC 6902 add/remove/replace as fed applies them: atomic, a new
-    document returned; ValueError when an op does not apply."""
+    document returned; PatchError when an op does not apply."""
     doc = copy.deepcopy(doc)
     for o in ops or []:
         kind, toks = _op_kind(o.get("op")), _pointer(o.get("path"))
@@ -242,11 +246,11 @@ def json_patch(doc, ops):
             elif isinstance(parent, list):
                 parent = parent[_index(t, len(parent), False)]
             else:
-                raise ValueError("%s: no member %r" % (o.get("path"), t))
+                raise PatchError("%s: no member %r" % (o.get("path"), t))
         last = toks[-1]
         if isinstance(parent, dict):
             if last not in parent and kind != "add":
-                raise ValueError("%s: no member %r" % (o.get("path"), last))
+                raise PatchError("%s: no member %r" % (o.get("path"), last))
             if kind == "remove":
                 del parent[last]
             else:
@@ -260,7 +264,7 @@ def json_patch(doc, ops):
             else:
                 parent.insert(i, value)
         else:
-            raise ValueError("%s: parent is not an object or a list" % o.get("path"))
+            raise PatchError("%s: parent is not an object or a list" % o.get("path"))
     return doc
 
 
@@ -302,8 +306,10 @@ def _retain(t, obj, fed_spec, existing):
 
 def desired_object(fed, t, cluster, existing=None):
     """fed's object for cluster: template, retained member fields, the
-    cluster's overrides, identity, the managed label. ValueError when the
-    overrides do not apply."""
+    cluster's overrides, identity, the managed label (added after the
+    overrides: an override cannot add to labels the template lacks).
+    PatchError when an op does not apply (fed: ComputeResourceFailed),
+    ValueError when the result is not an object (ApplyOverridesFailed)."""
     spec = fed.get("spec") or {}
     obj = copy.deepcopy(spec.get("template") or {})
     obj.pop("status", None)
@@ -423,10 +429,10 @@ def _drop(obj, dotted):
         cur.pop(parts[-1], None)
 
 
-def stale_diff(t, fed, cluster, actual, skip=()):
-    """The differing fields of a managed copy; ValueError when fed cannot
-    build the object either (its overrides do not apply)."""
-    want = desired_object(fed, t, cluster, actual)
+def stale_diff(want, actual, skip=()):
+    """The fields of fed's object `want` (desired_object) that the member's
+    copy `actual` does not hold, as [{path, expected, actual}]."""
+    want = copy.deepcopy(want)
     want.pop("apiVersion", None)  # list items carry neither; the list's version is served
     want.pop("kind", None)
     for s in skip:

@@ -5,6 +5,17 @@ to a file, so a verdict can be replayed without clusters).
 A member that does not answer (kube.KubeError) is recorded
 reachable: False with the error, and nothing more is asked of it: a frozen
 member costs one timeout, not one per type.
+
+The shape (managedFields dropped everywhere):
+  {"version": 1, "taken_at": epoch, "seconds": how long listing took,
+   "orphaned": the workload's ledger as given,
+   "host": {"reachable", "error", "kubefedclusters", "ftcs", "rsps",
+            "federated": {FTC name: [federated objects]}},
+   "members": {cluster: {"reachable", "error", "namespaces",
+               "objects": {FTC name: [target objects, all namespaces]},
+               "fed_secrets": [name/type/annotations of the Secrets in
+                               the member's kube-federation-system]}}}
+Secrets that are not copies keep only metadata and type.
 """
 
 import time

@@ -248,11 +248,25 @@ class Overrides(unittest.TestCase):
         self.assertEqual(kinds(res), [("stale", "demo/cm1", "m2")])
         self.assertEqual(res["violations"][0]["expected"], {"/data/k": "v2"})
 
+    def test_override_into_absent_labels_does_not_apply(self):
+        # fed adds the managed label after the overrides: an add under
+        # /metadata/labels needs labels in the template
+        s = world()
+        web = s["host"]["federated"]["deployments.apps"][0]
+        web["spec"]["overrides"] = [{"clusterName": "m1", "clusterOverrides": [
+            {"op": "add", "path": "/metadata/labels/tier", "value": "front"}]}]
+        self.assertEqual(kinds(expect.check(s)), [("status", "demo/web", None),
+                                                  ("status", "demo/web", "m1")])
+        objs(s, "m1", "deployments.apps").clear()
+        web["status"]["clusters"][0].update(status="ComputeResourceFailed", message="x")
+        web["status"]["conditions"][0].update(status="False", reason="CheckClusters")
+        self.assertEqual(kinds(expect.check(s)), [])  # no copy can be made: not missing
+
     def test_override_that_does_not_apply(self):
         s = world()
         cm1 = s["host"]["federated"]["configmaps"][0]
         cm1["spec"]["overrides"][0]["clusterOverrides"] = [{"op": "remove", "path": "/data/q"}]
-        cm1["status"]["clusters"][1]["status"] = "ApplyOverridesFailed"
+        cm1["status"]["clusters"][1]["status"] = "ComputeResourceFailed"
         cm1["status"]["conditions"] = [{"type": "Propagation", "status": "False",
                                         "reason": "CheckClusters"}]
         self.assertEqual(kinds(expect.check(s)), [])
@@ -396,7 +410,8 @@ class Members(unittest.TestCase):
                                           "reason": "CheckClusters"}]
         res = expect.check(s)
         self.assertEqual(kinds(res), [])
-        self.assertEqual(res["skipped"], [{"cluster": "m2", "reason": "not Ready (KubeFedCluster)"}])
+        self.assertEqual(res["skipped"], [{"cluster": "m2",
+                                           "reason": "not Ready (KubeFedCluster)"}])
         s = world()
         s["members"]["m1"] = {"reachable": False, "error": "timed out"}
         res = expect.check(s)
