@@ -122,7 +122,6 @@ class Run:
 
     def settle(self, topo, wl, inj, rnd):
         end = time.time() + self.args.settle
-        last = None
         while True:
             try:
                 snap, res = self.check_once(topo, wl)
@@ -130,7 +129,6 @@ class Run:
                 res, snap = {"violations": [{"kind": "snapshot", "detail": repr(e)[:300], "object": "-",
                                               "cluster": "-", "type": "-", "expected": None,
                                               "actual": None}]}, None
-            last = (snap, res)
             if not res["violations"]:
                 took = time.time() - inj.last_fault_end
                 self.record({"t": time.time(), "event": "settled", "round": rnd, "seconds": round(took, 1),

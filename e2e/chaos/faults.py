@@ -6,6 +6,7 @@ Every random draw comes from the injector's own rng, before any I/O, so a
 seed replays the same schedule."""
 
 import json
+import re
 import signal
 import threading
 import time
@@ -270,7 +271,5 @@ def identity_of(p):
         _ident_cache[key] = ident
     return ident
 
-
-import re  # noqa: E402
 
 IDENT_RE = re.compile(r"lease \S+: (\S+) is campaigning")

@@ -7,6 +7,7 @@ network namespace (setns on the calling thread, switched back at once), so
 the harness reaches members that only exist behind a veth.
 """
 
+import base64
 import ctypes
 import http.client
 import json
@@ -96,12 +97,10 @@ class Kube:
         self.server = cluster["server"]
         ctx = ssl.create_default_context()
         if cluster.get("certificate-authority-data"):
-            import base64
             ctx.load_verify_locations(
                 cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
         self.token = user.get("token")
         if user.get("client-certificate-data"):
-            import base64
             # ssl wants files; they live only as long as this call
             with tempfile.TemporaryDirectory() as d:
                 cert, key = os.path.join(d, "c"), os.path.join(d, "k")

@@ -3,25 +3,7 @@ snapshots: no clusters. The helpers here build a settled federation that
 test_expect_rsp.py and test_snapshot.py reuse."""
 
 import copy
-import sys
-import types
 import unittest
-
-try:
-    import kube
-except ImportError:  # kube.py is the lead's; snapshot.py needs only these two
-    kube = types.ModuleType("kube")
-
-    class KubeError(Exception):
-        pass
-
-    def _path(group, version, plural, namespace=None, name=None, sub=None):
-        p = "/api/" + version if not group else "/apis/%s/%s" % (group, version)
-        p += ("/namespaces/" + namespace if namespace else "") + "/" + plural
-        return p + ("/" + name if name else "") + ("/" + sub if sub else "")
-
-    kube.KubeError, kube.path = KubeError, _path
-    sys.modules["kube"] = kube
 
 import expect
 import fedsem

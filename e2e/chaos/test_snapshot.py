@@ -9,7 +9,8 @@ import json
 import os
 import unittest
 
-from test_expect import TYPES, kinds, kube, world  # test_expect stubs kube if absent
+import kube
+from test_expect import TYPES, kinds, world
 import expect
 import snapshot
 

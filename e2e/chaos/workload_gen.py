@@ -9,21 +9,7 @@ import json
 import random
 from urllib.parse import quote
 
-try:
-    from kube import path as kpath
-except ImportError:  # kube.py is the lead's; the same rule until it is there
-
-    def kpath(group: str, version: str, plural: str, namespace: str | None = None,
-              name: str | None = None, sub: str | None = None) -> str:
-        p = f"/apis/{group}/{version}" if group else f"/api/{version}"
-        if namespace:
-            p += f"/namespaces/{namespace}"
-        p += f"/{plural}"
-        if name:
-            p += f"/{name}"
-        if sub:
-            p += f"/{sub}"
-        return p
+from kube import path as kpath
 
 
 FED_GROUP, FED_VERSION = "types.kubefed.io", "v1beta1"
