@@ -281,6 +281,14 @@ static void plan_member(const struct fed_prop_in *in, size_t i, bool broken,
 	 * hold the status forever where the listing cannot happen (Secrets
 	 * in a namespace fed no longer manages in that member). A delete
 	 * still waits, so no copy is left behind by the finalizer's removal. */
+	if (m->state == FED_PROP_LISTING && m->absent && !c->placed) {
+		/* its namespace went with our copy in it (deleted while this
+		 * controller did not watch it): nothing there to wait for or
+		 * to remove; a record is forgotten */
+		if (m->rec)
+			c->action = FED_PROP_FORGET;
+		return;
+	}
 	if ((m->state == FED_PROP_LISTING || m->state == FED_PROP_CONNECTING) &&
 	    (c->placed || m->rec || out->deleting))
 		out->listing = true;
@@ -318,7 +326,7 @@ static void plan_gone(const struct fed_prop_in *in, struct fed_prop_plan *out)
 			continue;
 		}
 		if (m->rec->version &&
-		    (m->state == FED_PROP_READY || m->state == FED_PROP_LISTING)) {
+		    (m->state == FED_PROP_READY || (m->state == FED_PROP_LISTING && !m->absent))) {
 			out->clusters[i].action = FED_PROP_DELETE;
 			out->remaining = true;
 		} else {

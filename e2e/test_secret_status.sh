@@ -9,7 +9,8 @@
 # and never wrote the status (observedGeneration unset, no condition),
 # although the copy in member1 was made: member2 gets no copy and holds
 # none of ours (none recorded), so there is nothing to wait for. Then the
-# namespace is placed on member2 too, and the Secret follows there.
+# namespace is placed on member2 too, and the Secret follows there; last,
+# the namespace goes from member2 while no controller runs.
 set -euo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_E2E_STATE:?}"
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +38,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	for c in host member1 member2; do km $c delete ns $NS --wait=false >/dev/null 2>&1 || true; done
 	for c in member1 member2; do
+		fed_finalize_ns $c $NS
 		fedctl delete $c --wait 10s >/dev/null 2>&1 || true
 		fed_finalize_ns $c $FNS
 	done
@@ -76,6 +78,30 @@ if wait_until 60 has_secret member2 && wait_eq 30 "1/1 True member1=;member2=;" 
 	ok "namespace placed on member2 too: the Secret followed and the status says so in $(since "$t0")s ($(st))"
 else
 	bad "after placing the namespace on member2: copy there: $(has_secret member2 && echo yes || echo no), status '$(st)'"
+fi
+
+# Then the namespace goes while no controller runs (the chaos run's case
+# 4): member2's namespace, with the copy in it, is deleted, and the
+# FederatedNamespace removed. The next controller is told NotFound when it
+# binds itself in that namespace on member2; before the fix it waited for
+# a listing there that could never come, and the status kept saying
+# Propagation True with member2 listed, forever.
+kill "$cpid" && wait "$cpid" 2>/dev/null || true
+km member2 delete ns $NS --wait=false >/dev/null
+fed_finalize_ns member2 $NS
+ns_gone() { ! km member2 get ns $NS >/dev/null 2>&1; }
+wait_until 30 ns_gone || bad "member2's namespace $NS did not go"
+k -n $NS patch federatednamespace $NS --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+k -n $NS delete federatednamespace $NS --wait=false >/dev/null
+cond() {
+	k -n $NS get federatedsecret s1 -o jsonpath='{.status.observedGeneration} {.status.conditions[?(@.type=="Propagation")].status} {.status.conditions[?(@.type=="Propagation")].reason} {range .status.clusters[*]}{.name};{end}' 2>/dev/null || true
+}
+start_controller -a "$work/ctl.log" --leader-elect=false --health-period 1 --log-level debug
+t0=$(now)
+if wait_eq 30 "1 False NamespaceNotFederated " cond; then
+	ok "namespace gone from member2 while no controller ran: NamespaceNotFederated, no cluster left, in $(since "$t0")s"
+else
+	bad "status 30 s after the FederatedNamespace went: '$(cond)' (want '1 False NamespaceNotFederated ')"
 fi
 
 echo "passed $pass, failed $fail"

@@ -163,6 +163,11 @@ const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, boo
 	return store_get(t, inf_of(t, fed_map_get(&t->minf, cluster), key, false), key, synced);
 }
 
+bool minf_absent(struct ftype *t, const char *cluster, const char *key)
+{
+	return t->per_namespace && msec_absent(fed_map_get(&t->minf, cluster), key);
+}
+
 const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key, bool *synced)
 {
 	return store_get(t, inf_of(t, fed_map_get(&t->minf, cluster), key, true), key, synced);

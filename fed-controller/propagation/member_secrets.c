@@ -22,9 +22,13 @@ struct nsinf {
 	struct fed_informer *inf, *uinf;
 	struct fed_kube_call *call; /* the RoleBinding apply */
 	bool waiting;               /* the namespace is not there yet */
-	bool warned;                /* forbidden, said once */
-	int checks;                 /* access reviews after the bind, 0: binding */
-	ev_timer retry;             /* the bind again: a namespace seen late, a 5xx */
+	/* the member said the namespace is not there (NotFound): nothing of
+	 * the type can be in it, which the plan reads as listed for objects
+	 * not placed there (a record left by a copy that went with it) */
+	bool absent;
+	bool warned;    /* forbidden, said once */
+	int checks;     /* access reviews after the bind, 0: binding */
+	ev_timer retry; /* the bind again: a namespace seen late, a 5xx */
 };
 
 #define RETRY_S 5.
@@ -72,8 +76,8 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct nsinf *n = w->data;
 
-	if (n->call)
-		return;
+	if (n->call || (!n->checks && n->inf && fed_informer_synced(n->inf)))
+		return; /* busy, or listing already: no need to bind again */
 	if (n->checks)
 		check_access(n);
 	else
@@ -145,9 +149,20 @@ static void rb_applied(struct fed_kube_response *resp, void *ud)
 		/* FederatedNamespace creates it: bound when it arrives (or at
 		 * the next retry, should its event have come first) */
 		n->waiting = true;
+		if (!n->absent) {
+			n->absent = true;
+			/* informers of a namespace that went are of no use:
+			 * new ones list when it comes back */
+			fed_informer_free(n->inf);
+			fed_informer_free(n->uinf);
+			n->inf = n->uinf = NULL;
+			ftype_enqueue_all(n->mi->t);
+		}
 		retry_later(n);
 		return;
 	}
+	if (code != FED_EUNAVAILABLE && code != FED_ETIMEOUT)
+		n->absent = false; /* it is there (a 403: being deleted) */
 	if (code == FED_EUNAVAILABLE || code == FED_ETIMEOUT || code == FED_ECONFLICT) {
 		FED_LOG_WARN(n->mi->cluster,
 		             "namespace %s: applying RoleBinding " SECRETS_ROLE ": %s (retrying)",
@@ -163,6 +178,11 @@ static void rb_applied(struct fed_kube_response *resp, void *ud)
 		             n->ns, resp->err.msg, n->mi->cluster);
 		n->warned = true;
 	}
+	/* a namespace being deleted refuses new content (403) and its
+	 * listing may be refused too: ask again until it is bound, listed
+	 * or gone (NotFound above) */
+	if (code)
+		retry_later(n);
 	/* bound: once the authorizer knows it; or try anyway (an --rbac
 	 * full member needs no binding) */
 	if (!code)
@@ -235,6 +255,7 @@ void msec_namespace_arrived(struct minf *mi, const char *ns)
 
 	if (n && n->waiting && !n->call) {
 		ev_timer_stop(mi->t->ctl->loop, &n->retry);
+		n->absent = false; /* not listed yet: the plan waits again */
 		bind_ns(n);
 	}
 }
@@ -318,4 +339,17 @@ struct fed_informer *msec_informer(struct minf *mi, const char *key, bool unmana
 	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
 	n = fed_map_get(&mi->ns, ns);
 	return !n ? NULL : unmanaged ? n->uinf : n->inf;
+}
+
+bool msec_absent(struct minf *mi, const char *key)
+{
+	const char *slash = key ? strchr(key, '/') : NULL;
+	char ns[256];
+	struct nsinf *n;
+
+	if (!mi || !slash || (size_t)(slash - key) >= sizeof(ns))
+		return false;
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+	n = fed_map_get(&mi->ns, ns);
+	return n && n->absent;
 }

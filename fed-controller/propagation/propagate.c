@@ -185,6 +185,7 @@ static void fill_member(struct ftype *t, struct fobj *o, const char *key, const 
 		pm->managed = minf_get(t, name, key, &synced);
 		pm->unmanaged = minf_get_unmanaged(t, name, key, &pm->unmanaged_listed);
 		pm->state = plan_state(m, synced);
+		pm->absent = !synced && minf_absent(t, name, key);
 	}
 	if (r) {
 		*pr = (struct fed_prop_record){r->version,    r->hash,       r->status,

@@ -94,6 +94,8 @@ void ftype_enqueue_all(struct ftype *t);
 void ftype_enqueue_namespace(struct ftype *t, const char *ns);
 struct ftype *types_namespaces(struct controller *ctl); /* the FederatedNamespace type, or NULL */
 const cJSON *minf_get(struct ftype *t, const char *cluster, const char *key, bool *synced);
+/* a per-namespace type whose member said key's namespace is not there */
+bool minf_absent(struct ftype *t, const char *cluster, const char *key);
 /* The metadata of an unmanaged object (no managed label, or false). */
 const cJSON *minf_get_unmanaged(struct ftype *t, const char *cluster, const char *key,
                                 bool *synced);
@@ -119,6 +121,8 @@ void msec_namespace_arrived(struct minf *mi, const char *ns); /* retry a waiting
 void msec_free(struct minf *mi);                              /* the per-namespace parts */
 /* The informer (or unmanaged one) of the key's namespace, NULL when none. */
 struct fed_informer *msec_informer(struct minf *mi, const char *key, bool unmanaged);
+/* the member said key's namespace is not there */
+bool msec_absent(struct minf *mi, const char *key);
 
 /* propagate.c */
 enum fed_queue_result fobj_sync(struct ftype *t, const char *key);

@@ -68,6 +68,9 @@ struct fed_prop_member {
 	const cJSON *unmanaged; /* the object there without our label (metadata), or NULL */
 	bool unmanaged_listed;  /* the member's unmanaged informer has listed */
 	const struct fed_prop_record *rec; /* NULL: no record */
+	/* LISTING only: the member has not the object's namespace (it said
+	 * so), so no copy can be there, whatever a record says */
+	bool absent;
 };
 
 struct fed_prop_type {

@@ -34,6 +34,7 @@ struct ms {
 	enum fed_prop_member_state st;
 	const char *labels, *managed, *unmanaged;
 	bool ulisted;
+	bool absent; /* LISTING: the member has not the namespace */
 	bool has_rec;
 	struct rec rec;
 	/* expected */
@@ -231,6 +232,16 @@ static const struct tc cases[] = {
 {"a listing member not placed, nothing of ours recorded there: the status is written", FEDCM("," FIN, ON(C("m1"))), CM, .now = T0,
  .m = {{"m1", R, .ulisted = true, .a = FED_PROP_CREATE, .placed = true}, {"m2", LI}},
  OK_STATUS},
+{"the namespace is gone from a listing member that held our copy: record forgotten, status written", FEDCM("," FIN, ON(C("m1") "," C("m2"))), CM, .now = T0, .no_fns = true,
+ .m = {{"m1", R, .managed = COPY_RV("5"), .has_rec = true, .rec = {"rv:5", HASH, ""}, .a = FED_PROP_DELETE, .record = "WaitingForRemoval"},
+       {"m2", LI, .absent = true, .has_rec = true, .rec = {"rv:5", HASH, ""}, .a = FED_PROP_FORGET}},
+ .cond = FED_PROP_COND_NAMESPACE_NOT_FEDERATED, .remaining = true, OK_STATUS},
+{"placed on a listing member without the namespace yet: wait for it", FEDCM("," FIN, ON(C("m1"))), CM, .now = T0,
+ .m = {{"m1", LI, .absent = true, .record = "ClusterNotReady", .placed = true}},
+ .cond = FED_PROP_COND_CHECK_CLUSTERS, .listing = true},
+{"deleting, the namespace gone from a listing member: nothing holds the finalizer there", FEDCM("," FIN "," DEL, ON(C("m1"))), CM, .now = T0,
+ .m = {{"m1", LI, .absent = true, .has_rec = true, .rec = {"rv:5", HASH, ""}, .a = FED_PROP_FORGET}},
+ .fin = FED_PROP_FIN_REMOVE, .deleting = true},
 {"writes held (backoff): members untouched, status still written", FEDCM("," FIN, ON(C("m1"))), CM, .now = T0, .held = true,
  .m = {{"m1", R, .ulisted = true, .has_rec = true, .rec = {NULL, "", "CreationFailed"}, .placed = true},
        {"m2", R, .managed = COPY_RV("5"), .has_rec = true, .rec = {"rv:5", HASH, ""}}},
@@ -310,6 +321,9 @@ static const struct tc cases[] = {
        {"m3", NR, .has_rec = true, .rec = {"rv:5", HASH, ""}, .a = FED_PROP_FORGET},
        {"m4", R, .has_rec = true, .rec = {NULL, "", "ClusterNotReady"}, .a = FED_PROP_FORGET}},
  .remaining = true, .gone = true},
+{"gone from the host, a listing member without the namespace: forgotten there", NULL, CM, .now = T0,
+ .m = {{"m1", LI, .absent = true, .has_rec = true, .rec = {"rv:5", HASH, ""}, .a = FED_PROP_FORGET}},
+ .gone = true},
 {"gone from the host, nothing of ours anywhere", NULL, CM, .now = T0, .m = {{"m1", R}}, .gone = true},
 {"gone from the host, managed copies we have no record of: deleted where listed", NULL, CM, .now = T0,
  .m = {{"m1", R, .managed = COPY_RV("5"), .a = FED_PROP_DELETE},
@@ -373,7 +387,8 @@ static int run_case(const struct tc *t)
 	for (n = 0; n < MAXM && t->m[n].name; n++) {
 		const struct ms *s = &t->m[n];
 
-		m[n] = (struct fed_prop_member){s->name, s->st, NULL, NULL, NULL, s->ulisted, NULL};
+		m[n] = (struct fed_prop_member){s->name, s->st,      NULL, NULL,
+		                                NULL,    s->ulisted, NULL, s->absent};
 		m[n].labels = js[nj++] = parse(s->labels);
 		m[n].managed = js[nj++] = parse(s->managed);
 		m[n].unmanaged = js[nj++] = parse(s->unmanaged);
