@@ -338,6 +338,10 @@ void propagate_write(struct fobj *o, const cJSON *fed, const struct fed_prop_clu
 	struct write_ctx *w = NULL;
 
 	r->written_at = r->parked_at = 0;
+	/* a delete of ours answered earlier is done with: the copy written
+	 * now is a new one, and taking it off later must not be skipped as
+	 * already under way */
+	r->deleting = false;
 	if (pc->park) {
 		park(o, r, pc->hash);
 		return;
