@@ -60,8 +60,13 @@ static void nsinf_free(void *p)
 	free(n);
 }
 
+static void retry_later(struct nsinf *n);
+
 static void watch_ns(struct nsinf *n)
 {
+	/* not listed by the next look: bind again, which tells a namespace
+	 * gone (NotFound) from a binding not yet in force */
+	retry_later(n);
 	if (n->inf || minf_informers(n->mi, n->ns, &n->inf, &n->uinf))
 		return;
 	FED_LOG_DEBUG(n->mi->cluster, "watching %s in namespace %s", n->mi->t->cfg.name, n->ns);
@@ -76,8 +81,12 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct nsinf *n = w->data;
 
-	if (n->call || (!n->checks && n->inf && fed_informer_synced(n->inf)))
-		return; /* busy, or listing already: no need to bind again */
+	if (!n->checks && n->inf && fed_informer_synced(n->inf))
+		return; /* listed: no need to bind again */
+	if (n->call) {
+		retry_later(n); /* busy: look again later */
+		return;
+	}
 	if (n->checks)
 		check_access(n);
 	else
@@ -133,6 +142,8 @@ static void check_access(struct nsinf *n)
 
 static void retry_later(struct nsinf *n)
 {
+	if (!n->mi)
+		return;
 	ev_timer_stop(n->mi->t->ctl->loop, &n->retry);
 	ev_timer_set(&n->retry, RETRY_S, 0.);
 	ev_timer_start(n->mi->t->ctl->loop, &n->retry);
