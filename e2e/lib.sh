@@ -80,6 +80,17 @@ start_controller() { # [-a] LOG [ARGS...]
 	cpid=$!
 	pids+=("$cpid")
 }
+# A one-member test's start: fed installed, member1 federated, a
+# controller (no leader election, debug log to LOG) running, member1 Ready
+# and ConfigMaps propagating; the test ends (FAIL) if that does not come.
+fed_one_member() { # LOG
+	fed_install_local
+	fed_reset
+	fed_federate member1
+	start_controller "$1" --leader-elect=false --health-period 1 --log-level debug
+	members_connected 60 member1 && wait_until 30 grep -q "type configmaps: propagating" "$1" ||
+		{ bad "member1 not Ready"; exit 1; }
+}
 # Run fed-agent as a local process with ARGS (its host address, CA and
 # credentials are the test's), stderr to LOG (-a: appended); environment
 # and FED_WRAP (ip netns exec ..., valgrind ...) as for start_controller.

@@ -27,7 +27,6 @@ new_copy() { live_copy && [ "$(copy | cut -d' ' -f1)" != "$1" ]; }
 place() { # CLUSTERS-JSON
 	k -n $NS patch federatedconfigmap c1 --type merge -p "{\"spec\":{\"placement\":{\"clusters\":$1}}}" >/dev/null
 }
-propagating() { grep -q "type configmaps: propagating" "$work/ctl.log"; }
 
 cleanup() {
 	collect_artifacts "$work" || true
@@ -39,11 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fed_install_local
-fed_reset
-fed_federate member1
-start_controller "$work/ctl.log" --leader-elect=false --health-period 1 --log-level debug
-members_connected 60 member1 && wait_until 30 propagating || { bad "member1 not Ready"; exit 1; }
+fed_one_member "$work/ctl.log"
 
 k create ns $NS >/dev/null
 fed_namespace_on $NS member1

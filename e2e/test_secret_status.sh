@@ -34,6 +34,18 @@ sorted_st() {
 }
 has_secret() { km "$1" -n $NS get secret s1 >/dev/null 2>&1; }
 
+# FederatedSecret NS/s1 for member1 and member2
+fsecret() { # NS
+	cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedSecret
+metadata: {name: s1, namespace: $1}
+spec:
+  template: {stringData: {a: b}}
+  placement: {clusters: [{name: member1}, {name: member2}]}
+EOF
+}
+
 cleanup() {
 	collect_artifacts "$work" || true
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -59,14 +71,7 @@ done
 
 k create ns $NS >/dev/null
 fed_namespace_on $NS member1
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedSecret
-metadata: {name: s1, namespace: $NS}
-spec:
-  template: {stringData: {a: b}}
-  placement: {clusters: [{name: member1}, {name: member2}]}
-EOF
+fsecret $NS
 t0=$(now)
 if wait_until 30 has_secret member1 && wait_eq 30 "1/1 True member1=;" st; then
 	ok "copy in member1, none in member2 (namespace not there): status current in $(since "$t0")s ($(st))"
@@ -116,14 +121,7 @@ fi
 NS2=$NS-b
 k create ns $NS2 >/dev/null
 fed_namespace_on $NS2 member1 member2
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: types.kubefed.io/v1beta1
-kind: FederatedSecret
-metadata: {name: s1, namespace: $NS2}
-spec:
-  template: {stringData: {a: b}}
-  placement: {clusters: [{name: member1}, {name: member2}]}
-EOF
+fsecret $NS2
 cond2() {
 	k -n $NS2 get federatedsecret s1 -o jsonpath='{.status.observedGeneration} {.status.conditions[?(@.type=="Propagation")].status} {.status.conditions[?(@.type=="Propagation")].reason} {range .status.clusters[*]}{.name};{end}' 2>/dev/null || true
 }
