@@ -65,7 +65,8 @@ static void retry_later(struct nsinf *n);
 static void watch_ns(struct nsinf *n)
 {
 	/* not listed by the next look: bind again, which tells a namespace
-	 * gone (NotFound) from a binding not yet in force */
+	 * gone (NotFound) from a binding not yet in force or one refused
+	 * while the namespace is being deleted (403) */
 	retry_later(n);
 	if (n->inf || minf_informers(n->mi, n->ns, &n->inf, &n->uinf))
 		return;
@@ -142,8 +143,6 @@ static void check_access(struct nsinf *n)
 
 static void retry_later(struct nsinf *n)
 {
-	if (!n->mi)
-		return;
 	ev_timer_stop(n->mi->t->ctl->loop, &n->retry);
 	ev_timer_set(&n->retry, RETRY_S, 0.);
 	ev_timer_start(n->mi->t->ctl->loop, &n->retry);
@@ -167,7 +166,7 @@ static void rb_applied(struct fed_kube_response *resp, void *ud)
 			fed_informer_free(n->inf);
 			fed_informer_free(n->uinf);
 			n->inf = n->uinf = NULL;
-			ftype_enqueue_all(n->mi->t);
+			ftype_enqueue_namespace(n->mi->t, n->ns);
 		}
 		retry_later(n);
 		return;
@@ -177,8 +176,7 @@ static void rb_applied(struct fed_kube_response *resp, void *ud)
 	if (code == FED_EUNAVAILABLE || code == FED_ETIMEOUT || code == FED_ECONFLICT) {
 		FED_LOG_WARN(n->mi->cluster,
 		             "namespace %s: applying RoleBinding " SECRETS_ROLE ": %s (retrying)",
-		             n->ns, resp->err.msg);
-		retry_later(n);
+		             n->ns, resp->err.msg); /* watch_ns arms the retry */
 	} else if (code && !n->warned) {
 		/* forbidden by RBAC (an older member role) or by the member's
 		 * policy (kube-system): said once */
@@ -189,11 +187,6 @@ static void rb_applied(struct fed_kube_response *resp, void *ud)
 		             n->ns, resp->err.msg, n->mi->cluster);
 		n->warned = true;
 	}
-	/* a namespace being deleted refuses new content (403) and its
-	 * listing may be refused too: ask again until it is bound, listed
-	 * or gone (NotFound above) */
-	if (code)
-		retry_later(n);
 	/* bound: once the authorizer knows it; or try anyway (an --rbac
 	 * full member needs no binding) */
 	if (!code)
@@ -339,28 +332,28 @@ void msec_free(struct minf *mi)
 	free(mi->sa_name);
 }
 
-struct fed_informer *msec_informer(struct minf *mi, const char *key, bool unmanaged)
+/* The parts of key's namespace ("ns/name"), NULL when none. */
+static struct nsinf *nsinf_of(struct minf *mi, const char *key)
 {
 	const char *slash = key ? strchr(key, '/') : NULL;
 	char ns[256];
-	struct nsinf *n;
 
-	if (!slash || (size_t)(slash - key) >= sizeof(ns))
+	if (!mi || !slash || (size_t)(slash - key) >= sizeof(ns))
 		return NULL;
 	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
-	n = fed_map_get(&mi->ns, ns);
+	return fed_map_get(&mi->ns, ns);
+}
+
+struct fed_informer *msec_informer(struct minf *mi, const char *key, bool unmanaged)
+{
+	struct nsinf *n = nsinf_of(mi, key);
+
 	return !n ? NULL : unmanaged ? n->uinf : n->inf;
 }
 
 bool msec_absent(struct minf *mi, const char *key)
 {
-	const char *slash = key ? strchr(key, '/') : NULL;
-	char ns[256];
-	struct nsinf *n;
+	struct nsinf *n = nsinf_of(mi, key);
 
-	if (!mi || !slash || (size_t)(slash - key) >= sizeof(ns))
-		return false;
-	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
-	n = fed_map_get(&mi->ns, ns);
 	return n && n->absent;
 }
