@@ -19,6 +19,7 @@
 #define FEDCTL_TUNNEL_SERVICE      "fed-tunnel"
 #define FEDCTL_TUNNEL_DEFAULT_PORT 8080
 #define FEDCTL_AGENT_DIR           "/etc/fed-agent"
+#define FEDCTL_AGENT_COMMAND       "/usr/bin/fed-agent" /* in the image scripts/image builds */
 /* the agent Secret's key holding --proxy-https (it may hold a password) */
 #define FEDCTL_AGENT_PROXY_KEY "https-proxy"
 /* on the member ClusterRole fedctl keeps in step with the enabled types */

@@ -247,6 +247,8 @@ static cJSON *container(const struct fedctl_agent_spec *s)
 
 	cJSON_AddStringToObject(c, "name", FEDCTL_AGENT_NAME);
 	cJSON_AddStringToObject(c, "image", s->image);
+	/* fed's one image holds all three binaries: name the agent's */
+	cJSON_AddItemToObject(c, "command", strings(FEDCTL_AGENT_COMMAND));
 	args = cJSON_AddArrayToObject(c, "args");
 #define ARG(...)                                                                                   \
 	do {                                                                                       \

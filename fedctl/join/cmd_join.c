@@ -75,7 +75,8 @@ static void bind_options(struct join_opts *o)
 	    {FED_OPT_STRING, "token-ttl", 0, &o->token_ttl, "DURATION",
 	     "agent mode: how long the one-time bootstrap token is valid", "24h"},
 	    {FED_OPT_STRING, "agent-image", 0, &o->agent_image, "IMAGE",
-	     "agent mode: fed-agent's image", "fed-agent:" FED_VERSION},
+	     "agent mode: the image holding /usr/bin/fed-agent (scripts/image builds it)",
+	     "fed:" FED_VERSION},
 	    {FED_OPT_STRING, "agent-namespace", 0, &o->agent_ns, "NS",
 	     "agent mode: the agent's namespace in the member (default: the federation "
 	     "namespace)",

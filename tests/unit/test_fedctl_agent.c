@@ -289,7 +289,7 @@ static void test_render(void)
 	s.ns = "kube-federation-system";
 	s.host_address = "203.0.113.7:8080";
 	s.server_name = "fed-tunnel";
-	s.image = "fed-agent:0.1.0";
+	s.image = "fed:0.1.0";
 	s.token = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 	s.ca_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 	s.ca_len = strlen(s.ca_pem);
