@@ -86,7 +86,7 @@ fi
 
 run version
 if [ $rc = 0 ] && grep -q "^Client Version: v" <<<"$out" && grep -q "^Host Cluster Version: v" <<<"$out" &&
-	grep -q "^Controller: image fed-controller:.*, deployment $FNS/fed-controller 0/0 ready$" <<<"$out" &&
+	grep -q "^Controller: image fed:.*, deployment $FNS/fed-controller 0/0 ready$" <<<"$out" &&
 	grep -q "^Controller Leader: none" <<<"$out"; then
 	ok "version: client, host, the controller's image and leader"
 else
