@@ -291,3 +291,38 @@ _collect_artifacts() {
 	rm -rf "$tmp"
 	: >"$out/collected"
 }
+# A private podman for the Pod-path tests, its store under DIR: runc (crun
+# cannot set the default rlimits here: no CAP_SYS_RESOURCE, and cgroup v1
+# hybrid), cgroupfs (no systemd), vfs storage (no overlay mounts needed),
+# default ulimits within the machine's hard limits.
+podman_env() { # DIR
+	mkdir -p "$1/podman"
+	cat >"$1/podman/containers.conf" <<PEOF
+[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+tmp_dir = "$1/podman/tmp"
+PEOF
+	cat >"$1/podman/storage.conf" <<PEOF
+[storage]
+driver = "vfs"
+runroot = "$1/podman/run"
+graphroot = "$1/podman/root"
+PEOF
+	export CONTAINERS_CONF=$1/podman/containers.conf CONTAINERS_STORAGE_CONF=$1/podman/storage.conf
+}
+# The podman store of podman_env gone (vfs leaves read-only directories).
+podman_clean() { # DIR
+	podman ps -aq 2>/dev/null | xargs -r podman rm -f >/dev/null 2>&1 || true
+	chmod -R u+w "$1/podman" 2>/dev/null || true
+	rm -rf "$1/podman"
+}
+# The image scripts/image built ($FED_IMAGE_ARCHIVE, set by ctest) in the
+# private podman; the test fails when it is missing.
+image_load() {
+	[ -s "${FED_IMAGE_ARCHIVE:-}" ] || { echo "FAIL: no image archive (FED_IMAGE_ARCHIVE=${FED_IMAGE_ARCHIVE:-}): run scripts/image"; exit 1; }
+	podman load -q -i "$FED_IMAGE_ARCHIVE" >/dev/null
+}

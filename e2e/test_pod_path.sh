@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# The Pod path: fed-controller and fed-agent run from the image scripts/image
+# built, as their Deployments' Pods run them. The host and the agent member
+# run kube-controller-manager, kube-scheduler and kwok, so manifests/'s
+# Deployment really gets two Pods; e2e/pod-runner plays the kubelet and runs
+# each Pod's container with podman: the Pod's command, args and env, a
+# ServiceAccount token bound to the Pod at the standard path, one network
+# namespace per Pod. Nothing else gives the controller rights: if
+# manifests/02-rbac.yaml lacked one, this test fails.
+#
+# It checks: two replicas elect a leader, which labels its own Pod (the
+# ValidatingAdmissionPolicy reads the Pod name from the bound token);
+# fedctl join makes a direct member Ready; fedctl join --mode agent writes
+# agent.yaml, whose Deployment's Pod (fed-agent, the same image) dials the
+# fed-tunnel Service from its own network namespace; a FederatedDeployment
+# reaches both; SIGKILL of the leader's container: the standby takes over,
+# the tunnel Service follows it, the agent reconnects and propagation goes
+# on. It prints what the controller's ServiceAccount may do.
+# Starts clusters of its own (host, direct1; edge1 with --workloads).
+set -euo pipefail
+: "${FED_BIN_DIR:?run through ctest}" "${FED_LOCAL_CLUSTERS:?}"
+root=$(cd "$(dirname "$0")/.." && pwd)
+S=$(mktemp -d /tmp/fed-e2e-podpath.XXXXXX)
+K=$S/kubeconfig FNS=kube-federation-system NS=podpath ANS=fed-agent-edge
+F=$FED_BIN_DIR/fedctl
+SA=system:serviceaccount:$FNS:fed-controller
+pass=0 fail=0 pids=()
+
+. "$(dirname "$0")/lib.sh"
+WAIT_STEP=0.2
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done # the runners stop their containers
+	cp "$S"/pods-*/*.log "$S/" 2>/dev/null || true
+	collect_artifacts "$S" || true
+	podman_clean "$S"
+	"$FED_LOCAL_CLUSTERS" down --state-dir "$S" >/dev/null 2>&1 || true
+	rm -rf "$S"
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1 || { echo "FAIL: this test needs root and ip netns"; exit 1; }
+command -v podman >/dev/null || { echo "FAIL: podman is not installed (scripts/setup installs it)"; exit 1; }
+
+fedctl() { "$F" --kubeconfig "$K" --host-cluster-context host "$@"; }
+kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
+list_status() { fedctl list 2>/dev/null | awk -v c="$1" '$1 == c { print $2 "/" $3 }'; }
+port() { srv "$1" | sed 's/.*://'; }
+holder() { k -n $FNS get lease fed-controller -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
+tunnel_label() { k -n $FNS get pod "$1" -o jsonpath='{.metadata.labels.fed\.kubefed\.io/tunnel}' 2>/dev/null || true; }
+running() { # STATE_DIR: how many containers its runner runs
+	python3 -c 'import json,sys; print(sum(1 for p in json.load(open(sys.argv[1])).values() if p.get("running")))' \
+		"$1/pods.json" 2>/dev/null || echo 0
+}
+container_of() { echo "k8s_$1_$2"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+t0=$(now)
+"$FED_LOCAL_CLUSTERS" up --state-dir "$S" direct1 >/dev/null
+"$FED_LOCAL_CLUSTERS" up --state-dir "$S" --workloads host edge1 >/dev/null
+echo "clusters up in $(since "$t0")s"
+podman_env "$S"
+t0=$(now)
+image_load
+img=$(k create --dry-run=client -o jsonpath='{.spec.template.spec.containers[0].image}' -f "$root/manifests/03-deployment.yaml")
+if podman image exists "$img" || podman image exists "localhost/$img"; then
+	ok "image $img loaded from $(basename "$FED_IMAGE_ARCHIVE") in $(since "$t0")s: it is the image manifests/ names"
+else
+	bad "manifests/ name image $img, the archive holds $(podman images --format '{{.Repository}}:{{.Tag}}' | tr '\n' ' ')"
+	exit 1
+fi
+
+# ---- the host: manifests/ as they are, the Deployment's two Pods run ---------
+fed_install
+TP=$(free_port)
+"$root/e2e/pod-runner" --kubeconfig "$K" --context host --namespace $FNS \
+	--selector app.kubernetes.io/name=fed-controller --state "$S/pods-host" \
+	--forward "$(port host)" --forward "$(port direct1)" --forward "$(port edge1)" \
+	--service "$FNS/fed-tunnel=$TP" 2>"$S/runner-host.log" &
+pids+=($!)
+t0=$(now)
+if wait_eq 120 2 running "$S/pods-host" && wait_set 60 holder; then
+	ok "two fed-controller Pods run from the image; $(holder) leads ($(since "$t0")s)"
+else
+	bad "controller Pods: $(cat "$S/pods-host/pods.json" 2>/dev/null) $(tail -5 "$S/runner-host.log")"
+	k -n $FNS get pods -o wide || true
+	exit 1
+fi
+leader=$(holder)
+standby=$(k -n $FNS get pods -l app.kubernetes.io/name=fed-controller -o name | sed 's|pod/||' | grep -vx "$leader" | head -1)
+if wait_eq 30 leader tunnel_label "$leader" && wait_eq 30 standby tunnel_label "$standby"; then
+	ok "the leader labelled its own Pod tunnel=leader, the standby its own standby (Pod-bound token, the policy fed-controller-own-pod-label)"
+else
+	bad "tunnel labels: $leader=$(tunnel_label "$leader") $standby=$(tunnel_label "$standby")"
+fi
+log_of() { cat "$S/pods-host/$1.log" 2>/dev/null || true; }
+wait_until 30 grep -q "serving fed-agents" <(log_of "$leader") &&
+	ok "the leader serves the tunnel (--tunnel-address=:8443 from the Deployment's args)" ||
+	bad "no tunnel: $(log_of "$leader" | tail -5)"
+
+# ---- a direct member ---------------------------------------------------------
+t0=$(now)
+if out=$(fedctl join direct1 --wait 60s 2>&1) && [ "$(kfc direct1 '{.status.conditions[?(@.type=="Ready")].status}')" = True ]; then
+	ok "fedctl join direct1: Ready in $(since "$t0")s"
+else
+	bad "join direct1: $out $(kfc direct1 '{.status}')"
+fi
+
+# ---- an agent member: agent.yaml's Deployment, its Pod in its own netns ------
+if out=$(fedctl join edge1 --mode agent --host-address "127.0.0.1:$TP" --agent-namespace $ANS \
+	-o "$S/agent.yaml" 2>&1) && km edge1 create -f "$S/agent.yaml" >/dev/null; then
+	ok "fedctl join edge1 --mode agent; agent.yaml created in edge1"
+else
+	bad "join edge1: $out"
+fi
+aimg=$(python3 -c 'import sys,yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Deployment": print(d["spec"]["template"]["spec"]["containers"][0]["image"], d["spec"]["template"]["spec"]["containers"][0].get("command"))' "$S/agent.yaml")
+[ "$aimg" = "$img ['/usr/bin/fed-agent']" ] && ok "agent.yaml runs $aimg: the same image" || bad "agent.yaml image: $aimg"
+"$root/e2e/pod-runner" --kubeconfig "$K" --context edge1 --namespace $ANS \
+	--selector app.kubernetes.io/name=fed-agent --state "$S/pods-edge1" \
+	--forward "$(port edge1)" --forward "$TP" 2>"$S/runner-edge1.log" &
+pids+=($!)
+t0=$(now)
+if wait_eq 120 1 running "$S/pods-edge1" && wait_eq 60 agent/Connected list_status edge1; then
+	ok "fed-agent's Pod dialled the fed-tunnel Service: edge1 agent/Connected in $(since "$t0")s"
+else
+	bad "edge1: $(list_status edge1) $(cat "$S/pods-edge1/pods.json" 2>/dev/null) $(tail -5 "$S"/pods-edge1/*.log 2>/dev/null)"
+fi
+
+# ---- propagation to both -----------------------------------------------------
+k create ns $NS >/dev/null
+fed_namespace_on $NS direct1 edge1
+fed_deployment $NS web direct1 edge1
+dep() { km "$1" -n $NS get deploy web -o jsonpath='{.spec.replicas}' 2>/dev/null || true; }
+t0=$(now)
+if wait_set 60 dep direct1 && wait_set 60 dep edge1; then
+	ok "FederatedDeployment web propagated to direct1 and edge1 ($(since "$t0")s)"
+else
+	bad "web: direct1=$(dep direct1) edge1=$(dep edge1) $(k -n $NS get federateddeployment web -o jsonpath='{.status}')"
+fi
+
+# ---- the leader's container killed: the standby takes over -------------------
+t0=$(now)
+podman kill -s KILL "$(container_of fed-controller "$leader")" >/dev/null
+if wait_eq 60 "$standby" holder; then
+	ok "SIGKILL of the leader's container: $standby leads after $(since "$t0")s"
+else
+	bad "no takeover: holder $(holder)"
+fi
+wait_eq 30 leader tunnel_label "$standby" && ok "the new leader labelled its Pod tunnel=leader: the Service follows it" ||
+	bad "tunnel label of $standby: $(tunnel_label "$standby")"
+if wait_eq 60 agent/Connected list_status edge1; then
+	ok "edge1 reconnected through the Service to the new leader ($(since "$t0")s after the kill)"
+else
+	bad "edge1 after failover: $(list_status edge1)"
+fi
+cat <<EOF | k apply -f - >/dev/null
+apiVersion: types.kubefed.io/v1beta1
+kind: FederatedConfigMap
+metadata: {name: after, namespace: $NS}
+spec:
+  template: {data: {a: "1"}}
+  placement: {clusters: [{name: direct1}, {name: edge1}]}
+EOF
+cm() { km "$1" -n $NS get cm after -o jsonpath='{.data.a}' 2>/dev/null || true; }
+wait_eq 60 1 cm direct1 && wait_eq 60 1 cm edge1 && ok "after the failover a new FederatedConfigMap reaches both members" ||
+	bad "after failover: direct1=$(cm direct1) edge1=$(cm edge1)"
+restarts() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["restarts"])' "$S/pods-host/pods.json" "$1" 2>/dev/null || true; }
+wait_eq 30 1 restarts "$leader" && wait_eq 60 standby tunnel_label "$leader" &&
+	ok "the killed container was restarted (restartPolicy Always) and stands by" ||
+	bad "old leader: restarts $(restarts "$leader"), label $(tunnel_label "$leader")"
+
+# ---- RBAC: enough, and what it grants ---------------------------------------
+if cat "$S"/pods-host/*.log "$S"/pods-edge1/*.log | grep -iE 'forbidden|\b403\b' >"$S/forbidden.out"; then
+	bad "a request was forbidden: $(head -3 "$S/forbidden.out")"
+else
+	ok "no request of the controller or the agent was forbidden: manifests/02-rbac.yaml and agent.yaml's roles are enough"
+fi
+{
+	for n in $FNS kube-system default; do
+		echo "== $SA in namespace $n (kubectl auth can-i --list)"
+		k auth can-i --list --as "$SA" -n "$n" 2>&1 | grep -v '^selfsubject'
+	done
+} >"$S/rbac-grants.out"
+cat "$S/rbac-grants.out"
+denied=0
+for q in "get secrets -n default" "list secrets -n kube-system" "get secret other -n kube-system" \
+	"create deployments -n default" "delete namespaces" "patch pods -n default" "get configmaps -n default" \
+	"update clusterroles" "impersonate users"; do
+	# shellcheck disable=SC2086
+	if [ "$(k auth can-i $q --as "$SA" 2>/dev/null)" = no ]; then denied=$((denied + 1)); else bad "the controller may $q"; fi
+done
+[ $denied = 9 ] && ok "the controller may not: read other Secrets or ConfigMaps, create workloads, delete namespaces, patch pods elsewhere, change RBAC, impersonate"
+
+echo "pod-path: $pass passed, $fail failed"
+[ "$fail" = 0 ]
