@@ -53,11 +53,11 @@ void agent_set_defaults(struct agent *a)
 }
 
 /* The command line into a, and the log set up. Returns -1 to go on, else
- * the exit code (0 after --help, 2 for a bad option). */
+ * the exit code (0 after --help or --version, 2 for a bad option). */
 int agent_parse_args(struct agent *a, int argc, char **argv)
 {
 	const char *log_level = "info", *msg;
-	bool log_json = false, help = false;
+	bool log_json = false, help = false, version = false;
 	const struct fed_opt table[] = {
 	    {FED_OPT_STRING, "host-address", 0, &a->host_address, "HOST:PORT",
 	     "the host's tunnel address (required)", NULL},
@@ -121,6 +121,7 @@ int agent_parse_args(struct agent *a, int argc, char **argv)
 	    {FED_OPT_STRING, "log-level", 0, &log_level, "LEVEL",
 	     "error, warn, info, debug or trace (default info)", NULL},
 	    {FED_OPT_BOOL, "log-json", 0, &log_json, NULL, "log JSON lines", NULL},
+	    {FED_OPT_BOOL, "version", 0, &version, NULL, "print the version and exit", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	const struct fed_opt *const tables[] = {table, NULL};
@@ -136,6 +137,11 @@ int agent_parse_args(struct agent *a, int argc, char **argv)
 		printf("Usage: fed-agent --host-address HOST:PORT --host-ca-file FILE [options]\n\n"
 		       "Options:\n");
 		fed_opt_print_help(stdout, tables);
+		return 0;
+	}
+	/* before the checks: --host-address and the rest are not needed */
+	if (version) {
+		printf("fed-agent v%s\n", FED_VERSION);
 		return 0;
 	}
 	level = fed_log_level_parse(log_level);

@@ -44,6 +44,7 @@ static const char *bad_option(const struct controller_opts *o)
 
 int controller_parse_args(struct controller_opts *o, int argc, char **argv)
 {
+	bool version = false;
 	const struct fed_opt table[] = {
 	    {FED_OPT_STRING, "kubeconfig", 0, &o->kubeconfig, "FILE",
 	     "kubeconfig of the host cluster (default: in-cluster)", NULL},
@@ -167,6 +168,7 @@ int controller_parse_args(struct controller_opts *o, int argc, char **argv)
 	    {FED_OPT_STRING, "log-level", 0, &o->log_level, "LEVEL",
 	     "error, warn, info, debug or trace", "info"},
 	    {FED_OPT_BOOL, "log-json", 0, &o->log_json, NULL, "log JSON lines", NULL},
+	    {FED_OPT_BOOL, "version", 0, &version, NULL, "print the version and exit", NULL},
 	    FED_OPT_TABLE_END,
 	};
 	const struct fed_opt *const tables[] = {table, NULL};
@@ -183,6 +185,11 @@ int controller_parse_args(struct controller_opts *o, int argc, char **argv)
 	if (help) {
 		printf("Usage: fed-controller [options]\n\nOptions:\n");
 		fed_opt_print_help(stdout, tables);
+		return 0;
+	}
+	/* before the checks: an image's smoke test runs it with no cluster */
+	if (version) {
+		printf("fed-controller v%s\n", FED_VERSION);
 		return 0;
 	}
 	if ((msg = bad_option(o))) {
