@@ -141,7 +141,8 @@ wait_eq 60 2 cmval && ok "the upgraded controller propagates a change" || bad "c
 
 # ---- uninstall ---------------------------------------------------------------
 if out=$(helm uninstall fed -n $FNS 2>&1); then ok "helm uninstall fed"; else bad "helm uninstall: $out"; fi
-gone() { [ -z "$(k -n $FNS get deploy,sa,role,rolebinding,svc -o name 2>/dev/null)" ] &&
+gone() { [ -z "$(k -n $FNS get deploy,role,rolebinding,svc -o name 2>/dev/null)" ] &&
+	! k -n $FNS get sa fed-controller >/dev/null 2>&1 &&
 	! k get clusterrole fed-controller-federated-types >/dev/null 2>&1 &&
 	! k get validatingadmissionpolicy fed-controller-own-pod-label >/dev/null 2>&1; }
 wait_until 60 gone && ok "the release's Deployment, ServiceAccount, RBAC, admission policy and Services are gone" ||

@@ -13,9 +13,10 @@
 # fedctl join makes a direct member Ready; fedctl join --mode agent writes
 # agent.yaml, whose Deployment's Pod (fed-agent, the same image) dials the
 # fed-tunnel Service from its own network namespace; a FederatedDeployment
-# reaches both; SIGKILL of the leader's container: the standby takes over,
-# the tunnel Service follows it, the agent reconnects and propagation goes
-# on. It prints what the controller's ServiceAccount may do.
+# reaches both; SIGKILL of the leader's container: restarted, the same Pod
+# leads on; the leader's node lost (Pod force-deleted, process killed): the
+# standby takes over, the tunnel Service follows it, the agent reconnects,
+# propagation goes on and the replacement Pod stands by. It prints what the controller's ServiceAccount may do.
 # Starts clusters of its own (host, direct1; edge1 with --workloads).
 set -euo pipefail
 : "${FED_BIN_DIR:?run through ctest}" "${FED_LOCAL_CLUSTERS:?}"
@@ -140,18 +141,30 @@ else
 	bad "web: direct1=$(dep direct1) edge1=$(dep edge1) $(k -n $NS get federateddeployment web -o jsonpath='{.status}')"
 fi
 
-# ---- the leader's container killed: the standby takes over -------------------
+# ---- the leader's container crashes: restarted, it leads on -----------------
+restarts() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["restarts"])' "$S/pods-host/pods.json" "$1" 2>/dev/null || true; }
 t0=$(now)
 podman kill -s KILL "$(container_of fed-controller "$leader")" >/dev/null
+if wait_eq 30 1 restarts "$leader" && wait_eq 30 2 running "$S/pods-host" && sleep 3 && [ "$(holder)" = "$leader" ] &&
+	[ "$(tunnel_label "$leader")" = leader ]; then
+	ok "SIGKILL of the leader's container: restarted (restartPolicy Always) in $(since "$t0")s, the same Pod leads on (its identity is the Pod's name)"
+else
+	bad "after a container crash: restarts $(restarts "$leader"), holder $(holder), label $(tunnel_label "$leader")"
+fi
+
+# ---- the leader's node is lost: Pod gone, process killed: the standby leads --
+t0=$(now)
+k -n $FNS delete pod "$leader" --grace-period=0 --force >/dev/null 2>&1
+podman kill -s KILL "$(container_of fed-controller "$leader")" >/dev/null 2>&1 || true
 if wait_eq 60 "$standby" holder; then
-	ok "SIGKILL of the leader's container: $standby leads after $(since "$t0")s"
+	ok "leader's Pod force-deleted and its process killed: $standby leads after $(since "$t0")s (the Lease expired)"
 else
 	bad "no takeover: holder $(holder)"
 fi
 wait_eq 30 leader tunnel_label "$standby" && ok "the new leader labelled its Pod tunnel=leader: the Service follows it" ||
 	bad "tunnel label of $standby: $(tunnel_label "$standby")"
-if wait_eq 60 agent/Connected list_status edge1; then
-	ok "edge1 reconnected through the Service to the new leader ($(since "$t0")s after the kill)"
+if wait_eq 90 agent/Connected list_status edge1; then
+	ok "edge1 connected through the Service to the new leader ($(since "$t0")s after the loss)"
 else
 	bad "edge1 after failover: $(list_status edge1)"
 fi
@@ -166,10 +179,13 @@ EOF
 cm() { km "$1" -n $NS get cm after -o jsonpath='{.data.a}' 2>/dev/null || true; }
 wait_eq 60 1 cm direct1 && wait_eq 60 1 cm edge1 && ok "after the failover a new FederatedConfigMap reaches both members" ||
 	bad "after failover: direct1=$(cm direct1) edge1=$(cm edge1)"
-restarts() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["restarts"])' "$S/pods-host/pods.json" "$1" 2>/dev/null || true; }
-wait_eq 30 1 restarts "$leader" && wait_eq 60 standby tunnel_label "$leader" &&
-	ok "the killed container was restarted (restartPolicy Always) and stands by" ||
-	bad "old leader: restarts $(restarts "$leader"), label $(tunnel_label "$leader")"
+others() { k -n $FNS get pods -l app.kubernetes.io/name=fed-controller -o name | sed 's|pod/||' | grep -vx "$standby" | head -1; }
+replacement=$(others)
+if [ -n "$replacement" ] && wait_eq 60 2 running "$S/pods-host" && wait_eq 60 standby tunnel_label "$replacement"; then
+	ok "the ReplicaSet's replacement Pod $replacement runs and stands by"
+else
+	bad "replacement: '$replacement' label $(tunnel_label "$replacement") running $(running "$S/pods-host")"
+fi
 
 # ---- RBAC: enough, and what it grants ---------------------------------------
 if cat "$S"/pods-host/*.log "$S"/pods-edge1/*.log | grep -iE 'forbidden|\b403\b' >"$S/forbidden.out"; then
@@ -185,7 +201,7 @@ fi
 } >"$S/rbac-grants.out"
 cat "$S/rbac-grants.out"
 denied=0
-for q in "get secrets -n default" "list secrets -n kube-system" "get secret other -n kube-system" \
+for q in "get secrets -n default" "list secrets -n kube-system" "get secrets/other -n kube-system" \
 	"create deployments -n default" "delete namespaces" "patch pods -n default" "get configmaps -n default" \
 	"update clusterroles" "impersonate users"; do
 	# shellcheck disable=SC2086
