@@ -33,7 +33,7 @@ metadata: {name: $1, namespace: $FNS, labels: {app.kubernetes.io/name: fed-contr
 spec:
   serviceAccountName: fed-controller
   automountServiceAccountToken: false
-  containers: [{name: c, image: fed-controller:0.1.0}]
+  containers: [{name: c, image: "fed:0.1.0"}]
 YAML
 }
 pod rbac-a && pod rbac-b || { echo "FAIL: cannot create the test Pods"; exit 1; }
@@ -87,7 +87,7 @@ refused "another Pod's (rbac-b) tunnel label" pod rbac-b --type merge \
 [ -z "$(label rbac-b)" ] && ok "rbac-b unlabelled" || bad "rbac-b labelled $(label rbac-b)"
 refused "its own Pod's image" pod rbac-a --type json \
 	-p '[{"op":"replace","path":"/spec/containers/0/image","value":"evil:latest"}]'
-[ "$(k -n $FNS get pod rbac-a -o jsonpath='{.spec.containers[0].image}')" = fed-controller:0.1.0 ] &&
+[ "$(k -n $FNS get pod rbac-a -o jsonpath='{.spec.containers[0].image}')" = fed:0.1.0 ] &&
 	ok "image unchanged" || bad "image changed"
 refused "another label on its own Pod" pod rbac-a --type merge -p '{"metadata":{"labels":{"keep":"no"}}}'
 refused "removing a label of its own Pod" pod rbac-a --type json -p '[{"op":"remove","path":"/metadata/labels/keep"}]'

@@ -102,7 +102,7 @@ metadata:
   namespace: $NS
   labels: {app.kubernetes.io/name: fed-controller}
 spec:
-  containers: [{name: fed-controller, image: fed-controller:0.1.0}]
+  containers: [{name: fed-controller, image: "fed:0.1.0"}]
 EOF
 done
 start_ctl() { # NAME (its Pod's name)
@@ -246,7 +246,7 @@ kind: Pod
 metadata: {name: $RBPOD, namespace: $FNS, labels: {fed.kubefed.io/tunnel: leader}}
 spec:
   serviceAccountName: fed-controller
-  containers: [{name: fed-controller, image: fed-controller:0.1.0}]
+  containers: [{name: fed-controller, image: "fed:0.1.0"}]
 EOF
 # a token bound to that Pod, as the kubelet mounts one: the manifests'
 # admission policy lets it change only the tunnel label of the Pod it names
