@@ -326,3 +326,22 @@ image_load() {
 	[ -s "${FED_IMAGE_ARCHIVE:-}" ] || { echo "FAIL: no image archive (FED_IMAGE_ARCHIVE=${FED_IMAGE_ARCHIVE:-}): run scripts/image"; exit 1; }
 	podman load -q -i "$FED_IMAGE_ARCHIVE" >/dev/null
 }
+# The end of a test that ran Pods with e2e/pod-runner (pids in the caller's
+# pids array) in clusters of its own under $S: the runners stopped (they stop
+# their containers), the Pods' logs kept with the artifacts, the podman store
+# and the clusters gone.
+pod_test_cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	cp "$S"/pods-*/*.log "$S/" 2>/dev/null || true
+	collect_artifacts "$S" || true
+	podman_clean "$S"
+	"$FED_LOCAL_CLUSTERS" down --state-dir "$S" >/dev/null 2>&1 || true
+	rm -rf "$S"
+}
+# How many containers the pod-runner whose state is DIR runs now.
+pods_running() { # DIR
+	python3 -c 'import json,sys; print(sum(1 for p in json.load(open(sys.argv[1])).values() if p.get("running")))' \
+		"$1/pods.json" 2>/dev/null || echo 0
+}

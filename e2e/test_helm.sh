@@ -24,17 +24,7 @@ pass=0 fail=0 pids=()
 
 . "$(dirname "$0")/lib.sh"
 WAIT_STEP=0.2
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	cp "$S"/pods-*/*.log "$S/" 2>/dev/null || true
-	collect_artifacts "$S" || true
-	podman_clean "$S"
-	"$FED_LOCAL_CLUSTERS" down --state-dir "$S" >/dev/null 2>&1 || true
-	rm -rf "$S"
-}
-trap cleanup EXIT
+trap pod_test_cleanup EXIT
 [ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1 || { echo "FAIL: this test needs root and ip netns"; exit 1; }
 HELM=${HELM:-$("$root/e2e/helm-bin" --check)} || { echo "FAIL: no helm (scripts/setup builds it: e2e/helm-bin)"; exit 1; }
 helm() { "$HELM" --kubeconfig "$K" --kube-context host "$@"; }
@@ -42,8 +32,7 @@ fedctl() { "$F" --kubeconfig "$K" --host-cluster-context host "$@"; }
 kfc() { k -n $FNS get kubefedcluster "$1" -o jsonpath="$2" 2>/dev/null || true; }
 port() { srv "$1" | sed 's/.*://'; }
 holder() { k -n $FNS get lease fed-controller -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
-running() { python3 -c 'import json,sys; print(sum(1 for p in json.load(open(sys.argv[1])).values() if p.get("running")))' \
-	"$S/pods-host/pods.json" 2>/dev/null || echo 0; }
+running() { pods_running "$S/pods-host"; }
 pods() { k -n $FNS get pods -l app.kubernetes.io/name=fed-controller -o jsonpath='{range .items[*]}{.metadata.name} {.spec.containers[0].image}{"\n"}{end}' 2>/dev/null || true; }
 ready() { [ "$(kfc "$1" '{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 

@@ -19,23 +19,15 @@ pass=0 fail=0 pids=() dropin=
 . "$(dirname "$0")/lib.sh"
 WAIT_STEP=0.2
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	cp "$S"/pods-*/*.log "$S/" 2>/dev/null || true
-	collect_artifacts "$S" || true
-	podman_clean "$S"
+	pod_test_cleanup
 	[ -z "$dropin" ] || rm -f "$dropin"
-	"$FED_LOCAL_CLUSTERS" down --state-dir "$S" >/dev/null 2>&1 || true
-	rm -rf "$S"
 }
 trap cleanup EXIT
 [ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1 || { echo "FAIL: this test needs root and ip netns"; exit 1; }
 HELM=$("$root/e2e/helm-bin" --check) || { echo "FAIL: no helm (scripts/setup builds it: e2e/helm-bin)"; exit 1; }
 REGBIN=$("$root/e2e/registry-bin" --check) || { echo "FAIL: no test registry (scripts/setup builds it: e2e/registry-bin)"; exit 1; }
 port() { srv "$1" | sed 's/.*://'; }
-running() { python3 -c 'import json,sys; print(sum(1 for p in json.load(open(sys.argv[1])).values() if p.get("running")))' \
-	"$S/pods-host/pods.json" 2>/dev/null || echo 0; }
+running() { pods_running "$S/pods-host"; }
 
 t0=$(now)
 "$FED_LOCAL_CLUSTERS" up --state-dir "$S" cluster2 >/dev/null

@@ -29,17 +29,7 @@ pass=0 fail=0 pids=()
 
 . "$(dirname "$0")/lib.sh"
 WAIT_STEP=0.2
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done # the runners stop their containers
-	cp "$S"/pods-*/*.log "$S/" 2>/dev/null || true
-	collect_artifacts "$S" || true
-	podman_clean "$S"
-	"$FED_LOCAL_CLUSTERS" down --state-dir "$S" >/dev/null 2>&1 || true
-	rm -rf "$S"
-}
-trap cleanup EXIT
+trap pod_test_cleanup EXIT
 [ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1 || { echo "FAIL: this test needs root and ip netns"; exit 1; }
 command -v podman >/dev/null || { echo "FAIL: podman is not installed (scripts/setup installs it)"; exit 1; }
 
@@ -49,10 +39,7 @@ list_status() { fedctl list 2>/dev/null | awk -v c="$1" '$1 == c { print $2 "/" 
 port() { srv "$1" | sed 's/.*://'; }
 holder() { k -n $FNS get lease fed-controller -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true; }
 tunnel_label() { k -n $FNS get pod "$1" -o jsonpath='{.metadata.labels.fed\.kubefed\.io/tunnel}' 2>/dev/null || true; }
-running() { # STATE_DIR: how many containers its runner runs
-	python3 -c 'import json,sys; print(sum(1 for p in json.load(open(sys.argv[1])).values() if p.get("running")))' \
-		"$1/pods.json" 2>/dev/null || echo 0
-}
+running() { pods_running "$1"; }
 container_of() { echo "k8s_$1_$2"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
