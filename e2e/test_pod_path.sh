@@ -62,7 +62,7 @@ fi
 fed_install
 TP=$(free_port)
 "$root/e2e/pod-runner" --kubeconfig "$K" --context host --namespace $FNS \
-	--selector app.kubernetes.io/name=fed-controller --state "$S/pods-host" \
+	--selector app.kubernetes.io/name=fed-controller --state "$S/pods-host" --pod-network \
 	--forward "$(port host)" --forward "$(port direct1)" --forward "$(port edge1)" \
 	--service "$FNS/fed-tunnel=$TP" 2>"$S/runner-host.log" &
 pids+=($!)
@@ -80,6 +80,15 @@ if wait_eq 30 leader tunnel_label "$leader" && wait_eq 30 standby tunnel_label "
 	ok "the leader labelled its own Pod tunnel=leader, the standby its own standby (Pod-bound token, the policy fed-controller-own-pod-label)"
 else
 	bad "tunnel labels: $leader=$(tunnel_label "$leader") $standby=$(tunnel_label "$standby")"
+fi
+# the Deployment's probes, as the kubelet sends them: to the Pod's IP
+pod_ip() { k -n $FNS get pod "$1" -o jsonpath='{.status.podIP}' 2>/dev/null || true; }
+probe() { curl -s -o /dev/null --max-time 3 -w '%{http_code}' "http://$(pod_ip "$1"):8080$2" || true; }
+probes_ok() { [ "$(probe "$1" /healthz)" = 200 ] && [ "$(probe "$1" /readyz)" = 200 ]; }
+if wait_until 30 probes_ok "$leader" && wait_until 30 probes_ok "$standby"; then
+	ok "both Pods answer the Deployment's probes at their IPs ($(pod_ip "$leader"), $(pod_ip "$standby")): /healthz and /readyz 200 on port metrics"
+else
+	bad "probes: $leader $(probe "$leader" /readyz), $standby $(probe "$standby" /readyz); route: $(ip route get "$(pod_ip "$leader")" 2>&1 | head -1); $(grep -h 'host route\|network' "$S/runner-host.log" | tail -3)"
 fi
 log_of() { cat "$S/pods-host/$1.log" 2>/dev/null || true; }
 wait_until 30 grep -q "serving fed-agents" <(log_of "$leader") &&
