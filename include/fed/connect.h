@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "fed/buf.h"
 #include "fed/error.h"
 #include "fed/http_server.h"
@@ -32,6 +34,29 @@ struct fed_connect_names {
 	const char *const *extra_prefix;
 	size_t nextra_prefix;
 };
+
+/* What kube-system/extension-apiserver-authentication says about the front
+ * proxy: the CA its client certificate must chain to, the names its
+ * certificate may carry (empty: any name the CA signed), and the header
+ * names it uses. The arrays hold the strings; names points into them. */
+struct fed_connect_front_proxy {
+	char *ca_pem;
+	char **allowed_names;
+	size_t nallowed_names;
+	char **headers[3]; /* user, group, extra prefix */
+	size_t nheaders[3];
+	struct fed_connect_names names;
+};
+
+/* From the ConfigMap object (its data's requestheader-* keys: the CA as
+ * PEM, the lists as JSON arrays in strings). FED_ENOTFOUND when it has no
+ * requestheader-client-ca-file: the host's apiserver is not configured for
+ * aggregation (--requestheader-client-ca-file). Release out either way. */
+int fed_connect_front_proxy_parse(const cJSON *configmap, struct fed_connect_front_proxy *out,
+                                  struct fed_error *err);
+void fed_connect_front_proxy_release(struct fed_connect_front_proxy *fp);
+/* May a front proxy whose certificate's CN is cn forward callers? */
+bool fed_connect_front_proxy_allowed(const struct fed_connect_front_proxy *fp, const char *cn);
 
 struct fed_connect_extra {
 	char *key; /* as sent after the prefix: lower case, percent-encoded */
