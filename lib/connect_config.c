@@ -114,3 +114,40 @@ bool fed_connect_front_proxy_allowed(const struct fed_connect_front_proxy *fp, c
 			return true;
 	return false;
 }
+
+int fed_connect_discovery(const char *path, size_t len, struct fed_buf *out)
+{
+#define GV FED_CONNECT_GROUP "/" FED_CONNECT_VERSION
+/* the group's fields, without braces: APIGroup adds kind and apiVersion */
+#define GROUP_FIELDS                                                                               \
+	"\"name\":\"" FED_CONNECT_GROUP "\",\"versions\":[{\"groupVersion\":\"" GV                 \
+	"\",\"version\":\"" FED_CONNECT_VERSION                                                    \
+	"\"}],\"preferredVersion\":{\"groupVersion\":\"" GV                                        \
+	"\",\"version\":\"" FED_CONNECT_VERSION "\"}"
+	static const struct {
+		const char *path, *doc;
+	} docs[] = {
+	    {"/apis",
+	     "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[{" GROUP_FIELDS "}]}"},
+	    {"/apis/" FED_CONNECT_GROUP,
+	     "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\"," GROUP_FIELDS "}"},
+	    {"/apis/" GV,
+	     "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":\"" GV "\","
+	     "\"resources\":[{\"name\":\"clusters\",\"singularName\":\"cluster\","
+	     "\"namespaced\":false,\"kind\":\"Cluster\",\"verbs\":[]},"
+	     "{\"name\":\"clusters/proxy\",\"singularName\":\"\",\"namespaced\":false,"
+	     "\"kind\":\"ClusterProxyOptions\",\"verbs\":[\"create\",\"delete\",\"get\",\"patch\","
+	     "\"update\"]}]}"},
+	};
+#undef GROUP_FIELDS
+#undef GV
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		if (strlen(docs[i].path) == len && !memcmp(path, docs[i].path, len))
+			return fed_buf_append(out, docs[i].doc, strlen(docs[i].doc)) < 0
+			           ? FED_ENOMEM
+			           : 1;
+	return 0;
+}

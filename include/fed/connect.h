@@ -58,6 +58,12 @@ void fed_connect_front_proxy_release(struct fed_connect_front_proxy *fp);
 /* May a front proxy whose certificate's CN is cn forward callers? */
 bool fed_connect_front_proxy_allowed(const struct fed_connect_front_proxy *fp, const char *cn);
 
+/* The discovery document for GET path, if path is one of the API's
+ * discovery paths (/apis, /apis/GROUP, /apis/GROUP/VERSION): appends the
+ * JSON to out and returns 1; 0 for any other path. The API has one
+ * resource, clusters, whose only subresource is proxy. */
+int fed_connect_discovery(const char *path, size_t len, struct fed_buf *out);
+
 struct fed_connect_extra {
 	char *key; /* as sent after the prefix: lower case, percent-encoded */
 	char *value;

@@ -103,8 +103,54 @@ static void test_errors(void)
 	}
 }
 
+/* Each discovery document is JSON of the kind kubectl expects. */
+static void test_discovery(void)
+{
+	static const struct {
+		const char *path, *kind;
+	} docs[] = {
+	    {"/apis", "APIGroupList"},
+	    {"/apis/", "APIGroupList"},
+	    {"/apis/proxy.fed.kubefed.io", "APIGroup"},
+	    {"/apis/proxy.fed.kubefed.io/v1alpha1", "APIResourceList"},
+	    {"/apis/proxy.fed.kubefed.io/v1alpha1/", "APIResourceList"},
+	};
+	static const char *const none[] = {"/", "/api", "/apis/proxy.fed.kubefed.io/v1",
+	                                   "/apis/proxy.fed.kubefed.io/v1alpha1/clusters",
+	                                   "/apis/apps"};
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		struct fed_buf out = FED_BUF_INIT;
+		cJSON *j;
+		int ret = fed_connect_discovery(docs[i].path, strlen(docs[i].path), &out);
+
+		j = cJSON_Parse(fed_buf_str(&out));
+		fed_buf_release(&out);
+		CHECK_INT(ret, 1);
+		CHECK(j);
+		CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kind")), docs[i].kind);
+		if (!strcmp(docs[i].kind, "APIResourceList")) {
+			cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "resources"), 1);
+			CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")),
+			          "clusters/proxy");
+		} else if (!strcmp(docs[i].kind, "APIGroup")) {
+			CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "name")),
+			          "proxy.fed.kubefed.io");
+		}
+		cJSON_Delete(j);
+	}
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		struct fed_buf out = FED_BUF_INIT;
+
+		CHECK_INT(fed_connect_discovery(none[i], strlen(none[i]), &out), 0);
+		CHECK_INT(out.len, 0);
+		fed_buf_release(&out);
+	}
+}
+
 int main(void)
 {
+	RUN(test_discovery);
 	RUN(test_parse);
 	RUN(test_minimal);
 	RUN(test_errors);
