@@ -57,6 +57,24 @@ done
 pass "state files present"
 if [ "$(readyz)" = 200 ]; then pass "token auth: /readyz 200"; else fatal "token auth on /readyz: $(readyz)"; fi
 
+# the aggregation layer is on: the apiserver publishes the front proxy's CA
+# and header names for aggregated API servers (cluster connect)
+eaa=$(kc -n kube-system get cm extension-apiserver-authentication -o json 2>/dev/null || true)
+if python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())["data"]
+ca = open(sys.argv[1]).read()
+assert d["requestheader-client-ca-file"].strip() == ca.strip(), "front-proxy CA"
+assert json.loads(d["requestheader-allowed-names"]) == ["front-proxy-client"]
+assert json.loads(d["requestheader-username-headers"]) == ["X-Remote-User"]
+assert json.loads(d["requestheader-group-headers"]) == ["X-Remote-Group"]
+assert json.loads(d["requestheader-extra-headers-prefix"]) == ["X-Remote-Extra-"]
+' "$state/pki/front-proxy-ca.crt" <<<"$eaa"; then
+	pass "aggregation: extension-apiserver-authentication names the front-proxy CA and the X-Remote-* headers"
+else
+	fatal "aggregation not configured: $(head -c 300 <<<"$eaa")"
+fi
+
 # 2. a real Deployment gets 3 available replicas
 kc create deployment web --image=registry.k8s.io/pause:3.10 --replicas=3 >/dev/null ||
 	fatal "kubectl create deployment failed"

@@ -1,0 +1,43 @@
+/* Two connected sockets joined on the libev loop, each plain or TLS: bytes
+ * read from one are written to the other, both ways, with at most buf_max
+ * bytes held per direction (a side is not read while its bytes wait), EOF
+ * passed on as a half-close once the bytes before it are written, and an
+ * idle timeout. For cluster connect: the aggregator's connection joined to
+ * the member's once the request head is sent. */
+#ifndef FED_SPLICE_H
+#define FED_SPLICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ev.h>
+#include <openssl/ssl.h>
+
+#include "fed/error.h"
+
+struct fed_splice;
+
+/* One side: a connected non-blocking socket, and its TLS session when it
+ * has one (handshake done). The splice owns both from fed_splice_new on,
+ * also when it fails. */
+struct fed_splice_end {
+	int fd;
+	SSL *ssl;
+};
+
+struct fed_splice_opts {
+	size_t buf_max;      /* per direction; 0: 64 KiB */
+	double idle_timeout; /* seconds without a byte either way; 0: none */
+};
+
+/* Called once, when both directions ended (why "finished") or on the first
+ * error or the idle timeout (why says which; no secrets). The splice is
+ * freed after it returns; the callback must not free it. */
+typedef void (*fed_splice_done)(void *ud, const char *why, uint64_t a_to_b, uint64_t b_to_a);
+
+int fed_splice_new(struct ev_loop *loop, struct fed_splice_end a, struct fed_splice_end b,
+                   const struct fed_splice_opts *o, fed_splice_done done, void *ud,
+                   struct fed_splice **out, struct fed_error *err);
+/* Stop now without calling done (NULL is fine). */
+void fed_splice_free(struct fed_splice *s);
+
+#endif

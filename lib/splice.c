@@ -1,0 +1,345 @@
+/* Two sockets joined both ways, plain or TLS, bounded (fed/splice.h). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#include "fed/buf.h"
+#include "fed/splice.h"
+
+struct side {
+	struct fed_splice *s;
+	int fd;
+	SSL *ssl;
+	ev_io io;
+	bool eof;  /* nothing more to read from this side */
+	bool shut; /* our write side to it is shut */
+	bool read_wants_write, write_wants_read;
+	struct fed_buf out; /* bytes to write to this side */
+	uint64_t *moved;    /* counts bytes read from this side */
+};
+
+struct fed_splice {
+	struct ev_loop *loop;
+	struct side a, b;
+	ev_timer idle, resume;
+	size_t buf_max;
+	double idle_timeout;
+	uint64_t a_to_b, b_to_a;
+	fed_splice_done done;
+	void *ud;
+	int depth;
+	bool ended;
+};
+
+static struct side *peer(struct side *x)
+{
+	return x == &x->s->a ? &x->s->b : &x->s->a;
+}
+
+static void destroy(struct fed_splice *s)
+{
+	struct side *sides[2] = {&s->a, &s->b};
+
+	ev_timer_stop(s->loop, &s->idle);
+	ev_timer_stop(s->loop, &s->resume);
+	for (int i = 0; i < 2; i++) {
+		ev_io_stop(s->loop, &sides[i]->io);
+		if (sides[i]->ssl)
+			SSL_free(sides[i]->ssl);
+		if (sides[i]->fd >= 0)
+			close(sides[i]->fd);
+		/* may hold a request head with a bearer token */
+		if (sides[i]->out.data)
+			memset(sides[i]->out.data, 0, sides[i]->out.cap);
+		fed_buf_release(&sides[i]->out);
+	}
+	free(s);
+}
+
+static void end(struct fed_splice *s, const char *why)
+{
+	if (s->ended)
+		return;
+	s->ended = true;
+	ev_timer_stop(s->loop, &s->idle);
+	ev_timer_stop(s->loop, &s->resume);
+	ev_io_stop(s->loop, &s->a.io);
+	ev_io_stop(s->loop, &s->b.io);
+	if (s->done)
+		s->done(s->ud, why, s->a_to_b, s->b_to_a);
+}
+
+/* 1: bytes; 0: would block; -1: EOF; -2: error */
+static int side_read(struct side *x, void *buf, size_t n, size_t *got)
+{
+	*got = 0;
+	if (x->ssl) {
+		int rc;
+
+		ERR_clear_error();
+		rc = SSL_read(x->ssl, buf, (int)n);
+		x->read_wants_write = false;
+		if (rc > 0) {
+			*got = (size_t)rc;
+			return 1;
+		}
+		switch (SSL_get_error(x->ssl, rc)) {
+		case SSL_ERROR_WANT_READ:
+			return 0;
+		case SSL_ERROR_WANT_WRITE:
+			x->read_wants_write = true;
+			return 0;
+		case SSL_ERROR_ZERO_RETURN:
+			return -1;
+		case SSL_ERROR_SYSCALL:
+			return rc == 0 ? -1 : -2; /* EOF without close_notify counts as EOF */
+		default:
+			return -2;
+		}
+	} else {
+		ssize_t rc = read(x->fd, buf, n);
+
+		if (rc > 0) {
+			*got = (size_t)rc;
+			return 1;
+		}
+		if (rc == 0)
+			return -1;
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -2;
+	}
+}
+
+/* 1: some written; 0: would block; -2: error */
+static int side_write(struct side *x, const void *buf, size_t n, size_t *put)
+{
+	*put = 0;
+	if (x->ssl) {
+		int rc;
+
+		ERR_clear_error();
+		rc = SSL_write(x->ssl, buf, n > 1 << 20 ? 1 << 20 : (int)n);
+		x->write_wants_read = false;
+		if (rc > 0) {
+			*put = (size_t)rc;
+			return 1;
+		}
+		switch (SSL_get_error(x->ssl, rc)) {
+		case SSL_ERROR_WANT_WRITE:
+			return 0;
+		case SSL_ERROR_WANT_READ:
+			x->write_wants_read = true;
+			return 0;
+		default:
+			return -2;
+		}
+	} else {
+		ssize_t rc = send(x->fd, buf, n, MSG_NOSIGNAL);
+
+		if (rc >= 0) {
+			*put = (size_t)rc;
+			return 1;
+		}
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -2;
+	}
+}
+
+static void activity(struct fed_splice *s)
+{
+	if (s->idle_timeout > 0) {
+		s->idle.repeat = s->idle_timeout;
+		ev_timer_again(s->loop, &s->idle);
+	}
+}
+
+/* Write what waits for x; once its peer said EOF and nothing waits, shut
+ * our write side to x. */
+static void flush(struct side *x)
+{
+	while (x->out.len && !x->s->ended) {
+		size_t put;
+		int rc = side_write(x, x->out.data, x->out.len, &put);
+
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			end(x->s, "write failed");
+			return;
+		}
+		fed_buf_consume(&x->out, put);
+		activity(x->s);
+	}
+	if (!x->out.len && peer(x)->eof && !x->shut && !x->s->ended) {
+		x->shut = true;
+		if (x->ssl)
+			SSL_shutdown(x->ssl); /* close_notify; reading goes on */
+		shutdown(x->fd, SHUT_WR);
+	}
+}
+
+/* Read from x into its peer's buffer while there is room. Returns true
+ * when it stopped only to let the loop run (a resume is due). */
+static bool pump(struct side *x)
+{
+	struct side *y = peer(x);
+	uint8_t buf[16384];
+	int rounds = 64;
+
+	while (!x->eof && !x->s->ended && y->out.len < x->s->buf_max) {
+		size_t room = x->s->buf_max - y->out.len, got;
+		int rc;
+
+		if (rounds-- == 0)
+			return true;
+		rc = side_read(x, buf, room < sizeof(buf) ? room : sizeof(buf), &got);
+		if (rc == 0)
+			break;
+		if (rc == -2) {
+			end(x->s, "read failed");
+			break;
+		}
+		if (rc == -1) {
+			x->eof = true;
+			break;
+		}
+		if (fed_buf_append(&y->out, buf, got) < 0) {
+			end(x->s, "out of memory");
+			break;
+		}
+		*x->moved += got;
+		activity(x->s);
+	}
+	return false;
+}
+
+static void watch(struct side *x)
+{
+	struct side *y = peer(x);
+	int ev = 0;
+
+	if ((!x->eof && y->out.len < x->s->buf_max) || x->write_wants_read)
+		ev |= EV_READ;
+	if ((x->out.len && !x->write_wants_read) || x->read_wants_write)
+		ev |= EV_WRITE;
+	if (ev_is_active(&x->io) && (x->io.events & (EV_READ | EV_WRITE)) == ev)
+		return;
+	ev_io_stop(x->s->loop, &x->io);
+	if (ev) {
+		ev_io_set(&x->io, x->fd, ev);
+		ev_io_start(x->s->loop, &x->io);
+	}
+}
+
+static void service(struct fed_splice *s)
+{
+	bool again = false;
+
+	s->depth++;
+	/* flush first: room made there lets the other side be read (TLS may
+	 * hold decrypted bytes its socket no longer signals) */
+	flush(&s->a);
+	flush(&s->b);
+	again |= pump(&s->a);
+	again |= pump(&s->b);
+	flush(&s->a);
+	flush(&s->b);
+	if (!s->ended && s->a.eof && s->b.eof && !s->a.out.len && !s->b.out.len)
+		end(s, "finished");
+	if (!s->ended) {
+		watch(&s->a);
+		watch(&s->b);
+		if (again)
+			ev_timer_start(s->loop, &s->resume);
+	}
+	if (--s->depth == 0 && s->ended)
+		destroy(s);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	service(((struct side *)w->data)->s);
+}
+
+static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	service(w->data);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fed_splice *s = w->data;
+
+	(void)loop;
+	(void)revents;
+	s->depth++;
+	end(s, "idle timeout");
+	if (--s->depth == 0)
+		destroy(s);
+}
+
+int fed_splice_new(struct ev_loop *loop, struct fed_splice_end a, struct fed_splice_end b,
+                   const struct fed_splice_opts *o, fed_splice_done done, void *ud,
+                   struct fed_splice **out, struct fed_error *err)
+{
+	struct fed_splice *s = calloc(1, sizeof(*s));
+	struct side *sides[2];
+
+	*out = NULL;
+	if (!s) {
+		if (a.ssl)
+			SSL_free(a.ssl);
+		if (b.ssl)
+			SSL_free(b.ssl);
+		close(a.fd);
+		close(b.fd);
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	}
+	s->loop = loop;
+	s->buf_max = o && o->buf_max ? o->buf_max : 64 * 1024;
+	s->idle_timeout = o ? o->idle_timeout : 0;
+	s->done = done;
+	s->ud = ud;
+	s->a.fd = a.fd;
+	s->a.ssl = a.ssl;
+	s->a.moved = &s->a_to_b;
+	s->b.fd = b.fd;
+	s->b.ssl = b.ssl;
+	s->b.moved = &s->b_to_a;
+	sides[0] = &s->a;
+	sides[1] = &s->b;
+	for (int i = 0; i < 2; i++) {
+		sides[i]->s = s;
+		ev_io_init(&sides[i]->io, io_cb, sides[i]->fd, 0);
+		sides[i]->io.data = sides[i];
+	}
+	ev_init(&s->idle, idle_cb);
+	s->idle.data = s;
+	ev_timer_init(&s->resume, resume_cb, 0, 0);
+	s->resume.data = s;
+	activity(s);
+	*out = s;
+	/* the first service from the loop (bytes already buffered in a TLS
+	 * session move then): done never runs inside fed_splice_new */
+	ev_timer_start(loop, &s->resume);
+	return 0;
+}
+
+void fed_splice_free(struct fed_splice *s)
+{
+	if (!s)
+		return;
+	s->done = NULL;
+	if (s->depth) {
+		end(s, "freed");
+		return; /* service() destroys it on the way out */
+	}
+	s->ended = true;
+	destroy(s);
+}
