@@ -34,6 +34,23 @@ static void nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+/* Two non-blocking socketpairs, a[1] and b[0] joined by a splice: the test
+ * plays a[0] and b[1]. */
+static int join_pairs(struct ev_loop *loop, int a[2], int b[2], const struct fed_splice_opts *o,
+                      struct result *r, struct fed_splice **s)
+{
+	struct fed_error err = FED_ERROR_INIT;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, a) || socketpair(AF_UNIX, SOCK_STREAM, 0, b))
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		nonblock(a[i]);
+		nonblock(b[i]);
+	}
+	return fed_splice_new(loop, (struct fed_splice_end){a[1], NULL},
+	                      (struct fed_splice_end){b[0], NULL}, o, on_done, r, s, &err);
+}
+
 /* Run the loop for up to secs, or until *flag is set. */
 static void run(struct ev_loop *loop, double secs, const int *flag)
 {
@@ -91,7 +108,6 @@ static void test_plain_both_ways(void)
 	struct ev_loop *loop = ev_loop_new(0);
 	int a[2], b[2], eof;
 	struct fed_splice *s = NULL;
-	struct fed_error err = FED_ERROR_INIT;
 	struct result r = {0};
 	struct fed_splice_opts o = {4096, 0};
 	size_t big = 1 << 20;
@@ -99,14 +115,7 @@ static void test_plain_both_ways(void)
 
 	for (size_t i = 0; i < big; i++)
 		src[i] = (char)(i * 31 + 7);
-	CHECK(!socketpair(AF_UNIX, SOCK_STREAM, 0, a) && !socketpair(AF_UNIX, SOCK_STREAM, 0, b));
-	for (int i = 0; i < 2; i++) {
-		nonblock(a[i]);
-		nonblock(b[i]);
-	}
-	CHECK_INT(fed_splice_new(loop, (struct fed_splice_end){a[1], NULL},
-	                         (struct fed_splice_end){b[0], NULL}, &o, on_done, &r, &s, &err),
-	          0);
+	CHECK_INT(join_pairs(loop, a, b, &o, &r, &s), 0);
 	/* a 1 MiB write on one end arrives whole at the other, through 4 KiB */
 	CHECK_INT(write_all(loop, a[0], NULL, "GET / HTTP/1.1\r\n\r\n", 18), 0);
 	CHECK_INT(read_n(loop, b[1], NULL, dst, 18, &eof), 18);
@@ -197,20 +206,12 @@ static void test_idle(void)
 	struct ev_loop *loop = ev_loop_new(0);
 	int a[2], b[2];
 	struct fed_splice *s = NULL;
-	struct fed_error err = FED_ERROR_INIT;
 	struct result r = {0};
 	struct fed_splice_opts o = {0, 0.2};
 	char buf[8];
 	ev_tstamp t0;
 
-	CHECK(!socketpair(AF_UNIX, SOCK_STREAM, 0, a) && !socketpair(AF_UNIX, SOCK_STREAM, 0, b));
-	for (int i = 0; i < 2; i++) {
-		nonblock(a[i]);
-		nonblock(b[i]);
-	}
-	CHECK_INT(fed_splice_new(loop, (struct fed_splice_end){a[1], NULL},
-	                         (struct fed_splice_end){b[0], NULL}, &o, on_done, &r, &s, &err),
-	          0);
+	CHECK_INT(join_pairs(loop, a, b, &o, &r, &s), 0);
 	t0 = ev_time();
 	run(loop, 0.15, NULL);
 	CHECK_INT(write(a[0], "x", 1), 1); /* activity: the timer starts over */
