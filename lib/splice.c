@@ -1,14 +1,13 @@
 /* Two sockets joined both ways, plain or TLS, bounded (fed/splice.h). */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <openssl/err.h>
 
 #include "fed/buf.h"
 #include "fed/splice.h"
+#include "sock_io.h"
 
 struct side {
 	struct fed_splice *s;
@@ -76,74 +75,42 @@ static void end(struct fed_splice *s, const char *why)
 /* 1: bytes; 0: would block; -1: EOF; -2: error */
 static int side_read(struct side *x, void *buf, size_t n, size_t *got)
 {
-	*got = 0;
-	if (x->ssl) {
-		int rc;
+	int rc = fed_sock_read(x->fd, x->ssl, buf, n, got);
 
-		ERR_clear_error();
-		rc = SSL_read(x->ssl, buf, (int)n);
+	if (x->ssl)
 		x->read_wants_write = false;
-		if (rc > 0) {
-			*got = (size_t)rc;
-			return 1;
-		}
-		switch (SSL_get_error(x->ssl, rc)) {
-		case SSL_ERROR_WANT_READ:
-			return 0;
-		case SSL_ERROR_WANT_WRITE:
-			x->read_wants_write = true;
-			return 0;
-		case SSL_ERROR_ZERO_RETURN:
-			return -1;
-		case SSL_ERROR_SYSCALL:
-			return rc == 0 ? -1 : -2; /* EOF without close_notify counts as EOF */
-		default:
-			return -2;
-		}
-	} else {
-		ssize_t rc = read(x->fd, buf, n);
-
-		if (rc > 0) {
-			*got = (size_t)rc;
-			return 1;
-		}
-		if (rc == 0)
-			return -1;
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -2;
+	switch (rc) {
+	case FED_SOCK_DATA:
+		return 1;
+	case FED_SOCK_TLS_WANTS_WRITE:
+		x->read_wants_write = true;
+		return 0;
+	case FED_SOCK_AGAIN:
+	case FED_SOCK_TLS_WANTS_READ:
+		return 0;
+	default:
+		return rc; /* -1 EOF, -2 error */
 	}
 }
 
 /* 1: some written; 0: would block; -2: error */
 static int side_write(struct side *x, const void *buf, size_t n, size_t *put)
 {
-	*put = 0;
-	if (x->ssl) {
-		int rc;
+	int rc = fed_sock_write(x->fd, x->ssl, buf, n, put);
 
-		ERR_clear_error();
-		rc = SSL_write(x->ssl, buf, n > 1 << 20 ? 1 << 20 : (int)n);
+	if (x->ssl)
 		x->write_wants_read = false;
-		if (rc > 0) {
-			*put = (size_t)rc;
-			return 1;
-		}
-		switch (SSL_get_error(x->ssl, rc)) {
-		case SSL_ERROR_WANT_WRITE:
-			return 0;
-		case SSL_ERROR_WANT_READ:
-			x->write_wants_read = true;
-			return 0;
-		default:
-			return -2;
-		}
-	} else {
-		ssize_t rc = send(x->fd, buf, n, MSG_NOSIGNAL);
-
-		if (rc >= 0) {
-			*put = (size_t)rc;
-			return 1;
-		}
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -2;
+	switch (rc) {
+	case FED_SOCK_DATA:
+		return 1;
+	case FED_SOCK_TLS_WANTS_READ:
+		x->write_wants_read = true;
+		return 0;
+	case FED_SOCK_AGAIN:
+	case FED_SOCK_TLS_WANTS_WRITE:
+		return 0;
+	default:
+		return -2;
 	}
 }
 

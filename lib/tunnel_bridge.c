@@ -11,6 +11,7 @@
 
 #include "fed/buf.h"
 #include "fed/tunnel_conn.h"
+#include "sock_io.h"
 
 struct fed_tunnel_bridge {
 	struct ev_loop *loop;
@@ -88,74 +89,43 @@ static void update_io(struct fed_tunnel_bridge *b)
 /* 1 = progress, 0 = would block, -1 = EOF, -2 = error */
 static int ep_read(struct fed_tunnel_bridge *b, void *buf, size_t n, size_t *got)
 {
-	*got = 0;
-	if (b->ssl) {
-		int rc;
+	int rc = fed_sock_read(b->fd, b->ssl, buf, n, got);
 
-		ERR_clear_error();
-		rc = SSL_read(b->ssl, buf, (int)n);
+	if (b->ssl)
 		b->ssl_want_read = b->ssl_want_write = false;
-		if (rc > 0) {
-			*got = (size_t)rc;
-			return 1;
-		}
-		switch (SSL_get_error(b->ssl, rc)) {
-		case SSL_ERROR_WANT_READ:
-			return 0;
-		case SSL_ERROR_WANT_WRITE:
-			b->ssl_want_write = true;
-			return 0;
-		case SSL_ERROR_ZERO_RETURN:
-			return -1;
-		case SSL_ERROR_SYSCALL:
-			return rc == 0 ? -1 : -2;
-		default:
-			return -2;
-		}
-	} else {
-		ssize_t rc = read(b->fd, buf, n);
-
-		if (rc > 0) {
-			*got = (size_t)rc;
-			return 1;
-		}
-		if (rc == 0)
-			return -1;
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -2;
+	switch (rc) {
+	case FED_SOCK_DATA:
+		return 1;
+	case FED_SOCK_TLS_WANTS_WRITE:
+		b->ssl_want_write = true;
+		return 0;
+	case FED_SOCK_AGAIN:
+	case FED_SOCK_TLS_WANTS_READ:
+		return 0;
+	default:
+		return rc; /* -1 EOF, -2 error */
 	}
 }
 
 static int ep_write(struct fed_tunnel_bridge *b, const void *buf, size_t n, size_t *put)
 {
-	*put = 0;
-	if (b->ssl) {
-		int rc;
+	int rc = fed_sock_write(b->fd, b->ssl, buf, n, put);
 
-		ERR_clear_error();
-		rc = SSL_write(b->ssl, buf, n > 1 << 20 ? 1 << 20 : (int)n);
+	if (b->ssl)
 		b->ssl_want_read = b->ssl_want_write = false;
-		if (rc > 0) {
-			*put = (size_t)rc;
-			return 1;
-		}
-		switch (SSL_get_error(b->ssl, rc)) {
-		case SSL_ERROR_WANT_WRITE:
-			b->ssl_want_write = true;
-			return 0;
-		case SSL_ERROR_WANT_READ:
-			b->ssl_want_read = true;
-			return 0;
-		default:
-			return -2;
-		}
-	} else {
-		ssize_t rc = send(b->fd, buf, n, MSG_NOSIGNAL);
-
-		if (rc >= 0) {
-			*put = (size_t)rc;
-			return 1;
-		}
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -2;
+	switch (rc) {
+	case FED_SOCK_DATA:
+		return 1;
+	case FED_SOCK_TLS_WANTS_WRITE:
+		b->ssl_want_write = true;
+		return 0;
+	case FED_SOCK_TLS_WANTS_READ:
+		b->ssl_want_read = true;
+		return 0;
+	case FED_SOCK_AGAIN:
+		return 0;
+	default:
+		return -2;
 	}
 }
 
