@@ -20,6 +20,7 @@ enum hooks_event {
 	HOOKS_MEMBER_NOT_READY,   /* cluster stopped being Ready, or is leaving: stop using it */
 	HOOKS_MEMBER_SETTLED,     /* cluster's first verdict after connecting is not Ready */
 	HOOKS_MEMBER_CLIENT_GONE, /* client of cluster is about to be freed */
+	HOOKS_MEMBER_ANSWERS,     /* a Ready cluster answered a probe again after failed ones */
 	HOOKS_MEMBER_LABELS,      /* cluster's KubeFedCluster labels changed */
 	HOOKS_MEMBERS_APPLIED,    /* the Federation config was applied (members added/removed) */
 	HOOKS_MEMBERS_KNOWN,      /* the Federation config was read once: members are real */

@@ -181,6 +181,15 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	leave(inf);
 }
 
+void fed_informer_retry_now(struct fed_informer *inf)
+{
+	if (!inf || inf->state != BACKOFF)
+		return;
+	ev_timer_stop(inf->loop, &inf->timer);
+	fed_backoff_reset(&inf->backoff);
+	timer_cb(inf->loop, &inf->timer, 0);
+}
+
 static void retry_later(struct fed_informer *inf, bool relist)
 {
 	double d = fed_jitter(fed_backoff_next(&inf->backoff), 0.5, 1.0);

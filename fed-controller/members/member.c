@@ -154,6 +154,12 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 		                                               : HOOKS_MEMBER_NOT_READY);
 	else if (was_connecting && m->health.state != FED_HEALTH_CONNECTING)
 		publish(m, HOOKS_MEMBER_SETTLED);
+	else if (was_ready && r == FED_PROBE_OK && m->probe_failed)
+		/* a blip shorter than the failure threshold: watches that
+		 * failed meanwhile wait out their backoff (up to 30 s) unless
+		 * told the member is back */
+		publish(m, HOOKS_MEMBER_ANSWERS);
+	m->probe_failed = r != FED_PROBE_OK;
 }
 
 static void probe_start(struct member *m)

@@ -35,6 +35,7 @@ struct member {
 	ev_timer probe_timer;
 	struct fed_kube_call *probe;
 	bool use_healthz;  /* /readyz is missing on very old servers */
+	bool probe_failed; /* the last probe failed (a Ready member may still be Ready) */
 	double probe_sent; /* ev_time() of the probe in flight */
 	int probes;
 	/* facts */

@@ -324,6 +324,32 @@ static void client_gone(struct controller *ctl, struct fed_kube_client *c)
 	}
 }
 
+/* A Ready member answers again after failed probes (a blip under the
+ * failure threshold): its watches and the writes that failed meanwhile
+ * are retried now, not after their backoff. */
+static void member_answers(struct controller *ctl, const char *cluster)
+{
+	struct fed_map_iter it, oit;
+	struct fed_map_entry *e, *oe;
+
+	FED_LOG_INFO(cluster, "answers again: watches and writes that failed meanwhile retry now");
+	for (e = fed_map_first(&ctl->prop->types, &it); e;
+	     e = fed_map_next(&ctl->prop->types, &it)) {
+		struct ftype *t = e->value;
+		struct minf *mi = fed_map_get(&t->minf, cluster);
+
+		if (mi) {
+			fed_informer_retry_now(mi->inf);
+			fed_informer_retry_now(mi->uinf);
+			if (t->per_namespace)
+				msec_retry_now(mi);
+		}
+		for (oe = fed_map_first(&t->objs, &oit); oe; oe = fed_map_next(&t->objs, &oit))
+			if (fed_queue_backoff(t->q, oe->key) > 0 && fed_queue_reset(t->q, oe->key))
+				xoom();
+	}
+}
+
 /* What happens to members changes what every object should look like:
  * a cluster to watch or not, or (labels) which clusters it is placed on. */
 void types_on_member(struct controller *ctl, const struct hooks_msg *m, void *ud)
@@ -337,6 +363,9 @@ void types_on_member(struct controller *ctl, const struct hooks_msg *m, void *ud
 		break;
 	case HOOKS_MEMBER_CLIENT_GONE:
 		client_gone(ctl, m->client);
+		break;
+	case HOOKS_MEMBER_ANSWERS:
+		member_answers(ctl, m->cluster);
 		break;
 	case HOOKS_MEMBER_SETTLED: /* a first verdict that is not Ready */
 	case HOOKS_MEMBER_LABELS:  /* placement selects by them */

@@ -357,3 +357,17 @@ bool msec_absent(struct minf *mi, const char *key)
 
 	return n && n->absent;
 }
+
+void msec_retry_now(struct minf *mi)
+{
+	struct fed_map_iter it;
+	struct fed_map_entry *e;
+
+	if (!mi)
+		return;
+	for (e = fed_map_first(&mi->ns, &it); e; e = fed_map_next(&mi->ns, &it)) {
+		struct nsinf *n = e->value;
+		fed_informer_retry_now(n->inf);
+		fed_informer_retry_now(n->uinf);
+	}
+}

@@ -119,6 +119,7 @@ void msec_start(struct minf *mi);                             /* learns the SA, 
 void msec_ensure(struct minf *mi, const char *ns);            /* bind and watch ns */
 void msec_namespace_arrived(struct minf *mi, const char *ns); /* retry a waiting bind */
 void msec_free(struct minf *mi);                              /* the per-namespace parts */
+void msec_retry_now(struct minf *mi); /* the member answers again: informers in backoff */
 /* The informer (or unmanaged one) of the key's namespace, NULL when none. */
 struct fed_informer *msec_informer(struct minf *mi, const char *key, bool unmanaged);
 /* the member said key's namespace is not there */

@@ -46,6 +46,10 @@ struct fed_informer_stats {
 int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,
                      const struct fed_informer_opts *o, struct fed_error *err);
 void fed_informer_start(struct fed_informer *inf);
+/* The server answers again (a health probe passed after failures): a
+ * list or watch waiting out its backoff (up to 30 s) starts now, with
+ * the backoff reset. Nothing happens in any other state. */
+void fed_informer_retry_now(struct fed_informer *inf);
 void fed_informer_free(struct fed_informer *inf);
 
 bool fed_informer_synced(const struct fed_informer *inf);
