@@ -3,6 +3,7 @@
  * code keeps no state between calls. The same checks run on a partial
  * request line as on a complete one, which makes every prefix of a valid
  * request parse as NEED_MORE (the fuzz target checks that). */
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -202,7 +203,7 @@ static void last_token(const char *t, size_t n, void *ud)
 }
 
 /* Content-Length is 1*DIGIT; *v saturates just above the body limit. */
-static int parse_length(const char *s, size_t n, size_t *v)
+static int parse_length(const char *s, size_t n, size_t max, size_t *v)
 {
 	size_t i, x = 0;
 
@@ -211,7 +212,7 @@ static int parse_length(const char *s, size_t n, size_t *v)
 	for (i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
-		if (x <= FED_HTTP_MAX_BODY_BYTES)
+		if (x <= max)
 			x = x * 10 + (size_t)(s[i] - '0');
 	}
 	*v = x;
@@ -219,7 +220,7 @@ static int parse_length(const char *s, size_t n, size_t *v)
 }
 
 /* Framing and connection semantics, once all header fields are known. */
-static int check_headers(struct fed_http_request *out)
+static int check_headers(struct fed_http_request *out, size_t max_body)
 {
 	struct conn_tokens ct = {0, 0};
 	int hosts = 0, te = 0, chunked = 0, cl = 0;
@@ -232,7 +233,7 @@ static int check_headers(struct fed_http_request *out)
 		if (ieq(h->name, h->name_len, "host")) {
 			hosts++;
 		} else if (ieq(h->name, h->name_len, "content-length")) {
-			if (parse_length(h->value, h->value_len, &v))
+			if (parse_length(h->value, h->value_len, max_body, &v))
 				return fail(out, 400, "invalid Content-Length");
 			if (cl && v != len)
 				return fail(out, 400, "conflicting Content-Length");
@@ -258,7 +259,7 @@ static int check_headers(struct fed_http_request *out)
 			return fail(out, 411, "chunked request bodies are not accepted");
 		return fail(out, 501, "transfer coding not implemented");
 	}
-	if (len > FED_HTTP_MAX_BODY_BYTES)
+	if (len > max_body)
 		return fail(out, 413, "request body too large");
 	out->content_length = len;
 	if (out->minor_version == 1)
@@ -268,7 +269,8 @@ static int check_headers(struct fed_http_request *out)
 	return 0;
 }
 
-int fed_http_parse_request(const char *buf, size_t len, struct fed_http_request *out)
+static int parse(const char *buf, size_t len, size_t max_body, bool head_only,
+                 struct fed_http_request *out)
 {
 	size_t pos = 0, n;
 	const char *eol, *line;
@@ -311,13 +313,25 @@ int fed_http_parse_request(const char *buf, size_t len, struct fed_http_request 
 			return FED_HTTP_PARSE_ERROR;
 	}
 	out->header_len = pos;
-	if (check_headers(out))
+	if (check_headers(out, max_body))
 		return FED_HTTP_PARSE_ERROR;
+	if (head_only)
+		return FED_HTTP_PARSE_COMPLETE;
 	if (len - pos < out->content_length)
 		return FED_HTTP_PARSE_NEED_MORE;
 	if (out->content_length)
 		out->body = buf + pos;
 	return FED_HTTP_PARSE_COMPLETE;
+}
+
+int fed_http_parse_request(const char *buf, size_t len, struct fed_http_request *out)
+{
+	return parse(buf, len, FED_HTTP_MAX_BODY_BYTES, false, out);
+}
+
+int fed_http_parse_head(const char *buf, size_t len, size_t max_body, struct fed_http_request *out)
+{
+	return parse(buf, len, max_body, true, out);
 }
 
 const char *fed_http_request_header(const struct fed_http_request *req, const char *name,

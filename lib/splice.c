@@ -27,6 +27,8 @@ struct fed_splice {
 	ev_timer idle, resume;
 	size_t buf_max;
 	double idle_timeout;
+	bool a_limited;
+	uint64_t a_max;
 	uint64_t a_to_b, b_to_a;
 	fed_splice_done done;
 	void *ud;
@@ -147,6 +149,12 @@ static void flush(struct side *x)
 	}
 }
 
+/* a has given all it may (fed_splice_opts.a_max) */
+static bool capped(const struct side *x)
+{
+	return x == &x->s->a && x->s->a_limited && x->s->a_to_b >= x->s->a_max;
+}
+
 /* Read from x into its peer's buffer while there is room. Returns true
  * when it stopped only to let the loop run (a resume is due). */
 static bool pump(struct side *x)
@@ -155,10 +163,12 @@ static bool pump(struct side *x)
 	uint8_t buf[16384];
 	int rounds = 64;
 
-	while (!x->eof && !x->s->ended && y->out.len < x->s->buf_max) {
+	while (!x->eof && !x->s->ended && y->out.len < x->s->buf_max && !capped(x)) {
 		size_t room = x->s->buf_max - y->out.len, got;
 		int rc;
 
+		if (x == &x->s->a && x->s->a_limited && x->s->a_max - x->s->a_to_b < room)
+			room = (size_t)(x->s->a_max - x->s->a_to_b);
 		if (rounds-- == 0)
 			return true;
 		rc = side_read(x, buf, room < sizeof(buf) ? room : sizeof(buf), &got);
@@ -187,7 +197,7 @@ static void watch(struct side *x)
 	struct side *y = peer(x);
 	int ev = 0;
 
-	if ((!x->eof && y->out.len < x->s->buf_max) || x->write_wants_read)
+	if ((!x->eof && !capped(x) && y->out.len < x->s->buf_max) || x->write_wants_read)
 		ev |= EV_READ;
 	if ((x->out.len && !x->write_wants_read) || x->read_wants_write)
 		ev |= EV_WRITE;
@@ -213,7 +223,7 @@ static void service(struct fed_splice *s)
 	again |= pump(&s->b);
 	flush(&s->a);
 	flush(&s->b);
-	if (!s->ended && s->a.eof && s->b.eof && !s->a.out.len && !s->b.out.len)
+	if (!s->ended && (s->a.eof || capped(&s->a)) && s->b.eof && !s->a.out.len && !s->b.out.len)
 		end(s, "finished");
 	if (!s->ended) {
 		watch(&s->a);
@@ -273,6 +283,10 @@ int fed_splice_new(struct ev_loop *loop, struct fed_splice_end a, struct fed_spl
 	s->idle_timeout = o ? o->idle_timeout : 0;
 	s->done = done;
 	s->ud = ud;
+	if (o) {
+		s->a_limited = o->a_limited;
+		s->a_max = o->a_max;
+	}
 	s->a.fd = a.fd;
 	s->a.ssl = a.ssl;
 	s->a.moved = &s->a_to_b;
@@ -290,6 +304,11 @@ int fed_splice_new(struct ev_loop *loop, struct fed_splice_end a, struct fed_spl
 	s->idle.data = s;
 	ev_timer_init(&s->resume, resume_cb, 0, 0);
 	s->resume.data = s;
+	if (o && ((o->to_b_len && fed_buf_append(&s->b.out, o->to_b, o->to_b_len) < 0) ||
+	          (o->to_a_len && fed_buf_append(&s->a.out, o->to_a, o->to_a_len) < 0))) {
+		destroy(s); /* closes both, as promised */
+		return fed_error_set(err, FED_ENOMEM, "out of memory");
+	}
 	activity(s);
 	*out = s;
 	/* the first service from the loop (bytes already buffered in a TLS

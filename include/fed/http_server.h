@@ -83,6 +83,12 @@ struct fed_http_request {
  * blank line). Bare LF is accepted as a line end, as RFC 9112 allows. */
 int fed_http_parse_request(const char *buf, size_t len, struct fed_http_request *out);
 
+/* The same for a proxy that streams the body on: COMPLETE as soon as the
+ * header section is (body and content_length are then the caller's to
+ * read on), with bodies up to max_body bytes by Content-Length (413
+ * above, chunked 411 as before). */
+int fed_http_parse_head(const char *buf, size_t len, size_t max_body, struct fed_http_request *out);
+
 /* Value of the first header named name (case-insensitive), or NULL. */
 const char *fed_http_request_header(const struct fed_http_request *req, const char *name,
                                     size_t *value_len);

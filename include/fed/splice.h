@@ -7,6 +7,7 @@
 #ifndef FED_SPLICE_H
 #define FED_SPLICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <ev.h>
@@ -27,6 +28,16 @@ struct fed_splice_end {
 struct fed_splice_opts {
 	size_t buf_max;      /* per direction; 0: 64 KiB */
 	double idle_timeout; /* seconds without a byte either way; 0: none */
+	/* bytes written to b, then to a, before any read from the other side
+	 * (a request head sent on, a response head read ahead); copied, and
+	 * wiped when the splice ends (a head may carry a credential) */
+	const void *to_b, *to_a;
+	size_t to_b_len, to_a_len;
+	/* read at most a_max bytes from a (a request body of known length),
+	 * then leave a unread: what follows is not passed on, and the splice
+	 * ends once b's side is done */
+	bool a_limited;
+	uint64_t a_max;
 };
 
 /* Called once, when both directions ended (why "finished") or on the first

@@ -126,6 +126,30 @@ static void test_parse_need_more(void)
 	CHECK_INT(req.header_len, 0);
 }
 
+/* fed_http_parse_head: complete with the head alone, the body bound given. */
+static void test_parse_head(void)
+{
+	static const char post[] =
+	    "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3000000\r\n\r\nabc";
+	struct fed_http_request req;
+	size_t i;
+
+	for (i = 0; i < strlen(post) - 3; i++)
+		CHECK_INT(fed_http_parse_head(post, i, 3 << 20, &req), FED_HTTP_PARSE_NEED_MORE);
+	CHECK_INT(fed_http_parse_head(post, strlen(post), 3 << 20, &req), FED_HTTP_PARSE_COMPLETE);
+	CHECK_INT(req.header_len, strlen(post) - 3);
+	CHECK_INT(req.content_length, 3000000);
+	CHECK(req.body == NULL);
+	CHECK_INT(fed_http_parse_head(post, strlen(post), 2999999, &req), FED_HTTP_PARSE_ERROR);
+	CHECK_INT(req.status, 413);
+	/* the ops server's limit is unchanged */
+	CHECK_INT(fed_http_parse_request(post, strlen(post), &req), FED_HTTP_PARSE_ERROR);
+	CHECK_INT(req.status, 413);
+	CHECK_INT(parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", &req),
+	          FED_HTTP_PARSE_ERROR);
+	CHECK_INT(req.status, 411);
+}
+
 static void test_parse_errors(void)
 {
 	static const struct {
@@ -1177,6 +1201,7 @@ int main(void)
 	 * killing the process */
 	signal(SIGPIPE, SIG_DFL);
 	RUN(test_parse_valid);
+	RUN(test_parse_head);
 	RUN(test_parse_need_more);
 	RUN(test_parse_errors);
 	if (setup())

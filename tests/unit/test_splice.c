@@ -109,7 +109,7 @@ static void test_plain_both_ways(void)
 	int a[2], b[2], eof;
 	struct fed_splice *s = NULL;
 	struct result r = {0};
-	struct fed_splice_opts o = {4096, 0};
+	struct fed_splice_opts o = {.buf_max = 4096};
 	size_t big = 1 << 20;
 	char *src = malloc(big), *dst = malloc(big);
 
@@ -169,7 +169,7 @@ static void test_bound(void)
 	struct fed_splice *s = NULL;
 	struct fed_error err = FED_ERROR_INIT;
 	struct result r = {0};
-	struct fed_splice_opts o = {8192, 0};
+	struct fed_splice_opts o = {.buf_max = 8192};
 	char chunk[4096];
 	size_t sent = 0;
 
@@ -201,13 +201,54 @@ static void test_bound(void)
 	ev_loop_destroy(loop);
 }
 
+/* A proxied request: the head goes to b first, then exactly a_max body
+ * bytes from a; what a sends after (a pipelined request) is not passed on;
+ * b's answer, after the response head given as to_a, reaches a, and the
+ * splice ends when b closes. */
+static void test_heads_and_limit(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	int a[2], b[2], eof;
+	struct fed_splice *s = NULL;
+	struct result r = {0};
+	struct fed_splice_opts o = {.to_b = "HEAD\n",
+	                            .to_b_len = 5,
+	                            .to_a = "RESP\n",
+	                            .to_a_len = 5,
+	                            .a_limited = true,
+	                            .a_max = 4};
+	char buf[64];
+	size_t n;
+
+	CHECK_INT(join_pairs(loop, a, b, &o, &r, &s), 0);
+	CHECK_INT(write(a[0], "bodyGET /next", 13), 13);
+	n = read_n(loop, b[1], NULL, buf, 9, &eof);
+	CHECK_INT((int)n, 9);
+	CHECK(!memcmp(buf, "HEAD\nbody", 9));
+	run(loop, 0.1, NULL);
+	CHECK(recv(b[1], buf, sizeof(buf), MSG_DONTWAIT) < 0); /* "GET /next" held back */
+	CHECK_INT(write(b[1], "answer", 6), 6);
+	shutdown(b[1], SHUT_WR);
+	n = read_n(loop, a[0], NULL, buf, sizeof(buf), &eof);
+	CHECK_INT((int)n, 11);
+	CHECK(!memcmp(buf, "RESP\nanswer", 11));
+	CHECK(eof);
+	run(loop, 1, &r.done);
+	CHECK_INT(r.done, 1);
+	CHECK_STR(r.why, "finished");
+	CHECK_INT((int)r.ab, 4);
+	close(a[0]);
+	close(b[1]);
+	ev_loop_destroy(loop);
+}
+
 static void test_idle(void)
 {
 	struct ev_loop *loop = ev_loop_new(0);
 	int a[2], b[2];
 	struct fed_splice *s = NULL;
 	struct result r = {0};
-	struct fed_splice_opts o = {0, 0.2};
+	struct fed_splice_opts o = {.idle_timeout = 0.2};
 	char buf[8];
 	ev_tstamp t0;
 
@@ -297,6 +338,7 @@ int main(void)
 {
 	RUN(test_plain_both_ways);
 	RUN(test_bound);
+	RUN(test_heads_and_limit);
 	RUN(test_idle);
 	RUN(test_tls);
 	return CHECK_EXIT();
