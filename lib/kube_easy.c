@@ -124,9 +124,8 @@ struct creds {
 	size_t cert_len, key_len;
 };
 
-static int pick_creds(struct fed_kube_call *call, struct creds *cr, struct fed_error *err)
+static int client_creds(struct fed_kube_client *c, struct creds *cr, struct fed_error *err)
 {
-	struct fed_kube_client *c = call->client;
 	struct fed_rest_config *cfg = &c->cfg;
 	int ret = 0;
 
@@ -144,7 +143,6 @@ static int pick_creds(struct fed_kube_call *call, struct creds *cr, struct fed_e
 		ret = exec_credential(c, err);
 		if (ret)
 			goto out;
-		call->exec_gen = c->exec_gen;
 		if (c->exec_cred.token)
 			cr->token = c->exec_cred.token;
 		if (c->exec_cred.client_cert_pem && c->exec_cred.client_key_pem) {
@@ -156,6 +154,39 @@ static int pick_creds(struct fed_kube_call *call, struct creds *cr, struct fed_e
 	}
 out:
 	return ret;
+}
+
+static int pick_creds(struct fed_kube_call *call, struct creds *cr, struct fed_error *err)
+{
+	int ret = client_creds(call->client, cr, err);
+
+	if (!ret && call->client->cfg.exec)
+		call->exec_gen = call->client->exec_gen;
+	return ret;
+}
+
+int fed_kube_client_dial(struct fed_kube_client *c, struct fed_kube_dial *out,
+                         struct fed_error *err)
+{
+	struct creds cr;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	memset(&cr, 0, sizeof(cr));
+	if ((ret = client_creds(c, &cr, err)))
+		return ret;
+	out->server = c->cfg.server;
+	out->tls_server_name = c->cfg.tls_server_name;
+	out->unix_socket = c->cfg.unix_socket;
+	out->proxy_url = c->cfg.proxy_url;
+	out->ca_pem = c->cfg.ca_pem;
+	out->ca_len = c->cfg.ca_len;
+	out->cert_pem = cr.cert;
+	out->cert_len = cr.cert_len;
+	out->key_pem = cr.key;
+	out->key_len = cr.key_len;
+	out->token = cr.token && *cr.token ? cr.token : NULL;
+	return 0;
 }
 
 /* Accept, Expect, User-Agent, Content-Type with a body, and the bearer

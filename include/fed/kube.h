@@ -95,6 +95,25 @@ const char *fed_kube_client_name(const struct fed_kube_client *c);
 const char *fed_kube_client_server(const struct fed_kube_client *c);
 struct ev_loop *fed_kube_client_loop(const struct fed_kube_client *c);
 void fed_kube_client_stats(const struct fed_kube_client *c, struct fed_kube_client_stats *out);
+/* What it takes to open a connection of one's own to the client's server
+ * (cluster connect joins a caller's bytes to it): the config's address and
+ * TLS material and the credential in use now (a token file re-read, an
+ * exec plugin's last credential). Borrowed from the client: valid until
+ * the next call into it. FED_EUNAUTHORIZED when no credential is at hand
+ * (no exec credential yet, an unreadable token file). */
+struct fed_kube_dial {
+	const char *server;          /* "https://host:port[/prefix]" */
+	const char *tls_server_name; /* NULL: the server's host */
+	const char *unix_socket;     /* connect here instead (agents' clusters) */
+	const char *proxy_url;
+	const char *ca_pem; /* NULL: the system's trust store */
+	size_t ca_len;
+	const char *cert_pem, *key_pem; /* client certificate, NULL for none */
+	size_t cert_len, key_len;
+	const char *token; /* bearer token, NULL for none */
+};
+int fed_kube_client_dial(struct fed_kube_client *c, struct fed_kube_dial *out,
+                         struct fed_error *err);
 /* Maximum concurrent non-streaming requests (default 32); more wait in order. */
 void fed_kube_client_set_max_inflight(struct fed_kube_client *c, int n);
 
