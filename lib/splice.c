@@ -192,12 +192,35 @@ static bool pump(struct side *x)
 	return false;
 }
 
+/* a past its cap: what it sends now is no part of the request (a
+ * pipelined one is dropped: it must not reach b unrewritten), but its
+ * close must be seen, or a watch it gave up would run on at b until the
+ * idle timeout. */
+static void drain(struct side *x)
+{
+	uint8_t buf[4096];
+	int rounds = 16;
+
+	while (!x->eof && !x->s->ended && rounds--) {
+		size_t got;
+		int rc = side_read(x, buf, sizeof(buf), &got);
+
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			x->eof = true;
+			end(x->s, "caller closed");
+			return;
+		}
+	}
+}
+
 static void watch(struct side *x)
 {
 	struct side *y = peer(x);
 	int ev = 0;
 
-	if ((!x->eof && !capped(x) && y->out.len < x->s->buf_max) || x->write_wants_read)
+	if ((!x->eof && (capped(x) || y->out.len < x->s->buf_max)) || x->write_wants_read)
 		ev |= EV_READ;
 	if ((x->out.len && !x->write_wants_read) || x->read_wants_write)
 		ev |= EV_WRITE;
@@ -221,6 +244,8 @@ static void service(struct fed_splice *s)
 	flush(&s->b);
 	again |= pump(&s->a);
 	again |= pump(&s->b);
+	if (capped(&s->a))
+		drain(&s->a);
 	flush(&s->a);
 	flush(&s->b);
 	if (!s->ended && (s->a.eof || capped(&s->a)) && s->b.eof && !s->a.out.len && !s->b.out.len)

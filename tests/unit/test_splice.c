@@ -242,6 +242,30 @@ static void test_heads_and_limit(void)
 	ev_loop_destroy(loop);
 }
 
+/* A caller that closes after its request (a watch it gave up) ends the
+ * splice at once, though its bytes are no longer passed on. */
+static void test_capped_caller_closes(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	int a[2], b[2], eof;
+	struct fed_splice *s = NULL;
+	struct result r = {0};
+	struct fed_splice_opts o = {.to_b = "GET\n", .to_b_len = 4, .a_limited = true};
+	char buf[16];
+
+	CHECK_INT(join_pairs(loop, a, b, &o, &r, &s), 0);
+	CHECK_INT((int)read_n(loop, b[1], NULL, buf, 4, &eof), 4);
+	CHECK_INT(write(b[1], "event1", 6), 6); /* the watch streams */
+	CHECK_INT((int)read_n(loop, a[0], NULL, buf, 6, &eof), 6);
+	close(a[0]);
+	run(loop, 1, &r.done);
+	CHECK_INT(r.done, 1);
+	CHECK_STR(r.why, "caller closed");
+	CHECK_INT(read(b[1], buf, sizeof(buf)), 0); /* the member's side closed too */
+	close(b[1]);
+	ev_loop_destroy(loop);
+}
+
 static void test_idle(void)
 {
 	struct ev_loop *loop = ev_loop_new(0);
@@ -339,6 +363,7 @@ int main(void)
 	RUN(test_plain_both_ways);
 	RUN(test_bound);
 	RUN(test_heads_and_limit);
+	RUN(test_capped_caller_closes);
 	RUN(test_idle);
 	RUN(test_tls);
 	return CHECK_EXIT();
