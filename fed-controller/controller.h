@@ -59,6 +59,11 @@ struct controller_opts {
 	bool adopt; /* adopt pre-existing unlabelled objects in members */
 	/* when to renew a direct member's bound token: this fraction of its lifetime */
 	double member_token_renew_fraction;
+	/* cluster connect (connect/): the listener, "off" (default); its
+	 * Secret, Service and extra subjectAltNames; per caller and in all */
+	const char *connect_address, *connect_secret, *connect_service, *connect_sans;
+	int connect_max_connections, connect_max_streams_per_user;
+	double connect_max_body_bytes, connect_idle_timeout, connect_head_timeout;
 };
 
 /* The core: options, the loop, the host client, operations (ops.c,
@@ -90,6 +95,7 @@ struct controller {
 	struct rsp_ctl *rsp;            /* rsp/: ReplicaSchedulingPreferences */
 	struct tunnel *tunnel;          /* tunnel/: agent tunnel, NULL when off */
 	struct tunnel_sockdir *sockdir; /* tunnel/: the agents' Unix sockets, NULL when off */
+	struct connect *connect;        /* connect/: cluster connect, NULL when off */
 	struct hooks *hooks;            /* hooks.c */
 };
 

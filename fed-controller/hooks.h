@@ -47,6 +47,10 @@ struct hooks_agents {
 	long long (*credential_expiry)(struct controller *ctl, const char *cluster);
 	int (*connected)(struct controller *ctl, const char *cluster);
 	cJSON *(*status)(struct controller *ctl, const char *cluster); /* status.agent */
+	/* the Unix socket whose connections become cluster-connect streams
+	 * (impersonation kept by the agent), NULL when no connected agent of
+	 * cluster serves them */
+	const char *(*connect_socket)(struct controller *ctl, const char *cluster);
 };
 
 /* What the core and the features ask of members/; main.c sets it. */
@@ -66,6 +70,7 @@ void hooks_set_members(struct controller *ctl, const struct hooks_members *m);
 
 const char *hooks_agent_url(struct controller *ctl, const char *cluster);
 const char *hooks_agent_socket(struct controller *ctl, const char *cluster);
+const char *hooks_agent_connect_socket(struct controller *ctl, const char *cluster);
 long long hooks_agent_credential_expiry(struct controller *ctl, const char *cluster);
 int hooks_agents_connected(struct controller *ctl, const char *cluster);
 cJSON *hooks_agent_status(struct controller *ctl, const char *cluster);

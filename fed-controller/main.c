@@ -9,6 +9,7 @@
 #include "members/members.h"
 #include "propagation/propagation.h"
 #include "rsp/rsp.h"
+#include "connect/connect.h"
 #include "tunnel/podlabel.h"
 #include "tunnel/tunnel.h"
 #include "fed/federation.h"
@@ -65,7 +66,7 @@ static int start_acting(struct controller *ctl, struct fed_error *err)
 	ctl->started = true;
 	members_update_metrics(ctl);
 	if ((ret = members_start(ctl, err)) || (ret = tunnel_start(ctl, err)) ||
-	    (ret = types_start(ctl, err)))
+	    (ret = connect_start(ctl, err)) || (ret = types_start(ctl, err)))
 		goto out;
 	ret = rsp_start(ctl, err);
 out:
@@ -225,6 +226,7 @@ static void shutdown_all(struct controller *ctl, struct fed_rest_config *cfg)
 {
 	ev_timer_stop(ctl->loop, &ctl->stop_timer);
 	looplag_stop(ctl);
+	connect_stop(ctl);
 	members_free(ctl);
 	rsp_stop(ctl);
 	types_stop(ctl);

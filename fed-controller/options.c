@@ -33,6 +33,13 @@ static const char *bad_option(const struct controller_opts *o)
 	if ((msg = fed_tunnel_conn_check_limits(o->tunnel_max_queued, o->tunnel_ping_rate,
 	                                        o->tunnel_refused_rate)))
 		return msg;
+	if (o->connect_max_connections < 1 || o->connect_max_streams_per_user < 1)
+		return "--connect-max-connections and --connect-max-streams-per-user must be at "
+		       "least 1";
+	if (!(o->connect_max_body_bytes >= 0 && o->connect_max_body_bytes <= 1e12) ||
+	    !(o->connect_idle_timeout >= 1) || !(o->connect_head_timeout >= 0.1))
+		return "--connect-max-body-bytes must be 0 or more, --connect-idle-timeout at "
+		       "least 1 second and --connect-head-timeout at least 0.1";
 	if (o->probe_period <= 0 || o->probe_timeout <= 0 || o->failure_threshold < 1 ||
 	    o->success_threshold < 1 || o->host_qps <= 0 || o->member_qps <= 0 ||
 	    o->rsp_offline_grace < 0 || o->rsp_unschedulable_threshold < 0)
@@ -158,6 +165,36 @@ int controller_parse_args(struct controller_opts *o, int argc, char **argv)
 	     "through which the controller reaches each agent's cluster (default a new directory "
 	     "under $XDG_RUNTIME_DIR or /tmp, removed at exit)",
 	     NULL},
+	    {FED_OPT_STRING, "connect-address", 0, &o->connect_address, "[IP]:PORT",
+	     "serve cluster connect (the aggregated API proxy.fed.kubefed.io) here, while "
+	     "leading (e.g. :9443)",
+	     "off"},
+	    {FED_OPT_STRING, "connect-secret-name", 0, &o->connect_secret, "NAME",
+	     "Secret in the config namespace with cluster connect's serving certificate "
+	     "(generated when missing)",
+	     "fed-connect"},
+	    {FED_OPT_STRING, "connect-service", 0, &o->connect_service, "NAME",
+	     "the Service the APIService names, in the federation namespace (a generated "
+	     "certificate is for NAME.NAMESPACE.svc)",
+	     "fed-connect"},
+	    {FED_OPT_STRING, "connect-sans", 0, &o->connect_sans, "SANS",
+	     "more subjectAltNames of a generated cluster connect certificate", ""},
+	    {FED_OPT_INT, "connect-max-connections", 0, &o->connect_max_connections, "N",
+	     "cluster connect connections in all (more are closed at once)", "1024"},
+	    {FED_OPT_INT, "connect-max-streams-per-user", 0, &o->connect_max_streams_per_user, "N",
+	     "connections to members one caller may hold open (watches, logs -f, exec); more are "
+	     "answered 429",
+	     "64"},
+	    {FED_OPT_DOUBLE, "connect-max-body-bytes", 0, &o->connect_max_body_bytes, "BYTES",
+	     "largest request body passed to a member (413 above; the apiserver's own limit is "
+	     "3 MiB)",
+	     "3145728"},
+	    {FED_OPT_DOUBLE, "connect-idle-timeout", 0, &o->connect_idle_timeout, "SECONDS",
+	     "a connection to a member with no byte either way this long is closed", "900"},
+	    {FED_OPT_DOUBLE, "connect-head-timeout", 0, &o->connect_head_timeout, "SECONDS",
+	     "time for a caller's TLS handshake and request head, and for the member's "
+	     "connection",
+	     "10"},
 	    {FED_OPT_BOOL, "allow-kubeconfig-exec", 0, &o->allow_kubeconfig_exec, NULL,
 	     "let members' kubeconfigs in the Secret run exec credential plugins on this machine",
 	     "false"},

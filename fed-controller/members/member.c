@@ -44,6 +44,17 @@ const cJSON *member_labels(const struct controller *ctl, const char *name)
 	return obj ? cJSON_GetObjectItem(cJSON_GetObjectItem(obj, "metadata"), "labels") : NULL;
 }
 
+void member_unready(const struct member *m, const char **reason, const char **message)
+{
+	if (m->err_reason) {
+		*reason = m->err_reason;
+		*message = m->err_message;
+		return;
+	}
+	*reason = m->health.reason[0] ? m->health.reason : NULL;
+	*message = m->health.message[0] ? m->health.message : NULL;
+}
+
 const char *member_state(const struct member *m)
 {
 	/* as the KubeFedCluster shows it: config problems and expired
@@ -196,8 +207,10 @@ static void drop_client(struct member *m)
 	member_token_stop(m->token);
 	fed_kube_call_cancel(m->probe);
 	fed_kube_call_cancel(m->version_call);
+	fed_kube_call_cancel(m->ssar_call);
 	fed_kube_pager_cancel(m->nodes_pager);
-	m->probe = m->version_call = NULL;
+	m->probe = m->version_call = m->ssar_call = NULL;
+	m->impersonate = -1; /* another credential: ask again */
 	m->nodes_pager = NULL;
 	if (m->client)
 		publish(m, HOOKS_MEMBER_CLIENT_GONE);
@@ -297,6 +310,7 @@ int member_new(struct member **out, struct controller *ctl, const char *name)
 	}
 	m->ctl = ctl;
 	m->nodes = m->cores = -1;
+	m->impersonate = -1;
 	fed_status_writer_init(&m->status, member_status_write, m);
 	fed_health_init(&m->health, ctl->o.failure_threshold, ctl->o.success_threshold);
 	ev_timer_init(&m->probe_timer, probe_timer_cb, 0., ctl->o.probe_period);

@@ -49,6 +49,23 @@ static cJSON *condition(const char *type, bool status, const char *reason, const
 
 /* The status as it should be, without lastProbeTime (which would make
  * every probe look like a change). */
+/* status.clusterConnect: whether kubectl reaches the member through the
+ * host: the controller serves it (--connect-address), the member lets our
+ * identity impersonate (fedctl join --cluster-connect), and an agent
+ * member's agent carries connect streams. NULL while not known. */
+static const char *cluster_connect(struct member *m)
+{
+	if (!m->ctl->connect)
+		return "Disabled";
+	if (m->impersonate < 0)
+		return NULL;
+	if (!m->impersonate)
+		return "NotGranted";
+	if (m->mode && !strcmp(m->mode, "agent") && !hooks_agent_connect_socket(m->ctl, m->name))
+		return "AgentUnsupported";
+	return "Available";
+}
+
 static cJSON *desired_status(struct member *m)
 {
 	cJSON *st = cJSON_CreateObject(), *conds = cJSON_AddArrayToObject(st, "conditions");
@@ -101,6 +118,8 @@ static cJSON *desired_status(struct member *m)
 		if (agent)
 			cJSON_AddItemToObject(st, "agent", agent);
 	}
+	if ((conn = cluster_connect(m)))
+		cJSON_AddStringToObject(st, "clusterConnect", conn);
 	return st;
 }
 
@@ -286,6 +305,46 @@ static void nodes_done(cJSON *list, const struct fed_error *err, void *ud)
 	member_write_status(m);
 }
 
+static void ssar_done(struct fed_kube_response *resp, void *ud)
+{
+	struct member *m = ud;
+	const cJSON *allowed;
+
+	m->ssar_call = NULL;
+	allowed = cJSON_GetObjectItem(cJSON_GetObjectItem(resp->json, "status"), "allowed");
+	if (resp->err.code || !cJSON_IsBool(allowed)) {
+		FED_LOG_DEBUG(m->name, "may we impersonate: %s", resp->err.msg);
+		return;
+	}
+	if (m->impersonate != cJSON_IsTrue(allowed)) {
+		m->impersonate = cJSON_IsTrue(allowed);
+		FED_LOG_INFO(m->name, "cluster connect: the member %s us impersonate users",
+		             m->impersonate ? "lets" : "does not let");
+		member_write_status(m);
+	}
+}
+
+/* Cluster connect's question to the member, with the facts: may we
+ * impersonate users (what fedctl join --cluster-connect grants)? */
+static void check_impersonate(struct member *m)
+{
+	static const struct fed_kube_resource r_ssar = {"authorization.k8s.io", "v1",
+	                                                "selfsubjectaccessreviews", false};
+	static const char body[] = "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
+	                           "\"SelfSubjectAccessReview\",\"spec\":{\"resourceAttributes\":"
+	                           "{\"verb\":\"impersonate\",\"resource\":\"users\"}}}";
+	struct fed_kube_ref ref = {&r_ssar, NULL, NULL, NULL};
+	struct fed_error err = FED_ERROR_INIT;
+	cJSON *obj;
+
+	if (!m->ctl->connect || m->ssar_call)
+		return;
+	obj = cJSON_Parse(body);
+	if (fed_kube_create(m->client, &ref, obj, NULL, ssar_done, m, &m->ssar_call, &err))
+		FED_LOG_DEBUG(m->name, "may we impersonate: %s", err.msg);
+	cJSON_Delete(obj);
+}
+
 static void version_done(struct fed_kube_response *resp, void *ud)
 {
 	struct member *m = ud;
@@ -297,6 +356,7 @@ static void version_done(struct fed_kube_response *resp, void *ud)
 	m->version_call = NULL;
 	if (!resp->err.code)
 		controller_set_str(&m->version, fed_obj_str(resp->json, "gitVersion"));
+	check_impersonate(m);
 	memset(&o, 0, sizeof(o));
 	o.limit = 500;
 	if (!m->nodes_pager &&

@@ -52,6 +52,8 @@ struct fed_kube_client *member_client(const struct member *m);
 bool member_connecting(const struct member *m);
 /* KubeFedCluster labels, for placement selectors (NULL if none). */
 const cJSON *member_labels(const struct controller *ctl, const char *name);
+/* Why it is not Ready, as its KubeFedCluster says (NULLs when unknown). */
+void member_unready(const struct member *m, const char **reason, const char **message);
 /* kubefed's kubefedcluster_total states: "ready", "notready" or "offline". */
 const char *member_state(const struct member *m);
 /* Something shown in its status changed outside a probe (tunnel/: the

@@ -44,6 +44,9 @@ struct member {
 	char distribution[32], infrastructure[32];
 	struct fed_kube_call *version_call;
 	struct fed_kube_pager *nodes_pager;
+	/* may our member identity impersonate (cluster connect)? -1 unknown */
+	int impersonate;
+	struct fed_kube_call *ssar_call;
 	/* KubeFedCluster */
 	char *written_spec;
 	struct fed_kube_call *spec_call, *status_call;

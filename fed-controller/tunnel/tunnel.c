@@ -537,6 +537,6 @@ void tunnel_stop(struct controller *ctl)
 	ctl->tunnel = NULL;
 }
 
-const struct hooks_agents agents_hooks = {tunnel_member_url, tunnel_member_socket,
+const struct hooks_agents agents_hooks = {tunnel_member_url,        tunnel_member_socket,
                                           tunnel_credential_expiry, tunnel_agents_connected,
-                                          tunnel_agent_status};
+                                          tunnel_agent_status,      NULL};

@@ -95,7 +95,7 @@ static bool synced(struct controller *ctl)
 
 static void test_wired(void)
 {
-	static const struct hooks_agents agents = {url, sock, expiry, connected, status};
+	static const struct hooks_agents agents = {url, sock, expiry, connected, status, NULL};
 	static const struct hooks_members members = {resync, synced};
 	struct controller ctl;
 	struct fed_error err = FED_ERROR_INIT;
