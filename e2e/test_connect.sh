@@ -20,17 +20,16 @@ S=$(mktemp -d /tmp/fed-e2e-connect.XXXXXX)
 K=$S/kubeconfig FNS=kube-federation-system NS=team
 pass=0 fail=0 pids=() bg=()
 NETNS=fedconn-$$ VR=fcr$$ VP=fcp$$
-IP=10.251.$((RANDOM % 250 + 1)).1
-GROUP=proxy.fed.kubefed.io
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/connect-lib.sh"
+GROUP=$CONNECT_GROUP
 export WAIT_STEP=0.2
 cleanup() {
 	local p
 	for p in ${bg[@]+"${bg[@]}"} ${pids[@]+"${pids[@]}"}; do kill -9 "$p" 2>/dev/null || true; done
 	collect_artifacts "$S" || true
-	ip link del "$VR" 2>/dev/null || true
-	ip netns del "$NETNS" 2>/dev/null || true
+	connect_addr_down "$NETNS" "$VR"
 	"$FED_LOCAL_CLUSTERS" down --state-dir "$S" >/dev/null 2>&1 || true
 	rm -rf "$S"
 }
@@ -45,54 +44,19 @@ t0=$(now)
 echo "clusters up in $(since "$t0")s"
 
 # ---- the address the aggregator dials ------------------------------------------------
-ip netns add "$NETNS"
-ip link add "$VR" type veth peer name "$VP"
-ip link set "$VP" netns "$NETNS"
-ip addr add "$IP/30" dev "$VR"
-ip link set "$VR" up
-ip -n "$NETNS" link set "$VP" up
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("'"$IP"'", 0)); print(s.getsockname()[1])')
+connect_addr_up "$NETNS" "$VR" "$VP"
+IP=$CONNECT_IP
+port=$(free_port_on "$IP")
 
 fed_install_local
 fed_reset
 fed_federate cm1 cm2
-k apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Service
-metadata: {name: fed-connect, namespace: $FNS}
-spec: {ports: [{port: 443, targetPort: $port}]}
----
-apiVersion: v1
-kind: Endpoints
-metadata: {name: fed-connect, namespace: $FNS}
-subsets: [{addresses: [{ip: "$IP"}], ports: [{port: $port}]}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: fed-connect-1
-  namespace: $FNS
-  labels: {kubernetes.io/service-name: fed-connect}
-addressType: IPv4
-endpoints: [{addresses: ["$IP"], conditions: {ready: true}}]
-ports: [{port: $port, protocol: TCP}]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: v1alpha1.$GROUP}
-spec:
-  group: $GROUP
-  version: v1alpha1
-  service: {namespace: $FNS, name: fed-connect, port: 443}
-  groupPriorityMinimum: 1000
-  versionPriority: 15
-EOF
+connect_register "$IP" "$port"
 start_controller "$S/ctl.log" --leader-elect=false --health-period 1 --log-level debug \
 	--connect-address "$IP:$port" --connect-max-streams-per-user 6 \
 	--connect-max-body-bytes 100000
 members_connected 60 cm1 cm2 || { bad "members not Ready"; tail "$S/ctl.log"; exit 1; }
-available() { k get apiservice "v1alpha1.$GROUP" -o jsonpath='{.status.conditions[?(@.type=="Available")].status}'; }
-if wait_eq 60 True available; then
+if wait_eq 60 True connect_available; then
 	ok "APIService v1alpha1.$GROUP Available (the controller wrote its caBundle and answers discovery)"
 else
 	bad "APIService not Available: $(k get apiservice "v1alpha1.$GROUP" -o jsonpath='{.status.conditions}')"
@@ -104,26 +68,9 @@ secret_type=$(k -n kube-system get secret fed-connect -o jsonpath='{.type}')
 	bad "no fed-connect Secret of type kubernetes.io/tls ($secret_type)"
 
 # ---- users: alice (group devs) and mallory (host system:masters) ---------------------------
-PKI=$S/pki
-mkuser() { # NAME SUBJECT
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$S/$1.key" \
-		-subj "$2" -out "$S/$1.csr" 2>/dev/null
-	openssl x509 -req -in "$S/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial "0x$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')" \
-		-days 1 -extfile "$PKI/client.ext" -out "$S/$1.crt" 2>/dev/null
-	kubectl --kubeconfig "$S/users" config set-credentials "$1" --client-certificate "$S/$1.crt" \
-		--client-key "$S/$1.key" --embed-certs >/dev/null
-}
-mkuser alice "/O=devs/CN=alice"
-mkuser mallory "/O=system:masters/CN=mallory"
-host_server=$(srv host)
-kubectl --kubeconfig "$K" config view --raw -o jsonpath='{.clusters[?(@.name=="host")].cluster.certificate-authority-data}' |
-	base64 -d >"$S/host-ca.crt"
-for c in cm1 cm2; do
-	kubectl --kubeconfig "$S/users" config set-cluster "fed-$c" --embed-certs --certificate-authority "$S/host-ca.crt" \
-		--server "$host_server/apis/$GROUP/v1alpha1/clusters/$c/proxy" >/dev/null
-	for u in alice mallory; do
-		kubectl --kubeconfig "$S/users" config set-context "$u@$c" --cluster "fed-$c" --user "$u" >/dev/null
-	done
+for u in "alice /O=devs/CN=alice" "mallory /O=system:masters/CN=mallory"; do
+	connect_user "$S/users" ${u%% *} "${u#* }"
+	for c in cm1 cm2; do connect_context "$S/users" ${u%% *} $c; done
 done
 # the host: alice may use cm1's proxy, nothing else
 k apply -f - >/dev/null <<EOF
