@@ -204,6 +204,21 @@ out=$(ka --context alice@cm1 -n $NS create cm big --from-file=a="$S/big" 2>&1 ||
 [[ $out == *'--connect-max-body-bytes'* ]] && ok "a 150 kB body over --connect-max-body-bytes 100000 answered 413" ||
 	bad "big body: $(cut -c1-200 <<<"$out")"
 
+# connections kept alive on both sides: 20 requests in a row (each a new
+# kubectl, so a new connection to the host) reuse fed's connections
+metrics() { curl -s "http://127.0.0.1:$(metrics_port "$S/ctl.log")/metrics"; }
+metric() { awk -v k="$1" 'index($0, k) == 1 { s += $2 } END { print s + 0 }' <<<"$2"; }
+m0=$(metrics)
+for _ in $(seq 20); do ka --context alice@cm1 get --raw "/apis/$GROUP/v1alpha1/clusters/cm1/proxy/api/v1/namespaces/$NS/configmaps" >/dev/null; done
+m1=$(metrics)
+d() { echo $(($(metric "$1" "$m1") - $(metric "$1" "$m0"))); }
+proxied=$(d 'fed_connect_requests_total{cluster="cm1",result="proxied"}')
+callers=$(d 'fed_connect_connections_total{side="caller"}')
+members=$(d 'fed_connect_connections_total{side="member"}')
+[ "$proxied" -ge 20 ] && [ "$callers" -le 2 ] && [ "$members" -le 2 ] &&
+	ok "connections kept alive: $proxied requests to cm1 over $callers new connections from the aggregator and $members to the member" ||
+	bad "keep-alive: $proxied requests over $callers new caller and $members new member connections"
+
 # ---- only the front proxy gets in ---------------------------------------------------------------
 code=$(curl -sk -o "$S/direct.out" -w '%{http_code}' --max-time 5 -H 'X-Remote-User: admin' \
 	-H 'X-Remote-Group: system:masters' "https://$IP:$port/apis/$GROUP/v1alpha1/clusters/cm1/proxy/api/v1/namespaces/kube-system/secrets" || true)

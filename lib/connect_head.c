@@ -296,15 +296,14 @@ int fed_connect_rewrite(const struct fed_http_request *req, const char *target,
 		                      (int)h->value_len, h->value);
 	}
 	ret |= fed_buf_printf(out, "Host: %s\r\n", up->host);
-	/* one request per member connection: the member closes after its
-	 * answer, so nothing the caller sends after it is ever read there as a
-	 * request of its own (an upgraded connection is the caller's alone) */
+	/* an upgraded connection is the caller's alone: refused, it closes
+	 * (other requests keep the member connection alive for the next one,
+	 * each head rewritten here: the caller's bytes past a request's body
+	 * never reach the member as they are) */
 	if (u) {
 		ret |= fed_buf_printf(out, "Connection: Upgrade, close\r\nUpgrade: %.*s\r\n",
 		                      (int)u->value_len, u->value);
 		*upgrade = true;
-	} else {
-		ret |= fed_buf_puts(out, "Connection: close\r\n");
 	}
 	if (up->bearer)
 		ret |= fed_buf_printf(out, "Authorization: Bearer %s\r\n", up->bearer);

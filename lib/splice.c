@@ -34,7 +34,12 @@ struct fed_splice {
 	void *ud;
 	int depth;
 	bool ended;
+	size_t (*b_filter)(void *ud, const char *p, size_t n, bool *end);
+	bool b_done;            /* the exchange's last byte from b is read */
+	struct fed_buf a_early; /* a's bytes past its cap, for a taker */
 };
+
+#define EARLY_MAX 65536
 
 static struct side *peer(struct side *x)
 {
@@ -58,6 +63,7 @@ static void destroy(struct fed_splice *s)
 			memset(sides[i]->out.data, 0, sides[i]->out.cap);
 		fed_buf_release(&sides[i]->out);
 	}
+	fed_buf_release(&s->a_early);
 	free(s);
 }
 
@@ -163,7 +169,8 @@ static bool pump(struct side *x)
 	uint8_t buf[16384];
 	int rounds = 64;
 
-	while (!x->eof && !x->s->ended && y->out.len < x->s->buf_max && !capped(x)) {
+	while (!x->eof && !x->s->ended && y->out.len < x->s->buf_max && !capped(x) &&
+	       !(x == &x->s->b && x->s->b_done)) {
 		size_t room = x->s->buf_max - y->out.len, got;
 		int rc;
 
@@ -181,6 +188,15 @@ static bool pump(struct side *x)
 		if (rc == -1) {
 			x->eof = true;
 			break;
+		}
+		if (x == &x->s->b && x->s->b_filter) {
+			bool fin = false;
+			size_t keep = x->s->b_filter(x->s->ud, (const char *)buf, got, &fin);
+
+			if (fin || keep < got) {
+				got = keep;
+				x->s->b_done = true;
+			}
 		}
 		if (fed_buf_append(&y->out, buf, got) < 0) {
 			end(x->s, "out of memory");
@@ -212,6 +228,12 @@ static void drain(struct side *x)
 			end(x->s, "caller closed");
 			return;
 		}
+		/* kept-alive: the next request, early; else dropped */
+		if (x->s->b_filter && (x->s->a_early.len + got > EARLY_MAX ||
+		                       fed_buf_append(&x->s->a_early, buf, got) < 0)) {
+			end(x->s, "caller sent too much early");
+			return;
+		}
 	}
 }
 
@@ -220,7 +242,10 @@ static void watch(struct side *x)
 	struct side *y = peer(x);
 	int ev = 0;
 
-	if ((!x->eof && (capped(x) || y->out.len < x->s->buf_max)) || x->write_wants_read)
+	bool done_b = x == &x->s->b && x->s->b_done;
+
+	if ((!x->eof && !done_b && (capped(x) || y->out.len < x->s->buf_max)) ||
+	    x->write_wants_read)
 		ev |= EV_READ;
 	if ((x->out.len && !x->write_wants_read) || x->read_wants_write)
 		ev |= EV_WRITE;
@@ -250,6 +275,8 @@ static void service(struct fed_splice *s)
 	flush(&s->b);
 	if (!s->ended && (s->a.eof || capped(&s->a)) && s->b.eof && !s->a.out.len && !s->b.out.len)
 		end(s, "finished");
+	if (!s->ended && s->b_done && !s->a.out.len && !s->a.write_wants_read)
+		end(s, FED_SPLICE_DETACHED);
 	if (!s->ended) {
 		watch(&s->a);
 		watch(&s->b);
@@ -311,6 +338,7 @@ int fed_splice_new(struct ev_loop *loop, struct fed_splice_end a, struct fed_spl
 	if (o) {
 		s->a_limited = o->a_limited;
 		s->a_max = o->a_max;
+		s->b_filter = o->b_filter;
 	}
 	s->a.fd = a.fd;
 	s->a.ssl = a.ssl;
@@ -339,6 +367,23 @@ int fed_splice_new(struct ev_loop *loop, struct fed_splice_end a, struct fed_spl
 	/* the first service from the loop (bytes already buffered in a TLS
 	 * session move then): done never runs inside fed_splice_new */
 	ev_timer_start(loop, &s->resume);
+	return 0;
+}
+
+int fed_splice_take(struct fed_splice *s, struct fed_splice_end *a, struct fed_splice_end *b,
+                    struct fed_buf *a_early)
+{
+	if (!s || !s->ended || s->a.fd < 0)
+		return FED_EINVAL;
+	ev_io_stop(s->loop, &s->a.io);
+	ev_io_stop(s->loop, &s->b.io);
+	*a = (struct fed_splice_end){s->a.fd, s->a.ssl};
+	*b = (struct fed_splice_end){s->b.fd, s->b.ssl};
+	s->a.fd = s->b.fd = -1;
+	s->a.ssl = s->b.ssl = NULL;
+	if (a_early && s->a_early.len &&
+	    fed_buf_append(a_early, s->a_early.data, s->a_early.len) < 0)
+		return FED_ENOMEM;
 	return 0;
 }
 

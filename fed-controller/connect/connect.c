@@ -391,6 +391,11 @@ int connect_start(struct controller *ctl, struct fed_error *err)
 	                               "cluster connect requests by member and outcome (proxied, "
 	                               "discovery, or the status fed answered with)",
 	                               "cluster,result", &cs->m_requests, err)) ||
+	    (ret = fed_metrics_counter(ctl->metrics, "fed_connect_connections_total",
+	                               "connections cluster connect accepted from callers "
+	                               "(side=caller) and opened to members (side=member); "
+	                               "fewer than requests: connections kept alive",
+	                               "side", &cs->m_conns, err)) ||
 	    (ret = fed_metrics_gauge(ctl->metrics, "fed_connect_streams",
 	                             "connections to members open for cluster connect callers",
 	                             NULL, &cs->m_open, err)))
@@ -420,6 +425,7 @@ void connect_stop(struct controller *ctl)
 		return;
 	while (cs->conns)
 		cconn_free(cs->conns);
+	cpool_free(cs);
 	ev_io_stop(ctl->loop, &cs->lio);
 	ev_timer_stop(ctl->loop, &cs->accept_retry);
 	ev_timer_stop(ctl->loop, &cs->refresh);

@@ -105,8 +105,7 @@ struct fed_connect_upstream {
  * caller's end-to-end headers except Authorization, Proxy-Authorization,
  * Impersonate-*, the front proxy's names, Host, hop-by-hop headers and
  * every header Connection names; then Host, Authorization, Impersonate-User,
- * -Group and -Extra-*, and "Connection: close" (one request per member
- * connection). An Upgrade to SPDY/3.1 or websocket (exec, attach,
+ * -Group and -Extra-*. An Upgrade to SPDY/3.1 or websocket (exec, attach,
  * port-forward) is kept with "Connection: Upgrade, close" and *upgrade
  * set; any other Upgrade is dropped. Content-Length is kept. Returns FED_EINVAL
  * when the caller has no user (fed never sends a request as itself). out

@@ -266,6 +266,74 @@ static void test_capped_caller_closes(void)
 	ev_loop_destroy(loop);
 }
 
+/* An exchange on kept-alive connections: the filter ends it at "END";
+ * done says detached, the ends are taken open, and what a sent early (the
+ * next request) comes back with them. */
+static size_t upto_end(void *ud, const char *p, size_t n, bool *end)
+{
+	const char *e = memmem(p, n, "END", 3);
+
+	(void)ud;
+	if (!e)
+		return n;
+	*end = true;
+	return (size_t)(e - p) + 3;
+}
+
+static struct fed_splice_end taken_a, taken_b;
+static struct fed_buf early = FED_BUF_INIT;
+static struct fed_splice *live;
+
+static void take_on_done(void *ud, const char *why, uint64_t ab, uint64_t ba)
+{
+	on_done(ud, why, ab, ba);
+	if (!strcmp(why, FED_SPLICE_DETACHED))
+		CHECK_INT(fed_splice_take(live, &taken_a, &taken_b, &early), 0);
+}
+
+static void test_detach(void)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	int a[2], b[2], eof;
+	struct result r = {0};
+	struct fed_error err = FED_ERROR_INIT;
+	struct fed_splice_opts o = {
+	    .to_b = "REQ", .to_b_len = 3, .a_limited = true, .b_filter = upto_end};
+	char buf[32];
+
+	CHECK(!socketpair(AF_UNIX, SOCK_STREAM, 0, a) && !socketpair(AF_UNIX, SOCK_STREAM, 0, b));
+	for (int i = 0; i < 2; i++) {
+		nonblock(a[i]);
+		nonblock(b[i]);
+	}
+	CHECK_INT(fed_splice_new(loop, (struct fed_splice_end){a[1], NULL},
+	                         (struct fed_splice_end){b[0], NULL}, &o, take_on_done, &r, &live,
+	                         &err),
+	          0);
+	CHECK_INT((int)read_n(loop, b[1], NULL, buf, 3, &eof), 3);
+	CHECK_INT(write(a[0], "NEXT", 4), 4); /* the next request, early */
+	run(loop, 0.05, NULL);
+	CHECK_INT(write(b[1], "respENDjunk", 11), 11);
+	run(loop, 1, &r.done);
+	CHECK_INT(r.done, 1);
+	CHECK_STR(r.why, FED_SPLICE_DETACHED);
+	CHECK_INT((int)read_n(loop, a[0], NULL, buf, 7, &eof), 7);
+	CHECK(!memcmp(buf, "respEND", 7));
+	CHECK_INT((int)early.len, 4);
+	CHECK(!memcmp(early.data, "NEXT", 4));
+	/* the ends are open and ours */
+	CHECK_INT(taken_a.fd, a[1]);
+	CHECK_INT(taken_b.fd, b[0]);
+	CHECK_INT(write(taken_a.fd, "x", 1), 1);
+	CHECK_INT(read(a[0], buf, 1), 1);
+	close(taken_a.fd);
+	close(taken_b.fd);
+	close(a[0]);
+	close(b[1]);
+	fed_buf_release(&early);
+	ev_loop_destroy(loop);
+}
+
 static void test_idle(void)
 {
 	struct ev_loop *loop = ev_loop_new(0);
@@ -364,6 +432,7 @@ int main(void)
 	RUN(test_bound);
 	RUN(test_heads_and_limit);
 	RUN(test_capped_caller_closes);
+	RUN(test_detach);
 	RUN(test_idle);
 	RUN(test_tls);
 	return CHECK_EXIT();
