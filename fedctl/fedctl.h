@@ -222,6 +222,12 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv);
  * flattened): *out an array of objects, each with kind and metadata.name. */
 int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,
                          struct fed_error *err);
+struct fy_node;
+/* A YAML node tree as cJSON (aliases refused, nesting bounded: NULL with
+ * *why). With raw, plain scalars keep their text as cJSON raw items
+ * (kubeconfig edits: written back unchanged); without, YAML 1.2's core
+ * schema types them. */
+cJSON *fedctl_yaml_json(struct fy_node *n, bool raw, const char **why);
 /* Drop what the API server sets: status, metadata uid, resourceVersion,
  * creationTimestamp, managedFields, generation, selfLink, deletion*,
  * ownerReferences, finalizers, generateName, the last-applied and

@@ -79,6 +79,21 @@ static int yaml_scalar(struct fed_buf *b, const cJSON *v)
 
 static int yaml_seq(struct fed_buf *b, const cJSON *arr, int indent);
 
+/* A key plain when that reads back the same, else a JSON string (a YAML
+ * double-quoted one: a kubeconfig's keys are anyone's). */
+static int yaml_key(struct fed_buf *b, const char *k)
+{
+	cJSON *s;
+	int ret;
+
+	if (yaml_plain_ok(k))
+		return fed_buf_puts(b, k);
+	s = cJSON_CreateString(k);
+	ret = s ? yaml_scalar(b, s) : FED_ENOMEM;
+	cJSON_Delete(s);
+	return ret;
+}
+
 /* A mapping whose first key goes where the cursor is (after "- ") when
  * inline is set. */
 static int yaml_map(struct fed_buf *b, const cJSON *obj, int indent, bool inline_first)
@@ -90,8 +105,7 @@ static int yaml_map(struct fed_buf *b, const cJSON *obj, int indent, bool inline
 		if (!(first && inline_first) && fed_buf_printf(b, "%*s", indent, "") < 0)
 			return FED_ENOMEM;
 		first = false;
-		if (yaml_plain_ok(c->string) ? fed_buf_puts(b, c->string)
-		                             : fed_buf_printf(b, "\"%s\"", c->string) < 0)
+		if (yaml_key(b, c->string))
 			return FED_ENOMEM;
 		if (fed_buf_puts(b, ":"))
 			return FED_ENOMEM;
