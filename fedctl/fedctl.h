@@ -153,6 +153,10 @@ int fedctl_json(struct fed_buf *out, const cJSON *v);
 /* STATUS of a KubeFedCluster: its connectivityStatus, or the Ready reason
  * when that is a configuration problem (InvalidConfig, ...). */
 const char *fedctl_cluster_status(const cJSON *kfc);
+/* CONNECT of a KubeFedCluster: its status.clusterConnect as fed-controller
+ * writes it (Available, NotGranted, Disabled, AgentUnsupported), "-" when
+ * absent. */
+const char *fedctl_cluster_connect(const cJSON *kfc);
 /* `fedctl list` output for an array of KubeFedCluster objects (objects
  * without "kind" are rows for joined clusters that have no KubeFedCluster
  * yet: shown in tables and names, left out of json/yaml). */
