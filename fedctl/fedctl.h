@@ -174,6 +174,8 @@ int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
                            struct fed_federation **out, struct fed_error *err);
 int cmd_list(struct fedctl *ctx, int argc, char **argv);
 int cmd_describe(struct fedctl *ctx, int argc, char **argv);
+/* kubeconfig (fedctl/cmd_kubeconfig.c; cluster_connect.h) */
+int cmd_kubeconfig(struct fedctl *ctx, int argc, char **argv);
 
 /* scale (fedctl/scale/) */
 struct fedctl_workload_kind {
