@@ -233,6 +233,28 @@ else
 	bad "kubeconfig --print: $(cat "$work/print.err")"
 fi
 
+# a user who may not read kube-system (cluster connect's usual user): the
+# names are written unchecked; --all cannot be
+k -n default create serviceaccount viewer >/dev/null 2>&1 || true
+k -n default create token viewer --duration 10m >"$work/viewer.token"
+tokenfile_kubeconfig "$work/viewer.kc" "$(srv host)" "$(ca_data host)" "$work/viewer.token"
+rc=0
+out=$("$F" kubeconfig member1 --kubeconfig "$work/viewer.kc" 2>&1) || rc=$?
+if [ $rc = 0 ] && grep -q "warning: user user may not read configmap kube-system/kubefed-config" <<<"$out" &&
+	[ "$(kubectl --kubeconfig "$work/viewer.kc" config view -o jsonpath='{.contexts[?(@.name=="fed-member1")].context.user}')" = user ]; then
+	ok "kubeconfig as a user who may not read the Federation: written, names unchecked (warning)"
+else
+	bad "kubeconfig as a restricted user: rc=$rc $out"
+fi
+rc=0
+out=$("$F" kubeconfig --all --kubeconfig "$work/viewer.kc" 2>&1) || rc=$?
+if [ $rc = 1 ] && grep -q -- "--all reads the joined clusters from configmap kube-system/kubefed-config, which user user may not read on the host: name the clusters instead" <<<"$out"; then
+	ok "kubeconfig --all as that user: exit 1, says to name the clusters"
+else
+	bad "kubeconfig --all as a restricted user: rc=$rc $out"
+fi
+k -n default delete serviceaccount viewer >/dev/null 2>&1 || true
+
 # ---- fedctl list / describe: CONNECT ------------------------------------------------
 out=$(fedctl list 2>&1) || true
 if [[ $(head -1 <<<"$out") =~ LAST-SEEN\ +CONNECT$ ]] && grep -Eq '^member1 .* -$' <<<"$out"; then

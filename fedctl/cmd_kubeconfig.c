@@ -102,6 +102,23 @@ static bool joined(const struct fed_federation *fed, const char *name)
 	return false;
 }
 
+/* The names as given: the user may not read the Federation (an end user
+ * of cluster connect seldom may read kube-system); the host checks each
+ * proxy request anyway. */
+static int unchecked(struct kc_run *r, struct fed_error *err)
+{
+	int k;
+
+	fprintf(stderr,
+	        "warning: user %s may not read configmap %s/%s on the host: whether the "
+	        "clusters are joined is not checked\n",
+	        r->h.user ? r->h.user : "(none)", FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP);
+	fed_error_clear(err);
+	for (k = 0; k < r->nargs; k++)
+		r->names[r->n++] = r->args[k];
+	return 0;
+}
+
 /* The members to write, from the Federation the host holds. */
 static int choose(struct kc_run *r, struct fed_error *err)
 {
@@ -110,8 +127,21 @@ static int choose(struct kc_run *r, struct fed_error *err)
 	size_t i;
 	int k, ret;
 
-	if ((ret = fedctl_host(r->ctx, &host, err)) ||
-	    (ret = fedctl_load_federation(r->ctx, host, &r->fed, err)))
+	for (k = 0; k < r->nargs; k++)
+		if ((ret = fedctl_check_cluster_name(r->args[k], err)))
+			return ret;
+	if ((ret = fedctl_host(r->ctx, &host, err)))
+		return ret;
+	ret = fedctl_load_federation(r->ctx, host, &r->fed, err);
+	if (ret == FED_EFORBIDDEN && !r->all)
+		return unchecked(r, err);
+	if (ret == FED_EFORBIDDEN)
+		return fed_error_set(err, ret,
+		                     "--all reads the joined clusters from configmap %s/%s, which "
+		                     "user %s may not read on the host: name the clusters instead",
+		                     FEDCTL_CONFIG_NS, FEDCTL_CONFIGMAP,
+		                     r->h.user ? r->h.user : "(none)");
+	if (ret)
 		return ret;
 	joined_list(r->fed, known, sizeof(known));
 	if (!*known)
@@ -129,8 +159,6 @@ static int choose(struct kc_run *r, struct fed_error *err)
 			r->names[r->n++] = name;
 	}
 	for (k = 0; k < r->nargs; k++) {
-		if ((ret = fedctl_check_cluster_name(r->args[k], err)))
-			return ret;
 		if (!joined(r->fed, r->args[k]))
 			return fed_error_set(
 			    err, FED_ENOTFOUND,
