@@ -92,7 +92,7 @@ wait_until 20 placed || bad "cfg not placed: $(k -n $NS get federatedconfigmap c
 # ---- fedctl list -------------------------------------------------------------
 run list
 hdr=$(sed -n 1p <<<"$out")
-if [ $rc = 0 ] && [[ $hdr =~ ^NAME\ +MODE\ +STATUS\ +READY\ +VERSION\ +NODES\ +AGE\ +LAST-SEEN$ ]] &&
+if [ $rc = 0 ] && [[ $hdr =~ ^NAME\ +MODE\ +STATUS\ +READY\ +VERSION\ +NODES\ +AGE\ +LAST-SEEN\ +CONNECT$ ]] &&
 	grep -Eq '^member1 +direct +Connected +True +v[0-9][^ ]* +[0-9]+ +[0-9]+[smhd][0-9smhd]* +[0-9]+[smh]' <<<"$out" &&
 	grep -Eq '^member2 +direct +Connected +True ' <<<"$out" && [ "$(wc -l <<<"$out")" = 3 ]; then
 	ok "list: $(sed -n 2p <<<"$out" | tr -s ' ')"
@@ -108,7 +108,7 @@ else
 	bad "list layout: $out"
 fi
 run list -o wide
-if [ $rc = 0 ] && [[ $(sed -n 1p <<<"$out") =~ LAST-SEEN\ +ADDRESS\ +DISTRIBUTION\ +INFRASTRUCTURE$ ]] &&
+if [ $rc = 0 ] && [[ $(sed -n 1p <<<"$out") =~ LAST-SEEN\ +CONNECT\ +ADDRESS\ +DISTRIBUTION\ +INFRASTRUCTURE$ ]] &&
 	grep -q "^member1 .*$(srv member1) " <<<"$out"; then
 	ok "list -o wide: address $(srv member1), $(awk 'NR==2 { print $(NF-1), $NF }' <<<"$out")"
 else

@@ -37,7 +37,8 @@ struct fedctl_agent_spec {
 	const char *host_address; /* HOST:PORT agents dial */
 	const char *server_name;  /* --host-server-name, NULL when the host is in the cert */
 	const char *image;
-	bool minimal; /* --rbac minimal */
+	bool minimal;         /* --rbac minimal */
+	bool cluster_connect; /* --cluster-connect: its ClusterRole and binding too */
 	const struct fedctl_agent_rule *rules;
 	size_t n_rules;
 	const char *proxy_https; /* NULL: none */
@@ -110,7 +111,8 @@ bool fedctl_rules_have_secrets(const struct fedctl_agent_rule *rules, size_t n);
  * kube-public or kube-node-lease. */
 cJSON *fedctl_member_secrets_docs(const char *sa_ns, const char *sa_name);
 
-/* agent.yaml: Namespace, ServiceAccount, RBAC, Secret, Deployment. */
+/* agent.yaml: Namespace, ServiceAccount, RBAC (cluster connect's with
+ * cluster_connect), Secret, Deployment. */
 int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fed_error *err);
 
 #endif

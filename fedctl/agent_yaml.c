@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "cluster_connect.h"
 #include "fed/base64.h"
 #include "fed/buf.h"
 #include "fedctl.h"
@@ -358,6 +359,11 @@ int fedctl_agent_render(const struct fedctl_agent_spec *s, char **out, struct fe
 	} else {
 		cJSON_AddItemToArray(docs, binding("ClusterRoleBinding", NULL, FEDCTL_AGENT_NAME,
 		                                   "ClusterRole", "cluster-admin", s->ns));
+	}
+	if (s->cluster_connect) {
+		cJSON_AddItemToArray(docs, fedctl_connect_role(FEDCTL_AGENT_NAME));
+		cJSON_AddItemToArray(
+		    docs, fedctl_connect_binding(FEDCTL_AGENT_NAME, FEDCTL_AGENT_NAME, s->ns));
 	}
 	/* create cannot be limited to a name (the object has none yet when
 	 * it is authorized); the rest is limited to the credential's Secret */

@@ -153,6 +153,10 @@ int fedctl_json(struct fed_buf *out, const cJSON *v);
 /* STATUS of a KubeFedCluster: its connectivityStatus, or the Ready reason
  * when that is a configuration problem (InvalidConfig, ...). */
 const char *fedctl_cluster_status(const cJSON *kfc);
+/* CONNECT of a KubeFedCluster: its status.clusterConnect as fed-controller
+ * writes it (Available, NotGranted, Disabled, AgentUnsupported), "-" when
+ * absent. */
+const char *fedctl_cluster_connect(const cJSON *kfc);
 /* `fedctl list` output for an array of KubeFedCluster objects (objects
  * without "kind" are rows for joined clusters that have no KubeFedCluster
  * yet: shown in tables and names, left out of json/yaml). */
@@ -170,6 +174,8 @@ int fedctl_load_federation(struct fedctl *ctx, struct fed_kube_client *host,
                            struct fed_federation **out, struct fed_error *err);
 int cmd_list(struct fedctl *ctx, int argc, char **argv);
 int cmd_describe(struct fedctl *ctx, int argc, char **argv);
+/* kubeconfig (fedctl/cmd_kubeconfig.c; cluster_connect.h) */
+int cmd_kubeconfig(struct fedctl *ctx, int argc, char **argv);
 
 /* scale (fedctl/scale/) */
 struct fedctl_workload_kind {
@@ -222,6 +228,12 @@ int cmd_enable(struct fedctl *ctx, int argc, char **argv);
  * flattened): *out an array of objects, each with kind and metadata.name. */
 int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON **out,
                          struct fed_error *err);
+struct fy_node;
+/* A YAML node tree as cJSON (aliases refused, nesting bounded: NULL with
+ * *why). With raw, plain scalars keep their text as cJSON raw items
+ * (kubeconfig edits: written back unchanged); without, YAML 1.2's core
+ * schema types them. */
+cJSON *fedctl_yaml_json(struct fy_node *n, bool raw, const char **why);
 /* Drop what the API server sets: status, metadata uid, resourceVersion,
  * creationTimestamp, managedFields, generation, selfLink, deletion*,
  * ownerReferences, finalizers, generateName, the last-applied and

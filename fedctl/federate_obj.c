@@ -43,9 +43,28 @@ static cJSON *scalar(const char *s, size_t n, bool plain)
 	}
 }
 
+/* A plain scalar kept as its text (a cJSON raw item): written back as it
+ * was, it means what it meant (YAML 1.1's yes, 0x1F, 1:20 included). Not
+ * an empty one (null), nor one over lines (folded) or tagged (its tag
+ * would be lost): those become what they say. */
+static cJSON *raw_scalar(struct fy_node *n, const char *s, size_t len)
+{
+	size_t tlen = 0;
+	char *str;
+	cJSON *v;
+
+	if (!len || memchr(s, '\n', len) || fy_node_get_tag(n, &tlen))
+		return tlen ? scalar(s, len, false) : scalar(s, len, true);
+	if (!(str = strndup(s, len)))
+		return NULL;
+	v = cJSON_CreateRaw(str);
+	free(str);
+	return v;
+}
+
 /* A node tree to cJSON; aliases are refused (a hostile document can make
  * them exponential), as is nesting past MAX_DEPTH. */
-static cJSON *to_json(struct fy_node *n, int depth, const char **why)
+static cJSON *to_json(struct fy_node *n, int depth, bool raw, const char **why)
 {
 	cJSON *v = NULL;
 	void *it = NULL;
@@ -64,14 +83,18 @@ static cJSON *to_json(struct fy_node *n, int depth, const char **why)
 	case FYNT_SCALAR: {
 		size_t len = 0;
 		const char *s = fed_yaml_text(n, &len);
-		v = scalar(s ? s : "", s ? len : 0, fy_node_get_style(n) == FYNS_PLAIN);
+		bool plain = fy_node_get_style(n) == FYNS_PLAIN;
+		if (raw && plain)
+			v = raw_scalar(n, s ? s : "", s ? len : 0);
+		else
+			v = scalar(s ? s : "", s ? len : 0, plain);
 		break;
 	}
 	case FYNT_SEQUENCE: {
 		struct fy_node *c;
 		v = cJSON_CreateArray();
 		while (v && (c = fy_node_sequence_iterate(n, &it))) {
-			cJSON *e = to_json(c, depth + 1, why);
+			cJSON *e = to_json(c, depth + 1, raw, why);
 			if (!e) {
 				cJSON_Delete(v);
 				return NULL;
@@ -95,7 +118,7 @@ static cJSON *to_json(struct fy_node *n, int depth, const char **why)
 				return NULL;
 			}
 			if (!(key = strndup(ks, len)) ||
-			    !(e = to_json(fy_node_pair_value(p), depth + 1, why))) {
+			    !(e = to_json(fy_node_pair_value(p), depth + 1, raw, why))) {
 				free(key);
 				cJSON_Delete(v);
 				return NULL;
@@ -110,6 +133,12 @@ static cJSON *to_json(struct fy_node *n, int depth, const char **why)
 	if (!v && !*why)
 		*why = "out of memory";
 	return v;
+}
+
+cJSON *fedctl_yaml_json(struct fy_node *n, bool raw, const char **why)
+{
+	*why = NULL;
+	return to_json(n, 0, raw, why);
 }
 
 /* One object, or the items of a List, appended to items. */
@@ -205,7 +234,7 @@ int fedctl_objects_parse(const char *data, size_t len, const char *source, cJSON
 		snprintf(name, sizeof(name), "%s (document %d)", source, n);
 		ret = fed_yaml_parse(&doc, data + at + skip, end - at - skip, name, err);
 		root = doc ? fed_yaml_root(doc) : NULL;
-		if (!ret && root && !(o = to_json(root, 0, &why)))
+		if (!ret && root && !(o = fedctl_yaml_json(root, false, &why)))
 			ret = fed_error_set(err, FED_EINVAL, "%s: document %d: %s", source, n, why);
 		else if (!ret && o && !cJSON_IsNull(o)) /* null: an empty document */
 			ret = add_object(items, o, source, n, err);

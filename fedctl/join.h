@@ -10,6 +10,7 @@
 #define FEDCTL_JOIN_H
 
 #include "agent.h"
+#include "cluster_connect.h"
 #include "fedctl.h"
 
 #define FEDCTL_JOIN_MAX_ADDRS 32
@@ -31,7 +32,8 @@ struct fedctl_join {
 	bool context_given;         /* --cluster-context was given */
 	const char *rbac;           /* "minimal" or "full" */
 	bool overwrite;
-	double wait_for; /* seconds; 0: do not wait */
+	double wait_for;                    /* seconds; 0: do not wait */
+	enum fedctl_connect_choice connect; /* --cluster-connect */
 };
 
 /* fedctl join's options as given; table is what fedctl_parse read them
@@ -43,8 +45,15 @@ struct join_opts {
 	const char *output, *host_address, *proxy_https, *proxy_skip, *proxy_cert;
 	const char *token_ttl, *agent_image, *agent_ns;
 	bool overwrite, dry_run;
+	/* --cluster-connect, three ways: the table's bool is .on; .raw keeps
+	 * JOIN_OPT_UNSET when the option is not given (join_plan.c) */
+	union {
+		bool on;
+		unsigned char raw;
+	} connect;
 	struct fed_opt table[20];
 };
+#define JOIN_OPT_UNSET 2
 
 /* fedctl join NAME --mode agent (fedctl/join/join_agent.c). */
 struct fedctl_join_agent_opts {
@@ -55,6 +64,7 @@ struct fedctl_join_agent_opts {
 	double ttl;      /* seconds the bootstrap token is valid */
 	double wait_for; /* seconds; 0: do not wait */
 	bool minimal;
+	enum fedctl_connect_choice connect; /* --cluster-connect */
 };
 
 /* What join does: one of the two, decided from the options alone. */
@@ -115,6 +125,9 @@ int fedctl_member_roles_sync(struct fedctl *ctx, struct fed_kube_client *host,
 int fedctl_join_token_setup(struct fedctl_join *j, struct fed_error *err);
 /* The ServiceAccount's bound token (malloc'd), NULL with err. */
 char *fedctl_join_token(struct fedctl_join *j, const char *existing, struct fed_error *err);
+/* Cluster connect's RBAC in the member as j->connect says: applied,
+ * deleted or left alone (join_connect.c). */
+int fedctl_join_connect(struct fedctl_join *j, struct fed_error *err);
 /* Wait until fed-controller reports the cluster Ready at one of j's
  * addresses, written after before_rv; prints the outcome; an exit code. */
 int fedctl_join_wait_ready(struct fedctl *ctx, struct fed_kube_client *host, const char *name,

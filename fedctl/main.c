@@ -17,6 +17,8 @@ static const struct fedctl_cmd commands[] = {
      "Wrap an object (or a namespace and its contents) in its Federated<Kind>"},
     {"list", cmd_list, "List the joined clusters and their health"},
     {"join", cmd_join, "Join a cluster to the federation"},
+    {"kubeconfig", cmd_kubeconfig,
+     "Add contexts that reach members through the host (cluster connect)"},
     {"rotate", cmd_rotate, "Revoke an agent member's tunnel credentials and issue new ones"},
     {"scale", cmd_scale, "Set the replicas of federated workloads per cluster or in total"},
     {"delete", cmd_delete, "Remove a cluster from the federation (alias: unjoin)"},

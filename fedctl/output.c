@@ -79,6 +79,21 @@ static int yaml_scalar(struct fed_buf *b, const cJSON *v)
 
 static int yaml_seq(struct fed_buf *b, const cJSON *arr, int indent);
 
+/* A key plain when that reads back the same, else a JSON string (a YAML
+ * double-quoted one: a kubeconfig's keys are anyone's). */
+static int yaml_key(struct fed_buf *b, const char *k)
+{
+	cJSON *s;
+	int ret;
+
+	if (yaml_plain_ok(k))
+		return fed_buf_puts(b, k);
+	s = cJSON_CreateString(k);
+	ret = s ? yaml_scalar(b, s) : FED_ENOMEM;
+	cJSON_Delete(s);
+	return ret;
+}
+
 /* A mapping whose first key goes where the cursor is (after "- ") when
  * inline is set. */
 static int yaml_map(struct fed_buf *b, const cJSON *obj, int indent, bool inline_first)
@@ -90,8 +105,7 @@ static int yaml_map(struct fed_buf *b, const cJSON *obj, int indent, bool inline
 		if (!(first && inline_first) && fed_buf_printf(b, "%*s", indent, "") < 0)
 			return FED_ENOMEM;
 		first = false;
-		if (yaml_plain_ok(c->string) ? fed_buf_puts(b, c->string)
-		                             : fed_buf_printf(b, "\"%s\"", c->string) < 0)
+		if (yaml_key(b, c->string))
 			return FED_ENOMEM;
 		if (fed_buf_puts(b, ":"))
 			return FED_ENOMEM;
@@ -264,12 +278,19 @@ const char *fedctl_cluster_status(const cJSON *kfc)
 	return cs && *cs ? cs : "Unknown";
 }
 
+const char *fedctl_cluster_connect(const cJSON *kfc)
+{
+	const char *c = str(kfc, "status.clusterConnect");
+
+	return c && *c ? c : "-";
+}
+
 int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_output o,
                            time_t now)
 {
 	static const char *const hdr[] = {
-	    "NAME", "MODE",      "STATUS",  "READY",        "VERSION",        "NODES",
-	    "AGE",  "LAST-SEEN", "ADDRESS", "DISTRIBUTION", "INFRASTRUCTURE", NULL};
+	    "NAME",      "MODE",    "STATUS",  "READY",        "VERSION",        "NODES", "AGE",
+	    "LAST-SEEN", "CONNECT", "ADDRESS", "DISTRIBUTION", "INFRASTRUCTURE", NULL};
 	const char *cols[FED_TABLE_MAX_COLS + 1];
 	struct fed_table t;
 	const cJSON *it;
@@ -299,11 +320,11 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 		}
 		return 0;
 	}
-	memcpy(cols, hdr, sizeof(cols[0]) * 8);
+	memcpy(cols, hdr, sizeof(cols[0]) * 9);
 	if (o == FEDCTL_OUT_WIDE)
-		memcpy(cols + 8, hdr + 8, sizeof(cols[0]) * 3), cols[11] = NULL;
+		memcpy(cols + 9, hdr + 9, sizeof(cols[0]) * 3), cols[12] = NULL;
 	else
-		cols[8] = NULL;
+		cols[9] = NULL;
 	if ((ret = fed_table_init(&t, cols)))
 		return ret;
 	cJSON_ArrayForEach(it, items) {
@@ -329,9 +350,10 @@ int fedctl_format_clusters(struct fed_buf *out, const cJSON *items, enum fedctl_
 		cols[5] = nodes;
 		cols[6] = age;
 		cols[7] = seen;
-		cols[8] = or_none(addr);
-		cols[9] = or_none(str(it, "status.distribution"));
-		cols[10] = or_none(str(it, "status.infrastructure"));
+		cols[8] = fedctl_cluster_connect(it);
+		cols[9] = or_none(addr);
+		cols[10] = or_none(str(it, "status.distribution"));
+		cols[11] = or_none(str(it, "status.infrastructure"));
 		if ((ret = fed_table_add(&t, cols)))
 			break;
 	}
@@ -644,6 +666,7 @@ int fedctl_format_describe(struct fed_buf *b, const cJSON *d, time_t now)
 		ret |= field(b, 0, "Status:", str(entry, "error") ? "InvalidConfig" : "Unknown");
 		ret |= field(b, 0, "Ready:", str(entry, "error") ? "False" : "Unknown");
 	}
+	ret |= field(b, 0, "Cluster Connect:", fedctl_cluster_connect(kfc));
 	ret |= field(b, 0, "Chosen Address:", str(kfc, "status.serverAddress"));
 	ret |= field(b, 0, "Matched Client CIDR:", str(kfc, "status.matchedClientCIDR"));
 	if (ret)

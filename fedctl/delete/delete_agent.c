@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "cluster_connect.h"
 #include "delete.h"
 #include "fedctl.h"
 
@@ -14,8 +15,9 @@ static void agent_hint(const char *mctx, const char *ns)
 {
 	printf("to remove the agent from the member: kubectl --context %s delete -f agent.yaml\n"
 	       "  (or: kubectl --context %s delete --ignore-not-found namespace/%s "
-	       "clusterrolebinding/%s clusterrole/%s)\n",
-	       mctx, mctx, ns, FEDCTL_AGENT_NAME, FEDCTL_AGENT_NAME);
+	       "clusterrolebinding/%s clusterrole/%s clusterrolebinding/%s clusterrole/%s)\n",
+	       mctx, mctx, ns, FEDCTL_AGENT_NAME, FEDCTL_AGENT_NAME, FEDCTL_CONNECT_ROLE,
+	       FEDCTL_CONNECT_ROLE);
 }
 
 /* The member when its context answers, else NULL (said so). */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_connect.h"
 #include "delete.h"
 #include "fedctl.h"
 
@@ -65,14 +66,17 @@ int fedctl_delete_member_objects(struct fedctl_delete *d, struct fed_error *err)
 {
 	const char *ns = d->ctx->fed_namespace;
 	const struct fed_kube_ref refs[] = {
+	    {&fed_r_clusterrolebindings, NULL, FEDCTL_CONNECT_ROLE, NULL},
+	    {&fed_r_clusterroles, NULL, FEDCTL_CONNECT_ROLE, NULL},
 	    {&fed_r_clusterrolebindings, NULL, FEDCTL_MEMBER_ROLE, NULL},
 	    {&fed_r_clusterroles, NULL, FEDCTL_MEMBER_ROLE, NULL},
 	    {&fed_r_secrets, ns, FEDCTL_MEMBER_TOKEN, NULL},
 	    {&fed_r_serviceaccounts, ns, FEDCTL_MEMBER_SA, NULL},
 	    {&fed_r_namespaces, NULL, ns, NULL},
 	};
-	const char *const kinds[] = {"clusterrolebinding", "clusterrole", "secret",
-	                             "serviceaccount", "namespace"};
+	const char *const kinds[] = {"clusterrolebinding", "clusterrole", "clusterrolebinding",
+	                             "clusterrole",        "secret",      "serviceaccount",
+	                             "namespace"};
 	size_t i, n = sizeof(refs) / sizeof(refs[0]);
 	int ret = 0;
 
@@ -96,14 +100,14 @@ void fedctl_delete_leftovers(const struct fedctl_delete *d)
 	const char *context = d->o.member_context, *ns = d->ctx->fed_namespace;
 	bool keep_ns = d->self;
 
-	fprintf(
-	    stderr,
-	    "left in the member (context %s): the propagated copies (objects labelled "
-	    "kubefed.io/managed=true), clusterrolebinding and clusterrole %s, "
-	    "secret %s/%s, serviceaccount %s/%s%s%s; remove them with: kubectl --context %s "
-	    "delete clusterrolebinding,clusterrole %s; kubectl --context %s -n %s delete secret "
-	    "%s; kubectl --context %s -n %s delete serviceaccount %s\n",
-	    context, FEDCTL_MEMBER_ROLE, ns, FEDCTL_MEMBER_TOKEN, ns, FEDCTL_MEMBER_SA,
-	    keep_ns ? "" : ", namespace ", keep_ns ? "" : ns, context, FEDCTL_MEMBER_ROLE, context,
-	    ns, FEDCTL_MEMBER_TOKEN, context, ns, FEDCTL_MEMBER_SA);
+	fprintf(stderr,
+	        "left in the member (context %s): the propagated copies (objects labelled "
+	        "kubefed.io/managed=true), clusterrolebindings and clusterroles %s and %s, "
+	        "secret %s/%s, serviceaccount %s/%s%s%s; remove them with: kubectl --context %s "
+	        "delete clusterrolebinding,clusterrole %s %s --ignore-not-found; kubectl --context "
+	        "%s -n %s delete secret %s; kubectl --context %s -n %s delete serviceaccount %s\n",
+	        context, FEDCTL_MEMBER_ROLE, FEDCTL_CONNECT_ROLE, ns, FEDCTL_MEMBER_TOKEN, ns,
+	        FEDCTL_MEMBER_SA, keep_ns ? "" : ", namespace ", keep_ns ? "" : ns, context,
+	        FEDCTL_MEMBER_ROLE, FEDCTL_CONNECT_ROLE, context, ns, FEDCTL_MEMBER_TOKEN, context,
+	        ns, FEDCTL_MEMBER_SA);
 }

@@ -12,10 +12,11 @@
 static const char usage[] =
     "fedctl join NAME [--cluster-context CTX] [--host-cluster-context CTX]\n"
     "       [--client-cidr CIDR=ADDRESS ...] [--rbac minimal|full] [--wait DURATION]\n"
-    "       [--token-lifetime DURATION] [--overwrite] [--dry-run]\n"
+    "       [--token-lifetime DURATION] [--cluster-connect[=false]] [--overwrite] [--dry-run]\n"
     "fedctl join NAME --mode agent [-o FILE] [--host-address HOST:PORT] [--rbac minimal|full]\n"
     "       [--proxy-https URL] [--proxy-skip-range LIST] [--proxy-cert FILE]\n"
-    "       [--token-ttl DURATION] [--agent-image IMAGE] [--agent-namespace NS] [--wait DURATION]";
+    "       [--token-ttl DURATION] [--agent-image IMAGE] [--agent-namespace NS] [--wait DURATION]\n"
+    "       [--cluster-connect[=false]]";
 static const char examples[] =
     "  # join the cluster of context cluster1 under the name cluster1\n"
     "  fedctl join cluster1 --host-cluster-context host\n"
@@ -26,6 +27,8 @@ static const char examples[] =
     "  # the controller reaches the member at another address from 10.0.0.0/8\n"
     "  fedctl join east --client-cidr 10.0.0.0/8=https://10.1.2.3:6443 \\\n"
     "      --client-cidr 0.0.0.0/0=https://east.example.com\n"
+    "  # kubectl to the member through the host, as yourself (then: fedctl kubeconfig east)\n"
+    "  fedctl join east --cluster-context kind-east --cluster-connect\n"
     "  # a member behind a firewall: its agent dials the host; apply agent.yaml there\n"
     "  fedctl join edge --mode agent -o agent.yaml\n"
     "  kubectl --context edge create -f agent.yaml\n"
@@ -85,6 +88,11 @@ static void bind_options(struct join_opts *o)
 	     "direct mode: lifetime of the member ServiceAccount's bound token (at least 10m); "
 	     "fed-controller renews it before it expires",
 	     "24h"},
+	    {FED_OPT_BOOL, "cluster-connect", 0, &o->connect.on, NULL,
+	     "let fed impersonate users, groups and user extras in the member (not "
+	     "ServiceAccounts), for kubectl through the host (fedctl kubeconfig); it may then act "
+	     "as any user or group there. =false removes that; not given: left as it is",
+	     NULL},
 	    {FED_OPT_BOOL, "overwrite", 0, &o->overwrite, NULL,
 	     "update a cluster that is already joined", NULL},
 	    {FED_OPT_BOOL, "dry-run", 0, &o->dry_run, NULL, "only print what would be done", NULL},
@@ -104,6 +112,7 @@ static int parse(struct fedctl *ctx, int argc, char **argv, struct join_opts *o)
 	bool stop;
 
 	memset(o, 0, sizeof(*o));
+	o->connect.raw = JOIN_OPT_UNSET; /* no default: fed_opt_parse leaves it */
 	bind_options(o);
 	if (fedctl_parse_args(ctx, &spec, argc, argv, args, 1, &nargs, &stop))
 		return EXIT_USAGE;

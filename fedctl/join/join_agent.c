@@ -303,6 +303,7 @@ static int render(struct agent_run *r, struct fed_error *err)
 	spec.server_name = r->server_name;
 	spec.image = r->o->image;
 	spec.minimal = r->o->minimal;
+	spec.cluster_connect = r->o->connect == FEDCTL_CONNECT_GRANT;
 	spec.rules = r->rules;
 	spec.n_rules = r->n_rules;
 	spec.proxy_https = r->o->proxy_https;
@@ -389,6 +390,25 @@ out:
 	return ret;
 }
 
+/* --cluster-connect: agent.yaml carries the grant; join never reaches an
+ * agent member, so the operator removes it there. */
+static void connect_note(FILE *log, const struct fedctl_join_agent_opts *o)
+{
+	if (o->connect == FEDCTL_CONNECT_GRANT)
+		fprintf(
+		    log,
+		    "cluster connect: agent.yaml lets fed-agent impersonate users, groups and "
+		    "user extras in %s (clusterrole %s; not ServiceAccounts); the member's RBAC "
+		    "decides what each caller may do (then: fedctl kubeconfig %s)\n",
+		    o->name, FEDCTL_CONNECT_ROLE, o->name);
+	else if (o->connect == FEDCTL_CONNECT_REVOKE)
+		fprintf(log,
+		        "cluster connect: to turn it off in %s, remove the grant there: kubectl "
+		        "--context <member> delete clusterrolebinding,clusterrole %s "
+		        "--ignore-not-found\n",
+		        o->name, FEDCTL_CONNECT_ROLE);
+}
+
 /* agent.yaml last: it is only worth something once the host knows it. */
 static int write_file(struct agent_run *r, struct fed_error *err)
 {
@@ -410,6 +430,7 @@ static int write_file(struct agent_run *r, struct fed_error *err)
 	        "  then cluster %s shows Connecting, then Ready, in fedctl list (the token is "
 	        "single-use; run this command again for a new agent.yaml)\n",
 	        r->fd < 0 ? "agent.yaml" : o->output, o->name);
+	connect_note(r->log, o);
 	return 0;
 }
 

@@ -190,7 +190,8 @@ static int read_host(struct fedctl *ctx, struct fedctl_join *j, struct host_stat
 	return 0;
 }
 
-/* The member: namespace, ServiceAccount, the token's Role, RBAC. */
+/* The member: namespace, ServiceAccount, the token's Role, RBAC (cluster
+ * connect's too). */
 static int setup_member(struct fedctl_join *j, struct host_state *h, struct fed_error *err)
 {
 	const struct fed_kube_ref ns = {&fed_r_namespaces, NULL, j->ns, NULL};
@@ -213,9 +214,10 @@ static int setup_member(struct fedctl_join *j, struct host_state *h, struct fed_
 	if (ret)
 		return ret;
 	/* no token Secret: its token would never expire (join_token.c) */
-	if ((ret = fedctl_join_token_setup(j, err)))
+	if ((ret = fedctl_join_token_setup(j, err)) ||
+	    (ret = fedctl_join_setup_rbac(j, h->host, j->rbac, err)))
 		return ret;
-	return fedctl_join_setup_rbac(j, h->host, j->rbac, err);
+	return fedctl_join_connect(j, err);
 }
 
 /* The member's kubeconfig for the host (token kept while still good),

@@ -29,6 +29,18 @@ static bool given(const struct join_opts *o, const char *name)
 	return false;
 }
 
+/* --cluster-connect given, =false, or not at all: fed_opt_parse writes
+ * the bool only when it is given, so its byte keeps JOIN_OPT_UNSET
+ * otherwise (a bool holds 0 or 1: the union reads that byte, never a bool
+ * that was not written). */
+static enum fedctl_connect_choice connect_choice(const struct join_opts *o)
+{
+	_Static_assert(sizeof(bool) == 1, "join_opts.connect reads a bool's byte");
+	if (o->connect.raw == JOIN_OPT_UNSET)
+		return FEDCTL_CONNECT_KEEP;
+	return o->connect.on ? FEDCTL_CONNECT_GRANT : FEDCTL_CONNECT_REVOKE;
+}
+
 /* A bad NAME stops join with exit 1, not as a usage error. */
 static int check_name(const char *name, struct fed_error *err)
 {
@@ -82,6 +94,7 @@ static int plan_agent(const struct join_opts *o, struct fedctl_join_agent_opts *
 	a->image = o->agent_image;
 	a->agent_ns = o->agent_ns;
 	a->minimal = !strcmp(o->rbac, "minimal");
+	a->connect = connect_choice(o);
 	return 0;
 }
 
@@ -150,6 +163,7 @@ static int plan_direct(struct fedctl *ctx, const struct join_opts *o, struct fed
 	j->rbac = o->rbac;
 	j->member_context = o->cluster_ctx ? o->cluster_ctx : o->name;
 	j->context_given = o->cluster_ctx != NULL;
+	j->connect = connect_choice(o);
 	return 0;
 }
 

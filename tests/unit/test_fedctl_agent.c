@@ -14,6 +14,7 @@
 
 #include "../../fedctl/agent_check.c"
 #include "../../fedctl/agent_yaml.c"
+#include "../../fedctl/connect_rbac.c"
 #include "../../fedctl/output.c"
 
 static void test_proxy(void)
