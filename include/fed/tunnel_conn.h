@@ -114,6 +114,9 @@ struct fed_tunnel_conn_opts {
 	 * through CONNECT) and the tunnel's TLS runs inside it. Taken over
 	 * (freed with the connection, and on failure). */
 	SSL *outer;
+	/* What this side announces in its HELLO (enum fed_tunnel_feature):
+	 * the agent, the stream targets it serves beyond KUBE_APISERVER. */
+	unsigned features;
 };
 
 /* Host side: take over an accepted socket (closed on failure). */
@@ -149,9 +152,13 @@ int fed_tunnel_conn_send_credential(struct fed_tunnel_conn *c, const char *cred)
 bool fed_tunnel_conn_ready(const struct fed_tunnel_conn *c);
 const char *fed_tunnel_conn_cluster(const struct fed_tunnel_conn *c);
 size_t fed_tunnel_conn_nstreams(const struct fed_tunnel_conn *c);
+/* The features the peer announced in its HELLO (0 before it, and from a
+ * peer that predates them). */
+unsigned fed_tunnel_conn_peer_features(const struct fed_tunnel_conn *c);
 const char *fed_tunnel_conn_name(const struct fed_tunnel_conn *c);
 
-/* Host: open a stream to `target`. */
+/* Host: open a stream to `target`. FED_EINVAL for FED_TUNNEL_TARGET_CONNECT
+ * when the agent did not announce FED_TUNNEL_FEATURE_CONNECT. */
 int fed_tunnel_stream_open(struct fed_tunnel_conn *c, int target,
                            const struct fed_tunnel_stream_cb *cb, void *ud,
                            struct fed_tunnel_stream **out, struct fed_error *err);

@@ -56,13 +56,14 @@ static void test_roundtrip(void)
 	struct fed_buf b = FED_BUF_INIT;
 	struct fed_tunnel_frame f[8];
 	struct fed_error err = FED_ERROR_INIT;
-	uint8_t hello[12] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0};
+	/* version 1, features FED_TUNNEL_FEATURE_CONNECT */
+	uint8_t hello[12] = {0, 1, 0, FED_TUNNEL_FEATURE_CONNECT, 0, 1, 0, 0, 0, 4, 0, 0};
 	static uint8_t big[FED_TUNNEL_MAX_FRAME];
 	size_t steps[] = {1, 7, 12, 13, 4096, 1 << 20};
 
 	memset(big, 'x', sizeof(big));
 	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_HELLO, 0, hello, sizeof(hello)), 0);
-	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_OPEN, 1, "\x01", 1), 0);
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_OPEN, 1, "\x02", 1), 0);
 	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 1, "GET / HTTP/1.1\r\n", 16), 0);
 	CHECK_INT(fed_tunnel_frame_encode_u32(&b, FED_TUNNEL_WINDOW, 0, 65536), 0);
 	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 3, big, sizeof(big)), 0);
@@ -77,6 +78,7 @@ static void test_roundtrip(void)
 		CHECK(!memcmp(f[0].payload, hello, 12));
 		CHECK_INT(f[1].type, FED_TUNNEL_OPEN);
 		CHECK_INT(f[1].stream, 1);
+		CHECK_INT(f[1].payload[0], FED_TUNNEL_TARGET_CONNECT);
 		CHECK_INT(f[2].len, 16);
 		CHECK(!memcmp(f[2].payload, "GET / HTTP/1.1\r\n", 16));
 		CHECK_INT(f[3].type, FED_TUNNEL_WINDOW);
@@ -273,8 +275,9 @@ static void test_stream_limit(void)
 		CHECK_INT(fed_tunnel_proto_open(&host, &s, &err), 0);
 	CHECK_INT(fed_tunnel_proto_open(&host, &s, &err), FED_EUNAVAILABLE);
 	CHECK_HAS(err.msg, "limit");
+	/* connect streams count as any other */
 	for (uint32_t id = 1; id <= 9; id += 2) {
-		f = frame(FED_TUNNEL_OPEN, id, "\x01", 1);
+		f = frame(FED_TUNNEL_OPEN, id, id % 4 == 1 ? "\x01" : "\x02", 1);
 		CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
 		CHECK_INT(v, id < 9 ? FED_TUNNEL_OK : FED_TUNNEL_REFUSE_STREAM);
 	}
