@@ -89,6 +89,13 @@ const char *hooks_agent_socket(struct controller *ctl, const char *cluster)
 	return a ? a->socket(ctl, cluster) : NULL;
 }
 
+const char *hooks_agent_connect_socket(struct controller *ctl, const char *cluster)
+{
+	const struct hooks_agents *a = ctl->hooks ? ctl->hooks->agents : NULL;
+
+	return a && a->connect_socket ? a->connect_socket(ctl, cluster) : NULL;
+}
+
 long long hooks_agent_credential_expiry(struct controller *ctl, const char *cluster)
 {
 	const struct hooks_agents *a = ctl->hooks ? ctl->hooks->agents : NULL;
