@@ -20,15 +20,18 @@
 #     frame sent raw ends it; on the ordinary socket the Upgrade is removed
 #     (plain 200 as the ServiceAccount);
 #   - a second request on one connect connection is refused;
-#   - with the agent gone, the connect socket's connections are closed at
-#     once; at exit both sockets are removed.
+#   - an agent of the tunnel's first version (a hand-made one: HELLO
+#     without features) gets ordinary streams but never a connect stream:
+#     the connect socket's connection is closed at once;
+#   - with no agent, the connect socket's connections are closed at once;
+#     at exit both sockets are removed.
 set -euo pipefail
 : "${FED_E2E_KUBECONFIG:?run through ctest}" "${FED_BIN_DIR:?}" "${FED_LOCAL_CLUSTERS:?}" "${FED_E2E_STATE:?}"
 root=$(cd "$(dirname "$0")/.." && pwd)
 K=$FED_E2E_KUBECONFIG
 FNS=kube-federation-system NS=fed-e2e-connect-$$ C=conn2 SA=fed-agent-connect
 work=$(mktemp -d)
-pass=0 fail=0 cpid='' apid=''
+pass=0 fail=0 cpid='' apid='' oapid=''
 pids=()
 
 # shellcheck source=lib.sh
@@ -40,6 +43,7 @@ metric() { curl -s "http://127.0.0.1:$mport/metrics" | sed -n "s/^$1 //p"; }
 cleanup() {
 	collect_artifacts "$work" || true
 	[ -z "$apid" ] || kill -9 "$apid" 2>/dev/null || true
+	[ -z "$oapid" ] || kill -9 "$oapid" 2>/dev/null || true
 	[ -z "$cpid" ] || kill -9 "$cpid" 2>/dev/null || true
 	km member2 delete ns $NS --wait=false >/dev/null 2>&1 || true
 	fed_finalize_ns member2 $NS
@@ -302,10 +306,73 @@ else
 	bad "agent log: $(grep -i "connect" "$work/agent.log" | tail -3)"
 fi
 
-# ---- no agent: the connect socket's connections are closed at once ----------------------
+# ---- an agent that predates connect streams gets none -----------------------------------
+# A hand-made agent of the tunnel's first version: HELLO without features,
+# AUTH with the real agent's credential, PINGs; it refuses every stream
+# as fed-agent refuses a target it does not know, and says which it saw.
+cat >"$work/old_agent.py" <<'PYEOF'
+import socket, ssl, struct, sys, time
+port, ca, cred = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "rb").read().strip()
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+def frame(t, stream, p):
+    return struct.pack(">BBHII", t, 0, 0, stream, len(p)) + p
+s.sendall(frame(1, 0, struct.pack(">HHII", 1, 0, 65536, 262144)) + frame(2, 0, b"\x02" + cred))
+s.settimeout(0.5)
+buf, last = b"", 0.0
+while True:
+    if time.time() - last > 0.5:
+        s.sendall(frame(10, 0, b"oldagent"))
+        last = time.time()
+    try:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    except socket.timeout:
+        continue
+    while len(buf) >= 12:
+        t, _, _, stream, n = struct.unpack(">BBHII", buf[:12])
+        if len(buf) < 12 + n:
+            break
+        p, buf = buf[12:12 + n], buf[12 + n:]
+        if t == 3:
+            print("ready", flush=True)
+        elif t == 4:
+            print("open %d" % p[0], flush=True)
+            s.sendall(frame(9, stream, struct.pack(">I", 2)))
+PYEOF
 kill -9 "$apid"
 apid=
 wait_until 20 grep -q "tunnel: agent .* disconnected" "$work/ctl.log" || bad "the agent's end not seen"
+python3 "$work/old_agent.py" "$tport" "$work/host-ca.crt" "$work/cred" >"$work/old-agent.out" 2>&1 &
+oapid=$!
+pids+=("$oapid")
+if wait_until 10 grep -q ready "$work/old-agent.out" &&
+	wait_until 5 grep -q "cluster connect: not served by this agent's version" "$work/ctl.log"; then
+	ok "a first-version agent (HELLO without features) authenticated"
+else
+	bad "the old agent: $(cat "$work/old-agent.out") $(tail -3 "$work/ctl.log")"
+fi
+t0=$(now)
+code=$(review "$csock" 'Impersonate-User: alice' 'Impersonate-Group: devs')
+curl -s -m 5 -o /dev/null --unix-socket "$sock" http://localhost/version || true
+if [ "$code" = 000 ] && le "$(since "$t0")" 2 && grep -q "open 1" "$work/old-agent.out" &&
+	! grep -q "open 2" "$work/old-agent.out"; then
+	ok "with only an old agent the connect socket's connection is closed at once; it got an ordinary stream, never a connect stream"
+else
+	bad "old agent: HTTP $code, it saw: $(tr '\n' ' ' <"$work/old-agent.out")"
+fi
+n=$(metric 'fed_tunnel_refused_total{reason="connect_unsupported"}')
+[ "${n:-0}" -ge 1 ] && grep -q "no connected agent serves connect streams (upgrade fed-agent)" "$work/ctl.log" &&
+	ok "counted as connect_unsupported ($n), with a warning naming the fix" ||
+	bad "connect_unsupported: '$n'"
+kill -9 "$oapid" 2>/dev/null || true
+oapid=
+wait_until 20 bash -c "[ \$(grep -c 'tunnel: agent .* disconnected' '$work/ctl.log') -ge 2 ]" ||
+	bad "the old agent's end not seen"
+
+# ---- no agent: the connect socket's connections are closed at once ----------------------
 t0=$(now)
 code=$(review "$csock" 'Impersonate-User: alice')
 if [ "$code" = 000 ] && le "$(since "$t0")" 2; then
