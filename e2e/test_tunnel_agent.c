@@ -1,13 +1,17 @@
 /* The real fed-agent against a hand-driven host (this test, using the
  * tunnel library) and member2's real apiserver: least reach and
  * credential handling as the host sees them.
- *   - an OPEN for any target but the kube-apiserver is refused (RST);
+ *   - an OPEN for a target the agent does not know is refused (RST);
  *   - an absolute-form request (a proxy request to another address) is
  *     refused with 400 by the agent;
  *   - the host's Authorization is replaced by the agent's own credential
  *     (a bogus token still gets 200), Impersonate-* is stripped (an
  *     impersonated nobody would get 403);
  *   - a wrong host CA is refused by the agent (no insecure mode);
+ *   - the agent announces cluster connect streams; on one, the member sees
+ *     the impersonated caller (SelfSubjectReview), a system: user is
+ *     refused with 403 by the agent, and after an upgrade the apiserver
+ *     refused no second request goes through;
  *   - many streams at once, one of them stalled, all others complete. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -209,8 +213,9 @@ static void test_least_reach(void)
 	ready = 0;
 	CHECK(run_until(&ready, 15));
 
-	/* any target but the apiserver: refused by the agent */
-	CHECK_INT(request(&r, 2, NULL), 0);
+	/* a target the agent does not know: refused (RST), as an agent that
+	 * predates connect streams refuses those */
+	CHECK_INT(request(&r, 3, NULL), 0);
 	CHECK(run_until(&r.done, 10));
 	CHECK_INT(r.code, FED_TUNNEL_RST_REFUSED);
 	req_release(&r);
@@ -235,6 +240,102 @@ static void test_least_reach(void)
 	          0);
 	CHECK(run_until(&r.done, 10));
 	CHECK_INT(status_of(&r), 200);
+	req_release(&r);
+	stop(pid);
+}
+
+/* The whole response: its head, then Content-Length bytes (or the head
+ * alone without one), or the stream's end. */
+static bool response_complete(const struct req *r)
+{
+	const char *s = fed_buf_str(&r->resp), *end = strstr(s, "\r\n\r\n");
+	const char *cl = end ? strcasestr(s, "\r\ncontent-length:") : NULL;
+
+	if (r->reset || (r->done && !end))
+		return true;
+	if (!end)
+		return false;
+	if (!cl || cl > end)
+		return true;
+	return r->resp.len >= (size_t)(end + 4 - s) + strtoul(cl + 17, NULL, 10);
+}
+
+static bool wait_response(const struct req *r, double timeout)
+{
+	double end = ev_time() + timeout;
+
+	while (!response_complete(r) && ev_time() < end) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(500);
+	}
+	return response_complete(r);
+}
+
+static int review(struct req *r, int target, const char *impersonation)
+{
+	static const char body[] =
+	    "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}";
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	         "POST /apis/authentication.k8s.io/v1/selfsubjectreviews HTTP/1.1\r\n"
+	         "Content-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n%s",
+	         sizeof(body) - 1, impersonation, body);
+	return request(r, target, text);
+}
+
+static void test_connect_streams(void)
+{
+	struct req r;
+	pid_t pid = spawn_agent(ca_path);
+
+	ready = 0;
+	CHECK(run_until(&ready, 15));
+	CHECK(fed_tunnel_conn_peer_features(conn) & FED_TUNNEL_FEATURE_CONNECT);
+
+	/* the member sees the caller the host named */
+	CHECK_INT(review(&r, FED_TUNNEL_TARGET_CONNECT,
+	                 "Impersonate-User: alice-e2e\r\nImpersonate-Group: devs-e2e\r\n"),
+	          0);
+	CHECK(wait_response(&r, 10));
+	CHECK_INT(status_of(&r), 201);
+	CHECK_HAS(fed_buf_str(&r.resp), "\"username\":\"alice-e2e\"");
+	CHECK_HAS(fed_buf_str(&r.resp), "\"devs-e2e\"");
+	req_release(&r);
+	/* the same on an ordinary stream: stripped, the agent itself answers */
+	CHECK_INT(review(&r, FED_TUNNEL_TARGET_KUBE_APISERVER,
+	                 "Impersonate-User: alice-e2e\r\nImpersonate-Group: devs-e2e\r\n"),
+	          0);
+	CHECK(wait_response(&r, 10));
+	CHECK_INT(status_of(&r), 201);
+	CHECK(!strstr(fed_buf_str(&r.resp), "alice-e2e"));
+	req_release(&r);
+	/* a system: user: refused by the agent, the apiserver never asked */
+	CHECK_INT(review(&r, FED_TUNNEL_TARGET_CONNECT, "Impersonate-User: system:admin\r\n"), 0);
+	CHECK(wait_response(&r, 10));
+	CHECK_INT(status_of(&r), 403);
+	CHECK_HAS(fed_buf_str(&r.resp),
+	          "fed-agent: a connect stream may not impersonate a system:");
+	req_release(&r);
+	/* an upgrade the apiserver refuses (alice may not watch): its answer
+	 * comes back, and no second request follows it on that connection */
+	CHECK_INT(request(&r, FED_TUNNEL_TARGET_CONNECT,
+	                  "GET /api/v1/namespaces/default/configmaps?watch=1 HTTP/1.1\r\n"
+	                  "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+	                  "Sec-WebSocket-Version: 13\r\n"
+	                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	                  "Origin: http://localhost\r\nImpersonate-User: alice-e2e\r\n\r\n"),
+	          0);
+	CHECK(wait_response(&r, 10));
+	CHECK_INT(status_of(&r), 403);
+	fed_tunnel_stream_send(r.s, "GET /version HTTP/1.1\r\n\r\n", 25);
+	for (double t0 = ev_time(); !r.reset && ev_time() - t0 < 10 &&
+	                            !strstr(fed_buf_str(&r.resp), "one request per cluster");) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(500);
+	}
+	CHECK_HAS(fed_buf_str(&r.resp), "fed-agent: one request per cluster connect stream");
+	CHECK(!strstr(fed_buf_str(&r.resp), "gitVersion"));
 	req_release(&r);
 	stop(pid);
 }
@@ -348,6 +449,7 @@ int main(void)
 	ev_io_init(&lio, accept_cb, lfd, EV_READ);
 	ev_io_start(loop, &lio);
 	RUN(test_least_reach);
+	RUN(test_connect_streams);
 	RUN(test_many_streams_one_stalled);
 	RUN(test_wrong_host_ca);
 	fed_tunnel_conn_free(conn);

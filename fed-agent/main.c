@@ -143,6 +143,8 @@ static void start_tunnel(struct agent *a, int fd, SSL *outer, int kind, char *se
 	    .max_queued = (size_t)a->max_queued,
 	    .ping_rate = a->ping_rate,
 	    .refused_rate = a->refused_rate,
+	    /* cluster connect streams: served (upstream.c), so announced */
+	    .features = FED_TUNNEL_FEATURE_CONNECT,
 	};
 
 	a->auth_kind = kind;

@@ -1,7 +1,9 @@
 /* The agent's side of each stream: only the member's own kube-apiserver,
  * over TLS verified against the member's CA, with the host's credentials
- * stripped and the agent's own added (fed/tunnel_http.h). Also the
- * metadata pushed to the host. */
+ * stripped and the agent's own added (fed/tunnel_http.h). A cluster
+ * connect stream keeps the caller's impersonation (never a system: one)
+ * and may upgrade (exec, attach, port-forward); any other target is
+ * refused. Also the metadata pushed to the host. */
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -154,6 +156,20 @@ static void stream_done(void *ud, const char *why)
 	FED_LOG_DEBUG(NULL, "stream ended: %s", why);
 }
 
+/* A connect stream's end (the bridge runs it before it frees the filter
+ * h): a refused request means a host breaking the rules, e.g. asking for a
+ * system: identity; the reason names the rule, never a header value. */
+static void connect_done(void *ud, const char *why)
+{
+	static struct fed_log_limit lim = FED_LOG_LIMIT(20, 10);
+	const struct fed_tunnel_http *h = ud;
+
+	if (h->failed)
+		FED_LOG_LIMITED(FED_LOG_WARN, &lim, NULL, "cluster connect request refused: %s",
+		                h->error);
+	FED_LOG_DEBUG(NULL, "cluster connect stream ended: %s", why);
+}
+
 void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int target, void *ud)
 {
 	struct agent *a = ud;
@@ -163,9 +179,10 @@ void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 	const char *name = a->member.tls_server_name ? a->member.tls_server_name : a->api_host;
 	char *token = NULL;
 	SSL *ssl = NULL;
+	bool connect = target == FED_TUNNEL_TARGET_CONNECT;
 	int fd;
 
-	if (target != FED_TUNNEL_TARGET_KUBE_APISERVER) {
+	if (target != FED_TUNNEL_TARGET_KUBE_APISERVER && !connect) {
 		/* least reach: the host gets the apiserver and nothing else */
 		a->streams_refused++;
 		FED_LOG_WARN(NULL, "refused stream %u: target %d is not the kube-apiserver",
@@ -187,7 +204,8 @@ void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 	    (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) &&
 	     (!X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), name, 0) ||
 	      !SSL_set_tlsext_host_name(ssl, name))) ||
-	    fed_tunnel_http_new(&h, a->api_hostport, token) < 0) {
+	    (connect ? fed_tunnel_http_new_connect(&h, a->api_hostport, token)
+	             : fed_tunnel_http_new(&h, a->api_hostport, token)) < 0) {
 		FED_LOG_ERR(NULL, "stream %u: cannot set up TLS to the apiserver",
 		            fed_tunnel_stream_id(s));
 		SSL_free(ssl);
@@ -198,7 +216,9 @@ void agent_on_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 	SSL_set_connect_state(ssl);
 	fed_tunnel_http_filter(h, &filter);
 	fed_tunnel_stream_accept(s, NULL, NULL);
-	if (fed_tunnel_bridge_new(a->loop, s, fd, ssl, &filter, stream_done, a, NULL, &err) < 0)
+	if (fed_tunnel_bridge_new(a->loop, s, fd, ssl, &filter,
+	                          connect ? connect_done : stream_done, connect ? (void *)h : a,
+	                          NULL, &err) < 0)
 		FED_LOG_ERR(NULL, "%s", err.msg);
 	else
 		a->streams_served++;

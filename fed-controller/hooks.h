@@ -47,9 +47,11 @@ struct hooks_agents {
 	long long (*credential_expiry)(struct controller *ctl, const char *cluster);
 	int (*connected)(struct controller *ctl, const char *cluster);
 	cJSON *(*status)(struct controller *ctl, const char *cluster); /* status.agent */
-	/* the Unix socket whose connections become cluster-connect streams
-	 * (impersonation kept by the agent), NULL when no connected agent of
-	 * cluster serves them */
+	/* the Unix socket whose connections reach cluster's apiserver as the
+	 * caller a request head names (cluster connect: the agent keeps its
+	 * Impersonate-* and lets exec/attach/port-forward upgrades through;
+	 * one request per connection), NULL unless a connected agent of the
+	 * cluster serves such streams */
 	const char *(*connect_socket)(struct controller *ctl, const char *cluster);
 };
 
@@ -70,6 +72,8 @@ void hooks_set_members(struct controller *ctl, const struct hooks_members *m);
 
 const char *hooks_agent_url(struct controller *ctl, const char *cluster);
 const char *hooks_agent_socket(struct controller *ctl, const char *cluster);
+/* NULL when the tunnel is off, no agent of cluster authenticated yet, or
+ * none connected serves cluster connect streams. */
 const char *hooks_agent_connect_socket(struct controller *ctl, const char *cluster);
 long long hooks_agent_credential_expiry(struct controller *ctl, const char *cluster);
 int hooks_agents_connected(struct controller *ctl, const char *cluster);

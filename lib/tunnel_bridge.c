@@ -201,6 +201,8 @@ static void pump_in(struct fed_tunnel_bridge *b)
 			maybe_finish(b);
 			return;
 		}
+		if (b->filter.response)
+			b->filter.response(b->filter.fud, buf, got);
 		fed_tunnel_stream_send(b->st, buf, got);
 	}
 }

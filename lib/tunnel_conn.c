@@ -419,3 +419,8 @@ const char *fed_tunnel_conn_name(const struct fed_tunnel_conn *c)
 {
 	return c->name;
 }
+
+unsigned fed_tunnel_conn_peer_features(const struct fed_tunnel_conn *c)
+{
+	return c->peer_features;
+}

@@ -221,6 +221,8 @@ static bool handle_preauth(struct fed_tunnel_conn *c, const struct fed_tunnel_fr
 			return false;
 		}
 		c->hello_seen = true;
+		/* bits we do not know are a newer peer's: ignored */
+		c->peer_features = (uint16_t)(f->payload[2] << 8 | f->payload[3]);
 		return true;
 	case FED_TUNNEL_AUTH:
 		handle_auth(c, f);

@@ -62,7 +62,8 @@ struct fed_tunnel_conn {
 	double ping_tokens, ping_at;
 	double refused_tokens, refused_at;
 	bool hello_seen, auth_sent;
-	bool auth_pending; /* host: the AUTH verdict is being decided */
+	uint16_t peer_features; /* from the peer's HELLO */
+	bool auth_pending;      /* host: the AUTH verdict is being decided */
 	int auth_kind;
 	char *secret; /* agent: wiped after AUTH is sent */
 	char *cluster, *credential;

@@ -29,6 +29,8 @@ static void send_hello(struct fed_tunnel_conn *c)
 
 	h[0] = 0;
 	h[1] = FED_TUNNEL_VERSION;
+	h[2] = (uint8_t)(c->opts.features >> 8);
+	h[3] = (uint8_t)c->opts.features;
 	fed_tunnel_put_u32(h + 4, FED_TUNNEL_MAX_FRAME);
 	fed_tunnel_put_u32(h + 8, FED_TUNNEL_STREAM_WINDOW);
 	fed_tunnel_conn_queue_frame(c, FED_TUNNEL_HELLO, 0, h, sizeof(h));

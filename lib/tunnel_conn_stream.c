@@ -19,6 +19,12 @@ int fed_tunnel_stream_open(struct fed_tunnel_conn *c, int target,
 	*out = NULL;
 	if (c->st != ST_READY || c->closing)
 		return fed_error_set(err, FED_EUNAVAILABLE, "tunnel %s: not connected", c->name);
+	/* an agent that predates connect streams would run them as itself */
+	if (target == FED_TUNNEL_TARGET_CONNECT && !(c->peer_features & FED_TUNNEL_FEATURE_CONNECT))
+		return fed_error_set(err, FED_EINVAL,
+		                     "tunnel %s: the agent does not serve cluster connect streams "
+		                     "(upgrade fed-agent)",
+		                     c->name);
 	if (c->proto.next_id > 0x7ffffffdu - 2 * FED_TUNNEL_IDS_RESERVE) {
 		/* renew the connection while ids are left for what is in flight:
 		 * the agent dials again on GOAWAY */

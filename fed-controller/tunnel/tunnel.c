@@ -79,8 +79,11 @@ static void on_ready(struct fed_tunnel_conn *c, const char *cluster, const char 
 	tc->conns[tc->nconns++] = c;
 	tc->last_heartbeat = ev_now(t->ctl->loop);
 	update_agents_metric(tc);
-	FED_LOG_INFO(cluster, "tunnel: agent %s connected (%d connection%s)",
-	             fed_tunnel_conn_name(c), tc->nconns, tc->nconns == 1 ? "" : "s");
+	FED_LOG_INFO(cluster, "tunnel: agent %s connected (%d connection%s; cluster connect: %s)",
+	             fed_tunnel_conn_name(c), tc->nconns, tc->nconns == 1 ? "" : "s",
+	             fed_tunnel_conn_peer_features(c) & FED_TUNNEL_FEATURE_CONNECT
+	                 ? "served"
+	                 : "not served by this agent's version");
 	if (first)
 		hooks_resync(t->ctl);
 	member_status_changed(t->ctl, tc->name);
@@ -491,7 +494,11 @@ int tunnel_start(struct controller *ctl, struct fed_error *err)
 	                            &t->m_agents, err)) ||
 	    (rc = fed_metrics_counter(ctl->metrics, "fed_tunnel_streams_total",
 	                              "Streams opened to members through their agents", "cluster",
-	                              &t->m_streams, err)))
+	                              &t->m_streams, err)) ||
+	    (rc = fed_metrics_counter(ctl->metrics, "fed_tunnel_connect_streams_total",
+	                              "Cluster connect streams among them (a caller's request, "
+	                              "impersonated)",
+	                              "cluster", &t->m_connect_streams, err)))
 		return rc;
 	memset(&o, 0, sizeof(o));
 	o.resource = tunnel_r_secret;
@@ -537,6 +544,11 @@ void tunnel_stop(struct controller *ctl)
 	ctl->tunnel = NULL;
 }
 
-const struct hooks_agents agents_hooks = {tunnel_member_url,        tunnel_member_socket,
-                                          tunnel_credential_expiry, tunnel_agents_connected,
-                                          tunnel_agent_status,      NULL};
+const struct hooks_agents agents_hooks = {
+    .url = tunnel_member_url,
+    .socket = tunnel_member_socket,
+    .credential_expiry = tunnel_credential_expiry,
+    .connected = tunnel_agents_connected,
+    .status = tunnel_agent_status,
+    .connect_socket = tunnel_member_connect_socket,
+};

@@ -32,6 +32,7 @@ struct tunnel_sockdir {
 extern const struct hooks_agents agents_hooks;
 const char *tunnel_member_url(struct controller *ctl, const char *cluster);
 const char *tunnel_member_socket(struct controller *ctl, const char *cluster);
+const char *tunnel_member_connect_socket(struct controller *ctl, const char *cluster);
 long long tunnel_credential_expiry(struct controller *ctl, const char *cluster);
 int tunnel_agents_connected(struct controller *ctl, const char *cluster);
 cJSON *tunnel_agent_status(struct controller *ctl, const char *cluster);
@@ -42,19 +43,32 @@ bool tunnel_config_mode_agent(struct controller *ctl, const char *cluster);
 #define TUNNEL_MATERIAL_BACKOFF_MIN 1.0
 #define TUNNEL_MATERIAL_BACKOFF_MAX 60.0
 
+/* One of a cluster's Unix sockets (tunnel_listen.c): each connection
+ * accepted there becomes a stream of `target` to one of its agents. */
+struct tlisten {
+	struct tcluster *tc;
+	int target; /* FED_TUNNEL_TARGET_* */
+	int fd;
+	ev_io io;
+	ev_timer retry; /* restarts io after an accept failure */
+	double warned_at;
+	char path[108]; /* sizeof(sun_path); empty when not listening */
+};
+
 struct tcluster {
 	struct tunnel *t;
 	char *name;
-	int lfd; /* the Unix socket that reaches the cluster through its agents */
-	ev_io lio;
-	ev_timer accept_retry; /* restarts lio after an accept failure */
-	double accept_warned_at;
+	/* <dir>/<cluster>.sock: the member's client, acting as the agent */
+	struct tlisten api;
+	/* <dir>/<cluster>_connect.sock: cluster connect, one caller's request
+	 * per connection, acting as that caller (impersonation kept); on
+	 * agents that announced FED_TUNNEL_FEATURE_CONNECT only */
+	struct tlisten connect;
 	/* --tunnel-max-agents-per-cluster entries each */
 	struct fed_tunnel_conn **conns;
 	double *issued; /* when conns[i]'s credential was issued */
 	int nconns;
 	char url[64];   /* what the member's client asks for (Host, paths) */
-	char sock[108]; /* the listener's path: sizeof(sun_path) */
 	char *metadata; /* last METADATA JSON */
 	double last_heartbeat;
 	long long cred_expiry; /* newest credential issued, unix seconds; 0: none */
@@ -98,7 +112,7 @@ struct tunnel {
 	int npending;
 	double refuse_logged_at;     /* last "too many pending" log */
 	unsigned long refused_quiet; /* refused since that log */
-	struct fed_metrics_family *m_refused, *m_agents, *m_streams;
+	struct fed_metrics_family *m_refused, *m_agents, *m_streams, *m_connect_streams;
 	ev_timer tick;    /* rotation, expiry and status refresh */
 	double last_tick; /* unix seconds */
 };
@@ -119,6 +133,8 @@ void tunnel_pending_drop(struct tunnel *t, struct fed_tunnel_conn *c);
 struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create);
 /* tunnel.c: the cluster's authenticated connections that are ready. */
 int tunnel_ready_conns(const struct tcluster *tc);
+/* The least loaded ready connection of tc that serves target, or NULL. */
+struct fed_tunnel_conn *tunnel_pick_conn(const struct tcluster *tc, int target);
 void tunnel_cluster_free(void *tc);
 
 /* tunnel_auth.c */

@@ -1,13 +1,18 @@
 /* The tunnel's listeners (see tunnel.c for the whole): the agent listener
  * on --tunnel-address, whose connections stay "pending" until they
- * authenticate, and per cluster a Unix socket whose connections become
- * streams to the cluster's agent.
+ * authenticate, and per cluster two Unix sockets whose connections become
+ * streams to the cluster's agent: <cluster>.sock for the member's client
+ * (acting as the agent's ServiceAccount), <cluster>_connect.sock for
+ * cluster connect (one caller's request per connection, its
+ * Impersonate-* kept by the agent; opened only on agents that announced
+ * connect streams). '_' is in no cluster name, so no cluster's socket is
+ * another's.
  *
- * A connection to a cluster's socket acts as that cluster's agent, with
- * the agent's ServiceAccount: only this process may make one. So the
- * sockets live in a directory of mode 0700 owned by us (--tunnel-socket-dir,
- * checked, never followed through a symlink), not on a loopback port
- * that any local user could reach.
+ * A connection to a cluster's socket acts as that cluster's agent, or as
+ * anyone its ServiceAccount may impersonate: only this process may make
+ * one. So the sockets live in a directory of mode 0700 owned by us
+ * (--tunnel-socket-dir, checked, never followed through a symlink), not
+ * on a loopback port that any local user could reach.
  *
  * Anyone who reaches the agent listener can open connections, so the
  * pending ones are capped, in all (--tunnel-max-pending) and per source
@@ -62,50 +67,74 @@ static bool accept_failed(struct ev_loop *loop, ev_io *lio, ev_timer *retry, dou
 	return true;
 }
 
-/* ---- per-cluster Unix socket listener ---- */
+/* ---- per-cluster Unix socket listeners ---- */
 
-static struct fed_tunnel_conn *pick_conn(struct tcluster *tc)
+static bool serves(struct fed_tunnel_conn *c, int target)
+{
+	return target != FED_TUNNEL_TARGET_CONNECT ||
+	       (fed_tunnel_conn_peer_features(c) & FED_TUNNEL_FEATURE_CONNECT);
+}
+
+struct fed_tunnel_conn *tunnel_pick_conn(const struct tcluster *tc, int target)
 {
 	struct fed_tunnel_conn *best = NULL;
 
 	for (int i = 0; i < tc->nconns; i++)
-		if (fed_tunnel_conn_ready(tc->conns[i]) &&
+		if (fed_tunnel_conn_ready(tc->conns[i]) && serves(tc->conns[i], target) &&
 		    (!best ||
 		     fed_tunnel_conn_nstreams(tc->conns[i]) < fed_tunnel_conn_nstreams(best)))
 			best = tc->conns[i];
 	return best;
 }
 
+/* No agent to take a connection: it is closed at once (the client fails
+ * fast); for a connect socket never given to an agent that would run the
+ * request as itself. */
+static void refuse_local(struct tlisten *l, int fd)
+{
+	static struct fed_log_limit lim = FED_LOG_LIMIT(5, 60);
+	struct tcluster *tc = l->tc;
+
+	close(fd);
+	if (l->target != FED_TUNNEL_TARGET_CONNECT || !tunnel_ready_conns(tc)) {
+		tunnel_count_refused(tc->t, "no_agent");
+		return;
+	}
+	tunnel_count_refused(tc->t, "connect_unsupported");
+	FED_LOG_LIMITED(FED_LOG_WARN, &lim, tc->name,
+	                "tunnel: cluster connect refused: no connected agent serves connect "
+	                "streams (upgrade fed-agent)");
+}
+
 static void local_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct tcluster *tc = w->data;
+	struct tlisten *l = w->data;
+	struct tcluster *tc = l->tc;
 	struct fed_error err = FED_ERROR_INIT;
 
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-		int fd = accept4(tc->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct fed_tunnel_conn *c;
 		struct fed_tunnel_stream *s;
 
 		if (fd < 0) {
-			if (accept_failed(loop, &tc->lio, &tc->accept_retry, &tc->accept_warned_at,
-			                  tc->name))
+			if (accept_failed(loop, &l->io, &l->retry, &l->warned_at, tc->name))
 				return;
 			continue;
 		}
-		c = pick_conn(tc);
+		c = tunnel_pick_conn(tc, l->target);
 		if (!c) {
-			/* no agent: refuse at once, the client sees it fail fast */
-			close(fd);
-			tunnel_count_refused(tc->t, "no_agent");
+			refuse_local(l, fd);
 			continue;
 		}
-		if (fed_tunnel_stream_open(c, FED_TUNNEL_TARGET_KUBE_APISERVER, NULL, NULL, &s,
-		                           &err) < 0) {
+		if (fed_tunnel_stream_open(c, l->target, NULL, NULL, &s, &err) < 0) {
 			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
 			close(fd);
 			continue;
 		}
 		fed_metrics_inc(tc->t->m_streams, (const char *[]){tc->name});
+		if (l->target == FED_TUNNEL_TARGET_CONNECT)
+			fed_metrics_inc(tc->t->m_connect_streams, (const char *[]){tc->name});
 		if (fed_tunnel_bridge_new(loop, s, fd, NULL, NULL, NULL, NULL, NULL, &err) < 0)
 			FED_LOG_WARN(tc->name, "tunnel: %s", err.msg);
 	}
@@ -230,12 +259,31 @@ void tunnel_socket_dir_close(struct controller *ctl)
 	ctl->sockdir = NULL;
 }
 
-/* The cluster's listener in the socket directory. */
-static int listen_unix(struct tcluster *tc, struct fed_error *err)
+static void unlisten(struct tlisten *l)
 {
+	const char *leaf = strrchr(l->path, '/');
+	struct ev_loop *loop = l->tc->t->ctl->loop;
+	int dfd = l->tc->t->ctl->sockdir ? l->tc->t->ctl->sockdir->fd : -1;
+	struct stat st;
+
+	ev_io_stop(loop, &l->io);
+	ev_timer_stop(loop, &l->retry);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	if (l->path[0] && leaf && dfd >= 0 && !fstatat(dfd, leaf + 1, &st, AT_SYMLINK_NOFOLLOW) &&
+	    S_ISSOCK(st.st_mode))
+		unlinkat(dfd, leaf + 1, 0);
+	l->path[0] = '\0';
+}
+
+/* One of the cluster's listeners in the socket directory: <name><suffix>. */
+static int listen_unix(struct tlisten *l, const char *suffix, struct fed_error *err)
+{
+	struct tcluster *tc = l->tc;
 	struct controller *ctl = tc->t->ctl;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char leaf[80];
+	char leaf[96];
 	struct stat st;
 
 	if (!ctl->sockdir)
@@ -244,25 +292,44 @@ static int listen_unix(struct tcluster *tc, struct fed_error *err)
 		return fed_error_set(err, FED_EINVAL,
 		                     "the cluster name cannot name a socket: use a DNS label "
 		                     "(at most 63 characters of a-z, 0-9 and -)");
-	snprintf(leaf, sizeof(leaf), "%s" SOCK_SUFFIX, tc->name);
-	if ((size_t)snprintf(tc->sock, sizeof(tc->sock), "%s/%s", ctl->sockdir->path, leaf) >=
-	    sizeof(tc->sock))
-		return fed_error_set(err, FED_EINVAL, "socket path %s/%s is too long",
-		                     ctl->sockdir->path, leaf);
+	snprintf(leaf, sizeof(leaf), "%s%s", tc->name, suffix);
+	if ((size_t)snprintf(l->path, sizeof(l->path), "%s/%s", ctl->sockdir->path, leaf) >=
+	    sizeof(l->path)) {
+		l->path[0] = '\0';
+		return fed_error_set(err, FED_EINVAL,
+		                     "socket path %s/%s is too long for a Unix socket (at most "
+		                     "%zu characters): choose a shorter --tunnel-socket-dir",
+		                     ctl->sockdir->path, leaf, sizeof(l->path) - 1);
+	}
 	/* only a stale socket may be in the way; anything else stays */
 	if (!fstatat(ctl->sockdir->fd, leaf, &st, AT_SYMLINK_NOFOLLOW) && S_ISSOCK(st.st_mode))
 		unlinkat(ctl->sockdir->fd, leaf, 0);
-	memcpy(sa.sun_path, tc->sock, strlen(tc->sock) + 1);
-	tc->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (tc->lfd < 0 || bind(tc->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fchmodat(ctl->sockdir->fd, leaf, 0600, 0) < 0 || listen(tc->lfd, 128) < 0) {
+	memcpy(sa.sun_path, l->path, strlen(l->path) + 1);
+	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0 || bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fchmodat(ctl->sockdir->fd, leaf, 0600, 0) < 0 || listen(l->fd, 128) < 0) {
 		int e = errno;
 
-		tc->sock[0] = '\0';
+		/* a socket we bound is removed by unlisten */
+		unlisten(l);
 		return fed_error_set(err, FED_EUNAVAILABLE, "listener %s/%s: %s",
 		                     ctl->sockdir->path, leaf, strerror(e));
 	}
+	ev_io_init(&l->io, local_accept, l->fd, EV_READ);
+	l->io.data = l;
+	ev_init(&l->retry, accept_retry_cb);
+	l->retry.data = &l->io;
+	ev_io_start(ctl->loop, &l->io);
 	return 0;
+}
+
+static void tlisten_init(struct tlisten *l, struct tcluster *tc, int target)
+{
+	l->tc = tc;
+	l->target = target;
+	l->fd = -1;
+	ev_init(&l->io, local_accept);
+	ev_init(&l->retry, accept_retry_cb);
 }
 
 struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool create)
@@ -276,46 +343,33 @@ struct tcluster *tunnel_cluster_get(struct tunnel *t, const char *name, bool cre
 	tc = calloc(1, sizeof(*tc));
 	if (!tc)
 		return NULL;
-	tc->lfd = -1;
+	tlisten_init(&tc->api, tc, FED_TUNNEL_TARGET_KUBE_APISERVER);
+	tlisten_init(&tc->connect, tc, FED_TUNNEL_TARGET_CONNECT);
 	tc->name = strdup(name);
 	tc->conns = calloc((size_t)max, sizeof(*tc->conns));
 	tc->issued = calloc((size_t)max, sizeof(*tc->issued));
 	if (!tc->name || !tc->conns || !tc->issued)
 		goto out;
 	tc->t = t;
-	if (listen_unix(tc, &err) < 0) {
+	if (listen_unix(&tc->api, ".sock", &err) < 0) {
 		FED_LOG_ERR(name, "tunnel: %s", err.msg);
 		goto out;
 	}
+	/* without it the member still works; only cluster connect is off */
+	if (listen_unix(&tc->connect, "_connect.sock", &err) < 0)
+		FED_LOG_ERR(name, "tunnel: cluster connect is off for this cluster: %s", err.msg);
 	/* the socket decides where; the URL only gives Host and paths */
 	snprintf(tc->url, sizeof(tc->url), "http://localhost");
-	ev_io_init(&tc->lio, local_accept, tc->lfd, EV_READ);
-	tc->lio.data = tc;
-	ev_init(&tc->accept_retry, accept_retry_cb);
-	tc->accept_retry.data = &tc->lio;
-	ev_io_start(t->ctl->loop, &tc->lio);
 	fed_map_put(&t->clusters, name, tc, NULL);
 	return tc;
 out: /* failed */
-	if (tc->lfd >= 0)
-		close(tc->lfd);
+	if (tc->t)
+		unlisten(&tc->api);
 	free(tc->conns);
 	free(tc->issued);
 	free(tc->name);
 	free(tc);
 	return NULL;
-}
-
-static void unlink_sock(struct tcluster *tc)
-{
-	const char *leaf = strrchr(tc->sock, '/');
-	struct stat st;
-	int dfd = tc->t->ctl->sockdir->fd;
-
-	if (!tc->sock[0] || !leaf || dfd < 0)
-		return;
-	if (!fstatat(dfd, leaf + 1, &st, AT_SYMLINK_NOFOLLOW) && S_ISSOCK(st.st_mode))
-		unlinkat(dfd, leaf + 1, 0);
 }
 
 void tunnel_cluster_free(void *p)
@@ -326,10 +380,8 @@ void tunnel_cluster_free(void *p)
 		return;
 	for (int i = 0; i < tc->nconns; i++)
 		fed_tunnel_conn_free(tc->conns[i]);
-	ev_io_stop(tc->t->ctl->loop, &tc->lio);
-	ev_timer_stop(tc->t->ctl->loop, &tc->accept_retry);
-	close(tc->lfd);
-	unlink_sock(tc);
+	unlisten(&tc->api);
+	unlisten(&tc->connect);
 	free(tc->conns);
 	free(tc->issued);
 	free(tc->metadata);
@@ -538,5 +590,14 @@ const char *tunnel_member_socket(struct controller *ctl, const char *cluster)
 {
 	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
 
-	return tc && tc->sock[0] ? tc->sock : NULL;
+	return tc && tc->api.path[0] ? tc->api.path : NULL;
+}
+
+const char *tunnel_member_connect_socket(struct controller *ctl, const char *cluster)
+{
+	struct tcluster *tc = ctl->tunnel ? fed_map_get(&ctl->tunnel->clusters, cluster) : NULL;
+
+	if (!tc || !tc->connect.path[0] || !tunnel_pick_conn(tc, FED_TUNNEL_TARGET_CONNECT))
+		return NULL;
+	return tc->connect.path;
 }

@@ -37,8 +37,8 @@
 #define FED_TUNNEL_MAX_WINDOW    0x7fffffffu
 
 enum fed_tunnel_type {
-	FED_TUNNEL_HELLO = 1,     /* s0: u16 version, u16 0, u32 max_frame, u32 stream window */
-	FED_TUNNEL_AUTH = 2,      /* s0, agent: u8 kind, credential bytes */
+	FED_TUNNEL_HELLO = 1, /* s0: u16 version, u16 features, u32 max_frame, u32 stream window */
+	FED_TUNNEL_AUTH = 2,  /* s0, agent: u8 kind, credential bytes */
 	FED_TUNNEL_AUTH_OK = 3,   /* s0, host: cluster name, NUL, new credential (may be empty) */
 	FED_TUNNEL_OPEN = 4,      /* host: u8 target */
 	FED_TUNNEL_OPEN_OK = 5,   /* agent: empty */
@@ -56,9 +56,25 @@ enum fed_tunnel_type {
 	FED_TUNNEL_CREDENTIAL = 14,
 };
 
-/* OPEN targets: an enum, never an address; the agent resolves it itself. */
+/* OPEN targets: an enum, never an address; the agent resolves it itself.
+ * An agent refuses a target it does not know with RST_REFUSED. */
 enum fed_tunnel_target {
 	FED_TUNNEL_TARGET_KUBE_APISERVER = 1,
+	/* Cluster connect (docs/cluster-connect.md): the kube-apiserver too,
+	 * one request per stream, with the host's Impersonate-* headers kept
+	 * and an exec/attach/port-forward Upgrade let through. An agent that
+	 * predates it would strip the impersonation and run the request as
+	 * itself, so the host opens it only on a connection whose agent
+	 * announced FED_TUNNEL_FEATURE_CONNECT (fed_tunnel_stream_open
+	 * refuses it otherwise). */
+	FED_TUNNEL_TARGET_CONNECT = 2,
+};
+
+/* HELLO features: a bit set for what the sender serves beyond version 1.
+ * A peer that predates the field sends 0 there and ignores what it gets,
+ * so a bit is only ever a promise of its sender. */
+enum fed_tunnel_feature {
+	FED_TUNNEL_FEATURE_CONNECT = 1u << 0, /* agent: serves FED_TUNNEL_TARGET_CONNECT */
 };
 
 enum fed_tunnel_auth_kind {

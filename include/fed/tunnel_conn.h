@@ -114,6 +114,9 @@ struct fed_tunnel_conn_opts {
 	 * through CONNECT) and the tunnel's TLS runs inside it. Taken over
 	 * (freed with the connection, and on failure). */
 	SSL *outer;
+	/* What this side announces in its HELLO (enum fed_tunnel_feature):
+	 * the agent, the stream targets it serves beyond KUBE_APISERVER. */
+	unsigned features;
 };
 
 /* Host side: take over an accepted socket (closed on failure). */
@@ -149,9 +152,13 @@ int fed_tunnel_conn_send_credential(struct fed_tunnel_conn *c, const char *cred)
 bool fed_tunnel_conn_ready(const struct fed_tunnel_conn *c);
 const char *fed_tunnel_conn_cluster(const struct fed_tunnel_conn *c);
 size_t fed_tunnel_conn_nstreams(const struct fed_tunnel_conn *c);
+/* The features the peer announced in its HELLO (0 before it, and from a
+ * peer that predates them). */
+unsigned fed_tunnel_conn_peer_features(const struct fed_tunnel_conn *c);
 const char *fed_tunnel_conn_name(const struct fed_tunnel_conn *c);
 
-/* Host: open a stream to `target`. */
+/* Host: open a stream to `target`. FED_EINVAL for FED_TUNNEL_TARGET_CONNECT
+ * when the agent did not announce FED_TUNNEL_FEATURE_CONNECT. */
 int fed_tunnel_stream_open(struct fed_tunnel_conn *c, int target,
                            const struct fed_tunnel_stream_cb *cb, void *ud,
                            struct fed_tunnel_stream **out, struct fed_error *err);
@@ -199,21 +206,26 @@ const char *fed_tunnel_tls_error(char *buf, size_t n);
  * with backpressure: the socket is read only while the stream has credit,
  * and stream bytes are credited back only once written to the socket. A
  * filter may rewrite the stream-to-socket bytes (the agent's HTTP
- * rewriting). The bridge frees itself, the socket and the stream when both
- * directions finished, either side failed or the stream was reset. */
+ * rewriting) and watch the others. The bridge frees itself, the socket
+ * and the stream when both directions finished, either side failed or
+ * the stream was reset. */
 struct fed_buf;
 struct fed_tunnel_filter {
 	/* Append what to write for p[0..n) to out. A negative return ends
 	 * the bridge: `reply` is sent back on the stream first. */
 	int (*feed)(void *fud, const uint8_t *p, size_t n, struct fed_buf *out,
 	            struct fed_buf *reply);
+	/* Optional: the socket-to-stream bytes, as read and before they are
+	 * sent on (unchanged), so that feed may depend on the answer. */
+	void (*response)(void *fud, const uint8_t *p, size_t n);
 	void (*free)(void *fud);
 	void *fud;
 };
 
 struct fed_tunnel_bridge;
 /* Takes fd, ssl and filter->fud (freed on failure too). done (may be NULL)
- * runs once when the bridge ends, with a reason for the log. */
+ * runs once when the bridge ends, with a reason for the log, before the
+ * filter is freed. */
 int fed_tunnel_bridge_new(struct ev_loop *loop, struct fed_tunnel_stream *s, int fd, SSL *ssl,
                           const struct fed_tunnel_filter *filter,
                           void (*done)(void *ud, const char *why), void *ud,

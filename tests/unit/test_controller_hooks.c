@@ -83,6 +83,10 @@ static cJSON *status(struct controller *ctl, const char *c)
 {
 	return NULL;
 }
+static const char *connect_sock(struct controller *ctl, const char *c)
+{
+	return strcmp(c, "m1") ? NULL : "/run/x_connect.sock";
+}
 static int resyncs;
 static void resync(struct controller *ctl)
 {
@@ -95,7 +99,10 @@ static bool synced(struct controller *ctl)
 
 static void test_wired(void)
 {
-	static const struct hooks_agents agents = {url, sock, expiry, connected, status, NULL};
+	static const struct hooks_agents agents = {url,       sock,   expiry,
+	                                           connected, status, connect_sock};
+	/* wired without cluster connect */
+	static const struct hooks_agents older = {.url = url, .socket = sock};
 	static const struct hooks_members members = {resync, synced};
 	struct controller ctl;
 	struct fed_error err = FED_ERROR_INIT;
@@ -107,20 +114,27 @@ static void test_wired(void)
 	hooks_resync(&ctl);
 	CHECK_INT(hooks_init(&ctl, &err), 0);
 	CHECK(hooks_agent_socket(&ctl, "m1") == NULL);
+	CHECK(hooks_agent_connect_socket(&ctl, "m1") == NULL);
 	CHECK_INT((int)hooks_agent_credential_expiry(&ctl, "m1"), 0);
 	CHECK_INT(hooks_agents_connected(&ctl, "m1"), 0);
 	hooks_set_agents(&ctl, &agents);
 	hooks_set_members(&ctl, &members);
 	CHECK_STR(hooks_agent_url(&ctl, "m1"), "http://127.0.0.1:1");
 	CHECK_STR(hooks_agent_socket(&ctl, "m1"), "/run/x.sock");
+	CHECK_STR(hooks_agent_connect_socket(&ctl, "m1"), "/run/x_connect.sock");
+	CHECK(hooks_agent_connect_socket(&ctl, "m2") == NULL);
 	CHECK_INT((int)hooks_agent_credential_expiry(&ctl, "m1"), 42);
 	CHECK_INT(hooks_agents_connected(&ctl, "m1"), 2);
 	CHECK(hooks_agent_status(&ctl, "m1") == NULL);
 	hooks_resync(&ctl);
 	CHECK_INT(resyncs, 1);
 	CHECK_INT(hooks_inputs_synced(&ctl), 1);
+	hooks_set_agents(&ctl, &older);
+	CHECK_STR(hooks_agent_socket(&ctl, "m1"), "/run/x.sock");
+	CHECK(hooks_agent_connect_socket(&ctl, "m1") == NULL);
 	hooks_set_agents(&ctl, NULL); /* the tunnel stopped */
 	CHECK(hooks_agent_url(&ctl, "m1") == NULL);
+	CHECK(hooks_agent_connect_socket(&ctl, "m1") == NULL);
 	hooks_free(&ctl);
 }
 

@@ -56,13 +56,14 @@ static void test_roundtrip(void)
 	struct fed_buf b = FED_BUF_INIT;
 	struct fed_tunnel_frame f[8];
 	struct fed_error err = FED_ERROR_INIT;
-	uint8_t hello[12] = {0, 1, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0};
+	/* version 1, features FED_TUNNEL_FEATURE_CONNECT */
+	uint8_t hello[12] = {0, 1, 0, FED_TUNNEL_FEATURE_CONNECT, 0, 1, 0, 0, 0, 4, 0, 0};
 	static uint8_t big[FED_TUNNEL_MAX_FRAME];
 	size_t steps[] = {1, 7, 12, 13, 4096, 1 << 20};
 
 	memset(big, 'x', sizeof(big));
 	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_HELLO, 0, hello, sizeof(hello)), 0);
-	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_OPEN, 1, "\x01", 1), 0);
+	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_OPEN, 1, "\x02", 1), 0);
 	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 1, "GET / HTTP/1.1\r\n", 16), 0);
 	CHECK_INT(fed_tunnel_frame_encode_u32(&b, FED_TUNNEL_WINDOW, 0, 65536), 0);
 	CHECK_INT(fed_tunnel_frame_encode(&b, FED_TUNNEL_DATA, 3, big, sizeof(big)), 0);
@@ -77,6 +78,7 @@ static void test_roundtrip(void)
 		CHECK(!memcmp(f[0].payload, hello, 12));
 		CHECK_INT(f[1].type, FED_TUNNEL_OPEN);
 		CHECK_INT(f[1].stream, 1);
+		CHECK_INT(f[1].payload[0], FED_TUNNEL_TARGET_CONNECT);
 		CHECK_INT(f[2].len, 16);
 		CHECK(!memcmp(f[2].payload, "GET / HTTP/1.1\r\n", 16));
 		CHECK_INT(f[3].type, FED_TUNNEL_WINDOW);
@@ -273,8 +275,9 @@ static void test_stream_limit(void)
 		CHECK_INT(fed_tunnel_proto_open(&host, &s, &err), 0);
 	CHECK_INT(fed_tunnel_proto_open(&host, &s, &err), FED_EUNAVAILABLE);
 	CHECK_HAS(err.msg, "limit");
+	/* connect streams count as any other */
 	for (uint32_t id = 1; id <= 9; id += 2) {
-		f = frame(FED_TUNNEL_OPEN, id, "\x01", 1);
+		f = frame(FED_TUNNEL_OPEN, id, id % 4 == 1 ? "\x01" : "\x02", 1);
 		CHECK_INT(fed_tunnel_proto_recv(&agent, &f, &v, &code, &err), 0);
 		CHECK_INT(v, id < 9 ? FED_TUNNEL_OK : FED_TUNNEL_REFUSE_STREAM);
 	}
@@ -510,6 +513,306 @@ static void test_http_refused(void)
 	}
 }
 
+/* A connect stream's filter in *h, fed req step bytes at a time. */
+static int connect_feed(struct fed_tunnel_http **h, const char *req, size_t step,
+                        struct fed_buf *out, struct fed_buf *reply)
+{
+	int rc = fed_tunnel_http_new_connect(h, "10.96.0.1:443", "agent-sa-token");
+
+	return rc < 0 ? rc : feed_str(*h, req, step, out, reply);
+}
+
+static void respond(struct fed_tunnel_http *h, const char *s, size_t step)
+{
+	for (size_t i = 0, n = strlen(s); i < n; i += step)
+		fed_tunnel_http_response(h, (const uint8_t *)s + i, n - i < step ? n - i : step);
+}
+
+/* Connect mode keeps the caller's impersonation and removes the rest as
+ * on any stream; one request per stream. */
+static void test_http_connect_headers(void)
+{
+	const char *req = "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n"
+	                  "Host: localhost\r\n"
+	                  "Authorization: Bearer host-secret\r\n"
+	                  "Proxy-Authorization: Basic eA==\r\n"
+	                  "Impersonate-User: alice\r\n"
+	                  "Impersonate-Group: devs\r\n"
+	                  "impersonate-group: qa\r\n"
+	                  "Impersonate-Uid: 1234\r\n"
+	                  "Impersonate-Extra-Scopes: view\r\n"
+	                  "Impersonate-Extra-example.com%2fteam: blue\r\n"
+	                  "Impersonate-Something: dropped\r\n"
+	                  "Connection: keep-alive, X-Drop-Me\r\n"
+	                  "Keep-Alive: timeout=5\r\n"
+	                  "TE: trailers\r\n"
+	                  "X-Drop-Me: 1\r\n"
+	                  "Upgrade: h2c\r\n"
+	                  "Accept: application/json\r\n"
+	                  "Content-Length: 9\r\n"
+	                  "\r\n"
+	                  "{\"a\":\"b\"}";
+	const char *want = "POST /api/v1/namespaces/x/configmaps HTTP/1.1\r\n"
+	                   "Host: 10.96.0.1:443\r\n"
+	                   "Impersonate-User: alice\r\n"
+	                   "Impersonate-Group: devs\r\n"
+	                   "impersonate-group: qa\r\n"
+	                   "Impersonate-Uid: 1234\r\n"
+	                   "Impersonate-Extra-Scopes: view\r\n"
+	                   "Impersonate-Extra-example.com%2fteam: blue\r\n"
+	                   "Accept: application/json\r\n"
+	                   "Content-Length: 9\r\n"
+	                   "Authorization: Bearer agent-sa-token\r\n"
+	                   "\r\n"
+	                   "{\"a\":\"b\"}";
+	size_t steps[] = {1, 3, 64, 100000};
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+		struct fed_tunnel_http *h = NULL;
+
+		CHECK_INT(connect_feed(&h, req, steps[i], &out, &reply), 0);
+		CHECK_STR(fed_buf_str(&out), want);
+		CHECK_INT(h->requests, 1);
+		CHECK_INT(h->stripped, 10);
+		CHECK_INT(h->phase, FED_TUNNEL_HTTP_DONE);
+		/* the answer changes nothing: no upgrade was asked for */
+		respond(h, "HTTP/1.1 101 Switching Protocols\r\n\r\n", 1);
+		CHECK_INT(h->phase, FED_TUNNEL_HTTP_DONE);
+		/* a second request on the stream: refused, nothing of it sent */
+		CHECK_INT(feed_str(h, "GET /version HTTP/1.1\r\nImpersonate-User: bob\r\n\r\n",
+		                   steps[i], &out, &reply),
+		          FED_EINVAL);
+		CHECK_STR(fed_buf_str(&out), want);
+		CHECK_HAS(fed_buf_str(&reply), "400 Bad Request");
+		CHECK_HAS(h->error, "one request per cluster connect stream");
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+}
+
+/* SPDY/3.1 and websocket upgrades pass; after the apiserver's 101 the
+ * stream is raw bytes both ways; anything else stays an HTTP request. */
+static void test_http_connect_upgrade(void)
+{
+	const char *spdy = "POST /api/v1/namespaces/default/pods/x/exec?command=sh&stdin=true "
+	                   "HTTP/1.1\r\n"
+	                   "Connection: Upgrade\r\n"
+	                   "Upgrade: SPDY/3.1\r\n"
+	                   "X-Stream-Protocol-Version: v4.channel.k8s.io\r\n"
+	                   "Impersonate-User: alice\r\n"
+	                   "\r\n";
+	const char *ws = "GET /api/v1/namespaces/default/pods/x/portforward?ports=80 HTTP/1.1\r\n"
+	                 "connection: keep-alive, upgrade\r\n"
+	                 "upgrade: WebSocket\r\n"
+	                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	                 "Sec-WebSocket-Version: 13\r\n"
+	                 "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n"
+	                 "Impersonate-User: alice\r\n"
+	                 "\r\n";
+	/* what follows the 101: anything at all, a "request" included */
+	static const char raw[] = "\x00\x01\x02GET / HTTP/1.1\r\nImpersonate-User: system:admin\r\n"
+	                          "Transfer-Encoding: chunked\r\n\r\n\xff";
+	size_t steps[] = {1, 5, 100000};
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+		struct fed_tunnel_http *h = NULL;
+		size_t head;
+
+		CHECK_INT(connect_feed(&h, spdy, steps[i], &out, &reply), 0);
+		CHECK_HAS(
+		    fed_buf_str(&out),
+		    "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nImpersonate-User: alice\r\n"
+		    "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+		    "Authorization: Bearer agent-sa-token\r\n\r\n");
+		CHECK_INT(h->phase, FED_TUNNEL_HTTP_UPGRADING);
+		head = out.len;
+		/* the answer, a byte at a time, then raw bytes pass unchanged */
+		respond(h, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: SPDY/3.1\r\n\r\n",
+		        steps[i]);
+		CHECK_INT(h->phase, FED_TUNNEL_HTTP_RAW);
+		CHECK(h->upgraded);
+		for (size_t k = 0; k < sizeof(raw) - 1; k += steps[i])
+			CHECK_INT(fed_tunnel_http_feed(h, (const uint8_t *)raw + k,
+			                               sizeof(raw) - 1 - k < steps[i]
+			                                   ? sizeof(raw) - 1 - k
+			                                   : steps[i],
+			                               &out, &reply),
+			          0);
+		CHECK_INT(out.len - head, sizeof(raw) - 1);
+		CHECK(!memcmp(out.data + head, raw, sizeof(raw) - 1));
+		CHECK_INT(reply.len, 0);
+		fed_buf_release(&out);
+		fed_tunnel_http_free(h);
+
+		CHECK_INT(connect_feed(&h, ws, steps[i], &out, &reply), 0);
+		CHECK_HAS(fed_buf_str(&out), "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\n");
+		CHECK_HAS(fed_buf_str(&out), "\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\n");
+		CHECK(strstr(fed_buf_str(&out), "keep-alive") == NULL);
+		CHECK_INT(h->phase, FED_TUNNEL_HTTP_UPGRADING);
+		/* a client waits for the 101: bytes before it are refused */
+		CHECK_INT(feed_str(h, "\x81\x05hello", steps[i], &out, &reply), FED_EINVAL);
+		CHECK_HAS(h->error, "before the upgrade was answered");
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+	/* an upgrade the apiserver refused (or answered with anything but
+	 * 101): the stream carries nothing more, so no second request reaches
+	 * the apiserver's still open connection unchecked */
+	{
+		const char *answers[] = {
+		    "HTTP/1.1 403 Forbidden\r\n\r\n",
+		    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n",
+		    "HTTP/1.1 1010 Odd\r\n\r\n",
+		    "HTTP/2 101\r\n\r\n",
+		};
+
+		for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+			struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+			struct fed_tunnel_http *h = NULL;
+			size_t head;
+
+			CHECK_INT(connect_feed(&h, spdy, 7, &out, &reply), 0);
+			head = out.len;
+			respond(h, answers[i], 3);
+			CHECK_INT(h->phase, FED_TUNNEL_HTTP_DONE);
+			CHECK(!h->upgraded);
+			CHECK_INT(
+			    feed_str(h,
+			             "GET /api HTTP/1.1\r\nImpersonate-User: system:admin\r\n\r\n",
+			             4, &out, &reply),
+			    FED_EINVAL);
+			CHECK_INT(out.len, head);
+			CHECK_HAS(h->error, "one request per cluster connect stream");
+			fed_buf_release(&out);
+			fed_buf_release(&reply);
+			fed_tunnel_http_free(h);
+		}
+	}
+	/* other upgrades are removed and the request is an ordinary one */
+	{
+		const char *reqs[] = {
+		    "GET /x HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+		    "Impersonate-User: alice\r\n\r\n",
+		    "GET /x HTTP/1.1\r\nUpgrade: websocket\r\nImpersonate-User: alice\r\n\r\n",
+		    "GET /x HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+		    "Upgrade: SPDY/3.1\r\nImpersonate-User: alice\r\n\r\n",
+		    "GET /x HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n"
+		    "Impersonate-User: alice\r\n\r\n",
+		    "GET /x HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.2\r\n"
+		    "Impersonate-User: alice\r\n\r\n",
+		};
+
+		for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+			struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+			struct fed_tunnel_http *h = NULL;
+
+			CHECK_INT(connect_feed(&h, reqs[i], 6, &out, &reply), 0);
+
+			CHECK(strcasestr(fed_buf_str(&out), "upgrade") == NULL);
+			CHECK_HAS(fed_buf_str(&out), "Impersonate-User: alice\r\n");
+			CHECK_INT(h->phase, FED_TUNNEL_HTTP_DONE);
+			fed_buf_release(&out);
+			fed_buf_release(&reply);
+			fed_tunnel_http_free(h);
+		}
+	}
+	/* an upgrade has no body */
+	{
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+		struct fed_tunnel_http *h = NULL;
+
+		CHECK_INT(
+		    connect_feed(&h,
+		                 "POST /x HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+		                 "Impersonate-User: alice\r\nContent-Length: 4\r\n\r\nabcd",
+		                 100, &out, &reply),
+		    FED_EINVAL);
+		CHECK_HAS(fed_buf_str(&reply), "400");
+		CHECK_HAS(h->error, "an upgrade request has no body");
+		CHECK_INT(out.len, 0);
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_tunnel_http_free(h);
+	}
+}
+
+/* A connect stream never becomes a member's system: user or group, and
+ * never runs as the agent itself. */
+static void test_http_connect_refused(void)
+{
+	struct {
+		const char *headers, *status, *why;
+	} cases[] = {
+	    {"Impersonate-User: system:admin\r\n", "403", "system: user"},
+	    {"Impersonate-User: system:kube-controller-manager\r\n", "403", "system: user"},
+	    {"impersonate-user:  system:serviceaccount:kube-system:default \r\n", "403",
+	     "system: user"},
+	    {"Impersonate-User: alice\r\nImpersonate-Group: system:masters\r\n", "403",
+	     "system: group"},
+	    {"Impersonate-User: alice\r\nIMPERSONATE-GROUP: system:authenticated\r\n", "403",
+	     "system: group"},
+	    {"Impersonate-User: alice\r\nImpersonate-Group: devs, system:masters\r\n", "403",
+	     "system: group"},
+	    {"Impersonate-User: alice\r\nImpersonate-User: bob\r\n", "400",
+	     "exactly one Impersonate-User"},
+	    {"Impersonate-User: \r\n", "400", "exactly one Impersonate-User"},
+	    {"Impersonate-Group: devs\r\n", "403", "must impersonate a user"},
+	    {"Authorization: Bearer host-secret\r\n", "403", "must impersonate a user"},
+	    /* a header named by Connection is removed, the impersonation too */
+	    {"Connection: Impersonate-User\r\nImpersonate-User: alice\r\n", "403",
+	     "must impersonate a user"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT, req = FED_BUF_INIT;
+		struct fed_tunnel_http *h = NULL;
+
+		fed_buf_printf(&req, "GET /api/v1/secrets HTTP/1.1\r\n%s\r\n", cases[i].headers);
+		CHECK_INT(connect_feed(&h, fed_buf_str(&req), 3, &out, &reply), FED_EINVAL);
+		CHECK_HAS(fed_buf_str(&reply), cases[i].status);
+		CHECK_HAS(h->error, cases[i].why);
+		CHECK_INT(out.len, 0);
+		/* no header value in the answer or the error */
+		CHECK(strstr(fed_buf_str(&reply), "admin") == NULL);
+		CHECK(strstr(h->error, "masters") == NULL);
+		fed_buf_release(&out);
+		fed_buf_release(&reply);
+		fed_buf_release(&req);
+		fed_tunnel_http_free(h);
+	}
+}
+
+/* Ordinary streams are untouched by connect mode: impersonation and
+ * upgrades are removed, requests follow each other, answers mean nothing. */
+static void test_http_ordinary_unchanged(void)
+{
+	struct fed_tunnel_http *h;
+	struct fed_buf out = FED_BUF_INIT, reply = FED_BUF_INIT;
+	const char *o;
+
+	CHECK_INT(fed_tunnel_http_new(&h, "api:443", "tok"), 0);
+	CHECK_INT(feed_str(h,
+	                   "GET /exec HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+	                   "Impersonate-User: system:admin\r\nImpersonate-Uid: 1\r\n\r\n",
+	                   4, &out, &reply),
+	          0);
+	respond(h, "HTTP/1.1 101 Switching Protocols\r\n\r\n", 2);
+	CHECK_INT(h->phase, FED_TUNNEL_HTTP_REQUESTS);
+	CHECK_INT(feed_str(h, "GET /version HTTP/1.1\r\n\r\n", 4, &out, &reply), 0);
+	o = fed_buf_str(&out);
+	CHECK_INT(h->requests, 2);
+	CHECK(strcasestr(o, "impersonate") == NULL);
+	CHECK(strcasestr(o, "upgrade") == NULL);
+	CHECK(!h->upgraded);
+	fed_buf_release(&out);
+	fed_buf_release(&reply);
+	fed_tunnel_http_free(h);
+}
+
 static void test_proxy(void)
 {
 	struct fed_error err = FED_ERROR_INIT;
@@ -680,6 +983,10 @@ int main(void)
 	RUN(test_flow_control);
 	RUN(test_http_rewrite);
 	RUN(test_http_refused);
+	RUN(test_http_connect_headers);
+	RUN(test_http_connect_upgrade);
+	RUN(test_http_connect_refused);
+	RUN(test_http_ordinary_unchanged);
 	RUN(test_proxy);
 	RUN(test_metadata);
 	return CHECK_EXIT();

@@ -213,7 +213,10 @@ static void a_open(struct fed_tunnel_conn *c, struct fed_tunnel_stream *s, int t
 {
 	struct astream *a;
 
-	if (target != FED_TUNNEL_TARGET_KUBE_APISERVER) {
+	/* as fed-agent: the apiserver, connect streams when it announced
+	 * them, nothing else */
+	if (target != FED_TUNNEL_TARGET_KUBE_APISERVER &&
+	    !(target == FED_TUNNEL_TARGET_CONNECT && ud)) {
 		fed_tunnel_stream_close(s, FED_TUNNEL_RST_REFUSED);
 		return;
 	}
@@ -227,6 +230,8 @@ static void a_ready(struct fed_tunnel_conn *c, const char *cluster, const char *
 	const char *meta = "{\"kubernetesVersion\":\"v1.31.0\"}";
 
 	if (strcmp(cluster, "east") || !cred || strcmp(cred, "cred-east"))
+		_exit(3);
+	if (fed_tunnel_conn_peer_features(c) != 0) /* the host serves no target */
 		_exit(3);
 	fed_tunnel_conn_send_metadata(c, meta, strlen(meta));
 }
@@ -315,8 +320,15 @@ static void agent_main(const char *token)
 	struct fed_tunnel_conn *c;
 	struct fed_tunnel_conn_opts o = {.heartbeat = 0.2};
 	SSL_CTX *ctx = NULL, *outer_ctx = NULL;
+	void *ud = NULL;
 	int fd;
 
+	/* "connect:TOKEN": an agent that serves connect streams and says so */
+	if (!strncmp(token, "connect:", 8)) {
+		o.features = FED_TUNNEL_FEATURE_CONNECT;
+		ud = &o;
+		token += 8;
+	}
 	/* "via-relay:TOKEN": TLS to the relay first, the tunnel inside it */
 	if (!strncmp(token, "via-relay:", 10)) {
 		if (fed_tunnel_tls_client_ctx(cert_pem, &outer_ctx, &err) < 0)
@@ -330,7 +342,7 @@ static void agent_main(const char *token)
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	if (fed_tunnel_tls_client_ctx(cert_pem, &ctx, &err) < 0 ||
 	    fed_tunnel_conn_connect(l, fd, ctx, "127.0.0.1", FED_TUNNEL_AUTH_BOOTSTRAP, token, &o,
-	                            &acb, NULL, &c, &err) < 0) {
+	                            &acb, ud, &c, &err) < 0) {
 		fprintf(stderr, "agent: %s\n", err.msg);
 		_exit(2);
 	}
@@ -955,6 +967,60 @@ static void test_unknown_stream(void)
 	CHECK(run_until(&h_closed, 5)); /* the peer's exit does */
 }
 
+/* Cluster connect streams (FED_TUNNEL_TARGET_CONNECT) only reach an agent
+ * that announced them in its HELLO: one that predates them would strip the
+ * impersonation and run the request as itself. They count against the
+ * same stream limit as every other stream. */
+static void test_connect_feature(void)
+{
+	struct fed_error err = FED_ERROR_INIT;
+	struct hstream a = {0}, b = {0}, c = {0};
+	pid_t pid = spawn("good-token");
+
+	/* an agent that announced nothing: no connect stream leaves the host */
+	CHECK(run_until(&h_ready, 5));
+	CHECK_INT(fed_tunnel_conn_peer_features(hconn), 0);
+	CHECK_INT(fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_CONNECT, &hscb, &a, &a.s, &err),
+	          FED_EINVAL);
+	CHECK_HAS(err.msg, "does not serve cluster connect streams");
+	CHECK_INT(fed_tunnel_conn_nstreams(hconn), 0);
+	kill(pid, SIGKILL);
+	reap(pid);
+	CHECK(run_until(&h_closed, 5));
+
+	/* one that did: its connect streams open and carry bytes */
+	pid = spawn("connect:good-token");
+	CHECK(run_until(&h_ready, 5));
+	CHECK_INT(fed_tunnel_conn_peer_features(hconn), FED_TUNNEL_FEATURE_CONNECT);
+	CHECK_INT(fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_CONNECT, &hscb, &a, &a.s, &err),
+	          0);
+	CHECK(run_until(&a.opened, 5));
+	CHECK_INT(fed_tunnel_stream_send(a.s, "connect", 7), 7);
+	for (double t0 = ev_time(); a.got < 7 && ev_time() - t0 < 5;) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	CHECK_STR(a.first, "connect");
+	/* the same stream limit as any stream: one apiserver stream and this
+	 * one fill a limit of 2, and a third of either kind is refused */
+	fed_tunnel_conn_proto(hconn)->max_streams = 2;
+	CHECK_INT(
+	    fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, &b, &b.s, &err),
+	    0);
+	CHECK_INT(fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_CONNECT, &hscb, &c, &c.s, &err),
+	          FED_EUNAVAILABLE);
+	CHECK_INT(
+	    fed_tunnel_stream_open(hconn, FED_TUNNEL_TARGET_KUBE_APISERVER, &hscb, &c, &c.s, &err),
+	    FED_EUNAVAILABLE);
+	CHECK(run_until(&b.opened, 5));
+	CHECK_INT(a.reset + b.reset, 0);
+	kill(pid, SIGKILL);
+	reap(pid);
+	CHECK(run_until(&h_closed, 5));
+	CHECK_INT(a.reset, 1);
+	CHECK_INT(b.reset, 1);
+}
+
 /* Deferred AUTH (finding 8: the host answers once the token's removal
  * is durable): nothing is answered or read meanwhile, then AUTH_OK. */
 static void test_deferred_auth(void)
@@ -1077,6 +1143,7 @@ int main(void)
 	RUN(test_refused_stream_flood);
 	RUN(test_queue_cap);
 	RUN(test_stream_ids_renewal);
+	RUN(test_connect_feature);
 	RUN(test_deferred_auth);
 	RUN(test_deferred_auth_holds_frames);
 	RUN(test_deferred_auth_retryable);
