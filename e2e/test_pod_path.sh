@@ -28,7 +28,7 @@ SA=system:serviceaccount:$FNS:fed-controller
 pass=0 fail=0 pids=()
 
 . "$(dirname "$0")/lib.sh"
-WAIT_STEP=0.2
+export WAIT_STEP=0.2
 trap pod_test_cleanup EXIT
 [ "$(id -u)" = 0 ] && ip netns list >/dev/null 2>&1 || { echo "FAIL: this test needs root and ip netns"; exit 1; }
 command -v podman >/dev/null || { echo "FAIL: podman is not installed (scripts/setup installs it)"; exit 1; }
