@@ -288,7 +288,7 @@ fi
 if cat "$S"/pods-host/*.log "$S"/pods-edge1/*.log | grep -iE 'forbidden|\b403\b' >"$S/forbidden.out"; then
 	bad "a request was forbidden: $(head -3 "$S/forbidden.out")"
 else
-	ok "no request of the controller or the agent was forbidden: manifests/02-rbac.yaml and agent.yaml's roles are enough"
+	ok "no request of the controller or the agent was forbidden: manifests/02-rbac.yaml, manifests/connect/01-rbac.yaml and agent.yaml's roles are enough"
 fi
 {
 	for n in $FNS kube-system default; do
