@@ -27,6 +27,10 @@
 #define APISERVICE     "v1alpha1." FED_CONNECT_GROUP
 #define FP_NAMESPACE   "kube-system"
 #define FP_CONFIGMAP   "extension-apiserver-authentication"
+#define FORBIDDEN_HINT(status)                                                                     \
+	((status) == 403                                                                           \
+	     ? " (the controller's rights for cluster connect are in manifests/connect/)"          \
+	     : "")
 
 static const struct fed_kube_resource r_apiservices = {"apiregistration.k8s.io", "v1",
                                                        "apiservices", false};
@@ -103,10 +107,15 @@ static void fp_done(struct fed_kube_response *resp, void *ud)
 	cs->fp_call = NULL;
 	memset(&fp, 0, sizeof(fp));
 	if (resp->status != 200) {
-		FED_LOG_WARN(NULL, "connect: reading %s/%s: %s", FP_NAMESPACE, FP_CONFIGMAP,
-		             resp->err.msg);
+		/* said once (a controller installed without manifests/connect/
+		 * is refused every REFRESH_S), then at debug level */
+		FED_LOG(cs->fp_said ? FED_LOG_DEBUG : FED_LOG_WARN, NULL,
+		        "connect: reading %s/%s: %s%s", FP_NAMESPACE, FP_CONFIGMAP, resp->err.msg,
+		        FORBIDDEN_HINT(resp->status));
+		cs->fp_said = true;
 		return;
 	}
+	cs->fp_said = false;
 	obj = cJSON_Parse(resp->body);
 	if (fed_connect_front_proxy_parse(obj, &fp, &err)) {
 		FED_LOG_WARN(NULL, "connect: %s/%s: %s", FP_NAMESPACE, FP_CONFIGMAP, err.msg);
@@ -165,18 +174,21 @@ static void api_done(struct fed_kube_response *resp, void *ud)
 	cs->api_call = NULL;
 	if (resp->status == 404) {
 		if (!cs->api_missing_said)
-			FED_LOG_WARN(NULL,
-			             "connect: no apiservice %s: register it (manifests/"
-			             "05-cluster-connect.yaml) so that the host's apiserver sends "
-			             "cluster connect requests here",
-			             APISERVICE);
+			FED_LOG_WARN(
+			    NULL,
+			    "connect: no apiservice %s: register it (kubectl apply -f "
+			    "manifests/connect/, or helm --set clusterConnect.enabled=true) "
+			    "so that the host's apiserver sends cluster connect requests here",
+			    APISERVICE);
 		cs->api_missing_said = true;
 		return;
 	}
 	if (resp->status != 200 || !cs->cert_pem) {
 		if (resp->status != 200)
-			FED_LOG_WARN(NULL, "connect: reading apiservice %s: %s", APISERVICE,
-			             resp->err.msg);
+			FED_LOG(cs->api_missing_said ? FED_LOG_DEBUG : FED_LOG_WARN, NULL,
+			        "connect: reading apiservice %s: %s%s", APISERVICE, resp->err.msg,
+			        FORBIDDEN_HINT(resp->status));
+		cs->api_missing_said = resp->status != 200;
 		return;
 	}
 	cs->api_missing_said = false;
@@ -233,10 +245,11 @@ static void create_done(struct fed_kube_response *resp, void *ud)
 static void create_secret(struct connect *cs)
 {
 	struct controller *ctl = cs->ctl;
-	struct fed_kube_ref ref = {&fed_r_secrets, ctl->o.config_namespace, NULL, NULL};
+	struct fed_kube_ref ref = {&fed_r_secrets, ctl->o.config_namespace, ctl->o.connect_secret,
+	                           NULL};
 	struct fed_kube_write_opts wo = {FED_MANAGER "-connect", false, false};
 	struct fed_error err = FED_ERROR_INIT;
-	char sans[512], *crt = NULL, *key = NULL, *crt64 = NULL, *key64 = NULL;
+	char sans[512], *crt = NULL, *key = NULL, *crt64 = NULL, *key64 = NULL, *body = NULL;
 	cJSON *obj = cJSON_CreateObject(), *md, *data;
 
 	snprintf(sans, sizeof(sans), "DNS:%s.%s.svc,DNS:%s.%s.svc.cluster.local%s%s",
@@ -263,7 +276,13 @@ static void create_secret(struct connect *cs)
 	cJSON_AddStringToObject(data, "tls.key", key64);
 	FED_LOG_INFO(NULL, "connect: writing a generated serving certificate (%s) to secret %s/%s",
 	             sans, ctl->o.config_namespace, ctl->o.connect_secret);
-	if (fed_kube_create(ctl->host, &ref, obj, &wo, create_done, cs, &cs->secret_call, &err))
+	/* server-side apply, a PATCH to the name: RBAC can name it (a POST
+	 * has no name when it is authorised) */
+	body = cJSON_PrintUnformatted(obj);
+	if (!body)
+		xoom();
+	if (fed_kube_patch(ctl->host, &ref, FED_PATCH_APPLY, body, &wo, create_done, cs,
+	                   &cs->secret_call, &err))
 		FED_LOG_WARN(NULL, "connect: secret %s/%s: %s", ctl->o.config_namespace,
 		             ctl->o.connect_secret, err.msg);
 	else
@@ -276,6 +295,7 @@ out : {
 			OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
 }
 	cJSON_Delete(obj);
+	wipe_free(body);
 	wipe_free(crt);
 	wipe_free(key);
 	wipe_free(crt64);
@@ -294,10 +314,13 @@ static void secret_done(struct fed_kube_response *resp, void *ud)
 		return;
 	}
 	if (resp->status != 200) {
-		FED_LOG_WARN(NULL, "connect: reading secret %s/%s: %s", cs->ctl->o.config_namespace,
-		             cs->ctl->o.connect_secret, resp->err.msg);
+		FED_LOG(cs->secret_said ? FED_LOG_DEBUG : FED_LOG_WARN, NULL,
+		        "connect: reading secret %s/%s: %s%s", cs->ctl->o.config_namespace,
+		        cs->ctl->o.connect_secret, resp->err.msg, FORBIDDEN_HINT(resp->status));
+		cs->secret_said = true;
 		return;
 	}
+	cs->secret_said = false;
 	obj = cJSON_Parse(resp->body);
 	crt = secret_value(obj, "tls.crt");
 	key = secret_value(obj, "tls.key");

@@ -35,8 +35,8 @@ struct connect {
 	 * start and every REFRESH_S */
 	ev_timer refresh;
 	struct fed_kube_call *secret_call, *fp_call, *api_call;
-	bool secret_writing, api_missing_said;
-	struct cconn *conns; /* doubly linked */
+	bool secret_writing, api_missing_said, fp_said, secret_said; /* said once */
+	struct cconn *conns;                                         /* doubly linked */
 	int nconns;
 	struct fed_map users; /* user -> int *: connections to members now */
 	int nstreams;         /* their sum */
