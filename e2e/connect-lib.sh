@@ -7,7 +7,8 @@ CONNECT_GROUP=proxy.fed.kubefed.io
 # An address the host's aggregator can dial (Endpoints may not be loopback,
 # and there is no kube-proxy: --enable-aggregator-routing dials them): one
 # end of a veth pair, the other in a network namespace, both made here and
-# removed by connect_addr_down. Sets CONNECT_IP.
+# removed by connect_addr_down. Sets CONNECT_IP (the peer end is
+# CONNECT_IP's .2: a process in the namespace reaches the host there).
 connect_addr_up() { # NETNS VETH_ROOT VETH_PEER
 	CONNECT_IP=10.251.$((RANDOM % 250 + 1)).1
 	ip netns add "$1"
@@ -15,7 +16,9 @@ connect_addr_up() { # NETNS VETH_ROOT VETH_PEER
 	ip link set "$3" netns "$1"
 	ip addr add "$CONNECT_IP/30" dev "$2"
 	ip link set "$2" up
+	ip -n "$1" addr add "${CONNECT_IP%.1}.2/30" dev "$3"
 	ip -n "$1" link set "$3" up
+	ip -n "$1" link set lo up
 }
 connect_addr_down() { # NETNS VETH_ROOT (never fails)
 	ip link del "$2" 2>/dev/null || true
