@@ -68,6 +68,10 @@ static int start_acting(struct controller *ctl, struct fed_error *err)
 	if ((ret = members_start(ctl, err)) || (ret = tunnel_start(ctl, err)) ||
 	    (ret = connect_start(ctl, err)) || (ret = types_start(ctl, err)))
 		goto out;
+	/* with the tunnel off, cluster connect's Service still selects the
+	 * leader by the label the tunnel sets once it serves */
+	if (!strcmp(ctl->o.tunnel_address, "off") && strcmp(ctl->o.connect_address, "off"))
+		podlabel_set(ctl->podlabel, FED_TUNNEL_LEADER, NULL, NULL);
 	ret = rsp_start(ctl, err);
 out:
 	return ret;

@@ -342,6 +342,10 @@ int fed_splice_new(struct ev_loop *loop, struct fed_splice_end a, struct fed_spl
 	}
 	s->a.fd = a.fd;
 	s->a.ssl = a.ssl;
+	/* the member's side gets a request head with a credential: its
+	 * buffer is wiped when it grows and when it is freed */
+	fed_buf_set_sensitive(&s->a.out);
+	fed_buf_set_sensitive(&s->b.out);
 	s->a.moved = &s->a_to_b;
 	s->b.fd = b.fd;
 	s->b.ssl = b.ssl;

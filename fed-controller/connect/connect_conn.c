@@ -1,10 +1,9 @@
 /* One connection from the host's aggregator: the TLS handshake and the
  * request head within a deadline; the front proxy's certificate checked
  * before any X-Remote-* header counts; then an answer of ours (discovery,
- * or a Status saying why not) or the member: its connection dialled, the
- * rewritten head and the body (exactly Content-Length bytes) sent, and
- * the two joined until the member closes (one request per connection:
- * fed_connect_rewrite asks the member to close after it). */
+ * or a Status saying why not, after which the connection closes) or the
+ * member (connect_exchange.c), after which the connection may wait for
+ * the caller's next request, each head checked and rewritten again. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -118,12 +118,18 @@ static void dial(struct cconn *c, const char *sock)
 
 /* A kept connection the member closed meanwhile fails before any byte of
  * an answer: the request goes again on a new one, once, when all of it is
- * still at hand (no body streamed from the caller yet). */
+ * still at hand (no body streamed from the caller yet) and it is a GET or
+ * HEAD. */
 static bool retry_fresh(struct cconn *c, struct fed_splice *s, const char *why, uint64_t b_to_a)
 {
 	struct fed_splice_end a, b;
 
-	if (!c->from_pool || c->retried || b_to_a || c->body_left || c->upgrade ||
+	/* only a request that may run twice: the member may have done it
+	 * before the connection died */
+	bool idempotent = (c->req.method_len == 3 && !memcmp(c->req.method, "GET", 3)) ||
+	                  (c->req.method_len == 4 && !memcmp(c->req.method, "HEAD", 4));
+
+	if (!idempotent || !c->from_pool || c->retried || b_to_a || c->body_left || c->upgrade ||
 	    !strcmp(why, "idle timeout") || !strcmp(why, "caller closed") ||
 	    fed_splice_take(s, &a, &b, NULL))
 		return false;

@@ -148,16 +148,20 @@ int podlabel_new(struct podlabel **out, struct controller *ctl, struct fed_kube_
 	const char *name = getenv("POD_NAME"), *ns = getenv("POD_NAMESPACE");
 	struct podlabel *pl;
 
+	/* the Services fed-tunnel and fed-connect select the leader by it */
+	bool tunnel = ctl->o.tunnel_address && strcmp(ctl->o.tunnel_address, "off");
+	bool connect = ctl->o.connect_address && strcmp(ctl->o.connect_address, "off");
+
 	*out = NULL;
-	if (!ctl->o.tunnel_label_pod || !ctl->o.tunnel_address ||
-	    !strcmp(ctl->o.tunnel_address, "off"))
+	if (!ctl->o.tunnel_label_pod || (!tunnel && !connect))
 		return 0;
 	if (!name || !*name || !ns || !*ns) {
 		FED_LOG_WARN(NULL,
-		             "--tunnel-address is set but POD_NAME or POD_NAMESPACE is not: "
-		             "this Pod cannot be labelled " FED_TUNNEL_LABEL "=leader, so the "
-		             "fed-tunnel Service cannot select the leader. Set both from the "
-		             "downward API, or run with --tunnel-label-pod=false");
+		             "--tunnel-address or --connect-address is set but POD_NAME or "
+		             "POD_NAMESPACE is not: this Pod cannot be labelled " FED_TUNNEL_LABEL
+		             "=leader, so the fed-tunnel and fed-connect Services cannot select "
+		             "the leader. Set both from the downward API, or run with "
+		             "--tunnel-label-pod=false");
 		return 0;
 	}
 	pl = calloc(1, sizeof(*pl));
