@@ -5,6 +5,8 @@
  * certificate; or the agent's connect socket. Bounded by a deadline. */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -116,6 +118,8 @@ static void try_next(struct cdial *d, int last_errno)
 			last_errno = errno;
 			continue;
 		}
+		/* requests go out as written (see cconn_accept) */
+		setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		if (connect(d->fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
 			d->next = ai->ai_next;
 			wait_io(d, EV_WRITE);
