@@ -20,13 +20,19 @@ import time
 import urllib.parse
 
 
+HEADERS = {}  # per connection: extra request headers (the front proxy's, for fed alone)
+
+
 def conn(url, ctx):
     u = urllib.parse.urlsplit(url)
-    return http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=30), u.path.rstrip("/")
+    c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=30)
+    return c, u.path.rstrip("/")
 
 
 def get(c, path):
-    c.request("GET", path, headers={"Accept": "application/json"})
+    h = {"Accept": "application/json"}
+    h.update(HEADERS.get(id(c._context), {}))
+    c.request("GET", path, headers=h)
     r = c.getresponse()
     body = r.read()
     if r.status != 200:
@@ -92,6 +98,13 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--target", action="append", required=True, help="NAME=URL")
+    ap.add_argument("--fed-target", action="append", default=[],
+                    help="NAME=URL: fed's listener itself, as the host's aggregator calls it "
+                         "(--fp-cert/--fp-key, X-Remote-User: --fp-user)")
+    ap.add_argument("--fp-cert")
+    ap.add_argument("--fp-key")
+    ap.add_argument("--fp-ca")
+    ap.add_argument("--fp-user", default="bench")
     ap.add_argument("--gets", type=int, default=1000)
     ap.add_argument("--lists", type=int, default=200)
     ap.add_argument("--parallel", type=int, default=4)
@@ -102,11 +115,17 @@ def main():
     for ca in a.ca:
         ctx.load_verify_locations(ca)
     ctx.load_cert_chain(a.cert, a.key)
+    fctx = None
+    if a.fed_target:
+        fctx = ssl.create_default_context(cafile=a.fp_ca)
+        fctx.check_hostname = False  # fed's certificate names its Service, not this address
+        fctx.load_cert_chain(a.fp_cert, a.fp_key)
+        HEADERS[id(fctx)] = {"X-Remote-User": a.fp_user}
     out = {}
-    for t in a.target:
+    for t, c in [(t, ctx) for t in a.target] + [(t, fctx) for t in a.fed_target]:
         name, url = t.split("=", 1)
-        out[name] = {"get": bench_get(url, ctx, a.path_get, a.gets),
-                     "list": bench_list(url, ctx, a.path_list, a.lists, a.parallel)}
+        out[name] = {"get": bench_get(url, c, a.path_get, a.gets),
+                     "list": bench_list(url, c, a.path_list, a.lists, a.parallel)}
         print("bench/connect: %s done" % name, file=sys.stderr, flush=True)
     json.dump(out, sys.stdout)
     print()
