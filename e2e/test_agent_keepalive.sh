@@ -118,9 +118,12 @@ MSERVER=$(srv $C)
 mport=${MSERVER##*:}
 rport=$(free_port)
 start_relay() {
+	local n
+	n=$(grep -c "relay listening" "$work/relay.log" 2>/dev/null || true)
 	python3 "$work/relay.py" "$HOSTB" "$rport" 127.0.0.1 "$mport" >>"$work/relay.log" 2>&1 &
 	rpid=$!
-	wait_until 10 grep -q "relay listening" "$work/relay.log"
+	# this relay's line, not the one before it
+	wait_until 10 eval '[ "$(grep -c "relay listening" "$work/relay.log")" -gt "${n:-0}" ]'
 }
 start_relay || { bad "relay did not start: $(cat "$work/relay.log")"; exit 1; }
 
@@ -234,6 +237,9 @@ if wait_eq 15 1 cmget; then
 	ok "link B restored: the host watched again and corrected the drift made during the cut in $(since "$t0")s"
 else
 	bad "drift made during the cut not corrected in 15 s ($(cmget)): the host's watch is stale"
+	echo "the agent's connections to the relay now:"
+	inns ss -tn "( dport = :$rport )" | sed 's/^/  /'
+	echo "relay:"; ss -ltn "( sport = :$rport )" | sed 's/^/  /'
 fi
 since_cut | grep -q "\[$C\] answers again" && ok "the controller retried at once when $C answered again" ||
 	bad "no 'answers again' from the controller: the watches waited out their backoff"

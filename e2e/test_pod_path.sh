@@ -310,6 +310,7 @@ done
 # (a PATCH to its name), so it may create no other Secret in kube-system
 [ "$(k auth can-i create secrets -n kube-system --as "$SA" 2>/dev/null)" = no ] &&
 	[ "$(k auth can-i patch secrets/other -n kube-system --as "$SA" 2>/dev/null)" = no ] &&
+	[ "$(k auth can-i create secrets/other -n kube-system --as "$SA" 2>/dev/null)" = no ] &&
 	ok "the controller may create no Secret in kube-system and patch none but its own" ||
 	bad "the controller may create or patch other Secrets in kube-system"
 

@@ -32,6 +32,7 @@ struct fed_informer {
 	bool synced;
 	struct fed_kube_pager *pager;
 	struct fed_kube_watch *watch;
+	unsigned long watch_events; /* of the current watch (bookmarks too) */
 	ev_timer timer;
 	struct fed_backoff backoff;
 	bool relist_after_backoff;
@@ -183,7 +184,21 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void fed_informer_retry_now(struct fed_informer *inf)
 {
-	if (!inf || inf->state != BACKOFF)
+	if (!inf)
+		return;
+	if (inf->state == WATCHING && inf->watch && !inf->watch_events) {
+		/* begun while the server did not answer, it may still hang in
+		 * its connect (a cut link, no RST): a fresh one. One that got an
+		 * event is streaming: left alone. */
+		fed_kube_watch_cancel(inf->watch);
+		inf->watch = NULL;
+		fed_backoff_reset(&inf->backoff);
+		enter(inf);
+		watch_start(inf);
+		leave(inf);
+		return;
+	}
+	if (inf->state != BACKOFF)
 		return;
 	ev_timer_stop(inf->loop, &inf->timer);
 	fed_backoff_reset(&inf->backoff);
@@ -332,6 +347,7 @@ static void on_event(enum fed_watch_type type, cJSON *obj, void *ud)
 	if (inf->dead)
 		return;
 	enter(inf);
+	inf->watch_events++;
 	set_rv(inf, fed_obj_resource_version(obj));
 	if (type == FED_WATCH_BOOKMARK)
 		goto out;
@@ -400,6 +416,7 @@ static void watch_start(struct fed_informer *inf)
 	o.allow_bookmarks = true;
 	o.timeout_seconds = inf->watch_timeout_s;
 	inf->state = WATCHING;
+	inf->watch_events = 0;
 	inf->stats.watches++;
 	if (fed_kube_watch(inf->client, &inf->ref, &o, on_event, on_done, inf, &inf->watch, &err)) {
 		inf->last_err = err;

@@ -147,6 +147,8 @@ static void probe_done(struct fed_kube_response *resp, void *ud)
 			member_token_unauthorized_hint(m->token, m->name, msg, sizeof(msg));
 		break;
 	}
+	if (r != FED_PROBE_OK)
+		FED_LOG_DEBUG(m->name, "probe failed: %s", msg);
 	changed = fed_health_observe(&m->health, r, msg, time(NULL));
 	if (changed) {
 		FED_LOG_INFO(m->name, "%s (%s): %s", fed_health_connectivity(m->health.state),

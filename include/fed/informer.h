@@ -48,7 +48,8 @@ int fed_informer_new(struct fed_informer **out, struct fed_kube_client *c,
 void fed_informer_start(struct fed_informer *inf);
 /* The server answers again (a health probe passed after failures): a
  * list or watch waiting out its backoff (up to 30 s) starts now, with
- * the backoff reset. Nothing happens in any other state. */
+ * the backoff reset; a watch that has had no event yet (begun during the
+ * outage, it may hang in its connect) is begun again. */
 void fed_informer_retry_now(struct fed_informer *inf);
 void fed_informer_free(struct fed_informer *inf);
 
