@@ -22,22 +22,8 @@
 #include "agent.h"
 #include "fed/kube_known.h"
 #include "fed/log.h"
+#include "fed/tls.h"
 #include "fed/tunnel_http.h"
-
-static int load_pem_certs(SSL_CTX *ctx, const char *pem, size_t len)
-{
-	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	int n = 0;
-
-	for (X509 *x; bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)); n++) {
-		X509_STORE_add_cert(store, x);
-		X509_free(x);
-	}
-	ERR_clear_error();
-	BIO_free(bio);
-	return n;
-}
 
 int agent_upstream_init(struct agent *a, struct fed_error *err)
 {
@@ -83,38 +69,13 @@ int agent_upstream_init(struct agent *a, struct fed_error *err)
 	if (!a->api_host || !a->api_port)
 		return fed_error_set(err, FED_ENOMEM, "out of memory");
 
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx)
-		return fed_error_set(err, FED_ETLS, "cannot create a TLS context");
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	/* HTTP/1.1: the stream carries one byte pipe per connection */
-	SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x08http/1.1", 9);
-	if (m->ca_pem ? load_pem_certs(ctx, m->ca_pem, m->ca_len) == 0
-	              : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		fed_error_set(err, FED_ETLS, "member apiserver: no usable CA certificate in %s",
-		              m->source ? m->source : "the config");
+	/* TLS 1.2+, the member's CA, HTTP/1.1 (a stream carries one byte pipe
+	 * per connection), its client certificate when it has one */
+	if ((rc = fed_tls_client_ctx(m->ca_pem, m->ca_len,
+	                             m->cert_pem && m->key_pem ? m->cert_pem : NULL, m->cert_len,
+	                             m->cert_pem && m->key_pem ? m->key_pem : NULL, m->key_len,
+	                             "member apiserver", &ctx, err)))
 		goto out;
-	}
-	if (m->cert_pem && m->key_pem) {
-		BIO *cb = BIO_new_mem_buf(m->cert_pem, (int)m->cert_len);
-		BIO *kb = BIO_new_mem_buf(m->key_pem, (int)m->key_len);
-		X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
-		EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
-		int ok = x && k && SSL_CTX_use_certificate(ctx, x) == 1 &&
-		         SSL_CTX_use_PrivateKey(ctx, k) == 1;
-
-		X509_free(x);
-		EVP_PKEY_free(k);
-		BIO_free(cb);
-		BIO_free(kb);
-		ERR_clear_error();
-		if (!ok) {
-			fed_error_set(err, FED_ETLS,
-			              "member apiserver: bad client certificate or key");
-			goto out;
-		}
-	}
 	a->upstream_ctx = ctx;
 	ctx = NULL;
 	rc = 0;

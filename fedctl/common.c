@@ -1,5 +1,8 @@
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fed/log.h"
 #include "fedctl.h"
@@ -252,4 +255,20 @@ int fedctl_fail(const struct fed_error *err)
 	else
 		fprintf(stderr, "error: %s\n", err->msg);
 	return EXIT_FAIL;
+}
+
+int fedctl_member_delete(struct fedctl *ctx, struct fed_kube_client *member, const char *what,
+                         const struct fed_kube_ref *ref, struct fed_error *err)
+{
+	int ret = fedctl_call_ref(ctx, member, "DELETE", ref, NULL, NULL, 0, NULL, err);
+
+	if (ret == FED_ENOTFOUND) {
+		fed_error_clear(err);
+		printf("member: %s not found\n", what);
+		return 0;
+	}
+	if (ret)
+		return fed_error_wrap(err, "member: delete %s", what);
+	printf("member: %s deleted\n", what);
+	return 0;
 }

@@ -70,6 +70,12 @@ cJSON *fedctl_get_ref(struct fedctl *ctx, struct fed_kube_client *c, const struc
 int fedctl_call_ref(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
                     const struct fed_kube_ref *ref, const char *body, const char *content_type,
                     int timeout_ms, cJSON **out, struct fed_error *err);
+/* DELETE ref in the member, printing "member: WHAT deleted" (or "not
+ * found": gone already is fine). */
+int fedctl_member_delete(struct fedctl *ctx, struct fed_kube_client *member, const char *what,
+                         const struct fed_kube_ref *ref, struct fed_error *err);
+/* write() all of s, through EINTR and short writes: 0 or -1 (errno). */
+int fedctl_write_all(int fd, const char *s, size_t n);
 /* fedctl_call_ref with a query string (without "?", already encoded). */
 int fedctl_call_query(struct fedctl *ctx, struct fed_kube_client *c, const char *method,
                       const struct fed_kube_ref *ref, const char *query, const char *body,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cluster_connect.h"
+#include "fedctl.h"
 #include "fed/buf.h"
 
 #define MAX_FILE (16 << 20) /* a kubeconfig larger than this is no kubeconfig */
@@ -158,20 +159,6 @@ void fedctl_kubeconfig_unlock(char *lock)
 	free(lock);
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int fedctl_file_replace(const char *target, const char *data, size_t len, struct fed_error *err)
 {
 	struct fed_buf tmp = FED_BUF_INIT;
@@ -185,7 +172,7 @@ int fedctl_file_replace(const char *target, const char *data, size_t len, struct
 		    fed_error_set(err, FED_ERR, "write kubeconfig %s: %s", target, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) || fsync(fd))
+	if (fedctl_write_all(fd, data, len) || fsync(fd))
 		ret =
 		    fed_error_set(err, FED_ERR, "write kubeconfig %s: %s", target, strerror(errno));
 	if (close(fd) && !ret)

@@ -25,7 +25,8 @@ struct mconn {
 	ev_timer idle;
 };
 
-static void drop(struct mconn *m)
+/* Out of the pool, its watchers stopped; the connection still open. */
+static void unlink_idle(struct mconn *m)
 {
 	struct connect *cs = m->cs;
 
@@ -38,9 +39,13 @@ static void drop(struct mconn *m)
 	if (m->next)
 		m->next->prev = m->prev;
 	cs->npool--;
+}
+
+static void drop(struct mconn *m)
+{
+	unlink_idle(m);
 	SSL_free(m->ssl);
-	if (m->fd >= 0)
-		close(m->fd);
+	close(m->fd);
 	free(m);
 }
 
@@ -81,17 +86,7 @@ int cpool_get(struct connect *cs, const char *key, SSL **ssl)
 			continue;
 		fd = m->fd;
 		*ssl = m->ssl;
-		m->fd = -1; /* handed over: drop() must not close it */
-		m->ssl = NULL;
-		ev_io_stop(cs->ctl->loop, &m->io);
-		ev_timer_stop(cs->ctl->loop, &m->idle);
-		if (m->prev)
-			m->prev->next = m->next;
-		else
-			cs->pool = m->next;
-		if (m->next)
-			m->next->prev = m->prev;
-		cs->npool--;
+		unlink_idle(m);
 		free(m);
 		return fd;
 	}

@@ -34,17 +34,7 @@ void fedctl_delete_check_self(struct fedctl_delete *d)
 static int remove_one(struct fedctl_delete *d, const char *what, const struct fed_kube_ref *ref,
                       struct fed_error *err)
 {
-	int ret = fedctl_call_ref(d->ctx, d->member, "DELETE", ref, NULL, NULL, 0, NULL, err);
-
-	if (ret == FED_ENOTFOUND) {
-		fed_error_clear(err);
-		printf("member: %s not found\n", what);
-		return 0;
-	}
-	if (ret)
-		return fed_error_wrap(err, "member: delete %s", what);
-	printf("member: %s deleted\n", what);
-	return 0;
+	return fedctl_member_delete(d->ctx, d->member, what, ref, err);
 }
 
 /* A deleted namespace stays Terminating in a cluster without the namespace

@@ -116,20 +116,6 @@ static int read_tunnel_secret(struct fedctl *ctx, struct fed_kube_client *host, 
 	return 0;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The Secret merge patch: the new token's hash in, the cluster's earlier
  * unused tokens out, and the cluster's credential generation raised
  * ("revoke"): credentials of an earlier join are refused, and agents
@@ -417,7 +403,7 @@ static int write_file(struct agent_run *r, struct fed_error *err)
 	if (r->fd < 0) {
 		fputs(r->yaml, stdout);
 		fflush(stdout);
-	} else if (ftruncate(r->fd, 0) || write_all(r->fd, r->yaml, strlen(r->yaml)) ||
+	} else if (ftruncate(r->fd, 0) || fedctl_write_all(r->fd, r->yaml, strlen(r->yaml)) ||
 	           fsync(r->fd)) {
 		return fed_error_set(err, FED_ERR,
 		                     "write %s: %s; run join again (it replaces the token)",

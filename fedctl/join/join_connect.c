@@ -29,16 +29,7 @@ static int remove_one(struct fedctl_join *j, const char *what, const struct fed_
 		printf("member: %s %s (dry run)\n", what, ret ? "not found" : "would be deleted");
 		return 0;
 	}
-	ret = fedctl_call_ref(j->ctx, j->member, "DELETE", ref, NULL, NULL, 0, NULL, err);
-	if (ret == FED_ENOTFOUND) {
-		fed_error_clear(err);
-		printf("member: %s not found\n", what);
-		return 0;
-	}
-	if (ret)
-		return fed_error_wrap(err, "member: delete %s", what);
-	printf("member: %s deleted\n", what);
-	return 0;
+	return fedctl_member_delete(j->ctx, j->member, what, ref, err);
 }
 
 static int grant(struct fedctl_join *j, struct fed_error *err)

@@ -14,6 +14,7 @@
 #include "golden.h"
 
 #include "../../fedctl/federate_obj.c"
+#include "../../fedctl/fileio.c"
 #include "../../fedctl/kubeconfig_edit.c"
 #include "../../fedctl/kubeconfig_file.c"
 #include "../../fedctl/output.c"
