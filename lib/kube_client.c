@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fed/log.h"
 #include "kube_internal.h"
 
 #define DEFAULT_QPS          50.0
@@ -560,6 +561,7 @@ void fed_kube_pump(struct fed_kube_client *c)
 				c->queue_timer.data = c;
 				ev_timer_start(c->loop, &c->queue_timer);
 				c->stats.throttled++;
+				FED_LOG_DEBUG(c->name, "throttled: next call in %.2f s", wait);
 			}
 			return;
 		}

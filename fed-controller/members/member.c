@@ -180,7 +180,28 @@ static void probe_start(struct member *m)
 	struct fed_kube_request req;
 	struct fed_error err = FED_ERROR_INIT;
 
-	if (m->probe || !m->client)
+	if (m->probe) {
+		struct fed_kube_response stalled;
+		double age = ev_time() - m->probe_sent;
+
+		if (age <= 2 * m->ctl->o.probe_timeout + 1)
+			return;
+		/* its own timeout should have ended it long ago: a transfer stuck
+		 * in its connect to an agent's socket was seen not to (CI of
+		 * c78efc6, test_agent_keepalive). Counted as a failed probe, so
+		 * health checks go on and a recovery is seen. */
+		FED_LOG_WARN(m->name, "probe in flight for %.1f s (timeout %.1f s): cancelled", age,
+		             m->ctl->o.probe_timeout);
+		fed_kube_call_cancel(m->probe);
+		memset(&stalled, 0, sizeof(stalled));
+		fed_error_set(&stalled.err, FED_ETIMEOUT,
+		              "cluster %s: GET /readyz: no answer in time (the call stalled)",
+		              m->name);
+		probe_done(&stalled, m); /* starts the next one only on a 404 */
+		if (m->probe)
+			return;
+	}
+	if (!m->client)
 		return;
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
