@@ -75,3 +75,21 @@ int fed_sock_write(int fd, SSL *ssl, const void *buf, size_t n, size_t *put)
 		                                                                 : FED_SOCK_ERROR;
 	}
 }
+
+int fed_sock_step(int rc, bool *wants_read, bool *wants_write)
+{
+	if (wants_read)
+		*wants_read = rc == FED_SOCK_TLS_WANTS_READ;
+	if (wants_write)
+		*wants_write = rc == FED_SOCK_TLS_WANTS_WRITE;
+	switch (rc) {
+	case FED_SOCK_DATA:
+		return 1;
+	case FED_SOCK_AGAIN:
+	case FED_SOCK_TLS_WANTS_READ:
+	case FED_SOCK_TLS_WANTS_WRITE:
+		return 0;
+	default:
+		return rc < 0 ? rc : FED_SOCK_ERROR;
+	}
+}

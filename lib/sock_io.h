@@ -5,6 +5,7 @@
 #ifndef FED_SOCK_IO_H
 #define FED_SOCK_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <openssl/ssl.h>
 
@@ -21,5 +22,9 @@ enum fed_sock_io {
 int fed_sock_read(int fd, SSL *ssl, void *buf, size_t n, size_t *got);
 /* Write up to n bytes of buf (*put set); a TLS write takes at most 1 MiB. */
 int fed_sock_write(int fd, SSL *ssl, const void *buf, size_t n, size_t *put);
+/* An outcome above as a loop pumps it: 1 bytes, 0 would block, -1 EOF,
+ * -2 error; *wants_read / *wants_write (NULL: not kept) say whether TLS
+ * waits for the socket to be readable / writable. */
+int fed_sock_step(int rc, bool *wants_read, bool *wants_write);
 
 #endif

@@ -83,43 +83,17 @@ static void end(struct fed_splice *s, const char *why)
 /* 1: bytes; 0: would block; -1: EOF; -2: error */
 static int side_read(struct side *x, void *buf, size_t n, size_t *got)
 {
-	int rc = fed_sock_read(x->fd, x->ssl, buf, n, got);
-
-	if (x->ssl)
-		x->read_wants_write = false;
-	switch (rc) {
-	case FED_SOCK_DATA:
-		return 1;
-	case FED_SOCK_TLS_WANTS_WRITE:
-		x->read_wants_write = true;
-		return 0;
-	case FED_SOCK_AGAIN:
-	case FED_SOCK_TLS_WANTS_READ:
-		return 0;
-	default:
-		return rc; /* -1 EOF, -2 error */
-	}
+	return fed_sock_step(fed_sock_read(x->fd, x->ssl, buf, n, got), NULL,
+	                     x->ssl ? &x->read_wants_write : NULL);
 }
 
 /* 1: some written; 0: would block; -2: error */
 static int side_write(struct side *x, const void *buf, size_t n, size_t *put)
 {
-	int rc = fed_sock_write(x->fd, x->ssl, buf, n, put);
+	int rc = fed_sock_step(fed_sock_write(x->fd, x->ssl, buf, n, put),
+	                       x->ssl ? &x->write_wants_read : NULL, NULL);
 
-	if (x->ssl)
-		x->write_wants_read = false;
-	switch (rc) {
-	case FED_SOCK_DATA:
-		return 1;
-	case FED_SOCK_TLS_WANTS_READ:
-		x->write_wants_read = true;
-		return 0;
-	case FED_SOCK_AGAIN:
-	case FED_SOCK_TLS_WANTS_WRITE:
-		return 0;
-	default:
-		return -2;
-	}
+	return rc < 0 ? -2 : rc;
 }
 
 static void activity(struct fed_splice *s)

@@ -89,44 +89,19 @@ static void update_io(struct fed_tunnel_bridge *b)
 /* 1 = progress, 0 = would block, -1 = EOF, -2 = error */
 static int ep_read(struct fed_tunnel_bridge *b, void *buf, size_t n, size_t *got)
 {
-	int rc = fed_sock_read(b->fd, b->ssl, buf, n, got);
-
 	if (b->ssl)
-		b->ssl_want_read = b->ssl_want_write = false;
-	switch (rc) {
-	case FED_SOCK_DATA:
-		return 1;
-	case FED_SOCK_TLS_WANTS_WRITE:
-		b->ssl_want_write = true;
-		return 0;
-	case FED_SOCK_AGAIN:
-	case FED_SOCK_TLS_WANTS_READ:
-		return 0;
-	default:
-		return rc; /* -1 EOF, -2 error */
-	}
+		b->ssl_want_read = false;
+	return fed_sock_step(fed_sock_read(b->fd, b->ssl, buf, n, got), NULL,
+	                     b->ssl ? &b->ssl_want_write : NULL);
 }
 
 static int ep_write(struct fed_tunnel_bridge *b, const void *buf, size_t n, size_t *put)
 {
-	int rc = fed_sock_write(b->fd, b->ssl, buf, n, put);
+	int rc =
+	    fed_sock_step(fed_sock_write(b->fd, b->ssl, buf, n, put),
+	                  b->ssl ? &b->ssl_want_read : NULL, b->ssl ? &b->ssl_want_write : NULL);
 
-	if (b->ssl)
-		b->ssl_want_read = b->ssl_want_write = false;
-	switch (rc) {
-	case FED_SOCK_DATA:
-		return 1;
-	case FED_SOCK_TLS_WANTS_WRITE:
-		b->ssl_want_write = true;
-		return 0;
-	case FED_SOCK_TLS_WANTS_READ:
-		b->ssl_want_read = true;
-		return 0;
-	case FED_SOCK_AGAIN:
-		return 0;
-	default:
-		return -2;
-	}
+	return rc < 0 ? -2 : rc;
 }
 
 static void maybe_finish(struct fed_tunnel_bridge *b)
