@@ -347,7 +347,7 @@ void cconn_next_request(struct cconn *c, const struct fed_buf *early)
 	fed_buf_reset(&c->in);
 	memset(&c->req, 0, sizeof(c->req));
 	c->body_left = 0;
-	c->upgrade = c->frame_error = c->from_pool = c->retried = c->agent = false;
+	c->upgrade = c->frame_error = c->from_pool = c->retried = false;
 	c->pool_key[0] = '\0';
 	c->requests++;
 	if (early && early->len && fed_buf_append(&c->in, early->data, early->len) < 0) {

@@ -199,7 +199,7 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct cdial *d = w->data;
 
-	fail(d, FED_ETIMEOUT, "%s: no connection within the deadline%s", d->host, "");
+	fail(d, FED_ETIMEOUT, "%s: %s", d->host, "no connection in time");
 }
 
 static void resolved(struct cdial *d, int rc)

@@ -317,7 +317,6 @@ void cexchange_start(struct cconn *c, const struct fed_connect_caller *caller, c
 	              c->req.method, (int)c->req.path_len, c->req.path);
 	ev_io_stop(ctl->loop, &c->io);
 	ev_timer_stop(ctl->loop, &c->deadline); /* the dial has its own, and answers 504 */
-	c->agent = sock != NULL;
 	/* direct members' connections are kept (an agent's stream carries one
 	 * request); upgraded ones never */
 	if (!sock && !c->upgrade) {

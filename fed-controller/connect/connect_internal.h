@@ -67,7 +67,7 @@ struct cconn {
 	bool upgrade;
 	/* the exchange with a member (connect_exchange.c) */
 	struct fed_http_framing *framing; /* where its answer ends */
-	bool frame_error, from_pool, retried, agent;
+	bool frame_error, from_pool, retried;
 	char pool_key[65]; /* "" when the connection may not be kept */
 	int requests;      /* served on this connection */
 };
