@@ -276,7 +276,10 @@ d() { echo $(($(metric "$1" "$m1") - $(metric "$1" "$m0"))); }
 proxied=$(d 'fed_connect_requests_total{cluster="cm1",result="proxied"}')
 callers=$(d 'fed_connect_connections_total{side="caller"}')
 members=$(d 'fed_connect_connections_total{side="member"}')
-[ "$proxied" -ge 20 ] && [ "$callers" -le 2 ] && [ "$members" -le 2 ] &&
+# (the aggregator's own discovery checks, which fed answers and closes,
+# open connections in the same window: 6 were seen once under load; with
+# no keep-alive every request would be one)
+[ "$proxied" -ge 20 ] && [ "$callers" -le 8 ] && [ "$members" -le 2 ] &&
 	ok "connections kept alive: $proxied requests to cm1 over $callers new connections from the aggregator and $members to the member" ||
 	bad "keep-alive: $proxied requests over $callers new caller and $members new member connections"
 
